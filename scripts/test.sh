@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# All of smolmail's tests, as CI runs them (.ci/run) and as README.md says:
+# set-up, lints, native unit and integration tests, the static aarch64
+# cross build, and the store tests again under qemu-user emulation.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "setup"
+scripts/setup.sh
+
+step "format and lints"
+cargo fmt --check
+cargo clippy --all-targets --locked -- -D warnings
+
+step "native tests"
+cargo test --locked
+
+step "static aarch64 release build"
+cargo build --release --locked --target aarch64-unknown-linux-musl
+bin=target/aarch64-unknown-linux-musl/release/smolmail
+info=$(file -L "$bin")
+echo "$info"
+case "$info" in
+  *"ARM aarch64"*"statically linked"* | *"ARM aarch64"*"static-pie linked"*) ;;
+  *) echo "FAIL: $bin is not a static aarch64 executable" >&2; exit 1 ;;
+esac
+size=$(stat -c %s "$bin")
+awk -v s="$size" 'BEGIN { printf "aarch64 binary: %d bytes (%.2f MiB; budget 4 MiB)\n", s, s / 1048576 }'
+qemu-aarch64-static "$bin" version
+
+step "store tests under qemu-user (aarch64)"
+cargo test --locked --target aarch64-unknown-linux-musl --test store
+
+echo
+echo "all tests passed"

@@ -1,0 +1,199 @@
+//! The administrative commands: users, domains, aliases, backup.
+//!
+//! They open the store directly (LMDB lets a second process write while the
+//! server runs; its writer serialises with ours through LMDB's lock) and
+//! print one line per result. Errors come back as one-line strings for
+//! `main` to print.
+
+use std::io::{BufRead, Read};
+use std::path::{Path, PathBuf};
+
+use crate::auth::password;
+use crate::store::{self, Store, StoreError};
+
+/// Opens the store in `data` for a command.
+pub fn open(data: &Path) -> Result<Store, String> {
+    let map_size = std::env::var("SMOLMAIL_MAP_SIZE")
+        .ok()
+        .and_then(|v| crate::config::parse_size(&v))
+        .unwrap_or_else(|| store::Options::default().map_size);
+    Store::open(data, &store::Options { map_size }).map_err(|e| format!("store in {}: {e}", data.display()))
+}
+
+fn fail(e: StoreError) -> String {
+    e.to_string()
+}
+
+/// Reads a password: one line from stdin with `--password-stdin`, else a
+/// prompt on the terminal (twice, without echo).
+pub fn read_password(from_stdin: bool) -> Result<String, String> {
+    let password = if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    } else {
+        let first = rpassword::prompt_password("Password: ").map_err(|e| format!("cannot read the password: {e}"))?;
+        let again = rpassword::prompt_password("Again: ").map_err(|e| format!("cannot read the password: {e}"))?;
+        if first != again {
+            return Err("the passwords differ; nothing changed".into());
+        }
+        first
+    };
+    if password.is_empty() {
+        return Err("the password is empty; nothing changed".into());
+    }
+    Ok(password)
+}
+
+pub fn user_add(data: &Path, address: &str, password: &str) -> Result<String, String> {
+    let address = crate::address::normalize(address)?;
+    let store = open(data)?;
+    smol::block_on(store.add_account(&address, &password::hash(password))).map_err(fail)?;
+    Ok(format!("added user {address}"))
+}
+
+pub fn user_del(data: &Path, address: &str) -> Result<String, String> {
+    let store = open(data)?;
+    smol::block_on(store.del_account(address)).map_err(fail)?;
+    Ok(format!("deleted user {address} and their mail"))
+}
+
+pub fn user_passwd(data: &Path, address: &str, password: &str) -> Result<String, String> {
+    let store = open(data)?;
+    smol::block_on(store.set_password(address, &password::hash(password))).map_err(fail)?;
+    Ok(format!("changed the password of {address}"))
+}
+
+pub fn user_list(data: &Path) -> Result<String, String> {
+    let store = open(data)?;
+    let accounts = store.read().and_then(|r| r.accounts()).map_err(fail)?;
+    Ok(accounts.iter().map(|a| a.address.as_str()).collect::<Vec<_>>().join("\n"))
+}
+
+/// Imports a Dovecot passwd-file (`user:{SCHEME}hash:uid:gid:gecos:home:shell:extra`).
+/// Lines are imported one by one; a line that cannot be (unknown scheme,
+/// bad address, user exists) is reported and skipped, and the command
+/// fails at the end so a script notices.
+pub fn user_import_passwd(data: &Path, file: &Path, default_domain: Option<&str>) -> Result<String, String> {
+    let mut text = String::new();
+    std::fs::File::open(file)
+        .and_then(|mut f| f.read_to_string(&mut text))
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let store = open(data)?;
+    let (mut imported, mut problems) = (0, Vec::new());
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let where_ = format!("{}:{}", file.display(), n + 1);
+        match import_line(&store, line, default_domain) {
+            Ok(address) => {
+                imported += 1;
+                println!("imported {address}");
+            }
+            Err(why) => problems.push(format!("{where_}: {why}")),
+        }
+    }
+    for p in &problems {
+        eprintln!("{p}");
+    }
+    if problems.is_empty() {
+        Ok(format!("imported {imported} users"))
+    } else {
+        Err(format!("imported {imported} users; {} lines skipped (listed above)", problems.len()))
+    }
+}
+
+fn import_line(store: &Store, line: &str, default_domain: Option<&str>) -> Result<String, String> {
+    let mut fields = line.splitn(3, ':');
+    let user = fields.next().unwrap_or_default();
+    let stored = fields.next().unwrap_or_default();
+    let address = if user.contains('@') {
+        user.to_string()
+    } else {
+        match default_domain {
+            Some(domain) => format!("{user}@{domain}"),
+            None => return Err(format!("user {user:?} has no domain; give --domain")),
+        }
+    };
+    let address = crate::address::normalize(&address)?;
+    if stored.is_empty() {
+        return Err(format!("{address} has no password field"));
+    }
+    if !password::is_supported(stored) {
+        let scheme = password::scheme_of(stored).unwrap_or("(none)");
+        return Err(format!("{address}: password scheme {scheme} is not supported; set a new password after import"));
+    }
+    // A cleartext password in the file is stored hashed, never as given.
+    let hash = match password::needs_rehash(stored) {
+        true => password::hash(stored.split_once('}').map_or(stored, |(_, p)| p)),
+        false => stored.to_string(),
+    };
+    smol::block_on(store.add_account(&address, &hash)).map_err(fail)?;
+    Ok(address)
+}
+
+pub fn domain_add(data: &Path, domain: &str) -> Result<String, String> {
+    let store = open(data)?;
+    smol::block_on(store.add_domain(domain)).map_err(fail)?;
+    Ok(format!("added domain {}", domain.to_lowercase()))
+}
+
+pub fn domain_del(data: &Path, domain: &str) -> Result<String, String> {
+    let store = open(data)?;
+    smol::block_on(store.del_domain(domain)).map_err(fail)?;
+    Ok(format!("deleted domain {}", domain.to_lowercase()))
+}
+
+pub fn domain_list(data: &Path) -> Result<String, String> {
+    let store = open(data)?;
+    Ok(store.read().and_then(|r| r.domains()).map_err(fail)?.join("\n"))
+}
+
+pub fn alias_add(data: &Path, source: &str, targets: &[String]) -> Result<String, String> {
+    let store = open(data)?;
+    smol::block_on(store.add_alias(source, targets)).map_err(fail)?;
+    Ok(format!("{source} -> {}", targets.join(", ")))
+}
+
+pub fn alias_del(data: &Path, source: &str) -> Result<String, String> {
+    let store = open(data)?;
+    smol::block_on(store.del_alias(source)).map_err(fail)?;
+    Ok(format!("deleted alias {source}"))
+}
+
+pub fn alias_list(data: &Path) -> Result<String, String> {
+    let store = open(data)?;
+    let aliases = store.read().and_then(|r| r.aliases()).map_err(fail)?;
+    Ok(aliases.iter().map(|(s, t)| format!("{s} -> {}", t.join(", "))).collect::<Vec<_>>().join("\n"))
+}
+
+/// Copies the store (consistent, while the server runs) and the TLS files
+/// into `dest`, a new or empty directory; `--data DEST` serves the copy.
+pub fn backup(data: &Path, dest: &Path) -> Result<String, String> {
+    if dest.join("data.mdb").exists() {
+        return Err(format!("{} already holds a store; give a new directory", dest.display()));
+    }
+    std::fs::create_dir_all(dest).map_err(|e| format!("cannot create {}: {e}", dest.display()))?;
+    let store = open(data)?;
+    store.backup(&dest.join("data.mdb")).map_err(fail)?;
+    let tls = data.join("tls");
+    if tls.is_dir() {
+        copy_dir(&tls, &dest.join("tls"))?;
+    }
+    Ok(format!("backed up {} to {}", data.display(), dest.display()))
+}
+
+fn copy_dir(from: &Path, to: &PathBuf) -> Result<(), String> {
+    std::fs::create_dir_all(to).map_err(|e| format!("cannot create {}: {e}", to.display()))?;
+    let entries = std::fs::read_dir(from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
+    for entry in entries.flatten() {
+        let target = to.join(entry.file_name());
+        std::fs::copy(entry.path(), &target).map_err(|e| format!("cannot copy to {}: {e}", target.display()))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,14 @@
+//! smolmail: a complete home mail server in one static binary.
+//!
+//! The binary (`src/main.rs`) is only the command tree; everything it runs
+//! lives here so that the integration tests in `tests/` reach the same code.
+//! DESIGN.md (shared with the team) is the map of how the pieces fit.
+
+pub mod address;
+pub mod admin;
+pub mod auth;
+pub mod config;
+pub mod mime;
+pub mod server;
+pub mod store;
+pub mod tls;

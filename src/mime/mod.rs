@@ -1,0 +1,47 @@
+//! Message summaries for IMAP: the ENVELOPE and BODYSTRUCTURE data of
+//! RFC 3501 §7.4.2 plus the byte offsets that BODY[section] (§6.4.5) needs,
+//! computed once when a message is delivered and stored beside its bytes so
+//! that FETCH never parses a message again.
+//!
+//! - [`summary`]: the types ([`Summary`], [`Envelope`], [`Address`],
+//!   [`Part`]) and IMAP section lookup ([`Part::find`]).
+//! - `parse`: splitting the raw message into its MIME tree (RFC 2045,
+//!   RFC 2046), with the header lexing done by mailparse.
+//! - `fields`: the structured header fields inside it (Content-Type
+//!   parameters, dispositions, languages, address lists).
+//! - `codec`: the compact, versioned binary form kept in the store.
+//!
+//! Mail is hostile input: nothing here panics on any input bytes, and the
+//! limits below bound the memory and stack a single message can cost on a
+//! small board. Past a limit the summary is truncated, never refused.
+
+mod codec;
+mod fields;
+mod parse;
+pub mod summary;
+
+#[cfg(test)]
+mod tests;
+
+pub use summary::{Address, Envelope, Part, Summary};
+
+/// Deepest nesting of multiparts and encapsulated messages that is parsed;
+/// the root is at depth 0. A container at this depth is summarised as an
+/// opaque `text/plain` leaf, which bounds the recursion (and so the stack)
+/// no matter how the message is built.
+pub const MAX_DEPTH: usize = 32;
+
+/// Most parts one summary holds, encapsulated messages' parts included.
+/// Body parts past this many are left out of the tree (their bytes stay
+/// inside the enclosing part's body), so a message of a million empty parts
+/// costs no more than one of a thousand.
+pub const MAX_PARTS: usize = 1000;
+
+/// Most address structures (group markers included) one summary holds,
+/// over all its envelopes. Envelope fields are read in RFC 3501 order, top
+/// level first, so `From` of the delivered message is the last to suffer.
+pub const MAX_ADDRESSES: usize = 10_000;
+
+/// Most parameters kept per Content-Type or Content-Disposition field, and
+/// most tags kept per Content-Language field.
+pub const MAX_PARAMS: usize = 64;

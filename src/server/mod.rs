@@ -1,0 +1,277 @@
+//! The server process: listeners, TLS accept, connection limits, signals.
+//!
+//! One `smol::LocalExecutor` on the main thread runs every connection (see
+//! DESIGN.md, "Shape of the process"); the store's writer thread and the
+//! bounded password-hash pool are the only other threads. SIGHUP reloads
+//! the TLS certificate; SIGTERM/SIGINT stop accepting, give open sessions a
+//! moment to finish, then let every queued store write commit before exit.
+
+mod limits;
+mod stream;
+
+use std::cell::Cell;
+use std::io::{self, ErrorKind};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::rc::Rc;
+use std::time::Duration;
+
+use smol::io::AsyncWriteExt;
+use smol::stream::StreamExt;
+use smol::{Async, LocalExecutor, Timer};
+
+pub use limits::{Limits, Refusal, Slot};
+pub use stream::Stream;
+
+use crate::config::{Config, Service};
+use crate::store::{self, Store};
+use crate::tls::Tls;
+
+/// How long a TLS handshake may take before the connection is dropped.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long open sessions get to finish after SIGTERM.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// What every session can reach: shared, read-only after start-up.
+pub struct Context {
+    pub config: Config,
+    pub store: Store,
+    pub tls: Tls,
+    pub verifier: crate::auth::Verifier,
+    /// Fired once at shutdown; sessions may listen and say goodbye.
+    pub shutdown: event_listener::Event,
+    shutting_down: Cell<bool>,
+    next_session: Cell<u64>,
+}
+
+impl Context {
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.get()
+    }
+}
+
+/// One accepted connection, handed to its protocol's session.
+pub struct Conn {
+    /// Session id, in every log line of the session.
+    pub id: u64,
+    pub service: Service,
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+    pub stream: Stream,
+}
+
+/// Binds every enabled listener. Errors say which flag and what to do.
+pub fn bind(config: &Config) -> Result<Vec<(Service, Async<TcpListener>)>, String> {
+    let mut listeners = Vec::new();
+    for (service, addr) in config.listen.services() {
+        let Some(addr) = addr else { continue };
+        let listener = Async::<TcpListener>::bind(addr).map_err(|e| bind_error(service, addr, &e))?;
+        listeners.push((service, listener));
+    }
+    Ok(listeners)
+}
+
+fn bind_error(service: Service, addr: SocketAddr, e: &io::Error) -> String {
+    let flag = format!("--{} {addr}", service.name());
+    match e.kind() {
+        ErrorKind::PermissionDenied if addr.port() < 1024 => format!(
+            "cannot listen on {addr} ({flag}): ports below 1024 need root or the CAP_NET_BIND_SERVICE capability \
+             (sudo setcap cap_net_bind_service=+ep PATH-TO-smolmail), or move every port up with --port-offset 10000"
+        ),
+        ErrorKind::AddrInUse => format!(
+            "cannot listen on {addr} ({flag}): the address is in use by another program (Postfix or Dovecot? see `ss -ltnp`); \
+             stop it or give --{} another address or \"off\"",
+            service.name()
+        ),
+        ErrorKind::AddrNotAvailable => {
+            format!("cannot listen on {addr} ({flag}): no network interface has that address")
+        }
+        _ => format!("cannot listen on {addr} ({flag}): {e}"),
+    }
+}
+
+/// Runs the server until SIGTERM/SIGINT.
+pub fn run(config: Config) -> Result<(), String> {
+    let store = Store::open(&config.data_dir, &store::Options { map_size: config.map_size })
+        .map_err(|e| format!("store in {}: {e}", config.data_dir.display()))?;
+    let tls = Tls::load(
+        config.tls_files.as_ref().map(|(c, k)| (c.as_path(), k.as_path())),
+        &config.data_dir,
+        &config.hostname,
+    )?;
+    let listeners = bind(&config)?;
+    let accounts = store.read().and_then(|r| r.accounts()).map_err(|e| e.to_string())?;
+    log::info!(
+        "smolmail {} serving as {} with data in {} ({} users)",
+        env!("CARGO_PKG_VERSION"),
+        config.hostname,
+        config.data_dir.display(),
+        accounts.len()
+    );
+    for (service, listener) in &listeners {
+        let at = listener.get_ref().local_addr().map_or_else(|_| "?".into(), |a| a.to_string());
+        log::info!("{}: listening on {at}{}", service.name(), if service.implicit_tls() { " (TLS)" } else { "" });
+    }
+    if accounts.is_empty() {
+        log::warn!(
+            "no users yet: add one with `smolmail user add you@your.domain` (give it the same --data, or SMOLMAIL_DATA={})",
+            config.data_dir.display()
+        );
+    }
+    let limits = Limits::new(config.max_connections, config.max_connections_per_ip);
+    let ctx = Rc::new(Context {
+        config,
+        store: store.clone(),
+        tls,
+        verifier: crate::auth::Verifier::new(2),
+        shutdown: event_listener::Event::new(),
+        shutting_down: Cell::new(false),
+        next_session: Cell::new(1),
+    });
+    let ex = Rc::new(LocalExecutor::new());
+    let result = smol::block_on(ex.run(serve(ex.clone(), ctx.clone(), listeners, limits)));
+    store.shutdown();
+    log::info!("smolmail stopped");
+    result
+}
+
+async fn serve(
+    ex: Rc<LocalExecutor<'static>>,
+    ctx: Rc<Context>,
+    listeners: Vec<(Service, Async<TcpListener>)>,
+    limits: Rc<Limits>,
+) -> Result<(), String> {
+    use async_signal::{Signal, Signals};
+    let mut signals =
+        Signals::new([Signal::Term, Signal::Int, Signal::Hup]).map_err(|e| format!("cannot watch signals: {e}"))?;
+    let accepting: Vec<_> = listeners
+        .into_iter()
+        .map(|(service, listener)| ex.spawn(accept_loop(ex.clone(), ctx.clone(), service, listener, limits.clone())))
+        .collect();
+    while let Some(signal) = signals.next().await {
+        match signal {
+            Ok(Signal::Hup) => match ctx.tls.reload() {
+                Ok(()) => log::info!("tls: certificate reloaded (SIGHUP)"),
+                Err(e) => log::error!("tls: reload failed, keeping the old certificate: {e}"),
+            },
+            Ok(other) => {
+                log::info!("{other:?}: shutting down; no new connections");
+                break;
+            }
+            Err(e) => log::warn!("signal stream: {e}"),
+        }
+    }
+    drop(accepting); // cancels the accept loops and closes the listeners
+    ctx.shutting_down.set(true);
+    ctx.shutdown.notify(usize::MAX);
+    let deadline = std::time::Instant::now() + SHUTDOWN_GRACE;
+    while limits.open() > 0 && std::time::Instant::now() < deadline {
+        Timer::after(Duration::from_millis(50)).await;
+    }
+    if limits.open() > 0 {
+        log::warn!("{} sessions still open after {:?}; closing them", limits.open(), SHUTDOWN_GRACE);
+    }
+    Ok(())
+}
+
+async fn accept_loop(
+    ex: Rc<LocalExecutor<'static>>,
+    ctx: Rc<Context>,
+    service: Service,
+    listener: Async<TcpListener>,
+    limits: Rc<Limits>,
+) {
+    loop {
+        let (tcp, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning.
+                log::warn!("{}: accept failed: {e}", service.name());
+                Timer::after(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let slot = match limits.acquire(peer.ip()) {
+            Ok(slot) => slot,
+            Err(why) => {
+                log::warn!("{}: refused {peer}: too many connections ({why:?} limit)", service.name());
+                ex.spawn(refuse(service, tcp, ctx.config.hostname.clone())).detach();
+                continue;
+            }
+        };
+        let id = ctx.next_session.get();
+        ctx.next_session.set(id + 1);
+        let ctx = ctx.clone();
+        ex.spawn(async move {
+            let _slot = slot;
+            connection(ctx, service, tcp, peer, id).await;
+        })
+        .detach();
+    }
+}
+
+/// Sets the connection up (TLS first on implicit-TLS ports) and runs the
+/// service's session on it.
+async fn connection(ctx: Rc<Context>, service: Service, tcp: Async<TcpStream>, peer: SocketAddr, id: u64) {
+    let _ = tcp.get_ref().set_nodelay(true);
+    let local = tcp.get_ref().local_addr().unwrap_or(peer);
+    log::info!("[{id}] {}: connect from {peer}", service.name());
+    let stream = if service.implicit_tls() {
+        let handshake = async { ctx.tls.acceptor().accept(tcp).await.map(|s| Some(Stream::Tls(Box::new(s)))) };
+        let timeout = async {
+            Timer::after(HANDSHAKE_TIMEOUT).await;
+            Ok(None)
+        };
+        match smol::future::or(handshake, timeout).await {
+            Ok(Some(stream)) => stream,
+            Ok(None) => {
+                log::info!("[{id}] {}: TLS handshake timed out", service.name());
+                return;
+            }
+            Err(e) => {
+                log::info!("[{id}] {}: TLS handshake failed: {e}", service.name());
+                return;
+            }
+        }
+    } else {
+        Stream::Plain(tcp)
+    };
+    let conn = Conn { id, service, peer, local, stream };
+    unavailable(conn, &ctx.config.hostname).await;
+    log::info!("[{id}] {}: disconnect from {peer}", service.name());
+}
+
+/// The protocol's own "no service here" answer, for a service whose
+/// protocol is not in this build yet (RFC 5321 §3.1 554 greeting, RFC 3501
+/// §7.1.5 BYE, RFC 1939 -ERR greeting); the client learns why at once
+/// instead of waiting on a silent socket.
+async fn unavailable(mut conn: Conn, hostname: &str) {
+    log::warn!("[{}] {}: protocol not available in this build; closing", conn.id, conn.service.name());
+    let line = match conn.service {
+        Service::Smtp | Service::Submission | Service::Submissions => {
+            format!("554 5.3.2 {hostname} SMTP is not available in this smolmail build\r\n")
+        }
+        Service::Imap | Service::Imaps => "* BYE [UNAVAILABLE] IMAP is not available in this smolmail build\r\n".into(),
+        Service::Pop3 | Service::Pop3s => "-ERR [SYS/PERM] POP3 is not available in this smolmail build\r\n".into(),
+    };
+    let _ = conn.stream.write_all(line.as_bytes()).await;
+    let _ = conn.stream.close().await;
+}
+
+/// Tells a client over the connection limit to come back later, in its
+/// protocol's words, then closes. Implicit-TLS ports are just closed: the
+/// handshake would cost more than the refusal is worth.
+async fn refuse(service: Service, mut tcp: Async<TcpStream>, hostname: String) {
+    let line = match service {
+        Service::Smtp | Service::Submission => format!("421 4.7.0 {hostname} too many connections, try again later\r\n"),
+        Service::Imap => "* BYE [UNAVAILABLE] too many connections, try again later\r\n".into(),
+        Service::Pop3 => "-ERR [SYS/TEMP] too many connections, try again later\r\n".into(),
+        Service::Submissions | Service::Imaps | Service::Pop3s => return,
+    };
+    let write = async {
+        let _ = tcp.write_all(line.as_bytes()).await;
+    };
+    let give_up = async {
+        Timer::after(Duration::from_secs(5)).await;
+    };
+    smol::future::or(write, give_up).await;
+}

@@ -1,0 +1,344 @@
+//! The mail store: one LMDB environment (through heed) in the data directory.
+//!
+//! Reads run on the caller's thread in short read transactions and borrow
+//! bytes straight from the map. Every write goes to one writer thread
+//! ([`writer`]) that applies all waiting requests in one transaction and
+//! commits once (group commit); a write's future resolves only after that
+//! commit is durable, which is what lets SMTP say `250`. Protocol modules
+//! call the functions here and never see a key: the layout is in [`keys`].
+
+mod keys;
+mod notify;
+mod ops;
+mod read;
+mod records;
+mod schema;
+mod writer;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use heed::{Env, EnvOpenOptions, WithoutTls};
+
+pub use read::{MessageView, Reader, Recipient};
+pub use records::keywords;
+pub use writer::{Delivered, Delivery, FlagChange, FlagOp, WriteOp};
+
+use notify::Notifier;
+use schema::Dbs;
+
+/// Why a store operation failed. [`StoreError::is_temporary`] tells the
+/// protocols whether to answer with a temporary failure (SMTP 452/451,
+/// IMAP NO) so the peer retries later.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoreError {
+    /// The LMDB map or the disk is full: temporary, nothing was written.
+    Full,
+    /// An I/O error from the file system: temporary.
+    Io(String),
+    /// The store is shutting down and takes no more writes: temporary.
+    Closed,
+    /// A record does not decode: the data directory is damaged.
+    Corrupt(String),
+    /// The named thing does not exist.
+    NotFound(String),
+    /// The named thing exists already.
+    Exists(String),
+    /// The request makes no sense for the data (e.g. deleting a domain that
+    /// still has users).
+    Invalid(String),
+}
+
+impl StoreError {
+    pub fn is_temporary(&self) -> bool {
+        matches!(self, StoreError::Full | StoreError::Io(_) | StoreError::Closed)
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Full => f.write_str("the store is full (map size or disk); nothing was written"),
+            StoreError::Io(e) => write!(f, "store I/O error: {e}"),
+            StoreError::Closed => f.write_str("the store is shutting down"),
+            StoreError::Corrupt(e) => write!(f, "the store is damaged: {e}"),
+            StoreError::NotFound(e) | StoreError::Exists(e) | StoreError::Invalid(e) => f.write_str(e),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<heed::Error> for StoreError {
+    fn from(e: heed::Error) -> StoreError {
+        match e {
+            heed::Error::Mdb(heed::MdbError::MapFull) => StoreError::Full,
+            heed::Error::Io(io) if io.raw_os_error() == Some(28) /* ENOSPC */ => StoreError::Full,
+            heed::Error::Io(io) => StoreError::Io(io.to_string()),
+            other => StoreError::Io(other.to_string()),
+        }
+    }
+}
+
+/// A mail account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Account {
+    pub id: u64,
+    pub address: String,
+    pub password_hash: String,
+    /// Bytes allowed; 0 is unlimited.
+    pub quota: u64,
+    pub flags: u32,
+}
+
+/// RFC 6154 special-use attribute of a mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum SpecialUse {
+    None = 0,
+    Drafts = 1,
+    Sent = 2,
+    Trash = 3,
+    Junk = 4,
+    Archive = 5,
+}
+
+impl SpecialUse {
+    fn from_u8(v: u8) -> SpecialUse {
+        match v {
+            1 => SpecialUse::Drafts,
+            2 => SpecialUse::Sent,
+            3 => SpecialUse::Trash,
+            4 => SpecialUse::Junk,
+            5 => SpecialUse::Archive,
+            _ => SpecialUse::None,
+        }
+    }
+
+    /// The RFC 6154 attribute, e.g. `\Sent`.
+    pub fn attribute(self) -> Option<&'static str> {
+        match self {
+            SpecialUse::None => None,
+            SpecialUse::Drafts => Some("\\Drafts"),
+            SpecialUse::Sent => Some("\\Sent"),
+            SpecialUse::Trash => Some("\\Trash"),
+            SpecialUse::Junk => Some("\\Junk"),
+            SpecialUse::Archive => Some("\\Archive"),
+        }
+    }
+}
+
+/// The mailboxes every new account gets (the IMAP SPECIAL-USE set).
+pub const DEFAULT_MAILBOXES: [(&str, SpecialUse); 6] = [
+    ("INBOX", SpecialUse::None),
+    ("Drafts", SpecialUse::Drafts),
+    ("Sent", SpecialUse::Sent),
+    ("Trash", SpecialUse::Trash),
+    ("Junk", SpecialUse::Junk),
+    ("Archive", SpecialUse::Archive),
+];
+
+/// A mailbox and its counters, kept current by every write so that
+/// STATUS and SELECT need no scan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mailbox {
+    pub id: u64,
+    pub account_id: u64,
+    pub name: String,
+    pub uidvalidity: u32,
+    pub uidnext: u32,
+    pub highest_modseq: u64,
+    pub special_use: SpecialUse,
+    pub subscribed: bool,
+    pub messages: u32,
+    pub unseen: u32,
+    pub recent: u32,
+    pub bytes: u64,
+}
+
+/// The system flags of a message as bits (RFC 3501 §2.3.2); keywords are
+/// stored beside them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Flags(pub u8);
+
+impl Flags {
+    pub const SEEN: Flags = Flags(1);
+    pub const ANSWERED: Flags = Flags(2);
+    pub const FLAGGED: Flags = Flags(4);
+    pub const DELETED: Flags = Flags(8);
+    pub const DRAFT: Flags = Flags(16);
+    /// \Recent: set at delivery; the IMAP session that first selects the
+    /// mailbox takes it over (RFC 3501 §2.3.2).
+    pub const RECENT: Flags = Flags(32);
+
+    pub fn contains(self, other: Flags) -> bool {
+        self.0 & other.0 == other.0
+    }
+    pub fn union(self, other: Flags) -> Flags {
+        Flags(self.0 | other.0)
+    }
+    pub fn without(self, other: Flags) -> Flags {
+        Flags(self.0 & !other.0)
+    }
+}
+
+/// Counters for tests and metrics.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Write transactions committed (each is one fsync).
+    pub commits: AtomicU64,
+    /// Write requests applied.
+    pub writes: AtomicU64,
+}
+
+/// Settings for opening the store.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Largest the LMDB map may grow to, in bytes.
+    pub map_size: u64,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options { map_size: if cfg!(target_pointer_width = "64") { 16 << 30 } else { 1 << 30 } }
+    }
+}
+
+/// A handle on the open store; cheap to clone, usable from any thread.
+#[derive(Clone)]
+pub struct Store {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    env: Env<WithoutTls>,
+    dbs: Dbs,
+    writer: writer::Handle,
+    notifier: Arc<Notifier>,
+    stats: Arc<Stats>,
+    dir: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `dir`, upgrading an older
+    /// schema, and starts the writer thread.
+    pub fn open(dir: &Path, options: &Options) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Io(format!("cannot create {}: {e}", dir.display())))?;
+        let map_size = usize::try_from(options.map_size).map_err(|_| StoreError::Invalid("map size too large for this machine".into()))?;
+        let mut open = EnvOpenOptions::new().read_txn_without_tls();
+        open.map_size(map_size).max_dbs(schema::MAX_DBS).max_readers(1024);
+        // SAFETY: heed requires that the same environment is not opened
+        // twice in one process with different options and that the files are
+        // not truncated under us; smolmail opens each data directory once.
+        let env = unsafe { open.open(dir) }.map_err(|e| match e {
+            heed::Error::Io(io) => StoreError::Io(format!("cannot open the store in {}: {io}", dir.display())),
+            other => StoreError::from(other),
+        })?;
+        let dbs = schema::open(&env)?;
+        let notifier = Arc::new(Notifier::default());
+        let stats = Arc::new(Stats::default());
+        let writer = writer::spawn(env.clone(), dbs, notifier.clone(), stats.clone())?;
+        Ok(Store { shared: Arc::new(Shared { env, dbs, writer, notifier, stats, dir: dir.to_path_buf() }) })
+    }
+
+    /// The directory holding the store.
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
+    /// A short read transaction. Keep it only as long as the data borrowed
+    /// from it is used: an open reader pins old pages.
+    pub fn read(&self) -> Result<Reader, StoreError> {
+        let txn = self.shared.env.clone().static_read_txn()?;
+        Ok(Reader::new(txn, self.shared.dbs))
+    }
+
+    /// Sends a write to the writer thread; resolves after its commit is
+    /// durable (or with the reason it was not applied).
+    pub async fn write(&self, op: WriteOp) -> Result<writer::Outcome, StoreError> {
+        self.shared.writer.submit(op).await
+    }
+
+    /// Resolves when `mailbox_id` changes (delivery, flags, expunge). Create
+    /// the listener before reading the state it guards, then await it.
+    pub fn watch(&self, mailbox_id: u64) -> event_listener::EventListener {
+        self.shared.notifier.listen(mailbox_id)
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.shared.stats
+    }
+
+    /// Writes a consistent copy of the store to `dest` (a new file) while
+    /// readers and the writer go on (LMDB's mdb_env_copy, compacting).
+    pub fn backup(&self, dest: &Path) -> Result<(), StoreError> {
+        self.shared.env.copy_to_path(dest, heed::CompactionOption::Enabled)?;
+        Ok(())
+    }
+
+    /// Stops taking writes, lets every queued write commit, and joins the
+    /// writer thread. Later writes fail with [`StoreError::Closed`].
+    pub fn shutdown(&self) {
+        self.shared.writer.shutdown();
+    }
+}
+
+/// Counts toward the `writes` stat: used by the writer.
+pub(crate) fn bump(counter: &AtomicU64, by: u64) {
+    counter.fetch_add(by, Ordering::Relaxed);
+}
+
+// Typed helpers over `write`, so callers need not match on Outcome.
+impl Store {
+    pub async fn add_domain(&self, domain: &str) -> Result<(), StoreError> {
+        self.write(WriteOp::AddDomain(domain.to_string())).await.map(drop)
+    }
+    pub async fn del_domain(&self, domain: &str) -> Result<(), StoreError> {
+        self.write(WriteOp::DelDomain(domain.to_string())).await.map(drop)
+    }
+    /// Creates the account (and its domain, and the default mailboxes).
+    pub async fn add_account(&self, address: &str, password_hash: &str) -> Result<u64, StoreError> {
+        let op = WriteOp::AddAccount { address: address.to_string(), password_hash: password_hash.to_string() };
+        self.write(op).await?.id()
+    }
+    pub async fn del_account(&self, address: &str) -> Result<(), StoreError> {
+        self.write(WriteOp::DelAccount(address.to_string())).await.map(drop)
+    }
+    pub async fn set_password(&self, address: &str, password_hash: &str) -> Result<(), StoreError> {
+        let op = WriteOp::SetPassword { address: address.to_string(), password_hash: password_hash.to_string() };
+        self.write(op).await.map(drop)
+    }
+    pub async fn add_alias(&self, source: &str, targets: &[String]) -> Result<(), StoreError> {
+        let op = WriteOp::AddAlias { source: source.to_string(), targets: targets.to_vec() };
+        self.write(op).await.map(drop)
+    }
+    pub async fn del_alias(&self, source: &str) -> Result<(), StoreError> {
+        self.write(WriteOp::DelAlias(source.to_string())).await.map(drop)
+    }
+    pub async fn create_mailbox(&self, account_id: u64, name: &str, special_use: SpecialUse) -> Result<u64, StoreError> {
+        let op = WriteOp::CreateMailbox { account_id, name: name.to_string(), special_use };
+        self.write(op).await?.id()
+    }
+    /// Stores one message into every listed mailbox in one commit.
+    pub async fn deliver(&self, delivery: Delivery) -> Result<Delivered, StoreError> {
+        match self.write(WriteOp::Deliver(delivery)).await? {
+            writer::Outcome::Delivered(d) => Ok(d),
+            other => Err(StoreError::Corrupt(format!("unexpected outcome {other:?}"))),
+        }
+    }
+    pub async fn set_flags(&self, change: FlagChange) -> Result<Vec<(u32, Flags, u64)>, StoreError> {
+        match self.write(WriteOp::SetFlags(change)).await? {
+            writer::Outcome::FlagsSet(v) => Ok(v),
+            other => Err(StoreError::Corrupt(format!("unexpected outcome {other:?}"))),
+        }
+    }
+    /// Removes messages; a body goes when its last copy does.
+    pub async fn expunge(&self, mailbox_id: u64, uids: Vec<u32>) -> Result<Vec<u32>, StoreError> {
+        match self.write(WriteOp::Expunge { mailbox_id, uids }).await? {
+            writer::Outcome::Expunged(v) => Ok(v),
+            other => Err(StoreError::Corrupt(format!("unexpected outcome {other:?}"))),
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! Queries in a short read transaction, borrowing bytes from the map.
+
+use heed::{RoTxn, WithoutTls};
+
+use super::records::{self, Reader as Fields};
+use super::schema::Dbs;
+use super::{Account, Flags, Mailbox, StoreError, keys};
+use crate::address;
+
+/// A read transaction and the queries that run in it. Everything borrowed
+/// from it (message bytes, keywords) lives as long as the `Reader`.
+pub struct Reader {
+    txn: RoTxn<'static, WithoutTls>,
+    dbs: Dbs,
+}
+
+/// Where mail for an address goes after aliases, catch-alls and `+tag`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recipient {
+    /// A local account (its INBOX).
+    Local { account_id: u64, address: String },
+    /// An address outside the local domains (an alias pointing away).
+    Remote(String),
+}
+
+/// One message's record, read in place.
+#[derive(Debug, Clone, Copy)]
+pub struct MessageView<'a> {
+    pub uid: u32,
+    pub blob_id: u64,
+    pub size: u32,
+    pub internal_date: i64,
+    pub modseq: u64,
+    pub flags: Flags,
+    keywords: &'a [u8],
+}
+
+impl<'a> MessageView<'a> {
+    fn decode(uid: u32, value: &'a [u8]) -> Result<MessageView<'a>, StoreError> {
+        let mut r = Fields(value);
+        Ok(MessageView {
+            uid,
+            blob_id: r.u64()?,
+            size: r.u32()?,
+            internal_date: r.i64()?,
+            modseq: r.u64()?,
+            flags: Flags(r.u8()?),
+            keywords: r.rest(),
+        })
+    }
+
+    pub fn keywords(&self) -> impl Iterator<Item = &'a str> {
+        records::keywords(self.keywords)
+    }
+}
+
+/// Alias chains longer than this are a loop or a mistake.
+const MAX_ALIAS_DEPTH: usize = 8;
+
+impl Reader {
+    pub(super) fn new(txn: RoTxn<'static, WithoutTls>, dbs: Dbs) -> Reader {
+        Reader { txn, dbs }
+    }
+
+    pub fn account(&self, address: &str) -> Result<Option<Account>, StoreError> {
+        let Ok(address) = address::normalize(address) else { return Ok(None) };
+        match self.dbs.accounts.get(&self.txn, address.as_bytes())? {
+            Some(v) => Ok(Some(records::decode_account(&address, v)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn accounts(&self) -> Result<Vec<Account>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.dbs.accounts.iter(&self.txn)? {
+            let (k, v) = entry?;
+            out.push(records::decode_account(&String::from_utf8_lossy(k), v)?);
+        }
+        Ok(out)
+    }
+
+    pub fn domains(&self) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.dbs.domains.iter(&self.txn)? {
+            out.push(String::from_utf8_lossy(entry?.0).into_owned());
+        }
+        Ok(out)
+    }
+
+    pub fn is_local_domain(&self, domain: &str) -> Result<bool, StoreError> {
+        let domain = domain.trim_end_matches('.').to_lowercase();
+        Ok(self.dbs.domains.get(&self.txn, domain.as_bytes())?.is_some())
+    }
+
+    /// Every alias: source (address or `@domain`) and its targets.
+    pub fn aliases(&self) -> Result<Vec<(String, Vec<String>)>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.dbs.aliases.iter(&self.txn)? {
+            let (k, v) = entry?;
+            out.push((String::from_utf8_lossy(k).into_owned(), records::decode_targets(v)));
+        }
+        Ok(out)
+    }
+
+    fn alias(&self, source: &str) -> Result<Option<Vec<String>>, StoreError> {
+        Ok(self.dbs.aliases.get(&self.txn, source.as_bytes())?.map(records::decode_targets))
+    }
+
+    /// Where mail for `address` goes; empty when nobody takes it. Order as
+    /// Postfix's virtual maps: an exact alias first, then the account, then
+    /// the address without its `+tag`, then the domain's catch-all.
+    pub fn resolve(&self, address: &str) -> Result<Vec<Recipient>, StoreError> {
+        let mut out = Vec::new();
+        if let Ok(address) = address::normalize(address) {
+            self.expand(&address, 0, &mut out)?;
+        }
+        Ok(out)
+    }
+
+    fn expand(&self, address: &str, depth: usize, out: &mut Vec<Recipient>) -> Result<(), StoreError> {
+        if depth > MAX_ALIAS_DEPTH {
+            log::warn!("store: alias chain for {address} is deeper than {MAX_ALIAS_DEPTH}; loop?");
+            return Ok(());
+        }
+        let push = |out: &mut Vec<Recipient>, r: Recipient| {
+            if !out.contains(&r) {
+                out.push(r);
+            }
+        };
+        if let Some(targets) = self.alias(address)? {
+            for target in targets {
+                if target == address {
+                    // `a@x -> a@x, b@y` keeps a copy for a@x itself.
+                    if let Some(account) = self.account(&target)? {
+                        push(out, Recipient::Local { account_id: account.id, address: target });
+                    }
+                } else {
+                    self.expand(&target, depth + 1, out)?;
+                }
+            }
+            return Ok(());
+        }
+        if let Some(account) = self.account(address)? {
+            push(out, Recipient::Local { account_id: account.id, address: address.to_string() });
+            return Ok(());
+        }
+        if let Some(base) = address::without_tag(address) {
+            let before = out.len();
+            self.expand(&base, depth + 1, out)?;
+            if out.len() > before {
+                return Ok(());
+            }
+        }
+        let domain = address::domain_of(address);
+        if !self.is_local_domain(domain)? {
+            push(out, Recipient::Remote(address.to_string()));
+            return Ok(());
+        }
+        if let Some(targets) = self.alias(&format!("@{domain}"))? {
+            for target in targets {
+                self.expand(&target, depth + 1, out)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// An account's mailboxes, ordered by name.
+    pub fn mailboxes(&self, account_id: u64) -> Result<Vec<Mailbox>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.dbs.mailboxes.prefix_iter(&self.txn, &account_id.to_be_bytes())? {
+            let (k, v) = entry?;
+            let name = String::from_utf8_lossy(&k[8..]);
+            out.push(records::decode_mailbox(account_id, &name, v)?);
+        }
+        Ok(out)
+    }
+
+    pub fn mailbox(&self, account_id: u64, name: &str) -> Result<Option<Mailbox>, StoreError> {
+        match self.dbs.mailboxes.get(&self.txn, &keys::mailbox(account_id, name))? {
+            Some(v) => Ok(Some(records::decode_mailbox(account_id, name, v)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn mailbox_by_id(&self, mailbox_id: u64) -> Result<Option<Mailbox>, StoreError> {
+        let Some(index) = self.dbs.mailbox_ids.get(&self.txn, &keys::id(mailbox_id))? else { return Ok(None) };
+        let (account_id, name) = records::decode_mailbox_index(index)?;
+        self.mailbox(account_id, &name)
+    }
+
+    /// A mailbox's messages in UID order, read in place.
+    pub fn messages(&self, mailbox_id: u64) -> Result<impl Iterator<Item = Result<MessageView<'_>, StoreError>>, StoreError> {
+        let iter = self.dbs.messages.prefix_iter(&self.txn, &mailbox_id.to_be_bytes())?;
+        Ok(iter.map(|entry| {
+            let (k, v) = entry?;
+            let uid = keys::message_uid(k).ok_or_else(|| StoreError::Corrupt("message key".into()))?;
+            MessageView::decode(uid, v)
+        }))
+    }
+
+    pub fn message(&self, mailbox_id: u64, uid: u32) -> Result<Option<MessageView<'_>>, StoreError> {
+        match self.dbs.messages.get(&self.txn, &keys::message(mailbox_id, uid))? {
+            Some(v) => Ok(Some(MessageView::decode(uid, v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The message bytes, straight from the map.
+    pub fn blob(&self, blob_id: u64) -> Result<Option<&[u8]>, StoreError> {
+        Ok(self.dbs.blobs.get(&self.txn, &keys::id(blob_id))?)
+    }
+
+    /// The summary computed at delivery.
+    pub fn summary(&self, blob_id: u64) -> Result<Option<crate::mime::Summary>, StoreError> {
+        match self.dbs.summaries.get(&self.txn, &keys::id(blob_id))? {
+            Some(v) => crate::mime::Summary::decode(v)
+                .map(Some)
+                .ok_or_else(|| StoreError::Corrupt(format!("summary of blob {blob_id}"))),
+            None => Ok(None),
+        }
+    }
+
+    /// How many messages share a body (0 once it is freed).
+    pub fn blob_refs(&self, blob_id: u64) -> Result<u32, StoreError> {
+        match self.dbs.blob_refs.get(&self.txn, &keys::id(blob_id))? {
+            Some(v) => Fields(v).u32(),
+            None => Ok(0),
+        }
+    }
+}

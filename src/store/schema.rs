@@ -1,0 +1,95 @@
+//! The databases of the environment, the schema version and its upgrades.
+//!
+//! Version 1 is the first schema. A store written by a newer smolmail is
+//! refused rather than misread; an older one is upgraded step by step at
+//! start, in one write transaction, before anything else runs.
+
+use heed::types::Bytes;
+use heed::{Database, Env, RwTxn, WithoutTls};
+
+use super::{StoreError, keys};
+
+/// The schema this build writes.
+pub const VERSION: u32 = 1;
+pub const MAX_DBS: u32 = 16;
+
+type Db = Database<Bytes, Bytes>;
+
+/// Handles on every database; plain copies of LMDB's integer handles.
+#[derive(Clone, Copy)]
+pub struct Dbs {
+    /// name → value: schema version, id counters.
+    pub meta: Db,
+    /// lower-case domain → settings (empty for now).
+    pub domains: Db,
+    /// lower-case address → account record.
+    pub accounts: Db,
+    /// address or `@domain` → target addresses.
+    pub aliases: Db,
+    /// account id ‖ name → mailbox record.
+    pub mailboxes: Db,
+    /// mailbox id → account id ‖ name (find a mailbox by id).
+    pub mailbox_ids: Db,
+    /// mailbox id ‖ UID → message record.
+    pub messages: Db,
+    /// blob id → the message bytes as received.
+    pub blobs: Db,
+    /// blob id → number of messages pointing at it.
+    pub blob_refs: Db,
+    /// blob id → ENVELOPE/BODYSTRUCTURE summary (`mime::Summary`).
+    pub summaries: Db,
+}
+
+pub fn open(env: &Env<WithoutTls>) -> Result<Dbs, StoreError> {
+    let mut txn = env.write_txn()?;
+    let mut db = |name: &str| -> Result<Db, StoreError> { Ok(env.create_database(&mut txn, Some(name))?) };
+    let dbs = Dbs {
+        meta: db("meta")?,
+        domains: db("domains")?,
+        accounts: db("accounts")?,
+        aliases: db("aliases")?,
+        mailboxes: db("mailboxes")?,
+        mailbox_ids: db("mailbox_ids")?,
+        messages: db("messages")?,
+        blobs: db("blobs")?,
+        blob_refs: db("blob_refs")?,
+        summaries: db("summaries")?,
+    };
+    let found = match dbs.meta.get(&txn, keys::SCHEMA_VERSION.as_bytes())? {
+        None => None,
+        Some(v) => Some(u32::from_be_bytes(
+            v.try_into().map_err(|_| StoreError::Corrupt("schema version record".into()))?,
+        )),
+    };
+    match found {
+        None => {
+            dbs.meta.put(&mut txn, keys::SCHEMA_VERSION.as_bytes(), &VERSION.to_be_bytes())?;
+        }
+        Some(v) if v == VERSION => {}
+        Some(v) if v > VERSION => {
+            return Err(StoreError::Invalid(format!(
+                "the store was written by a newer smolmail (schema {v}; this build knows {VERSION}); upgrade smolmail"
+            )));
+        }
+        Some(v) => {
+            upgrade(&mut txn, &dbs, v)?;
+            dbs.meta.put(&mut txn, keys::SCHEMA_VERSION.as_bytes(), &VERSION.to_be_bytes())?;
+            log::info!("store: upgraded schema {v} to {VERSION}");
+        }
+    }
+    txn.commit()?;
+    Ok(dbs)
+}
+
+/// Runs the upgrade steps from `from` to [`VERSION`], one version at a
+/// time. Schema 1 is the first, so there is no step yet: each schema change
+/// adds an arm `n => step_to_n_plus_1(txn, dbs)?`.
+fn upgrade(_txn: &mut RwTxn, _dbs: &Dbs, from: u32) -> Result<(), StoreError> {
+    for version in from..VERSION {
+        #[allow(clippy::match_single_binding)]
+        match version {
+            v => return Err(StoreError::Corrupt(format!("no upgrade path from schema {v}"))),
+        }
+    }
+    Ok(())
+}

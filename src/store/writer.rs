@@ -1,0 +1,220 @@
+//! The store-writer thread: it owns every LMDB write transaction.
+//!
+//! Group commit: the thread waits for one request, takes every other request
+//! already waiting (up to [`MAX_BATCH`]), applies each in a nested
+//! transaction, and commits the batch once — one fsync for all of them.
+//! A request that fails (a bad argument, or the map filling up) is rolled
+//! back alone by aborting its nested transaction; the others still commit.
+//! Each caller hears back only after the commit that holds its change has
+//! returned, so an acknowledgement means "on disk".
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use heed::{Env, WithoutTls};
+use smol::channel::{Receiver, Sender};
+
+use super::notify::Notifier;
+use super::schema::Dbs;
+use super::{Flags, SpecialUse, Stats, StoreError, ops};
+
+/// Most requests applied in one transaction: bounds the time a caller waits
+/// behind others and the memory a batch holds.
+pub const MAX_BATCH: usize = 256;
+
+/// Requests waiting for the writer; senders wait when it is full, which
+/// slows producers instead of growing memory.
+const QUEUE_DEPTH: usize = 1024;
+
+/// One change to the store.
+#[derive(Debug)]
+pub enum WriteOp {
+    AddDomain(String),
+    DelDomain(String),
+    AddAccount { address: String, password_hash: String },
+    DelAccount(String),
+    SetPassword { address: String, password_hash: String },
+    AddAlias { source: String, targets: Vec<String> },
+    DelAlias(String),
+    CreateMailbox { account_id: u64, name: String, special_use: SpecialUse },
+    Deliver(Delivery),
+    SetFlags(FlagChange),
+    Expunge { mailbox_id: u64, uids: Vec<u32> },
+}
+
+/// One message for one or more mailboxes: stored once, referenced by each.
+#[derive(Debug)]
+pub struct Delivery {
+    /// The RFC 5322 bytes as they will be served (Received:/Return-Path:
+    /// already prepended by the caller).
+    pub message: Vec<u8>,
+    /// Unix seconds: the IMAP INTERNALDATE.
+    pub internal_date: i64,
+    /// Flags each copy starts with (\Recent is added by the store).
+    pub flags: Flags,
+    pub keywords: Vec<String>,
+    /// Target mailbox ids; duplicates are delivered once.
+    pub mailboxes: Vec<u64>,
+}
+
+/// Where a delivery landed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivered {
+    pub blob_id: u64,
+    /// (mailbox id, UID) per distinct target mailbox, in request order.
+    pub placed: Vec<(u64, u32)>,
+}
+
+/// How [`FlagChange`] combines with the flags a message has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagOp {
+    Add,
+    Remove,
+    Replace,
+}
+
+/// A STORE of flags on some messages of one mailbox.
+#[derive(Debug)]
+pub struct FlagChange {
+    pub mailbox_id: u64,
+    pub uids: Vec<u32>,
+    pub op: FlagOp,
+    pub flags: Flags,
+    pub keywords: Vec<String>,
+}
+
+/// What a write produced.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Done,
+    /// The id of what was created (account, mailbox).
+    Created(u64),
+    Delivered(Delivered),
+    /// (UID, new flags, new MODSEQ) of each message that changed.
+    FlagsSet(Vec<(u32, Flags, u64)>),
+    /// UIDs actually removed.
+    Expunged(Vec<u32>),
+}
+
+impl Outcome {
+    pub fn id(self) -> Result<u64, StoreError> {
+        match self {
+            Outcome::Created(id) => Ok(id),
+            other => Err(StoreError::Corrupt(format!("expected an id, got {other:?}"))),
+        }
+    }
+}
+
+struct Job {
+    op: WriteOp,
+    reply: Sender<Result<Outcome, StoreError>>,
+}
+
+/// The sending side, held by [`super::Store`].
+pub struct Handle {
+    jobs: Sender<Job>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Handle {
+    pub async fn submit(&self, op: WriteOp) -> Result<Outcome, StoreError> {
+        let (reply, answer) = smol::channel::bounded(1);
+        self.jobs.send(Job { op, reply }).await.map_err(|_| StoreError::Closed)?;
+        answer.recv().await.map_err(|_| StoreError::Closed)?
+    }
+
+    pub fn shutdown(&self) {
+        self.jobs.close();
+        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(thread) = thread
+            && thread.thread().id() != std::thread::current().id()
+        {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+pub fn spawn(env: Env<WithoutTls>, dbs: Dbs, notifier: Arc<Notifier>, stats: Arc<Stats>) -> Result<Handle, StoreError> {
+    let (jobs, queue) = smol::channel::bounded(QUEUE_DEPTH);
+    let thread = std::thread::Builder::new()
+        .name("store-writer".into())
+        .spawn(move || run(env, dbs, queue, &notifier, &stats))
+        .map_err(|e| StoreError::Io(format!("cannot start the store writer: {e}")))?;
+    Ok(Handle { jobs, thread: Mutex::new(Some(thread)) })
+}
+
+fn run(env: Env<WithoutTls>, dbs: Dbs, queue: Receiver<Job>, notifier: &Notifier, stats: &Stats) {
+    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    let mut results: Vec<Result<Outcome, StoreError>> = Vec::with_capacity(MAX_BATCH);
+    let mut touched: Vec<u64> = Vec::new();
+    // recv_blocking returns the remaining jobs after close, then Err.
+    while let Ok(first) = queue.recv_blocking() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        // Message summaries are parsed before the transaction opens, so
+        // the parse does not lengthen the time the write lock is held.
+        let prepared: Vec<ops::Prepared> = batch.iter().map(|job| ops::prepare(&job.op)).collect();
+        touched.clear();
+        let committed = apply_batch(&env, &dbs, &batch, &prepared, &mut results, &mut touched);
+        match committed {
+            Ok(()) => {
+                stats.commits.fetch_add(1, Ordering::Relaxed);
+                super::bump(&stats.writes, batch.len() as u64);
+                touched.sort_unstable();
+                touched.dedup();
+                notifier.notify(&touched);
+                for (job, result) in batch.drain(..).zip(results.drain(..)) {
+                    let _ = job.reply.try_send(result);
+                }
+            }
+            Err(e) => {
+                log::error!("store: commit of {} writes failed: {e}", batch.len());
+                results.clear();
+                for job in batch.drain(..) {
+                    let _ = job.reply.try_send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
+
+fn apply_batch(
+    env: &Env<WithoutTls>,
+    dbs: &Dbs,
+    batch: &[Job],
+    prepared: &[ops::Prepared],
+    results: &mut Vec<Result<Outcome, StoreError>>,
+    touched: &mut Vec<u64>,
+) -> Result<(), StoreError> {
+    results.clear();
+    let mut txn = env.write_txn()?;
+    for (job, prep) in batch.iter().zip(prepared) {
+        let mut child = env.nested_write_txn(&mut txn)?;
+        let mark = touched.len();
+        match ops::apply(&mut child, dbs, &job.op, prep, touched) {
+            Ok(outcome) => {
+                child.commit()?;
+                results.push(Ok(outcome));
+            }
+            Err(e) => {
+                child.abort();
+                touched.truncate(mark);
+                results.push(Err(e));
+            }
+        }
+    }
+    txn.commit()?;
+    Ok(())
+}
