@@ -12,8 +12,8 @@ use std::path::PathBuf;
 
 use argh::FromArgs;
 
-/// The `serve` subcommand's flags, exactly as typed. Every field is optional
-/// here because its environment variable or default fills it in later.
+// The `serve` subcommand's flags, exactly as typed. Every field is optional
+// here because its environment variable or default fills it in later.
 #[derive(FromArgs, Debug, Default, PartialEq)]
 #[argh(subcommand, name = "serve")]
 /// run the mail server (every flag also reads SMOLMAIL_<FLAG>; the flag wins)

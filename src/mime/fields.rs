@@ -9,8 +9,8 @@
 //! while IMAP wants the parameters as written, in order. Everything here is
 //! lenient (mail in the wild is sloppy) and takes no more than the input.
 
-use super::summary::{Address, Param};
 use super::MAX_PARAMS;
+use super::summary::{Address, Param};
 
 /// Longest address field handed to mailparse; longer ones are cut at a
 /// comma. mailparse builds the whole list before we can count it, so this
@@ -31,8 +31,14 @@ pub(super) fn unfold(value: &[u8]) -> Vec<u8> {
 
 /// `bytes` without leading and trailing spaces and tabs.
 pub(super) fn trim(bytes: &[u8]) -> &[u8] {
-    let start = bytes.iter().position(|&b| !is_wsp(b)).unwrap_or(bytes.len());
-    let end = bytes.iter().rposition(|&b| !is_wsp(b)).map_or(start, |i| i + 1);
+    let start = bytes
+        .iter()
+        .position(|&b| !is_wsp(b))
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|&b| !is_wsp(b))
+        .map_or(start, |i| i + 1);
     bytes.get(start..end).unwrap_or_default()
 }
 
@@ -295,12 +301,15 @@ fn strip_trailing_comment(value: &[u8]) -> &[u8] {
 /// each comma-separated piece is tried alone and a piece that still fails
 /// is salvaged as a bare address, so one bad recipient hides no others.
 pub(super) fn addresses(value: &[u8], budget: &mut usize) -> Vec<Address> {
+    if *budget == 0 {
+        return Vec::new();
+    }
     let value = cap_address_field(value);
     // addrparse takes a str; header bytes that are not UTF-8 are carried
     // through as Latin-1 chars, which map back to the same bytes.
     let (text, latin1) = match std::str::from_utf8(value) {
-        Ok(s) => (std::borrow::Cow::Borrowed(s), false),
-        Err(_) => (value.iter().map(|&b| char::from(b)).collect(), true),
+        Ok(utf8) => (separate_groups(utf8.chars()), false),
+        Err(_) => (separate_groups(value.iter().map(|&b| char::from(b))), true),
     };
     let mut out = Vec::new();
     let mut sink = Sink {
@@ -334,24 +343,76 @@ fn cap_address_field(value: &[u8]) -> &[u8] {
     }
 }
 
+/// Tracks where a scan of an address list is: inside a quoted string, a
+/// comment or angle brackets, or at the top level where `,` `:` `;`
+/// separate addresses and groups (RFC 5322 §3.4).
+#[derive(Default)]
+struct Nesting {
+    quoted: bool,
+    escaped: bool,
+    parens: usize,
+    angle: bool,
+}
+
+impl Nesting {
+    /// Takes the next octet; true if it is a top-level separator.
+    fn separator(&mut self, b: u8) -> bool {
+        if self.escaped {
+            self.escaped = false;
+            return false;
+        }
+        let bare = !self.quoted && self.parens == 0;
+        match b {
+            b'\\' if !bare => self.escaped = true,
+            b'"' if self.parens == 0 => self.quoted = !self.quoted,
+            b'(' if !self.quoted => self.parens += 1,
+            b')' if !self.quoted => self.parens = self.parens.saturating_sub(1),
+            b'<' if bare => self.angle = true,
+            b'>' if bare => self.angle = false,
+            b',' | b':' | b';' => return bare && !self.angle,
+            _ => {}
+        }
+        false
+    }
+}
+
+/// Blanks the comma that separates a group from what follows it
+/// (`G: a@b;, c@d`). mailparse does not consume that comma and makes it
+/// part of the next address, or fails on it.
+fn separate_groups(text: impl Iterator<Item = char>) -> String {
+    let mut nesting = Nesting::default();
+    let mut after_group = false;
+    text.map(|c| {
+        let b = u8::try_from(c).unwrap_or(0x80);
+        let separator = nesting.separator(b);
+        if separator && b == b',' && after_group {
+            after_group = false;
+            return ' ';
+        }
+        if separator {
+            after_group = b == b';';
+        } else if !c.is_whitespace() {
+            after_group = false;
+        }
+        c
+    })
+    .collect()
+}
+
 /// Splits an address list at commas that are outside quoted strings,
-/// comments and angle brackets.
+/// comments, angle brackets and groups.
 fn split_top_level(text: &str) -> Vec<&str> {
     let mut pieces = Vec::new();
-    let (mut start, mut quoted, mut escaped, mut parens, mut angle) = (0, false, false, 0usize, false);
+    let mut nesting = Nesting::default();
+    let (mut start, mut in_group) = (0, false);
     for (i, b) in text.bytes().enumerate() {
-        if escaped {
-            escaped = false;
+        if !nesting.separator(b) {
             continue;
         }
         match b {
-            b'\\' if quoted || parens > 0 => escaped = true,
-            b'"' if parens == 0 => quoted = !quoted,
-            b'(' if !quoted => parens += 1,
-            b')' if !quoted => parens = parens.saturating_sub(1),
-            b'<' if !quoted && parens == 0 => angle = true,
-            b'>' if !quoted && parens == 0 => angle = false,
-            b',' if !quoted && parens == 0 && !angle => {
+            b':' => in_group = true,
+            b';' => in_group = false,
+            _ if !in_group => {
                 // `,` is ASCII, so `i` is a char boundary.
                 pieces.extend(text.get(start..i));
                 start = i + 1;
@@ -456,4 +517,3 @@ impl Sink<'_> {
         }
     }
 }
-

@@ -1,10 +1,10 @@
 //! Message summaries for IMAP: the ENVELOPE and BODYSTRUCTURE data of
-//! RFC 3501 §7.4.2 plus the byte offsets that BODY[section] (§6.4.5) needs,
+//! RFC 3501 §7.4.2 plus the byte offsets that `BODY[section]` (§6.4.5) needs,
 //! computed once when a message is delivered and stored beside its bytes so
 //! that FETCH never parses a message again.
 //!
-//! - [`summary`]: the types ([`Summary`], [`Envelope`], [`Address`],
-//!   [`Part`]) and IMAP section lookup ([`Part::find`]).
+//! - `summary`: the types ([`Summary`], [`Envelope`], [`Address`],
+//!   [`Part`], [`Param`]) and IMAP section lookup ([`Part::find`]).
 //! - `parse`: splitting the raw message into its MIME tree (RFC 2045,
 //!   RFC 2046), with the header lexing done by mailparse.
 //! - `fields`: the structured header fields inside it (Content-Type
@@ -18,12 +18,12 @@
 mod codec;
 mod fields;
 mod parse;
-pub mod summary;
+mod summary;
 
 #[cfg(test)]
 mod tests;
 
-pub use summary::{Address, Envelope, Part, Summary};
+pub use summary::{Address, Envelope, Param, Part, Summary};
 
 /// Deepest nesting of multiparts and encapsulated messages that is parsed;
 /// the root is at depth 0. A container at this depth is summarised as an

@@ -82,7 +82,9 @@ impl<'a> Fields<'a> {
     fn note(&mut self, name: &[u8], value: &'a [u8]) {
         // mailparse keeps white space before the colon in the name.
         let name = fields::trim(name);
-        let index = FIELD_NAMES.iter().position(|n| n.eq_ignore_ascii_case(name));
+        let index = FIELD_NAMES
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(name));
         if let Some(slot) = index.and_then(|i| self.0.get_mut(i))
             && slot.is_none()
         {
@@ -118,7 +120,10 @@ fn scan_header(raw: &[u8], start: usize, end: usize) -> (Fields<'_>, usize) {
             // mailparse refuses a line that starts with white space where
             // a field should start (a continuation with nothing to
             // continue): skip that line.
-            Err(_) => rest.iter().position(|&b| b == b'\n').map_or(rest.len(), |i| i + 1),
+            Err(_) => rest
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(rest.len(), |i| i + 1),
         };
         pos += used.max(1);
     }
@@ -283,8 +288,10 @@ impl Walker<'_> {
             *envelope = self.envelope(&fields);
         }
 
-        let (media_type, media_subtype, params) = match fields.get(Field::ContentType) {
-            Some(value) => fields::media_type(value).unwrap_or_else(default_text),
+        // Structured values are unfolded first so that no CR or LF ends up
+        // inside a parameter value folded across lines.
+        let (media_type, media_subtype, params) = match fields.text(Field::ContentType) {
+            Some(value) => fields::media_type(&value).unwrap_or_else(default_text),
             None => match context {
                 Context::BodyPart { digest: true } => {
                     (b"message".to_vec(), b"rfc822".to_vec(), Vec::new())
@@ -307,10 +314,12 @@ impl Walker<'_> {
                 .unwrap_or_else(|| b"7BIT".to_vec()),
             md5: fields.text(Field::ContentMd5),
             location: fields.text(Field::ContentLocation),
-            disposition: fields.get(Field::ContentDisposition).and_then(fields::disposition),
+            disposition: fields
+                .text(Field::ContentDisposition)
+                .and_then(|value| fields::disposition(&value)),
             language: fields
-                .get(Field::ContentLanguage)
-                .map(fields::languages)
+                .text(Field::ContentLanguage)
+                .map(|value| fields::languages(&value))
                 .unwrap_or_default(),
             body_octets: offset(end.saturating_sub(body_start)),
             body_lines: 0,
@@ -346,7 +355,12 @@ impl Walker<'_> {
             return Vec::new();
         }
         let digest = part.media_subtype == b"digest";
-        let ranges = split_multipart(self.raw, body_start, end, boundary, self.parts_left);
+        // One range more than may be kept tells whether the limit cut any.
+        let mut ranges = split_multipart(self.raw, body_start, end, boundary, self.parts_left + 1);
+        if ranges.len() > self.parts_left {
+            ranges.truncate(self.parts_left);
+            self.truncated = true;
+        }
         let mut children = Vec::with_capacity(ranges.len());
         for (child_start, child_end) in ranges {
             // Earlier children may have spent the budget on their own parts.
@@ -378,7 +392,13 @@ impl Walker<'_> {
             return None;
         }
         let mut envelope = Envelope::default();
-        let root = self.entity(body_start, end, depth + 1, Context::Message, Some(&mut envelope));
+        let root = self.entity(
+            body_start,
+            end,
+            depth + 1,
+            Context::Message,
+            Some(&mut envelope),
+        );
         Some((envelope, root))
     }
 

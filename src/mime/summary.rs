@@ -1,5 +1,5 @@
 //! The summary types: what IMAP ENVELOPE and BODYSTRUCTURE (RFC 3501
-//! §7.4.2) need from a message, plus byte offsets so that BODY[section]
+//! §7.4.2) need from a message, plus byte offsets so that `BODY[section]`
 //! (§6.4.5) is a slice of the stored message, and section lookup.
 //!
 //! Every string is kept as raw header bytes (unfolded and trimmed, never
@@ -22,7 +22,7 @@ pub struct Summary {
     /// `end` is the message length.
     pub root: Part,
     /// Length of the header block including the blank line that ends it:
-    /// BODY[HEADER] is `raw[..header_len]`. Always `root.body_start`.
+    /// `BODY[HEADER]` is `raw[..header_len]`. Always `root.body_start`.
     pub header_len: u32,
 }
 
@@ -74,7 +74,7 @@ impl Address {
 /// root of an encapsulated message.
 ///
 /// Offsets index the raw message: the entity's header is
-/// `raw[header_start..body_start]` (blank line included, so BODY[n.MIME] is
+/// `raw[header_start..body_start]` (blank line included, so `BODY[n.MIME]` is
 /// exactly that) and its body is `raw[body_start..end]`. Offsets come from
 /// [`Summary::compute`] or a decoded store record; a renderer should still
 /// slice with `get` so a corrupt record cannot make it panic.

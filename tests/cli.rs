@@ -1,0 +1,345 @@
+//! The `smolmail` binary as a user runs it: administrative commands, start-up
+//! errors, the running server's listeners, connection limits, certificate
+//! reload on SIGHUP and clean exit on SIGTERM. Real sockets on 127.0.0.1.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_smolmail");
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("smolmail-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn smolmail(data: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("SMOLMAIL_DATA", data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A running `smolmail serve`, killed when dropped.
+struct Server {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Server {
+    fn start(data: &Path, args: &[String]) -> Server {
+        let log = data.join("serve.log");
+        let child = Command::new(BIN)
+            .arg("serve")
+            .args(args)
+            .env("SMOLMAIL_DATA", data)
+            .env("SMOLMAIL_HOSTNAME", "mail.home.arpa")
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        Server { child, log }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn wait_for_log(&self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self.log().contains(needle) {
+            assert!(Instant::now() < deadline, "no {needle:?} in log:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill").args(["-s", name, &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Listen flags for every service on free loopback ports; `off` for the rest.
+fn listen_args(ports: &[(&str, u16)]) -> Vec<String> {
+    let mut args = Vec::new();
+    for service in ["smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s"] {
+        args.push(format!("--{service}"));
+        match ports.iter().find(|(s, _)| *s == service) {
+            Some((_, port)) => args.push(format!("127.0.0.1:{port}")),
+            None => args.push("off".into()),
+        }
+    }
+    args
+}
+
+#[test]
+fn user_add_then_list() {
+    let data = TempDir::new("users");
+    let out = smolmail(&data.0, &["user", "add", "a@home.arpa", "--password-stdin"], "pw\n");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = smolmail(&data.0, &["user", "list"], "");
+    assert_eq!(text(&out.stdout).trim(), "a@home.arpa");
+    let out = smolmail(&data.0, &["domain", "list"], "");
+    assert_eq!(text(&out.stdout).trim(), "home.arpa");
+    // The same user twice is an error naming the user.
+    let out = smolmail(&data.0, &["user", "add", "A@Home.Arpa", "--password-stdin"], "pw\n");
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("a@home.arpa exists"), "{}", text(&out.stderr));
+    // Passwords are stored hashed.
+    let store = std::fs::read(data.0.join("data.mdb")).unwrap();
+    assert!(store.windows(9).any(|w| w == b"$argon2id"));
+    let out = smolmail(&data.0, &["user", "passwd", "a@home.arpa", "--password-stdin"], "new\n");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = smolmail(&data.0, &["user", "add", "b@home.arpa", "--password-stdin"], "\n");
+    assert!(text(&out.stderr).contains("password is empty"), "{}", text(&out.stderr));
+    let out = smolmail(&data.0, &["user", "del", "a@home.arpa"], "");
+    assert!(out.status.success());
+    assert_eq!(text(&smolmail(&data.0, &["user", "list"], "").stdout).trim(), "");
+}
+
+#[test]
+fn aliases_and_domains() {
+    let data = TempDir::new("aliases");
+    let out = smolmail(&data.0, &["alias", "add", "@home.arpa", "a@home.arpa", "b@home.arpa"], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&smolmail(&data.0, &["alias", "list"], "").stdout).trim(), "@home.arpa -> a@home.arpa, b@home.arpa");
+    let out = smolmail(&data.0, &["domain", "del", "home.arpa"], "");
+    assert!(text(&out.stderr).contains("1 alias"), "{}", text(&out.stderr));
+    assert!(smolmail(&data.0, &["alias", "del", "@home.arpa"], "").status.success());
+    assert!(smolmail(&data.0, &["domain", "del", "home.arpa"], "").status.success());
+    assert!(smolmail(&data.0, &["domain", "add", "Other.Example"], "").status.success());
+    assert_eq!(text(&smolmail(&data.0, &["domain", "list"], "").stdout).trim(), "other.example");
+}
+
+#[test]
+fn import_dovecot_passwd_file() {
+    let data = TempDir::new("import");
+    let file = data.0.join("passwd");
+    // dave's hash is `openssl passwd -6 -salt saltsalt secret`, as Dovecot
+    // stores SHA512-CRYPT; grace's is malformed and must be refused.
+    std::fs::write(
+        &file,
+        "# Dovecot users\n\
+         carol@home.arpa:{PLAIN}secret::::::\n\
+         dave:{SHA512-CRYPT}$6$saltsalt$TVLlQcbpFVof5W3Yz4DTP6gRstiNuHwwTt6GLc1E5n0U0aDehy0S5knV8wiOQSpT0Y77vwPZN.Pq.H91p5hVO1::::\n\
+         grace:{SHA512-CRYPT}$6$broken::::\n\
+         erin@home.arpa:{MD5-CRYPT}$1$abc$def::::\n\
+         frank@home.arpa:{ARGON2ID}$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA::\n",
+    )
+    .unwrap();
+    let out = smolmail(&data.0, &["user", "import-passwd", file.to_str().unwrap(), "--domain", "home.arpa"], "");
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "an unsupported scheme must fail the command");
+    assert!(stderr.contains("MD5-CRYPT is not supported"), "{stderr}");
+    let users = text(&smolmail(&data.0, &["user", "list"], "").stdout);
+    assert!(users.contains("carol@home.arpa") && users.contains("dave@home.arpa") && users.contains("frank@home.arpa"), "{users}");
+    assert!(!users.contains("erin") && !users.contains("grace"), "{users}");
+    // The cleartext password was hashed, not stored as given.
+    let store = std::fs::read(data.0.join("data.mdb")).unwrap();
+    assert!(!store.windows(14).any(|w| w == b"{PLAIN}secret\0") && !store.windows(13).any(|w| w == b"{PLAIN}secret"));
+}
+
+#[test]
+fn bad_flag_stops_startup_with_one_line() {
+    let data = TempDir::new("badflag");
+    let out = smolmail(&data.0, &["serve", "--smtp", "nonsense"], "");
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("--smtp") && stderr.contains("nonsense"), "{stderr}");
+    let out = Command::new(BIN)
+        .args(["serve"])
+        .env("SMOLMAIL_DATA", &data.0)
+        .env("SMOLMAIL_MAX_MESSAGE_SIZE", "huge")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("SMOLMAIL_MAX_MESSAGE_SIZE"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn address_in_use_is_explained() {
+    let data = TempDir::new("inuse");
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let out = Command::new(BIN)
+        .arg("serve")
+        .args(listen_args(&[("imap", port)]))
+        .env("SMOLMAIL_DATA", &data.0)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains(&format!("--imap 127.0.0.1:{port}")) && stderr.contains("in use"), "{stderr}");
+}
+
+/// Binding a privileged port unprivileged says what to do (root only: the
+/// test drops to `nobody` with setpriv).
+#[test]
+fn privileged_port_is_explained() {
+    let is_root = std::fs::read_to_string("/proc/self/status")
+        .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0")))
+        .unwrap_or(false);
+    if !is_root || Command::new("setpriv").arg("--version").output().is_err() {
+        eprintln!("skipped: needs root and setpriv to run as an unprivileged user");
+        return;
+    }
+    let data = TempDir::new("privileged");
+    Command::new("chmod").args(["777", data.0.to_str().unwrap()]).status().unwrap();
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", BIN, "serve"])
+        .args(listen_args(&[("smtp", 25)]))
+        .env("SMOLMAIL_DATA", &data.0)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("CAP_NET_BIND_SERVICE") && stderr.contains("--port-offset"), "{stderr}");
+}
+
+#[test]
+fn serve_listens_reloads_and_stops() {
+    let data = TempDir::new("serve");
+    let (imap, imaps, smtp) = (free_port(), free_port(), free_port());
+    let server = Server::start(&data.0, &listen_args(&[("imap", imap), ("imaps", imaps), ("smtp", smtp)]));
+    server.wait_for_log(&format!("imaps: listening on 127.0.0.1:{imaps}"));
+    let log = server.log();
+    assert!(log.contains("no users yet: add one with `smolmail user add"), "{log}");
+    assert!(log.contains("self-signed certificate") && log.contains("sha256"), "{log}");
+
+    // Implicit TLS: the handshake happens before the first protocol byte.
+    let fingerprint = || {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "openssl s_client -connect 127.0.0.1:{imaps} -servername mail.home.arpa </dev/null 2>/dev/null \
+                 | openssl x509 -noout -fingerprint -sha256"
+            ))
+            .output()
+            .unwrap();
+        text(&out.stdout).trim().to_string()
+    };
+    let before = fingerprint();
+    assert!(before.contains("Fingerprint="), "no certificate served: {before:?}");
+    let logged = before.split('=').nth(1).unwrap();
+    assert!(server.log().contains(logged), "the logged fingerprint differs from the served one");
+
+    // SIGHUP re-reads the certificate files: replace them, and the server
+    // serves the new one without restarting.
+    std::fs::remove_file(data.0.join("tls/selfsigned-cert.pem")).unwrap();
+    std::fs::remove_file(data.0.join("tls/selfsigned-key.pem")).unwrap();
+    let other = TempDir::new("serve-othercert");
+    Command::new(BIN)
+        .args(["serve", "--smtp", "off", "--submission", "off", "--submissions", "off"])
+        .args(["--imap", "off", "--imaps", "off", "--pop3", "off", "--pop3s", "off", "--log-level", "off"])
+        .env("SMOLMAIL_DATA", &other.0)
+        .spawn()
+        .map(|mut c| {
+            // It generates its certificate at start; give it a moment, then stop it.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !other.0.join("tls/selfsigned-key.pem").exists() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+            let _ = c.kill();
+            let _ = c.wait();
+        })
+        .unwrap();
+    for f in ["selfsigned-cert.pem", "selfsigned-key.pem"] {
+        std::fs::copy(other.0.join("tls").join(f), data.0.join("tls").join(f)).unwrap();
+    }
+    // A connection open across the reload keeps working.
+    let mut held = TcpStream::connect(("127.0.0.1", smtp)).unwrap();
+    server.signal("HUP");
+    server.wait_for_log("certificate reloaded (SIGHUP)");
+    let after = fingerprint();
+    assert_ne!(before, after, "SIGHUP did not load the new certificate");
+    let mut greeting = String::new();
+    held.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    BufReader::new(&mut held).read_line(&mut greeting).unwrap();
+    assert!(greeting.starts_with("554 ") || greeting.starts_with("220 "), "{greeting:?}");
+
+    // SIGTERM: stop accepting, exit 0.
+    server.signal("TERM");
+    let mut server = server;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "no exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}\n{}", server.log());
+    assert!(server.log().contains("smolmail stopped"));
+    assert!(TcpStream::connect(("127.0.0.1", imap)).is_err(), "still accepting after SIGTERM");
+}
+
+/// Past the per-IP limit a client is told to come back later, in the
+/// protocol's words; a freed place is usable again.
+#[test]
+fn per_ip_connection_limit() {
+    let data = TempDir::new("limits");
+    let (imap, imaps) = (free_port(), free_port());
+    let mut args = listen_args(&[("imap", imap), ("imaps", imaps)]);
+    args.extend(["--max-connections-per-ip".to_string(), "2".to_string()]);
+    let server = Server::start(&data.0, &args);
+    server.wait_for_log(&format!("imaps: listening on 127.0.0.1:{imaps}"));
+    // Connections to the implicit-TLS port that never say hello hold places.
+    let a = TcpStream::connect(("127.0.0.1", imaps)).unwrap();
+    let b = TcpStream::connect(("127.0.0.1", imaps)).unwrap();
+    server.wait_for_log("[2] imaps: connect");
+    let mut c = TcpStream::connect(("127.0.0.1", imap)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut reply = String::new();
+    c.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("* BYE [UNAVAILABLE] too many connections"), "{reply:?}");
+    assert!(server.log().contains("too many connections (PerIp limit)"));
+    drop((a, b));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut d = TcpStream::connect(("127.0.0.1", imap)).unwrap();
+        d.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut reply = String::new();
+        let _ = d.read_to_string(&mut reply);
+        if !reply.contains("too many connections") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "places not given back");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
