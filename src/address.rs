@@ -16,19 +16,22 @@ pub const MAX_ADDRESS: usize = 254;
 pub fn normalize(address: &str) -> Result<String, String> {
     let address = address.trim();
     let Some((local, domain)) = address.rsplit_once('@') else {
-        return Err(format!("{address:?} is not an address: expected local@domain"));
+        return Err(format!(
+            "{address:?} is not an address: expected local@domain"
+        ));
     };
     if address.len() > MAX_ADDRESS {
         return Err(format!("{address:?} is longer than {MAX_ADDRESS} octets"));
     }
     // RFC 5321 §4.5.3.1.1: a local part has at most 64 octets.
     if local.is_empty() || local.len() > 64 {
-        return Err(format!("{address:?}: the local part must be 1 to 64 octets"));
+        return Err(format!(
+            "{address:?}: the local part must be 1 to 64 octets"
+        ));
     }
-    if let Some(c) = local
-        .chars()
-        .find(|c| c.is_control() || c.is_whitespace() || matches!(c, '<' | '>' | '@' | '"' | ',' | ':' | ';'))
-    {
+    if let Some(c) = local.chars().find(|c| {
+        c.is_control() || c.is_whitespace() || matches!(c, '<' | '>' | '@' | '"' | ',' | ':' | ';')
+    }) {
         return Err(format!("{address:?}: the local part may not contain {c:?}"));
     }
     let domain = normalize_domain(domain)?;
@@ -40,7 +43,9 @@ pub fn normalize(address: &str) -> Result<String, String> {
 pub fn normalize_domain(domain: &str) -> Result<String, String> {
     let domain = domain.trim().trim_end_matches('.');
     if domain.is_empty() || domain.len() > 253 {
-        return Err(format!("{domain:?} is not a domain name: it must be 1 to 253 octets"));
+        return Err(format!(
+            "{domain:?} is not a domain name: it must be 1 to 253 octets"
+        ));
     }
     for label in domain.split('.') {
         let ok = !label.is_empty()
@@ -49,7 +54,9 @@ pub fn normalize_domain(domain: &str) -> Result<String, String> {
             && !label.ends_with('-')
             && label.chars().all(|c| c.is_alphanumeric() || c == '-');
         if !ok {
-            return Err(format!("{domain:?} is not a domain name: bad label {label:?}"));
+            return Err(format!(
+                "{domain:?} is not a domain name: bad label {label:?}"
+            ));
         }
     }
     Ok(domain.to_lowercase())
@@ -79,7 +86,15 @@ mod tests {
 
     #[test]
     fn rejects_bad_addresses() {
-        for bad in ["", "alice", "@home.arpa", "alice@", "a b@home.arpa", "a@-x.org", "a@x..org"] {
+        for bad in [
+            "",
+            "alice",
+            "@home.arpa",
+            "alice@",
+            "a b@home.arpa",
+            "a@-x.org",
+            "a@x..org",
+        ] {
             assert!(normalize(bad).is_err(), "{bad:?} accepted");
         }
         assert!(normalize(&format!("{}@x.org", "a".repeat(65))).is_err());

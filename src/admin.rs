@@ -17,7 +17,8 @@ pub fn open(data: &Path) -> Result<Store, String> {
         .ok()
         .and_then(|v| crate::config::parse_size(&v))
         .unwrap_or_else(|| store::Options::default().map_size);
-    Store::open(data, &store::Options { map_size }).map_err(|e| format!("store in {}: {e}", data.display()))
+    Store::open(data, &store::Options { map_size })
+        .map_err(|e| format!("store in {}: {e}", data.display()))
 }
 
 fn fail(e: StoreError) -> String {
@@ -35,8 +36,10 @@ pub fn read_password(from_stdin: bool) -> Result<String, String> {
             .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
         line.trim_end_matches(['\r', '\n']).to_string()
     } else {
-        let first = rpassword::prompt_password("Password: ").map_err(|e| format!("cannot read the password: {e}"))?;
-        let again = rpassword::prompt_password("Again: ").map_err(|e| format!("cannot read the password: {e}"))?;
+        let first = rpassword::prompt_password("Password: ")
+            .map_err(|e| format!("cannot read the password: {e}"))?;
+        let again = rpassword::prompt_password("Again: ")
+            .map_err(|e| format!("cannot read the password: {e}"))?;
         if first != again {
             return Err("the passwords differ; nothing changed".into());
         }
@@ -70,14 +73,22 @@ pub fn user_passwd(data: &Path, address: &str, password: &str) -> Result<String,
 pub fn user_list(data: &Path) -> Result<String, String> {
     let store = open(data)?;
     let accounts = store.read().and_then(|r| r.accounts()).map_err(fail)?;
-    Ok(accounts.iter().map(|a| a.address.as_str()).collect::<Vec<_>>().join("\n"))
+    Ok(accounts
+        .iter()
+        .map(|a| a.address.as_str())
+        .collect::<Vec<_>>()
+        .join("\n"))
 }
 
 /// Imports a Dovecot passwd-file (`user:{SCHEME}hash:uid:gid:gecos:home:shell:extra`).
 /// Lines are imported one by one; a line that cannot be (unknown scheme,
 /// bad address, user exists) is reported and skipped, and the command
 /// fails at the end so a script notices.
-pub fn user_import_passwd(data: &Path, file: &Path, default_domain: Option<&str>) -> Result<String, String> {
+pub fn user_import_passwd(
+    data: &Path,
+    file: &Path,
+    default_domain: Option<&str>,
+) -> Result<String, String> {
     let mut text = String::new();
     std::fs::File::open(file)
         .and_then(|mut f| f.read_to_string(&mut text))
@@ -104,7 +115,10 @@ pub fn user_import_passwd(data: &Path, file: &Path, default_domain: Option<&str>
     if problems.is_empty() {
         Ok(format!("imported {imported} users"))
     } else {
-        Err(format!("imported {imported} users; {} lines skipped (listed above)", problems.len()))
+        Err(format!(
+            "imported {imported} users; {} lines skipped (listed above)",
+            problems.len()
+        ))
     }
 }
 
@@ -126,12 +140,14 @@ fn import_line(store: &Store, line: &str, default_domain: Option<&str>) -> Resul
     }
     if !password::is_supported(stored) {
         let scheme = password::scheme_of(stored).unwrap_or("(none)");
-        return Err(format!("{address}: password scheme {scheme} is not supported; set a new password after import"));
+        return Err(format!(
+            "{address}: password scheme {scheme} is not supported; set a new password after import"
+        ));
     }
     // A cleartext password in the file is stored hashed, never as given.
-    let hash = match password::needs_rehash(stored) {
-        true => password::hash(stored.split_once('}').map_or(stored, |(_, p)| p)),
-        false => stored.to_string(),
+    let hash = match password::cleartext(stored) {
+        Some(plain) => password::hash(&plain),
+        None => stored.to_string(),
     };
     smol::block_on(store.add_account(&address, &hash)).map_err(fail)?;
     Ok(address)
@@ -151,7 +167,11 @@ pub fn domain_del(data: &Path, domain: &str) -> Result<String, String> {
 
 pub fn domain_list(data: &Path) -> Result<String, String> {
     let store = open(data)?;
-    Ok(store.read().and_then(|r| r.domains()).map_err(fail)?.join("\n"))
+    Ok(store
+        .read()
+        .and_then(|r| r.domains())
+        .map_err(fail)?
+        .join("\n"))
 }
 
 pub fn alias_add(data: &Path, source: &str, targets: &[String]) -> Result<String, String> {
@@ -169,14 +189,21 @@ pub fn alias_del(data: &Path, source: &str) -> Result<String, String> {
 pub fn alias_list(data: &Path) -> Result<String, String> {
     let store = open(data)?;
     let aliases = store.read().and_then(|r| r.aliases()).map_err(fail)?;
-    Ok(aliases.iter().map(|(s, t)| format!("{s} -> {}", t.join(", "))).collect::<Vec<_>>().join("\n"))
+    Ok(aliases
+        .iter()
+        .map(|(s, t)| format!("{s} -> {}", t.join(", ")))
+        .collect::<Vec<_>>()
+        .join("\n"))
 }
 
 /// Copies the store (consistent, while the server runs) and the TLS files
 /// into `dest`, a new or empty directory; `--data DEST` serves the copy.
 pub fn backup(data: &Path, dest: &Path) -> Result<String, String> {
     if dest.join("data.mdb").exists() {
-        return Err(format!("{} already holds a store; give a new directory", dest.display()));
+        return Err(format!(
+            "{} already holds a store; give a new directory",
+            dest.display()
+        ));
     }
     std::fs::create_dir_all(dest).map_err(|e| format!("cannot create {}: {e}", dest.display()))?;
     let store = open(data)?;
@@ -185,15 +212,21 @@ pub fn backup(data: &Path, dest: &Path) -> Result<String, String> {
     if tls.is_dir() {
         copy_dir(&tls, &dest.join("tls"))?;
     }
-    Ok(format!("backed up {} to {}", data.display(), dest.display()))
+    Ok(format!(
+        "backed up {} to {}",
+        data.display(),
+        dest.display()
+    ))
 }
 
 fn copy_dir(from: &Path, to: &PathBuf) -> Result<(), String> {
     std::fs::create_dir_all(to).map_err(|e| format!("cannot create {}: {e}", to.display()))?;
-    let entries = std::fs::read_dir(from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
+    let entries =
+        std::fs::read_dir(from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
     for entry in entries.flatten() {
         let target = to.join(entry.file_name());
-        std::fs::copy(entry.path(), &target).map_err(|e| format!("cannot copy to {}: {e}", target.display()))?;
+        std::fs::copy(entry.path(), &target)
+            .map_err(|e| format!("cannot copy to {}: {e}", target.display()))?;
     }
     Ok(())
 }

@@ -252,7 +252,10 @@ impl Raw {
 /// Looks up a setting: the flag if given, else `SMOLMAIL_<FLAG>`.
 fn pick(flag: &Option<String>, name: &str, env: &dyn Fn(&str) -> Option<String>) -> Option<Raw> {
     if let Some(value) = flag {
-        return Some(Raw { value: value.clone(), origin: format!("--{name}") });
+        return Some(Raw {
+            value: value.clone(),
+            origin: format!("--{name}"),
+        });
     }
     let var = env_name(name);
     env(&var).map(|value| Raw { value, origin: var })
@@ -265,9 +268,14 @@ pub fn env_name(flag: &str) -> String {
 
 impl Config {
     /// Resolves flags, then environment, then defaults; validates each value.
-    pub fn resolve(args: &ServeArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    pub fn resolve(
+        args: &ServeArgs,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
         let data_dir = match pick(&args.data, "data", env) {
-            Some(raw) if raw.value.trim().is_empty() => return Err(raw.error("must name a directory")),
+            Some(raw) if raw.value.trim().is_empty() => {
+                return Err(raw.error("must name a directory"));
+            }
             Some(raw) => PathBuf::from(raw.value),
             None => default_data_dir(env),
         };
@@ -283,19 +291,20 @@ impl Config {
                 .map_err(|_| raw.error("must be a number from 0 to 64000"))?,
             None => 0,
         };
-        let listen_for = |service: Service, flag: &Option<String>| -> Result<Option<SocketAddr>, ConfigError> {
-            let default_port = service.default_port().checked_add(port_offset);
-            match pick(flag, service.name(), env) {
-                Some(raw) => parse_listen(&raw.value).map_err(|e| raw.error(e)),
-                None => match default_port {
-                    Some(port) => Ok(Some(SocketAddr::from(([0, 0, 0, 0], port)))),
-                    None => Err(ConfigError(format!(
-                        "--port-offset={port_offset} pushes the {} port past 65535",
-                        service.name()
-                    ))),
-                },
-            }
-        };
+        let listen_for =
+            |service: Service, flag: &Option<String>| -> Result<Option<SocketAddr>, ConfigError> {
+                let default_port = service.default_port().checked_add(port_offset);
+                match pick(flag, service.name(), env) {
+                    Some(raw) => parse_listen(&raw.value).map_err(|e| raw.error(e)),
+                    None => match default_port {
+                        Some(port) => Ok(Some(SocketAddr::from(([0, 0, 0, 0], port)))),
+                        None => Err(ConfigError(format!(
+                            "--port-offset={port_offset} pushes the {} port past 65535",
+                            service.name()
+                        ))),
+                    },
+                }
+            };
         let listen = Listen {
             smtp: listen_for(Service::Smtp, &args.smtp)?,
             submission: listen_for(Service::Submission, &args.submission)?,
@@ -322,10 +331,16 @@ impl Config {
                     value.split(',').map(|s| s.trim()).filter(|s| !s.is_empty()),
                     "SMOLMAIL_TRUSTED_NETWORK",
                 )?,
-                None => vec![Cidr::parse("127.0.0.0/8").unwrap(), Cidr::parse("::1/128").unwrap()],
+                None => vec![
+                    Cidr::parse("127.0.0.0/8").unwrap(),
+                    Cidr::parse("::1/128").unwrap(),
+                ],
             }
         } else {
-            parse_networks(args.trusted_network.iter().map(|s| s.trim()), "--trusted-network")?
+            parse_networks(
+                args.trusted_network.iter().map(|s| s.trim()),
+                "--trusted-network",
+            )?
         };
 
         let max_message_size = match pick(&args.max_message_size, "max-message-size", env) {
@@ -345,16 +360,20 @@ impl Config {
             None => Ok(default),
         };
         let max_connections = count(&args.max_connections, "max-connections", 1000)?;
-        let max_connections_per_ip = count(&args.max_connections_per_ip, "max-connections-per-ip", 20)?;
+        let max_connections_per_ip =
+            count(&args.max_connections_per_ip, "max-connections-per-ip", 20)?;
 
         let map_size = match pick(&args.map_size, "map-size", env) {
             Some(raw) => parse_size(&raw.value)
                 .filter(|n| *n >= 1 << 20 && usize::try_from(*n).is_ok())
-                .ok_or_else(|| raw.error("must be a size of at least 1M that fits this machine, like 4G"))?,
+                .ok_or_else(|| {
+                    raw.error("must be a size of at least 1M that fits this machine, like 4G")
+                })?,
             None => default_map_size(),
         };
         let log_level = match pick(&args.log_level, "log-level", env) {
-            Some(raw) => parse_log_level(&raw.value).ok_or_else(|| raw.error("must be error, warn, info, debug or trace"))?,
+            Some(raw) => parse_log_level(&raw.value)
+                .ok_or_else(|| raw.error("must be error, warn, info, debug or trace"))?,
             None => log::LevelFilter::Info,
         };
         Ok(Config {
@@ -392,7 +411,9 @@ pub fn parse_listen(text: &str) -> Result<Option<SocketAddr>, String> {
         return Ok(Some(SocketAddr::from(([0, 0, 0, 0], port))));
     }
     if let Some(rest) = text.strip_prefix("localhost:") {
-        let port = rest.parse::<u16>().map_err(|_| format!("not an address: {EXPECTED}"))?;
+        let port = rest
+            .parse::<u16>()
+            .map_err(|_| format!("not an address: {EXPECTED}"))?;
         return Ok(Some(SocketAddr::from(([127, 0, 0, 1], port))));
     }
     text.parse::<SocketAddr>()
@@ -420,13 +441,17 @@ fn check_distinct(listen: &Listen) -> Result<(), ConfigError> {
     Ok(())
 }
 
-fn parse_networks<'a>(items: impl Iterator<Item = &'a str>, origin: &str) -> Result<Vec<Cidr>, ConfigError> {
+fn parse_networks<'a>(
+    items: impl Iterator<Item = &'a str>,
+    origin: &str,
+) -> Result<Vec<Cidr>, ConfigError> {
     let mut nets = Vec::new();
     for item in items {
         if item.eq_ignore_ascii_case("none") {
             continue;
         }
-        let net = Cidr::parse(item).map_err(|why| ConfigError(format!("{origin}={item:?}: {why}")))?;
+        let net =
+            Cidr::parse(item).map_err(|why| ConfigError(format!("{origin}={item:?}: {why}")))?;
         nets.push(net);
     }
     Ok(nets)
@@ -493,7 +518,11 @@ fn system_hostname() -> String {
 }
 
 fn default_map_size() -> u64 {
-    if cfg!(target_pointer_width = "64") { 16 << 30 } else { 1 << 30 }
+    if cfg!(target_pointer_width = "64") {
+        16 << 30
+    } else {
+        1 << 30
+    }
 }
 
 #[cfg(test)]
@@ -502,9 +531,15 @@ mod tests {
     use std::collections::HashMap;
 
     fn resolve(args: ServeArgs, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let env: HashMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::resolve(&args, &|k| env.get(k).cloned())
     }
+
+    /// Arguments, environment, and the text the error must contain.
+    type Case = (ServeArgs, Vec<(&'static str, &'static str)>, &'static str);
 
     #[test]
     fn defaults() {
@@ -519,15 +554,26 @@ mod tests {
 
     #[test]
     fn flag_beats_env_and_env_beats_default() {
-        let args = ServeArgs { smtp: Some("127.0.0.1:2525".into()), ..Default::default() };
-        let c = resolve(args, &[("SMOLMAIL_SMTP", "127.0.0.1:9"), ("SMOLMAIL_IMAP", "off")]).unwrap();
+        let args = ServeArgs {
+            smtp: Some("127.0.0.1:2525".into()),
+            ..Default::default()
+        };
+        let c = resolve(
+            args,
+            &[("SMOLMAIL_SMTP", "127.0.0.1:9"), ("SMOLMAIL_IMAP", "off")],
+        )
+        .unwrap();
         assert_eq!(c.listen.smtp, Some("127.0.0.1:2525".parse().unwrap()));
         assert_eq!(c.listen.imap, None);
     }
 
     #[test]
     fn port_offset_moves_defaults_only() {
-        let args = ServeArgs { port_offset: Some("10000".into()), pop3: Some(":1110".into()), ..Default::default() };
+        let args = ServeArgs {
+            port_offset: Some("10000".into()),
+            pop3: Some(":1110".into()),
+            ..Default::default()
+        };
         let c = resolve(args, &[]).unwrap();
         assert_eq!(c.listen.smtp.unwrap().port(), 10025);
         assert_eq!(c.listen.submission.unwrap().port(), 10587);
@@ -537,41 +583,162 @@ mod tests {
     #[test]
     fn listen_forms() {
         assert_eq!(parse_listen("off").unwrap(), None);
-        assert_eq!(parse_listen("2525").unwrap(), Some("0.0.0.0:2525".parse().unwrap()));
-        assert_eq!(parse_listen("[::1]:25").unwrap(), Some("[::1]:25".parse().unwrap()));
-        assert_eq!(parse_listen("localhost:25").unwrap(), Some("127.0.0.1:25".parse().unwrap()));
+        assert_eq!(
+            parse_listen("2525").unwrap(),
+            Some("0.0.0.0:2525".parse().unwrap())
+        );
+        assert_eq!(
+            parse_listen("[::1]:25").unwrap(),
+            Some("[::1]:25".parse().unwrap())
+        );
+        assert_eq!(
+            parse_listen("localhost:25").unwrap(),
+            Some("127.0.0.1:25".parse().unwrap())
+        );
     }
 
     /// Each bad value gives one message that names the flag or variable.
     #[test]
     fn bad_values_name_their_origin() {
-        let cases: Vec<(ServeArgs, Vec<(&str, &str)>, &str)> = vec![
-            (ServeArgs { smtp: Some("nonsense".into()), ..Default::default() }, vec![], "--smtp=\"nonsense\": not an address"),
-            (ServeArgs::default(), vec![("SMOLMAIL_IMAPS", "1.2.3.4:99999")], "SMOLMAIL_IMAPS=\"1.2.3.4:99999\": not an address"),
-            (ServeArgs { pop3: Some("99999".into()), ..Default::default() }, vec![], "--pop3=\"99999\": port 99999 is not 0 to 65535"),
-            (ServeArgs { max_message_size: Some("lots".into()), ..Default::default() }, vec![], "--max-message-size=\"lots\": must be a size"),
-            (ServeArgs::default(), vec![("SMOLMAIL_MAX_MESSAGE_SIZE", "10")], "SMOLMAIL_MAX_MESSAGE_SIZE=\"10\": must be a size"),
-            (ServeArgs { max_connections: Some("0".into()), ..Default::default() }, vec![], "--max-connections=\"0\": must be a whole number"),
-            (ServeArgs::default(), vec![("SMOLMAIL_MAX_CONNECTIONS_PER_IP", "-3")], "SMOLMAIL_MAX_CONNECTIONS_PER_IP=\"-3\""),
-            (ServeArgs { trusted_network: vec!["10.0.0.0/33".into()], ..Default::default() }, vec![], "--trusted-network=\"10.0.0.0/33\": prefix length"),
-            (ServeArgs::default(), vec![("SMOLMAIL_TRUSTED_NETWORK", "10.0.0.0/8, banana")], "SMOLMAIL_TRUSTED_NETWORK=\"banana\": \"banana\" is not an IP address"),
-            (ServeArgs { tls_cert: Some("/x.pem".into()), ..Default::default() }, vec![], "--tls-cert=\"/x.pem\": needs --tls-key"),
-            (ServeArgs::default(), vec![("SMOLMAIL_TLS_KEY", "/k.pem")], "SMOLMAIL_TLS_KEY=\"/k.pem\": needs --tls-cert"),
-            (ServeArgs { hostname: Some("bad host".into()), ..Default::default() }, vec![], "--hostname=\"bad host\""),
-            (ServeArgs { map_size: Some("12".into()), ..Default::default() }, vec![], "--map-size=\"12\": must be a size"),
-            (ServeArgs { log_level: Some("loud".into()), ..Default::default() }, vec![], "--log-level=\"loud\": must be error"),
-            (ServeArgs { port_offset: Some("70000".into()), ..Default::default() }, vec![], "--port-offset=\"70000\""),
-            (ServeArgs { port_offset: Some("65000".into()), ..Default::default() }, vec![], "pushes the"),
-            (ServeArgs { data: Some(" ".into()), ..Default::default() }, vec![], "--data=\" \": must name a directory"),
+        let cases: Vec<Case> = vec![
             (
-                ServeArgs { imap: Some("127.0.0.1:2000".into()), pop3: Some("127.0.0.1:2000".into()), ..Default::default() },
+                ServeArgs {
+                    smtp: Some("nonsense".into()),
+                    ..Default::default()
+                },
+                vec![],
+                "--smtp=\"nonsense\": not an address",
+            ),
+            (
+                ServeArgs::default(),
+                vec![("SMOLMAIL_IMAPS", "1.2.3.4:99999")],
+                "SMOLMAIL_IMAPS=\"1.2.3.4:99999\": not an address",
+            ),
+            (
+                ServeArgs {
+                    pop3: Some("99999".into()),
+                    ..Default::default()
+                },
+                vec![],
+                "--pop3=\"99999\": port 99999 is not 0 to 65535",
+            ),
+            (
+                ServeArgs {
+                    max_message_size: Some("lots".into()),
+                    ..Default::default()
+                },
+                vec![],
+                "--max-message-size=\"lots\": must be a size",
+            ),
+            (
+                ServeArgs::default(),
+                vec![("SMOLMAIL_MAX_MESSAGE_SIZE", "10")],
+                "SMOLMAIL_MAX_MESSAGE_SIZE=\"10\": must be a size",
+            ),
+            (
+                ServeArgs {
+                    max_connections: Some("0".into()),
+                    ..Default::default()
+                },
+                vec![],
+                "--max-connections=\"0\": must be a whole number",
+            ),
+            (
+                ServeArgs::default(),
+                vec![("SMOLMAIL_MAX_CONNECTIONS_PER_IP", "-3")],
+                "SMOLMAIL_MAX_CONNECTIONS_PER_IP=\"-3\"",
+            ),
+            (
+                ServeArgs {
+                    trusted_network: vec!["10.0.0.0/33".into()],
+                    ..Default::default()
+                },
+                vec![],
+                "--trusted-network=\"10.0.0.0/33\": prefix length",
+            ),
+            (
+                ServeArgs::default(),
+                vec![("SMOLMAIL_TRUSTED_NETWORK", "10.0.0.0/8, banana")],
+                "SMOLMAIL_TRUSTED_NETWORK=\"banana\": \"banana\" is not an IP address",
+            ),
+            (
+                ServeArgs {
+                    tls_cert: Some("/x.pem".into()),
+                    ..Default::default()
+                },
+                vec![],
+                "--tls-cert=\"/x.pem\": needs --tls-key",
+            ),
+            (
+                ServeArgs::default(),
+                vec![("SMOLMAIL_TLS_KEY", "/k.pem")],
+                "SMOLMAIL_TLS_KEY=\"/k.pem\": needs --tls-cert",
+            ),
+            (
+                ServeArgs {
+                    hostname: Some("bad host".into()),
+                    ..Default::default()
+                },
+                vec![],
+                "--hostname=\"bad host\"",
+            ),
+            (
+                ServeArgs {
+                    map_size: Some("12".into()),
+                    ..Default::default()
+                },
+                vec![],
+                "--map-size=\"12\": must be a size",
+            ),
+            (
+                ServeArgs {
+                    log_level: Some("loud".into()),
+                    ..Default::default()
+                },
+                vec![],
+                "--log-level=\"loud\": must be error",
+            ),
+            (
+                ServeArgs {
+                    port_offset: Some("70000".into()),
+                    ..Default::default()
+                },
+                vec![],
+                "--port-offset=\"70000\"",
+            ),
+            (
+                ServeArgs {
+                    port_offset: Some("65000".into()),
+                    ..Default::default()
+                },
+                vec![],
+                "pushes the",
+            ),
+            (
+                ServeArgs {
+                    data: Some(" ".into()),
+                    ..Default::default()
+                },
+                vec![],
+                "--data=\" \": must name a directory",
+            ),
+            (
+                ServeArgs {
+                    imap: Some("127.0.0.1:2000".into()),
+                    pop3: Some("127.0.0.1:2000".into()),
+                    ..Default::default()
+                },
                 vec![],
                 "--imap and --pop3 both listen on 127.0.0.1:2000",
             ),
         ];
         for (args, env, expected) in cases {
             let err = resolve(args, &env).expect_err(expected);
-            assert!(err.0.contains(expected), "{:?} does not contain {expected:?}", err.0);
+            assert!(
+                err.0.contains(expected),
+                "{:?} does not contain {expected:?}",
+                err.0
+            );
             assert!(!err.0.contains('\n'), "one line: {:?}", err.0);
         }
     }
@@ -585,9 +752,21 @@ mod tests {
         let v6 = Cidr::parse("fd00::/8").unwrap();
         assert!(v6.contains("fd12::1".parse().unwrap()));
         assert!(!v6.contains("fe80::1".parse().unwrap()));
-        assert!(Cidr::parse("0.0.0.0/0").unwrap().contains("8.8.8.8".parse().unwrap()));
-        assert!(Cidr::parse("10.1.2.3/13").unwrap().contains("10.7.0.0".parse().unwrap()));
-        assert!(!Cidr::parse("10.1.2.3/13").unwrap().contains("10.8.0.0".parse().unwrap()));
+        assert!(
+            Cidr::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("8.8.8.8".parse().unwrap())
+        );
+        assert!(
+            Cidr::parse("10.1.2.3/13")
+                .unwrap()
+                .contains("10.7.0.0".parse().unwrap())
+        );
+        assert!(
+            !Cidr::parse("10.1.2.3/13")
+                .unwrap()
+                .contains("10.8.0.0".parse().unwrap())
+        );
     }
 
     #[test]

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use argh::FromArgs;
-use smolmail::config::{self, Config, ServeArgs};
 use smolmail::admin;
+use smolmail::config::{self, Config, ServeArgs};
 
 #[derive(FromArgs)]
 /// smolmail: a complete home mail server (SMTP, submission, IMAP, POP3) in one binary.
@@ -14,6 +14,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per run; boxing the big variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(FromArgs)]
 #[argh(subcommand)]
 enum Command {
@@ -224,7 +226,11 @@ fn env(name: &str) -> Option<String> {
 /// The data directory of an administrative command: flag, SMOLMAIL_DATA,
 /// or the same default `serve` uses.
 fn data_dir(flag: &Option<String>) -> PathBuf {
-    match flag.clone().or_else(|| env("SMOLMAIL_DATA")).filter(|s| !s.trim().is_empty()) {
+    match flag
+        .clone()
+        .or_else(|| env("SMOLMAIL_DATA"))
+        .filter(|s| !s.trim().is_empty())
+    {
         Some(dir) => PathBuf::from(dir),
         None => config::default_data_dir(&env),
     }
@@ -282,7 +288,9 @@ fn admin_command(command: Command) -> Result<String, String> {
                 let password = admin::read_password(a.password_stdin)?;
                 admin::user_passwd(&data_dir(&a.data), &a.address, &password)
             }
-            UserAction::ImportPasswd(a) => admin::user_import_passwd(&data_dir(&a.data), &a.file, a.domain.as_deref()),
+            UserAction::ImportPasswd(a) => {
+                admin::user_import_passwd(&data_dir(&a.data), &a.file, a.domain.as_deref())
+            }
         },
         Command::Domain(DomainCmd { action }) => match action {
             DomainAction::Add(a) => admin::domain_add(&data_dir(&a.data), &a.domain),

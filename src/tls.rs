@@ -43,7 +43,12 @@ struct Resolver {
 
 impl ResolvesServerCert for Resolver {
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(self.current.read().unwrap_or_else(|e| e.into_inner()).clone())
+        Some(
+            self.current
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        )
     }
 }
 
@@ -54,12 +59,22 @@ fn provider() -> Arc<CryptoProvider> {
 impl Tls {
     /// Loads `files` (certificate chain, key) or the self-signed pair in
     /// `data_dir/tls/`, generating it for `hostname` if it is missing.
-    pub fn load(files: Option<(&Path, &Path)>, data_dir: &Path, hostname: &str) -> Result<Tls, String> {
+    pub fn load(
+        files: Option<(&Path, &Path)>,
+        data_dir: &Path,
+        hostname: &str,
+    ) -> Result<Tls, String> {
         let source = match files {
-            Some((cert, key)) => Source::Files { cert: cert.to_path_buf(), key: key.to_path_buf() },
+            Some((cert, key)) => Source::Files {
+                cert: cert.to_path_buf(),
+                key: key.to_path_buf(),
+            },
             None => {
                 let dir = data_dir.join("tls");
-                let (cert, key) = (dir.join("selfsigned-cert.pem"), dir.join("selfsigned-key.pem"));
+                let (cert, key) = (
+                    dir.join("selfsigned-cert.pem"),
+                    dir.join("selfsigned-key.pem"),
+                );
                 if !cert.exists() || !key.exists() {
                     generate_self_signed(&dir, &cert, &key, hostname)?;
                 }
@@ -68,13 +83,19 @@ impl Tls {
         };
         let certified = load_pair(&source)?;
         log_certificate(&source, &certified);
-        let resolver = Arc::new(Resolver { current: RwLock::new(Arc::new(certified)) });
+        let resolver = Arc::new(Resolver {
+            current: RwLock::new(Arc::new(certified)),
+        });
         let config = ServerConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
             .map_err(|e| format!("TLS: {e}"))?
             .with_no_client_auth()
             .with_cert_resolver(resolver.clone());
-        Ok(Tls { source, resolver, config: Arc::new(config) })
+        Ok(Tls {
+            source,
+            resolver,
+            config: Arc::new(config),
+        })
     }
 
     /// Re-reads the certificate files (SIGHUP). On error the old
@@ -82,7 +103,11 @@ impl Tls {
     pub fn reload(&self) -> Result<(), String> {
         let certified = load_pair(&self.source)?;
         log_certificate(&self.source, &certified);
-        *self.resolver.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(certified);
+        *self
+            .resolver
+            .current
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Arc::new(certified);
         Ok(())
     }
 
@@ -92,20 +117,36 @@ impl Tls {
 
     /// SHA-256 of the end-entity certificate, as `AB:CD:…`.
     pub fn fingerprint(&self) -> String {
-        let current = self.resolver.current.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let current = self
+            .resolver
+            .current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         fingerprint(&current)
     }
 }
 
 fn fingerprint(key: &CertifiedKey) -> String {
-    let Some(der) = key.cert.first() else { return String::new() };
+    let Some(der) = key.cert.first() else {
+        return String::new();
+    };
     let digest = ring::digest::digest(&ring::digest::SHA256, der.as_ref());
-    digest.as_ref().iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
+    digest
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 fn log_certificate(source: &Source, key: &CertifiedKey) {
     match source {
-        Source::Files { cert, .. } => log::info!("tls: certificate {} sha256 {}", cert.display(), fingerprint(key)),
+        Source::Files { cert, .. } => log::info!(
+            "tls: certificate {} sha256 {}",
+            cert.display(),
+            fingerprint(key)
+        ),
         Source::SelfSigned { cert, .. } => log::info!(
             "tls: self-signed certificate {} sha256 {} (clients will warn; give --tls-cert/--tls-key for a trusted one)",
             cert.display(),
@@ -123,25 +164,44 @@ fn load_pair(source: &Source) -> Result<CertifiedKey, String> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("TLS certificate {}: {e}", cert.display()))?;
     if chain.is_empty() {
-        return Err(format!("TLS certificate {}: no CERTIFICATE block in the file", cert.display()));
+        return Err(format!(
+            "TLS certificate {}: no CERTIFICATE block in the file",
+            cert.display()
+        ));
     }
-    let private = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("TLS key {}: {e}", key.display()))?;
-    CertifiedKey::from_der(chain, private, &provider())
-        .map_err(|e| format!("TLS key {} does not fit certificate {}: {e}", key.display(), cert.display()))
+    let private =
+        PrivateKeyDer::from_pem_file(key).map_err(|e| format!("TLS key {}: {e}", key.display()))?;
+    CertifiedKey::from_der(chain, private, &provider()).map_err(|e| {
+        format!(
+            "TLS key {} does not fit certificate {}: {e}",
+            key.display(),
+            cert.display()
+        )
+    })
 }
 
 /// Writes a self-signed certificate for `hostname` (and localhost); the
 /// key file is created readable by the owner only.
-fn generate_self_signed(dir: &Path, cert_path: &Path, key_path: &Path, hostname: &str) -> Result<(), String> {
+fn generate_self_signed(
+    dir: &Path,
+    cert_path: &Path,
+    key_path: &Path,
+    hostname: &str,
+) -> Result<(), String> {
     fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let mut names = vec![hostname.to_string()];
     if hostname != "localhost" {
         names.push("localhost".to_string());
     }
-    let generated = rcgen::generate_simple_self_signed(names).map_err(|e| format!("cannot generate a certificate: {e}"))?;
+    let generated = rcgen::generate_simple_self_signed(names)
+        .map_err(|e| format!("cannot generate a certificate: {e}"))?;
     write_private(key_path, generated.signing_key.serialize_pem().as_bytes())?;
-    fs::write(cert_path, generated.cert.pem()).map_err(|e| format!("cannot write {}: {e}", cert_path.display()))?;
-    log::info!("tls: generated a self-signed certificate for {hostname} in {}", dir.display());
+    fs::write(cert_path, generated.cert.pem())
+        .map_err(|e| format!("cannot write {}: {e}", cert_path.display()))?;
+    log::info!(
+        "tls: generated a self-signed certificate for {hostname} in {}",
+        dir.display()
+    );
     Ok(())
 }
 
@@ -154,7 +214,9 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
         .mode(0o600)
         .open(path)
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    file.write_all(bytes).and_then(|_| file.sync_all()).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    file.write_all(bytes)
+        .and_then(|_| file.sync_all())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 #[cfg(test)]
@@ -170,13 +232,21 @@ mod tests {
     #[test]
     fn self_signed_is_generated_once_and_reused() {
         let dir = temp_dir("selfsigned");
-        let first = Tls::load(None, &dir, "mail.home.arpa").unwrap().fingerprint();
-        let second = Tls::load(None, &dir, "mail.home.arpa").unwrap().fingerprint();
+        let first = Tls::load(None, &dir, "mail.home.arpa")
+            .unwrap()
+            .fingerprint();
+        let second = Tls::load(None, &dir, "mail.home.arpa")
+            .unwrap()
+            .fingerprint();
         assert_eq!(first, second);
         assert_eq!(first.len(), 32 * 3 - 1);
         let mode = fs::metadata(dir.join("tls/selfsigned-key.pem")).unwrap();
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(mode.permissions().mode() & 0o077, 0, "key readable by others");
+        assert_eq!(
+            mode.permissions().mode() & 0o077,
+            0,
+            "key readable by others"
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -207,13 +277,21 @@ mod tests {
     fn mismatched_or_missing_files_are_clear_errors() {
         let dir = temp_dir("bad");
         fs::create_dir_all(&dir).unwrap();
-        let err = Tls::load(Some((&dir.join("none.pem"), &dir.join("none.key"))), &dir, "x").err().unwrap();
+        let err = Tls::load(
+            Some((&dir.join("none.pem"), &dir.join("none.key"))),
+            &dir,
+            "x",
+        )
+        .err()
+        .unwrap();
         assert!(err.contains("none.pem"), "{err}");
         let a = rcgen::generate_simple_self_signed(vec!["a".to_string()]).unwrap();
         let b = rcgen::generate_simple_self_signed(vec!["b".to_string()]).unwrap();
         fs::write(dir.join("c.pem"), a.cert.pem()).unwrap();
         fs::write(dir.join("k.pem"), b.signing_key.serialize_pem()).unwrap();
-        let err = Tls::load(Some((&dir.join("c.pem"), &dir.join("k.pem"))), &dir, "x").err().unwrap();
+        let err = Tls::load(Some((&dir.join("c.pem"), &dir.join("k.pem"))), &dir, "x")
+            .err()
+            .unwrap();
         assert!(err.contains("does not fit"), "{err}");
         fs::remove_dir_all(&dir).unwrap();
     }

@@ -36,7 +36,12 @@ fn smolmail(data: &Path, args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -45,7 +50,11 @@ fn text(bytes: &[u8]) -> String {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A running `smolmail serve`, killed when dropped.
@@ -75,13 +84,20 @@ impl Server {
     fn wait_for_log(&self, needle: &str) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while !self.log().contains(needle) {
-            assert!(Instant::now() < deadline, "no {needle:?} in log:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "no {needle:?} in log:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
 
     fn signal(&self, name: &str) {
-        let status = Command::new("kill").args(["-s", name, &self.child.id().to_string()]).status().unwrap();
+        let status = Command::new("kill")
+            .args(["-s", name, &self.child.id().to_string()])
+            .status()
+            .unwrap();
         assert!(status.success());
     }
 }
@@ -96,7 +112,15 @@ impl Drop for Server {
 /// Listen flags for every service on free loopback ports; `off` for the rest.
 fn listen_args(ports: &[(&str, u16)]) -> Vec<String> {
     let mut args = Vec::new();
-    for service in ["smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s"] {
+    for service in [
+        "smtp",
+        "submission",
+        "submissions",
+        "imap",
+        "imaps",
+        "pop3",
+        "pop3s",
+    ] {
         args.push(format!("--{service}"));
         match ports.iter().find(|(s, _)| *s == service) {
             Some((_, port)) => args.push(format!("127.0.0.1:{port}")),
@@ -109,40 +133,93 @@ fn listen_args(ports: &[(&str, u16)]) -> Vec<String> {
 #[test]
 fn user_add_then_list() {
     let data = TempDir::new("users");
-    let out = smolmail(&data.0, &["user", "add", "a@home.arpa", "--password-stdin"], "pw\n");
+    let out = smolmail(
+        &data.0,
+        &["user", "add", "a@home.arpa", "--password-stdin"],
+        "pw\n",
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = smolmail(&data.0, &["user", "list"], "");
     assert_eq!(text(&out.stdout).trim(), "a@home.arpa");
     let out = smolmail(&data.0, &["domain", "list"], "");
     assert_eq!(text(&out.stdout).trim(), "home.arpa");
     // The same user twice is an error naming the user.
-    let out = smolmail(&data.0, &["user", "add", "A@Home.Arpa", "--password-stdin"], "pw\n");
+    let out = smolmail(
+        &data.0,
+        &["user", "add", "A@Home.Arpa", "--password-stdin"],
+        "pw\n",
+    );
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("a@home.arpa exists"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("a@home.arpa exists"),
+        "{}",
+        text(&out.stderr)
+    );
     // Passwords are stored hashed.
     let store = std::fs::read(data.0.join("data.mdb")).unwrap();
     assert!(store.windows(9).any(|w| w == b"$argon2id"));
-    let out = smolmail(&data.0, &["user", "passwd", "a@home.arpa", "--password-stdin"], "new\n");
+    let out = smolmail(
+        &data.0,
+        &["user", "passwd", "a@home.arpa", "--password-stdin"],
+        "new\n",
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let out = smolmail(&data.0, &["user", "add", "b@home.arpa", "--password-stdin"], "\n");
-    assert!(text(&out.stderr).contains("password is empty"), "{}", text(&out.stderr));
+    let out = smolmail(
+        &data.0,
+        &["user", "add", "b@home.arpa", "--password-stdin"],
+        "\n",
+    );
+    assert!(
+        text(&out.stderr).contains("password is empty"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = smolmail(&data.0, &["user", "del", "a@home.arpa"], "");
     assert!(out.status.success());
-    assert_eq!(text(&smolmail(&data.0, &["user", "list"], "").stdout).trim(), "");
+    assert_eq!(
+        text(&smolmail(&data.0, &["user", "list"], "").stdout).trim(),
+        ""
+    );
 }
 
 #[test]
 fn aliases_and_domains() {
     let data = TempDir::new("aliases");
-    let out = smolmail(&data.0, &["alias", "add", "@home.arpa", "a@home.arpa", "b@home.arpa"], "");
+    let out = smolmail(
+        &data.0,
+        &["alias", "add", "@home.arpa", "a@home.arpa", "b@home.arpa"],
+        "",
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(text(&smolmail(&data.0, &["alias", "list"], "").stdout).trim(), "@home.arpa -> a@home.arpa, b@home.arpa");
+    assert_eq!(
+        text(&smolmail(&data.0, &["alias", "list"], "").stdout).trim(),
+        "@home.arpa -> a@home.arpa, b@home.arpa"
+    );
     let out = smolmail(&data.0, &["domain", "del", "home.arpa"], "");
-    assert!(text(&out.stderr).contains("1 alias"), "{}", text(&out.stderr));
-    assert!(smolmail(&data.0, &["alias", "del", "@home.arpa"], "").status.success());
-    assert!(smolmail(&data.0, &["domain", "del", "home.arpa"], "").status.success());
-    assert!(smolmail(&data.0, &["domain", "add", "Other.Example"], "").status.success());
-    assert_eq!(text(&smolmail(&data.0, &["domain", "list"], "").stdout).trim(), "other.example");
+    assert!(
+        text(&out.stderr).contains("1 alias"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        smolmail(&data.0, &["alias", "del", "@home.arpa"], "")
+            .status
+            .success()
+    );
+    assert!(
+        smolmail(&data.0, &["domain", "del", "home.arpa"], "")
+            .status
+            .success()
+    );
+    assert!(
+        smolmail(&data.0, &["domain", "add", "Other.Example"], "")
+            .status
+            .success()
+    );
+    assert_eq!(
+        text(&smolmail(&data.0, &["domain", "list"], "").stdout).trim(),
+        "other.example"
+    );
 }
 
 #[test]
@@ -161,16 +238,40 @@ fn import_dovecot_passwd_file() {
          frank@home.arpa:{ARGON2ID}$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA::\n",
     )
     .unwrap();
-    let out = smolmail(&data.0, &["user", "import-passwd", file.to_str().unwrap(), "--domain", "home.arpa"], "");
+    let out = smolmail(
+        &data.0,
+        &[
+            "user",
+            "import-passwd",
+            file.to_str().unwrap(),
+            "--domain",
+            "home.arpa",
+        ],
+        "",
+    );
     let stderr = text(&out.stderr);
-    assert!(!out.status.success(), "an unsupported scheme must fail the command");
+    assert!(
+        !out.status.success(),
+        "an unsupported scheme must fail the command"
+    );
     assert!(stderr.contains("MD5-CRYPT is not supported"), "{stderr}");
     let users = text(&smolmail(&data.0, &["user", "list"], "").stdout);
-    assert!(users.contains("carol@home.arpa") && users.contains("dave@home.arpa") && users.contains("frank@home.arpa"), "{users}");
-    assert!(!users.contains("erin") && !users.contains("grace"), "{users}");
+    assert!(
+        users.contains("carol@home.arpa")
+            && users.contains("dave@home.arpa")
+            && users.contains("frank@home.arpa"),
+        "{users}"
+    );
+    assert!(
+        !users.contains("erin") && !users.contains("grace"),
+        "{users}"
+    );
     // The cleartext password was hashed, not stored as given.
     let store = std::fs::read(data.0.join("data.mdb")).unwrap();
-    assert!(!store.windows(14).any(|w| w == b"{PLAIN}secret\0") && !store.windows(13).any(|w| w == b"{PLAIN}secret"));
+    assert!(
+        !store.windows(14).any(|w| w == b"{PLAIN}secret\0")
+            && !store.windows(13).any(|w| w == b"{PLAIN}secret")
+    );
 }
 
 #[test]
@@ -180,7 +281,10 @@ fn bad_flag_stops_startup_with_one_line() {
     assert!(!out.status.success());
     let stderr = text(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("--smtp") && stderr.contains("nonsense"), "{stderr}");
+    assert!(
+        stderr.contains("--smtp") && stderr.contains("nonsense"),
+        "{stderr}"
+    );
     let out = Command::new(BIN)
         .args(["serve"])
         .env("SMOLMAIL_DATA", &data.0)
@@ -188,7 +292,11 @@ fn bad_flag_stops_startup_with_one_line() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("SMOLMAIL_MAX_MESSAGE_SIZE"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("SMOLMAIL_MAX_MESSAGE_SIZE"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -204,7 +312,10 @@ fn address_in_use_is_explained() {
         .unwrap();
     assert!(!out.status.success());
     let stderr = text(&out.stderr);
-    assert!(stderr.contains(&format!("--imap 127.0.0.1:{port}")) && stderr.contains("in use"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("--imap 127.0.0.1:{port}")) && stderr.contains("in use"),
+        "{stderr}"
+    );
 }
 
 /// Binding a privileged port unprivileged says what to do (root only: the
@@ -212,34 +323,59 @@ fn address_in_use_is_explained() {
 #[test]
 fn privileged_port_is_explained() {
     let is_root = std::fs::read_to_string("/proc/self/status")
-        .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0")))
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+        })
         .unwrap_or(false);
     if !is_root || Command::new("setpriv").arg("--version").output().is_err() {
         eprintln!("skipped: needs root and setpriv to run as an unprivileged user");
         return;
     }
     let data = TempDir::new("privileged");
-    Command::new("chmod").args(["777", data.0.to_str().unwrap()]).status().unwrap();
+    Command::new("chmod")
+        .args(["777", data.0.to_str().unwrap()])
+        .status()
+        .unwrap();
     let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", BIN, "serve"])
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            BIN,
+            "serve",
+        ])
         .args(listen_args(&[("smtp", 25)]))
         .env("SMOLMAIL_DATA", &data.0)
         .output()
         .unwrap();
     assert!(!out.status.success());
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("CAP_NET_BIND_SERVICE") && stderr.contains("--port-offset"), "{stderr}");
+    assert!(
+        stderr.contains("CAP_NET_BIND_SERVICE") && stderr.contains("--port-offset"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn serve_listens_reloads_and_stops() {
     let data = TempDir::new("serve");
     let (imap, imaps, smtp) = (free_port(), free_port(), free_port());
-    let server = Server::start(&data.0, &listen_args(&[("imap", imap), ("imaps", imaps), ("smtp", smtp)]));
+    let server = Server::start(
+        &data.0,
+        &listen_args(&[("imap", imap), ("imaps", imaps), ("smtp", smtp)]),
+    );
     server.wait_for_log(&format!("imaps: listening on 127.0.0.1:{imaps}"));
     let log = server.log();
-    assert!(log.contains("no users yet: add one with `smolmail user add"), "{log}");
-    assert!(log.contains("self-signed certificate") && log.contains("sha256"), "{log}");
+    assert!(
+        log.contains("no users yet: add one with `smolmail user add"),
+        "{log}"
+    );
+    assert!(
+        log.contains("self-signed certificate") && log.contains("sha256"),
+        "{log}"
+    );
 
     // Implicit TLS: the handshake happens before the first protocol byte.
     let fingerprint = || {
@@ -254,9 +390,15 @@ fn serve_listens_reloads_and_stops() {
         text(&out.stdout).trim().to_string()
     };
     let before = fingerprint();
-    assert!(before.contains("Fingerprint="), "no certificate served: {before:?}");
+    assert!(
+        before.contains("Fingerprint="),
+        "no certificate served: {before:?}"
+    );
     let logged = before.split('=').nth(1).unwrap();
-    assert!(server.log().contains(logged), "the logged fingerprint differs from the served one");
+    assert!(
+        server.log().contains(logged),
+        "the logged fingerprint differs from the served one"
+    );
 
     // SIGHUP re-reads the certificate files: replace them, and the server
     // serves the new one without restarting.
@@ -264,8 +406,27 @@ fn serve_listens_reloads_and_stops() {
     std::fs::remove_file(data.0.join("tls/selfsigned-key.pem")).unwrap();
     let other = TempDir::new("serve-othercert");
     Command::new(BIN)
-        .args(["serve", "--smtp", "off", "--submission", "off", "--submissions", "off"])
-        .args(["--imap", "off", "--imaps", "off", "--pop3", "off", "--pop3s", "off", "--log-level", "off"])
+        .args([
+            "serve",
+            "--smtp",
+            "off",
+            "--submission",
+            "off",
+            "--submissions",
+            "off",
+        ])
+        .args([
+            "--imap",
+            "off",
+            "--imaps",
+            "off",
+            "--pop3",
+            "off",
+            "--pop3s",
+            "off",
+            "--log-level",
+            "off",
+        ])
         .env("SMOLMAIL_DATA", &other.0)
         .spawn()
         .map(|mut c| {
@@ -291,7 +452,10 @@ fn serve_listens_reloads_and_stops() {
     let mut greeting = String::new();
     held.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     BufReader::new(&mut held).read_line(&mut greeting).unwrap();
-    assert!(greeting.starts_with("554 ") || greeting.starts_with("220 "), "{greeting:?}");
+    assert!(
+        greeting.starts_with("554 ") || greeting.starts_with("220 "),
+        "{greeting:?}"
+    );
 
     // SIGTERM: stop accepting, exit 0.
     server.signal("TERM");
@@ -306,7 +470,10 @@ fn serve_listens_reloads_and_stops() {
     };
     assert!(status.success(), "{status:?}\n{}", server.log());
     assert!(server.log().contains("smolmail stopped"));
-    assert!(TcpStream::connect(("127.0.0.1", imap)).is_err(), "still accepting after SIGTERM");
+    assert!(
+        TcpStream::connect(("127.0.0.1", imap)).is_err(),
+        "still accepting after SIGTERM"
+    );
 }
 
 /// Past the per-IP limit a client is told to come back later, in the
@@ -327,7 +494,10 @@ fn per_ip_connection_limit() {
     c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut reply = String::new();
     c.read_to_string(&mut reply).unwrap();
-    assert!(reply.starts_with("* BYE [UNAVAILABLE] too many connections"), "{reply:?}");
+    assert!(
+        reply.starts_with("* BYE [UNAVAILABLE] too many connections"),
+        "{reply:?}"
+    );
     assert!(server.log().contains("too many connections (PerIp limit)"));
     drop((a, b));
     let deadline = Instant::now() + Duration::from_secs(5);

@@ -46,7 +46,13 @@ fn inbox(store: &Store, address: &str) -> u64 {
 }
 
 fn delivery(msg: Vec<u8>, mailboxes: Vec<u64>) -> Delivery {
-    Delivery { message: msg, internal_date: 1_700_000_000, flags: Flags::default(), keywords: vec![], mailboxes }
+    Delivery {
+        message: msg,
+        internal_date: 1_700_000_000,
+        flags: Flags::default(),
+        keywords: vec![],
+        mailboxes,
+    }
 }
 
 #[test]
@@ -58,7 +64,10 @@ fn one_body_for_several_recipients_and_refcount() {
             store.add_account(who, "{PLAIN}x").await.unwrap();
         }
     });
-    let boxes: Vec<u64> = ["a@home.arpa", "b@home.arpa", "c@home.arpa"].iter().map(|a| inbox(&store, a)).collect();
+    let boxes: Vec<u64> = ["a@home.arpa", "b@home.arpa", "c@home.arpa"]
+        .iter()
+        .map(|a| inbox(&store, a))
+        .collect();
     let msg = message("hello", 100);
     let mut targets = boxes.clone();
     targets.push(boxes[0]); // a duplicate target gets one copy
@@ -68,7 +77,10 @@ fn one_body_for_several_recipients_and_refcount() {
         let r = store.read().unwrap();
         assert_eq!(r.blob_refs(delivered.blob_id).unwrap(), 3);
         assert_eq!(r.blob(delivered.blob_id).unwrap().unwrap(), &msg[..]);
-        let summary = r.summary(delivered.blob_id).unwrap().expect("summary computed at delivery");
+        let summary = r
+            .summary(delivered.blob_id)
+            .unwrap()
+            .expect("summary computed at delivery");
         assert_eq!(summary.envelope.subject.as_deref(), Some(&b"hello"[..]));
         for &(mailbox, uid) in &delivered.placed {
             let m = r.message(mailbox, uid).unwrap().unwrap();
@@ -76,14 +88,23 @@ fn one_body_for_several_recipients_and_refcount() {
             assert_eq!(m.size as usize, msg.len());
             assert!(m.flags.contains(Flags::RECENT));
             let mb = r.mailbox_by_id(mailbox).unwrap().unwrap();
-            assert_eq!((mb.messages, mb.unseen, mb.recent, mb.bytes), (1, 1, 1, msg.len() as u64));
+            assert_eq!(
+                (mb.messages, mb.unseen, mb.recent, mb.bytes),
+                (1, 1, 1, msg.len() as u64)
+            );
         }
     }
     // Expunging two copies keeps the body; the last one frees it.
     for &(mailbox, uid) in &delivered.placed[..2] {
-        assert_eq!(smol::block_on(store.expunge(mailbox, vec![uid])).unwrap(), vec![uid]);
+        assert_eq!(
+            smol::block_on(store.expunge(mailbox, vec![uid])).unwrap(),
+            vec![uid]
+        );
     }
-    assert_eq!(store.read().unwrap().blob_refs(delivered.blob_id).unwrap(), 1);
+    assert_eq!(
+        store.read().unwrap().blob_refs(delivered.blob_id).unwrap(),
+        1
+    );
     let (mailbox, uid) = delivered.placed[2];
     smol::block_on(store.expunge(mailbox, vec![uid])).unwrap();
     let r = store.read().unwrap();
@@ -103,7 +124,8 @@ fn uids_and_modseqs_increase() {
     assert_eq!(before.uidnext, 1);
     let mut uids = Vec::new();
     for i in 0..5 {
-        let d = smol::block_on(store.deliver(delivery(message(&format!("m{i}"), 10), vec![mb]))).unwrap();
+        let d = smol::block_on(store.deliver(delivery(message(&format!("m{i}"), 10), vec![mb])))
+            .unwrap();
         uids.push(d.placed[0].1);
     }
     assert_eq!(uids, vec![1, 2, 3, 4, 5]);
@@ -124,10 +146,15 @@ fn uids_and_modseqs_increase() {
         flags,
         keywords: keywords.iter().map(|s| s.to_string()).collect(),
     };
-    let set = smol::block_on(store.set_flags(change(FlagOp::Add, Flags::SEEN, &["$Important"]))).unwrap();
+    let set =
+        smol::block_on(store.set_flags(change(FlagOp::Add, Flags::SEEN, &["$Important"]))).unwrap();
     assert_eq!(set.len(), 2);
-    assert!(set.iter().all(|(_, f, m)| f.contains(Flags::SEEN) && *m > after.highest_modseq));
-    let again = smol::block_on(store.set_flags(change(FlagOp::Add, Flags::SEEN, &["$important"]))).unwrap();
+    assert!(
+        set.iter()
+            .all(|(_, f, m)| f.contains(Flags::SEEN) && *m > after.highest_modseq)
+    );
+    let again =
+        smol::block_on(store.set_flags(change(FlagOp::Add, Flags::SEEN, &["$important"]))).unwrap();
     assert!(again.is_empty(), "no-op must not bump MODSEQ: {again:?}");
     let r = store.read().unwrap();
     let m2 = r.message(mb, 2).unwrap().unwrap();
@@ -157,13 +184,20 @@ fn concurrent_writers_share_commits() {
     let store = open(&dir);
     smol::block_on(store.add_account("g@home.arpa", "{PLAIN}x")).unwrap();
     let mb = inbox(&store, "g@home.arpa");
-    let commits_before = store.stats().commits.load(std::sync::atomic::Ordering::Relaxed);
+    let commits_before = store
+        .stats()
+        .commits
+        .load(std::sync::atomic::Ordering::Relaxed);
     const N: usize = 200;
     let ex = smol::LocalExecutor::new();
     let tasks: Vec<_> = (0..N)
         .map(|i| {
             let store = store.clone();
-            ex.spawn(async move { store.deliver(delivery(message(&format!("c{i}"), 64), vec![mb])).await })
+            ex.spawn(async move {
+                store
+                    .deliver(delivery(message(&format!("c{i}"), 64), vec![mb]))
+                    .await
+            })
         })
         .collect();
     let results = smol::block_on(ex.run(async {
@@ -174,13 +208,32 @@ fn concurrent_writers_share_commits() {
         out
     }));
     assert!(results.iter().all(|r| r.is_ok()));
-    let commits = store.stats().commits.load(std::sync::atomic::Ordering::Relaxed) - commits_before;
+    let commits = store
+        .stats()
+        .commits
+        .load(std::sync::atomic::Ordering::Relaxed)
+        - commits_before;
     eprintln!("{N} deliveries in {commits} commits");
-    assert!(commits < N as u64 / 4, "{N} deliveries took {commits} commits: no grouping");
-    let mut uids: Vec<u32> = results.into_iter().map(|r| r.unwrap().placed[0].1).collect();
+    assert!(
+        commits < N as u64 / 4,
+        "{N} deliveries took {commits} commits: no grouping"
+    );
+    let mut uids: Vec<u32> = results
+        .into_iter()
+        .map(|r| r.unwrap().placed[0].1)
+        .collect();
     uids.sort_unstable();
     assert_eq!(uids, (1..=N as u32).collect::<Vec<_>>());
-    assert_eq!(store.read().unwrap().mailbox_by_id(mb).unwrap().unwrap().messages, N as u32);
+    assert_eq!(
+        store
+            .read()
+            .unwrap()
+            .mailbox_by_id(mb)
+            .unwrap()
+            .unwrap()
+            .messages,
+        N as u32
+    );
 }
 
 /// A write that fails in a batch is rolled back alone.
@@ -197,7 +250,10 @@ fn failed_write_does_not_spoil_its_batch() {
     });
     let bad = ex.spawn({
         let s = store.clone();
-        async move { s.deliver(delivery(message("bad", 10), vec![mb, 987654])).await }
+        async move {
+            s.deliver(delivery(message("bad", 10), vec![mb, 987654]))
+                .await
+        }
     });
     let dup = ex.spawn({
         let s = store.clone();
@@ -225,7 +281,10 @@ fn map_full_is_a_temporary_error() {
     let mb = inbox(&store, "f@home.arpa");
     let mut stored = 0;
     let err = loop {
-        match smol::block_on(store.deliver(delivery(message(&format!("big{stored}"), 100_000), vec![mb]))) {
+        match smol::block_on(store.deliver(delivery(
+            message(&format!("big{stored}"), 100_000),
+            vec![mb],
+        ))) {
             Ok(_) => stored += 1,
             Err(e) => break e,
         }
@@ -254,13 +313,41 @@ fn aliases_catch_all_and_tags_resolve() {
     let dir = TempDir::new("resolve");
     let store = open(&dir);
     smol::block_on(async {
-        let a = store.add_account("alice@home.arpa", "{PLAIN}x").await.unwrap();
-        store.add_account("bob@home.arpa", "{PLAIN}x").await.unwrap();
-        store.add_alias("postmaster@home.arpa", &["alice@home.arpa".into()]).await.unwrap();
-        store.add_alias("family@home.arpa", &["alice@home.arpa".into(), "bob@home.arpa".into(), "gran@example.org".into()]).await.unwrap();
-        store.add_alias("@other.arpa", &["bob@home.arpa".into()]).await.unwrap();
-        store.add_alias("loop1@home.arpa", &["loop2@home.arpa".into()]).await.unwrap();
-        store.add_alias("loop2@home.arpa", &["loop1@home.arpa".into()]).await.unwrap();
+        let a = store
+            .add_account("alice@home.arpa", "{PLAIN}x")
+            .await
+            .unwrap();
+        store
+            .add_account("bob@home.arpa", "{PLAIN}x")
+            .await
+            .unwrap();
+        store
+            .add_alias("postmaster@home.arpa", &["alice@home.arpa".into()])
+            .await
+            .unwrap();
+        store
+            .add_alias(
+                "family@home.arpa",
+                &[
+                    "alice@home.arpa".into(),
+                    "bob@home.arpa".into(),
+                    "gran@example.org".into(),
+                ],
+            )
+            .await
+            .unwrap();
+        store
+            .add_alias("@other.arpa", &["bob@home.arpa".into()])
+            .await
+            .unwrap();
+        store
+            .add_alias("loop1@home.arpa", &["loop2@home.arpa".into()])
+            .await
+            .unwrap();
+        store
+            .add_alias("loop2@home.arpa", &["loop1@home.arpa".into()])
+            .await
+            .unwrap();
         a
     });
     let r = store.read().unwrap();
@@ -277,7 +364,10 @@ fn aliases_catch_all_and_tags_resolve() {
     assert!(family.contains(&Recipient::Remote("gran@example.org".into())));
     assert!(r.resolve("nobody@home.arpa").unwrap().is_empty());
     assert!(r.resolve("loop1@home.arpa").unwrap().is_empty());
-    assert_eq!(r.resolve("x@elsewhere.example").unwrap(), vec![Recipient::Remote("x@elsewhere.example".into())]);
+    assert_eq!(
+        r.resolve("x@elsewhere.example").unwrap(),
+        vec![Recipient::Remote("x@elsewhere.example".into())]
+    );
     assert!(r.is_local_domain("other.arpa").unwrap());
 }
 
@@ -288,14 +378,31 @@ fn accounts_domains_and_mailboxes() {
     let id = smol::block_on(store.add_account("New@Fresh.Example", "{PLAIN}x")).unwrap();
     let r = store.read().unwrap();
     assert_eq!(r.domains().unwrap(), vec!["fresh.example".to_string()]);
-    let names: Vec<String> = r.mailboxes(id).unwrap().into_iter().map(|m| m.name).collect();
+    let names: Vec<String> = r
+        .mailboxes(id)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
     for wanted in ["INBOX", "Drafts", "Sent", "Trash", "Junk", "Archive"] {
-        assert!(names.iter().any(|n| n == wanted), "{wanted} missing from {names:?}");
+        assert!(
+            names.iter().any(|n| n == wanted),
+            "{wanted} missing from {names:?}"
+        );
     }
-    let validities: Vec<u32> = r.mailboxes(id).unwrap().iter().map(|m| m.uidvalidity).collect();
+    let validities: Vec<u32> = r
+        .mailboxes(id)
+        .unwrap()
+        .iter()
+        .map(|m| m.uidvalidity)
+        .collect();
     let mut unique = validities.clone();
     unique.dedup();
-    assert_eq!(unique.len(), validities.len(), "UIDVALIDITY repeats: {validities:?}");
+    assert_eq!(
+        unique.len(),
+        validities.len(),
+        "UIDVALIDITY repeats: {validities:?}"
+    );
     drop(r);
     let e = smol::block_on(store.del_domain("fresh.example")).unwrap_err();
     assert!(e.to_string().contains("still has 1 user"), "{e}");
@@ -305,7 +412,11 @@ fn accounts_domains_and_mailboxes() {
     smol::block_on(store.del_domain("fresh.example")).unwrap();
     let r = store.read().unwrap();
     assert!(r.accounts().unwrap().is_empty());
-    assert_eq!(r.blob_refs(d.blob_id).unwrap(), 0, "deleting a user frees their mail");
+    assert_eq!(
+        r.blob_refs(d.blob_id).unwrap(),
+        0,
+        "deleting a user frees their mail"
+    );
     assert!(r.mailbox_by_id(mb).unwrap().is_none());
 }
 
@@ -319,7 +430,14 @@ fn reopen_and_schema_version() {
         store.shutdown();
     }
     let store = open(&dir);
-    assert!(store.read().unwrap().account("keep@home.arpa").unwrap().is_some());
+    assert!(
+        store
+            .read()
+            .unwrap()
+            .account("keep@home.arpa")
+            .unwrap()
+            .is_some()
+    );
     store.shutdown();
     drop(store);
     // Bump the version the way a newer build would have written it.
@@ -328,11 +446,14 @@ fn reopen_and_schema_version() {
         let mut txn = env.write_txn().unwrap();
         let meta: heed::Database<heed::types::Bytes, heed::types::Bytes> =
             env.open_database(&txn, Some("meta")).unwrap().unwrap();
-        meta.put(&mut txn, b"schema_version", &99u32.to_be_bytes()).unwrap();
+        meta.put(&mut txn, b"schema_version", &99u32.to_be_bytes())
+            .unwrap();
         txn.commit().unwrap();
         env.prepare_for_closing().wait();
     }
-    let err = Store::open(&dir.0, &store::Options { map_size: 64 << 20 }).err().unwrap();
+    let err = Store::open(&dir.0, &store::Options { map_size: 64 << 20 })
+        .err()
+        .unwrap();
     assert!(err.to_string().contains("newer smolmail"), "{err}");
 }
 
@@ -351,7 +472,9 @@ fn watch_wakes_on_delivery() {
     let mb = inbox(&store, "w@home.arpa");
     let listener = store.watch(mb);
     let s2 = store.clone();
-    let t = std::thread::spawn(move || smol::block_on(s2.deliver(delivery(message("ping", 1), vec![mb]))).unwrap());
+    let t = std::thread::spawn(move || {
+        smol::block_on(s2.deliver(delivery(message("ping", 1), vec![mb]))).unwrap()
+    });
     smol::block_on(async {
         smol::future::or(listener, async {
             smol::Timer::after(std::time::Duration::from_secs(5)).await;
@@ -375,6 +498,9 @@ fn backup_opens() {
     let copy = open(&dest);
     let r = copy.read().unwrap();
     assert!(r.account("b@home.arpa").unwrap().is_some());
-    let mb2 = r.mailbox(r.account("b@home.arpa").unwrap().unwrap().id, "INBOX").unwrap().unwrap();
+    let mb2 = r
+        .mailbox(r.account("b@home.arpa").unwrap().unwrap().id, "INBOX")
+        .unwrap()
+        .unwrap();
     assert_eq!(mb2.messages, 1);
 }

@@ -31,7 +31,12 @@ pub struct Slot {
 
 impl Limits {
     pub fn new(max_total: u32, max_per_ip: u32) -> Rc<Limits> {
-        Rc::new(Limits { max_total, max_per_ip, total: Cell::new(0), per_ip: RefCell::new(HashMap::new()) })
+        Rc::new(Limits {
+            max_total,
+            max_per_ip,
+            total: Cell::new(0),
+            per_ip: RefCell::new(HashMap::new()),
+        })
     }
 
     pub fn acquire(self: &Rc<Limits>, ip: IpAddr) -> Result<Slot, Refusal> {
@@ -45,7 +50,10 @@ impl Limits {
         }
         *count += 1;
         self.total.set(self.total.get() + 1);
-        Ok(Slot { limits: self.clone(), ip })
+        Ok(Slot {
+            limits: self.clone(),
+            ip,
+        })
     }
 
     /// Connections open now.

@@ -64,7 +64,8 @@ pub fn bind(config: &Config) -> Result<Vec<(Service, Async<TcpListener>)>, Strin
     let mut listeners = Vec::new();
     for (service, addr) in config.listen.services() {
         let Some(addr) = addr else { continue };
-        let listener = Async::<TcpListener>::bind(addr).map_err(|e| bind_error(service, addr, &e))?;
+        let listener =
+            Async::<TcpListener>::bind(addr).map_err(|e| bind_error(service, addr, &e))?;
         listeners.push((service, listener));
     }
     Ok(listeners)
@@ -91,15 +92,26 @@ fn bind_error(service: Service, addr: SocketAddr, e: &io::Error) -> String {
 
 /// Runs the server until SIGTERM/SIGINT.
 pub fn run(config: Config) -> Result<(), String> {
-    let store = Store::open(&config.data_dir, &store::Options { map_size: config.map_size })
-        .map_err(|e| format!("store in {}: {e}", config.data_dir.display()))?;
+    let store = Store::open(
+        &config.data_dir,
+        &store::Options {
+            map_size: config.map_size,
+        },
+    )
+    .map_err(|e| format!("store in {}: {e}", config.data_dir.display()))?;
     let tls = Tls::load(
-        config.tls_files.as_ref().map(|(c, k)| (c.as_path(), k.as_path())),
+        config
+            .tls_files
+            .as_ref()
+            .map(|(c, k)| (c.as_path(), k.as_path())),
         &config.data_dir,
         &config.hostname,
     )?;
     let listeners = bind(&config)?;
-    let accounts = store.read().and_then(|r| r.accounts()).map_err(|e| e.to_string())?;
+    let accounts = store
+        .read()
+        .and_then(|r| r.accounts())
+        .map_err(|e| e.to_string())?;
     log::info!(
         "smolmail {} serving as {} with data in {} ({} users)",
         env!("CARGO_PKG_VERSION"),
@@ -108,8 +120,15 @@ pub fn run(config: Config) -> Result<(), String> {
         accounts.len()
     );
     for (service, listener) in &listeners {
-        let at = listener.get_ref().local_addr().map_or_else(|_| "?".into(), |a| a.to_string());
-        log::info!("{}: listening on {at}{}", service.name(), if service.implicit_tls() { " (TLS)" } else { "" });
+        let at = listener
+            .get_ref()
+            .local_addr()
+            .map_or_else(|_| "?".into(), |a| a.to_string());
+        log::info!(
+            "{}: listening on {at}{}",
+            service.name(),
+            if service.implicit_tls() { " (TLS)" } else { "" }
+        );
     }
     if accounts.is_empty() {
         log::warn!(
@@ -141,11 +160,19 @@ async fn serve(
     limits: Rc<Limits>,
 ) -> Result<(), String> {
     use async_signal::{Signal, Signals};
-    let mut signals =
-        Signals::new([Signal::Term, Signal::Int, Signal::Hup]).map_err(|e| format!("cannot watch signals: {e}"))?;
+    let mut signals = Signals::new([Signal::Term, Signal::Int, Signal::Hup])
+        .map_err(|e| format!("cannot watch signals: {e}"))?;
     let accepting: Vec<_> = listeners
         .into_iter()
-        .map(|(service, listener)| ex.spawn(accept_loop(ex.clone(), ctx.clone(), service, listener, limits.clone())))
+        .map(|(service, listener)| {
+            ex.spawn(accept_loop(
+                ex.clone(),
+                ctx.clone(),
+                service,
+                listener,
+                limits.clone(),
+            ))
+        })
         .collect();
     while let Some(signal) = signals.next().await {
         match signal {
@@ -168,7 +195,11 @@ async fn serve(
         Timer::after(Duration::from_millis(50)).await;
     }
     if limits.open() > 0 {
-        log::warn!("{} sessions still open after {:?}; closing them", limits.open(), SHUTDOWN_GRACE);
+        log::warn!(
+            "{} sessions still open after {:?}; closing them",
+            limits.open(),
+            SHUTDOWN_GRACE
+        );
     }
     Ok(())
 }
@@ -193,8 +224,12 @@ async fn accept_loop(
         let slot = match limits.acquire(peer.ip()) {
             Ok(slot) => slot,
             Err(why) => {
-                log::warn!("{}: refused {peer}: too many connections ({why:?} limit)", service.name());
-                ex.spawn(refuse(service, tcp, ctx.config.hostname.clone())).detach();
+                log::warn!(
+                    "{}: refused {peer}: too many connections ({why:?} limit)",
+                    service.name()
+                );
+                ex.spawn(refuse(service, tcp, ctx.config.hostname.clone()))
+                    .detach();
                 continue;
             }
         };
@@ -211,12 +246,24 @@ async fn accept_loop(
 
 /// Sets the connection up (TLS first on implicit-TLS ports) and runs the
 /// service's session on it.
-async fn connection(ctx: Rc<Context>, service: Service, tcp: Async<TcpStream>, peer: SocketAddr, id: u64) {
+async fn connection(
+    ctx: Rc<Context>,
+    service: Service,
+    tcp: Async<TcpStream>,
+    peer: SocketAddr,
+    id: u64,
+) {
     let _ = tcp.get_ref().set_nodelay(true);
     let local = tcp.get_ref().local_addr().unwrap_or(peer);
     log::info!("[{id}] {}: connect from {peer}", service.name());
     let stream = if service.implicit_tls() {
-        let handshake = async { ctx.tls.acceptor().accept(tcp).await.map(|s| Some(Stream::Tls(Box::new(s)))) };
+        let handshake = async {
+            ctx.tls
+                .acceptor()
+                .accept(tcp)
+                .await
+                .map(|s| Some(Stream::Tls(Box::new(s))))
+        };
         let timeout = async {
             Timer::after(HANDSHAKE_TIMEOUT).await;
             Ok(None)
@@ -235,7 +282,13 @@ async fn connection(ctx: Rc<Context>, service: Service, tcp: Async<TcpStream>, p
     } else {
         Stream::Plain(tcp)
     };
-    let conn = Conn { id, service, peer, local, stream };
+    let conn = Conn {
+        id,
+        service,
+        peer,
+        local,
+        stream,
+    };
     unavailable(conn, &ctx.config.hostname).await;
     log::info!("[{id}] {}: disconnect from {peer}", service.name());
 }
@@ -245,13 +298,21 @@ async fn connection(ctx: Rc<Context>, service: Service, tcp: Async<TcpStream>, p
 /// §7.1.5 BYE, RFC 1939 -ERR greeting); the client learns why at once
 /// instead of waiting on a silent socket.
 async fn unavailable(mut conn: Conn, hostname: &str) {
-    log::warn!("[{}] {}: protocol not available in this build; closing", conn.id, conn.service.name());
+    log::warn!(
+        "[{}] {}: protocol not available in this build; closing",
+        conn.id,
+        conn.service.name()
+    );
     let line = match conn.service {
         Service::Smtp | Service::Submission | Service::Submissions => {
             format!("554 5.3.2 {hostname} SMTP is not available in this smolmail build\r\n")
         }
-        Service::Imap | Service::Imaps => "* BYE [UNAVAILABLE] IMAP is not available in this smolmail build\r\n".into(),
-        Service::Pop3 | Service::Pop3s => "-ERR [SYS/PERM] POP3 is not available in this smolmail build\r\n".into(),
+        Service::Imap | Service::Imaps => {
+            "* BYE [UNAVAILABLE] IMAP is not available in this smolmail build\r\n".into()
+        }
+        Service::Pop3 | Service::Pop3s => {
+            "-ERR [SYS/PERM] POP3 is not available in this smolmail build\r\n".into()
+        }
     };
     let _ = conn.stream.write_all(line.as_bytes()).await;
     let _ = conn.stream.close().await;
@@ -262,7 +323,9 @@ async fn unavailable(mut conn: Conn, hostname: &str) {
 /// handshake would cost more than the refusal is worth.
 async fn refuse(service: Service, mut tcp: Async<TcpStream>, hostname: String) {
     let line = match service {
-        Service::Smtp | Service::Submission => format!("421 4.7.0 {hostname} too many connections, try again later\r\n"),
+        Service::Smtp | Service::Submission => {
+            format!("421 4.7.0 {hostname} too many connections, try again later\r\n")
+        }
         Service::Imap => "* BYE [UNAVAILABLE] too many connections, try again later\r\n".into(),
         Service::Pop3 => "-ERR [SYS/TEMP] too many connections, try again later\r\n".into(),
         Service::Submissions | Service::Imaps | Service::Pop3s => return,

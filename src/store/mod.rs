@@ -53,18 +53,25 @@ pub enum StoreError {
 
 impl StoreError {
     pub fn is_temporary(&self) -> bool {
-        matches!(self, StoreError::Full | StoreError::Io(_) | StoreError::Closed)
+        matches!(
+            self,
+            StoreError::Full | StoreError::Io(_) | StoreError::Closed
+        )
     }
 }
 
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StoreError::Full => f.write_str("the store is full (map size or disk); nothing was written"),
+            StoreError::Full => {
+                f.write_str("the store is full (map size or disk); nothing was written")
+            }
             StoreError::Io(e) => write!(f, "store I/O error: {e}"),
             StoreError::Closed => f.write_str("the store is shutting down"),
             StoreError::Corrupt(e) => write!(f, "the store is damaged: {e}"),
-            StoreError::NotFound(e) | StoreError::Exists(e) | StoreError::Invalid(e) => f.write_str(e),
+            StoreError::NotFound(e) | StoreError::Exists(e) | StoreError::Invalid(e) => {
+                f.write_str(e)
+            }
         }
     }
 }
@@ -202,7 +209,13 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Options {
-        Options { map_size: if cfg!(target_pointer_width = "64") { 16 << 30 } else { 1 << 30 } }
+        Options {
+            map_size: if cfg!(target_pointer_width = "64") {
+                16 << 30
+            } else {
+                1 << 30
+            },
+        }
     }
 }
 
@@ -225,22 +238,37 @@ impl Store {
     /// Opens (creating if needed) the store in `dir`, upgrading an older
     /// schema, and starts the writer thread.
     pub fn open(dir: &Path, options: &Options) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::Io(format!("cannot create {}: {e}", dir.display())))?;
-        let map_size = usize::try_from(options.map_size).map_err(|_| StoreError::Invalid("map size too large for this machine".into()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Io(format!("cannot create {}: {e}", dir.display())))?;
+        let map_size = usize::try_from(options.map_size)
+            .map_err(|_| StoreError::Invalid("map size too large for this machine".into()))?;
         let mut open = EnvOpenOptions::new().read_txn_without_tls();
-        open.map_size(map_size).max_dbs(schema::MAX_DBS).max_readers(1024);
+        open.map_size(map_size)
+            .max_dbs(schema::MAX_DBS)
+            .max_readers(1024);
         // SAFETY: heed requires that the same environment is not opened
         // twice in one process with different options and that the files are
         // not truncated under us; smolmail opens each data directory once.
         let env = unsafe { open.open(dir) }.map_err(|e| match e {
-            heed::Error::Io(io) => StoreError::Io(format!("cannot open the store in {}: {io}", dir.display())),
+            heed::Error::Io(io) => {
+                StoreError::Io(format!("cannot open the store in {}: {io}", dir.display()))
+            }
             other => StoreError::from(other),
         })?;
         let dbs = schema::open(&env)?;
         let notifier = Arc::new(Notifier::default());
         let stats = Arc::new(Stats::default());
         let writer = writer::spawn(env.clone(), dbs, notifier.clone(), stats.clone())?;
-        Ok(Store { shared: Arc::new(Shared { env, dbs, writer, notifier, stats, dir: dir.to_path_buf() }) })
+        Ok(Store {
+            shared: Arc::new(Shared {
+                env,
+                dbs,
+                writer,
+                notifier,
+                stats,
+                dir: dir.to_path_buf(),
+            }),
+        })
     }
 
     /// The directory holding the store.
@@ -274,7 +302,9 @@ impl Store {
     /// Writes a consistent copy of the store to `dest` (a new file) while
     /// readers and the writer go on (LMDB's mdb_env_copy, compacting).
     pub fn backup(&self, dest: &Path) -> Result<(), StoreError> {
-        self.shared.env.copy_to_path(dest, heed::CompactionOption::Enabled)?;
+        self.shared
+            .env
+            .copy_to_path(dest, heed::CompactionOption::Enabled)?;
         Ok(())
     }
 
@@ -293,32 +323,58 @@ pub(crate) fn bump(counter: &AtomicU64, by: u64) {
 // Typed helpers over `write`, so callers need not match on Outcome.
 impl Store {
     pub async fn add_domain(&self, domain: &str) -> Result<(), StoreError> {
-        self.write(WriteOp::AddDomain(domain.to_string())).await.map(drop)
+        self.write(WriteOp::AddDomain(domain.to_string()))
+            .await
+            .map(drop)
     }
     pub async fn del_domain(&self, domain: &str) -> Result<(), StoreError> {
-        self.write(WriteOp::DelDomain(domain.to_string())).await.map(drop)
+        self.write(WriteOp::DelDomain(domain.to_string()))
+            .await
+            .map(drop)
     }
     /// Creates the account (and its domain, and the default mailboxes).
     pub async fn add_account(&self, address: &str, password_hash: &str) -> Result<u64, StoreError> {
-        let op = WriteOp::AddAccount { address: address.to_string(), password_hash: password_hash.to_string() };
+        let op = WriteOp::AddAccount {
+            address: address.to_string(),
+            password_hash: password_hash.to_string(),
+        };
         self.write(op).await?.id()
     }
     pub async fn del_account(&self, address: &str) -> Result<(), StoreError> {
-        self.write(WriteOp::DelAccount(address.to_string())).await.map(drop)
+        self.write(WriteOp::DelAccount(address.to_string()))
+            .await
+            .map(drop)
     }
     pub async fn set_password(&self, address: &str, password_hash: &str) -> Result<(), StoreError> {
-        let op = WriteOp::SetPassword { address: address.to_string(), password_hash: password_hash.to_string() };
+        let op = WriteOp::SetPassword {
+            address: address.to_string(),
+            password_hash: password_hash.to_string(),
+        };
         self.write(op).await.map(drop)
     }
     pub async fn add_alias(&self, source: &str, targets: &[String]) -> Result<(), StoreError> {
-        let op = WriteOp::AddAlias { source: source.to_string(), targets: targets.to_vec() };
+        let op = WriteOp::AddAlias {
+            source: source.to_string(),
+            targets: targets.to_vec(),
+        };
         self.write(op).await.map(drop)
     }
     pub async fn del_alias(&self, source: &str) -> Result<(), StoreError> {
-        self.write(WriteOp::DelAlias(source.to_string())).await.map(drop)
+        self.write(WriteOp::DelAlias(source.to_string()))
+            .await
+            .map(drop)
     }
-    pub async fn create_mailbox(&self, account_id: u64, name: &str, special_use: SpecialUse) -> Result<u64, StoreError> {
-        let op = WriteOp::CreateMailbox { account_id, name: name.to_string(), special_use };
+    pub async fn create_mailbox(
+        &self,
+        account_id: u64,
+        name: &str,
+        special_use: SpecialUse,
+    ) -> Result<u64, StoreError> {
+        let op = WriteOp::CreateMailbox {
+            account_id,
+            name: name.to_string(),
+            special_use,
+        };
         self.write(op).await?.id()
     }
     /// Stores one message into every listed mailbox in one commit.
@@ -328,7 +384,10 @@ impl Store {
             other => Err(StoreError::Corrupt(format!("unexpected outcome {other:?}"))),
         }
     }
-    pub async fn set_flags(&self, change: FlagChange) -> Result<Vec<(u32, Flags, u64)>, StoreError> {
+    pub async fn set_flags(
+        &self,
+        change: FlagChange,
+    ) -> Result<Vec<(u32, Flags, u64)>, StoreError> {
         match self.write(WriteOp::SetFlags(change)).await? {
             writer::Outcome::FlagsSet(v) => Ok(v),
             other => Err(StoreError::Corrupt(format!("unexpected outcome {other:?}"))),

@@ -17,7 +17,10 @@ pub struct Notifier {
 impl Notifier {
     pub fn listen(&self, mailbox_id: u64) -> EventListener {
         let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
-        events.entry(mailbox_id).or_insert_with(|| Arc::new(Event::new())).listen()
+        events
+            .entry(mailbox_id)
+            .or_insert_with(|| Arc::new(Event::new()))
+            .listen()
     }
 
     /// Wakes every listener of the given mailboxes.

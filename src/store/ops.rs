@@ -28,23 +28,38 @@ pub fn prepare(op: &WriteOp) -> Prepared {
     }
 }
 
-pub fn apply(txn: &mut RwTxn, dbs: &Dbs, op: &WriteOp, prep: &Prepared, touched: &mut Vec<u64>) -> Result<Outcome, StoreError> {
+pub fn apply(
+    txn: &mut RwTxn,
+    dbs: &Dbs,
+    op: &WriteOp,
+    prep: &Prepared,
+    touched: &mut Vec<u64>,
+) -> Result<Outcome, StoreError> {
     match op {
         WriteOp::AddDomain(domain) => {
             let domain = address::normalize_domain(domain).map_err(StoreError::Invalid)?;
             if dbs.domains.get(txn, domain.as_bytes())?.is_some() {
-                return Err(StoreError::Exists(format!("domain {domain} exists already")));
+                return Err(StoreError::Exists(format!(
+                    "domain {domain} exists already"
+                )));
             }
             dbs.domains.put(txn, domain.as_bytes(), &[])?;
             Ok(Outcome::Done)
         }
         WriteOp::DelDomain(domain) => del_domain(txn, dbs, domain),
-        WriteOp::AddAccount { address, password_hash } => add_account(txn, dbs, address, password_hash),
+        WriteOp::AddAccount {
+            address,
+            password_hash,
+        } => add_account(txn, dbs, address, password_hash),
         WriteOp::DelAccount(address) => del_account(txn, dbs, address, touched),
-        WriteOp::SetPassword { address, password_hash } => {
+        WriteOp::SetPassword {
+            address,
+            password_hash,
+        } => {
             let address = address::normalize(address).map_err(StoreError::Invalid)?;
             let account = account(txn, dbs, &address)?;
-            let value = records::encode_account(account.id, account.flags, account.quota, password_hash);
+            let value =
+                records::encode_account(account.id, account.flags, account.quota, password_hash);
             dbs.accounts.put(txn, address.as_bytes(), &value)?;
             Ok(Outcome::Done)
         }
@@ -56,9 +71,11 @@ pub fn apply(txn: &mut RwTxn, dbs: &Dbs, op: &WriteOp, prep: &Prepared, touched:
             }
             Ok(Outcome::Done)
         }
-        WriteOp::CreateMailbox { account_id, name, special_use } => {
-            create_mailbox(txn, dbs, *account_id, name, *special_use).map(Outcome::Created)
-        }
+        WriteOp::CreateMailbox {
+            account_id,
+            name,
+            special_use,
+        } => create_mailbox(txn, dbs, *account_id, name, *special_use).map(Outcome::Created),
         WriteOp::Deliver(delivery) => {
             let summary = match prep {
                 Prepared::Summary(s) => s.as_slice(),
@@ -67,7 +84,9 @@ pub fn apply(txn: &mut RwTxn, dbs: &Dbs, op: &WriteOp, prep: &Prepared, touched:
             deliver(txn, dbs, delivery, summary, touched).map(Outcome::Delivered)
         }
         WriteOp::SetFlags(change) => set_flags(txn, dbs, change, touched).map(Outcome::FlagsSet),
-        WriteOp::Expunge { mailbox_id, uids } => expunge(txn, dbs, *mailbox_id, uids, touched).map(Outcome::Expunged),
+        WriteOp::Expunge { mailbox_id, uids } => {
+            expunge(txn, dbs, *mailbox_id, uids, touched).map(Outcome::Expunged)
+        }
     }
 }
 
@@ -78,7 +97,11 @@ fn now() -> i64 {
 }
 
 fn meta_u64(txn: &RwTxn, dbs: &Dbs, key: &str) -> Result<u64, StoreError> {
-    Ok(dbs.meta.get(txn, key.as_bytes())?.and_then(keys::read_id).unwrap_or(0))
+    Ok(dbs
+        .meta
+        .get(txn, key.as_bytes())?
+        .and_then(keys::read_id)
+        .unwrap_or(0))
 }
 
 /// Allocates the next id from a counter in `meta` (ids start at 1).
@@ -96,7 +119,12 @@ fn account(txn: &RwTxn, dbs: &Dbs, address: &str) -> Result<super::Account, Stor
     records::decode_account(address, value)
 }
 
-fn add_account(txn: &mut RwTxn, dbs: &Dbs, address: &str, hash: &str) -> Result<Outcome, StoreError> {
+fn add_account(
+    txn: &mut RwTxn,
+    dbs: &Dbs,
+    address: &str,
+    hash: &str,
+) -> Result<Outcome, StoreError> {
     let address = address::normalize(address).map_err(StoreError::Invalid)?;
     if dbs.accounts.get(txn, address.as_bytes())?.is_some() {
         return Err(StoreError::Exists(format!("user {address} exists already")));
@@ -107,14 +135,23 @@ fn add_account(txn: &mut RwTxn, dbs: &Dbs, address: &str, hash: &str) -> Result<
         dbs.domains.put(txn, domain.as_bytes(), &[])?;
     }
     let id = next_id(txn, dbs, keys::NEXT_ACCOUNT)?;
-    dbs.accounts.put(txn, address.as_bytes(), &records::encode_account(id, 0, 0, hash))?;
+    dbs.accounts.put(
+        txn,
+        address.as_bytes(),
+        &records::encode_account(id, 0, 0, hash),
+    )?;
     for (name, special_use) in DEFAULT_MAILBOXES {
         create_mailbox(txn, dbs, id, name, special_use)?;
     }
     Ok(Outcome::Created(id))
 }
 
-fn del_account(txn: &mut RwTxn, dbs: &Dbs, address: &str, touched: &mut Vec<u64>) -> Result<Outcome, StoreError> {
+fn del_account(
+    txn: &mut RwTxn,
+    dbs: &Dbs,
+    address: &str,
+    touched: &mut Vec<u64>,
+) -> Result<Outcome, StoreError> {
     let address = address::normalize(address).map_err(StoreError::Invalid)?;
     let account = account(txn, dbs, &address)?;
     let prefix = account.id.to_be_bytes();
@@ -138,7 +175,8 @@ fn del_domain(txn: &mut RwTxn, dbs: &Dbs, domain: &str) -> Result<Outcome, Store
     if dbs.domains.get(txn, domain.as_bytes())?.is_none() {
         return Err(StoreError::NotFound(format!("no domain {domain}")));
     }
-    let in_domain = |key: &[u8]| std::str::from_utf8(key).is_ok_and(|k| address::domain_of(k) == domain);
+    let in_domain =
+        |key: &[u8]| std::str::from_utf8(key).is_ok_and(|k| address::domain_of(k) == domain);
     let mut users = 0;
     for entry in dbs.accounts.iter(txn)? {
         users += in_domain(entry?.0) as usize;
@@ -159,15 +197,25 @@ fn del_domain(txn: &mut RwTxn, dbs: &Dbs, domain: &str) -> Result<Outcome, Store
 /// `@domain` (catch-all) or an address, normalized.
 fn alias_source(source: &str) -> Result<String, StoreError> {
     match source.trim().strip_prefix('@') {
-        Some(domain) => Ok(format!("@{}", address::normalize_domain(domain).map_err(StoreError::Invalid)?)),
+        Some(domain) => Ok(format!(
+            "@{}",
+            address::normalize_domain(domain).map_err(StoreError::Invalid)?
+        )),
         None => address::normalize(source).map_err(StoreError::Invalid),
     }
 }
 
-fn add_alias(txn: &mut RwTxn, dbs: &Dbs, source: &str, targets: &[String]) -> Result<Outcome, StoreError> {
+fn add_alias(
+    txn: &mut RwTxn,
+    dbs: &Dbs,
+    source: &str,
+    targets: &[String],
+) -> Result<Outcome, StoreError> {
     let source = alias_source(source)?;
     if targets.is_empty() {
-        return Err(StoreError::Invalid("an alias needs at least one target address".into()));
+        return Err(StoreError::Invalid(
+            "an alias needs at least one target address".into(),
+        ));
     }
     let mut normalized = Vec::with_capacity(targets.len());
     for t in targets {
@@ -180,15 +228,27 @@ fn add_alias(txn: &mut RwTxn, dbs: &Dbs, source: &str, targets: &[String]) -> Re
     if dbs.domains.get(txn, domain.as_bytes())?.is_none() {
         dbs.domains.put(txn, domain.as_bytes(), &[])?;
     }
-    dbs.aliases.put(txn, source.as_bytes(), &records::encode_targets(&normalized))?;
+    dbs.aliases.put(
+        txn,
+        source.as_bytes(),
+        &records::encode_targets(&normalized),
+    )?;
     Ok(Outcome::Done)
 }
 
 /// Creates a mailbox with a fresh UIDVALIDITY (RFC 3501 §2.3.1.1: it must
 /// never repeat for a name, so it is the creation time, kept increasing).
-fn create_mailbox(txn: &mut RwTxn, dbs: &Dbs, account_id: u64, name: &str, special_use: SpecialUse) -> Result<u64, StoreError> {
+fn create_mailbox(
+    txn: &mut RwTxn,
+    dbs: &Dbs,
+    account_id: u64,
+    name: &str,
+    special_use: SpecialUse,
+) -> Result<u64, StoreError> {
     if name.is_empty() || name.len() > 1024 {
-        return Err(StoreError::Invalid("a mailbox name must be 1 to 1024 bytes".into()));
+        return Err(StoreError::Invalid(
+            "a mailbox name must be 1 to 1024 bytes".into(),
+        ));
     }
     let key = keys::mailbox(account_id, name);
     if dbs.mailboxes.get(txn, &key)?.is_some() {
@@ -196,8 +256,14 @@ fn create_mailbox(txn: &mut RwTxn, dbs: &Dbs, account_id: u64, name: &str, speci
     }
     let id = next_id(txn, dbs, keys::NEXT_MAILBOX)?;
     let last = meta_u64(txn, dbs, keys::LAST_UIDVALIDITY)?;
-    let uidvalidity = (now().clamp(1, u32::MAX as i64) as u64).max(last + 1).min(u32::MAX as u64);
-    dbs.meta.put(txn, keys::LAST_UIDVALIDITY.as_bytes(), &uidvalidity.to_be_bytes())?;
+    let uidvalidity = (now().clamp(1, u32::MAX as i64) as u64)
+        .max(last + 1)
+        .min(u32::MAX as u64);
+    dbs.meta.put(
+        txn,
+        keys::LAST_UIDVALIDITY.as_bytes(),
+        &uidvalidity.to_be_bytes(),
+    )?;
     let mailbox = Mailbox {
         id,
         account_id,
@@ -212,17 +278,28 @@ fn create_mailbox(txn: &mut RwTxn, dbs: &Dbs, account_id: u64, name: &str, speci
         recent: 0,
         bytes: 0,
     };
-    dbs.mailboxes.put(txn, &key, &records::encode_mailbox(&mailbox))?;
-    dbs.mailbox_ids.put(txn, &keys::id(id), &records::encode_mailbox_index(account_id, name))?;
+    dbs.mailboxes
+        .put(txn, &key, &records::encode_mailbox(&mailbox))?;
+    dbs.mailbox_ids.put(
+        txn,
+        &keys::id(id),
+        &records::encode_mailbox_index(account_id, name),
+    )?;
     Ok(id)
 }
 
 /// Loads a mailbox by id, with the key to write it back under.
-fn mailbox_by_id(txn: &RwTxn, dbs: &Dbs, mailbox_id: u64) -> Result<(Vec<u8>, Mailbox), StoreError> {
+fn mailbox_by_id(
+    txn: &RwTxn,
+    dbs: &Dbs,
+    mailbox_id: u64,
+) -> Result<(Vec<u8>, Mailbox), StoreError> {
     let index = dbs
         .mailbox_ids
         .get(txn, &keys::id(mailbox_id))?
-        .ok_or_else(|| StoreError::NotFound(format!("mailbox {mailbox_id} does not exist (deleted?)")))?;
+        .ok_or_else(|| {
+            StoreError::NotFound(format!("mailbox {mailbox_id} does not exist (deleted?)"))
+        })?;
     let (account_id, name) = records::decode_mailbox_index(index)?;
     let key = keys::mailbox(account_id, &name);
     let value = dbs
@@ -233,8 +310,15 @@ fn mailbox_by_id(txn: &RwTxn, dbs: &Dbs, mailbox_id: u64) -> Result<(Vec<u8>, Ma
     Ok((key, mailbox))
 }
 
-fn deliver(txn: &mut RwTxn, dbs: &Dbs, d: &Delivery, summary: &[u8], touched: &mut Vec<u64>) -> Result<Delivered, StoreError> {
-    let size = u32::try_from(d.message.len()).map_err(|_| StoreError::Invalid("message larger than 4 GiB".into()))?;
+fn deliver(
+    txn: &mut RwTxn,
+    dbs: &Dbs,
+    d: &Delivery,
+    summary: &[u8],
+    touched: &mut Vec<u64>,
+) -> Result<Delivered, StoreError> {
+    let size = u32::try_from(d.message.len())
+        .map_err(|_| StoreError::Invalid("message larger than 4 GiB".into()))?;
     let mut targets: Vec<u64> = Vec::with_capacity(d.mailboxes.len());
     for id in &d.mailboxes {
         if !targets.contains(id) {
@@ -242,19 +326,28 @@ fn deliver(txn: &mut RwTxn, dbs: &Dbs, d: &Delivery, summary: &[u8], touched: &m
         }
     }
     if targets.is_empty() {
-        return Err(StoreError::Invalid("a delivery needs at least one mailbox".into()));
+        return Err(StoreError::Invalid(
+            "a delivery needs at least one mailbox".into(),
+        ));
     }
     let blob_id = next_id(txn, dbs, keys::NEXT_BLOB)?;
     dbs.blobs.put(txn, &keys::id(blob_id), &d.message)?;
     dbs.summaries.put(txn, &keys::id(blob_id), summary)?;
-    dbs.blob_refs.put(txn, &keys::id(blob_id), &(targets.len() as u32).to_be_bytes())?;
+    dbs.blob_refs.put(
+        txn,
+        &keys::id(blob_id),
+        &(targets.len() as u32).to_be_bytes(),
+    )?;
     let flags = d.flags.union(Flags::RECENT);
     let keywords = records::encode_keywords(d.keywords.iter().map(String::as_str));
     let mut placed = Vec::with_capacity(targets.len());
     for mailbox_id in targets {
         let (key, mut mailbox) = mailbox_by_id(txn, dbs, mailbox_id)?;
         if mailbox.uidnext == u32::MAX {
-            return Err(StoreError::Invalid(format!("mailbox {} has used every UID", mailbox.name)));
+            return Err(StoreError::Invalid(format!(
+                "mailbox {} has used every UID",
+                mailbox.name
+            )));
         }
         let uid = mailbox.uidnext;
         mailbox.uidnext += 1;
@@ -263,26 +356,43 @@ fn deliver(txn: &mut RwTxn, dbs: &Dbs, d: &Delivery, summary: &[u8], touched: &m
         mailbox.unseen += !flags.contains(Flags::SEEN) as u32;
         mailbox.recent += 1;
         mailbox.bytes += size as u64;
-        let record = records::encode_message(blob_id, size, d.internal_date, mailbox.highest_modseq, flags, &keywords);
-        dbs.messages.put(txn, &keys::message(mailbox_id, uid), &record)?;
-        dbs.mailboxes.put(txn, &key, &records::encode_mailbox(&mailbox))?;
+        let record = records::encode_message(
+            blob_id,
+            size,
+            d.internal_date,
+            mailbox.highest_modseq,
+            flags,
+            &keywords,
+        );
+        dbs.messages
+            .put(txn, &keys::message(mailbox_id, uid), &record)?;
+        dbs.mailboxes
+            .put(txn, &key, &records::encode_mailbox(&mailbox))?;
         touched.push(mailbox_id);
         placed.push((mailbox_id, uid));
     }
     Ok(Delivered { blob_id, placed })
 }
 
-fn set_flags(txn: &mut RwTxn, dbs: &Dbs, c: &FlagChange, touched: &mut Vec<u64>) -> Result<Vec<(u32, Flags, u64)>, StoreError> {
+fn set_flags(
+    txn: &mut RwTxn,
+    dbs: &Dbs,
+    c: &FlagChange,
+    touched: &mut Vec<u64>,
+) -> Result<Vec<(u32, Flags, u64)>, StoreError> {
     let (key, mut mailbox) = mailbox_by_id(txn, dbs, c.mailbox_id)?;
     let mut changed = Vec::new();
     // \Recent is not a client's to set or clear (RFC 3501 §6.4.6).
     let requested = c.flags.without(Flags::RECENT);
     for &uid in &c.uids {
         let mkey = keys::message(c.mailbox_id, uid);
-        let Some(value) = dbs.messages.get(txn, &mkey)? else { continue };
+        let Some(value) = dbs.messages.get(txn, &mkey)? else {
+            continue;
+        };
         let (fixed, old_keywords) = value.split_at(records::MESSAGE_FIXED.min(value.len()));
         let mut r = Reader(fixed);
-        let (blob_id, size, date, _modseq, old) = (r.u64()?, r.u32()?, r.i64()?, r.u64()?, Flags(r.u8()?));
+        let (blob_id, size, date, _modseq, old) =
+            (r.u64()?, r.u32()?, r.i64()?, r.u64()?, Flags(r.u8()?));
         let recent = old.0 & Flags::RECENT.0;
         let new = match c.op {
             FlagOp::Add => old.union(requested),
@@ -298,7 +408,9 @@ fn set_flags(txn: &mut RwTxn, dbs: &Dbs, c: &FlagChange, touched: &mut Vec<u64>)
                     }
                 }
             }
-            FlagOp::Remove => words.retain(|w| !c.keywords.iter().any(|k| k.eq_ignore_ascii_case(w))),
+            FlagOp::Remove => {
+                words.retain(|w| !c.keywords.iter().any(|k| k.eq_ignore_ascii_case(w)))
+            }
             FlagOp::Replace => words = c.keywords.iter().map(String::as_str).collect(),
         }
         let new_keywords = records::encode_keywords(words);
@@ -309,37 +421,59 @@ fn set_flags(txn: &mut RwTxn, dbs: &Dbs, c: &FlagChange, touched: &mut Vec<u64>)
         let was_unseen = !old.contains(Flags::SEEN) as u32;
         let is_unseen = !new.contains(Flags::SEEN) as u32;
         mailbox.unseen = mailbox.unseen + is_unseen - was_unseen;
-        let record = records::encode_message(blob_id, size, date, mailbox.highest_modseq, new, &new_keywords);
+        let record = records::encode_message(
+            blob_id,
+            size,
+            date,
+            mailbox.highest_modseq,
+            new,
+            &new_keywords,
+        );
         dbs.messages.put(txn, &mkey, &record)?;
         changed.push((uid, new, mailbox.highest_modseq));
     }
     if !changed.is_empty() {
-        dbs.mailboxes.put(txn, &key, &records::encode_mailbox(&mailbox))?;
+        dbs.mailboxes
+            .put(txn, &key, &records::encode_mailbox(&mailbox))?;
         touched.push(c.mailbox_id);
     }
     Ok(changed)
 }
 
-fn expunge(txn: &mut RwTxn, dbs: &Dbs, mailbox_id: u64, uids: &[u32], touched: &mut Vec<u64>) -> Result<Vec<u32>, StoreError> {
+fn expunge(
+    txn: &mut RwTxn,
+    dbs: &Dbs,
+    mailbox_id: u64,
+    uids: &[u32],
+    touched: &mut Vec<u64>,
+) -> Result<Vec<u32>, StoreError> {
     let (key, mut mailbox) = mailbox_by_id(txn, dbs, mailbox_id)?;
     let mut removed = Vec::new();
     for &uid in uids {
         let mkey = keys::message(mailbox_id, uid);
-        let Some(value) = dbs.messages.get(txn, &mkey)? else { continue };
+        let Some(value) = dbs.messages.get(txn, &mkey)? else {
+            continue;
+        };
         let mut r = Reader(value);
-        let (blob_id, size, _date, _modseq, flags) = (r.u64()?, r.u32()?, r.i64()?, r.u64()?, Flags(r.u8()?));
+        let (blob_id, size, _date, _modseq, flags) =
+            (r.u64()?, r.u32()?, r.i64()?, r.u64()?, Flags(r.u8()?));
         dbs.messages.delete(txn, &mkey)?;
         release_blob(txn, dbs, blob_id)?;
         mailbox.messages = mailbox.messages.saturating_sub(1);
-        mailbox.unseen = mailbox.unseen.saturating_sub(!flags.contains(Flags::SEEN) as u32);
-        mailbox.recent = mailbox.recent.saturating_sub(flags.contains(Flags::RECENT) as u32);
+        mailbox.unseen = mailbox
+            .unseen
+            .saturating_sub(!flags.contains(Flags::SEEN) as u32);
+        mailbox.recent = mailbox
+            .recent
+            .saturating_sub(flags.contains(Flags::RECENT) as u32);
         mailbox.bytes = mailbox.bytes.saturating_sub(size as u64);
         removed.push(uid);
     }
     if !removed.is_empty() {
         // Expunges advance HIGHESTMODSEQ too (RFC 7162 §3.2.10 / QRESYNC).
         mailbox.highest_modseq += 1;
-        dbs.mailboxes.put(txn, &key, &records::encode_mailbox(&mailbox))?;
+        dbs.mailboxes
+            .put(txn, &key, &records::encode_mailbox(&mailbox))?;
         touched.push(mailbox_id);
     }
     Ok(removed)
@@ -364,7 +498,11 @@ fn release_blob(txn: &mut RwTxn, dbs: &Dbs, blob_id: u64) -> Result<(), StoreErr
     let key = keys::id(blob_id);
     let refs = match dbs.blob_refs.get(txn, &key)? {
         Some(v) => Reader(v).u32()?,
-        None => return Err(StoreError::Corrupt(format!("blob {blob_id} has no reference count"))),
+        None => {
+            return Err(StoreError::Corrupt(format!(
+                "blob {blob_id} has no reference count"
+            )));
+        }
     };
     if refs <= 1 {
         dbs.blob_refs.delete(txn, &key)?;

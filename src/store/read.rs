@@ -63,7 +63,9 @@ impl Reader {
     }
 
     pub fn account(&self, address: &str) -> Result<Option<Account>, StoreError> {
-        let Ok(address) = address::normalize(address) else { return Ok(None) };
+        let Ok(address) = address::normalize(address) else {
+            return Ok(None);
+        };
         match self.dbs.accounts.get(&self.txn, address.as_bytes())? {
             Some(v) => Ok(Some(records::decode_account(&address, v)?)),
             None => Ok(None),
@@ -89,7 +91,11 @@ impl Reader {
 
     pub fn is_local_domain(&self, domain: &str) -> Result<bool, StoreError> {
         let domain = domain.trim_end_matches('.').to_lowercase();
-        Ok(self.dbs.domains.get(&self.txn, domain.as_bytes())?.is_some())
+        Ok(self
+            .dbs
+            .domains
+            .get(&self.txn, domain.as_bytes())?
+            .is_some())
     }
 
     /// Every alias: source (address or `@domain`) and its targets.
@@ -97,13 +103,20 @@ impl Reader {
         let mut out = Vec::new();
         for entry in self.dbs.aliases.iter(&self.txn)? {
             let (k, v) = entry?;
-            out.push((String::from_utf8_lossy(k).into_owned(), records::decode_targets(v)));
+            out.push((
+                String::from_utf8_lossy(k).into_owned(),
+                records::decode_targets(v),
+            ));
         }
         Ok(out)
     }
 
     fn alias(&self, source: &str) -> Result<Option<Vec<String>>, StoreError> {
-        Ok(self.dbs.aliases.get(&self.txn, source.as_bytes())?.map(records::decode_targets))
+        Ok(self
+            .dbs
+            .aliases
+            .get(&self.txn, source.as_bytes())?
+            .map(records::decode_targets))
     }
 
     /// Where mail for `address` goes; empty when nobody takes it. Order as
@@ -117,7 +130,12 @@ impl Reader {
         Ok(out)
     }
 
-    fn expand(&self, address: &str, depth: usize, out: &mut Vec<Recipient>) -> Result<(), StoreError> {
+    fn expand(
+        &self,
+        address: &str,
+        depth: usize,
+        out: &mut Vec<Recipient>,
+    ) -> Result<(), StoreError> {
         if depth > MAX_ALIAS_DEPTH {
             log::warn!("store: alias chain for {address} is deeper than {MAX_ALIAS_DEPTH}; loop?");
             return Ok(());
@@ -132,7 +150,13 @@ impl Reader {
                 if target == address {
                     // `a@x -> a@x, b@y` keeps a copy for a@x itself.
                     if let Some(account) = self.account(&target)? {
-                        push(out, Recipient::Local { account_id: account.id, address: target });
+                        push(
+                            out,
+                            Recipient::Local {
+                                account_id: account.id,
+                                address: target,
+                            },
+                        );
                     }
                 } else {
                     self.expand(&target, depth + 1, out)?;
@@ -141,7 +165,13 @@ impl Reader {
             return Ok(());
         }
         if let Some(account) = self.account(address)? {
-            push(out, Recipient::Local { account_id: account.id, address: address.to_string() });
+            push(
+                out,
+                Recipient::Local {
+                    account_id: account.id,
+                    address: address.to_string(),
+                },
+            );
             return Ok(());
         }
         if let Some(base) = address::without_tag(address) {
@@ -167,7 +197,11 @@ impl Reader {
     /// An account's mailboxes, ordered by name.
     pub fn mailboxes(&self, account_id: u64) -> Result<Vec<Mailbox>, StoreError> {
         let mut out = Vec::new();
-        for entry in self.dbs.mailboxes.prefix_iter(&self.txn, &account_id.to_be_bytes())? {
+        for entry in self
+            .dbs
+            .mailboxes
+            .prefix_iter(&self.txn, &account_id.to_be_bytes())?
+        {
             let (k, v) = entry?;
             let name = String::from_utf8_lossy(&k[8..]);
             out.push(records::decode_mailbox(account_id, &name, v)?);
@@ -176,30 +210,51 @@ impl Reader {
     }
 
     pub fn mailbox(&self, account_id: u64, name: &str) -> Result<Option<Mailbox>, StoreError> {
-        match self.dbs.mailboxes.get(&self.txn, &keys::mailbox(account_id, name))? {
+        match self
+            .dbs
+            .mailboxes
+            .get(&self.txn, &keys::mailbox(account_id, name))?
+        {
             Some(v) => Ok(Some(records::decode_mailbox(account_id, name, v)?)),
             None => Ok(None),
         }
     }
 
     pub fn mailbox_by_id(&self, mailbox_id: u64) -> Result<Option<Mailbox>, StoreError> {
-        let Some(index) = self.dbs.mailbox_ids.get(&self.txn, &keys::id(mailbox_id))? else { return Ok(None) };
+        let Some(index) = self.dbs.mailbox_ids.get(&self.txn, &keys::id(mailbox_id))? else {
+            return Ok(None);
+        };
         let (account_id, name) = records::decode_mailbox_index(index)?;
         self.mailbox(account_id, &name)
     }
 
     /// A mailbox's messages in UID order, read in place.
-    pub fn messages(&self, mailbox_id: u64) -> Result<impl Iterator<Item = Result<MessageView<'_>, StoreError>>, StoreError> {
-        let iter = self.dbs.messages.prefix_iter(&self.txn, &mailbox_id.to_be_bytes())?;
+    pub fn messages(
+        &self,
+        mailbox_id: u64,
+    ) -> Result<impl Iterator<Item = Result<MessageView<'_>, StoreError>>, StoreError> {
+        let iter = self
+            .dbs
+            .messages
+            .prefix_iter(&self.txn, &mailbox_id.to_be_bytes())?;
         Ok(iter.map(|entry| {
             let (k, v) = entry?;
-            let uid = keys::message_uid(k).ok_or_else(|| StoreError::Corrupt("message key".into()))?;
+            let uid =
+                keys::message_uid(k).ok_or_else(|| StoreError::Corrupt("message key".into()))?;
             MessageView::decode(uid, v)
         }))
     }
 
-    pub fn message(&self, mailbox_id: u64, uid: u32) -> Result<Option<MessageView<'_>>, StoreError> {
-        match self.dbs.messages.get(&self.txn, &keys::message(mailbox_id, uid))? {
+    pub fn message(
+        &self,
+        mailbox_id: u64,
+        uid: u32,
+    ) -> Result<Option<MessageView<'_>>, StoreError> {
+        match self
+            .dbs
+            .messages
+            .get(&self.txn, &keys::message(mailbox_id, uid))?
+        {
             Some(v) => Ok(Some(MessageView::decode(uid, v)?)),
             None => Ok(None),
         }

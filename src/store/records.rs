@@ -48,13 +48,19 @@ impl<'a> Reader<'a> {
         Ok(self.take(1)?[0])
     }
     pub fn u32(&mut self) -> Result<u32, StoreError> {
-        Ok(u32::from_be_bytes(self.take(4)?.try_into().unwrap_or_default()))
+        Ok(u32::from_be_bytes(
+            self.take(4)?.try_into().unwrap_or_default(),
+        ))
     }
     pub fn u64(&mut self) -> Result<u64, StoreError> {
-        Ok(u64::from_be_bytes(self.take(8)?.try_into().unwrap_or_default()))
+        Ok(u64::from_be_bytes(
+            self.take(8)?.try_into().unwrap_or_default(),
+        ))
     }
     pub fn i64(&mut self) -> Result<i64, StoreError> {
-        Ok(i64::from_be_bytes(self.take(8)?.try_into().unwrap_or_default()))
+        Ok(i64::from_be_bytes(
+            self.take(8)?.try_into().unwrap_or_default(),
+        ))
     }
     pub fn rest(&mut self) -> &'a [u8] {
         std::mem::take(&mut self.0)
@@ -62,7 +68,8 @@ impl<'a> Reader<'a> {
 }
 
 fn utf8(bytes: &[u8]) -> Result<String, StoreError> {
-    String::from_utf8(bytes.to_vec()).map_err(|_| StoreError::Corrupt("text field is not UTF-8".into()))
+    String::from_utf8(bytes.to_vec())
+        .map_err(|_| StoreError::Corrupt("text field is not UTF-8".into()))
 }
 
 /// `accounts` value: id ‖ flags ‖ quota ‖ password hash.
@@ -119,9 +126,21 @@ pub fn decode_mailbox(account_id: u64, name: &str, value: &[u8]) -> Result<Mailb
 
 /// `messages` value: blob id ‖ size ‖ internal date ‖ modseq ‖ flags ‖
 /// keywords (each a length byte and the keyword).
-pub fn encode_message(blob_id: u64, size: u32, internal_date: i64, modseq: u64, flags: Flags, keywords: &[u8]) -> Vec<u8> {
+pub fn encode_message(
+    blob_id: u64,
+    size: u32,
+    internal_date: i64,
+    modseq: u64,
+    flags: Flags,
+    keywords: &[u8],
+) -> Vec<u8> {
     let mut w = Writer::with_capacity(MESSAGE_FIXED + keywords.len());
-    w.u64(blob_id).u32(size).i64(internal_date).u64(modseq).u8(flags.0).bytes(keywords);
+    w.u64(blob_id)
+        .u32(size)
+        .i64(internal_date)
+        .u64(modseq)
+        .u8(flags.0)
+        .bytes(keywords);
     w.0
 }
 

@@ -32,15 +32,31 @@ const QUEUE_DEPTH: usize = 1024;
 pub enum WriteOp {
     AddDomain(String),
     DelDomain(String),
-    AddAccount { address: String, password_hash: String },
+    AddAccount {
+        address: String,
+        password_hash: String,
+    },
     DelAccount(String),
-    SetPassword { address: String, password_hash: String },
-    AddAlias { source: String, targets: Vec<String> },
+    SetPassword {
+        address: String,
+        password_hash: String,
+    },
+    AddAlias {
+        source: String,
+        targets: Vec<String>,
+    },
     DelAlias(String),
-    CreateMailbox { account_id: u64, name: String, special_use: SpecialUse },
+    CreateMailbox {
+        account_id: u64,
+        name: String,
+        special_use: SpecialUse,
+    },
     Deliver(Delivery),
     SetFlags(FlagChange),
-    Expunge { mailbox_id: u64, uids: Vec<u32> },
+    Expunge {
+        mailbox_id: u64,
+        uids: Vec<u32>,
+    },
 }
 
 /// One message for one or more mailboxes: stored once, referenced by each.
@@ -101,7 +117,9 @@ impl Outcome {
     pub fn id(self) -> Result<u64, StoreError> {
         match self {
             Outcome::Created(id) => Ok(id),
-            other => Err(StoreError::Corrupt(format!("expected an id, got {other:?}"))),
+            other => Err(StoreError::Corrupt(format!(
+                "expected an id, got {other:?}"
+            ))),
         }
     }
 }
@@ -120,7 +138,10 @@ pub struct Handle {
 impl Handle {
     pub async fn submit(&self, op: WriteOp) -> Result<Outcome, StoreError> {
         let (reply, answer) = smol::channel::bounded(1);
-        self.jobs.send(Job { op, reply }).await.map_err(|_| StoreError::Closed)?;
+        self.jobs
+            .send(Job { op, reply })
+            .await
+            .map_err(|_| StoreError::Closed)?;
         answer.recv().await.map_err(|_| StoreError::Closed)?
     }
 
@@ -141,13 +162,21 @@ impl Drop for Handle {
     }
 }
 
-pub fn spawn(env: Env<WithoutTls>, dbs: Dbs, notifier: Arc<Notifier>, stats: Arc<Stats>) -> Result<Handle, StoreError> {
+pub fn spawn(
+    env: Env<WithoutTls>,
+    dbs: Dbs,
+    notifier: Arc<Notifier>,
+    stats: Arc<Stats>,
+) -> Result<Handle, StoreError> {
     let (jobs, queue) = smol::channel::bounded(QUEUE_DEPTH);
     let thread = std::thread::Builder::new()
         .name("store-writer".into())
         .spawn(move || run(env, dbs, queue, &notifier, &stats))
         .map_err(|e| StoreError::Io(format!("cannot start the store writer: {e}")))?;
-    Ok(Handle { jobs, thread: Mutex::new(Some(thread)) })
+    Ok(Handle {
+        jobs,
+        thread: Mutex::new(Some(thread)),
+    })
 }
 
 fn run(env: Env<WithoutTls>, dbs: Dbs, queue: Receiver<Job>, notifier: &Notifier, stats: &Stats) {
