@@ -19,6 +19,10 @@ PACKAGES=(
   file openssl python3 ca-certificates
   # the image (board/, image/): partitioning, file systems, busybox userland
   genimage mtools dosfstools e2fsprogs fakeroot busybox-static:arm64 xz-utils cpio
+  # scripts/bench-smtp.sh: the Postfix + Dovecot pair it compares against, and
+  # Postfix's smtp-source as the load generator; losetup and mkfs for the
+  # scratch file systems whose writes it counts
+  postfix dovecot-core dovecot-lmtpd util-linux procps
 )
 
 missing=()
@@ -34,8 +38,28 @@ for p in "${PACKAGES[@]}"; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${PACKAGES[*]}"
+  # Postfix asks what kind of mail system this is: answer "No configuration",
+  # so it writes no /etc/postfix/main.cf (the benchmark runs its own instance).
+  echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+  # Packages such as postfix and dovecot-core start their system service when
+  # installed. A policy-rc.d that answers 101 ("action forbidden") stops that;
+  # any policy already there is put back afterwards.
+  policy=/usr/sbin/policy-rc.d
+  # (a backup left by an interrupted run is the original: put it back first)
+  if [ -e "$policy.smolmail-setup" ]; then $SUDO mv -f "$policy.smolmail-setup" "$policy"; fi
+  if [ -e "$policy" ]; then $SUDO mv "$policy" "$policy.smolmail-setup"; fi
+  restore_policy() {
+    $SUDO rm -f "$policy"
+    if [ -e "$policy.smolmail-setup" ]; then $SUDO mv "$policy.smolmail-setup" "$policy"; fi
+  }
+  trap restore_policy EXIT
+  printf '#!/bin/sh\n# written by smolmail scripts/setup.sh while it installs packages\nexit 101\n' |
+    $SUDO tee "$policy" >/dev/null
+  $SUDO chmod 755 "$policy"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
+  restore_policy
+  trap - EXIT
 fi
 
 # Rust: the cross target and the lint tools scripts/test.sh runs.

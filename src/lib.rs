@@ -11,4 +11,5 @@ pub mod config;
 pub mod mime;
 pub mod server;
 pub mod store;
+pub mod time;
 pub mod tls;

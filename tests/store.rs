@@ -52,7 +52,60 @@ fn delivery(msg: Vec<u8>, mailboxes: Vec<u64>) -> Delivery {
         flags: Flags::default(),
         keywords: vec![],
         mailboxes,
+        outbound: None,
     }
+}
+
+/// Remote recipients are queued in the same commit as the local copies,
+/// and the queue entry holds its own reference on the body.
+#[test]
+fn outbound_recipients_are_queued_with_the_message() {
+    let dir = TempDir::new("queue");
+    let store = open(&dir);
+    smol::block_on(store.add_account("q@home.arpa", "{PLAIN}x")).unwrap();
+    let mb = inbox(&store, "q@home.arpa");
+    let mut d = delivery(message("out", 10), vec![mb]);
+    d.outbound = Some(store::Outbound {
+        queue_id: "ABC123".into(),
+        sender: "q@home.arpa".into(),
+        recipients: vec![store::OutboundRecipient {
+            address: "far@example.org".into(),
+            ..Default::default()
+        }],
+        arrival: 1_700_000_000,
+        ..Default::default()
+    });
+    let delivered = smol::block_on(store.deliver(d)).unwrap();
+    assert!(delivered.queued.is_some());
+    let r = store.read().unwrap();
+    assert_eq!(r.blob_refs(delivered.blob_id).unwrap(), 2);
+    let queue = r.queue().unwrap();
+    assert_eq!(queue.len(), 1);
+    assert_eq!(queue[0].blob_id, delivered.blob_id);
+    assert_eq!(queue[0].outbound.recipients[0].address, "far@example.org");
+    drop(r);
+    // Expunging the local copy leaves the body for the queue.
+    smol::block_on(store.expunge(mb, vec![delivered.placed[0].1])).unwrap();
+    assert!(
+        store
+            .read()
+            .unwrap()
+            .blob(delivered.blob_id)
+            .unwrap()
+            .is_some()
+    );
+    // Only remote recipients: no mailbox needed.
+    let mut only_remote = delivery(message("remote", 10), vec![]);
+    only_remote.outbound = Some(store::Outbound {
+        recipients: vec![store::OutboundRecipient {
+            address: "x@example.net".into(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    let d = smol::block_on(store.deliver(only_remote)).unwrap();
+    assert!(d.placed.is_empty() && d.queued.is_some());
+    assert!(smol::block_on(store.deliver(delivery(message("none", 1), vec![]))).is_err());
 }
 
 #[test]

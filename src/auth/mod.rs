@@ -1,12 +1,21 @@
 //! Authentication: password hashing and verification for the async servers.
 //!
 //! The schemes themselves live in [`password`]; this module provides
-//! [`Verifier`], the only way the async side should reach them.
+//! [`Verifier`], the only way the async side should reach them, and
+//! [`login`], the one check every protocol runs: limiter, account lookup,
+//! password verification.
 
+pub mod limiter;
 pub mod password;
+pub mod sasl;
+
+pub use limiter::{Blocked, FailureLimiter};
 
 use smol::lock::Semaphore;
+use std::net::IpAddr;
 use std::sync::Arc;
+
+use crate::store::{Account, Store, StoreError};
 
 /// Runs password hashing and verification off the executor, a bounded
 /// number at a time.
@@ -76,6 +85,59 @@ impl Drop for Secret {
         bytes.fill(0);
         // Keep the otherwise dead stores from being optimised away.
         std::hint::black_box(&bytes);
+    }
+}
+
+/// What a login attempt came to.
+#[derive(Debug)]
+pub enum LoginResult {
+    Ok(Account),
+    /// Wrong user or password (the caller cannot tell which, nor can the
+    /// client); the limiter's delay has already been waited out.
+    Failed,
+    /// Too many failures from this address: answer with a temporary error.
+    Blocked(Blocked),
+    /// The store could not be read: a temporary error.
+    Unavailable(StoreError),
+}
+
+/// Verified against when the user does not exist, so a missing user costs
+/// the same time as a wrong password (no user enumeration by timing). Made
+/// with argon2-cffi at our parameters; its password is not used anywhere.
+const TIMING_DUMMY: &str = "{ARGON2ID}$argon2id$v=19$m=19456,t=2,p=1$XqXxmPZUWFzkvF9OGrejpg$p3jcBBbkOXw/6YSUBr3hUUjygkUHSA08cSUyN2ndc0o";
+
+/// The one login check every protocol runs: the failure limiter, the
+/// account, the password (off the executor). A failure waits out the
+/// limiter's delay on this task's timer before returning.
+pub async fn login(
+    store: &Store,
+    verifier: &Verifier,
+    limiter: &FailureLimiter,
+    ip: IpAddr,
+    username: &str,
+    password: String,
+) -> LoginResult {
+    if let Err(blocked) = limiter.check(ip) {
+        return LoginResult::Blocked(blocked);
+    }
+    let account = match store.read().and_then(|r| r.account(username)) {
+        Ok(account) => account,
+        Err(e) => return LoginResult::Unavailable(e),
+    };
+    let stored = account
+        .as_ref()
+        .map_or(TIMING_DUMMY, |a| a.password_hash.as_str())
+        .to_string();
+    let verified = verifier.verify(stored, password).await;
+    match account {
+        Some(account) if verified => {
+            limiter.success(ip);
+            LoginResult::Ok(account)
+        }
+        _ => {
+            smol::Timer::after(limiter.failure(ip)).await;
+            LoginResult::Failed
+        }
     }
 }
 

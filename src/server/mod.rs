@@ -6,6 +6,7 @@
 //! the TLS certificate; SIGTERM/SIGINT stop accepting, give open sessions a
 //! moment to finish, then let every queued store write commit before exit.
 
+mod input;
 mod limits;
 mod stream;
 
@@ -19,6 +20,7 @@ use smol::io::AsyncWriteExt;
 use smol::stream::StreamExt;
 use smol::{Async, LocalExecutor, Timer};
 
+pub use input::{Input, ReadError};
 pub use limits::{Limits, Refusal, Slot};
 pub use stream::Stream;
 

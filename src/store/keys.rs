@@ -40,4 +40,5 @@ pub const SCHEMA_VERSION: &str = "schema_version";
 pub const NEXT_ACCOUNT: &str = "next_account_id";
 pub const NEXT_MAILBOX: &str = "next_mailbox_id";
 pub const NEXT_BLOB: &str = "next_blob_id";
+pub const NEXT_QUEUE: &str = "next_queue_id";
 pub const LAST_UIDVALIDITY: &str = "last_uidvalidity";

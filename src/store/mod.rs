@@ -10,6 +10,7 @@
 mod keys;
 mod notify;
 mod ops;
+pub mod queue;
 mod read;
 mod records;
 mod schema;
@@ -22,6 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use heed::{Env, EnvOpenOptions, WithoutTls};
 
+pub use queue::{DsnRet, Outbound, OutboundRecipient, QueueEntry};
 pub use read::{MessageView, Reader, Recipient};
 pub use records::keywords;
 pub use writer::{Delivered, Delivery, FlagChange, FlagOp, WriteOp};

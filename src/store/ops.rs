@@ -325,19 +325,29 @@ fn deliver(
             targets.push(*id);
         }
     }
-    if targets.is_empty() {
+    let outbound = d.outbound.as_ref().filter(|o| !o.recipients.is_empty());
+    if targets.is_empty() && outbound.is_none() {
         return Err(StoreError::Invalid(
-            "a delivery needs at least one mailbox".into(),
+            "a delivery needs at least one recipient".into(),
         ));
     }
     let blob_id = next_id(txn, dbs, keys::NEXT_BLOB)?;
     dbs.blobs.put(txn, &keys::id(blob_id), &d.message)?;
     dbs.summaries.put(txn, &keys::id(blob_id), summary)?;
-    dbs.blob_refs.put(
-        txn,
-        &keys::id(blob_id),
-        &(targets.len() as u32).to_be_bytes(),
-    )?;
+    let refs = targets.len() as u32 + outbound.is_some() as u32;
+    dbs.blob_refs
+        .put(txn, &keys::id(blob_id), &refs.to_be_bytes())?;
+    let queued = match outbound {
+        Some(o) => {
+            let entry_id = next_id(txn, dbs, keys::NEXT_QUEUE)?;
+            let due = crate::time::now();
+            let record = super::queue::encode(blob_id, o);
+            dbs.queue
+                .put(txn, &super::queue::key(due, entry_id), &record)?;
+            Some(entry_id)
+        }
+        None => None,
+    };
     let flags = d.flags.union(Flags::RECENT);
     let keywords = records::encode_keywords(d.keywords.iter().map(String::as_str));
     let mut placed = Vec::with_capacity(targets.len());
@@ -371,7 +381,11 @@ fn deliver(
         touched.push(mailbox_id);
         placed.push((mailbox_id, uid));
     }
-    Ok(Delivered { blob_id, placed })
+    Ok(Delivered {
+        blob_id,
+        queued,
+        placed,
+    })
 }
 
 fn set_flags(

@@ -275,6 +275,16 @@ impl Reader {
         }
     }
 
+    /// The outbound queue in due order.
+    pub fn queue(&self) -> Result<Vec<super::QueueEntry>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.dbs.queue.iter(&self.txn)? {
+            let (k, v) = entry?;
+            out.push(super::queue::decode(k, v)?);
+        }
+        Ok(out)
+    }
+
     /// How many messages share a body (0 once it is freed).
     pub fn blob_refs(&self, blob_id: u64) -> Result<u32, StoreError> {
         match self.dbs.blob_refs.get(&self.txn, &keys::id(blob_id))? {

@@ -38,6 +38,8 @@ pub struct Dbs {
     pub blob_refs: Db,
     /// blob id → ENVELOPE/BODYSTRUCTURE summary (`mime::Summary`).
     pub summaries: Db,
+    /// due time ‖ entry id → outbound envelope and recipient states.
+    pub queue: Db,
 }
 
 pub fn open(env: &Env<WithoutTls>) -> Result<Dbs, StoreError> {
@@ -55,6 +57,7 @@ pub fn open(env: &Env<WithoutTls>) -> Result<Dbs, StoreError> {
         blobs: db("blobs")?,
         blob_refs: db("blob_refs")?,
         summaries: db("summaries")?,
+        queue: db("queue")?,
     };
     let found = match dbs.meta.get(&txn, keys::SCHEMA_VERSION.as_bytes())? {
         None => None,

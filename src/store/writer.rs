@@ -72,12 +72,17 @@ pub struct Delivery {
     pub keywords: Vec<String>,
     /// Target mailbox ids; duplicates are delivered once.
     pub mailboxes: Vec<u64>,
+    /// Recipients outside the local domains, queued for sending in the
+    /// same commit.
+    pub outbound: Option<super::Outbound>,
 }
 
 /// Where a delivery landed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Delivered {
     pub blob_id: u64,
+    /// The queue entry holding the outbound recipients, if any.
+    pub queued: Option<u64>,
     /// (mailbox id, UID) per distinct target mailbox, in request order.
     pub placed: Vec<(u64, u32)>,
 }
