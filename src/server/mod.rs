@@ -39,6 +39,8 @@ pub struct Context {
     pub store: Store,
     pub tls: Tls,
     pub verifier: crate::auth::Verifier,
+    /// Failed logins per client address, shared by every protocol.
+    pub limiter: crate::auth::FailureLimiter,
     /// Fired once at shutdown; sessions may listen and say goodbye.
     pub shutdown: event_listener::Event,
     shutting_down: Cell<bool>,
@@ -48,6 +50,11 @@ pub struct Context {
 impl Context {
     pub fn is_shutting_down(&self) -> bool {
         self.shutting_down.get()
+    }
+
+    /// Checks a user's password for a session from `ip` (limiter included).
+    pub async fn login(&self, ip: std::net::IpAddr, username: &str, password: String) -> crate::auth::LoginResult {
+        crate::auth::login(&self.store, &self.verifier, &self.limiter, ip, username, password).await
     }
 }
 
@@ -144,6 +151,7 @@ pub fn run(config: Config) -> Result<(), String> {
         store: store.clone(),
         tls,
         verifier: crate::auth::Verifier::new(2),
+        limiter: crate::auth::FailureLimiter::new(),
         shutdown: event_listener::Event::new(),
         shutting_down: Cell::new(false),
         next_session: Cell::new(1),
@@ -291,7 +299,10 @@ async fn connection(
         local,
         stream,
     };
-    unavailable(conn, &ctx.config.hostname).await;
+    match service {
+        // Each protocol adds its arm here as it lands.
+        _ => unavailable(conn, &ctx.config.hostname).await,
+    }
     log::info!("[{id}] {}: disconnect from {peer}", service.name());
 }
 
