@@ -72,6 +72,12 @@ pub struct ServeArgs {
     /// log level: error, warn, info, debug or trace [env SMOLMAIL_LOG_LEVEL; default info]
     #[argh(option)]
     pub log_level: Option<String>,
+    /// recipients accepted per message [env SMOLMAIL_MAX_RECIPIENTS; default 100]
+    #[argh(option)]
+    pub max_recipients: Option<String>,
+    /// also offer AUTH on the SMTP port 25 (after STARTTLS) [env SMOLMAIL_SMTP_AUTH=yes|no; default no]
+    #[argh(switch)]
+    pub smtp_auth: bool,
 }
 
 /// One validated server configuration.
@@ -88,6 +94,9 @@ pub struct Config {
     pub max_connections_per_ip: u32,
     pub map_size: u64,
     pub log_level: log::LevelFilter,
+    pub max_recipients: u32,
+    /// AUTH on port 25 as well as on submission.
+    pub smtp_auth: bool,
 }
 
 /// Where each service listens; `None` is "off".
@@ -376,6 +385,14 @@ impl Config {
                 .ok_or_else(|| raw.error("must be error, warn, info, debug or trace"))?,
             None => log::LevelFilter::Info,
         };
+        let max_recipients = count(&args.max_recipients, "max-recipients", 100)?;
+        let smtp_auth = match (args.smtp_auth, env(&env_name("smtp-auth"))) {
+            (true, _) => true,
+            (false, None) => false,
+            (false, Some(value)) => parse_bool(&value).ok_or_else(|| {
+                ConfigError(format!("SMOLMAIL_SMTP_AUTH={value:?}: must be yes or no"))
+            })?,
+        };
         Ok(Config {
             data_dir,
             hostname,
@@ -387,6 +404,8 @@ impl Config {
             max_connections_per_ip,
             map_size,
             log_level,
+            max_recipients,
+            smtp_auth,
         })
     }
 
@@ -469,6 +488,15 @@ pub fn parse_size(text: &str) -> Option<u64> {
     };
     let n: u64 = digits.trim().parse().ok()?;
     n.checked_mul(1u64 << shift)
+}
+
+/// `yes`/`no` and the usual spellings of them.
+pub fn parse_bool(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "yes" | "true" | "on" | "1" => Some(true),
+        "no" | "false" | "off" | "0" | "" => Some(false),
+        _ => None,
+    }
 }
 
 pub fn parse_log_level(text: &str) -> Option<log::LevelFilter> {
@@ -689,6 +717,19 @@ mod tests {
                 },
                 vec![],
                 "--map-size=\"12\": must be a size",
+            ),
+            (
+                ServeArgs::default(),
+                vec![("SMOLMAIL_SMTP_AUTH", "maybe")],
+                "SMOLMAIL_SMTP_AUTH=\"maybe\": must be yes or no",
+            ),
+            (
+                ServeArgs {
+                    max_recipients: Some("0".into()),
+                    ..Default::default()
+                },
+                vec![],
+                "--max-recipients=\"0\"",
             ),
             (
                 ServeArgs {

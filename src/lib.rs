@@ -10,6 +10,7 @@ pub mod auth;
 pub mod config;
 pub mod mime;
 pub mod server;
+pub mod smtp;
 pub mod store;
 pub mod time;
 pub mod tls;

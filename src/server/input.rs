@@ -63,6 +63,26 @@ impl Input {
         }
     }
 
+    /// Makes room for at least `n` buffered bytes, so bulk transfers (DATA,
+    /// literals) read in large pieces.
+    pub fn reserve(&mut self, n: usize) {
+        if self.buf.len() < n {
+            self.buf.resize(n, 0);
+        }
+    }
+
+    /// Returns a grown buffer's memory once the bulk transfer is over; an
+    /// idle connection keeps only what a command line needs.
+    pub fn shrink(&mut self) {
+        if self.buf.len() > INITIAL && self.end - self.start <= INITIAL {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+            self.buf.truncate(INITIAL);
+            self.buf.shrink_to_fit();
+        }
+    }
+
     /// Throws away everything buffered; returns how much that was.
     pub fn discard(&mut self) -> usize {
         let n = self.end - self.start;

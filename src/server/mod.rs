@@ -301,6 +301,7 @@ async fn connection(
     };
     match service {
         // Each protocol adds its arm here as it lands.
+        Service::Smtp | Service::Submission | Service::Submissions => crate::smtp::session(conn, ctx.clone()).await,
         _ => unavailable(conn, &ctx.config.hostname).await,
     }
     log::info!("[{id}] {}: disconnect from {peer}", service.name());

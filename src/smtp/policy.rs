@@ -1,0 +1,83 @@
+//! Who may send what to whom: recipient routing and relay control
+//! (RFC 5321 §3.6, RFC 6409 §4-§6), and sender ownership for
+//! authenticated submission.
+//!
+//! The rule that matters: mail for a domain that is not ours is accepted
+//! only from an authenticated user or a trusted network. Addresses are
+//! looked up literally, so `%`, quoted `@` and source routes can never turn
+//! a local-looking address into a relay.
+
+use super::command::Path;
+use crate::address;
+use crate::store::{Account, Reader, Recipient, StoreError};
+
+/// Where an accepted recipient's copies go.
+#[derive(Debug, Default, PartialEq)]
+pub struct Route {
+    /// Local accounts (their INBOX).
+    pub local: Vec<u64>,
+    /// Addresses for the outbound queue.
+    pub remote: Vec<String>,
+}
+
+/// A refusal: the whole reply line.
+pub type Refusal = String;
+
+/// Routes a RCPT path. `relay_allowed`: the client may send to other
+/// domains (authenticated, or trusted without a foreign sender).
+pub fn route(reader: &Reader, path: &Path, hostname: &str, relay_allowed: bool) -> Result<Result<Route, Refusal>, StoreError> {
+    let shown = path.address();
+    let domain = match path.domain.is_empty() {
+        // RFC 5321 §4.5.1: <Postmaster> without a domain must be accepted.
+        true => postmaster_domain(reader, hostname)?,
+        false => path.domain.clone(),
+    };
+    let address = format!("{}@{domain}", path.canonical().split('@').next().unwrap_or_default());
+    if !path.is_literal() && reader.is_local_domain(&domain)? {
+        let targets = reader.resolve(&address)?;
+        if targets.is_empty() {
+            return Ok(Err(format!("550 5.1.1 <{shown}>: Recipient address rejected: User unknown in local domain\r\n")));
+        }
+        let mut route = Route::default();
+        for target in targets {
+            match target {
+                Recipient::Local { account_id, .. } => route.local.push(account_id),
+                Recipient::Remote(a) => route.remote.push(a),
+            }
+        }
+        return Ok(Ok(route));
+    }
+    if !relay_allowed {
+        return Ok(Err(format!("554 5.7.1 <{shown}>: Relay access denied\r\n")));
+    }
+    Ok(Ok(Route { local: Vec::new(), remote: vec![shown] }))
+}
+
+/// The domain `<Postmaster>` means: the host name if it is local, else the
+/// first local domain.
+fn postmaster_domain(reader: &Reader, hostname: &str) -> Result<String, StoreError> {
+    if reader.is_local_domain(hostname)? {
+        return Ok(hostname.to_string());
+    }
+    Ok(reader.domains()?.into_iter().next().unwrap_or_else(|| hostname.to_string()))
+}
+
+/// Whether an authenticated `account` may use `sender`: its own address
+/// (with or without a `+tag`) or an address that delivers to it (an alias
+/// or catch-all of theirs), as Postfix's reject_sender_login_mismatch.
+pub fn sender_owned(reader: &Reader, account: &Account, sender: &Path) -> Result<bool, StoreError> {
+    let canonical = sender.canonical();
+    let Ok(sender) = address::normalize(&canonical) else { return Ok(false) };
+    if sender == account.address || address::without_tag(&sender).as_deref() == Some(account.address.as_str()) {
+        return Ok(true);
+    }
+    let targets = reader.resolve(&sender)?;
+    Ok(!targets.is_empty()
+        && targets.iter().any(|t| matches!(t, Recipient::Local { account_id, .. } if *account_id == account.id)))
+}
+
+/// Whether `sender` is in one of our domains (what a trusted but
+/// unauthenticated client may use).
+pub fn sender_is_local(reader: &Reader, sender: &Path) -> Result<bool, StoreError> {
+    reader.is_local_domain(&sender.domain)
+}

@@ -1,0 +1,885 @@
+//! One SMTP session, on any of the three SMTP services: the MTA port 25
+//! (RFC 5321), submission 587 with STARTTLS (RFC 6409, RFC 3207) and
+//! submissions 465 with implicit TLS (RFC 8314).
+//!
+//! Replies are queued and written when the client has no further complete
+//! command waiting (RFC 2920 PIPELINING), and always before the session
+//! waits for message content. A message is acknowledged with `250` only
+//! after the store's commit holding it has returned (DESIGN.md).
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use smol::io::AsyncWriteExt;
+
+use super::command::{self, Body, Command, MailParams, ReversePath};
+use super::data::{self, DataDecoder, Progress, Verdict};
+use super::policy;
+use crate::auth::{LoginResult, sasl};
+use crate::config::Service;
+use crate::server::{Conn, Context, Input, ReadError, Stream};
+use crate::store::{Account, Delivery, Flags, Outbound, OutboundRecipient, StoreError};
+
+/// RFC 5321 §4.5.3.2.7: the server waits at least 5 minutes for a command.
+const IDLE: Duration = Duration::from_secs(300);
+/// Longest command line; RFC 5321 says 512, AUTH lines may be longer.
+const MAX_LINE: usize = 4096;
+/// Postfix's smtpd_hard_error_limit.
+const MAX_ERRORS: u32 = 20;
+/// Postfix's smtpd_junk_command_limit (NOOP, RSET, VRFY, HELP, EXPN).
+const MAX_JUNK: u32 = 100;
+/// Commands in one session, all kinds.
+const MAX_COMMANDS: u32 = 100_000;
+/// Read size while receiving content.
+const BULK: usize = 64 * 1024;
+
+/// What the command loop does next.
+enum Flow {
+    Continue,
+    StartTls,
+    Close,
+}
+
+/// A transaction from MAIL to the end of DATA/BDAT LAST.
+struct Transaction {
+    queue_id: String,
+    sender: ReversePath,
+    params: MailParams,
+    /// Accepted recipients as given (for the log and `for <...>`).
+    recipients: Vec<String>,
+    rejected: u32,
+    local: Vec<u64>,
+    remote: Vec<OutboundRecipient>,
+    /// BDAT content so far: trace headers, then the chunks.
+    chunks: Option<Chunks>,
+}
+
+struct Chunks {
+    message: Vec<u8>,
+    base: usize,
+    last_cr: bool,
+    bare_line_ending: bool,
+    too_big: bool,
+}
+
+struct Session {
+    ctx: Rc<Context>,
+    id: u64,
+    service: Service,
+    peer: SocketAddr,
+    input: Input,
+    out: Vec<u8>,
+    helo: Option<String>,
+    esmtp: bool,
+    tls: Option<String>,
+    account: Option<Account>,
+    tx: Option<Transaction>,
+    errors: u32,
+    junk: u32,
+}
+
+/// Runs the session to its end.
+pub async fn session(conn: Conn, ctx: Rc<Context>) {
+    let Conn { id, service, peer, stream, .. } = conn;
+    let tls = stream.tls_description();
+    let mut session = Session {
+        ctx,
+        id,
+        service,
+        peer,
+        input: Input::new(),
+        out: Vec::with_capacity(512),
+        helo: None,
+        esmtp: false,
+        tls,
+        account: None,
+        tx: None,
+        errors: 0,
+        junk: 0,
+    };
+    session.run(stream).await;
+}
+
+impl Session {
+    fn reply(&mut self, line: &str) {
+        self.out.extend_from_slice(line.as_bytes());
+    }
+
+    async fn flush(&mut self, stream: &mut Stream) -> bool {
+        if self.out.is_empty() {
+            return true;
+        }
+        let write = async {
+            stream.write_all(&self.out).await?;
+            stream.flush().await
+        };
+        let timeout = async {
+            smol::Timer::after(IDLE).await;
+            Err(std::io::Error::from(std::io::ErrorKind::TimedOut))
+        };
+        let ok = smol::future::or(write, timeout).await.is_ok();
+        self.out.clear();
+        ok
+    }
+
+    fn hostname(&self) -> &str {
+        &self.ctx.config.hostname
+    }
+
+    fn name(&self) -> &'static str {
+        self.service.name()
+    }
+
+    async fn run(&mut self, mut stream: Stream) {
+        let greeting = format!("220 {} ESMTP smolmail\r\n", self.hostname());
+        self.reply(&greeting);
+        let mut commands = 0u32;
+        loop {
+            if self.input.line_len().is_none() && !self.flush(&mut stream).await {
+                break;
+            }
+            let len = match self.input.line(&mut stream, MAX_LINE, IDLE).await {
+                Ok(len) => len,
+                Err(ReadError::TooLong) => {
+                    self.reply("500 5.5.2 Error: line too long\r\n");
+                    if self.error() {
+                        break;
+                    }
+                    continue;
+                }
+                Err(ReadError::Timeout) => {
+                    log::info!("[{}] {}: timeout after {IDLE:?} idle", self.id, self.name());
+                    let line = format!("421 4.4.2 {} Error: timeout exceeded\r\n", self.hostname());
+                    self.reply(&line);
+                    break;
+                }
+                Err(ReadError::Eof) => break,
+                Err(ReadError::Io(e)) => {
+                    log::info!("[{}] {}: read error: {e}", self.id, self.name());
+                    break;
+                }
+            };
+            commands += 1;
+            if commands > MAX_COMMANDS {
+                let line = format!("421 4.7.0 {} Error: too many commands\r\n", self.hostname());
+                self.reply(&line);
+                break;
+            }
+            if self.ctx.is_shutting_down() {
+                let line = format!("421 4.3.2 {} Service shutting down, try again later\r\n", self.hostname());
+                self.reply(&line);
+                break;
+            }
+            let line = self.input.buffered()[..len].to_vec();
+            self.input.consume(len);
+            match self.command(&line, &mut stream).await {
+                Flow::Continue => {}
+                Flow::Close => break,
+                Flow::StartTls => {
+                    if !self.flush(&mut stream).await {
+                        break;
+                    }
+                    // RFC 3207 §4.2 / CVE-2011-0411: anything the client
+                    // pipelined after STARTTLS was sent in the clear and
+                    // must not be executed inside the TLS session.
+                    let dropped = self.input.discard();
+                    if dropped > 0 {
+                        log::warn!(
+                            "[{}] {}: discarded {dropped} bytes of plaintext pipelined after STARTTLS",
+                            self.id,
+                            self.name()
+                        );
+                    }
+                    let acceptor = self.ctx.tls.acceptor();
+                    let handshake = stream.start_tls(&acceptor);
+                    let timeout = async {
+                        smol::Timer::after(crate::server::HANDSHAKE_TIMEOUT).await;
+                        Err(std::io::Error::from(std::io::ErrorKind::TimedOut))
+                    };
+                    match smol::future::or(handshake, timeout).await {
+                        Ok(tls) => stream = tls,
+                        Err(e) => {
+                            log::info!("[{}] {}: STARTTLS handshake failed: {e}", self.id, self.name());
+                            return;
+                        }
+                    }
+                    self.tls = stream.tls_description();
+                    // RFC 3207 §4.2: forget everything learned before TLS.
+                    self.helo = None;
+                    self.esmtp = false;
+                    self.account = None;
+                    self.tx = None;
+                    log::info!("[{}] {}: TLS started ({})", self.id, self.name(), self.tls.as_deref().unwrap_or(""));
+                }
+            }
+            if self.errors >= MAX_ERRORS || self.junk > MAX_JUNK {
+                let line = format!("421 4.7.0 {} Error: too many errors\r\n", self.hostname());
+                self.reply(&line);
+                log::info!("[{}] {}: closing after too many errors from {}", self.id, self.name(), self.peer);
+                break;
+            }
+        }
+        self.flush(&mut stream).await;
+        let _ = stream.close().await;
+    }
+
+    /// Counts an error; true when the session has had enough.
+    fn error(&mut self) -> bool {
+        self.errors += 1;
+        self.errors >= MAX_ERRORS
+    }
+
+    fn refuse(&mut self, reply: &str) {
+        log::info!("[{}] {}: reject from {}: {}", self.id, self.name(), self.peer, reply.trim_end());
+        self.reply(reply);
+        self.errors += 1;
+    }
+
+    /// AUTH is offered on submission, and on port 25 with --smtp-auth;
+    /// only inside TLS unless the client is on this host (RFC 4954 §4,
+    /// DESIGN.md).
+    fn auth_enabled(&self) -> bool {
+        self.service != Service::Smtp || self.ctx.config.smtp_auth
+    }
+
+    fn auth_offered(&self) -> bool {
+        self.auth_enabled() && (self.tls.is_some() || self.peer.ip().is_loopback())
+    }
+
+    fn trusted(&self) -> bool {
+        self.ctx.config.is_trusted(self.peer.ip())
+    }
+
+    async fn command(&mut self, line: &[u8], stream: &mut Stream) -> Flow {
+        let command = match command::parse(line) {
+            Ok(c) => c,
+            Err(e) => {
+                let reply = e.reply();
+                self.refuse(&reply);
+                return Flow::Continue;
+            }
+        };
+        match command {
+            Command::Ehlo(name) => self.ehlo(name, true),
+            Command::Helo(name) => self.ehlo(name, false),
+            Command::StartTls => return self.starttls(),
+            Command::Auth { mechanism, initial } => {
+                let (mechanism, initial) = (mechanism.to_ascii_uppercase(), initial.map(<[u8]>::to_vec));
+                return self.auth(&mechanism, initial, stream).await;
+            }
+            Command::Mail(sender, params) => self.mail(sender, params),
+            Command::Rcpt(path, params) => self.rcpt(path, params),
+            Command::Data => return self.data(stream).await,
+            Command::Bdat { size, last } => return self.bdat(size, last, stream).await,
+            Command::Rset => {
+                self.junk += 1;
+                self.tx = None;
+                self.reply("250 2.0.0 Ok\r\n");
+            }
+            Command::Noop => {
+                self.junk += 1;
+                self.reply("250 2.0.0 Ok\r\n");
+            }
+            Command::Quit => {
+                self.reply("221 2.0.0 Bye\r\n");
+                return Flow::Close;
+            }
+            // RFC 5321 §3.5.3: 252 when we will not verify but will accept.
+            Command::Vrfy => {
+                self.junk += 1;
+                self.reply("252 2.5.2 Cannot VRFY user, but will accept message and attempt delivery\r\n");
+            }
+            Command::Expn => {
+                self.junk += 1;
+                self.reply("502 5.5.1 EXPN not available\r\n");
+            }
+            Command::Help => {
+                self.junk += 1;
+                self.reply("214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS AUTH\r\n");
+            }
+        }
+        Flow::Continue
+    }
+
+    fn ehlo(&mut self, name: &str, esmtp: bool) {
+        // RFC 5321 §4.1.4: EHLO resets any transaction.
+        self.tx = None;
+        self.helo = Some(name.to_string());
+        self.esmtp = esmtp;
+        let host = self.hostname().to_string();
+        if !esmtp {
+            self.reply(&format!("250 {host}\r\n"));
+            return;
+        }
+        let mut lines = vec![
+            format!("{host} greets {name}"),
+            "PIPELINING".into(),
+            format!("SIZE {}", self.ctx.config.max_message_size),
+            "8BITMIME".into(),
+            "SMTPUTF8".into(),
+            "ENHANCEDSTATUSCODES".into(),
+            "CHUNKING".into(),
+            "DSN".into(),
+        ];
+        if self.tls.is_none() {
+            lines.push("STARTTLS".into());
+        }
+        if self.auth_offered() && self.account.is_none() {
+            lines.push("AUTH PLAIN LOGIN".into());
+        }
+        let last = lines.len() - 1;
+        for (i, line) in lines.iter().enumerate() {
+            let sep = if i == last { ' ' } else { '-' };
+            self.out.extend_from_slice(format!("250{sep}{line}\r\n").as_bytes());
+        }
+    }
+
+    fn starttls(&mut self) -> Flow {
+        if self.tls.is_some() {
+            self.refuse("503 5.5.1 Error: TLS already active\r\n");
+            return Flow::Continue;
+        }
+        self.reply("220 2.0.0 Ready to start TLS\r\n");
+        Flow::StartTls
+    }
+
+    /// Reads one SASL response line after a 334 challenge.
+    async fn sasl_line(&mut self, challenge: &str, stream: &mut Stream) -> Option<Vec<u8>> {
+        self.reply(&format!("334 {challenge}\r\n"));
+        if !self.flush(stream).await {
+            return None;
+        }
+        match self.input.line(stream, MAX_LINE, IDLE).await {
+            Ok(len) => {
+                let line = self.input.buffered()[..len].to_vec();
+                self.input.consume(len);
+                Some(line)
+            }
+            Err(_) => None,
+        }
+    }
+
+    async fn auth(&mut self, mechanism: &str, initial: Option<Vec<u8>>, stream: &mut Stream) -> Flow {
+        if self.helo.is_none() || !self.esmtp {
+            self.refuse("503 5.5.1 Error: send EHLO first\r\n");
+            return Flow::Continue;
+        }
+        if !self.auth_enabled() {
+            self.refuse("503 5.5.1 Error: authentication not enabled\r\n");
+            return Flow::Continue;
+        }
+        if !self.auth_offered() {
+            self.refuse("530 5.7.0 Must issue a STARTTLS command first\r\n");
+            return Flow::Continue;
+        }
+        if self.account.is_some() {
+            self.refuse("503 5.5.1 Error: already authenticated\r\n");
+            return Flow::Continue;
+        }
+        if self.tx.is_some() {
+            self.refuse("503 5.5.1 Error: MAIL transaction in progress\r\n");
+            return Flow::Continue;
+        }
+        let credentials = match mechanism {
+            "PLAIN" => {
+                let response = match initial {
+                    Some(r) => r,
+                    None => match self.sasl_line("", stream).await {
+                        Some(r) => r,
+                        None => return Flow::Close,
+                    },
+                };
+                sasl::decode_response(&response).and_then(|r| sasl::plain(&r))
+            }
+            "LOGIN" => {
+                let user = match initial {
+                    Some(r) => r,
+                    None => match self.sasl_line(sasl::LOGIN_USERNAME_PROMPT, stream).await {
+                        Some(r) => r,
+                        None => return Flow::Close,
+                    },
+                };
+                let user = sasl::decode_response(&user).and_then(|u| sasl::login_field(&u));
+                match user {
+                    Err(e) => Err(e),
+                    Ok(username) => match self.sasl_line(sasl::LOGIN_PASSWORD_PROMPT, stream).await {
+                        None => return Flow::Close,
+                        Some(p) => sasl::decode_response(&p)
+                            .and_then(|p| sasl::login_field(&p))
+                            .map(|password| sasl::Credentials { username, password }),
+                    },
+                }
+            }
+            _ => {
+                self.refuse("504 5.5.4 Unrecognized authentication type\r\n");
+                return Flow::Continue;
+            }
+        };
+        let credentials = match credentials {
+            Ok(c) => c,
+            Err(sasl::SaslError::Cancelled) => {
+                self.refuse("501 5.7.0 Authentication cancelled\r\n");
+                return Flow::Continue;
+            }
+            Err(_) => {
+                self.refuse("501 5.5.2 Error: cannot decode the authentication response\r\n");
+                return Flow::Continue;
+            }
+        };
+        let username = credentials.username.clone();
+        // Flush what is queued so the limiter's delay is not also spent
+        // holding earlier replies back.
+        if !self.flush(stream).await {
+            return Flow::Close;
+        }
+        match self.ctx.login(self.peer.ip(), &username, credentials.password).await {
+            LoginResult::Ok(account) => {
+                log::info!("[{}] {}: authenticated {} ({mechanism})", self.id, self.name(), account.address);
+                self.account = Some(account);
+                self.reply("235 2.7.0 Authentication successful\r\n");
+            }
+            LoginResult::Failed => {
+                log::warn!("[{}] {}: AUTH {mechanism} failed for {username:?} from {}", self.id, self.name(), self.peer);
+                self.refuse("535 5.7.8 Error: authentication failed\r\n");
+            }
+            LoginResult::Blocked(b) => {
+                log::warn!(
+                    "[{}] {}: AUTH refused for {}: too many failures (retry in {}s)",
+                    self.id,
+                    self.name(),
+                    self.peer,
+                    b.retry_after.as_secs()
+                );
+                self.refuse("454 4.7.0 Temporary authentication failure: too many failures, try again later\r\n");
+            }
+            LoginResult::Unavailable(e) => {
+                log::error!("[{}] {}: AUTH lookup failed: {e}", self.id, self.name());
+                self.reply("454 4.7.0 Temporary authentication failure\r\n");
+            }
+        }
+        Flow::Continue
+    }
+
+    fn mail(&mut self, sender: ReversePath, params: MailParams) {
+        if self.helo.is_none() {
+            self.refuse("503 5.5.1 Error: send HELO/EHLO first\r\n");
+            return;
+        }
+        if self.tx.is_some() {
+            self.refuse("503 5.5.1 Error: nested MAIL command\r\n");
+            return;
+        }
+        let extended = params.size.is_some()
+            || params.body != Body::SevenBit
+            || params.smtputf8
+            || params.envid.is_some()
+            || params.ret != Default::default();
+        if extended && !self.esmtp {
+            self.refuse("555 5.5.4 Error: parameters need EHLO\r\n");
+            return;
+        }
+        // RFC 6409 §4.3 / §6.1: submission needs AUTH (trusted networks
+        // excepted, as Postfix's permit_mynetworks).
+        if self.service != Service::Smtp && self.account.is_none() && !self.trusted() {
+            self.refuse("530 5.7.0 Authentication required\r\n");
+            return;
+        }
+        let limit = self.ctx.config.max_message_size;
+        if params.size.is_some_and(|s| s > limit) {
+            self.refuse("552 5.3.4 Message size exceeds fixed limit\r\n");
+            return;
+        }
+        if let ReversePath::Mailbox(path) = &sender {
+            let check = self.ctx.store.read().and_then(|r| match &self.account {
+                Some(account) => policy::sender_owned(&r, account, path),
+                None if self.service != Service::Smtp => policy::sender_is_local(&r, path),
+                None => Ok(true),
+            });
+            match check {
+                Ok(true) => {}
+                Ok(false) => {
+                    let reply = match &self.account {
+                        Some(a) => format!(
+                            "553 5.7.1 <{}>: Sender address rejected: not owned by user {}\r\n",
+                            path.address(),
+                            a.address
+                        ),
+                        None => format!("553 5.7.1 <{}>: Sender address rejected: not in a local domain\r\n", path.address()),
+                    };
+                    self.refuse(&reply);
+                    return;
+                }
+                Err(e) => {
+                    self.store_trouble(&e);
+                    return;
+                }
+            }
+        }
+        self.tx = Some(Transaction {
+            queue_id: queue_id(),
+            sender,
+            params,
+            recipients: Vec::new(),
+            rejected: 0,
+            local: Vec::new(),
+            remote: Vec::new(),
+            chunks: None,
+        });
+        self.reply("250 2.1.0 Ok\r\n");
+    }
+
+    fn rcpt(&mut self, path: command::Path, params: command::RcptParams) {
+        let Some(tx) = &self.tx else {
+            self.refuse("503 5.5.1 Error: need MAIL command\r\n");
+            return;
+        };
+        if tx.chunks.is_some() {
+            self.refuse("503 5.5.1 Error: BDAT in progress\r\n");
+            return;
+        }
+        // RFC 5321 §4.5.3.1.10: 452 for too many recipients.
+        if tx.recipients.len() >= self.ctx.config.max_recipients as usize {
+            self.reply("452 4.5.3 Error: too many recipients\r\n");
+            return;
+        }
+        // Relaying needs AUTH, or a trusted client sending as one of our
+        // domains (a trusted printer may not forge outside senders).
+        let relay_allowed = self.account.is_some()
+            || (self.trusted()
+                && match &tx.sender {
+                    ReversePath::Null => true,
+                    ReversePath::Mailbox(s) => self.ctx.store.read().and_then(|r| r.is_local_domain(&s.domain)).unwrap_or(false),
+                });
+        let routed = self.ctx.store.read().and_then(|r| policy::route(&r, &path, &self.ctx.config.hostname, relay_allowed));
+        let route = match routed {
+            Ok(Ok(route)) => route,
+            Ok(Err(refusal)) => {
+                if let Some(tx) = &mut self.tx {
+                    tx.rejected += 1;
+                }
+                self.refuse(&refusal);
+                return;
+            }
+            Err(e) => {
+                self.store_trouble(&e);
+                return;
+            }
+        };
+        let Some(tx) = &mut self.tx else { return };
+        for account in route.local {
+            if !tx.local.contains(&account) {
+                tx.local.push(account);
+            }
+        }
+        for address in route.remote {
+            if !tx.remote.iter().any(|r| r.address == address) {
+                tx.remote.push(OutboundRecipient {
+                    address,
+                    notify: params.notify,
+                    orcpt: params.orcpt.clone(),
+                    ..Default::default()
+                });
+            }
+        }
+        tx.recipients.push(path.address());
+        self.reply("250 2.1.5 Ok\r\n");
+    }
+
+    fn store_trouble(&mut self, e: &StoreError) {
+        log::error!("[{}] {}: store error: {e}", self.id, self.name());
+        self.reply("451 4.3.0 Error: temporary local problem, try again later\r\n");
+    }
+
+    /// The trace headers this server adds above the message: Return-Path
+    /// (RFC 5321 §4.4, added at final delivery; the outbound client drops
+    /// it again before relaying) and Received with the TLS and AUTH facts.
+    fn trace_headers(&self, tx: &Transaction) -> Vec<u8> {
+        let helo = sanitize(self.helo.as_deref().unwrap_or("unknown"));
+        let mut protocol = String::new();
+        if tx.params.smtputf8 {
+            protocol.push_str("UTF8");
+        }
+        protocol.push_str(if self.esmtp { "ESMTP" } else { "SMTP" });
+        if self.tls.is_some() {
+            protocol.push('S');
+        }
+        if self.account.is_some() {
+            protocol.push('A');
+        }
+        let mut h = format!(
+            "Return-Path: <{}>\r\nReceived: from {helo} ([{}])\r\n\tby {} (smolmail) with {protocol} id {}",
+            tx.sender.address(),
+            self.peer.ip().to_canonical(),
+            self.hostname(),
+            tx.queue_id
+        );
+        if let Some(tls) = &self.tls {
+            h.push_str(&format!("\r\n\t(using {})", sanitize(tls)));
+        }
+        if let Some(account) = &self.account {
+            h.push_str(&format!("\r\n\t(authenticated sender: {})", account.address));
+        }
+        if let [only] = &tx.recipients[..] {
+            h.push_str(&format!("\r\n\tfor <{only}>"));
+        }
+        h.push_str(&format!(";\r\n\t{}\r\n", crate::time::rfc5322(crate::time::now())));
+        h.into_bytes()
+    }
+
+    /// Checks that a transaction is ready for content; replies if not.
+    fn content_ready(&mut self) -> bool {
+        match &self.tx {
+            None => {
+                self.refuse("503 5.5.1 Error: need MAIL command\r\n");
+                false
+            }
+            Some(tx) if tx.recipients.is_empty() => {
+                let reply = match tx.rejected {
+                    0 => "503 5.5.1 Error: need RCPT command\r\n",
+                    _ => "554 5.5.1 Error: no valid recipients\r\n",
+                };
+                self.refuse(reply);
+                false
+            }
+            Some(_) => true,
+        }
+    }
+
+    async fn data(&mut self, stream: &mut Stream) -> Flow {
+        if !self.content_ready() {
+            return Flow::Continue;
+        }
+        if self.tx.as_ref().is_some_and(|tx| tx.chunks.is_some()) {
+            self.refuse("503 5.5.1 Error: DATA after BDAT\r\n");
+            return Flow::Continue;
+        }
+        let Some(tx) = self.tx.take() else { return Flow::Continue };
+        self.reply("354 End data with <CR><LF>.<CR><LF>\r\n");
+        if !self.flush(stream).await {
+            return Flow::Close;
+        }
+        let mut message = self.trace_headers(&tx);
+        let base = message.len();
+        let limit = self.ctx.config.max_message_size as usize;
+        let mut decoder = DataDecoder::new(limit);
+        self.input.reserve(BULK);
+        let started = Instant::now();
+        loop {
+            let chunk = self.input.buffered();
+            match decoder.feed(chunk, &mut message, base) {
+                Progress::Done(n) => {
+                    self.input.consume(n);
+                    break;
+                }
+                Progress::More => {
+                    let n = chunk.len();
+                    self.input.consume(n);
+                }
+            }
+            match self.input.fill(stream, BULK, IDLE).await {
+                Ok(_) => {}
+                Err(e) => {
+                    log::info!("[{}] {}: {}: connection lost during DATA: {e:?}", self.id, self.name(), tx.queue_id);
+                    return Flow::Close;
+                }
+            }
+        }
+        self.input.shrink();
+        let size = message.len() - base;
+        match decoder.verdict() {
+            Verdict::TooBig => self.refuse("552 5.3.4 Message size exceeds fixed limit\r\n"),
+            Verdict::BareLineEnding => {
+                log::warn!(
+                    "[{}] {}: {}: refused: bare CR or LF in DATA from {} (possible SMTP smuggling)",
+                    self.id,
+                    self.name(),
+                    tx.queue_id,
+                    self.peer
+                );
+                self.refuse("550 5.6.0 Message refused: bare CR or LF in DATA; lines must end with CRLF (RFC 5321 2.3.8)\r\n");
+            }
+            Verdict::Ok => self.deliver(tx, message, size, started).await,
+        }
+        Flow::Continue
+    }
+
+    async fn bdat(&mut self, size: u64, last: bool, stream: &mut Stream) -> Flow {
+        // RFC 3030 §2: the chunk is read even when the command is refused,
+        // or its bytes would be taken for commands.
+        let ready = self.tx.is_some() && self.tx.as_ref().is_some_and(|tx| !tx.recipients.is_empty());
+        let limit = self.ctx.config.max_message_size;
+        if ready && let Some(mut tx) = self.tx.take() {
+            if tx.chunks.is_none() {
+                let message = self.trace_headers(&tx);
+                let base = message.len();
+                tx.chunks = Some(Chunks { message, base, last_cr: false, bare_line_ending: false, too_big: false });
+            }
+            self.tx = Some(tx);
+        }
+        let mut remaining = size;
+        self.input.reserve(BULK);
+        while remaining > 0 {
+            if self.input.buffered().is_empty() {
+                if let Err(e) = self.input.fill(stream, BULK, IDLE).await {
+                    log::info!("[{}] {}: connection lost during BDAT: {e:?}", self.id, self.name());
+                    return Flow::Close;
+                }
+            }
+            let take = (remaining as usize).min(self.input.buffered().len());
+            if let Some(chunks) = self.tx.as_mut().and_then(|tx| tx.chunks.as_mut()) {
+                let bytes = &self.input.buffered()[..take];
+                chunks.last_cr = data::scan_bare_line_endings(bytes, chunks.last_cr, &mut chunks.bare_line_ending);
+                let content = (chunks.message.len() - chunks.base) as u64;
+                if content + take as u64 > limit {
+                    chunks.too_big = true;
+                } else if !chunks.bare_line_ending {
+                    chunks.message.extend_from_slice(bytes);
+                }
+            }
+            self.input.consume(take);
+            remaining -= take as u64;
+        }
+        self.input.shrink();
+        if !ready {
+            self.content_ready();
+            return Flow::Continue;
+        }
+        if !last {
+            self.reply(&format!("250 2.0.0 Ok: {size} octets received\r\n"));
+            return Flow::Continue;
+        }
+        let Some(mut tx) = self.tx.take() else { return Flow::Continue };
+        let Some(chunks) = tx.chunks.take() else { return Flow::Continue };
+        if chunks.too_big {
+            self.refuse("552 5.3.4 Message size exceeds fixed limit\r\n");
+        } else if chunks.bare_line_ending || chunks.last_cr {
+            log::warn!("[{}] {}: {}: refused: bare CR or LF in BDAT from {}", self.id, self.name(), tx.queue_id, self.peer);
+            self.refuse("550 5.6.0 Message refused: bare CR or LF in message; lines must end with CRLF\r\n");
+        } else {
+            let size = chunks.message.len() - chunks.base;
+            self.deliver(tx, chunks.message, size, Instant::now()).await;
+        }
+        Flow::Continue
+    }
+
+    /// Stores the message for every local recipient and queues the
+    /// remote ones, in one commit; replies only after it is durable.
+    async fn deliver(&mut self, tx: Transaction, message: Vec<u8>, size: usize, started: Instant) {
+        let mailboxes = {
+            let reader = match self.ctx.store.read() {
+                Ok(r) => r,
+                Err(e) => return self.store_trouble(&e),
+            };
+            let mut ids = Vec::with_capacity(tx.local.len());
+            for &account in &tx.local {
+                match reader.mailbox(account, "INBOX") {
+                    Ok(Some(inbox)) => ids.push(inbox.id),
+                    Ok(None) => {
+                        return self.store_trouble(&StoreError::NotFound(format!("INBOX of account {account}")));
+                    }
+                    Err(e) => return self.store_trouble(&e),
+                }
+            }
+            ids
+        };
+        let now = crate::time::now();
+        let outbound = (!tx.remote.is_empty()).then(|| Outbound {
+            queue_id: tx.queue_id.clone(),
+            sender: tx.sender.address(),
+            recipients: tx.remote.clone(),
+            ret: tx.params.ret,
+            envid: tx.params.envid.clone(),
+            arrival: now,
+            attempts: 0,
+        });
+        let delivery = Delivery {
+            message,
+            internal_date: now,
+            flags: Flags::default(),
+            keywords: Vec::new(),
+            mailboxes,
+            outbound,
+        };
+        let qid = &tx.queue_id;
+        let (id, name) = (self.id, self.name());
+        log::info!(
+            "[{id}] {name}: {qid}: client=[{}]{}, from=<{}>, size={size}, nrcpt={}",
+            self.peer.ip().to_canonical(),
+            self.account.as_ref().map(|a| format!(", sasl_username={}", a.address)).unwrap_or_default(),
+            tx.sender.address(),
+            tx.recipients.len()
+        );
+        match self.ctx.store.deliver(delivery).await {
+            Ok(done) => {
+                let delay = started.elapsed().as_secs_f64();
+                for to in &tx.recipients {
+                    log::info!("[{id}] {name}: {qid}: to=<{to}>, delay={delay:.3}, status=accepted");
+                }
+                if !done.placed.is_empty() {
+                    log::info!("[{id}] {name}: {qid}: relay=local, status=sent (delivered to {} mailbox(es))", done.placed.len());
+                }
+                for r in &tx.remote {
+                    log::info!("[{id}] {name}: {qid}: to=<{}>, status=queued (outbound)", r.address);
+                }
+                self.reply(&format!("250 2.0.0 Ok: queued as {qid}\r\n"));
+            }
+            Err(e) => {
+                log::error!("[{id}] {name}: {qid}: status=deferred (store: {e})");
+                match e {
+                    StoreError::Full => self.reply("452 4.3.1 Insufficient system storage\r\n"),
+                    _ => self.reply("451 4.3.0 Error: temporary local problem, try again later\r\n"),
+                }
+            }
+        }
+    }
+}
+
+/// Keeps what a client sent safe to put in a header: no CR/LF, no
+/// comment or structure characters, bounded length.
+fn sanitize(text: &str) -> String {
+    text.chars()
+        .take(255)
+        .map(|c| if c.is_alphanumeric() || ".-_:[]@ ".contains(c) { c } else { '?' })
+        .collect()
+}
+
+thread_local! {
+    static QUEUE_SEQUENCE: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// A Postfix-style queue id: hex of the time in microseconds and a
+/// sequence number, unique within this process and ordered in time.
+fn queue_id() -> String {
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64);
+    let seq = QUEUE_SEQUENCE.with(|s| {
+        let n = s.get().wrapping_add(1);
+        s.set(n);
+        n
+    });
+    format!("{:011X}{:03X}", micros & 0xFFF_FFFF_FFFF, seq & 0xFFF)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_values_are_sanitized() {
+        assert_eq!(sanitize("evil\r\nBcc: x"), "evil??Bcc? x");
+        assert_eq!(sanitize("[192.0.2.1]"), "[192.0.2.1]");
+        assert_eq!(sanitize(&"a".repeat(1000)).len(), 255);
+    }
+
+    #[test]
+    fn queue_ids_are_unique_and_hex() {
+        let ids: Vec<String> = (0..100).map(|_| queue_id()).collect();
+        let mut unique = ids.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 100);
+        assert!(ids.iter().all(|i| i.len() == 14 && i.chars().all(|c| c.is_ascii_hexdigit())));
+    }
+}

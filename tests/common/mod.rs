@@ -1,0 +1,300 @@
+//! Helpers shared by the integration tests: temporary data directories, a
+//! running `smolmail serve` on free loopback ports, and a line-oriented
+//! client over plain TCP or TLS (which trusts any certificate: the server's
+//! is self-signed).
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_smolmail");
+
+/// A fresh directory, removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("smolmail-it-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Runs an administrative command against `data`; panics on failure.
+pub fn admin(data: &Path, args: &[&str], stdin: &str) -> String {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("SMOLMAIL_DATA", data)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "smolmail {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn add_user(data: &Path, address: &str, password: &str) {
+    admin(data, &["user", "add", address, "--password-stdin"], &format!("{password}\n"));
+}
+
+/// A running `smolmail serve`, killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub log: PathBuf,
+    pub data: PathBuf,
+    pub ip: String,
+    pub ports: Vec<(&'static str, u16)>,
+}
+
+pub const SERVICES: [&str; 7] = ["smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s"];
+
+impl Server {
+    /// Starts the server with every service on a free port of 127.0.0.1.
+    pub fn start(data: &Path, extra: &[&str]) -> Server {
+        Server::start_on("127.0.0.1", data, extra)
+    }
+
+    /// As [`Server::start`], on the given local address.
+    pub fn start_on(ip: &str, data: &Path, extra: &[&str]) -> Server {
+        let ports: Vec<(&'static str, u16)> = SERVICES.iter().map(|s| (*s, free_port())).collect();
+        let log = data.join("serve.log");
+        let mut cmd = Command::new(BIN);
+        cmd.arg("serve").env("SMOLMAIL_DATA", data).env("SMOLMAIL_HOSTNAME", "mail.home.arpa");
+        for (service, port) in &ports {
+            cmd.arg(format!("--{service}")).arg(format!("{ip}:{port}"));
+        }
+        cmd.args(extra).stderr(std::fs::File::create(&log).unwrap());
+        let server = Server { child: cmd.spawn().unwrap(), log, data: data.to_path_buf(), ip: ip.to_string(), ports };
+        server.wait_for_log("pop3s: listening on");
+        server
+    }
+
+    pub fn port(&self, service: &str) -> u16 {
+        self.ports.iter().find(|(s, _)| *s == service).map(|(_, p)| *p).unwrap()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn wait_for_log(&self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self.log().contains(needle) {
+            assert!(Instant::now() < deadline, "no {needle:?} in log:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn connect(&self, service: &str) -> Client {
+        let stream = TcpStream::connect((self.ip.as_str(), self.port(service))).unwrap();
+        Client::plain(stream)
+    }
+
+    pub fn connect_tls(&self, service: &str) -> Client {
+        let stream = TcpStream::connect((self.ip.as_str(), self.port(service))).unwrap();
+        Client::tls(stream)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Accepts any server certificate: the tests' servers are self-signed.
+#[derive(Debug)]
+struct TrustAnything(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for TrustAnything {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+fn tls_config() -> Arc<rustls::ClientConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(TrustAnything(provider)))
+        .with_no_client_auth();
+    Arc::new(config)
+}
+
+pub trait Io: Read + Write {}
+impl<T: Read + Write> Io for T {}
+
+/// A blocking line client over TCP or TLS.
+pub struct Client {
+    reader: BufReader<Box<dyn Io>>,
+    pub tls: bool,
+}
+
+struct TlsIo(rustls::StreamOwned<rustls::ClientConnection, TcpStream>);
+
+impl Read for TlsIo {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl Write for TlsIo {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+fn tls_wrap(stream: TcpStream) -> TlsIo {
+    let name = rustls::pki_types::ServerName::try_from("mail.home.arpa").unwrap();
+    let conn = rustls::ClientConnection::new(tls_config(), name).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, stream);
+    while tls.conn.is_handshaking() {
+        tls.conn.complete_io(&mut tls.sock).unwrap();
+    }
+    TlsIo(tls)
+}
+
+impl Client {
+    pub fn plain(stream: TcpStream) -> Client {
+        stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        Client { reader: BufReader::new(Box::new(stream)), tls: false }
+    }
+
+    pub fn tls(stream: TcpStream) -> Client {
+        stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        Client { reader: BufReader::new(Box::new(tls_wrap(stream))), tls: true }
+    }
+
+    /// Upgrades after STARTTLS/STLS; fails if the server had buffered
+    /// input it should have thrown away (the reader must be empty).
+    pub fn start_tls(self, stream: TcpStream) -> Client {
+        assert!(self.reader.buffer().is_empty(), "bytes after the STARTTLS reply");
+        Client::tls(stream)
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        let w = self.reader.get_mut();
+        w.write_all(bytes).unwrap();
+        w.flush().unwrap();
+    }
+
+    pub fn line(&mut self) -> String {
+        let mut line = String::new();
+        self.reader.read_line(&mut line).unwrap();
+        line
+    }
+
+    /// Reads one (possibly multi-line) SMTP reply; returns all its lines.
+    pub fn reply(&mut self) -> String {
+        let mut all = String::new();
+        loop {
+            let line = self.line();
+            assert!(!line.is_empty(), "connection closed; so far: {all:?}");
+            all.push_str(&line);
+            if line.len() < 4 || line.as_bytes()[3] != b'-' {
+                return all;
+            }
+        }
+    }
+
+    /// Sends a command line and checks the reply code.
+    pub fn cmd(&mut self, line: &str, code: &str) -> String {
+        self.send(format!("{line}\r\n").as_bytes());
+        let reply = self.reply();
+        assert!(reply.starts_with(code), "{line:?} -> {reply:?}, expected {code}");
+        reply
+    }
+
+    pub fn expect(&mut self, code: &str) -> String {
+        let reply = self.reply();
+        assert!(reply.starts_with(code), "got {reply:?}, expected {code}");
+        reply
+    }
+
+    /// Whether the server closed the connection (EOF or reset).
+    pub fn closed(&mut self) -> bool {
+        let mut buf = [0u8; 1];
+        matches!(self.reader.read(&mut buf), Ok(0) | Err(_))
+    }
+}
+
+/// Opens the server's store from the test process (LMDB allows a second
+/// process) and returns every message in `address`'s INBOX.
+pub fn inbox(data: &Path, address: &str) -> Vec<Vec<u8>> {
+    let store = smolmail::store::Store::open(data, &smolmail::store::Options::default()).unwrap();
+    let r = store.read().unwrap();
+    let account = r.account(address).unwrap().expect("account exists");
+    let mailbox = r.mailbox(account.id, "INBOX").unwrap().unwrap();
+    let mut out = Vec::new();
+    for m in r.messages(mailbox.id).unwrap() {
+        let m = m.unwrap();
+        out.push(r.blob(m.blob_id).unwrap().unwrap().to_vec());
+    }
+    out
+}
+
+/// The outbound queue as the server stored it.
+pub fn queue(data: &Path) -> Vec<smolmail::store::QueueEntry> {
+    let store = smolmail::store::Store::open(data, &smolmail::store::Options::default()).unwrap();
+    let r = store.read().unwrap();
+    r.queue().unwrap()
+}
+
+pub fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
