@@ -15,8 +15,9 @@ PACKAGES=(
   # cross build for Raspberry Pi 3/4/Zero 2 (aarch64, static musl) and running
   # the aarch64 tests under emulation
   gcc-aarch64-linux-gnu musl-dev:arm64 qemu-user-static binfmt-support
-  # tests: `file` proves the binary static; openssl inspects certificates
-  file openssl python3 ca-certificates
+  # tests: `file` proves the binary static; openssl inspects certificates;
+  # swaks is a real SMTP client; iproute2 builds the test network namespace
+  file openssl python3 ca-certificates swaks iproute2
   # the image (board/, image/): partitioning, file systems, busybox userland
   genimage mtools dosfstools e2fsprogs fakeroot busybox-static:arm64 xz-utils cpio
   # scripts/bench-smtp.sh: the Postfix + Dovecot pair it compares against, and

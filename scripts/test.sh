@@ -17,6 +17,15 @@ cargo clippy --all-targets --locked -- -D warnings
 step "native tests"
 cargo test --locked
 
+step "rules for clients off this host (in a network namespace)"
+# AUTH before TLS is allowed only from loopback, so this test needs a client
+# address that is not 127/8: 192.0.2.1 on the loopback device of a network
+# namespace of its own, which touches nothing outside it.
+unshare --net sh -c 'ip link set lo up && ip addr add 192.0.2.1/32 dev lo &&
+  SMOLMAIL_TEST_NONLOOPBACK=192.0.2.1 cargo test --locked --offline --test smtp auth_needs_tls_off_loopback -- --exact --nocapture' \
+  2>&1 | tee /tmp/smolmail-netns.log
+grep -q "skipped" /tmp/smolmail-netns.log && { echo "FAIL: the namespace test did not run" >&2; exit 1; }
+
 step "static aarch64 release build"
 cargo build --release --locked --target aarch64-unknown-linux-musl
 bin=target/aarch64-unknown-linux-musl/release/smolmail

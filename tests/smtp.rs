@@ -16,8 +16,16 @@ fn setup(name: &str, extra: &[&str]) -> (TempDir, Server) {
     let data = TempDir::new(name);
     add_user(&data.0, "alice@home.arpa", "alice-pw");
     add_user(&data.0, "bob@home.arpa", "bob-pw");
-    common::admin(&data.0, &["alias", "add", "postmaster@home.arpa", "alice@home.arpa"], "");
-    common::admin(&data.0, &["alias", "add", "ali@home.arpa", "alice@home.arpa"], "");
+    common::admin(
+        &data.0,
+        &["alias", "add", "postmaster@home.arpa", "alice@home.arpa"],
+        "",
+    );
+    common::admin(
+        &data.0,
+        &["alias", "add", "ali@home.arpa", "alice@home.arpa"],
+        "",
+    );
     let server = Server::start(&data.0, extra);
     (data, server)
 }
@@ -34,7 +42,11 @@ fn send_message(c: &mut Client, from: &str, to: &[&str], body: &str) -> String {
     }
     c.cmd("DATA", "354");
     c.send(body.as_bytes());
-    c.send(if body.ends_with("\r\n") { b".\r\n" } else { b"\r\n.\r\n" });
+    c.send(if body.ends_with("\r\n") {
+        b".\r\n"
+    } else {
+        b"\r\n.\r\n"
+    });
     c.expect("250")
 }
 
@@ -43,7 +55,16 @@ fn mta_delivers_locally_with_trace_headers() {
     let (data, server) = setup("mta", &["--trusted-network", "none"]);
     let mut c = server.connect("smtp");
     let caps = ehlo(&mut c);
-    for ext in ["PIPELINING", "SIZE 26214400", "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES", "CHUNKING", "DSN", "STARTTLS"] {
+    for ext in [
+        "PIPELINING",
+        "SIZE 26214400",
+        "8BITMIME",
+        "SMTPUTF8",
+        "ENHANCEDSTATUSCODES",
+        "CHUNKING",
+        "DSN",
+        "STARTTLS",
+    ] {
         assert!(caps.contains(ext), "{ext} missing: {caps}");
     }
     assert!(!caps.contains("AUTH"), "AUTH offered on port 25: {caps}");
@@ -60,10 +81,25 @@ fn mta_delivers_locally_with_trace_headers() {
     assert_eq!(alice.len(), 1, "alias and address both reach alice once");
     assert_eq!(bob.len(), 1);
     let text = String::from_utf8(alice[0].clone()).unwrap();
-    assert!(text.starts_with("Return-Path: <someone@example.org>\r\nReceived: from client.example ([127.0.0.1])"), "{text}");
-    assert!(text.contains("by mail.home.arpa (smolmail) with ESMTP id"), "{text}");
-    assert!(text.ends_with("\r\nSubject: hello\r\n\r\nline one\r\n.dotted\r\n"), "{text:?}");
-    assert!(server.log().contains("from=<someone@example.org>, size="), "{}", server.log());
+    assert!(
+        text.starts_with(
+            "Return-Path: <someone@example.org>\r\nReceived: from client.example ([127.0.0.1])"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("by mail.home.arpa (smolmail) with ESMTP id"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("\r\nSubject: hello\r\n\r\nline one\r\n.dotted\r\n"),
+        "{text:?}"
+    );
+    assert!(
+        server.log().contains("from=<someone@example.org>, size="),
+        "{}",
+        server.log()
+    );
 }
 
 #[test]
@@ -130,13 +166,21 @@ fn starttls_discards_pipelined_plaintext() {
     c.cmd("MAIL FROM:<x@example.org>", "503 5.5.1");
     let caps = c.cmd("EHLO client.example", "250");
     assert!(!caps.contains("STARTTLS"), "{caps}");
-    send_message(&mut c, "x@example.org", &["alice@home.arpa"], "Subject: tls\r\n\r\nsecret\r\n");
+    send_message(
+        &mut c,
+        "x@example.org",
+        &["alice@home.arpa"],
+        "Subject: tls\r\n\r\nsecret\r\n",
+    );
     c.cmd("QUIT", "221");
     assert!(server.log().contains("discarded"), "no discard logged");
     let mail = inbox(&data.0, "alice@home.arpa");
     assert_eq!(mail.len(), 1);
     let text = String::from_utf8_lossy(&mail[0]);
-    assert!(text.contains("with ESMTPS id") && text.contains("(using TLS"), "{text}");
+    assert!(
+        text.contains("with ESMTPS id") && text.contains("(using TLS"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -145,16 +189,28 @@ fn submission_auth_and_sender_ownership() {
     // 465: implicit TLS.
     let mut c = server.connect_tls("submissions");
     let caps = ehlo(&mut c);
-    assert!(caps.contains("AUTH PLAIN LOGIN") && !caps.contains("STARTTLS"), "{caps}");
-    c.cmd(&format!("AUTH PLAIN {}", b64(b"\0alice@home.arpa\0wrong")), "535 5.7.8");
-    c.cmd(&format!("AUTH PLAIN {}", b64(b"\0alice@home.arpa\0alice-pw")), "235 2.7.0");
+    assert!(
+        caps.contains("AUTH PLAIN LOGIN") && !caps.contains("STARTTLS"),
+        "{caps}"
+    );
+    c.cmd(
+        &format!("AUTH PLAIN {}", b64(b"\0alice@home.arpa\0wrong")),
+        "535 5.7.8",
+    );
+    c.cmd(
+        &format!("AUTH PLAIN {}", b64(b"\0alice@home.arpa\0alice-pw")),
+        "235 2.7.0",
+    );
     c.cmd("AUTH PLAIN", "503 5.5.1");
     c.cmd("MAIL FROM:<bob@home.arpa>", "553 5.7.1");
     c.cmd("MAIL FROM:<alice+x@home.arpa>", "250");
     c.cmd("RSET", "250");
     c.cmd("MAIL FROM:<ali@home.arpa>", "250");
     c.cmd("RCPT TO:<bob@home.arpa>", "250");
-    c.cmd("RCPT TO:<friend@example.org> NOTIFY=FAILURE,DELAY ORCPT=rfc822;friend+40example.org", "250");
+    c.cmd(
+        "RCPT TO:<friend@example.org> NOTIFY=FAILURE,DELAY ORCPT=rfc822;friend+40example.org",
+        "250",
+    );
     c.cmd("DATA", "354");
     c.send(b"Subject: out\r\n\r\nhello\r\n.\r\n");
     c.expect("250");
@@ -162,13 +218,19 @@ fn submission_auth_and_sender_ownership() {
     let bob = inbox(&data.0, "bob@home.arpa");
     assert_eq!(bob.len(), 1);
     let text = String::from_utf8_lossy(&bob[0]);
-    assert!(text.contains("with ESMTPSA") && text.contains("(authenticated sender: alice@home.arpa)"), "{text}");
+    assert!(
+        text.contains("with ESMTPSA") && text.contains("(authenticated sender: alice@home.arpa)"),
+        "{text}"
+    );
     assert!(!text.contains("alice-pw"));
     let q = queue(&data.0);
     assert_eq!(q.len(), 1);
     let r = &q[0].outbound.recipients[0];
     assert_eq!(r.address, "friend@example.org");
-    assert_eq!(r.notify, smolmail::store::queue::notify::FAILURE | smolmail::store::queue::notify::DELAY);
+    assert_eq!(
+        r.notify,
+        smolmail::store::queue::notify::FAILURE | smolmail::store::queue::notify::DELAY
+    );
     assert_eq!(r.orcpt.as_deref(), Some("rfc822;friend@example.org"));
     assert_eq!(q[0].outbound.sender, "ali@home.arpa");
 
@@ -182,7 +244,12 @@ fn submission_auth_and_sender_ownership() {
     c.cmd("AUTH LOGIN", "334 VXNlcm5hbWU6");
     c.cmd(&b64(b"bob@home.arpa"), "334 UGFzc3dvcmQ6");
     c.cmd(&b64(b"bob-pw"), "235");
-    send_message(&mut c, "bob@home.arpa", &["alice@home.arpa"], "Subject: hi\r\n\r\nfrom bob\r\n");
+    send_message(
+        &mut c,
+        "bob@home.arpa",
+        &["alice@home.arpa"],
+        "Subject: hi\r\n\r\nfrom bob\r\n",
+    );
     c.cmd("AUTH LOGIN", "503");
     c.cmd("QUIT", "221");
     assert_eq!(inbox(&data.0, "alice@home.arpa").len(), 1);
@@ -217,7 +284,9 @@ fn trusted_network_relays_local_senders_only() {
 #[test]
 fn auth_needs_tls_off_loopback() {
     let Ok(ip) = std::env::var("SMOLMAIL_TEST_NONLOOPBACK") else {
-        eprintln!("skipped: run by scripts/test.sh inside a network namespace with SMOLMAIL_TEST_NONLOOPBACK set");
+        eprintln!(
+            "skipped: run by scripts/test.sh inside a network namespace with SMOLMAIL_TEST_NONLOOPBACK set"
+        );
         return;
     };
     let data = TempDir::new("nonloopback");
@@ -227,12 +296,18 @@ fn auth_needs_tls_off_loopback() {
     let mut c = Client::plain(stream.try_clone().unwrap());
     let caps = ehlo(&mut c);
     assert!(!caps.contains("AUTH"), "AUTH offered without TLS: {caps}");
-    c.cmd(&format!("AUTH PLAIN {}", b64(b"\0alice@home.arpa\0alice-pw")), "530 5.7.0");
+    c.cmd(
+        &format!("AUTH PLAIN {}", b64(b"\0alice@home.arpa\0alice-pw")),
+        "530 5.7.0",
+    );
     c.cmd("STARTTLS", "220");
     let mut c = c.start_tls(stream);
     let caps = c.cmd("EHLO client.example", "250");
     assert!(caps.contains("AUTH PLAIN LOGIN"), "{caps}");
-    c.cmd(&format!("AUTH PLAIN {}", b64(b"\0alice@home.arpa\0alice-pw")), "235");
+    c.cmd(
+        &format!("AUTH PLAIN {}", b64(b"\0alice@home.arpa\0alice-pw")),
+        "235",
+    );
 }
 
 /// The size limit is enforced while reading; the session stays usable.
@@ -248,7 +323,12 @@ fn size_limit() {
     c.cmd("DATA", "354");
     c.send(format!("Subject: big\r\n\r\n{}\r\n.\r\n", "x".repeat(3000)).as_bytes());
     c.expect("552 5.3.4");
-    send_message(&mut c, "x@example.org", &["alice@home.arpa"], "Subject: small\r\n\r\nok\r\n");
+    send_message(
+        &mut c,
+        "x@example.org",
+        &["alice@home.arpa"],
+        "Subject: small\r\n\r\nok\r\n",
+    );
     c.cmd("QUIT", "221");
     let mail = inbox(&data.0, "alice@home.arpa");
     assert_eq!(mail.len(), 1);
@@ -365,7 +445,10 @@ fn auth_failure_limiter() {
         // While the bad client waits out its delay, the other is served.
         let quick = Instant::now();
         other.cmd("NOOP", "250");
-        assert!(quick.elapsed() < Duration::from_millis(500), "another client was slowed down");
+        assert!(
+            quick.elapsed() < Duration::from_millis(500),
+            "another client was slowed down"
+        );
         let reply = bad.reply();
         delays.push(started.elapsed());
         if reply.starts_with("454 4.7.0") {
@@ -377,7 +460,10 @@ fn auth_failure_limiter() {
     assert!(locked, "never locked out after {} failures", delays.len());
     assert!(delays[1] > delays[0], "no growing delay: {delays:?}");
     // Even the right password is refused while locked out.
-    bad.cmd(&format!("AUTH PLAIN {}", b64(b"\0alice@home.arpa\0alice-pw")), "454");
+    bad.cmd(
+        &format!("AUTH PLAIN {}", b64(b"\0alice@home.arpa\0alice-pw")),
+        "454",
+    );
 }
 
 /// A full store gives 452 4.3.1 and nothing half-written.
@@ -408,7 +494,11 @@ fn storage_full_is_temporary() {
     c.cmd("QUIT", "221");
     drop(server);
     let mail = inbox(&data.0, "alice@home.arpa");
-    assert_eq!(mail.len(), accepted, "an accepted message is missing or a refused one was kept");
+    assert_eq!(
+        mail.len(),
+        accepted,
+        "an accepted message is missing or a refused one was kept"
+    );
     assert!(mail.iter().all(|m| m.ends_with(body.as_bytes())));
 }
 

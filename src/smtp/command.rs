@@ -19,7 +19,10 @@ pub enum Command<'a> {
     Rcpt(Path, RcptParams),
     Data,
     /// RFC 3030 CHUNKING.
-    Bdat { size: u64, last: bool },
+    Bdat {
+        size: u64,
+        last: bool,
+    },
     Rset,
     Noop,
     Quit,
@@ -28,7 +31,10 @@ pub enum Command<'a> {
     Help,
     StartTls,
     /// RFC 4954: mechanism and optional initial response (base64, or `=`).
-    Auth { mechanism: &'a str, initial: Option<&'a [u8]> },
+    Auth {
+        mechanism: &'a str,
+        initial: Option<&'a [u8]>,
+    },
 }
 
 /// A mailbox address as given in a path.
@@ -50,7 +56,11 @@ impl Path {
     /// whose content needs no quoting is unquoted (RFC 5321 §4.1.2 says
     /// `"abc"` and `abc` are the same mailbox).
     pub fn canonical(&self) -> String {
-        let local = match self.local.strip_prefix('"').and_then(|l| l.strip_suffix('"')) {
+        let local = match self
+            .local
+            .strip_prefix('"')
+            .and_then(|l| l.strip_suffix('"'))
+        {
             Some(inner) if !inner.is_empty() && is_dot_string(inner.as_bytes()) => inner,
             _ => &self.local,
         };
@@ -135,14 +145,22 @@ const BAD_RECIPIENT: ParseError = ParseError::Syntax("5.1.3", "Bad recipient add
 pub fn parse(line: &[u8]) -> Result<Command<'_>, ParseError> {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let text = std::str::from_utf8(line).map_err(|_| ParseError::Syntax("5.5.2", "Syntax error: not UTF-8"))?;
+    let text = std::str::from_utf8(line)
+        .map_err(|_| ParseError::Syntax("5.5.2", "Syntax error: not UTF-8"))?;
     let (verb, rest) = match text.find(' ') {
         Some(i) => (&text[..i], &text[i + 1..]),
         None => (text, ""),
     };
     let verb = verb.to_ascii_uppercase();
     let no_args = |cmd: Command<'static>| -> Result<Command<'static>, ParseError> {
-        if rest.trim().is_empty() { Ok(cmd) } else { Err(ParseError::Syntax("5.5.4", "Syntax error: no arguments allowed")) }
+        if rest.trim().is_empty() {
+            Ok(cmd)
+        } else {
+            Err(ParseError::Syntax(
+                "5.5.4",
+                "Syntax error: no arguments allowed",
+            ))
+        }
     };
     match verb.as_str() {
         "EHLO" | "HELO" => {
@@ -150,20 +168,33 @@ pub fn parse(line: &[u8]) -> Result<Command<'_>, ParseError> {
             if name.is_empty() || name.contains(' ') {
                 return Err(ParseError::Syntax("5.5.4", "Syntax: EHLO hostname"));
             }
-            Ok(if verb == "EHLO" { Command::Ehlo(name) } else { Command::Helo(name) })
+            Ok(if verb == "EHLO" {
+                Command::Ehlo(name)
+            } else {
+                Command::Helo(name)
+            })
         }
         "MAIL" => {
-            let args = strip_prefix_ci(rest, "FROM:").ok_or(ParseError::Syntax("5.5.4", "Syntax: MAIL FROM:<address>"))?;
+            let args = strip_prefix_ci(rest, "FROM:")
+                .ok_or(ParseError::Syntax("5.5.4", "Syntax: MAIL FROM:<address>"))?;
             let (path, params) = split_path(args).ok_or(BAD_SENDER)?;
-            let path = if path == "<>" { ReversePath::Null } else { ReversePath::Mailbox(parse_path(path).ok_or(BAD_SENDER)?) };
+            let path = if path == "<>" {
+                ReversePath::Null
+            } else {
+                ReversePath::Mailbox(parse_path(path).ok_or(BAD_SENDER)?)
+            };
             Ok(Command::Mail(path, parse_mail_params(params)?))
         }
         "RCPT" => {
-            let args = strip_prefix_ci(rest, "TO:").ok_or(ParseError::Syntax("5.5.4", "Syntax: RCPT TO:<address>"))?;
+            let args = strip_prefix_ci(rest, "TO:")
+                .ok_or(ParseError::Syntax("5.5.4", "Syntax: RCPT TO:<address>"))?;
             let (path, params) = split_path(args).ok_or(BAD_RECIPIENT)?;
             // RFC 5321 §4.1.1.3: <Postmaster> without a domain is valid.
             let path = match path.eq_ignore_ascii_case("<postmaster>") {
-                true => Path { local: "postmaster".into(), domain: String::new() },
+                true => Path {
+                    local: "postmaster".into(),
+                    domain: String::new(),
+                },
                 false => parse_path(path).ok_or(BAD_RECIPIENT)?,
             };
             Ok(Command::Rcpt(path, parse_rcpt_params(params)?))
@@ -186,10 +217,16 @@ pub fn parse(line: &[u8]) -> Result<Command<'_>, ParseError> {
         }
         "AUTH" => {
             let mut words = rest.split_ascii_whitespace();
-            let mechanism = words.next().ok_or(ParseError::Syntax("5.5.4", "Syntax: AUTH mechanism [initial-response]"))?;
+            let mechanism = words.next().ok_or(ParseError::Syntax(
+                "5.5.4",
+                "Syntax: AUTH mechanism [initial-response]",
+            ))?;
             let initial = words.next().map(str::as_bytes);
             if words.next().is_some() {
-                return Err(ParseError::Syntax("5.5.4", "Syntax: AUTH mechanism [initial-response]"));
+                return Err(ParseError::Syntax(
+                    "5.5.4",
+                    "Syntax: AUTH mechanism [initial-response]",
+                ));
             }
             Ok(Command::Auth { mechanism, initial })
         }
@@ -208,7 +245,8 @@ pub fn parse(line: &[u8]) -> Result<Command<'_>, ParseError> {
 
 fn strip_prefix_ci<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
     let head = text.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix).then(|| &text[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &text[prefix.len()..])
 }
 
 /// Splits `<path> params` (one space after the colon is tolerated, as
@@ -246,12 +284,16 @@ fn is_atext(b: u8) -> bool {
 
 /// Dot-string: atoms separated by single dots.
 fn is_dot_string(s: &[u8]) -> bool {
-    !s.is_empty() && s.split(|&b| b == b'.').all(|atom| !atom.is_empty() && atom.iter().all(|&b| is_atext(b)))
+    !s.is_empty()
+        && s.split(|&b| b == b'.')
+            .all(|atom| !atom.is_empty() && atom.iter().all(|&b| is_atext(b)))
 }
 
 /// RFC 5321 Quoted-string: qtextSMTP or quoted-pairSMTP between quotes.
 fn is_quoted_string(s: &[u8]) -> bool {
-    let Some(inner) = s.strip_prefix(b"\"").and_then(|s| s.strip_suffix(b"\"")) else { return false };
+    let Some(inner) = s.strip_prefix(b"\"").and_then(|s| s.strip_suffix(b"\"")) else {
+        return false;
+    };
     let mut i = 0;
     while i < inner.len() {
         match inner[i] {
@@ -262,7 +304,14 @@ fn is_quoted_string(s: &[u8]) -> bool {
                 i += 2;
             }
             b'"' => return false,
-            c if c == 32 || c == 33 || (35..=91).contains(&c) || (93..=126).contains(&c) || c >= 0x80 => i += 1,
+            c if c == 32
+                || c == 33
+                || (35..=91).contains(&c)
+                || (93..=126).contains(&c)
+                || c >= 0x80 =>
+            {
+                i += 1
+            }
             _ => return false,
         }
     }
@@ -284,9 +333,13 @@ fn is_domain(s: &str) -> bool {
 
 /// `[IPv4]` or `[IPv6:...]` (RFC 5321 §4.1.3).
 fn is_address_literal(s: &str) -> bool {
-    let Some(inner) = s.strip_prefix('[').and_then(|s| s.strip_suffix(']')) else { return false };
+    let Some(inner) = s.strip_prefix('[').and_then(|s| s.strip_suffix(']')) else {
+        return false;
+    };
     match inner.get(..5) {
-        Some(tag) if tag.eq_ignore_ascii_case("IPv6:") => inner[5..].parse::<std::net::Ipv6Addr>().is_ok(),
+        Some(tag) if tag.eq_ignore_ascii_case("IPv6:") => {
+            inner[5..].parse::<std::net::Ipv6Addr>().is_ok()
+        }
         _ => inner.parse::<std::net::Ipv4Addr>().is_ok(),
     }
 }
@@ -301,7 +354,9 @@ pub fn parse_path(path: &str) -> Option<Path> {
     let mailbox = match inner.starts_with('@') {
         true => {
             let (route, mailbox) = inner.split_once(':')?;
-            let hops_ok = route.split(',').all(|hop| hop.strip_prefix('@').is_some_and(is_domain));
+            let hops_ok = route
+                .split(',')
+                .all(|hop| hop.strip_prefix('@').is_some_and(is_domain));
             if !hops_ok {
                 return None;
             }
@@ -312,21 +367,26 @@ pub fn parse_path(path: &str) -> Option<Path> {
     let at = mailbox.rfind('@')?;
     let (local, domain) = (&mailbox[..at], &mailbox[at + 1..]);
     // RFC 5321 §4.5.3.1.1: 64 octets of local part.
-    if local.len() > 64 || !(is_dot_string(local.as_bytes()) || is_quoted_string(local.as_bytes())) {
+    if local.len() > 64 || !(is_dot_string(local.as_bytes()) || is_quoted_string(local.as_bytes()))
+    {
         return None;
     }
     if !(is_domain(domain) || is_address_literal(domain)) {
         return None;
     }
-    Some(Path { local: local.to_string(), domain: domain.trim_end_matches('.').to_lowercase() })
+    Some(Path {
+        local: local.to_string(),
+        domain: domain.trim_end_matches('.').to_lowercase(),
+    })
 }
 
 /// Splits `KEY[=VALUE]` parameters; keys are case-insensitive.
 fn params(text: &str) -> impl Iterator<Item = (String, Option<&str>)> {
-    text.split_ascii_whitespace().map(|p| match p.split_once('=') {
-        Some((k, v)) => (k.to_ascii_uppercase(), Some(v)),
-        None => (p.to_ascii_uppercase(), None),
-    })
+    text.split_ascii_whitespace()
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (k.to_ascii_uppercase(), Some(v)),
+            None => (p.to_ascii_uppercase(), None),
+        })
 }
 
 /// RFC 3461 §4 xtext: `+XX` hex escapes.
@@ -359,7 +419,12 @@ fn parse_mail_params(text: &str) -> Result<MailParams, ParseError> {
             return Err(ParseError::Syntax("5.5.4", "Duplicate MAIL parameter"));
         }
         match (key.as_str(), value) {
-            ("SIZE", Some(v)) => p.size = Some(v.parse().map_err(|_| ParseError::Parameter("Bad SIZE value"))?),
+            ("SIZE", Some(v)) => {
+                p.size = Some(
+                    v.parse()
+                        .map_err(|_| ParseError::Parameter("Bad SIZE value"))?,
+                )
+            }
             ("BODY", Some(v)) if v.eq_ignore_ascii_case("7BIT") => p.body = Body::SevenBit,
             ("BODY", Some(v)) if v.eq_ignore_ascii_case("8BITMIME") => p.body = Body::EightBitMime,
             ("BODY", _) => return Err(ParseError::Parameter("Unsupported BODY type")),
@@ -388,10 +453,14 @@ fn parse_rcpt_params(text: &str) -> Result<RcptParams, ParseError> {
             return Err(ParseError::Syntax("5.5.4", "Duplicate RCPT parameter"));
         }
         match (key.as_str(), value) {
-            ("NOTIFY", Some(v)) => p.notify = parse_notify(v).ok_or(ParseError::Parameter("Bad NOTIFY value"))?,
+            ("NOTIFY", Some(v)) => {
+                p.notify = parse_notify(v).ok_or(ParseError::Parameter("Bad NOTIFY value"))?
+            }
             ("ORCPT", Some(v)) => {
                 // addr-type ";" xtext, e.g. rfc822;user+40example.org
-                let (kind, addr) = v.split_once(';').ok_or(ParseError::Parameter("Bad ORCPT value"))?;
+                let (kind, addr) = v
+                    .split_once(';')
+                    .ok_or(ParseError::Parameter("Bad ORCPT value"))?;
                 let addr = decode_xtext(addr).ok_or(ParseError::Parameter("Bad ORCPT value"))?;
                 p.orcpt = Some(format!("{kind};{addr}"));
             }
@@ -424,27 +493,59 @@ mod tests {
     use super::*;
 
     fn path(local: &str, domain: &str) -> Path {
-        Path { local: local.into(), domain: domain.into() }
+        Path {
+            local: local.into(),
+            domain: domain.into(),
+        }
     }
 
     #[test]
     fn verbs_and_arguments() {
-        assert_eq!(parse(b"ehlo client.example\r\n"), Ok(Command::Ehlo("client.example")));
-        assert_eq!(parse(b"HELO [192.0.2.1]\r\n"), Ok(Command::Helo("[192.0.2.1]")));
+        assert_eq!(
+            parse(b"ehlo client.example\r\n"),
+            Ok(Command::Ehlo("client.example"))
+        );
+        assert_eq!(
+            parse(b"HELO [192.0.2.1]\r\n"),
+            Ok(Command::Helo("[192.0.2.1]"))
+        );
         assert_eq!(parse(b"DATA\r\n"), Ok(Command::Data));
         assert_eq!(parse(b"NOOP hello\r\n"), Ok(Command::Noop));
-        assert_eq!(parse(b"BDAT 100 LAST\r\n"), Ok(Command::Bdat { size: 100, last: true }));
-        assert_eq!(parse(b"BDAT 0\r\n"), Ok(Command::Bdat { size: 0, last: false }));
-        assert_eq!(parse(b"AUTH PLAIN AGEAYg==\r\n"), Ok(Command::Auth { mechanism: "PLAIN", initial: Some(b"AGEAYg==") }));
+        assert_eq!(
+            parse(b"BDAT 100 LAST\r\n"),
+            Ok(Command::Bdat {
+                size: 100,
+                last: true
+            })
+        );
+        assert_eq!(
+            parse(b"BDAT 0\r\n"),
+            Ok(Command::Bdat {
+                size: 0,
+                last: false
+            })
+        );
+        assert_eq!(
+            parse(b"AUTH PLAIN AGEAYg==\r\n"),
+            Ok(Command::Auth {
+                mechanism: "PLAIN",
+                initial: Some(b"AGEAYg==")
+            })
+        );
         assert_eq!(parse(b"XYZZY\r\n"), Err(ParseError::Unknown));
-        assert!(matches!(parse(b"DATA now\r\n"), Err(ParseError::Syntax(..))));
+        assert!(matches!(
+            parse(b"DATA now\r\n"),
+            Err(ParseError::Syntax(..))
+        ));
         assert!(matches!(parse(b"EHLO\r\n"), Err(ParseError::Syntax(..))));
         assert!(matches!(parse(b"BDAT x\r\n"), Err(ParseError::Syntax(..))));
     }
 
     #[test]
     fn mail_and_params() {
-        let Ok(Command::Mail(from, p)) = parse(b"MAIL FROM:<Alice@Example.ORG> SIZE=1000 BODY=8BITMIME RET=HDRS ENVID=QQ+2B1\r\n") else {
+        let Ok(Command::Mail(from, p)) = parse(
+            b"MAIL FROM:<Alice@Example.ORG> SIZE=1000 BODY=8BITMIME RET=HDRS ENVID=QQ+2B1\r\n",
+        ) else {
             panic!()
         };
         assert_eq!(from, ReversePath::Mailbox(path("Alice", "example.org")));
@@ -452,26 +553,51 @@ mod tests {
         assert_eq!(p.body, Body::EightBitMime);
         assert_eq!(p.ret, DsnRet::Headers);
         assert_eq!(p.envid.as_deref(), Some("QQ+1"));
-        assert!(matches!(parse(b"MAIL FROM:<>\r\n"), Ok(Command::Mail(ReversePath::Null, _))));
-        assert!(matches!(parse(b"MAIL FROM: <a@b.example>\r\n"), Ok(Command::Mail(..))));
-        assert!(matches!(parse(b"MAIL FROM:<a@b.example> SMTPUTF8\r\n"), Ok(Command::Mail(_, MailParams { smtputf8: true, .. }))));
-        assert_eq!(parse(b"MAIL FROM:<a@b.example> FOO=1\r\n"), Err(ParseError::Parameter("Unsupported MAIL parameter")));
-        assert!(matches!(parse(b"MAIL FROM:<a@b.example> SIZE=1 SIZE=2\r\n"), Err(ParseError::Syntax(..))));
-        assert_eq!(parse(b"MAIL FROM:<a@b.example> BODY=BINARYMIME\r\n"), Err(ParseError::Parameter("Unsupported BODY type")));
+        assert!(matches!(
+            parse(b"MAIL FROM:<>\r\n"),
+            Ok(Command::Mail(ReversePath::Null, _))
+        ));
+        assert!(matches!(
+            parse(b"MAIL FROM: <a@b.example>\r\n"),
+            Ok(Command::Mail(..))
+        ));
+        assert!(matches!(
+            parse(b"MAIL FROM:<a@b.example> SMTPUTF8\r\n"),
+            Ok(Command::Mail(_, MailParams { smtputf8: true, .. }))
+        ));
+        assert_eq!(
+            parse(b"MAIL FROM:<a@b.example> FOO=1\r\n"),
+            Err(ParseError::Parameter("Unsupported MAIL parameter"))
+        );
+        assert!(matches!(
+            parse(b"MAIL FROM:<a@b.example> SIZE=1 SIZE=2\r\n"),
+            Err(ParseError::Syntax(..))
+        ));
+        assert_eq!(
+            parse(b"MAIL FROM:<a@b.example> BODY=BINARYMIME\r\n"),
+            Err(ParseError::Parameter("Unsupported BODY type"))
+        );
         assert_eq!(parse(b"MAIL FROM:a@b.example\r\n"), Err(BAD_SENDER));
         assert_eq!(parse(b"MAIL FROM:<a@b.example>x\r\n"), Err(BAD_SENDER));
     }
 
     #[test]
     fn rcpt_and_dsn() {
-        let Ok(Command::Rcpt(to, p)) = parse(b"RCPT TO:<bob@home.arpa> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;bob+40home.arpa\r\n") else {
+        let Ok(Command::Rcpt(to, p)) =
+            parse(b"RCPT TO:<bob@home.arpa> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;bob+40home.arpa\r\n")
+        else {
             panic!()
         };
         assert_eq!(to, path("bob", "home.arpa"));
         assert_eq!(p.notify, notify::SUCCESS | notify::DELAY);
         assert_eq!(p.orcpt.as_deref(), Some("rfc822;bob@home.arpa"));
-        assert!(matches!(parse(b"RCPT TO:<b@x.example> NOTIFY=NEVER,SUCCESS\r\n"), Err(ParseError::Parameter(_))));
-        let Ok(Command::Rcpt(pm, _)) = parse(b"RCPT TO:<Postmaster>\r\n") else { panic!() };
+        assert!(matches!(
+            parse(b"RCPT TO:<b@x.example> NOTIFY=NEVER,SUCCESS\r\n"),
+            Err(ParseError::Parameter(_))
+        ));
+        let Ok(Command::Rcpt(pm, _)) = parse(b"RCPT TO:<Postmaster>\r\n") else {
+            panic!()
+        };
         assert_eq!(pm.local, "postmaster");
     }
 
@@ -479,22 +605,46 @@ mod tests {
     /// then treats literally: never as routes to other domains.
     #[test]
     fn relay_tricks_stay_literal() {
-        let Ok(Command::Rcpt(p, _)) = parse(b"RCPT TO:<user%other.example@home.arpa>\r\n") else { panic!() };
-        assert_eq!((p.local.as_str(), p.domain.as_str()), ("user%other.example", "home.arpa"));
-        let Ok(Command::Rcpt(p, _)) = parse(b"RCPT TO:<\"user@other.example\"@home.arpa>\r\n") else { panic!() };
-        assert_eq!((p.local.as_str(), p.domain.as_str()), ("\"user@other.example\"", "home.arpa"));
+        let Ok(Command::Rcpt(p, _)) = parse(b"RCPT TO:<user%other.example@home.arpa>\r\n") else {
+            panic!()
+        };
+        assert_eq!(
+            (p.local.as_str(), p.domain.as_str()),
+            ("user%other.example", "home.arpa")
+        );
+        let Ok(Command::Rcpt(p, _)) = parse(b"RCPT TO:<\"user@other.example\"@home.arpa>\r\n")
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (p.local.as_str(), p.domain.as_str()),
+            ("\"user@other.example\"", "home.arpa")
+        );
         assert_eq!(p.canonical(), "\"user@other.example\"@home.arpa");
         // A source route is dropped: the mailbox is the real destination.
-        let Ok(Command::Rcpt(p, _)) = parse(b"RCPT TO:<@home.arpa:user@other.example>\r\n") else { panic!() };
-        assert_eq!((p.local.as_str(), p.domain.as_str()), ("user", "other.example"));
-        let Ok(Command::Rcpt(p, _)) = parse(b"RCPT TO:<user!other.example@home.arpa>\r\n") else { panic!() };
+        let Ok(Command::Rcpt(p, _)) = parse(b"RCPT TO:<@home.arpa:user@other.example>\r\n") else {
+            panic!()
+        };
+        assert_eq!(
+            (p.local.as_str(), p.domain.as_str()),
+            ("user", "other.example")
+        );
+        let Ok(Command::Rcpt(p, _)) = parse(b"RCPT TO:<user!other.example@home.arpa>\r\n") else {
+            panic!()
+        };
         assert_eq!(p.domain, "home.arpa");
     }
 
     #[test]
     fn path_syntax() {
-        assert_eq!(parse_path("<\"abc\"@x.example>").unwrap().canonical(), "abc@x.example");
-        assert_eq!(parse_path("<\"a b\"@x.example>").unwrap().canonical(), "\"a b\"@x.example");
+        assert_eq!(
+            parse_path("<\"abc\"@x.example>").unwrap().canonical(),
+            "abc@x.example"
+        );
+        assert_eq!(
+            parse_path("<\"a b\"@x.example>").unwrap().canonical(),
+            "\"a b\"@x.example"
+        );
         assert!(parse_path("<a@[192.0.2.1]>").unwrap().is_literal());
         assert!(parse_path("<a@[IPv6:2001:db8::1]>").is_some());
         assert!(parse_path("<a@[300.1.1.1]>").is_none());
@@ -503,8 +653,14 @@ mod tests {
         assert!(parse_path("<@x.example>").is_none());
         assert!(parse_path("<a@>").is_none());
         assert!(parse_path(&format!("<{}@x.example>", "a".repeat(65))).is_none());
-        assert_eq!(parse_path("<üser@bücher.example>").unwrap().domain, "bücher.example");
-        assert_eq!(split_path("<\"a>b\"@x.example> SIZE=1"), Some(("<\"a>b\"@x.example>", "SIZE=1")));
+        assert_eq!(
+            parse_path("<üser@bücher.example>").unwrap().domain,
+            "bücher.example"
+        );
+        assert_eq!(
+            split_path("<\"a>b\"@x.example> SIZE=1"),
+            Some(("<\"a>b\"@x.example>", "SIZE=1"))
+        );
     }
 
     #[test]
@@ -521,7 +677,9 @@ mod tests {
         for _ in 0..20_000 {
             let mut line = base.to_vec();
             for _ in 0..4 {
-                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 let i = (seed >> 33) as usize % line.len();
                 line[i] = (seed >> 13) as u8;
             }

@@ -54,7 +54,12 @@ pub enum Verdict {
 impl DataDecoder {
     /// `limit`: the most content bytes to keep.
     pub fn new(limit: usize) -> DataDecoder {
-        DataDecoder { state: State::LineStart, limit, seen: 0, bare_line_ending: false }
+        DataDecoder {
+            state: State::LineStart,
+            limit,
+            seen: 0,
+            bare_line_ending: false,
+        }
     }
 
     pub fn verdict(&self) -> Verdict {
@@ -85,7 +90,10 @@ impl DataDecoder {
             match self.state {
                 State::Middle => {
                     // Fast path: copy the run up to the next CR or LF.
-                    let run = chunk[i..].iter().position(|&b| b == b'\r' || b == b'\n').unwrap_or(chunk.len() - i);
+                    let run = chunk[i..]
+                        .iter()
+                        .position(|&b| b == b'\r' || b == b'\n')
+                        .unwrap_or(chunk.len() - i);
                     self.emit(out, &chunk[i..i + run], base);
                     i += run;
                     if i < chunk.len() {
@@ -225,7 +233,13 @@ mod tests {
     /// LF marks the message refused.
     #[test]
     fn smuggling_endings_do_not_end_data() {
-        for ending in [&b"\n.\n"[..], b"\n.\r\n", b"\r.\r\n", b"\r\n.\n", b"\r\n.\r"] {
+        for ending in [
+            &b"\n.\n"[..],
+            b"\n.\r\n",
+            b"\r.\r\n",
+            b"\r\n.\n",
+            b"\r\n.\r",
+        ] {
             let mut input = b"Subject: a\r\n\r\nfirst".to_vec();
             input.extend_from_slice(ending);
             input.extend_from_slice(b"MAIL FROM:<evil@x.example>\r\n");
@@ -266,7 +280,10 @@ mod tests {
         let mut d = DataDecoder::new(5);
         let mut out = b"Received: x\r\n".to_vec();
         let base = out.len();
-        assert_eq!(d.feed(b"12345\r\n.\r\n", &mut out, base), Progress::Done(10));
+        assert_eq!(
+            d.feed(b"12345\r\n.\r\n", &mut out, base),
+            Progress::Done(10)
+        );
         // 5 content bytes + CRLF = 7 > 5: too big, but only content counted.
         assert_eq!(d.verdict(), Verdict::TooBig);
         let mut d = DataDecoder::new(7);

@@ -25,18 +25,28 @@ pub type Refusal = String;
 
 /// Routes a RCPT path. `relay_allowed`: the client may send to other
 /// domains (authenticated, or trusted without a foreign sender).
-pub fn route(reader: &Reader, path: &Path, hostname: &str, relay_allowed: bool) -> Result<Result<Route, Refusal>, StoreError> {
+pub fn route(
+    reader: &Reader,
+    path: &Path,
+    hostname: &str,
+    relay_allowed: bool,
+) -> Result<Result<Route, Refusal>, StoreError> {
     let shown = path.address();
     let domain = match path.domain.is_empty() {
         // RFC 5321 §4.5.1: <Postmaster> without a domain must be accepted.
         true => postmaster_domain(reader, hostname)?,
         false => path.domain.clone(),
     };
-    let address = format!("{}@{domain}", path.canonical().split('@').next().unwrap_or_default());
+    let address = format!(
+        "{}@{domain}",
+        path.canonical().split('@').next().unwrap_or_default()
+    );
     if !path.is_literal() && reader.is_local_domain(&domain)? {
         let targets = reader.resolve(&address)?;
         if targets.is_empty() {
-            return Ok(Err(format!("550 5.1.1 <{shown}>: Recipient address rejected: User unknown in local domain\r\n")));
+            return Ok(Err(format!(
+                "550 5.1.1 <{shown}>: Recipient address rejected: User unknown in local domain\r\n"
+            )));
         }
         let mut route = Route::default();
         for target in targets {
@@ -50,7 +60,10 @@ pub fn route(reader: &Reader, path: &Path, hostname: &str, relay_allowed: bool) 
     if !relay_allowed {
         return Ok(Err(format!("554 5.7.1 <{shown}>: Relay access denied\r\n")));
     }
-    Ok(Ok(Route { local: Vec::new(), remote: vec![shown] }))
+    Ok(Ok(Route {
+        local: Vec::new(),
+        remote: vec![shown],
+    }))
 }
 
 /// The domain `<Postmaster>` means: the host name if it is local, else the
@@ -59,7 +72,11 @@ fn postmaster_domain(reader: &Reader, hostname: &str) -> Result<String, StoreErr
     if reader.is_local_domain(hostname)? {
         return Ok(hostname.to_string());
     }
-    Ok(reader.domains()?.into_iter().next().unwrap_or_else(|| hostname.to_string()))
+    Ok(reader
+        .domains()?
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| hostname.to_string()))
 }
 
 /// Whether an authenticated `account` may use `sender`: its own address
@@ -67,13 +84,19 @@ fn postmaster_domain(reader: &Reader, hostname: &str) -> Result<String, StoreErr
 /// or catch-all of theirs), as Postfix's reject_sender_login_mismatch.
 pub fn sender_owned(reader: &Reader, account: &Account, sender: &Path) -> Result<bool, StoreError> {
     let canonical = sender.canonical();
-    let Ok(sender) = address::normalize(&canonical) else { return Ok(false) };
-    if sender == account.address || address::without_tag(&sender).as_deref() == Some(account.address.as_str()) {
+    let Ok(sender) = address::normalize(&canonical) else {
+        return Ok(false);
+    };
+    if sender == account.address
+        || address::without_tag(&sender).as_deref() == Some(account.address.as_str())
+    {
         return Ok(true);
     }
     let targets = reader.resolve(&sender)?;
     Ok(!targets.is_empty()
-        && targets.iter().any(|t| matches!(t, Recipient::Local { account_id, .. } if *account_id == account.id)))
+        && targets
+            .iter()
+            .any(|t| matches!(t, Recipient::Local { account_id, .. } if *account_id == account.id)))
 }
 
 /// Whether `sender` is in one of our domains (what a trusted but

@@ -81,7 +81,13 @@ struct Session {
 
 /// Runs the session to its end.
 pub async fn session(conn: Conn, ctx: Rc<Context>) {
-    let Conn { id, service, peer, stream, .. } = conn;
+    let Conn {
+        id,
+        service,
+        peer,
+        stream,
+        ..
+    } = conn;
     let tls = stream.tls_description();
     let mut session = Session {
         ctx,
@@ -167,7 +173,10 @@ impl Session {
                 break;
             }
             if self.ctx.is_shutting_down() {
-                let line = format!("421 4.3.2 {} Service shutting down, try again later\r\n", self.hostname());
+                let line = format!(
+                    "421 4.3.2 {} Service shutting down, try again later\r\n",
+                    self.hostname()
+                );
                 self.reply(&line);
                 break;
             }
@@ -200,7 +209,11 @@ impl Session {
                     match smol::future::or(handshake, timeout).await {
                         Ok(tls) => stream = tls,
                         Err(e) => {
-                            log::info!("[{}] {}: STARTTLS handshake failed: {e}", self.id, self.name());
+                            log::info!(
+                                "[{}] {}: STARTTLS handshake failed: {e}",
+                                self.id,
+                                self.name()
+                            );
                             return;
                         }
                     }
@@ -210,13 +223,23 @@ impl Session {
                     self.esmtp = false;
                     self.account = None;
                     self.tx = None;
-                    log::info!("[{}] {}: TLS started ({})", self.id, self.name(), self.tls.as_deref().unwrap_or(""));
+                    log::info!(
+                        "[{}] {}: TLS started ({})",
+                        self.id,
+                        self.name(),
+                        self.tls.as_deref().unwrap_or("")
+                    );
                 }
             }
             if self.errors >= MAX_ERRORS || self.junk > MAX_JUNK {
                 let line = format!("421 4.7.0 {} Error: too many errors\r\n", self.hostname());
                 self.reply(&line);
-                log::info!("[{}] {}: closing after too many errors from {}", self.id, self.name(), self.peer);
+                log::info!(
+                    "[{}] {}: closing after too many errors from {}",
+                    self.id,
+                    self.name(),
+                    self.peer
+                );
                 break;
             }
         }
@@ -231,7 +254,13 @@ impl Session {
     }
 
     fn refuse(&mut self, reply: &str) {
-        log::info!("[{}] {}: reject from {}: {}", self.id, self.name(), self.peer, reply.trim_end());
+        log::info!(
+            "[{}] {}: reject from {}: {}",
+            self.id,
+            self.name(),
+            self.peer,
+            reply.trim_end()
+        );
         self.reply(reply);
         self.errors += 1;
     }
@@ -265,7 +294,8 @@ impl Session {
             Command::Helo(name) => self.ehlo(name, false),
             Command::StartTls => return self.starttls(),
             Command::Auth { mechanism, initial } => {
-                let (mechanism, initial) = (mechanism.to_ascii_uppercase(), initial.map(<[u8]>::to_vec));
+                let (mechanism, initial) =
+                    (mechanism.to_ascii_uppercase(), initial.map(<[u8]>::to_vec));
                 return self.auth(&mechanism, initial, stream).await;
             }
             Command::Mail(sender, params) => self.mail(sender, params),
@@ -288,7 +318,9 @@ impl Session {
             // RFC 5321 §3.5.3: 252 when we will not verify but will accept.
             Command::Vrfy => {
                 self.junk += 1;
-                self.reply("252 2.5.2 Cannot VRFY user, but will accept message and attempt delivery\r\n");
+                self.reply(
+                    "252 2.5.2 Cannot VRFY user, but will accept message and attempt delivery\r\n",
+                );
             }
             Command::Expn => {
                 self.junk += 1;
@@ -331,7 +363,8 @@ impl Session {
         let last = lines.len() - 1;
         for (i, line) in lines.iter().enumerate() {
             let sep = if i == last { ' ' } else { '-' };
-            self.out.extend_from_slice(format!("250{sep}{line}\r\n").as_bytes());
+            self.out
+                .extend_from_slice(format!("250{sep}{line}\r\n").as_bytes());
         }
     }
 
@@ -360,7 +393,12 @@ impl Session {
         }
     }
 
-    async fn auth(&mut self, mechanism: &str, initial: Option<Vec<u8>>, stream: &mut Stream) -> Flow {
+    async fn auth(
+        &mut self,
+        mechanism: &str,
+        initial: Option<Vec<u8>>,
+        stream: &mut Stream,
+    ) -> Flow {
         if self.helo.is_none() || !self.esmtp {
             self.refuse("503 5.5.1 Error: send EHLO first\r\n");
             return Flow::Continue;
@@ -403,7 +441,8 @@ impl Session {
                 let user = sasl::decode_response(&user).and_then(|u| sasl::login_field(&u));
                 match user {
                     Err(e) => Err(e),
-                    Ok(username) => match self.sasl_line(sasl::LOGIN_PASSWORD_PROMPT, stream).await {
+                    Ok(username) => match self.sasl_line(sasl::LOGIN_PASSWORD_PROMPT, stream).await
+                    {
                         None => return Flow::Close,
                         Some(p) => sasl::decode_response(&p)
                             .and_then(|p| sasl::login_field(&p))
@@ -433,14 +472,28 @@ impl Session {
         if !self.flush(stream).await {
             return Flow::Close;
         }
-        match self.ctx.login(self.peer.ip(), &username, credentials.password).await {
+        match self
+            .ctx
+            .login(self.peer.ip(), &username, credentials.password)
+            .await
+        {
             LoginResult::Ok(account) => {
-                log::info!("[{}] {}: authenticated {} ({mechanism})", self.id, self.name(), account.address);
+                log::info!(
+                    "[{}] {}: authenticated {} ({mechanism})",
+                    self.id,
+                    self.name(),
+                    account.address
+                );
                 self.account = Some(account);
                 self.reply("235 2.7.0 Authentication successful\r\n");
             }
             LoginResult::Failed => {
-                log::warn!("[{}] {}: AUTH {mechanism} failed for {username:?} from {}", self.id, self.name(), self.peer);
+                log::warn!(
+                    "[{}] {}: AUTH {mechanism} failed for {username:?} from {}",
+                    self.id,
+                    self.name(),
+                    self.peer
+                );
                 self.refuse("535 5.7.8 Error: authentication failed\r\n");
             }
             LoginResult::Blocked(b) => {
@@ -505,7 +558,10 @@ impl Session {
                             path.address(),
                             a.address
                         ),
-                        None => format!("553 5.7.1 <{}>: Sender address rejected: not in a local domain\r\n", path.address()),
+                        None => format!(
+                            "553 5.7.1 <{}>: Sender address rejected: not in a local domain\r\n",
+                            path.address()
+                        ),
                     };
                     self.refuse(&reply);
                     return;
@@ -549,9 +605,18 @@ impl Session {
             || (self.trusted()
                 && match &tx.sender {
                     ReversePath::Null => true,
-                    ReversePath::Mailbox(s) => self.ctx.store.read().and_then(|r| r.is_local_domain(&s.domain)).unwrap_or(false),
+                    ReversePath::Mailbox(s) => self
+                        .ctx
+                        .store
+                        .read()
+                        .and_then(|r| r.is_local_domain(&s.domain))
+                        .unwrap_or(false),
                 });
-        let routed = self.ctx.store.read().and_then(|r| policy::route(&r, &path, &self.ctx.config.hostname, relay_allowed));
+        let routed = self
+            .ctx
+            .store
+            .read()
+            .and_then(|r| policy::route(&r, &path, &self.ctx.config.hostname, relay_allowed));
         let route = match routed {
             Ok(Ok(route)) => route,
             Ok(Err(refusal)) => {
@@ -618,12 +683,18 @@ impl Session {
             h.push_str(&format!("\r\n\t(using {})", sanitize(tls)));
         }
         if let Some(account) = &self.account {
-            h.push_str(&format!("\r\n\t(authenticated sender: {})", account.address));
+            h.push_str(&format!(
+                "\r\n\t(authenticated sender: {})",
+                account.address
+            ));
         }
         if let [only] = &tx.recipients[..] {
             h.push_str(&format!("\r\n\tfor <{only}>"));
         }
-        h.push_str(&format!(";\r\n\t{}\r\n", crate::time::rfc5322(crate::time::now())));
+        h.push_str(&format!(
+            ";\r\n\t{}\r\n",
+            crate::time::rfc5322(crate::time::now())
+        ));
         h.into_bytes()
     }
 
@@ -654,7 +725,9 @@ impl Session {
             self.refuse("503 5.5.1 Error: DATA after BDAT\r\n");
             return Flow::Continue;
         }
-        let Some(tx) = self.tx.take() else { return Flow::Continue };
+        let Some(tx) = self.tx.take() else {
+            return Flow::Continue;
+        };
         self.reply("354 End data with <CR><LF>.<CR><LF>\r\n");
         if !self.flush(stream).await {
             return Flow::Close;
@@ -680,7 +753,12 @@ impl Session {
             match self.input.fill(stream, BULK, IDLE).await {
                 Ok(_) => {}
                 Err(e) => {
-                    log::info!("[{}] {}: {}: connection lost during DATA: {e:?}", self.id, self.name(), tx.queue_id);
+                    log::info!(
+                        "[{}] {}: {}: connection lost during DATA: {e:?}",
+                        self.id,
+                        self.name(),
+                        tx.queue_id
+                    );
                     return Flow::Close;
                 }
             }
@@ -707,29 +785,44 @@ impl Session {
     async fn bdat(&mut self, size: u64, last: bool, stream: &mut Stream) -> Flow {
         // RFC 3030 §2: the chunk is read even when the command is refused,
         // or its bytes would be taken for commands.
-        let ready = self.tx.is_some() && self.tx.as_ref().is_some_and(|tx| !tx.recipients.is_empty());
+        let ready =
+            self.tx.is_some() && self.tx.as_ref().is_some_and(|tx| !tx.recipients.is_empty());
         let limit = self.ctx.config.max_message_size;
         if ready && let Some(mut tx) = self.tx.take() {
             if tx.chunks.is_none() {
                 let message = self.trace_headers(&tx);
                 let base = message.len();
-                tx.chunks = Some(Chunks { message, base, last_cr: false, bare_line_ending: false, too_big: false });
+                tx.chunks = Some(Chunks {
+                    message,
+                    base,
+                    last_cr: false,
+                    bare_line_ending: false,
+                    too_big: false,
+                });
             }
             self.tx = Some(tx);
         }
         let mut remaining = size;
         self.input.reserve(BULK);
         while remaining > 0 {
-            if self.input.buffered().is_empty() {
-                if let Err(e) = self.input.fill(stream, BULK, IDLE).await {
-                    log::info!("[{}] {}: connection lost during BDAT: {e:?}", self.id, self.name());
-                    return Flow::Close;
-                }
+            if self.input.buffered().is_empty()
+                && let Err(e) = self.input.fill(stream, BULK, IDLE).await
+            {
+                log::info!(
+                    "[{}] {}: connection lost during BDAT: {e:?}",
+                    self.id,
+                    self.name()
+                );
+                return Flow::Close;
             }
             let take = (remaining as usize).min(self.input.buffered().len());
             if let Some(chunks) = self.tx.as_mut().and_then(|tx| tx.chunks.as_mut()) {
                 let bytes = &self.input.buffered()[..take];
-                chunks.last_cr = data::scan_bare_line_endings(bytes, chunks.last_cr, &mut chunks.bare_line_ending);
+                chunks.last_cr = data::scan_bare_line_endings(
+                    bytes,
+                    chunks.last_cr,
+                    &mut chunks.bare_line_ending,
+                );
                 let content = (chunks.message.len() - chunks.base) as u64;
                 if content + take as u64 > limit {
                     chunks.too_big = true;
@@ -749,13 +842,25 @@ impl Session {
             self.reply(&format!("250 2.0.0 Ok: {size} octets received\r\n"));
             return Flow::Continue;
         }
-        let Some(mut tx) = self.tx.take() else { return Flow::Continue };
-        let Some(chunks) = tx.chunks.take() else { return Flow::Continue };
+        let Some(mut tx) = self.tx.take() else {
+            return Flow::Continue;
+        };
+        let Some(chunks) = tx.chunks.take() else {
+            return Flow::Continue;
+        };
         if chunks.too_big {
             self.refuse("552 5.3.4 Message size exceeds fixed limit\r\n");
         } else if chunks.bare_line_ending || chunks.last_cr {
-            log::warn!("[{}] {}: {}: refused: bare CR or LF in BDAT from {}", self.id, self.name(), tx.queue_id, self.peer);
-            self.refuse("550 5.6.0 Message refused: bare CR or LF in message; lines must end with CRLF\r\n");
+            log::warn!(
+                "[{}] {}: {}: refused: bare CR or LF in BDAT from {}",
+                self.id,
+                self.name(),
+                tx.queue_id,
+                self.peer
+            );
+            self.refuse(
+                "550 5.6.0 Message refused: bare CR or LF in message; lines must end with CRLF\r\n",
+            );
         } else {
             let size = chunks.message.len() - chunks.base;
             self.deliver(tx, chunks.message, size, Instant::now()).await;
@@ -776,7 +881,9 @@ impl Session {
                 match reader.mailbox(account, "INBOX") {
                     Ok(Some(inbox)) => ids.push(inbox.id),
                     Ok(None) => {
-                        return self.store_trouble(&StoreError::NotFound(format!("INBOX of account {account}")));
+                        return self.store_trouble(&StoreError::NotFound(format!(
+                            "INBOX of account {account}"
+                        )));
                     }
                     Err(e) => return self.store_trouble(&e),
                 }
@@ -806,7 +913,10 @@ impl Session {
         log::info!(
             "[{id}] {name}: {qid}: client=[{}]{}, from=<{}>, size={size}, nrcpt={}",
             self.peer.ip().to_canonical(),
-            self.account.as_ref().map(|a| format!(", sasl_username={}", a.address)).unwrap_or_default(),
+            self.account
+                .as_ref()
+                .map(|a| format!(", sasl_username={}", a.address))
+                .unwrap_or_default(),
             tx.sender.address(),
             tx.recipients.len()
         );
@@ -814,13 +924,21 @@ impl Session {
             Ok(done) => {
                 let delay = started.elapsed().as_secs_f64();
                 for to in &tx.recipients {
-                    log::info!("[{id}] {name}: {qid}: to=<{to}>, delay={delay:.3}, status=accepted");
+                    log::info!(
+                        "[{id}] {name}: {qid}: to=<{to}>, delay={delay:.3}, status=accepted"
+                    );
                 }
                 if !done.placed.is_empty() {
-                    log::info!("[{id}] {name}: {qid}: relay=local, status=sent (delivered to {} mailbox(es))", done.placed.len());
+                    log::info!(
+                        "[{id}] {name}: {qid}: relay=local, status=sent (delivered to {} mailbox(es))",
+                        done.placed.len()
+                    );
                 }
                 for r in &tx.remote {
-                    log::info!("[{id}] {name}: {qid}: to=<{}>, status=queued (outbound)", r.address);
+                    log::info!(
+                        "[{id}] {name}: {qid}: to=<{}>, status=queued (outbound)",
+                        r.address
+                    );
                 }
                 self.reply(&format!("250 2.0.0 Ok: queued as {qid}\r\n"));
             }
@@ -828,7 +946,9 @@ impl Session {
                 log::error!("[{id}] {name}: {qid}: status=deferred (store: {e})");
                 match e {
                     StoreError::Full => self.reply("452 4.3.1 Insufficient system storage\r\n"),
-                    _ => self.reply("451 4.3.0 Error: temporary local problem, try again later\r\n"),
+                    _ => {
+                        self.reply("451 4.3.0 Error: temporary local problem, try again later\r\n")
+                    }
                 }
             }
         }
@@ -840,7 +960,13 @@ impl Session {
 fn sanitize(text: &str) -> String {
     text.chars()
         .take(255)
-        .map(|c| if c.is_alphanumeric() || ".-_:[]@ ".contains(c) { c } else { '?' })
+        .map(|c| {
+            if c.is_alphanumeric() || ".-_:[]@ ".contains(c) {
+                c
+            } else {
+                '?'
+            }
+        })
         .collect()
 }
 
@@ -880,6 +1006,9 @@ mod tests {
         unique.sort();
         unique.dedup();
         assert_eq!(unique.len(), 100);
-        assert!(ids.iter().all(|i| i.len() == 14 && i.chars().all(|c| c.is_ascii_hexdigit())));
+        assert!(
+            ids.iter()
+                .all(|i| i.len() == 14 && i.chars().all(|c| c.is_ascii_hexdigit()))
+        );
     }
 }

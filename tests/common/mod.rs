@@ -33,7 +33,11 @@ impl Drop for TempDir {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Runs an administrative command against `data`; panics on failure.
@@ -46,14 +50,27 @@ pub fn admin(data: &Path, args: &[&str], stdin: &str) -> String {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "smolmail {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "smolmail {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 pub fn add_user(data: &Path, address: &str, password: &str) {
-    admin(data, &["user", "add", address, "--password-stdin"], &format!("{password}\n"));
+    admin(
+        data,
+        &["user", "add", address, "--password-stdin"],
+        &format!("{password}\n"),
+    );
 }
 
 /// A running `smolmail serve`, killed when dropped.
@@ -65,7 +82,15 @@ pub struct Server {
     pub ports: Vec<(&'static str, u16)>,
 }
 
-pub const SERVICES: [&str; 7] = ["smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s"];
+pub const SERVICES: [&str; 7] = [
+    "smtp",
+    "submission",
+    "submissions",
+    "imap",
+    "imaps",
+    "pop3",
+    "pop3s",
+];
 
 impl Server {
     /// Starts the server with every service on a free port of 127.0.0.1.
@@ -78,18 +103,30 @@ impl Server {
         let ports: Vec<(&'static str, u16)> = SERVICES.iter().map(|s| (*s, free_port())).collect();
         let log = data.join("serve.log");
         let mut cmd = Command::new(BIN);
-        cmd.arg("serve").env("SMOLMAIL_DATA", data).env("SMOLMAIL_HOSTNAME", "mail.home.arpa");
+        cmd.arg("serve")
+            .env("SMOLMAIL_DATA", data)
+            .env("SMOLMAIL_HOSTNAME", "mail.home.arpa");
         for (service, port) in &ports {
             cmd.arg(format!("--{service}")).arg(format!("{ip}:{port}"));
         }
         cmd.args(extra).stderr(std::fs::File::create(&log).unwrap());
-        let server = Server { child: cmd.spawn().unwrap(), log, data: data.to_path_buf(), ip: ip.to_string(), ports };
+        let server = Server {
+            child: cmd.spawn().unwrap(),
+            log,
+            data: data.to_path_buf(),
+            ip: ip.to_string(),
+            ports,
+        };
         server.wait_for_log("pop3s: listening on");
         server
     }
 
     pub fn port(&self, service: &str) -> u16 {
-        self.ports.iter().find(|(s, _)| *s == service).map(|(_, p)| *p).unwrap()
+        self.ports
+            .iter()
+            .find(|(s, _)| *s == service)
+            .map(|(_, p)| *p)
+            .unwrap()
     }
 
     pub fn log(&self) -> String {
@@ -99,7 +136,11 @@ impl Server {
     pub fn wait_for_log(&self, needle: &str) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while !self.log().contains(needle) {
-            assert!(Instant::now() < deadline, "no {needle:?} in log:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "no {needle:?} in log:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -144,7 +185,12 @@ impl rustls::client::danger::ServerCertVerifier for TrustAnything {
         cert: &rustls::pki_types::CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -153,7 +199,12 @@ impl rustls::client::danger::ServerCertVerifier for TrustAnything {
         cert: &rustls::pki_types::CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
@@ -210,19 +261,32 @@ fn tls_wrap(stream: TcpStream) -> TlsIo {
 
 impl Client {
     pub fn plain(stream: TcpStream) -> Client {
-        stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        Client { reader: BufReader::new(Box::new(stream)), tls: false }
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        Client {
+            reader: BufReader::new(Box::new(stream)),
+            tls: false,
+        }
     }
 
     pub fn tls(stream: TcpStream) -> Client {
-        stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        Client { reader: BufReader::new(Box::new(tls_wrap(stream))), tls: true }
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        Client {
+            reader: BufReader::new(Box::new(tls_wrap(stream))),
+            tls: true,
+        }
     }
 
     /// Upgrades after STARTTLS/STLS; fails if the server had buffered
     /// input it should have thrown away (the reader must be empty).
     pub fn start_tls(self, stream: TcpStream) -> Client {
-        assert!(self.reader.buffer().is_empty(), "bytes after the STARTTLS reply");
+        assert!(
+            self.reader.buffer().is_empty(),
+            "bytes after the STARTTLS reply"
+        );
         Client::tls(stream)
     }
 
@@ -255,7 +319,10 @@ impl Client {
     pub fn cmd(&mut self, line: &str, code: &str) -> String {
         self.send(format!("{line}\r\n").as_bytes());
         let reply = self.reply();
-        assert!(reply.starts_with(code), "{line:?} -> {reply:?}, expected {code}");
+        assert!(
+            reply.starts_with(code),
+            "{line:?} -> {reply:?}, expected {code}"
+        );
         reply
     }
 
