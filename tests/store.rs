@@ -198,16 +198,19 @@ fn uids_and_modseqs_increase() {
         op,
         flags,
         keywords: keywords.iter().map(|s| s.to_string()).collect(),
+        unchanged_since: None,
     };
-    let set =
-        smol::block_on(store.set_flags(change(FlagOp::Add, Flags::SEEN, &["$Important"]))).unwrap();
+    let set = smol::block_on(store.set_flags(change(FlagOp::Add, Flags::SEEN, &["$Important"])))
+        .unwrap()
+        .changed;
     assert_eq!(set.len(), 2);
     assert!(
         set.iter()
             .all(|(_, f, m)| f.contains(Flags::SEEN) && *m > after.highest_modseq)
     );
-    let again =
-        smol::block_on(store.set_flags(change(FlagOp::Add, Flags::SEEN, &["$important"]))).unwrap();
+    let again = smol::block_on(store.set_flags(change(FlagOp::Add, Flags::SEEN, &["$important"])))
+        .unwrap()
+        .changed;
     assert!(again.is_empty(), "no-op must not bump MODSEQ: {again:?}");
     let r = store.read().unwrap();
     let m2 = r.message(mb, 2).unwrap().unwrap();
@@ -556,4 +559,120 @@ fn backup_opens() {
         .unwrap()
         .unwrap();
     assert_eq!(mb2.messages, 1);
+}
+
+/// COPY shares bodies, MOVE removes the originals in the same commit and
+/// records them as expunged; UNCHANGEDSINCE refuses changed messages.
+#[test]
+fn copy_move_and_conditional_store() {
+    let dir = TempDir::new("copymove");
+    let store = open(&dir);
+    let id = smol::block_on(store.add_account("c@home.arpa", "{PLAIN}x")).unwrap();
+    let inbox_id = inbox(&store, "c@home.arpa");
+    let archive = store
+        .read()
+        .unwrap()
+        .mailbox(id, "Archive")
+        .unwrap()
+        .unwrap()
+        .id;
+    let mut blobs = Vec::new();
+    for i in 0..3 {
+        blobs.push(
+            smol::block_on(store.deliver(delivery(message(&format!("cm{i}"), 10), vec![inbox_id])))
+                .unwrap()
+                .blob_id,
+        );
+    }
+    let before = store
+        .read()
+        .unwrap()
+        .mailbox_by_id(inbox_id)
+        .unwrap()
+        .unwrap()
+        .highest_modseq;
+    let copied = smol::block_on(store.copy(inbox_id, vec![1, 2, 42], archive, false)).unwrap();
+    assert_eq!(copied.uids, vec![(1, 1), (2, 2)]);
+    assert_eq!(store.read().unwrap().blob_refs(blobs[0]).unwrap(), 2);
+    let moved = smol::block_on(store.copy(inbox_id, vec![3], archive, true)).unwrap();
+    assert_eq!(
+        (moved.uids.clone(), moved.removed.clone()),
+        (vec![(3, 3)], vec![3])
+    );
+    let r = store.read().unwrap();
+    assert_eq!(r.blob_refs(blobs[2]).unwrap(), 1);
+    assert!(r.message(inbox_id, 3).unwrap().is_none());
+    assert_eq!(r.mailbox_by_id(archive).unwrap().unwrap().messages, 3);
+    assert_eq!(r.expunged_since(inbox_id, before).unwrap(), vec![3]);
+    assert!(r.expunged_since(inbox_id, before + 100).unwrap().is_empty());
+    let m1 = r.message(inbox_id, 1).unwrap().unwrap().modseq;
+    drop(r);
+    let result = smol::block_on(store.set_flags(FlagChange {
+        mailbox_id: inbox_id,
+        uids: vec![1, 2],
+        op: FlagOp::Add,
+        flags: Flags::FLAGGED,
+        keywords: vec![],
+        unchanged_since: Some(m1),
+    }))
+    .unwrap();
+    // uid 2 was delivered after uid 1, so its MODSEQ is higher than m1.
+    assert_eq!(result.changed.len(), 1);
+    assert_eq!(result.modified, vec![2]);
+    assert!(smol::block_on(store.copy(inbox_id, vec![1], inbox_id, true)).is_err());
+}
+
+#[test]
+fn rename_delete_subscribe_and_recent() {
+    let dir = TempDir::new("rename");
+    let store = open(&dir);
+    let id = smol::block_on(store.add_account("r@home.arpa", "{PLAIN}x")).unwrap();
+    let work = smol::block_on(store.create_mailbox(id, "Work", store::SpecialUse::None)).unwrap();
+    let child =
+        smol::block_on(store.create_mailbox(id, "Work/2026", store::SpecialUse::None)).unwrap();
+    smol::block_on(store.rename_mailbox(work, "Job")).unwrap();
+    let r = store.read().unwrap();
+    assert_eq!(r.mailbox_by_id(work).unwrap().unwrap().name, "Job");
+    assert_eq!(r.mailbox_by_id(child).unwrap().unwrap().name, "Job/2026");
+    assert!(r.mailbox(id, "Work").unwrap().is_none());
+    drop(r);
+    assert!(smol::block_on(store.rename_mailbox(child, "Job")).is_err());
+    // INBOX: its messages move to the new mailbox, INBOX stays.
+    let inbox_id = inbox(&store, "r@home.arpa");
+    smol::block_on(store.deliver(delivery(message("keep", 10), vec![inbox_id]))).unwrap();
+    smol::block_on(store.rename_mailbox(inbox_id, "Old")).unwrap();
+    let r = store.read().unwrap();
+    assert_eq!(r.mailbox_by_id(inbox_id).unwrap().unwrap().messages, 0);
+    assert_eq!(r.mailbox(id, "Old").unwrap().unwrap().messages, 1);
+    drop(r);
+    smol::block_on(store.set_subscribed(work, false)).unwrap();
+    assert!(
+        !store
+            .read()
+            .unwrap()
+            .mailbox_by_id(work)
+            .unwrap()
+            .unwrap()
+            .subscribed
+    );
+    // \Recent goes to the first claimant only.
+    smol::block_on(store.deliver(delivery(message("new", 10), vec![inbox_id]))).unwrap();
+    assert_eq!(
+        smol::block_on(store.claim_recent(inbox_id)).unwrap(),
+        vec![2]
+    );
+    assert!(
+        smol::block_on(store.claim_recent(inbox_id))
+            .unwrap()
+            .is_empty()
+    );
+    let old = store
+        .read()
+        .unwrap()
+        .mailbox(id, "Old")
+        .unwrap()
+        .unwrap()
+        .id;
+    smol::block_on(store.delete_mailbox(old)).unwrap();
+    assert!(store.read().unwrap().mailbox(id, "Old").unwrap().is_none());
 }

@@ -8,6 +8,7 @@
 //! call the functions here and never see a key: the layout is in [`keys`].
 
 mod keys;
+mod mailbox_ops;
 mod notify;
 mod ops;
 pub mod queue;
@@ -26,7 +27,7 @@ use heed::{Env, EnvOpenOptions, WithoutTls};
 pub use queue::{DsnRet, Outbound, OutboundRecipient, QueueEntry};
 pub use read::{MessageView, Reader, Recipient};
 pub use records::keywords;
-pub use writer::{Delivered, Delivery, FlagChange, FlagOp, WriteOp};
+pub use writer::{Copied, Delivered, Delivery, FlagChange, FlagOp, FlagsResult, WriteOp};
 
 use notify::Notifier;
 use schema::Dbs;
@@ -386,12 +387,62 @@ impl Store {
             other => Err(StoreError::Corrupt(format!("unexpected outcome {other:?}"))),
         }
     }
-    pub async fn set_flags(
-        &self,
-        change: FlagChange,
-    ) -> Result<Vec<(u32, Flags, u64)>, StoreError> {
+    pub async fn set_flags(&self, change: FlagChange) -> Result<FlagsResult, StoreError> {
         match self.write(WriteOp::SetFlags(change)).await? {
             writer::Outcome::FlagsSet(v) => Ok(v),
+            other => Err(StoreError::Corrupt(format!("unexpected outcome {other:?}"))),
+        }
+    }
+    pub async fn delete_mailbox(&self, mailbox_id: u64) -> Result<(), StoreError> {
+        self.write(WriteOp::DeleteMailbox { mailbox_id })
+            .await
+            .map(drop)
+    }
+    pub async fn rename_mailbox(&self, mailbox_id: u64, new_name: &str) -> Result<(), StoreError> {
+        self.write(WriteOp::RenameMailbox {
+            mailbox_id,
+            new_name: new_name.to_string(),
+        })
+        .await
+        .map(drop)
+    }
+    pub async fn set_subscribed(
+        &self,
+        mailbox_id: u64,
+        subscribed: bool,
+    ) -> Result<(), StoreError> {
+        self.write(WriteOp::SetSubscribed {
+            mailbox_id,
+            subscribed,
+        })
+        .await
+        .map(drop)
+    }
+    /// COPY (`remove` false) or MOVE (`remove` true) of messages by UID.
+    pub async fn copy(
+        &self,
+        from: u64,
+        uids: Vec<u32>,
+        to: u64,
+        remove: bool,
+    ) -> Result<Copied, StoreError> {
+        match self
+            .write(WriteOp::Copy {
+                from,
+                uids,
+                to,
+                remove,
+            })
+            .await?
+        {
+            writer::Outcome::Copied(c) => Ok(c),
+            other => Err(StoreError::Corrupt(format!("unexpected outcome {other:?}"))),
+        }
+    }
+    /// Clears \Recent in a mailbox; returns the UIDs that had it.
+    pub async fn claim_recent(&self, mailbox_id: u64) -> Result<Vec<u32>, StoreError> {
+        match self.write(WriteOp::ClaimRecent { mailbox_id }).await? {
+            writer::Outcome::Claimed(v) => Ok(v),
             other => Err(StoreError::Corrupt(format!("unexpected outcome {other:?}"))),
         }
     }

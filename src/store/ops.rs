@@ -4,9 +4,11 @@
 
 use heed::RwTxn;
 
+use super::mailbox_ops;
+use super::read::MessageView;
 use super::records::{self, Reader};
 use super::schema::Dbs;
-use super::writer::{Delivered, Delivery, FlagChange, FlagOp, Outcome, WriteOp};
+use super::writer::{Delivered, Delivery, FlagChange, FlagOp, FlagsResult, Outcome, WriteOp};
 use super::{DEFAULT_MAILBOXES, Flags, Mailbox, SpecialUse, StoreError, keys};
 use crate::address;
 
@@ -87,6 +89,24 @@ pub fn apply(
         WriteOp::Expunge { mailbox_id, uids } => {
             expunge(txn, dbs, *mailbox_id, uids, touched).map(Outcome::Expunged)
         }
+        WriteOp::DeleteMailbox { mailbox_id } => {
+            mailbox_ops::delete(txn, dbs, *mailbox_id, touched)
+        }
+        WriteOp::RenameMailbox {
+            mailbox_id,
+            new_name,
+        } => mailbox_ops::rename(txn, dbs, *mailbox_id, new_name, touched),
+        WriteOp::SetSubscribed {
+            mailbox_id,
+            subscribed,
+        } => mailbox_ops::subscribe(txn, dbs, *mailbox_id, *subscribed),
+        WriteOp::Copy {
+            from,
+            uids,
+            to,
+            remove,
+        } => mailbox_ops::copy(txn, dbs, *from, uids, *to, *remove, touched),
+        WriteOp::ClaimRecent { mailbox_id } => mailbox_ops::claim_recent(txn, dbs, *mailbox_id),
     }
 }
 
@@ -105,7 +125,7 @@ fn meta_u64(txn: &RwTxn, dbs: &Dbs, key: &str) -> Result<u64, StoreError> {
 }
 
 /// Allocates the next id from a counter in `meta` (ids start at 1).
-fn next_id(txn: &mut RwTxn, dbs: &Dbs, key: &str) -> Result<u64, StoreError> {
+pub(super) fn next_id(txn: &mut RwTxn, dbs: &Dbs, key: &str) -> Result<u64, StoreError> {
     let id = meta_u64(txn, dbs, key)? + 1;
     dbs.meta.put(txn, key.as_bytes(), &id.to_be_bytes())?;
     Ok(id)
@@ -238,7 +258,7 @@ fn add_alias(
 
 /// Creates a mailbox with a fresh UIDVALIDITY (RFC 3501 §2.3.1.1: it must
 /// never repeat for a name, so it is the creation time, kept increasing).
-fn create_mailbox(
+pub(super) fn create_mailbox(
     txn: &mut RwTxn,
     dbs: &Dbs,
     account_id: u64,
@@ -289,7 +309,7 @@ fn create_mailbox(
 }
 
 /// Loads a mailbox by id, with the key to write it back under.
-fn mailbox_by_id(
+pub(super) fn mailbox_by_id(
     txn: &RwTxn,
     dbs: &Dbs,
     mailbox_id: u64,
@@ -393,9 +413,9 @@ fn set_flags(
     dbs: &Dbs,
     c: &FlagChange,
     touched: &mut Vec<u64>,
-) -> Result<Vec<(u32, Flags, u64)>, StoreError> {
+) -> Result<FlagsResult, StoreError> {
     let (key, mut mailbox) = mailbox_by_id(txn, dbs, c.mailbox_id)?;
-    let mut changed = Vec::new();
+    let mut result = FlagsResult::default();
     // \Recent is not a client's to set or clear (RFC 3501 §6.4.6).
     let requested = c.flags.without(Flags::RECENT);
     for &uid in &c.uids {
@@ -403,17 +423,20 @@ fn set_flags(
         let Some(value) = dbs.messages.get(txn, &mkey)? else {
             continue;
         };
-        let (fixed, old_keywords) = value.split_at(records::MESSAGE_FIXED.min(value.len()));
-        let mut r = Reader(fixed);
-        let (blob_id, size, date, _modseq, old) =
-            (r.u64()?, r.u32()?, r.i64()?, r.u64()?, Flags(r.u8()?));
+        let m = MessageView::decode(uid, value)?;
+        // RFC 7162 §3.1.3: UNCHANGEDSINCE fails a message changed after it.
+        if c.unchanged_since.is_some_and(|since| m.modseq > since) {
+            result.modified.push(uid);
+            continue;
+        }
+        let old = m.flags;
         let recent = old.0 & Flags::RECENT.0;
         let new = match c.op {
             FlagOp::Add => old.union(requested),
             FlagOp::Remove => old.without(requested),
             FlagOp::Replace => Flags(requested.0 | recent),
         };
-        let mut words: Vec<&str> = records::keywords(old_keywords).collect();
+        let mut words: Vec<&str> = m.keywords().collect();
         match c.op {
             FlagOp::Add => {
                 for k in &c.keywords {
@@ -428,7 +451,7 @@ fn set_flags(
             FlagOp::Replace => words = c.keywords.iter().map(String::as_str).collect(),
         }
         let new_keywords = records::encode_keywords(words);
-        if new == old && new_keywords == old_keywords {
+        if new == old && new_keywords == m.raw_keywords() {
             continue;
         }
         mailbox.highest_modseq += 1;
@@ -436,22 +459,22 @@ fn set_flags(
         let is_unseen = !new.contains(Flags::SEEN) as u32;
         mailbox.unseen = mailbox.unseen + is_unseen - was_unseen;
         let record = records::encode_message(
-            blob_id,
-            size,
-            date,
+            m.blob_id,
+            m.size,
+            m.internal_date,
             mailbox.highest_modseq,
             new,
             &new_keywords,
         );
         dbs.messages.put(txn, &mkey, &record)?;
-        changed.push((uid, new, mailbox.highest_modseq));
+        result.changed.push((uid, new, mailbox.highest_modseq));
     }
-    if !changed.is_empty() {
+    if !result.changed.is_empty() {
         dbs.mailboxes
             .put(txn, &key, &records::encode_mailbox(&mailbox))?;
         touched.push(c.mailbox_id);
     }
-    Ok(changed)
+    Ok(result)
 }
 
 fn expunge(
@@ -462,16 +485,35 @@ fn expunge(
     touched: &mut Vec<u64>,
 ) -> Result<Vec<u32>, StoreError> {
     let (key, mut mailbox) = mailbox_by_id(txn, dbs, mailbox_id)?;
+    let removed = remove_messages(txn, dbs, &mut mailbox, uids)?;
+    if !removed.is_empty() {
+        dbs.mailboxes
+            .put(txn, &key, &records::encode_mailbox(&mailbox))?;
+        touched.push(mailbox_id);
+    }
+    Ok(removed)
+}
+
+/// Removes messages from a mailbox record being updated: their bodies are
+/// released, the counters follow, and each UID is remembered as expunged
+/// at the new HIGHESTMODSEQ (RFC 7162 §3.2.10, for QRESYNC's VANISHED).
+pub(super) fn remove_messages(
+    txn: &mut RwTxn,
+    dbs: &Dbs,
+    mailbox: &mut Mailbox,
+    uids: &[u32],
+) -> Result<Vec<u32>, StoreError> {
     let mut removed = Vec::new();
+    let modseq = mailbox.highest_modseq + 1;
     for &uid in uids {
-        let mkey = keys::message(mailbox_id, uid);
+        let mkey = keys::message(mailbox.id, uid);
         let Some(value) = dbs.messages.get(txn, &mkey)? else {
             continue;
         };
-        let mut r = Reader(value);
-        let (blob_id, size, _date, _modseq, flags) =
-            (r.u64()?, r.u32()?, r.i64()?, r.u64()?, Flags(r.u8()?));
+        let m = MessageView::decode(uid, value)?;
+        let (blob_id, size, flags) = (m.blob_id, m.size, m.flags);
         dbs.messages.delete(txn, &mkey)?;
+        dbs.expunged.put(txn, &mkey, &modseq.to_be_bytes())?;
         release_blob(txn, dbs, blob_id)?;
         mailbox.messages = mailbox.messages.saturating_sub(1);
         mailbox.unseen = mailbox
@@ -484,16 +526,16 @@ fn expunge(
         removed.push(uid);
     }
     if !removed.is_empty() {
-        // Expunges advance HIGHESTMODSEQ too (RFC 7162 §3.2.10 / QRESYNC).
-        mailbox.highest_modseq += 1;
-        dbs.mailboxes
-            .put(txn, &key, &records::encode_mailbox(&mailbox))?;
-        touched.push(mailbox_id);
+        mailbox.highest_modseq = modseq;
     }
     Ok(removed)
 }
 
-fn remove_all_messages(txn: &mut RwTxn, dbs: &Dbs, mailbox_id: u64) -> Result<(), StoreError> {
+pub(super) fn remove_all_messages(
+    txn: &mut RwTxn,
+    dbs: &Dbs,
+    mailbox_id: u64,
+) -> Result<(), StoreError> {
     let prefix = mailbox_id.to_be_bytes();
     let mut found = Vec::new();
     for entry in dbs.messages.prefix_iter(txn, &prefix)? {
@@ -504,11 +546,19 @@ fn remove_all_messages(txn: &mut RwTxn, dbs: &Dbs, mailbox_id: u64) -> Result<()
         dbs.messages.delete(txn, &key)?;
         release_blob(txn, dbs, blob_id)?;
     }
+    // The mailbox id is never reused, so its expunge history can go too.
+    let mut gone = Vec::new();
+    for entry in dbs.expunged.prefix_iter(txn, &prefix)? {
+        gone.push(entry?.0.to_vec());
+    }
+    for key in gone {
+        dbs.expunged.delete(txn, &key)?;
+    }
     Ok(())
 }
 
 /// Drops one reference to a message body; the last one frees it.
-fn release_blob(txn: &mut RwTxn, dbs: &Dbs, blob_id: u64) -> Result<(), StoreError> {
+pub(super) fn release_blob(txn: &mut RwTxn, dbs: &Dbs, blob_id: u64) -> Result<(), StoreError> {
     let key = keys::id(blob_id);
     let refs = match dbs.blob_refs.get(txn, &key)? {
         Some(v) => Reader(v).u32()?,

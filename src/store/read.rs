@@ -36,7 +36,7 @@ pub struct MessageView<'a> {
 }
 
 impl<'a> MessageView<'a> {
-    fn decode(uid: u32, value: &'a [u8]) -> Result<MessageView<'a>, StoreError> {
+    pub(super) fn decode(uid: u32, value: &'a [u8]) -> Result<MessageView<'a>, StoreError> {
         let mut r = Fields(value);
         Ok(MessageView {
             uid,
@@ -51,6 +51,11 @@ impl<'a> MessageView<'a> {
 
     pub fn keywords(&self) -> impl Iterator<Item = &'a str> {
         records::keywords(self.keywords)
+    }
+
+    /// The keywords as stored, to copy them unchanged.
+    pub(super) fn raw_keywords(&self) -> &'a [u8] {
+        self.keywords
     }
 }
 
@@ -273,6 +278,25 @@ impl Reader {
                 .ok_or_else(|| StoreError::Corrupt(format!("summary of blob {blob_id}"))),
             None => Ok(None),
         }
+    }
+
+    /// UIDs expunged from a mailbox after `modseq` (RFC 7162 §3.2.5.2).
+    pub fn expunged_since(&self, mailbox_id: u64, modseq: u64) -> Result<Vec<u32>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self
+            .dbs
+            .expunged
+            .prefix_iter(&self.txn, &mailbox_id.to_be_bytes())?
+        {
+            let (k, v) = entry?;
+            if Fields(v).u64()? > modseq {
+                out.push(
+                    keys::message_uid(k)
+                        .ok_or_else(|| StoreError::Corrupt("expunged key".into()))?,
+                );
+            }
+        }
+        Ok(out)
     }
 
     /// The outbound queue in due order.

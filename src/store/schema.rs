@@ -38,6 +38,8 @@ pub struct Dbs {
     pub blob_refs: Db,
     /// blob id → ENVELOPE/BODYSTRUCTURE summary (`mime::Summary`).
     pub summaries: Db,
+    /// mailbox id ‖ UID → MODSEQ of the expunge (QRESYNC VANISHED).
+    pub expunged: Db,
     /// due time ‖ entry id → outbound envelope and recipient states.
     pub queue: Db,
 }
@@ -58,6 +60,7 @@ pub fn open(env: &Env<WithoutTls>) -> Result<Dbs, StoreError> {
         blob_refs: db("blob_refs")?,
         summaries: db("summaries")?,
         queue: db("queue")?,
+        expunged: db("expunged")?,
     };
     let found = match dbs.meta.get(&txn, keys::SCHEMA_VERSION.as_bytes())? {
         None => None,

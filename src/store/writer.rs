@@ -53,6 +53,33 @@ pub enum WriteOp {
     },
     Deliver(Delivery),
     SetFlags(FlagChange),
+    /// Removes a mailbox and its messages (not INBOX: the session checks).
+    DeleteMailbox {
+        mailbox_id: u64,
+    },
+    /// Renames a mailbox and everything below it in the hierarchy; INBOX
+    /// moves its messages into the new mailbox instead (RFC 3501 §6.3.5).
+    RenameMailbox {
+        mailbox_id: u64,
+        new_name: String,
+    },
+    SetSubscribed {
+        mailbox_id: u64,
+        subscribed: bool,
+    },
+    /// Copies messages (sharing their bodies) and, for MOVE, removes the
+    /// originals in the same commit (RFC 6851).
+    Copy {
+        from: u64,
+        uids: Vec<u32>,
+        to: u64,
+        remove: bool,
+    },
+    /// Takes over the \Recent flags of a mailbox for the session that
+    /// selects it (RFC 3501 §2.3.2).
+    ClaimRecent {
+        mailbox_id: u64,
+    },
     Expunge {
         mailbox_id: u64,
         uids: Vec<u32>,
@@ -103,6 +130,28 @@ pub struct FlagChange {
     pub op: FlagOp,
     pub flags: Flags,
     pub keywords: Vec<String>,
+    /// RFC 7162 UNCHANGEDSINCE: skip messages changed after this MODSEQ.
+    pub unchanged_since: Option<u64>,
+}
+
+/// What a STORE did.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FlagsResult {
+    /// (UID, new flags, new MODSEQ) of each message that changed.
+    pub changed: Vec<(u32, Flags, u64)>,
+    /// UIDs refused by UNCHANGEDSINCE (the MODIFIED response code).
+    pub modified: Vec<u32>,
+}
+
+/// What a COPY or MOVE did.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Copied {
+    /// (source UID, new UID) pairs, for COPYUID (RFC 4315).
+    pub uids: Vec<(u32, u32)>,
+    /// UIDVALIDITY of the target mailbox.
+    pub uidvalidity: u32,
+    /// Source UIDs removed (MOVE).
+    pub removed: Vec<u32>,
 }
 
 /// What a write produced.
@@ -112,8 +161,10 @@ pub enum Outcome {
     /// The id of what was created (account, mailbox).
     Created(u64),
     Delivered(Delivered),
-    /// (UID, new flags, new MODSEQ) of each message that changed.
-    FlagsSet(Vec<(u32, Flags, u64)>),
+    FlagsSet(FlagsResult),
+    Copied(Copied),
+    /// UIDs whose \Recent flag the caller now holds.
+    Claimed(Vec<u32>),
     /// UIDs actually removed.
     Expunged(Vec<u32>),
 }
