@@ -8,6 +8,7 @@ pub mod address;
 pub mod admin;
 pub mod auth;
 pub mod config;
+pub mod imap;
 pub mod mime;
 pub mod server;
 pub mod smtp;

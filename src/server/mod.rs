@@ -53,8 +53,21 @@ impl Context {
     }
 
     /// Checks a user's password for a session from `ip` (limiter included).
-    pub async fn login(&self, ip: std::net::IpAddr, username: &str, password: String) -> crate::auth::LoginResult {
-        crate::auth::login(&self.store, &self.verifier, &self.limiter, ip, username, password).await
+    pub async fn login(
+        &self,
+        ip: std::net::IpAddr,
+        username: &str,
+        password: String,
+    ) -> crate::auth::LoginResult {
+        crate::auth::login(
+            &self.store,
+            &self.verifier,
+            &self.limiter,
+            ip,
+            username,
+            password,
+        )
+        .await
     }
 }
 
@@ -300,36 +313,12 @@ async fn connection(
         stream,
     };
     match service {
-        // Each protocol adds its arm here as it lands.
-        Service::Smtp | Service::Submission | Service::Submissions => crate::smtp::session(conn, ctx.clone()).await,
-        _ => unavailable(conn, &ctx.config.hostname).await,
+        Service::Smtp | Service::Submission | Service::Submissions => {
+            crate::smtp::session(conn, ctx.clone()).await
+        }
+        Service::Imap | Service::Imaps => crate::imap::session(conn, ctx.clone()).await,
     }
     log::info!("[{id}] {}: disconnect from {peer}", service.name());
-}
-
-/// The protocol's own "no service here" answer, for a service whose
-/// protocol is not in this build yet (RFC 5321 §3.1 554 greeting, RFC 3501
-/// §7.1.5 BYE, RFC 1939 -ERR greeting); the client learns why at once
-/// instead of waiting on a silent socket.
-async fn unavailable(mut conn: Conn, hostname: &str) {
-    log::warn!(
-        "[{}] {}: protocol not available in this build; closing",
-        conn.id,
-        conn.service.name()
-    );
-    let line = match conn.service {
-        Service::Smtp | Service::Submission | Service::Submissions => {
-            format!("554 5.3.2 {hostname} SMTP is not available in this smolmail build\r\n")
-        }
-        Service::Imap | Service::Imaps => {
-            "* BYE [UNAVAILABLE] IMAP is not available in this smolmail build\r\n".into()
-        }
-        Service::Pop3 | Service::Pop3s => {
-            "-ERR [SYS/PERM] POP3 is not available in this smolmail build\r\n".into()
-        }
-    };
-    let _ = conn.stream.write_all(line.as_bytes()).await;
-    let _ = conn.stream.close().await;
 }
 
 /// Tells a client over the connection limit to come back later, in its

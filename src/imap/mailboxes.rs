@@ -1,0 +1,462 @@
+//! Mailbox commands (RFC 3501 §6.3): SELECT/EXAMINE (with CONDSTORE and
+//! QRESYNC, RFC 7162), CREATE (with SPECIAL-USE, RFC 6154), DELETE,
+//! RENAME, SUBSCRIBE/UNSUBSCRIBE, LIST/LSUB, STATUS, APPEND (with UIDPLUS,
+//! RFC 4315), CLOSE and UNSELECT (RFC 3691).
+
+use std::borrow::Cow;
+
+use super::list;
+use super::mutf7;
+use super::parse::{
+    ListArgs, ListReturn, ListSelection, Mailbox as Name, SelectArgs, SpecialUse as Use, StatusItem,
+};
+use super::render;
+use super::selected::{Selected, split_flags, uid_set};
+use super::session::Session;
+use crate::store::{Delivery, Mailbox, SpecialUse, StoreError};
+
+/// Why a mailbox name is unusable.
+const BAD_NAME: &str = "Invalid mailbox name";
+
+impl Session {
+    pub fn account_id(&self) -> u64 {
+        self.account.as_ref().map_or(0, |a| a.id)
+    }
+
+    /// The stored (UTF-8) name of a mailbox argument; `None` if invalid.
+    pub fn mailbox_name(name: &Name) -> Option<String> {
+        if name.is_inbox() {
+            return Some("INBOX".into());
+        }
+        let decoded = mutf7::decode(name.as_bytes()).ok()?;
+        let decoded = decoded.strip_suffix('/').unwrap_or(&decoded).to_string();
+        let valid = !decoded.is_empty()
+            && decoded.len() <= 1024
+            && !decoded.starts_with('/')
+            && !decoded.contains("//")
+            && !decoded
+                .chars()
+                .any(|c| c.is_control() || c == '*' || c == '%');
+        valid.then_some(decoded)
+    }
+
+    /// Looks a mailbox up by name; answers NO and returns `None` if it
+    /// does not exist or the store fails.
+    pub fn find_mailbox(&mut self, tag: &[u8], name: &Name, missing: &str) -> Option<Mailbox> {
+        let Some(name) = Self::mailbox_name(name) else {
+            self.tagged(tag, "NO", BAD_NAME);
+            return None;
+        };
+        match self
+            .ctx
+            .store
+            .read()
+            .and_then(|r| r.mailbox(self.account_id(), &name))
+        {
+            Ok(Some(m)) => Some(m),
+            Ok(None) => {
+                self.tagged(tag, "NO", missing);
+                None
+            }
+            Err(e) => {
+                self.store_failed(tag, &e);
+                None
+            }
+        }
+    }
+
+    pub fn store_failed(&mut self, tag: &[u8], e: &StoreError) {
+        log::error!("[{}] imap: store error: {e}", self.id);
+        match e {
+            StoreError::Full => self.tagged(tag, "NO", "[OVERQUOTA] The mail store is full"),
+            e if e.is_temporary() => {
+                self.tagged(tag, "NO", "[UNAVAILABLE] Temporary failure; try again")
+            }
+            StoreError::Exists(_) => self.tagged(tag, "NO", "[ALREADYEXISTS] Mailbox exists"),
+            StoreError::NotFound(_) => self.tagged(tag, "NO", "[NONEXISTENT] No such mailbox"),
+            other => self.tagged(tag, "NO", &format!("[SERVERBUG] {other}")),
+        }
+    }
+
+    pub async fn select(&mut self, tag: &[u8], args: SelectArgs<'_>, read_only: bool) {
+        if self.selected.take().is_some() && self.qresync {
+            // RFC 7162 §3.2.11: the previous mailbox is closed.
+            self.put("* OK [CLOSED] Previous mailbox closed\r\n");
+        }
+        if args.qresync.is_some() && !self.qresync {
+            self.bad(tag, "QRESYNC must be enabled first");
+            return;
+        }
+        let Some(mailbox) = self.find_mailbox(tag, &args.mailbox, "[NONEXISTENT] No such mailbox")
+        else {
+            return;
+        };
+        if args.condstore || args.qresync.is_some() {
+            self.condstore = true;
+        }
+        let recent = match read_only {
+            true => Vec::new(),
+            false => match self.ctx.store.claim_recent(mailbox.id).await {
+                Ok(r) => r,
+                Err(e) => return self.store_failed(tag, &e),
+            },
+        };
+        let reader = match self.ctx.store.read() {
+            Ok(r) => r,
+            Err(e) => return self.store_failed(tag, &e),
+        };
+        let Ok(Some(mailbox)) = reader.mailbox_by_id(mailbox.id) else {
+            return self.tagged(tag, "NO", "[NONEXISTENT] No such mailbox");
+        };
+        let mut sel = Selected {
+            id: mailbox.id,
+            read_only,
+            uidvalidity: mailbox.uidvalidity,
+            uids: Vec::with_capacity(mailbox.messages as usize),
+            modseqs: Vec::with_capacity(mailbox.messages as usize),
+            recent,
+            highest_modseq: mailbox.highest_modseq,
+            uidnext: mailbox.uidnext,
+        };
+        let mut first_unseen = None;
+        let mut keywords: Vec<String> = Vec::new();
+        let Ok(messages) = reader.messages(mailbox.id) else {
+            return self.tagged(tag, "NO", "[UNAVAILABLE] Cannot read the mailbox");
+        };
+        for m in messages.flatten() {
+            sel.uids.push(m.uid);
+            sel.modseqs.push(m.modseq);
+            if first_unseen.is_none() && !m.flags.contains(crate::store::Flags::SEEN) {
+                first_unseen = Some(sel.uids.len());
+            }
+            for k in m.keywords() {
+                if !keywords.iter().any(|w| w.eq_ignore_ascii_case(k)) && keywords.len() < 256 {
+                    keywords.push(k.to_string());
+                }
+            }
+        }
+        sel.recent.sort_unstable();
+        let flags = format!(
+            "{}{}{}",
+            self.flag_list(),
+            if keywords.is_empty() { "" } else { " " },
+            keywords.join(" ")
+        );
+        let mut out = std::mem::take(&mut self.out);
+        out.extend_from_slice(format!("* FLAGS ({flags})\r\n").as_bytes());
+        let permanent = if read_only {
+            String::new()
+        } else {
+            format!("{flags} \\*")
+        };
+        out.extend_from_slice(
+            format!("* OK [PERMANENTFLAGS ({permanent})] Flags permitted\r\n").as_bytes(),
+        );
+        out.extend_from_slice(
+            format!(
+                "* {} EXISTS\r\n* {} RECENT\r\n",
+                sel.uids.len(),
+                sel.recent.len()
+            )
+            .as_bytes(),
+        );
+        if let Some(seq) = first_unseen {
+            out.extend_from_slice(format!("* OK [UNSEEN {seq}] First unseen\r\n").as_bytes());
+        }
+        out.extend_from_slice(
+            format!("* OK [UIDVALIDITY {}] UIDs valid\r\n", sel.uidvalidity).as_bytes(),
+        );
+        out.extend_from_slice(
+            format!("* OK [UIDNEXT {}] Predicted next UID\r\n", sel.uidnext).as_bytes(),
+        );
+        out.extend_from_slice(
+            format!("* OK [HIGHESTMODSEQ {}] Highest\r\n", sel.highest_modseq).as_bytes(),
+        );
+        // QRESYNC (RFC 7162 §3.2.5): what changed since the client's cache.
+        if let Some(q) = &args.qresync
+            && q.uid_validity == sel.uidvalidity
+        {
+            let mut vanished = reader.expunged_since(sel.id, q.mod_seq).unwrap_or_default();
+            if let Some(known) = &q.known_uids {
+                vanished.retain(|u| known.contains(*u, u32::MAX));
+            }
+            if !vanished.is_empty() {
+                out.extend_from_slice(
+                    format!("* VANISHED (EARLIER) {}\r\n", uid_set(&vanished)).as_bytes(),
+                );
+            }
+            for (i, &uid) in sel.uids.iter().enumerate() {
+                if sel.modseqs[i] <= q.mod_seq
+                    || q.known_uids
+                        .as_ref()
+                        .is_some_and(|k| !k.contains(uid, u32::MAX))
+                {
+                    continue;
+                }
+                if let Ok(Some(m)) = reader.message(sel.id, uid) {
+                    out.extend_from_slice(
+                        format!("* {} FETCH (UID {uid} FLAGS ", i + 1).as_bytes(),
+                    );
+                    render::flags(&mut out, m.flags, sel.is_recent(uid), m.keywords());
+                    out.extend_from_slice(format!(" MODSEQ ({}))\r\n", m.modseq).as_bytes());
+                }
+            }
+        }
+        self.out = out;
+        self.selected = Some(sel);
+        let (code, verb) = if read_only {
+            ("READ-ONLY", "EXAMINE")
+        } else {
+            ("READ-WRITE", "SELECT")
+        };
+        self.tagged(tag, "OK", &format!("[{code}] {verb} completed"));
+    }
+
+    pub async fn create(&mut self, tag: &[u8], name: &Name<'_>, uses: &[Use<'_>]) {
+        let Some(name) = Self::mailbox_name(name) else {
+            return self.tagged(tag, "NO", BAD_NAME);
+        };
+        if name == "INBOX" || name.eq_ignore_ascii_case("INBOX") {
+            return self.tagged(tag, "NO", "[ALREADYEXISTS] INBOX always exists");
+        }
+        let special = match uses {
+            [] => SpecialUse::None,
+            [one] => match one {
+                Use::Archive => SpecialUse::Archive,
+                Use::Drafts => SpecialUse::Drafts,
+                Use::Junk => SpecialUse::Junk,
+                Use::Sent => SpecialUse::Sent,
+                Use::Trash => SpecialUse::Trash,
+                _ => {
+                    return self.tagged(
+                        tag,
+                        "NO",
+                        "[USEATTR] That special-use attribute is not supported",
+                    );
+                }
+            },
+            _ => return self.tagged(tag, "NO", "[USEATTR] One special-use attribute per mailbox"),
+        };
+        let account = self.account_id();
+        // RFC 3501 §6.3.3: create the superior names that are needed.
+        let mut parent_end = 0;
+        while let Some(i) = name[parent_end..].find('/') {
+            let parent = &name[..parent_end + i];
+            if let Ok(None) = self
+                .ctx
+                .store
+                .read()
+                .and_then(|r| r.mailbox(account, parent))
+            {
+                let _ = self
+                    .ctx
+                    .store
+                    .create_mailbox(account, parent, SpecialUse::None)
+                    .await;
+            }
+            parent_end += i + 1;
+        }
+        match self.ctx.store.create_mailbox(account, &name, special).await {
+            Ok(_) => self.tagged(tag, "OK", "CREATE completed"),
+            Err(e) => self.store_failed(tag, &e),
+        }
+    }
+
+    pub async fn delete(&mut self, tag: &[u8], name: &Name<'_>) {
+        if name.is_inbox() {
+            return self.tagged(tag, "NO", "INBOX cannot be deleted");
+        }
+        let Some(mailbox) = self.find_mailbox(tag, name, "[NONEXISTENT] No such mailbox") else {
+            return;
+        };
+        if self.selected.as_ref().is_some_and(|s| s.id == mailbox.id) {
+            self.selected = None;
+        }
+        match self.ctx.store.delete_mailbox(mailbox.id).await {
+            Ok(()) => self.tagged(tag, "OK", "DELETE completed"),
+            Err(e) => self.store_failed(tag, &e),
+        }
+    }
+
+    pub async fn rename(&mut self, tag: &[u8], from: &Name<'_>, to: &Name<'_>) {
+        let Some(source) = self.find_mailbox(tag, from, "[NONEXISTENT] No such mailbox") else {
+            return;
+        };
+        let Some(target) = Self::mailbox_name(to) else {
+            return self.tagged(tag, "NO", BAD_NAME);
+        };
+        if target.eq_ignore_ascii_case("INBOX") {
+            return self.tagged(tag, "NO", "[ALREADYEXISTS] INBOX always exists");
+        }
+        match self.ctx.store.rename_mailbox(source.id, &target).await {
+            Ok(()) => self.tagged(tag, "OK", "RENAME completed"),
+            Err(e) => self.store_failed(tag, &e),
+        }
+    }
+
+    pub async fn subscribe(&mut self, tag: &[u8], name: &Name<'_>, subscribed: bool) {
+        let Some(mailbox) = self.find_mailbox(tag, name, "[NONEXISTENT] No such mailbox") else {
+            return;
+        };
+        match self.ctx.store.set_subscribed(mailbox.id, subscribed).await {
+            Ok(()) => self.tagged(
+                tag,
+                "OK",
+                if subscribed {
+                    "SUBSCRIBE completed"
+                } else {
+                    "UNSUBSCRIBE completed"
+                },
+            ),
+            Err(e) => self.store_failed(tag, &e),
+        }
+    }
+
+    pub fn list(&mut self, tag: &[u8], args: &ListArgs<'_>, lsub: bool) {
+        let mailboxes = match self
+            .ctx
+            .store
+            .read()
+            .and_then(|r| r.mailboxes(self.account_id()))
+        {
+            Ok(m) => m,
+            Err(e) => return self.store_failed(tag, &e),
+        };
+        let mut out = std::mem::take(&mut self.out);
+        list::list(&mut out, &mailboxes, args, lsub, &|out, m, items| {
+            status_line(out, m, items)
+        });
+        self.out = out;
+        self.tagged(
+            tag,
+            "OK",
+            if lsub {
+                "LSUB completed"
+            } else {
+                "LIST completed"
+            },
+        );
+    }
+
+    pub fn lsub(&mut self, tag: &[u8], reference: Cow<'_, [u8]>, pattern: Cow<'_, [u8]>) {
+        let args = ListArgs {
+            reference,
+            patterns: vec![pattern],
+            selection: ListSelection::default(),
+            returns: ListReturn::default(),
+            extended: false,
+        };
+        self.list(tag, &args, true);
+    }
+
+    pub fn status(&mut self, tag: &[u8], name: &Name<'_>, items: &[StatusItem]) {
+        let Some(mailbox) = self.find_mailbox(tag, name, "[NONEXISTENT] No such mailbox") else {
+            return;
+        };
+        if items.contains(&StatusItem::HighestModSeq) {
+            self.condstore = true;
+        }
+        let mut out = std::mem::take(&mut self.out);
+        status_line(&mut out, &mailbox, items);
+        self.out = out;
+        self.tagged(tag, "OK", "STATUS completed");
+    }
+
+    pub async fn append(
+        &mut self,
+        tag: &[u8],
+        name: &Name<'_>,
+        flags: &[super::parse::Flag<'_>],
+        date: Option<i64>,
+        message: &[u8],
+    ) {
+        let Some(mailbox) = self.find_mailbox(tag, name, "[TRYCREATE] No such mailbox") else {
+            return;
+        };
+        if message.is_empty() {
+            return self.tagged(tag, "NO", "Empty message");
+        }
+        let (flags, keywords) = split_flags(flags);
+        let delivery = Delivery {
+            message: message.to_vec(),
+            internal_date: date.unwrap_or_else(crate::time::now),
+            flags,
+            keywords,
+            mailboxes: vec![mailbox.id],
+            outbound: None,
+        };
+        match self.ctx.store.deliver(delivery).await {
+            Ok(done) => {
+                let uid = done.placed.first().map_or(0, |p| p.1);
+                self.tagged(
+                    tag,
+                    "OK",
+                    &format!("[APPENDUID {} {uid}] APPEND completed", mailbox.uidvalidity),
+                );
+            }
+            Err(e) => self.store_failed(tag, &e),
+        }
+    }
+
+    /// CLOSE expunges silently (RFC 3501 §6.4.2); UNSELECT does not.
+    pub async fn close(&mut self, tag: &[u8], expunge: bool) {
+        if let Some(sel) = self.selected.take()
+            && expunge
+            && !sel.read_only
+        {
+            let deleted = self.deleted_uids(sel.id, None);
+            if !deleted.is_empty()
+                && let Err(e) = self.ctx.store.expunge(sel.id, deleted).await
+            {
+                return self.store_failed(tag, &e);
+            }
+        }
+        self.tagged(
+            tag,
+            "OK",
+            if expunge {
+                "CLOSE completed"
+            } else {
+                "UNSELECT completed"
+            },
+        );
+    }
+
+    /// UIDs with \Deleted in a mailbox (within `only` if given).
+    pub fn deleted_uids(&self, mailbox_id: u64, only: Option<&[u32]>) -> Vec<u32> {
+        let Ok(reader) = self.ctx.store.read() else {
+            return Vec::new();
+        };
+        let Ok(messages) = reader.messages(mailbox_id) else {
+            return Vec::new();
+        };
+        messages
+            .flatten()
+            .filter(|m| m.flags.contains(crate::store::Flags::DELETED))
+            .map(|m| m.uid)
+            .filter(|uid| only.is_none_or(|set| set.binary_search(uid).is_ok()))
+            .collect()
+    }
+}
+
+/// `* STATUS name (items)` from the mailbox's counters.
+fn status_line(out: &mut Vec<u8>, m: &Mailbox, items: &[StatusItem]) {
+    out.extend_from_slice(b"* STATUS ");
+    render::mailbox(out, &m.name);
+    out.extend_from_slice(b" (");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b' ');
+        }
+        let text = match item {
+            StatusItem::Messages => format!("MESSAGES {}", m.messages),
+            StatusItem::Recent => format!("RECENT {}", m.recent),
+            StatusItem::UidNext => format!("UIDNEXT {}", m.uidnext),
+            StatusItem::UidValidity => format!("UIDVALIDITY {}", m.uidvalidity),
+            StatusItem::Unseen => format!("UNSEEN {}", m.unseen),
+            StatusItem::HighestModSeq => format!("HIGHESTMODSEQ {}", m.highest_modseq),
+        };
+        out.extend_from_slice(text.as_bytes());
+    }
+    out.extend_from_slice(b")\r\n");
+}

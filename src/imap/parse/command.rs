@@ -1,0 +1,868 @@
+//! Client commands: RFC 3501 §6 (§9 formal syntax `command`) and the
+//! extensions smolmail advertises — IDLE (RFC 2177), UIDPLUS's UID EXPUNGE
+//! (RFC 4315 §2.1), MOVE (RFC 6851), NAMESPACE (RFC 2342), ID (RFC 2971),
+//! ENABLE (RFC 5161), UNSELECT (RFC 3691), SPECIAL-USE (RFC 6154),
+//! LIST-EXTENDED (RFC 5258), LIST-STATUS (RFC 5819), CONDSTORE and QRESYNC
+//! (RFC 7162) and SASL-IR (RFC 4959). The argument grammars shared with
+//! other commands live in `fetch`, `search`, `sequence` and `datetime`.
+//!
+//! The parser checks syntax only; whether a command is allowed in the
+//! session's state, or an extension is enabled, is the session's call.
+
+use std::borrow::Cow;
+
+use super::datetime::{self, DateTime};
+use super::fetch::{self, FetchItem};
+use super::lexer::{Lexer, PResult, Upper};
+use super::search::{self, SearchKey};
+use super::sequence::{self, SequenceSet};
+use super::{MAX_ID_PAIRS, MAX_LIST_ITEMS, MAX_SMALL_LIST};
+
+/// One parsed client command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command<'a> {
+    /// The tag, to be echoed in the tagged response.
+    pub tag: &'a [u8],
+    pub kind: CommandKind<'a>,
+}
+
+/// Every command smolmail understands, with its arguments. Byte strings are
+/// what the client sent once quoting and literals are undone; mailbox names
+/// are still modified UTF-7 (see `mutf7`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandKind<'a> {
+    Capability,
+    Noop,
+    Logout,
+    StartTls,
+    /// RFC 3501 §6.2.2 with RFC 4959's initial response.
+    Authenticate {
+        /// The SASL mechanism name as sent (compare case-insensitively).
+        mechanism: &'a [u8],
+        /// The initial response, still base64 (checked to be well-formed);
+        /// `Some(b"")` when the client sent `=`, an empty response.
+        initial: Option<&'a [u8]>,
+    },
+    Login {
+        user: Cow<'a, [u8]>,
+        password: Cow<'a, [u8]>,
+    },
+    Select(SelectArgs<'a>),
+    Examine(SelectArgs<'a>),
+    Create {
+        mailbox: Mailbox<'a>,
+        /// RFC 6154 §3 `USE (...)`.
+        special_use: Vec<SpecialUse<'a>>,
+    },
+    Delete(Mailbox<'a>),
+    Rename {
+        from: Mailbox<'a>,
+        to: Mailbox<'a>,
+    },
+    Subscribe(Mailbox<'a>),
+    Unsubscribe(Mailbox<'a>),
+    List(ListArgs<'a>),
+    Lsub {
+        reference: Cow<'a, [u8]>,
+        pattern: Cow<'a, [u8]>,
+    },
+    Status {
+        mailbox: Mailbox<'a>,
+        items: Vec<StatusItem>,
+    },
+    Append {
+        mailbox: Mailbox<'a>,
+        flags: Vec<Flag<'a>>,
+        date: Option<DateTime>,
+        /// The message, exactly the literal's bytes.
+        message: &'a [u8],
+    },
+    Check,
+    Close,
+    Unselect,
+    Expunge,
+    /// RFC 4315 §2.1 `UID EXPUNGE set`.
+    UidExpunge(SequenceSet),
+    Search {
+        uid: bool,
+        /// The CHARSET the strings are in; `None` means US-ASCII
+        /// (RFC 3501 §6.4.4), in practice UTF-8 too.
+        charset: Option<Cow<'a, [u8]>>,
+        /// Several top-level keys come as [`SearchKey::And`].
+        key: SearchKey<'a>,
+    },
+    /// FETCH / UID FETCH. UID FETCH answers with UID whether asked or not
+    /// (RFC 3501 §6.4.8), and CHANGEDSINCE implies MODSEQ (RFC 7162
+    /// §3.1.4.1): both are the session's to add.
+    Fetch {
+        uid: bool,
+        set: SequenceSet,
+        items: Vec<FetchItem<'a>>,
+        /// RFC 7162 §3.1.4.1 CHANGEDSINCE.
+        changed_since: Option<u64>,
+        /// RFC 7162 §3.2.6 VANISHED; only with UID FETCH and CHANGEDSINCE,
+        /// which the parser enforces.
+        vanished: bool,
+    },
+    Store {
+        uid: bool,
+        set: SequenceSet,
+        mode: StoreMode,
+        /// `.SILENT`: no untagged FETCH for the new flags.
+        silent: bool,
+        flags: Vec<Flag<'a>>,
+        /// RFC 7162 §3.1.3 UNCHANGEDSINCE.
+        unchanged_since: Option<u64>,
+    },
+    Copy {
+        uid: bool,
+        set: SequenceSet,
+        mailbox: Mailbox<'a>,
+    },
+    /// RFC 6851.
+    Move {
+        uid: bool,
+        set: SequenceSet,
+        mailbox: Mailbox<'a>,
+    },
+    /// RFC 2177; the session then waits for a line that [`super::is_done`].
+    Idle,
+    Namespace,
+    /// RFC 2971: `None` for `ID NIL`, else field/value pairs (a value may
+    /// be NIL).
+    Id(Option<Vec<IdPair<'a>>>),
+    /// RFC 5161: capability names as sent (compare case-insensitively).
+    Enable(Vec<&'a [u8]>),
+}
+
+impl CommandKind<'_> {
+    /// The command's name in capitals, for logs and `BAD`/`NO` texts.
+    pub fn name(&self) -> &'static str {
+        use CommandKind::*;
+        match self {
+            Capability => "CAPABILITY",
+            Noop => "NOOP",
+            Logout => "LOGOUT",
+            StartTls => "STARTTLS",
+            Authenticate { .. } => "AUTHENTICATE",
+            Login { .. } => "LOGIN",
+            Select(_) => "SELECT",
+            Examine(_) => "EXAMINE",
+            Create { .. } => "CREATE",
+            Delete(_) => "DELETE",
+            Rename { .. } => "RENAME",
+            Subscribe(_) => "SUBSCRIBE",
+            Unsubscribe(_) => "UNSUBSCRIBE",
+            List(_) => "LIST",
+            Lsub { .. } => "LSUB",
+            Status { .. } => "STATUS",
+            Append { .. } => "APPEND",
+            Check => "CHECK",
+            Close => "CLOSE",
+            Unselect => "UNSELECT",
+            Expunge => "EXPUNGE",
+            UidExpunge(_) => "UID EXPUNGE",
+            Search { uid: false, .. } => "SEARCH",
+            Search { uid: true, .. } => "UID SEARCH",
+            Fetch { uid: false, .. } => "FETCH",
+            Fetch { uid: true, .. } => "UID FETCH",
+            Store { uid: false, .. } => "STORE",
+            Store { uid: true, .. } => "UID STORE",
+            Copy { uid: false, .. } => "COPY",
+            Copy { uid: true, .. } => "UID COPY",
+            Move { uid: false, .. } => "MOVE",
+            Move { uid: true, .. } => "UID MOVE",
+            Idle => "IDLE",
+            Namespace => "NAMESPACE",
+            Id(_) => "ID",
+            Enable(_) => "ENABLE",
+        }
+    }
+}
+
+/// One RFC 2971 ID field and its value (`None` for NIL).
+pub type IdPair<'a> = (Cow<'a, [u8]>, Option<Cow<'a, [u8]>>);
+
+/// A mailbox name as sent (modified UTF-7, RFC 3501 §5.1.3), except that
+/// INBOX in any case is normalised to `INBOX` (RFC 3501 §5.1). Only the
+/// whole name is: whether `inbox/child` means `INBOX/child` depends on the
+/// hierarchy separator, which is the mailbox-name module's business.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mailbox<'a>(Cow<'a, [u8]>);
+
+impl<'a> Mailbox<'a> {
+    pub fn new(name: Cow<'a, [u8]>) -> Self {
+        if name.eq_ignore_ascii_case(b"INBOX") {
+            Mailbox(Cow::Borrowed(b"INBOX"))
+        } else {
+            Mailbox(name)
+        }
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    pub fn is_inbox(&self) -> bool {
+        *self.0 == *b"INBOX"
+    }
+
+    pub fn into_inner(self) -> Cow<'a, [u8]> {
+        self.0
+    }
+}
+
+/// A message flag a client may set (RFC 3501 §2.3.2, §9 `flag`). \Recent is
+/// not one: only the server sets it, so it is refused as input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flag<'a> {
+    Seen,
+    Answered,
+    Flagged,
+    Deleted,
+    Draft,
+    /// A keyword (flag-keyword, an atom) as sent; keywords compare
+    /// case-insensitively.
+    Keyword(&'a [u8]),
+}
+
+impl Flag<'_> {
+    /// The flag as written on the wire (`\Seen`, or the keyword).
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Flag::Seen => b"\\Seen",
+            Flag::Answered => b"\\Answered",
+            Flag::Flagged => b"\\Flagged",
+            Flag::Deleted => b"\\Deleted",
+            Flag::Draft => b"\\Draft",
+            Flag::Keyword(k) => k,
+        }
+    }
+}
+
+/// How STORE combines the given flags with the message's (RFC 3501 §6.4.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreMode {
+    /// `FLAGS`
+    Replace,
+    /// `+FLAGS`
+    Add,
+    /// `-FLAGS`
+    Remove,
+}
+
+/// STATUS data items (RFC 3501 §6.3.10, RFC 7162 §3.1.6 HIGHESTMODSEQ).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusItem {
+    Messages,
+    Recent,
+    UidNext,
+    UidValidity,
+    Unseen,
+    HighestModSeq,
+}
+
+/// SELECT / EXAMINE arguments (RFC 3501 §6.3.1, RFC 7162 §3.1.8, §3.2.5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelectArgs<'a> {
+    pub mailbox: Mailbox<'a>,
+    /// The `(CONDSTORE)` parameter.
+    pub condstore: bool,
+    /// The `(QRESYNC (...))` parameter.
+    pub qresync: Option<QresyncParams>,
+}
+
+/// RFC 7162 §3.2.5 QRESYNC select parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QresyncParams {
+    /// The UIDVALIDITY the client's cache is for.
+    pub uid_validity: u32,
+    /// The last HIGHESTMODSEQ the client saw.
+    pub mod_seq: u64,
+    /// UIDs the client knows (no `*`).
+    pub known_uids: Option<SequenceSet>,
+    /// Message sequence numbers and the UIDs they map to, for working out
+    /// expunges cheaply (no `*`).
+    pub seq_match: Option<(SequenceSet, SequenceSet)>,
+}
+
+/// A special-use attribute (RFC 6154 §2) in `CREATE ... (USE (...))`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpecialUse<'a> {
+    All,
+    Archive,
+    Drafts,
+    Flagged,
+    Junk,
+    Sent,
+    Trash,
+    /// Another `\atom` (the atom, without the backslash); RFC 6154 §3 has
+    /// the server answer `NO [USEATTR]`.
+    Other(&'a [u8]),
+}
+
+/// LIST arguments: RFC 3501 §6.3.8 plus RFC 5258 options and patterns and
+/// RFC 5819 STATUS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListArgs<'a> {
+    /// The reference name (not INBOX-normalised: it is a prefix).
+    pub reference: Cow<'a, [u8]>,
+    /// One or more patterns, with `*` and `%` wildcards; a single empty
+    /// pattern asks for the hierarchy delimiter.
+    pub patterns: Vec<Cow<'a, [u8]>>,
+    pub selection: ListSelection,
+    pub returns: ListReturn,
+    /// The client used RFC 5258 syntax (selection or return options, or
+    /// a parenthesised pattern list), so the response may carry extended
+    /// data such as CHILDINFO.
+    pub extended: bool,
+}
+
+/// RFC 5258 §3 selection options (and RFC 6154 §5's SPECIAL-USE).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ListSelection {
+    pub subscribed: bool,
+    pub remote: bool,
+    pub recursive_match: bool,
+    pub special_use: bool,
+}
+
+/// RFC 5258 §3 return options (with RFC 6154 SPECIAL-USE and RFC 5819
+/// STATUS).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ListReturn {
+    pub subscribed: bool,
+    pub children: bool,
+    pub special_use: bool,
+    pub status: Option<Vec<StatusItem>>,
+}
+
+/// Parses what follows `tag SP`.
+pub(super) fn parse<'a>(lex: &mut Lexer<'a>) -> PResult<CommandKind<'a>> {
+    use CommandKind as C;
+    let name = Upper::new(lex.keyword());
+    Ok(match name.as_bytes() {
+        b"CAPABILITY" => C::Capability,
+        b"NOOP" => C::Noop,
+        b"LOGOUT" => C::Logout,
+        b"STARTTLS" => C::StartTls,
+        b"CHECK" => C::Check,
+        b"CLOSE" => C::Close,
+        b"UNSELECT" => C::Unselect,
+        b"EXPUNGE" => C::Expunge,
+        b"IDLE" => C::Idle,
+        b"NAMESPACE" => C::Namespace,
+        b"AUTHENTICATE" => authenticate(lex)?,
+        b"LOGIN" => {
+            lex.sp()?;
+            let user = lex.astring()?;
+            lex.sp()?;
+            C::Login {
+                user,
+                password: lex.astring()?,
+            }
+        }
+        b"SELECT" => C::Select(select(lex)?),
+        b"EXAMINE" => C::Examine(select(lex)?),
+        b"CREATE" => create(lex)?,
+        b"DELETE" => C::Delete(sp_mailbox(lex)?),
+        b"RENAME" => {
+            let from = sp_mailbox(lex)?;
+            C::Rename {
+                from,
+                to: sp_mailbox(lex)?,
+            }
+        }
+        b"SUBSCRIBE" => C::Subscribe(sp_mailbox(lex)?),
+        b"UNSUBSCRIBE" => C::Unsubscribe(sp_mailbox(lex)?),
+        b"LIST" => C::List(list(lex)?),
+        b"LSUB" => {
+            lex.sp()?;
+            let reference = lex.astring()?;
+            lex.sp()?;
+            C::Lsub {
+                reference,
+                pattern: lex.list_mailbox()?,
+            }
+        }
+        b"STATUS" => {
+            let mailbox = sp_mailbox(lex)?;
+            lex.sp()?;
+            C::Status {
+                mailbox,
+                items: status_items(lex)?,
+            }
+        }
+        b"APPEND" => append(lex)?,
+        b"SEARCH" => search(lex, false)?,
+        b"FETCH" => fetch(lex, false)?,
+        b"STORE" => store(lex, false)?,
+        b"COPY" => {
+            let (set, mailbox) = set_and_mailbox(lex)?;
+            C::Copy {
+                uid: false,
+                set,
+                mailbox,
+            }
+        }
+        b"MOVE" => {
+            let (set, mailbox) = set_and_mailbox(lex)?;
+            C::Move {
+                uid: false,
+                set,
+                mailbox,
+            }
+        }
+        b"UID" => uid(lex)?,
+        b"ID" => id(lex)?,
+        b"ENABLE" => {
+            // enable = "ENABLE" 1*(SP capability)
+            let mut caps = Vec::new();
+            while lex.eat(b' ') {
+                if caps.len() >= MAX_SMALL_LIST {
+                    return Err("too many capabilities");
+                }
+                caps.push(lex.atom()?);
+            }
+            if caps.is_empty() {
+                return Err("ENABLE needs a capability");
+            }
+            C::Enable(caps)
+        }
+        b"" => return Err("missing command"),
+        _ => return Err("unknown command"),
+    })
+}
+
+/// `SP mailbox`.
+fn sp_mailbox<'a>(lex: &mut Lexer<'a>) -> PResult<Mailbox<'a>> {
+    lex.sp()?;
+    Ok(Mailbox::new(lex.astring()?))
+}
+
+/// `SP sequence-set SP mailbox`, for COPY and MOVE.
+fn set_and_mailbox<'a>(lex: &mut Lexer<'a>) -> PResult<(SequenceSet, Mailbox<'a>)> {
+    lex.sp()?;
+    let set = sequence::parse(lex, true)?;
+    Ok((set, sp_mailbox(lex)?))
+}
+
+/// RFC 3501 §6.4.8 `UID SP (copy / move / fetch / search / store /
+/// uid-expunge)`.
+fn uid<'a>(lex: &mut Lexer<'a>) -> PResult<CommandKind<'a>> {
+    use CommandKind as C;
+    lex.sp()?;
+    Ok(match Upper::new(lex.keyword()).as_bytes() {
+        b"COPY" => {
+            let (set, mailbox) = set_and_mailbox(lex)?;
+            C::Copy {
+                uid: true,
+                set,
+                mailbox,
+            }
+        }
+        b"MOVE" => {
+            let (set, mailbox) = set_and_mailbox(lex)?;
+            C::Move {
+                uid: true,
+                set,
+                mailbox,
+            }
+        }
+        b"FETCH" => fetch(lex, true)?,
+        b"SEARCH" => search(lex, true)?,
+        b"STORE" => store(lex, true)?,
+        b"EXPUNGE" => {
+            lex.sp()?;
+            C::UidExpunge(sequence::parse(lex, true)?)
+        }
+        _ => return Err("unknown UID command"),
+    })
+}
+
+/// RFC 3501 §6.2.2 + RFC 4959 §7: `SP auth-type [SP (base64 / "=")]`.
+fn authenticate<'a>(lex: &mut Lexer<'a>) -> PResult<CommandKind<'a>> {
+    lex.sp()?;
+    let mechanism = lex.atom()?;
+    let initial = if lex.eat(b' ') {
+        let text = lex.take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='));
+        if text == b"=" {
+            Some(&text[..0])
+        } else if is_base64(text) {
+            Some(text)
+        } else {
+            return Err("bad base64 initial response");
+        }
+    } else {
+        None
+    };
+    Ok(CommandKind::Authenticate { mechanism, initial })
+}
+
+/// RFC 3501 §9 base64: groups of four, `=` padding only at the end.
+fn is_base64(text: &[u8]) -> bool {
+    let body_len = text.iter().rposition(|&b| b != b'=').map_or(0, |p| p + 1);
+    let padding = text.len() - body_len;
+    !text.is_empty()
+        && text.len().is_multiple_of(4)
+        && padding <= 2
+        && text[..body_len]
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+}
+
+/// SELECT / EXAMINE: `SP mailbox [SP "(" select-param *(SP ...) ")"]`
+/// (RFC 4466 §2.1 select-params, RFC 7162 §7 CONDSTORE and QRESYNC).
+fn select<'a>(lex: &mut Lexer<'a>) -> PResult<SelectArgs<'a>> {
+    let mailbox = sp_mailbox(lex)?;
+    let mut args = SelectArgs {
+        mailbox,
+        condstore: false,
+        qresync: None,
+    };
+    if lex.eat(b' ') {
+        lex.paren_list(true, MAX_SMALL_LIST, |lex| {
+            match Upper::new(lex.keyword()).as_bytes() {
+                b"CONDSTORE" if !args.condstore => {
+                    args.condstore = true;
+                    Ok(())
+                }
+                b"QRESYNC" if args.qresync.is_none() => {
+                    lex.sp()?;
+                    args.qresync = Some(qresync(lex)?);
+                    Ok(())
+                }
+                _ => Err("unknown or repeated SELECT parameter"),
+            }
+        })?;
+    }
+    Ok(args)
+}
+
+/// RFC 7162 §7: `"(" uidvalidity SP mod-sequence-value [SP known-uids]
+/// [SP seq-match-data] ")"`.
+fn qresync(lex: &mut Lexer<'_>) -> PResult<QresyncParams> {
+    lex.expect(b'(', "expected '('")?;
+    let uid_validity = lex.nz_number()?;
+    lex.sp()?;
+    // Strictly 1 or more; 0 ("nothing cached") is harmless and accepted.
+    let mod_seq = lex.mod_seq()?;
+    let mut params = QresyncParams {
+        uid_validity,
+        mod_seq,
+        known_uids: None,
+        seq_match: None,
+    };
+    if lex.eat(b' ') {
+        if lex.peek() != Some(b'(') {
+            params.known_uids = Some(sequence::parse(lex, false)?);
+            if lex.eat(b' ') {
+                params.seq_match = Some(seq_match(lex)?);
+            }
+        } else {
+            params.seq_match = Some(seq_match(lex)?);
+        }
+    }
+    lex.expect(b')', "expected ')'")?;
+    Ok(params)
+}
+
+/// seq-match-data = "(" known-sequence-set SP known-uid-set ")"
+fn seq_match(lex: &mut Lexer<'_>) -> PResult<(SequenceSet, SequenceSet)> {
+    lex.expect(b'(', "expected '('")?;
+    let seqs = sequence::parse(lex, false)?;
+    lex.sp()?;
+    let uids = sequence::parse(lex, false)?;
+    lex.expect(b')', "expected ')'")?;
+    Ok((seqs, uids))
+}
+
+/// CREATE: `SP mailbox [SP "(" create-param *(SP create-param) ")"]`
+/// (RFC 4466 §2.2), with RFC 6154 §3's `USE (use-attr ...)` the only
+/// parameter known.
+fn create<'a>(lex: &mut Lexer<'a>) -> PResult<CommandKind<'a>> {
+    let mailbox = sp_mailbox(lex)?;
+    let mut special_use = Vec::new();
+    if lex.eat(b' ') {
+        let mut seen_use = false;
+        lex.paren_list(false, MAX_SMALL_LIST, |lex| {
+            if seen_use || !lex.keyword().eq_ignore_ascii_case(b"USE") {
+                return Err("unknown or repeated CREATE parameter");
+            }
+            seen_use = true;
+            lex.sp()?;
+            special_use = lex.paren_list(true, MAX_SMALL_LIST, use_attr)?;
+            Ok(())
+        })?;
+    }
+    Ok(CommandKind::Create {
+        mailbox,
+        special_use,
+    })
+}
+
+/// RFC 6154 §6 use-attr: `\All` ... `\Trash`, or another `\atom`.
+fn use_attr<'a>(lex: &mut Lexer<'a>) -> PResult<SpecialUse<'a>> {
+    lex.expect(b'\\', "expected a special-use attribute")?;
+    let atom = lex.atom()?;
+    Ok(match Upper::new(atom).as_bytes() {
+        b"ALL" => SpecialUse::All,
+        b"ARCHIVE" => SpecialUse::Archive,
+        b"DRAFTS" => SpecialUse::Drafts,
+        b"FLAGGED" => SpecialUse::Flagged,
+        b"JUNK" => SpecialUse::Junk,
+        b"SENT" => SpecialUse::Sent,
+        b"TRASH" => SpecialUse::Trash,
+        _ => SpecialUse::Other(atom),
+    })
+}
+
+/// RFC 5258 §6: `LIST [SP list-select-opts] SP mailbox SP mbox-or-pat
+/// [SP list-return-opts]`.
+fn list<'a>(lex: &mut Lexer<'a>) -> PResult<ListArgs<'a>> {
+    lex.sp()?;
+    let mut selection = ListSelection::default();
+    let mut extended = false;
+    if lex.peek() == Some(b'(') {
+        extended = true;
+        lex.paren_list(true, MAX_SMALL_LIST, |lex| {
+            let flag = match Upper::new(lex.keyword()).as_bytes() {
+                b"SUBSCRIBED" => &mut selection.subscribed,
+                b"REMOTE" => &mut selection.remote,
+                b"RECURSIVEMATCH" => &mut selection.recursive_match,
+                b"SPECIAL-USE" => &mut selection.special_use,
+                // RFC 5258 §3: unknown selection options are a BAD.
+                _ => return Err("unknown LIST selection option"),
+            };
+            *flag = true;
+            Ok(())
+        })?;
+        // RFC 5258 §3.1: RECURSIVEMATCH needs an option it can modify;
+        // with nothing else (or only REMOTE) it is a BAD.
+        if selection.recursive_match && !selection.subscribed && !selection.special_use {
+            return Err("RECURSIVEMATCH needs another selection option");
+        }
+        lex.sp()?;
+    }
+    let reference = lex.astring()?;
+    lex.sp()?;
+    let patterns = if lex.peek() == Some(b'(') {
+        extended = true;
+        lex.paren_list(false, MAX_LIST_ITEMS, |l| l.list_mailbox())?
+    } else {
+        vec![lex.list_mailbox()?]
+    };
+    let mut returns = ListReturn::default();
+    if lex.eat(b' ') {
+        extended = true;
+        if !lex.keyword().eq_ignore_ascii_case(b"RETURN") {
+            return Err("expected RETURN");
+        }
+        lex.sp()?;
+        lex.paren_list(true, MAX_SMALL_LIST, |lex| {
+            let flag = match Upper::new(lex.keyword()).as_bytes() {
+                b"SUBSCRIBED" => &mut returns.subscribed,
+                b"CHILDREN" => &mut returns.children,
+                b"SPECIAL-USE" => &mut returns.special_use,
+                b"STATUS" if returns.status.is_none() => {
+                    lex.sp()?;
+                    returns.status = Some(status_items(lex)?);
+                    return Ok(());
+                }
+                _ => return Err("unknown or repeated LIST return option"),
+            };
+            *flag = true;
+            Ok(())
+        })?;
+    }
+    Ok(ListArgs {
+        reference,
+        patterns,
+        selection,
+        returns,
+        extended,
+    })
+}
+
+/// `"(" status-att *(SP status-att) ")"` (RFC 3501 §9, RFC 7162 §7).
+fn status_items(lex: &mut Lexer<'_>) -> PResult<Vec<StatusItem>> {
+    lex.paren_list(false, MAX_SMALL_LIST, |lex| {
+        Ok(match Upper::new(lex.keyword()).as_bytes() {
+            b"MESSAGES" => StatusItem::Messages,
+            b"RECENT" => StatusItem::Recent,
+            b"UIDNEXT" => StatusItem::UidNext,
+            b"UIDVALIDITY" => StatusItem::UidValidity,
+            b"UNSEEN" => StatusItem::Unseen,
+            b"HIGHESTMODSEQ" => StatusItem::HighestModSeq,
+            _ => return Err("unknown STATUS item"),
+        })
+    })
+}
+
+/// RFC 3501 §9 flag: a system flag or a keyword. `\Recent` and unknown
+/// `\Name`s (flag-extension) are refused: a client cannot set them.
+fn flag<'a>(lex: &mut Lexer<'a>) -> PResult<Flag<'a>> {
+    if !lex.eat(b'\\') {
+        return Ok(Flag::Keyword(lex.atom()?));
+    }
+    Ok(match Upper::new(lex.atom()?).as_bytes() {
+        b"SEEN" => Flag::Seen,
+        b"ANSWERED" => Flag::Answered,
+        b"FLAGGED" => Flag::Flagged,
+        b"DELETED" => Flag::Deleted,
+        b"DRAFT" => Flag::Draft,
+        b"RECENT" => return Err("\\Recent cannot be set by a client"),
+        _ => return Err("unknown system flag"),
+    })
+}
+
+/// RFC 3501 §9 flag-list: `"(" [flag *(SP flag)] ")"`.
+fn flag_list<'a>(lex: &mut Lexer<'a>) -> PResult<Vec<Flag<'a>>> {
+    lex.paren_list(true, MAX_LIST_ITEMS, flag)
+}
+
+/// RFC 3501 §6.3.11: `SP mailbox [SP flag-list] [SP date-time] SP literal`.
+fn append<'a>(lex: &mut Lexer<'a>) -> PResult<CommandKind<'a>> {
+    let mailbox = sp_mailbox(lex)?;
+    lex.sp()?;
+    let mut flags = Vec::new();
+    if lex.peek() == Some(b'(') {
+        flags = flag_list(lex)?;
+        lex.sp()?;
+    }
+    let mut date = None;
+    if lex.peek() == Some(b'"') {
+        date = Some(datetime::parse_date_time(lex)?);
+        lex.sp()?;
+    }
+    if lex.peek() != Some(b'{') {
+        return Err("APPEND needs the message as a literal");
+    }
+    let message = lex.literal(true)?;
+    Ok(CommandKind::Append {
+        mailbox,
+        flags,
+        date,
+        message,
+    })
+}
+
+/// RFC 3501 §6.4.4: `SP ["CHARSET" SP astring SP] search-key *(SP ...)`.
+fn search<'a>(lex: &mut Lexer<'a>, uid: bool) -> PResult<CommandKind<'a>> {
+    lex.sp()?;
+    let mark = lex.mark();
+    let charset = if lex.keyword().eq_ignore_ascii_case(b"CHARSET") {
+        lex.sp()?;
+        let charset = lex.astring()?;
+        lex.sp()?;
+        Some(charset)
+    } else {
+        lex.reset(mark);
+        None
+    };
+    let key = search::parse_keys(lex)?;
+    Ok(CommandKind::Search { uid, charset, key })
+}
+
+/// RFC 3501 §6.4.5 with RFC 7162 modifiers: `SP sequence-set SP items
+/// [SP fetch-modifiers]`.
+fn fetch<'a>(lex: &mut Lexer<'a>, uid: bool) -> PResult<CommandKind<'a>> {
+    lex.sp()?;
+    let set = sequence::parse(lex, true)?;
+    lex.sp()?;
+    let items = fetch::parse_items(lex)?;
+    let modifiers = if lex.eat(b' ') {
+        fetch::parse_modifiers(lex)?
+    } else {
+        fetch::Modifiers::default()
+    };
+    // RFC 7162 §3.2.6: VANISHED only in UID FETCH, and only with
+    // CHANGEDSINCE; anything else is a BAD.
+    if modifiers.vanished && !uid {
+        return Err("VANISHED needs UID FETCH");
+    }
+    if modifiers.vanished && modifiers.changed_since.is_none() {
+        return Err("VANISHED needs CHANGEDSINCE");
+    }
+    Ok(CommandKind::Fetch {
+        uid,
+        set,
+        items,
+        changed_since: modifiers.changed_since,
+        vanished: modifiers.vanished,
+    })
+}
+
+/// RFC 3501 §6.4.6 with RFC 7162 §3.1.3: `SP sequence-set
+/// [SP "(" UNCHANGEDSINCE n ")"] SP ["+"/"-"] "FLAGS" [".SILENT"] SP
+/// (flag-list / flag *(SP flag))`.
+fn store<'a>(lex: &mut Lexer<'a>, uid: bool) -> PResult<CommandKind<'a>> {
+    lex.sp()?;
+    let set = sequence::parse(lex, true)?;
+    lex.sp()?;
+    let mut unchanged_since = None;
+    if lex.peek() == Some(b'(') {
+        lex.paren_list(false, MAX_SMALL_LIST, |lex| {
+            if unchanged_since.is_some() || !lex.keyword().eq_ignore_ascii_case(b"UNCHANGEDSINCE") {
+                return Err("unknown or repeated STORE modifier");
+            }
+            lex.sp()?;
+            unchanged_since = Some(lex.mod_seq()?);
+            Ok(())
+        })?;
+        lex.sp()?;
+    }
+    let mode = if lex.eat(b'+') {
+        StoreMode::Add
+    } else if lex.eat(b'-') {
+        StoreMode::Remove
+    } else {
+        StoreMode::Replace
+    };
+    let silent = match Upper::new(lex.keyword()).as_bytes() {
+        b"FLAGS" => false,
+        b"FLAGS.SILENT" => true,
+        _ => return Err("expected FLAGS or FLAGS.SILENT"),
+    };
+    lex.sp()?;
+    let flags = if lex.peek() == Some(b'(') {
+        flag_list(lex)?
+    } else {
+        let mut flags = vec![flag(lex)?];
+        while lex.eat(b' ') {
+            if flags.len() >= MAX_LIST_ITEMS {
+                return Err("too many flags");
+            }
+            flags.push(flag(lex)?);
+        }
+        flags
+    };
+    Ok(CommandKind::Store {
+        uid,
+        set,
+        mode,
+        silent,
+        flags,
+        unchanged_since,
+    })
+}
+
+/// RFC 2971 §4: `SP ("(" *(string SP nstring) ")" / nil)`. Pairs are
+/// separated by SP as every client sends them (the RFC's `#` list
+/// notation reads as commas but is not what is used).
+fn id<'a>(lex: &mut Lexer<'a>) -> PResult<CommandKind<'a>> {
+    lex.sp()?;
+    if lex.peek() != Some(b'(') {
+        return if lex.keyword().eq_ignore_ascii_case(b"NIL") {
+            Ok(CommandKind::Id(None))
+        } else {
+            Err("expected a parameter list or NIL")
+        };
+    }
+    let pairs = lex.paren_list(true, MAX_ID_PAIRS, |lex| {
+        let field = lex.string()?;
+        lex.sp()?;
+        Ok((field, lex.nstring()?))
+    })?;
+    Ok(CommandKind::Id(Some(pairs)))
+}

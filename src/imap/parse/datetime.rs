@@ -1,0 +1,294 @@
+//! IMAP dates and date-times (RFC 3501 §9: `date` for SEARCH, `date-time`
+//! for APPEND and INTERNALDATE) and the proleptic Gregorian calendar
+//! arithmetic that turns them into Unix time, done here rather than with a
+//! date crate because this is all of it.
+
+use super::lexer::{Lexer, PResult};
+
+/// A calendar date as in SEARCH BEFORE/ON/SINCE (RFC 3501 §6.4.4), which
+/// compares dates "disregarding time and timezone".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Date {
+    pub year: u16,
+    /// 1 ..= 12.
+    pub month: u8,
+    /// 1 ..= the length of the month.
+    pub day: u8,
+}
+
+impl Date {
+    /// Days since 1970-01-01 (negative before it).
+    pub fn days_since_epoch(self) -> i64 {
+        days_from_civil(
+            i64::from(self.year),
+            u32::from(self.month),
+            u32::from(self.day),
+        )
+    }
+}
+
+/// An APPEND date-time: the instant, and the zone the client wrote it in
+/// (kept so INTERNALDATE can be shown as given, RFC 3501 §6.3.11).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DateTime {
+    /// Seconds since 1970-01-01T00:00:00Z.
+    pub unix: i64,
+    /// The zone's offset east of UTC, in minutes (`-0500` is -300).
+    pub offset_minutes: i16,
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date. Counts in 400-year
+/// eras (146 097 days each) with years starting on 1 March, so that the
+/// leap day falls at the end of the year and month lengths follow the
+/// repeating 31/30 pattern that `(153 * m + 2) / 5` encodes.
+pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400; // 0 ..= 399
+    let march_month = i64::from((month + 9) % 12); // March = 0
+    let day_of_year = (153 * march_month + 2) / 5 + i64::from(day) - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    // 719 468 days from 0000-03-01 to 1970-01-01.
+    era * 146_097 + day_of_era - 719_468
+}
+
+/// The inverse of [`days_from_civil`]: (year, month 1..=12, day 1..=31).
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z - era * 146_097; // 0 ..= 146 096
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let march_month = (5 * day_of_year + 2) / 153;
+    let day = (day_of_year - (153 * march_month + 2) / 5 + 1) as u32;
+    let month = if march_month < 10 {
+        march_month + 3
+    } else {
+        march_month - 9
+    } as u32;
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+fn is_leap(year: u16) -> bool {
+    year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400))
+}
+
+fn days_in_month(year: u16, month: u8) -> u8 {
+    match month {
+        2 if is_leap(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// RFC 3501 §9 date-month, case-insensitive.
+const MONTHS: [&[u8; 3]; 12] = [
+    b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov", b"dec",
+];
+
+/// The English month abbreviation for month 1..=12, as INTERNALDATE and
+/// search dates write it.
+pub fn month_name(month: u8) -> &'static str {
+    const NAMES: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    NAMES
+        .get(usize::from(month).wrapping_sub(1))
+        .copied()
+        .unwrap_or("???")
+}
+
+/// A run of exactly `n` digits as a number.
+fn digits(s: &[u8], n: usize) -> Option<u16> {
+    let d = s.get(..n)?;
+    d.iter().try_fold(0u16, |acc, &b| {
+        b.is_ascii_digit().then(|| acc * 10 + u16::from(b - b'0'))
+    })
+}
+
+/// Parses `d-Mon-yyyy` (1 or 2 day digits, a leading space allowed for the
+/// fixed-width form of date-time) and returns the date and the bytes after
+/// it.
+fn date_text(s: &[u8]) -> Option<(Date, &[u8])> {
+    let s = s.strip_prefix(b" ").unwrap_or(s);
+    let day_len = s.iter().take_while(|b| b.is_ascii_digit()).count();
+    if !(1..=2).contains(&day_len) {
+        return None;
+    }
+    let day = digits(s, day_len)?;
+    let s = s[day_len..].strip_prefix(b"-")?;
+    let month_name = s.get(..3)?;
+    let month = MONTHS
+        .iter()
+        .position(|m| m.eq_ignore_ascii_case(month_name))?
+        + 1;
+    let s = s[3..].strip_prefix(b"-")?;
+    let year = digits(s, 4)?;
+    let month = month as u8; // 1 ..= 12
+    if day == 0 || day > u16::from(days_in_month(year, month)) {
+        return None;
+    }
+    Some((
+        Date {
+            year,
+            month,
+            day: day as u8,
+        },
+        &s[4..],
+    ))
+}
+
+/// RFC 3501 §9 date (SEARCH): date-text, optionally in double quotes.
+pub(super) fn parse_date(lex: &mut Lexer<'_>) -> PResult<Date> {
+    let text = if lex.peek() == Some(b'"') {
+        lex.quoted()?
+    } else {
+        std::borrow::Cow::Borrowed(lex.keyword())
+    };
+    match date_text(&text) {
+        Some((date, [])) => Ok(date),
+        _ => Err("bad date"),
+    }
+}
+
+/// RFC 3501 §9 date-time: `"dd-Mon-yyyy hh:mm:ss +zzzz"`, always quoted.
+/// The day may be one digit or space-padded (date-day-fixed); lenient
+/// about a one-digit day since clients do send it.
+pub(super) fn parse_date_time(lex: &mut Lexer<'_>) -> PResult<DateTime> {
+    let text = lex.quoted()?;
+    date_time_text(&text).ok_or("bad date-time")
+}
+
+fn date_time_text(s: &[u8]) -> Option<DateTime> {
+    let (date, s) = date_text(s)?;
+    let s = s.strip_prefix(b" ")?;
+    // time = 2DIGIT ":" 2DIGIT ":" 2DIGIT
+    let (hour, minute, second) = (
+        digits(s, 2)?,
+        digits(s.get(3..)?, 2)?,
+        digits(s.get(6..)?, 2)?,
+    );
+    if s.get(2) != Some(&b':') || s.get(5) != Some(&b':') {
+        return None;
+    }
+    // A leap second (:60) is accepted and counted as :59; Unix time has no
+    // room for it.
+    if hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    let s = s.get(8..)?.strip_prefix(b" ")?;
+    // zone = ("+" / "-") 4DIGIT
+    let sign: i16 = match s.first()? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    if s.len() != 5 {
+        return None;
+    }
+    let (zh, zm) = (digits(&s[1..], 2)?, digits(&s[3..], 2)?);
+    if zh > 23 || zm > 59 {
+        return None;
+    }
+    let offset_minutes = sign * (zh * 60 + zm) as i16;
+    let local = date.days_since_epoch() * 86_400
+        + i64::from(hour) * 3600
+        + i64::from(minute) * 60
+        + i64::from(second.min(59));
+    Some(DateTime {
+        unix: local - i64::from(offset_minutes) * 60,
+        offset_minutes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dt(s: &str) -> Option<DateTime> {
+        date_time_text(s.as_bytes())
+    }
+
+    #[test]
+    fn civil_roundtrip() {
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+        assert_eq!(days_from_civil(1969, 12, 31), -1);
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(-1), (1969, 12, 31));
+        for days in (-800_000..800_000).step_by(97) {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+    }
+
+    #[test]
+    fn date_times() {
+        // RFC 3501 §8's example APPEND has no date; this is §6.3.11 style.
+        let t = dt("17-Jul-1996 02:44:25 -0700").unwrap();
+        assert_eq!(t.unix, 837_596_665);
+        assert_eq!(t.offset_minutes, -420);
+        assert_eq!(dt(" 7-Feb-1994 21:52:25 +0000").unwrap().unix, 760_657_945);
+        assert_eq!(
+            dt("7-Feb-1994 21:52:25 +0100").unwrap().unix,
+            760_657_945 - 3600
+        );
+        assert_eq!(dt("07-feb-1994 21:52:25 +0000").unwrap().unix, 760_657_945);
+        assert_eq!(
+            dt("29-Feb-2024 00:00:00 +0000").unwrap().unix,
+            1_709_164_800
+        );
+        assert_eq!(dt("31-Dec-1999 23:59:60 +0000").unwrap().unix, 946_684_799);
+        for bad in [
+            "29-Feb-2023 00:00:00 +0000",
+            "31-Apr-2024 00:00:00 +0000",
+            "0-Jan-2024 00:00:00 +0000",
+            "01-Foo-2024 00:00:00 +0000",
+            "01-Jan-24 00:00:00 +0000",
+            "01-Jan-2024 24:00:00 +0000",
+            "01-Jan-2024 00:60:00 +0000",
+            "01-Jan-2024 00:00:00 0000",
+            "01-Jan-2024 00:00:00 +00000",
+            "01-Jan-2024 00:00:00 +0060",
+            "01-Jan-2024 00:00 +0000",
+            "01-Jan-2024  00:00:00 +0000",
+            "001-Jan-2024 00:00:00 +0000",
+            "",
+        ] {
+            assert_eq!(dt(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn search_dates() {
+        let mut lex = Lexer::new(b"1-Feb-1994");
+        assert_eq!(
+            parse_date(&mut lex),
+            Ok(Date {
+                year: 1994,
+                month: 2,
+                day: 1
+            })
+        );
+        let mut lex = Lexer::new(b"\"01-FEB-1994\"");
+        assert_eq!(
+            parse_date(&mut lex),
+            Ok(Date {
+                year: 1994,
+                month: 2,
+                day: 1
+            })
+        );
+        for bad in ["1-Feb-94", "Feb-1-1994", "\"1-Feb-1994", "32-Jan-2000", ""] {
+            assert!(
+                parse_date(&mut Lexer::new(bad.as_bytes())).is_err(),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(month_name(2), "Feb");
+        assert_eq!(month_name(0), "???");
+    }
+}

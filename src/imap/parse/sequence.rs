@@ -1,0 +1,210 @@
+//! Message sets: RFC 3501 §9 sequence-set (with §6.4.8 on UID ranges),
+//! used for both message sequence numbers and UIDs.
+//!
+//! A set is kept as written, with `*` unresolved, because its meaning
+//! depends on the mailbox at the moment the command runs: `*` is the
+//! highest sequence number or UID then.
+
+use super::MAX_SEQUENCE_RANGES;
+use super::lexer::{Lexer, PResult};
+
+/// One end of a range: a number (never 0) or `*`, "the largest number in
+/// use".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeqBound {
+    Num(u32),
+    Star,
+}
+
+impl SeqBound {
+    /// The number this bound stands for when `*` means `star`.
+    pub fn resolve(self, star: u32) -> u32 {
+        match self {
+            SeqBound::Num(n) => n,
+            SeqBound::Star => star,
+        }
+    }
+}
+
+/// A sequence set as written: each element a range `(a, b)`, a single
+/// number being `(n, n)`. A range may be written in either order
+/// (`4:2` is `2:4`, RFC 3501 §9 seq-range).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SequenceSet(pub Vec<(SeqBound, SeqBound)>);
+
+impl SequenceSet {
+    /// The ranges with `*` replaced by `star`, each as `(low, high)`.
+    ///
+    /// For UIDs `star` is the highest UID in the mailbox, and RFC 3501
+    /// §6.4.8 wants `559:*` to include it even when it is below 559; the
+    /// ordering done here gives exactly that.
+    pub fn ranges(&self, star: u32) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.0.iter().map(move |&(a, b)| {
+            let (a, b) = (a.resolve(star), b.resolve(star));
+            (a.min(b), a.max(b))
+        })
+    }
+
+    /// Whether `n` is in the set, `*` meaning `star`.
+    pub fn contains(&self, n: u32, star: u32) -> bool {
+        self.ranges(star).any(|(lo, hi)| lo <= n && n <= hi)
+    }
+
+    /// The highest number the set names, `*` meaning `star`; sessions use
+    /// it to answer a sequence number beyond the mailbox with BAD
+    /// (RFC 3501 §9, seq-number).
+    pub fn highest(&self, star: u32) -> u32 {
+        self.ranges(star).map(|(_, hi)| hi).max().unwrap_or(0)
+    }
+
+    /// The set resolved against `max` (the value of `*`) and clipped to
+    /// `1..=max`: sorted, with overlapping and adjacent ranges merged, so
+    /// that each number appears once.
+    pub fn normalized(&self, max: u32) -> Vec<(u32, u32)> {
+        let mut v: Vec<(u32, u32)> = self
+            .ranges(max)
+            .filter_map(|(lo, hi)| {
+                let (lo, hi) = (lo.max(1), hi.min(max));
+                (lo <= hi).then_some((lo, hi))
+            })
+            .collect();
+        v.sort_unstable();
+        let mut out: Vec<(u32, u32)> = Vec::with_capacity(v.len());
+        for (lo, hi) in v {
+            match out.last_mut() {
+                Some(last) if lo <= last.1.saturating_add(1) => last.1 = last.1.max(hi),
+                _ => out.push((lo, hi)),
+            }
+        }
+        out
+    }
+
+    /// Every number of the set within `1..=max`, ascending, each once
+    /// (`*` meaning `max`).
+    pub fn iter(&self, max: u32) -> impl Iterator<Item = u32> {
+        self.normalized(max)
+            .into_iter()
+            .flat_map(|(lo, hi)| lo..=hi)
+    }
+}
+
+/// Parses RFC 3501 §9 sequence-set. `allow_star` is false where the
+/// grammar forbids `*`, as in RFC 7162 §3.2.5's known-uids and
+/// seq-match-data.
+pub(super) fn parse(lex: &mut Lexer<'_>, allow_star: bool) -> PResult<SequenceSet> {
+    let mut ranges = Vec::new();
+    loop {
+        if ranges.len() >= MAX_SEQUENCE_RANGES {
+            return Err("sequence set too long");
+        }
+        let a = bound(lex, allow_star)?;
+        let b = if lex.eat(b':') {
+            bound(lex, allow_star)?
+        } else {
+            a
+        };
+        ranges.push((a, b));
+        if !lex.eat(b',') {
+            return Ok(SequenceSet(ranges));
+        }
+    }
+}
+
+/// RFC 3501 §9 seq-number: nz-number or `*`.
+fn bound(lex: &mut Lexer<'_>, allow_star: bool) -> PResult<SeqBound> {
+    if lex.eat(b'*') {
+        return if allow_star {
+            Ok(SeqBound::Star)
+        } else {
+            Err("'*' is not allowed here")
+        };
+    }
+    match lex.number() {
+        Ok(0) => Err("0 is not a valid sequence number"),
+        Ok(n) => Ok(SeqBound::Num(n)),
+        Err(_) => Err("bad sequence set"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(s: &str) -> PResult<SequenceSet> {
+        let mut lex = Lexer::new(s.as_bytes());
+        let r = parse(&mut lex, true)?;
+        if lex.at_end() { Ok(r) } else { Err("trailing") }
+    }
+
+    use SeqBound::{Num, Star};
+
+    #[test]
+    fn parses_forms() {
+        assert_eq!(set("1").unwrap().0, vec![(Num(1), Num(1))]);
+        assert_eq!(set("*").unwrap().0, vec![(Star, Star)]);
+        assert_eq!(
+            set("2:4,7,9:*").unwrap().0,
+            vec![(Num(2), Num(4)), (Num(7), Num(7)), (Num(9), Star)]
+        );
+        assert_eq!(set("4:2").unwrap().0, vec![(Num(4), Num(2))]);
+        assert_eq!(set("*:4").unwrap().0, vec![(Star, Num(4))]);
+        assert_eq!(
+            set("4294967295").unwrap().0,
+            vec![(Num(u32::MAX), Num(u32::MAX))]
+        );
+    }
+
+    #[test]
+    fn rejects_bad_sets() {
+        for bad in [
+            "",
+            "0",
+            "1:0",
+            "0:*",
+            ",",
+            "1,",
+            "1:",
+            ":1",
+            "1::2",
+            "a",
+            "4294967296",
+            "1 2",
+        ] {
+            assert!(set(bad).is_err(), "{bad:?}");
+        }
+        let mut lex = Lexer::new(b"1:*");
+        assert!(parse(&mut lex, false).is_err());
+    }
+
+    #[test]
+    fn contains_and_star() {
+        let s = set("2:4,9:*").unwrap();
+        assert!(!s.contains(1, 20));
+        assert!(s.contains(3, 20));
+        assert!(!s.contains(5, 20));
+        assert!(s.contains(20, 20));
+        assert!(!s.contains(21, 20));
+        // RFC 3501 §6.4.8: 559:* includes the last UID even when lower.
+        let s = set("559:*").unwrap();
+        assert!(s.contains(500, 500));
+        assert!(!s.contains(499, 500));
+        assert_eq!(s.highest(500), 559);
+    }
+
+    #[test]
+    fn normalizes() {
+        let s = set("7,1:3,2,4,10:*,*").unwrap();
+        assert_eq!(s.normalized(12), vec![(1, 4), (7, 7), (10, 12)]);
+        assert_eq!(
+            s.iter(12).collect::<Vec<_>>(),
+            vec![1, 2, 3, 4, 7, 10, 11, 12]
+        );
+        // Clipped to the mailbox; an empty mailbox yields nothing.
+        assert_eq!(set("5:100").unwrap().normalized(8), vec![(5, 8)]);
+        assert_eq!(set("1:*").unwrap().iter(0).count(), 0);
+        assert_eq!(
+            set("4294967295,1:4294967295").unwrap().normalized(u32::MAX),
+            vec![(1, u32::MAX)]
+        );
+    }
+}

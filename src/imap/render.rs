@@ -1,0 +1,305 @@
+//! IMAP response syntax (RFC 3501 §4, §7.4.2): strings, flags, dates, and
+//! the ENVELOPE and BODYSTRUCTURE of a message from its stored summary.
+//!
+//! Everything appends to a caller's buffer; nothing is parsed here, since
+//! the summary was computed once at delivery (DESIGN.md).
+
+use crate::mime::{Address, Envelope, Param, Part};
+use crate::store::Flags;
+
+/// A string as a quoted string when it can be one, else a literal.
+pub fn string(out: &mut Vec<u8>, s: &[u8]) {
+    let quotable = s.len() <= 1024 && s.iter().all(|&b| b >= 0x20 && b < 0x7f);
+    if quotable {
+        out.push(b'"');
+        for &b in s {
+            if b == b'"' || b == b'\\' {
+                out.push(b'\\');
+            }
+            out.push(b);
+        }
+        out.push(b'"');
+    } else {
+        literal(out, s);
+    }
+}
+
+/// `{n}` CRLF and the bytes.
+pub fn literal(out: &mut Vec<u8>, s: &[u8]) {
+    out.extend_from_slice(format!("{{{}}}\r\n", s.len()).as_bytes());
+    out.extend_from_slice(s);
+}
+
+/// nstring: NIL or a string.
+pub fn nstring(out: &mut Vec<u8>, s: Option<&[u8]>) {
+    match s {
+        Some(s) => string(out, s),
+        None => out.extend_from_slice(b"NIL"),
+    }
+}
+
+/// A mailbox name for LIST/STATUS: modified UTF-7, quoted.
+pub fn mailbox(out: &mut Vec<u8>, name: &str) {
+    string(out, super::mutf7::encode(name).as_bytes());
+}
+
+/// The system flags of `flags` and the keywords, space separated.
+pub fn flags<'k>(
+    out: &mut Vec<u8>,
+    flags: Flags,
+    recent: bool,
+    keywords: impl Iterator<Item = &'k str>,
+) {
+    out.push(b'(');
+    let mut first = true;
+    let mut put = |out: &mut Vec<u8>, s: &[u8]| {
+        if !first {
+            out.push(b' ');
+        }
+        first = false;
+        out.extend_from_slice(s);
+    };
+    for (bit, name) in [
+        (Flags::SEEN, &b"\\Seen"[..]),
+        (Flags::ANSWERED, b"\\Answered"),
+        (Flags::FLAGGED, b"\\Flagged"),
+        (Flags::DELETED, b"\\Deleted"),
+        (Flags::DRAFT, b"\\Draft"),
+    ] {
+        if flags.contains(bit) {
+            put(out, name);
+        }
+    }
+    if recent {
+        put(out, b"\\Recent");
+    }
+    for k in keywords {
+        if !k.is_empty() {
+            put(out, k.as_bytes());
+        }
+    }
+    out.push(b')');
+}
+
+/// INTERNALDATE: `"dd-Mon-yyyy hh:mm:ss +0000"`.
+pub fn internal_date(out: &mut Vec<u8>, unix: i64) {
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    let (y, m, d) = crate::time::civil_from_days(days);
+    let month = crate::time::MONTHS[(m - 1) as usize];
+    let text = format!(
+        "\"{d:02}-{month}-{y:04} {:02}:{:02}:{:02} +0000\"",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    );
+    out.extend_from_slice(text.as_bytes());
+}
+
+fn addresses(out: &mut Vec<u8>, list: &[Address]) {
+    if list.is_empty() {
+        out.extend_from_slice(b"NIL");
+        return;
+    }
+    out.push(b'(');
+    for a in list {
+        out.push(b'(');
+        nstring(out, a.name.as_deref());
+        out.push(b' ');
+        nstring(out, a.adl.as_deref());
+        out.push(b' ');
+        nstring(out, a.mailbox.as_deref());
+        out.push(b' ');
+        nstring(out, a.host.as_deref());
+        out.push(b')');
+    }
+    out.push(b')');
+}
+
+/// RFC 3501 §7.4.2 ENVELOPE.
+pub fn envelope(out: &mut Vec<u8>, e: &Envelope) {
+    out.push(b'(');
+    nstring(out, e.date.as_deref());
+    out.push(b' ');
+    nstring(out, e.subject.as_deref());
+    for list in [&e.from, &e.sender, &e.reply_to, &e.to, &e.cc, &e.bcc] {
+        out.push(b' ');
+        addresses(out, list);
+    }
+    out.push(b' ');
+    nstring(out, e.in_reply_to.as_deref());
+    out.push(b' ');
+    nstring(out, e.message_id.as_deref());
+    out.push(b')');
+}
+
+fn params(out: &mut Vec<u8>, params: &[Param]) {
+    if params.is_empty() {
+        out.extend_from_slice(b"NIL");
+        return;
+    }
+    out.push(b'(');
+    for (i, (k, v)) in params.iter().enumerate() {
+        if i > 0 {
+            out.push(b' ');
+        }
+        string(out, k);
+        out.push(b' ');
+        string(out, v);
+    }
+    out.push(b')');
+}
+
+fn upper(s: &[u8]) -> Vec<u8> {
+    s.to_ascii_uppercase()
+}
+
+/// BODY (`extended` false) or BODYSTRUCTURE (`extended` true) of a part,
+/// RFC 3501 §7.4.2.
+pub fn body_structure(out: &mut Vec<u8>, part: &Part, extended: bool) {
+    out.push(b'(');
+    if part.is_multipart() {
+        for child in &part.children {
+            body_structure(out, child, extended);
+        }
+        out.push(b' ');
+        string(out, &upper(&part.media_subtype));
+        if extended {
+            out.push(b' ');
+            params(out, &part.params);
+            extension_tail(out, part);
+        }
+        out.push(b')');
+        return;
+    }
+    string(out, &upper(&part.media_type));
+    out.push(b' ');
+    string(out, &upper(&part.media_subtype));
+    out.push(b' ');
+    params(out, &part.params);
+    out.push(b' ');
+    nstring(out, part.id.as_deref());
+    out.push(b' ');
+    nstring(out, part.description.as_deref());
+    out.push(b' ');
+    string(out, &upper(&part.encoding));
+    out.extend_from_slice(format!(" {}", part.body_octets).as_bytes());
+    if let Some(message) = &part.message {
+        // message/rfc822: envelope, body structure, lines.
+        out.push(b' ');
+        envelope(out, &message.0);
+        out.push(b' ');
+        body_structure(out, &message.1, extended);
+        out.extend_from_slice(format!(" {}", part.body_lines).as_bytes());
+    } else if part.media_type.eq_ignore_ascii_case(b"text") {
+        out.extend_from_slice(format!(" {}", part.body_lines).as_bytes());
+    }
+    if extended {
+        out.push(b' ');
+        nstring(out, part.md5.as_deref());
+        extension_tail(out, part);
+    }
+    out.push(b')');
+}
+
+/// body-ext: disposition, language, location (the part after MD5 or
+/// the multipart parameters).
+fn extension_tail(out: &mut Vec<u8>, part: &Part) {
+    out.push(b' ');
+    match &part.disposition {
+        Some((kind, ps)) => {
+            out.push(b'(');
+            string(out, &upper(kind));
+            out.push(b' ');
+            params(out, ps);
+            out.push(b')');
+        }
+        None => out.extend_from_slice(b"NIL"),
+    }
+    out.push(b' ');
+    match &part.language[..] {
+        [] => out.extend_from_slice(b"NIL"),
+        [one] => string(out, one),
+        many => {
+            out.push(b'(');
+            for (i, l) in many.iter().enumerate() {
+                if i > 0 {
+                    out.push(b' ');
+                }
+                string(out, l);
+            }
+            out.push(b')');
+        }
+    }
+    out.push(b' ');
+    nstring(out, part.location.as_deref());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mime::Summary;
+
+    fn text(f: impl FnOnce(&mut Vec<u8>)) -> String {
+        let mut out = Vec::new();
+        f(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn strings() {
+        assert_eq!(text(|o| string(o, b"a \"b\" \\c")), r#""a \"b\" \\c""#);
+        assert_eq!(text(|o| string(o, "é".as_bytes())), "{2}\r\né");
+        assert_eq!(text(|o| nstring(o, None)), "NIL");
+        assert_eq!(text(|o| mailbox(o, "Entwürfe")), "\"Entw&APw-rfe\"");
+    }
+
+    #[test]
+    fn flags_and_dates() {
+        let f = Flags::SEEN.union(Flags::DELETED);
+        assert_eq!(
+            text(|o| flags(o, f, true, ["$Junk"].into_iter())),
+            "(\\Seen \\Deleted \\Recent $Junk)"
+        );
+        assert_eq!(
+            text(|o| flags(o, Flags::default(), false, std::iter::empty())),
+            "()"
+        );
+        assert_eq!(
+            text(|o| internal_date(o, 1_700_000_000)),
+            "\"14-Nov-2023 22:13:20 +0000\""
+        );
+    }
+
+    #[test]
+    fn simple_message_structure() {
+        let raw = b"From: Alice <alice@example.org>\r\nTo: bob@home.arpa\r\nSubject: hi\r\nMessage-ID: <1@x>\r\n\r\nhello\r\nworld\r\n";
+        let s = Summary::compute(raw);
+        assert_eq!(
+            text(|o| envelope(o, &s.envelope)),
+            "(NIL \"hi\" ((\"Alice\" NIL \"alice\" \"example.org\")) ((\"Alice\" NIL \"alice\" \"example.org\")) \
+             ((\"Alice\" NIL \"alice\" \"example.org\")) ((NIL NIL \"bob\" \"home.arpa\")) NIL NIL NIL \"<1@x>\")"
+        );
+        assert_eq!(
+            text(|o| body_structure(o, &s.root, false)),
+            "(\"TEXT\" \"PLAIN\" (\"charset\" \"us-ascii\") NIL NIL \"7BIT\" 14 2)"
+        );
+        assert_eq!(
+            text(|o| body_structure(o, &s.root, true)),
+            "(\"TEXT\" \"PLAIN\" (\"charset\" \"us-ascii\") NIL NIL \"7BIT\" 14 2 NIL NIL NIL NIL)"
+        );
+    }
+
+    #[test]
+    fn multipart_structure() {
+        let raw = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\nContent-Type: application/pdf; name=x.pdf\r\nContent-Disposition: attachment; filename=x.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nAAAA\r\n--b--\r\n";
+        let s = Summary::compute(raw);
+        let body = text(|o| body_structure(o, &s.root, true));
+        assert!(body.starts_with("((\"TEXT\" \"PLAIN\""), "{body}");
+        assert!(body.contains("\"APPLICATION\" \"PDF\" (\"name\" \"x.pdf\") NIL NIL \"BASE64\" 4 NIL (\"ATTACHMENT\" (\"filename\" \"x.pdf\")) NIL NIL)"), "{body}");
+        assert!(
+            body.ends_with(" \"MIXED\" (\"boundary\" \"b\") NIL NIL NIL)"),
+            "{body}"
+        );
+    }
+}
