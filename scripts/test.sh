@@ -22,9 +22,21 @@ step "rules for clients off this host (in a network namespace)"
 # address that is not 127/8: 192.0.2.1 on the loopback device of a network
 # namespace of its own, which touches nothing outside it.
 unshare --net sh -c 'ip link set lo up && ip addr add 192.0.2.1/32 dev lo &&
-  SMOLMAIL_TEST_NONLOOPBACK=192.0.2.1 cargo test --locked --offline --test smtp auth_needs_tls_off_loopback -- --exact --nocapture' \
+  export SMOLMAIL_TEST_NONLOOPBACK=192.0.2.1 &&
+  cargo test --locked --offline --test smtp auth_needs_tls_off_loopback -- --exact --nocapture &&
+  cargo test --locked --offline --test imap logindisabled_off_loopback -- --exact --nocapture' \
   2>&1 | tee /tmp/smolmail-netns.log
 grep -q "skipped" /tmp/smolmail-netns.log && { echo "FAIL: the namespace test did not run" >&2; exit 1; }
+
+step "POP3: real clients, and login rules off this host"
+# python poplib, curl (pop3 and pop3s), fetchmail and getmail6, in keep and
+# in delete mode (the #[ignore]d tests of tests/pop3.rs); then the
+# TLS-before-login rule from 192.0.2.1 in a network namespace of its own.
+cargo test --locked --test pop3 -- --ignored
+unshare --net sh -c 'ip link set lo up && ip addr add 192.0.2.1/32 dev lo &&
+  SMOLMAIL_TEST_NONLOOPBACK=192.0.2.1 cargo test --locked --offline --test pop3 login_needs_tls_off_loopback -- --exact --nocapture' \
+  2>&1 | tee /tmp/smolmail-netns-pop3.log
+grep -q "skipped" /tmp/smolmail-netns-pop3.log && { echo "FAIL: the POP3 namespace test did not run" >&2; exit 1; }
 
 step "static aarch64 release build"
 cargo build --release --locked --target aarch64-unknown-linux-musl

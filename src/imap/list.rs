@@ -66,6 +66,8 @@ struct Entry<'m> {
     mailbox: Option<&'m Mailbox>,
     has_children: bool,
     subscribed_child: bool,
+    /// Wire names of the subscribed mailboxes below this one.
+    subscribed_below: Vec<String>,
 }
 
 fn entries(mailboxes: &[Mailbox]) -> Vec<Entry<'_>> {
@@ -90,16 +92,20 @@ fn entries(mailboxes: &[Mailbox]) -> Vec<Entry<'_>> {
         .map(|(name, mailbox)| {
             let prefix = format!("{name}/");
             let below = mailboxes.iter().filter(|m| m.name.starts_with(&prefix));
-            let (mut has_children, mut subscribed_child) = (false, false);
+            let (mut has_children, mut subscribed_below) = (false, Vec::new());
             for m in below {
                 has_children = true;
-                subscribed_child |= m.subscribed;
+                if m.subscribed {
+                    subscribed_below.push(mutf7::encode(&m.name));
+                }
             }
+            let subscribed_child = !subscribed_below.is_empty();
             Entry {
                 wire: mutf7::encode(name),
                 mailbox: *mailbox,
                 has_children,
                 subscribed_child,
+                subscribed_below,
             }
         })
         .collect()
@@ -134,7 +140,14 @@ pub fn list(
         // RECURSIVEMATCH: a parent whose child is subscribed is listed
         // with CHILDINFO (RFC 5258 §3.5).
         let childinfo = args.selection.recursive_match && entry.subscribed_child;
-        if subscribed_only && !subscribed && !childinfo && !(lsub && entry.subscribed_child) {
+        // RFC 3501 §6.3.9: LSUB lists an unsubscribed parent (as
+        // \Noselect) only when a subscribed child is hidden by `%`.
+        let hidden_child = lsub
+            && entry
+                .subscribed_below
+                .iter()
+                .any(|c| !patterns.iter().any(|p| matches(p, c.as_bytes())));
+        if subscribed_only && !subscribed && !childinfo && !hidden_child {
             continue;
         }
         if args.selection.special_use
@@ -148,6 +161,7 @@ pub fn list(
         match entry.mailbox {
             None if args.extended => attrs.push("\\NonExistent"),
             None => attrs.push("\\Noselect"),
+            Some(_) if lsub && !subscribed => attrs.push("\\Noselect"),
             Some(_) => {}
         }
         if !lsub {

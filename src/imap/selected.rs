@@ -139,6 +139,8 @@ impl Session {
                 sel.uids.remove(i);
                 sel.modseqs.remove(i);
             }
+            let uids = &sel.uids;
+            sel.recent.retain(|u| uids.binary_search(u).is_ok());
         }
         // Flag changes made by others.
         for uid in changed {

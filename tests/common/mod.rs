@@ -296,6 +296,11 @@ impl Client {
         w.flush().unwrap();
     }
 
+    /// Reads whatever is available (for literals of known length).
+    pub fn read_some(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.reader.read(buf)
+    }
+
     pub fn line(&mut self) -> String {
         let mut line = String::new();
         self.reader.read_line(&mut line).unwrap();

@@ -1,0 +1,672 @@
+//! Scripted IMAP conversations against a real `smolmail serve`: every
+//! command and extension the server advertises, two sessions on one
+//! mailbox, IDLE woken by an SMTP delivery, and the bounds.
+
+mod common;
+
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::{Client, Server, TempDir, add_user};
+
+/// An IMAP client over the line client: tagged commands, collected replies.
+struct Imap {
+    c: Client,
+    n: u32,
+}
+
+impl Imap {
+    fn connect(server: &Server) -> Imap {
+        let mut c = server.connect("imap");
+        let greeting = c.line();
+        assert!(
+            greeting.starts_with("* OK [CAPABILITY IMAP4rev1"),
+            "{greeting}"
+        );
+        Imap { c, n: 0 }
+    }
+
+    fn login(server: &Server, user: &str) -> Imap {
+        let mut i = Imap::connect(server);
+        i.ok(&format!("LOGIN {user} pw"));
+        i
+    }
+
+    /// Sends a command; returns every line up to and including the tagged
+    /// one, whose status must be `status`.
+    fn run(&mut self, command: &str, status: &str) -> Vec<String> {
+        self.n += 1;
+        let tag = format!("t{}", self.n);
+        self.c.send(format!("{tag} {command}\r\n").as_bytes());
+        self.collect(&tag, status)
+    }
+
+    fn collect(&mut self, tag: &str, status: &str) -> Vec<String> {
+        let mut lines = Vec::new();
+        loop {
+            let line = self.c.line();
+            assert!(!line.is_empty(), "connection closed; got {lines:?}");
+            // A literal: read its bytes into the same line.
+            let mut line = line;
+            while let Some(n) = literal_len(&line) {
+                let mut data = vec![0u8; n];
+                std::io::Read::read_exact(&mut ReaderOf(&mut self.c), &mut data).unwrap();
+                line.push_str(&String::from_utf8_lossy(&data));
+                line.push_str(&self.c.line());
+            }
+            let done = line.starts_with(&format!("{tag} "));
+            lines.push(line);
+            if done {
+                let last = lines.last().unwrap();
+                assert!(
+                    last.starts_with(&format!("{tag} {status}")),
+                    "expected {status}: {lines:#?}"
+                );
+                return lines;
+            }
+        }
+    }
+
+    fn ok(&mut self, command: &str) -> Vec<String> {
+        self.run(command, "OK")
+    }
+
+    fn text(&mut self, command: &str) -> String {
+        self.ok(command).join("")
+    }
+}
+
+/// Adapts the line client for exact reads.
+struct ReaderOf<'a>(&'a mut Client);
+
+impl std::io::Read for ReaderOf<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read_some(buf)
+    }
+}
+
+fn literal_len(line: &str) -> Option<usize> {
+    let trimmed = line.trim_end_matches(['\r', '\n']);
+    let open = trimmed.strip_suffix('}')?.rfind('{')?;
+    trimmed[open + 1..trimmed.len() - 1].parse().ok()
+}
+
+fn setup(name: &str, extra: &[&str]) -> (TempDir, Server) {
+    let data = TempDir::new(name);
+    add_user(&data.0, "alice@home.arpa", "pw");
+    add_user(&data.0, "bob@home.arpa", "pw");
+    let server = Server::start(&data.0, extra);
+    (data, server)
+}
+
+/// Delivers a message by SMTP (so the whole path is exercised).
+fn deliver(server: &Server, to: &str, subject: &str, body: &str) {
+    let mut c = server.connect("smtp");
+    c.expect("220");
+    c.cmd("EHLO test", "250");
+    c.cmd("MAIL FROM:<sender@example.org>", "250");
+    c.cmd(&format!("RCPT TO:<{to}>"), "250");
+    c.cmd("DATA", "354");
+    c.send(
+        format!(
+            "From: Sender <sender@example.org>\r\nTo: {to}\r\nSubject: {subject}\r\nDate: Tue, 14 Nov 2023 10:00:00 +0100\r\nMessage-ID: <{subject}@example.org>\r\n\r\n{body}\r\n.\r\n"
+        )
+        .as_bytes(),
+    );
+    c.expect("250");
+    c.cmd("QUIT", "221");
+}
+
+#[test]
+fn capabilities_change_with_state() {
+    let (_d, server) = setup("caps", &[]);
+    let mut i = Imap::connect(&server);
+    let pre = i.text("CAPABILITY");
+    assert!(
+        pre.contains("STARTTLS") && pre.contains("AUTH=PLAIN") && pre.contains("LITERAL+"),
+        "{pre}"
+    );
+    assert!(
+        !pre.contains("UIDPLUS"),
+        "post-login capabilities before login: {pre}"
+    );
+    let login = i.text("LOGIN alice@home.arpa pw");
+    for cap in [
+        "UIDPLUS",
+        "MOVE",
+        "IDLE",
+        "NAMESPACE",
+        "CONDSTORE",
+        "QRESYNC",
+        "SPECIAL-USE",
+        "LIST-STATUS",
+        "UNSELECT",
+        "CHILDREN",
+        "ENABLE",
+        "ID",
+    ] {
+        assert!(login.contains(cap), "{cap} missing after login: {login}");
+    }
+    i.run("LOGIN alice@home.arpa pw", "BAD");
+    i.run("FETCH 1 FLAGS", "BAD");
+    assert!(
+        i.text("NAMESPACE")
+            .contains("* NAMESPACE ((\"\" \"/\")) NIL NIL")
+    );
+    assert!(
+        i.text("ID (\"name\" \"test\")")
+            .contains("* ID (\"name\" \"smolmail\"")
+    );
+    assert!(i.text("ENABLE CONDSTORE").contains("* ENABLED CONDSTORE"));
+    let bye = i.run("LOGOUT", "OK");
+    assert!(bye[0].starts_with("* BYE"));
+}
+
+#[test]
+fn login_failures_and_authenticate() {
+    let (_d, server) = setup("auth", &[]);
+    let mut i = Imap::connect(&server);
+    let no = i.run("LOGIN alice@home.arpa wrong", "NO");
+    assert!(no.last().unwrap().contains("[AUTHENTICATIONFAILED]"));
+    i.run(
+        &format!(
+            "AUTHENTICATE PLAIN {}",
+            common::b64(b"\0alice@home.arpa\0pw")
+        ),
+        "OK",
+    );
+    let mut j = Imap::connect(&server);
+    j.n += 1;
+    j.c.send(b"a1 AUTHENTICATE PLAIN\r\n");
+    assert!(j.c.line().starts_with("+"));
+    j.c.send(format!("{}\r\n", common::b64(b"\0bob@home.arpa\0pw")).as_bytes());
+    j.collect("a1", "OK");
+    // A literal login (sync) works too.
+    let mut k = Imap::connect(&server);
+    k.c.send(b"a1 LOGIN {13}\r\n");
+    assert!(k.c.line().starts_with("+"));
+    k.c.send(b"bob@home.arpa {2+}\r\npw\r\n");
+    k.collect("a1", "OK");
+}
+
+#[test]
+fn mailbox_commands() {
+    let (_d, server) = setup("mailboxes", &[]);
+    let mut i = Imap::login(&server, "alice@home.arpa");
+    let list = i.text("LIST \"\" \"*\"");
+    for (attr, name) in [
+        ("\\Drafts", "Drafts"),
+        ("\\Sent", "Sent"),
+        ("\\Trash", "Trash"),
+        ("\\Junk", "Junk"),
+        ("\\Archive", "Archive"),
+    ] {
+        assert!(
+            list.contains(&format!("{attr}) \"/\" \"{name}\"")),
+            "{name}: {list}"
+        );
+    }
+    assert!(
+        i.text("LIST \"\" \"\"")
+            .contains("* LIST (\\Noselect) \"/\" \"\"")
+    );
+    i.ok("CREATE Projects/2026/");
+    i.ok("CREATE \"Entw&APw-rfe\"");
+    i.run("CREATE Projects", "NO");
+    i.run("CREATE INBOX", "NO");
+    i.ok("CREATE Receipts (USE (\\Archive))");
+    i.run("CREATE Odd (USE (\\Flagged))", "NO");
+    let list = i.text("LIST \"\" \"%\"");
+    assert!(
+        list.contains("(\\HasChildren) \"/\" \"Projects\""),
+        "{list}"
+    );
+    assert!(!list.contains("Projects/2026"), "% matched a child: {list}");
+    assert!(list.contains("\"Entw&APw-rfe\""), "{list}");
+    assert!(i.text("LIST Projects %").contains("\"Projects/2026\""));
+    // LIST-EXTENDED, SPECIAL-USE and LIST-STATUS.
+    let special = i.text("LIST (SPECIAL-USE) \"\" \"*\"");
+    assert!(
+        special.contains("Receipts") && !special.contains("INBOX"),
+        "{special}"
+    );
+    let status = i.text("LIST \"\" \"INBOX\" RETURN (STATUS (MESSAGES UIDNEXT))");
+    assert!(
+        status.contains("* STATUS \"INBOX\" (MESSAGES 0 UIDNEXT 1)"),
+        "{status}"
+    );
+    i.ok("UNSUBSCRIBE Projects");
+    let subscribed = i.text("LIST (SUBSCRIBED) \"\" \"*\"");
+    assert!(
+        !subscribed.contains("\"Projects\"\r\n") && subscribed.contains("\\Subscribed"),
+        "{subscribed}"
+    );
+    assert!(!i.text("LSUB \"\" \"*\"").contains("\"Projects\"\r\n"));
+    i.ok("SUBSCRIBE Projects");
+    i.run("SUBSCRIBE Nowhere", "NO");
+    // RENAME moves inferiors; INBOX rename moves the messages.
+    i.ok("RENAME Projects Work");
+    let list = i.text("LIST \"\" \"*\"");
+    assert!(
+        list.contains("\"Work/2026\"") && !list.contains("Projects"),
+        "{list}"
+    );
+    i.run("RENAME Nowhere Else", "NO");
+    i.run("RENAME Work Drafts", "NO");
+    i.ok("APPEND INBOX {20}\r\nSubject: a\r\n\r\nbody\r\n");
+    i.ok("RENAME INBOX Old");
+    assert!(i.text("STATUS INBOX (MESSAGES)").contains("MESSAGES 0"));
+    assert!(
+        i.text("STATUS Old (MESSAGES UNSEEN UIDVALIDITY HIGHESTMODSEQ)")
+            .contains("MESSAGES 1 UNSEEN 1")
+    );
+    i.ok("DELETE Old");
+    i.run("DELETE INBOX", "NO");
+    i.run("DELETE Nowhere", "NO");
+    i.run("SELECT Nowhere", "NO");
+    i.run("STATUS Nowhere (MESSAGES)", "NO");
+}
+
+#[test]
+fn select_fetch_store_search() {
+    let (_d, server) = setup("fetch", &[]);
+    deliver(&server, "alice@home.arpa", "first", "hello world");
+    deliver(&server, "alice@home.arpa", "second", "second body");
+    let mut i = Imap::login(&server, "alice@home.arpa");
+    let select = i.text("SELECT INBOX");
+    for s in [
+        "* 2 EXISTS",
+        "* 2 RECENT",
+        "[UNSEEN 1]",
+        "[UIDVALIDITY ",
+        "[UIDNEXT 3]",
+        "[PERMANENTFLAGS (",
+        "[HIGHESTMODSEQ ",
+        "[READ-WRITE]",
+    ] {
+        assert!(select.contains(s), "{s}: {select}");
+    }
+    let f = i.text("FETCH 1 (FLAGS UID RFC822.SIZE INTERNALDATE ENVELOPE)");
+    assert!(f.contains("FLAGS (\\Recent)") && f.contains("UID 1"), "{f}");
+    assert!(f.contains("ENVELOPE (\"Tue, 14 Nov 2023 10:00:00 +0100\" \"first\" ((\"Sender\" NIL \"sender\" \"example.org\"))"), "{f}");
+    let f = i.text("FETCH 1:2 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])");
+    assert!(
+        f.contains("BODY[HEADER.FIELDS (SUBJECT)] {18}\r\nSubject: first\r\n\r\n"),
+        "{f}"
+    );
+    assert!(
+        !i.text("FETCH 1 FLAGS").contains("\\Seen"),
+        "PEEK set \\Seen"
+    );
+    let f = i.text("FETCH 1 (BODY[TEXT])");
+    assert!(f.contains("hello world") && f.contains("\\Seen"), "{f}");
+    let f = i.text("FETCH 2 (BODY.PEEK[1]<0.6> BODYSTRUCTURE BODY)");
+    assert!(f.contains("BODY[1]<0> {6}\r\nsecond"), "{f}");
+    assert!(f.contains("BODYSTRUCTURE (\"TEXT\" \"PLAIN\""), "{f}");
+    let f = i.text("UID FETCH 2 (RFC822.HEADER)");
+    assert!(f.contains("UID 2") && f.contains("RFC822.HEADER {"), "{f}");
+    assert!(i.text("FETCH 1:* FAST").contains("* 2 FETCH (FLAGS"));
+    i.run("FETCH 9 FLAGS", "BAD");
+    // STORE and keywords.
+    let s = i.text("STORE 2 +FLAGS (\\Flagged $Important)");
+    assert!(
+        s.contains("* 2 FETCH (FLAGS (\\Flagged \\Recent $Important)"),
+        "{s}"
+    );
+    assert!(
+        !i.text("STORE 2 -FLAGS.SILENT (\\Flagged)")
+            .contains("FETCH")
+    );
+    let s = i.text("UID STORE 1 FLAGS (\\Answered \\Seen)");
+    assert!(
+        s.contains("UID 1") && s.contains("\\Seen \\Answered"),
+        "{s}"
+    );
+    i.run("STORE 1 +FLAGS (\\Recent)", "BAD");
+    // SEARCH keys.
+    let search = |i: &mut Imap, q: &str| -> String {
+        let lines = i.ok(q);
+        lines
+            .iter()
+            .find(|l| l.starts_with("* SEARCH"))
+            .cloned()
+            .unwrap_or_default()
+            .trim_end()
+            .to_string()
+    };
+    assert_eq!(search(&mut i, "SEARCH ALL"), "* SEARCH 1 2");
+    assert_eq!(search(&mut i, "SEARCH SUBJECT second"), "* SEARCH 2");
+    assert_eq!(search(&mut i, "SEARCH BODY \"HELLO\""), "* SEARCH 1");
+    assert_eq!(
+        search(&mut i, "SEARCH TEXT sender@example.org"),
+        "* SEARCH 1 2"
+    );
+    assert_eq!(search(&mut i, "SEARCH ANSWERED"), "* SEARCH 1");
+    assert_eq!(
+        search(&mut i, "SEARCH UNSEEN KEYWORD $important"),
+        "* SEARCH 2"
+    );
+    assert_eq!(
+        search(&mut i, "SEARCH OR ANSWERED SUBJECT second"),
+        "* SEARCH 1 2"
+    );
+    assert_eq!(search(&mut i, "SEARCH NOT (FROM sender)"), "* SEARCH");
+    assert_eq!(search(&mut i, "UID SEARCH UID 2:*"), "* SEARCH 2");
+    assert_eq!(search(&mut i, "SEARCH SENTON 14-Nov-2023"), "* SEARCH 1 2");
+    assert_eq!(search(&mut i, "SEARCH SENTBEFORE 1-Jan-2000"), "* SEARCH");
+    assert_eq!(
+        search(&mut i, "SEARCH LARGER 1 SMALLER 100000 2"),
+        "* SEARCH 2"
+    );
+    assert_eq!(
+        search(&mut i, "SEARCH HEADER Message-ID first@"),
+        "* SEARCH 1"
+    );
+    assert_eq!(
+        search(&mut i, "SEARCH CHARSET UTF-8 SUBJECT {5+}\r\nfirst"),
+        "* SEARCH 1"
+    );
+    assert!(
+        i.run("SEARCH CHARSET KOI8-R ALL", "NO")
+            .last()
+            .unwrap()
+            .contains("BADCHARSET")
+    );
+    assert!(search(&mut i, "SEARCH MODSEQ 1").starts_with("* SEARCH 1 2 (MODSEQ "));
+    i.ok("CHECK");
+}
+
+#[test]
+fn copy_move_expunge_uidplus() {
+    let (_d, server) = setup("copy", &[]);
+    for n in 1..=4 {
+        deliver(&server, "alice@home.arpa", &format!("m{n}"), "x");
+    }
+    let mut i = Imap::login(&server, "alice@home.arpa");
+    let select = i.text("SELECT INBOX");
+    let validity: String = select
+        .split("[UIDVALIDITY ")
+        .nth(1)
+        .unwrap()
+        .split(']')
+        .next()
+        .unwrap()
+        .into();
+    let copy = i.text("COPY 1:2 Archive");
+    assert!(
+        copy.contains("[COPYUID ") && copy.contains(" 1,2 1,2]"),
+        "{copy}"
+    );
+    i.run("COPY 1 Nowhere", "NO")
+        .last()
+        .unwrap()
+        .contains("[TRYCREATE]")
+        .then_some(())
+        .unwrap();
+    let moved = i.text("UID MOVE 3 Trash");
+    assert!(
+        moved.contains("* OK [COPYUID ") && moved.contains("* 3 EXPUNGE"),
+        "{moved}"
+    );
+    assert!(i.text("STATUS Trash (MESSAGES)").contains("MESSAGES 1"));
+    i.ok("STORE 1:2 +FLAGS.SILENT (\\Deleted)");
+    // UID EXPUNGE removes only the named UIDs.
+    let e = i.text("UID EXPUNGE 1");
+    assert!(
+        e.contains("* 1 EXPUNGE") && !e.contains("* 2 EXPUNGE"),
+        "{e}"
+    );
+    let e = i.text("EXPUNGE");
+    assert!(e.contains("* 1 EXPUNGE"), "{e}");
+    assert!(i.text("SELECT INBOX").contains("* 1 EXISTS"));
+    let append = i.text("APPEND INBOX (\\Seen $Work) \"14-Nov-2023 10:00:00 +0000\" {20}\r\nSubject: a\r\n\r\nbody\r\n");
+    assert!(
+        append.contains(&format!("[APPENDUID {validity} 5]")),
+        "{append}"
+    );
+    let f = i.text("UID FETCH 5 (FLAGS INTERNALDATE)");
+    assert!(
+        f.contains("\\Seen") && f.contains("$Work") && f.contains("\"14-Nov-2023 10:00:00 +0000\""),
+        "{f}"
+    );
+    assert!(
+        i.run("APPEND Nowhere {1}\r\nx", "NO")
+            .last()
+            .unwrap()
+            .contains("TRYCREATE")
+    );
+    // CLOSE expunges silently; UNSELECT does not.
+    i.ok("STORE 1 +FLAGS (\\Deleted)");
+    i.ok("UNSELECT");
+    assert!(i.text("STATUS INBOX (MESSAGES)").contains("MESSAGES 2"));
+    i.ok("SELECT INBOX");
+    let close = i.text("CLOSE");
+    assert!(!close.contains("EXPUNGE"), "{close}");
+    assert!(i.text("STATUS INBOX (MESSAGES)").contains("MESSAGES 1"));
+    let e = i.text("EXAMINE Archive");
+    assert!(e.contains("[READ-ONLY]"), "{e}");
+    i.run("STORE 1 +FLAGS (\\Seen)", "NO");
+    i.run("EXPUNGE", "NO");
+}
+
+/// Two sessions on one mailbox see each other's changes at the moments
+/// RFC 3501 §7 allows; \Recent goes to one session only.
+#[test]
+fn two_sessions_see_each_other() {
+    let (_d, server) = setup("concurrent", &[]);
+    deliver(&server, "alice@home.arpa", "one", "x");
+    deliver(&server, "alice@home.arpa", "two", "x");
+    let mut a = Imap::login(&server, "alice@home.arpa");
+    let mut b = Imap::login(&server, "alice@home.arpa");
+    assert!(a.text("SELECT INBOX").contains("* 2 RECENT"));
+    assert!(b.text("SELECT INBOX").contains("* 0 RECENT"));
+    b.ok("STORE 1 +FLAGS (\\Flagged)");
+    let noop = a.text("NOOP");
+    assert!(
+        noop.contains("* 1 FETCH (UID 1 FLAGS (\\Flagged \\Recent))"),
+        "{noop}"
+    );
+    // An expunge in B is not announced to A during FETCH, only after NOOP.
+    b.ok("STORE 2 +FLAGS (\\Deleted)");
+    b.ok("EXPUNGE");
+    let fetch = a.text("FETCH 1 FLAGS");
+    assert!(!fetch.contains("EXPUNGE"), "EXPUNGE during FETCH: {fetch}");
+    let noop = a.text("NOOP");
+    assert!(noop.contains("* 2 EXPUNGE"), "{noop}");
+    deliver(&server, "alice@home.arpa", "three", "x");
+    let noop = a.text("NOOP");
+    // A holds \Recent for message 1 and the new one.
+    assert!(
+        noop.contains("* 2 EXISTS") && noop.contains("* 2 RECENT"),
+        "{noop}"
+    );
+    let noop = b.text("NOOP");
+    assert!(
+        noop.contains("* 2 EXISTS") && noop.contains("* 0 RECENT"),
+        "{noop}"
+    );
+}
+
+/// IDLE is woken by a delivery within a second, and DONE ends it.
+#[test]
+fn idle_wakes_on_delivery() {
+    let (_d, server) = setup("idle", &[]);
+    let mut i = Imap::login(&server, "alice@home.arpa");
+    i.ok("SELECT INBOX");
+    i.c.send(b"i1 IDLE\r\n");
+    assert!(i.c.line().starts_with("+ "));
+    let started = Instant::now();
+    deliver(&server, "alice@home.arpa", "wake", "up");
+    let delivered = started.elapsed();
+    let exists = i.c.line();
+    let woke = started.elapsed();
+    assert_eq!(exists.trim_end(), "* 1 EXISTS");
+    assert!(
+        woke - delivered < Duration::from_secs(1),
+        "IDLE woke {:?} after the delivery",
+        woke - delivered
+    );
+    assert!(i.c.line().starts_with("* 1 RECENT"));
+    i.c.send(b"DONE\r\n");
+    i.collect("i1", "OK");
+    i.ok("NOOP");
+}
+
+#[test]
+fn condstore_and_qresync() {
+    let (_d, server) = setup("qresync", &[]);
+    for n in 1..=3 {
+        deliver(&server, "alice@home.arpa", &format!("q{n}"), "x");
+    }
+    let mut i = Imap::login(&server, "alice@home.arpa");
+    assert!(i.text("ENABLE QRESYNC").contains("* ENABLED QRESYNC"));
+    let select = i.text("SELECT INBOX (CONDSTORE)");
+    let highest: u64 = select
+        .split("[HIGHESTMODSEQ ")
+        .nth(1)
+        .unwrap()
+        .split(']')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let validity: String = select
+        .split("[UIDVALIDITY ")
+        .nth(1)
+        .unwrap()
+        .split(']')
+        .next()
+        .unwrap()
+        .into();
+    let f = i.text("FETCH 1:* (FLAGS) (CHANGEDSINCE 0)");
+    assert!(f.contains("MODSEQ (") && f.contains("* 3 FETCH"), "{f}");
+    // Conditional STORE: the second one fails for a changed message.
+    let s = i.text(&format!(
+        "STORE 1 (UNCHANGEDSINCE {highest}) +FLAGS (\\Seen)"
+    ));
+    assert!(s.contains("MODSEQ ("), "{s}");
+    let s = i.text(&format!(
+        "STORE 1 (UNCHANGEDSINCE {highest}) -FLAGS (\\Seen)"
+    ));
+    assert!(s.contains("[MODIFIED 1]"), "{s}");
+    i.ok("STORE 2 +FLAGS.SILENT (\\Deleted)");
+    let e = i.text("EXPUNGE");
+    assert!(
+        e.contains("* VANISHED 2"),
+        "QRESYNC replaces EXPUNGE with VANISHED: {e}"
+    );
+    let f = i.text(&format!(
+        "UID FETCH 1:* (FLAGS) (CHANGEDSINCE {highest} VANISHED)"
+    ));
+    assert!(
+        f.contains("* VANISHED (EARLIER) 2") && f.contains("UID 1"),
+        "{f}"
+    );
+    // Reselect with the cache state: the server tells what changed.
+    i.ok("UNSELECT");
+    let q = i.text(&format!("SELECT INBOX (QRESYNC ({validity} {highest}))"));
+    assert!(
+        q.contains("* VANISHED (EARLIER) 2") && q.contains("UID 1 FLAGS (\\Seen)"),
+        "{q}"
+    );
+    assert!(
+        !q.contains("UID 3 FLAGS"),
+        "unchanged message reported: {q}"
+    );
+    let other = i.text("SELECT Archive");
+    assert!(other.contains("* OK [CLOSED]"), "{other}");
+}
+
+#[test]
+fn bounds_and_bad_input() {
+    let (_d, server) = setup("bounds", &["--max-message-size", "4K"]);
+    let mut i = Imap::login(&server, "alice@home.arpa");
+    // A synchronising literal over the limit is refused before its data.
+    i.c.send(b"a1 APPEND INBOX {100000}\r\n");
+    let no = i.c.line();
+    assert!(no.starts_with("a1 NO [TOOBIG]"), "{no}");
+    i.ok("NOOP");
+    // Garbage gets BAD with the tag, and the session goes on.
+    i.run("FROB", "BAD");
+    i.c.send(b"(\r\n");
+    assert!(i.c.line().starts_with("* BAD"));
+    i.run("SELECT", "BAD");
+    i.c.send(format!("t99 NOOP {}\r\n", "x".repeat(70_000)).as_bytes());
+    assert!(i.c.line().starts_with("* BAD Command line too long"));
+    i.ok("NOOP");
+    // Too many bad commands close the session.
+    let mut j = Imap::login(&server, "bob@home.arpa");
+    for _ in 0..25 {
+        j.c.send(b"x FROB\r\n");
+    }
+    let mut saw_bye = false;
+    for _ in 0..30 {
+        let line = j.c.line();
+        if line.is_empty() {
+            break;
+        }
+        saw_bye |= line.starts_with("* BYE");
+    }
+    assert!(saw_bye);
+    // A non-synchronising literal over the limit ends the session.
+    let mut k = Imap::login(&server, "bob@home.arpa");
+    k.c.send(b"a1 APPEND INBOX {100000+}\r\n");
+    assert!(k.c.line().starts_with("* BYE [TOOBIG]"));
+    assert!(k.c.closed());
+}
+
+/// Plaintext pipelined after STARTTLS is discarded, never executed.
+#[test]
+fn starttls_discards_pipelined_plaintext() {
+    let (_d, server) = setup("imap-starttls", &[]);
+    let stream = TcpStream::connect(("127.0.0.1", server.port("imap"))).unwrap();
+    let mut c = Client::plain(stream.try_clone().unwrap());
+    c.line();
+    c.send(b"a STARTTLS\r\nb LOGIN alice@home.arpa pw\r\n");
+    assert!(c.line().starts_with("a OK"));
+    let mut c = c.start_tls(stream);
+    c.send(b"c CAPABILITY\r\n");
+    let caps = c.line();
+    assert!(
+        caps.starts_with("* CAPABILITY")
+            && !caps.contains("STARTTLS")
+            && caps.contains("AUTH=PLAIN"),
+        "{caps}"
+    );
+    assert!(
+        c.line().starts_with("c OK"),
+        "the injected LOGIN was answered"
+    );
+    c.send(b"d SELECT INBOX\r\n");
+    assert!(
+        c.line().starts_with("d BAD"),
+        "the injected LOGIN was executed"
+    );
+}
+
+/// Off loopback and without TLS, LOGIN is disabled (the netns step of
+/// scripts/test.sh sets SMOLMAIL_TEST_NONLOOPBACK).
+#[test]
+fn logindisabled_off_loopback() {
+    let Ok(ip) = std::env::var("SMOLMAIL_TEST_NONLOOPBACK") else {
+        eprintln!(
+            "skipped: run by scripts/test.sh inside a network namespace with SMOLMAIL_TEST_NONLOOPBACK set"
+        );
+        return;
+    };
+    let data = TempDir::new("imap-nonloopback");
+    add_user(&data.0, "alice@home.arpa", "pw");
+    let server = Server::start_on(&ip, &data.0, &[]);
+    let mut c = server.connect("imap");
+    let greeting = c.line();
+    assert!(
+        greeting.contains("LOGINDISABLED") && !greeting.contains("AUTH=PLAIN"),
+        "{greeting}"
+    );
+    c.send(b"a LOGIN alice@home.arpa pw\r\n");
+    assert!(c.line().starts_with("a NO [PRIVACYREQUIRED]"));
+    let mut t = server.connect_tls("imaps");
+    assert!(t.line().contains("AUTH=PLAIN"));
+    t.send(b"a LOGIN alice@home.arpa pw\r\n");
+    assert!(t.line().starts_with("a OK"));
+}
