@@ -12,6 +12,7 @@ mod mailbox_ops;
 mod notify;
 mod ops;
 pub mod queue;
+mod queue_ops;
 mod read;
 mod records;
 mod schema;
@@ -25,6 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use heed::{Env, EnvOpenOptions, WithoutTls};
 
 pub use queue::{DsnRet, Outbound, OutboundRecipient, QueueEntry};
+pub use queue_ops::{DueScan, Notice, QueueOp, QueueUpdate};
 pub use read::{MessageView, Reader, Recipient};
 pub use records::keywords;
 pub use writer::{Copied, Delivered, Delivery, FlagChange, FlagOp, FlagsResult, WriteOp};
@@ -249,6 +251,11 @@ impl Store {
         open.map_size(map_size)
             .max_dbs(schema::MAX_DBS)
             .max_readers(1024);
+        // MDB_NORDAHEAD: message reads are random; kernel read-ahead and
+        // fault-around would map neighbouring pages into the process for
+        // nothing, inflating RSS on a small board.
+        // SAFETY: a plain LMDB open flag; it changes no memory layout.
+        unsafe { open.flags(heed::EnvFlags::NO_READ_AHEAD) };
         // SAFETY: heed requires that the same environment is not opened
         // twice in one process with different options and that the files are
         // not truncated under us; smolmail opens each data directory once.
