@@ -4,6 +4,7 @@
 //! date crate because this is all of it.
 
 use super::lexer::{Lexer, PResult};
+use crate::time::days_from_civil;
 
 /// A calendar date as in SEARCH BEFORE/ON/SINCE (RFC 3501 §6.4.4), which
 /// compares dates "disregarding time and timezone".
@@ -37,40 +38,6 @@ pub struct DateTime {
     pub offset_minutes: i16,
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date. Counts in 400-year
-/// eras (146 097 days each) with years starting on 1 March, so that the
-/// leap day falls at the end of the year and month lengths follow the
-/// repeating 31/30 pattern that `(153 * m + 2) / 5` encodes.
-pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let year_of_era = y - era * 400; // 0 ..= 399
-    let march_month = i64::from((month + 9) % 12); // March = 0
-    let day_of_year = (153 * march_month + 2) / 5 + i64::from(day) - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    // 719 468 days from 0000-03-01 to 1970-01-01.
-    era * 146_097 + day_of_era - 719_468
-}
-
-/// The inverse of [`days_from_civil`]: (year, month 1..=12, day 1..=31).
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z - era * 146_097; // 0 ..= 146 096
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let march_month = (5 * day_of_year + 2) / 153;
-    let day = (day_of_year - (153 * march_month + 2) / 5 + 1) as u32;
-    let month = if march_month < 10 {
-        march_month + 3
-    } else {
-        march_month - 9
-    } as u32;
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 fn is_leap(year: u16) -> bool {
     year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400))
 }
@@ -88,18 +55,6 @@ fn days_in_month(year: u16, month: u8) -> u8 {
 const MONTHS: [&[u8; 3]; 12] = [
     b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov", b"dec",
 ];
-
-/// The English month abbreviation for month 1..=12, as INTERNALDATE and
-/// search dates write it.
-pub fn month_name(month: u8) -> &'static str {
-    const NAMES: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    NAMES
-        .get(usize::from(month).wrapping_sub(1))
-        .copied()
-        .unwrap_or("???")
-}
 
 /// A run of exactly `n` digits as a number.
 fn digits(s: &[u8], n: usize) -> Option<u16> {
@@ -213,19 +168,6 @@ mod tests {
     }
 
     #[test]
-    fn civil_roundtrip() {
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
-        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
-        assert_eq!(days_from_civil(1969, 12, 31), -1);
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(-1), (1969, 12, 31));
-        for days in (-800_000..800_000).step_by(97) {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
-        }
-    }
-
-    #[test]
     fn date_times() {
         // RFC 3501 §8's example APPEND has no date; this is §6.3.11 style.
         let t = dt("17-Jul-1996 02:44:25 -0700").unwrap();
@@ -288,7 +230,5 @@ mod tests {
                 "{bad:?}"
             );
         }
-        assert_eq!(month_name(2), "Feb");
-        assert_eq!(month_name(0), "???");
     }
 }

@@ -53,7 +53,7 @@ pub use command::{
     Command, CommandKind, Flag, IdPair, ListArgs, ListReturn, ListSelection, Mailbox,
     QresyncParams, SelectArgs, SpecialUse, StatusItem, StoreMode,
 };
-pub use datetime::{Date, DateTime, civil_from_days, days_from_civil, month_name};
+pub use datetime::{Date, DateTime};
 pub use fetch::{FetchItem, Partial, Section, SectionText};
 pub use search::SearchKey;
 pub use sequence::{SeqBound, SequenceSet};
