@@ -111,6 +111,9 @@ fn entries(mailboxes: &[Mailbox]) -> Vec<Entry<'_>> {
         .collect()
 }
 
+/// Writes the `* STATUS` line of a mailbox (LIST-STATUS).
+pub type StatusRenderer = dyn Fn(&mut Vec<u8>, &Mailbox, &[StatusItem]);
+
 /// Renders the LIST (or LSUB) response for `args`; `status` renders the
 /// STATUS line of a mailbox for LIST-STATUS.
 pub fn list(
@@ -118,7 +121,7 @@ pub fn list(
     mailboxes: &[Mailbox],
     args: &ListArgs,
     lsub: bool,
-    status: &dyn Fn(&mut Vec<u8>, &Mailbox, &[StatusItem]),
+    status: &StatusRenderer,
 ) {
     let verb = if lsub { "LSUB" } else { "LIST" };
     if args.patterns.len() == 1 && args.patterns[0].is_empty() && !lsub {

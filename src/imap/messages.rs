@@ -3,8 +3,6 @@
 //! CONDSTORE/QRESYNC modifiers (RFC 7162), and the command dispatch for
 //! everything that needs a login.
 
-use smol::io::AsyncWriteExt;
-
 use super::parse::{CommandKind, FetchItem, SearchKey, SequenceSet, StoreMode};
 use super::render;
 use super::search::{self, Candidate, Parsed};
@@ -405,15 +403,10 @@ impl Session {
         if !self.flush(stream).await {
             return false;
         }
-        let write = async {
-            stream.write_all(bytes).await?;
-            Ok::<_, std::io::Error>(())
-        };
-        let timeout = async {
-            smol::Timer::after(super::session::AUTOLOGOUT).await;
-            Err(std::io::Error::from(std::io::ErrorKind::TimedOut))
-        };
-        smol::future::or(write, timeout).await.is_ok()
+        stream
+            .write_timed(bytes, super::session::AUTOLOGOUT)
+            .await
+            .is_ok()
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -9,7 +9,7 @@ use crate::store::Flags;
 
 /// A string as a quoted string when it can be one, else a literal.
 pub fn string(out: &mut Vec<u8>, s: &[u8]) {
-    let quotable = s.len() <= 1024 && s.iter().all(|&b| b >= 0x20 && b < 0x7f);
+    let quotable = s.len() <= 1024 && s.iter().all(|b| (0x20..0x7f).contains(b));
     if quotable {
         out.push(b'"');
         for &b in s {

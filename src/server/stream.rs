@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 
 use futures_rustls::server::TlsStream;
 use smol::Async;
-use smol::io::{AsyncRead, AsyncWrite};
+use smol::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 pub enum Stream {
     Plain(Async<TcpStream>),
@@ -31,6 +31,36 @@ impl Stream {
             Stream::Plain(tcp) => Ok(Stream::Tls(Box::new(acceptor.accept(tcp).await?))),
             Stream::Tls(_) => Err(io::Error::other("TLS is already active")),
         }
+    }
+
+    /// STARTTLS with the server's handshake time limit.
+    pub async fn start_tls_timed(
+        self,
+        acceptor: &futures_rustls::TlsAcceptor,
+    ) -> io::Result<Stream> {
+        let timeout = async {
+            smol::Timer::after(super::HANDSHAKE_TIMEOUT).await;
+            Err(io::Error::from(io::ErrorKind::TimedOut))
+        };
+        smol::future::or(self.start_tls(acceptor), timeout).await
+    }
+
+    /// Writes and flushes `bytes`, giving up after `limit` (a client that
+    /// stops reading must not hold its session forever).
+    pub async fn write_timed(
+        &mut self,
+        bytes: &[u8],
+        limit: std::time::Duration,
+    ) -> io::Result<()> {
+        let write = async {
+            self.write_all(bytes).await?;
+            self.flush().await
+        };
+        let timeout = async {
+            smol::Timer::after(limit).await;
+            Err(io::Error::from(io::ErrorKind::TimedOut))
+        };
+        smol::future::or(write, timeout).await
     }
 
     /// TLS protocol version and cipher suite, for Received: headers and logs.

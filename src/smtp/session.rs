@@ -116,15 +116,7 @@ impl Session {
         if self.out.is_empty() {
             return true;
         }
-        let write = async {
-            stream.write_all(&self.out).await?;
-            stream.flush().await
-        };
-        let timeout = async {
-            smol::Timer::after(IDLE).await;
-            Err(std::io::Error::from(std::io::ErrorKind::TimedOut))
-        };
-        let ok = smol::future::or(write, timeout).await.is_ok();
+        let ok = stream.write_timed(&self.out, IDLE).await.is_ok();
         self.out.clear();
         ok
     }
@@ -201,12 +193,7 @@ impl Session {
                         );
                     }
                     let acceptor = self.ctx.tls.acceptor();
-                    let handshake = stream.start_tls(&acceptor);
-                    let timeout = async {
-                        smol::Timer::after(crate::server::HANDSHAKE_TIMEOUT).await;
-                        Err(std::io::Error::from(std::io::ErrorKind::TimedOut))
-                    };
-                    match smol::future::or(handshake, timeout).await {
+                    match stream.start_tls_timed(&acceptor).await {
                         Ok(tls) => stream = tls,
                         Err(e) => {
                             log::info!(
