@@ -24,6 +24,10 @@ PACKAGES=(
   # Postfix's smtp-source as the load generator; losetup and mkfs for the
   # scratch file systems whose writes it counts
   postfix dovecot-core dovecot-lmtpd util-linux procps
+  # IMAP: the real clients of tests/imap_clients.rs (mutt runs inside tmux;
+  # pip fetches IMAPClient, which bookworm does not package), and Dovecot's
+  # IMAP server that scripts/bench-imap.sh compares against
+  isync offlineimap3 mutt tmux python3-pip dovecot-imapd
 )
 
 missing=()
@@ -74,5 +78,12 @@ if command -v rustup >/dev/null 2>&1; then
   components=$(rustup component list --installed)
   grep -q '^rustfmt' <<<"$components" || rustup component add rustfmt
   grep -q '^clippy' <<<"$components" || rustup component add clippy
+fi
+# PyPI: IMAPClient for tests/imap_clients.rs, into target/pydeps (the tests
+# put it on PYTHONPATH); --target leaves the system's Python untouched.
+pydeps="$(cd "$(dirname "$0")/.." && pwd)/target/pydeps"
+if [ ! -d "$pydeps/imapclient-4.1.0.dist-info" ]; then
+  echo "setup: installing IMAPClient from PyPI into $pydeps"
+  python3 -m pip install --quiet --disable-pip-version-check --upgrade --target "$pydeps" imapclient==4.1.0
 fi
 echo "setup: ready"
