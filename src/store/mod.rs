@@ -16,6 +16,7 @@ mod queue_ops;
 mod read;
 mod records;
 mod schema;
+mod trim;
 mod writer;
 
 use std::fmt;

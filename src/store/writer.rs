@@ -227,7 +227,10 @@ pub fn spawn(
     let (jobs, queue) = smol::channel::bounded(QUEUE_DEPTH);
     let thread = std::thread::Builder::new()
         .name("store-writer".into())
-        .spawn(move || run(env, dbs, queue, &notifier, &stats))
+        .spawn(move || {
+            let map = super::trim::MapRange::find(env.path());
+            run(env, dbs, queue, &notifier, &stats, map)
+        })
         .map_err(|e| StoreError::Io(format!("cannot start the store writer: {e}")))?;
     Ok(Handle {
         jobs,
@@ -235,7 +238,14 @@ pub fn spawn(
     })
 }
 
-fn run(env: Env<WithoutTls>, dbs: Dbs, queue: Receiver<Job>, notifier: &Notifier, stats: &Stats) {
+fn run(
+    env: Env<WithoutTls>,
+    dbs: Dbs,
+    queue: Receiver<Job>,
+    notifier: &Notifier,
+    stats: &Stats,
+    map: Option<super::trim::MapRange>,
+) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     let mut results: Vec<Result<Outcome, StoreError>> = Vec::with_capacity(MAX_BATCH);
     let mut touched: Vec<u64> = Vec::new();
@@ -255,7 +265,12 @@ fn run(env: Env<WithoutTls>, dbs: Dbs, queue: Receiver<Job>, notifier: &Notifier
         let committed = apply_batch(&env, &dbs, &batch, &prepared, &mut results, &mut touched);
         match committed {
             Ok(()) => {
-                stats.commits.fetch_add(1, Ordering::Relaxed);
+                let commits = stats.commits.fetch_add(1, Ordering::Relaxed) + 1;
+                if let Some(map) = &map
+                    && commits.is_multiple_of(super::trim::TRIM_EVERY)
+                {
+                    map.trim();
+                }
                 super::bump(&stats.writes, batch.len() as u64);
                 touched.sort_unstable();
                 touched.dedup();
