@@ -24,6 +24,9 @@ PACKAGES=(
   # Postfix's smtp-source as the load generator; losetup and mkfs for the
   # scratch file systems whose writes it counts
   postfix dovecot-core dovecot-lmtpd util-linux procps
+  # POP3: the real clients of tests/pop3.rs, and Dovecot's POP3 server that
+  # scripts/bench-pop3.sh compares against
+  fetchmail getmail6 curl dovecot-pop3d
   # IMAP: the real clients of tests/imap_clients.rs (mutt runs inside tmux;
   # pip fetches IMAPClient, which bookworm does not package), and Dovecot's
   # IMAP server that scripts/bench-imap.sh compares against

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod config;
 pub mod imap;
 pub mod mime;
+pub mod pop3;
 pub mod server;
 pub mod smtp;
 pub mod store;

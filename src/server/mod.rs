@@ -316,6 +316,7 @@ async fn connection(
         Service::Smtp | Service::Submission | Service::Submissions => {
             crate::smtp::session(conn, ctx.clone()).await
         }
+        Service::Pop3 | Service::Pop3s => crate::pop3::session(conn, ctx.clone()).await,
         Service::Imap | Service::Imaps => crate::imap::session(conn, ctx.clone()).await,
     }
     log::info!("[{id}] {}: disconnect from {peer}", service.name());
