@@ -8,6 +8,7 @@ pub mod address;
 pub mod admin;
 pub mod auth;
 pub mod config;
+pub mod delivery;
 pub mod imap;
 pub mod mime;
 pub mod pop3;

@@ -24,6 +24,7 @@ enum Command {
     Domain(DomainCmd),
     Alias(AliasCmd),
     Backup(BackupCmd),
+    Queue(QueueCmd),
     Version(VersionCmd),
 }
 
@@ -215,6 +216,51 @@ struct BackupCmd {
 }
 
 #[derive(FromArgs)]
+#[argh(subcommand, name = "queue")]
+/// the outbound queue: list (like mailq), flush (retry all now), delete ID|ALL
+struct QueueCmd {
+    #[argh(subcommand)]
+    action: QueueAction,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand)]
+enum QueueAction {
+    List(QueueList),
+    Flush(QueueFlush),
+    Delete(QueueDelete),
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "list")]
+/// list queued messages, their recipients and last errors
+struct QueueList {
+    /// data directory [env SMOLMAIL_DATA]
+    #[argh(option)]
+    data: Option<String>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "flush")]
+/// make every queued message due now (a running server sends within 5 s)
+struct QueueFlush {
+    /// data directory [env SMOLMAIL_DATA]
+    #[argh(option)]
+    data: Option<String>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "delete")]
+/// delete a queued message by queue id, or ALL
+struct QueueDelete {
+    #[argh(positional)]
+    id: String,
+    /// data directory [env SMOLMAIL_DATA]
+    #[argh(option)]
+    data: Option<String>,
+}
+
+#[derive(FromArgs)]
 #[argh(subcommand, name = "version")]
 /// print the version
 struct VersionCmd {}
@@ -303,6 +349,13 @@ fn admin_command(command: Command) -> Result<String, String> {
             AliasAction::List(a) => admin::alias_list(&data_dir(&a.data)),
         },
         Command::Backup(b) => admin::backup(&data_dir(&b.data), &b.dest),
+        Command::Queue(QueueCmd { action }) => match action {
+            QueueAction::List(a) => smolmail::delivery::admin::queue_list(&data_dir(&a.data)),
+            QueueAction::Flush(a) => smolmail::delivery::admin::queue_flush(&data_dir(&a.data)),
+            QueueAction::Delete(a) => {
+                smolmail::delivery::admin::queue_delete(&data_dir(&a.data), &a.id)
+            }
+        },
         Command::Serve(_) | Command::Version(_) => unreachable!("dispatched in main"),
     }
 }

@@ -43,6 +43,8 @@ pub struct Context {
     pub limiter: crate::auth::FailureLimiter,
     /// Fired once at shutdown; sessions may listen and say goodbye.
     pub shutdown: event_listener::Event,
+    /// Fired when SMTP queues mail for outbound delivery: wakes the runner.
+    pub queue_kick: event_listener::Event,
     shutting_down: Cell<bool>,
     next_session: Cell<u64>,
 }
@@ -166,10 +168,12 @@ pub fn run(config: Config) -> Result<(), String> {
         verifier: crate::auth::Verifier::new(2),
         limiter: crate::auth::FailureLimiter::new(),
         shutdown: event_listener::Event::new(),
+        queue_kick: event_listener::Event::new(),
         shutting_down: Cell::new(false),
         next_session: Cell::new(1),
     });
     let ex = Rc::new(LocalExecutor::new());
+    crate::delivery::start(&ex, &ctx)?;
     let result = smol::block_on(ex.run(serve(ex.clone(), ctx.clone(), listeners, limits)));
     store.shutdown();
     log::info!("smolmail stopped");

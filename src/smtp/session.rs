@@ -618,6 +618,10 @@ impl Session {
                 return;
             }
         };
+        if !route.remote.is_empty() && crate::delivery::queue_full(&self.ctx) {
+            self.reply("452 4.3.1 Insufficient system storage: the outbound queue is full\r\n");
+            return;
+        }
         let Some(tx) = &mut self.tx else { return };
         for account in route.local {
             if !tx.local.contains(&account) {
@@ -909,6 +913,9 @@ impl Session {
         );
         match self.ctx.store.deliver(delivery).await {
             Ok(done) => {
+                if done.queued.is_some() {
+                    self.ctx.queue_kick.notify(1);
+                }
                 let delay = started.elapsed().as_secs_f64();
                 for to in &tx.recipients {
                     log::info!(

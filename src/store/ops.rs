@@ -89,6 +89,7 @@ pub fn apply(
         WriteOp::Expunge { mailbox_id, uids } => {
             expunge(txn, dbs, *mailbox_id, uids, touched).map(Outcome::Expunged)
         }
+        WriteOp::Queue(op) => super::queue_ops::apply(txn, dbs, op, touched),
         WriteOp::DeleteMailbox { mailbox_id } => {
             mailbox_ops::delete(txn, dbs, *mailbox_id, touched)
         }
@@ -330,7 +331,7 @@ pub(super) fn mailbox_by_id(
     Ok((key, mailbox))
 }
 
-fn deliver(
+pub(super) fn deliver(
     txn: &mut RwTxn,
     dbs: &Dbs,
     d: &Delivery,

@@ -47,6 +47,11 @@ pub struct OutboundRecipient {
     pub state: RecipientState,
     /// The last reply or error for this recipient.
     pub last_error: String,
+    /// The host that gave `last_error` (RFC 3464 §2.3.5 Remote-MTA);
+    /// empty when no server answered (DNS, connection).
+    pub remote_mta: String,
+    /// A delay notice (RFC 3464 Action: delayed) has gone to the sender.
+    pub delay_notified: bool,
 }
 
 /// A queued message's envelope.
@@ -74,7 +79,9 @@ pub struct QueueEntry {
     pub outbound: Outbound,
 }
 
-const FORMAT: u8 = 1;
+/// Record layout written now. Format 1 (the first) lacked the per-recipient
+/// Remote-MTA and delay-notice fields; it is still read.
+const FORMAT: u8 = 2;
 
 fn string(w: &mut Writer, s: &str) {
     let s = &s.as_bytes()[..s.len().min(u16::MAX as usize)];
@@ -127,6 +134,8 @@ pub fn encode(blob_id: u64, o: &Outbound) -> Vec<u8> {
         w.u8(r.notify).u8(r.state as u8);
         opt_string(&mut w, &r.orcpt);
         string(&mut w, &r.last_error);
+        string(&mut w, &r.remote_mta);
+        w.u8(r.delay_notified as u8);
     }
     w.0
 }
@@ -135,7 +144,8 @@ pub fn decode(key: &[u8], value: &[u8]) -> Result<QueueEntry, StoreError> {
     let mut k = Reader(key);
     let (due, entry_id) = (k.i64()?, k.u64()?);
     let mut r = Reader(value);
-    if r.u8()? != FORMAT {
+    let format = r.u8()?;
+    if format != 1 && format != FORMAT {
         return Err(StoreError::Corrupt("unknown queue record format".into()));
     }
     let blob_id = r.u64()?;
@@ -161,12 +171,18 @@ pub fn decode(key: &[u8], value: &[u8]) -> Result<QueueEntry, StoreError> {
         };
         let orcpt = read_opt_string(&mut r)?;
         let last_error = read_string(&mut r)?;
+        let (remote_mta, delay_notified) = match format {
+            1 => (String::new(), false),
+            _ => (read_string(&mut r)?, r.u8()? != 0),
+        };
         recipients.push(OutboundRecipient {
             address,
             notify,
             orcpt,
             state,
             last_error,
+            remote_mta,
+            delay_notified,
         });
     }
     let outbound = Outbound {
@@ -208,6 +224,8 @@ mod tests {
                     address: "x@example.org".into(),
                     notify: notify::FAILURE | notify::DELAY,
                     orcpt: Some("rfc822;X@example.org".into()),
+                    remote_mta: "mx.example.org".into(),
+                    delay_notified: true,
                     ..Default::default()
                 },
                 OutboundRecipient {
@@ -225,5 +243,22 @@ mod tests {
         assert_eq!((e.due, e.entry_id, e.blob_id), (1_700_000_300, 7, 42));
         assert_eq!(e.outbound, o);
         assert!(decode(&key(0, 0), &bytes[..bytes.len() - 3]).is_err());
+    }
+
+    #[test]
+    fn format_one_is_still_read() {
+        let o = Outbound {
+            recipients: vec![OutboundRecipient {
+                address: "x@example.org".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let mut bytes = encode(3, &o);
+        // Format 1 ended each recipient after last_error: drop the empty
+        // Remote-MTA (2 length bytes) and the delay flag.
+        bytes[0] = 1;
+        bytes.truncate(bytes.len() - 3);
+        assert_eq!(decode(&key(1, 2), &bytes).unwrap().outbound, o);
     }
 }

@@ -84,6 +84,8 @@ pub enum WriteOp {
         mailbox_id: u64,
         uids: Vec<u32>,
     },
+    /// Outbound queue changes (delivery results, flush, delete).
+    Queue(super::QueueOp),
 }
 
 /// One message for one or more mailboxes: stored once, referenced by each.
@@ -167,6 +169,8 @@ pub enum Outcome {
     Claimed(Vec<u32>),
     /// UIDs actually removed.
     Expunged(Vec<u32>),
+    /// How many entries a queue flush or delete changed.
+    Count(u64),
 }
 
 impl Outcome {

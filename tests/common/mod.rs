@@ -105,7 +105,10 @@ impl Server {
         let mut cmd = Command::new(BIN);
         cmd.arg("serve")
             .env("SMOLMAIL_DATA", data)
-            .env("SMOLMAIL_HOSTNAME", "mail.home.arpa");
+            .env("SMOLMAIL_HOSTNAME", "mail.home.arpa")
+            // Outbound delivery asks only a closed loopback port, never the
+            // machine's resolver: tests send nothing off this host.
+            .env("SMOLMAIL_DNS_SERVER", "127.0.0.1:9");
         for (service, port) in &ports {
             cmd.arg(format!("--{service}")).arg(format!("{ip}:{port}"));
         }

@@ -1,0 +1,651 @@
+//! A stub resolver for outbound mail: MX, A and AAAA questions to the
+//! configured recursive servers (`--dns-server`, else /etc/resolv.conf),
+//! over UDP, again over TCP when the answer comes back truncated
+//! (RFC 1035 §4.2.1, RFC 7766 §5), with per-server timeouts and retries as
+//! resolv.conf(5) describes them. Everything is async: one lookup never
+//! holds up the executor.
+//!
+//! Building the question and reading the answer are pure functions over
+//! bytes ([`build_query`], [`parse_response`], [`parse_resolv_conf`]), so the
+//! tests reach them without a socket. Packets are encoded and decoded by
+//! `simple-dns`; what an answer *means* for mail (CNAME chains, NXDOMAIN
+//! versus no data, which errors are worth another server) is decided here.
+
+use std::cell::RefCell;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, UdpSocket};
+use std::time::{Duration, Instant};
+
+use simple_dns::rdata::RData;
+use simple_dns::{CLASS, Name, Packet, PacketFlag, QCLASS, QTYPE, Question, RCODE, TYPE};
+use smol::Async;
+use smol::io::{AsyncReadExt, AsyncWriteExt};
+
+/// glibc's defaults (resolv.conf(5): `timeout:5`, `attempts:2`).
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+const DEFAULT_ATTEMPTS: u32 = 2;
+/// resolv.conf(5): at most three nameservers are used.
+const MAX_SERVERS: usize = 3;
+/// How long a read of /etc/resolv.conf is trusted (DHCP may rewrite it).
+const RELOAD_AFTER: Duration = Duration::from_secs(30);
+/// CNAME links followed inside one answer before giving up (a loop).
+const MAX_CNAME: usize = 8;
+
+/// The question types mail needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Qtype {
+    Mx,
+    A,
+    Aaaa,
+}
+
+impl Qtype {
+    fn code(self) -> TYPE {
+        match self {
+            Qtype::Mx => TYPE::MX,
+            Qtype::A => TYPE::A,
+            Qtype::Aaaa => TYPE::AAAA,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Qtype::Mx => "MX",
+            Qtype::A => "A",
+            Qtype::Aaaa => "AAAA",
+        }
+    }
+}
+
+/// One useful record of an answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    /// `exchange` is lower case without the trailing dot; empty for the
+    /// root (`.`), which is how a null MX (RFC 7505) names no host.
+    Mx {
+        preference: u16,
+        exchange: String,
+    },
+    A(Ipv4Addr),
+    Aaaa(Ipv6Addr),
+}
+
+/// What the DNS says about a name and type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    Records(Vec<Record>),
+    /// The name exists but has no record of this type (NOERROR, empty).
+    NoData,
+    /// The name does not exist (RCODE 3, NXDOMAIN).
+    NxDomain,
+}
+
+/// A lookup that gave no answer worth acting on: try again later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsError(pub String);
+
+impl std::fmt::Display for DnsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A parsed response: its answer and whether the server cut it short.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed {
+    pub truncated: bool,
+    pub answer: Answer,
+}
+
+/// Servers and timing from resolv.conf(5).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResolvConf {
+    pub servers: Vec<SocketAddr>,
+    pub timeout: Duration,
+    pub attempts: u32,
+}
+
+/// Reads `nameserver` lines and `options timeout:N attempts:N`.
+pub fn parse_resolv_conf(text: &str) -> ResolvConf {
+    let mut conf = ResolvConf {
+        servers: Vec::new(),
+        timeout: DEFAULT_TIMEOUT,
+        attempts: DEFAULT_ATTEMPTS,
+    };
+    for line in text.lines() {
+        let line = line.split(['#', ';']).next().unwrap_or("");
+        let mut words = line.split_whitespace();
+        match words.next() {
+            Some("nameserver") => {
+                // A link-local IPv6 server may carry a zone (`fe80::1%eth0`),
+                // which std cannot parse; such a server is skipped.
+                if let Some(ip) = words.next().and_then(|w| w.parse::<IpAddr>().ok())
+                    && conf.servers.len() < MAX_SERVERS
+                {
+                    conf.servers.push(SocketAddr::new(ip, 53));
+                }
+            }
+            Some("options") => {
+                for option in words {
+                    if let Some(n) = option.strip_prefix("timeout:").and_then(|n| n.parse().ok()) {
+                        conf.timeout = Duration::from_secs(u64::clamp(n, 1, 30));
+                    }
+                    if let Some(n) = option
+                        .strip_prefix("attempts:")
+                        .and_then(|n| n.parse().ok())
+                    {
+                        conf.attempts = u32::clamp(n, 1, 5);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    // resolv.conf(5): with no nameserver line, the local host is asked.
+    if conf.servers.is_empty() {
+        conf.servers.push(SocketAddr::from(([127, 0, 0, 1], 53)));
+    }
+    conf
+}
+
+/// A recursive query (RD set) for `name`, ready to send.
+pub fn build_query(id: u16, name: &str, qtype: Qtype) -> Result<Vec<u8>, DnsError> {
+    let qname = Name::new(name).map_err(|e| DnsError(format!("bad name {name:?}: {e}")))?;
+    let mut packet = Packet::new_query(id);
+    packet.set_flags(PacketFlag::RECURSION_DESIRED);
+    packet.questions.push(Question::new(
+        qname,
+        QTYPE::TYPE(qtype.code()),
+        QCLASS::CLASS(CLASS::IN),
+        false,
+    ));
+    packet
+        .build_bytes_vec()
+        .map_err(|e| DnsError(format!("cannot encode a query for {name}: {e}")))
+}
+
+fn same_name(a: &str, b: &str) -> bool {
+    a.trim_end_matches('.')
+        .eq_ignore_ascii_case(b.trim_end_matches('.'))
+}
+
+/// Reads the response to the query `id` for `name`/`qtype`. A response
+/// for another question (a spoof or a stray) is an error, as is any RCODE
+/// but NOERROR and NXDOMAIN (SERVFAIL, REFUSED: another server may know).
+pub fn parse_response(id: u16, name: &str, qtype: Qtype, bytes: &[u8]) -> Result<Parsed, DnsError> {
+    let packet =
+        Packet::parse(bytes).map_err(|e| DnsError(format!("unreadable DNS response: {e}")))?;
+    if packet.id() != id || !packet.has_flags(PacketFlag::RESPONSE) {
+        return Err(DnsError("DNS response does not match the query".into()));
+    }
+    let asked = packet.questions.first().is_some_and(|q| {
+        same_name(&q.qname.to_string(), name) && q.qtype == QTYPE::TYPE(qtype.code())
+    });
+    if !asked {
+        return Err(DnsError("DNS response is for another question".into()));
+    }
+    let truncated = packet.has_flags(PacketFlag::TRUNCATION);
+    let answer = match packet.rcode() {
+        RCODE::NoError => collect(&packet, name, qtype),
+        RCODE::NameError => Answer::NxDomain,
+        other => {
+            return Err(DnsError(format!(
+                "DNS server answered {other:?} for {name} {}",
+                qtype.name()
+            )));
+        }
+    };
+    Ok(Parsed { truncated, answer })
+}
+
+/// The records of `qtype` owned by `name` or by the end of its CNAME chain
+/// within the answer section (RFC 1034 §3.6.2).
+fn collect(packet: &Packet, name: &str, qtype: Qtype) -> Answer {
+    let mut owner = name.trim_end_matches('.').to_ascii_lowercase();
+    for _ in 0..MAX_CNAME {
+        let mut found = Vec::new();
+        let mut alias = None;
+        for rr in &packet.answers {
+            if !same_name(&rr.name.to_string(), &owner) {
+                continue;
+            }
+            match (&rr.rdata, qtype) {
+                (RData::MX(mx), Qtype::Mx) => found.push(Record::Mx {
+                    preference: mx.preference,
+                    exchange: mx
+                        .exchange
+                        .to_string()
+                        .trim_end_matches('.')
+                        .to_ascii_lowercase(),
+                }),
+                (RData::A(a), Qtype::A) => found.push(Record::A(Ipv4Addr::from(a.address))),
+                (RData::AAAA(a), Qtype::Aaaa) => {
+                    found.push(Record::Aaaa(Ipv6Addr::from(a.address)))
+                }
+                (RData::CNAME(c), _) => alias = Some(c.0.to_string().to_ascii_lowercase()),
+                _ => {}
+            }
+        }
+        if !found.is_empty() {
+            return Answer::Records(found);
+        }
+        match alias {
+            Some(next) => owner = next.trim_end_matches('.').to_string(),
+            None => break,
+        }
+    }
+    Answer::NoData
+}
+
+/// The resolver: the servers to ask and how patiently.
+pub struct Resolver {
+    /// `--dns-server`; empty means /etc/resolv.conf.
+    fixed: Vec<SocketAddr>,
+    loaded: RefCell<Option<(ResolvConf, Instant)>>,
+}
+
+impl Resolver {
+    pub fn new(servers: &[SocketAddr]) -> Resolver {
+        Resolver {
+            fixed: servers.to_vec(),
+            loaded: RefCell::new(None),
+        }
+    }
+
+    /// The current settings; /etc/resolv.conf is re-read now and then
+    /// (a tiny file: reading it does not hold the executor up).
+    fn conf(&self) -> ResolvConf {
+        if !self.fixed.is_empty() {
+            return ResolvConf {
+                servers: self.fixed.clone(),
+                timeout: DEFAULT_TIMEOUT,
+                attempts: DEFAULT_ATTEMPTS,
+            };
+        }
+        let mut loaded = self.loaded.borrow_mut();
+        match &*loaded {
+            Some((conf, at)) if at.elapsed() < RELOAD_AFTER => conf.clone(),
+            _ => {
+                let text = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+                let conf = parse_resolv_conf(&text);
+                *loaded = Some((conf.clone(), Instant::now()));
+                conf
+            }
+        }
+    }
+
+    /// Asks each server in turn, `attempts` rounds, until one answers
+    /// NOERROR or NXDOMAIN.
+    pub async fn lookup(&self, name: &str, qtype: Qtype) -> Result<Answer, DnsError> {
+        if !name.is_ascii() {
+            // Internationalized names must be sent as A-labels (RFC 5891),
+            // which needs an IDNA mapping this build does not carry.
+            return Err(DnsError(format!(
+                "{name}: internationalized domain names are not supported for delivery"
+            )));
+        }
+        let conf = self.conf();
+        let mut last = DnsError("no DNS server configured".into());
+        for _ in 0..conf.attempts {
+            for &server in &conf.servers {
+                match query(server, name, qtype, conf.timeout).await {
+                    Ok(answer) => return Ok(answer),
+                    Err(e) => {
+                        log::debug!("dns: {name} {} via {server}: {e}", qtype.name());
+                        last = e;
+                    }
+                }
+            }
+        }
+        Err(last)
+    }
+
+    /// A then AAAA addresses of `host`: IPv4 first, since many home
+    /// networks have no IPv6 route. `Ok(empty)` when the name has none.
+    pub async fn addresses(&self, host: &str) -> Result<Vec<IpAddr>, DnsError> {
+        let mut out = Vec::new();
+        let mut error = None;
+        for qtype in [Qtype::A, Qtype::Aaaa] {
+            match self.lookup(host, qtype).await {
+                Ok(Answer::Records(records)) => {
+                    out.extend(records.iter().filter_map(|r| match r {
+                        Record::A(ip) => Some(IpAddr::V4(*ip)),
+                        Record::Aaaa(ip) => Some(IpAddr::V6(*ip)),
+                        Record::Mx { .. } => None,
+                    }))
+                }
+                Ok(_) => {}
+                Err(e) => error = Some(e),
+            }
+        }
+        match error {
+            Some(e) if out.is_empty() => Err(e),
+            _ => Ok(out),
+        }
+    }
+}
+
+fn random_id() -> u16 {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 2];
+    // A predictable id would help spoofing; if the system RNG fails the
+    // time is a poor but working fallback.
+    if ring::rand::SystemRandom::new().fill(&mut bytes).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        return nanos as u16;
+    }
+    u16::from_be_bytes(bytes)
+}
+
+async fn timed<T>(
+    limit: Duration,
+    work: impl std::future::Future<Output = Result<T, DnsError>>,
+) -> Result<T, DnsError> {
+    smol::future::or(work, async {
+        smol::Timer::after(limit).await;
+        Err(DnsError("DNS query timed out".into()))
+    })
+    .await
+}
+
+/// One question to one server: UDP, then TCP if truncated.
+async fn query(
+    server: SocketAddr,
+    name: &str,
+    qtype: Qtype,
+    timeout: Duration,
+) -> Result<Answer, DnsError> {
+    let id = random_id();
+    let question = build_query(id, name, qtype)?;
+    let parsed = timed(timeout, udp(server, id, name, qtype, &question)).await?;
+    if !parsed.truncated {
+        return Ok(parsed.answer);
+    }
+    let parsed = timed(timeout, tcp(server, id, name, qtype, &question)).await?;
+    Ok(parsed.answer)
+}
+
+async fn udp(
+    server: SocketAddr,
+    id: u16,
+    name: &str,
+    qtype: Qtype,
+    question: &[u8],
+) -> Result<Parsed, DnsError> {
+    let io = |e: std::io::Error| DnsError(format!("DNS server {server}: {e}"));
+    let local: SocketAddr = if server.is_ipv4() {
+        (Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    // A fresh socket per question: the kernel picks a random source port,
+    // which with the random id makes spoofed answers hard (RFC 5452).
+    let socket = Async::<UdpSocket>::bind(local).map_err(io)?;
+    socket.get_ref().connect(server).map_err(io)?;
+    socket.send(question).await.map_err(io)?;
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let n = socket.recv(&mut buf).await.map_err(io)?;
+        match parse_response(id, name, qtype, &buf[..n]) {
+            // A packet for another question: keep waiting for ours.
+            Err(e) if e.0.contains("does not match") || e.0.contains("another question") => {
+                continue;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn tcp(
+    server: SocketAddr,
+    id: u16,
+    name: &str,
+    qtype: Qtype,
+    question: &[u8],
+) -> Result<Parsed, DnsError> {
+    let io = |e: std::io::Error| DnsError(format!("DNS server {server} (TCP): {e}"));
+    let mut stream = Async::<TcpStream>::connect(server).await.map_err(io)?;
+    // RFC 1035 §4.2.2: a two-byte length before each message.
+    let mut framed = Vec::with_capacity(question.len() + 2);
+    framed.extend_from_slice(&(question.len() as u16).to_be_bytes());
+    framed.extend_from_slice(question);
+    stream.write_all(&framed).await.map_err(io)?;
+    let mut len = [0u8; 2];
+    stream.read_exact(&mut len).await.map_err(io)?;
+    let mut buf = vec![0u8; u16::from_be_bytes(len) as usize];
+    stream.read_exact(&mut buf).await.map_err(io)?;
+    parse_response(id, name, qtype, &buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use simple_dns::ResourceRecord;
+    use simple_dns::rdata::{A, AAAA, CNAME, MX};
+
+    fn reply(
+        id: u16,
+        name: &str,
+        qtype: Qtype,
+        rcode: RCODE,
+        answers: Vec<ResourceRecord>,
+    ) -> Vec<u8> {
+        let mut p = Packet::new_reply(id);
+        *p.rcode_mut() = rcode;
+        p.questions.push(Question::new(
+            Name::new_unchecked(name),
+            QTYPE::TYPE(qtype.code()),
+            QCLASS::CLASS(CLASS::IN),
+            false,
+        ));
+        p.answers = answers;
+        p.build_bytes_vec().unwrap()
+    }
+
+    fn rr<'a>(name: &'a str, rdata: RData<'a>) -> ResourceRecord<'a> {
+        ResourceRecord::new(Name::new_unchecked(name), CLASS::IN, 300, rdata)
+    }
+
+    #[test]
+    fn resolv_conf() {
+        let conf = parse_resolv_conf(
+            "# comment\nsearch lan\nnameserver 192.168.1.1\nnameserver fe80::1%eth0\n\
+             nameserver ::1 # v6\nnameserver 10.0.0.1\nnameserver 10.0.0.2\n\
+             options edns0 timeout:2 attempts:3\n",
+        );
+        assert_eq!(
+            conf.servers,
+            vec![
+                "192.168.1.1:53".parse().unwrap(),
+                "[::1]:53".parse().unwrap(),
+                "10.0.0.1:53".parse().unwrap()
+            ]
+        );
+        assert_eq!(conf.timeout, Duration::from_secs(2));
+        assert_eq!(conf.attempts, 3);
+        let empty = parse_resolv_conf("");
+        assert_eq!(empty.servers, vec!["127.0.0.1:53".parse().unwrap()]);
+        assert_eq!(empty.attempts, DEFAULT_ATTEMPTS);
+    }
+
+    #[test]
+    fn query_round_trips() {
+        let q = build_query(0x1234, "example.org", Qtype::Mx).unwrap();
+        let p = Packet::parse(&q).unwrap();
+        assert_eq!(p.id(), 0x1234);
+        assert!(p.has_flags(PacketFlag::RECURSION_DESIRED));
+        assert_eq!(p.questions[0].qname.to_string(), "example.org");
+        let long_label = format!("{}.example", "a".repeat(64));
+        assert!(build_query(1, &long_label, Qtype::A).is_err());
+    }
+
+    #[test]
+    fn mx_answers_and_null_mx() {
+        let bytes = reply(
+            7,
+            "example.org",
+            Qtype::Mx,
+            RCODE::NoError,
+            vec![
+                rr(
+                    "example.org",
+                    RData::MX(MX {
+                        preference: 20,
+                        exchange: Name::new_unchecked("MX2.example.org"),
+                    }),
+                ),
+                rr(
+                    "example.org",
+                    RData::MX(MX {
+                        preference: 10,
+                        exchange: Name::new_unchecked("mx1.example.org"),
+                    }),
+                ),
+            ],
+        );
+        let parsed = parse_response(7, "Example.ORG.", Qtype::Mx, &bytes).unwrap();
+        assert!(!parsed.truncated);
+        assert_eq!(
+            parsed.answer,
+            Answer::Records(vec![
+                Record::Mx {
+                    preference: 20,
+                    exchange: "mx2.example.org".into()
+                },
+                Record::Mx {
+                    preference: 10,
+                    exchange: "mx1.example.org".into()
+                },
+            ])
+        );
+        let null = reply(
+            8,
+            "nomail.example",
+            Qtype::Mx,
+            RCODE::NoError,
+            vec![rr(
+                "nomail.example",
+                RData::MX(MX {
+                    preference: 0,
+                    exchange: Name::new_unchecked(""),
+                }),
+            )],
+        );
+        assert_eq!(
+            parse_response(8, "nomail.example", Qtype::Mx, &null)
+                .unwrap()
+                .answer,
+            Answer::Records(vec![Record::Mx {
+                preference: 0,
+                exchange: String::new()
+            }])
+        );
+    }
+
+    #[test]
+    fn cname_chains_are_followed() {
+        let bytes = reply(
+            9,
+            "www.example.org",
+            Qtype::A,
+            RCODE::NoError,
+            vec![
+                rr(
+                    "www.example.org",
+                    RData::CNAME(CNAME(Name::new_unchecked("web.example.net"))),
+                ),
+                rr(
+                    "web.example.net",
+                    RData::A(A {
+                        address: u32::from(Ipv4Addr::new(192, 0, 2, 7)),
+                    }),
+                ),
+                rr(
+                    "other.example",
+                    RData::A(A {
+                        address: u32::from(Ipv4Addr::new(192, 0, 2, 99)),
+                    }),
+                ),
+            ],
+        );
+        assert_eq!(
+            parse_response(9, "www.example.org", Qtype::A, &bytes)
+                .unwrap()
+                .answer,
+            Answer::Records(vec![Record::A(Ipv4Addr::new(192, 0, 2, 7))])
+        );
+        let v6 = reply(
+            10,
+            "h.example",
+            Qtype::Aaaa,
+            RCODE::NoError,
+            vec![rr(
+                "h.example",
+                RData::AAAA(AAAA {
+                    address: u128::from("2001:db8::1".parse::<Ipv6Addr>().unwrap()),
+                }),
+            )],
+        );
+        assert_eq!(
+            parse_response(10, "h.example", Qtype::Aaaa, &v6)
+                .unwrap()
+                .answer,
+            Answer::Records(vec![Record::Aaaa("2001:db8::1".parse().unwrap())])
+        );
+    }
+
+    #[test]
+    fn rcodes_ids_and_garbage() {
+        let nx = reply(1, "gone.example", Qtype::Mx, RCODE::NameError, vec![]);
+        assert_eq!(
+            parse_response(1, "gone.example", Qtype::Mx, &nx)
+                .unwrap()
+                .answer,
+            Answer::NxDomain
+        );
+        let empty = reply(2, "a.example", Qtype::Mx, RCODE::NoError, vec![]);
+        assert_eq!(
+            parse_response(2, "a.example", Qtype::Mx, &empty)
+                .unwrap()
+                .answer,
+            Answer::NoData
+        );
+        let fail = reply(3, "a.example", Qtype::Mx, RCODE::ServerFailure, vec![]);
+        assert!(parse_response(3, "a.example", Qtype::Mx, &fail).is_err());
+        assert!(
+            parse_response(4, "a.example", Qtype::Mx, &empty).is_err(),
+            "id"
+        );
+        assert!(
+            parse_response(2, "b.example", Qtype::Mx, &empty).is_err(),
+            "name"
+        );
+        assert!(
+            parse_response(2, "a.example", Qtype::A, &empty).is_err(),
+            "type"
+        );
+        for cut in 0..empty.len() {
+            let _ = parse_response(2, "a.example", Qtype::Mx, &empty[..cut]);
+        }
+        assert!(parse_response(2, "a.example", Qtype::Mx, b"\xff\xff\x00").is_err());
+    }
+
+    #[test]
+    fn truncation_is_reported() {
+        let mut p = Packet::new_reply(5);
+        p.set_flags(PacketFlag::TRUNCATION);
+        p.questions.push(Question::new(
+            Name::new_unchecked("big.example"),
+            QTYPE::TYPE(TYPE::MX),
+            QCLASS::CLASS(CLASS::IN),
+            false,
+        ));
+        let bytes = p.build_bytes_vec().unwrap();
+        assert!(
+            parse_response(5, "big.example", Qtype::Mx, &bytes)
+                .unwrap()
+                .truncated
+        );
+    }
+}

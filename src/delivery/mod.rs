@@ -1,0 +1,81 @@
+//! Outbound delivery: mail for other domains leaves the store's queue
+//! either directly, to each domain's MX hosts on port 25 with
+//! opportunistic TLS, or through a relay host (a provider's submission
+//! port, with verified TLS and AUTH), as Postfix does with and without
+//! `relayhost`.
+//!
+//! - [`runner`]: the queue runner on the executor: due entries, grouped by
+//!   destination, bounded connections, retries with backoff, bounces;
+//! - [`route`]: the next hop of a recipient and the addresses to try;
+//! - [`dns`]: the async stub resolver (MX, A, AAAA over UDP and TCP);
+//! - [`client`]: the SMTP client session;
+//! - [`reply`], [`body`]: pure parsing and encoding of what goes over the
+//!   wire;
+//! - [`bounce`]: RFC 3464 delivery status notifications;
+//! - [`tls`]: the client TLS policies;
+//! - [`admin`]: `smolmail queue list | flush | delete`.
+//!
+//! SMTP stores a message and its queue entry in one commit and then wakes
+//! the runner through [`Context::queue_kick`](crate::server::Context); the
+//! runner also scans on a timer, which is how `smolmail queue flush` from
+//! another process reaches a running server.
+
+pub mod admin;
+pub mod body;
+pub mod bounce;
+pub mod client;
+pub mod dns;
+pub mod reply;
+pub mod route;
+mod runner;
+pub mod tls;
+
+pub use runner::start;
+
+use crate::server::Context;
+
+/// What became of one recipient in one attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Sent,
+    Deferred,
+    Failed,
+}
+
+/// One recipient's result, with what the log and a DSN need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub kind: Kind,
+    /// RFC 3463 status, e.g. `2.0.0`, `4.4.1`, `5.1.1`.
+    pub status: String,
+    /// The server's reply (`remote`) or our own reason.
+    pub diagnostic: String,
+    pub remote: bool,
+    /// The server that answered, by name (DSN Remote-MTA); may be empty.
+    pub mta: String,
+    /// That server takes DSN parameters (RFC 3461), so it will report
+    /// success itself when asked.
+    pub peer_dsn: bool,
+}
+
+impl Verdict {
+    /// A failure decided here, before or without any server's reply.
+    pub fn local(kind: Kind, status: &str, text: impl Into<String>) -> Verdict {
+        Verdict {
+            kind,
+            status: status.to_string(),
+            diagnostic: text.into(),
+            remote: false,
+            mta: String::new(),
+            peer_dsn: false,
+        }
+    }
+}
+
+/// The queue has reached `--max-queue`: SMTP refuses remote recipients
+/// (452 4.3.1) until it drains, rather than fill the disk.
+pub fn queue_full(ctx: &Context) -> bool {
+    ctx.store
+        .queue_len()
+        .is_ok_and(|n| n >= u64::from(ctx.config.delivery.max_queue))
+}

@@ -1,0 +1,400 @@
+//! Where a recipient's mail goes next: the destination (a relay host, a
+//! per-domain route, the domain's MX hosts, or a domain literal) and the
+//! addresses to try for it, in order (RFC 5321 §5.1).
+//!
+//! MX records are ordered by preference with equal preferences shuffled;
+//! a domain without MX records is its own mail host (the implicit MX); a
+//! null MX (RFC 7505) means the domain takes no mail at all; our own name
+//! in the list cuts it at our preference, so mail never loops back.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use super::client::Hop;
+use super::dns::{Answer, Qtype, Record, Resolver};
+use crate::config::{DeliveryConfig, RouteTarget};
+
+/// MX hosts tried per delivery (Postfix's smtp_mx_session_limit is 2,
+/// smtp_mx_address_limit 5: addresses, across hosts).
+const MAX_ADDRESSES: usize = 5;
+
+/// What the recipients of one connection have in common.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Dest {
+    /// The relay host: every domain together.
+    Relay,
+    /// A `--route` host.
+    Host { host: String, port: u16 },
+    /// The MX hosts of this domain.
+    Mx(String),
+    /// `user@[192.0.2.1]` (RFC 5321 §4.1.3).
+    Literal(IpAddr),
+}
+
+impl std::fmt::Display for Dest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Dest::Relay => f.write_str("relay host"),
+            Dest::Host { host, port } => write!(f, "[{host}]:{port}"),
+            Dest::Mx(domain) => f.write_str(domain),
+            Dest::Literal(ip) => write!(f, "[{ip}]"),
+        }
+    }
+}
+
+/// A destination that cannot be reached, now or ever.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteError {
+    pub permanent: bool,
+    /// RFC 3463 status for the DSN.
+    pub status: &'static str,
+    pub text: String,
+}
+
+impl RouteError {
+    fn permanent(status: &'static str, text: String) -> RouteError {
+        RouteError {
+            permanent: true,
+            status,
+            text,
+        }
+    }
+    fn temporary(text: String) -> RouteError {
+        RouteError {
+            permanent: false,
+            status: "4.4.3",
+            text,
+        }
+    }
+}
+
+/// `[192.0.2.1]` or `[IPv6:2001:db8::1]` (RFC 5321 §4.1.3).
+pub fn domain_literal(domain: &str) -> Option<IpAddr> {
+    let inner = domain.strip_prefix('[')?.strip_suffix(']')?;
+    match inner.get(..5) {
+        Some(tag) if tag.eq_ignore_ascii_case("IPv6:") => {
+            inner[5..].parse::<Ipv6Addr>().ok().map(IpAddr::V6)
+        }
+        _ => inner.parse::<Ipv4Addr>().ok().map(IpAddr::V4),
+    }
+}
+
+/// The destination of one recipient address.
+pub fn destination(config: &DeliveryConfig, address: &str) -> Result<Dest, RouteError> {
+    let domain = address
+        .rsplit_once('@')
+        .map_or("", |(_, d)| d)
+        .trim_end_matches('.')
+        .to_lowercase();
+    if domain.starts_with('[') {
+        return domain_literal(&domain)
+            .map(Dest::Literal)
+            .ok_or_else(|| RouteError::permanent("5.1.2", format!("bad domain literal {domain}")));
+    }
+    if domain.is_empty() {
+        return Err(RouteError::permanent(
+            "5.1.3",
+            format!("{address:?} has no domain"),
+        ));
+    }
+    if let Some(route) = config.routes.iter().find(|r| r.domain == domain) {
+        return Ok(match &route.target {
+            RouteTarget::Mx => Dest::Mx(domain),
+            RouteTarget::Host { host, port } => Dest::Host {
+                host: host.clone(),
+                port: *port,
+            },
+        });
+    }
+    Ok(match config.relay {
+        Some(_) => Dest::Relay,
+        None => Dest::Mx(domain),
+    })
+}
+
+/// The MX host names to try, best first. `Err` for a null MX or a list
+/// that leads back to us.
+pub fn mx_order(
+    records: &[Record],
+    domain: &str,
+    me: &str,
+    random: &mut dyn FnMut() -> u32,
+) -> Result<Vec<String>, RouteError> {
+    let mut mx: Vec<(u16, u32, &str)> = Vec::new();
+    for record in records {
+        if let Record::Mx {
+            preference,
+            exchange,
+        } = record
+        {
+            // RFC 7505 §3: a null MX is the root as exchange.
+            if exchange.is_empty() {
+                return Err(RouteError::permanent(
+                    "5.1.10",
+                    format!("{domain} does not accept mail (null MX, RFC 7505)"),
+                ));
+            }
+            mx.push((*preference, random(), exchange));
+        }
+    }
+    mx.sort_unstable();
+    // RFC 5321 §5.1: drop our own name and every less preferred host.
+    if let Some(ours) = mx
+        .iter()
+        .find(|m| m.2.eq_ignore_ascii_case(me))
+        .map(|m| m.0)
+    {
+        mx.retain(|m| m.0 < ours);
+        if mx.is_empty() {
+            return Err(RouteError::permanent(
+                "5.4.6",
+                format!("mail for {domain} loops back to myself ({me} is its best MX)"),
+            ));
+        }
+    }
+    Ok(mx.into_iter().map(|m| m.2.to_string()).collect())
+}
+
+fn random() -> u32 {
+    use ring::rand::SecureRandom;
+    let mut b = [0u8; 4];
+    let _ = ring::rand::SystemRandom::new().fill(&mut b);
+    u32::from_ne_bytes(b)
+}
+
+/// Addresses of a named host: an IP literal as is, `localhost` as the
+/// loopback (RFC 6761 §6.3), else the DNS.
+async fn host_addresses(resolver: &Resolver, host: &str) -> Result<Vec<IpAddr>, RouteError> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(vec![ip]);
+    }
+    if host.eq_ignore_ascii_case("localhost") {
+        return Ok(vec![Ipv4Addr::LOCALHOST.into(), Ipv6Addr::LOCALHOST.into()]);
+    }
+    let addresses = resolver
+        .addresses(host)
+        .await
+        .map_err(|e| RouteError::temporary(format!("lookup of {host}: {e}")))?;
+    if addresses.is_empty() {
+        return Err(RouteError::temporary(format!(
+            "{host} has no address in the DNS"
+        )));
+    }
+    Ok(addresses)
+}
+
+fn hops_for(name: &str, addresses: &[IpAddr], port: u16) -> Vec<Hop> {
+    addresses
+        .iter()
+        .map(|ip| Hop {
+            name: name.to_string(),
+            addr: SocketAddr::new(*ip, port),
+        })
+        .collect()
+}
+
+/// The addresses to try for `dest`, in order.
+pub async fn hops(
+    dest: &Dest,
+    config: &DeliveryConfig,
+    resolver: &Resolver,
+    me: &str,
+) -> Result<Vec<Hop>, RouteError> {
+    match dest {
+        Dest::Relay => {
+            let Some(relay) = &config.relay else {
+                return Err(RouteError::temporary("no relay host configured".into()));
+            };
+            let addresses = host_addresses(resolver, &relay.host).await?;
+            Ok(hops_for(&relay.host, &addresses, relay.port))
+        }
+        Dest::Host { host, port } => {
+            let addresses = host_addresses(resolver, host).await?;
+            Ok(hops_for(host, &addresses, *port))
+        }
+        Dest::Literal(ip) => Ok(hops_for(&ip.to_string(), &[*ip], config.smtp_port_out)),
+        Dest::Mx(domain) => mx_hops(domain, config.smtp_port_out, resolver, me).await,
+    }
+}
+
+async fn mx_hops(
+    domain: &str,
+    port: u16,
+    resolver: &Resolver,
+    me: &str,
+) -> Result<Vec<Hop>, RouteError> {
+    let names = match resolver.lookup(domain, Qtype::Mx).await {
+        Err(e) => return Err(RouteError::temporary(format!("MX lookup of {domain}: {e}"))),
+        Ok(Answer::NxDomain) => {
+            return Err(RouteError::permanent(
+                "5.1.2",
+                format!("Host or domain name not found: {domain} does not exist (NXDOMAIN)"),
+            ));
+        }
+        // RFC 5321 §5.1: no MX records: the domain is its own host.
+        Ok(Answer::NoData) => vec![domain.to_string()],
+        Ok(Answer::Records(records)) => mx_order(&records, domain, me, &mut random)?,
+    };
+    let implicit = names.len() == 1 && names[0] == domain;
+    let mut hops = Vec::new();
+    let mut trouble = None;
+    for name in &names {
+        if hops.len() >= MAX_ADDRESSES {
+            break;
+        }
+        match resolver.addresses(name).await {
+            Ok(addresses) if addresses.is_empty() => {
+                trouble = Some(format!("MX host {name} of {domain} has no address"));
+            }
+            Ok(addresses) => {
+                let room = MAX_ADDRESSES - hops.len();
+                hops.extend(hops_for(
+                    name,
+                    &addresses[..addresses.len().min(room)],
+                    port,
+                ));
+            }
+            Err(e) => trouble = Some(format!("lookup of MX host {name}: {e}")),
+        }
+    }
+    if hops.is_empty() {
+        if implicit && trouble.as_deref().is_some_and(|t| t.contains("no address")) {
+            return Err(RouteError::permanent(
+                "5.1.2",
+                format!("Host or domain name not found: {domain} has no MX and no address"),
+            ));
+        }
+        return Err(RouteError::temporary(trouble.unwrap_or_else(|| {
+            format!("no MX host of {domain} has an address")
+        })));
+    }
+    Ok(hops)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Relay, Route};
+
+    fn mx(preference: u16, exchange: &str) -> Record {
+        Record::Mx {
+            preference,
+            exchange: exchange.into(),
+        }
+    }
+
+    #[test]
+    fn literals() {
+        assert_eq!(
+            domain_literal("[192.0.2.1]"),
+            Some("192.0.2.1".parse().unwrap())
+        );
+        assert_eq!(
+            domain_literal("[IPv6:2001:db8::1]"),
+            Some("2001:db8::1".parse().unwrap())
+        );
+        assert_eq!(domain_literal("[2001:db8::1]"), None);
+        assert_eq!(domain_literal("[999.1.1.1]"), None);
+        assert_eq!(domain_literal("example.org"), None);
+    }
+
+    #[test]
+    fn destinations() {
+        let mut config = DeliveryConfig::default();
+        assert_eq!(
+            destination(&config, "a@Example.ORG").unwrap(),
+            Dest::Mx("example.org".into())
+        );
+        assert_eq!(
+            destination(&config, "a@[192.0.2.1]").unwrap(),
+            Dest::Literal("192.0.2.1".parse().unwrap())
+        );
+        assert!(destination(&config, "a@[bogus]").unwrap_err().permanent);
+        config.relay = Some(Relay {
+            host: "smtp.example.net".into(),
+            port: 587,
+            implicit_tls: false,
+            auth: None,
+            ca_file: None,
+        });
+        config.routes = vec![
+            Route {
+                domain: "friend.example".into(),
+                target: RouteTarget::Mx,
+            },
+            Route {
+                domain: "lan.example".into(),
+                target: RouteTarget::Host {
+                    host: "10.0.0.5".into(),
+                    port: 2525,
+                },
+            },
+        ];
+        assert_eq!(destination(&config, "a@example.org").unwrap(), Dest::Relay);
+        assert_eq!(
+            destination(&config, "a@friend.example").unwrap(),
+            Dest::Mx("friend.example".into())
+        );
+        assert_eq!(
+            destination(&config, "a@lan.example").unwrap(),
+            Dest::Host {
+                host: "10.0.0.5".into(),
+                port: 2525
+            }
+        );
+    }
+
+    #[test]
+    fn mx_preference_order_null_mx_and_loops() {
+        let mut n = 0u32;
+        let mut counter = move || {
+            n += 1;
+            n
+        };
+        let order = mx_order(
+            &[
+                mx(20, "b.example"),
+                mx(10, "a.example"),
+                mx(30, "c.example"),
+            ],
+            "example.org",
+            "mail.home.arpa",
+            &mut counter,
+        )
+        .unwrap();
+        assert_eq!(order, ["a.example", "b.example", "c.example"]);
+        let null = mx_order(&[mx(0, "")], "nomail.example", "me", &mut counter).unwrap_err();
+        assert!(null.permanent && null.status == "5.1.10");
+        // Our own name at 20: only the better host stays.
+        let cut = mx_order(
+            &[
+                mx(10, "a.example"),
+                mx(20, "ME.example"),
+                mx(30, "c.example"),
+            ],
+            "x.example",
+            "me.example",
+            &mut counter,
+        )
+        .unwrap();
+        assert_eq!(cut, ["a.example"]);
+        let looped = mx_order(
+            &[mx(10, "me.example")],
+            "x.example",
+            "me.example",
+            &mut counter,
+        )
+        .unwrap_err();
+        assert_eq!(looped.status, "5.4.6");
+    }
+
+    #[test]
+    fn equal_preferences_are_shuffled() {
+        let records = [mx(10, "a.example"), mx(10, "b.example")];
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..64 {
+            let order = mx_order(&records, "x", "me", &mut random).unwrap();
+            seen.insert(order[0].clone());
+        }
+        assert_eq!(seen.len(), 2, "both hosts come first sometimes");
+    }
+}

@@ -1,0 +1,816 @@
+//! The queue runner: one task on the executor that finds due queue
+//! entries, sends their recipients on, and writes back what happened.
+//!
+//! An attempt of an entry splits its pending recipients by destination
+//! (`route::destination`). Each destination has a job: a line of messages
+//! served by up to `--max-outbound-per-destination` workers, each holding
+//! one connection that carries message after message (one connection per
+//! destination carries all its recipients of a message, and many messages).
+//! A global semaphore bounds all connections (`--max-outbound`). Workers
+//! are plain tasks that wait on sockets, so sessions are never starved; the
+//! runner's own scans read keys first and decode only what they take.
+//!
+//! When every destination of an entry has answered, the entry's result is
+//! written in one store write: recipient states, the next due time with
+//! exponential backoff (base doubling up to 4 h, never past the lifetime),
+//! or removal with the body's reference released, and any notices (bounce,
+//! delay, relayed) in the same commit. A crash between a server's `250`
+//! and that commit sends the message again at restart: at-least-once, as
+//! RFC 5321 §6.1 expects; nothing is lost.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use smol::{LocalExecutor, Timer};
+
+use super::body::{self, Shape};
+use super::bounce::{self, Action, Report, ReportRcpt};
+use super::client::{Envelope, Hop, HopError, RcptSpec, Session, TlsPolicy, Transport};
+use super::dns::Resolver;
+use super::route::{self, Dest, RouteError};
+use super::{Kind, Verdict};
+use crate::config::MAX_RETRY;
+use crate::server::Context;
+use crate::store::queue::notify;
+use crate::store::{
+    Delivery, DsnRet, Flags, Notice, Outbound, OutboundRecipient, QueueEntry, QueueUpdate,
+    Recipient, StoreError,
+};
+
+/// Entries in flight at once: bounds the runner's memory.
+const MAX_IN_FLIGHT: usize = 2000;
+/// The longest the runner sleeps without looking at the store: how soon
+/// `smolmail queue flush` from another process takes effect.
+const POLL: Duration = Duration::from_secs(5);
+
+/// Builds the runner and spawns it on `ex`. Fails (before serving) on a
+/// TLS setup error such as an unreadable `--relay-ca`.
+pub fn start(ex: &Rc<LocalExecutor<'static>>, ctx: &Rc<Context>) -> Result<(), String> {
+    let config = &ctx.config.delivery;
+    let mx = Transport {
+        helo: ctx.config.hostname.clone(),
+        tls: super::tls::opportunistic()?,
+        policy: TlsPolicy::Opportunistic,
+        auth: None,
+    };
+    let relay = match &config.relay {
+        Some(r) => Some(Transport {
+            helo: ctx.config.hostname.clone(),
+            tls: super::tls::verified(r.ca_file.as_deref())?,
+            policy: TlsPolicy::Required {
+                implicit: r.implicit_tls,
+            },
+            auth: r.auth.clone(),
+        }),
+        None => None,
+    };
+    let runner = Rc::new(Runner {
+        ctx: ctx.clone(),
+        ex: ex.clone(),
+        resolver: Resolver::new(&config.dns_servers),
+        mx,
+        relay,
+        connections: smol::lock::Semaphore::new(config.max_outbound as usize),
+        in_flight: RefCell::new(HashSet::new()),
+        jobs: RefCell::new(HashMap::new()),
+        wake: event_listener::Event::new(),
+        more: Cell::new(false),
+    });
+    match &config.relay {
+        Some(r) => log::info!(
+            "delivery: outbound mail goes through {}:{} ({}{})",
+            r.host,
+            r.port,
+            if r.implicit_tls {
+                "implicit TLS"
+            } else {
+                "STARTTLS"
+            },
+            r.auth
+                .as_ref()
+                .map(|(u, _)| format!(", AUTH as {u}"))
+                .unwrap_or_default()
+        ),
+        None => log::info!(
+            "delivery: outbound mail goes to each domain's MX (port {})",
+            config.smtp_port_out
+        ),
+    }
+    ex.spawn(runner.run()).detach();
+    Ok(())
+}
+
+struct Runner {
+    ctx: Rc<Context>,
+    ex: Rc<LocalExecutor<'static>>,
+    resolver: Resolver,
+    /// To MX hosts and `--route` hosts.
+    mx: Transport,
+    relay: Option<Transport>,
+    connections: smol::lock::Semaphore,
+    /// Entry ids being attempted: the scan leaves them alone.
+    in_flight: RefCell<HashSet<u64>>,
+    jobs: RefCell<HashMap<Dest, Rc<Job>>>,
+    /// Wakes the main loop from inside (an attempt finished).
+    wake: event_listener::Event,
+    /// The last scan stopped at MAX_IN_FLIGHT with more due.
+    more: Cell<bool>,
+}
+
+/// One attempt of one queue entry, shared by its destinations' jobs.
+struct Attempt {
+    entry: QueueEntry,
+    shape: Shape,
+    started: Instant,
+    verdicts: RefCell<Vec<Option<Verdict>>>,
+    /// Destinations that have not answered yet.
+    outstanding: Cell<usize>,
+}
+
+/// Some recipients of one attempt, for one destination.
+struct Msg {
+    attempt: Rc<Attempt>,
+    rcpts: Vec<usize>,
+}
+
+/// The messages waiting for one destination and the workers serving it.
+struct Job {
+    dest: Dest,
+    line: RefCell<VecDeque<Msg>>,
+    workers: Cell<usize>,
+    /// Workers holding a live session.
+    connected: Cell<usize>,
+}
+
+impl Runner {
+    async fn run(self: Rc<Self>) {
+        loop {
+            if self.ctx.is_shutting_down() {
+                return;
+            }
+            // Listen before looking, so a kick during the scan is not lost.
+            let kicked = self.ctx.queue_kick.listen();
+            let woken = self.wake.listen();
+            let shutdown = self.ctx.shutdown.listen();
+            let pause = match self.scan() {
+                Ok(pause) => pause,
+                Err(e) => {
+                    log::error!("delivery: cannot read the queue: {e}");
+                    POLL
+                }
+            };
+            smol::future::or(
+                smol::future::or(kicked, woken),
+                smol::future::or(shutdown, async {
+                    Timer::after(pause).await;
+                }),
+            )
+            .await;
+        }
+    }
+
+    /// Starts every due entry; returns how long to sleep.
+    fn scan(self: &Rc<Self>) -> Result<Duration, StoreError> {
+        let now = crate::time::now();
+        let room = MAX_IN_FLIGHT.saturating_sub(self.in_flight.borrow().len());
+        let scan = {
+            let in_flight = self.in_flight.borrow();
+            self.ctx
+                .store
+                .queue_due(now, |id| in_flight.contains(&id), room)?
+        };
+        self.more.set(scan.more);
+        for entry in scan.due {
+            self.begin(entry);
+        }
+        let pause = match scan.next_due {
+            Some(due) => {
+                let now_ms = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as i64);
+                Duration::from_millis((due * 1000 - now_ms).max(0) as u64)
+            }
+            None => POLL,
+        };
+        Ok(pause.min(POLL))
+    }
+
+    /// Starts one attempt of one entry.
+    fn begin(self: &Rc<Self>, entry: QueueEntry) {
+        self.in_flight.borrow_mut().insert(entry.entry_id);
+        let shape = match self
+            .ctx
+            .store
+            .read()
+            .and_then(|r| r.blob(entry.blob_id).map(|b| b.map(body::inspect)))
+        {
+            Ok(Some(shape)) => Some(shape),
+            Ok(None) => None,
+            Err(e) => {
+                log::error!(
+                    "delivery: {}: cannot read the message: {e}",
+                    entry.outbound.queue_id
+                );
+                self.in_flight.borrow_mut().remove(&entry.entry_id);
+                return;
+            }
+        };
+        let n = entry.outbound.recipients.len();
+        let attempt = Rc::new(Attempt {
+            shape: shape.unwrap_or(Shape {
+                start: 0,
+                size: 0,
+                eight_bit: false,
+                utf8_headers: false,
+            }),
+            entry,
+            started: Instant::now(),
+            verdicts: RefCell::new(vec![None; n]),
+            outstanding: Cell::new(0),
+        });
+        let mut groups: Vec<(Dest, Vec<usize>)> = Vec::new();
+        for (i, r) in attempt.entry.outbound.recipients.iter().enumerate() {
+            if r.state != crate::store::queue::RecipientState::Pending {
+                continue;
+            }
+            if shape.is_none() {
+                attempt.verdicts.borrow_mut()[i] = Some(Verdict::local(
+                    Kind::Failed,
+                    "5.3.0",
+                    "the message body is missing from the store",
+                ));
+                continue;
+            }
+            match route::destination(&self.ctx.config.delivery, &r.address) {
+                Ok(dest) => match groups.iter_mut().find(|(d, _)| *d == dest) {
+                    Some((_, rcpts)) => rcpts.push(i),
+                    None => groups.push((dest, vec![i])),
+                },
+                Err(e) => {
+                    self.log(&attempt, i, &route_verdict(&e), "none");
+                    attempt.verdicts.borrow_mut()[i] = Some(route_verdict(&e));
+                }
+            }
+        }
+        attempt.outstanding.set(groups.len());
+        if groups.is_empty() {
+            self.ex.spawn(self.clone().finish(attempt)).detach();
+            return;
+        }
+        for (dest, rcpts) in groups {
+            let msg = Msg {
+                attempt: attempt.clone(),
+                rcpts,
+            };
+            let job = self
+                .jobs
+                .borrow_mut()
+                .entry(dest.clone())
+                .or_insert_with(|| {
+                    Rc::new(Job {
+                        dest,
+                        line: RefCell::new(VecDeque::new()),
+                        workers: Cell::new(0),
+                        connected: Cell::new(0),
+                    })
+                })
+                .clone();
+            job.line.borrow_mut().push_back(msg);
+            self.staff(&job);
+        }
+    }
+
+    /// Adds workers to a job, one per waiting message, up to the limit.
+    fn staff(self: &Rc<Self>, job: &Rc<Job>) {
+        let limit = self.ctx.config.delivery.max_outbound_per_destination as usize;
+        while job.workers.get() < limit && job.workers.get() < job.line.borrow().len() {
+            job.workers.set(job.workers.get() + 1);
+            self.ex.spawn(self.clone().work(job.clone())).detach();
+        }
+    }
+
+    fn transport(&self, dest: &Dest) -> &Transport {
+        match (dest, &self.relay) {
+            (Dest::Relay, Some(relay)) => relay,
+            _ => &self.mx,
+        }
+    }
+
+    /// One worker: one connection at a time, messages off the job's line.
+    async fn work(self: Rc<Self>, job: Rc<Job>) {
+        let permit = self.connections.acquire().await;
+        let hops = if job.line.borrow().is_empty() {
+            Ok(Vec::new())
+        } else {
+            route::hops(
+                &job.dest,
+                &self.ctx.config.delivery,
+                &self.resolver,
+                &self.ctx.config.hostname,
+            )
+            .await
+        };
+        match hops {
+            Err(e) => self.drain(&job, &route_verdict(&e), "none"),
+            Ok(hops) => self.serve(&job, &hops).await,
+        }
+        drop(permit);
+        job.workers.set(job.workers.get() - 1);
+        if job.workers.get() == 0 {
+            if job.line.borrow().is_empty() {
+                let mut jobs = self.jobs.borrow_mut();
+                if jobs.get(&job.dest).is_some_and(|j| Rc::ptr_eq(j, &job)) {
+                    jobs.remove(&job.dest);
+                }
+            } else {
+                self.staff(&job);
+            }
+        }
+    }
+
+    async fn serve(self: &Rc<Self>, job: &Rc<Job>, hops: &[Hop]) {
+        let transport = self.transport(&job.dest).clone();
+        let mut session: Option<Session> = None;
+        loop {
+            let Some(msg) = job.line.borrow_mut().pop_front() else {
+                break;
+            };
+            if session.is_none() {
+                match connect(hops, &transport).await {
+                    Ok(s) => {
+                        job.connected.set(job.connected.get() + 1);
+                        session = Some(s);
+                    }
+                    Err(e) => {
+                        if job.connected.get() > 0 {
+                            // Others reach this destination: leave the
+                            // message to them (fewer parallel connections,
+                            // as the peer apparently wants).
+                            job.line.borrow_mut().push_front(msg);
+                        } else {
+                            let verdict = Verdict::local(Kind::Deferred, "4.4.1", e.text);
+                            self.record(msg, vec![verdict.clone()], "none");
+                            self.drain(job, &verdict, "none");
+                        }
+                        break;
+                    }
+                }
+            }
+            let Some(s) = session.as_mut() else { break };
+            let attempt = &msg.attempt;
+            let out = &attempt.entry.outbound;
+            let envelope = Envelope {
+                sender: &out.sender,
+                recipients: msg
+                    .rcpts
+                    .iter()
+                    .map(|&i| {
+                        let r = &out.recipients[i];
+                        RcptSpec {
+                            address: &r.address,
+                            notify: r.notify,
+                            orcpt: r.orcpt.as_deref(),
+                        }
+                    })
+                    .collect(),
+                ret: out.ret,
+                envid: out.envid.as_deref(),
+                blob_id: attempt.entry.blob_id,
+                shape: attempt.shape,
+            };
+            let result = s.send(&envelope, &self.ctx.store).await;
+            let relay = s.relay.clone();
+            match result {
+                Ok(verdicts) => self.record(msg, verdicts, &relay),
+                Err(broken) => {
+                    let mut verdict = Verdict::local(
+                        Kind::Deferred,
+                        "4.4.2",
+                        format!("conversation with {relay} failed: {}", broken.0),
+                    );
+                    verdict.mta = s.mta.clone();
+                    let n = msg.rcpts.len();
+                    self.record(msg, vec![verdict; n], &relay);
+                    session = None;
+                    job.connected.set(job.connected.get() - 1);
+                }
+            }
+        }
+        if let Some(s) = session {
+            job.connected.set(job.connected.get() - 1);
+            s.quit().await;
+        }
+    }
+
+    /// Gives every message still waiting for `job` the same verdict.
+    fn drain(self: &Rc<Self>, job: &Job, verdict: &Verdict, relay: &str) {
+        let waiting: Vec<Msg> = job.line.borrow_mut().drain(..).collect();
+        for msg in waiting {
+            let n = msg.rcpts.len();
+            self.record(msg, vec![verdict.clone(); n], relay);
+        }
+    }
+
+    fn log(&self, attempt: &Attempt, i: usize, v: &Verdict, relay: &str) {
+        let out = &attempt.entry.outbound;
+        let delay = (crate::time::now() - out.arrival).max(0);
+        let status = match v.kind {
+            Kind::Sent => "sent",
+            Kind::Deferred => "deferred",
+            Kind::Failed => "bounced",
+        };
+        log::info!(
+            "delivery: {}: to=<{}>, relay={relay}, delay={delay}, delays={:.2}, dsn={}, status={status} ({})",
+            out.queue_id,
+            out.recipients[i].address,
+            attempt.started.elapsed().as_secs_f64(),
+            v.status,
+            v.diagnostic
+        );
+    }
+
+    /// Files the verdicts for a message's recipients; the last destination
+    /// of an attempt to answer ends the attempt.
+    fn record(self: &Rc<Self>, msg: Msg, verdicts: Vec<Verdict>, relay: &str) {
+        let attempt = msg.attempt;
+        for (&i, v) in msg.rcpts.iter().zip(verdicts) {
+            self.log(&attempt, i, &v, relay);
+            attempt.verdicts.borrow_mut()[i] = Some(v);
+        }
+        let left = attempt.outstanding.get().saturating_sub(1);
+        attempt.outstanding.set(left);
+        if left == 0 {
+            // Its own task, so the worker goes on sending meanwhile.
+            self.ex.spawn(self.clone().finish(attempt)).detach();
+        }
+    }
+
+    /// Writes the attempt's outcome (and notices) in one store write.
+    async fn finish(self: Rc<Self>, attempt: Rc<Attempt>) {
+        let now = crate::time::now();
+        let config = &self.ctx.config.delivery;
+        let entry = &attempt.entry;
+        let mut out = entry.outbound.clone();
+        out.attempts += 1;
+        let lifetime_end = out.arrival + config.queue_lifetime.as_secs() as i64;
+        let verdicts = attempt.verdicts.borrow().clone();
+        let mut statuses: HashMap<usize, (String, bool)> = HashMap::new();
+        let (mut failed, mut relayed) = (Vec::new(), Vec::new());
+        for (i, v) in verdicts.iter().enumerate() {
+            let Some(v) = v else { continue };
+            let r = &mut out.recipients[i];
+            r.last_error.clone_from(&v.diagnostic);
+            r.remote_mta.clone_from(&v.mta);
+            statuses.insert(i, (v.status.clone(), v.remote));
+            match v.kind {
+                Kind::Sent => {
+                    r.state = crate::store::queue::RecipientState::Delivered;
+                    if r.notify & notify::SUCCESS != 0 && !v.peer_dsn {
+                        relayed.push(i);
+                    }
+                }
+                Kind::Failed => {
+                    r.state = crate::store::queue::RecipientState::Failed;
+                    failed.push(i);
+                }
+                Kind::Deferred => {}
+            }
+        }
+        let pending = |o: &Outbound| -> Vec<usize> {
+            o.recipients
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.state == crate::store::queue::RecipientState::Pending)
+                .map(|(i, _)| i)
+                .collect()
+        };
+        if now >= lifetime_end {
+            for i in pending(&out) {
+                let r = &mut out.recipients[i];
+                r.state = crate::store::queue::RecipientState::Failed;
+                r.last_error = format!(
+                    "delivery time expired after {} attempts; last problem: {}",
+                    out.attempts, r.last_error
+                );
+                statuses.insert(i, ("4.4.7".into(), false));
+                log::info!(
+                    "delivery: {}: to=<{}>, delay={}, dsn=4.4.7, status=bounced (message expired after {} attempts)",
+                    out.queue_id,
+                    r.address,
+                    now - out.arrival,
+                    out.attempts
+                );
+                failed.push(i);
+            }
+        }
+        let mut delayed = Vec::new();
+        if let Some(warning) = config.delay_warning
+            && now - out.arrival >= warning.as_secs() as i64
+        {
+            for i in pending(&out) {
+                let r = &mut out.recipients[i];
+                if !r.delay_notified && wants(r.notify, notify::DELAY) {
+                    r.delay_notified = true;
+                    delayed.push(i);
+                }
+            }
+        }
+        let mut notices = Vec::new();
+        if out.sender.is_empty() {
+            if !failed.is_empty() {
+                log::info!(
+                    "delivery: {}: no notification: the sender is null (a bounce is not bounced)",
+                    out.queue_id
+                );
+            }
+        } else {
+            let failed: Vec<usize> = failed
+                .into_iter()
+                .filter(|&i| wants(out.recipients[i].notify, notify::FAILURE))
+                .collect();
+            let retry_until = Some(lifetime_end);
+            for (action, who) in [
+                (Action::Failed, failed),
+                (Action::Delayed, delayed),
+                (Action::Relayed, relayed),
+            ] {
+                if who.is_empty() {
+                    continue;
+                }
+                let until = (action == Action::Delayed).then_some(retry_until).flatten();
+                match self.notice(&attempt, &out, action, &who, &statuses, now, until) {
+                    Ok(Some(notice)) => notices.push(notice),
+                    Ok(None) => {}
+                    Err(e) => log::error!(
+                        "delivery: {}: cannot make the {action:?} notice: {e}",
+                        out.queue_id
+                    ),
+                }
+            }
+        }
+        let queued_notice = notices
+            .iter()
+            .any(|n: &Notice| n.delivery.outbound.is_some());
+        let next = if pending(&out).is_empty() {
+            log::info!("delivery: {}: removed", out.queue_id);
+            None
+        } else {
+            let due = (now + backoff(config.retry_base, out.attempts))
+                .min(lifetime_end)
+                .max(now + 1);
+            Some((due, out))
+        };
+        let retry = next.is_some();
+        let update = QueueUpdate {
+            entry_id: entry.entry_id,
+            due: entry.due,
+            next,
+            notices,
+        };
+        if let Err(e) = self.ctx.store.queue_update(update).await {
+            log::error!(
+                "delivery: {}: cannot store the result of the attempt: {e}",
+                entry.outbound.queue_id
+            );
+        }
+        self.in_flight.borrow_mut().remove(&entry.entry_id);
+        // The runner planned its sleep while this entry was in flight: a
+        // retry, a queued notice or entries held back need a new look.
+        if retry || queued_notice || self.more.get() {
+            self.wake.notify(1);
+        }
+    }
+
+    /// Builds a notification for `who` and finds where it goes: the
+    /// sender's INBOX when local, else the queue.
+    #[allow(clippy::too_many_arguments)]
+    fn notice(
+        &self,
+        attempt: &Attempt,
+        out: &Outbound,
+        action: Action,
+        who: &[usize],
+        statuses: &HashMap<usize, (String, bool)>,
+        now: i64,
+        retry_until: Option<i64>,
+    ) -> Result<Option<Notice>, StoreError> {
+        let reader = self.ctx.store.read()?;
+        let shape = attempt.shape;
+        let full = out.ret == DsnRet::Full
+            && action == Action::Failed
+            && shape.size <= bounce::FULL_RETURN_LIMIT;
+        let original: Vec<u8> = match reader.blob(attempt.entry.blob_id)? {
+            Some(blob) => {
+                let content = &blob[shape.start.min(blob.len())..];
+                if full {
+                    content.to_vec()
+                } else {
+                    bounce::header_section(content).to_vec()
+                }
+            }
+            None => Vec::new(),
+        };
+        let recipients: Vec<ReportRcpt> = who
+            .iter()
+            .map(|&i| {
+                let r = &out.recipients[i];
+                let (status, remote) = statuses
+                    .get(&i)
+                    .map(|(s, remote)| (s.as_str(), *remote))
+                    .unwrap_or(("4.0.0", false));
+                ReportRcpt {
+                    address: &r.address,
+                    orcpt: r.orcpt.as_deref(),
+                    status,
+                    diagnostic: &r.last_error,
+                    remote,
+                    mta: &r.remote_mta,
+                }
+            })
+            .collect();
+        let boundary = format!("{}/{}", queue_id(), self.ctx.config.hostname);
+        let message = bounce::compose(&Report {
+            action,
+            hostname: &self.ctx.config.hostname,
+            queue_id: &out.queue_id,
+            to: &out.sender,
+            envid: out.envid.as_deref(),
+            arrival: out.arrival,
+            now,
+            retry_until,
+            recipients,
+            original: &original,
+            full,
+            boundary: &boundary,
+        });
+        let mut mailboxes = Vec::new();
+        let mut remote = Vec::new();
+        for target in reader.resolve(&out.sender)? {
+            match target {
+                Recipient::Local { account_id, .. } => {
+                    if let Some(inbox) = reader.mailbox(account_id, "INBOX")? {
+                        mailboxes.push(inbox.id);
+                    }
+                }
+                Recipient::Remote(address) => remote.push(OutboundRecipient {
+                    address,
+                    ..Default::default()
+                }),
+            }
+        }
+        drop(reader);
+        if mailboxes.is_empty() && remote.is_empty() {
+            log::warn!(
+                "delivery: {}: nobody takes the notification for <{}>",
+                out.queue_id,
+                out.sender
+            );
+            return Ok(None);
+        }
+        let id = queue_id();
+        log::info!(
+            "delivery: {}: sender {} notification: {id} to <{}> ({})",
+            out.queue_id,
+            match action {
+                Action::Failed => "non-delivery",
+                Action::Delayed => "delay",
+                Action::Relayed => "delivery status",
+            },
+            out.sender,
+            if remote.is_empty() { "local" } else { "queued" }
+        );
+        let outbound = (!remote.is_empty()).then(|| Outbound {
+            queue_id: id,
+            sender: String::new(),
+            recipients: remote,
+            ret: DsnRet::Headers,
+            envid: None,
+            arrival: now,
+            attempts: 0,
+        });
+        Ok(Some(Notice::new(Delivery {
+            message,
+            internal_date: now,
+            flags: Flags::default(),
+            keywords: Vec::new(),
+            mailboxes,
+            outbound,
+        })))
+    }
+}
+
+/// RFC 3461 §4.1: without NOTIFY the server chooses; smolmail reports
+/// failures and delays, as the RFC suggests. NEVER silences everything.
+fn wants(notify_bits: u8, what: u8) -> bool {
+    if notify_bits & notify::NEVER != 0 {
+        return false;
+    }
+    notify_bits == 0 && what != notify::SUCCESS || notify_bits & what != 0
+}
+
+/// Seconds until attempt `attempts + 1`: base, 2·base, 4·base … ≤ 4 h.
+fn backoff(base: Duration, attempts: u32) -> i64 {
+    let base = base.as_secs().max(1);
+    let factor = 1u64 << attempts.saturating_sub(1).min(20);
+    base.saturating_mul(factor)
+        .min(MAX_RETRY.as_secs().max(base)) as i64
+}
+
+fn route_verdict(e: &RouteError) -> Verdict {
+    let kind = if e.permanent {
+        Kind::Failed
+    } else {
+        Kind::Deferred
+    };
+    Verdict::local(kind, e.status, e.text.clone())
+}
+
+/// Tries each hop in order; after a failed TLS handshake with an MX host
+/// the same host is tried again without TLS (opportunistic, RFC 7435).
+async fn connect(hops: &[Hop], transport: &Transport) -> Result<Session, HopError> {
+    let mut last = HopError {
+        text: "no address to try".into(),
+        tls_failed: false,
+        reached: false,
+    };
+    // The reported error: the last one, unless an earlier host was reached
+    // and said more than a later refused connection does.
+    let keep = |last: &mut HopError, e: HopError| {
+        if e.reached || !last.reached {
+            *last = e;
+        }
+    };
+    for hop in hops {
+        match Session::connect(hop, transport, false).await {
+            Ok(s) => return Ok(s),
+            Err(e) if e.tls_failed && transport.policy == TlsPolicy::Opportunistic => {
+                log::info!(
+                    "delivery: {}; trying {} again without TLS",
+                    e.text,
+                    hop.label()
+                );
+                match Session::connect(hop, transport, true).await {
+                    Ok(s) => return Ok(s),
+                    Err(e) => keep(&mut last, e),
+                }
+            }
+            Err(e) => {
+                log::info!("delivery: {}", e.text);
+                keep(&mut last, e);
+            }
+        }
+    }
+    Err(last)
+}
+
+thread_local! {
+    static SEQUENCE: Cell<u16> = const { Cell::new(0) };
+}
+
+/// A queue id for a notification, Postfix style: time in microseconds and
+/// a sequence number, in hex. One digit longer than the SMTP server's ids,
+/// so the two can never collide.
+fn queue_id() -> String {
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64);
+    let seq = SEQUENCE.with(|s| {
+        let n = s.get().wrapping_add(1);
+        s.set(n);
+        n
+    });
+    format!("{:011X}{seq:04X}", micros & 0xFFF_FFFF_FFFF)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_four_hours() {
+        let base = Duration::from_secs(300);
+        let got: Vec<i64> = (1..=8).map(|n| backoff(base, n)).collect();
+        assert_eq!(got, [300, 600, 1200, 2400, 4800, 9600, 14_400, 14_400]);
+        assert_eq!(backoff(Duration::from_secs(1), 3), 4);
+        assert_eq!(backoff(base, 0), 300);
+        assert_eq!(backoff(base, u32::MAX), 14_400);
+    }
+
+    #[test]
+    fn notify_defaults() {
+        assert!(wants(0, notify::FAILURE) && wants(0, notify::DELAY));
+        assert!(!wants(0, notify::SUCCESS));
+        assert!(!wants(notify::NEVER, notify::FAILURE));
+        assert!(wants(notify::SUCCESS, notify::SUCCESS));
+        assert!(!wants(notify::SUCCESS, notify::FAILURE));
+    }
+
+    #[test]
+    fn notification_ids_are_longer_than_smtp_ids() {
+        let a = queue_id();
+        assert_eq!(a.len(), 15);
+        assert_ne!(a, queue_id());
+    }
+}

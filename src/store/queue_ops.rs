@@ -1,0 +1,234 @@
+//! Writes and reads of the outbound queue for the delivery runner and the
+//! `smolmail queue` commands: the result of an attempt (new recipient
+//! states and due time, or removal), flush, delete, and the due-order scan.
+//!
+//! An entry holds one reference on its message body (see `queue.rs`);
+//! removing the entry drops that reference with the same refcount logic as
+//! an expunge, so the body goes when its last user does. Notices (bounces,
+//! delay notices) are stored in the same commit as the attempt's result, so
+//! a crash can neither lose a bounce nor send it twice.
+
+use heed::RwTxn;
+
+use super::queue::{self, Outbound, QueueEntry};
+use super::schema::Dbs;
+use super::writer::{Delivery, Outcome, WriteOp};
+use super::{Store, StoreError, ops};
+
+/// A queue change, applied by the writer thread.
+#[derive(Debug)]
+pub enum QueueOp {
+    Update(QueueUpdate),
+    /// Makes every entry due now (`smolmail queue flush`).
+    Flush,
+    /// Removes the entries with this queue id, or every entry (`None`).
+    Delete(Option<String>),
+}
+
+/// The result of one delivery attempt of one entry.
+#[derive(Debug)]
+pub struct QueueUpdate {
+    pub entry_id: u64,
+    /// The due time the entry had when the attempt took it; the entry is
+    /// looked up by id if a flush moved it meanwhile.
+    pub due: i64,
+    /// The entry's new due time and state, or `None`: every recipient is
+    /// done, remove the entry and release its body.
+    pub next: Option<(i64, Outbound)>,
+    /// Bounces and delay notices to store in the same commit.
+    pub notices: Vec<Notice>,
+}
+
+/// A generated message (a DSN) with its summary computed beforehand, as
+/// the writer does for every delivery (`ops::prepare`).
+#[derive(Debug)]
+pub struct Notice {
+    pub delivery: Delivery,
+    summary: Vec<u8>,
+}
+
+impl Notice {
+    /// Computes the summary. Notices are small (a DSN returns at most
+    /// `delivery::bounce::FULL_RETURN_LIMIT` bytes of the original), so this
+    /// is cheap enough for the executor thread.
+    pub fn new(delivery: Delivery) -> Notice {
+        let mut summary = Vec::new();
+        crate::mime::Summary::compute(&delivery.message).encode(&mut summary);
+        Notice { delivery, summary }
+    }
+}
+
+pub(super) fn apply(
+    txn: &mut RwTxn,
+    dbs: &Dbs,
+    op: &QueueOp,
+    touched: &mut Vec<u64>,
+) -> Result<Outcome, StoreError> {
+    match op {
+        QueueOp::Update(update) => self::update(txn, dbs, update, touched),
+        QueueOp::Flush => flush(txn, dbs),
+        QueueOp::Delete(which) => delete(txn, dbs, which.as_deref()),
+    }
+}
+
+/// Finds an entry's key: at `due` normally, by a scan when it moved.
+fn locate(
+    txn: &RwTxn,
+    dbs: &Dbs,
+    entry_id: u64,
+    due: i64,
+) -> Result<Option<([u8; 16], u64)>, StoreError> {
+    let key = queue::key(due, entry_id);
+    if let Some(value) = dbs.queue.get(txn, &key)? {
+        return Ok(Some((key, queue::decode(&key, value)?.blob_id)));
+    }
+    for item in dbs.queue.iter(txn)? {
+        let (k, v) = item?;
+        if k.get(8..16) == Some(&entry_id.to_be_bytes()[..]) {
+            let entry = queue::decode(k, v)?;
+            return Ok(Some((queue::key(entry.due, entry_id), entry.blob_id)));
+        }
+    }
+    Ok(None)
+}
+
+fn update(
+    txn: &mut RwTxn,
+    dbs: &Dbs,
+    u: &QueueUpdate,
+    touched: &mut Vec<u64>,
+) -> Result<Outcome, StoreError> {
+    // Gone: an operator deleted it (`queue delete`) during the attempt.
+    // Its notices go with it: the operator chose to drop the message.
+    let Some((key, blob_id)) = locate(txn, dbs, u.entry_id, u.due)? else {
+        return Ok(Outcome::Done);
+    };
+    dbs.queue.delete(txn, &key)?;
+    match &u.next {
+        Some((due, outbound)) => {
+            let value = queue::encode(blob_id, outbound);
+            dbs.queue.put(txn, &queue::key(*due, u.entry_id), &value)?;
+        }
+        None => ops::release_blob(txn, dbs, blob_id)?,
+    }
+    for notice in &u.notices {
+        ops::deliver(txn, dbs, &notice.delivery, &notice.summary, touched)?;
+    }
+    Ok(Outcome::Done)
+}
+
+fn flush(txn: &mut RwTxn, dbs: &Dbs) -> Result<Outcome, StoreError> {
+    let now = crate::time::now();
+    let mut later = Vec::new();
+    for item in dbs.queue.iter(txn)? {
+        let (k, v) = item?;
+        let entry = queue::decode(k, v)?;
+        if entry.due > now {
+            later.push((k.to_vec(), entry.entry_id, v.to_vec()));
+        }
+    }
+    for (key, entry_id, value) in &later {
+        dbs.queue.delete(txn, key)?;
+        dbs.queue.put(txn, &queue::key(now, *entry_id), value)?;
+    }
+    Ok(Outcome::Count(later.len() as u64))
+}
+
+fn delete(txn: &mut RwTxn, dbs: &Dbs, queue_id: Option<&str>) -> Result<Outcome, StoreError> {
+    let mut doomed = Vec::new();
+    for item in dbs.queue.iter(txn)? {
+        let (k, v) = item?;
+        let entry = queue::decode(k, v)?;
+        if queue_id.is_none_or(|id| entry.outbound.queue_id.eq_ignore_ascii_case(id)) {
+            doomed.push((k.to_vec(), entry.blob_id));
+        }
+    }
+    if let (Some(id), true) = (queue_id, doomed.is_empty()) {
+        return Err(StoreError::NotFound(format!("no queue entry {id}")));
+    }
+    for (key, blob_id) in &doomed {
+        dbs.queue.delete(txn, key)?;
+        ops::release_blob(txn, dbs, *blob_id)?;
+    }
+    Ok(Outcome::Count(doomed.len() as u64))
+}
+
+/// What [`Store::queue_due`] found.
+#[derive(Debug, Default)]
+pub struct DueScan {
+    /// Entries due now, in due order.
+    pub due: Vec<QueueEntry>,
+    /// The earliest due time after now of an entry not skipped.
+    pub next_due: Option<i64>,
+    /// The scan stopped at `limit` with more entries due.
+    pub more: bool,
+}
+
+impl Store {
+    /// The entries due at `now`, at most `limit`, leaving out those `skip`
+    /// names (attempts in progress). Keys are read first and values decoded
+    /// only for entries taken, so a scan past many entries in flight stays
+    /// cheap.
+    pub fn queue_due(
+        &self,
+        now: i64,
+        skip: impl Fn(u64) -> bool,
+        limit: usize,
+    ) -> Result<DueScan, StoreError> {
+        let txn = self.shared.env.read_txn()?;
+        let mut scan = DueScan::default();
+        for item in self.shared.dbs.queue.iter(&txn)? {
+            let (k, v) = item?;
+            let (Some(due), Some(id)) = (k.get(..8), k.get(8..16)) else {
+                return Err(StoreError::Corrupt("queue key".into()));
+            };
+            let due = i64::from_be_bytes(due.try_into().unwrap_or_default());
+            let id = u64::from_be_bytes(id.try_into().unwrap_or_default());
+            if skip(id) {
+                continue;
+            }
+            if due > now {
+                scan.next_due = Some(due);
+                break;
+            }
+            if scan.due.len() >= limit {
+                scan.more = true;
+                break;
+            }
+            scan.due.push(queue::decode(k, v)?);
+        }
+        Ok(scan)
+    }
+
+    /// How many entries the queue holds (LMDB keeps the count: O(1)).
+    pub fn queue_len(&self) -> Result<u64, StoreError> {
+        let txn = self.shared.env.read_txn()?;
+        Ok(self.shared.dbs.queue.len(&txn)?)
+    }
+
+    /// Stores the result of a delivery attempt (and its notices).
+    pub async fn queue_update(&self, update: QueueUpdate) -> Result<(), StoreError> {
+        self.write(WriteOp::Queue(QueueOp::Update(update)))
+            .await
+            .map(drop)
+    }
+
+    /// Makes every entry due now; returns how many were waiting.
+    pub async fn queue_flush(&self) -> Result<u64, StoreError> {
+        count(self.write(WriteOp::Queue(QueueOp::Flush)).await?)
+    }
+
+    /// Deletes the entry with `queue_id` (every entry for `None`) and
+    /// releases the bodies; returns how many went.
+    pub async fn queue_delete(&self, queue_id: Option<&str>) -> Result<u64, StoreError> {
+        let op = QueueOp::Delete(queue_id.map(str::to_string));
+        count(self.write(WriteOp::Queue(op)).await?)
+    }
+}
+
+fn count(outcome: Outcome) -> Result<u64, StoreError> {
+    match outcome {
+        Outcome::Count(n) => Ok(n),
+        other => Err(StoreError::Corrupt(format!("unexpected outcome {other:?}"))),
+    }
+}

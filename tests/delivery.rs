@@ -1,0 +1,1038 @@
+//! Outbound delivery against real peers on loopback: a test DNS server
+//! built with simple-dns (UDP and TCP on one port), a second smolmail as MX
+//! and as a provider's relay, Postfix's smtp-sink, and a scripted raw SMTP
+//! peer that records the bytes on the wire. Every MX "host" resolves to
+//! 127.0.0.x and `--smtp-port-out` points port 25 at the peer's port.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream, UdpSocket};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{Server, TempDir, add_user, inbox, queue};
+use simple_dns::rdata::{A, MX, RData};
+use simple_dns::{CLASS, Name, Packet, PacketFlag, QTYPE, RCODE, ResourceRecord, TYPE};
+
+// ---------------------------------------------------------------- DNS --
+
+/// A record the test DNS server serves.
+#[derive(Clone)]
+enum Rr {
+    Mx(u16, &'static str),
+    A(Ipv4Addr),
+}
+
+/// An authoritative-enough DNS server for the tests: names it does not
+/// know are NXDOMAIN, names in `truncated` answer UDP with TC set (so the
+/// client must ask again over TCP).
+struct Dns {
+    port: u16,
+    tcp_queries: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Dns {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn answer(query: &[u8], zone: &[(&str, Rr)], truncate: bool) -> Option<Vec<u8>> {
+    let q = Packet::parse(query).ok()?;
+    let question = q.questions.first()?.clone();
+    let name = question.qname.to_string().to_ascii_lowercase();
+    let mut reply = Packet::new_reply(q.id());
+    reply.set_flags(PacketFlag::RECURSION_AVAILABLE | PacketFlag::RECURSION_DESIRED);
+    reply.questions.push(question.clone());
+    let known = zone.iter().any(|(n, _)| *n == name);
+    if !known {
+        *reply.rcode_mut() = RCODE::NameError;
+        return reply.build_bytes_vec().ok();
+    }
+    if truncate {
+        reply.set_flags(PacketFlag::TRUNCATION);
+        return reply.build_bytes_vec().ok();
+    }
+    for (n, rr) in zone {
+        if *n != name {
+            continue;
+        }
+        let rdata = match (rr, &question.qtype) {
+            (Rr::Mx(preference, exchange), QTYPE::TYPE(TYPE::MX)) => RData::MX(MX {
+                preference: *preference,
+                exchange: Name::new_unchecked(exchange),
+            }),
+            (Rr::A(ip), QTYPE::TYPE(TYPE::A)) => RData::A(A {
+                address: u32::from(*ip),
+            }),
+            _ => continue,
+        };
+        reply.answers.push(ResourceRecord::new(
+            Name::new_unchecked(n),
+            CLASS::IN,
+            60,
+            rdata,
+        ));
+    }
+    reply.build_bytes_vec().ok()
+}
+
+impl Dns {
+    fn start(zone: Vec<(&'static str, Rr)>, truncated: &[&'static str]) -> Dns {
+        // One port free for both UDP and TCP.
+        let (udp, tcp) = loop {
+            let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+            let port = udp.local_addr().unwrap().port();
+            if let Ok(tcp) = TcpListener::bind(("127.0.0.1", port)) {
+                break (udp, tcp);
+            }
+        };
+        let port = udp.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let tcp_queries = Arc::new(AtomicUsize::new(0));
+        let zone = Arc::new(zone);
+        let truncated: Arc<HashSet<String>> =
+            Arc::new(truncated.iter().map(|s| s.to_string()).collect());
+        {
+            let (zone, truncated, stop) = (zone.clone(), truncated.clone(), stop.clone());
+            udp.set_read_timeout(Some(Duration::from_millis(100)))
+                .unwrap();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 1500];
+                while !stop.load(Ordering::Relaxed) {
+                    let Ok((n, from)) = udp.recv_from(&mut buf) else {
+                        continue;
+                    };
+                    let name = Packet::parse(&buf[..n])
+                        .ok()
+                        .and_then(|p| p.questions.first().map(|q| q.qname.to_string()))
+                        .unwrap_or_default();
+                    if let Some(reply) = answer(&buf[..n], &zone, truncated.contains(&name)) {
+                        let _ = udp.send_to(&reply, from);
+                    }
+                }
+            });
+        }
+        {
+            let (zone, stop, count) = (zone.clone(), stop.clone(), tcp_queries.clone());
+            tcp.set_nonblocking(true).unwrap();
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let Ok((mut s, _)) = tcp.accept() else {
+                        std::thread::sleep(Duration::from_millis(10));
+                        continue;
+                    };
+                    s.set_nonblocking(false).unwrap();
+                    let mut len = [0u8; 2];
+                    if s.read_exact(&mut len).is_err() {
+                        continue;
+                    }
+                    let mut q = vec![0u8; u16::from_be_bytes(len) as usize];
+                    if s.read_exact(&mut q).is_err() {
+                        continue;
+                    }
+                    count.fetch_add(1, Ordering::Relaxed);
+                    if let Some(reply) = answer(&q, &zone, false) {
+                        let mut framed = (reply.len() as u16).to_be_bytes().to_vec();
+                        framed.extend_from_slice(&reply);
+                        let _ = s.write_all(&framed);
+                    }
+                }
+            });
+        }
+        Dns {
+            port,
+            tcp_queries,
+            stop,
+        }
+    }
+
+    fn flag(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+// ---------------------------------------------------------- raw peer --
+
+/// What the raw peer saw: every command line and every DATA payload as
+/// the bytes on the wire (dot-stuffed, up to and including `.` CRLF).
+#[derive(Default)]
+struct Seen {
+    commands: Vec<String>,
+    data: Vec<Vec<u8>>,
+}
+
+/// A scripted SMTP server: announces `extensions`, refuses recipients
+/// whose local part starts with `reject` (550 5.1.1), keeps raw DATA.
+struct RawPeer {
+    port: u16,
+    seen: Arc<Mutex<Seen>>,
+}
+
+impl RawPeer {
+    fn start(extensions: &'static [&'static str]) -> RawPeer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let shared = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { break };
+                let seen = shared.clone();
+                std::thread::spawn(move || raw_session(stream, extensions, &seen));
+            }
+        });
+        RawPeer { port, seen }
+    }
+}
+
+fn raw_session(stream: TcpStream, extensions: &[&str], seen: &Mutex<Seen>) {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut out = stream.try_clone().unwrap();
+    let mut input = BufReader::new(stream);
+    let _ = out.write_all(b"220 raw.test ESMTP\r\n");
+    loop {
+        let mut line = Vec::new();
+        if input.read_until(b'\n', &mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let text = String::from_utf8_lossy(&line).trim_end().to_string();
+        seen.lock().unwrap().commands.push(text.clone());
+        let upper = text.to_ascii_uppercase();
+        let reply = if upper.starts_with("EHLO") {
+            let mut r = String::from("250-raw.test\r\n");
+            for e in extensions {
+                r.push_str(&format!("250-{e}\r\n"));
+            }
+            r.push_str("250 ENHANCEDSTATUSCODES\r\n");
+            r
+        } else if upper.starts_with("MAIL") {
+            "250 2.1.0 Ok\r\n".into()
+        } else if upper.starts_with("RCPT TO:<REJECT") {
+            "550 5.1.1 <reject>: Recipient address rejected: no such user\r\n".into()
+        } else if upper.starts_with("RCPT") {
+            "250 2.1.5 Ok\r\n".into()
+        } else if upper == "DATA" {
+            let _ = out.write_all(b"354 go ahead\r\n");
+            let mut data = Vec::new();
+            while !data.ends_with(b"\r\n.\r\n") && data != b".\r\n" {
+                let mut chunk = Vec::new();
+                if input.read_until(b'\n', &mut chunk).unwrap_or(0) == 0 {
+                    return;
+                }
+                data.extend_from_slice(&chunk);
+            }
+            seen.lock().unwrap().data.push(data);
+            "250 2.0.0 Ok: queued\r\n".into()
+        } else if upper == "QUIT" {
+            let _ = out.write_all(b"221 2.0.0 Bye\r\n");
+            return;
+        } else {
+            "250 2.0.0 Ok\r\n".into()
+        };
+        let _ = out.write_all(reply.as_bytes());
+    }
+}
+
+// ----------------------------------------------------------- helpers --
+
+fn wait_until(what: &str, limit: Duration, mut ok: impl FnMut() -> bool, log: &Server) {
+    let deadline = Instant::now() + limit;
+    while !ok() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; log:\n{}",
+            log.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Submits one message through `server`'s submission port (loopback is
+/// a trusted network, so a local sender needs no AUTH).
+fn submit(server: &Server, from: &str, to: &[&str], message: &str) {
+    let mut c = server.connect("submission");
+    c.expect("220");
+    c.cmd("EHLO client.test", "250");
+    c.cmd(&format!("MAIL FROM:<{from}>"), "250");
+    for rcpt in to {
+        c.cmd(&format!("RCPT TO:<{rcpt}>"), "250");
+    }
+    c.cmd("DATA", "354");
+    c.send(message.as_bytes());
+    c.send(b".\r\n");
+    c.expect("250");
+    c.cmd("QUIT", "221");
+}
+
+/// Submits raw content with BDAT, which needs no dot-stuffing: the only
+/// way to get a lone `.` line into a message.
+fn submit_bdat(server: &Server, from: &str, to: &str, content: &[u8]) {
+    let mut c = server.connect("submission");
+    c.expect("220");
+    c.cmd("EHLO client.test", "250");
+    c.cmd(&format!("MAIL FROM:<{from}>"), "250");
+    c.cmd(&format!("RCPT TO:<{to}>"), "250");
+    c.send(format!("BDAT {} LAST\r\n", content.len()).as_bytes());
+    c.send(content);
+    c.expect("250");
+    c.cmd("QUIT", "221");
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The delivery-status part of a DSN, after checking its MIME shape.
+fn dsn_status(message: &[u8]) -> String {
+    let parsed = mailparse::parse_mail(message).unwrap();
+    assert_eq!(
+        parsed.ctype.mimetype,
+        "multipart/report",
+        "{}",
+        text(message)
+    );
+    assert_eq!(
+        parsed.ctype.params.get("report-type").map(String::as_str),
+        Some("delivery-status")
+    );
+    let part = parsed
+        .subparts
+        .iter()
+        .find(|p| p.ctype.mimetype == "message/delivery-status")
+        .expect("a message/delivery-status part");
+    text(&part.get_body_raw().unwrap())
+}
+
+fn log_times(log: &str, needle: &str) -> Vec<f64> {
+    // env_logger's `[2026-11-23T05:18:40.123Z INFO ...` prefix.
+    log.lines()
+        .filter(|l| l.contains(needle))
+        .filter_map(|l| {
+            let stamp = l.get(1..24)?;
+            let (_, clock) = stamp.split_once('T')?;
+            let mut parts = clock.trim_end_matches('Z').split(':');
+            let h: f64 = parts.next()?.parse().ok()?;
+            let m: f64 = parts.next()?.parse().ok()?;
+            let s: f64 = parts.next()?.parse().ok()?;
+            Some(h * 3600.0 + m * 60.0 + s)
+        })
+        .collect()
+}
+
+// ------------------------------------------------------------- tests --
+
+/// (a) MX delivery to a second smolmail: the MX answer is truncated over
+/// UDP so it is fetched over TCP, the best MX is dead, the next one takes
+/// the message over STARTTLS; dot-stuffing survives the round trip.
+#[test]
+fn mx_delivery_with_starttls_to_a_second_smolmail() {
+    let peer_data = TempDir::new("dlv-mx-peer");
+    add_user(&peer_data.0, "bob@remote.test", "bob-pw");
+    let peer = Server::start(&peer_data.0, &[]);
+    let dns = Dns::start(
+        vec![
+            ("remote.test", Rr::Mx(5, "dead.remote.test")),
+            ("remote.test", Rr::Mx(10, "mx.remote.test")),
+            ("dead.remote.test", Rr::A(Ipv4Addr::new(127, 0, 0, 2))),
+            ("mx.remote.test", Rr::A(Ipv4Addr::LOCALHOST)),
+        ],
+        &["remote.test"],
+    );
+    let data = TempDir::new("dlv-mx");
+    add_user(&data.0, "alice@home.arpa", "alice-pw");
+    let port = peer.port("smtp").to_string();
+    let server = Server::start(
+        &data.0,
+        &["--dns-server", &dns.flag(), "--smtp-port-out", &port],
+    );
+    submit(
+        &server,
+        "alice@home.arpa",
+        &["bob@remote.test"],
+        // Dot-stuffed for DATA: stored as ".leading dot" and "..two dots".
+        "Subject: over MX\r\n\r\n..leading dot\r\n...two dots\r\nend\r\n",
+    );
+    wait_until(
+        "delivery at the MX",
+        Duration::from_secs(20),
+        || inbox(&peer_data.0, "bob@remote.test").len() == 1,
+        &server,
+    );
+    let got = text(&inbox(&peer_data.0, "bob@remote.test")[0]);
+    assert!(
+        got.contains("\r\n.leading dot\r\n..two dots\r\nend\r\n"),
+        "{got}"
+    );
+    assert!(got.contains("with ESMTPS"), "not over TLS: {got}");
+    assert_eq!(got.matches("Return-Path:").count(), 1, "{got}");
+    assert!(got.starts_with("Return-Path: <alice@home.arpa>"), "{got}");
+    wait_until(
+        "an empty queue",
+        Duration::from_secs(10),
+        || queue(&data.0).is_empty(),
+        &server,
+    );
+    let log = server.log();
+    assert!(log.contains("to=<bob@remote.test>, relay=mx.remote.test[127.0.0.1]"));
+    assert!(
+        log.contains("status=sent (250 2.0.0 Ok: queued as"),
+        "{log}"
+    );
+    assert!(
+        log.contains("127.0.0.2"),
+        "the dead MX was tried first: {log}"
+    );
+    assert!(dns.tcp_queries.load(Ordering::Relaxed) > 0, "no TCP retry");
+}
+
+/// (b) Delivery to Postfix's smtp-sink, a real peer written by others.
+#[test]
+fn delivery_to_postfix_smtp_sink() {
+    let sink_bin = "/usr/sbin/smtp-sink";
+    assert!(
+        Path::new(sink_bin).exists(),
+        "smtp-sink is missing: scripts/setup.sh installs Debian's postfix package"
+    );
+    let data = TempDir::new("dlv-sink");
+    add_user(&data.0, "alice@home.arpa", "alice-pw");
+    let dump = data.0.join("dump");
+    std::fs::create_dir_all(&dump).unwrap();
+    // smtp-sink drops root privileges to the postfix user.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dump, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let port = common::free_port();
+    let mut sink = std::process::Command::new(sink_bin);
+    if smolmail::config::is_root() {
+        sink.args(["-u", "postfix"]);
+    }
+    let mut sink = SinkGuard(
+        sink.arg("-d")
+            .arg(format!("{}/%M.", dump.display()))
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("10")
+            .spawn()
+            .unwrap(),
+    );
+    let dns = Dns::start(
+        vec![
+            ("sink.test", Rr::Mx(10, "mx.sink.test")),
+            ("mx.sink.test", Rr::A(Ipv4Addr::LOCALHOST)),
+        ],
+        &[],
+    );
+    let server = Server::start(
+        &data.0,
+        &[
+            "--dns-server",
+            &dns.flag(),
+            "--smtp-port-out",
+            &port.to_string(),
+        ],
+    );
+    submit(
+        &server,
+        "alice@home.arpa",
+        &["one@sink.test", "two@sink.test"],
+        "Subject: to the sink\r\n\r\n..dotted\r\nplain\r\n",
+    );
+    wait_until(
+        "an empty queue",
+        Duration::from_secs(20),
+        || queue(&data.0).is_empty(),
+        &server,
+    );
+    let files: Vec<_> = std::fs::read_dir(&dump).unwrap().flatten().collect();
+    assert_eq!(files.len(), 1, "one transaction for both recipients");
+    let dumped = std::fs::read_to_string(files[0].path()).unwrap();
+    assert!(dumped.contains("X-Rcpt-Args: <one@sink.test>"), "{dumped}");
+    assert!(dumped.contains("X-Rcpt-Args: <two@sink.test>"), "{dumped}");
+    assert!(
+        dumped.contains("X-Mail-Args: <alice@home.arpa>"),
+        "{dumped}"
+    );
+    assert!(dumped.contains("\n.dotted\nplain\n"), "{dumped}");
+    assert!(!dumped.contains("Return-Path"), "{dumped}");
+    let log = server.log();
+    assert_eq!(log.matches("status=sent").count(), 2, "{log}");
+    let _ = sink.0.kill();
+}
+
+struct SinkGuard(std::process::Child);
+
+impl Drop for SinkGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A provider: a second smolmail where alice has an account (the relay
+/// login) and bob is a local user who receives through it.
+fn provider(name: &str) -> (TempDir, Server) {
+    let data = TempDir::new(name);
+    add_user(&data.0, "alice@home.arpa", "relay-pw");
+    add_user(&data.0, "bob@provider.test", "bob-pw");
+    let server = Server::start(&data.0, &[]);
+    (data, server)
+}
+
+fn relay_client(name: &str, relay: &[&str]) -> (TempDir, Server) {
+    let data = TempDir::new(name);
+    add_user(&data.0, "alice@home.arpa", "alice-pw");
+    let password = data.0.join("relay-password");
+    std::fs::write(&password, "relay-pw\n").unwrap();
+    let mut args: Vec<String> = relay.iter().map(|s| s.to_string()).collect();
+    args.extend([
+        "--relay-user".into(),
+        "alice@home.arpa".into(),
+        "--relay-password-file".into(),
+        password.display().to_string(),
+        "--retry-base".into(),
+        "1h".into(),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Server::start(&data.0, &args);
+    (data, server)
+}
+
+/// (c) The relay host with AUTH, over implicit TLS (465-style) and over
+/// STARTTLS (587), the provider's certificate trusted through --relay-ca.
+#[test]
+fn relay_host_with_auth_over_implicit_tls_and_starttls() {
+    let (provider_data, provider) = provider("dlv-provider");
+    let ca = provider_data.0.join("tls/selfsigned-cert.pem");
+    let ca = ca.display().to_string();
+    for (n, (service, tls)) in [("submissions", "implicit"), ("submission", "starttls")]
+        .into_iter()
+        .enumerate()
+    {
+        let relay = format!("localhost:{}", provider.port(service));
+        let (data, server) = relay_client(
+            &format!("dlv-relay-{service}"),
+            &[
+                "--relay-host",
+                &relay,
+                "--relay-tls",
+                tls,
+                "--relay-ca",
+                &ca,
+            ],
+        );
+        submit(
+            &server,
+            "alice@home.arpa",
+            &["bob@provider.test"],
+            &format!("Subject: via the relay {service}\r\n\r\nhello\r\n"),
+        );
+        wait_until(
+            "delivery through the relay",
+            Duration::from_secs(20),
+            || inbox(&provider_data.0, "bob@provider.test").len() == n + 1,
+            &server,
+        );
+        let got = text(&inbox(&provider_data.0, "bob@provider.test")[n]);
+        assert!(got.contains(&format!("via the relay {service}")), "{got}");
+        assert!(
+            got.contains("with ESMTPSA") && got.contains("(authenticated sender: alice@home.arpa)"),
+            "{got}"
+        );
+        wait_until(
+            "an empty queue",
+            Duration::from_secs(10),
+            || queue(&data.0).is_empty(),
+            &server,
+        );
+        assert!(server.log().contains(&format!(
+            "relay=localhost[127.0.0.1]:{}",
+            provider.port(service)
+        )));
+    }
+}
+
+/// (c) Without the provider's CA the certificate does not verify: the
+/// message is deferred, never sent.
+#[test]
+fn relay_certificate_that_does_not_verify_defers() {
+    let (provider_data, provider) = provider("dlv-provider-bad");
+    let relay = format!("localhost:{}", provider.port("submissions"));
+    let (data, server) = relay_client(
+        "dlv-relay-bad",
+        &["--relay-host", &relay, "--relay-tls", "implicit"],
+    );
+    submit(
+        &server,
+        "alice@home.arpa",
+        &["bob@provider.test"],
+        "Subject: must not leave\r\n\r\nhello\r\n",
+    );
+    server.wait_for_log("status=deferred");
+    let log = server.log();
+    assert!(log.contains("TLS handshake with localhost"), "{log}");
+    assert!(log.to_ascii_lowercase().contains("certificate"), "{log}");
+    let q = queue(&data.0);
+    assert_eq!(q.len(), 1);
+    assert!(q[0].outbound.recipients[0].last_error.contains("TLS"));
+    assert!(inbox(&provider_data.0, "bob@provider.test").is_empty());
+    assert!(!provider.log().contains("AUTH"), "credentials went out");
+}
+
+/// (d) An unreachable host: deferred, retried on the backoff schedule,
+/// a delay notice, then bounced when the lifetime ends; both notices land
+/// in the sender's INBOX as multipart/report.
+#[test]
+fn unreachable_host_backs_off_then_bounces() {
+    let dns = Dns::start(
+        vec![
+            ("down.test", Rr::Mx(10, "mx.down.test")),
+            ("mx.down.test", Rr::A(Ipv4Addr::new(127, 0, 0, 2))),
+        ],
+        &[],
+    );
+    let data = TempDir::new("dlv-down");
+    add_user(&data.0, "alice@home.arpa", "alice-pw");
+    let closed = common::free_port().to_string();
+    let server = Server::start(
+        &data.0,
+        &[
+            "--dns-server",
+            &dns.flag(),
+            "--smtp-port-out",
+            &closed,
+            "--retry-base",
+            "1s",
+            "--queue-lifetime",
+            "7s",
+            "--delay-warning",
+            "2s",
+        ],
+    );
+    submit(
+        &server,
+        "alice@home.arpa",
+        &["x@down.test"],
+        "Subject: into the void\r\nMessage-ID: <void@home.arpa>\r\n\r\nhello\r\n",
+    );
+    wait_until(
+        "the bounce",
+        Duration::from_secs(30),
+        || inbox(&data.0, "alice@home.arpa").len() == 2,
+        &server,
+    );
+    let notices = inbox(&data.0, "alice@home.arpa");
+    let delayed = dsn_status(&notices[0]);
+    assert!(delayed.contains("Action: delayed"), "{delayed}");
+    assert!(delayed.contains("Will-Retry-Until:"), "{delayed}");
+    let failed = dsn_status(&notices[1]);
+    for field in [
+        "Final-Recipient: rfc822; x@down.test",
+        "Action: failed",
+        "Status: 4.4.7",
+        "Reporting-MTA: dns; mail.home.arpa",
+    ] {
+        assert!(failed.contains(field), "{field} missing: {failed}");
+    }
+    let bounce = text(&notices[1]);
+    assert!(bounce.contains("Return-Path: <>"), "{bounce}");
+    assert!(bounce.contains("Subject: Undelivered Mail Returned to Sender"));
+    assert!(
+        bounce.contains("Message-ID: <void@home.arpa>"),
+        "headers returned"
+    );
+    assert!(
+        !bounce.contains("\r\nhello\r\n"),
+        "the body stays (RET=HDRS default)"
+    );
+    assert!(queue(&data.0).is_empty());
+    // Attempts at about 0, 1, 3 and 7 s: each wait longer than the last.
+    let log = server.log();
+    let times = log_times(&log, "to=<x@down.test>, relay=none");
+    assert_eq!(times.len(), 4, "attempts: {times:?}\n{log}");
+    // Due times are whole seconds, so the first wait is 0 to 1 s; then 2 s,
+    // then 4 s (cut to the lifetime's end).
+    let gaps: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(gaps[1] > 1.5 && gaps[2] > 2.5, "gaps {gaps:?}");
+    assert!(
+        log.contains("status=bounced (message expired after"),
+        "{log}"
+    );
+}
+
+/// (e) kill -9 with queued mail, and again in the middle of sending:
+/// after restarts everything arrives, nothing is lost, and duplicates are
+/// bounded by what was in flight (at-least-once, RFC 5321 §6.1).
+#[test]
+fn kill_9_loses_nothing() {
+    let peer_data = TempDir::new("dlv-kill-peer");
+    add_user(&peer_data.0, "bob@remote.test", "bob-pw");
+    let peer = Server::start(&peer_data.0, &[]);
+    let dns = Dns::start(
+        vec![
+            ("remote.test", Rr::Mx(10, "mx.remote.test")),
+            ("mx.remote.test", Rr::A(Ipv4Addr::LOCALHOST)),
+        ],
+        &[],
+    );
+    let data = TempDir::new("dlv-kill");
+    add_user(&data.0, "alice@home.arpa", "alice-pw");
+    let closed = common::free_port().to_string();
+    let flags = |port: &str| -> Vec<String> {
+        [
+            "--dns-server",
+            &dns.flag(),
+            "--smtp-port-out",
+            port,
+            "--retry-base",
+            "1h",
+            "--max-outbound-per-destination",
+            "1",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let args = flags(&closed);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut server = Server::start(&data.0, &args);
+    const N: usize = 120;
+    for i in 0..N {
+        submit(
+            &server,
+            "alice@home.arpa",
+            &["bob@remote.test"],
+            &format!("Subject: kill-test-{i}\r\n\r\nbody {i}\r\n"),
+        );
+    }
+    wait_until(
+        "every first attempt",
+        Duration::from_secs(20),
+        || queue(&data.0).iter().all(|e| e.outbound.attempts >= 1),
+        &server,
+    );
+    server.child.kill().unwrap(); // SIGKILL
+    server.child.wait().unwrap();
+    let blobs: Vec<u64> = queue(&data.0).iter().map(|e| e.blob_id).collect();
+    assert_eq!(blobs.len(), N, "queue survived kill -9");
+    // The entries wait an hour: flush them from the command line.
+    let flushed = common::admin(&data.0, &["queue", "flush"], "");
+    assert!(flushed.starts_with(&format!("{N} queued")), "{flushed}");
+    let port = peer.port("smtp").to_string();
+    let args = flags(&port);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let received = |peer_data: &Path| inbox(peer_data, "bob@remote.test").len();
+    let mut server = Server::start(&data.0, &args);
+    wait_until(
+        "some deliveries",
+        Duration::from_secs(30),
+        || received(&peer_data.0) >= 10,
+        &server,
+    );
+    server.child.kill().unwrap(); // SIGKILL in the middle of sending
+    server.child.wait().unwrap();
+    assert!(
+        received(&peer_data.0) < N,
+        "all sent before the kill; test too slow to matter"
+    );
+    let server = Server::start(&data.0, &args);
+    wait_until(
+        "an empty queue",
+        Duration::from_secs(60),
+        || queue(&data.0).is_empty(),
+        &server,
+    );
+    let mut count: HashMap<String, usize> = HashMap::new();
+    for m in inbox(&peer_data.0, "bob@remote.test") {
+        let t = text(&m);
+        let subject = t
+            .lines()
+            .find_map(|l| l.strip_prefix("Subject: "))
+            .unwrap()
+            .to_string();
+        *count.entry(subject).or_default() += 1;
+    }
+    assert_eq!(count.len(), N, "every message arrived");
+    let duplicates: usize = count.values().map(|n| n - 1).sum();
+    assert!(duplicates <= 3, "{duplicates} duplicates");
+    let store = smolmail::store::Store::open(&data.0, &Default::default()).unwrap();
+    let r = store.read().unwrap();
+    for blob in blobs {
+        assert_eq!(r.blob_refs(blob).unwrap(), 0, "body {blob} not released");
+    }
+}
+
+/// (f) On the wire: the Return-Path is gone, every line ends in CRLF and
+/// a leading dot is doubled, including a lone `.` line sent with BDAT.
+/// PIPELINING sends MAIL, RCPT and DATA before reading replies; a refused
+/// recipient bounces alone.
+#[test]
+fn dot_stuffing_crlf_and_per_recipient_results_on_the_wire() {
+    let raw = RawPeer::start(&["PIPELINING", "8BITMIME", "SIZE 1000000"]);
+    let dns = Dns::start(
+        vec![
+            ("raw.test", Rr::Mx(10, "mx.raw.test")),
+            ("mx.raw.test", Rr::A(Ipv4Addr::LOCALHOST)),
+        ],
+        &[],
+    );
+    let data = TempDir::new("dlv-wire");
+    add_user(&data.0, "alice@home.arpa", "alice-pw");
+    let server = Server::start(
+        &data.0,
+        &[
+            "--dns-server",
+            &dns.flag(),
+            "--smtp-port-out",
+            &raw.port.to_string(),
+        ],
+    );
+    let content = b"Subject: dots\r\n\r\n.\r\n..x\r\n.y\r\nmid.dle\r\nlast\r\n";
+    submit_bdat(&server, "alice@home.arpa", "ok@raw.test", content);
+    wait_until(
+        "the raw peer's DATA",
+        Duration::from_secs(20),
+        || raw.seen.lock().unwrap().data.len() == 1,
+        &server,
+    );
+    let wire = raw.seen.lock().unwrap().data[0].clone();
+    assert!(
+        wire.starts_with(b"Received: from client.test"),
+        "{}",
+        text(&wire)
+    );
+    assert!(
+        wire.ends_with(b"Subject: dots\r\n\r\n..\r\n...x\r\n..y\r\nmid.dle\r\nlast\r\n.\r\n"),
+        "{:?}",
+        text(&wire)
+    );
+    for (i, &b) in wire.iter().enumerate() {
+        match b {
+            b'\r' => assert_eq!(wire.get(i + 1), Some(&b'\n'), "bare CR at {i}"),
+            b'\n' => assert_eq!(wire[i - 1], b'\r', "bare LF at {i}"),
+            _ => {}
+        }
+    }
+    let commands = raw.seen.lock().unwrap().commands.clone();
+    let mail = commands.iter().position(|c| c.starts_with("MAIL")).unwrap();
+    assert!(
+        commands[mail].starts_with("MAIL FROM:<alice@home.arpa> SIZE="),
+        "{commands:?}"
+    );
+    assert!(commands[mail + 1].starts_with("RCPT TO:<ok@raw.test>"));
+    assert_eq!(commands[mail + 2], "DATA");
+
+    // One good and one refused recipient: the good one is sent, the other
+    // bounces alone, with the peer's reply in the DSN.
+    submit(
+        &server,
+        "alice@home.arpa",
+        &["ok2@raw.test", "reject-me@raw.test"],
+        "Subject: half\r\n\r\nhello\r\n",
+    );
+    wait_until(
+        "the partial bounce",
+        Duration::from_secs(20),
+        || inbox(&data.0, "alice@home.arpa").len() == 1,
+        &server,
+    );
+    let status = dsn_status(&inbox(&data.0, "alice@home.arpa")[0]);
+    assert!(
+        status.contains("Final-Recipient: rfc822; reject-me@raw.test"),
+        "{status}"
+    );
+    assert!(!status.contains("ok2@raw.test"), "{status}");
+    assert!(
+        status.contains("Status: 5.1.1") && status.contains("Diagnostic-Code: smtp; 550 5.1.1")
+    );
+    assert!(status.contains("Remote-MTA: dns; mx.raw.test"), "{status}");
+    assert_eq!(raw.seen.lock().unwrap().data.len(), 2);
+    wait_until(
+        "an empty queue",
+        Duration::from_secs(10),
+        || queue(&data.0).is_empty(),
+        &server,
+    );
+}
+
+/// A peer without 8BITMIME or SMTPUTF8, and one with a small SIZE: a
+/// message that needs what the peer lacks bounces with the reason.
+#[test]
+fn extensions_the_peer_lacks_bounce_with_a_reason() {
+    let plain = RawPeer::start(&["SIZE 200"]);
+    let dns = Dns::start(
+        vec![
+            ("old.test", Rr::Mx(10, "mx.old.test")),
+            ("mx.old.test", Rr::A(Ipv4Addr::LOCALHOST)),
+        ],
+        &[],
+    );
+    let data = TempDir::new("dlv-ext");
+    add_user(&data.0, "alice@home.arpa", "alice-pw");
+    let server = Server::start(
+        &data.0,
+        &[
+            "--dns-server",
+            &dns.flag(),
+            "--smtp-port-out",
+            &plain.port.to_string(),
+        ],
+    );
+    submit(
+        &server,
+        "alice@home.arpa",
+        &["a@old.test"],
+        "Subject: bytes\r\n\r\ncaf\u{e9}\r\n",
+    );
+    submit(
+        &server,
+        "alice@home.arpa",
+        &["b@old.test"],
+        &format!("Subject: big\r\n\r\n{}\r\n", "x".repeat(300)),
+    );
+    wait_until(
+        "two bounces",
+        Duration::from_secs(20),
+        || inbox(&data.0, "alice@home.arpa").len() == 2,
+        &server,
+    );
+    let all: String = inbox(&data.0, "alice@home.arpa")
+        .iter()
+        .map(|m| dsn_status(m))
+        .collect();
+    assert!(
+        all.contains("Status: 5.6.3") && all.contains("does not support 8BITMIME"),
+        "{all}"
+    );
+    assert!(
+        all.contains("Status: 5.3.4") && all.contains("exceeds the limit of 200"),
+        "{all}"
+    );
+    assert!(
+        plain.seen.lock().unwrap().data.is_empty(),
+        "nothing was sent"
+    );
+}
+
+/// (g) Null MX (RFC 7505) and a domain that does not exist bounce at once,
+/// without a connection; the null sender of a bounce is never bounced.
+#[test]
+fn null_mx_and_nxdomain_bounce_at_once() {
+    let dns = Dns::start(vec![("nullmx.test", Rr::Mx(0, ""))], &[]);
+    let data = TempDir::new("dlv-nullmx");
+    add_user(&data.0, "alice@home.arpa", "alice-pw");
+    let server = Server::start(
+        &data.0,
+        &["--dns-server", &dns.flag(), "--retry-base", "1h"],
+    );
+    submit(
+        &server,
+        "alice@home.arpa",
+        &["x@nullmx.test", "y@nx.test"],
+        "Subject: nowhere\r\n\r\nhello\r\n",
+    );
+    wait_until(
+        "the bounce",
+        Duration::from_secs(20),
+        || !inbox(&data.0, "alice@home.arpa").is_empty(),
+        &server,
+    );
+    let status = dsn_status(&inbox(&data.0, "alice@home.arpa")[0]);
+    assert!(
+        status.contains("Final-Recipient: rfc822; x@nullmx.test"),
+        "{status}"
+    );
+    assert!(status.contains("Status: 5.1.10"), "{status}");
+    assert!(
+        status.contains("Final-Recipient: rfc822; y@nx.test"),
+        "{status}"
+    );
+    assert!(status.contains("Status: 5.1.2"), "{status}");
+    assert!(queue(&data.0).is_empty());
+    // A message with the null sender to the same place: dropped with a
+    // log line, no notice anywhere.
+    let mut c = server.connect("smtp");
+    c.expect("220");
+    c.cmd("EHLO client.test", "250");
+    c.cmd("MAIL FROM:<>", "250");
+    c.cmd("RCPT TO:<z@nullmx.test>", "250");
+    c.cmd("DATA", "354");
+    c.send(b"Subject: a bounce\r\n\r\nx\r\n.\r\n");
+    c.expect("250");
+    c.cmd("QUIT", "221");
+    server.wait_for_log("no notification: the sender is null");
+    assert_eq!(inbox(&data.0, "alice@home.arpa").len(), 1);
+    wait_until(
+        "an empty queue",
+        Duration::from_secs(10),
+        || queue(&data.0).is_empty(),
+        &server,
+    );
+}
+
+/// `smolmail queue list | delete` against a live server's store.
+#[test]
+fn queue_commands() {
+    let dns = Dns::start(
+        vec![
+            ("down.test", Rr::Mx(10, "mx.down.test")),
+            ("mx.down.test", Rr::A(Ipv4Addr::new(127, 0, 0, 2))),
+        ],
+        &[],
+    );
+    let data = TempDir::new("dlv-cli");
+    add_user(&data.0, "alice@home.arpa", "alice-pw");
+    let closed = common::free_port().to_string();
+    let server = Server::start(
+        &data.0,
+        &[
+            "--dns-server",
+            &dns.flag(),
+            "--retry-base",
+            "1h",
+            "--smtp-port-out",
+            &closed,
+        ],
+    );
+    assert_eq!(
+        common::admin(&data.0, &["queue", "list"], "").trim(),
+        "Mail queue is empty"
+    );
+    for subject in ["one", "two"] {
+        submit(
+            &server,
+            "alice@home.arpa",
+            &["x@down.test"],
+            &format!("Subject: {subject}\r\n\r\nhello\r\n"),
+        );
+    }
+    wait_until(
+        "two deferrals",
+        Duration::from_secs(20),
+        || server.log().matches("status=deferred").count() >= 2,
+        &server,
+    );
+    let list = common::admin(&data.0, &["queue", "list"], "");
+    assert!(
+        list.contains("x@down.test") && list.contains("in 2 Requests"),
+        "{list}"
+    );
+    assert!(
+        list.contains("connect to mx.down.test[127.0.0.2]"),
+        "{list}"
+    );
+    let q = queue(&data.0);
+    let id = q[0].outbound.queue_id.clone();
+    let out = common::admin(&data.0, &["queue", "delete", &id], "");
+    assert!(out.contains("deleted 1"), "{out}");
+    assert_eq!(queue(&data.0).len(), 1);
+    let out = common::admin(&data.0, &["queue", "delete", "ALL"], "");
+    assert!(out.contains("deleted 1"), "{out}");
+    let store = smolmail::store::Store::open(&data.0, &Default::default()).unwrap();
+    assert_eq!(store.read().unwrap().blob_refs(q[0].blob_id).unwrap(), 0);
+}
