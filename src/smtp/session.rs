@@ -988,7 +988,7 @@ mod tests {
 
     #[test]
     fn header_values_are_sanitized() {
-        assert_eq!(sanitize("evil\r\nBcc: x"), "evil??Bcc? x");
+        assert_eq!(sanitize("evil\r\nBcc: x"), "evil??Bcc: x");
         assert_eq!(sanitize("[192.0.2.1]"), "[192.0.2.1]");
         assert_eq!(sanitize(&"a".repeat(1000)).len(), 255);
     }
