@@ -445,8 +445,10 @@ fn auth_failure_limiter() {
         // While the bad client waits out its delay, the other is served.
         let quick = Instant::now();
         other.cmd("NOOP", "250");
+        // (2 s, far below the bad client's delays, leaves room for a
+        // loaded machine.)
         assert!(
-            quick.elapsed() < Duration::from_millis(500),
+            quick.elapsed() < Duration::from_secs(2),
             "another client was slowed down"
         );
         let reply = bad.reply();
