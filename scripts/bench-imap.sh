@@ -1,0 +1,250 @@
+#!/usr/bin/env bash
+# IMAP benchmark (not a test: it prints figures and asserts nothing).
+#
+# 1. Memory: smolmail's VmRSS after start with one user, then with HOLD
+#    (1000) idle TLS connections open on the imaps port, greeted, and then
+#    again logged in, and the cost per connection.
+# 2. Throughput: examples/imap_load.rs runs CLIENTS (10) clients for
+#    DURATION (30 s) against smolmail and then, in the same run, against
+#    Debian's Dovecot on loopback (dovecot-imapd, passwd-file, Maildir, no
+#    TLS, its other settings Debian's defaults): sessions of LOGIN, SELECT,
+#    UID FETCH 1:* FLAGS, then OPS (100) commands drawn from FETCH of
+#    flags/envelopes/bodies, STORE, APPEND, STORE \Deleted + UID EXPUNGE,
+#    SEARCH and NOOP, then LOGOUT, for USERS (10) users with MESSAGES (200)
+#    messages each. Both servers verify the same argon2id hash (smolmail's
+#    parameters) and get the same messages and the same command sequence.
+#    Prints commands/s for each and the ratio.
+# 3. Large mailbox under emulation: the static aarch64 build under
+#    qemu-aarch64-static, BIG (50000) small messages APPENDed over 8
+#    connections, then SELECT, FETCH 1:* (FLAGS) and a few SEARCHes timed.
+#    QEMU=0 skips it.
+#
+# Everything listens on 127.0.0.1 in a temporary directory, removed at the
+# end (KEEP_TMP=1 keeps it).
+#
+#   scripts/bench-imap.sh
+#   DURATION=10 QEMU=0 scripts/bench-imap.sh     # a quick look
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CLIENTS=${CLIENTS:-10}
+RUN_SECONDS=${DURATION:-30}
+OPS=${OPS:-100}
+USERS=${USERS:-10}
+MESSAGES=${MESSAGES:-200}
+HOLD=${HOLD:-1000}
+BIG=${BIG:-50000}
+QEMU=${QEMU:-1}
+PASSWORD=bench-password
+
+cargo build --release --locked --quiet --bin smolmail --example imap_load
+bin=$PWD/target/release/smolmail
+load=$PWD/target/release/examples/imap_load
+tmp=$(mktemp -d /tmp/smolmail-bench-imap.XXXXXX)
+chmod 755 "$tmp" # Dovecot's processes read the users file and mail in it
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ -z "${KEEP_TMP:-}" ]; then rm -rf "$tmp"; else echo "kept $tmp"; fi
+}
+trap cleanup EXIT
+# 1000 connections need 1000 descriptors on each side.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { # port what logfile
+  for _ in $(seq 600); do
+    if python3 -c "import socket; socket.create_connection(('127.0.0.1', $1))" 2>/dev/null; then return 0; fi
+    sleep 0.05
+  done
+  echo "bench-imap: $2 did not start:" >&2; cat "$3" >&2; exit 1
+}
+rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+# VmRSS split into anonymous memory and mapped files (the binary, libc, the
+# LMDB map), in KiB.
+rss_parts() { awk '/^Rss(Anon|File|Shmem)/ { printf "%s%s %s", sep, $1, $2; sep = ", " }' "/proc/$1/status"; }
+users_list() { seq -s, -f "bench%g@home.arpa" "$USERS"; }
+
+# serve DATA_DIR LOG [RUNNER...]: starts smolmail with IMAP, IMAPS and SMTP
+# on free ports of 127.0.0.1; sets $server, $imap_port, $imaps_port.
+serve() {
+  local data=$1 log=$2
+  shift 2
+  imap_port=$(free_port)
+  imaps_port=$(free_port)
+  SMOLMAIL_DATA=$data "$@" serve --hostname mail.home.arpa --log-level warn \
+    --smtp "127.0.0.1:$(free_port)" --submission off --submissions off \
+    --imap "127.0.0.1:$imap_port" --imaps "127.0.0.1:$imaps_port" --pop3 off --pop3s off \
+    --max-connections $((HOLD + 100)) --max-connections-per-ip $((HOLD + 100)) \
+    2>>"$log" &
+  server=$!
+  pids+=("$server")
+  wait_port "$imaps_port" smolmail "$log"
+}
+stop() { kill "$1"; wait "$1" 2>/dev/null || true; }
+
+echo "== smolmail $("$bin" version | head -1), release build, $(nproc) cores"
+
+# --- 1. memory ----------------------------------------------------------------
+# The user's hash is {SSHA256}, a cheap scheme smolmail keeps on import, so
+# that logging 1000 sessions in measures sessions, not argon2id's 19 MiB
+# work area (which glibc's malloc keeps once freed; see the report).
+mem=$tmp/mem
+mkdir -p "$mem"
+ssha=$(python3 -c 'import base64, hashlib, os, sys; salt = os.urandom(8)
+print("{SSHA256}" + base64.b64encode(hashlib.sha256(sys.argv[1].encode() + salt).digest() + salt).decode())' "$PASSWORD")
+echo "bench1@home.arpa:$ssha:::" >"$tmp/mem.users"
+SMOLMAIL_DATA=$mem "$bin" user import-passwd "$tmp/mem.users" >/dev/null
+serve "$mem" "$tmp/mem.log" "$bin"
+sleep 1
+idle=$(rss_kib "$server")
+echo "smolmail: idle, one user: VmRSS $idle KiB ($(awk -v k="$idle" 'BEGIN { printf "%.2f", k / 1024 }') MiB; target <= 4 MiB): $(rss_parts "$server")"
+
+# hold_open WHAT [ARGS...]: HOLD TLS connections held open while VmRSS is read.
+hold_open() {
+  local what=$1 fifo=$tmp/hold.fifo holder
+  shift
+  rm -f "$fifo" "$tmp/hold.out"
+  mkfifo "$fifo"
+  "$load" hold --addr "127.0.0.1:$imaps_port" --connections "$HOLD" --tls "$@" <"$fifo" >"$tmp/hold.out" &
+  holder=$!
+  pids+=("$holder")
+  exec 3>"$fifo" # the holder runs until this closes
+  for _ in $(seq 1200); do
+    grep -q "connections open" "$tmp/hold.out" 2>/dev/null && break
+    if ! kill -0 "$holder" 2>/dev/null; then echo "bench-imap: hold failed" >&2; exit 1; fi
+    sleep 0.1
+  done
+  sed 's/^/smolmail: /' "$tmp/hold.out"
+  sleep 1
+  local held
+  held=$(rss_kib "$server")
+  awk -v i="$idle" -v h="$held" -v n="$HOLD" -v w="$what" 'BEGIN {
+    printf "smolmail: %d idle TLS connections (%s): VmRSS %d KiB, %.1f KiB per connection (target <= 48)\n", n, w, h, (h - i) / n }'
+  echo "smolmail:   $(rss_parts "$server")"
+  exec 3>&-
+  wait "$holder" || true
+  sleep 1
+}
+hold_open "greeted"
+hold_open "logged in" --login "bench1@home.arpa:$PASSWORD"
+echo "smolmail: after closing them: VmRSS $(rss_kib "$server") KiB: $(rss_parts "$server")"
+stop "$server"
+
+# --- 2. throughput --------------------------------------------------------------
+hash=$("$load" hash --password "$PASSWORD")
+if [ "$(id -u)" -eq 0 ]; then mail_user=nobody; else mail_user=$(id -un); fi
+uid=$(id -u "$mail_user")
+gid=$(id -g "$mail_user")
+d=$tmp/dovecot
+mkdir -p "$d/run" "$d/state" "$d/home"
+for i in $(seq "$USERS"); do
+  echo "bench$i@home.arpa:$hash:$uid:$gid::$d/home/bench$i::"
+done >"$d/users"
+chmod 644 "$d/users"
+chown -R "$uid:$gid" "$d/home"
+
+mix_data=$tmp/smolmail
+mkdir -p "$mix_data"
+SMOLMAIL_DATA=$mix_data "$bin" user import-passwd "$d/users" >/dev/null
+serve "$mix_data" "$tmp/smolmail.log" "$bin"
+echo
+echo "== throughput: $CLIENTS clients, $RUN_SECONDS s, sessions of $OPS commands, $USERS users x $MESSAGES messages"
+"$load" populate --addr "127.0.0.1:$imap_port" --users "$(users_list)" --password "$PASSWORD" \
+  --count "$MESSAGES" --connections 2 | sed 's/^/smolmail: /'
+"$load" mix --addr "127.0.0.1:$imap_port" --users "$(users_list)" --password "$PASSWORD" \
+  --clients "$CLIENTS" --seconds "$RUN_SECONDS" --ops-per-session "$OPS" --label smolmail |
+  tee "$tmp/smolmail.mix"
+echo "smolmail: VmRSS after the run $(rss_kib "$server") KiB, VmHWM $(awk '/^VmHWM/ { print $2 }' "/proc/$server/status") KiB"
+stop "$server"
+
+dovecot_ops=""
+if command -v dovecot >/dev/null && [ -e /usr/lib/dovecot/imap ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    internal="default_internal_user = dovecot
+default_login_user = dovenull"
+  else
+    internal="default_internal_user = $mail_user
+default_login_user = $mail_user"
+  fi
+  dport=$(free_port)
+  cat >"$d/dovecot.conf" <<EOF
+base_dir = $d/run
+state_dir = $d/state
+instance_name = smolmail-bench-imap
+log_path = $d/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+$internal
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+passdb {
+  driver = passwd-file
+  args = $d/users
+}
+userdb {
+  driver = passwd-file
+  args = $d/users
+}
+mail_location = maildir:~/Maildir
+first_valid_uid = 1
+service imap-login {
+  inet_listener imap {
+    port = $dport
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+service anvil {
+  chroot =
+}
+EOF
+  dovecot -F -c "$d/dovecot.conf" &
+  dovecot_pid=$!
+  pids+=("$dovecot_pid")
+  wait_port "$dport" dovecot "$d/dovecot.log"
+  echo "== Dovecot $(dovecot --version | cut -d' ' -f1), same load"
+  "$load" populate --addr "127.0.0.1:$dport" --users "$(users_list)" --password "$PASSWORD" \
+    --count "$MESSAGES" --connections 2 | sed 's/^/dovecot: /'
+  "$load" mix --addr "127.0.0.1:$dport" --users "$(users_list)" --password "$PASSWORD" \
+    --clients "$CLIENTS" --seconds "$RUN_SECONDS" --ops-per-session "$OPS" --label dovecot |
+    tee "$tmp/dovecot.mix"
+  stop "$dovecot_pid"
+  dovecot_ops=$(sed -n 's/.* = \([0-9]*\) ops\/s.*/\1/p' "$tmp/dovecot.mix")
+else
+  echo "== Dovecot IMAP not installed (scripts/setup.sh installs dovecot-imapd); skipped"
+fi
+smolmail_ops=$(sed -n 's/.* = \([0-9]*\) ops\/s.*/\1/p' "$tmp/smolmail.mix")
+echo
+echo "== summary"
+echo "smolmail: $smolmail_ops commands/s"
+if [ -n "$dovecot_ops" ]; then
+  echo "dovecot:  $dovecot_ops commands/s"
+  awk -v s="$smolmail_ops" -v d="$dovecot_ops" 'BEGIN { printf "ratio smolmail/dovecot: %.2fx (target >= 1.5x)\n", s / d }'
+fi
+
+# --- 3. a large mailbox under qemu-user ------------------------------------------
+if [ "$QEMU" = 0 ]; then exit 0; fi
+echo
+echo "== $BIG messages, aarch64 build under qemu-aarch64-static"
+cargo build --release --locked --quiet --target aarch64-unknown-linux-musl --bin smolmail
+arm=$PWD/target/aarch64-unknown-linux-musl/release/smolmail
+big=$tmp/big
+mkdir -p "$big"
+echo "bench1@home.arpa:$hash:::" >"$tmp/big.users"
+SMOLMAIL_DATA=$big qemu-aarch64-static "$arm" user import-passwd "$tmp/big.users" >/dev/null
+serve "$big" "$tmp/big.log" qemu-aarch64-static "$arm"
+"$load" populate --addr "127.0.0.1:$imap_port" --users bench1@home.arpa --password "$PASSWORD" \
+  --count "$BIG" --connections 8 | sed 's/^/qemu: /'
+"$load" time --addr "127.0.0.1:$imap_port" --user bench1@home.arpa --password "$PASSWORD" \
+  --command "FETCH 1:* (FLAGS)" \
+  --command "UID FETCH 1:* (FLAGS)" \
+  --command "SEARCH UNSEEN" \
+  --command "SEARCH FLAGGED" \
+  --command "SEARCH SUBJECT needle" \
+  --command "SEARCH FROM friend7" \
+  --command "SEARCH BODY weekend" | sed 's/^time: /qemu: /'
+stop "$server"
