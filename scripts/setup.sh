@@ -20,6 +20,8 @@ PACKAGES=(
   file openssl python3 ca-certificates swaks iproute2
   # the image (board/, image/): partitioning, file systems, busybox userland
   genimage mtools dosfstools e2fsprogs fakeroot busybox-static:arm64 xz-utils cpio
+  # the image's tests (scripts/test-qemu.sh): the aarch64 virt and raspi3b machines
+  qemu-system-arm
   # scripts/bench-smtp.sh: the Postfix + Dovecot pair it compares against, and
   # Postfix's smtp-source as the load generator; losetup and mkfs for the
   # scratch file systems whose writes it counts
@@ -38,6 +40,18 @@ if ! dpkg --print-foreign-architectures | grep -qx arm64; then
   echo "setup: enabling the arm64 architecture for cross libraries"
   $SUDO dpkg --add-architecture arm64
   missing=(update-needed)
+fi
+# The image takes the Raspberry Pi boot firmware from Debian's raspi-firmware
+# package (scripts/build-image.sh downloads it), which is in the
+# non-free-firmware component: add that component in a file of its own.
+nonfree=/etc/apt/sources.list.d/smolmail-nonfree.sources
+if [ ! -e "$nonfree" ] && ! grep -rqs "non-free-firmware" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+  echo "setup: adding Debian's non-free-firmware component ($nonfree)"
+  printf '%s\n' "# written by smolmail scripts/setup.sh: raspi-firmware for the board images" \
+    "Types: deb" "URIs: http://deb.debian.org/debian" "Suites: bookworm bookworm-updates" \
+    "Components: non-free-firmware" "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg" |
+    $SUDO tee "$nonfree" >/dev/null
+  missing+=(update-needed)
 fi
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then

@@ -54,5 +54,8 @@ qemu-aarch64-static "$bin" version
 step "store tests under qemu-user (aarch64)"
 cargo test --locked --target aarch64-unknown-linux-musl --test store
 
+step "appliance image under QEMU (scripts/test-qemu.sh)"
+SMOLMAIL_SKIP_SETUP=1 scripts/test-qemu.sh
+
 echo
 echo "all tests passed"
