@@ -33,6 +33,8 @@ PACKAGES=(
   # pip fetches IMAPClient, which bookworm does not package), and Dovecot's
   # IMAP server that scripts/bench-imap.sh compares against
   isync offlineimap3 mutt tmux python3-pip dovecot-imapd
+  # outbound delivery: tests/delivery.rs and scripts/bench-delivery.sh use
+  # Postfix's smtp-sink (in the postfix package above) as a receiving peer
 )
 
 missing=()

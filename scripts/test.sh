@@ -38,6 +38,11 @@ unshare --net sh -c 'ip link set lo up && ip addr add 192.0.2.1/32 dev lo &&
   2>&1 | tee /tmp/smolmail-netns-pop3.log
 grep -q "skipped" /tmp/smolmail-netns-pop3.log && { echo "FAIL: the POP3 namespace test did not run" >&2; exit 1; }
 
+step "outbound delivery: 1000 queued messages to Postfix's smtp-sink (scripts/bench-delivery.sh)"
+# tests/delivery.rs (in the native tests) covers MX, relay, bounces and
+# kill -9; this runs the release binary end to end and prints its rate.
+scripts/bench-delivery.sh
+
 step "static aarch64 release build"
 cargo build --release --locked --target aarch64-unknown-linux-musl
 bin=target/aarch64-unknown-linux-musl/release/smolmail

@@ -78,24 +78,27 @@ pub fn domain_literal(domain: &str) -> Option<IpAddr> {
     }
 }
 
-/// The destination of one recipient address.
+/// The destination of one recipient address: its domain's `--route`,
+/// else the relay host (everything, domain literals too: with port 25
+/// blocked nothing else gets out), else the literal or the MX.
 pub fn destination(config: &DeliveryConfig, address: &str) -> Result<Dest, RouteError> {
     let domain = address
         .rsplit_once('@')
         .map_or("", |(_, d)| d)
         .trim_end_matches('.')
         .to_lowercase();
-    if domain.starts_with('[') {
-        return domain_literal(&domain)
-            .map(Dest::Literal)
-            .ok_or_else(|| RouteError::permanent("5.1.2", format!("bad domain literal {domain}")));
-    }
     if domain.is_empty() {
         return Err(RouteError::permanent(
             "5.1.3",
             format!("{address:?} has no domain"),
         ));
     }
+    let literal = match domain.starts_with('[') {
+        true => Some(domain_literal(&domain).ok_or_else(|| {
+            RouteError::permanent("5.1.2", format!("bad domain literal {domain}"))
+        })?),
+        false => None,
+    };
     if let Some(route) = config.routes.iter().find(|r| r.domain == domain) {
         return Ok(match &route.target {
             RouteTarget::Mx => Dest::Mx(domain),
@@ -105,9 +108,10 @@ pub fn destination(config: &DeliveryConfig, address: &str) -> Result<Dest, Route
             },
         });
     }
-    Ok(match config.relay {
-        Some(_) => Dest::Relay,
-        None => Dest::Mx(domain),
+    Ok(match (&config.relay, literal) {
+        (Some(_), _) => Dest::Relay,
+        (None, Some(ip)) => Dest::Literal(ip),
+        (None, None) => Dest::Mx(domain),
     })
 }
 
@@ -330,6 +334,7 @@ mod tests {
             },
         ];
         assert_eq!(destination(&config, "a@example.org").unwrap(), Dest::Relay);
+        assert_eq!(destination(&config, "a@[192.0.2.1]").unwrap(), Dest::Relay);
         assert_eq!(
             destination(&config, "a@friend.example").unwrap(),
             Dest::Mx("friend.example".into())

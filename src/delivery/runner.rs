@@ -422,7 +422,7 @@ impl Runner {
             Kind::Failed => "bounced",
         };
         log::info!(
-            "delivery: {}: to=<{}>, relay={relay}, delay={delay}, delays={:.2}, dsn={}, status={status} ({})",
+            "delivery: {}: to=<{}>, relay={relay}, delay={delay}, took={:.2}, dsn={}, status={status} ({})",
             out.queue_id,
             out.recipients[i].address,
             attempt.started.elapsed().as_secs_f64(),
@@ -554,7 +554,6 @@ impl Runner {
             .iter()
             .any(|n: &Notice| n.delivery.outbound.is_some());
         let next = if pending(&out).is_empty() {
-            log::info!("delivery: {}: removed", out.queue_id);
             None
         } else {
             let due = (now + backoff(config.retry_base, out.attempts))
@@ -569,11 +568,13 @@ impl Runner {
             next,
             notices,
         };
-        if let Err(e) = self.ctx.store.queue_update(update).await {
-            log::error!(
+        match self.ctx.store.queue_update(update).await {
+            Ok(()) if !retry => log::info!("delivery: {}: removed", entry.outbound.queue_id),
+            Ok(()) => {}
+            Err(e) => log::error!(
                 "delivery: {}: cannot store the result of the attempt: {e}",
                 entry.outbound.queue_id
-            );
+            ),
         }
         self.in_flight.borrow_mut().remove(&entry.entry_id);
         // The runner planned its sleep while this entry was in flight: a
@@ -742,9 +743,17 @@ async fn connect(hops: &[Hop], transport: &Transport) -> Result<Session, HopErro
             *last = e;
         }
     };
+    let opened = |s: Session| {
+        log::info!(
+            "delivery: connected to {} ({})",
+            s.relay,
+            if s.tls { "TLS" } else { "no TLS" }
+        );
+        Ok(s)
+    };
     for hop in hops {
         match Session::connect(hop, transport, false).await {
-            Ok(s) => return Ok(s),
+            Ok(s) => return opened(s),
             Err(e) if e.tls_failed && transport.policy == TlsPolicy::Opportunistic => {
                 log::info!(
                     "delivery: {}; trying {} again without TLS",
@@ -752,7 +761,7 @@ async fn connect(hops: &[Hop], transport: &Transport) -> Result<Session, HopErro
                     hop.label()
                 );
                 match Session::connect(hop, transport, true).await {
-                    Ok(s) => return Ok(s),
+                    Ok(s) => return opened(s),
                     Err(e) => keep(&mut last, e),
                 }
             }
