@@ -21,7 +21,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
 
-usage() { echo "usage: scripts/build-image.sh BOARD [--xz]   (boards: $(ls board | grep -v common | tr '\n' ' '))" >&2; exit 2; }
+usage() {
+	local boards=(board/*/genimage.cfg)
+	boards=("${boards[@]#board/}")
+	echo "usage: scripts/build-image.sh BOARD [--xz]   (boards: ${boards[*]%/genimage.cfg})" >&2
+	exit 2
+}
 [ $# -ge 1 ] || usage
 board=$1
 xz=no
@@ -60,14 +65,14 @@ file -L "$bin" | grep -q "ARM aarch64.*stati" || die "$bin is not a static aarch
 # cache (once) and prints the paths of the .deb files
 fetch() {
 	mkdir -p "$cache/debs"
-	local p uri url name size _
+	local p uri name size _
 	for p in "$@"; do
 		uri=$(apt-get download --print-uris "$p" 2>/dev/null) || uri=""
 		if [ -z "$uri" ]; then
 			apt-get update -qq # the package lists are missing or stale
 			uri=$(apt-get download --print-uris "$p")
 		fi
-		read -r url name size _ <<<"$uri"
+		read -r _ name size _ <<<"$uri"
 		if [ ! -f "$cache/debs/$name" ] || [ "$(stat -c %s "$cache/debs/$name")" != "$size" ]; then
 			(cd "$cache/debs" && apt-get download -qq "$p" 2>&1 | grep -v "unsandboxed" >&2 || true)
 			[ -f "$cache/debs/$name" ] || die "could not download $p"
@@ -189,8 +194,9 @@ printf '%s, %s image, kernel %s\n' "$(qemu-aarch64-static "$bin" version)" "$boa
 # Owners, modes, device nodes and the archive itself under fakeroot, so no
 # root rights are needed. Every file is root's; the time stamps are
 # SOURCE_DATE_EPOCH; the archive lists files in a fixed order.
-rm -rf "$out/boot"
+rm -rf "${out:?}/boot"
 mkdir -p "$out/boot"
+# shellcheck disable=SC2016 # the script is for the sh inside fakeroot
 fakeroot -- sh -ec '
 	cd "$1"
 	chown -R 0:0 .

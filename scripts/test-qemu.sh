@@ -98,6 +98,11 @@ elif cmd == "submit":          # one message over 587 (STARTTLS) or 465 (TLS)
     c.login(USER, PASSWORD)
     c.send_message(message(subject))
     c.quit()
+elif cmd == "auth":            # AUTH over 587 with another user's password
+    c = smtplib.SMTP("127.0.0.1", base + 587, timeout=60)
+    c.starttls(context=tls)
+    c.login(args[0], args[1])
+    c.quit()
 elif cmd == "imaps":           # is the message there over IMAPS?
     try:
         c = imaplib.IMAP4_SSL("127.0.0.1", base + 993, ssl_context=tls, timeout=60)
@@ -230,8 +235,11 @@ card=$work/card.img
 cp "$img" "$card"
 # a 1 GiB card: the first boot grows the data partition to its end
 truncate -s 1G "$card"
+# a second user given as a SHA512-CRYPT hash (its "$" must reach smolmail as is)
+hash=$(openssl passwd -6 -salt smolmailtest hashed-pw)
 printf '%s\r\n' "# test settings" "SMOLMAIL_HOSTNAME=mail.home.arpa" \
-	"MAIL_USER=test@home.arpa:secret-pw" "NTP_SERVERS=off" > "$work/smolmail.env"
+	"MAIL_USER=test@home.arpa:secret-pw" "MAIL_USER=hashed@home.arpa:{SHA512-CRYPT}$hash" \
+	"NTP_SERVERS=off" > "$work/smolmail.env"
 fat="$card@@$(part_offset "$card" 1)"
 MTOOLS_SKIP_CHECK=1 mcopy -o -i "$fat" "$work/smolmail.env" ::smolmail.env
 base=$(port_base)
@@ -249,9 +257,11 @@ else
 fi
 check "data partition grown to the end of the card" grep -q "data partition now 959 MiB" "$work/boot1.log"
 check "user from smolmail.env created" grep -q "user test@home.arpa created" "$work/boot1.log"
+check "user given as a hash created" grep -q "user hashed@home.arpa created" "$work/boot1.log"
 env_now=$(MTOOLS_SKIP_CHECK=1 mtype -i "$fat" ::smolmail.env | tr -d '\r')
-if grep -qx "MAIL_USER=test@home.arpa" <<<"$env_now" && ! grep -q "secret-pw" <<<"$env_now"; then
-	ok "plain password removed from smolmail.env"
+if grep -qx "MAIL_USER=test@home.arpa" <<<"$env_now" && ! grep -q "secret-pw" <<<"$env_now" &&
+	grep -qF "MAIL_USER=hashed@home.arpa:{SHA512-CRYPT}$hash" <<<"$env_now"; then
+	ok "plain password removed from smolmail.env, the hash kept"
 else
 	fail "plain password still in smolmail.env: $env_now"
 fi
@@ -273,6 +283,7 @@ check "smolmail-status reports the server" grep -q "VmRSS" <<<"$status"
 step "submission and reading"
 check "submit over 587 with STARTTLS and AUTH" mailpy submit 587 "hello over 587"
 check "submit over 465 with TLS and AUTH" mailpy submit 465 "hello over 465"
+check "AUTH with the password whose hash was in smolmail.env" mailpy auth hashed@home.arpa hashed-pw
 for proto in imaps pop3s; do
 	rc=0
 	out=$(mailpy "$proto" "hello over 587" 2>&1) || rc=$?
