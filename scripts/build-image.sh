@@ -56,7 +56,7 @@ if [ -n "${SMOLMAIL_BIN:-}" ]; then
 else
 	step "cross-building smolmail for $target"
 	cargo build --release --locked --target "$target"
-	bin=target/$target/release/smolmail
+	bin=${CARGO_TARGET_DIR:-target}/$target/release/smolmail
 fi
 file -L "$bin" | grep -q "ARM aarch64.*stati" || die "$bin is not a static aarch64 executable"
 

@@ -221,7 +221,7 @@ step "build the qemu-virt image"
 scripts/build-image.sh qemu-virt
 img=out/qemu-virt/sdcard.img
 # the binary that went into it, for the rebuild below
-cp "${SMOLMAIL_BIN:-target/aarch64-unknown-linux-musl/release/smolmail}" "$work/smolmail"
+cp "${SMOLMAIL_BIN:-${CARGO_TARGET_DIR:-target}/aarch64-unknown-linux-musl/release/smolmail}" "$work/smolmail"
 
 step "reproducible: the same inputs give the same image"
 SMOLMAIL_BIN=$work/smolmail OUT=$work/rebuild scripts/build-image.sh qemu-virt > "$work/rebuild.log" 2>&1 ||
