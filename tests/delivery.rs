@@ -390,6 +390,11 @@ fn mx_delivery_with_starttls_to_a_second_smolmail() {
         log.contains("127.0.0.2"),
         "the dead MX was tried first: {log}"
     );
+    assert!(
+        log.contains("TLS certificate of mx.remote.test does not verify")
+            && log.contains("delivering anyway"),
+        "the self-signed certificate is logged, not fatal: {log}"
+    );
     assert!(dns.tcp_queries.load(Ordering::Relaxed) > 0, "no TCP retry");
 }
 
@@ -736,8 +741,9 @@ fn kill_9_loses_nothing() {
     );
     server.child.kill().unwrap(); // SIGKILL in the middle of sending
     server.child.wait().unwrap();
+    let before_kill = received(&peer_data.0);
     assert!(
-        received(&peer_data.0) < N,
+        before_kill < N,
         "all sent before the kill; test too slow to matter"
     );
     let server = Server::start(&data.0, &args);
@@ -759,7 +765,9 @@ fn kill_9_loses_nothing() {
     }
     assert_eq!(count.len(), N, "every message arrived");
     let duplicates: usize = count.values().map(|n| n - 1).sum();
-    assert!(duplicates <= 3, "{duplicates} duplicates");
+    eprintln!("kill -9: {before_kill} of {N} delivered before the kill; {duplicates} sent twice");
+    // Sent but not yet committed as sent when killed: a handful at most.
+    assert!(duplicates <= 10, "{duplicates} duplicates");
     let store = smolmail::store::Store::open(&data.0, &Default::default()).unwrap();
     let r = store.read().unwrap();
     for blob in blobs {
@@ -997,6 +1005,8 @@ fn queue_commands() {
             "1h",
             "--smtp-port-out",
             &closed,
+            "--max-queue",
+            "2",
         ],
     );
     assert_eq!(
@@ -1017,6 +1027,14 @@ fn queue_commands() {
         || server.log().matches("status=deferred").count() >= 2,
         &server,
     );
+    // --max-queue 2: a third message for another domain waits outside.
+    let mut c = server.connect("submission");
+    c.expect("220");
+    c.cmd("EHLO client.test", "250");
+    c.cmd("MAIL FROM:<alice@home.arpa>", "250");
+    c.cmd("RCPT TO:<y@down.test>", "452 4.3.1");
+    c.cmd("RCPT TO:<alice@home.arpa>", "250");
+    c.cmd("QUIT", "221");
     let list = common::admin(&data.0, &["queue", "list"], "");
     assert!(
         list.contains("x@down.test") && list.contains("in 2 Requests"),

@@ -122,11 +122,26 @@ struct Runner {
 /// One attempt of one queue entry, shared by its destinations' jobs.
 struct Attempt {
     entry: QueueEntry,
-    shape: Shape,
+    /// What the body needs, found when first needed: scanning a large
+    /// message is work, done by the worker about to send it rather than
+    /// by the scan for every due entry at once.
+    shape: Cell<Option<Shape>>,
     started: Instant,
     verdicts: RefCell<Vec<Option<Verdict>>>,
     /// Destinations that have not answered yet.
     outstanding: Cell<usize>,
+}
+
+impl Attempt {
+    /// `Ok(None)`: the body is missing (a damaged store).
+    fn shape(&self, store: &crate::store::Store) -> Result<Option<Shape>, StoreError> {
+        if let Some(shape) = self.shape.get() {
+            return Ok(Some(shape));
+        }
+        let shape = store.read()?.blob(self.entry.blob_id)?.map(body::inspect);
+        self.shape.set(shape);
+        Ok(shape)
+    }
 }
 
 /// Some recipients of one attempt, for one destination.
@@ -200,31 +215,9 @@ impl Runner {
     /// Starts one attempt of one entry.
     fn begin(self: &Rc<Self>, entry: QueueEntry) {
         self.in_flight.borrow_mut().insert(entry.entry_id);
-        let shape = match self
-            .ctx
-            .store
-            .read()
-            .and_then(|r| r.blob(entry.blob_id).map(|b| b.map(body::inspect)))
-        {
-            Ok(Some(shape)) => Some(shape),
-            Ok(None) => None,
-            Err(e) => {
-                log::error!(
-                    "delivery: {}: cannot read the message: {e}",
-                    entry.outbound.queue_id
-                );
-                self.in_flight.borrow_mut().remove(&entry.entry_id);
-                return;
-            }
-        };
         let n = entry.outbound.recipients.len();
         let attempt = Rc::new(Attempt {
-            shape: shape.unwrap_or(Shape {
-                start: 0,
-                size: 0,
-                eight_bit: false,
-                utf8_headers: false,
-            }),
+            shape: Cell::new(None),
             entry,
             started: Instant::now(),
             verdicts: RefCell::new(vec![None; n]),
@@ -233,14 +226,6 @@ impl Runner {
         let mut groups: Vec<(Dest, Vec<usize>)> = Vec::new();
         for (i, r) in attempt.entry.outbound.recipients.iter().enumerate() {
             if r.state != crate::store::queue::RecipientState::Pending {
-                continue;
-            }
-            if shape.is_none() {
-                attempt.verdicts.borrow_mut()[i] = Some(Verdict::local(
-                    Kind::Failed,
-                    "5.3.0",
-                    "the message body is missing from the store",
-                ));
                 continue;
             }
             match route::destination(&self.ctx.config.delivery, &r.address) {
@@ -359,6 +344,27 @@ impl Runner {
                 }
             }
             let Some(s) = session.as_mut() else { break };
+            // Let sessions run before the (possibly long) body scan.
+            smol::future::yield_now().await;
+            let shape = match msg.attempt.shape(&self.ctx.store) {
+                Ok(Some(shape)) => shape,
+                Ok(None) => {
+                    let lost = "the message body is missing from the store";
+                    let n = msg.rcpts.len();
+                    self.record(
+                        msg,
+                        vec![Verdict::local(Kind::Failed, "5.3.0", lost); n],
+                        "none",
+                    );
+                    continue;
+                }
+                Err(e) => {
+                    let v = Verdict::local(Kind::Deferred, "4.3.0", format!("store: {e}"));
+                    let n = msg.rcpts.len();
+                    self.record(msg, vec![v; n], "none");
+                    continue;
+                }
+            };
             let attempt = &msg.attempt;
             let out = &attempt.entry.outbound;
             let envelope = Envelope {
@@ -378,7 +384,7 @@ impl Runner {
                 ret: out.ret,
                 envid: out.envid.as_deref(),
                 blob_id: attempt.entry.blob_id,
-                shape: attempt.shape,
+                shape,
             };
             let result = s.send(&envelope, &self.ctx.store).await;
             let relay = s.relay.clone();
@@ -597,8 +603,13 @@ impl Runner {
         now: i64,
         retry_until: Option<i64>,
     ) -> Result<Option<Notice>, StoreError> {
+        let shape = attempt.shape(&self.ctx.store)?.unwrap_or(Shape {
+            start: 0,
+            size: 0,
+            eight_bit: false,
+            utf8_headers: false,
+        });
         let reader = self.ctx.store.read()?;
-        let shape = attempt.shape;
         let full = out.ret == DsnRet::Full
             && action == Action::Failed
             && shape.size <= bounce::FULL_RETURN_LIMIT;
