@@ -868,11 +868,11 @@ fn dot_stuffing_crlf_and_per_recipient_results_on_the_wire() {
     );
 }
 
-/// A peer without 8BITMIME or SMTPUTF8, and one with a small SIZE: a
-/// message that needs what the peer lacks bounces with the reason.
+/// A peer without 8BITMIME or SMTPUTF8 and with a small SIZE: a message
+/// that needs what the peer lacks bounces with the reason, unsent.
 #[test]
 fn extensions_the_peer_lacks_bounce_with_a_reason() {
-    let plain = RawPeer::start(&["SIZE 200"]);
+    let plain = RawPeer::start(&["SIZE 1000"]);
     let dns = Dns::start(
         vec![
             ("old.test", Rr::Mx(10, "mx.old.test")),
@@ -901,12 +901,18 @@ fn extensions_the_peer_lacks_bounce_with_a_reason() {
         &server,
         "alice@home.arpa",
         &["b@old.test"],
-        &format!("Subject: big\r\n\r\n{}\r\n", "x".repeat(300)),
+        &format!("Subject: big\r\n\r\n{}\r\n", "x".repeat(1200)),
+    );
+    submit(
+        &server,
+        "alice@home.arpa",
+        &["c@old.test"],
+        "Subject: gr\u{fc}\u{df}e\r\n\r\nascii body\r\n",
     );
     wait_until(
-        "two bounces",
+        "three bounces",
         Duration::from_secs(20),
-        || inbox(&data.0, "alice@home.arpa").len() == 2,
+        || inbox(&data.0, "alice@home.arpa").len() == 3,
         &server,
     );
     let all: String = inbox(&data.0, "alice@home.arpa")
@@ -918,7 +924,11 @@ fn extensions_the_peer_lacks_bounce_with_a_reason() {
         "{all}"
     );
     assert!(
-        all.contains("Status: 5.3.4") && all.contains("exceeds the limit of 200"),
+        all.contains("Status: 5.3.4") && all.contains("exceeds the limit of 1000"),
+        "{all}"
+    );
+    assert!(
+        all.contains("Status: 5.6.7") && all.contains("does not support SMTPUTF8"),
         "{all}"
     );
     assert!(
