@@ -19,6 +19,14 @@ use smolmail::store::{Flags, Options, Store};
 const ALICE: &str = "alice@home.arpa";
 const ALICE_PW: &str = "alice-pw";
 
+/// Held by the tests that load the machine (thousands of messages), so
+/// that they do not run at the same time as each other.
+static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn heavy() -> std::sync::MutexGuard<'static, ()> {
+    HEAVY.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn setup(name: &str) -> (TempDir, Server) {
     let data = TempDir::new(&format!("imapc-{name}"));
     add_user(&data.0, ALICE, ALICE_PW);
@@ -605,6 +613,206 @@ fn mbsync_both_ways() {
         .filter(|f| f.to_string_lossy().ends_with('F') || f.to_string_lossy().contains(",F"))
         .collect();
     assert_eq!(flagged.len(), 1, "{:?}", maildir_files(&inbox));
+}
+
+/// Puts `count` messages of `body_lines` lines in `address`'s INBOX
+/// through the store (the server is not running yet).
+fn fill_inbox(data: &Path, address: &str, count: u32, body_lines: usize) {
+    let store = Store::open(data, &Options::default()).unwrap();
+    let inbox = {
+        let r = store.read().unwrap();
+        let account = r.account(address).unwrap().unwrap();
+        r.mailbox(account.id, "INBOX").unwrap().unwrap().id
+    };
+    let filler = "The quick brown fox jumps over the lazy dog.\r\n".repeat(body_lines);
+    // Tasks at once, so the writer commits them in groups.
+    let tasks: Vec<_> = (0..count)
+        .map(|i| {
+            let store = store.clone();
+            let filler = filler.clone();
+            smol::spawn(async move {
+                store
+                    .deliver(smolmail::store::Delivery {
+                        message: format!(
+                            "From: bulk@example.org\r\nSubject: bulk {i}\r\n\r\n{filler}message {i}\r\n"
+                        )
+                        .into_bytes(),
+                        internal_date: 1_700_000_000 + i64::from(i),
+                        flags: Flags::default(),
+                        keywords: vec![],
+                        mailboxes: vec![inbox],
+                        outbound: None,
+                    })
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    smol::block_on(async {
+        for t in tasks {
+            t.await;
+        }
+    });
+    store.shutdown();
+}
+
+/// A first sync of a few thousand messages: mbsync pipelines one UID FETCH
+/// per message. The server once paced every session to 200 commands a
+/// second after a burst of 800, so this took at least (5000 - 800) / 200 =
+/// 21 s, however fast the machine; it now takes about 3 s (debug build).
+#[test]
+fn mbsync_first_sync_is_not_paced() {
+    const COUNT: u32 = 5000;
+    let _heavy = heavy();
+    let data = TempDir::new("imapc-mbsync-bulk");
+    add_user(&data.0, ALICE, ALICE_PW);
+    fill_inbox(&data.0, ALICE, COUNT, 0);
+    let server = Server::start(&data.0, &[]);
+    let home = TempDir::new("imapc-mbsync-bulk-home");
+    let maildir = home.0.join("Mail");
+    std::fs::create_dir_all(&maildir).unwrap();
+    let rc = home.0.join("mbsyncrc");
+    std::fs::write(
+        &rc,
+        format!(
+            "FSync no\n\nIMAPAccount smol\nHost 127.0.0.1\nPort {}\nUser {ALICE}\nPass {ALICE_PW}\n\
+             SSLType None\nAuthMechs LOGIN\n\n\
+             IMAPStore remote\nAccount smol\n\n\
+             MaildirStore local\nPath {m}/\nInbox {m}/INBOX\n\n\
+             Channel mail\nFar :remote:\nNear :local:\nPatterns INBOX\nCreate Both\n\
+             SyncState *\n",
+            server.port("imap"),
+            m = maildir.display()
+        ),
+    )
+    .unwrap();
+    let start = Instant::now();
+    run(
+        "mbsync",
+        Command::new("mbsync")
+            .env("HOME", &home.0)
+            .args(["-q", "-c", rc.to_str().unwrap(), "-a"]),
+    );
+    let took = start.elapsed();
+    eprintln!("mbsync: {COUNT} messages in {took:?}");
+    assert_eq!(maildir_files(&maildir.join("INBOX")).len(), COUNT as usize);
+    assert!(
+        took < Duration::from_secs(16),
+        "mbsync took {took:?} for {COUNT} messages"
+    );
+}
+
+/// imaplib sessions on a mailbox of a few thousand messages: a long SEARCH
+/// or FETCH must not hold up the other sessions (one executor thread
+/// serves them all), and a session must not keep a large FETCH response
+/// in memory afterwards. Prints one JSON line of figures.
+const BIG_MAILBOX: &str = r#"
+import imaplib, json, sys, threading, time
+port, pid, count = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+
+def rss_anon():
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1])
+
+def session():
+    M = imaplib.IMAP4("127.0.0.1", port)
+    M.login("alice@home.arpa", "alice-pw")
+    typ, data = M.select("INBOX")
+    assert typ == "OK" and data == [str(count).encode()], data
+    return M
+
+probe = session()
+worst = [0.0]
+running = [True]
+def noops():
+    while running[0]:
+        t = time.monotonic()
+        assert probe.noop()[0] == "OK"
+        worst[0] = max(worst[0], time.monotonic() - t)
+        time.sleep(0.005)
+
+M = session()
+figures = {}
+for name, run in [
+    ("search", lambda: M.search(None, "BODY", '"message 2999"')),
+    ("fetch", lambda: M.fetch("1:*", "(FLAGS ENVELOPE BODYSTRUCTURE)")),
+]:
+    running[0] = True
+    worst[0] = 0.0
+    t = threading.Thread(target=noops)
+    t.start()
+    time.sleep(0.05)
+    start = time.monotonic()
+    typ, data = run()
+    took = time.monotonic() - start
+    time.sleep(0.05)
+    running[0] = False
+    t.join()
+    assert typ == "OK", (typ, data)
+    figures[name] = {"took": took, "worst_noop": worst[0]}
+    if name == "search":
+        assert len(data[0].split()) == 1, data
+    else:
+        assert len([d for d in data if d != b")"]) == count, len(data)
+
+# Memory: 20 sessions that each FETCH envelopes of the whole mailbox.
+others = [session() for _ in range(20)]
+before = rss_anon()
+for S in others:
+    typ, data = S.fetch("1:*", "(FLAGS ENVELOPE BODYSTRUCTURE)")
+    assert typ == "OK"
+    del data
+time.sleep(0.2)
+figures["rss_anon_growth_kib"] = rss_anon() - before
+print(json.dumps(figures))
+"#;
+
+#[test]
+fn large_mailbox_does_not_stall_or_bloat() {
+    const COUNT: u32 = 3000;
+    let _heavy = heavy();
+    let data = TempDir::new("imapc-big");
+    add_user(&data.0, ALICE, ALICE_PW);
+    fill_inbox(&data.0, ALICE, COUNT, 800);
+    let server = Server::start(&data.0, &["--max-connections-per-ip", "50"]);
+    let out = python(
+        BIG_MAILBOX,
+        &[
+            server.port("imap").to_string(),
+            server.child.id().to_string(),
+            COUNT.to_string(),
+        ],
+    );
+    let figures = String::from_utf8_lossy(&out.stdout).into_owned();
+    eprintln!("{figures}");
+    for command in ["search", "fetch"] {
+        let object = &figures[figures.find(command).unwrap()..];
+        let took = number_in(object, "took");
+        let worst = number_in(object, "worst_noop");
+        // The server once answered nothing else while one of these ran:
+        // the probe's slowest NOOP was as long as the command.
+        if took > 0.3 {
+            assert!(
+                worst < took / 3.0,
+                "{command} took {took:.3} s and held a NOOP for {worst:.3} s"
+            );
+        }
+    }
+    // Once, each session kept its whole response buffer (about 1 MB
+    // here), 20 MB in all.
+    let growth = number_in(&figures, "rss_anon_growth_kib");
+    assert!(growth < 8.0 * 1024.0, "RssAnon grew by {growth} KiB");
+}
+
+/// The number after `"key": ` in a JSON text.
+fn number_in(json: &str, key: &str) -> f64 {
+    let at = json.find(&format!("\"{key}\"")).unwrap() + key.len() + 2;
+    let rest = json[at..].trim_start_matches([':', ' ']);
+    let end = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == 'e'))
+        .unwrap_or(rest.len());
+    rest[..end].parse().unwrap()
 }
 
 #[test]
