@@ -195,9 +195,13 @@ fn generate_self_signed(
     }
     let generated = rcgen::generate_simple_self_signed(names)
         .map_err(|e| format!("cannot generate a certificate: {e}"))?;
-    write_private(key_path, generated.signing_key.serialize_pem().as_bytes())?;
-    fs::write(cert_path, generated.cert.pem())
-        .map_err(|e| format!("cannot write {}: {e}", cert_path.display()))?;
+    // The key first: a certificate on disk always has its key beside it.
+    write_durably(
+        key_path,
+        generated.signing_key.serialize_pem().as_bytes(),
+        0o600,
+    )?;
+    write_durably(cert_path, generated.cert.pem().as_bytes(), 0o644)?;
     log::info!(
         "tls: generated a self-signed certificate for {hostname} in {}",
         dir.display()
@@ -205,18 +209,30 @@ fn generate_self_signed(
     Ok(())
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
+/// Writes a file so that after a power cut it is either absent or
+/// complete: a temporary file, fsync, rename over the name, fsync of the
+/// directory. (A half-written certificate would stop the server starting.)
+fn write_durably(path: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {
     use std::os::unix::fs::OpenOptionsExt;
+    let failed = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
+    let temp = path.with_extension("tmp");
     let mut file = fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        .mode(mode)
+        .open(&temp)
+        .map_err(failed)?;
     file.write_all(bytes)
         .and_then(|_| file.sync_all())
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+        .map_err(failed)?;
+    fs::rename(&temp, path).map_err(failed)?;
+    if let Some(dir) = path.parent() {
+        fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(failed)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
