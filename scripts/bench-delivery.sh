@@ -21,7 +21,7 @@ command -v smtp-sink >/dev/null || PATH=$PATH:/usr/sbin
 command -v smtp-sink >/dev/null || { echo "smtp-sink missing: run scripts/setup.sh (postfix)" >&2; exit 1; }
 
 cargo build --release --locked -q
-bin=$PWD/target/release/smolmail
+bin=${CARGO_TARGET_DIR:-$PWD/target}/release/smolmail
 work=$(mktemp -d /tmp/smolmail-bench-delivery.XXXXXX)
 server=
 sink=
@@ -64,6 +64,7 @@ sink_user=()
 if [ "$(id -u)" -eq 0 ]; then sink_user=(-u postfix); fi
 smtp-sink "${sink_user[@]}" "127.0.0.1:$sink_port" 256 &
 sink=$!
+disown "$sink" # no job-control notice when it is killed
 sleep 0.3
 "$bin" queue flush >/dev/null
 
