@@ -868,6 +868,86 @@ fn dot_stuffing_crlf_and_per_recipient_results_on_the_wire() {
     );
 }
 
+/// RFC 3461: NOTIFY and ORCPT go on to a server that takes DSN; to one
+/// that does not, NOTIFY=SUCCESS earns a "relayed" notice from us, and
+/// NOTIFY=NEVER silences the bounce of a refused recipient.
+#[test]
+fn notify_success_never_and_dsn_passthrough() {
+    let plain = RawPeer::start(&["PIPELINING", "8BITMIME"]);
+    let dsn = RawPeer::start(&["PIPELINING", "8BITMIME", "DSN"]);
+    let dns = Dns::start(
+        vec![
+            ("nodsn.test", Rr::Mx(10, "mx.nodsn.test")),
+            ("mx.nodsn.test", Rr::A(Ipv4Addr::LOCALHOST)),
+        ],
+        &[],
+    );
+    let data = TempDir::new("dlv-notify");
+    add_user(&data.0, "alice@home.arpa", "alice-pw");
+    // dsn.test goes by --route to the second peer; no DNS for it.
+    let server = Server::start(
+        &data.0,
+        &[
+            "--dns-server",
+            &dns.flag(),
+            "--route",
+            &format!("dsn.test=127.0.0.1:{}", dsn.port),
+            "--smtp-port-out",
+            &plain.port.to_string(),
+        ],
+    );
+    let mut c = server.connect("submission");
+    c.expect("220");
+    c.cmd("EHLO client.test", "250");
+    c.cmd("MAIL FROM:<alice@home.arpa> RET=HDRS ENVID=env+2B1", "250");
+    c.cmd("RCPT TO:<ok@nodsn.test> NOTIFY=SUCCESS", "250");
+    c.cmd("RCPT TO:<reject-x@nodsn.test> NOTIFY=NEVER", "250");
+    c.cmd(
+        "RCPT TO:<ok@dsn.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;OK+2Bx@dsn.test",
+        "250",
+    );
+    c.cmd("DATA", "354");
+    c.send(b"Subject: notify\r\n\r\nhello\r\n.\r\n");
+    c.expect("250");
+    c.cmd("QUIT", "221");
+    wait_until(
+        "an empty queue",
+        Duration::from_secs(20),
+        || queue(&data.0).is_empty(),
+        &server,
+    );
+    let commands = dsn.seen.lock().unwrap().commands.clone();
+    assert!(
+        commands
+            .iter()
+            .any(|c| c
+                == "RCPT TO:<ok@dsn.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;OK+2Bx@dsn.test"),
+        "{commands:?}"
+    );
+    assert!(
+        commands
+            .iter()
+            .any(|c| c.starts_with("MAIL FROM:<alice@home.arpa>")
+                && c.ends_with("RET=HDRS ENVID=env+2B1")),
+        "{commands:?}"
+    );
+    let plain_commands = plain.seen.lock().unwrap().commands.clone();
+    assert!(
+        plain_commands.iter().all(|c| !c.contains("NOTIFY")),
+        "{plain_commands:?}"
+    );
+    let notices = inbox(&data.0, "alice@home.arpa");
+    assert_eq!(notices.len(), 1, "only the relayed notice");
+    let status = dsn_status(&notices[0]);
+    assert!(status.contains("Action: relayed"), "{status}");
+    assert!(
+        status.contains("Final-Recipient: rfc822; ok@nodsn.test"),
+        "{status}"
+    );
+    assert!(status.contains("Original-Envelope-Id: env+1"), "{status}");
+    assert!(!status.contains("reject-x"), "{status}");
+}
+
 /// A peer without 8BITMIME or SMTPUTF8 and with a small SIZE: a message
 /// that needs what the peer lacks bounces with the reason, unsent.
 #[test]

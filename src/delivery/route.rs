@@ -226,6 +226,14 @@ async fn mx_hops(
     resolver: &Resolver,
     me: &str,
 ) -> Result<Vec<Hop>, RouteError> {
+    if !domain.is_ascii() {
+        // The DNS wants A-labels (RFC 5891); this build has no IDNA mapping.
+        // A relay host can still take such mail (with SMTPUTF8).
+        return Err(RouteError::permanent(
+            "5.1.2",
+            format!("{domain}: internationalized domain names need a relay host (--relay-host)"),
+        ));
+    }
     let names = match resolver.lookup(domain, Qtype::Mx).await {
         Err(e) => return Err(RouteError::temporary(format!("MX lookup of {domain}: {e}"))),
         Ok(Answer::NxDomain) => {
