@@ -1071,6 +1071,52 @@ fn null_mx_and_nxdomain_bounce_at_once() {
         || queue(&data.0).is_empty(),
         &server,
     );
+    // A remote sender, forwarded through an alias: its bounce is queued
+    // for the outside (here it cannot be delivered either, and being a
+    // bounce it is dropped, not bounced again).
+    common::admin(
+        &data.0,
+        &["alias", "add", "fwd@home.arpa", "w@nullmx.test"],
+        "",
+    );
+    let mut c = server.connect("smtp");
+    c.expect("220");
+    c.cmd("EHLO client.test", "250");
+    c.cmd("MAIL FROM:<stranger@elsewhere.test>", "250");
+    c.cmd("RCPT TO:<fwd@home.arpa>", "250");
+    c.cmd("DATA", "354");
+    c.send(b"Subject: forwarded\r\n\r\nx\r\n.\r\n");
+    c.expect("250");
+    c.cmd("QUIT", "221");
+    wait_until(
+        "the queued bounce to be given up",
+        Duration::from_secs(20),
+        || {
+            server
+                .log()
+                .matches("no notification: the sender is null")
+                .count()
+                == 2
+        },
+        &server,
+    );
+    let log = server.log();
+    assert!(
+        log.contains("sender non-delivery notification: ")
+            && log.contains("to <stranger@elsewhere.test> (queued)"),
+        "{log}"
+    );
+    assert!(
+        log.contains("to=<stranger@elsewhere.test>, relay=none"),
+        "{log}"
+    );
+    assert_eq!(inbox(&data.0, "alice@home.arpa").len(), 1);
+    wait_until(
+        "an empty queue",
+        Duration::from_secs(10),
+        || queue(&data.0).is_empty(),
+        &server,
+    );
 }
 
 /// `smolmail queue list | delete` against a live server's store.

@@ -74,6 +74,7 @@ pub fn start(ex: &Rc<LocalExecutor<'static>>, ctx: &Rc<Context>) -> Result<(), S
         relay,
         connections: smol::lock::Semaphore::new(config.max_outbound as usize),
         in_flight: RefCell::new(HashSet::new()),
+        held: RefCell::new(HashMap::new()),
         jobs: RefCell::new(HashMap::new()),
         wake: event_listener::Event::new(),
         more: Cell::new(false),
@@ -112,6 +113,10 @@ struct Runner {
     connections: smol::lock::Semaphore,
     /// Entry ids being attempted: the scan leaves them alone.
     in_flight: RefCell<HashSet<u64>>,
+    /// Entries whose result could not be stored (disk full?), with when
+    /// to try again: without this their old due time would have them sent
+    /// again at once, over and over.
+    held: RefCell<HashMap<u64, i64>>,
     jobs: RefCell<HashMap<Dest, Rc<Job>>>,
     /// Wakes the main loop from inside (an attempt finished).
     wake: event_listener::Event,
@@ -190,11 +195,14 @@ impl Runner {
     fn scan(self: &Rc<Self>) -> Result<Duration, StoreError> {
         let now = crate::time::now();
         let room = MAX_IN_FLIGHT.saturating_sub(self.in_flight.borrow().len());
+        self.held.borrow_mut().retain(|_, until| *until > now);
         let scan = {
-            let in_flight = self.in_flight.borrow();
-            self.ctx
-                .store
-                .queue_due(now, |id| in_flight.contains(&id), room)?
+            let (in_flight, held) = (self.in_flight.borrow(), self.held.borrow());
+            self.ctx.store.queue_due(
+                now,
+                |id| in_flight.contains(&id) || held.contains_key(&id),
+                room,
+            )?
         };
         self.more.set(scan.more);
         for entry in scan.due {
@@ -577,10 +585,15 @@ impl Runner {
         match self.ctx.store.queue_update(update).await {
             Ok(()) if !retry => log::info!("delivery: {}: removed", entry.outbound.queue_id),
             Ok(()) => {}
-            Err(e) => log::error!(
-                "delivery: {}: cannot store the result of the attempt: {e}",
-                entry.outbound.queue_id
-            ),
+            Err(e) => {
+                log::error!(
+                    "delivery: {}: cannot store the result of the attempt: {e}; holding it for {}s",
+                    entry.outbound.queue_id,
+                    config.retry_base.as_secs()
+                );
+                let until = now + config.retry_base.as_secs() as i64;
+                self.held.borrow_mut().insert(entry.entry_id, until);
+            }
         }
         self.in_flight.borrow_mut().remove(&entry.entry_id);
         // The runner planned its sleep while this entry was in flight: a
