@@ -43,6 +43,14 @@ step "outbound delivery: 1000 queued messages to Postfix's smtp-sink (scripts/be
 # kill -9; this runs the release binary end to end and prints its rate.
 scripts/bench-delivery.sh
 
+step "fetching from IMAP accounts: a first sync of 500 messages from Dovecot, measured"
+# The fetch tests ran in `cargo test` (against a second smolmail and against
+# Dovecot); this prints the time and the server's memory for the first sync
+# with an optimised build.
+cargo build --release --locked -q
+SMOLMAIL_MEASURE_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/smolmail" \
+  cargo test --locked --test fetch measure_dovecot_first_sync -- --ignored --nocapture
+
 step "static aarch64 release build"
 cargo build --release --locked --target aarch64-unknown-linux-musl
 bin=target/aarch64-unknown-linux-musl/release/smolmail

@@ -25,6 +25,7 @@ enum Command {
     Alias(AliasCmd),
     Backup(BackupCmd),
     Queue(QueueCmd),
+    Fetch(FetchCmd),
     Version(VersionCmd),
 }
 
@@ -261,6 +262,98 @@ struct QueueDelete {
 }
 
 #[derive(FromArgs)]
+#[argh(subcommand, name = "fetch")]
+/// pull mail from outside IMAP accounts: add, list, del, run
+struct FetchCmd {
+    #[argh(subcommand)]
+    action: FetchAction,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand)]
+enum FetchAction {
+    Add(FetchAdd),
+    List(FetchList),
+    Del(FetchDel),
+    Run(FetchRun),
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "add")]
+/// add an outside IMAP account whose mail LOCAL-USER gets (the remote copy is left as it is)
+struct FetchAdd {
+    #[argh(positional)]
+    local_user: String,
+    /// IMAP server name or address
+    #[argh(option)]
+    host: String,
+    /// IMAP server port [default 993, or 143 with --starttls]
+    #[argh(option)]
+    port: Option<u16>,
+    /// STARTTLS on a plain port instead of TLS from the first byte
+    #[argh(switch)]
+    starttls: bool,
+    /// user name at the IMAP server
+    #[argh(option)]
+    user: String,
+    /// file whose first line is the password at the IMAP server
+    #[argh(option)]
+    password_file: PathBuf,
+    /// remote folder, REMOTE or REMOTE=LOCAL-MAILBOX, repeatable [default INBOX]
+    #[argh(option)]
+    folder: Vec<String>,
+    /// local mailbox for folders given without =LOCAL-MAILBOX [default INBOX]
+    #[argh(option)]
+    into: Option<String>,
+    /// time between runs, s/m/h suffix [default 5m]
+    #[argh(option)]
+    every: Option<String>,
+    /// wait for new mail with IMAP IDLE on INBOX between runs
+    #[argh(switch)]
+    idle: bool,
+    /// PEM file of CA certificates also trusted for this server (a private CA)
+    #[argh(option)]
+    ca: Option<PathBuf>,
+    /// most messages taken in one run [default 1000]
+    #[argh(option)]
+    max_per_run: Option<u32>,
+    /// data directory [env SMOLMAIL_DATA]
+    #[argh(option)]
+    data: Option<String>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "list")]
+/// list fetch accounts, their folders and last runs (never the password)
+struct FetchList {
+    /// data directory [env SMOLMAIL_DATA]
+    #[argh(option)]
+    data: Option<String>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "del")]
+/// delete a fetch account by id (the mail already fetched stays)
+struct FetchDel {
+    #[argh(positional)]
+    id: String,
+    /// data directory [env SMOLMAIL_DATA]
+    #[argh(option)]
+    data: Option<String>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "run")]
+/// fetch now, once, from one account or all (progress on a terminal)
+struct FetchRun {
+    #[argh(positional)]
+    id: Option<String>,
+    /// data directory [env SMOLMAIL_DATA]
+    #[argh(option)]
+    data: Option<String>,
+}
+
+#[derive(FromArgs)]
 #[argh(subcommand, name = "version")]
 /// print the version
 struct VersionCmd {}
@@ -355,6 +448,28 @@ fn admin_command(command: Command) -> Result<String, String> {
             QueueAction::Delete(a) => {
                 smolmail::delivery::admin::queue_delete(&data_dir(&a.data), &a.id)
             }
+        },
+        Command::Fetch(FetchCmd { action }) => match action {
+            FetchAction::Add(a) => {
+                let options = smolmail::fetch::admin::AddOptions {
+                    local_user: a.local_user,
+                    host: a.host,
+                    port: a.port,
+                    starttls: a.starttls,
+                    user: a.user,
+                    password_file: a.password_file,
+                    folders: a.folder,
+                    into: a.into,
+                    every: a.every,
+                    idle: a.idle,
+                    ca: a.ca,
+                    max_per_run: a.max_per_run,
+                };
+                smolmail::fetch::admin::add(&data_dir(&a.data), &options)
+            }
+            FetchAction::List(a) => smolmail::fetch::admin::list(&data_dir(&a.data)),
+            FetchAction::Del(a) => smolmail::fetch::admin::del(&data_dir(&a.data), &a.id),
+            FetchAction::Run(a) => smolmail::fetch::admin::run(&data_dir(&a.data), a.id.as_deref()),
         },
         Command::Serve(_) | Command::Version(_) => unreachable!("dispatched in main"),
     }

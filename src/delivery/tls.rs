@@ -7,6 +7,9 @@
 //! - to a relay host, TLS is required and its certificate must verify
 //!   against Mozilla's roots (compiled in: the board has no CA bundle) plus
 //!   the operator's `--relay-ca`; otherwise nothing is sent.
+//!
+//! The fetcher (`crate::fetch`) uses the second policy for IMAP servers,
+//! with an account's own CA certificates ([`verified_pem`]).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -25,29 +28,52 @@ fn roots(extra: Option<&Path>) -> Result<RootCertStore, String> {
     let mut store = RootCertStore::empty();
     store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = extra {
+        let origin = format!("--relay-ca {}", path.display());
         let certs = CertificateDer::pem_file_iter(path)
-            .map_err(|e| format!("--relay-ca {}: {e}", path.display()))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("--relay-ca {}: {e}", path.display()))?;
-        if certs.is_empty() {
-            return Err(format!(
-                "--relay-ca {}: no CERTIFICATE block in the file",
-                path.display()
-            ));
-        }
-        for cert in certs {
-            store
-                .add(cert)
-                .map_err(|e| format!("--relay-ca {}: {e}", path.display()))?;
-        }
+            .map_err(|e| format!("{origin}: {e}"))?
+            .collect::<Result<Vec<_>, _>>();
+        add_certs(&mut store, certs, &origin)?;
     }
     Ok(store)
 }
 
+/// Adds parsed PEM certificates to the trusted roots; `origin` (a flag and
+/// file) names them in errors.
+fn add_certs(
+    store: &mut RootCertStore,
+    certs: Result<Vec<CertificateDer<'static>>, rustls::pki_types::pem::Error>,
+    origin: &str,
+) -> Result<(), String> {
+    let certs = certs.map_err(|e| format!("{origin}: {e}"))?;
+    if certs.is_empty() {
+        return Err(format!("{origin}: no CERTIFICATE block in the file"));
+    }
+    for cert in certs {
+        store.add(cert).map_err(|e| format!("{origin}: {e}"))?;
+    }
+    Ok(())
+}
+
 fn verifier(extra: Option<&Path>) -> Result<Arc<WebPkiServerVerifier>, String> {
-    WebPkiServerVerifier::builder_with_provider(Arc::new(roots(extra)?), provider())
+    built(roots(extra)?)
+}
+
+fn built(roots: RootCertStore) -> Result<Arc<WebPkiServerVerifier>, String> {
+    WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
         .build()
         .map_err(|e| format!("TLS verifier: {e}"))
+}
+
+/// As [`verified`], with the extra CA certificates given as PEM text
+/// rather than a file (the fetcher keeps an account's `--ca` in the
+/// store); `origin` names them in errors. Empty `pem`: Mozilla's roots only.
+pub fn verified_pem(pem: &[u8], origin: &str) -> Result<Arc<ClientConfig>, String> {
+    let mut store = roots(None)?;
+    if !pem.is_empty() {
+        let certs = CertificateDer::pem_slice_iter(pem).collect::<Result<Vec<_>, _>>();
+        add_certs(&mut store, certs, origin)?;
+    }
+    config(built(store)?)
 }
 
 fn config(verifier: Arc<dyn ServerCertVerifier>) -> Result<Arc<ClientConfig>, String> {
@@ -146,6 +172,10 @@ mod tests {
         let good = dir.join("ca.pem");
         std::fs::write(&good, ca.cert.pem()).unwrap();
         assert!(verified(Some(&good)).is_ok());
+        assert!(verified_pem(ca.cert.pem().as_bytes(), "--ca").is_ok());
+        assert!(verified_pem(b"", "--ca").is_ok());
+        let err = verified_pem(b"junk", "--ca x.pem").unwrap_err();
+        assert!(err.starts_with("--ca x.pem: no CERTIFICATE"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

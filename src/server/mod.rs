@@ -174,6 +174,7 @@ pub fn run(config: Config) -> Result<(), String> {
     });
     let ex = Rc::new(LocalExecutor::new());
     crate::delivery::start(&ex, &ctx)?;
+    crate::fetch::start(&ex, &ctx);
     let result = smol::block_on(ex.run(serve(ex.clone(), ctx.clone(), listeners, limits)));
     store.shutdown();
     log::info!("smolmail stopped");

@@ -7,6 +7,7 @@
 //! commit is durable, which is what lets SMTP say `250`. Protocol modules
 //! call the functions here and never see a key: the layout is in [`keys`].
 
+mod fetch_ops;
 mod keys;
 mod mailbox_ops;
 mod notify;
@@ -26,6 +27,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use heed::{Env, EnvOpenOptions, WithoutTls};
 
+pub use fetch_ops::{
+    AccountState, FetchAccount, FetchBatch, FetchFolder, FetchOp, FetchStatus, Fetched, FolderState,
+};
 pub use queue::{DsnRet, Outbound, OutboundRecipient, QueueEntry};
 pub use queue_ops::{DueScan, Notice, QueueOp, QueueUpdate};
 pub use read::{MessageView, Reader, Recipient};

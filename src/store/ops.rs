@@ -17,6 +17,8 @@ pub enum Prepared {
     None,
     /// The encoded `mime::Summary` of a delivery.
     Summary(Vec<u8>),
+    /// One summary per message of a fetch batch.
+    Summaries(Vec<Vec<u8>>),
 }
 
 pub fn prepare(op: &WriteOp) -> Prepared {
@@ -26,6 +28,7 @@ pub fn prepare(op: &WriteOp) -> Prepared {
             crate::mime::Summary::compute(&d.message).encode(&mut encoded);
             Prepared::Summary(encoded)
         }
+        WriteOp::Fetch(op) => Prepared::Summaries(super::fetch_ops::prepare(op)),
         _ => Prepared::None,
     }
 }
@@ -81,7 +84,7 @@ pub fn apply(
         WriteOp::Deliver(delivery) => {
             let summary = match prep {
                 Prepared::Summary(s) => s.as_slice(),
-                Prepared::None => &[],
+                _ => &[],
             };
             deliver(txn, dbs, delivery, summary, touched).map(Outcome::Delivered)
         }
@@ -90,6 +93,13 @@ pub fn apply(
             expunge(txn, dbs, *mailbox_id, uids, touched).map(Outcome::Expunged)
         }
         WriteOp::Queue(op) => super::queue_ops::apply(txn, dbs, op, touched),
+        WriteOp::Fetch(op) => {
+            let summaries = match prep {
+                Prepared::Summaries(s) => s.as_slice(),
+                _ => &[],
+            };
+            super::fetch_ops::apply(txn, dbs, op, summaries, touched)
+        }
         WriteOp::DeleteMailbox { mailbox_id } => {
             mailbox_ops::delete(txn, dbs, *mailbox_id, touched)
         }

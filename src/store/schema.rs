@@ -42,6 +42,12 @@ pub struct Dbs {
     pub expunged: Db,
     /// due time ‖ entry id → outbound envelope and recipient states.
     pub queue: Db,
+    /// fetch id → outside IMAP account (`fetch_ops.rs`).
+    pub fetch_accounts: Db,
+    /// fetch id → last run; fetch id ‖ folder index → UIDVALIDITY, last UID.
+    pub fetch_state: Db,
+    /// fetch id ‖ folder index ‖ identity hash ‖ size → (): messages taken.
+    pub fetch_seen: Db,
 }
 
 pub fn open(env: &Env<WithoutTls>) -> Result<Dbs, StoreError> {
@@ -61,6 +67,12 @@ pub fn open(env: &Env<WithoutTls>) -> Result<Dbs, StoreError> {
         summaries: db("summaries")?,
         queue: db("queue")?,
         expunged: db("expunged")?,
+        // Added after schema 1 was released without a version change: a
+        // missing database is created empty here, which is all an older
+        // store needs.
+        fetch_accounts: db("fetch_accounts")?,
+        fetch_state: db("fetch_state")?,
+        fetch_seen: db("fetch_seen")?,
     };
     let found = match dbs.meta.get(&txn, keys::SCHEMA_VERSION.as_bytes())? {
         None => None,

@@ -86,6 +86,8 @@ pub enum WriteOp {
     },
     /// Outbound queue changes (delivery results, flush, delete).
     Queue(super::QueueOp),
+    /// Fetch accounts, and batches of fetched messages with their progress.
+    Fetch(super::FetchOp),
 }
 
 /// One message for one or more mailboxes: stored once, referenced by each.

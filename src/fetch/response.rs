@@ -1,0 +1,842 @@
+//! IMAP server responses as the fetcher reads them (RFC 3501 §7, formal
+//! syntax §9): pure functions over bytes, so the tests reach them without
+//! a socket.
+//!
+//! Reading is two steps. [`Framer`] finds where one response ends in a
+//! buffer that may hold only its beginning: a response is a line, and a
+//! line ending in `{n}` (a literal, §4.3) continues after `n` more bytes.
+//! It resumes where it stopped, so a 25 MB literal arriving in 64 KiB
+//! reads is scanned once, and it refuses lines and literals over the
+//! limits before anything is buffered for them. [`parse`] then reads a
+//! complete response in place: message bodies are borrowed slices of the
+//! read buffer, not copies.
+//!
+//! Only what a fetcher needs is decoded (status responses and their codes,
+//! CAPABILITY, EXISTS, EXPUNGE, and FETCH's UID, RFC822.SIZE, INTERNALDATE,
+//! FLAGS and BODY[...]); everything else is skipped by its syntax, so a
+//! server may send any data it likes without confusing us.
+
+use std::borrow::Cow;
+
+/// Bounds on what a server may send.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Longest run of bytes outside literals.
+    pub max_line: usize,
+    /// Largest literal.
+    pub max_literal: u64,
+}
+
+/// Why bytes cannot be a response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// A line longer than [`Limits::max_line`].
+    LineTooLong,
+    /// A literal larger than [`Limits::max_literal`] (its announced size).
+    LiteralTooLarge(u64),
+    /// Not the syntax of §9; the text says where.
+    Syntax(String),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::LineTooLong => f.write_str("the server sent an over-long line"),
+            Error::LiteralTooLarge(n) => write!(f, "the server announced a {n}-byte literal"),
+            Error::Syntax(e) => write!(f, "unparsable server response: {e}"),
+        }
+    }
+}
+
+/// What [`Framer::advance`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framed {
+    /// The response is `buf[..n]`.
+    Complete(usize),
+    /// At least this many more bytes are needed (a literal's rest, or 1).
+    Need(usize),
+}
+
+/// Finds the end of the response at the start of a buffer, across reads.
+#[derive(Debug, Default, Clone)]
+pub struct Framer {
+    /// Bytes before this are scanned.
+    pos: usize,
+    /// Where the current line (after the last literal) began.
+    line_start: usize,
+    /// Inside a literal that ends here.
+    literal_end: Option<usize>,
+}
+
+impl Framer {
+    /// Looks at `buf` (which only ever grows between calls for one
+    /// response); after `Complete` the framer is ready for the next one.
+    pub fn advance(&mut self, buf: &[u8], limits: &Limits) -> Result<Framed, Error> {
+        loop {
+            if let Some(end) = self.literal_end {
+                if buf.len() < end {
+                    return Ok(Framed::Need(end - buf.len()));
+                }
+                self.pos = end;
+                self.line_start = end;
+                self.literal_end = None;
+            }
+            let Some(found) = buf
+                .get(self.pos..)
+                .and_then(|rest| rest.iter().position(|&b| b == b'\n'))
+            else {
+                if buf.len().saturating_sub(self.line_start) > limits.max_line {
+                    return Err(Error::LineTooLong);
+                }
+                self.pos = buf.len();
+                return Ok(Framed::Need(1));
+            };
+            let newline = self.pos + found;
+            if newline + 1 - self.line_start > limits.max_line {
+                return Err(Error::LineTooLong);
+            }
+            match literal_at_end(&buf[self.line_start..=newline]) {
+                Some(n) if n > limits.max_literal => return Err(Error::LiteralTooLarge(n)),
+                Some(n) => {
+                    // n <= max_literal, which fits in memory by definition.
+                    self.literal_end = Some(newline + 1 + n as usize);
+                }
+                None => {
+                    *self = Framer::default();
+                    return Ok(Framed::Complete(newline + 1));
+                }
+            }
+        }
+    }
+}
+
+/// The size of the literal announced at the end of `line` (`{n}` CRLF,
+/// §4.3; `{n+}` and literal8's `~{n}` are read alike).
+fn literal_at_end(line: &[u8]) -> Option<u64> {
+    let line = line.strip_suffix(b"\n")?;
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let inner = line.strip_suffix(b"}")?;
+    let open = inner.iter().rposition(|&b| b == b'{')?;
+    let digits = &inner[open + 1..];
+    let digits = digits.strip_suffix(b"+").unwrap_or(digits);
+    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+/// One parsed response.
+#[derive(Debug, PartialEq)]
+pub enum Response<'a> {
+    /// `+ text`: the server waits for more of the command (§7.5).
+    Continuation(Cow<'a, str>),
+    /// The end of a command.
+    Tagged {
+        tag: &'a str,
+        status: Status<'a>,
+    },
+    Untagged(Untagged<'a>),
+}
+
+/// OK, NO, BAD, PREAUTH or BYE with its code and text (§7.1).
+#[derive(Debug, PartialEq)]
+pub struct Status<'a> {
+    pub kind: Kind,
+    pub code: Option<Code<'a>>,
+    pub text: Cow<'a, str>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Ok,
+    No,
+    Bad,
+    Preauth,
+    Bye,
+}
+
+/// A response code in brackets (§7.1).
+#[derive(Debug, PartialEq)]
+pub enum Code<'a> {
+    UidValidity(u32),
+    UidNext(u32),
+    Capability(Vec<&'a str>),
+    ReadOnly,
+    /// Any other code, by name (ALERT, TRYCREATE, AUTHENTICATIONFAILED...).
+    Other(&'a str),
+}
+
+/// Untagged data (§7.2–§7.4).
+#[derive(Debug, PartialEq)]
+pub enum Untagged<'a> {
+    Status(Status<'a>),
+    Capability(Vec<&'a str>),
+    Exists(u32),
+    Expunge(u32),
+    /// `* n FETCH (...)`: message sequence number and the items decoded.
+    Fetch(u32, MessageData<'a>),
+    /// Anything else (FLAGS, LIST, RECENT, SEARCH, ENABLED, ...).
+    Other,
+}
+
+/// The FETCH items the fetcher uses (§7.4.2); absent ones are `None`.
+#[derive(Debug, Default, PartialEq)]
+pub struct MessageData<'a> {
+    pub uid: Option<u32>,
+    pub size: Option<u32>,
+    /// INTERNALDATE as Unix seconds.
+    pub internal_date: Option<i64>,
+    pub flags: Option<Vec<&'a str>>,
+    /// `BODY[]`: the whole message. `None` when absent or NIL.
+    pub body: Option<Cow<'a, [u8]>>,
+    /// `BODY[HEADER.FIELDS (...)]`: the header lines asked for.
+    pub header_fields: Option<Cow<'a, [u8]>>,
+}
+
+/// Parses one complete response (as [`Framer`] delimited it).
+pub fn parse(frame: &[u8]) -> Result<Response<'_>, Error> {
+    let mut p = Cursor { b: frame, i: 0 };
+    let response = if p.eat(b'+') {
+        p.eat(b' ');
+        Response::Continuation(p.text())
+    } else if p.eat(b'*') {
+        p.expect(b' ')?;
+        Response::Untagged(untagged(&mut p)?)
+    } else {
+        let tag = p.atom()?;
+        p.expect(b' ')?;
+        let kind = match p.atom()?.to_ascii_uppercase().as_str() {
+            "OK" => Kind::Ok,
+            "NO" => Kind::No,
+            "BAD" => Kind::Bad,
+            other => return Err(p.error(&format!("tagged {other}"))),
+        };
+        Response::Tagged {
+            tag,
+            status: status(&mut p, kind)?,
+        }
+    };
+    Ok(response)
+}
+
+fn untagged<'a>(p: &mut Cursor<'a>) -> Result<Untagged<'a>, Error> {
+    if p.peek().is_some_and(|b| b.is_ascii_digit()) {
+        let n = p.number()?;
+        p.expect(b' ')?;
+        let name = p.atom()?.to_ascii_uppercase();
+        return Ok(match name.as_str() {
+            "EXISTS" => Untagged::Exists(n),
+            "EXPUNGE" => Untagged::Expunge(n),
+            "FETCH" => {
+                p.expect(b' ')?;
+                Untagged::Fetch(n, message_data(p)?)
+            }
+            _ => Untagged::Other, // RECENT and extensions
+        });
+    }
+    let name = p.atom()?.to_ascii_uppercase();
+    let kind = match name.as_str() {
+        "OK" => Kind::Ok,
+        "NO" => Kind::No,
+        "BAD" => Kind::Bad,
+        "PREAUTH" => Kind::Preauth,
+        "BYE" => Kind::Bye,
+        "CAPABILITY" => return Ok(Untagged::Capability(p.words()?)),
+        _ => return Ok(Untagged::Other),
+    };
+    Ok(Untagged::Status(status(p, kind)?))
+}
+
+/// `[SP] ["[" code "]" SP] text` after OK/NO/BAD/PREAUTH/BYE (§9
+/// resp-text; the text may be missing, which some servers do).
+fn status<'a>(p: &mut Cursor<'a>, kind: Kind) -> Result<Status<'a>, Error> {
+    p.eat(b' ');
+    let code = if p.eat(b'[') {
+        let name = p.take_while(|b| b != b' ' && b != b']' && b != b'\r' && b != b'\n');
+        let name = ascii(name).ok_or_else(|| p.error("response code"))?;
+        let args = if p.eat(b' ') {
+            p.take_while(|b| b != b']' && b != b'\r' && b != b'\n')
+        } else {
+            &[]
+        };
+        p.expect(b']')?;
+        p.eat(b' ');
+        let number = || {
+            ascii(args)
+                .and_then(|a| a.trim().parse::<u32>().ok())
+                .ok_or_else(|| p.error(name))
+        };
+        Some(match name.to_ascii_uppercase().as_str() {
+            "UIDVALIDITY" => Code::UidValidity(number()?),
+            "UIDNEXT" => Code::UidNext(number()?),
+            "CAPABILITY" => Code::Capability(
+                ascii(args)
+                    .ok_or_else(|| p.error("capability"))?
+                    .split(' ')
+                    .filter(|w| !w.is_empty())
+                    .collect(),
+            ),
+            "READ-ONLY" => Code::ReadOnly,
+            _ => Code::Other(name),
+        })
+    } else {
+        None
+    };
+    Ok(Status {
+        kind,
+        code,
+        text: p.text(),
+    })
+}
+
+/// `(att SP value SP att SP value ...)` of a FETCH response (§7.4.2).
+fn message_data<'a>(p: &mut Cursor<'a>) -> Result<MessageData<'a>, Error> {
+    let mut data = MessageData::default();
+    p.expect(b'(')?;
+    if p.eat(b')') {
+        return Ok(data);
+    }
+    loop {
+        let name = p.att_name()?;
+        p.expect(b' ')?;
+        let upper = name.to_ascii_uppercase();
+        match upper.as_str() {
+            "UID" => data.uid = Some(p.number()?),
+            "RFC822.SIZE" => data.size = Some(p.number()?),
+            "INTERNALDATE" => {
+                let text = p.nstring()?.ok_or_else(|| p.error("INTERNALDATE NIL"))?;
+                data.internal_date =
+                    Some(internal_date(&text).ok_or_else(|| p.error("INTERNALDATE"))?);
+            }
+            "FLAGS" => data.flags = Some(p.flag_list()?),
+            "BODY[]" => data.body = p.nstring()?,
+            _ if upper.starts_with("BODY[HEADER.FIELDS") => data.header_fields = p.nstring()?,
+            _ => p.skip_value(0)?,
+        }
+        if p.eat(b')') {
+            return Ok(data);
+        }
+        p.expect(b' ')?;
+    }
+}
+
+/// §9 date-time: `"dd-Mon-yyyy hh:mm:ss +zzzz"` (day may be space-padded)
+/// to Unix seconds.
+pub fn internal_date(text: &[u8]) -> Option<i64> {
+    let text = std::str::from_utf8(text).ok()?.trim_start();
+    let (date, rest) = text.split_once(' ')?;
+    let (time, zone) = rest.trim_start().split_once(' ')?;
+    let mut d = date.split('-');
+    let day: u32 = d.next()?.parse().ok()?;
+    let month_name = d.next()?;
+    let year: i64 = d.next()?.parse().ok()?;
+    let month = crate::time::MONTHS
+        .iter()
+        .position(|m| m.eq_ignore_ascii_case(month_name))? as u32
+        + 1;
+    if !(1..=31).contains(&day) || !(1..=9999).contains(&year) {
+        return None;
+    }
+    let mut t = time.split(':').map(|v| v.parse::<i64>().ok());
+    let (h, m, s) = (t.next()??, t.next()??, t.next()??);
+    if !(0..24).contains(&h) || !(0..60).contains(&m) || !(0..=60).contains(&s) {
+        return None;
+    }
+    let zone = zone.trim_end();
+    let (sign, digits) = match zone.as_bytes().first()? {
+        b'+' => (1, &zone[1..]),
+        b'-' => (-1, &zone[1..]),
+        _ => return None,
+    };
+    if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let offset =
+        sign * (digits[..2].parse::<i64>().ok()? * 3600 + digits[2..].parse::<i64>().ok()? * 60);
+    let days = crate::time::days_from_civil(year, month, day);
+    Some(days * 86_400 + h * 3600 + m * 60 + s - offset)
+}
+
+fn ascii(b: &[u8]) -> Option<&str> {
+    if b.is_ascii() {
+        std::str::from_utf8(b).ok()
+    } else {
+        None
+    }
+}
+
+/// Nesting of parenthesized lists skipped (BODYSTRUCTURE of a deep MIME
+/// tree); deeper is refused rather than recursed into.
+const MAX_DEPTH: usize = 64;
+
+/// A read position in one response.
+struct Cursor<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    fn eat(&mut self, byte: u8) -> bool {
+        if self.peek() == Some(byte) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn error(&self, what: &str) -> Error {
+        let start = self.i.min(self.b.len());
+        let near = &self.b[start..(start + 20).min(self.b.len())];
+        Error::Syntax(format!(
+            "{what} at byte {} (near {:?})",
+            self.i,
+            String::from_utf8_lossy(near)
+        ))
+    }
+
+    fn expect(&mut self, byte: u8) -> Result<(), Error> {
+        if self.eat(byte) {
+            Ok(())
+        } else {
+            Err(self.error(&format!("expected {:?}", byte as char)))
+        }
+    }
+
+    fn take_while(&mut self, keep: impl Fn(u8) -> bool) -> &'a [u8] {
+        let start = self.i;
+        while self.peek().is_some_and(&keep) {
+            self.i += 1;
+        }
+        &self.b[start..self.i]
+    }
+
+    /// §9 atom (ATOM-CHAR: no space, parens, braces, quotes, `%`, `*`,
+    /// `]` or controls); also tags and keywords.
+    fn atom(&mut self) -> Result<&'a str, Error> {
+        let word = self.take_while(|b| {
+            b > b' ' && b < 0x7f && !matches!(b, b'(' | b')' | b'{' | b'"' | b'%' | b']')
+        });
+        if word.is_empty() {
+            return Err(self.error("expected an atom"));
+        }
+        ascii(word).ok_or_else(|| self.error("atom"))
+    }
+
+    fn number(&mut self) -> Result<u32, Error> {
+        let digits = self.take_while(|b| b.is_ascii_digit());
+        ascii(digits)
+            .and_then(|d| d.parse().ok())
+            .ok_or_else(|| self.error("expected a number"))
+    }
+
+    /// Space-separated words to the end of the line (CAPABILITY data).
+    fn words(&mut self) -> Result<Vec<&'a str>, Error> {
+        let line = self.take_while(|b| b != b'\r' && b != b'\n');
+        Ok(ascii(line)
+            .ok_or_else(|| self.error("capability"))?
+            .split(' ')
+            .filter(|w| !w.is_empty())
+            .collect())
+    }
+
+    /// The rest of the line, without its CRLF.
+    fn text(&mut self) -> Cow<'a, str> {
+        let line = self.take_while(|b| b != b'\r' && b != b'\n');
+        String::from_utf8_lossy(line)
+    }
+
+    /// A FETCH item name: an atom with an optional `[section]` (which may
+    /// hold spaces and parentheses) and `<origin>`.
+    fn att_name(&mut self) -> Result<&'a str, Error> {
+        let start = self.i;
+        self.take_while(|b| b > b' ' && b < 0x7f && !matches!(b, b'(' | b')' | b'[' | b'"'));
+        if self.eat(b'[') {
+            self.take_while(|b| b != b']' && b != b'\r' && b != b'\n');
+            self.expect(b']')?;
+            if self.eat(b'<') {
+                self.take_while(|b| b.is_ascii_digit());
+                self.expect(b'>')?;
+            }
+        }
+        let name = &self.b[start..self.i];
+        if name.is_empty() {
+            return Err(self.error("expected a FETCH item"));
+        }
+        ascii(name).ok_or_else(|| self.error("FETCH item"))
+    }
+
+    /// §9 nstring: NIL, a quoted string or a literal.
+    fn nstring(&mut self) -> Result<Option<Cow<'a, [u8]>>, Error> {
+        match self.peek() {
+            Some(b'"') => self.quoted().map(Some),
+            Some(b'{') | Some(b'~') => self.literal().map(|l| Some(Cow::Borrowed(l))),
+            _ => {
+                let word = self.atom()?;
+                if word.eq_ignore_ascii_case("NIL") {
+                    Ok(None)
+                } else {
+                    Err(self.error("expected a string"))
+                }
+            }
+        }
+    }
+
+    /// `"..."` with `\"` and `\\` escapes (§9 quoted).
+    fn quoted(&mut self) -> Result<Cow<'a, [u8]>, Error> {
+        self.expect(b'"')?;
+        let start = self.i;
+        let mut owned: Option<Vec<u8>> = None;
+        loop {
+            match self.peek() {
+                None | Some(b'\r') | Some(b'\n') => {
+                    return Err(self.error("unterminated quoted string"));
+                }
+                Some(b'"') => {
+                    let plain = &self.b[start..self.i];
+                    self.i += 1;
+                    return Ok(match owned {
+                        Some(v) => Cow::Owned(v),
+                        None => Cow::Borrowed(plain),
+                    });
+                }
+                Some(b'\\') => {
+                    let v = owned.get_or_insert_with(|| self.b[start..self.i].to_vec());
+                    self.i += 1;
+                    match self.peek() {
+                        Some(c @ (b'"' | b'\\')) => v.push(c),
+                        _ => return Err(self.error("bad escape in quoted string")),
+                    }
+                    self.i += 1;
+                }
+                Some(c) => {
+                    if let Some(v) = owned.as_mut() {
+                        v.push(c);
+                    }
+                    self.i += 1;
+                }
+            }
+        }
+    }
+
+    /// `{n}` CRLF and n bytes (§4.3), borrowed.
+    fn literal(&mut self) -> Result<&'a [u8], Error> {
+        self.eat(b'~'); // literal8 (RFC 3516)
+        self.expect(b'{')?;
+        let digits = self.take_while(|b| b.is_ascii_digit());
+        let n: usize = ascii(digits)
+            .and_then(|d| d.parse().ok())
+            .ok_or_else(|| self.error("literal size"))?;
+        self.eat(b'+');
+        self.expect(b'}')?;
+        self.eat(b'\r');
+        self.expect(b'\n')?;
+        let end = self
+            .i
+            .checked_add(n)
+            .filter(|&end| end <= self.b.len())
+            .ok_or_else(|| self.error("literal shorter than announced"))?;
+        let bytes = &self.b[self.i..end];
+        self.i = end;
+        Ok(bytes)
+    }
+
+    /// `(flag flag ...)`; flags are atoms, `\`-prefixed for system flags.
+    fn flag_list(&mut self) -> Result<Vec<&'a str>, Error> {
+        self.expect(b'(')?;
+        let mut flags = Vec::new();
+        loop {
+            if self.eat(b')') {
+                return Ok(flags);
+            }
+            if !flags.is_empty() {
+                self.expect(b' ')?;
+            }
+            let start = self.i;
+            self.eat(b'\\');
+            if !self.eat(b'*') {
+                self.atom()?;
+            }
+            flags.push(ascii(&self.b[start..self.i]).unwrap_or_default());
+        }
+    }
+
+    /// Steps over one value of any kind (ENVELOPE, BODYSTRUCTURE, MODSEQ
+    /// lists and whatever an extension sends).
+    fn skip_value(&mut self, depth: usize) -> Result<(), Error> {
+        if depth > MAX_DEPTH {
+            return Err(self.error("lists nested too deeply"));
+        }
+        match self.peek() {
+            Some(b'(') => {
+                self.i += 1;
+                let mut first = true;
+                loop {
+                    if self.eat(b')') {
+                        return Ok(());
+                    }
+                    if !first {
+                        self.expect(b' ')?;
+                    }
+                    first = false;
+                    self.skip_value(depth + 1)?;
+                }
+            }
+            Some(b'"') => self.quoted().map(drop),
+            Some(b'{') | Some(b'~') => self.literal().map(drop),
+            _ => {
+                let word = self.take_while(|b| {
+                    b > b' ' && b < 0x7f && !matches!(b, b'(' | b')' | b'"' | b'{')
+                });
+                if word.is_empty() {
+                    return Err(self.error("expected a value"));
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: Limits = Limits {
+        max_line: 1000,
+        max_literal: 100_000,
+    };
+
+    fn one(bytes: &[u8]) -> Response<'_> {
+        let mut f = Framer::default();
+        assert_eq!(
+            f.advance(bytes, &LIMITS).unwrap(),
+            Framed::Complete(bytes.len())
+        );
+        parse(bytes).unwrap()
+    }
+
+    #[test]
+    fn greeting_with_capabilities() {
+        let r = one(b"* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN IDLE] Dovecot ready.\r\n");
+        let Response::Untagged(Untagged::Status(s)) = r else {
+            panic!("{r:?}")
+        };
+        assert_eq!(s.kind, Kind::Ok);
+        assert_eq!(
+            s.code,
+            Some(Code::Capability(vec![
+                "IMAP4rev1",
+                "SASL-IR",
+                "AUTH=PLAIN",
+                "IDLE"
+            ]))
+        );
+        assert_eq!(s.text, "Dovecot ready.");
+        assert_eq!(
+            one(b"* PREAUTH\r\n"),
+            Response::Untagged(Untagged::Status(Status {
+                kind: Kind::Preauth,
+                code: None,
+                text: "".into()
+            }))
+        );
+    }
+
+    #[test]
+    fn examine_responses() {
+        assert_eq!(
+            one(b"* 172 EXISTS\r\n"),
+            Response::Untagged(Untagged::Exists(172))
+        );
+        assert_eq!(one(b"* 1 RECENT\r\n"), Response::Untagged(Untagged::Other));
+        assert_eq!(
+            one(b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n"),
+            Response::Untagged(Untagged::Other)
+        );
+        let Response::Untagged(Untagged::Status(s)) =
+            one(b"* OK [UIDVALIDITY 3857529045] UIDs valid\r\n")
+        else {
+            panic!()
+        };
+        assert_eq!(s.code, Some(Code::UidValidity(3_857_529_045)));
+        let Response::Untagged(Untagged::Status(s)) = one(b"* OK [UIDNEXT 4392] Predicted\r\n")
+        else {
+            panic!()
+        };
+        assert_eq!(s.code, Some(Code::UidNext(4392)));
+        let Response::Tagged { tag, status } = one(b"A142 OK [READ-ONLY] EXAMINE completed\r\n")
+        else {
+            panic!()
+        };
+        assert_eq!(tag, "A142");
+        assert_eq!(status.kind, Kind::Ok);
+        assert_eq!(status.code, Some(Code::ReadOnly));
+        let Response::Tagged { status, .. } =
+            one(b"a1 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n")
+        else {
+            panic!()
+        };
+        assert_eq!(status.kind, Kind::No);
+        assert_eq!(status.code, Some(Code::Other("AUTHENTICATIONFAILED")));
+        assert_eq!(
+            one(b"+ idling\r\n"),
+            Response::Continuation("idling".into())
+        );
+        assert_eq!(one(b"+\r\n"), Response::Continuation("".into()));
+        assert_eq!(
+            one(b"* CAPABILITY IMAP4rev1 IDLE\r\n"),
+            Response::Untagged(Untagged::Capability(vec!["IMAP4rev1", "IDLE"]))
+        );
+    }
+
+    #[test]
+    fn fetch_with_body_literal() {
+        let msg = b"Subject: hi\r\nMessage-ID: <a@b>\r\n\r\nbody {5}\r\n";
+        let mut bytes = format!(
+            "* 12 FETCH (UID 4827 RFC822.SIZE {} INTERNALDATE \"17-Jul-1996 02:44:25 -0700\" FLAGS (\\Seen $Junk) BODY[] {{{}}}\r\n",
+            msg.len(),
+            msg.len()
+        )
+        .into_bytes();
+        bytes.extend_from_slice(msg);
+        bytes.extend_from_slice(b")\r\n");
+        let Response::Untagged(Untagged::Fetch(12, d)) = one(&bytes) else {
+            panic!()
+        };
+        assert_eq!(d.uid, Some(4827));
+        assert_eq!(d.size, Some(msg.len() as u32));
+        // 1996-07-17 09:44:25 UTC
+        assert_eq!(d.internal_date, Some(837_596_665));
+        assert_eq!(d.flags, Some(vec!["\\Seen", "$Junk"]));
+        assert_eq!(d.body.as_deref(), Some(&msg[..]));
+        assert_eq!(d.header_fields, None);
+    }
+
+    #[test]
+    fn fetch_items_in_any_order_and_unknown_ones_skipped() {
+        let bytes = b"* 3 FETCH (MODSEQ (624) BODY[HEADER.FIELDS (MESSAGE-ID DATE)] {21}\r\nMessage-ID: <x@y>\r\n\r\n ENVELOPE (\"date\" NIL ((NIL NIL \"a\" \"b\")) {3}\r\nabc) X-GM-LABELS (\\Inbox \"a b\") BODYSTRUCTURE ((\"text\" \"plain\" NIL NIL NIL \"7bit\" 1 1) \"mixed\") UID 9)\r\n";
+        let Response::Untagged(Untagged::Fetch(3, d)) = one(bytes) else {
+            panic!()
+        };
+        assert_eq!(d.uid, Some(9));
+        assert_eq!(
+            d.header_fields.as_deref(),
+            Some(&b"Message-ID: <x@y>\r\n\r\n"[..])
+        );
+        assert_eq!(d.body, None);
+    }
+
+    #[test]
+    fn quoted_bodies_and_nil() {
+        let Response::Untagged(Untagged::Fetch(1, d)) =
+            one(b"* 1 FETCH (BODY[] \"a \\\"q\\\" \\\\\" UID 2)\r\n")
+        else {
+            panic!()
+        };
+        assert_eq!(d.body.as_deref(), Some(&b"a \"q\" \\"[..]));
+        let Response::Untagged(Untagged::Fetch(1, d)) = one(b"* 1 FETCH (BODY[] NIL UID 2)\r\n")
+        else {
+            panic!()
+        };
+        assert_eq!((d.body, d.uid), (None, Some(2)));
+    }
+
+    #[test]
+    fn framing_across_reads() {
+        let body = vec![b'x'; 5000];
+        let mut whole = b"* 1 FETCH (UID 1 BODY[] {5000}\r\n".to_vec();
+        whole.extend_from_slice(&body);
+        whole.extend_from_slice(b" FLAGS ())\r\n* 2 EXISTS\r\n");
+        let first_len = whole.len() - b"* 2 EXISTS\r\n".len();
+        let mut f = Framer::default();
+        let mut buf = Vec::new();
+        let mut result = None;
+        for chunk in whole.chunks(7) {
+            buf.extend_from_slice(chunk);
+            match f.advance(&buf, &LIMITS).unwrap() {
+                Framed::Complete(n) => {
+                    result = Some(n);
+                    break;
+                }
+                Framed::Need(n) => assert!(n >= 1),
+            }
+        }
+        assert_eq!(result, Some(first_len));
+        // Inside the literal the framer asks for its whole rest at once.
+        let mut f = Framer::default();
+        assert_eq!(
+            f.advance(&whole[..40], &LIMITS).unwrap(),
+            Framed::Need(4992)
+        );
+    }
+
+    #[test]
+    fn limits_are_enforced_before_buffering() {
+        let mut f = Framer::default();
+        assert_eq!(
+            f.advance(b"* 1 FETCH (BODY[] {100001}\r\n", &LIMITS),
+            Err(Error::LiteralTooLarge(100_001))
+        );
+        let mut f = Framer::default();
+        assert_eq!(
+            f.advance(&vec![b'a'; 1001], &LIMITS),
+            Err(Error::LineTooLong)
+        );
+        // A line may be long in total when literals split it.
+        let mut long = b"* 1 FETCH (BODY[] {2000}\r\n".to_vec();
+        long.extend(std::iter::repeat_n(b'y', 2000));
+        long.extend_from_slice(b")\r\n");
+        let mut f = Framer::default();
+        assert_eq!(f.advance(&long, &LIMITS), Ok(Framed::Complete(long.len())));
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(internal_date(b" 1-Jan-1970 00:00:00 +0000"), Some(0));
+        assert_eq!(internal_date(b"01-Jan-1970 01:00:00 +0100"), Some(0));
+        assert_eq!(internal_date(b"31-Dec-1969 23:00:00 -0100"), Some(0));
+        assert_eq!(
+            internal_date(b"14-Nov-2023 22:13:20 +0000"),
+            Some(1_700_000_000)
+        );
+        for bad in [
+            &b"14-Foo-2023 22:13:20 +0000"[..],
+            b"14-Nov-2023 22:13 +0000",
+            b"14-Nov-2023 22:13:20",
+            b"14-Nov-2023 25:13:20 +0000",
+            b"",
+        ] {
+            assert_eq!(internal_date(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn malformed_input_is_an_error_not_a_panic() {
+        let good: &[&[u8]] = &[
+            b"* 12 FETCH (UID 4827 RFC822.SIZE 44 INTERNALDATE \"17-Jul-1996 02:44:25 -0700\" FLAGS (\\Seen) BODY[] {3}\r\nabc)\r\n",
+            b"* OK [UIDVALIDITY 3857529045] UIDs valid\r\n",
+            b"a1 OK [CAPABILITY IMAP4rev1 IDLE] done\r\n",
+            b"* 3 FETCH (ENVELOPE (\"d\" NIL ((NIL NIL \"a\" \"b\"))) UID 9)\r\n",
+        ];
+        for g in good {
+            assert!(parse(g).is_ok(), "{}", String::from_utf8_lossy(g));
+            for cut in 0..g.len() {
+                let _ = parse(&g[..cut]);
+                let mut f = Framer::default();
+                let _ = f.advance(&g[..cut], &LIMITS);
+                let mut flipped = g.to_vec();
+                flipped[cut] ^= 0x20;
+                let _ = parse(&flipped);
+            }
+        }
+        assert!(parse(b"a1 MAYBE fine\r\n").is_err());
+        assert!(parse(b"* 1 FETCH (UID x)\r\n").is_err());
+        assert!(parse(b"* 1 FETCH (BODY[] {10}\r\nabc)\r\n").is_err());
+        let deep = format!("* 1 FETCH (X {}{})\r\n", "(".repeat(100), ")".repeat(100));
+        assert!(parse(deep.as_bytes()).is_err());
+    }
+}
