@@ -13,7 +13,9 @@
 #    SEARCH and NOOP, then LOGOUT, for USERS (10) users with MESSAGES (200)
 #    messages each. Both servers verify the same argon2id hash (smolmail's
 #    parameters) and get the same messages and the same command sequence.
-#    Prints commands/s for each and the ratio.
+#    Prints commands/s for each and the ratio. Then the same for
+#    LONG_SECONDS (15 s; 0 skips) with one login per client, so that the
+#    IMAP work is compared without argon2id's cost in every session.
 # 3. Large mailbox under emulation: the static aarch64 build under
 #    qemu-aarch64-static, BIG (50000) small messages APPENDed over 8
 #    connections, then SELECT, FETCH 1:* (FLAGS) and a few SEARCHes timed.
@@ -35,6 +37,7 @@ MESSAGES=${MESSAGES:-200}
 HOLD=${HOLD:-1000}
 BIG=${BIG:-50000}
 QEMU=${QEMU:-1}
+LONG_SECONDS=${LONG_SECONDS:-15}
 PASSWORD=bench-password
 
 cargo build --release --locked --quiet --bin smolmail --example imap_load
@@ -156,6 +159,11 @@ echo "== throughput: $CLIENTS clients, $RUN_SECONDS s, sessions of $OPS commands
 "$load" mix --addr "127.0.0.1:$imap_port" --users "$(users_list)" --password "$PASSWORD" \
   --clients "$CLIENTS" --seconds "$RUN_SECONDS" --ops-per-session "$OPS" --label smolmail |
   tee "$tmp/smolmail.mix"
+if [ "$LONG_SECONDS" -gt 0 ]; then
+  "$load" mix --addr "127.0.0.1:$imap_port" --users "$(users_list)" --password "$PASSWORD" \
+    --clients "$CLIENTS" --seconds "$LONG_SECONDS" --ops-per-session 1000000000 --label smolmail-long |
+    tee "$tmp/smolmail.long"
+fi
 echo "smolmail: VmRSS after the run $(rss_kib "$server") KiB, VmHWM $(awk '/^VmHWM/ { print $2 }' "/proc/$server/status") KiB"
 stop "$server"
 
@@ -212,18 +220,32 @@ EOF
   "$load" mix --addr "127.0.0.1:$dport" --users "$(users_list)" --password "$PASSWORD" \
     --clients "$CLIENTS" --seconds "$RUN_SECONDS" --ops-per-session "$OPS" --label dovecot |
     tee "$tmp/dovecot.mix"
+  if [ "$LONG_SECONDS" -gt 0 ]; then
+    "$load" mix --addr "127.0.0.1:$dport" --users "$(users_list)" --password "$PASSWORD" \
+      --clients "$CLIENTS" --seconds "$LONG_SECONDS" --ops-per-session 1000000000 --label dovecot-long |
+      tee "$tmp/dovecot.long"
+  fi
   stop "$dovecot_pid"
   dovecot_ops=$(sed -n 's/.* = \([0-9]*\) ops\/s.*/\1/p' "$tmp/dovecot.mix")
 else
   echo "== Dovecot IMAP not installed (scripts/setup.sh installs dovecot-imapd); skipped"
 fi
-smolmail_ops=$(sed -n 's/.* = \([0-9]*\) ops\/s.*/\1/p' "$tmp/smolmail.mix")
+ops_of() { sed -n 's/.* = \([0-9]*\) ops\/s.*/\1/p' "$1" 2>/dev/null; }
+smolmail_ops=$(ops_of "$tmp/smolmail.mix")
 echo
 echo "== summary"
 echo "smolmail: $smolmail_ops commands/s"
 if [ -n "$dovecot_ops" ]; then
   echo "dovecot:  $dovecot_ops commands/s"
   awk -v s="$smolmail_ops" -v d="$dovecot_ops" 'BEGIN { printf "ratio smolmail/dovecot: %.2fx (target >= 1.5x)\n", s / d }'
+fi
+if [ "$LONG_SECONDS" -gt 0 ]; then
+  long_s=$(ops_of "$tmp/smolmail.long")
+  long_d=$(ops_of "$tmp/dovecot.long")
+  echo "one login per client ($LONG_SECONDS s): smolmail $long_s commands/s${long_d:+, dovecot $long_d commands/s}"
+  if [ -n "$long_d" ]; then
+    awk -v s="$long_s" -v d="$long_d" 'BEGIN { printf "ratio smolmail/dovecot, one login per client: %.2fx\n", s / d }'
+  fi
 fi
 
 # --- 3. a large mailbox under qemu-user ------------------------------------------
