@@ -112,7 +112,12 @@ pub fn parse(buf: &[u8]) -> Result<Option<(Reply, usize)>, BadReply> {
             Some(_) => return Err(BadReply("bad separator after the reply code".into())),
         };
         let text = line.get(4..).unwrap_or_default();
-        lines.push(String::from_utf8_lossy(text).into_owned());
+        // Replies end up in logs and DSNs: no control characters.
+        let text: String = String::from_utf8_lossy(text)
+            .chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect();
+        lines.push(text);
         if !more {
             return Ok(Some((Reply { code: this, lines }, at)));
         }
@@ -201,6 +206,8 @@ mod tests {
         assert_eq!(parse(&ehlo[..ehlo.len() - 3]).unwrap(), None);
         let (r, _) = parse(b"354\r\n").unwrap().unwrap();
         assert!(r.is_intermediate() && r.lines == vec![String::new()]);
+        let (r, _) = parse(b"550 x\x1b[31m\r\n").unwrap().unwrap();
+        assert_eq!(r.lines, ["x?[31m"]);
         let (r, _) = parse(b"550 no such user\n").unwrap().unwrap();
         assert!(r.is_permanent() && r.enhanced().is_none());
         assert_eq!(r.status(), "5.0.0");
