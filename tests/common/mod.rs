@@ -102,9 +102,15 @@ impl Server {
     pub fn start_on(ip: &str, data: &Path, extra: &[&str]) -> Server {
         // Hold every probe socket until all ports are picked, so the
         // kernel cannot hand the same free port out twice.
-        let probes: Vec<TcpListener> = SERVICES.iter().map(|_| TcpListener::bind((ip, 0)).unwrap()).collect();
-        let ports: Vec<(&'static str, u16)> =
-            SERVICES.iter().zip(&probes).map(|(s, l)| (*s, l.local_addr().unwrap().port())).collect();
+        let probes: Vec<TcpListener> = SERVICES
+            .iter()
+            .map(|_| TcpListener::bind((ip, 0)).unwrap())
+            .collect();
+        let ports: Vec<(&'static str, u16)> = SERVICES
+            .iter()
+            .zip(&probes)
+            .map(|(s, l)| (*s, l.local_addr().unwrap().port()))
+            .collect();
         drop(probes);
         let log = data.join("serve.log");
         let mut cmd = Command::new(BIN);
