@@ -88,6 +88,28 @@ impl Drop for Secret {
     }
 }
 
+/// Makes the C allocator give argon2's 19 MiB work area back after each
+/// hash. glibc raises its mmap threshold to the size of the last freed
+/// large block, so after the first login the work areas come from the heap
+/// and stay there: a burst of logins left hundreds of MiB resident. A fixed
+/// threshold keeps them mmap'd and returned on free. musl (the board build)
+/// always does this and needs nothing.
+pub fn return_large_allocations() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        unsafe extern "C" {
+            fn mallopt(param: i32, value: i32) -> i32;
+        }
+        /// glibc's M_MMAP_THRESHOLD.
+        const M_MMAP_THRESHOLD: i32 = -3;
+        // SAFETY: mallopt only sets an allocator tunable; called once at
+        // start-up before other threads allocate.
+        unsafe {
+            mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+        }
+    }
+}
+
 /// What a login attempt came to.
 #[derive(Debug)]
 pub enum LoginResult {

@@ -18,6 +18,10 @@ use crate::store::Account;
 
 /// RFC 3501 §5.4: the autologout timer is at least 30 minutes.
 pub const AUTOLOGOUT: Duration = Duration::from_secs(30 * 60);
+/// Before login a client gets 3 minutes: the 30-minute rule is for
+/// sessions (RFC 3501 §5.4), and idle unauthenticated connections only
+/// hold places that others need.
+const LOGIN_TIMEOUT: Duration = Duration::from_secs(3 * 60);
 /// Longest command line (long UID sets come in one line).
 const MAX_LINE: usize = 64 * 1024;
 /// Consecutive BAD commands before the session is closed.
@@ -231,7 +235,12 @@ impl Session {
         let max_command = max_literal + MAX_LINE as u64;
         let mut command = Vec::new();
         loop {
-            let len = match self.input.line(stream, MAX_LINE, AUTOLOGOUT).await {
+            let idle = if self.account.is_some() {
+                AUTOLOGOUT
+            } else {
+                LOGIN_TIMEOUT
+            };
+            let len = match self.input.line(stream, MAX_LINE, idle).await {
                 Ok(len) => len,
                 Err(ReadError::TooLong) => {
                     self.put("* BAD Command line too long\r\n");

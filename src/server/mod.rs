@@ -116,6 +116,7 @@ fn bind_error(service: Service, addr: SocketAddr, e: &io::Error) -> String {
 
 /// Runs the server until SIGTERM/SIGINT.
 pub fn run(config: Config) -> Result<(), String> {
+    crate::auth::return_large_allocations();
     let store = Store::open(
         &config.data_dir,
         &store::Options {
