@@ -269,7 +269,7 @@ fn batch_apply(
         delivered += 1;
     }
     state.last_uid = state.last_uid.max(b.through_uid);
-    if state.resync_below != 0 && state.last_uid + 1 >= state.resync_below {
+    if state.resync_below != 0 && state.last_uid.saturating_add(1) >= state.resync_below {
         state.resync_below = 0; // the re-sync has passed every old message
     }
     dbs.fetch_state.put(txn, &key, &encode_state(&state))?;
@@ -547,6 +547,118 @@ mod tests {
         let encoded = encode_account(&a);
         assert_eq!(decode_account(7, &encoded).unwrap(), a);
         assert!(decode_account(7, &encoded[..encoded.len() - 1]).is_err());
+    }
+
+    /// A store in a fresh directory with a local user and a fetch account.
+    fn store(name: &str) -> (std::path::PathBuf, Store, u64, u64) {
+        let dir =
+            std::env::temp_dir().join(format!("smolmail-fetch-ops-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::open(&dir, &super::super::Options { map_size: 64 << 20 }).unwrap();
+        smol::block_on(store.add_account("you@home.arpa", "x")).unwrap();
+        let inbox = store
+            .read()
+            .unwrap()
+            .mailbox(1, "INBOX")
+            .unwrap()
+            .unwrap()
+            .id;
+        let account = FetchAccount {
+            id: 0,
+            local_user: "you@home.arpa".into(),
+            host: "imap.example.com".into(),
+            port: 993,
+            starttls: false,
+            user: "you".into(),
+            password: Secret("pw".into()),
+            folders: vec![FetchFolder {
+                remote: "INBOX".into(),
+                local: "INBOX".into(),
+            }],
+            every: 300,
+            idle: false,
+            ca_pem: Vec::new(),
+            max_per_run: 1000,
+            created: 0,
+        };
+        let id = smol::block_on(store.fetch_add(account)).unwrap();
+        (dir, store, id, inbox)
+    }
+
+    fn batch(id: u64, inbox: u64, uidvalidity: u32, uids: &[u32], through: u32) -> FetchBatch {
+        FetchBatch {
+            fetch_id: id,
+            folder: 0,
+            uidvalidity,
+            resync: None,
+            messages: uids
+                .iter()
+                .map(|&uid| Fetched {
+                    uid,
+                    identity: u64::from(uid) * 7,
+                    size: 10 + uid,
+                    delivery: Delivery {
+                        message: format!("Subject: {uid}\r\n\r\n").into_bytes(),
+                        internal_date: 1_700_000_000,
+                        flags: super::super::Flags::default(),
+                        keywords: Vec::new(),
+                        mailboxes: vec![inbox],
+                        outbound: None,
+                    },
+                })
+                .collect(),
+            through_uid: through,
+        }
+    }
+
+    #[test]
+    fn batches_move_the_state_and_skip_what_it_covers() {
+        let (dir, store, id, inbox) = store("batches");
+        let run = |b| smol::block_on(store.fetch_batch(b));
+        assert_eq!(run(batch(id, inbox, 9, &[1, 2, 3], 4)), Ok(3));
+        let state = store.fetch_folder_state(id, 0).unwrap().unwrap();
+        assert_eq!(
+            (state.uidvalidity, state.last_uid, state.messages),
+            (9, 4, 3)
+        );
+        // A second fetcher's batch for the same UIDs stores nothing again.
+        assert_eq!(run(batch(id, inbox, 9, &[2, 3, 5], 5)), Ok(1));
+        // Another UIDVALIDITY without `resync` is refused, whole.
+        assert!(matches!(
+            run(batch(id, inbox, 10, &[1], 1)),
+            Err(StoreError::Invalid(_))
+        ));
+        // A re-sync: the old messages under new UIDs are skipped, new ones
+        // stored; UIDs at or above `resync_below` are never checked.
+        let mut b = batch(id, inbox, 10, &[], 0);
+        b.resync = Some(4);
+        b.messages = batch(id, inbox, 10, &[1, 2, 3], 0).messages;
+        b.messages[0].uid = 10; // was UID 1, now 10: not below 4
+        b.messages[1].uid = 1; // was UID 2: skipped
+        b.messages
+            .push(batch(id, inbox, 10, &[6], 0).messages.remove(0));
+        b.messages[3].uid = 2; // new message
+        b.messages.sort_by_key(|m| m.uid);
+        b.through_uid = 10;
+        assert_eq!(run(b), Ok(2));
+        let state = store.fetch_folder_state(id, 0).unwrap().unwrap();
+        assert_eq!(
+            (state.uidvalidity, state.last_uid, state.resync_below),
+            (10, 10, 0)
+        );
+        let r = store.read().unwrap();
+        assert_eq!(r.mailbox_by_id(inbox).unwrap().unwrap().messages, 6);
+        drop(r);
+        // Deleting the account drops its state; its batches are refused.
+        smol::block_on(store.fetch_del(id)).unwrap();
+        assert_eq!(store.fetch_state(id).unwrap(), AccountState::default());
+        assert!(store.fetch_seen(id, 0, &[(7, 11)]).unwrap() == vec![false]);
+        assert!(matches!(
+            run(batch(id, inbox, 10, &[11], 11)),
+            Err(StoreError::NotFound(_))
+        ));
+        store.shutdown();
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]
