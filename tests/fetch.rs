@@ -1268,3 +1268,34 @@ fn large_messages() {
     assert_eq!(imap.snapshot("INBOX"), before, "the remote changed");
     imap.logout();
 }
+
+/// Deleting a local user deletes the fetch accounts that pulled mail for
+/// them, instead of leaving them to fail every hour.
+#[test]
+fn deleting_the_user_deletes_their_fetch_accounts() {
+    let data = TempDir::new("fetch-userdel");
+    add_user(&data.0, "carol@home.arpa", "pw");
+    add_user(&data.0, "dave@home.arpa", "pw");
+    let pw = data.0.join("pw");
+    std::fs::write(&pw, "remote-secret\n").unwrap();
+    for user in ["carol@home.arpa", "dave@home.arpa"] {
+        let args = [
+            "fetch",
+            "add",
+            user,
+            "--host",
+            "imap.example.org",
+            "--user",
+            "x",
+            "--password-file",
+            pw.to_str().unwrap(),
+        ];
+        admin(&data.0, &args, "");
+    }
+    admin(&data.0, &["user", "del", "carol@home.arpa"], "");
+    let list = admin(&data.0, &["fetch", "list"], "");
+    assert!(
+        !list.contains("carol@home.arpa") && list.contains("dave@home.arpa"),
+        "{list}"
+    );
+}

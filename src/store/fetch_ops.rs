@@ -213,6 +213,30 @@ fn del(txn: &mut RwTxn, dbs: &Dbs, id: u64) -> Result<Outcome, StoreError> {
     Ok(Outcome::Done)
 }
 
+/// Deletes the fetch accounts that pull mail for `local_user`: deleting a
+/// user stops the fetching for them instead of leaving it to fail hourly.
+pub(super) fn delete_for_user(
+    txn: &mut RwTxn,
+    dbs: &Dbs,
+    local_user: &str,
+) -> Result<(), StoreError> {
+    let mut ids = Vec::new();
+    for entry in dbs.fetch_accounts.iter(txn)? {
+        let (key, value) = entry?;
+        let id = fetch_id(key)?;
+        if decode_account(id, value)?
+            .local_user
+            .eq_ignore_ascii_case(local_user)
+        {
+            ids.push(id);
+        }
+    }
+    for id in ids {
+        del(txn, dbs, id)?;
+    }
+    Ok(())
+}
+
 fn batch_apply(
     txn: &mut RwTxn,
     dbs: &Dbs,

@@ -198,6 +198,7 @@ fn del_account(
         touched.push(mailbox_id);
     }
     dbs.accounts.delete(txn, address.as_bytes())?;
+    super::fetch_ops::delete_for_user(txn, dbs, &address)?;
     Ok(Outcome::Done)
 }
 
