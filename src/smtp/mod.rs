@@ -8,11 +8,13 @@
 //! - [`command`]: command lines and parameters, pure functions over bytes;
 //! - [`data`]: the DATA stream decoder (the SMTP smuggling defence);
 //! - [`policy`]: recipient routing, relay control, sender ownership;
-//! - [`session`]: the conversation, delivery into the store.
+//! - `session`: the conversation and its commands; `transfer`: DATA and
+//!   BDAT, trace headers, delivery into the store.
 
 pub mod command;
 pub mod data;
 pub mod policy;
 mod session;
+mod transfer;
 
 pub use session::session;

@@ -1,0 +1,371 @@
+//! Message transfer on an SMTP session: DATA (RFC 5321 §4.1.1.4) and BDAT
+//! (RFC 3030), the trace headers added above the message, and the delivery
+//! into the store that a `250` waits for.
+
+use std::time::Instant;
+
+use super::data::{self, DataDecoder, Progress, Verdict};
+use super::session::{BULK, Chunks, Flow, IDLE, Session, Transaction};
+use crate::server::Stream;
+use crate::store::{Delivery, Flags, Outbound, StoreError};
+
+impl Session {
+    /// The trace headers this server adds above the message: Return-Path
+    /// (RFC 5321 §4.4, added at final delivery; the outbound client drops
+    /// it again before relaying) and Received with the TLS and AUTH facts.
+    fn trace_headers(&self, tx: &Transaction) -> Vec<u8> {
+        let helo = sanitize(self.helo.as_deref().unwrap_or("unknown"));
+        let mut protocol = String::new();
+        if tx.params.smtputf8 {
+            protocol.push_str("UTF8");
+        }
+        protocol.push_str(if self.esmtp { "ESMTP" } else { "SMTP" });
+        if self.tls.is_some() {
+            protocol.push('S');
+        }
+        if self.account.is_some() {
+            protocol.push('A');
+        }
+        let mut h = format!(
+            "Return-Path: <{}>\r\nReceived: from {helo} ([{}])\r\n\tby {} (smolmail) with {protocol} id {}",
+            tx.sender.address(),
+            self.peer.ip().to_canonical(),
+            self.hostname(),
+            tx.queue_id
+        );
+        if let Some(tls) = &self.tls {
+            h.push_str(&format!("\r\n\t(using {})", sanitize(tls)));
+        }
+        if let Some(account) = &self.account {
+            h.push_str(&format!(
+                "\r\n\t(authenticated sender: {})",
+                account.address
+            ));
+        }
+        if let [only] = &tx.recipients[..] {
+            h.push_str(&format!("\r\n\tfor <{only}>"));
+        }
+        h.push_str(&format!(
+            ";\r\n\t{}\r\n",
+            crate::time::rfc5322(crate::time::now())
+        ));
+        h.into_bytes()
+    }
+
+    /// Checks that a transaction is ready for content; replies if not.
+    fn content_ready(&mut self) -> bool {
+        match &self.tx {
+            None => {
+                self.refuse("503 5.5.1 Error: need MAIL command\r\n");
+                false
+            }
+            Some(tx) if tx.recipients.is_empty() => {
+                let reply = match tx.rejected {
+                    0 => "503 5.5.1 Error: need RCPT command\r\n",
+                    _ => "554 5.5.1 Error: no valid recipients\r\n",
+                };
+                self.refuse(reply);
+                false
+            }
+            Some(_) => true,
+        }
+    }
+
+    pub(super) async fn data(&mut self, stream: &mut Stream) -> Flow {
+        if !self.content_ready() {
+            return Flow::Continue;
+        }
+        if self.tx.as_ref().is_some_and(|tx| tx.chunks.is_some()) {
+            self.refuse("503 5.5.1 Error: DATA after BDAT\r\n");
+            return Flow::Continue;
+        }
+        let Some(tx) = self.tx.take() else {
+            return Flow::Continue;
+        };
+        self.reply("354 End data with <CR><LF>.<CR><LF>\r\n");
+        if !self.flush(stream).await {
+            return Flow::Close;
+        }
+        let mut message = self.trace_headers(&tx);
+        let base = message.len();
+        let limit = self.ctx.config.max_message_size as usize;
+        let mut decoder = DataDecoder::new(limit);
+        self.input.reserve(BULK);
+        let started = Instant::now();
+        loop {
+            let chunk = self.input.buffered();
+            match decoder.feed(chunk, &mut message, base) {
+                Progress::Done(n) => {
+                    self.input.consume(n);
+                    break;
+                }
+                Progress::More => {
+                    let n = chunk.len();
+                    self.input.consume(n);
+                }
+            }
+            match self.input.fill(stream, BULK, IDLE).await {
+                Ok(_) => {}
+                Err(e) => {
+                    log::info!(
+                        "[{}] {}: {}: connection lost during DATA: {e:?}",
+                        self.id,
+                        self.name(),
+                        tx.queue_id
+                    );
+                    return Flow::Close;
+                }
+            }
+        }
+        self.input.shrink();
+        let size = message.len() - base;
+        match decoder.verdict() {
+            Verdict::TooBig => self.refuse("552 5.3.4 Message size exceeds fixed limit\r\n"),
+            Verdict::BareLineEnding => {
+                log::warn!(
+                    "[{}] {}: {}: refused: bare CR or LF in DATA from {} (possible SMTP smuggling)",
+                    self.id,
+                    self.name(),
+                    tx.queue_id,
+                    self.peer
+                );
+                self.refuse("550 5.6.0 Message refused: bare CR or LF in DATA; lines must end with CRLF (RFC 5321 2.3.8)\r\n");
+            }
+            Verdict::Ok => self.deliver(tx, message, size, started).await,
+        }
+        Flow::Continue
+    }
+
+    pub(super) async fn bdat(&mut self, size: u64, last: bool, stream: &mut Stream) -> Flow {
+        // RFC 3030 §2: the chunk is read even when the command is refused,
+        // or its bytes would be taken for commands.
+        let ready =
+            self.tx.is_some() && self.tx.as_ref().is_some_and(|tx| !tx.recipients.is_empty());
+        let limit = self.ctx.config.max_message_size;
+        if ready && let Some(mut tx) = self.tx.take() {
+            if tx.chunks.is_none() {
+                let message = self.trace_headers(&tx);
+                let base = message.len();
+                tx.chunks = Some(Chunks {
+                    message,
+                    base,
+                    last_cr: false,
+                    bare_line_ending: false,
+                    too_big: false,
+                });
+            }
+            self.tx = Some(tx);
+        }
+        let mut remaining = size;
+        self.input.reserve(BULK);
+        while remaining > 0 {
+            if self.input.buffered().is_empty()
+                && let Err(e) = self.input.fill(stream, BULK, IDLE).await
+            {
+                log::info!(
+                    "[{}] {}: connection lost during BDAT: {e:?}",
+                    self.id,
+                    self.name()
+                );
+                return Flow::Close;
+            }
+            let take = (remaining as usize).min(self.input.buffered().len());
+            if let Some(chunks) = self.tx.as_mut().and_then(|tx| tx.chunks.as_mut()) {
+                let bytes = &self.input.buffered()[..take];
+                chunks.last_cr = data::scan_bare_line_endings(
+                    bytes,
+                    chunks.last_cr,
+                    &mut chunks.bare_line_ending,
+                );
+                let content = (chunks.message.len() - chunks.base) as u64;
+                if content + take as u64 > limit {
+                    chunks.too_big = true;
+                } else if !chunks.bare_line_ending {
+                    chunks.message.extend_from_slice(bytes);
+                }
+            }
+            self.input.consume(take);
+            remaining -= take as u64;
+        }
+        self.input.shrink();
+        if !ready {
+            self.content_ready();
+            return Flow::Continue;
+        }
+        if !last {
+            self.reply(&format!("250 2.0.0 Ok: {size} octets received\r\n"));
+            return Flow::Continue;
+        }
+        let Some(mut tx) = self.tx.take() else {
+            return Flow::Continue;
+        };
+        let Some(chunks) = tx.chunks.take() else {
+            return Flow::Continue;
+        };
+        if chunks.too_big {
+            self.refuse("552 5.3.4 Message size exceeds fixed limit\r\n");
+        } else if chunks.bare_line_ending || chunks.last_cr {
+            log::warn!(
+                "[{}] {}: {}: refused: bare CR or LF in BDAT from {}",
+                self.id,
+                self.name(),
+                tx.queue_id,
+                self.peer
+            );
+            self.refuse(
+                "550 5.6.0 Message refused: bare CR or LF in message; lines must end with CRLF\r\n",
+            );
+        } else {
+            let size = chunks.message.len() - chunks.base;
+            self.deliver(tx, chunks.message, size, Instant::now()).await;
+        }
+        Flow::Continue
+    }
+
+    /// Stores the message for every local recipient and queues the
+    /// remote ones, in one commit; replies only after it is durable.
+    async fn deliver(&mut self, tx: Transaction, message: Vec<u8>, size: usize, started: Instant) {
+        let mailboxes = {
+            let reader = match self.ctx.store.read() {
+                Ok(r) => r,
+                Err(e) => return self.store_trouble(&e),
+            };
+            let mut ids = Vec::with_capacity(tx.local.len());
+            for &account in &tx.local {
+                match reader.mailbox(account, "INBOX") {
+                    Ok(Some(inbox)) => ids.push(inbox.id),
+                    Ok(None) => {
+                        return self.store_trouble(&StoreError::NotFound(format!(
+                            "INBOX of account {account}"
+                        )));
+                    }
+                    Err(e) => return self.store_trouble(&e),
+                }
+            }
+            ids
+        };
+        let now = crate::time::now();
+        let outbound = (!tx.remote.is_empty()).then(|| Outbound {
+            queue_id: tx.queue_id.clone(),
+            sender: tx.sender.address(),
+            recipients: tx.remote.clone(),
+            ret: tx.params.ret,
+            envid: tx.params.envid.clone(),
+            arrival: now,
+            attempts: 0,
+        });
+        let delivery = Delivery {
+            message,
+            internal_date: now,
+            flags: Flags::default(),
+            keywords: Vec::new(),
+            mailboxes,
+            outbound,
+        };
+        let qid = &tx.queue_id;
+        let (id, name) = (self.id, self.name());
+        log::info!(
+            "[{id}] {name}: {qid}: client=[{}]{}, from=<{}>, size={size}, nrcpt={}",
+            self.peer.ip().to_canonical(),
+            self.account
+                .as_ref()
+                .map(|a| format!(", sasl_username={}", a.address))
+                .unwrap_or_default(),
+            tx.sender.address(),
+            tx.recipients.len()
+        );
+        match self.ctx.store.deliver(delivery).await {
+            Ok(done) => {
+                if done.queued.is_some() {
+                    self.ctx.queue_kick.notify(1);
+                }
+                let delay = started.elapsed().as_secs_f64();
+                for to in &tx.recipients {
+                    log::info!(
+                        "[{id}] {name}: {qid}: to=<{to}>, delay={delay:.3}, status=accepted"
+                    );
+                }
+                if !done.placed.is_empty() {
+                    log::info!(
+                        "[{id}] {name}: {qid}: relay=local, status=sent (delivered to {} mailbox(es))",
+                        done.placed.len()
+                    );
+                }
+                for r in &tx.remote {
+                    log::info!(
+                        "[{id}] {name}: {qid}: to=<{}>, status=queued (outbound)",
+                        r.address
+                    );
+                }
+                self.reply(&format!("250 2.0.0 Ok: queued as {qid}\r\n"));
+            }
+            Err(e) => {
+                log::error!("[{id}] {name}: {qid}: status=deferred (store: {e})");
+                match e {
+                    StoreError::Full => self.reply("452 4.3.1 Insufficient system storage\r\n"),
+                    _ => {
+                        self.reply("451 4.3.0 Error: temporary local problem, try again later\r\n")
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Keeps what a client sent safe to put in a header: no CR/LF, no
+/// comment or structure characters, bounded length.
+fn sanitize(text: &str) -> String {
+    text.chars()
+        .take(255)
+        .map(|c| {
+            if c.is_alphanumeric() || ".-_:[]@ ".contains(c) {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect()
+}
+
+thread_local! {
+    static QUEUE_SEQUENCE: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// A Postfix-style queue id: hex of the time in microseconds and a
+/// sequence number, unique within this process and ordered in time.
+pub(super) fn queue_id() -> String {
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64);
+    let seq = QUEUE_SEQUENCE.with(|s| {
+        let n = s.get().wrapping_add(1);
+        s.set(n);
+        n
+    });
+    format!("{:011X}{:03X}", micros & 0xFFF_FFFF_FFFF, seq & 0xFFF)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_values_are_sanitized() {
+        assert_eq!(sanitize("evil\r\nBcc: x"), "evil??Bcc: x");
+        assert_eq!(sanitize("[192.0.2.1]"), "[192.0.2.1]");
+        assert_eq!(sanitize(&"a".repeat(1000)).len(), 255);
+    }
+
+    #[test]
+    fn queue_ids_are_unique_and_hex() {
+        let ids: Vec<String> = (0..100).map(|_| queue_id()).collect();
+        let mut unique = ids.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 100);
+        assert!(
+            ids.iter()
+                .all(|i| i.len() == 14 && i.chars().all(|c| c.is_ascii_hexdigit()))
+        );
+    }
+}
