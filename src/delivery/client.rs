@@ -24,9 +24,9 @@ use base64::Engine;
 use rustls::ClientConfig;
 use rustls::pki_types::ServerName;
 use smol::Async;
-use smol::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::body::{DotStuffer, Shape};
+use super::io::Io;
 use super::reply::{self, Extensions, Reply, xtext};
 use super::{Kind, Verdict};
 use crate::config::Secret;
@@ -105,42 +105,6 @@ impl HopError {
 /// The session died mid-transaction (I/O error, timeout, bad reply).
 #[derive(Debug, Clone)]
 pub struct Broken(pub String);
-
-enum Io {
-    Plain(Async<TcpStream>),
-    Tls(Box<futures_rustls::client::TlsStream<Async<TcpStream>>>),
-    /// Between taking the plain stream for a handshake and getting TLS.
-    Gone,
-}
-
-impl Io {
-    async fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match self {
-            Io::Plain(s) => s.read(buf).await,
-            Io::Tls(s) => s.read(buf).await,
-            Io::Gone => Err(std::io::ErrorKind::NotConnected.into()),
-        }
-    }
-
-    async fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        match self {
-            Io::Plain(s) => s.write_all(bytes).await,
-            Io::Tls(s) => {
-                s.write_all(bytes).await?;
-                s.flush().await
-            }
-            Io::Gone => Err(std::io::ErrorKind::NotConnected.into()),
-        }
-    }
-
-    async fn close(&mut self) {
-        let _ = match self {
-            Io::Plain(s) => s.close().await,
-            Io::Tls(s) => s.close().await,
-            Io::Gone => Ok(()),
-        };
-    }
-}
 
 async fn timed<T, E>(
     limit: Duration,

@@ -25,6 +25,7 @@ pub mod body;
 pub mod bounce;
 pub mod client;
 pub mod dns;
+pub mod io;
 pub mod reply;
 pub mod route;
 mod runner;

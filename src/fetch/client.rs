@@ -17,11 +17,11 @@ use std::time::Duration;
 use rustls::ClientConfig;
 use rustls::pki_types::ServerName;
 use smol::Async;
-use smol::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::command::{self, Arg};
 use super::response::{self, Code, Framed, Framer, Kind, Limits, Response, Untagged};
 use crate::delivery::dns::Resolver;
+use crate::delivery::io::Io;
 
 /// TCP connection set-up, per address tried.
 const CONNECT: Duration = Duration::from_secs(30);
@@ -67,37 +67,6 @@ impl Target {
     /// `host:port` for messages.
     pub fn label(&self) -> String {
         format!("{}:{}", self.host, self.port)
-    }
-}
-
-enum Io {
-    Plain(Async<TcpStream>),
-    Tls(Box<futures_rustls::client::TlsStream<Async<TcpStream>>>),
-    /// During the STARTTLS handshake, which takes the plain stream.
-    Gone,
-}
-
-impl Io {
-    async fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match self {
-            Io::Plain(s) => s.read(buf).await,
-            Io::Tls(s) => s.read(buf).await,
-            Io::Gone => Err(std::io::ErrorKind::NotConnected.into()),
-        }
-    }
-
-    async fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        match self {
-            Io::Plain(s) => {
-                s.write_all(bytes).await?;
-                s.flush().await
-            }
-            Io::Tls(s) => {
-                s.write_all(bytes).await?;
-                s.flush().await
-            }
-            Io::Gone => Err(std::io::ErrorKind::NotConnected.into()),
-        }
     }
 }
 
