@@ -16,8 +16,13 @@ PACKAGES=(
   # the aarch64 tests under emulation
   gcc-aarch64-linux-gnu musl-dev:arm64 qemu-user-static binfmt-support
   # tests: `file` proves the binary static; openssl inspects certificates;
-  # swaks is a real SMTP client; iproute2 builds the test network namespace
-  file openssl python3 ca-certificates swaks iproute2
+  # iproute2 builds the test network namespace
+  file openssl python3 ca-certificates iproute2
+  # swaks, a real SMTP client; without its Recommends (which
+  # --no-install-recommends leaves out) it can neither start TLS
+  # (Net::SSLeay, IO::Socket::SSL) nor authenticate (Authen::SASL,
+  # Digest::HMAC)
+  swaks libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl libdigest-hmac-perl
   # the image (board/, image/): partitioning, file systems, busybox userland
   genimage mtools dosfstools e2fsprogs fakeroot busybox-static:arm64 xz-utils cpio
   # the image's tests (scripts/test-qemu.sh): the aarch64 virt and raspi3b machines

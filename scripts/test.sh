@@ -10,6 +10,9 @@ step() { printf '\n== %s\n' "$*"; }
 step "setup"
 scripts/setup.sh
 
+step "every tool the tests use is present and able (scripts/check-tools.sh)"
+scripts/check-tools.sh
+
 step "format and lints"
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
