@@ -103,6 +103,13 @@ if command -v rustup >/dev/null 2>&1; then
   grep -q '^rustfmt' <<<"$components" || rustup component add rustfmt
   grep -q '^clippy' <<<"$components" || rustup component add clippy
 fi
+# cargo-fuzz for scripts/fuzz.sh, which needs a nightly toolchain: installed
+# only where one is (rustup cannot fetch one on every machine).
+if command -v rustup >/dev/null 2>&1 && rustup toolchain list | grep -q '^nightly' &&
+  ! cargo fuzz --version >/dev/null 2>&1; then
+  echo "setup: installing cargo-fuzz from crates.io"
+  cargo install --locked --quiet cargo-fuzz
+fi
 # PyPI: IMAPClient for tests/imap_clients.rs, into target/pydeps (the tests
 # put it on PYTHONPATH); --target leaves the system's Python untouched.
 pydeps="$(cd "$(dirname "$0")/.." && pwd)/target/pydeps"
