@@ -16,7 +16,12 @@
 #    Prints commands/s for each and the ratio. Then the same for
 #    LONG_SECONDS (15 s; 0 skips) with one login per client, so that the
 #    IMAP work is compared without argon2id's cost in every session.
-# 3. Large mailbox under emulation: the static aarch64 build under
+# 3. A first sync and IDLE (the figures the tests print but do not judge):
+#    mbsync (isync) pulls SYNC_COUNT (5000) messages in its first sync,
+#    pipelining one UID FETCH per message; then how soon an IMAP session in
+#    IDLE hears of an SMTP delivery, over IDLE_ROUNDS (20) deliveries.
+#    SYNC_COUNT=0 skips it.
+# 4. Large mailbox under emulation: the static aarch64 build under
 #    qemu-aarch64-static, BIG (50000) small messages APPENDed over 8
 #    connections, then SELECT, FETCH 1:* (FLAGS) and a few SEARCHes timed.
 #    QEMU=0 skips it.
@@ -38,6 +43,8 @@ HOLD=${HOLD:-1000}
 BIG=${BIG:-50000}
 QEMU=${QEMU:-1}
 LONG_SECONDS=${LONG_SECONDS:-15}
+SYNC_COUNT=${SYNC_COUNT:-5000}
+IDLE_ROUNDS=${IDLE_ROUNDS:-20}
 PASSWORD=bench-password
 
 cargo build --release --locked --quiet --bin smolmail --example imap_load
@@ -70,14 +77,16 @@ rss_parts() { awk '/^Rss(Anon|File|Shmem)/ { printf "%s%s %s", sep, $1, $2; sep 
 users_list() { seq -s, -f "bench%g@home.arpa" "$USERS"; }
 
 # serve DATA_DIR LOG [RUNNER...]: starts smolmail with IMAP, IMAPS and SMTP
-# on free ports of 127.0.0.1; sets $server, $imap_port, $imaps_port.
+# on free ports of 127.0.0.1; sets $server, $imap_port, $imaps_port,
+# $smtp_port.
 serve() {
   local data=$1 log=$2
   shift 2
   imap_port=$(free_port)
   imaps_port=$(free_port)
+  smtp_port=$(free_port)
   SMOLMAIL_DATA=$data "$@" serve --hostname mail.home.arpa --log-level warn \
-    --smtp "127.0.0.1:$(free_port)" --submission off --submissions off \
+    --smtp "127.0.0.1:$smtp_port" --submission off --submissions off \
     --imap "127.0.0.1:$imap_port" --imaps "127.0.0.1:$imaps_port" --pop3 off --pop3s off \
     --max-connections $((HOLD + 100)) --max-connections-per-ip $((HOLD + 100)) \
     2>>"$log" &
@@ -248,7 +257,70 @@ if [ "$LONG_SECONDS" -gt 0 ]; then
   fi
 fi
 
-# --- 3. a large mailbox under qemu-user ------------------------------------------
+# --- 3. a first sync with mbsync, and IDLE ----------------------------------------
+# tests/imap_clients.rs checks that all of a 5000-message first sync arrives
+# and that IDLE is woken by a delivery; how fast is measured here. (The
+# server once paced every session to 200 commands a second after a burst
+# of 800, which made this first sync take at least 21 s.)
+if [ "$SYNC_COUNT" -gt 0 ]; then
+  echo
+  echo "== a first sync of $SYNC_COUNT messages with mbsync, and IDLE wake-up"
+  sync_data=$tmp/sync
+  mkdir -p "$sync_data" "$tmp/mbsync/Mail"
+  echo "bench1@home.arpa:$hash:::" >"$tmp/sync.users"
+  SMOLMAIL_DATA=$sync_data "$bin" user import-passwd "$tmp/sync.users" >/dev/null
+  serve "$sync_data" "$tmp/sync.log" "$bin"
+  "$load" populate --addr "127.0.0.1:$imap_port" --users bench1@home.arpa --password "$PASSWORD" \
+    --count "$SYNC_COUNT" --connections 4 | sed 's/^/smolmail: /'
+  if command -v mbsync >/dev/null; then
+    printf '%s\n' "FSync no" "" \
+      "IMAPAccount smol" "Host 127.0.0.1" "Port $imap_port" "User bench1@home.arpa" \
+      "Pass $PASSWORD" "SSLType None" "AuthMechs LOGIN" "" \
+      "IMAPStore remote" "Account smol" "" \
+      "MaildirStore local" "Path $tmp/mbsync/Mail/" "Inbox $tmp/mbsync/Mail/INBOX" "" \
+      "Channel mail" "Far :remote:" "Near :local:" "Patterns INBOX" "Create Both" \
+      "SyncState *" >"$tmp/mbsync/rc"
+    start=$(date +%s.%N)
+    HOME=$tmp/mbsync mbsync -q -c "$tmp/mbsync/rc" -a
+    end=$(date +%s.%N)
+    got=$(find "$tmp/mbsync/Mail/INBOX/cur" "$tmp/mbsync/Mail/INBOX/new" -type f | wc -l)
+    awk -v s="$start" -v e="$end" -v n="$got" -v want="$SYNC_COUNT" 'BEGIN {
+      printf "mbsync: first sync of %d messages (%d arrived) in %.2f s, %.0f messages/s\n", want, n, e - s, n / (e - s) }'
+  else
+    echo "mbsync not installed (scripts/setup.sh installs isync); skipped"
+  fi
+  python3 - "$imap_port" "$smtp_port" bench1@home.arpa "$PASSWORD" "$IDLE_ROUNDS" <<'PY'
+import imaplib, re, smtplib, statistics, sys, time
+imap, smtp, user, password = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+rounds = int(sys.argv[5])
+M = imaplib.IMAP4("127.0.0.1", imap)
+M.login(user, password)
+M.select("INBOX")
+woke, accepted = [], []
+for i in range(rounds):
+    tag = M._new_tag()
+    M.send(tag + b" IDLE\r\n")
+    assert M.readline().startswith(b"+")
+    start = time.monotonic()
+    with smtplib.SMTP("127.0.0.1", smtp) as s:
+        s.sendmail("bench@example.org", [user], f"Subject: idle {i}\r\n\r\nwake up\r\n")
+        accepted.append(time.monotonic() - start)
+    while not re.match(rb"\* \d+ EXISTS", M.readline()):
+        pass
+    woke.append(time.monotonic() - start)
+    M.send(b"DONE\r\n")
+    while not M.readline().startswith(tag):
+        pass
+M.logout()
+med = statistics.median
+print(f"IDLE: {rounds} SMTP deliveries: EXISTS {med(woke) * 1000:.1f} ms after the SMTP "
+      f"session began (median; worst {max(woke) * 1000:.1f} ms), its 250 after "
+      f"{med(accepted) * 1000:.1f} ms (median)")
+PY
+  stop "$server"
+fi
+
+# --- 4. a large mailbox under qemu-user ------------------------------------------
 if [ "$QEMU" = 0 ]; then exit 0; fi
 echo
 echo "== $BIG messages, aarch64 build under qemu-aarch64-static"

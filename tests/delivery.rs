@@ -9,12 +9,11 @@ mod common;
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream, UdpSocket};
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Server, TempDir, add_user, inbox, queue};
+use common::{PATIENCE, Server, TempDir, add_user, inbox, queue};
 use simple_dns::rdata::{A, MX, RData};
 use simple_dns::{CLASS, Name, Packet, PacketFlag, QTYPE, RCODE, ResourceRecord, TYPE};
 
@@ -169,9 +168,14 @@ struct Seen {
 
 /// A scripted SMTP server: announces `extensions`, refuses recipients
 /// whose local part starts with `reject` (550 5.1.1), keeps raw DATA.
+/// It accepts (250) at most `limit` messages in all; past that it holds
+/// each message's reply forever (counting it in `held`), so that a test
+/// can stop a sender in the middle of its work at a known point.
 struct RawPeer {
     port: u16,
     seen: Arc<Mutex<Seen>>,
+    limit: Arc<AtomicUsize>,
+    held: Arc<AtomicUsize>,
 }
 
 impl RawPeer {
@@ -179,22 +183,36 @@ impl RawPeer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let seen = Arc::new(Mutex::new(Seen::default()));
-        let shared = seen.clone();
+        let limit = Arc::new(AtomicUsize::new(usize::MAX));
+        let held = Arc::new(AtomicUsize::new(0));
+        let (shared, gate) = (seen.clone(), (limit.clone(), held.clone()));
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { break };
                 let seen = shared.clone();
-                std::thread::spawn(move || raw_session(stream, extensions, &seen));
+                let gate = gate.clone();
+                std::thread::spawn(move || {
+                    raw_session(stream, extensions, &seen, &gate.0, &gate.1)
+                });
             }
         });
-        RawPeer { port, seen }
+        RawPeer {
+            port,
+            seen,
+            limit,
+            held,
+        }
     }
 }
 
-fn raw_session(stream: TcpStream, extensions: &[&str], seen: &Mutex<Seen>) {
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
+fn raw_session(
+    stream: TcpStream,
+    extensions: &[&str],
+    seen: &Mutex<Seen>,
+    limit: &AtomicUsize,
+    held: &AtomicUsize,
+) {
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
     let mut out = stream.try_clone().unwrap();
     let mut input = BufReader::new(stream);
     let _ = out.write_all(b"220 raw.test ESMTP\r\n");
@@ -229,7 +247,15 @@ fn raw_session(stream: TcpStream, extensions: &[&str], seen: &Mutex<Seen>) {
                 }
                 data.extend_from_slice(&chunk);
             }
-            seen.lock().unwrap().data.push(data);
+            let mut seen = seen.lock().unwrap();
+            if seen.data.len() >= limit.load(Ordering::SeqCst) {
+                drop(seen);
+                held.fetch_add(1, Ordering::SeqCst);
+                // No reply, ever: wait for the client to go away.
+                let _ = input.read_to_end(&mut Vec::new());
+                return;
+            }
+            seen.data.push(data);
             "250 2.0.0 Ok: queued\r\n".into()
         } else if upper == "QUIT" {
             let _ = out.write_all(b"221 2.0.0 Bye\r\n");
@@ -243,16 +269,8 @@ fn raw_session(stream: TcpStream, extensions: &[&str], seen: &Mutex<Seen>) {
 
 // ----------------------------------------------------------- helpers --
 
-fn wait_until(what: &str, limit: Duration, mut ok: impl FnMut() -> bool, log: &Server) {
-    let deadline = Instant::now() + limit;
-    while !ok() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; log:\n{}",
-            log.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+fn wait_until(what: &str, limit: Duration, ok: impl FnMut() -> bool, log: &Server) {
+    log.wait_until(limit, what, ok);
 }
 
 /// Submits one message through `server`'s submission port (loopback is
@@ -311,23 +329,28 @@ fn dsn_status(message: &[u8]) -> String {
     text(&part.get_body_raw().unwrap())
 }
 
+/// The times (seconds since the epoch, from the full timestamp) of the
+/// log lines that contain `needle`.
 fn log_times(log: &str, needle: &str) -> Vec<f64> {
-    // env_logger's `[2026-11-23T05:18:40.123Z INFO ...` prefix.
     log.lines()
         .filter(|l| l.contains(needle))
-        .filter_map(|l| {
-            let stamp = l.get(1..24)?;
-            let (_, clock) = stamp.split_once('T')?;
-            let mut parts = clock.trim_end_matches('Z').split(':');
-            let h: f64 = parts.next()?.parse().ok()?;
-            let m: f64 = parts.next()?.parse().ok()?;
-            let s: f64 = parts.next()?.parse().ok()?;
-            Some(h * 3600.0 + m * 60.0 + s)
-        })
+        .map(|l| common::log_time(l).unwrap_or_else(|| panic!("no timestamp: {l}")))
         .collect()
 }
 
 // ------------------------------------------------------------- tests --
+
+/// The log's timestamps are read in full: differences are right across
+/// midnight, a month's end and a year's end.
+#[test]
+fn log_times_are_read_in_full() {
+    let t = |line: &str| common::log_time(line).unwrap();
+    assert_eq!(t("[1970-01-01T00:00:00.000Z INFO  x]"), 0.0);
+    assert_eq!(t("[2000-03-01T00:00:00.000Z INFO  x]"), 951_868_800.0);
+    assert_eq!(t("[2026-11-23T05:18:40.000Z WARN  x]"), 1_795_411_120.0);
+    let across = t("[2027-01-01T00:00:00.250Z INFO  a]") - t("[2026-12-31T23:59:59.750Z INFO  b]");
+    assert!((across - 0.5).abs() < 1e-6, "{across}");
+}
 
 /// (a) MX delivery to a second smolmail: the MX answer is truncated over
 /// UDP so it is fetched over TCP, the best MX is dead, the next one takes
@@ -362,7 +385,7 @@ fn mx_delivery_with_starttls_to_a_second_smolmail() {
     );
     wait_until(
         "delivery at the MX",
-        Duration::from_secs(20),
+        PATIENCE,
         || inbox(&peer_data.0, "bob@remote.test").len() == 1,
         &server,
     );
@@ -376,7 +399,7 @@ fn mx_delivery_with_starttls_to_a_second_smolmail() {
     assert!(got.starts_with("Return-Path: <alice@home.arpa>"), "{got}");
     wait_until(
         "an empty queue",
-        Duration::from_secs(10),
+        PATIENCE,
         || queue(&data.0).is_empty(),
         &server,
     );
@@ -401,11 +424,7 @@ fn mx_delivery_with_starttls_to_a_second_smolmail() {
 /// (b) Delivery to Postfix's smtp-sink, a real peer written by others.
 #[test]
 fn delivery_to_postfix_smtp_sink() {
-    let sink_bin = "/usr/sbin/smtp-sink";
-    assert!(
-        Path::new(sink_bin).exists(),
-        "smtp-sink is missing: scripts/setup.sh installs Debian's postfix package"
-    );
+    let sink_bin = common::require_tool("smtp-sink", "postfix");
     let data = TempDir::new("dlv-sink");
     add_user(&data.0, "alice@home.arpa", "alice-pw");
     let dump = data.0.join("dump");
@@ -414,7 +433,7 @@ fn delivery_to_postfix_smtp_sink() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&dump, std::fs::Permissions::from_mode(0o777)).unwrap();
     let port = common::free_port();
-    let mut sink = std::process::Command::new(sink_bin);
+    let mut sink = std::process::Command::new(&sink_bin);
     if smolmail::config::is_root() {
         sink.args(["-u", "postfix"]);
     }
@@ -450,7 +469,7 @@ fn delivery_to_postfix_smtp_sink() {
     );
     wait_until(
         "an empty queue",
-        Duration::from_secs(20),
+        PATIENCE,
         || queue(&data.0).is_empty(),
         &server,
     );
@@ -539,7 +558,7 @@ fn relay_host_with_auth_over_implicit_tls_and_starttls() {
         );
         wait_until(
             "delivery through the relay",
-            Duration::from_secs(20),
+            PATIENCE,
             || inbox(&provider_data.0, "bob@provider.test").len() == n + 1,
             &server,
         );
@@ -551,7 +570,7 @@ fn relay_host_with_auth_over_implicit_tls_and_starttls() {
         );
         wait_until(
             "an empty queue",
-            Duration::from_secs(10),
+            PATIENCE,
             || queue(&data.0).is_empty(),
             &server,
         );
@@ -615,8 +634,10 @@ fn unreachable_host_backs_off_then_bounces() {
             "1s",
             "--queue-lifetime",
             "7s",
+            // The attempt at 1 s sends it (so it comes before the bounce
+            // even when a loaded machine makes the later attempts late).
             "--delay-warning",
-            "2s",
+            "1s",
         ],
     );
     submit(
@@ -627,7 +648,7 @@ fn unreachable_host_backs_off_then_bounces() {
     );
     wait_until(
         "the bounce",
-        Duration::from_secs(30),
+        PATIENCE,
         || inbox(&data.0, "alice@home.arpa").len() == 2,
         &server,
     );
@@ -656,44 +677,84 @@ fn unreachable_host_backs_off_then_bounces() {
         "the body stays (RET=HDRS default)"
     );
     assert!(queue(&data.0).is_empty());
-    // Attempts at about 0, 1, 3 and 7 s: each wait longer than the last.
+    // The attempts, timed by the log's full timestamps: on an idle machine
+    // at about 0, 1, 3 and 7 s (backoff 1 s, 2 s, 4 s cut to the lifetime's
+    // end). A loaded machine can make an attempt late, never early, so the
+    // test holds to what lateness cannot change: no wait shorter than its
+    // backoff (less up to 1 s: due times are whole seconds), no more
+    // attempts than the schedule has room for (retrying every second would
+    // make 7 or 8), at least one retry, and the bounce only once the
+    // lifetime is over.
     let log = server.log();
     let times = log_times(&log, "to=<x@down.test>, relay=none");
-    assert_eq!(times.len(), 4, "attempts: {times:?}\n{log}");
-    // Due times are whole seconds, so the first wait is 0 to 1 s; then 2 s,
-    // then 4 s (cut to the lifetime's end).
-    let gaps: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).collect();
-    assert!(gaps[1] > 1.5 && gaps[2] > 2.5, "gaps {gaps:?}");
     assert!(
-        log.contains("status=bounced (message expired after"),
-        "{log}"
+        (2..=4).contains(&times.len()),
+        "attempts at {times:?}\n{log}"
+    );
+    let gaps: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    eprintln!("attempts {gaps:.2?} s apart");
+    // The last attempt is the one at the lifetime's end, whatever its
+    // backoff; before it, the wait after attempt k is 2^(k-1) s.
+    for (k, gap) in gaps[..gaps.len() - 1].iter().enumerate() {
+        let backoff = f64::from(1u32 << k);
+        assert!(
+            *gap > backoff - 1.0,
+            "retry {} came {gap:.2} s after the attempt before it, sooner than its backoff of {backoff} s: {gaps:?}",
+            k + 1
+        );
+    }
+    let bounced = log
+        .lines()
+        .find(|l| l.contains("status=bounced (message expired after"))
+        .unwrap_or_else(|| panic!("no bounce in the log:\n{log}"));
+    assert!(
+        bounced.contains(&format!("expired after {} attempts", times.len())),
+        "{bounced}\n{log}"
+    );
+    let delay: u64 = bounced
+        .split("delay=")
+        .nth(1)
+        .and_then(|d| d.split(',').next())
+        .and_then(|d| d.parse().ok())
+        .unwrap_or_else(|| panic!("no delay= in {bounced}"));
+    assert!(
+        delay >= 7,
+        "bounced {delay} s after arrival, before the lifetime of 7 s ended"
     );
 }
 
 /// (e) kill -9 with queued mail, and again in the middle of sending:
 /// after restarts everything arrives, nothing is lost, and duplicates are
-/// bounded by what was in flight (at-least-once, RFC 5321 §6.1).
+/// bounded by what was in flight (at-least-once, RFC 5321 §6.1). The peer
+/// takes 60 of the 120 messages and then holds its reply to the 61st: the
+/// kill comes while that one is on the wire, however fast the machine.
 #[test]
 fn kill_9_loses_nothing() {
-    let peer_data = TempDir::new("dlv-kill-peer");
-    add_user(&peer_data.0, "bob@remote.test", "bob-pw");
-    let peer = Server::start(&peer_data.0, &[]);
-    let dns = Dns::start(
-        vec![
-            ("remote.test", Rr::Mx(10, "mx.remote.test")),
-            ("mx.remote.test", Rr::A(Ipv4Addr::LOCALHOST)),
-        ],
-        &[],
-    );
+    const N: usize = 120;
+    const BEFORE_KILL: usize = 60;
+    let peer = RawPeer::start(&["PIPELINING", "8BITMIME"]);
+    peer.limit.store(BEFORE_KILL, Ordering::SeqCst);
+    // First the MX is 127.0.0.2, where nothing listens (the peer and every
+    // test server listen on 127.0.0.1 only), then 127.0.0.1.
+    let mx = |ip| {
+        Dns::start(
+            vec![
+                ("remote.test", Rr::Mx(10, "mx.remote.test")),
+                ("mx.remote.test", Rr::A(ip)),
+            ],
+            &[],
+        )
+    };
+    let (down, up) = (mx(Ipv4Addr::new(127, 0, 0, 2)), mx(Ipv4Addr::LOCALHOST));
     let data = TempDir::new("dlv-kill");
     add_user(&data.0, "alice@home.arpa", "alice-pw");
-    let closed = common::free_port().to_string();
-    let flags = |port: &str| -> Vec<String> {
+    let port = peer.port.to_string();
+    let flags = |dns: &Dns| -> Vec<String> {
         [
             "--dns-server",
             &dns.flag(),
             "--smtp-port-out",
-            port,
+            &port,
             "--retry-base",
             "1h",
             "--max-outbound-per-destination",
@@ -703,10 +764,9 @@ fn kill_9_loses_nothing() {
         .map(|s| s.to_string())
         .collect()
     };
-    let args = flags(&closed);
+    let args = flags(&down);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut server = Server::start(&data.0, &args);
-    const N: usize = 120;
     for i in 0..N {
         submit(
             &server,
@@ -717,7 +777,7 @@ fn kill_9_loses_nothing() {
     }
     wait_until(
         "every first attempt",
-        Duration::from_secs(20),
+        PATIENCE,
         || queue(&data.0).iter().all(|e| e.outbound.attempts >= 1),
         &server,
     );
@@ -728,34 +788,30 @@ fn kill_9_loses_nothing() {
     // The entries wait an hour: flush them from the command line.
     let flushed = common::admin(&data.0, &["queue", "flush"], "");
     assert!(flushed.starts_with(&format!("{N} queued")), "{flushed}");
-    let port = peer.port("smtp").to_string();
-    let args = flags(&port);
+    let args = flags(&up);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let received = |peer_data: &Path| inbox(peer_data, "bob@remote.test").len();
     let mut server = Server::start(&data.0, &args);
     wait_until(
-        "some deliveries",
-        Duration::from_secs(30),
-        || received(&peer_data.0) >= 10,
+        "the peer to hold a message past the first 60",
+        PATIENCE,
+        || peer.held.load(Ordering::SeqCst) > 0,
         &server,
     );
     server.child.kill().unwrap(); // SIGKILL in the middle of sending
     server.child.wait().unwrap();
-    let before_kill = received(&peer_data.0);
-    assert!(
-        before_kill < N,
-        "all sent before the kill; test too slow to matter"
-    );
+    let before_kill = peer.seen.lock().unwrap().data.len();
+    assert_eq!(before_kill, BEFORE_KILL);
+    peer.limit.store(usize::MAX, Ordering::SeqCst);
     let server = Server::start(&data.0, &args);
     wait_until(
         "an empty queue",
-        Duration::from_secs(60),
+        PATIENCE,
         || queue(&data.0).is_empty(),
         &server,
     );
     let mut count: HashMap<String, usize> = HashMap::new();
-    for m in inbox(&peer_data.0, "bob@remote.test") {
-        let t = text(&m);
+    for m in &peer.seen.lock().unwrap().data {
+        let t = text(m);
         let subject = t
             .lines()
             .find_map(|l| l.strip_prefix("Subject: "))
@@ -804,7 +860,7 @@ fn dot_stuffing_crlf_and_per_recipient_results_on_the_wire() {
     submit_bdat(&server, "alice@home.arpa", "ok@raw.test", content);
     wait_until(
         "the raw peer's DATA",
-        Duration::from_secs(20),
+        PATIENCE,
         || raw.seen.lock().unwrap().data.len() == 1,
         &server,
     );
@@ -845,7 +901,7 @@ fn dot_stuffing_crlf_and_per_recipient_results_on_the_wire() {
     );
     wait_until(
         "the partial bounce",
-        Duration::from_secs(20),
+        PATIENCE,
         || inbox(&data.0, "alice@home.arpa").len() == 1,
         &server,
     );
@@ -862,7 +918,7 @@ fn dot_stuffing_crlf_and_per_recipient_results_on_the_wire() {
     assert_eq!(raw.seen.lock().unwrap().data.len(), 2);
     wait_until(
         "an empty queue",
-        Duration::from_secs(10),
+        PATIENCE,
         || queue(&data.0).is_empty(),
         &server,
     );
@@ -912,7 +968,7 @@ fn notify_success_never_and_dsn_passthrough() {
     c.cmd("QUIT", "221");
     wait_until(
         "an empty queue",
-        Duration::from_secs(20),
+        PATIENCE,
         || queue(&data.0).is_empty(),
         &server,
     );
@@ -991,7 +1047,7 @@ fn extensions_the_peer_lacks_bounce_with_a_reason() {
     );
     wait_until(
         "three bounces",
-        Duration::from_secs(20),
+        PATIENCE,
         || inbox(&data.0, "alice@home.arpa").len() == 3,
         &server,
     );
@@ -1036,7 +1092,7 @@ fn null_mx_and_nxdomain_bounce_at_once() {
     );
     wait_until(
         "the bounce",
-        Duration::from_secs(20),
+        PATIENCE,
         || !inbox(&data.0, "alice@home.arpa").is_empty(),
         &server,
     );
@@ -1067,7 +1123,7 @@ fn null_mx_and_nxdomain_bounce_at_once() {
     assert_eq!(inbox(&data.0, "alice@home.arpa").len(), 1);
     wait_until(
         "an empty queue",
-        Duration::from_secs(10),
+        PATIENCE,
         || queue(&data.0).is_empty(),
         &server,
     );
@@ -1090,7 +1146,7 @@ fn null_mx_and_nxdomain_bounce_at_once() {
     c.cmd("QUIT", "221");
     wait_until(
         "the queued bounce to be given up",
-        Duration::from_secs(20),
+        PATIENCE,
         || {
             server
                 .log()
@@ -1113,7 +1169,7 @@ fn null_mx_and_nxdomain_bounce_at_once() {
     assert_eq!(inbox(&data.0, "alice@home.arpa").len(), 1);
     wait_until(
         "an empty queue",
-        Duration::from_secs(10),
+        PATIENCE,
         || queue(&data.0).is_empty(),
         &server,
     );
@@ -1159,7 +1215,7 @@ fn queue_commands() {
     }
     wait_until(
         "two deferrals",
-        Duration::from_secs(20),
+        PATIENCE,
         || server.log().matches("status=deferred").count() >= 2,
         &server,
     );

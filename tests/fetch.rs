@@ -7,8 +7,8 @@
 //! every time, the remote mailbox afterwards is what it was before (same
 //! messages, UIDs and flags, compared as a full `UID FETCH 1:* (FLAGS)`).
 //!
-//! The Dovecot tests are skipped, saying so, when dovecot-imapd is not
-//! installed (scripts/setup.sh installs it).
+//! The Dovecot tests need Debian's dovecot-imapd (and openssl); without
+//! them they fail, naming the package (scripts/setup.sh installs both).
 
 mod common;
 
@@ -17,11 +17,11 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{BIN, Client, Server, TempDir, add_user, admin, free_port};
+use common::{BIN, Client, PATIENCE, Server, TempDir, add_user, admin, free_port};
 
 const LOCAL_USER: &str = "you@home.arpa";
 const REMOTE_USER: &str = "bob@remote.test";
@@ -240,6 +240,8 @@ enum Remote {
         child: Child,
         dir: TempDir,
         port: u16,
+        /// IMAP without TLS, for a [`Tap`] (loopback counts as secure).
+        plain_port: u16,
         maildir: PathBuf,
     },
 }
@@ -262,12 +264,15 @@ impl Remote {
         Remote::Smolmail { server, _dir: dir }
     }
 
-    /// `None` (and a note) when Dovecot's IMAP server is not installed.
-    fn dovecot(name: &str) -> Option<Remote> {
-        if !Path::new("/usr/lib/dovecot/imap").exists() || which("dovecot").is_none() {
-            eprintln!("SKIPPED: dovecot-imapd is not installed (scripts/setup.sh installs it)");
-            return None;
-        }
+    /// Debian's Dovecot, started for the test; fails, naming the
+    /// packages, when it is not installed.
+    fn dovecot(name: &str) -> Remote {
+        let dovecot = common::require_tool("dovecot", "dovecot-core");
+        assert!(
+            Path::new("/usr/lib/dovecot/imap").exists(),
+            "Dovecot's IMAP server /usr/lib/dovecot/imap is not installed: it comes with \
+             Debian's dovecot-imapd package (scripts/setup.sh installs it)"
+        );
         let dir = TempDir::new(&format!("fetch-dovecot-{name}"));
         let d = dir.0.clone();
         make_ca(&d);
@@ -320,7 +325,9 @@ impl Remote {
             ),
         )
         .unwrap();
-        let port = free_port();
+        // Both probes held until both are picked: two different ports.
+        let probes = [0; 2].map(|_| TcpListener::bind("127.0.0.1:0").unwrap());
+        let [port, plain_port] = probes.map(|l| l.local_addr().unwrap().port());
         let conf = format!(
             r#"base_dir = {d}/run
 state_dir = {d}/state
@@ -348,7 +355,7 @@ mail_fsync = never
 mailbox_idle_check_interval = 1 secs
 service imap-login {{
   inet_listener imap {{
-    port = 0
+    port = {plain_port}
   }}
   inet_listener imaps {{
     port = {port}
@@ -363,28 +370,35 @@ service anvil {{
             pid = std::process::id(),
         );
         std::fs::write(d.join("dovecot.conf"), conf).unwrap();
-        let child = Command::new("dovecot")
+        let child = Command::new(dovecot)
             .args(["-F", "-c", d.join("dovecot.conf").to_str().unwrap()])
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(d.join("dovecot.stderr")).unwrap())
             .spawn()
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "Dovecot did not start: {}{}",
-                std::fs::read_to_string(d.join("dovecot.stderr")).unwrap_or_default(),
-                std::fs::read_to_string(d.join("dovecot.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Some(Remote::Dovecot {
+        common::wait_until_with(
+            PATIENCE,
+            "Dovecot to listen",
+            || {
+                [port, plain_port]
+                    .iter()
+                    .all(|p| TcpStream::connect(("127.0.0.1", *p)).is_ok())
+            },
+            || {
+                format!(
+                    "{}{}",
+                    std::fs::read_to_string(d.join("dovecot.stderr")).unwrap_or_default(),
+                    std::fs::read_to_string(d.join("dovecot.log")).unwrap_or_default()
+                )
+            },
+        );
+        Remote::Dovecot {
             child,
             dir,
             port,
+            plain_port,
             maildir,
-        })
+        }
     }
 
     /// A smolmail remote's port for `service`.
@@ -399,6 +413,25 @@ service anvil {{
         match self {
             Remote::Smolmail { server, .. } => server.port("imaps"),
             Remote::Dovecot { port, .. } => *port,
+        }
+    }
+
+    /// The remote's IMAP port without TLS (for a [`Tap`]).
+    fn plain_port(&self) -> u16 {
+        match self {
+            Remote::Smolmail { server, .. } => server.port("imap"),
+            Remote::Dovecot { plain_port, .. } => *plain_port,
+        }
+    }
+
+    /// The remote's own certificate and key (for a [`Tap`] to present).
+    fn cert_and_key(&self) -> (PathBuf, PathBuf) {
+        match self {
+            Remote::Smolmail { server, .. } => (
+                server.data.join("tls/selfsigned-cert.pem"),
+                server.data.join("tls/selfsigned-key.pem"),
+            ),
+            Remote::Dovecot { dir, .. } => (dir.0.join("server.pem"), dir.0.join("server.key")),
         }
     }
 
@@ -446,15 +479,6 @@ service anvil {{
     }
 }
 
-fn which(cmd: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .chain(["/usr/sbin", "/sbin"])
-        .map(|d| Path::new(d).join(cmd))
-        .find(|p| p.exists())
-}
-
 fn unsafe_is_root() -> bool {
     String::from_utf8(Command::new("id").arg("-u").output().unwrap().stdout)
         .unwrap()
@@ -474,6 +498,7 @@ fn run_ok(cmd: &mut Command) {
 /// A CA and a server certificate for localhost/127.0.0.1 signed by it,
 /// with openssl: `ca.pem`, `server.pem`, `server.key` in `dir`.
 fn make_ca(dir: &Path) {
+    common::require_tool("openssl", "openssl");
     let at = |f: &str| dir.join(f).to_str().unwrap().to_string();
     run_ok(Command::new("openssl").args([
         "req",
@@ -724,10 +749,12 @@ fn first_and_incremental(remote: &Remote, name: &str) {
 
 /// A TCP relay in front of the remote that stops passing the server's
 /// bytes after `allow` of them (all connections together), to hold a
-/// sync in the middle; `release` lets everything through again.
+/// sync in the middle; `blocked` says it is holding bytes back; `release`
+/// lets everything through again.
 struct Stall {
     port: u16,
     allow: Arc<AtomicU64>,
+    blocked: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
 }
 
@@ -736,10 +763,11 @@ impl Stall {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let allow = Arc::new(AtomicU64::new(allow));
+        let blocked = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
         listener.set_nonblocking(true).unwrap();
         {
-            let (allow, stop) = (allow.clone(), stop.clone());
+            let (allow, blocked, stop) = (allow.clone(), blocked.clone(), stop.clone());
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     let Ok((client, _)) = listener.accept() else {
@@ -762,7 +790,7 @@ impl Stall {
                         let _ = s_write.shutdown(std::net::Shutdown::Write);
                     });
                     let (mut s_read, mut c_write) = (server, client);
-                    let (allow, stop) = (allow.clone(), stop.clone());
+                    let (allow, blocked, stop) = (allow.clone(), blocked.clone(), stop.clone());
                     std::thread::spawn(move || {
                         let mut buf = [0u8; 4096];
                         while let Ok(n) = s_read.read(&mut buf) {
@@ -771,6 +799,7 @@ impl Stall {
                             }
                             // Wait while the budget is spent.
                             while allow.load(Ordering::Relaxed) < n as u64 {
+                                blocked.store(true, Ordering::Relaxed);
                                 if stop.load(Ordering::Relaxed) {
                                     return;
                                 }
@@ -788,7 +817,12 @@ impl Stall {
                 }
             });
         }
-        Stall { port, allow, stop }
+        Stall {
+            port,
+            allow,
+            blocked,
+            stop,
+        }
     }
 
     fn release(&self) {
@@ -815,34 +849,21 @@ fn kill_mid_sync(remote: &Remote, name: &str) {
     let data = local(name);
     add_account(&data.0, remote, stall.port, &["--every", "2s"]);
     let mut server = Server::start(&data.0, &[]);
-    // Wait until the stored count stops moving: batches before the stall
-    // are committed, the one caught by it is in memory only.
-    let mut last = usize::MAX;
-    let mut still_since = Instant::now();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let n = local_count(&data.0);
-        if n != last {
-            last = n;
-            still_since = Instant::now();
-        } else if n > 0 && still_since.elapsed() > Duration::from_millis(1500) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no progress: {n}\n{}",
-            server.log()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // Kill once the stall holds the remote's bytes back (a batch is half
+    // read, in memory only) and at least one batch before it is stored.
+    server.wait_until(
+        PATIENCE,
+        "the stall to hold a sync with messages stored",
+        || stall.blocked.load(Ordering::Relaxed) && local_count(&data.0) > 0,
+    );
+    server.child.kill().unwrap(); // SIGKILL
+    server.child.wait().unwrap();
+    let last = local_count(&data.0);
     assert!(
         last > 0 && last < 500,
         "{last} messages stored before the kill"
     );
-    server.child.kill().unwrap(); // SIGKILL
-    server.child.wait().unwrap();
     println!("{name}: killed with {last} of 500 messages stored");
-    assert_eq!(local_count(&data.0), last, "a commit after the kill?");
 
     stall.release();
     let server = Server::start(&data.0, &[]);
@@ -914,26 +935,142 @@ fn uidvalidity_change(remote: &Remote, name: &str, folder: &str) {
     imap.logout();
 }
 
-/// With --idle, a new message in the remote INBOX arrives within seconds
-/// (the poll interval is an hour).
+/// A relay in front of a remote's plain IMAP port that takes the
+/// fetcher's TLS (with the remote's own certificate, so the account's CA
+/// fits) and passes the plaintext on, watching it: it counts the IDLE
+/// commands the remote has accepted (its `+` continuation), so that a
+/// test knows when the fetcher waits in IDLE instead of guessing with a
+/// sleep.
+struct Tap {
+    port: u16,
+    idle: Arc<Mutex<IdleSeen>>,
+}
+
+#[derive(Default)]
+struct IdleSeen {
+    /// Between the fetcher's IDLE and its DONE.
+    in_idle: bool,
+    /// IDLE commands the remote has answered with a continuation.
+    started: usize,
+}
+
+impl Tap {
+    fn start(remote: &Remote) -> Tap {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let (cert, key) = remote.cert_and_key();
+        let chain = CertificateDer::pem_file_iter(&cert)
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_file(&key).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+        let acceptor = futures_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let upstream = remote.plain_port();
+        let idle = Arc::new(Mutex::new(IdleSeen::default()));
+        let seen = idle.clone();
+        std::thread::spawn(move || {
+            let ex = smol::LocalExecutor::new();
+            smol::block_on(ex.run(async {
+                let listener = smol::Async::new(listener).unwrap();
+                while let Ok((client, _)) = listener.accept().await {
+                    let (acceptor, seen) = (acceptor.clone(), seen.clone());
+                    ex.spawn(async move {
+                        let Ok(tls) = acceptor.accept(client).await else {
+                            return;
+                        };
+                        let Ok(server) =
+                            smol::net::TcpStream::connect(("127.0.0.1", upstream)).await
+                        else {
+                            return;
+                        };
+                        let (from_client, to_client) = smol::io::split(tls);
+                        smol::future::zip(
+                            tap_copy(from_client, server.clone(), &seen, true),
+                            tap_copy(server, to_client, &seen, false),
+                        )
+                        .await;
+                    })
+                    .detach();
+                }
+            }));
+        });
+        Tap { port, idle }
+    }
+
+    /// How many IDLEs of the fetcher the remote has accepted so far.
+    fn idles_started(&self) -> usize {
+        self.idle.lock().unwrap().started
+    }
+}
+
+/// Copies `from` to `to` a line at a time, noting IDLE, DONE (from the
+/// client) and continuations (from the server) in `seen` before passing
+/// each line on, so the count never runs behind what the peer received.
+async fn tap_copy(
+    from: impl smol::io::AsyncRead + Unpin,
+    mut to: impl smol::io::AsyncWrite + Unpin,
+    seen: &Mutex<IdleSeen>,
+    from_client: bool,
+) {
+    use smol::io::{AsyncBufReadExt, AsyncWriteExt};
+    let mut from = smol::io::BufReader::new(from);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match from.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        {
+            let mut seen = seen.lock().unwrap();
+            let upper = line.to_ascii_uppercase();
+            if from_client && upper.ends_with(b" IDLE\r\n") && !upper.contains(&b'"') {
+                seen.in_idle = true;
+            } else if from_client && upper == b"DONE\r\n" {
+                seen.in_idle = false;
+            } else if !from_client && seen.in_idle && line.starts_with(b"+") {
+                seen.started += 1;
+            }
+        }
+        if to.write_all(&line).await.is_err() || to.flush().await.is_err() {
+            break;
+        }
+    }
+    let _ = to.close().await;
+}
+
+/// With --idle, a new message in the remote INBOX arrives as soon as the
+/// remote announces it (the poll interval is an hour). The fetcher talks
+/// to the remote through a [`Tap`], so each message is appended only once
+/// the fetcher is in IDLE: then nothing but IDLE can bring it.
 fn idle_pickup(remote: &Remote, name: &str) {
     let mut imap = remote.imap();
     imap.append_all("INBOX", &batch("idle", 0..5));
     imap.logout();
     let data = local(name);
-    add_account(&data.0, remote, remote.port(), &["--idle", "--every", "1h"]);
+    let tap = Tap::start(remote);
+    add_account(&data.0, remote, tap.port, &["--idle", "--every", "1h"]);
     let server = Server::start(&data.0, &[]);
-    wait_count(&data.0, 5, Duration::from_secs(60), &|| server.log());
+    wait_count(&data.0, 5, PATIENCE, &|| server.log());
     server.wait_for_log("5 new messages");
-    // Let the session settle into IDLE.
-    std::thread::sleep(Duration::from_millis(1500));
     for round in 0..2 {
+        server.wait_until(PATIENCE, "the fetcher to wait in IDLE", || {
+            tap.idles_started() > round
+        });
         let mut imap = remote.imap();
         let appended = Instant::now();
         imap.append_all("INBOX", &batch("idle", 5 + round..6 + round));
-        wait_count(&data.0, 6 + round, Duration::from_secs(10), &|| {
-            server.log()
-        });
+        wait_count(&data.0, 6 + round, PATIENCE, &|| server.log());
         let took = appended.elapsed();
         println!(
             "{name}: IDLE brought message {} in {:.2} s",
@@ -945,7 +1082,6 @@ fn idle_pickup(remote: &Remote, name: &str) {
         let mut imap = remote.imap();
         assert_eq!(imap.snapshot("INBOX"), before, "the remote changed");
         imap.logout();
-        std::thread::sleep(Duration::from_millis(500));
     }
     check_local(&data.0, &dated("idle", 0..7));
 }
@@ -960,9 +1096,7 @@ fn smolmail_first_and_incremental_sync() {
 
 #[test]
 fn dovecot_first_and_incremental_sync() {
-    let Some(remote) = Remote::dovecot("first") else {
-        return;
-    };
+    let remote = Remote::dovecot("first");
     first_and_incremental(&remote, "dovecot-first");
 }
 
@@ -974,9 +1108,7 @@ fn smolmail_kill_mid_sync() {
 
 #[test]
 fn dovecot_kill_mid_sync() {
-    let Some(remote) = Remote::dovecot("kill") else {
-        return;
-    };
+    let remote = Remote::dovecot("kill");
     kill_mid_sync(&remote, "dovecot-kill");
 }
 
@@ -988,9 +1120,7 @@ fn smolmail_uidvalidity_change() {
 
 #[test]
 fn dovecot_uidvalidity_change() {
-    let Some(remote) = Remote::dovecot("uidv") else {
-        return;
-    };
+    let remote = Remote::dovecot("uidv");
     uidvalidity_change(&remote, "dovecot-uidv", "INBOX");
 }
 
@@ -1002,9 +1132,7 @@ fn smolmail_idle() {
 
 #[test]
 fn dovecot_idle() {
-    let Some(remote) = Remote::dovecot("idle") else {
-        return;
-    };
+    let remote = Remote::dovecot("idle");
     idle_pickup(&remote, "dovecot-idle");
 }
 
@@ -1166,9 +1294,7 @@ fn commands_and_bounds() {
 #[test]
 #[ignore]
 fn measure_dovecot_first_sync() {
-    let Some(remote) = Remote::dovecot("measure") else {
-        return;
-    };
+    let remote = Remote::dovecot("measure");
     let messages = batch("measure", 0..500);
     let bytes: usize = messages.iter().map(|m| m.2.len()).sum();
     let mut imap = remote.imap();
@@ -1199,24 +1325,26 @@ fn measure_dovecot_first_sync() {
         .spawn()
         .unwrap();
     let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !read_log().contains("imap: listening") {
-        assert!(Instant::now() < deadline, "{}", read_log());
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(500));
+    common::wait_until_with(
+        PATIENCE,
+        "the server to listen",
+        || read_log().contains("imap: listening"),
+        read_log,
+    );
     let idle_kib = peak_rss_kib(child.id());
     add_account(&data.0, &remote, remote.port(), &[]);
     wait_count(&data.0, 500, Duration::from_secs(120), &read_log);
-    let line = loop {
-        if let Some(l) = read_log()
-            .lines()
-            .find(|l| l.contains(": 500 new messages"))
-        {
-            break l.to_string();
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    common::wait_until_with(
+        PATIENCE,
+        "the run's log line",
+        || read_log().contains(": 500 new messages"),
+        read_log,
+    );
+    let line = read_log()
+        .lines()
+        .find(|l| l.contains(": 500 new messages"))
+        .unwrap()
+        .to_string();
     let peak_kib = peak_rss_kib(child.id());
     let _ = child.kill();
     let _ = child.wait();

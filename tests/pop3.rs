@@ -8,8 +8,9 @@
 //! process) to deliver mail and to expunge behind a session's back, as SMTP
 //! and IMAP do in the server.
 //!
-//! The `#[ignore]`d tests drive real clients (python poplib, curl,
-//! fetchmail, getmail6); scripts/test.sh runs them with `--ignored`.
+//! The `#[ignore]`d `real_clients` drives real clients (python poplib,
+//! curl, fetchmail, getmail6) and `login_needs_tls_off_loopback` needs a
+//! network namespace; scripts/test.sh runs each, checking that it ran.
 
 mod common;
 
@@ -464,13 +465,9 @@ fn stls_discards_pipelined_plaintext() {
 /// test runs the server on 192.0.2.1 inside a network namespace that
 /// scripts/test.sh creates (SMOLMAIL_TEST_NONLOOPBACK).
 #[test]
+#[ignore = "needs a network namespace: scripts/test.sh runs it with SMOLMAIL_TEST_NONLOOPBACK"]
 fn login_needs_tls_off_loopback() {
-    let Ok(ip) = std::env::var("SMOLMAIL_TEST_NONLOOPBACK") else {
-        eprintln!(
-            "skipped: run by scripts/test.sh inside a network namespace with SMOLMAIL_TEST_NONLOOPBACK set"
-        );
-        return;
-    };
+    let ip = common::nonloopback_ip();
     let data = TempDir::new("pop3-lan");
     let mail = Mail::create(&data.0);
     mail.deliver(&message("one", "1\r\n"));
@@ -531,14 +528,6 @@ fn bad_commands_are_answered_then_bounded() {
 }
 
 // --- real clients (scripts/test.sh runs these with --ignored) --------------
-
-fn require(tool: &str) {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(found, "{tool} is not installed: run scripts/setup.sh");
-}
 
 fn run(what: &str, cmd: &mut Command) -> Vec<u8> {
     let out = cmd.output().unwrap();
@@ -643,8 +632,13 @@ print("poplib ok")
 #[test]
 #[ignore = "needs python3, curl, fetchmail and getmail6 (scripts/setup.sh); run by scripts/test.sh"]
 fn real_clients() {
-    for tool in ["python3", "curl", "fetchmail", "getmail"] {
-        require(tool);
+    for (tool, package) in [
+        ("python3", "python3"),
+        ("curl", "curl"),
+        ("fetchmail", "fetchmail"),
+        ("getmail", "getmail6"),
+    ] {
+        common::require_tool(tool, package);
     }
     let (data, mail, server) = setup("clients");
     let dir = data.0.join("clients");

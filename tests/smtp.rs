@@ -282,13 +282,9 @@ fn trusted_network_relays_local_senders_only() {
 /// test runs the server on 192.0.2.1 inside a network namespace that
 /// scripts/test.sh creates (SMOLMAIL_TEST_NONLOOPBACK).
 #[test]
+#[ignore = "needs a network namespace: scripts/test.sh runs it with SMOLMAIL_TEST_NONLOOPBACK"]
 fn auth_needs_tls_off_loopback() {
-    let Ok(ip) = std::env::var("SMOLMAIL_TEST_NONLOOPBACK") else {
-        eprintln!(
-            "skipped: run by scripts/test.sh inside a network namespace with SMOLMAIL_TEST_NONLOOPBACK set"
-        );
-        return;
-    };
+    let ip = common::nonloopback_ip();
     let data = TempDir::new("nonloopback");
     add_user(&data.0, "alice@home.arpa", "alice-pw");
     let server = Server::start_on(&ip, &data.0, &["--trusted-network", "none"]);
@@ -432,40 +428,61 @@ fn chunking_bdat() {
 #[test]
 fn auth_failure_limiter() {
     let (_data, server) = setup("limiter", &[]);
-    let mut bad = server.connect("submission");
+    let bad_stream = TcpStream::connect(("127.0.0.1", server.port("submission"))).unwrap();
+    let mut bad = Client::plain(bad_stream.try_clone().unwrap());
     ehlo(&mut bad);
     let mut other = server.connect("smtp");
     ehlo(&mut other);
     let wrong = format!("AUTH PLAIN {}", b64(b"\0alice@home.arpa\0nope"));
-    let mut delays = Vec::new();
+    // Per failed login: how long its reply took, and whether the other
+    // client's NOOP, sent meanwhile, was answered before it.
+    let mut rounds: Vec<(Duration, bool)> = Vec::new();
     let mut locked = false;
     for _ in 0..12 {
         let started = Instant::now();
         bad.send(format!("{wrong}\r\n").as_bytes());
-        // While the bad client waits out its delay, the other is served.
-        let quick = Instant::now();
         other.cmd("NOOP", "250");
-        // (2 s, far below the bad client's delays, leaves room for a
-        // loaded machine.)
-        assert!(
-            quick.elapsed() < Duration::from_secs(2),
-            "another client was slowed down"
-        );
+        let other_first = !reply_waiting(&bad_stream);
         let reply = bad.reply();
-        delays.push(started.elapsed());
         if reply.starts_with("454 4.7.0") {
             locked = true;
             break;
         }
         assert!(reply.starts_with("535"), "{reply}");
+        rounds.push((started.elapsed(), other_first));
     }
-    assert!(locked, "never locked out after {} failures", delays.len());
-    assert!(delays[1] > delays[0], "no growing delay: {delays:?}");
+    assert!(locked, "never locked out after {} failures", rounds.len());
+    let delays: Vec<Duration> = rounds.iter().map(|r| r.0).collect();
+    // 250 ms doubling to 8 s: the longest wait is many times the first,
+    // however loaded the machine (which only lengthens the short ones).
+    let longest = *delays.iter().max().unwrap();
+    assert!(longest > delays[0] * 2, "no growing delay: {delays:?}");
+    // While the bad client waits out a long delay (4 s and more), the
+    // other is served: its NOOP is answered before the bad client's reply.
+    // (A server that blocked on the delay would answer it after.)
+    let long: Vec<&(Duration, bool)> = rounds
+        .iter()
+        .filter(|r| r.0 >= Duration::from_secs(4))
+        .collect();
+    assert!(!long.is_empty(), "no delay of 4 s or more: {delays:?}");
+    assert!(
+        long.iter().all(|r| r.1),
+        "another client waited for the failing one's delay: {rounds:?}"
+    );
     // Even the right password is refused while locked out.
     bad.cmd(
         &format!("AUTH PLAIN {}", b64(b"\0alice@home.arpa\0alice-pw")),
         "454",
     );
+}
+
+/// Whether bytes from the server are waiting on `stream` (without
+/// reading them).
+fn reply_waiting(stream: &TcpStream) -> bool {
+    stream.set_nonblocking(true).unwrap();
+    let waiting = matches!(stream.peek(&mut [0u8; 1]), Ok(n) if n > 0);
+    stream.set_nonblocking(false).unwrap();
+    waiting
 }
 
 /// A full store gives 452 4.3.1 and nothing half-written.
@@ -527,8 +544,12 @@ fn dropped_connection_stores_nothing() {
     let (data, server) = setup("drop", &[]);
     let mut stream = TcpStream::connect(("127.0.0.1", server.port("smtp"))).unwrap();
     stream.write_all(b"EHLO x\r\nMAIL FROM:<x@example.org>\r\nRCPT TO:<alice@home.arpa>\r\nDATA\r\nSubject: half\r\n\r\npart").unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    drop(stream);
+    // Once DATA is answered the server is reading the message: drop then.
+    let mut c = Client::plain(stream.try_clone().unwrap());
+    for code in ["220", "250", "250", "250", "354"] {
+        c.expect(code);
+    }
+    drop((c, stream));
     server.wait_for_log("connection lost during DATA");
     assert!(inbox(&data.0, "alice@home.arpa").is_empty());
 }

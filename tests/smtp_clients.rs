@@ -17,11 +17,11 @@ fn setup(name: &str) -> (TempDir, Server) {
 }
 
 fn swaks(args: &[&str]) -> (bool, String) {
-    let out = Command::new("swaks")
-        .args(["--silent", "1", "--timeout", "20"])
+    let out = Command::new(common::require_tool("swaks", "swaks"))
+        .args(["--silent", "1", "--timeout", "60"])
         .args(args)
         .output()
-        .expect("swaks is installed by scripts/setup.sh");
+        .unwrap();
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -177,7 +177,7 @@ with smtplib.SMTP_SSL(host, p465, context=ctx) as s:
     assert 550 == partial["nobody@home.arpa"][0], partial
 print("ok")
 "#;
-    let out = Command::new("python3")
+    let out = Command::new(common::require_tool("python3", "python3"))
         .args(["-c", script])
         .args(
             [

@@ -14,6 +14,97 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_smolmail");
 
+/// How long a test waits for something that happens within a second or
+/// two on an idle machine: far longer, so that a loaded 2-core machine
+/// running other tests meanwhile does not fail it. Only a real hang (or a
+/// thing that never happens) runs into it. Tests wait for events (a log
+/// line, a reply, a state in the store) with this deadline; they never
+/// sleep a fixed time in the hope that something has happened by then.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// Polls `done` (every 20 ms) until it holds; panics after `limit`,
+/// saying what it waited for.
+pub fn wait_until(limit: Duration, what: &str, done: impl FnMut() -> bool) {
+    wait_until_with(limit, what, done, String::new);
+}
+
+/// [`wait_until`], adding `context()` (e.g. a log) to the panic message.
+pub fn wait_until_with(
+    limit: Duration,
+    what: &str,
+    mut done: impl FnMut() -> bool,
+    context: impl Fn() -> String,
+) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}\n{}",
+            context()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The path of `tool`, which Debian's `package` installs. A test that
+/// needs a tool calls this first, so that without it the test fails
+/// (never passes by skipping) and says what to install; scripts/setup.sh
+/// installs every such package.
+pub fn require_tool(tool: &str, package: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from))
+        .map(|dir| dir.join(tool))
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "`{tool}` is not installed: it comes with Debian's {package} package \
+                 (scripts/setup.sh installs it)"
+            )
+        })
+}
+
+/// The address, not a loopback one, that the tests of the rules for
+/// clients off this host listen and connect on. Those tests are
+/// `#[ignore]`d: scripts/test.sh runs them inside a network namespace of
+/// their own with 192.0.2.1 on its loopback device and
+/// SMOLMAIL_TEST_NONLOOPBACK=192.0.2.1, and checks that they ran. Run any
+/// other way they fail here, saying so, rather than pass untested.
+pub fn nonloopback_ip() -> String {
+    std::env::var("SMOLMAIL_TEST_NONLOOPBACK").unwrap_or_else(|_| {
+        panic!(
+            "SMOLMAIL_TEST_NONLOOPBACK is not set: this test needs a client address that is \
+             not loopback; scripts/test.sh runs it in a network namespace (unshare --net, \
+             192.0.2.1 on lo) with SMOLMAIL_TEST_NONLOOPBACK=192.0.2.1"
+        )
+    })
+}
+
+/// Seconds since the Unix epoch (UTC) of a line of the server's log, from
+/// env_logger's `[2026-11-23T05:18:40.123Z INFO ...` prefix: the full date
+/// and time, so that differences are right across midnight.
+pub fn log_time(line: &str) -> Option<f64> {
+    let stamp = line.strip_prefix('[')?.split([' ', ']']).next()?;
+    let (date, clock) = stamp.trim_end_matches('Z').split_once('T')?;
+    let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>());
+    let (y, m, day) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
+    let mut c = clock.splitn(3, ':');
+    let h: f64 = c.next()?.parse().ok()?;
+    let min: f64 = c.next()?.parse().ok()?;
+    let s: f64 = c.next()?.parse().ok()?;
+    // Days from 1970-01-01 to y-m-d (proleptic Gregorian; H. Hinnant).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days as f64 * 86_400.0 + h * 3600.0 + min * 60.0 + s)
+}
+
 /// A fresh directory, removed when dropped.
 pub struct TempDir(pub PathBuf);
 
@@ -148,15 +239,17 @@ impl Server {
     }
 
     pub fn wait_for_log(&self, needle: &str) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !self.log().contains(needle) {
-            assert!(
-                Instant::now() < deadline,
-                "no {needle:?} in log:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_until_with(
+            PATIENCE,
+            &format!("{needle:?} in the log"),
+            || self.log().contains(needle),
+            || self.log(),
+        );
+    }
+
+    /// [`wait_until`], with the server's log in the message on failure.
+    pub fn wait_until(&self, limit: Duration, what: &str, done: impl FnMut() -> bool) {
+        wait_until_with(limit, what, done, || format!("log:\n{}", self.log()));
     }
 
     pub fn connect(&self, service: &str) -> Client {
@@ -275,9 +368,7 @@ fn tls_wrap(stream: TcpStream) -> TlsIo {
 
 impl Client {
     pub fn plain(stream: TcpStream) -> Client {
-        stream
-            .set_read_timeout(Some(Duration::from_secs(20)))
-            .unwrap();
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
         Client {
             reader: BufReader::new(Box::new(stream)),
             tls: false,
@@ -285,9 +376,7 @@ impl Client {
     }
 
     pub fn tls(stream: TcpStream) -> Client {
-        stream
-            .set_read_timeout(Some(Duration::from_secs(20)))
-            .unwrap();
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
         Client {
             reader: BufReader::new(Box::new(tls_wrap(stream))),
             tls: true,
@@ -317,7 +406,11 @@ impl Client {
 
     pub fn line(&mut self) -> String {
         let mut line = String::new();
-        self.reader.read_line(&mut line).unwrap();
+        if let Err(e) = self.reader.read_line(&mut line) {
+            panic!(
+                "reading a line from the server (so far {line:?}; read timeout {PATIENCE:?}): {e}"
+            );
+        }
         line
     }
 
@@ -351,10 +444,17 @@ impl Client {
         reply
     }
 
-    /// Whether the server closed the connection (EOF or reset).
+    /// Whether the server closed the connection (EOF or reset). A read
+    /// that times out means the connection is still open: false.
     pub fn closed(&mut self) -> bool {
         let mut buf = [0u8; 1];
-        matches!(self.reader.read(&mut buf), Ok(0) | Err(_))
+        match self.reader.read(&mut buf) {
+            Ok(n) => n == 0,
+            Err(e) => !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+        }
     }
 }
 
