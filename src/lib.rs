@@ -13,6 +13,7 @@ pub mod fetch;
 pub mod imap;
 pub mod mime;
 pub mod pop3;
+pub mod secret;
 pub mod server;
 pub mod smtp;
 pub mod store;

@@ -25,7 +25,7 @@ use super::records::{Reader, Writer};
 use super::schema::Dbs;
 use super::writer::{Delivery, Outcome, WriteOp};
 use super::{Store, StoreError};
-use crate::config::Secret;
+use crate::secret::Secret;
 
 /// `meta` key of the fetch id counter.
 const NEXT_FETCH: &str = "next_fetch_id";
