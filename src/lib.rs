@@ -9,6 +9,7 @@ pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod delivery;
+pub mod dsn;
 pub mod fetch;
 pub mod imap;
 pub mod mime;

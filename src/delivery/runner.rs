@@ -33,9 +33,9 @@ use super::route::{self, Dest, RouteError};
 use super::{Kind, Verdict};
 use crate::config::MAX_RETRY;
 use crate::server::Context;
-use crate::store::queue::notify;
+use crate::dsn::{self, notify};
 use crate::store::{
-    Delivery, DsnRet, Flags, Notice, Outbound, OutboundRecipient, QueueEntry, QueueUpdate,
+    Delivery, Flags, Notice, Outbound, OutboundRecipient, QueueEntry, QueueUpdate,
     Recipient, StoreError,
 };
 
@@ -525,7 +525,7 @@ impl Runner {
         {
             for i in pending(&out) {
                 let r = &mut out.recipients[i];
-                if !r.delay_notified && wants(r.notify, notify::DELAY) {
+                if !r.delay_notified && notify::wants(r.notify, notify::DELAY) {
                     r.delay_notified = true;
                     delayed.push(i);
                 }
@@ -542,7 +542,7 @@ impl Runner {
         } else {
             let failed: Vec<usize> = failed
                 .into_iter()
-                .filter(|&i| wants(out.recipients[i].notify, notify::FAILURE))
+                .filter(|&i| notify::wants(out.recipients[i].notify, notify::FAILURE))
                 .collect();
             let retry_until = Some(lifetime_end);
             for (action, who) in [
@@ -623,7 +623,7 @@ impl Runner {
             utf8_headers: false,
         });
         let reader = self.ctx.store.read()?;
-        let full = out.ret == DsnRet::Full
+        let full = out.ret == dsn::Ret::Full
             && action == Action::Failed
             && shape.size <= bounce::FULL_RETURN_LIMIT;
         let original: Vec<u8> = match reader.blob(attempt.entry.blob_id)? {
@@ -710,7 +710,7 @@ impl Runner {
             queue_id: id,
             sender: String::new(),
             recipients: remote,
-            ret: DsnRet::Headers,
+            ret: dsn::Ret::Headers,
             envid: None,
             arrival: now,
             attempts: 0,
@@ -724,15 +724,6 @@ impl Runner {
             outbound,
         })))
     }
-}
-
-/// RFC 3461 §4.1: without NOTIFY the server chooses; smolmail reports
-/// failures and delays, as the RFC suggests. NEVER silences everything.
-fn wants(notify_bits: u8, what: u8) -> bool {
-    if notify_bits & notify::NEVER != 0 {
-        return false;
-    }
-    notify_bits == 0 && what != notify::SUCCESS || notify_bits & what != 0
 }
 
 /// Seconds until attempt `attempts + 1`: base, 2·base, 4·base … ≤ 4 h.
@@ -829,15 +820,6 @@ mod tests {
         assert_eq!(backoff(Duration::from_secs(1), 3), 4);
         assert_eq!(backoff(base, 0), 300);
         assert_eq!(backoff(base, u32::MAX), 14_400);
-    }
-
-    #[test]
-    fn notify_defaults() {
-        assert!(wants(0, notify::FAILURE) && wants(0, notify::DELAY));
-        assert!(!wants(0, notify::SUCCESS));
-        assert!(!wants(notify::NEVER, notify::FAILURE));
-        assert!(wants(notify::SUCCESS, notify::SUCCESS));
-        assert!(!wants(notify::SUCCESS, notify::FAILURE));
     }
 
     #[test]

@@ -9,24 +9,9 @@
 use super::StoreError;
 use super::records::{Reader, Writer};
 
-/// RFC 3461 §4.1 NOTIFY, as bits; 0 means the client gave none.
-pub mod notify {
-    pub const NEVER: u8 = 1;
-    pub const SUCCESS: u8 = 2;
-    pub const FAILURE: u8 = 4;
-    pub const DELAY: u8 = 8;
-}
-
-/// RFC 3461 §4.3 RET: what a DSN carries of the original.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[repr(u8)]
-pub enum DsnRet {
-    /// Not given: the server chooses (headers, as Postfix does).
-    #[default]
-    Unspecified = 0,
-    Full = 1,
-    Headers = 2,
-}
+/// NOTIFY bits as the records hold them (`crate::dsn` is their home).
+pub use crate::dsn::notify;
+use crate::dsn::Ret;
 
 /// Where a recipient stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -62,7 +47,7 @@ pub struct Outbound {
     /// Envelope sender; empty for the null sender `<>`.
     pub sender: String,
     pub recipients: Vec<OutboundRecipient>,
-    pub ret: DsnRet,
+    pub ret: Ret,
     pub envid: Option<String>,
     /// Unix seconds the message was accepted.
     pub arrival: i64,
@@ -151,11 +136,7 @@ pub fn decode(key: &[u8], value: &[u8]) -> Result<QueueEntry, StoreError> {
     let blob_id = r.u64()?;
     let arrival = r.i64()?;
     let attempts = r.u32()?;
-    let ret = match r.u8()? {
-        1 => DsnRet::Full,
-        2 => DsnRet::Headers,
-        _ => DsnRet::Unspecified,
-    };
+    let ret = Ret::from_u8(r.u8()?);
     let queue_id = read_string(&mut r)?;
     let sender = read_string(&mut r)?;
     let envid = read_opt_string(&mut r)?;
@@ -233,7 +214,7 @@ mod tests {
                     ..Default::default()
                 },
             ],
-            ret: DsnRet::Headers,
+            ret: Ret::Headers,
             envid: Some("QQ314159".into()),
             arrival: 1_700_000_000,
             attempts: 0,
