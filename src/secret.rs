@@ -37,7 +37,10 @@ mod tests {
     fn debug_hides_the_password() {
         let s = Secret("hunter2".into());
         assert_eq!(format!("{s:?}"), "Secret(..)");
-        assert_eq!(format!("{:?}", Some(("u", s.clone()))), "Some((\"u\", Secret(..)))");
+        assert_eq!(
+            format!("{:?}", Some(("u", s.clone()))),
+            "Some((\"u\", Secret(..)))"
+        );
         assert_eq!(s, Secret("hunter2".into()));
     }
 }

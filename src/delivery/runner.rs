@@ -32,11 +32,11 @@ use super::dns::Resolver;
 use super::route::{self, Dest, RouteError};
 use super::{Kind, Verdict};
 use crate::config::MAX_RETRY;
-use crate::server::Context;
 use crate::dsn::{self, notify};
+use crate::server::Context;
 use crate::store::{
-    Delivery, Flags, Notice, Outbound, OutboundRecipient, QueueEntry, QueueUpdate,
-    Recipient, StoreError,
+    Delivery, Flags, Notice, Outbound, OutboundRecipient, QueueEntry, QueueUpdate, Recipient,
+    StoreError,
 };
 
 /// Entries in flight at once: bounds the runner's memory.
@@ -655,7 +655,11 @@ impl Runner {
                 }
             })
             .collect();
-        let boundary = format!("{}/{}", queue_id(), self.ctx.config.hostname);
+        let boundary = format!(
+            "{}/{}",
+            crate::store::new_queue_id(),
+            self.ctx.config.hostname
+        );
         let message = bounce::compose(&Report {
             action,
             hostname: &self.ctx.config.hostname,
@@ -694,7 +698,7 @@ impl Runner {
             );
             return Ok(None);
         }
-        let id = queue_id();
+        let id = crate::store::new_queue_id();
         log::info!(
             "delivery: {}: sender {} notification: {id} to <{}> ({})",
             out.queue_id,
@@ -789,25 +793,6 @@ async fn connect(hops: &[Hop], transport: &Transport) -> Result<Session, HopErro
     Err(last)
 }
 
-thread_local! {
-    static SEQUENCE: Cell<u16> = const { Cell::new(0) };
-}
-
-/// A queue id for a notification, Postfix style: time in microseconds and
-/// a sequence number, in hex. One digit longer than the SMTP server's ids,
-/// so the two can never collide.
-fn queue_id() -> String {
-    let micros = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64);
-    let seq = SEQUENCE.with(|s| {
-        let n = s.get().wrapping_add(1);
-        s.set(n);
-        n
-    });
-    format!("{:011X}{seq:04X}", micros & 0xFFF_FFFF_FFFF)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -820,12 +805,5 @@ mod tests {
         assert_eq!(backoff(Duration::from_secs(1), 3), 4);
         assert_eq!(backoff(base, 0), 300);
         assert_eq!(backoff(base, u32::MAX), 14_400);
-    }
-
-    #[test]
-    fn notification_ids_are_longer_than_smtp_ids() {
-        let a = queue_id();
-        assert_eq!(a.len(), 15);
-        assert_ne!(a, queue_id());
     }
 }

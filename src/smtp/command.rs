@@ -412,9 +412,8 @@ fn parse_mail_params(text: &str) -> Result<MailParams, ParseError> {
                     .ok_or(ParseError::Parameter("Bad RET value"))?
             }
             ("ENVID", Some(v)) if v.len() <= 100 => {
-                p.envid = Some(
-                    dsn::decode_xtext(v).ok_or(ParseError::Parameter("Bad ENVID value"))?,
-                )
+                p.envid =
+                    Some(dsn::decode_xtext(v).ok_or(ParseError::Parameter("Bad ENVID value"))?)
             }
             // RFC 4954 §5: AUTH=<mailbox> is for trusted relays; we accept
             // and ignore it, as the session knows who authenticated.

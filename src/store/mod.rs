@@ -30,7 +30,7 @@ use heed::{Env, EnvOpenOptions, WithoutTls};
 pub use fetch_ops::{
     AccountState, FetchAccount, FetchBatch, FetchFolder, FetchOp, FetchStatus, Fetched, FolderState,
 };
-pub use queue::{Outbound, OutboundRecipient, QueueEntry};
+pub use queue::{Outbound, OutboundRecipient, QueueEntry, new_queue_id};
 pub use queue_ops::{DueScan, Notice, QueueOp, QueueUpdate};
 pub use read::{MessageView, Reader, Recipient};
 pub use records::keywords;

@@ -6,12 +6,14 @@
 //! holds one reference on the message body, so the body outlives every
 //! local copy for as long as the queue still needs it.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use super::StoreError;
 use super::records::{Reader, Writer};
 
+use crate::dsn::Ret;
 /// NOTIFY bits as the records hold them (`crate::dsn` is their home).
 pub use crate::dsn::notify;
-use crate::dsn::Ret;
 
 /// Where a recipient stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -183,6 +185,22 @@ pub fn decode(key: &[u8], value: &[u8]) -> Result<QueueEntry, StoreError> {
     })
 }
 
+/// The sequence behind [`new_queue_id`], shared by every thread so that
+/// ids made in the same microsecond differ.
+static SEQUENCE: AtomicU32 = AtomicU32::new(0);
+
+/// A Postfix-style queue id for the log: 14 hex digits, the time in
+/// microseconds and a sequence number, unique within the process and
+/// ordered in time. Every queued message takes its id from here: those the
+/// SMTP server accepts and the notices the delivery runner writes.
+pub fn new_queue_id() -> String {
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64);
+    let seq = SEQUENCE.fetch_add(1, Ordering::Relaxed);
+    format!("{:011X}{:03X}", micros & 0xFFF_FFFF_FFFF, seq & 0xFFF)
+}
+
 /// `queue` key: due time ‖ entry id, so a scan walks entries by due time.
 pub fn key(due: i64, entry_id: u64) -> [u8; 16] {
     let mut k = [0u8; 16];
@@ -224,6 +242,19 @@ mod tests {
         assert_eq!((e.due, e.entry_id, e.blob_id), (1_700_000_300, 7, 42));
         assert_eq!(e.outbound, o);
         assert!(decode(&key(0, 0), &bytes[..bytes.len() - 3]).is_err());
+    }
+
+    #[test]
+    fn queue_ids_are_unique_and_hex() {
+        let ids: Vec<String> = (0..100).map(|_| new_queue_id()).collect();
+        let mut unique = ids.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 100);
+        assert!(
+            ids.iter()
+                .all(|i| i.len() == 14 && i.chars().all(|c| c.is_ascii_hexdigit()))
+        );
     }
 
     #[test]
