@@ -35,8 +35,8 @@ use crate::config::MAX_RETRY;
 use crate::dsn::{self, notify};
 use crate::server::Context;
 use crate::store::{
-    Delivery, Flags, Notice, Outbound, OutboundRecipient, QueueEntry, QueueUpdate, Recipient,
-    StoreError,
+    Delivery, Flags, Outbound, OutboundRecipient, QueueEntry, QueueUpdate, Recipient, StoreError,
+    Summarized,
 };
 
 /// Entries in flight at once: bounds the runner's memory.
@@ -564,9 +564,7 @@ impl Runner {
                 }
             }
         }
-        let queued_notice = notices
-            .iter()
-            .any(|n: &Notice| n.delivery.outbound.is_some());
+        let queued_notice = notices.iter().any(|n: &Summarized| n.outbound.is_some());
         let next = if pending(&out).is_empty() {
             None
         } else {
@@ -615,7 +613,7 @@ impl Runner {
         statuses: &HashMap<usize, (String, bool)>,
         now: i64,
         retry_until: Option<i64>,
-    ) -> Result<Option<Notice>, StoreError> {
+    ) -> Result<Option<Summarized>, StoreError> {
         let shape = attempt.shape(&self.ctx.store)?.unwrap_or(Shape {
             start: 0,
             size: 0,
@@ -719,7 +717,7 @@ impl Runner {
             arrival: now,
             attempts: 0,
         });
-        Ok(Some(Notice::new(Delivery {
+        Ok(Some(Summarized::new(Delivery {
             message,
             internal_date: now,
             flags: Flags::default(),

@@ -274,6 +274,7 @@ impl Session {
             tx.sender.address(),
             tx.recipients.len()
         );
+        let delivery = crate::store::Summarized::compute(delivery).await;
         match self.ctx.store.deliver(delivery).await {
             Ok(done) => {
                 if done.queued.is_some() {

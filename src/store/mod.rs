@@ -7,9 +7,11 @@
 //! commit is durable, which is what lets SMTP say `250`. Protocol modules
 //! call the functions here and never see a key: the layout is in [`keys`].
 
+mod fetch;
 mod fetch_ops;
 mod keys;
 mod mailbox_ops;
+mod message_ops;
 mod notify;
 mod ops;
 pub mod queue;
@@ -27,14 +29,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use heed::{Env, EnvOpenOptions, WithoutTls};
 
-pub use fetch_ops::{
-    AccountState, FetchAccount, FetchBatch, FetchFolder, FetchOp, FetchStatus, Fetched, FolderState,
+pub use fetch::{
+    AccountState, FetchAccount, FetchBatch, FetchFolder, FetchStatus, Fetched, FolderState,
 };
+pub use fetch_ops::FetchOp;
 pub use queue::{Outbound, OutboundRecipient, QueueEntry, new_queue_id};
-pub use queue_ops::{DueScan, Notice, QueueOp, QueueUpdate};
-pub use read::{MessageView, Reader, Recipient};
+pub use queue_ops::{QueueOp, QueueUpdate};
+pub use read::{DueScan, MessageView, Reader, Recipient};
 pub use records::keywords;
-pub use writer::{Copied, Delivered, Delivery, FlagChange, FlagOp, FlagsResult, WriteOp};
+pub use writer::{
+    Copied, Delivered, Delivery, FlagChange, FlagOp, FlagsResult, Summarized, WriteOp,
+};
 
 use notify::Notifier;
 use schema::Dbs;
@@ -392,9 +397,12 @@ impl Store {
         };
         self.write(op).await?.id()
     }
-    /// Stores one message into every listed mailbox in one commit.
-    pub async fn deliver(&self, delivery: Delivery) -> Result<Delivered, StoreError> {
-        match self.write(WriteOp::Deliver(delivery)).await? {
+    /// Stores one message into every listed mailbox (and queues it for its
+    /// remote recipients) in one commit. The caller brings the summary
+    /// ([`Summarized::compute`]); a plain [`Delivery`] is summarized on the
+    /// caller's thread.
+    pub async fn deliver(&self, delivery: impl Into<Summarized>) -> Result<Delivered, StoreError> {
+        match self.write(WriteOp::Deliver(delivery.into())).await? {
             writer::Outcome::Delivered(d) => Ok(d),
             other => Err(StoreError::Corrupt(format!("unexpected outcome {other:?}"))),
         }
