@@ -35,7 +35,7 @@ use crate::config::MAX_RETRY;
 use crate::dsn::{self, notify};
 use crate::server::Context;
 use crate::store::{
-    Delivery, Flags, Outbound, OutboundRecipient, QueueEntry, QueueUpdate, Recipient, StoreError,
+    Delivery, Outbound, OutboundRecipient, QueueEntry, QueueUpdate, Recipient, StoreError,
     Summarized,
 };
 
@@ -198,7 +198,7 @@ impl Runner {
         self.held.borrow_mut().retain(|_, until| *until > now);
         let scan = {
             let (in_flight, held) = (self.in_flight.borrow(), self.held.borrow());
-            self.ctx.store.queue_due(
+            self.ctx.store.read()?.queue_due(
                 now,
                 |id| in_flight.contains(&id) || held.contains_key(&id),
                 room,
@@ -717,14 +717,8 @@ impl Runner {
             arrival: now,
             attempts: 0,
         });
-        Ok(Some(Summarized::new(Delivery {
-            message,
-            internal_date: now,
-            flags: Flags::default(),
-            keywords: Vec::new(),
-            mailboxes,
-            outbound,
-        })))
+        let notice = Delivery::new(message, now, mailboxes, outbound);
+        Ok(Some(Summarized::new(notice)))
     }
 }
 

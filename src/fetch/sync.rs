@@ -20,7 +20,7 @@ use super::client::{Error, Selected, Session, Target};
 use super::identity;
 use super::response::{Limits, Untagged};
 use crate::delivery::dns::Resolver;
-use crate::store::{Delivery, FetchAccount, FetchBatch, Fetched, Flags, Store, Summarized};
+use crate::store::{Delivery, FetchAccount, FetchBatch, Fetched, Store, Summarized};
 
 /// Most messages in one batch (one UID FETCH, one store write).
 pub const BATCH_MESSAGES: usize = 64;
@@ -143,7 +143,8 @@ pub async fn folder(
     let selected = session.examine(&folder.remote).await?;
     let stored = env
         .store
-        .fetch_folder_state(account.id, index as u32)
+        .read()
+        .and_then(|r| r.fetch_folder_state(account.id, index as u32))
         .map_err(store_error)?;
     // (last UID taken, UIDs below which a message may have been taken
     // before, whether the stored UIDVALIDITY is stale)
@@ -365,7 +366,8 @@ fn seen_before(
     }
     let pairs: Vec<(u64, u32)> = candidates.iter().map(|c| c.1).collect();
     let found = store
-        .fetch_seen(fetch_id, index as u32, &pairs)
+        .read()
+        .and_then(|r| r.fetch_seen(fetch_id, index as u32, &pairs))
         .map_err(store_error)?;
     Ok(candidates
         .iter()
@@ -399,14 +401,8 @@ async fn bodies(
             }
             let size = body.size.unwrap_or(body.bytes.len() as u32);
             let identity = identity::identity(&body.bytes);
-            let delivery = Delivery {
-                message: body.bytes,
-                internal_date: body.internal_date.unwrap_or_else(crate::time::now),
-                flags: Flags::default(),
-                keywords: Vec::new(),
-                mailboxes: vec![mailbox_id],
-                outbound: None,
-            };
+            let date = body.internal_date.unwrap_or_else(crate::time::now);
+            let delivery = Delivery::new(body.bytes, date, vec![mailbox_id], None);
             fetched.push((uid, identity, size, delivery));
         })
         .await?;

@@ -7,7 +7,7 @@ use std::time::Instant;
 use super::data::{self, DataDecoder, Progress, Verdict};
 use super::session::{BULK, Chunks, Flow, IDLE, Session, Transaction};
 use crate::server::Stream;
-use crate::store::{Delivery, Flags, Outbound, StoreError};
+use crate::store::{Delivery, Outbound, StoreError};
 
 impl Session {
     /// The trace headers this server adds above the message: Return-Path
@@ -254,14 +254,7 @@ impl Session {
             arrival: now,
             attempts: 0,
         });
-        let delivery = Delivery {
-            message,
-            internal_date: now,
-            flags: Flags::default(),
-            keywords: Vec::new(),
-            mailboxes,
-            outbound,
-        };
+        let delivery = Delivery::new(message, now, mailboxes, outbound);
         let qid = &tx.queue_id;
         let (id, name) = (self.id, self.name());
         log::info!(

@@ -264,7 +264,12 @@ mod tests {
         let (dir, store, id, inbox) = store("batches");
         let run = |b| smol::block_on(store.fetch_batch(b));
         assert_eq!(run(batch(id, inbox, 9, &[1, 2, 3], 4)), Ok(3));
-        let state = store.fetch_folder_state(id, 0).unwrap().unwrap();
+        let state = store
+            .read()
+            .unwrap()
+            .fetch_folder_state(id, 0)
+            .unwrap()
+            .unwrap();
         assert_eq!(
             (state.uidvalidity, state.last_uid, state.messages),
             (9, 4, 3)
@@ -289,7 +294,12 @@ mod tests {
         b.messages.sort_by_key(|m| m.uid);
         b.through_uid = 10;
         assert_eq!(run(b), Ok(2));
-        let state = store.fetch_folder_state(id, 0).unwrap().unwrap();
+        let state = store
+            .read()
+            .unwrap()
+            .fetch_folder_state(id, 0)
+            .unwrap()
+            .unwrap();
         assert_eq!(
             (state.uidvalidity, state.last_uid, state.resync_below),
             (10, 10, 0)
@@ -299,8 +309,11 @@ mod tests {
         drop(r);
         // Deleting the account drops its state; its batches are refused.
         smol::block_on(store.fetch_del(id)).unwrap();
-        assert_eq!(store.fetch_state(id).unwrap(), AccountState::default());
-        assert!(store.fetch_seen(id, 0, &[(7, 11)]).unwrap() == vec![false]);
+        assert_eq!(
+            store.read().unwrap().fetch_state(id).unwrap(),
+            AccountState::default()
+        );
+        assert!(store.read().unwrap().fetch_seen(id, 0, &[(7, 11)]).unwrap() == vec![false]);
         assert!(matches!(
             run(batch(id, inbox, 10, &[11], 11)),
             Err(StoreError::NotFound(_))

@@ -1,14 +1,14 @@
-//! Every query of the store, in a short read transaction ([`Reader`]),
-//! borrowing bytes from the map; and the one-shot reads on [`Store`] that
-//! open a `Reader` for a single query.
+//! Every query of the store, in a short read transaction ([`Reader`],
+//! from [`Store::read`](super::Store::read)), borrowing bytes from the map.
 
-use heed::{RoTxn, WithoutTls};
+use heed::types::Bytes;
+use heed::{RoPrefix, RoTxn, WithoutTls};
 
 use super::fetch::{self, AccountState, FetchAccount, FolderState};
 use super::queue::{self, QueueEntry};
 use super::records::{self, Reader as Fields};
-use super::schema::Dbs;
-use super::{Account, Flags, Mailbox, Store, StoreError, keys};
+use super::schema::{Db, Dbs};
+use super::{Account, Flags, Mailbox, StoreError, keys};
 use crate::address;
 
 /// A read transaction and the queries that run in it. Everything borrowed
@@ -69,6 +69,11 @@ const MAX_ALIAS_DEPTH: usize = 8;
 impl Reader {
     pub(super) fn new(txn: RoTxn<'static, WithoutTls>, dbs: Dbs) -> Reader {
         Reader { txn, dbs }
+    }
+
+    /// The entries of `db` whose keys start with `prefix`, in key order.
+    fn prefix(&self, db: Db, prefix: &[u8]) -> Result<RoPrefix<'_, Bytes, Bytes>, StoreError> {
+        Ok(db.prefix_iter(&self.txn, prefix)?)
     }
 
     pub fn account(&self, address: &str) -> Result<Option<Account>, StoreError> {
@@ -206,11 +211,7 @@ impl Reader {
     /// An account's mailboxes, ordered by name.
     pub fn mailboxes(&self, account_id: u64) -> Result<Vec<Mailbox>, StoreError> {
         let mut out = Vec::new();
-        for entry in self
-            .dbs
-            .mailboxes
-            .prefix_iter(&self.txn, &keys::mailboxes_of(account_id))?
-        {
+        for entry in self.prefix(self.dbs.mailboxes, &keys::mailboxes_of(account_id))? {
             let (k, v) = entry?;
             let name = keys::mailbox_name(k);
             out.push(records::decode_mailbox(account_id, &name, v)?);
@@ -242,10 +243,7 @@ impl Reader {
         &self,
         mailbox_id: u64,
     ) -> Result<impl Iterator<Item = Result<MessageView<'_>, StoreError>>, StoreError> {
-        let iter = self
-            .dbs
-            .messages
-            .prefix_iter(&self.txn, &keys::messages_of(mailbox_id))?;
+        let iter = self.prefix(self.dbs.messages, &keys::messages_of(mailbox_id))?;
         Ok(iter.map(|entry| {
             let (k, v) = entry?;
             let uid =
@@ -287,11 +285,7 @@ impl Reader {
     /// UIDs expunged from a mailbox after `modseq` (RFC 7162 §3.2.5.2).
     pub fn expunged_since(&self, mailbox_id: u64, modseq: u64) -> Result<Vec<u32>, StoreError> {
         let mut out = Vec::new();
-        for entry in self
-            .dbs
-            .expunged
-            .prefix_iter(&self.txn, &keys::messages_of(mailbox_id))?
-        {
+        for entry in self.prefix(self.dbs.expunged, &keys::messages_of(mailbox_id))? {
             let (k, v) = entry?;
             if Fields(v).u64()? > modseq {
                 out.push(
@@ -395,11 +389,7 @@ impl Reader {
     /// The last run's result and each folder's state (by folder index).
     pub fn fetch_state(&self, id: u64) -> Result<AccountState, StoreError> {
         let mut state = AccountState::default();
-        for entry in self
-            .dbs
-            .fetch_state
-            .prefix_iter(&self.txn, &keys::fetch(id))?
-        {
+        for entry in self.prefix(self.dbs.fetch_state, &keys::fetch(id))? {
             let (k, v) = entry?;
             match keys::fetch_folder_index(k) {
                 None => state.status = Some(fetch::decode_status(v)?),
@@ -436,52 +426,5 @@ impl Reader {
             out.push(self.dbs.fetch_seen.get(&self.txn, &key)?.is_some());
         }
         Ok(out)
-    }
-}
-
-/// One-shot reads for callers that make one query: each opens a [`Reader`]
-/// and drops it before returning.
-impl Store {
-    /// See [`Reader::queue_due`].
-    pub fn queue_due(
-        &self,
-        now: i64,
-        skip: impl Fn(u64) -> bool,
-        limit: usize,
-    ) -> Result<DueScan, StoreError> {
-        self.read()?.queue_due(now, skip, limit)
-    }
-
-    pub fn queue_len(&self) -> Result<u64, StoreError> {
-        self.read()?.queue_len()
-    }
-
-    pub fn fetch_accounts(&self) -> Result<Vec<FetchAccount>, StoreError> {
-        self.read()?.fetch_accounts()
-    }
-
-    pub fn fetch_account(&self, id: u64) -> Result<Option<FetchAccount>, StoreError> {
-        self.read()?.fetch_account(id)
-    }
-
-    pub fn fetch_state(&self, id: u64) -> Result<AccountState, StoreError> {
-        self.read()?.fetch_state(id)
-    }
-
-    pub fn fetch_folder_state(
-        &self,
-        id: u64,
-        folder: u32,
-    ) -> Result<Option<FolderState>, StoreError> {
-        self.read()?.fetch_folder_state(id, folder)
-    }
-
-    pub fn fetch_seen(
-        &self,
-        id: u64,
-        folder: u32,
-        pairs: &[(u64, u32)],
-    ) -> Result<Vec<bool>, StoreError> {
-        self.read()?.fetch_seen(id, folder, pairs)
     }
 }

@@ -19,7 +19,7 @@ use crate::dsn;
 pub const VERSION: u32 = 2;
 pub const MAX_DBS: u32 = 16;
 
-type Db = Database<Bytes, Bytes>;
+pub(super) type Db = Database<Bytes, Bytes>;
 
 /// Handles on every database; plain copies of LMDB's integer handles.
 #[derive(Clone, Copy)]

@@ -108,6 +108,26 @@ pub struct Delivery {
     pub outbound: Option<super::Outbound>,
 }
 
+impl Delivery {
+    /// A message arriving by mail (SMTP, a fetch, a notice) for
+    /// `mailboxes` and, if any, the outbound queue: no flags, no keywords.
+    pub fn new(
+        message: Vec<u8>,
+        internal_date: i64,
+        mailboxes: Vec<u64>,
+        outbound: Option<super::Outbound>,
+    ) -> Delivery {
+        Delivery {
+            message,
+            internal_date,
+            flags: Flags::default(),
+            keywords: Vec::new(),
+            mailboxes,
+            outbound,
+        }
+    }
+}
+
 /// A [`Delivery`] with its `mime::Summary` (ENVELOPE, BODYSTRUCTURE, ...)
 /// computed and encoded: the only form in which the writer takes a
 /// message. The caller computes the summary, so the writer thread, which
