@@ -263,13 +263,12 @@ mod tests {
     fn batches_move_the_state_and_skip_what_it_covers() {
         let (dir, store, id, inbox) = store("batches");
         let run = |b| smol::block_on(store.fetch_batch(b));
+        let folder_state = || {
+            let state = store.read().unwrap().fetch_folder_state(id, 0);
+            state.unwrap().unwrap()
+        };
         assert_eq!(run(batch(id, inbox, 9, &[1, 2, 3], 4)), Ok(3));
-        let state = store
-            .read()
-            .unwrap()
-            .fetch_folder_state(id, 0)
-            .unwrap()
-            .unwrap();
+        let state = folder_state();
         assert_eq!(
             (state.uidvalidity, state.last_uid, state.messages),
             (9, 4, 3)
@@ -294,12 +293,7 @@ mod tests {
         b.messages.sort_by_key(|m| m.uid);
         b.through_uid = 10;
         assert_eq!(run(b), Ok(2));
-        let state = store
-            .read()
-            .unwrap()
-            .fetch_folder_state(id, 0)
-            .unwrap()
-            .unwrap();
+        let state = folder_state();
         assert_eq!(
             (state.uidvalidity, state.last_uid, state.resync_below),
             (10, 10, 0)
