@@ -1,11 +1,20 @@
 //! The mail store: one LMDB environment (through heed) in the data directory.
 //!
-//! Reads run on the caller's thread in short read transactions and borrow
-//! bytes straight from the map. Every write goes to one writer thread
-//! ([`writer`]) that applies all waiting requests in one transaction and
-//! commits once (group commit); a write's future resolves only after that
-//! commit is durable, which is what lets SMTP say `250`. Protocol modules
-//! call the functions here and never see a key: the layout is in [`keys`].
+//! Every read goes through a [`Reader`]: a short read transaction on the
+//! caller's thread that borrows bytes straight from the map. Every write
+//! goes to one writer thread (`writer.rs`) that applies all waiting requests
+//! in one transaction and commits once (group commit); a write's future
+//! resolves only after that commit is durable, which is what lets SMTP say
+//! `250`. The writer does LMDB work only: a message arrives [`Summarized`]
+//! by its caller. Protocol modules call the functions here and never see a
+//! key or a record: the layout is in `keys.rs`, the value encodings in
+//! `records.rs` (and `queue.rs`, `fetch.rs` for theirs).
+//!
+//! Files: `schema.rs` (databases, version, upgrades), `read.rs` (every
+//! query), `writer.rs` (the thread and the write requests), `ops.rs`
+//! (accounts, domains, aliases, mailbox creation), `message_ops.rs`
+//! (delivery, flags, expunge, body refcounts), `mailbox_ops.rs` (IMAP
+//! mailbox writes), `queue_ops.rs` and `fetch_ops.rs` (their writes).
 
 mod fetch;
 mod fetch_ops;
