@@ -15,6 +15,7 @@ use smol::lock::Semaphore;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use crate::secret::Secret;
 use crate::store::{Account, Store, StoreError};
 
 /// Runs password hashing and verification off the executor, a bounded
@@ -71,20 +72,6 @@ impl Verifier {
             password::hash(&password.0)
         })
         .await
-    }
-}
-
-/// A password that overwrites its bytes when dropped, so it does not linger
-/// in freed heap memory. Best effort only: copies made before it reached us
-/// (line buffers, base64 decoding) are out of our hands.
-struct Secret(String);
-
-impl Drop for Secret {
-    fn drop(&mut self) {
-        let mut bytes = std::mem::take(&mut self.0).into_bytes();
-        bytes.fill(0);
-        // Keep the otherwise dead stores from being optimised away.
-        std::hint::black_box(&bytes);
     }
 }
 

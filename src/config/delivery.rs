@@ -2,7 +2,6 @@
 //! DNS, retries and limits, resolved from flags and `SMOLMAIL_*` the same way
 //! as the rest of the configuration.
 
-use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -81,15 +80,9 @@ pub enum RouteTarget {
     Host { host: String, port: u16 },
 }
 
-/// A password: kept out of `Debug` output and so out of logs.
-#[derive(Clone, PartialEq)]
-pub struct Secret(pub String);
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(..)")
-    }
-}
+/// The one password type (kept out of logs), re-exported where the
+/// settings that hold one are.
+pub use crate::secret::Secret;
 
 /// `host:port`, `[host]:port` (Postfix's spelling) or `[IPv6]:port`; the
 /// host is a domain name or an IP address.

@@ -27,10 +27,11 @@ use smol::Async;
 
 use super::body::{DotStuffer, Shape};
 use super::io::Io;
-use super::reply::{self, Extensions, Reply, xtext};
+use super::reply::{self, Extensions, Reply};
 use super::{Kind, Verdict};
 use crate::config::Secret;
-use crate::store::{DsnRet, Store};
+use crate::dsn;
+use crate::store::Store;
 
 /// Postfix's smtp_connect_timeout.
 const CONNECT: Duration = Duration::from_secs(30);
@@ -524,13 +525,11 @@ impl Session {
             line.push_str(" SMTPUTF8");
         }
         if self.ext.dsn {
-            match e.ret {
-                DsnRet::Full => line.push_str(" RET=FULL"),
-                DsnRet::Headers => line.push_str(" RET=HDRS"),
-                DsnRet::Unspecified => {}
+            if let Some(ret) = e.ret.keyword() {
+                line.push_str(&format!(" RET={ret}"));
             }
             if let Some(envid) = e.envid {
-                line.push_str(&format!(" ENVID={}", xtext(envid)));
+                line.push_str(&format!(" ENVID={}", dsn::encode_xtext(envid)));
             }
         }
         line.push_str("\r\n");
@@ -540,26 +539,11 @@ impl Session {
     fn rcpt_line(&self, r: &RcptSpec) -> String {
         let mut line = format!("RCPT TO:<{}>", r.address);
         if self.ext.dsn {
-            use crate::store::queue::notify;
-            if r.notify != 0 {
-                let mut words = Vec::new();
-                if r.notify & notify::NEVER != 0 {
-                    words.push("NEVER");
-                } else {
-                    for (bit, word) in [
-                        (notify::SUCCESS, "SUCCESS"),
-                        (notify::FAILURE, "FAILURE"),
-                        (notify::DELAY, "DELAY"),
-                    ] {
-                        if r.notify & bit != 0 {
-                            words.push(word);
-                        }
-                    }
-                }
-                line.push_str(&format!(" NOTIFY={}", words.join(",")));
+            if let Some(notify) = dsn::notify::render(r.notify) {
+                line.push_str(&format!(" NOTIFY={notify}"));
             }
-            if let Some((kind, address)) = r.orcpt.and_then(|o| o.split_once(';')) {
-                line.push_str(&format!(" ORCPT={kind};{}", xtext(address)));
+            if let Some(orcpt) = r.orcpt.and_then(dsn::encode_orcpt) {
+                line.push_str(&format!(" ORCPT={orcpt}"));
             }
         }
         line.push_str("\r\n");
@@ -647,7 +631,7 @@ pub struct RcptSpec<'a> {
 pub struct Envelope<'a> {
     pub sender: &'a str,
     pub recipients: Vec<RcptSpec<'a>>,
-    pub ret: DsnRet,
+    pub ret: dsn::Ret,
     pub envid: Option<&'a str>,
     pub blob_id: u64,
     pub shape: Shape,

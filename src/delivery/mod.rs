@@ -77,6 +77,7 @@ impl Verdict {
 /// (452 4.3.1) until it drains, rather than fill the disk.
 pub fn queue_full(ctx: &Context) -> bool {
     ctx.store
-        .queue_len()
+        .read()
+        .and_then(|r| r.queue_len())
         .is_ok_and(|n| n >= u64::from(ctx.config.delivery.max_queue))
 }

@@ -175,20 +175,6 @@ impl Extensions {
     }
 }
 
-/// RFC 3461 §4 xtext: printable ASCII except `+` and `=` as is, every
-/// other octet as `+HH`.
-pub fn xtext(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if (b'!'..=b'~').contains(&b) && b != b'+' && b != b'=' {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("+{b:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,12 +249,5 @@ mod tests {
             !Extensions::parse(&r).starttls,
             "the greeting line is no keyword"
         );
-    }
-
-    #[test]
-    fn xtext_encoding() {
-        assert_eq!(xtext("rfc822;a+b=c@x.org"), "rfc822;a+2Bb+3Dc@x.org");
-        assert_eq!(xtext("sp ce"), "sp+20ce");
-        assert_eq!(xtext("é"), "+C3+A9");
     }
 }

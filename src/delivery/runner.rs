@@ -32,11 +32,11 @@ use super::dns::Resolver;
 use super::route::{self, Dest, RouteError};
 use super::{Kind, Verdict};
 use crate::config::MAX_RETRY;
+use crate::dsn::{self, notify};
 use crate::server::Context;
-use crate::store::queue::notify;
 use crate::store::{
-    Delivery, DsnRet, Flags, Notice, Outbound, OutboundRecipient, QueueEntry, QueueUpdate,
-    Recipient, StoreError,
+    Delivery, Outbound, OutboundRecipient, QueueEntry, QueueUpdate, Recipient, StoreError,
+    Summarized,
 };
 
 /// Entries in flight at once: bounds the runner's memory.
@@ -198,7 +198,7 @@ impl Runner {
         self.held.borrow_mut().retain(|_, until| *until > now);
         let scan = {
             let (in_flight, held) = (self.in_flight.borrow(), self.held.borrow());
-            self.ctx.store.queue_due(
+            self.ctx.store.read()?.queue_due(
                 now,
                 |id| in_flight.contains(&id) || held.contains_key(&id),
                 room,
@@ -525,7 +525,7 @@ impl Runner {
         {
             for i in pending(&out) {
                 let r = &mut out.recipients[i];
-                if !r.delay_notified && wants(r.notify, notify::DELAY) {
+                if !r.delay_notified && notify::wants(r.notify, notify::DELAY) {
                     r.delay_notified = true;
                     delayed.push(i);
                 }
@@ -542,7 +542,7 @@ impl Runner {
         } else {
             let failed: Vec<usize> = failed
                 .into_iter()
-                .filter(|&i| wants(out.recipients[i].notify, notify::FAILURE))
+                .filter(|&i| notify::wants(out.recipients[i].notify, notify::FAILURE))
                 .collect();
             let retry_until = Some(lifetime_end);
             for (action, who) in [
@@ -564,9 +564,7 @@ impl Runner {
                 }
             }
         }
-        let queued_notice = notices
-            .iter()
-            .any(|n: &Notice| n.delivery.outbound.is_some());
+        let queued_notice = notices.iter().any(|n: &Summarized| n.outbound.is_some());
         let next = if pending(&out).is_empty() {
             None
         } else {
@@ -615,7 +613,7 @@ impl Runner {
         statuses: &HashMap<usize, (String, bool)>,
         now: i64,
         retry_until: Option<i64>,
-    ) -> Result<Option<Notice>, StoreError> {
+    ) -> Result<Option<Summarized>, StoreError> {
         let shape = attempt.shape(&self.ctx.store)?.unwrap_or(Shape {
             start: 0,
             size: 0,
@@ -623,7 +621,7 @@ impl Runner {
             utf8_headers: false,
         });
         let reader = self.ctx.store.read()?;
-        let full = out.ret == DsnRet::Full
+        let full = out.ret == dsn::Ret::Full
             && action == Action::Failed
             && shape.size <= bounce::FULL_RETURN_LIMIT;
         let original: Vec<u8> = match reader.blob(attempt.entry.blob_id)? {
@@ -655,7 +653,11 @@ impl Runner {
                 }
             })
             .collect();
-        let boundary = format!("{}/{}", queue_id(), self.ctx.config.hostname);
+        let boundary = format!(
+            "{}/{}",
+            crate::store::new_queue_id(),
+            self.ctx.config.hostname
+        );
         let message = bounce::compose(&Report {
             action,
             hostname: &self.ctx.config.hostname,
@@ -694,7 +696,7 @@ impl Runner {
             );
             return Ok(None);
         }
-        let id = queue_id();
+        let id = crate::store::new_queue_id();
         log::info!(
             "delivery: {}: sender {} notification: {id} to <{}> ({})",
             out.queue_id,
@@ -710,29 +712,14 @@ impl Runner {
             queue_id: id,
             sender: String::new(),
             recipients: remote,
-            ret: DsnRet::Headers,
+            ret: dsn::Ret::Headers,
             envid: None,
             arrival: now,
             attempts: 0,
         });
-        Ok(Some(Notice::new(Delivery {
-            message,
-            internal_date: now,
-            flags: Flags::default(),
-            keywords: Vec::new(),
-            mailboxes,
-            outbound,
-        })))
+        let notice = Delivery::new(message, now, mailboxes, outbound);
+        Ok(Some(Summarized::new(notice)))
     }
-}
-
-/// RFC 3461 §4.1: without NOTIFY the server chooses; smolmail reports
-/// failures and delays, as the RFC suggests. NEVER silences everything.
-fn wants(notify_bits: u8, what: u8) -> bool {
-    if notify_bits & notify::NEVER != 0 {
-        return false;
-    }
-    notify_bits == 0 && what != notify::SUCCESS || notify_bits & what != 0
 }
 
 /// Seconds until attempt `attempts + 1`: base, 2·base, 4·base … ≤ 4 h.
@@ -798,25 +785,6 @@ async fn connect(hops: &[Hop], transport: &Transport) -> Result<Session, HopErro
     Err(last)
 }
 
-thread_local! {
-    static SEQUENCE: Cell<u16> = const { Cell::new(0) };
-}
-
-/// A queue id for a notification, Postfix style: time in microseconds and
-/// a sequence number, in hex. One digit longer than the SMTP server's ids,
-/// so the two can never collide.
-fn queue_id() -> String {
-    let micros = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64);
-    let seq = SEQUENCE.with(|s| {
-        let n = s.get().wrapping_add(1);
-        s.set(n);
-        n
-    });
-    format!("{:011X}{seq:04X}", micros & 0xFFF_FFFF_FFFF)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -829,21 +797,5 @@ mod tests {
         assert_eq!(backoff(Duration::from_secs(1), 3), 4);
         assert_eq!(backoff(base, 0), 300);
         assert_eq!(backoff(base, u32::MAX), 14_400);
-    }
-
-    #[test]
-    fn notify_defaults() {
-        assert!(wants(0, notify::FAILURE) && wants(0, notify::DELAY));
-        assert!(!wants(0, notify::SUCCESS));
-        assert!(!wants(notify::NEVER, notify::FAILURE));
-        assert!(wants(notify::SUCCESS, notify::SUCCESS));
-        assert!(!wants(notify::SUCCESS, notify::FAILURE));
-    }
-
-    #[test]
-    fn notification_ids_are_longer_than_smtp_ids() {
-        let a = queue_id();
-        assert_eq!(a.len(), 15);
-        assert_ne!(a, queue_id());
     }
 }

@@ -173,7 +173,10 @@ pub fn add(data: &Path, o: &AddOptions) -> Result<String, String> {
         .and_then(|r| r.account(&local_user))
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("no local user {local_user}; add it with `smolmail user add`"))?;
-    let existing = store.fetch_accounts().map_err(|e| e.to_string())?;
+    let existing = store
+        .read()
+        .and_then(|r| r.fetch_accounts())
+        .map_err(|e| e.to_string())?;
     if let Some(same) = existing.iter().find(|a| {
         a.local_user == local_user && a.host == host && a.port == port && a.user == o.user
     }) {
@@ -249,14 +252,19 @@ fn summary(a: &FetchAccount) -> String {
 
 pub fn list(data: &Path) -> Result<String, String> {
     let store = crate::admin::open(data)?;
-    let accounts = store.fetch_accounts().map_err(|e| e.to_string())?;
+    let accounts = store
+        .read()
+        .and_then(|r| r.fetch_accounts())
+        .map_err(|e| e.to_string())?;
     if accounts.is_empty() {
         return Ok("no fetch accounts; add one with `smolmail fetch add`".into());
     }
     let mut out = String::new();
     for a in &accounts {
-        let crate::store::AccountState { status, folders } =
-            store.fetch_state(a.id).map_err(|e| e.to_string())?;
+        let crate::store::AccountState { status, folders } = store
+            .read()
+            .and_then(|r| r.fetch_state(a.id))
+            .map_err(|e| e.to_string())?;
         let _ = writeln!(out, "{}", summary(a));
         let _ = writeln!(
             out,
@@ -349,12 +357,16 @@ pub fn run(data: &Path, id: Option<&str>) -> Result<String, String> {
                 .map_err(|_| format!("{id:?} is not a fetch account id"))?;
             vec![
                 store
-                    .fetch_account(n)
+                    .read()
+                    .and_then(|r| r.fetch_account(n))
                     .map_err(|e| e.to_string())?
                     .ok_or_else(|| format!("no fetch account {n}"))?,
             ]
         }
-        None => store.fetch_accounts().map_err(|e| e.to_string())?,
+        None => store
+            .read()
+            .and_then(|r| r.fetch_accounts())
+            .map_err(|e| e.to_string())?,
     };
     if accounts.is_empty() {
         return Ok("no fetch accounts".into());

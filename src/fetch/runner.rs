@@ -66,7 +66,7 @@ pub fn start(ex: &Rc<LocalExecutor<'static>>, ctx: &Rc<Context>) {
 async fn supervise(ex: Rc<LocalExecutor<'static>>, fetcher: Rc<Fetcher>) {
     let mut secured = false;
     loop {
-        match fetcher.ctx.store.fetch_accounts() {
+        match fetcher.ctx.store.read().and_then(|r| r.fetch_accounts()) {
             Ok(accounts) => {
                 if !accounts.is_empty() && !secured {
                     // The store now holds remote passwords.
@@ -108,7 +108,7 @@ enum Next {
 async fn account_loop(fetcher: Rc<Fetcher>, id: u64) {
     let mut backoff: Option<Duration> = None;
     loop {
-        let account = match fetcher.ctx.store.fetch_account(id) {
+        let account = match fetcher.ctx.store.read().and_then(|r| r.fetch_account(id)) {
             Ok(Some(a)) => a,
             Ok(None) => {
                 log::info!("fetch: #{id} was deleted; stopped");
@@ -237,7 +237,12 @@ async fn idle(fetcher: &Fetcher, account: &FetchAccount, target: &Target) -> Res
     }
     loop {
         // Deleted or replaced meanwhile: the account loop decides.
-        match fetcher.ctx.store.fetch_account(account.id) {
+        match fetcher
+            .ctx
+            .store
+            .read()
+            .and_then(|r| r.fetch_account(account.id))
+        {
             Ok(Some(current)) if current == *account => {}
             _ => {
                 session.logout().await;
@@ -248,7 +253,8 @@ async fn idle(fetcher: &Fetcher, account: &FetchAccount, target: &Target) -> Res
         let state = fetcher
             .ctx
             .store
-            .fetch_folder_state(account.id, inbox as u32)
+            .read()
+            .and_then(|r| r.fetch_folder_state(account.id, inbox as u32))
             .map_err(|e| Error(format!("store: {e}")))?;
         // Mail that came between the last run and this EXAMINE would
         // not wake IDLE: UIDNEXT shows it.

@@ -20,7 +20,7 @@ use super::client::{Error, Selected, Session, Target};
 use super::identity;
 use super::response::{Limits, Untagged};
 use crate::delivery::dns::Resolver;
-use crate::store::{Delivery, FetchAccount, FetchBatch, Fetched, Flags, Store};
+use crate::store::{Delivery, FetchAccount, FetchBatch, Fetched, Store, Summarized};
 
 /// Most messages in one batch (one UID FETCH, one store write).
 pub const BATCH_MESSAGES: usize = 64;
@@ -143,7 +143,8 @@ pub async fn folder(
     let selected = session.examine(&folder.remote).await?;
     let stored = env
         .store
-        .fetch_folder_state(account.id, index as u32)
+        .read()
+        .and_then(|r| r.fetch_folder_state(account.id, index as u32))
         .map_err(store_error)?;
     // (last UID taken, UIDs below which a message may have been taken
     // before, whether the stored UIDVALIDITY is stale)
@@ -365,7 +366,8 @@ fn seen_before(
     }
     let pairs: Vec<(u64, u32)> = candidates.iter().map(|c| c.1).collect();
     let found = store
-        .fetch_seen(fetch_id, index as u32, &pairs)
+        .read()
+        .and_then(|r| r.fetch_seen(fetch_id, index as u32, &pairs))
         .map_err(store_error)?;
     Ok(candidates
         .iter()
@@ -384,13 +386,13 @@ async fn bodies(
     uids: &[u32],
     remote: &str,
 ) -> Result<Vec<Fetched>, Error> {
-    let mut fetched: Vec<Fetched> = Vec::with_capacity(uids.len());
+    let mut fetched: Vec<(u32, u64, u32, Delivery)> = Vec::with_capacity(uids.len());
     let mut too_large = Vec::new();
     let set = super::command::uid_set(uids);
     session
         .fetch_bodies(&set, |body| {
             let uid = body.uid;
-            if uids.binary_search(&uid).is_err() || fetched.iter().any(|f| f.uid == uid) {
+            if uids.binary_search(&uid).is_err() || fetched.iter().any(|f| f.0 == uid) {
                 return;
             }
             if body.bytes.len() as u64 > env.max_message_size {
@@ -398,19 +400,10 @@ async fn bodies(
                 return;
             }
             let size = body.size.unwrap_or(body.bytes.len() as u32);
-            fetched.push(Fetched {
-                uid,
-                identity: identity::identity(&body.bytes),
-                size,
-                delivery: Delivery {
-                    message: body.bytes,
-                    internal_date: body.internal_date.unwrap_or_else(crate::time::now),
-                    flags: Flags::default(),
-                    keywords: Vec::new(),
-                    mailboxes: vec![mailbox_id],
-                    outbound: None,
-                },
-            });
+            let identity = identity::identity(&body.bytes);
+            let date = body.internal_date.unwrap_or_else(crate::time::now);
+            let delivery = Delivery::new(body.bytes, date, vec![mailbox_id], None);
+            fetched.push((uid, identity, size, delivery));
         })
         .await?;
     for (uid, len) in too_large {
@@ -421,8 +414,19 @@ async fn bodies(
             env.max_message_size
         );
     }
-    fetched.sort_by_key(|f| f.uid);
-    Ok(fetched)
+    fetched.sort_by_key(|f| f.0);
+    // Summarized here, off the store's writer thread.
+    let mut summarized = Vec::with_capacity(fetched.len());
+    for (uid, identity, size, delivery) in fetched {
+        let delivery = Summarized::compute(delivery).await;
+        summarized.push(Fetched {
+            uid,
+            identity,
+            size,
+            delivery,
+        });
+    }
+    Ok(summarized)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -385,6 +385,7 @@ impl Session {
             mailboxes: vec![mailbox.id],
             outbound: None,
         };
+        let delivery = crate::store::Summarized::compute(delivery).await;
         match self.ctx.store.deliver(delivery).await {
             Ok(done) => {
                 let uid = done.placed.first().map_or(0, |p| p.1);

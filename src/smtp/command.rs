@@ -7,8 +7,7 @@
 //! never be re-read as a relay request. `%` and `!` in a local part are
 //! ordinary characters: no percent hack, no bang paths.
 
-use crate::store::DsnRet;
-use crate::store::queue::notify;
+use crate::dsn::{self, notify};
 
 /// One parsed command line.
 #[derive(Debug, PartialEq, Eq)]
@@ -105,13 +104,13 @@ pub struct MailParams {
     /// RFC 6531.
     pub smtputf8: bool,
     /// RFC 3461 RET and ENVID.
-    pub ret: DsnRet,
+    pub ret: dsn::Ret,
     pub envid: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RcptParams {
-    /// RFC 3461 NOTIFY as `queue::notify` bits; 0 when absent.
+    /// RFC 3461 NOTIFY as `dsn::notify` bits; 0 when absent.
     pub notify: u8,
     /// RFC 3461 ORCPT, decoded from xtext.
     pub orcpt: Option<String>,
@@ -389,28 +388,6 @@ fn params(text: &str) -> impl Iterator<Item = (String, Option<&str>)> {
         })
 }
 
-/// RFC 3461 §4 xtext: `+XX` hex escapes.
-pub fn decode_xtext(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => {
-                let hex = text.get(i + 1..i + 3)?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            }
-            b if (33..=126).contains(&b) && b != b'=' => {
-                out.push(b);
-                i += 1;
-            }
-            _ => return None,
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 fn parse_mail_params(text: &str) -> Result<MailParams, ParseError> {
     let mut p = MailParams::default();
     let mut seen = Vec::new();
@@ -429,11 +406,14 @@ fn parse_mail_params(text: &str) -> Result<MailParams, ParseError> {
             ("BODY", Some(v)) if v.eq_ignore_ascii_case("8BITMIME") => p.body = Body::EightBitMime,
             ("BODY", _) => return Err(ParseError::Parameter("Unsupported BODY type")),
             ("SMTPUTF8", None) => p.smtputf8 = true,
-            ("RET", Some(v)) if v.eq_ignore_ascii_case("FULL") => p.ret = DsnRet::Full,
-            ("RET", Some(v)) if v.eq_ignore_ascii_case("HDRS") => p.ret = DsnRet::Headers,
-            ("RET", _) => return Err(ParseError::Parameter("Bad RET value")),
+            ("RET", v) => {
+                p.ret = v
+                    .and_then(dsn::Ret::parse)
+                    .ok_or(ParseError::Parameter("Bad RET value"))?
+            }
             ("ENVID", Some(v)) if v.len() <= 100 => {
-                p.envid = Some(decode_xtext(v).ok_or(ParseError::Parameter("Bad ENVID value"))?)
+                p.envid =
+                    Some(dsn::decode_xtext(v).ok_or(ParseError::Parameter("Bad ENVID value"))?)
             }
             // RFC 4954 §5: AUTH=<mailbox> is for trusted relays; we accept
             // and ignore it, as the session knows who authenticated.
@@ -454,38 +434,18 @@ fn parse_rcpt_params(text: &str) -> Result<RcptParams, ParseError> {
         }
         match (key.as_str(), value) {
             ("NOTIFY", Some(v)) => {
-                p.notify = parse_notify(v).ok_or(ParseError::Parameter("Bad NOTIFY value"))?
+                p.notify = notify::parse(v).ok_or(ParseError::Parameter("Bad NOTIFY value"))?
             }
             ("ORCPT", Some(v)) => {
                 // addr-type ";" xtext, e.g. rfc822;user+40example.org
-                let (kind, addr) = v
-                    .split_once(';')
-                    .ok_or(ParseError::Parameter("Bad ORCPT value"))?;
-                let addr = decode_xtext(addr).ok_or(ParseError::Parameter("Bad ORCPT value"))?;
-                p.orcpt = Some(format!("{kind};{addr}"));
+                let orcpt = dsn::decode_orcpt(v).ok_or(ParseError::Parameter("Bad ORCPT value"))?;
+                p.orcpt = Some(orcpt);
             }
             _ => return Err(ParseError::Parameter("Unsupported RCPT parameter")),
         }
         seen.push(key);
     }
     Ok(p)
-}
-
-/// `NEVER` alone, or a comma list of SUCCESS, FAILURE, DELAY.
-fn parse_notify(v: &str) -> Option<u8> {
-    if v.eq_ignore_ascii_case("NEVER") {
-        return Some(notify::NEVER);
-    }
-    let mut bits = 0;
-    for word in v.split(',') {
-        bits |= match word.to_ascii_uppercase().as_str() {
-            "SUCCESS" => notify::SUCCESS,
-            "FAILURE" => notify::FAILURE,
-            "DELAY" => notify::DELAY,
-            _ => return None,
-        };
-    }
-    Some(bits)
 }
 
 #[cfg(test)]
@@ -551,7 +511,7 @@ mod tests {
         assert_eq!(from, ReversePath::Mailbox(path("Alice", "example.org")));
         assert_eq!(p.size, Some(1000));
         assert_eq!(p.body, Body::EightBitMime);
-        assert_eq!(p.ret, DsnRet::Headers);
+        assert_eq!(p.ret, dsn::Ret::Headers);
         assert_eq!(p.envid.as_deref(), Some("QQ+1"));
         assert!(matches!(
             parse(b"MAIL FROM:<>\r\n"),
@@ -661,13 +621,6 @@ mod tests {
             split_path("<\"a>b\"@x.example> SIZE=1"),
             Some(("<\"a>b\"@x.example>", "SIZE=1"))
         );
-    }
-
-    #[test]
-    fn xtext() {
-        assert_eq!(decode_xtext("a+2Bb").as_deref(), Some("a+b"));
-        assert_eq!(decode_xtext("a+2"), None);
-        assert_eq!(decode_xtext("a=b"), None);
     }
 
     #[test]

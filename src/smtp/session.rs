@@ -559,7 +559,7 @@ impl Session {
             }
         }
         self.tx = Some(Transaction {
-            queue_id: super::transfer::queue_id(),
+            queue_id: crate::store::new_queue_id(),
             sender,
             params,
             recipients: Vec::new(),

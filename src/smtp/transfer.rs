@@ -7,7 +7,7 @@ use std::time::Instant;
 use super::data::{self, DataDecoder, Progress, Verdict};
 use super::session::{BULK, Chunks, Flow, IDLE, Session, Transaction};
 use crate::server::Stream;
-use crate::store::{Delivery, Flags, Outbound, StoreError};
+use crate::store::{Delivery, Outbound, StoreError};
 
 impl Session {
     /// The trace headers this server adds above the message: Return-Path
@@ -254,14 +254,7 @@ impl Session {
             arrival: now,
             attempts: 0,
         });
-        let delivery = Delivery {
-            message,
-            internal_date: now,
-            flags: Flags::default(),
-            keywords: Vec::new(),
-            mailboxes,
-            outbound,
-        };
+        let delivery = Delivery::new(message, now, mailboxes, outbound);
         let qid = &tx.queue_id;
         let (id, name) = (self.id, self.name());
         log::info!(
@@ -274,6 +267,7 @@ impl Session {
             tx.sender.address(),
             tx.recipients.len()
         );
+        let delivery = crate::store::Summarized::compute(delivery).await;
         match self.ctx.store.deliver(delivery).await {
             Ok(done) => {
                 if done.queued.is_some() {
@@ -327,24 +321,6 @@ fn sanitize(text: &str) -> String {
         .collect()
 }
 
-thread_local! {
-    static QUEUE_SEQUENCE: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
-}
-
-/// A Postfix-style queue id: hex of the time in microseconds and a
-/// sequence number, unique within this process and ordered in time.
-pub(super) fn queue_id() -> String {
-    let micros = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64);
-    let seq = QUEUE_SEQUENCE.with(|s| {
-        let n = s.get().wrapping_add(1);
-        s.set(n);
-        n
-    });
-    format!("{:011X}{:03X}", micros & 0xFFF_FFFF_FFFF, seq & 0xFFF)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -354,18 +330,5 @@ mod tests {
         assert_eq!(sanitize("evil\r\nBcc: x"), "evil??Bcc: x");
         assert_eq!(sanitize("[192.0.2.1]"), "[192.0.2.1]");
         assert_eq!(sanitize(&"a".repeat(1000)).len(), 255);
-    }
-
-    #[test]
-    fn queue_ids_are_unique_and_hex() {
-        let ids: Vec<String> = (0..100).map(|_| queue_id()).collect();
-        let mut unique = ids.clone();
-        unique.sort();
-        unique.dedup();
-        assert_eq!(unique.len(), 100);
-        assert!(
-            ids.iter()
-                .all(|i| i.len() == 14 && i.chars().all(|c| c.is_ascii_hexdigit()))
-        );
     }
 }

@@ -3,7 +3,10 @@
 
 use heed::RwTxn;
 
-use super::ops::{create_mailbox, mailbox_by_id, remove_all_messages, remove_messages};
+use super::message_ops::{
+    NewMessage, append_message, remove_all_messages, remove_messages, retain_blob,
+};
+use super::ops::{create_mailbox, mailbox_by_id};
 use super::read::MessageView;
 use super::records;
 use super::schema::Dbs;
@@ -60,7 +63,10 @@ pub fn rename(
     if source.name == "INBOX" {
         let target = create_mailbox(txn, dbs, account, new_name, super::SpecialUse::None)?;
         let mut uids = Vec::new();
-        for entry in dbs.messages.prefix_iter(txn, &mailbox_id.to_be_bytes())? {
+        for entry in dbs
+            .messages
+            .prefix_iter(txn, &keys::messages_of(mailbox_id))?
+        {
             uids.push(keys::message_uid(entry?.0).unwrap_or(0));
         }
         copy(txn, dbs, mailbox_id, &uids, target, true, touched)?;
@@ -69,9 +75,12 @@ pub fn rename(
     // The mailbox and everything below it in the hierarchy move together.
     let prefix = format!("{}/", source.name);
     let mut moving = Vec::new();
-    for entry in dbs.mailboxes.prefix_iter(txn, &account.to_be_bytes())? {
+    for entry in dbs
+        .mailboxes
+        .prefix_iter(txn, &keys::mailboxes_of(account))?
+    {
         let (k, v) = entry?;
-        let name = String::from_utf8_lossy(&k[8..]).into_owned();
+        let name = keys::mailbox_name(k).into_owned();
         if name == source.name || name.starts_with(&prefix) {
             moving.push((name, v.to_vec()));
         }
@@ -135,41 +144,16 @@ pub fn copy(
             continue;
         };
         let m = MessageView::decode(uid, value)?;
-        let (blob_id, size, date, flags) = (
-            m.blob_id,
-            m.size,
-            m.internal_date,
-            m.flags.union(Flags::RECENT),
-        );
-        let keywords = m.raw_keywords().to_vec();
-        if target.uidnext == u32::MAX {
-            return Err(StoreError::Invalid(format!(
-                "mailbox {} has used every UID",
-                target.name
-            )));
-        }
-        let new_uid = target.uidnext;
-        target.uidnext += 1;
-        target.highest_modseq += 1;
-        target.messages += 1;
-        target.unseen += !flags.contains(Flags::SEEN) as u32;
-        target.recent += 1;
-        target.bytes += size as u64;
-        let record =
-            records::encode_message(blob_id, size, date, target.highest_modseq, flags, &keywords);
-        dbs.messages
-            .put(txn, &keys::message(to, new_uid), &record)?;
-        let refs_key = keys::id(blob_id);
-        let refs = match dbs.blob_refs.get(txn, &refs_key)? {
-            Some(v) => records::Reader(v).u32()?,
-            None => {
-                return Err(StoreError::Corrupt(format!(
-                    "blob {blob_id} has no reference count"
-                )));
-            }
+        let (blob_id, keywords) = (m.blob_id, m.raw_keywords().to_vec());
+        let copy = NewMessage {
+            blob_id,
+            size: m.size,
+            internal_date: m.internal_date,
+            flags: m.flags,
+            keywords: &keywords,
         };
-        dbs.blob_refs
-            .put(txn, &refs_key, &(refs + 1).to_be_bytes())?;
+        let new_uid = append_message(txn, dbs, &mut target, &copy)?;
+        retain_blob(txn, dbs, blob_id)?;
         copied.uids.push((uid, new_uid));
     }
     dbs.mailboxes
@@ -195,7 +179,10 @@ pub fn claim_recent(txn: &mut RwTxn, dbs: &Dbs, mailbox_id: u64) -> Result<Outco
         return Ok(Outcome::Claimed(Vec::new()));
     }
     let mut claimed = Vec::new();
-    for entry in dbs.messages.prefix_iter(txn, &mailbox_id.to_be_bytes())? {
+    for entry in dbs
+        .messages
+        .prefix_iter(txn, &keys::messages_of(mailbox_id))?
+    {
         let (k, v) = entry?;
         let uid = keys::message_uid(k).unwrap_or(0);
         let m = MessageView::decode(uid, v)?;

@@ -1,15 +1,26 @@
 //! The mail store: one LMDB environment (through heed) in the data directory.
 //!
-//! Reads run on the caller's thread in short read transactions and borrow
-//! bytes straight from the map. Every write goes to one writer thread
-//! ([`writer`]) that applies all waiting requests in one transaction and
-//! commits once (group commit); a write's future resolves only after that
-//! commit is durable, which is what lets SMTP say `250`. Protocol modules
-//! call the functions here and never see a key: the layout is in [`keys`].
+//! Every read goes through a [`Reader`]: a short read transaction on the
+//! caller's thread that borrows bytes straight from the map. Every write
+//! goes to one writer thread (`writer.rs`) that applies all waiting requests
+//! in one transaction and commits once (group commit); a write's future
+//! resolves only after that commit is durable, which is what lets SMTP say
+//! `250`. The writer does LMDB work only: a message arrives [`Summarized`]
+//! by its caller. Protocol modules call the functions here and never see a
+//! key or a record: the layout is in `keys.rs`, the value encodings in
+//! `records.rs` (and `queue.rs`, `fetch.rs` for theirs).
+//!
+//! Files: `schema.rs` (databases, version, upgrades), `read.rs` (every
+//! query), `writer.rs` (the thread and the write requests), `ops.rs`
+//! (accounts, domains, aliases, mailbox creation), `message_ops.rs`
+//! (delivery, flags, expunge, body refcounts), `mailbox_ops.rs` (IMAP
+//! mailbox writes), `queue_ops.rs` and `fetch_ops.rs` (their writes).
 
+mod fetch;
 mod fetch_ops;
 mod keys;
 mod mailbox_ops;
+mod message_ops;
 mod notify;
 mod ops;
 pub mod queue;
@@ -27,14 +38,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use heed::{Env, EnvOpenOptions, WithoutTls};
 
-pub use fetch_ops::{
-    AccountState, FetchAccount, FetchBatch, FetchFolder, FetchOp, FetchStatus, Fetched, FolderState,
+pub use fetch::{
+    AccountState, FetchAccount, FetchBatch, FetchFolder, FetchStatus, Fetched, FolderState,
 };
-pub use queue::{DsnRet, Outbound, OutboundRecipient, QueueEntry};
-pub use queue_ops::{DueScan, Notice, QueueOp, QueueUpdate};
-pub use read::{MessageView, Reader, Recipient};
+pub use fetch_ops::FetchOp;
+pub use queue::{Outbound, OutboundRecipient, QueueEntry, new_queue_id};
+pub use queue_ops::{QueueOp, QueueUpdate};
+pub use read::{DueScan, MessageView, Reader, Recipient};
 pub use records::keywords;
-pub use writer::{Copied, Delivered, Delivery, FlagChange, FlagOp, FlagsResult, WriteOp};
+pub use writer::{
+    Copied, Delivered, Delivery, FlagChange, FlagOp, FlagsResult, Summarized, WriteOp,
+};
 
 use notify::Notifier;
 use schema::Dbs;
@@ -392,9 +406,12 @@ impl Store {
         };
         self.write(op).await?.id()
     }
-    /// Stores one message into every listed mailbox in one commit.
-    pub async fn deliver(&self, delivery: Delivery) -> Result<Delivered, StoreError> {
-        match self.write(WriteOp::Deliver(delivery)).await? {
+    /// Stores one message into every listed mailbox (and queues it for its
+    /// remote recipients) in one commit. The caller brings the summary
+    /// ([`Summarized::compute`]); a plain [`Delivery`] is summarized on the
+    /// caller's thread.
+    pub async fn deliver(&self, delivery: impl Into<Summarized>) -> Result<Delivered, StoreError> {
+        match self.write(WriteOp::Deliver(delivery.into())).await? {
             writer::Outcome::Delivered(d) => Ok(d),
             other => Err(StoreError::Corrupt(format!("unexpected outcome {other:?}"))),
         }

@@ -4,40 +4,17 @@
 
 use heed::RwTxn;
 
-use super::mailbox_ops;
-use super::read::MessageView;
-use super::records::{self, Reader};
+use super::message_ops::{self, remove_all_messages};
+use super::records;
 use super::schema::Dbs;
-use super::writer::{Delivered, Delivery, FlagChange, FlagOp, FlagsResult, Outcome, WriteOp};
-use super::{DEFAULT_MAILBOXES, Flags, Mailbox, SpecialUse, StoreError, keys};
+use super::writer::{Outcome, WriteOp};
+use super::{DEFAULT_MAILBOXES, Mailbox, SpecialUse, StoreError, keys, mailbox_ops};
 use crate::address;
-
-/// Work done before the transaction opens (see `writer::run`).
-pub enum Prepared {
-    None,
-    /// The encoded `mime::Summary` of a delivery.
-    Summary(Vec<u8>),
-    /// One summary per message of a fetch batch.
-    Summaries(Vec<Vec<u8>>),
-}
-
-pub fn prepare(op: &WriteOp) -> Prepared {
-    match op {
-        WriteOp::Deliver(d) => {
-            let mut encoded = Vec::new();
-            crate::mime::Summary::compute(&d.message).encode(&mut encoded);
-            Prepared::Summary(encoded)
-        }
-        WriteOp::Fetch(op) => Prepared::Summaries(super::fetch_ops::prepare(op)),
-        _ => Prepared::None,
-    }
-}
 
 pub fn apply(
     txn: &mut RwTxn,
     dbs: &Dbs,
     op: &WriteOp,
-    prep: &Prepared,
     touched: &mut Vec<u64>,
 ) -> Result<Outcome, StoreError> {
     match op {
@@ -82,24 +59,16 @@ pub fn apply(
             special_use,
         } => create_mailbox(txn, dbs, *account_id, name, *special_use).map(Outcome::Created),
         WriteOp::Deliver(delivery) => {
-            let summary = match prep {
-                Prepared::Summary(s) => s.as_slice(),
-                _ => &[],
-            };
-            deliver(txn, dbs, delivery, summary, touched).map(Outcome::Delivered)
+            message_ops::deliver(txn, dbs, delivery, touched).map(Outcome::Delivered)
         }
-        WriteOp::SetFlags(change) => set_flags(txn, dbs, change, touched).map(Outcome::FlagsSet),
+        WriteOp::SetFlags(change) => {
+            message_ops::set_flags(txn, dbs, change, touched).map(Outcome::FlagsSet)
+        }
         WriteOp::Expunge { mailbox_id, uids } => {
-            expunge(txn, dbs, *mailbox_id, uids, touched).map(Outcome::Expunged)
+            message_ops::expunge(txn, dbs, *mailbox_id, uids, touched).map(Outcome::Expunged)
         }
         WriteOp::Queue(op) => super::queue_ops::apply(txn, dbs, op, touched),
-        WriteOp::Fetch(op) => {
-            let summaries = match prep {
-                Prepared::Summaries(s) => s.as_slice(),
-                _ => &[],
-            };
-            super::fetch_ops::apply(txn, dbs, op, summaries, touched)
-        }
+        WriteOp::Fetch(op) => super::fetch_ops::apply(txn, dbs, op, touched),
         WriteOp::DeleteMailbox { mailbox_id } => {
             mailbox_ops::delete(txn, dbs, *mailbox_id, touched)
         }
@@ -119,12 +88,6 @@ pub fn apply(
         } => mailbox_ops::copy(txn, dbs, *from, uids, *to, *remove, touched),
         WriteOp::ClaimRecent { mailbox_id } => mailbox_ops::claim_recent(txn, dbs, *mailbox_id),
     }
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 fn meta_u64(txn: &RwTxn, dbs: &Dbs, key: &str) -> Result<u64, StoreError> {
@@ -185,11 +148,15 @@ fn del_account(
 ) -> Result<Outcome, StoreError> {
     let address = address::normalize(address).map_err(StoreError::Invalid)?;
     let account = account(txn, dbs, &address)?;
-    let prefix = account.id.to_be_bytes();
     let mut mailboxes = Vec::new();
-    for entry in dbs.mailboxes.prefix_iter(txn, &prefix)? {
+    for entry in dbs
+        .mailboxes
+        .prefix_iter(txn, &keys::mailboxes_of(account.id))?
+    {
         let (key, value) = entry?;
-        mailboxes.push((key.to_vec(), Reader(value).u64()?));
+        let name = keys::mailbox_name(key);
+        let mailbox = records::decode_mailbox(account.id, &name, value)?;
+        mailboxes.push((key.to_vec(), mailbox.id));
     }
     for (key, mailbox_id) in mailboxes {
         remove_all_messages(txn, dbs, mailbox_id)?;
@@ -288,7 +255,7 @@ pub(super) fn create_mailbox(
     }
     let id = next_id(txn, dbs, keys::NEXT_MAILBOX)?;
     let last = meta_u64(txn, dbs, keys::LAST_UIDVALIDITY)?;
-    let uidvalidity = (now().clamp(1, u32::MAX as i64) as u64)
+    let uidvalidity = (crate::time::now().clamp(1, u32::MAX as i64) as u64)
         .max(last + 1)
         .min(u32::MAX as u64);
     dbs.meta.put(
@@ -340,252 +307,4 @@ pub(super) fn mailbox_by_id(
         .ok_or_else(|| StoreError::Corrupt(format!("mailbox index {mailbox_id} points nowhere")))?;
     let mailbox = records::decode_mailbox(account_id, &name, value)?;
     Ok((key, mailbox))
-}
-
-pub(super) fn deliver(
-    txn: &mut RwTxn,
-    dbs: &Dbs,
-    d: &Delivery,
-    summary: &[u8],
-    touched: &mut Vec<u64>,
-) -> Result<Delivered, StoreError> {
-    let size = u32::try_from(d.message.len())
-        .map_err(|_| StoreError::Invalid("message larger than 4 GiB".into()))?;
-    let mut targets: Vec<u64> = Vec::with_capacity(d.mailboxes.len());
-    for id in &d.mailboxes {
-        if !targets.contains(id) {
-            targets.push(*id);
-        }
-    }
-    let outbound = d.outbound.as_ref().filter(|o| !o.recipients.is_empty());
-    if targets.is_empty() && outbound.is_none() {
-        return Err(StoreError::Invalid(
-            "a delivery needs at least one recipient".into(),
-        ));
-    }
-    let blob_id = next_id(txn, dbs, keys::NEXT_BLOB)?;
-    dbs.blobs.put(txn, &keys::id(blob_id), &d.message)?;
-    dbs.summaries.put(txn, &keys::id(blob_id), summary)?;
-    let refs = targets.len() as u32 + outbound.is_some() as u32;
-    dbs.blob_refs
-        .put(txn, &keys::id(blob_id), &refs.to_be_bytes())?;
-    let queued = match outbound {
-        Some(o) => {
-            let entry_id = next_id(txn, dbs, keys::NEXT_QUEUE)?;
-            let due = crate::time::now();
-            let record = super::queue::encode(blob_id, o);
-            dbs.queue
-                .put(txn, &super::queue::key(due, entry_id), &record)?;
-            Some(entry_id)
-        }
-        None => None,
-    };
-    let flags = d.flags.union(Flags::RECENT);
-    let keywords = records::encode_keywords(d.keywords.iter().map(String::as_str));
-    let mut placed = Vec::with_capacity(targets.len());
-    for mailbox_id in targets {
-        let (key, mut mailbox) = mailbox_by_id(txn, dbs, mailbox_id)?;
-        if mailbox.uidnext == u32::MAX {
-            return Err(StoreError::Invalid(format!(
-                "mailbox {} has used every UID",
-                mailbox.name
-            )));
-        }
-        let uid = mailbox.uidnext;
-        mailbox.uidnext += 1;
-        mailbox.highest_modseq += 1;
-        mailbox.messages += 1;
-        mailbox.unseen += !flags.contains(Flags::SEEN) as u32;
-        mailbox.recent += 1;
-        mailbox.bytes += size as u64;
-        let record = records::encode_message(
-            blob_id,
-            size,
-            d.internal_date,
-            mailbox.highest_modseq,
-            flags,
-            &keywords,
-        );
-        dbs.messages
-            .put(txn, &keys::message(mailbox_id, uid), &record)?;
-        dbs.mailboxes
-            .put(txn, &key, &records::encode_mailbox(&mailbox))?;
-        touched.push(mailbox_id);
-        placed.push((mailbox_id, uid));
-    }
-    Ok(Delivered {
-        blob_id,
-        queued,
-        placed,
-    })
-}
-
-fn set_flags(
-    txn: &mut RwTxn,
-    dbs: &Dbs,
-    c: &FlagChange,
-    touched: &mut Vec<u64>,
-) -> Result<FlagsResult, StoreError> {
-    let (key, mut mailbox) = mailbox_by_id(txn, dbs, c.mailbox_id)?;
-    let mut result = FlagsResult::default();
-    // \Recent is not a client's to set or clear (RFC 3501 §6.4.6).
-    let requested = c.flags.without(Flags::RECENT);
-    for &uid in &c.uids {
-        let mkey = keys::message(c.mailbox_id, uid);
-        let Some(value) = dbs.messages.get(txn, &mkey)? else {
-            continue;
-        };
-        let m = MessageView::decode(uid, value)?;
-        // RFC 7162 §3.1.3: UNCHANGEDSINCE fails a message changed after it.
-        if c.unchanged_since.is_some_and(|since| m.modseq > since) {
-            result.modified.push(uid);
-            continue;
-        }
-        let old = m.flags;
-        let recent = old.0 & Flags::RECENT.0;
-        let new = match c.op {
-            FlagOp::Add => old.union(requested),
-            FlagOp::Remove => old.without(requested),
-            FlagOp::Replace => Flags(requested.0 | recent),
-        };
-        let mut words: Vec<&str> = m.keywords().collect();
-        match c.op {
-            FlagOp::Add => {
-                for k in &c.keywords {
-                    if !words.iter().any(|w| w.eq_ignore_ascii_case(k)) {
-                        words.push(k);
-                    }
-                }
-            }
-            FlagOp::Remove => {
-                words.retain(|w| !c.keywords.iter().any(|k| k.eq_ignore_ascii_case(w)))
-            }
-            FlagOp::Replace => words = c.keywords.iter().map(String::as_str).collect(),
-        }
-        let new_keywords = records::encode_keywords(words);
-        if new == old && new_keywords == m.raw_keywords() {
-            continue;
-        }
-        mailbox.highest_modseq += 1;
-        let was_unseen = !old.contains(Flags::SEEN) as u32;
-        let is_unseen = !new.contains(Flags::SEEN) as u32;
-        mailbox.unseen = mailbox.unseen + is_unseen - was_unseen;
-        let record = records::encode_message(
-            m.blob_id,
-            m.size,
-            m.internal_date,
-            mailbox.highest_modseq,
-            new,
-            &new_keywords,
-        );
-        dbs.messages.put(txn, &mkey, &record)?;
-        result.changed.push((uid, new, mailbox.highest_modseq));
-    }
-    if !result.changed.is_empty() {
-        dbs.mailboxes
-            .put(txn, &key, &records::encode_mailbox(&mailbox))?;
-        touched.push(c.mailbox_id);
-    }
-    Ok(result)
-}
-
-fn expunge(
-    txn: &mut RwTxn,
-    dbs: &Dbs,
-    mailbox_id: u64,
-    uids: &[u32],
-    touched: &mut Vec<u64>,
-) -> Result<Vec<u32>, StoreError> {
-    let (key, mut mailbox) = mailbox_by_id(txn, dbs, mailbox_id)?;
-    let removed = remove_messages(txn, dbs, &mut mailbox, uids)?;
-    if !removed.is_empty() {
-        dbs.mailboxes
-            .put(txn, &key, &records::encode_mailbox(&mailbox))?;
-        touched.push(mailbox_id);
-    }
-    Ok(removed)
-}
-
-/// Removes messages from a mailbox record being updated: their bodies are
-/// released, the counters follow, and each UID is remembered as expunged
-/// at the new HIGHESTMODSEQ (RFC 7162 §3.2.10, for QRESYNC's VANISHED).
-pub(super) fn remove_messages(
-    txn: &mut RwTxn,
-    dbs: &Dbs,
-    mailbox: &mut Mailbox,
-    uids: &[u32],
-) -> Result<Vec<u32>, StoreError> {
-    let mut removed = Vec::new();
-    let modseq = mailbox.highest_modseq + 1;
-    for &uid in uids {
-        let mkey = keys::message(mailbox.id, uid);
-        let Some(value) = dbs.messages.get(txn, &mkey)? else {
-            continue;
-        };
-        let m = MessageView::decode(uid, value)?;
-        let (blob_id, size, flags) = (m.blob_id, m.size, m.flags);
-        dbs.messages.delete(txn, &mkey)?;
-        dbs.expunged.put(txn, &mkey, &modseq.to_be_bytes())?;
-        release_blob(txn, dbs, blob_id)?;
-        mailbox.messages = mailbox.messages.saturating_sub(1);
-        mailbox.unseen = mailbox
-            .unseen
-            .saturating_sub(!flags.contains(Flags::SEEN) as u32);
-        mailbox.recent = mailbox
-            .recent
-            .saturating_sub(flags.contains(Flags::RECENT) as u32);
-        mailbox.bytes = mailbox.bytes.saturating_sub(size as u64);
-        removed.push(uid);
-    }
-    if !removed.is_empty() {
-        mailbox.highest_modseq = modseq;
-    }
-    Ok(removed)
-}
-
-pub(super) fn remove_all_messages(
-    txn: &mut RwTxn,
-    dbs: &Dbs,
-    mailbox_id: u64,
-) -> Result<(), StoreError> {
-    let prefix = mailbox_id.to_be_bytes();
-    let mut found = Vec::new();
-    for entry in dbs.messages.prefix_iter(txn, &prefix)? {
-        let (key, value) = entry?;
-        found.push((key.to_vec(), Reader(value).u64()?));
-    }
-    for (key, blob_id) in found {
-        dbs.messages.delete(txn, &key)?;
-        release_blob(txn, dbs, blob_id)?;
-    }
-    // The mailbox id is never reused, so its expunge history can go too.
-    let mut gone = Vec::new();
-    for entry in dbs.expunged.prefix_iter(txn, &prefix)? {
-        gone.push(entry?.0.to_vec());
-    }
-    for key in gone {
-        dbs.expunged.delete(txn, &key)?;
-    }
-    Ok(())
-}
-
-/// Drops one reference to a message body; the last one frees it.
-pub(super) fn release_blob(txn: &mut RwTxn, dbs: &Dbs, blob_id: u64) -> Result<(), StoreError> {
-    let key = keys::id(blob_id);
-    let refs = match dbs.blob_refs.get(txn, &key)? {
-        Some(v) => Reader(v).u32()?,
-        None => {
-            return Err(StoreError::Corrupt(format!(
-                "blob {blob_id} has no reference count"
-            )));
-        }
-    };
-    if refs <= 1 {
-        dbs.blob_refs.delete(txn, &key)?;
-        dbs.blobs.delete(txn, &key)?;
-        dbs.summaries.delete(txn, &key)?;
-    } else {
-        dbs.blob_refs.put(txn, &key, &(refs - 1).to_be_bytes())?;
-    }
-    Ok(())
 }

@@ -6,27 +6,14 @@
 //! holds one reference on the message body, so the body outlives every
 //! local copy for as long as the queue still needs it.
 
-use super::StoreError;
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use super::records::{Reader, Writer};
+use super::{StoreError, keys};
+use crate::dsn::Ret;
 
-/// RFC 3461 §4.1 NOTIFY, as bits; 0 means the client gave none.
-pub mod notify {
-    pub const NEVER: u8 = 1;
-    pub const SUCCESS: u8 = 2;
-    pub const FAILURE: u8 = 4;
-    pub const DELAY: u8 = 8;
-}
-
-/// RFC 3461 §4.3 RET: what a DSN carries of the original.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[repr(u8)]
-pub enum DsnRet {
-    /// Not given: the server chooses (headers, as Postfix does).
-    #[default]
-    Unspecified = 0,
-    Full = 1,
-    Headers = 2,
-}
+/// NOTIFY bits as the records hold them (`crate::dsn` is their home).
+pub use crate::dsn::notify;
 
 /// Where a recipient stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -36,6 +23,16 @@ pub enum RecipientState {
     Pending = 0,
     Delivered = 1,
     Failed = 2,
+}
+
+impl RecipientState {
+    pub(super) fn from_u8(v: u8) -> RecipientState {
+        match v {
+            1 => RecipientState::Delivered,
+            2 => RecipientState::Failed,
+            _ => RecipientState::Pending,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -62,7 +59,7 @@ pub struct Outbound {
     /// Envelope sender; empty for the null sender `<>`.
     pub sender: String,
     pub recipients: Vec<OutboundRecipient>,
-    pub ret: DsnRet,
+    pub ret: Ret,
     pub envid: Option<String>,
     /// Unix seconds the message was accepted.
     pub arrival: i64,
@@ -79,110 +76,64 @@ pub struct QueueEntry {
     pub outbound: Outbound,
 }
 
-/// Record layout written now. Format 1 (the first) lacked the per-recipient
-/// Remote-MTA and delay-notice fields; it is still read.
-const FORMAT: u8 = 2;
+/// Record layout (the first byte of every record). Formats 1 and 2 wrote
+/// text with a u16 length, cut at 64 KiB; schema 2 rewrote them as 3
+/// (`schema.rs`), so format 3 is the only one read here.
+pub(super) const FORMAT: u8 = 3;
 
-fn string(w: &mut Writer, s: &str) {
-    let s = &s.as_bytes()[..s.len().min(u16::MAX as usize)];
-    w.0.extend_from_slice(&(s.len() as u16).to_be_bytes());
-    w.bytes(s);
-}
-
-fn opt_string(w: &mut Writer, s: &Option<String>) {
-    match s {
-        Some(s) => {
-            w.u8(1);
-            string(w, s);
-        }
-        None => {
-            w.u8(0);
-        }
-    }
-}
-
-fn read_string(r: &mut Reader) -> Result<String, StoreError> {
-    let len = u16::from_be_bytes([r.u8()?, r.u8()?]) as usize;
-    let rest = r.rest();
-    if rest.len() < len {
-        return Err(StoreError::Corrupt("queue record string".into()));
-    }
-    r.0 = &rest[len..];
-    Ok(String::from_utf8_lossy(&rest[..len]).into_owned())
-}
-
-fn read_opt_string(r: &mut Reader) -> Result<Option<String>, StoreError> {
-    match r.u8()? {
-        0 => Ok(None),
-        _ => read_string(r).map(Some),
-    }
-}
-
-pub fn encode(blob_id: u64, o: &Outbound) -> Vec<u8> {
+/// `queue` value: format ‖ blob id ‖ arrival ‖ attempts ‖ RET ‖ queue id ‖
+/// sender ‖ ENVID ‖ recipient count ‖ per recipient: address ‖ NOTIFY ‖
+/// state ‖ ORCPT ‖ last error ‖ Remote-MTA ‖ delay notified.
+pub(super) fn encode(blob_id: u64, o: &Outbound) -> Result<Vec<u8>, StoreError> {
     let mut w = Writer::with_capacity(64 + o.recipients.len() * 32);
+    let count = u32::try_from(o.recipients.len())
+        .map_err(|_| StoreError::Invalid("too many recipients".into()))?;
     w.u8(FORMAT)
         .u64(blob_id)
         .i64(o.arrival)
         .u32(o.attempts)
-        .u8(o.ret as u8);
-    string(&mut w, &o.queue_id);
-    string(&mut w, &o.sender);
-    opt_string(&mut w, &o.envid);
-    w.u32(o.recipients.len() as u32);
+        .u8(o.ret as u8)
+        .text(&o.queue_id)?
+        .text(&o.sender)?
+        .opt_text(o.envid.as_deref())?
+        .u32(count);
     for r in &o.recipients {
-        string(&mut w, &r.address);
-        w.u8(r.notify).u8(r.state as u8);
-        opt_string(&mut w, &r.orcpt);
-        string(&mut w, &r.last_error);
-        string(&mut w, &r.remote_mta);
-        w.u8(r.delay_notified as u8);
+        w.text(&r.address)?
+            .u8(r.notify)
+            .u8(r.state as u8)
+            .opt_text(r.orcpt.as_deref())?
+            .text(&r.last_error)?
+            .text(&r.remote_mta)?
+            .u8(r.delay_notified as u8);
     }
-    w.0
+    Ok(w.0)
 }
 
-pub fn decode(key: &[u8], value: &[u8]) -> Result<QueueEntry, StoreError> {
-    let mut k = Reader(key);
-    let (due, entry_id) = (k.i64()?, k.u64()?);
+pub(super) fn decode(key: &[u8], value: &[u8]) -> Result<QueueEntry, StoreError> {
+    let (due, entry_id) =
+        keys::queue_parts(key).ok_or_else(|| StoreError::Corrupt("queue key".into()))?;
     let mut r = Reader(value);
-    let format = r.u8()?;
-    if format != 1 && format != FORMAT {
+    if r.u8()? != FORMAT {
         return Err(StoreError::Corrupt("unknown queue record format".into()));
     }
     let blob_id = r.u64()?;
     let arrival = r.i64()?;
     let attempts = r.u32()?;
-    let ret = match r.u8()? {
-        1 => DsnRet::Full,
-        2 => DsnRet::Headers,
-        _ => DsnRet::Unspecified,
-    };
-    let queue_id = read_string(&mut r)?;
-    let sender = read_string(&mut r)?;
-    let envid = read_opt_string(&mut r)?;
+    let ret = Ret::from_u8(r.u8()?);
+    let queue_id = r.text()?;
+    let sender = r.text()?;
+    let envid = r.opt_text()?;
     let count = r.u32()? as usize;
     let mut recipients = Vec::with_capacity(count.min(1000));
     for _ in 0..count {
-        let address = read_string(&mut r)?;
-        let notify = r.u8()?;
-        let state = match r.u8()? {
-            1 => RecipientState::Delivered,
-            2 => RecipientState::Failed,
-            _ => RecipientState::Pending,
-        };
-        let orcpt = read_opt_string(&mut r)?;
-        let last_error = read_string(&mut r)?;
-        let (remote_mta, delay_notified) = match format {
-            1 => (String::new(), false),
-            _ => (read_string(&mut r)?, r.u8()? != 0),
-        };
         recipients.push(OutboundRecipient {
-            address,
-            notify,
-            orcpt,
-            state,
-            last_error,
-            remote_mta,
-            delay_notified,
+            address: r.text()?,
+            notify: r.u8()?,
+            state: RecipientState::from_u8(r.u8()?),
+            orcpt: r.opt_text()?,
+            last_error: r.text()?,
+            remote_mta: r.text()?,
+            delay_notified: r.u8()? != 0,
         });
     }
     let outbound = Outbound {
@@ -202,12 +153,20 @@ pub fn decode(key: &[u8], value: &[u8]) -> Result<QueueEntry, StoreError> {
     })
 }
 
-/// `queue` key: due time ‖ entry id, so a scan walks entries by due time.
-pub fn key(due: i64, entry_id: u64) -> [u8; 16] {
-    let mut k = [0u8; 16];
-    k[..8].copy_from_slice(&due.to_be_bytes());
-    k[8..].copy_from_slice(&entry_id.to_be_bytes());
-    k
+/// The sequence behind [`new_queue_id`], shared by every thread so that
+/// ids made in the same microsecond differ.
+static SEQUENCE: AtomicU32 = AtomicU32::new(0);
+
+/// A Postfix-style queue id for the log: 14 hex digits, the time in
+/// microseconds and a sequence number, unique within the process and
+/// ordered in time. Every queued message takes its id from here: those the
+/// SMTP server accepts and the notices the delivery runner writes.
+pub fn new_queue_id() -> String {
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64);
+    let seq = SEQUENCE.fetch_add(1, Ordering::Relaxed);
+    format!("{:011X}{:03X}", micros & 0xFFF_FFFF_FFFF, seq & 0xFFF)
 }
 
 #[cfg(test)]
@@ -233,32 +192,33 @@ mod tests {
                     ..Default::default()
                 },
             ],
-            ret: DsnRet::Headers,
+            ret: Ret::Headers,
             envid: Some("QQ314159".into()),
             arrival: 1_700_000_000,
             attempts: 0,
         };
-        let bytes = encode(42, &o);
-        let e = decode(&key(1_700_000_300, 7), &bytes).unwrap();
+        let bytes = encode(42, &o).unwrap();
+        let e = decode(&keys::queue(1_700_000_300, 7), &bytes).unwrap();
         assert_eq!((e.due, e.entry_id, e.blob_id), (1_700_000_300, 7, 42));
         assert_eq!(e.outbound, o);
-        assert!(decode(&key(0, 0), &bytes[..bytes.len() - 3]).is_err());
+        assert!(decode(&keys::queue(0, 0), &bytes[..bytes.len() - 3]).is_err());
+        // Text is never cut: a last error of any length comes back whole.
+        let mut long = o.clone();
+        long.recipients[0].last_error = "x".repeat(70_000);
+        let bytes = encode(1, &long).unwrap();
+        assert_eq!(decode(&keys::queue(0, 0), &bytes).unwrap().outbound, long);
     }
 
     #[test]
-    fn format_one_is_still_read() {
-        let o = Outbound {
-            recipients: vec![OutboundRecipient {
-                address: "x@example.org".into(),
-                ..Default::default()
-            }],
-            ..Default::default()
-        };
-        let mut bytes = encode(3, &o);
-        // Format 1 ended each recipient after last_error: drop the empty
-        // Remote-MTA (2 length bytes) and the delay flag.
-        bytes[0] = 1;
-        bytes.truncate(bytes.len() - 3);
-        assert_eq!(decode(&key(1, 2), &bytes).unwrap().outbound, o);
+    fn queue_ids_are_unique_and_hex() {
+        let ids: Vec<String> = (0..100).map(|_| new_queue_id()).collect();
+        let mut unique = ids.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 100);
+        assert!(
+            ids.iter()
+                .all(|i| i.len() == 14 && i.chars().all(|c| c.is_ascii_hexdigit()))
+        );
     }
 }

@@ -1,6 +1,7 @@
-//! Writes and reads of the outbound queue for the delivery runner and the
+//! Writes to the outbound queue for the delivery runner and the
 //! `smolmail queue` commands: the result of an attempt (new recipient
-//! states and due time, or removal), flush, delete, and the due-order scan.
+//! states and due time, or removal), flush and delete. (The due-order scan
+//! is a read: `Reader::queue_due`.)
 //!
 //! An entry holds one reference on its message body (see `queue.rs`);
 //! removing the entry drops that reference with the same refcount logic as
@@ -10,10 +11,11 @@
 
 use heed::RwTxn;
 
-use super::queue::{self, Outbound, QueueEntry};
+use super::message_ops::{deliver, release_blob};
+use super::queue::{self, Outbound};
 use super::schema::Dbs;
-use super::writer::{Delivery, Outcome, WriteOp};
-use super::{Store, StoreError, ops};
+use super::writer::{Outcome, Summarized, WriteOp};
+use super::{Store, StoreError, keys};
 
 /// A queue change, applied by the writer thread.
 #[derive(Debug)]
@@ -35,27 +37,9 @@ pub struct QueueUpdate {
     /// The entry's new due time and state, or `None`: every recipient is
     /// done, remove the entry and release its body.
     pub next: Option<(i64, Outbound)>,
-    /// Bounces and delay notices to store in the same commit.
-    pub notices: Vec<Notice>,
-}
-
-/// A generated message (a DSN) with its summary computed beforehand, as
-/// the writer does for every delivery (`ops::prepare`).
-#[derive(Debug)]
-pub struct Notice {
-    pub delivery: Delivery,
-    summary: Vec<u8>,
-}
-
-impl Notice {
-    /// Computes the summary. Notices are small (a DSN returns at most
-    /// `delivery::bounce::FULL_RETURN_LIMIT` bytes of the original), so this
-    /// is cheap enough for the executor thread.
-    pub fn new(delivery: Delivery) -> Notice {
-        let mut summary = Vec::new();
-        crate::mime::Summary::compute(&delivery.message).encode(&mut summary);
-        Notice { delivery, summary }
-    }
+    /// Bounces and delay notices to store in the same commit, summarized
+    /// by the caller like every delivery.
+    pub notices: Vec<Summarized>,
 }
 
 pub(super) fn apply(
@@ -78,15 +62,15 @@ fn locate(
     entry_id: u64,
     due: i64,
 ) -> Result<Option<([u8; 16], u64)>, StoreError> {
-    let key = queue::key(due, entry_id);
+    let key = keys::queue(due, entry_id);
     if let Some(value) = dbs.queue.get(txn, &key)? {
         return Ok(Some((key, queue::decode(&key, value)?.blob_id)));
     }
     for item in dbs.queue.iter(txn)? {
         let (k, v) = item?;
-        if k.get(8..16) == Some(&entry_id.to_be_bytes()[..]) {
+        if keys::queue_parts(k).is_some_and(|(_, id)| id == entry_id) {
             let entry = queue::decode(k, v)?;
-            return Ok(Some((queue::key(entry.due, entry_id), entry.blob_id)));
+            return Ok(Some((keys::queue(entry.due, entry_id), entry.blob_id)));
         }
     }
     Ok(None)
@@ -106,13 +90,13 @@ fn update(
     dbs.queue.delete(txn, &key)?;
     match &u.next {
         Some((due, outbound)) => {
-            let value = queue::encode(blob_id, outbound);
-            dbs.queue.put(txn, &queue::key(*due, u.entry_id), &value)?;
+            let value = queue::encode(blob_id, outbound)?;
+            dbs.queue.put(txn, &keys::queue(*due, u.entry_id), &value)?;
         }
-        None => ops::release_blob(txn, dbs, blob_id)?,
+        None => release_blob(txn, dbs, blob_id)?,
     }
     for notice in &u.notices {
-        ops::deliver(txn, dbs, &notice.delivery, &notice.summary, touched)?;
+        deliver(txn, dbs, notice, touched)?;
     }
     Ok(Outcome::Done)
 }
@@ -129,7 +113,7 @@ fn flush(txn: &mut RwTxn, dbs: &Dbs) -> Result<Outcome, StoreError> {
     }
     for (key, entry_id, value) in &later {
         dbs.queue.delete(txn, key)?;
-        dbs.queue.put(txn, &queue::key(now, *entry_id), value)?;
+        dbs.queue.put(txn, &keys::queue(now, *entry_id), value)?;
     }
     Ok(Outcome::Count(later.len() as u64))
 }
@@ -148,64 +132,12 @@ fn delete(txn: &mut RwTxn, dbs: &Dbs, queue_id: Option<&str>) -> Result<Outcome,
     }
     for (key, blob_id) in &doomed {
         dbs.queue.delete(txn, key)?;
-        ops::release_blob(txn, dbs, *blob_id)?;
+        release_blob(txn, dbs, *blob_id)?;
     }
     Ok(Outcome::Count(doomed.len() as u64))
 }
 
-/// What [`Store::queue_due`] found.
-#[derive(Debug, Default)]
-pub struct DueScan {
-    /// Entries due now, in due order.
-    pub due: Vec<QueueEntry>,
-    /// The earliest due time after now of an entry not skipped.
-    pub next_due: Option<i64>,
-    /// The scan stopped at `limit` with more entries due.
-    pub more: bool,
-}
-
 impl Store {
-    /// The entries due at `now`, at most `limit`, leaving out those `skip`
-    /// names (attempts in progress). Keys are read first and values decoded
-    /// only for entries taken, so a scan past many entries in flight stays
-    /// cheap.
-    pub fn queue_due(
-        &self,
-        now: i64,
-        skip: impl Fn(u64) -> bool,
-        limit: usize,
-    ) -> Result<DueScan, StoreError> {
-        let txn = self.shared.env.read_txn()?;
-        let mut scan = DueScan::default();
-        for item in self.shared.dbs.queue.iter(&txn)? {
-            let (k, v) = item?;
-            let (Some(due), Some(id)) = (k.get(..8), k.get(8..16)) else {
-                return Err(StoreError::Corrupt("queue key".into()));
-            };
-            let due = i64::from_be_bytes(due.try_into().unwrap_or_default());
-            let id = u64::from_be_bytes(id.try_into().unwrap_or_default());
-            if skip(id) {
-                continue;
-            }
-            if due > now {
-                scan.next_due = Some(due);
-                break;
-            }
-            if scan.due.len() >= limit {
-                scan.more = true;
-                break;
-            }
-            scan.due.push(queue::decode(k, v)?);
-        }
-        Ok(scan)
-    }
-
-    /// How many entries the queue holds (LMDB keeps the count: O(1)).
-    pub fn queue_len(&self) -> Result<u64, StoreError> {
-        let txn = self.shared.env.read_txn()?;
-        Ok(self.shared.dbs.queue.len(&txn)?)
-    }
-
     /// Stores the result of a delivery attempt (and its notices).
     pub async fn queue_update(&self, update: QueueUpdate) -> Result<(), StoreError> {
         self.write(WriteOp::Queue(QueueOp::Update(update)))

@@ -1,9 +1,13 @@
-//! Queries in a short read transaction, borrowing bytes from the map.
+//! Every query of the store, in a short read transaction ([`Reader`],
+//! from [`Store::read`](super::Store::read)), borrowing bytes from the map.
 
-use heed::{RoTxn, WithoutTls};
+use heed::types::Bytes;
+use heed::{RoPrefix, RoTxn, WithoutTls};
 
+use super::fetch::{self, AccountState, FetchAccount, FolderState};
+use super::queue::{self, QueueEntry};
 use super::records::{self, Reader as Fields};
-use super::schema::Dbs;
+use super::schema::{Db, Dbs};
 use super::{Account, Flags, Mailbox, StoreError, keys};
 use crate::address;
 
@@ -65,6 +69,11 @@ const MAX_ALIAS_DEPTH: usize = 8;
 impl Reader {
     pub(super) fn new(txn: RoTxn<'static, WithoutTls>, dbs: Dbs) -> Reader {
         Reader { txn, dbs }
+    }
+
+    /// The entries of `db` whose keys start with `prefix`, in key order.
+    fn prefix(&self, db: Db, prefix: &[u8]) -> Result<RoPrefix<'_, Bytes, Bytes>, StoreError> {
+        Ok(db.prefix_iter(&self.txn, prefix)?)
     }
 
     pub fn account(&self, address: &str) -> Result<Option<Account>, StoreError> {
@@ -202,13 +211,9 @@ impl Reader {
     /// An account's mailboxes, ordered by name.
     pub fn mailboxes(&self, account_id: u64) -> Result<Vec<Mailbox>, StoreError> {
         let mut out = Vec::new();
-        for entry in self
-            .dbs
-            .mailboxes
-            .prefix_iter(&self.txn, &account_id.to_be_bytes())?
-        {
+        for entry in self.prefix(self.dbs.mailboxes, &keys::mailboxes_of(account_id))? {
             let (k, v) = entry?;
-            let name = String::from_utf8_lossy(&k[8..]);
+            let name = keys::mailbox_name(k);
             out.push(records::decode_mailbox(account_id, &name, v)?);
         }
         Ok(out)
@@ -238,10 +243,7 @@ impl Reader {
         &self,
         mailbox_id: u64,
     ) -> Result<impl Iterator<Item = Result<MessageView<'_>, StoreError>>, StoreError> {
-        let iter = self
-            .dbs
-            .messages
-            .prefix_iter(&self.txn, &mailbox_id.to_be_bytes())?;
+        let iter = self.prefix(self.dbs.messages, &keys::messages_of(mailbox_id))?;
         Ok(iter.map(|entry| {
             let (k, v) = entry?;
             let uid =
@@ -283,11 +285,7 @@ impl Reader {
     /// UIDs expunged from a mailbox after `modseq` (RFC 7162 §3.2.5.2).
     pub fn expunged_since(&self, mailbox_id: u64, modseq: u64) -> Result<Vec<u32>, StoreError> {
         let mut out = Vec::new();
-        for entry in self
-            .dbs
-            .expunged
-            .prefix_iter(&self.txn, &mailbox_id.to_be_bytes())?
-        {
+        for entry in self.prefix(self.dbs.expunged, &keys::messages_of(mailbox_id))? {
             let (k, v) = entry?;
             if Fields(v).u64()? > modseq {
                 out.push(
@@ -299,21 +297,134 @@ impl Reader {
         Ok(out)
     }
 
-    /// The outbound queue in due order.
-    pub fn queue(&self) -> Result<Vec<super::QueueEntry>, StoreError> {
+    /// How many messages share a body (0 once it is freed).
+    pub fn blob_refs(&self, blob_id: u64) -> Result<u32, StoreError> {
+        match self.dbs.blob_refs.get(&self.txn, &keys::id(blob_id))? {
+            Some(v) => records::decode_refs(v),
+            None => Ok(0),
+        }
+    }
+}
+
+/// What [`Reader::queue_due`] found.
+#[derive(Debug, Default)]
+pub struct DueScan {
+    /// Entries due now, in due order.
+    pub due: Vec<QueueEntry>,
+    /// The earliest due time after now of an entry not skipped.
+    pub next_due: Option<i64>,
+    /// The scan stopped at `limit` with more entries due.
+    pub more: bool,
+}
+
+/// The outbound queue.
+impl Reader {
+    /// The whole queue in due order.
+    pub fn queue(&self) -> Result<Vec<QueueEntry>, StoreError> {
         let mut out = Vec::new();
         for entry in self.dbs.queue.iter(&self.txn)? {
             let (k, v) = entry?;
-            out.push(super::queue::decode(k, v)?);
+            out.push(queue::decode(k, v)?);
         }
         Ok(out)
     }
 
-    /// How many messages share a body (0 once it is freed).
-    pub fn blob_refs(&self, blob_id: u64) -> Result<u32, StoreError> {
-        match self.dbs.blob_refs.get(&self.txn, &keys::id(blob_id))? {
-            Some(v) => Fields(v).u32(),
-            None => Ok(0),
+    /// The entries due at `now`, at most `limit`, leaving out those `skip`
+    /// names (attempts in progress). Keys are read first and values decoded
+    /// only for entries taken, so a scan past many entries in flight stays
+    /// cheap.
+    pub fn queue_due(
+        &self,
+        now: i64,
+        skip: impl Fn(u64) -> bool,
+        limit: usize,
+    ) -> Result<DueScan, StoreError> {
+        let mut scan = DueScan::default();
+        for item in self.dbs.queue.iter(&self.txn)? {
+            let (k, v) = item?;
+            let (due, id) =
+                keys::queue_parts(k).ok_or_else(|| StoreError::Corrupt("queue key".into()))?;
+            if skip(id) {
+                continue;
+            }
+            if due > now {
+                scan.next_due = Some(due);
+                break;
+            }
+            if scan.due.len() >= limit {
+                scan.more = true;
+                break;
+            }
+            scan.due.push(queue::decode(k, v)?);
         }
+        Ok(scan)
+    }
+
+    /// How many entries the queue holds (LMDB keeps the count: O(1)).
+    pub fn queue_len(&self) -> Result<u64, StoreError> {
+        Ok(self.dbs.queue.len(&self.txn)?)
+    }
+}
+
+/// Fetch accounts and their progress.
+impl Reader {
+    /// Every fetch account, by id.
+    pub fn fetch_accounts(&self) -> Result<Vec<FetchAccount>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.dbs.fetch_accounts.iter(&self.txn)? {
+            let (k, v) = entry?;
+            let id = keys::read_id(k).ok_or_else(|| StoreError::Corrupt("fetch key".into()))?;
+            out.push(fetch::decode_account(id, v)?);
+        }
+        Ok(out)
+    }
+
+    pub fn fetch_account(&self, id: u64) -> Result<Option<FetchAccount>, StoreError> {
+        match self.dbs.fetch_accounts.get(&self.txn, &keys::fetch(id))? {
+            Some(v) => Ok(Some(fetch::decode_account(id, v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The last run's result and each folder's state (by folder index).
+    pub fn fetch_state(&self, id: u64) -> Result<AccountState, StoreError> {
+        let mut state = AccountState::default();
+        for entry in self.prefix(self.dbs.fetch_state, &keys::fetch(id))? {
+            let (k, v) = entry?;
+            match keys::fetch_folder_index(k) {
+                None => state.status = Some(fetch::decode_status(v)?),
+                Some(index) => state.folders.push((index, fetch::decode_state(v)?)),
+            }
+        }
+        Ok(state)
+    }
+
+    /// One folder's state; `None` before its first batch.
+    pub fn fetch_folder_state(
+        &self,
+        id: u64,
+        folder: u32,
+    ) -> Result<Option<FolderState>, StoreError> {
+        let key = keys::fetch_folder(id, folder);
+        match self.dbs.fetch_state.get(&self.txn, &key)? {
+            Some(v) => Ok(Some(fetch::decode_state(v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Which of `(identity, size)` pairs were taken from the folder before:
+    /// one bool per pair, in order.
+    pub fn fetch_seen(
+        &self,
+        id: u64,
+        folder: u32,
+        pairs: &[(u64, u32)],
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut out = Vec::with_capacity(pairs.len());
+        for &(identity, size) in pairs {
+            let key = keys::fetch_seen(id, folder, identity, size);
+            out.push(self.dbs.fetch_seen.get(&self.txn, &key)?.is_some());
+        }
+        Ok(out)
     }
 }

@@ -1,5 +1,14 @@
 //! Value encodings of the store's records: compact fixed layouts, read in
 //! place from the LMDB map (no copy for the hot message-list walk).
+//!
+//! [`Writer`] and [`Reader`] are the one field encoding of every record,
+//! the queue's and the fetcher's included: fixed-width big-endian numbers,
+//! and text or bytes as a u32 length and the bytes. A field that does not
+//! fit its length is refused with [`StoreError::Invalid`], never cut; one
+//! that does not read back is [`StoreError::Corrupt`]. The records that
+//! end in one text field (account hash, mailbox index) store it as the rest
+//! of the value, and a message's keyword list, walked in place for every
+//! FETCH, keeps one length byte per keyword (a longer keyword is refused).
 
 use super::{Account, Flags, Mailbox, SpecialUse, StoreError};
 
@@ -29,6 +38,22 @@ impl Writer {
     pub fn bytes(&mut self, v: &[u8]) -> &mut Self {
         self.0.extend_from_slice(v);
         self
+    }
+    /// A length-prefixed field: u32 length, then the bytes.
+    pub fn field(&mut self, v: &[u8]) -> Result<&mut Self, StoreError> {
+        let len = u32::try_from(v.len())
+            .map_err(|_| StoreError::Invalid("a record field of 4 GiB or more".into()))?;
+        Ok(self.u32(len).bytes(v))
+    }
+    pub fn text(&mut self, v: &str) -> Result<&mut Self, StoreError> {
+        self.field(v.as_bytes())
+    }
+    /// A presence byte (0 or 1), then the text if present.
+    pub fn opt_text(&mut self, v: Option<&str>) -> Result<&mut Self, StoreError> {
+        match v {
+            Some(v) => self.u8(1).text(v),
+            None => Ok(self.u8(0)),
+        }
     }
 }
 
@@ -64,6 +89,20 @@ impl<'a> Reader<'a> {
     }
     pub fn rest(&mut self) -> &'a [u8] {
         std::mem::take(&mut self.0)
+    }
+    /// A field written by [`Writer::field`].
+    pub fn field(&mut self) -> Result<&'a [u8], StoreError> {
+        let len = self.u32()? as usize;
+        self.take(len)
+    }
+    pub fn text(&mut self) -> Result<String, StoreError> {
+        utf8(self.field()?)
+    }
+    pub fn opt_text(&mut self) -> Result<Option<String>, StoreError> {
+        match self.u8()? {
+            0 => Ok(None),
+            _ => self.text().map(Some),
+        }
     }
 }
 
@@ -147,17 +186,19 @@ pub fn encode_message(
 /// Size of the fixed part of a `messages` value.
 pub const MESSAGE_FIXED: usize = 8 + 4 + 8 + 8 + 1;
 
-/// Keywords as stored: a length byte, then the keyword, repeated.
-pub fn encode_keywords<'k>(keywords: impl IntoIterator<Item = &'k str>) -> Vec<u8> {
+/// Keywords as stored: a length byte, then the keyword, repeated. IMAP
+/// keywords are short atoms; one longer than 255 bytes is refused.
+pub fn encode_keywords<'k>(
+    keywords: impl IntoIterator<Item = &'k str>,
+) -> Result<Vec<u8>, StoreError> {
     let mut out = Vec::new();
     for k in keywords {
-        // IMAP atoms are short; a keyword longer than 255 bytes is cut
-        // rather than corrupting the record.
-        let k = &k.as_bytes()[..k.len().min(255)];
-        out.push(k.len() as u8);
-        out.extend_from_slice(k);
+        let len = u8::try_from(k.len())
+            .map_err(|_| StoreError::Invalid("a keyword longer than 255 bytes".into()))?;
+        out.push(len);
+        out.extend_from_slice(k.as_bytes());
     }
-    out
+    Ok(out)
 }
 
 /// Walks stored keywords without allocating.
@@ -194,4 +235,63 @@ pub fn decode_targets(value: &[u8]) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(str::to_string)
         .collect()
+}
+
+/// `blob_refs` value: how many messages (and queue entries) use a body.
+pub fn encode_refs(refs: u32) -> [u8; 4] {
+    refs.to_be_bytes()
+}
+
+pub fn decode_refs(value: &[u8]) -> Result<u32, StoreError> {
+    Reader(value).u32()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_round_trip_and_refuse_short_records() {
+        let mut w = Writer::with_capacity(0);
+        w.text("größe").unwrap().opt_text(None).unwrap();
+        w.opt_text(Some("x"))
+            .unwrap()
+            .field(b"\0\xff")
+            .unwrap()
+            .u8(7);
+        let mut r = Reader(&w.0);
+        assert_eq!(r.text().unwrap(), "größe");
+        assert_eq!(r.opt_text().unwrap(), None);
+        assert_eq!(r.opt_text().unwrap().as_deref(), Some("x"));
+        assert_eq!(r.field().unwrap(), b"\0\xff");
+        assert_eq!(r.u8().unwrap(), 7);
+        assert!(r.rest().is_empty());
+        // A length past the end is a damaged record, not a short read.
+        for cut in 0..w.0.len() - 1 {
+            let mut r = Reader(&w.0[..cut]);
+            let read = (|| {
+                r.text()?;
+                r.opt_text()?;
+                r.opt_text()?;
+                r.field()?;
+                r.u8()
+            })();
+            assert!(matches!(read, Err(StoreError::Corrupt(_))), "cut at {cut}");
+        }
+        let mut bad = Writer::with_capacity(0);
+        bad.field(b"\xff\xfe").unwrap();
+        assert!(matches!(Reader(&bad.0).text(), Err(StoreError::Corrupt(_))));
+    }
+
+    #[test]
+    fn long_keywords_are_refused_not_cut() {
+        let ok = encode_keywords(["$Forwarded", "x"]).unwrap();
+        assert_eq!(keywords(&ok).collect::<Vec<_>>(), ["$Forwarded", "x"]);
+        let long = "k".repeat(256);
+        assert!(matches!(
+            encode_keywords([long.as_str()]),
+            Err(StoreError::Invalid(_))
+        ));
+        assert!(encode_keywords([&long[..255]]).is_ok());
+    }
 }

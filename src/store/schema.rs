@@ -1,19 +1,25 @@
 //! The databases of the environment, the schema version and its upgrades.
 //!
-//! Version 1 is the first schema. A store written by a newer smolmail is
-//! refused rather than misread; an older one is upgraded step by step at
-//! start, in one write transaction, before anything else runs.
+//! A store written by a newer smolmail is refused rather than misread; an
+//! older one is upgraded step by step at start, in one write transaction,
+//! before anything else runs. The versions:
+//! 1. the first schema;
+//! 2. queue records hold text with a u32 length, like every other record
+//!    (format 3); formats 1 and 2 cut text at 64 KiB behind a u16 length.
 
 use heed::types::Bytes;
 use heed::{Database, Env, RwTxn, WithoutTls};
 
+use super::queue::{self, Outbound, OutboundRecipient, RecipientState};
+use super::records::Reader;
 use super::{StoreError, keys};
+use crate::dsn;
 
 /// The schema this build writes.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 pub const MAX_DBS: u32 = 16;
 
-type Db = Database<Bytes, Bytes>;
+pub(super) type Db = Database<Bytes, Bytes>;
 
 /// Handles on every database; plain copies of LMDB's integer handles.
 #[derive(Clone, Copy)]
@@ -111,10 +117,184 @@ pub fn open(env: &Env<WithoutTls>) -> Result<Dbs, StoreError> {
 }
 
 /// Brings a store of schema `from` up to [`VERSION`], oldest step first.
-/// Schema 1 is the first, so no step exists yet; each schema change adds
-/// `if from < N { step_to_n(txn, dbs)?; }` here and returns `Ok(())`.
-fn upgrade(_txn: &mut RwTxn, _dbs: &Dbs, from: u32) -> Result<(), StoreError> {
-    Err(StoreError::Corrupt(format!(
-        "no upgrade path from schema {from}"
-    )))
+/// Each schema change adds `if from < N { step_to_n(txn, dbs)?; }` here.
+fn upgrade(txn: &mut RwTxn, dbs: &Dbs, from: u32) -> Result<(), StoreError> {
+    if from < 2 {
+        queue_text_u32(txn, dbs)?;
+    }
+    Ok(())
+}
+
+/// Schema 2: rewrites every queue record of format 1 or 2 as the current
+/// format, whose text fields are the common u32-length ones.
+fn queue_text_u32(txn: &mut RwTxn, dbs: &Dbs) -> Result<(), StoreError> {
+    let mut rewritten = Vec::new();
+    for item in dbs.queue.iter(txn)? {
+        let (key, value) = item?;
+        if value.first() == Some(&queue::FORMAT) {
+            continue;
+        }
+        let (blob_id, outbound) = legacy_queue_record(value)?;
+        rewritten.push((key.to_vec(), queue::encode(blob_id, &outbound)?));
+    }
+    for (key, value) in rewritten {
+        dbs.queue.put(txn, &key, &value)?;
+    }
+    Ok(())
+}
+
+/// Reads a queue record of format 1 or 2 (schema 1), frozen here as it was
+/// written: the fields of format 3, but text behind a u16 length (read as
+/// lossy UTF-8, as it was then), and format 1 without Remote-MTA and the
+/// delay-notice flag.
+fn legacy_queue_record(value: &[u8]) -> Result<(u64, Outbound), StoreError> {
+    fn text(r: &mut Reader) -> Result<String, StoreError> {
+        let len = u16::from_be_bytes([r.u8()?, r.u8()?]) as usize;
+        let rest = r.rest();
+        let (text, rest) = rest
+            .split_at_checked(len)
+            .ok_or_else(|| StoreError::Corrupt("queue record string".into()))?;
+        r.0 = rest;
+        Ok(String::from_utf8_lossy(text).into_owned())
+    }
+    fn opt_text(r: &mut Reader) -> Result<Option<String>, StoreError> {
+        match r.u8()? {
+            0 => Ok(None),
+            _ => text(r).map(Some),
+        }
+    }
+    let mut r = Reader(value);
+    let format = r.u8()?;
+    if format != 1 && format != 2 {
+        return Err(StoreError::Corrupt("unknown queue record format".into()));
+    }
+    let blob_id = r.u64()?;
+    let mut o = Outbound {
+        arrival: r.i64()?,
+        attempts: r.u32()?,
+        ret: dsn::Ret::from_u8(r.u8()?),
+        queue_id: text(&mut r)?,
+        sender: text(&mut r)?,
+        envid: opt_text(&mut r)?,
+        recipients: Vec::new(),
+    };
+    for _ in 0..r.u32()? {
+        let mut rcpt = OutboundRecipient {
+            address: text(&mut r)?,
+            notify: r.u8()?,
+            state: RecipientState::from_u8(r.u8()?),
+            orcpt: opt_text(&mut r)?,
+            last_error: text(&mut r)?,
+            ..Default::default()
+        };
+        if format == 2 {
+            rcpt.remote_mta = text(&mut r)?;
+            rcpt.delay_notified = r.u8()? != 0;
+        }
+        o.recipients.push(rcpt);
+    }
+    Ok((blob_id, o))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Options, Store};
+    use super::*;
+
+    /// A queue record as schema 1 wrote it (format 1 or 2).
+    fn old_record(format: u8) -> Vec<u8> {
+        fn text(v: &mut Vec<u8>, s: &str) {
+            v.extend_from_slice(&(s.len() as u16).to_be_bytes());
+            v.extend_from_slice(s.as_bytes());
+        }
+        let mut v = vec![format];
+        v.extend_from_slice(&42u64.to_be_bytes()); // blob id
+        v.extend_from_slice(&1_700_000_000i64.to_be_bytes()); // arrival
+        v.extend_from_slice(&3u32.to_be_bytes()); // attempts
+        v.push(2); // RET=HDRS
+        text(&mut v, "4F2A1B0000001");
+        text(&mut v, "a@home.arpa");
+        v.push(1);
+        text(&mut v, "QQ314159"); // ENVID
+        v.extend_from_slice(&1u32.to_be_bytes());
+        text(&mut v, "x@example.org");
+        v.push(dsn::notify::FAILURE);
+        v.push(0); // pending
+        v.push(1);
+        text(&mut v, "rfc822;X@example.org");
+        text(&mut v, "451 4.3.0 try later");
+        if format == 2 {
+            text(&mut v, "mx.example.org");
+            v.push(1);
+        }
+        v
+    }
+
+    fn expected(format: u8) -> Outbound {
+        Outbound {
+            queue_id: "4F2A1B0000001".into(),
+            sender: "a@home.arpa".into(),
+            recipients: vec![OutboundRecipient {
+                address: "x@example.org".into(),
+                notify: dsn::notify::FAILURE,
+                orcpt: Some("rfc822;X@example.org".into()),
+                state: RecipientState::Pending,
+                last_error: "451 4.3.0 try later".into(),
+                remote_mta: if format == 2 { "mx.example.org" } else { "" }.into(),
+                delay_notified: format == 2,
+            }],
+            ret: dsn::Ret::Headers,
+            envid: Some("QQ314159".into()),
+            arrival: 1_700_000_000,
+            attempts: 3,
+        }
+    }
+
+    /// A schema-1 store with queue records of both old formats opens
+    /// upgraded: the records read back whole and the version is 2.
+    #[test]
+    fn schema_one_queue_records_are_upgraded() {
+        let dir = std::env::temp_dir().join(format!("smolmail-schema-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        {
+            let mut options = heed::EnvOpenOptions::new().read_txn_without_tls();
+            options.map_size(64 << 20).max_dbs(MAX_DBS);
+            // SAFETY: a fresh directory, opened once, closed below.
+            let env = unsafe { options.open(&dir) }.unwrap();
+            let dbs = open(&env).unwrap();
+            let mut txn = env.write_txn().unwrap();
+            let version = keys::SCHEMA_VERSION.as_bytes();
+            dbs.meta
+                .put(&mut txn, version, &1u32.to_be_bytes())
+                .unwrap();
+            for (due, format) in [(100, 1), (200, 2)] {
+                let key = keys::queue(due, format.into());
+                dbs.queue.put(&mut txn, &key, &old_record(format)).unwrap();
+            }
+            txn.commit().unwrap();
+            env.prepare_for_closing().wait();
+        }
+        let store = Store::open(&dir, &Options { map_size: 64 << 20 }).unwrap();
+        let queue = store.read().unwrap().queue().unwrap();
+        assert_eq!(queue.len(), 2);
+        for (entry, format) in queue.iter().zip([1, 2]) {
+            assert_eq!(entry.blob_id, 42);
+            assert_eq!(entry.outbound, expected(format));
+        }
+        let txn = store.shared.env.read_txn().unwrap();
+        let version = store.shared.dbs.meta.get(&txn, b"schema_version").unwrap();
+        assert_eq!(version, Some(&VERSION.to_be_bytes()[..]));
+        drop(txn);
+        store.shutdown();
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_damaged_old_record_fails_the_upgrade() {
+        let record = old_record(2);
+        assert!(legacy_queue_record(&record).is_ok());
+        assert!(legacy_queue_record(&record[..record.len() - 2]).is_err());
+        assert!(legacy_queue_record(&[9]).is_err());
+    }
 }

@@ -51,7 +51,7 @@ pub enum WriteOp {
         name: String,
         special_use: SpecialUse,
     },
-    Deliver(Delivery),
+    Deliver(Summarized),
     SetFlags(FlagChange),
     /// Removes a mailbox and its messages (not INBOX: the session checks).
     DeleteMailbox {
@@ -106,6 +106,75 @@ pub struct Delivery {
     /// Recipients outside the local domains, queued for sending in the
     /// same commit.
     pub outbound: Option<super::Outbound>,
+}
+
+impl Delivery {
+    /// A message arriving by mail (SMTP, a fetch, a notice) for
+    /// `mailboxes` and, if any, the outbound queue: no flags, no keywords.
+    pub fn new(
+        message: Vec<u8>,
+        internal_date: i64,
+        mailboxes: Vec<u64>,
+        outbound: Option<super::Outbound>,
+    ) -> Delivery {
+        Delivery {
+            message,
+            internal_date,
+            flags: Flags::default(),
+            keywords: Vec::new(),
+            mailboxes,
+            outbound,
+        }
+    }
+}
+
+/// A [`Delivery`] with its `mime::Summary` (ENVELOPE, BODYSTRUCTURE, ...)
+/// computed and encoded: the only form in which the writer takes a
+/// message. The caller computes the summary, so the writer thread, which
+/// every other write waits for, never parses a message.
+#[derive(Debug)]
+pub struct Summarized {
+    pub(super) delivery: Delivery,
+    pub(super) summary: Vec<u8>,
+}
+
+/// Largest message [`Summarized::compute`] parses on the caller's thread;
+/// a larger one goes to the blocking pool, so that parsing it holds up
+/// neither the writer nor the executor's other connections.
+const INLINE_SUMMARY: usize = 256 << 10;
+
+impl Summarized {
+    /// Computes the summary on this thread: for messages known to be small
+    /// (notices: a DSN returns at most `delivery::bounce::FULL_RETURN_LIMIT`
+    /// bytes of the original) and for tests.
+    pub fn new(delivery: Delivery) -> Summarized {
+        let mut summary = Vec::new();
+        crate::mime::Summary::compute(&delivery.message).encode(&mut summary);
+        Summarized { delivery, summary }
+    }
+
+    /// Computes the summary, on the blocking pool for a large message.
+    pub async fn compute(delivery: Delivery) -> Summarized {
+        if delivery.message.len() <= INLINE_SUMMARY {
+            return Summarized::new(delivery);
+        }
+        smol::unblock(move || Summarized::new(delivery)).await
+    }
+}
+
+/// Reads as the delivery it wraps.
+impl std::ops::Deref for Summarized {
+    type Target = Delivery;
+    fn deref(&self) -> &Delivery {
+        &self.delivery
+    }
+}
+
+/// Summarizes on the caller's thread (see [`Summarized::new`]).
+impl From<Delivery> for Summarized {
+    fn from(delivery: Delivery) -> Summarized {
+        Summarized::new(delivery)
+    }
 }
 
 /// Where a delivery landed.
@@ -264,11 +333,8 @@ fn run(
                 Err(_) => break,
             }
         }
-        // Message summaries are parsed before the transaction opens, so
-        // the parse does not lengthen the time the write lock is held.
-        let prepared: Vec<ops::Prepared> = batch.iter().map(|job| ops::prepare(&job.op)).collect();
         touched.clear();
-        let committed = apply_batch(&env, &dbs, &batch, &prepared, &mut results, &mut touched);
+        let committed = apply_batch(&env, &dbs, &batch, &mut results, &mut touched);
         match committed {
             Ok(()) => {
                 let commits = stats.commits.fetch_add(1, Ordering::Relaxed) + 1;
@@ -300,16 +366,15 @@ fn apply_batch(
     env: &Env<WithoutTls>,
     dbs: &Dbs,
     batch: &[Job],
-    prepared: &[ops::Prepared],
     results: &mut Vec<Result<Outcome, StoreError>>,
     touched: &mut Vec<u64>,
 ) -> Result<(), StoreError> {
     results.clear();
     let mut txn = env.write_txn()?;
-    for (job, prep) in batch.iter().zip(prepared) {
+    for job in batch {
         let mut child = env.nested_write_txn(&mut txn)?;
         let mark = touched.len();
-        match ops::apply(&mut child, dbs, &job.op, prep, touched) {
+        match ops::apply(&mut child, dbs, &job.op, touched) {
             Ok(outcome) => {
                 child.commit()?;
                 results.push(Ok(outcome));
