@@ -16,20 +16,19 @@
 //! costs a 64 KiB buffer, and no LMDB reader stays open across a network
 //! wait.
 
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
 use rustls::ClientConfig;
-use rustls::pki_types::ServerName;
-use smol::Async;
+use smol::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::body::{DotStuffer, Shape};
-use super::io::Io;
 use super::reply::{self, Extensions, Reply, xtext};
 use super::{Kind, Verdict};
 use crate::config::Secret;
+use crate::net::{self, Stream, timed};
 use crate::store::{DsnRet, Store};
 
 /// Postfix's smtp_connect_timeout.
@@ -106,42 +105,22 @@ impl HopError {
 #[derive(Debug, Clone)]
 pub struct Broken(pub String);
 
-async fn timed<T, E>(
-    limit: Duration,
-    what: impl Fn() -> E,
-    work: impl std::future::Future<Output = Result<T, E>>,
-) -> Result<T, E> {
-    smol::future::or(work, async {
-        smol::Timer::after(limit).await;
-        Err(what())
-    })
-    .await
-}
-
-async fn handshake(io: Io, hop: &Hop, config: &Arc<ClientConfig>) -> Result<Io, HopError> {
-    let Io::Plain(tcp) = io else {
-        return Err(HopError::new("TLS requested twice".into()));
-    };
-    let name = ServerName::try_from(hop.name.clone())
-        .map_err(|_| HopError::new(format!("{} is not a valid TLS server name", hop.name)))?;
-    let connector = futures_rustls::TlsConnector::from(config.clone());
-    let stream = timed(
-        HANDSHAKE,
-        || std::io::Error::from(std::io::ErrorKind::TimedOut),
-        async { connector.connect(name, tcp).await },
-    )
-    .await
-    .map_err(|e| HopError {
-        text: format!("TLS handshake with {} failed: {e}", hop.label()),
-        tls_failed: true,
-        reached: true,
-    })?;
-    Ok(Io::Tls(Box::new(stream)))
+/// The TLS handshake with `hop`, from the first byte (implicit TLS) or
+/// after STARTTLS.
+async fn handshake(io: &mut Stream, hop: &Hop, config: &Arc<ClientConfig>) -> Result<(), HopError> {
+    let name = net::tls::server_name(&hop.name).map_err(HopError::new)?;
+    io.connect_tls(config, name, HANDSHAKE)
+        .await
+        .map_err(|e| HopError {
+            text: format!("TLS handshake with {} failed: {e}", hop.label()),
+            tls_failed: true,
+            reached: true,
+        })
 }
 
 /// A session ready for MAIL.
 pub struct Session {
-    io: Io,
+    io: Stream,
     buf: Vec<u8>,
     out: Vec<u8>,
     pub ext: Extensions,
@@ -162,20 +141,15 @@ impl Session {
         transport: &Transport,
         plain_only: bool,
     ) -> Result<Session, HopError> {
-        let tcp = timed(
-            CONNECT,
-            || std::io::Error::from(std::io::ErrorKind::TimedOut),
-            Async::<TcpStream>::connect(hop.addr),
-        )
-        .await
-        .map_err(|e| HopError {
-            text: format!("connect to {}: {e}", hop.label()),
-            tls_failed: false,
-            reached: false,
-        })?;
-        let _ = tcp.get_ref().set_nodelay(true);
+        let io = net::connect(&[hop.addr], CONNECT)
+            .await
+            .map_err(|e| HopError {
+                text: format!("connect to {}: {}", hop.label(), e.error),
+                tls_failed: false,
+                reached: false,
+            })?;
         let mut session = Session {
-            io: Io::Plain(tcp),
+            io,
             buf: Vec::with_capacity(1024),
             out: Vec::with_capacity(1024),
             ext: Extensions::default(),
@@ -185,8 +159,7 @@ impl Session {
             dirty: false,
         };
         if let TlsPolicy::Required { implicit: true } = transport.policy {
-            let io = std::mem::replace(&mut session.io, Io::Gone);
-            session.io = handshake(io, hop, &transport.tls).await?;
+            handshake(&mut session.io, hop, &transport.tls).await?;
             session.tls = true;
         }
         let greeting = session.reply(COMMAND).await.map_err(session.hop_error())?;
@@ -273,8 +246,7 @@ impl Session {
         // RFC 3207 §4.2: anything the server sent after 220 came before TLS
         // and must not be believed inside it.
         self.buf.clear();
-        let io = std::mem::replace(&mut self.io, Io::Gone);
-        self.io = handshake(io, hop, &transport.tls).await?;
+        handshake(&mut self.io, hop, &transport.tls).await?;
         self.tls = true;
         // §4.2: forget what was learned before TLS and ask again.
         self.ehlo(&transport.helo).await
@@ -355,15 +327,11 @@ impl Session {
     }
 
     async fn send_out(&mut self, limit: Duration) -> Result<(), Broken> {
-        let out = std::mem::take(&mut self.out);
-        let result = timed(
-            limit,
-            || std::io::Error::from(std::io::ErrorKind::TimedOut),
-            self.io.write_all(&out),
-        )
-        .await
-        .map_err(|e| Broken(format!("write: {e}")));
-        self.out = out;
+        let result = self
+            .io
+            .write_timed(&self.out, limit)
+            .await
+            .map_err(|e| Broken(format!("write: {e}")));
         self.out.clear();
         result
     }
@@ -614,7 +582,7 @@ impl Session {
     /// Ends the session politely (RFC 5321 §4.1.1.10).
     pub async fn quit(mut self) {
         let _ = self.command("QUIT\r\n", Duration::from_secs(10)).await;
-        self.io.close().await;
+        let _ = self.io.close().await;
     }
 }
 

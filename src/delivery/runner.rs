@@ -28,11 +28,11 @@ use smol::{LocalExecutor, Timer};
 use super::body::{self, Shape};
 use super::bounce::{self, Action, Report, ReportRcpt};
 use super::client::{Envelope, Hop, HopError, RcptSpec, Session, TlsPolicy, Transport};
-use super::dns::Resolver;
 use super::route::{self, Dest, RouteError};
-use super::{Kind, Verdict};
+use super::{Env, Kind, Verdict};
 use crate::config::MAX_RETRY;
-use crate::server::Context;
+use crate::net::dns::Resolver;
+use crate::net::tls;
 use crate::store::queue::notify;
 use crate::store::{
     Delivery, DsnRet, Flags, Notice, Outbound, OutboundRecipient, QueueEntry, QueueUpdate,
@@ -47,18 +47,18 @@ const POLL: Duration = Duration::from_secs(5);
 
 /// Builds the runner and spawns it on `ex`. Fails (before serving) on a
 /// TLS setup error such as an unreadable `--relay-ca`.
-pub fn start(ex: &Rc<LocalExecutor<'static>>, ctx: &Rc<Context>) -> Result<(), String> {
-    let config = &ctx.config.delivery;
+pub fn start(ex: &Rc<LocalExecutor<'static>>, env: Env) -> Result<(), String> {
+    let config = &env.settings;
     let mx = Transport {
-        helo: ctx.config.hostname.clone(),
-        tls: super::tls::opportunistic()?,
+        helo: env.hostname.clone(),
+        tls: tls::opportunistic()?,
         policy: TlsPolicy::Opportunistic,
         auth: None,
     };
     let relay = match &config.relay {
         Some(r) => Some(Transport {
-            helo: ctx.config.hostname.clone(),
-            tls: super::tls::verified(r.ca_file.as_deref())?,
+            helo: env.hostname.clone(),
+            tls: tls::verified(r.ca_file.as_deref())?,
             policy: TlsPolicy::Required {
                 implicit: r.implicit_tls,
             },
@@ -66,10 +66,10 @@ pub fn start(ex: &Rc<LocalExecutor<'static>>, ctx: &Rc<Context>) -> Result<(), S
         }),
         None => None,
     };
+    let resolver = Resolver::new(&config.dns_servers);
     let runner = Rc::new(Runner {
-        ctx: ctx.clone(),
         ex: ex.clone(),
-        resolver: Resolver::new(&config.dns_servers),
+        resolver,
         mx,
         relay,
         connections: smol::lock::Semaphore::new(config.max_outbound as usize),
@@ -78,8 +78,9 @@ pub fn start(ex: &Rc<LocalExecutor<'static>>, ctx: &Rc<Context>) -> Result<(), S
         jobs: RefCell::new(HashMap::new()),
         wake: event_listener::Event::new(),
         more: Cell::new(false),
+        env,
     });
-    match &config.relay {
+    match &runner.env.settings.relay {
         Some(r) => log::info!(
             "delivery: outbound mail goes through {}:{} ({}{})",
             r.host,
@@ -96,7 +97,7 @@ pub fn start(ex: &Rc<LocalExecutor<'static>>, ctx: &Rc<Context>) -> Result<(), S
         ),
         None => log::info!(
             "delivery: outbound mail goes to each domain's MX (port {})",
-            config.smtp_port_out
+            runner.env.settings.smtp_port_out
         ),
     }
     ex.spawn(runner.run()).detach();
@@ -104,7 +105,7 @@ pub fn start(ex: &Rc<LocalExecutor<'static>>, ctx: &Rc<Context>) -> Result<(), S
 }
 
 struct Runner {
-    ctx: Rc<Context>,
+    env: Env,
     ex: Rc<LocalExecutor<'static>>,
     resolver: Resolver,
     /// To MX hosts and `--route` hosts.
@@ -167,13 +168,13 @@ struct Job {
 impl Runner {
     async fn run(self: Rc<Self>) {
         loop {
-            if self.ctx.is_shutting_down() {
+            if self.env.shutdown.is_begun() {
                 return;
             }
             // Listen before looking, so a kick during the scan is not lost.
-            let kicked = self.ctx.queue_kick.listen();
+            let kicked = self.env.kick.listen();
             let woken = self.wake.listen();
-            let shutdown = self.ctx.shutdown.listen();
+            let shutdown = self.env.shutdown.listen();
             let pause = match self.scan() {
                 Ok(pause) => pause,
                 Err(e) => {
@@ -198,7 +199,7 @@ impl Runner {
         self.held.borrow_mut().retain(|_, until| *until > now);
         let scan = {
             let (in_flight, held) = (self.in_flight.borrow(), self.held.borrow());
-            self.ctx.store.queue_due(
+            self.env.store.queue_due(
                 now,
                 |id| in_flight.contains(&id) || held.contains_key(&id),
                 room,
@@ -236,7 +237,7 @@ impl Runner {
             if r.state != crate::store::queue::RecipientState::Pending {
                 continue;
             }
-            match route::destination(&self.ctx.config.delivery, &r.address) {
+            match route::destination(&self.env.settings, &r.address) {
                 Ok(dest) => match groups.iter_mut().find(|(d, _)| *d == dest) {
                     Some((_, rcpts)) => rcpts.push(i),
                     None => groups.push((dest, vec![i])),
@@ -277,7 +278,7 @@ impl Runner {
 
     /// Adds workers to a job, one per waiting message, up to the limit.
     fn staff(self: &Rc<Self>, job: &Rc<Job>) {
-        let limit = self.ctx.config.delivery.max_outbound_per_destination as usize;
+        let limit = self.env.settings.max_outbound_per_destination as usize;
         while job.workers.get() < limit && job.workers.get() < job.line.borrow().len() {
             job.workers.set(job.workers.get() + 1);
             self.ex.spawn(self.clone().work(job.clone())).detach();
@@ -299,9 +300,9 @@ impl Runner {
         } else {
             route::hops(
                 &job.dest,
-                &self.ctx.config.delivery,
+                &self.env.settings,
                 &self.resolver,
-                &self.ctx.config.hostname,
+                &self.env.hostname,
             )
             .await
         };
@@ -354,7 +355,7 @@ impl Runner {
             let Some(s) = session.as_mut() else { break };
             // Let sessions run before the (possibly long) body scan.
             smol::future::yield_now().await;
-            let shape = match msg.attempt.shape(&self.ctx.store) {
+            let shape = match msg.attempt.shape(&self.env.store) {
                 Ok(Some(shape)) => shape,
                 Ok(None) => {
                     let lost = "the message body is missing from the store";
@@ -394,7 +395,7 @@ impl Runner {
                 blob_id: attempt.entry.blob_id,
                 shape,
             };
-            let result = s.send(&envelope, &self.ctx.store).await;
+            let result = s.send(&envelope, &self.env.store).await;
             let relay = s.relay.clone();
             match result {
                 Ok(verdicts) => self.record(msg, verdicts, &relay),
@@ -464,7 +465,7 @@ impl Runner {
     /// Writes the attempt's outcome (and notices) in one store write.
     async fn finish(self: Rc<Self>, attempt: Rc<Attempt>) {
         let now = crate::time::now();
-        let config = &self.ctx.config.delivery;
+        let config = &self.env.settings;
         let entry = &attempt.entry;
         let mut out = entry.outbound.clone();
         out.attempts += 1;
@@ -582,7 +583,7 @@ impl Runner {
             next,
             notices,
         };
-        match self.ctx.store.queue_update(update).await {
+        match self.env.store.queue_update(update).await {
             Ok(()) if !retry => log::info!("delivery: {}: removed", entry.outbound.queue_id),
             Ok(()) => {}
             Err(e) => {
@@ -616,13 +617,13 @@ impl Runner {
         now: i64,
         retry_until: Option<i64>,
     ) -> Result<Option<Notice>, StoreError> {
-        let shape = attempt.shape(&self.ctx.store)?.unwrap_or(Shape {
+        let shape = attempt.shape(&self.env.store)?.unwrap_or(Shape {
             start: 0,
             size: 0,
             eight_bit: false,
             utf8_headers: false,
         });
-        let reader = self.ctx.store.read()?;
+        let reader = self.env.store.read()?;
         let full = out.ret == DsnRet::Full
             && action == Action::Failed
             && shape.size <= bounce::FULL_RETURN_LIMIT;
@@ -655,10 +656,10 @@ impl Runner {
                 }
             })
             .collect();
-        let boundary = format!("{}/{}", queue_id(), self.ctx.config.hostname);
+        let boundary = format!("{}/{}", queue_id(), self.env.hostname);
         let message = bounce::compose(&Report {
             action,
-            hostname: &self.ctx.config.hostname,
+            hostname: &self.env.hostname,
             queue_id: &out.queue_id,
             to: &out.sender,
             envid: out.envid.as_deref(),

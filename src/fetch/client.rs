@@ -10,18 +10,17 @@
 //! to spell STORE, EXPUNGE, DELETE, MOVE or COPY.
 
 use std::borrow::Cow;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::ClientConfig;
-use rustls::pki_types::ServerName;
-use smol::Async;
+use smol::io::AsyncReadExt;
 
 use super::command::{self, Arg};
 use super::response::{self, Code, Framed, Framer, Kind, Limits, Response, Untagged};
-use crate::delivery::dns::Resolver;
-use crate::delivery::io::Io;
+use crate::net::dns::Resolver;
+use crate::net::{self, Stream, timed};
 
 /// TCP connection set-up, per address tried.
 const CONNECT: Duration = Duration::from_secs(30);
@@ -58,7 +57,7 @@ pub struct Target {
     pub host: String,
     pub port: u16,
     pub starttls: bool,
-    /// Verifying configuration (`delivery::tls::verified_pem`).
+    /// Verifying configuration (`net::tls::verified_pem`).
     pub tls: Arc<ClientConfig>,
     pub limits: Limits,
 }
@@ -98,21 +97,9 @@ pub enum Woken {
     Timeout,
 }
 
-async fn timed<T>(
-    limit: Duration,
-    what: impl FnOnce() -> Error,
-    work: impl std::future::Future<Output = Result<T, Error>>,
-) -> Result<T, Error> {
-    smol::future::or(work, async {
-        smol::Timer::after(limit).await;
-        Err(what())
-    })
-    .await
-}
-
 /// One logged-in (or logging-in) connection.
 pub struct Session {
-    io: Io,
+    io: Stream,
     /// Received bytes; the response last returned is `buf[..frame]`.
     buf: Vec<u8>,
     frame: usize,
@@ -135,36 +122,18 @@ impl Session {
         password: &str,
     ) -> Result<Session, Error> {
         let label = target.label();
-        let addresses = addresses(&target.host, resolver).await?;
-        let mut last = Error(format!("{}: no address", target.host));
-        let mut tcp = None;
-        for ip in addresses {
-            let addr = SocketAddr::new(ip, target.port);
-            match timed(
-                CONNECT,
-                || Error(format!("connect to {addr}: timed out")),
-                async {
-                    Async::<TcpStream>::connect(addr)
-                        .await
-                        .map_err(|e| Error(format!("connect to {addr}: {e}")))
-                },
-            )
+        let addresses: Vec<SocketAddr> = net::resolve(&target.host, resolver)
             .await
-            {
-                Ok(t) => {
-                    tcp = Some(t);
-                    break;
-                }
-                Err(e) => last = e,
-            }
+            .map_err(|e| Error(e.to_string()))?
+            .into_iter()
+            .map(|ip| SocketAddr::new(ip, target.port))
+            .collect();
+        let mut io = net::connect(&addresses, CONNECT)
+            .await
+            .map_err(|e| Error(e.to_string()))?;
+        if !target.starttls {
+            handshake(&mut io, target).await?;
         }
-        let tcp = tcp.ok_or(last)?;
-        let _ = tcp.get_ref().set_nodelay(true);
-        let io = if target.starttls {
-            Io::Plain(tcp)
-        } else {
-            Io::Tls(Box::new(handshake(tcp, target).await?))
-        };
         let mut session = Session {
             io,
             buf: Vec::with_capacity(8192),
@@ -266,17 +235,13 @@ impl Session {
 
     async fn send(&mut self, bytes: &[u8]) -> Result<(), Error> {
         let label = &self.label;
-        let io = &mut self.io;
-        timed(
-            COMMAND,
-            || Error(format!("{label}: write timed out")),
-            async {
-                io.write_all(bytes)
-                    .await
-                    .map_err(|e| Error(format!("{label}: write: {e}")))
-            },
-        )
-        .await
+        self.io
+            .write_timed(bytes, COMMAND)
+            .await
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::TimedOut => Error(format!("{label}: write timed out")),
+                _ => Error(format!("{label}: write: {e}")),
+            })
     }
 
     fn next_tag(&mut self) -> String {
@@ -434,10 +399,10 @@ impl Session {
         self.frame = 0;
         self.framer = Framer::default();
         self.caps.clear();
-        let Io::Plain(tcp) = std::mem::replace(&mut self.io, Io::Gone) else {
+        if self.io.is_tls() {
             return Err(self.error("TLS is already on"));
-        };
-        self.io = Io::Tls(Box::new(handshake(tcp, target).await?));
+        }
+        handshake(&mut self.io, target).await?;
         self.capability().await
     }
 
@@ -661,71 +626,22 @@ fn upper(caps: &[&str]) -> Vec<String> {
     caps.iter().map(|c| c.to_ascii_uppercase()).collect()
 }
 
-async fn handshake(
-    tcp: Async<TcpStream>,
-    target: &Target,
-) -> Result<futures_rustls::client::TlsStream<Async<TcpStream>>, Error> {
-    let name = ServerName::try_from(target.host.clone())
-        .map_err(|_| Error(format!("{} is not a valid TLS server name", target.host)))?;
-    let connector = futures_rustls::TlsConnector::from(target.tls.clone());
-    timed(
-        HANDSHAKE,
-        || Error(format!("{}: TLS handshake timed out", target.label())),
-        async {
-            connector
-                .connect(name, tcp)
-                .await
-                .map_err(|e| Error(format!("{}: TLS: {e}", target.label())))
-        },
-    )
-    .await
-}
-
-/// The addresses of `host`: an IP address itself; `localhost` and names
-/// in /etc/hosts as listed there (a homelab's IMAP server is often only
-/// known there); anything else from DNS.
-async fn addresses(host: &str, resolver: &Resolver) -> Result<Vec<IpAddr>, Error> {
-    if let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>() {
-        return Ok(vec![ip]);
-    }
-    let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
-    let mut found = hosts_lookup(&hosts, host);
-    if found.is_empty() && host.eq_ignore_ascii_case("localhost") {
-        found = vec![
-            IpAddr::V4(Ipv4Addr::LOCALHOST),
-            IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ];
-    }
-    if !found.is_empty() {
-        return Ok(found);
-    }
-    match resolver.addresses(host).await {
-        Ok(a) if a.is_empty() => Err(Error(format!("{host} has no address"))),
-        Ok(a) => Ok(a),
-        Err(e) => Err(Error(format!("cannot look {host} up: {}", e.0))),
-    }
-}
-
-/// The addresses hosts(5) text gives `host`, IPv4 first.
-pub fn hosts_lookup(text: &str, host: &str) -> Vec<IpAddr> {
-    let mut out: Vec<IpAddr> = text
-        .lines()
-        .map(|l| l.split('#').next().unwrap_or(""))
-        .filter_map(|l| {
-            let mut words = l.split_whitespace();
-            let ip = words.next()?.parse::<IpAddr>().ok()?;
-            words.any(|w| w.eq_ignore_ascii_case(host)).then_some(ip)
+/// The TLS handshake with the target: from the first byte (implicit TLS,
+/// RFC 8314) or after STARTTLS.
+async fn handshake(io: &mut Stream, target: &Target) -> Result<(), Error> {
+    let name = net::tls::server_name(&target.host).map_err(Error)?;
+    io.connect_tls(&target.tls, name, HANDSHAKE)
+        .await
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::TimedOut => {
+                Error(format!("{}: TLS handshake timed out", target.label()))
+            }
+            _ => Error(format!("{}: TLS: {e}", target.label())),
         })
-        .collect();
-    out.sort_by_key(|ip| ip.is_ipv6());
-    out.dedup();
-    out
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     /// The session's source never spells a command that changes the
     /// remote side, in either way commands are written here (a verb
     /// string for `run`, or after the tag in a `format!`).
@@ -762,17 +678,5 @@ mod tests {
         }
         assert!(include_str!("client.rs").contains("\"EXAMINE\""));
         assert!(include_str!("sync.rs").contains("BODY.PEEK[]"));
-    }
-
-    #[test]
-    fn hosts_file() {
-        let text = "127.0.0.1 localhost\n::1 localhost ip6-localhost\n192.168.1.5  nas.lan nas # the NAS\n# 10.0.0.1 nas\n";
-        assert_eq!(
-            hosts_lookup(text, "NAS"),
-            vec!["192.168.1.5".parse::<IpAddr>().unwrap()]
-        );
-        assert_eq!(hosts_lookup(text, "localhost").len(), 2);
-        assert!(hosts_lookup(text, "localhost")[0].is_ipv4());
-        assert!(hosts_lookup(text, "the").is_empty());
     }
 }

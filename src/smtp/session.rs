@@ -17,7 +17,8 @@ use super::command::{self, Body, Command, MailParams, ReversePath};
 use super::policy;
 use crate::auth::{LoginResult, sasl};
 use crate::config::Service;
-use crate::server::{Conn, Context, Input, ReadError, Stream};
+use crate::context::{Conn, Context};
+use crate::net::{self, ClientAddr, Input, ReadError, Stream};
 use crate::store::{Account, OutboundRecipient, StoreError};
 
 /// RFC 5321 §4.5.3.2.7: the server waits at least 5 minutes for a command.
@@ -182,8 +183,10 @@ impl Session {
                     }
                     // RFC 3207 §4.2 / CVE-2011-0411: anything the client
                     // pipelined after STARTTLS was sent in the clear and
-                    // must not be executed inside the TLS session.
-                    let dropped = self.input.discard();
+                    // is thrown away, never executed inside TLS.
+                    let acceptor = self.ctx.tls.acceptor();
+                    let (dropped, upgraded) =
+                        net::starttls(&mut stream, &mut self.input, &acceptor).await;
                     if dropped > 0 {
                         log::warn!(
                             "[{}] {}: discarded {dropped} bytes of plaintext pipelined after STARTTLS",
@@ -191,17 +194,13 @@ impl Session {
                             self.name()
                         );
                     }
-                    let acceptor = self.ctx.tls.acceptor();
-                    match stream.start_tls_timed(&acceptor).await {
-                        Ok(tls) => stream = tls,
-                        Err(e) => {
-                            log::info!(
-                                "[{}] {}: STARTTLS handshake failed: {e}",
-                                self.id,
-                                self.name()
-                            );
-                            return;
-                        }
+                    if let Err(e) = upgraded {
+                        log::info!(
+                            "[{}] {}: STARTTLS handshake failed: {e}",
+                            self.id,
+                            self.name()
+                        );
+                        return;
                     }
                     self.tls = stream.tls_description();
                     // RFC 3207 §4.2: forget everything learned before TLS.
@@ -259,7 +258,8 @@ impl Session {
     }
 
     fn auth_offered(&self) -> bool {
-        self.auth_enabled() && (self.tls.is_some() || self.peer.ip().is_loopback())
+        self.auth_enabled()
+            && (self.tls.is_some() || ClientAddr::from(self.peer).may_login_without_tls())
     }
 
     fn trusted(&self) -> bool {
@@ -617,7 +617,7 @@ impl Session {
                 return;
             }
         };
-        if !route.remote.is_empty() && crate::delivery::queue_full(&self.ctx) {
+        if !route.remote.is_empty() && self.ctx.queue_full() {
             self.reply("452 4.3.1 Insufficient system storage: the outbound queue is full\r\n");
             return;
         }

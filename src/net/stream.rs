@@ -1,0 +1,155 @@
+//! One connection's byte stream, server side or client side: plain TCP,
+//! or TLS on top of it (accepted by the server on 465/993/995 or after
+//! STARTTLS/STLS; dialled by the SMTP client and the fetcher).
+//!
+//! Sessions read and write through [`Stream`] whatever the transport and
+//! direction, and upgrade it in place. The TLS state is boxed so that a
+//! plain connection costs only its socket.
+
+use std::io;
+use std::net::TcpStream;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use rustls::ClientConfig;
+use rustls::pki_types::ServerName;
+use smol::Async;
+use smol::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+
+use super::{HANDSHAKE_TIMEOUT, Input, timed, timed_out};
+
+pub enum Stream {
+    Plain(Async<TcpStream>),
+    Tls(Box<futures_rustls::TlsStream<Async<TcpStream>>>),
+    /// While the socket is inside a handshake, and after one failed: any
+    /// read or write is `NotConnected`.
+    Closed,
+}
+
+impl Stream {
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Stream::Tls(_))
+    }
+
+    /// Takes the plain socket out for a handshake.
+    fn take_plain(&mut self) -> io::Result<Async<TcpStream>> {
+        match std::mem::replace(self, Stream::Closed) {
+            Stream::Plain(tcp) => Ok(tcp),
+            other => {
+                *self = other;
+                Err(io::Error::other("TLS is already active"))
+            }
+        }
+    }
+
+    /// The server side of a TLS handshake (implicit TLS, or after
+    /// STARTTLS/STLS: see [`starttls`]), within [`HANDSHAKE_TIMEOUT`].
+    pub async fn accept_tls(&mut self, acceptor: &futures_rustls::TlsAcceptor) -> io::Result<()> {
+        let tcp = self.take_plain()?;
+        let tls = timed(HANDSHAKE_TIMEOUT, timed_out, acceptor.accept(tcp)).await?;
+        *self = Stream::Tls(Box::new(tls.into()));
+        Ok(())
+    }
+
+    /// The client side of a TLS handshake with `server` (its name is sent
+    /// as SNI and checked against the certificate by `config`'s verifier).
+    pub async fn connect_tls(
+        &mut self,
+        config: &Arc<ClientConfig>,
+        server: ServerName<'static>,
+        limit: Duration,
+    ) -> io::Result<()> {
+        let tcp = self.take_plain()?;
+        let connector = futures_rustls::TlsConnector::from(config.clone());
+        let tls = timed(limit, timed_out, connector.connect(server, tcp)).await?;
+        *self = Stream::Tls(Box::new(tls.into()));
+        Ok(())
+    }
+
+    /// Writes and flushes `bytes` (TLS holds records until flushed),
+    /// giving up after `limit`: a peer that stops reading must not hold
+    /// its session forever.
+    pub async fn write_timed(&mut self, bytes: &[u8], limit: Duration) -> io::Result<()> {
+        timed(limit, timed_out, async {
+            self.write_all(bytes).await?;
+            self.flush().await
+        })
+        .await
+    }
+
+    /// TLS protocol version and cipher suite, for Received: headers and logs.
+    pub fn tls_description(&self) -> Option<String> {
+        let Stream::Tls(tls) = self else { return None };
+        let (_, conn) = tls.get_ref();
+        let version = conn
+            .protocol_version()
+            .map(|v| format!("{v:?}"))
+            .unwrap_or_default();
+        let suite = conn
+            .negotiated_cipher_suite()
+            .map(|s| format!("{:?}", s.suite()))
+            .unwrap_or_default();
+        Some(format!("{} {}", version.replace('_', "."), suite))
+    }
+}
+
+/// The server side of STARTTLS (RFC 3207 §4.2), STLS (RFC 2595 §4) and
+/// IMAP's STARTTLS (RFC 3501 §6.2.1), once the positive reply is written:
+/// whatever the client pipelined behind the command arrived in plaintext
+/// and is thrown away, never executed (the CVE-2011-0411 class), then the
+/// handshake runs. Returns how many bytes were thrown away, for the log,
+/// and the handshake's outcome; after a failure the stream is closed.
+pub async fn starttls(
+    stream: &mut Stream,
+    input: &mut Input,
+    acceptor: &futures_rustls::TlsAcceptor,
+) -> (usize, io::Result<()>) {
+    let discarded = input.discard();
+    (discarded, stream.accept_tls(acceptor).await)
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Stream::Closed => Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Stream::Closed => Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Stream::Closed => Poll::Ready(Ok(())),
+        }
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_close(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_close(cx),
+            Stream::Closed => Poll::Ready(Ok(())),
+        }
+    }
+}
