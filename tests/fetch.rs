@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{BIN, Client, Server, TempDir, add_user, admin, free_port};
+use common::{BIN, Client, Server, TempDir, add_user, admin, free_port, openssl_self_signed};
 
 const LOCAL_USER: &str = "you@home.arpa";
 const REMOTE_USER: &str = "bob@remote.test";
@@ -1298,4 +1298,73 @@ fn deleting_the_user_deletes_their_fetch_accounts() {
         !list.contains("carol@home.arpa") && list.contains("dave@home.arpa"),
         "{list}"
     );
+}
+
+/// A LAN IMAP server whose certificate is its own self-signed one, made
+/// by `openssl req -x509` (so `CA:TRUE`): given as the account's `--ca`,
+/// it is trusted as that exact certificate, as mbsync and fetchmail do
+/// (webpki alone refuses it: `CaUsedAsEndEntity`). Another self-signed
+/// certificate for the same name is still refused.
+#[test]
+fn own_self_signed_certificate_as_ca_is_pinned() {
+    let dir = TempDir::new("fetch-remote-pinned");
+    add_user(&dir.0, REMOTE_USER, REMOTE_PASSWORD);
+    let (cert, key) = openssl_self_signed(&dir.0, "own", "localhost");
+    let (other, _) = openssl_self_signed(&dir.0, "other", "localhost");
+    let server = Server::start(
+        &dir.0,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let remote = Remote::Smolmail { server, _dir: dir };
+    let mut imap = remote.imap();
+    imap.append_all("INBOX", &batch("pinned", 0..3));
+    let before = imap.snapshot("INBOX");
+    imap.logout();
+
+    let data = local("pinned");
+    let pw = data.0.join("pw");
+    std::fs::write(&pw, format!("{REMOTE_PASSWORD}\n")).unwrap();
+    let port = remote.port().to_string();
+    let add = |ca: &Path| {
+        let args = [
+            "fetch",
+            "add",
+            LOCAL_USER,
+            "--host",
+            "localhost",
+            "--port",
+            &port,
+            "--user",
+            REMOTE_USER,
+            "--password-file",
+            pw.to_str().unwrap(),
+            "--ca",
+            ca.to_str().unwrap(),
+        ];
+        let out = admin(&data.0, &args, "");
+        out.lines()
+            .find_map(|l| l.strip_prefix("added fetch account "))
+            .and_then(|l| l.split(':').next())
+            .unwrap_or_else(|| panic!("{out}"))
+            .to_string()
+    };
+
+    let wrong = add(&other);
+    let (ok, out) = fetch_run(&data.0, &wrong);
+    assert!(!ok && out.contains("invalid peer certificate"), "{out}");
+    admin(&data.0, &["fetch", "del", &wrong], "");
+    assert_eq!(local_count(&data.0), 0);
+
+    let id = add(&cert);
+    let (ok, out) = fetch_run(&data.0, &id);
+    assert!(ok && out.contains(": 3 new messages"), "{out}");
+    assert_eq!(local_count(&data.0), 3);
+    let mut imap = remote.imap();
+    assert_eq!(imap.snapshot("INBOX"), before, "the remote changed");
+    imap.logout();
 }

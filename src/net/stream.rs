@@ -153,3 +153,115 @@ impl AsyncWrite for Stream {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smol::io::AsyncReadExt;
+    use std::net::TcpListener;
+
+    /// A self-signed `CA:TRUE` certificate and a server configuration
+    /// serving it, as a homelab server made with `openssl req -x509` has.
+    fn server(name: &str) -> (String, futures_rustls::TlsAcceptor) {
+        let mut params = rcgen::CertificateParams::new(vec![name.to_string()]).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        let der = rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(super::super::tls::provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.der().clone()], der)
+            .unwrap();
+        (cert.pem(), Arc::new(config).into())
+    }
+
+    async fn read_line(stream: &mut Stream) -> String {
+        let mut line = Vec::new();
+        let mut byte = [0u8];
+        while !line.ends_with(b"\n") {
+            assert_eq!(stream.read(&mut byte).await.unwrap(), 1, "EOF");
+            line.push(byte[0]);
+        }
+        String::from_utf8(line).unwrap()
+    }
+
+    /// STARTTLS both ways over loopback: the server throws away what was
+    /// pipelined behind the command and says how much; the client trusts
+    /// the server's own CA:TRUE certificate given as its CA file.
+    #[test]
+    fn starttls_discards_pipelined_plaintext() {
+        let (pem, acceptor) = server("nas.lan");
+        let listener = Async::new(TcpListener::bind("127.0.0.1:0").unwrap()).unwrap();
+        let addr = listener.get_ref().local_addr().unwrap();
+        let evil = b"MAIL FROM:<evil>\r\n";
+        let limit = Duration::from_secs(10);
+        let server = async {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut stream = Stream::Plain(tcp);
+            let mut input = Input::new();
+            let n = input.line(&mut stream, 100, limit).await.unwrap();
+            assert_eq!(&input.buffered()[..n], b"STARTTLS\r\n");
+            input.consume(n);
+            while input.buffered().len() < evil.len() {
+                input.fill(&mut stream, 100, limit).await.unwrap();
+            }
+            stream
+                .write_timed(b"220 go ahead\r\n", limit)
+                .await
+                .unwrap();
+            let (dropped, upgraded) = starttls(&mut stream, &mut input, &acceptor).await;
+            upgraded.unwrap();
+            assert_eq!(dropped, evil.len());
+            assert!(stream.is_tls());
+            assert!(stream.tls_description().unwrap().starts_with("TLSv1.3 "));
+            let n = input.line(&mut stream, 100, limit).await.unwrap();
+            assert_eq!(&input.buffered()[..n], b"EHLO x\r\n");
+            stream.write_timed(b"250 ok\r\n", limit).await.unwrap();
+            // A second upgrade is refused, and the stream stays usable.
+            assert!(stream.accept_tls(&acceptor).await.is_err());
+            assert!(stream.is_tls());
+        };
+        let client = async {
+            let mut stream = crate::net::connect(&[addr], limit).await.unwrap();
+            let mut pipelined = b"STARTTLS\r\n".to_vec();
+            pipelined.extend_from_slice(evil);
+            stream.write_timed(&pipelined, limit).await.unwrap();
+            assert_eq!(read_line(&mut stream).await, "220 go ahead\r\n");
+            let config = crate::net::tls::verified_pem(pem.as_bytes(), "test").unwrap();
+            let name = crate::net::tls::server_name("nas.lan").unwrap();
+            stream.connect_tls(&config, name, limit).await.unwrap();
+            stream.write_timed(b"EHLO x\r\n", limit).await.unwrap();
+            assert_eq!(read_line(&mut stream).await, "250 ok\r\n");
+        };
+        smol::block_on(smol::future::zip(server, client));
+    }
+
+    /// Another self-signed certificate than the one given is refused.
+    #[test]
+    fn client_tls_refuses_another_self_signed_certificate() {
+        let (_, acceptor) = server("nas.lan");
+        let (other_pem, _) = server("nas.lan");
+        let listener = Async::new(TcpListener::bind("127.0.0.1:0").unwrap()).unwrap();
+        let addr = listener.get_ref().local_addr().unwrap();
+        let limit = Duration::from_secs(10);
+        let server = async {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut stream = Stream::Plain(tcp);
+            assert!(stream.accept_tls(&acceptor).await.is_err());
+        };
+        let client = async {
+            let mut stream = crate::net::connect(&[addr], limit).await.unwrap();
+            let config = crate::net::tls::verified_pem(other_pem.as_bytes(), "test").unwrap();
+            let name = crate::net::tls::server_name("nas.lan").unwrap();
+            let err = stream.connect_tls(&config, name, limit).await.unwrap_err();
+            assert!(
+                err.to_string().contains("invalid peer certificate"),
+                "{err}"
+            );
+            assert!(!stream.is_tls());
+        };
+        smol::block_on(smol::future::zip(server, client));
+    }
+}

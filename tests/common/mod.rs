@@ -73,6 +73,45 @@ pub fn add_user(data: &Path, address: &str, password: &str) {
     );
 }
 
+/// A LAN server's own certificate as `openssl req -x509` makes it: RSA,
+/// self-signed, v3 with `basicConstraints CA:TRUE` (openssl's `v3_ca`),
+/// for `name`; written to `stem.pem` and `stem.key` in `dir`.
+pub fn openssl_self_signed(dir: &Path, stem: &str, name: &str) -> (PathBuf, PathBuf) {
+    let (cert, key) = (
+        dir.join(format!("{stem}.pem")),
+        dir.join(format!("{stem}.key")),
+    );
+    let out = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .arg("-subj")
+        .arg(format!("/CN={name}"))
+        .arg("-addext")
+        .arg(format!("subjectAltName=DNS:{name}"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl req -x509: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = Command::new("openssl")
+        .args(["x509", "-noout", "-text", "-in"])
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("CA:TRUE"),
+        "openssl made no CA:TRUE certificate; the test would prove nothing"
+    );
+    (cert, key)
+}
+
 /// A running `smolmail serve`, killed when dropped.
 pub struct Server {
     pub child: Child,
