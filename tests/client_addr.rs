@@ -7,99 +7,27 @@
 mod common;
 
 use std::net::{TcpListener, TcpStream};
-use std::process::Command;
-use std::time::{Duration, Instant};
 
-use common::{BIN, Client, SERVICES, TempDir, add_user};
+use common::{Client, Server, TempDir, add_user};
 
-/// `smolmail serve` with every service on `[::]`, killed when dropped.
-struct DualStack {
-    child: std::process::Child,
-    log: std::path::PathBuf,
-    ports: Vec<(&'static str, u16)>,
-}
-
-impl DualStack {
-    /// `None` (and a note) where the machine has no IPv6.
-    fn start(data: &std::path::Path) -> Option<DualStack> {
-        let probes: Vec<TcpListener> = match SERVICES
-            .iter()
-            .map(|_| TcpListener::bind("[::]:0"))
-            .collect()
-        {
-            Ok(probes) => probes,
-            Err(e) => {
-                eprintln!("SKIPPED: cannot listen on [::] ({e}): no IPv6 here");
-                return None;
-            }
-        };
-        let ports: Vec<(&'static str, u16)> = SERVICES
-            .iter()
-            .zip(&probes)
-            .map(|(s, l)| (*s, l.local_addr().unwrap().port()))
-            .collect();
-        drop(probes);
-        let log = data.join("serve.log");
-        let mut cmd = Command::new(BIN);
-        cmd.arg("serve")
-            .env("SMOLMAIL_DATA", data)
-            .env("SMOLMAIL_HOSTNAME", "mail.home.arpa")
-            .env("SMOLMAIL_DNS_SERVER", "127.0.0.1:9")
-            // Nobody is trusted by network: only the loopback rule counts.
-            .args(["--trusted-network", "none"]);
-        for (service, port) in &ports {
-            cmd.arg(format!("--{service}")).arg(format!("[::]:{port}"));
-        }
-        cmd.stderr(std::fs::File::create(&log).unwrap());
-        let server = DualStack {
-            child: cmd.spawn().unwrap(),
-            log,
-            ports,
-        };
-        server.wait_for_log("pop3s: listening on");
-        Some(server)
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn wait_for_log(&self, needle: &str) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !self.log().contains(needle) {
-            assert!(
-                Instant::now() < deadline,
-                "no {needle:?} in log:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// A plain connection over IPv4 loopback to the `[::]` listener.
-    fn connect_v4(&self, service: &str) -> Client {
-        let port = self.ports.iter().find(|(s, _)| *s == service).unwrap().1;
-        Client::plain(TcpStream::connect(("127.0.0.1", port)).unwrap())
-    }
-}
-
-impl Drop for DualStack {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A plain connection over IPv4 loopback to the `[::]` listener.
+fn connect_v4(server: &Server, service: &str) -> Client {
+    Client::plain(TcpStream::connect(("127.0.0.1", server.port(service))).unwrap())
 }
 
 #[test]
 fn ipv4_mapped_loopback_is_loopback_for_every_protocol() {
+    if let Err(e) = TcpListener::bind("[::]:0") {
+        eprintln!("SKIPPED: cannot listen on [::] ({e}): no IPv6 here");
+        return;
+    }
     let data = TempDir::new("client-addr");
     add_user(&data.0, "alice@home.arpa", "pw");
-    let Some(server) = DualStack::start(&data.0) else {
-        return;
-    };
+    // Nobody is trusted by network: only the loopback rule counts.
+    let server = Server::start_on("::", &data.0, &["--trusted-network", "none"]);
 
     // SMTP submission: AUTH is offered before STARTTLS, and works.
-    let mut smtp = server.connect_v4("submission");
+    let mut smtp = connect_v4(&server, "submission");
     smtp.expect("220");
     let caps = smtp.cmd("EHLO client.example", "250");
     assert!(caps.contains("AUTH ") && caps.contains("PLAIN"), "{caps}");
@@ -107,7 +35,7 @@ fn ipv4_mapped_loopback_is_loopback_for_every_protocol() {
     smtp.cmd("QUIT", "221");
 
     // IMAP: AUTH=PLAIN rather than LOGINDISABLED, and LOGIN works.
-    let mut imap = server.connect_v4("imap");
+    let mut imap = connect_v4(&server, "imap");
     let greeting = imap.line();
     assert!(
         greeting.contains("AUTH=PLAIN") && !greeting.contains("LOGINDISABLED"),
@@ -119,7 +47,7 @@ fn ipv4_mapped_loopback_is_loopback_for_every_protocol() {
     imap.send(b"b LOGOUT\r\n");
 
     // POP3: USER and SASL are in CAPA, and USER/PASS works.
-    let mut pop3 = server.connect_v4("pop3");
+    let mut pop3 = connect_v4(&server, "pop3");
     assert!(pop3.line().starts_with("+OK"));
     pop3.send(b"CAPA\r\n");
     let mut capa = String::new();

@@ -546,6 +546,11 @@ fn local(name: &str) -> TempDir {
 
 /// `smolmail fetch add` for the remote; returns the account id.
 fn add_account(data: &Path, remote: &Remote, port: u16, extra: &[&str]) -> String {
+    add_account_with_ca(data, &remote.ca(), port, extra)
+}
+
+/// As [`add_account`], trusting the certificates in `ca`.
+fn add_account_with_ca(data: &Path, ca: &Path, port: u16, extra: &[&str]) -> String {
     let pw = data.join("remote-password");
     std::fs::write(&pw, format!("{REMOTE_PASSWORD}\n")).unwrap();
     let port = port.to_string();
@@ -562,7 +567,6 @@ fn add_account(data: &Path, remote: &Remote, port: u16, extra: &[&str]) -> Strin
         "--password-file",
         pw.to_str().unwrap(),
     ];
-    let ca = remote.ca();
     args.extend(["--ca", ca.to_str().unwrap()]);
     args.extend(extra);
     let out = admin(data, &args, "");
@@ -1327,40 +1331,14 @@ fn own_self_signed_certificate_as_ca_is_pinned() {
     imap.logout();
 
     let data = local("pinned");
-    let pw = data.0.join("pw");
-    std::fs::write(&pw, format!("{REMOTE_PASSWORD}\n")).unwrap();
-    let port = remote.port().to_string();
-    let add = |ca: &Path| {
-        let args = [
-            "fetch",
-            "add",
-            LOCAL_USER,
-            "--host",
-            "localhost",
-            "--port",
-            &port,
-            "--user",
-            REMOTE_USER,
-            "--password-file",
-            pw.to_str().unwrap(),
-            "--ca",
-            ca.to_str().unwrap(),
-        ];
-        let out = admin(&data.0, &args, "");
-        out.lines()
-            .find_map(|l| l.strip_prefix("added fetch account "))
-            .and_then(|l| l.split(':').next())
-            .unwrap_or_else(|| panic!("{out}"))
-            .to_string()
-    };
-
-    let wrong = add(&other);
+    let port = remote.port();
+    let wrong = add_account_with_ca(&data.0, &other, port, &[]);
     let (ok, out) = fetch_run(&data.0, &wrong);
     assert!(!ok && out.contains("invalid peer certificate"), "{out}");
     admin(&data.0, &["fetch", "del", &wrong], "");
     assert_eq!(local_count(&data.0), 0);
 
-    let id = add(&cert);
+    let id = add_account_with_ca(&data.0, &cert, port, &[]);
     let (ok, out) = fetch_run(&data.0, &id);
     assert!(ok && out.contains(": 3 new messages"), "{out}");
     assert_eq!(local_count(&data.0), 3);

@@ -28,7 +28,7 @@ use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::server::{ResolvesServerCert, ServerConfig};
 use rustls::{ClientConfig, RootCertStore};
 
-use super::verify::{Opportunistic, Pinned};
+use super::verify::{Fallback, Verifier};
 
 /// The one crypto provider of every TLS configuration.
 pub fn provider() -> Arc<CryptoProvider> {
@@ -89,7 +89,12 @@ pub fn verified_pem(pem: &[u8], origin: &str) -> Result<Arc<ClientConfig>, Strin
 /// For MX hosts: verify, and on failure log and go on (signatures are
 /// still checked, so the session is encrypted to whoever holds the key).
 pub fn opportunistic() -> Result<Arc<ClientConfig>, String> {
-    client(Arc::new(Opportunistic::new(webpki(roots(&[])?)?)))
+    let inner = webpki(roots(&[])?)?;
+    client(Arc::new(Verifier::new(
+        inner,
+        Fallback::Anything,
+        provider(),
+    )))
 }
 
 /// Parsed PEM certificates, or an error naming `origin` (a flag and file).
@@ -126,7 +131,11 @@ fn webpki(roots: RootCertStore) -> Result<Arc<WebPkiServerVerifier>, String> {
 /// The verifying policy: `extra` as roots, and as pins.
 fn pinned(extra: Vec<CertificateDer<'static>>) -> Result<Arc<dyn ServerCertVerifier>, String> {
     let inner = webpki(roots(&extra)?)?;
-    Ok(Arc::new(Pinned::new(inner, extra, provider())))
+    Ok(Arc::new(Verifier::new(
+        inner,
+        Fallback::Pinned(extra),
+        provider(),
+    )))
 }
 
 fn client(verifier: Arc<dyn ServerCertVerifier>) -> Result<Arc<ClientConfig>, String> {

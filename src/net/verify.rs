@@ -1,18 +1,22 @@
-//! The client's certificate verifiers, around rustls's webpki verifier.
+//! The client's certificate verifier: rustls's webpki verifier, and what
+//! to do when it refuses.
 //!
-//! - [`Pinned`]: webpki against Mozilla's roots plus the operator's file;
-//!   when that fails, a certificate that is byte for byte one of the
-//!   file's is accepted as that exact certificate. A homelab server's own
+//! - [`Fallback::Pinned`], for relay hosts and the fetcher's servers:
+//!   webpki against Mozilla's roots plus the operator's file; when that
+//!   fails, a certificate that is byte for byte one of the file's is
+//!   accepted as that exact certificate. A homelab server's own
 //!   self-signed certificate, as `openssl req -x509` makes it, is a v3
 //!   certificate with `basicConstraints CA:TRUE`: webpki takes it as a
 //!   root but refuses it as the server's own (`CaUsedAsEndEntity`, RFC
 //!   5280 §4.2.1.9 read strictly), while mbsync and fetchmail accept it
 //!   when told to trust that file. Pinning is the stronger statement —
 //!   this key and no other — so neither the chain nor the name matters
-//!   then; the handshake signature must still verify with the pinned
-//!   certificate's key, or anyone could replay it.
-//! - [`Opportunistic`]: webpki, and on failure a log line and on: the MX
-//!   policy of RFC 7435 (see `tls.rs`).
+//!   then.
+//! - [`Fallback::Anything`], for MX hosts: a refusal is logged and the
+//!   session goes on (opportunistic TLS, RFC 7435; see `tls.rs`).
+//!
+//! Either way the handshake signature must verify with the end-entity
+//! certificate's key, or anyone could replay a certificate.
 
 use std::sync::Arc;
 
@@ -22,29 +26,38 @@ use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signat
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
-/// Verifies as webpki does, or accepts a pinned certificate exactly.
+/// What a certificate webpki refuses may still be.
 #[derive(Debug)]
-pub struct Pinned {
+pub enum Fallback {
+    /// Exactly one of these certificates.
+    Pinned(Vec<CertificateDer<'static>>),
+    /// Anything: logged, not refused.
+    Anything,
+}
+
+/// Verifies as webpki does, then falls back as told.
+#[derive(Debug)]
+pub struct Verifier {
     inner: Arc<WebPkiServerVerifier>,
-    pins: Vec<CertificateDer<'static>>,
+    fallback: Fallback,
     provider: Arc<CryptoProvider>,
 }
 
-impl Pinned {
+impl Verifier {
     pub fn new(
         inner: Arc<WebPkiServerVerifier>,
-        pins: Vec<CertificateDer<'static>>,
+        fallback: Fallback,
         provider: Arc<CryptoProvider>,
-    ) -> Pinned {
-        Pinned {
+    ) -> Verifier {
+        Verifier {
             inner,
-            pins,
+            fallback,
             provider,
         }
     }
 }
 
-impl ServerCertVerifier for Pinned {
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -61,23 +74,28 @@ impl ServerCertVerifier for Pinned {
                 Ok(verified) => return Ok(verified),
                 Err(e) => e,
             };
-        if self
-            .pins
-            .iter()
-            .any(|pin| pin.as_ref() == end_entity.as_ref())
-        {
-            log::debug!(
-                "tls: the certificate of {} is one given as trusted ({refusal}); accepted as pinned",
-                server_name.to_str()
-            );
-            return Ok(ServerCertVerified::assertion());
+        let name = server_name.to_str();
+        match &self.fallback {
+            Fallback::Pinned(pins)
+                if pins.iter().any(|pin| pin.as_ref() == end_entity.as_ref()) =>
+            {
+                log::debug!(
+                    "tls: the certificate of {name} is one given as trusted ({refusal}); accepted as pinned"
+                );
+                Ok(ServerCertVerified::assertion())
+            }
+            Fallback::Pinned(_) => Err(refusal),
+            Fallback::Anything => {
+                log::info!(
+                    "delivery: TLS certificate of {name} does not verify ({refusal}); delivering anyway (opportunistic TLS)"
+                );
+                Ok(ServerCertVerified::assertion())
+            }
         }
-        Err(refusal)
     }
 
-    // The handshake signature is checked with the end-entity certificate's
-    // key whichever way the certificate was accepted (rustls calls these
-    // with the certificate verify_server_cert accepted).
+    // rustls calls these with the certificate verify_server_cert accepted,
+    // whichever way it was accepted.
     fn verify_tls12_signature(
         &self,
         message: &[u8],
@@ -105,65 +123,6 @@ impl ServerCertVerifier for Pinned {
     }
 }
 
-/// Verifies as webpki does; a failure is logged, not fatal.
-#[derive(Debug)]
-pub struct Opportunistic {
-    inner: Arc<WebPkiServerVerifier>,
-}
-
-impl Opportunistic {
-    pub fn new(inner: Arc<WebPkiServerVerifier>) -> Opportunistic {
-        Opportunistic { inner }
-    }
-}
-
-impl ServerCertVerifier for Opportunistic {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        match self
-            .inner
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
-        {
-            Ok(verified) => Ok(verified),
-            Err(e) => {
-                log::info!(
-                    "delivery: TLS certificate of {} does not verify ({e}); delivering anyway (opportunistic TLS)",
-                    server_name.to_str()
-                );
-                Ok(ServerCertVerified::assertion())
-            }
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,7 +137,7 @@ mod tests {
         params.self_signed(&key).unwrap().der().clone()
     }
 
-    fn pinned(certs: &[CertificateDer<'static>]) -> Pinned {
+    fn pinned(certs: &[CertificateDer<'static>]) -> Verifier {
         let provider = super::super::tls::provider();
         let mut roots = RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
@@ -188,10 +147,10 @@ mod tests {
         let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
             .build()
             .unwrap();
-        Pinned::new(inner, certs.to_vec(), provider)
+        Verifier::new(inner, Fallback::Pinned(certs.to_vec()), provider)
     }
 
-    fn check(verifier: &Pinned, cert: &CertificateDer<'_>) -> Result<(), rustls::Error> {
+    fn check(verifier: &Verifier, cert: &CertificateDer<'_>) -> Result<(), rustls::Error> {
         let name = ServerName::try_from("nas.lan").unwrap();
         verifier
             .verify_server_cert(cert, &[], &name, &[], UnixTime::now())
@@ -252,5 +211,17 @@ mod tests {
                 .verify_server_cert(server.der(), &[], &wrong, &[], UnixTime::now())
                 .is_err()
         );
+    }
+
+    #[test]
+    fn opportunistic_takes_anything() {
+        let provider = super::super::tls::provider();
+        let mut roots = RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+            .build()
+            .unwrap();
+        let verifier = Verifier::new(inner, Fallback::Anything, provider);
+        assert!(check(&verifier, &self_signed_ca("mx.example")).is_ok());
     }
 }

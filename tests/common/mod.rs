@@ -137,7 +137,8 @@ impl Server {
         Server::start_on("127.0.0.1", data, extra)
     }
 
-    /// As [`Server::start`], on the given local address.
+    /// As [`Server::start`], on the given local address (`::` for a
+    /// dual-stack listener).
     pub fn start_on(ip: &str, data: &Path, extra: &[&str]) -> Server {
         // Hold every probe socket until all ports are picked, so the
         // kernel cannot hand the same free port out twice.
@@ -159,8 +160,15 @@ impl Server {
             // Outbound delivery asks only a closed loopback port, never the
             // machine's resolver: tests send nothing off this host.
             .env("SMOLMAIL_DNS_SERVER", "127.0.0.1:9");
+        // An IPv6 address is written in brackets: `[::]:port`.
+        let host = if ip.contains(':') {
+            format!("[{ip}]")
+        } else {
+            ip.to_string()
+        };
         for (service, port) in &ports {
-            cmd.arg(format!("--{service}")).arg(format!("{ip}:{port}"));
+            cmd.arg(format!("--{service}"))
+                .arg(format!("{host}:{port}"));
         }
         cmd.args(extra).stderr(std::fs::File::create(&log).unwrap());
         let server = Server {
