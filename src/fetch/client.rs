@@ -295,12 +295,7 @@ impl Session {
         self.send(command.as_bytes()).await?;
         let mut bye: Option<String> = None;
         loop {
-            if let Err(e) = self.next_frame(COMMAND).await {
-                return Err(match bye {
-                    Some(text) => self.error(format_args!("the server said BYE: {text}")),
-                    None => e,
-                });
-            }
+            self.next_answer(bye.as_deref()).await?;
             let base = self.buf.as_ptr() as usize;
             let found = match self.response()? {
                 Response::Tagged { tag: t, status } if t == tag => {

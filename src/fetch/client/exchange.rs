@@ -63,6 +63,18 @@ impl Session {
         }
     }
 
+    /// The next response of a command's answer; when the connection ends
+    /// after the server said BYE (§7.1.5), what it said is the error.
+    pub(super) async fn next_answer(&mut self, bye: Option<&str>) -> Result<(), Error> {
+        match self.next_frame(COMMAND).await {
+            Err(e) => Err(match bye {
+                Some(text) => self.error(format_args!("the server said BYE: {text}")),
+                None => e,
+            }),
+            ok => ok,
+        }
+    }
+
     /// The response [`Session::next_frame`] read, parsed in place.
     pub(super) fn response(&self) -> Result<Response<'_>, Error> {
         response::parse(&self.buf[..self.frame]).map_err(|e| self.error(e))
@@ -191,12 +203,7 @@ impl Session {
     ) -> Result<(), Error> {
         let mut bye: Option<String> = None;
         loop {
-            if let Err(e) = self.next_frame(COMMAND).await {
-                return Err(match bye {
-                    Some(text) => self.error(format_args!("the server said BYE: {text}")),
-                    None => e,
-                });
-            }
+            self.next_answer(bye.as_deref()).await?;
             let mut caps = None;
             let mut done = None;
             match self.response()? {
