@@ -296,39 +296,12 @@ impl Runner {
                 }
             }
         }
-        let mut notices = Vec::new();
-        if out.sender.is_empty() {
-            if !failed.is_empty() {
-                log::info!(
-                    "delivery: {}: no notification: the sender is null (a bounce is not bounced)",
-                    out.queue_id
-                );
-            }
-        } else {
-            let failed: Vec<usize> = failed
-                .into_iter()
-                .filter(|&i| wants(out.recipients[i].notify, notify::FAILURE))
-                .collect();
-            let retry_until = Some(lifetime_end);
-            for (action, who) in [
-                (Action::Failed, failed),
-                (Action::Delayed, delayed),
-                (Action::Relayed, relayed),
-            ] {
-                if who.is_empty() {
-                    continue;
-                }
-                let until = (action == Action::Delayed).then_some(retry_until).flatten();
-                match self.notice(&attempt, &out, action, &who, &statuses, now, until) {
-                    Ok(Some(notice)) => notices.push(notice),
-                    Ok(None) => {}
-                    Err(e) => log::error!(
-                        "delivery: {}: cannot make the {action:?} notice: {e}",
-                        out.queue_id
-                    ),
-                }
-            }
-        }
+        let owed = [
+            (Action::Failed, failed),
+            (Action::Delayed, delayed),
+            (Action::Relayed, relayed),
+        ];
+        let notices = self.notices(&attempt, &out, owed, &statuses, now, lifetime_end);
         let queued_notice = notices
             .iter()
             .any(|n: &Notice| n.delivery.outbound.is_some());
@@ -366,6 +339,51 @@ impl Runner {
         if retry || queued_notice || self.more.get() {
             self.wake.notify(1);
         }
+    }
+
+    /// The notifications an attempt owes the sender, as the recipients'
+    /// NOTIFY asks (`owed`: who failed, is delayed, was relayed); none
+    /// for a null sender. A notice that cannot be made is logged.
+    fn notices(
+        &self,
+        attempt: &Attempt,
+        out: &Outbound,
+        owed: [(Action, Vec<usize>); 3],
+        statuses: &HashMap<usize, (String, bool)>,
+        now: i64,
+        lifetime_end: i64,
+    ) -> Vec<Notice> {
+        let mut notices = Vec::new();
+        if out.sender.is_empty() {
+            if owed
+                .iter()
+                .any(|(a, who)| *a == Action::Failed && !who.is_empty())
+            {
+                log::info!(
+                    "delivery: {}: no notification: the sender is null (a bounce is not bounced)",
+                    out.queue_id
+                );
+            }
+            return notices;
+        }
+        for (action, mut who) in owed {
+            if action == Action::Failed {
+                who.retain(|&i| wants(out.recipients[i].notify, notify::FAILURE));
+            }
+            if who.is_empty() {
+                continue;
+            }
+            let until = (action == Action::Delayed).then_some(lifetime_end);
+            match self.notice(attempt, out, action, &who, statuses, now, until) {
+                Ok(Some(notice)) => notices.push(notice),
+                Ok(None) => {}
+                Err(e) => log::error!(
+                    "delivery: {}: cannot make the {action:?} notice: {e}",
+                    out.queue_id
+                ),
+            }
+        }
+        notices
     }
 
     /// Builds a notification for `who` and finds where it goes: the
