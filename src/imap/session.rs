@@ -176,25 +176,9 @@ impl Session {
                 Flow::Continue => {}
                 Flow::Close => break,
                 Flow::StartTls => {
-                    if !self.flush(&mut stream).await {
-                        break;
-                    }
-                    // RFC 3501 §6.2.1 / CVE-2011-0411: plaintext pipelined
-                    // after STARTTLS is thrown away, never executed.
-                    let acceptor = self.ctx.tls.acceptor();
-                    let (dropped, upgraded) =
-                        net::starttls(&mut stream, &mut self.input, &acceptor).await;
-                    if dropped > 0 {
-                        log::warn!(
-                            "[{}] imap: discarded {dropped} bytes of plaintext pipelined after STARTTLS",
-                            self.id
-                        );
-                    }
-                    if let Err(e) = upgraded {
-                        log::info!("[{}] imap: STARTTLS handshake failed: {e}", self.id);
+                    if !self.start_tls(&mut stream).await {
                         return;
                     }
-                    self.tls = true;
                 }
             }
             if self.bad >= MAX_BAD {
@@ -209,6 +193,24 @@ impl Session {
         }
         self.flush(&mut stream).await;
         let _ = stream.close().await;
+    }
+
+    /// After the positive reply to STARTTLS: the reply out, the pipelined
+    /// plaintext thrown away, the handshake; false if the session is over.
+    async fn start_tls(&mut self, stream: &mut Stream) -> bool {
+        if !self.flush(stream).await {
+            return false;
+        }
+        // RFC 3501 §6.2.1 / CVE-2011-0411: plaintext pipelined after
+        // STARTTLS is thrown away, never executed.
+        let acceptor = self.ctx.tls.acceptor();
+        let who = format!("[{}] imap", self.id);
+        let upgrade = net::starttls(stream, &mut self.input, &acceptor, &who, "STARTTLS");
+        if upgrade.await.is_err() {
+            return false;
+        }
+        self.tls = true;
+        true
     }
 
     /// Slows a client that sends more than COMMANDS_PER_SECOND for long,

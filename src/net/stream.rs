@@ -99,15 +99,27 @@ impl Stream {
 /// IMAP's STARTTLS (RFC 3501 §6.2.1), once the positive reply is written:
 /// whatever the client pipelined behind the command arrived in plaintext
 /// and is thrown away, never executed (the CVE-2011-0411 class), then the
-/// handshake runs. Returns how many bytes were thrown away, for the log,
-/// and the handshake's outcome; after a failure the stream is closed.
+/// handshake runs. Both are logged as `who` (`[7] smtp`) with `command`'s
+/// name. Returns how many bytes were thrown away; after a failed
+/// handshake the stream is closed and the session should end.
 pub async fn starttls(
     stream: &mut Stream,
     input: &mut Input,
     acceptor: &futures_rustls::TlsAcceptor,
-) -> (usize, io::Result<()>) {
+    who: &str,
+    command: &str,
+) -> io::Result<usize> {
     let discarded = input.discard();
-    (discarded, stream.accept_tls(acceptor).await)
+    if discarded > 0 {
+        log::warn!("{who}: discarded {discarded} plaintext bytes sent after {command}");
+    }
+    match stream.accept_tls(acceptor).await {
+        Ok(()) => Ok(discarded),
+        Err(e) => {
+            log::info!("{who}: {command} handshake failed: {e}");
+            Err(e)
+        }
+    }
 }
 
 impl AsyncRead for Stream {
@@ -211,9 +223,8 @@ mod tests {
                 .write_timed(b"220 go ahead\r\n", limit)
                 .await
                 .unwrap();
-            let (dropped, upgraded) = starttls(&mut stream, &mut input, &acceptor).await;
-            upgraded.unwrap();
-            assert_eq!(dropped, evil.len());
+            let dropped = starttls(&mut stream, &mut input, &acceptor, "[1] test", "STARTTLS");
+            assert_eq!(dropped.await.unwrap(), evil.len());
             assert!(stream.is_tls());
             assert!(stream.tls_description().unwrap().starts_with("TLSv1.3 "));
             let n = input.line(&mut stream, 100, limit).await.unwrap();

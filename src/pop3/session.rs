@@ -50,16 +50,10 @@ pub async fn session(conn: Conn, ctx: Rc<Context>) {
                     }
                     // RFC 2595 §4 and DESIGN.md: plaintext that came in
                     // behind STLS is thrown away, never executed.
-                    let (dropped, upgraded) =
-                        net::starttls(&mut stream, &mut input, &ctx.tls.acceptor()).await;
-                    if dropped > 0 {
-                        log::warn!(
-                            "[{id}] {}: discarded {dropped} plaintext bytes sent after STLS",
-                            session.name
-                        );
-                    }
-                    if let Err(e) = upgraded {
-                        log::info!("[{id}] {}: STLS handshake failed: {e}", session.name);
+                    let acceptor = ctx.tls.acceptor();
+                    let who = format!("[{id}] {}", session.name);
+                    let upgrade = net::starttls(&mut stream, &mut input, &acceptor, &who, "STLS");
+                    if upgrade.await.is_err() {
                         session.log_end();
                         return;
                     }

@@ -178,42 +178,9 @@ impl Session {
                 Flow::Continue => {}
                 Flow::Close => break,
                 Flow::StartTls => {
-                    if !self.flush(&mut stream).await {
-                        break;
-                    }
-                    // RFC 3207 §4.2 / CVE-2011-0411: anything the client
-                    // pipelined after STARTTLS was sent in the clear and
-                    // is thrown away, never executed inside TLS.
-                    let acceptor = self.ctx.tls.acceptor();
-                    let (dropped, upgraded) =
-                        net::starttls(&mut stream, &mut self.input, &acceptor).await;
-                    if dropped > 0 {
-                        log::warn!(
-                            "[{}] {}: discarded {dropped} bytes of plaintext pipelined after STARTTLS",
-                            self.id,
-                            self.name()
-                        );
-                    }
-                    if let Err(e) = upgraded {
-                        log::info!(
-                            "[{}] {}: STARTTLS handshake failed: {e}",
-                            self.id,
-                            self.name()
-                        );
+                    if !self.start_tls(&mut stream).await {
                         return;
                     }
-                    self.tls = stream.tls_description();
-                    // RFC 3207 §4.2: forget everything learned before TLS.
-                    self.helo = None;
-                    self.esmtp = false;
-                    self.account = None;
-                    self.tx = None;
-                    log::info!(
-                        "[{}] {}: TLS started ({})",
-                        self.id,
-                        self.name(),
-                        self.tls.as_deref().unwrap_or("")
-                    );
                 }
             }
             if self.errors >= MAX_ERRORS || self.junk > MAX_JUNK {
@@ -230,6 +197,36 @@ impl Session {
         }
         self.flush(&mut stream).await;
         let _ = stream.close().await;
+    }
+
+    /// After the positive reply to STARTTLS: the reply out, the pipelined
+    /// plaintext thrown away, the handshake; false if the session is over.
+    async fn start_tls(&mut self, stream: &mut Stream) -> bool {
+        if !self.flush(stream).await {
+            return false;
+        }
+        // RFC 3207 §4.2 / CVE-2011-0411: anything the client pipelined
+        // after STARTTLS was sent in the clear and is thrown away, never
+        // executed inside TLS.
+        let acceptor = self.ctx.tls.acceptor();
+        let who = format!("[{}] {}", self.id, self.name());
+        let upgrade = net::starttls(stream, &mut self.input, &acceptor, &who, "STARTTLS");
+        if upgrade.await.is_err() {
+            return false;
+        }
+        self.tls = stream.tls_description();
+        // RFC 3207 §4.2: forget everything learned before TLS.
+        self.helo = None;
+        self.esmtp = false;
+        self.account = None;
+        self.tx = None;
+        log::info!(
+            "[{}] {}: TLS started ({})",
+            self.id,
+            self.name(),
+            self.tls.as_deref().unwrap_or("")
+        );
+        true
     }
 
     /// Counts an error; true when the session has had enough.
