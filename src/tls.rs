@@ -1,4 +1,6 @@
-//! TLS server configuration (rustls with the ring provider).
+//! The server's TLS certificate: loaded from files, reloaded, or a
+//! self-signed one made at first start (the rustls configuration around
+//! it, and every client configuration, are `crate::net::tls`).
 //!
 //! The certificate is served through a resolver holding the current
 //! certificate behind a lock, so SIGHUP can swap in renewed files (e.g. after
@@ -13,10 +15,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert, ServerConfig};
+
+use crate::net::tls::{provider, server_config};
 use rustls::sign::CertifiedKey;
 
 /// Where the certificate comes from.
@@ -52,10 +55,6 @@ impl ResolvesServerCert for Resolver {
     }
 }
 
-fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
 impl Tls {
     /// Loads `files` (certificate chain, key) or the self-signed pair in
     /// `data_dir/tls/`, generating it for `hostname` if it is missing.
@@ -86,15 +85,11 @@ impl Tls {
         let resolver = Arc::new(Resolver {
             current: RwLock::new(Arc::new(certified)),
         });
-        let config = ServerConfig::builder_with_provider(provider())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| format!("TLS: {e}"))?
-            .with_no_client_auth()
-            .with_cert_resolver(resolver.clone());
+        let config = server_config(resolver.clone())?;
         Ok(Tls {
             source,
             resolver,
-            config: Arc::new(config),
+            config,
         })
     }
 

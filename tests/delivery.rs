@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{PATIENCE, Server, TempDir, add_user, inbox, queue};
+use common::{PATIENCE, Server, TempDir, add_user, inbox, openssl_self_signed, queue};
 use simple_dns::rdata::{A, MX, RData};
 use simple_dns::{CLASS, Name, Packet, PacketFlag, QTYPE, RCODE, ResourceRecord, TYPE};
 
@@ -579,6 +579,59 @@ fn relay_host_with_auth_over_implicit_tls_and_starttls() {
             provider.port(service)
         )));
     }
+}
+
+/// (c) A LAN relay whose certificate is its own self-signed one, made by
+/// `openssl req -x509` (so `CA:TRUE`, which webpki refuses as a server's
+/// own: `CaUsedAsEndEntity`): given as `--relay-ca`, it is trusted as that
+/// exact certificate (pinning), and the mail goes through it.
+#[test]
+fn relay_with_its_own_self_signed_ca_certificate_is_pinned() {
+    let provider_data = TempDir::new("dlv-provider-pinned");
+    add_user(&provider_data.0, "alice@home.arpa", "relay-pw");
+    add_user(&provider_data.0, "bob@provider.test", "bob-pw");
+    let (cert, key) = openssl_self_signed(&provider_data.0, "own", "localhost");
+    let provider = Server::start(
+        &provider_data.0,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let relay = format!("localhost:{}", provider.port("submissions"));
+    let (data, server) = relay_client(
+        "dlv-relay-pinned",
+        &[
+            "--relay-host",
+            &relay,
+            "--relay-tls",
+            "implicit",
+            "--relay-ca",
+            cert.to_str().unwrap(),
+        ],
+    );
+    submit(
+        &server,
+        "alice@home.arpa",
+        &["bob@provider.test"],
+        "Subject: via a pinned relay\r\n\r\nhello\r\n",
+    );
+    wait_until(
+        "delivery through the pinned relay",
+        Duration::from_secs(20),
+        || inbox(&provider_data.0, "bob@provider.test").len() == 1,
+        &server,
+    );
+    let got = text(&inbox(&provider_data.0, "bob@provider.test")[0]);
+    assert!(got.contains("via a pinned relay"), "{got}");
+    wait_until(
+        "an empty queue",
+        Duration::from_secs(10),
+        || queue(&data.0).is_empty(),
+        &server,
+    );
 }
 
 /// (c) Without the provider's CA the certificate does not verify: the

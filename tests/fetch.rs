@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{BIN, Client, PATIENCE, Server, TempDir, add_user, admin, free_port};
+use common::{BIN, Client, PATIENCE, Server, TempDir, add_user, admin, free_port, openssl_self_signed};
 
 const LOCAL_USER: &str = "you@home.arpa";
 const REMOTE_USER: &str = "bob@remote.test";
@@ -571,6 +571,11 @@ fn local(name: &str) -> TempDir {
 
 /// `smolmail fetch add` for the remote; returns the account id.
 fn add_account(data: &Path, remote: &Remote, port: u16, extra: &[&str]) -> String {
+    add_account_with_ca(data, &remote.ca(), port, extra)
+}
+
+/// As [`add_account`], trusting the certificates in `ca`.
+fn add_account_with_ca(data: &Path, ca: &Path, port: u16, extra: &[&str]) -> String {
     let pw = data.join("remote-password");
     std::fs::write(&pw, format!("{REMOTE_PASSWORD}\n")).unwrap();
     let port = port.to_string();
@@ -587,7 +592,6 @@ fn add_account(data: &Path, remote: &Remote, port: u16, extra: &[&str]) -> Strin
         "--password-file",
         pw.to_str().unwrap(),
     ];
-    let ca = remote.ca();
     args.extend(["--ca", ca.to_str().unwrap()]);
     args.extend(extra);
     let out = admin(data, &args, "");
@@ -1426,4 +1430,47 @@ fn deleting_the_user_deletes_their_fetch_accounts() {
         !list.contains("carol@home.arpa") && list.contains("dave@home.arpa"),
         "{list}"
     );
+}
+
+/// A LAN IMAP server whose certificate is its own self-signed one, made
+/// by `openssl req -x509` (so `CA:TRUE`): given as the account's `--ca`,
+/// it is trusted as that exact certificate, as mbsync and fetchmail do
+/// (webpki alone refuses it: `CaUsedAsEndEntity`). Another self-signed
+/// certificate for the same name is still refused.
+#[test]
+fn own_self_signed_certificate_as_ca_is_pinned() {
+    let dir = TempDir::new("fetch-remote-pinned");
+    add_user(&dir.0, REMOTE_USER, REMOTE_PASSWORD);
+    let (cert, key) = openssl_self_signed(&dir.0, "own", "localhost");
+    let (other, _) = openssl_self_signed(&dir.0, "other", "localhost");
+    let server = Server::start(
+        &dir.0,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let remote = Remote::Smolmail { server, _dir: dir };
+    let mut imap = remote.imap();
+    imap.append_all("INBOX", &batch("pinned", 0..3));
+    let before = imap.snapshot("INBOX");
+    imap.logout();
+
+    let data = local("pinned");
+    let port = remote.port();
+    let wrong = add_account_with_ca(&data.0, &other, port, &[]);
+    let (ok, out) = fetch_run(&data.0, &wrong);
+    assert!(!ok && out.contains("invalid peer certificate"), "{out}");
+    admin(&data.0, &["fetch", "del", &wrong], "");
+    assert_eq!(local_count(&data.0), 0);
+
+    let id = add_account_with_ca(&data.0, &cert, port, &[]);
+    let (ok, out) = fetch_run(&data.0, &id);
+    assert!(ok && out.contains(": 3 new messages"), "{out}");
+    assert_eq!(local_count(&data.0), 3);
+    let mut imap = remote.imap();
+    assert_eq!(imap.snapshot("INBOX"), before, "the remote changed");
+    imap.logout();
 }

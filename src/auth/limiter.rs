@@ -5,13 +5,16 @@
 //! [`FORGET_AFTER`] the address is refused outright until the window passes
 //! — Dovecot's auth_failure_delay plus fail2ban, in one place. The waiting
 //! is done by the failing session's own task on a timer, so it never blocks
-//! the executor and never slows another client. IPv6 clients are counted
-//! per /64, since one host usually owns a whole /64.
+//! the executor and never slows another client. Clients are counted as
+//! [`ClientAddr::group`] says: IPv4 (mapped or not) per address, IPv6 per
+//! /64, since one host usually owns a whole /64.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
+
+use crate::net::ClientAddr;
 
 /// Failures that close the door for the rest of the window.
 pub const MAX_FAILURES: u32 = 10;
@@ -42,18 +45,8 @@ pub struct Blocked {
 }
 
 /// The key a client is counted under.
-fn key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let mut octets = v6.octets();
-                octets[8..].fill(0);
-                IpAddr::V6(octets.into())
-            }
-        },
-        v4 => v4,
-    }
+fn key(ip: impl Into<ClientAddr>) -> IpAddr {
+    ip.into().group()
 }
 
 impl FailureLimiter {
@@ -62,11 +55,11 @@ impl FailureLimiter {
     }
 
     /// Whether `ip` may try to log in now.
-    pub fn check(&self, ip: IpAddr) -> Result<(), Blocked> {
+    pub fn check(&self, ip: impl Into<ClientAddr>) -> Result<(), Blocked> {
         self.check_at(ip, Instant::now())
     }
 
-    fn check_at(&self, ip: IpAddr, now: Instant) -> Result<(), Blocked> {
+    fn check_at(&self, ip: impl Into<ClientAddr>, now: Instant) -> Result<(), Blocked> {
         let entries = self.entries.borrow();
         match entries.get(&key(ip)) {
             Some(e) if e.failures >= MAX_FAILURES && now.duration_since(e.last) < FORGET_AFTER => {
@@ -80,11 +73,11 @@ impl FailureLimiter {
 
     /// Records a failure; returns how long the session should wait before
     /// it answers.
-    pub fn failure(&self, ip: IpAddr) -> Duration {
+    pub fn failure(&self, ip: impl Into<ClientAddr>) -> Duration {
         self.failure_at(ip, Instant::now())
     }
 
-    fn failure_at(&self, ip: IpAddr, now: Instant) -> Duration {
+    fn failure_at(&self, ip: impl Into<ClientAddr>, now: Instant) -> Duration {
         let mut entries = self.entries.borrow_mut();
         if entries.len() >= MAX_TRACKED {
             entries.retain(|_, e| now.duration_since(e.last) < FORGET_AFTER);
@@ -109,7 +102,7 @@ impl FailureLimiter {
     }
 
     /// A successful login clears the address's record.
-    pub fn success(&self, ip: IpAddr) {
+    pub fn success(&self, ip: impl Into<ClientAddr>) {
         self.entries.borrow_mut().remove(&key(ip));
     }
 }
@@ -121,7 +114,7 @@ mod tests {
     #[test]
     fn delays_grow_then_block_then_forget() {
         let l = FailureLimiter::new();
-        let ip: IpAddr = "192.0.2.7".parse().unwrap();
+        let ip: IpAddr = "192.0.2.7".parse::<IpAddr>().unwrap();
         let t0 = Instant::now();
         let delays: Vec<Duration> = (0..MAX_FAILURES).map(|_| l.failure_at(ip, t0)).collect();
         assert_eq!(delays[0], FIRST_DELAY);
@@ -130,7 +123,10 @@ mod tests {
         assert_eq!(*delays.last().unwrap(), MAX_DELAY);
         assert!(l.check_at(ip, t0).is_err());
         // Another client is unaffected.
-        assert!(l.check_at("192.0.2.8".parse().unwrap(), t0).is_ok());
+        assert!(
+            l.check_at("192.0.2.8".parse::<IpAddr>().unwrap(), t0)
+                .is_ok()
+        );
         assert!(l.check_at(ip, t0 + FORGET_AFTER).is_ok());
     }
 
@@ -138,11 +134,31 @@ mod tests {
     fn success_clears_and_ipv6_counts_per_64() {
         let l = FailureLimiter::new();
         for i in 0..MAX_FAILURES {
-            l.failure(format!("2001:db8::{i:x}").parse().unwrap());
+            l.failure(format!("2001:db8::{i:x}").parse::<IpAddr>().unwrap());
         }
-        assert!(l.check("2001:db8::ffff".parse().unwrap()).is_err());
-        assert!(l.check("2001:db8:0:1::1".parse().unwrap()).is_ok());
-        l.success("2001:db8::1".parse().unwrap());
-        assert!(l.check("2001:db8::ffff".parse().unwrap()).is_ok());
+        assert!(
+            l.check("2001:db8::ffff".parse::<IpAddr>().unwrap())
+                .is_err()
+        );
+        assert!(
+            l.check("2001:db8:0:1::1".parse::<IpAddr>().unwrap())
+                .is_ok()
+        );
+        l.success("2001:db8::1".parse::<IpAddr>().unwrap());
+        assert!(l.check("2001:db8::ffff".parse::<IpAddr>().unwrap()).is_ok());
+    }
+
+    #[test]
+    fn ipv4_mapped_counts_as_ipv4() {
+        let l = FailureLimiter::new();
+        for _ in 0..MAX_FAILURES {
+            l.failure("::ffff:192.0.2.9".parse::<IpAddr>().unwrap());
+        }
+        assert!(l.check("192.0.2.9".parse::<IpAddr>().unwrap()).is_err());
+        l.success("192.0.2.9".parse::<IpAddr>().unwrap());
+        assert!(
+            l.check("::ffff:192.0.2.9".parse::<IpAddr>().unwrap())
+                .is_ok()
+        );
     }
 }

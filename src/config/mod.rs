@@ -242,13 +242,10 @@ impl Cidr {
         Ok(Cidr { addr, prefix })
     }
 
+    /// Whether the client at `ip` is in the network; an IPv4 client on a
+    /// dual-stack socket (::ffff:a.b.c.d) is an IPv4 client (`ClientAddr`).
     pub fn contains(&self, ip: IpAddr) -> bool {
-        // An IPv4 client on a dual-stack socket shows up as ::ffff:a.b.c.d.
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-            v4 => v4,
-        };
-        match (self.addr, ip) {
+        match (self.addr, crate::net::ClientAddr::new(ip).ip()) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
                 prefix_match(&net.octets(), &ip.octets(), self.prefix)
             }

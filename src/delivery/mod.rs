@@ -6,17 +6,17 @@
 //!
 //! - [`runner`]: the queue runner on the executor: due entries, grouped by
 //!   destination, bounded connections, retries with backoff, bounces;
-//! - [`route`]: the next hop of a recipient and the addresses to try;
-//! - [`dns`]: the async stub resolver (MX, A, AAAA over UDP and TCP);
+//! - [`route`]: the next hop of a recipient and the addresses to try
+//!   (the DNS and the client TLS policies are `crate::net`'s);
 //! - [`client`]: the SMTP client session;
 //! - [`reply`], [`body`]: pure parsing and encoding of what goes over the
 //!   wire;
 //! - [`bounce`]: RFC 3464 delivery status notifications;
-//! - [`tls`]: the client TLS policies;
 //! - [`admin`]: `smolmail queue list | flush | delete`.
 //!
-//! SMTP stores a message and its queue entry in one commit and then wakes
-//! the runner through [`Context::queue_kick`](crate::server::Context); the
+//! The server starts the runner with an [`Env`]: the store, the settings,
+//! and two signals. SMTP stores a message and its queue entry in one
+//! commit and then fires the queue kick, which wakes the runner; the
 //! runner also scans on a timer, which is how `smolmail queue flush` from
 //! another process reaches a running server.
 
@@ -24,16 +24,28 @@ pub mod admin;
 pub mod body;
 pub mod bounce;
 pub mod client;
-pub mod dns;
-pub mod io;
 pub mod reply;
 pub mod route;
 mod runner;
-pub mod tls;
 
 pub use runner::start;
 
-use crate::server::Context;
+use std::rc::Rc;
+
+use crate::config::DeliveryConfig;
+use crate::context::Shutdown;
+use crate::store::Store;
+
+/// What the runner needs from the server, and no more.
+pub struct Env {
+    pub store: Store,
+    /// Our name, for EHLO and in notifications (`--hostname`).
+    pub hostname: String,
+    pub settings: DeliveryConfig,
+    /// Fired when mail is queued: look at the queue now.
+    pub kick: Rc<event_listener::Event>,
+    pub shutdown: Rc<Shutdown>,
+}
 
 /// What became of one recipient in one attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,13 +83,4 @@ impl Verdict {
             peer_dsn: false,
         }
     }
-}
-
-/// The queue has reached `--max-queue`: SMTP refuses remote recipients
-/// (452 4.3.1) until it drains, rather than fill the disk.
-pub fn queue_full(ctx: &Context) -> bool {
-    ctx.store
-        .read()
-        .and_then(|r| r.queue_len())
-        .is_ok_and(|n| n >= u64::from(ctx.config.delivery.max_queue))
 }

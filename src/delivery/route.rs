@@ -10,8 +10,8 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use super::client::Hop;
-use super::dns::{Answer, Qtype, Record, Resolver};
 use crate::config::{DeliveryConfig, RouteTarget};
+use crate::net::dns::{Answer, Qtype, Record, Resolver};
 
 /// MX hosts tried per delivery (Postfix's smtp_mx_session_limit is 2,
 /// smtp_mx_address_limit 5: addresses, across hosts).
@@ -165,25 +165,12 @@ fn random() -> u32 {
     u32::from_ne_bytes(b)
 }
 
-/// Addresses of a named host: an IP literal as is, `localhost` as the
-/// loopback (RFC 6761 §6.3), else the DNS.
+/// Addresses of a named host (relay, `--route`): as every client looks a
+/// name up (`net::resolve`: IP literal, /etc/hosts, localhost, DNS).
 async fn host_addresses(resolver: &Resolver, host: &str) -> Result<Vec<IpAddr>, RouteError> {
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        return Ok(vec![ip]);
-    }
-    if host.eq_ignore_ascii_case("localhost") {
-        return Ok(vec![Ipv4Addr::LOCALHOST.into(), Ipv6Addr::LOCALHOST.into()]);
-    }
-    let addresses = resolver
-        .addresses(host)
+    crate::net::resolve(host, resolver)
         .await
-        .map_err(|e| RouteError::temporary(format!("lookup of {host}: {e}")))?;
-    if addresses.is_empty() {
-        return Err(RouteError::temporary(format!(
-            "{host} has no address in the DNS"
-        )));
-    }
-    Ok(addresses)
+        .map_err(|e| RouteError::temporary(e.to_string()))
 }
 
 fn hops_for(name: &str, addresses: &[IpAddr], port: u16) -> Vec<Hop> {

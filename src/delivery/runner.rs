@@ -17,6 +17,9 @@
 //! delay, relayed) in the same commit. A crash between a server's `250`
 //! and that commit sends the message again at restart: at-least-once, as
 //! RFC 5321 §6.1 expects; nothing is lost.
+//!
+//! This file scans the queue and writes outcomes; the sending side (jobs,
+//! workers, connections to the hops) is `runner/jobs.rs`.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -27,17 +30,19 @@ use smol::{LocalExecutor, Timer};
 
 use super::body::{self, Shape};
 use super::bounce::{self, Action, Report, ReportRcpt};
-use super::client::{Envelope, Hop, HopError, RcptSpec, Session, TlsPolicy, Transport};
-use super::dns::Resolver;
-use super::route::{self, Dest, RouteError};
-use super::{Kind, Verdict};
+use super::client::{TlsPolicy, Transport};
+use super::route::Dest;
+use super::{Env, Kind, Verdict};
 use crate::config::MAX_RETRY;
+use crate::net::dns::Resolver;
+use crate::net::tls;
 use crate::dsn::{self, notify};
-use crate::server::Context;
 use crate::store::{
     Delivery, Outbound, OutboundRecipient, QueueEntry, QueueUpdate, Recipient, StoreError,
     Summarized,
 };
+
+mod jobs;
 
 /// Entries in flight at once: bounds the runner's memory.
 const MAX_IN_FLIGHT: usize = 2000;
@@ -47,18 +52,18 @@ const POLL: Duration = Duration::from_secs(5);
 
 /// Builds the runner and spawns it on `ex`. Fails (before serving) on a
 /// TLS setup error such as an unreadable `--relay-ca`.
-pub fn start(ex: &Rc<LocalExecutor<'static>>, ctx: &Rc<Context>) -> Result<(), String> {
-    let config = &ctx.config.delivery;
+pub fn start(ex: &Rc<LocalExecutor<'static>>, env: Env) -> Result<(), String> {
+    let config = &env.settings;
     let mx = Transport {
-        helo: ctx.config.hostname.clone(),
-        tls: super::tls::opportunistic()?,
+        helo: env.hostname.clone(),
+        tls: tls::opportunistic()?,
         policy: TlsPolicy::Opportunistic,
         auth: None,
     };
     let relay = match &config.relay {
         Some(r) => Some(Transport {
-            helo: ctx.config.hostname.clone(),
-            tls: super::tls::verified(r.ca_file.as_deref())?,
+            helo: env.hostname.clone(),
+            tls: tls::verified(r.ca_file.as_deref())?,
             policy: TlsPolicy::Required {
                 implicit: r.implicit_tls,
             },
@@ -66,10 +71,10 @@ pub fn start(ex: &Rc<LocalExecutor<'static>>, ctx: &Rc<Context>) -> Result<(), S
         }),
         None => None,
     };
+    let resolver = Resolver::new(&config.dns_servers);
     let runner = Rc::new(Runner {
-        ctx: ctx.clone(),
         ex: ex.clone(),
-        resolver: Resolver::new(&config.dns_servers),
+        resolver,
         mx,
         relay,
         connections: smol::lock::Semaphore::new(config.max_outbound as usize),
@@ -78,8 +83,9 @@ pub fn start(ex: &Rc<LocalExecutor<'static>>, ctx: &Rc<Context>) -> Result<(), S
         jobs: RefCell::new(HashMap::new()),
         wake: event_listener::Event::new(),
         more: Cell::new(false),
+        env,
     });
-    match &config.relay {
+    match &runner.env.settings.relay {
         Some(r) => log::info!(
             "delivery: outbound mail goes through {}:{} ({}{})",
             r.host,
@@ -96,7 +102,7 @@ pub fn start(ex: &Rc<LocalExecutor<'static>>, ctx: &Rc<Context>) -> Result<(), S
         ),
         None => log::info!(
             "delivery: outbound mail goes to each domain's MX (port {})",
-            config.smtp_port_out
+            runner.env.settings.smtp_port_out
         ),
     }
     ex.spawn(runner.run()).detach();
@@ -104,7 +110,7 @@ pub fn start(ex: &Rc<LocalExecutor<'static>>, ctx: &Rc<Context>) -> Result<(), S
 }
 
 struct Runner {
-    ctx: Rc<Context>,
+    env: Env,
     ex: Rc<LocalExecutor<'static>>,
     resolver: Resolver,
     /// To MX hosts and `--route` hosts.
@@ -167,13 +173,13 @@ struct Job {
 impl Runner {
     async fn run(self: Rc<Self>) {
         loop {
-            if self.ctx.is_shutting_down() {
+            if self.env.shutdown.is_begun() {
                 return;
             }
             // Listen before looking, so a kick during the scan is not lost.
-            let kicked = self.ctx.queue_kick.listen();
+            let kicked = self.env.kick.listen();
             let woken = self.wake.listen();
-            let shutdown = self.ctx.shutdown.listen();
+            let shutdown = self.env.shutdown.listen();
             let pause = match self.scan() {
                 Ok(pause) => pause,
                 Err(e) => {
@@ -198,7 +204,7 @@ impl Runner {
         self.held.borrow_mut().retain(|_, until| *until > now);
         let scan = {
             let (in_flight, held) = (self.in_flight.borrow(), self.held.borrow());
-            self.ctx.store.read()?.queue_due(
+            self.env.store.read()?.queue_due(
                 now,
                 |id| in_flight.contains(&id) || held.contains_key(&id),
                 room,
@@ -220,251 +226,10 @@ impl Runner {
         Ok(pause.min(POLL))
     }
 
-    /// Starts one attempt of one entry.
-    fn begin(self: &Rc<Self>, entry: QueueEntry) {
-        self.in_flight.borrow_mut().insert(entry.entry_id);
-        let n = entry.outbound.recipients.len();
-        let attempt = Rc::new(Attempt {
-            shape: Cell::new(None),
-            entry,
-            started: Instant::now(),
-            verdicts: RefCell::new(vec![None; n]),
-            outstanding: Cell::new(0),
-        });
-        let mut groups: Vec<(Dest, Vec<usize>)> = Vec::new();
-        for (i, r) in attempt.entry.outbound.recipients.iter().enumerate() {
-            if r.state != crate::store::queue::RecipientState::Pending {
-                continue;
-            }
-            match route::destination(&self.ctx.config.delivery, &r.address) {
-                Ok(dest) => match groups.iter_mut().find(|(d, _)| *d == dest) {
-                    Some((_, rcpts)) => rcpts.push(i),
-                    None => groups.push((dest, vec![i])),
-                },
-                Err(e) => {
-                    self.log(&attempt, i, &route_verdict(&e), "none");
-                    attempt.verdicts.borrow_mut()[i] = Some(route_verdict(&e));
-                }
-            }
-        }
-        attempt.outstanding.set(groups.len());
-        if groups.is_empty() {
-            self.ex.spawn(self.clone().finish(attempt)).detach();
-            return;
-        }
-        for (dest, rcpts) in groups {
-            let msg = Msg {
-                attempt: attempt.clone(),
-                rcpts,
-            };
-            let job = self
-                .jobs
-                .borrow_mut()
-                .entry(dest.clone())
-                .or_insert_with(|| {
-                    Rc::new(Job {
-                        dest,
-                        line: RefCell::new(VecDeque::new()),
-                        workers: Cell::new(0),
-                        connected: Cell::new(0),
-                    })
-                })
-                .clone();
-            job.line.borrow_mut().push_back(msg);
-            self.staff(&job);
-        }
-    }
-
-    /// Adds workers to a job, one per waiting message, up to the limit.
-    fn staff(self: &Rc<Self>, job: &Rc<Job>) {
-        let limit = self.ctx.config.delivery.max_outbound_per_destination as usize;
-        while job.workers.get() < limit && job.workers.get() < job.line.borrow().len() {
-            job.workers.set(job.workers.get() + 1);
-            self.ex.spawn(self.clone().work(job.clone())).detach();
-        }
-    }
-
-    fn transport(&self, dest: &Dest) -> &Transport {
-        match (dest, &self.relay) {
-            (Dest::Relay, Some(relay)) => relay,
-            _ => &self.mx,
-        }
-    }
-
-    /// One worker: one connection at a time, messages off the job's line.
-    async fn work(self: Rc<Self>, job: Rc<Job>) {
-        let permit = self.connections.acquire().await;
-        let hops = if job.line.borrow().is_empty() {
-            Ok(Vec::new())
-        } else {
-            route::hops(
-                &job.dest,
-                &self.ctx.config.delivery,
-                &self.resolver,
-                &self.ctx.config.hostname,
-            )
-            .await
-        };
-        match hops {
-            Err(e) => self.drain(&job, &route_verdict(&e), "none"),
-            Ok(hops) => self.serve(&job, &hops).await,
-        }
-        drop(permit);
-        job.workers.set(job.workers.get() - 1);
-        if job.workers.get() == 0 {
-            if job.line.borrow().is_empty() {
-                let mut jobs = self.jobs.borrow_mut();
-                if jobs.get(&job.dest).is_some_and(|j| Rc::ptr_eq(j, &job)) {
-                    jobs.remove(&job.dest);
-                }
-            } else {
-                self.staff(&job);
-            }
-        }
-    }
-
-    async fn serve(self: &Rc<Self>, job: &Rc<Job>, hops: &[Hop]) {
-        let transport = self.transport(&job.dest).clone();
-        let mut session: Option<Session> = None;
-        loop {
-            let Some(msg) = job.line.borrow_mut().pop_front() else {
-                break;
-            };
-            if session.is_none() {
-                match connect(hops, &transport).await {
-                    Ok(s) => {
-                        job.connected.set(job.connected.get() + 1);
-                        session = Some(s);
-                    }
-                    Err(e) => {
-                        if job.connected.get() > 0 {
-                            // Others reach this destination: leave the
-                            // message to them (fewer parallel connections,
-                            // as the peer apparently wants).
-                            job.line.borrow_mut().push_front(msg);
-                        } else {
-                            let verdict = Verdict::local(Kind::Deferred, "4.4.1", e.text);
-                            self.record(msg, vec![verdict.clone()], "none");
-                            self.drain(job, &verdict, "none");
-                        }
-                        break;
-                    }
-                }
-            }
-            let Some(s) = session.as_mut() else { break };
-            // Let sessions run before the (possibly long) body scan.
-            smol::future::yield_now().await;
-            let shape = match msg.attempt.shape(&self.ctx.store) {
-                Ok(Some(shape)) => shape,
-                Ok(None) => {
-                    let lost = "the message body is missing from the store";
-                    let n = msg.rcpts.len();
-                    self.record(
-                        msg,
-                        vec![Verdict::local(Kind::Failed, "5.3.0", lost); n],
-                        "none",
-                    );
-                    continue;
-                }
-                Err(e) => {
-                    let v = Verdict::local(Kind::Deferred, "4.3.0", format!("store: {e}"));
-                    let n = msg.rcpts.len();
-                    self.record(msg, vec![v; n], "none");
-                    continue;
-                }
-            };
-            let attempt = &msg.attempt;
-            let out = &attempt.entry.outbound;
-            let envelope = Envelope {
-                sender: &out.sender,
-                recipients: msg
-                    .rcpts
-                    .iter()
-                    .map(|&i| {
-                        let r = &out.recipients[i];
-                        RcptSpec {
-                            address: &r.address,
-                            notify: r.notify,
-                            orcpt: r.orcpt.as_deref(),
-                        }
-                    })
-                    .collect(),
-                ret: out.ret,
-                envid: out.envid.as_deref(),
-                blob_id: attempt.entry.blob_id,
-                shape,
-            };
-            let result = s.send(&envelope, &self.ctx.store).await;
-            let relay = s.relay.clone();
-            match result {
-                Ok(verdicts) => self.record(msg, verdicts, &relay),
-                Err(broken) => {
-                    let mut verdict = Verdict::local(
-                        Kind::Deferred,
-                        "4.4.2",
-                        format!("conversation with {relay} failed: {}", broken.0),
-                    );
-                    verdict.mta = s.mta.clone();
-                    let n = msg.rcpts.len();
-                    self.record(msg, vec![verdict; n], &relay);
-                    session = None;
-                    job.connected.set(job.connected.get() - 1);
-                }
-            }
-        }
-        if let Some(s) = session {
-            job.connected.set(job.connected.get() - 1);
-            s.quit().await;
-        }
-    }
-
-    /// Gives every message still waiting for `job` the same verdict.
-    fn drain(self: &Rc<Self>, job: &Job, verdict: &Verdict, relay: &str) {
-        let waiting: Vec<Msg> = job.line.borrow_mut().drain(..).collect();
-        for msg in waiting {
-            let n = msg.rcpts.len();
-            self.record(msg, vec![verdict.clone(); n], relay);
-        }
-    }
-
-    fn log(&self, attempt: &Attempt, i: usize, v: &Verdict, relay: &str) {
-        let out = &attempt.entry.outbound;
-        let delay = (crate::time::now() - out.arrival).max(0);
-        let status = match v.kind {
-            Kind::Sent => "sent",
-            Kind::Deferred => "deferred",
-            Kind::Failed => "bounced",
-        };
-        log::info!(
-            "delivery: {}: to=<{}>, relay={relay}, delay={delay}, took={:.2}, dsn={}, status={status} ({})",
-            out.queue_id,
-            out.recipients[i].address,
-            attempt.started.elapsed().as_secs_f64(),
-            v.status,
-            v.diagnostic
-        );
-    }
-
-    /// Files the verdicts for a message's recipients; the last destination
-    /// of an attempt to answer ends the attempt.
-    fn record(self: &Rc<Self>, msg: Msg, verdicts: Vec<Verdict>, relay: &str) {
-        let attempt = msg.attempt;
-        for (&i, v) in msg.rcpts.iter().zip(verdicts) {
-            self.log(&attempt, i, &v, relay);
-            attempt.verdicts.borrow_mut()[i] = Some(v);
-        }
-        let left = attempt.outstanding.get().saturating_sub(1);
-        attempt.outstanding.set(left);
-        if left == 0 {
-            // Its own task, so the worker goes on sending meanwhile.
-            self.ex.spawn(self.clone().finish(attempt)).detach();
-        }
-    }
-
     /// Writes the attempt's outcome (and notices) in one store write.
     async fn finish(self: Rc<Self>, attempt: Rc<Attempt>) {
         let now = crate::time::now();
-        let config = &self.ctx.config.delivery;
+        let config = &self.env.settings;
         let entry = &attempt.entry;
         let mut out = entry.outbound.clone();
         out.attempts += 1;
@@ -531,40 +296,15 @@ impl Runner {
                 }
             }
         }
-        let mut notices = Vec::new();
-        if out.sender.is_empty() {
-            if !failed.is_empty() {
-                log::info!(
-                    "delivery: {}: no notification: the sender is null (a bounce is not bounced)",
-                    out.queue_id
-                );
-            }
-        } else {
-            let failed: Vec<usize> = failed
-                .into_iter()
-                .filter(|&i| notify::wants(out.recipients[i].notify, notify::FAILURE))
-                .collect();
-            let retry_until = Some(lifetime_end);
-            for (action, who) in [
-                (Action::Failed, failed),
-                (Action::Delayed, delayed),
-                (Action::Relayed, relayed),
-            ] {
-                if who.is_empty() {
-                    continue;
-                }
-                let until = (action == Action::Delayed).then_some(retry_until).flatten();
-                match self.notice(&attempt, &out, action, &who, &statuses, now, until) {
-                    Ok(Some(notice)) => notices.push(notice),
-                    Ok(None) => {}
-                    Err(e) => log::error!(
-                        "delivery: {}: cannot make the {action:?} notice: {e}",
-                        out.queue_id
-                    ),
-                }
-            }
-        }
-        let queued_notice = notices.iter().any(|n: &Summarized| n.outbound.is_some());
+        let owed = [
+            (Action::Failed, failed),
+            (Action::Delayed, delayed),
+            (Action::Relayed, relayed),
+        ];
+        let notices = self.notices(&attempt, &out, owed, &statuses, now, lifetime_end);
+        let queued_notice = notices
+            .iter()
+            .any(|n: &Summarized| n.outbound.is_some());
         let next = if pending(&out).is_empty() {
             None
         } else {
@@ -580,7 +320,7 @@ impl Runner {
             next,
             notices,
         };
-        match self.ctx.store.queue_update(update).await {
+        match self.env.store.queue_update(update).await {
             Ok(()) if !retry => log::info!("delivery: {}: removed", entry.outbound.queue_id),
             Ok(()) => {}
             Err(e) => {
@@ -601,6 +341,51 @@ impl Runner {
         }
     }
 
+    /// The notifications an attempt owes the sender, as the recipients'
+    /// NOTIFY asks (`owed`: who failed, is delayed, was relayed); none
+    /// for a null sender. A notice that cannot be made is logged.
+    fn notices(
+        &self,
+        attempt: &Attempt,
+        out: &Outbound,
+        owed: [(Action, Vec<usize>); 3],
+        statuses: &HashMap<usize, (String, bool)>,
+        now: i64,
+        lifetime_end: i64,
+    ) -> Vec<Summarized> {
+        let mut notices = Vec::new();
+        if out.sender.is_empty() {
+            if owed
+                .iter()
+                .any(|(a, who)| *a == Action::Failed && !who.is_empty())
+            {
+                log::info!(
+                    "delivery: {}: no notification: the sender is null (a bounce is not bounced)",
+                    out.queue_id
+                );
+            }
+            return notices;
+        }
+        for (action, mut who) in owed {
+            if action == Action::Failed {
+                who.retain(|&i| notify::wants(out.recipients[i].notify, notify::FAILURE));
+            }
+            if who.is_empty() {
+                continue;
+            }
+            let until = (action == Action::Delayed).then_some(lifetime_end);
+            match self.notice(attempt, out, action, &who, statuses, now, until) {
+                Ok(Some(notice)) => notices.push(notice),
+                Ok(None) => {}
+                Err(e) => log::error!(
+                    "delivery: {}: cannot make the {action:?} notice: {e}",
+                    out.queue_id
+                ),
+            }
+        }
+        notices
+    }
+
     /// Builds a notification for `who` and finds where it goes: the
     /// sender's INBOX when local, else the queue.
     #[allow(clippy::too_many_arguments)]
@@ -614,13 +399,13 @@ impl Runner {
         now: i64,
         retry_until: Option<i64>,
     ) -> Result<Option<Summarized>, StoreError> {
-        let shape = attempt.shape(&self.ctx.store)?.unwrap_or(Shape {
+        let shape = attempt.shape(&self.env.store)?.unwrap_or(Shape {
             start: 0,
             size: 0,
             eight_bit: false,
             utf8_headers: false,
         });
-        let reader = self.ctx.store.read()?;
+        let reader = self.env.store.read()?;
         let full = out.ret == dsn::Ret::Full
             && action == Action::Failed
             && shape.size <= bounce::FULL_RETURN_LIMIT;
@@ -653,14 +438,10 @@ impl Runner {
                 }
             })
             .collect();
-        let boundary = format!(
-            "{}/{}",
-            crate::store::new_queue_id(),
-            self.ctx.config.hostname
-        );
+        let boundary = format!("{}/{}", crate::store::new_queue_id(), self.env.hostname);
         let message = bounce::compose(&Report {
             action,
-            hostname: &self.ctx.config.hostname,
+            hostname: &self.env.hostname,
             queue_id: &out.queue_id,
             to: &out.sender,
             envid: out.envid.as_deref(),
@@ -728,61 +509,6 @@ fn backoff(base: Duration, attempts: u32) -> i64 {
     let factor = 1u64 << attempts.saturating_sub(1).min(20);
     base.saturating_mul(factor)
         .min(MAX_RETRY.as_secs().max(base)) as i64
-}
-
-fn route_verdict(e: &RouteError) -> Verdict {
-    let kind = if e.permanent {
-        Kind::Failed
-    } else {
-        Kind::Deferred
-    };
-    Verdict::local(kind, e.status, e.text.clone())
-}
-
-/// Tries each hop in order; after a failed TLS handshake with an MX host
-/// the same host is tried again without TLS (opportunistic, RFC 7435).
-async fn connect(hops: &[Hop], transport: &Transport) -> Result<Session, HopError> {
-    let mut last = HopError {
-        text: "no address to try".into(),
-        tls_failed: false,
-        reached: false,
-    };
-    // The reported error: the last one, unless an earlier host was reached
-    // and said more than a later refused connection does.
-    let keep = |last: &mut HopError, e: HopError| {
-        if e.reached || !last.reached {
-            *last = e;
-        }
-    };
-    let opened = |s: Session| {
-        log::info!(
-            "delivery: connected to {} ({})",
-            s.relay,
-            if s.tls { "TLS" } else { "no TLS" }
-        );
-        Ok(s)
-    };
-    for hop in hops {
-        match Session::connect(hop, transport, false).await {
-            Ok(s) => return opened(s),
-            Err(e) if e.tls_failed && transport.policy == TlsPolicy::Opportunistic => {
-                log::info!(
-                    "delivery: {}; trying {} again without TLS",
-                    e.text,
-                    hop.label()
-                );
-                match Session::connect(hop, transport, true).await {
-                    Ok(s) => return opened(s),
-                    Err(e) => keep(&mut last, e),
-                }
-            }
-            Err(e) => {
-                log::info!("delivery: {}", e.text);
-                keep(&mut last, e);
-            }
-        }
-    }
-    Err(last)
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use super::sync::{self, Env, Event};
 use crate::config::Secret;
-use crate::delivery::dns::Resolver;
+use crate::net::dns::Resolver;
 use crate::store::{FetchAccount, FetchFolder, SpecialUse};
 
 /// Defaults of `fetch add`.
@@ -157,7 +157,7 @@ pub fn add(data: &Path, o: &AddOptions) -> Result<String, String> {
         None => Vec::new(),
         Some(path) => {
             let pem = std::fs::read(path).map_err(|e| format!("--ca {}: {e}", path.display()))?;
-            crate::delivery::tls::verified_pem(&pem, &format!("--ca {}", path.display()))?;
+            crate::net::tls::verified_pem(&pem, &format!("--ca {}", path.display()))?;
             pem
         }
     };

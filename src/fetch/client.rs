@@ -8,20 +8,23 @@
 //! read-only, so not even \Recent changes) and bodies are fetched with
 //! BODY.PEEK[] (§6.4.5, \Seen stays as it was). `command.rs` has no way
 //! to spell STORE, EXPUNGE, DELETE, MOVE or COPY.
+//!
+//! The exchange under the commands (framing, tags, literals, reading to
+//! the tagged answer) is `client/exchange.rs`.
 
 use std::borrow::Cow;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::ClientConfig;
-use rustls::pki_types::ServerName;
-use smol::Async;
 
 use super::command::{self, Arg};
-use super::response::{self, Code, Framed, Framer, Kind, Limits, Response, Untagged};
-use crate::delivery::dns::Resolver;
-use crate::delivery::io::Io;
+use super::response::{self, Code, Framer, Kind, Limits, Response, Untagged};
+use crate::net::dns::Resolver;
+use crate::net::{self, Stream, timed};
+
+mod exchange;
 
 /// TCP connection set-up, per address tried.
 const CONNECT: Duration = Duration::from_secs(30);
@@ -58,7 +61,7 @@ pub struct Target {
     pub host: String,
     pub port: u16,
     pub starttls: bool,
-    /// Verifying configuration (`delivery::tls::verified_pem`).
+    /// Verifying configuration (`net::tls::verified_pem`).
     pub tls: Arc<ClientConfig>,
     pub limits: Limits,
 }
@@ -98,21 +101,9 @@ pub enum Woken {
     Timeout,
 }
 
-async fn timed<T>(
-    limit: Duration,
-    what: impl FnOnce() -> Error,
-    work: impl std::future::Future<Output = Result<T, Error>>,
-) -> Result<T, Error> {
-    smol::future::or(work, async {
-        smol::Timer::after(limit).await;
-        Err(what())
-    })
-    .await
-}
-
 /// One logged-in (or logging-in) connection.
 pub struct Session {
-    io: Io,
+    io: Stream,
     /// Received bytes; the response last returned is `buf[..frame]`.
     buf: Vec<u8>,
     frame: usize,
@@ -135,36 +126,18 @@ impl Session {
         password: &str,
     ) -> Result<Session, Error> {
         let label = target.label();
-        let addresses = addresses(&target.host, resolver).await?;
-        let mut last = Error(format!("{}: no address", target.host));
-        let mut tcp = None;
-        for ip in addresses {
-            let addr = SocketAddr::new(ip, target.port);
-            match timed(
-                CONNECT,
-                || Error(format!("connect to {addr}: timed out")),
-                async {
-                    Async::<TcpStream>::connect(addr)
-                        .await
-                        .map_err(|e| Error(format!("connect to {addr}: {e}")))
-                },
-            )
+        let addresses: Vec<SocketAddr> = net::resolve(&target.host, resolver)
             .await
-            {
-                Ok(t) => {
-                    tcp = Some(t);
-                    break;
-                }
-                Err(e) => last = e,
-            }
+            .map_err(|e| Error(e.to_string()))?
+            .into_iter()
+            .map(|ip| SocketAddr::new(ip, target.port))
+            .collect();
+        let mut io = net::connect(&addresses, CONNECT)
+            .await
+            .map_err(|e| Error(e.to_string()))?;
+        if !target.starttls {
+            handshake(&mut io, target).await?;
         }
-        let tcp = tcp.ok_or(last)?;
-        let _ = tcp.get_ref().set_nodelay(true);
-        let io = if target.starttls {
-            Io::Plain(tcp)
-        } else {
-            Io::Tls(Box::new(handshake(tcp, target).await?))
-        };
         let mut session = Session {
             io,
             buf: Vec::with_capacity(8192),
@@ -194,225 +167,6 @@ impl Session {
         self.caps.iter().any(|c| c == cap)
     }
 
-    fn error(&self, text: impl std::fmt::Display) -> Error {
-        Error(format!("{}: {text}", self.label))
-    }
-
-    /// Reads until the next whole response is in the buffer, then
-    /// [`Session::response`] parses it. The limit applies to each wait for
-    /// bytes, so a large body arriving steadily is not cut off. Dropping
-    /// the future (IDLE's timer) loses nothing: bytes leave the socket only
-    /// together with being appended to the buffer.
-    async fn next_frame(&mut self, limit: Duration) -> Result<(), Error> {
-        if self.frame > 0 {
-            self.buf.drain(..self.frame);
-            self.frame = 0;
-            if self.buf.capacity() > KEEP && self.buf.len() < KEEP {
-                self.buf.shrink_to(KEEP);
-            }
-        }
-        loop {
-            match self.framer.advance(&self.buf, &self.limits) {
-                Ok(Framed::Complete(n)) => {
-                    self.frame = n;
-                    return Ok(());
-                }
-                Ok(Framed::Need(more)) => {
-                    // A literal's whole size is known: grow once for it.
-                    self.buf.reserve(more.min(self.limits.max_literal as usize));
-                    let label = &self.label;
-                    let io = &mut self.io;
-                    let scratch = &mut self.scratch;
-                    let n = timed(
-                        limit,
-                        || Error(format!("{label}: no answer in {} s", limit.as_secs())),
-                        async {
-                            io.read(scratch)
-                                .await
-                                .map_err(|e| Error(format!("{label}: read: {e}")))
-                        },
-                    )
-                    .await?;
-                    if n == 0 {
-                        return Err(self.error("the server closed the connection"));
-                    }
-                    self.buf.extend_from_slice(&self.scratch[..n]);
-                }
-                Err(e) => return Err(self.error(e)),
-            }
-        }
-    }
-
-    /// The response [`Session::next_frame`] read, parsed in place.
-    fn response(&self) -> Result<Response<'_>, Error> {
-        response::parse(&self.buf[..self.frame]).map_err(|e| self.error(e))
-    }
-
-    /// Moves `len` bytes at `start` of the current response out of the
-    /// read buffer. A large message is not copied: the buffer that holds
-    /// it becomes the message, and what followed it starts a new buffer.
-    /// So a message is in memory once, not twice.
-    fn take(&mut self, start: usize, len: usize) -> Vec<u8> {
-        if len < KEEP || len.saturating_mul(2) < self.buf.capacity() {
-            return self.buf[start..start + len].to_vec();
-        }
-        let rest = self.buf.split_off(self.frame);
-        let mut bytes = std::mem::replace(&mut self.buf, rest);
-        self.frame = 0;
-        bytes.truncate(start + len);
-        bytes.drain(..start);
-        bytes
-    }
-
-    async fn send(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        let label = &self.label;
-        let io = &mut self.io;
-        timed(
-            COMMAND,
-            || Error(format!("{label}: write timed out")),
-            async {
-                io.write_all(bytes)
-                    .await
-                    .map_err(|e| Error(format!("{label}: write: {e}")))
-            },
-        )
-        .await
-    }
-
-    fn next_tag(&mut self) -> String {
-        self.tag += 1;
-        format!("f{}", self.tag)
-    }
-
-    /// `* OK`, `* PREAUTH` (true) or `* BYE` (§7.1).
-    async fn greeting(&mut self) -> Result<bool, Error> {
-        self.next_frame(COMMAND).await?;
-        let Response::Untagged(Untagged::Status(status)) = self.response()? else {
-            return Err(self.error("the server did not greet with * OK"));
-        };
-        let (kind, text) = (status.kind, status.text.to_string());
-        if let Some(Code::Capability(caps)) = &status.code {
-            let caps = upper(caps);
-            self.caps = caps;
-        }
-        match kind {
-            Kind::Ok => Ok(false),
-            Kind::Preauth => Ok(true),
-            _ => Err(self.error(format_args!("the server refused us: {text}"))),
-        }
-    }
-
-    /// Sends `args` as one command and reads to its tagged answer, handing
-    /// each untagged response to `each`. A literal argument waits for the
-    /// server's `+` (§7.5) before its bytes go. NO and BAD become errors
-    /// naming `what` (never the arguments: they may hold the password).
-    async fn run(
-        &mut self,
-        what: &str,
-        verb: &str,
-        args: &[Arg],
-        mut each: impl FnMut(Untagged<'_>) -> Result<(), Error>,
-    ) -> Result<(), Error> {
-        let tag = self.next_tag();
-        let mut out = format!("{tag} {verb}").into_bytes();
-        for arg in args {
-            match arg {
-                Arg::Inline(text) => {
-                    out.push(b' ');
-                    out.extend_from_slice(text.as_bytes());
-                }
-                Arg::Literal(bytes) => {
-                    out.extend_from_slice(format!(" {{{}}}\r\n", bytes.len()).as_bytes());
-                    self.send(&out).await?;
-                    self.until_continuation(what, &tag, &mut each).await?;
-                    out.clear();
-                    out.extend_from_slice(bytes);
-                }
-            }
-        }
-        out.extend_from_slice(b"\r\n");
-        self.send(&out).await?;
-        self.until_tagged(what, &tag, &mut each).await
-    }
-
-    /// Reads until `+`; a tagged answer instead is the command's refusal.
-    async fn until_continuation(
-        &mut self,
-        what: &str,
-        tag: &str,
-        each: &mut impl FnMut(Untagged<'_>) -> Result<(), Error>,
-    ) -> Result<(), Error> {
-        loop {
-            self.next_frame(COMMAND).await?;
-            let mut caps = None;
-            match self.response()? {
-                Response::Continuation(_) => return Ok(()),
-                Response::Tagged { tag: t, status } if t == tag => {
-                    return Err(self.error(format_args!("{what} refused: {}", status.text)));
-                }
-                Response::Tagged { .. } => {}
-                Response::Untagged(u) => {
-                    if let Untagged::Capability(c) = &u {
-                        caps = Some(upper(c));
-                    }
-                    each(u)?
-                }
-            }
-            if let Some(c) = caps {
-                self.caps = c;
-            }
-        }
-    }
-
-    /// Reads until the tagged answer to `tag`: OK is success, NO or BAD
-    /// the command's refusal. Capabilities announced on the way (untagged
-    /// or in the OK's code) replace the known ones.
-    async fn until_tagged(
-        &mut self,
-        what: &str,
-        tag: &str,
-        each: &mut impl FnMut(Untagged<'_>) -> Result<(), Error>,
-    ) -> Result<(), Error> {
-        let mut bye: Option<String> = None;
-        loop {
-            if let Err(e) = self.next_frame(COMMAND).await {
-                return Err(match bye {
-                    Some(text) => self.error(format_args!("the server said BYE: {text}")),
-                    None => e,
-                });
-            }
-            let mut caps = None;
-            let mut done = None;
-            match self.response()? {
-                Response::Tagged { tag: t, status } if t == tag => {
-                    if let Some(Code::Capability(c)) = &status.code {
-                        caps = Some(upper(c));
-                    }
-                    done = Some(match status.kind {
-                        Kind::Ok => Ok(()),
-                        _ => Err(self.error(format_args!("{what} refused: {}", status.text))),
-                    });
-                }
-                Response::Tagged { .. } | Response::Continuation(_) => {}
-                Response::Untagged(Untagged::Status(s)) if s.kind == Kind::Bye => {
-                    bye = Some(s.text.to_string());
-                }
-                Response::Untagged(u) => {
-                    if let Untagged::Capability(c) = &u {
-                        caps = Some(upper(c));
-                    }
-                    each(u)?;
-                }
-            }
-            if let Some(c) = caps {
-                self.caps = c;
-            }
-            if let Some(result) = done {
-                return result;
-            }
-        }
-    }
-
     async fn capability(&mut self) -> Result<(), Error> {
         self.run("CAPABILITY", "CAPABILITY", &[], |_| Ok(())).await
     }
@@ -434,10 +188,10 @@ impl Session {
         self.frame = 0;
         self.framer = Framer::default();
         self.caps.clear();
-        let Io::Plain(tcp) = std::mem::replace(&mut self.io, Io::Gone) else {
+        if self.io.is_tls() {
             return Err(self.error("TLS is already on"));
-        };
-        self.io = Io::Tls(Box::new(handshake(tcp, target).await?));
+        }
+        handshake(&mut self.io, target).await?;
         self.capability().await
     }
 
@@ -541,12 +295,7 @@ impl Session {
         self.send(command.as_bytes()).await?;
         let mut bye: Option<String> = None;
         loop {
-            if let Err(e) = self.next_frame(COMMAND).await {
-                return Err(match bye {
-                    Some(text) => self.error(format_args!("the server said BYE: {text}")),
-                    None => e,
-                });
-            }
+            self.next_answer(bye.as_deref()).await?;
             let base = self.buf.as_ptr() as usize;
             let found = match self.response()? {
                 Response::Tagged { tag: t, status } if t == tag => {
@@ -657,75 +406,22 @@ impl Session {
     }
 }
 
-fn upper(caps: &[&str]) -> Vec<String> {
-    caps.iter().map(|c| c.to_ascii_uppercase()).collect()
-}
-
-async fn handshake(
-    tcp: Async<TcpStream>,
-    target: &Target,
-) -> Result<futures_rustls::client::TlsStream<Async<TcpStream>>, Error> {
-    let name = ServerName::try_from(target.host.clone())
-        .map_err(|_| Error(format!("{} is not a valid TLS server name", target.host)))?;
-    let connector = futures_rustls::TlsConnector::from(target.tls.clone());
-    timed(
-        HANDSHAKE,
-        || Error(format!("{}: TLS handshake timed out", target.label())),
-        async {
-            connector
-                .connect(name, tcp)
-                .await
-                .map_err(|e| Error(format!("{}: TLS: {e}", target.label())))
-        },
-    )
-    .await
-}
-
-/// The addresses of `host`: an IP address itself; `localhost` and names
-/// in /etc/hosts as listed there (a homelab's IMAP server is often only
-/// known there); anything else from DNS.
-async fn addresses(host: &str, resolver: &Resolver) -> Result<Vec<IpAddr>, Error> {
-    if let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>() {
-        return Ok(vec![ip]);
-    }
-    let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
-    let mut found = hosts_lookup(&hosts, host);
-    if found.is_empty() && host.eq_ignore_ascii_case("localhost") {
-        found = vec![
-            IpAddr::V4(Ipv4Addr::LOCALHOST),
-            IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ];
-    }
-    if !found.is_empty() {
-        return Ok(found);
-    }
-    match resolver.addresses(host).await {
-        Ok(a) if a.is_empty() => Err(Error(format!("{host} has no address"))),
-        Ok(a) => Ok(a),
-        Err(e) => Err(Error(format!("cannot look {host} up: {}", e.0))),
-    }
-}
-
-/// The addresses hosts(5) text gives `host`, IPv4 first.
-pub fn hosts_lookup(text: &str, host: &str) -> Vec<IpAddr> {
-    let mut out: Vec<IpAddr> = text
-        .lines()
-        .map(|l| l.split('#').next().unwrap_or(""))
-        .filter_map(|l| {
-            let mut words = l.split_whitespace();
-            let ip = words.next()?.parse::<IpAddr>().ok()?;
-            words.any(|w| w.eq_ignore_ascii_case(host)).then_some(ip)
+/// The TLS handshake with the target: from the first byte (implicit TLS,
+/// RFC 8314) or after STARTTLS.
+async fn handshake(io: &mut Stream, target: &Target) -> Result<(), Error> {
+    let name = net::tls::server_name(&target.host).map_err(Error)?;
+    io.connect_tls(&target.tls, name, HANDSHAKE)
+        .await
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::TimedOut => {
+                Error(format!("{}: TLS handshake timed out", target.label()))
+            }
+            _ => Error(format!("{}: TLS: {e}", target.label())),
         })
-        .collect();
-    out.sort_by_key(|ip| ip.is_ipv6());
-    out.dedup();
-    out
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     /// The session's source never spells a command that changes the
     /// remote side, in either way commands are written here (a verb
     /// string for `run`, or after the tag in a `format!`).
@@ -733,6 +429,7 @@ mod tests {
     fn no_command_changes_the_remote() {
         let sources = [
             include_str!("client.rs"),
+            include_str!("client/exchange.rs"),
             include_str!("sync.rs"),
             include_str!("runner.rs"),
             include_str!("command.rs"),
@@ -762,17 +459,5 @@ mod tests {
         }
         assert!(include_str!("client.rs").contains("\"EXAMINE\""));
         assert!(include_str!("sync.rs").contains("BODY.PEEK[]"));
-    }
-
-    #[test]
-    fn hosts_file() {
-        let text = "127.0.0.1 localhost\n::1 localhost ip6-localhost\n192.168.1.5  nas.lan nas # the NAS\n# 10.0.0.1 nas\n";
-        assert_eq!(
-            hosts_lookup(text, "NAS"),
-            vec!["192.168.1.5".parse::<IpAddr>().unwrap()]
-        );
-        assert_eq!(hosts_lookup(text, "localhost").len(), 2);
-        assert!(hosts_lookup(text, "localhost")[0].is_ipv4());
-        assert!(hosts_lookup(text, "the").is_empty());
     }
 }

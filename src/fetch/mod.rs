@@ -15,6 +15,8 @@
 //!
 //! Settings, the remote password and the progress live in the store
 //! (`store/fetch_ops.rs`), whose files are readable by their owner only.
+//! The server starts the fetcher with an [`Env`]: the store and the two
+//! settings it uses. Sockets, DNS and TLS are `crate::net`'s.
 
 pub mod admin;
 pub mod client;
@@ -26,9 +28,19 @@ pub mod sync;
 
 pub use runner::start;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::store::FetchAccount;
+use crate::store::{FetchAccount, Store};
+
+/// What the fetcher needs from the server, and no more.
+pub struct Env {
+    pub store: Store,
+    /// `--dns-server`; empty means /etc/resolv.conf.
+    pub dns_servers: Vec<SocketAddr>,
+    /// `--max-message-size`: larger messages stay on the server.
+    pub max_message_size: u64,
+}
 
 /// `#3 bob@example.com at imap.example.com:993 for you@home.arpa`: how
 /// log lines and `fetch list` name an account (never with its password).

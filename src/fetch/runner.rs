@@ -20,10 +20,10 @@ use std::time::{Duration, Instant};
 
 use smol::{LocalExecutor, Timer};
 
+use super::Env;
 use super::client::{Error, Session, Target, Woken};
-use super::sync::{self, Env};
-use crate::delivery::dns::Resolver;
-use crate::server::Context;
+use super::sync;
+use crate::net::dns::Resolver;
 use crate::store::{FetchAccount, FetchStatus};
 
 /// How often the account list is read.
@@ -37,27 +37,28 @@ const IDLE_MAX: Duration = Duration::from_secs(29 * 60);
 const CAPPED_PAUSE: Duration = Duration::from_secs(1);
 
 struct Fetcher {
-    ctx: Rc<Context>,
+    env: Env,
     resolver: Resolver,
     /// Accounts with a task.
     running: RefCell<HashSet<u64>>,
 }
 
 impl Fetcher {
-    fn env(&self) -> Env<'_> {
-        Env {
-            store: &self.ctx.store,
+    /// What one run needs.
+    fn run_env(&self) -> sync::Env<'_> {
+        sync::Env {
+            store: &self.env.store,
             resolver: &self.resolver,
-            max_message_size: self.ctx.config.max_message_size,
+            max_message_size: self.env.max_message_size,
         }
     }
 }
 
 /// Spawns the fetcher on the executor.
-pub fn start(ex: &Rc<LocalExecutor<'static>>, ctx: &Rc<Context>) {
+pub fn start(ex: &Rc<LocalExecutor<'static>>, env: Env) {
     let fetcher = Rc::new(Fetcher {
-        ctx: ctx.clone(),
-        resolver: Resolver::new(&ctx.config.delivery.dns_servers),
+        resolver: Resolver::new(&env.dns_servers),
+        env,
         running: RefCell::new(HashSet::new()),
     });
     ex.spawn(supervise(ex.clone(), fetcher)).detach();
@@ -66,11 +67,11 @@ pub fn start(ex: &Rc<LocalExecutor<'static>>, ctx: &Rc<Context>) {
 async fn supervise(ex: Rc<LocalExecutor<'static>>, fetcher: Rc<Fetcher>) {
     let mut secured = false;
     loop {
-        match fetcher.ctx.store.read().and_then(|r| r.fetch_accounts()) {
+        match fetcher.env.store.read().and_then(|r| r.fetch_accounts()) {
             Ok(accounts) => {
                 if !accounts.is_empty() && !secured {
                     // The store now holds remote passwords.
-                    for note in super::admin::secure_data_dir(fetcher.ctx.store.dir()) {
+                    for note in super::admin::secure_data_dir(fetcher.env.store.dir()) {
                         log::warn!("fetch: {note}");
                     }
                     secured = true;
@@ -108,7 +109,7 @@ enum Next {
 async fn account_loop(fetcher: Rc<Fetcher>, id: u64) {
     let mut backoff: Option<Duration> = None;
     loop {
-        let account = match fetcher.ctx.store.read().and_then(|r| r.fetch_account(id)) {
+        let account = match fetcher.env.store.read().and_then(|r| r.fetch_account(id)) {
             Ok(Some(a)) => a,
             Ok(None) => {
                 log::info!("fetch: #{id} was deleted; stopped");
@@ -120,7 +121,7 @@ async fn account_loop(fetcher: Rc<Fetcher>, id: u64) {
                 continue;
             }
         };
-        let result = match sync::target(&account, fetcher.ctx.config.max_message_size) {
+        let result = match sync::target(&account, fetcher.env.max_message_size) {
             Ok(target) if account.idle => idle(&fetcher, &account, &target).await,
             Ok(target) => poll(&fetcher, &account, &target).await,
             Err(e) => Err(e),
@@ -158,7 +159,7 @@ async fn record(fetcher: &Fetcher, id: u64, ok: bool, text: String) {
         ok,
         text,
     };
-    if let Err(e) = fetcher.ctx.store.fetch_status(id, status).await
+    if let Err(e) = fetcher.env.store.fetch_status(id, status).await
         && !matches!(e, crate::store::StoreError::NotFound(_))
     {
         log::warn!("fetch: #{id}: cannot record the run: {e}");
@@ -174,7 +175,7 @@ async fn pull(
 ) -> Result<sync::Totals, Error> {
     let started = Instant::now();
     let (totals, result) =
-        sync::folders(session, &fetcher.env(), account, which, &mut |_| {}).await;
+        sync::folders(session, &fetcher.run_env(), account, which, &mut |_| {}).await;
     match result {
         Ok(()) => {
             let took = started.elapsed();
@@ -238,7 +239,7 @@ async fn idle(fetcher: &Fetcher, account: &FetchAccount, target: &Target) -> Res
     loop {
         // Deleted or replaced meanwhile: the account loop decides.
         match fetcher
-            .ctx
+            .env
             .store
             .read()
             .and_then(|r| r.fetch_account(account.id))
@@ -251,7 +252,7 @@ async fn idle(fetcher: &Fetcher, account: &FetchAccount, target: &Target) -> Res
         }
         let selected = session.examine("INBOX").await?;
         let state = fetcher
-            .ctx
+            .env
             .store
             .read()
             .and_then(|r| r.fetch_folder_state(account.id, inbox as u32))

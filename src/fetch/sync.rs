@@ -19,7 +19,7 @@ use std::collections::HashSet;
 use super::client::{Error, Selected, Session, Target};
 use super::identity;
 use super::response::{Limits, Untagged};
-use crate::delivery::dns::Resolver;
+use crate::net::dns::Resolver;
 use crate::store::{Delivery, FetchAccount, FetchBatch, Fetched, Store, Summarized};
 
 /// Most messages in one batch (one UID FETCH, one store write).
@@ -65,7 +65,7 @@ pub struct Totals {
 /// plus the account's own CA) and the reading bounds.
 pub fn target(account: &FetchAccount, max_message_size: u64) -> Result<Target, Error> {
     let tls =
-        crate::delivery::tls::verified_pem(&account.ca_pem, "the account's --ca").map_err(Error)?;
+        crate::net::tls::verified_pem(&account.ca_pem, "the account's --ca").map_err(Error)?;
     Ok(Target {
         host: account.host.clone(),
         port: account.port,

@@ -9,7 +9,7 @@ use super::search::{self, Candidate, Parsed};
 use super::section;
 use super::selected::{split_flags, uid_set};
 use super::session::{Flow, Session};
-use crate::server::Stream;
+use crate::net::Stream;
 use crate::store::{FlagChange, FlagOp, Flags};
 
 /// Takes the last line (the tagged reply) off the output, so untagged

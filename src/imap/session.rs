@@ -13,7 +13,8 @@ use smol::io::AsyncWriteExt;
 use super::parse::{self, Command, CommandKind};
 use super::selected::Selected;
 use crate::auth::{LoginResult, sasl};
-use crate::server::{Conn, Context, Input, ReadError, Stream};
+use crate::context::{Conn, Context};
+use crate::net::{self, ClientAddr, Input, ReadError, Stream};
 use crate::store::Account;
 
 /// RFC 3501 §5.4: the autologout timer is at least 30 minutes.
@@ -118,7 +119,7 @@ impl Session {
     /// Whether plaintext logins are allowed here: inside TLS, or from
     /// this host (DESIGN.md).
     pub fn login_allowed(&self) -> bool {
-        self.tls || self.peer.ip().is_loopback()
+        self.tls || ClientAddr::from(self.peer).may_login_without_tls()
     }
 
     pub fn capabilities(&self) -> String {
@@ -175,27 +176,9 @@ impl Session {
                 Flow::Continue => {}
                 Flow::Close => break,
                 Flow::StartTls => {
-                    if !self.flush(&mut stream).await {
-                        break;
+                    if !self.start_tls(&mut stream).await {
+                        return;
                     }
-                    // RFC 3501 §6.2.1 / CVE-2011-0411: plaintext pipelined
-                    // after STARTTLS is thrown away, never executed.
-                    let dropped = self.input.discard();
-                    if dropped > 0 {
-                        log::warn!(
-                            "[{}] imap: discarded {dropped} bytes of plaintext pipelined after STARTTLS",
-                            self.id
-                        );
-                    }
-                    let acceptor = self.ctx.tls.acceptor();
-                    match stream.start_tls_timed(&acceptor).await {
-                        Ok(tls) => stream = tls,
-                        Err(e) => {
-                            log::info!("[{}] imap: STARTTLS handshake failed: {e}", self.id);
-                            return;
-                        }
-                    }
-                    self.tls = true;
                 }
             }
             if self.bad >= MAX_BAD {
@@ -210,6 +193,24 @@ impl Session {
         }
         self.flush(&mut stream).await;
         let _ = stream.close().await;
+    }
+
+    /// After the positive reply to STARTTLS: the reply out, the pipelined
+    /// plaintext thrown away, the handshake; false if the session is over.
+    async fn start_tls(&mut self, stream: &mut Stream) -> bool {
+        if !self.flush(stream).await {
+            return false;
+        }
+        // RFC 3501 §6.2.1 / CVE-2011-0411: plaintext pipelined after
+        // STARTTLS is thrown away, never executed.
+        let acceptor = self.ctx.tls.acceptor();
+        let who = format!("[{}] imap", self.id);
+        let upgrade = net::starttls(stream, &mut self.input, &acceptor, &who, "STARTTLS");
+        if upgrade.await.is_err() {
+            return false;
+        }
+        self.tls = true;
+        true
     }
 
     /// Slows a client that sends more than COMMANDS_PER_SECOND for long,

@@ -9,12 +9,10 @@
 //! map, in the runs that [`DotStuffed`] cuts, without copying the message.
 
 use std::fmt;
-use std::io::{self, Write as _};
 use std::net::SocketAddr;
 use std::rc::Rc;
 
-use smol::Timer;
-use smol::io::{AsyncWrite, AsyncWriteExt};
+use smol::io::AsyncWriteExt;
 
 use super::body::{DotStuffed, top_len};
 use super::command::{self, Command};
@@ -23,7 +21,8 @@ use super::{IDLE_TIMEOUT, MAX_BAD_COMMANDS, MAX_LINE, SASL_MECHANISMS};
 use crate::auth::LoginResult;
 use crate::auth::sasl::{self, SaslError};
 use crate::config::Service;
-use crate::server::{Conn, Context, Input, ReadError, Stream};
+use crate::context::{Conn, Context};
+use crate::net::{self, ClientAddr, Input, Output, ReadError, Stream};
 use crate::store::Account;
 
 /// Runs a POP3 session on an accepted connection (TLS already up on 995).
@@ -46,26 +45,18 @@ pub async fn session(conn: Conn, ctx: Rc<Context>) {
             match session.run(&mut stream, &mut input).await {
                 Flow::Continue | Flow::Close => break,
                 Flow::StartTls => {
-                    // RFC 2595 §4 and DESIGN.md: plaintext that came in
-                    // behind STLS is thrown away, never executed.
-                    let dropped = input.discard();
                     if session.out.flush(&mut stream).await.is_err() {
                         break;
                     }
-                    if dropped > 0 {
-                        log::warn!(
-                            "[{id}] {}: discarded {dropped} plaintext bytes sent after STLS",
-                            session.name
-                        );
+                    // RFC 2595 §4 and DESIGN.md: plaintext that came in
+                    // behind STLS is thrown away, never executed.
+                    let acceptor = ctx.tls.acceptor();
+                    let who = format!("[{id}] {}", session.name);
+                    let upgrade = net::starttls(&mut stream, &mut input, &acceptor, &who, "STLS");
+                    if upgrade.await.is_err() {
+                        session.log_end();
+                        return;
                     }
-                    stream = match stream.start_tls_timed(&ctx.tls.acceptor()).await {
-                        Ok(tls) => tls,
-                        Err(e) => {
-                            log::info!("[{id}] {}: STLS handshake failed: {e}", session.name);
-                            session.log_end();
-                            return;
-                        }
-                    };
                     session.tls = true;
                 }
             }
@@ -142,7 +133,7 @@ impl Session {
             plain_port: service == Service::Pop3,
             tls,
             peer,
-            out: Output::default(),
+            out: Output::new(IDLE_TIMEOUT),
             user: None,
             sasl: None,
             tx: None,
@@ -243,7 +234,7 @@ impl Session {
     /// Credentials may only cross an encrypted connection, or loopback
     /// (DESIGN.md; RFC 2595 §2.2 leaves the policy to the server).
     fn login_allowed(&self) -> bool {
-        self.tls || self.peer.ip().to_canonical().is_loopback()
+        self.tls || ClientAddr::from(self.peer).may_login_without_tls()
     }
 
     fn capa(&mut self) {
@@ -540,9 +531,9 @@ impl Session {
         for (n, entry) in tx.maildrop.live() {
             if uidl {
                 let uid = tx.maildrop.unique_id(entry);
-                let _ = write!(self.out.buf, "{n} {}\r\n", uid.as_str());
+                let _ = write!(self.out, "{n} {}\r\n", uid.as_str());
             } else {
-                let _ = write!(self.out.buf, "{n} {}\r\n", entry.size);
+                let _ = write!(self.out, "{n} {}\r\n", entry.size);
             }
             if self.out.spill(stream).await.is_err() {
                 return Flow::Close;
@@ -672,96 +663,4 @@ impl Session {
             );
         }
     }
-}
-
-/// Replies waiting to be written. Small replies collect here; a message
-/// body bigger than the buffer goes to the stream directly.
-#[derive(Default)]
-struct Output {
-    buf: Vec<u8>,
-}
-
-/// The most bytes collected before they are written.
-const OUT_BUF: usize = 16 * 1024;
-/// A write larger than this is split, so the idle timeout bounds each part.
-const WRITE_CHUNK: usize = 64 * 1024;
-
-impl Output {
-    fn push(&mut self, bytes: &[u8]) {
-        self.buf.extend_from_slice(bytes);
-    }
-
-    /// One line from its parts, CRLF added.
-    fn line(&mut self, parts: &[&str]) {
-        for part in parts {
-            self.buf.extend_from_slice(part.as_bytes());
-        }
-        self.buf.extend_from_slice(b"\r\n");
-    }
-
-    /// A status line, `+OK text` or `-ERR text` (RFC 2449 §3).
-    fn status(&mut self, status: &[u8], text: fmt::Arguments) {
-        self.buf.extend_from_slice(status);
-        if text.as_str() != Some("") {
-            self.buf.push(b' ');
-            let _ = self.buf.write_fmt(text);
-        }
-        self.buf.extend_from_slice(b"\r\n");
-    }
-
-    /// Queues `bytes`, writing out first if the buffer would overflow; a
-    /// run as large as the buffer is written without a copy.
-    async fn put<W: AsyncWrite + Unpin>(&mut self, w: &mut W, bytes: &[u8]) -> io::Result<()> {
-        if self.buf.len() + bytes.len() > OUT_BUF {
-            self.drain(w).await?;
-            if bytes.len() >= OUT_BUF {
-                return write_timed(w, bytes).await;
-            }
-        }
-        self.buf.extend_from_slice(bytes);
-        Ok(())
-    }
-
-    /// Writes the buffer out if it has reached its size.
-    async fn spill<W: AsyncWrite + Unpin>(&mut self, w: &mut W) -> io::Result<()> {
-        if self.buf.len() >= OUT_BUF {
-            self.drain(w).await?;
-        }
-        Ok(())
-    }
-
-    async fn drain<W: AsyncWrite + Unpin>(&mut self, w: &mut W) -> io::Result<()> {
-        if !self.buf.is_empty() {
-            write_timed(w, &self.buf).await?;
-            self.buf.clear();
-        }
-        Ok(())
-    }
-
-    /// Writes everything and flushes the stream (TLS records included).
-    async fn flush<W: AsyncWrite + Unpin>(&mut self, w: &mut W) -> io::Result<()> {
-        self.drain(w).await?;
-        // An idle session keeps only a small buffer.
-        if self.buf.capacity() > 4096 {
-            self.buf = Vec::new();
-        }
-        timed(w.flush()).await
-    }
-}
-
-/// Writes all of `bytes`; each chunk must go within the idle timeout, so a
-/// client that stops reading cannot hold the session forever.
-async fn write_timed<W: AsyncWrite + Unpin>(w: &mut W, bytes: &[u8]) -> io::Result<()> {
-    for chunk in bytes.chunks(WRITE_CHUNK) {
-        timed(w.write_all(chunk)).await?;
-    }
-    Ok(())
-}
-
-async fn timed(io: impl Future<Output = io::Result<()>>) -> io::Result<()> {
-    let timeout = async {
-        Timer::after(IDLE_TIMEOUT).await;
-        Err(io::Error::from(io::ErrorKind::TimedOut))
-    };
-    smol::future::or(io, timeout).await
 }

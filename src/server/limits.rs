@@ -1,4 +1,5 @@
-//! Connection limits: in total and per client IP.
+//! Connection limits: in total and per client ([`ClientAddr::group`]: an
+//! IPv4 address, IPv4-mapped or not, or an IPv6 /64).
 //!
 //! Everything runs on the one executor thread, so plain `Cell`/`RefCell`
 //! counters suffice; a [`Slot`] gives its place back when the connection's
@@ -9,10 +10,13 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::rc::Rc;
 
+use crate::net::ClientAddr;
+
 pub struct Limits {
     max_total: u32,
     max_per_ip: u32,
     total: Cell<u32>,
+    /// Open connections per [`ClientAddr::group`].
     per_ip: RefCell<HashMap<IpAddr, u32>>,
 }
 
@@ -39,7 +43,8 @@ impl Limits {
         })
     }
 
-    pub fn acquire(self: &Rc<Limits>, ip: IpAddr) -> Result<Slot, Refusal> {
+    pub fn acquire(self: &Rc<Limits>, client: ClientAddr) -> Result<Slot, Refusal> {
+        let ip = client.group();
         if self.total.get() >= self.max_total {
             return Err(Refusal::Total);
         }
@@ -80,11 +85,15 @@ impl Drop for Slot {
 mod tests {
     use super::*;
 
+    fn client(text: &str) -> ClientAddr {
+        ClientAddr::new(text.parse().unwrap())
+    }
+
     #[test]
     fn total_and_per_ip() {
         let limits = Limits::new(3, 2);
-        let a: IpAddr = "10.0.0.1".parse().unwrap();
-        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let a = client("10.0.0.1");
+        let b = client("10.0.0.2");
         let s1 = limits.acquire(a).unwrap();
         let _s2 = limits.acquire(a).unwrap();
         assert_eq!(limits.acquire(a).err(), Some(Refusal::PerIp));
@@ -93,5 +102,27 @@ mod tests {
         drop(s1);
         assert_eq!(limits.open(), 2);
         assert!(limits.acquire(a).is_ok());
+    }
+
+    #[test]
+    fn one_client_however_it_arrives() {
+        let limits = Limits::new(100, 2);
+        // IPv4 through a dual-stack listener is the same client.
+        let _a = limits.acquire(client("192.0.2.1")).unwrap();
+        let _b = limits.acquire(client("::ffff:192.0.2.1")).unwrap();
+        assert_eq!(
+            limits.acquire(client("192.0.2.1")).err(),
+            Some(Refusal::PerIp)
+        );
+        // An IPv6 host is counted by its /64, whatever address it picks.
+        let _c = limits.acquire(client("2001:db8::1")).unwrap();
+        let d = limits.acquire(client("2001:db8::2")).unwrap();
+        assert_eq!(
+            limits.acquire(client("2001:db8::ffff:3")).err(),
+            Some(Refusal::PerIp)
+        );
+        assert!(limits.acquire(client("2001:db8:0:1::1")).is_ok());
+        drop(d);
+        assert!(limits.acquire(client("2001:db8::3")).is_ok());
     }
 }

@@ -1,4 +1,9 @@
-//! The server process: listeners, TLS accept, connection limits, signals.
+//! The top floor: the server process's listeners, the dispatch of each
+//! accepted connection to its protocol room (smtp, imap, pop3), the start
+//! of the outbound rooms (delivery, fetch), signals and shutdown. Nothing
+//! imports `server`; it imports the rooms, and they get what they need
+//! through `crate::context` (sessions) or their own `Env` (delivery,
+//! fetch). Bytes on the socket are `crate::net`'s.
 //!
 //! One `smol::LocalExecutor` on the main thread runs every connection (see
 //! DESIGN.md, "Shape of the process"); the store's writer thread and the
@@ -6,11 +11,8 @@
 //! the TLS certificate; SIGTERM/SIGINT stop accepting, give open sessions a
 //! moment to finish, then let every queued store write commit before exit.
 
-mod input;
 mod limits;
-mod stream;
 
-use std::cell::Cell;
 use std::io::{self, ErrorKind};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::rc::Rc;
@@ -20,68 +22,16 @@ use smol::io::AsyncWriteExt;
 use smol::stream::StreamExt;
 use smol::{Async, LocalExecutor, Timer};
 
-pub use input::{Input, ReadError};
 pub use limits::{Limits, Refusal, Slot};
-pub use stream::Stream;
 
 use crate::config::{Config, Service};
+use crate::context::{Conn, Context};
+use crate::net::{ClientAddr, Stream};
 use crate::store::{self, Store};
 use crate::tls::Tls;
 
-/// How long a TLS handshake may take before the connection is dropped.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long open sessions get to finish after SIGTERM.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-
-/// What every session can reach: shared, read-only after start-up.
-pub struct Context {
-    pub config: Config,
-    pub store: Store,
-    pub tls: Tls,
-    pub verifier: crate::auth::Verifier,
-    /// Failed logins per client address, shared by every protocol.
-    pub limiter: crate::auth::FailureLimiter,
-    /// Fired once at shutdown; sessions may listen and say goodbye.
-    pub shutdown: event_listener::Event,
-    /// Fired when SMTP queues mail for outbound delivery: wakes the runner.
-    pub queue_kick: event_listener::Event,
-    shutting_down: Cell<bool>,
-    next_session: Cell<u64>,
-}
-
-impl Context {
-    pub fn is_shutting_down(&self) -> bool {
-        self.shutting_down.get()
-    }
-
-    /// Checks a user's password for a session from `ip` (limiter included).
-    pub async fn login(
-        &self,
-        ip: std::net::IpAddr,
-        username: &str,
-        password: String,
-    ) -> crate::auth::LoginResult {
-        crate::auth::login(
-            &self.store,
-            &self.verifier,
-            &self.limiter,
-            ip,
-            username,
-            password,
-        )
-        .await
-    }
-}
-
-/// One accepted connection, handed to its protocol's session.
-pub struct Conn {
-    /// Session id, in every log line of the session.
-    pub id: u64,
-    pub service: Service,
-    pub peer: SocketAddr,
-    pub local: SocketAddr,
-    pub stream: Stream,
-}
 
 /// Binds every enabled listener. Errors say which flag and what to do.
 pub fn bind(config: &Config) -> Result<Vec<(Service, Async<TcpListener>)>, String> {
@@ -162,20 +112,10 @@ pub fn run(config: Config) -> Result<(), String> {
         );
     }
     let limits = Limits::new(config.max_connections, config.max_connections_per_ip);
-    let ctx = Rc::new(Context {
-        config,
-        store: store.clone(),
-        tls,
-        verifier: crate::auth::Verifier::new(2),
-        limiter: crate::auth::FailureLimiter::new(),
-        shutdown: event_listener::Event::new(),
-        queue_kick: event_listener::Event::new(),
-        shutting_down: Cell::new(false),
-        next_session: Cell::new(1),
-    });
+    let ctx = Rc::new(Context::new(config, store.clone(), tls));
     let ex = Rc::new(LocalExecutor::new());
-    crate::delivery::start(&ex, &ctx)?;
-    crate::fetch::start(&ex, &ctx);
+    crate::delivery::start(&ex, delivery_env(&ctx))?;
+    crate::fetch::start(&ex, fetch_env(&ctx));
     let result = smol::block_on(ex.run(serve(ex.clone(), ctx.clone(), listeners, limits)));
     store.shutdown();
     log::info!("smolmail stopped");
@@ -217,8 +157,7 @@ async fn serve(
         }
     }
     drop(accepting); // cancels the accept loops and closes the listeners
-    ctx.shutting_down.set(true);
-    ctx.shutdown.notify(usize::MAX);
+    ctx.shutdown.begin();
     let deadline = std::time::Instant::now() + SHUTDOWN_GRACE;
     while limits.open() > 0 && std::time::Instant::now() < deadline {
         Timer::after(Duration::from_millis(50)).await;
@@ -250,7 +189,7 @@ async fn accept_loop(
                 continue;
             }
         };
-        let slot = match limits.acquire(peer.ip()) {
+        let slot = match limits.acquire(ClientAddr::from(peer)) {
             Ok(slot) => slot,
             Err(why) => {
                 log::warn!(
@@ -262,8 +201,7 @@ async fn accept_loop(
                 continue;
             }
         };
-        let id = ctx.next_session.get();
-        ctx.next_session.set(id + 1);
+        let id = ctx.next_session_id();
         let ctx = ctx.clone();
         ex.spawn(async move {
             let _slot = slot;
@@ -285,21 +223,11 @@ async fn connection(
     let _ = tcp.get_ref().set_nodelay(true);
     let local = tcp.get_ref().local_addr().unwrap_or(peer);
     log::info!("[{id}] {}: connect from {peer}", service.name());
-    let stream = if service.implicit_tls() {
-        let handshake = async {
-            ctx.tls
-                .acceptor()
-                .accept(tcp)
-                .await
-                .map(|s| Some(Stream::Tls(Box::new(s))))
-        };
-        let timeout = async {
-            Timer::after(HANDSHAKE_TIMEOUT).await;
-            Ok(None)
-        };
-        match smol::future::or(handshake, timeout).await {
-            Ok(Some(stream)) => stream,
-            Ok(None) => {
+    let mut stream = Stream::Plain(tcp);
+    if service.implicit_tls() {
+        match stream.accept_tls(&ctx.tls.acceptor()).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::TimedOut => {
                 log::info!("[{id}] {}: TLS handshake timed out", service.name());
                 return;
             }
@@ -308,9 +236,7 @@ async fn connection(
                 return;
             }
         }
-    } else {
-        Stream::Plain(tcp)
-    };
+    }
     let conn = Conn {
         id,
         service,
@@ -340,11 +266,27 @@ async fn refuse(service: Service, mut tcp: Async<TcpStream>, hostname: String) {
         Service::Pop3 => "-ERR [SYS/TEMP] too many connections, try again later\r\n".into(),
         Service::Submissions | Service::Imaps | Service::Pop3s => return,
     };
-    let write = async {
-        let _ = tcp.write_all(line.as_bytes()).await;
-    };
-    let give_up = async {
-        Timer::after(Duration::from_secs(5)).await;
-    };
-    smol::future::or(write, give_up).await;
+    let write = tcp.write_all(line.as_bytes());
+    let _ = crate::net::timed(Duration::from_secs(5), crate::net::timed_out, write).await;
+}
+
+/// What outbound delivery needs of the server: the store, its settings,
+/// the queue kick and shutdown.
+fn delivery_env(ctx: &Context) -> crate::delivery::Env {
+    crate::delivery::Env {
+        store: ctx.store.clone(),
+        hostname: ctx.config.hostname.clone(),
+        settings: ctx.config.delivery.clone(),
+        kick: ctx.queue_kick.clone(),
+        shutdown: ctx.shutdown.clone(),
+    }
+}
+
+/// What the fetcher needs of the server: the store and two settings.
+fn fetch_env(ctx: &Context) -> crate::fetch::Env {
+    crate::fetch::Env {
+        store: ctx.store.clone(),
+        dns_servers: ctx.config.delivery.dns_servers.clone(),
+        max_message_size: ctx.config.max_message_size,
+    }
 }

@@ -17,7 +17,8 @@ use super::command::{self, Body, Command, MailParams, ReversePath};
 use super::policy;
 use crate::auth::{LoginResult, sasl};
 use crate::config::Service;
-use crate::server::{Conn, Context, Input, ReadError, Stream};
+use crate::context::{Conn, Context};
+use crate::net::{self, ClientAddr, Input, ReadError, Stream};
 use crate::store::{Account, OutboundRecipient, StoreError};
 
 /// RFC 5321 §4.5.3.2.7: the server waits at least 5 minutes for a command.
@@ -177,44 +178,9 @@ impl Session {
                 Flow::Continue => {}
                 Flow::Close => break,
                 Flow::StartTls => {
-                    if !self.flush(&mut stream).await {
-                        break;
+                    if !self.start_tls(&mut stream).await {
+                        return;
                     }
-                    // RFC 3207 §4.2 / CVE-2011-0411: anything the client
-                    // pipelined after STARTTLS was sent in the clear and
-                    // must not be executed inside the TLS session.
-                    let dropped = self.input.discard();
-                    if dropped > 0 {
-                        log::warn!(
-                            "[{}] {}: discarded {dropped} bytes of plaintext pipelined after STARTTLS",
-                            self.id,
-                            self.name()
-                        );
-                    }
-                    let acceptor = self.ctx.tls.acceptor();
-                    match stream.start_tls_timed(&acceptor).await {
-                        Ok(tls) => stream = tls,
-                        Err(e) => {
-                            log::info!(
-                                "[{}] {}: STARTTLS handshake failed: {e}",
-                                self.id,
-                                self.name()
-                            );
-                            return;
-                        }
-                    }
-                    self.tls = stream.tls_description();
-                    // RFC 3207 §4.2: forget everything learned before TLS.
-                    self.helo = None;
-                    self.esmtp = false;
-                    self.account = None;
-                    self.tx = None;
-                    log::info!(
-                        "[{}] {}: TLS started ({})",
-                        self.id,
-                        self.name(),
-                        self.tls.as_deref().unwrap_or("")
-                    );
                 }
             }
             if self.errors >= MAX_ERRORS || self.junk > MAX_JUNK {
@@ -231,6 +197,36 @@ impl Session {
         }
         self.flush(&mut stream).await;
         let _ = stream.close().await;
+    }
+
+    /// After the positive reply to STARTTLS: the reply out, the pipelined
+    /// plaintext thrown away, the handshake; false if the session is over.
+    async fn start_tls(&mut self, stream: &mut Stream) -> bool {
+        if !self.flush(stream).await {
+            return false;
+        }
+        // RFC 3207 §4.2 / CVE-2011-0411: anything the client pipelined
+        // after STARTTLS was sent in the clear and is thrown away, never
+        // executed inside TLS.
+        let acceptor = self.ctx.tls.acceptor();
+        let who = format!("[{}] {}", self.id, self.name());
+        let upgrade = net::starttls(stream, &mut self.input, &acceptor, &who, "STARTTLS");
+        if upgrade.await.is_err() {
+            return false;
+        }
+        self.tls = stream.tls_description();
+        // RFC 3207 §4.2: forget everything learned before TLS.
+        self.helo = None;
+        self.esmtp = false;
+        self.account = None;
+        self.tx = None;
+        log::info!(
+            "[{}] {}: TLS started ({})",
+            self.id,
+            self.name(),
+            self.tls.as_deref().unwrap_or("")
+        );
+        true
     }
 
     /// Counts an error; true when the session has had enough.
@@ -259,7 +255,8 @@ impl Session {
     }
 
     fn auth_offered(&self) -> bool {
-        self.auth_enabled() && (self.tls.is_some() || self.peer.ip().is_loopback())
+        self.auth_enabled()
+            && (self.tls.is_some() || ClientAddr::from(self.peer).may_login_without_tls())
     }
 
     fn trusted(&self) -> bool {
@@ -617,7 +614,7 @@ impl Session {
                 return;
             }
         };
-        if !route.remote.is_empty() && crate::delivery::queue_full(&self.ctx) {
+        if !route.remote.is_empty() && self.ctx.queue_full() {
             self.reply("452 4.3.1 Insufficient system storage: the outbound queue is full\r\n");
             return;
         }

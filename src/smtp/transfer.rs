@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::data::{self, DataDecoder, Progress, Verdict};
 use super::session::{BULK, Chunks, Flow, IDLE, Session, Transaction};
-use crate::server::Stream;
+use crate::net::Stream;
 use crate::store::{Delivery, Outbound, StoreError};
 
 impl Session {

@@ -164,6 +164,45 @@ pub fn add_user(data: &Path, address: &str, password: &str) {
     );
 }
 
+/// A LAN server's own certificate as `openssl req -x509` makes it: RSA,
+/// self-signed, v3 with `basicConstraints CA:TRUE` (openssl's `v3_ca`),
+/// for `name`; written to `stem.pem` and `stem.key` in `dir`.
+pub fn openssl_self_signed(dir: &Path, stem: &str, name: &str) -> (PathBuf, PathBuf) {
+    let (cert, key) = (
+        dir.join(format!("{stem}.pem")),
+        dir.join(format!("{stem}.key")),
+    );
+    let out = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .arg("-subj")
+        .arg(format!("/CN={name}"))
+        .arg("-addext")
+        .arg(format!("subjectAltName=DNS:{name}"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl req -x509: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = Command::new("openssl")
+        .args(["x509", "-noout", "-text", "-in"])
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("CA:TRUE"),
+        "openssl made no CA:TRUE certificate; the test would prove nothing"
+    );
+    (cert, key)
+}
+
 /// A running `smolmail serve`, killed when dropped.
 pub struct Server {
     pub child: Child,
@@ -189,7 +228,8 @@ impl Server {
         Server::start_on("127.0.0.1", data, extra)
     }
 
-    /// As [`Server::start`], on the given local address.
+    /// As [`Server::start`], on the given local address (`::` for a
+    /// dual-stack listener).
     pub fn start_on(ip: &str, data: &Path, extra: &[&str]) -> Server {
         // Hold every probe socket until all ports are picked, so the
         // kernel cannot hand the same free port out twice.
@@ -211,8 +251,15 @@ impl Server {
             // Outbound delivery asks only a closed loopback port, never the
             // machine's resolver: tests send nothing off this host.
             .env("SMOLMAIL_DNS_SERVER", "127.0.0.1:9");
+        // An IPv6 address is written in brackets: `[::]:port`.
+        let host = if ip.contains(':') {
+            format!("[{ip}]")
+        } else {
+            ip.to_string()
+        };
         for (service, port) in &ports {
-            cmd.arg(format!("--{service}")).arg(format!("{ip}:{port}"));
+            cmd.arg(format!("--{service}"))
+                .arg(format!("{host}:{port}"));
         }
         cmd.args(extra).stderr(std::fs::File::create(&log).unwrap());
         let server = Server {

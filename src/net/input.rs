@@ -9,8 +9,9 @@
 use std::io;
 use std::time::Duration;
 
-use smol::Timer;
 use smol::io::{AsyncRead, AsyncReadExt};
+
+use super::{timed, timed_out};
 
 /// Bytes read ahead of the parser.
 pub struct Input {
@@ -112,12 +113,7 @@ impl Input {
             }
             self.buf.resize(want, 0);
         }
-        let read = stream.read(&mut self.buf[self.end..]);
-        let timeout = async {
-            Timer::after(idle).await;
-            Err(io::Error::from(io::ErrorKind::TimedOut))
-        };
-        match smol::future::or(read, timeout).await {
+        match timed(idle, timed_out, stream.read(&mut self.buf[self.end..])).await {
             Ok(0) => Err(ReadError::Eof),
             Ok(n) => {
                 self.end += n;

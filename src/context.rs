@@ -1,0 +1,140 @@
+//! What the server hands each protocol room: the shared [`Context`] and
+//! one accepted connection, [`Conn`].
+//!
+//! It lives apart from `server` so that the rooms (smtp, imap, pop3)
+//! never import the top floor that dispatches to them, and apart from
+//! `net` because it holds the store, the users' credentials and the
+//! configuration, which the ground floor must not know. The outbound
+//! rooms (delivery, fetch) do not get a `Context` at all: they get their
+//! own small `Env` of the store and the settings they use, built by
+//! `server` from this one, and share only the [`Shutdown`] signal and the
+//! queue kick.
+
+use std::cell::Cell;
+use std::net::{IpAddr, SocketAddr};
+use std::rc::Rc;
+
+use event_listener::{Event, EventListener};
+
+use crate::auth::{FailureLimiter, LoginResult, Verifier};
+use crate::config::{Config, Service};
+use crate::net::Stream;
+use crate::store::Store;
+use crate::tls::Tls;
+
+/// Shutdown, as the sessions and background tasks see it: a flag to look
+/// at and an event to wait on. Listen first, then look, so that a
+/// shutdown between the two is not missed.
+#[derive(Default)]
+pub struct Shutdown {
+    begun: Cell<bool>,
+    event: Event,
+}
+
+impl Shutdown {
+    pub fn new() -> Shutdown {
+        Shutdown::default()
+    }
+
+    pub fn is_begun(&self) -> bool {
+        self.begun.get()
+    }
+
+    pub fn listen(&self) -> EventListener {
+        self.event.listen()
+    }
+
+    /// Sets the flag and wakes every listener (SIGTERM/SIGINT).
+    pub fn begin(&self) {
+        self.begun.set(true);
+        self.event.notify(usize::MAX);
+    }
+}
+
+/// What every session can reach: shared, read-only after start-up.
+pub struct Context {
+    pub config: Config,
+    pub store: Store,
+    pub tls: Tls,
+    pub verifier: Verifier,
+    /// Failed logins per client address, shared by every protocol.
+    pub limiter: FailureLimiter,
+    /// Sessions may listen and say goodbye.
+    pub shutdown: Rc<Shutdown>,
+    /// Fired when SMTP queues mail for outbound delivery: wakes the runner.
+    pub queue_kick: Rc<Event>,
+    next_session: Cell<u64>,
+}
+
+impl Context {
+    pub fn new(config: Config, store: Store, tls: Tls) -> Context {
+        Context {
+            config,
+            store,
+            tls,
+            verifier: Verifier::new(2),
+            limiter: FailureLimiter::new(),
+            shutdown: Rc::new(Shutdown::new()),
+            queue_kick: Rc::new(Event::new()),
+            next_session: Cell::new(1),
+        }
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutdown.is_begun()
+    }
+
+    /// A new session id, for the log lines of one connection.
+    pub fn next_session_id(&self) -> u64 {
+        let id = self.next_session.get();
+        self.next_session.set(id + 1);
+        id
+    }
+
+    /// Checks a user's password for a session from `ip` (limiter included).
+    pub async fn login(&self, ip: IpAddr, username: &str, password: String) -> LoginResult {
+        crate::auth::login(
+            &self.store,
+            &self.verifier,
+            &self.limiter,
+            ip,
+            username,
+            password,
+        )
+        .await
+    }
+
+    /// The queue has reached `--max-queue`: SMTP refuses remote recipients
+    /// (452 4.3.1) until it drains, rather than fill the disk.
+    pub fn queue_full(&self) -> bool {
+        self.store
+            .read()
+            .and_then(|r| r.queue_len())
+            .is_ok_and(|n| n >= u64::from(self.config.delivery.max_queue))
+    }
+}
+
+/// One accepted connection, handed to its protocol's session.
+pub struct Conn {
+    /// Session id, in every log line of the session.
+    pub id: u64,
+    pub service: Service,
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+    pub stream: Stream,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shutdown_wakes_who_listened_first() {
+        let shutdown = Shutdown::new();
+        let listener = shutdown.listen();
+        assert!(!shutdown.is_begun());
+        shutdown.begin();
+        assert!(shutdown.is_begun());
+        smol::block_on(listener);
+    }
+}

@@ -1,0 +1,313 @@
+//! The sending side of the queue runner: an attempt split by destination
+//! into jobs, workers that each hold one connection and carry message after
+//! message, and the verdicts filed back to the attempt. (The parent module
+//! scans the queue and writes each attempt's outcome.)
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::time::Instant;
+
+use super::{Attempt, Job, Msg, Runner};
+use crate::delivery::client::{Envelope, Hop, HopError, RcptSpec, Session, TlsPolicy, Transport};
+use crate::delivery::route::{self, Dest, RouteError};
+use crate::delivery::{Kind, Verdict};
+use crate::store::QueueEntry;
+
+impl Runner {
+    /// Starts one attempt of one entry.
+    pub(super) fn begin(self: &Rc<Self>, entry: QueueEntry) {
+        self.in_flight.borrow_mut().insert(entry.entry_id);
+        let n = entry.outbound.recipients.len();
+        let attempt = Rc::new(Attempt {
+            shape: Cell::new(None),
+            entry,
+            started: Instant::now(),
+            verdicts: RefCell::new(vec![None; n]),
+            outstanding: Cell::new(0),
+        });
+        let mut groups: Vec<(Dest, Vec<usize>)> = Vec::new();
+        for (i, r) in attempt.entry.outbound.recipients.iter().enumerate() {
+            if r.state != crate::store::queue::RecipientState::Pending {
+                continue;
+            }
+            match route::destination(&self.env.settings, &r.address) {
+                Ok(dest) => match groups.iter_mut().find(|(d, _)| *d == dest) {
+                    Some((_, rcpts)) => rcpts.push(i),
+                    None => groups.push((dest, vec![i])),
+                },
+                Err(e) => {
+                    self.log(&attempt, i, &route_verdict(&e), "none");
+                    attempt.verdicts.borrow_mut()[i] = Some(route_verdict(&e));
+                }
+            }
+        }
+        attempt.outstanding.set(groups.len());
+        if groups.is_empty() {
+            self.ex.spawn(self.clone().finish(attempt)).detach();
+            return;
+        }
+        for (dest, rcpts) in groups {
+            let msg = Msg {
+                attempt: attempt.clone(),
+                rcpts,
+            };
+            let job = self
+                .jobs
+                .borrow_mut()
+                .entry(dest.clone())
+                .or_insert_with(|| {
+                    Rc::new(Job {
+                        dest,
+                        line: RefCell::new(VecDeque::new()),
+                        workers: Cell::new(0),
+                        connected: Cell::new(0),
+                    })
+                })
+                .clone();
+            job.line.borrow_mut().push_back(msg);
+            self.staff(&job);
+        }
+    }
+
+    /// Adds workers to a job, one per waiting message, up to the limit.
+    fn staff(self: &Rc<Self>, job: &Rc<Job>) {
+        let limit = self.env.settings.max_outbound_per_destination as usize;
+        while job.workers.get() < limit && job.workers.get() < job.line.borrow().len() {
+            job.workers.set(job.workers.get() + 1);
+            self.ex.spawn(self.clone().work(job.clone())).detach();
+        }
+    }
+
+    fn transport(&self, dest: &Dest) -> &Transport {
+        match (dest, &self.relay) {
+            (Dest::Relay, Some(relay)) => relay,
+            _ => &self.mx,
+        }
+    }
+
+    /// One worker: one connection at a time, messages off the job's line.
+    async fn work(self: Rc<Self>, job: Rc<Job>) {
+        let permit = self.connections.acquire().await;
+        let hops = if job.line.borrow().is_empty() {
+            Ok(Vec::new())
+        } else {
+            route::hops(
+                &job.dest,
+                &self.env.settings,
+                &self.resolver,
+                &self.env.hostname,
+            )
+            .await
+        };
+        match hops {
+            Err(e) => self.drain(&job, &route_verdict(&e), "none"),
+            Ok(hops) => self.serve(&job, &hops).await,
+        }
+        drop(permit);
+        job.workers.set(job.workers.get() - 1);
+        if job.workers.get() == 0 {
+            if job.line.borrow().is_empty() {
+                let mut jobs = self.jobs.borrow_mut();
+                if jobs.get(&job.dest).is_some_and(|j| Rc::ptr_eq(j, &job)) {
+                    jobs.remove(&job.dest);
+                }
+            } else {
+                self.staff(&job);
+            }
+        }
+    }
+
+    async fn serve(self: &Rc<Self>, job: &Rc<Job>, hops: &[Hop]) {
+        let transport = self.transport(&job.dest).clone();
+        let mut session: Option<Session> = None;
+        loop {
+            let Some(msg) = job.line.borrow_mut().pop_front() else {
+                break;
+            };
+            if session.is_none() {
+                match connect(hops, &transport).await {
+                    Ok(s) => {
+                        job.connected.set(job.connected.get() + 1);
+                        session = Some(s);
+                    }
+                    Err(e) => {
+                        if job.connected.get() > 0 {
+                            // Others reach this destination: leave the
+                            // message to them (fewer parallel connections,
+                            // as the peer apparently wants).
+                            job.line.borrow_mut().push_front(msg);
+                        } else {
+                            let verdict = Verdict::local(Kind::Deferred, "4.4.1", e.text);
+                            self.record(msg, vec![verdict.clone()], "none");
+                            self.drain(job, &verdict, "none");
+                        }
+                        break;
+                    }
+                }
+            }
+            let Some(s) = session.as_mut() else { break };
+            // Let sessions run before the (possibly long) body scan.
+            smol::future::yield_now().await;
+            let shape = match msg.attempt.shape(&self.env.store) {
+                Ok(Some(shape)) => shape,
+                Ok(None) => {
+                    let lost = "the message body is missing from the store";
+                    let n = msg.rcpts.len();
+                    self.record(
+                        msg,
+                        vec![Verdict::local(Kind::Failed, "5.3.0", lost); n],
+                        "none",
+                    );
+                    continue;
+                }
+                Err(e) => {
+                    let v = Verdict::local(Kind::Deferred, "4.3.0", format!("store: {e}"));
+                    let n = msg.rcpts.len();
+                    self.record(msg, vec![v; n], "none");
+                    continue;
+                }
+            };
+            let attempt = &msg.attempt;
+            let out = &attempt.entry.outbound;
+            let envelope = Envelope {
+                sender: &out.sender,
+                recipients: msg
+                    .rcpts
+                    .iter()
+                    .map(|&i| {
+                        let r = &out.recipients[i];
+                        RcptSpec {
+                            address: &r.address,
+                            notify: r.notify,
+                            orcpt: r.orcpt.as_deref(),
+                        }
+                    })
+                    .collect(),
+                ret: out.ret,
+                envid: out.envid.as_deref(),
+                blob_id: attempt.entry.blob_id,
+                shape,
+            };
+            let result = s.send(&envelope, &self.env.store).await;
+            let relay = s.relay.clone();
+            match result {
+                Ok(verdicts) => self.record(msg, verdicts, &relay),
+                Err(broken) => {
+                    let mut verdict = Verdict::local(
+                        Kind::Deferred,
+                        "4.4.2",
+                        format!("conversation with {relay} failed: {}", broken.0),
+                    );
+                    verdict.mta = s.mta.clone();
+                    let n = msg.rcpts.len();
+                    self.record(msg, vec![verdict; n], &relay);
+                    session = None;
+                    job.connected.set(job.connected.get() - 1);
+                }
+            }
+        }
+        if let Some(s) = session {
+            job.connected.set(job.connected.get() - 1);
+            s.quit().await;
+        }
+    }
+
+    /// Gives every message still waiting for `job` the same verdict.
+    fn drain(self: &Rc<Self>, job: &Job, verdict: &Verdict, relay: &str) {
+        let waiting: Vec<Msg> = job.line.borrow_mut().drain(..).collect();
+        for msg in waiting {
+            let n = msg.rcpts.len();
+            self.record(msg, vec![verdict.clone(); n], relay);
+        }
+    }
+
+    fn log(&self, attempt: &Attempt, i: usize, v: &Verdict, relay: &str) {
+        let out = &attempt.entry.outbound;
+        let delay = (crate::time::now() - out.arrival).max(0);
+        let status = match v.kind {
+            Kind::Sent => "sent",
+            Kind::Deferred => "deferred",
+            Kind::Failed => "bounced",
+        };
+        log::info!(
+            "delivery: {}: to=<{}>, relay={relay}, delay={delay}, took={:.2}, dsn={}, status={status} ({})",
+            out.queue_id,
+            out.recipients[i].address,
+            attempt.started.elapsed().as_secs_f64(),
+            v.status,
+            v.diagnostic
+        );
+    }
+
+    /// Files the verdicts for a message's recipients; the last destination
+    /// of an attempt to answer ends the attempt.
+    fn record(self: &Rc<Self>, msg: Msg, verdicts: Vec<Verdict>, relay: &str) {
+        let attempt = msg.attempt;
+        for (&i, v) in msg.rcpts.iter().zip(verdicts) {
+            self.log(&attempt, i, &v, relay);
+            attempt.verdicts.borrow_mut()[i] = Some(v);
+        }
+        let left = attempt.outstanding.get().saturating_sub(1);
+        attempt.outstanding.set(left);
+        if left == 0 {
+            // Its own task, so the worker goes on sending meanwhile.
+            self.ex.spawn(self.clone().finish(attempt)).detach();
+        }
+    }
+}
+
+fn route_verdict(e: &RouteError) -> Verdict {
+    let kind = if e.permanent {
+        Kind::Failed
+    } else {
+        Kind::Deferred
+    };
+    Verdict::local(kind, e.status, e.text.clone())
+}
+
+/// Tries each hop in order; after a failed TLS handshake with an MX host
+/// the same host is tried again without TLS (opportunistic, RFC 7435).
+async fn connect(hops: &[Hop], transport: &Transport) -> Result<Session, HopError> {
+    let mut last = HopError {
+        text: "no address to try".into(),
+        tls_failed: false,
+        reached: false,
+    };
+    // The reported error: the last one, unless an earlier host was reached
+    // and said more than a later refused connection does.
+    let keep = |last: &mut HopError, e: HopError| {
+        if e.reached || !last.reached {
+            *last = e;
+        }
+    };
+    let opened = |s: Session| {
+        log::info!(
+            "delivery: connected to {} ({})",
+            s.relay,
+            if s.tls { "TLS" } else { "no TLS" }
+        );
+        Ok(s)
+    };
+    for hop in hops {
+        match Session::connect(hop, transport, false).await {
+            Ok(s) => return opened(s),
+            Err(e) if e.tls_failed && transport.policy == TlsPolicy::Opportunistic => {
+                log::info!(
+                    "delivery: {}; trying {} again without TLS",
+                    e.text,
+                    hop.label()
+                );
+                match Session::connect(hop, transport, true).await {
+                    Ok(s) => return opened(s),
+                    Err(e) => keep(&mut last, e),
+                }
+            }
+            Err(e) => {
+                log::info!("delivery: {}", e.text);
+                keep(&mut last, e);
+            }
+        }
+    }
+    Err(last)
+}

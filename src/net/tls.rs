@@ -1,0 +1,188 @@
+//! The rustls configurations, server side and client side, all on one
+//! crypto provider (ring: aws-lc does not cross-build for the board).
+//!
+//! The server's certificate (files, reload, self-signed bootstrap) is
+//! `crate::tls`; here is only the configuration around it.
+//!
+//! The client side has two policies, as Postfix's `may` and `secure`
+//! levels:
+//! - [`opportunistic`], to MX hosts (RFC 3207, RFC 7435): TLS when
+//!   offered; a certificate that does not verify is logged and the
+//!   message still goes, encrypted — refusing would only push it to
+//!   plaintext;
+//! - [`verified`] and [`verified_pem`], to a relay host (`--relay-ca`) and
+//!   to the fetcher's IMAP servers (an account's `--ca`): the certificate
+//!   must verify against Mozilla's roots (compiled in: the board has no CA
+//!   bundle) plus the operator's file, or be exactly a certificate of that
+//!   file (pinning, as mbsync and fetchmail accept a server's own
+//!   self-signed certificate: see `verify.rs`).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::ServerCertVerifier;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::server::{ResolvesServerCert, ServerConfig};
+use rustls::{ClientConfig, RootCertStore};
+
+use super::verify::{Fallback, Verifier};
+
+/// The one crypto provider of every TLS configuration.
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// The server configuration: TLS 1.2 and 1.3, no client certificates, the
+/// certificate from `certificates` at each handshake (so a reload takes
+/// effect for new connections only).
+pub fn server_config(
+    certificates: Arc<dyn ResolvesServerCert>,
+) -> Result<Arc<ServerConfig>, String> {
+    let config = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS: {e}"))?
+        .with_no_client_auth()
+        .with_cert_resolver(certificates);
+    Ok(Arc::new(config))
+}
+
+/// `host` as the name a client sends (SNI) and checks the certificate for.
+pub fn server_name(host: &str) -> Result<ServerName<'static>, String> {
+    ServerName::try_from(host.to_string())
+        .map_err(|_| format!("{host} is not a valid TLS server name"))
+}
+
+/// For relay hosts: the certificate must verify against Mozilla's roots
+/// plus `extra_ca` (`--relay-ca`), or be one of `extra_ca`'s certificates.
+pub fn verified(extra_ca: Option<&Path>) -> Result<Arc<ClientConfig>, String> {
+    let extra = match extra_ca {
+        Some(path) => {
+            let origin = format!("--relay-ca {}", path.display());
+            let certs = CertificateDer::pem_file_iter(path)
+                .map_err(|e| format!("{origin}: {e}"))?
+                .collect::<Result<Vec<_>, _>>();
+            checked(certs, &origin)?
+        }
+        None => Vec::new(),
+    };
+    client(pinned(extra)?)
+}
+
+/// As [`verified`], with the extra certificates given as PEM text rather
+/// than a file (the fetcher keeps an account's `--ca` in the store);
+/// `origin` names them in errors. Empty `pem`: Mozilla's roots only.
+pub fn verified_pem(pem: &[u8], origin: &str) -> Result<Arc<ClientConfig>, String> {
+    let extra = if pem.is_empty() {
+        Vec::new()
+    } else {
+        checked(
+            CertificateDer::pem_slice_iter(pem).collect::<Result<Vec<_>, _>>(),
+            origin,
+        )?
+    };
+    client(pinned(extra)?)
+}
+
+/// For MX hosts: verify, and on failure log and go on (signatures are
+/// still checked, so the session is encrypted to whoever holds the key).
+pub fn opportunistic() -> Result<Arc<ClientConfig>, String> {
+    let inner = webpki(roots(&[])?)?;
+    client(Arc::new(Verifier::new(
+        inner,
+        Fallback::Anything,
+        provider(),
+    )))
+}
+
+/// Parsed PEM certificates, or an error naming `origin` (a flag and file).
+fn checked(
+    certs: Result<Vec<CertificateDer<'static>>, rustls::pki_types::pem::Error>,
+    origin: &str,
+) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs = certs.map_err(|e| format!("{origin}: {e}"))?;
+    if certs.is_empty() {
+        return Err(format!("{origin}: no CERTIFICATE block in the file"));
+    }
+    // A certificate webpki cannot take as a root is refused now, with
+    // the file's name, rather than at the first handshake.
+    roots(&certs).map_err(|e| format!("{origin}: {e}"))?;
+    Ok(certs)
+}
+
+/// Mozilla's roots plus `extra`.
+fn roots(extra: &[CertificateDer<'static>]) -> Result<RootCertStore, String> {
+    let mut store = RootCertStore::empty();
+    store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for cert in extra {
+        store.add(cert.clone()).map_err(|e| e.to_string())?;
+    }
+    Ok(store)
+}
+
+fn webpki(roots: RootCertStore) -> Result<Arc<WebPkiServerVerifier>, String> {
+    WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+        .build()
+        .map_err(|e| format!("TLS verifier: {e}"))
+}
+
+/// The verifying policy: `extra` as roots, and as pins.
+fn pinned(extra: Vec<CertificateDer<'static>>) -> Result<Arc<dyn ServerCertVerifier>, String> {
+    let inner = webpki(roots(&extra)?)?;
+    Ok(Arc::new(Verifier::new(
+        inner,
+        Fallback::Pinned(extra),
+        provider(),
+    )))
+}
+
+fn client(verifier: Arc<dyn ServerCertVerifier>) -> Result<Arc<ClientConfig>, String> {
+    let config = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS: {e}"))?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configs_build_and_bad_ca_files_are_named() {
+        assert!(opportunistic().is_ok());
+        assert!(verified(None).is_ok());
+        let dir = std::env::temp_dir().join(format!("smolmail-ntls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "nothing here\n").unwrap();
+        let err = verified(Some(&empty)).unwrap_err();
+        assert!(
+            err.contains("empty.pem") && err.contains("no CERTIFICATE"),
+            "{err}"
+        );
+        let missing = verified(Some(&dir.join("missing.pem"))).unwrap_err();
+        assert!(missing.starts_with("--relay-ca "), "{missing}");
+        let ca = rcgen::generate_simple_self_signed(vec!["relay.example".into()]).unwrap();
+        let good = dir.join("ca.pem");
+        std::fs::write(&good, ca.cert.pem()).unwrap();
+        assert!(verified(Some(&good)).is_ok());
+        assert!(verified_pem(ca.cert.pem().as_bytes(), "--ca").is_ok());
+        assert!(verified_pem(b"", "--ca").is_ok());
+        let err = verified_pem(b"junk", "--ca x.pem").unwrap_err();
+        assert!(err.starts_with("--ca x.pem: no CERTIFICATE"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn server_names() {
+        assert!(server_name("mail.example.org").is_ok());
+        assert!(server_name("192.0.2.1").is_ok());
+        let err = server_name("not a name").unwrap_err();
+        assert_eq!(err, "not a name is not a valid TLS server name");
+    }
+}
