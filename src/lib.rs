@@ -11,6 +11,7 @@ pub mod config;
 pub mod delivery;
 pub mod fetch;
 pub mod imap;
+pub mod imap_wire;
 pub mod mime;
 pub mod pop3;
 pub mod server;

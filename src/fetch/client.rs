@@ -20,6 +20,7 @@ use smol::Async;
 
 use super::command::{self, Arg};
 use super::response::{self, Code, Framed, Framer, Kind, Limits, Response, Untagged};
+use crate::auth::sasl;
 use crate::delivery::dns::Resolver;
 use crate::delivery::io::Io;
 
@@ -446,7 +447,7 @@ impl Session {
         if self.caps.is_empty() {
             self.capability().await?;
         }
-        let token = command::plain_token(user, password);
+        let token = sasl::plain_response(user, password);
         let what = format!("login as {user}");
         if self.has("AUTH=PLAIN") {
             if self.has("SASL-IR") {

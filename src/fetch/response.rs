@@ -18,6 +18,8 @@
 
 use std::borrow::Cow;
 
+use crate::imap_wire::{datetime, quote};
+
 /// Bounds on what a server may send.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -305,8 +307,9 @@ fn message_data<'a>(p: &mut Cursor<'a>) -> Result<MessageData<'a>, Error> {
             "RFC822.SIZE" => data.size = Some(p.number()?),
             "INTERNALDATE" => {
                 let text = p.nstring()?.ok_or_else(|| p.error("INTERNALDATE NIL"))?;
-                data.internal_date =
-                    Some(internal_date(&text).ok_or_else(|| p.error("INTERNALDATE"))?);
+                // §9 date-time, read as the server reads APPEND's.
+                let date = datetime::parse_date_time(text.trim_ascii());
+                data.internal_date = Some(date.ok_or_else(|| p.error("INTERNALDATE"))?.unix);
             }
             "FLAGS" => data.flags = Some(p.flag_list()?),
             "BODY[]" => data.body = p.nstring()?,
@@ -318,43 +321,6 @@ fn message_data<'a>(p: &mut Cursor<'a>) -> Result<MessageData<'a>, Error> {
         }
         p.expect(b' ')?;
     }
-}
-
-/// §9 date-time: `"dd-Mon-yyyy hh:mm:ss +zzzz"` (day may be space-padded)
-/// to Unix seconds.
-pub fn internal_date(text: &[u8]) -> Option<i64> {
-    let text = std::str::from_utf8(text).ok()?.trim_start();
-    let (date, rest) = text.split_once(' ')?;
-    let (time, zone) = rest.trim_start().split_once(' ')?;
-    let mut d = date.split('-');
-    let day: u32 = d.next()?.parse().ok()?;
-    let month_name = d.next()?;
-    let year: i64 = d.next()?.parse().ok()?;
-    let month = crate::time::MONTHS
-        .iter()
-        .position(|m| m.eq_ignore_ascii_case(month_name))? as u32
-        + 1;
-    if !(1..=31).contains(&day) || !(1..=9999).contains(&year) {
-        return None;
-    }
-    let mut t = time.split(':').map(|v| v.parse::<i64>().ok());
-    let (h, m, s) = (t.next()??, t.next()??, t.next()??);
-    if !(0..24).contains(&h) || !(0..60).contains(&m) || !(0..=60).contains(&s) {
-        return None;
-    }
-    let zone = zone.trim_end();
-    let (sign, digits) = match zone.as_bytes().first()? {
-        b'+' => (1, &zone[1..]),
-        b'-' => (-1, &zone[1..]),
-        _ => return None,
-    };
-    if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let offset =
-        sign * (digits[..2].parse::<i64>().ok()? * 3600 + digits[2..].parse::<i64>().ok()? * 60);
-    let days = crate::time::days_from_civil(year, month, day);
-    Some(days * 86_400 + h * 3600 + m * 60 + s - offset)
 }
 
 fn ascii(b: &[u8]) -> Option<&str> {
@@ -486,41 +452,13 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// `"..."` with `\"` and `\\` escapes (§9 quoted).
+    /// `"..."` with `\"` and `\\` escapes (§9 quoted), read as the
+    /// server reads its commands' quoted strings.
     fn quoted(&mut self) -> Result<Cow<'a, [u8]>, Error> {
-        self.expect(b'"')?;
-        let start = self.i;
-        let mut owned: Option<Vec<u8>> = None;
-        loop {
-            match self.peek() {
-                None | Some(b'\r') | Some(b'\n') => {
-                    return Err(self.error("unterminated quoted string"));
-                }
-                Some(b'"') => {
-                    let plain = &self.b[start..self.i];
-                    self.i += 1;
-                    return Ok(match owned {
-                        Some(v) => Cow::Owned(v),
-                        None => Cow::Borrowed(plain),
-                    });
-                }
-                Some(b'\\') => {
-                    let v = owned.get_or_insert_with(|| self.b[start..self.i].to_vec());
-                    self.i += 1;
-                    match self.peek() {
-                        Some(c @ (b'"' | b'\\')) => v.push(c),
-                        _ => return Err(self.error("bad escape in quoted string")),
-                    }
-                    self.i += 1;
-                }
-                Some(c) => {
-                    if let Some(v) = owned.as_mut() {
-                        v.push(c);
-                    }
-                    self.i += 1;
-                }
-            }
-        }
+        let rest: &'a [u8] = self.b.get(self.i..).unwrap_or_default();
+        let (value, used) = quote::unquote(rest).map_err(|why| self.error(why))?;
+        self.i += used;
+        Ok(value)
     }
 
     /// `{n}` CRLF and n bytes (§4.3), borrowed.
@@ -792,26 +730,6 @@ mod tests {
         long.extend_from_slice(b")\r\n");
         let mut f = Framer::default();
         assert_eq!(f.advance(&long, &LIMITS), Ok(Framed::Complete(long.len())));
-    }
-
-    #[test]
-    fn dates() {
-        assert_eq!(internal_date(b" 1-Jan-1970 00:00:00 +0000"), Some(0));
-        assert_eq!(internal_date(b"01-Jan-1970 01:00:00 +0100"), Some(0));
-        assert_eq!(internal_date(b"31-Dec-1969 23:00:00 -0100"), Some(0));
-        assert_eq!(
-            internal_date(b"14-Nov-2023 22:13:20 +0000"),
-            Some(1_700_000_000)
-        );
-        for bad in [
-            &b"14-Foo-2023 22:13:20 +0000"[..],
-            b"14-Nov-2023 22:13 +0000",
-            b"14-Nov-2023 22:13:20",
-            b"14-Nov-2023 25:13:20 +0000",
-            b"",
-        ] {
-            assert_eq!(internal_date(bad), None, "{bad:?}");
-        }
     }
 
     #[test]

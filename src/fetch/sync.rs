@@ -20,6 +20,7 @@ use super::client::{Error, Selected, Session, Target};
 use super::identity;
 use super::response::{Limits, Untagged};
 use crate::delivery::dns::Resolver;
+use crate::imap_wire::sequence::sequence_set;
 use crate::store::{Delivery, FetchAccount, FetchBatch, Fetched, Flags, Store};
 
 /// Most messages in one batch (one UID FETCH, one store write).
@@ -386,7 +387,7 @@ async fn bodies(
 ) -> Result<Vec<Fetched>, Error> {
     let mut fetched: Vec<Fetched> = Vec::with_capacity(uids.len());
     let mut too_large = Vec::new();
-    let set = super::command::uid_set(uids);
+    let set = sequence_set(uids);
     session
         .fetch_bodies(&set, |body| {
             let uid = body.uid;

@@ -6,13 +6,13 @@
 use std::borrow::Cow;
 
 use super::list;
-use super::mutf7;
 use super::parse::{
     ListArgs, ListReturn, ListSelection, Mailbox as Name, SelectArgs, SpecialUse as Use, StatusItem,
 };
 use super::render;
-use super::selected::{Selected, split_flags, uid_set};
+use super::selected::{Selected, split_flags};
 use super::session::Session;
+use crate::imap_wire::sequence::sequence_set;
 use crate::store::{Delivery, Mailbox, SpecialUse, StoreError};
 
 /// Why a mailbox name is unusable.
@@ -28,7 +28,7 @@ impl Session {
         if name.is_inbox() {
             return Some("INBOX".into());
         }
-        let decoded = mutf7::decode(name.as_bytes()).ok()?;
+        let decoded = crate::imap_wire::mutf7::decode(name.as_bytes()).ok()?;
         let decoded = decoded.strip_suffix('/').unwrap_or(&decoded).to_string();
         let valid = !decoded.is_empty()
             && decoded.len() <= 1024
@@ -182,7 +182,7 @@ impl Session {
             }
             if !vanished.is_empty() {
                 out.extend_from_slice(
-                    format!("* VANISHED (EARLIER) {}\r\n", uid_set(&vanished)).as_bytes(),
+                    format!("* VANISHED (EARLIER) {}\r\n", sequence_set(&vanished)).as_bytes(),
                 );
             }
             for (i, &uid) in sel.uids.iter().enumerate() {

@@ -7,8 +7,11 @@ use super::parse::{CommandKind, FetchItem, SearchKey, SequenceSet, StoreMode};
 use super::render;
 use super::search::{self, Candidate, Parsed};
 use super::section;
-use super::selected::{split_flags, uid_set};
+use super::selected::split_flags;
 use super::session::{Flow, Session};
+use crate::imap_wire::datetime::write_date_time;
+use crate::imap_wire::quote;
+use crate::imap_wire::sequence::sequence_set;
 use crate::server::Stream;
 use crate::store::{FlagChange, FlagOp, Flags};
 
@@ -186,7 +189,7 @@ impl Session {
                 .filter(|u| set.contains(*u, max_uid))
                 .collect::<Vec<_>>();
             if !gone.is_empty() {
-                self.put(&format!("* VANISHED (EARLIER) {}\r\n", uid_set(&gone)));
+                self.put(&format!("* VANISHED (EARLIER) {}\r\n", sequence_set(&gone)));
             }
         }
         // Reading a body without PEEK sets \Seen (RFC 3501 §6.4.5), before
@@ -306,7 +309,7 @@ impl Session {
                     FetchItem::ModSeq => self.put(&format!("MODSEQ ({})", m.modseq)),
                     FetchItem::InternalDate => {
                         self.put("INTERNALDATE ");
-                        render::internal_date(&mut self.out, m.internal_date);
+                        write_date_time(&mut self.out, m.internal_date);
                     }
                     FetchItem::Rfc822Size => self.put(&format!("RFC822.SIZE {}", m.size)),
                     FetchItem::Envelope => {
@@ -330,7 +333,7 @@ impl Session {
                     FetchItem::Rfc822Header => {
                         self.put("RFC822.HEADER ");
                         let header = raw.get(..summary.root.body_start as usize).unwrap_or(raw);
-                        render::literal(&mut self.out, header);
+                        quote::literal(&mut self.out, header);
                     }
                     FetchItem::Rfc822Text => {
                         self.put("RFC822.TEXT ");
@@ -416,7 +419,7 @@ impl Session {
     /// socket after what is queued, without a copy.
     async fn literal(&mut self, bytes: &[u8], stream: &mut Stream) -> bool {
         if bytes.len() < DIRECT_WRITE {
-            render::literal(&mut self.out, bytes);
+            quote::literal(&mut self.out, bytes);
             return true;
         }
         self.put(&format!("{{{}}}\r\n", bytes.len()));
@@ -531,7 +534,10 @@ impl Session {
             self.tagged(
                 tag,
                 "OK",
-                &format!("[MODIFIED {}] Conditional STORE failed", uid_set(&failed)),
+                &format!(
+                    "[MODIFIED {}] Conditional STORE failed",
+                    sequence_set(&failed)
+                ),
             );
         }
     }

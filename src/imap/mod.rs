@@ -5,7 +5,8 @@
 //! LIST-EXTENDED (RFC 5258), LIST-STATUS (RFC 5819), CONDSTORE and QRESYNC
 //! (RFC 7162), SASL-IR (RFC 4959).
 //!
-//! - [`parse`]: commands as pure functions over bytes; [`mutf7`]: names;
+//! - [`parse`]: commands as pure functions over bytes (the wire pieces
+//!   shared with the fetcher are in `imap_wire`);
 //! - `session`: states, literals, login, IDLE; `mailboxes` and `messages`:
 //!   the commands; `selected`: untagged updates of the selected mailbox;
 //! - `render`, `section`, `search`, `list`: response syntax, BODY[section],
@@ -14,7 +15,6 @@
 mod list;
 mod mailboxes;
 mod messages;
-pub mod mutf7;
 pub mod parse;
 mod render;
 mod search;

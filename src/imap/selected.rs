@@ -9,6 +9,7 @@
 
 use super::render;
 use super::session::Session;
+use crate::imap_wire::sequence::sequence_set;
 use crate::store::{Flags, StoreError};
 
 pub(super) struct Selected {
@@ -44,34 +45,6 @@ impl Selected {
             self.modseqs[i] = modseq;
         }
     }
-}
-
-/// A UID list in IMAP sequence-set form (`1:3,7`), for VANISHED and
-/// response codes.
-pub fn uid_set(uids: &[u32]) -> String {
-    let mut sorted = uids.to_vec();
-    sorted.sort_unstable();
-    sorted.dedup();
-    let mut out = String::new();
-    let mut i = 0;
-    while i < sorted.len() {
-        let start = sorted[i];
-        let mut end = start;
-        while i + 1 < sorted.len() && sorted[i + 1] == end + 1 {
-            i += 1;
-            end = sorted[i];
-        }
-        if !out.is_empty() {
-            out.push(',');
-        }
-        out.push_str(&if start == end {
-            start.to_string()
-        } else {
-            format!("{start}:{end}")
-        });
-        i += 1;
-    }
-    out
 }
 
 impl Session {
@@ -128,7 +101,7 @@ impl Session {
         if expunges && !gone.is_empty() {
             if self.qresync {
                 let uids: Vec<u32> = gone.iter().map(|&i| sel.uids[i]).collect();
-                out.extend_from_slice(format!("* VANISHED {}\r\n", uid_set(&uids)).as_bytes());
+                out.extend_from_slice(format!("* VANISHED {}\r\n", sequence_set(&uids)).as_bytes());
             } else {
                 // Highest first, so every number is valid when sent.
                 for &i in gone.iter().rev() {
@@ -227,16 +200,4 @@ pub fn split_flags(list: &[super::parse::Flag]) -> (Flags, Vec<String>) {
         }
     }
     (flags, keywords)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn uid_sets() {
-        assert_eq!(uid_set(&[1, 2, 3, 7, 9, 10]), "1:3,7,9:10");
-        assert_eq!(uid_set(&[5]), "5");
-        assert_eq!(uid_set(&[]), "");
-    }
 }

@@ -12,7 +12,8 @@ use smol::io::AsyncWriteExt;
 
 use super::parse::{self, Command, CommandKind};
 use super::selected::Selected;
-use crate::auth::{LoginResult, sasl};
+use crate::auth::LoginResult;
+use crate::auth::sasl::{self, Exchange, SaslError, Step};
 use crate::server::{Conn, Context, Input, ReadError, Stream};
 use crate::store::Account;
 
@@ -122,19 +123,24 @@ impl Session {
     }
 
     pub fn capabilities(&self) -> String {
-        let mut caps = vec!["IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE"];
-        match &self.account {
+        let mut caps = String::from("IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE");
+        let more: &[&str] = match &self.account {
             None => {
                 if !self.tls {
-                    caps.push("STARTTLS");
+                    caps.push_str(" STARTTLS");
                 }
-                caps.push(if self.login_allowed() {
-                    "AUTH=PLAIN"
+                if self.login_allowed() {
+                    // RFC 3501 §6.2.2: AUTH= for each SASL mechanism.
+                    for mechanism in sasl::MECHANISMS {
+                        caps.push_str(" AUTH=");
+                        caps.push_str(mechanism);
+                    }
+                    &[]
                 } else {
-                    "LOGINDISABLED"
-                });
+                    &["LOGINDISABLED"]
+                }
             }
-            Some(_) => caps.extend([
+            Some(_) => &[
                 "NAMESPACE",
                 "UIDPLUS",
                 "MOVE",
@@ -145,9 +151,13 @@ impl Session {
                 "LIST-STATUS",
                 "CONDSTORE",
                 "QRESYNC",
-            ]),
+            ],
+        };
+        for cap in more {
+            caps.push(' ');
+            caps.push_str(cap);
         }
-        caps.join(" ")
+        caps
     }
 
     async fn run(&mut self, mut stream: Stream) {
@@ -433,6 +443,8 @@ impl Session {
         Flow::Continue
     }
 
+    /// AUTHENTICATE (RFC 3501 §6.2.2) with SASL-IR (RFC 4959): the SASL
+    /// exchange in `+ ` continuations, then the login.
     async fn authenticate(
         &mut self,
         tag: &[u8],
@@ -440,51 +452,54 @@ impl Session {
         initial: Option<&[u8]>,
         stream: &mut Stream,
     ) -> Flow {
-        if !mechanism.eq_ignore_ascii_case(b"PLAIN") {
-            self.tagged(tag, "NO", "Unsupported authentication mechanism");
-            return Flow::Continue;
-        }
-        if !self.login_allowed() {
+        let mechanism = String::from_utf8_lossy(mechanism).to_ascii_uppercase();
+        let mut step = Exchange::start(&mechanism, initial);
+        if step != Step::Failed(SaslError::Unsupported) && !self.login_allowed() {
             self.tagged(tag, "NO", "[PRIVACYREQUIRED] Use STARTTLS first");
             return Flow::Continue;
         }
-        let response = match initial {
-            // SASL-IR (RFC 4959); "=" is an empty initial response.
-            Some(r) => r.to_vec(),
-            None => {
-                self.put("+ \r\n");
-                if !self.flush(stream).await {
-                    return Flow::Close;
+        let credentials = loop {
+            match step {
+                Step::Challenge(exchange, challenge) => {
+                    self.put("+ ");
+                    self.put(challenge);
+                    self.put("\r\n");
+                    let Some(line) = self.client_line(stream).await else {
+                        return Flow::Close;
+                    };
+                    step = exchange.next(&line);
                 }
-                match self.input.line(stream, MAX_LINE, AUTOLOGOUT).await {
-                    Ok(len) => {
-                        let line = self.input.buffered()[..len].to_vec();
-                        self.input.consume(len);
-                        line
-                    }
-                    Err(_) => return Flow::Close,
+                Step::Done(credentials) => break credentials,
+                Step::Failed(SaslError::Unsupported) => {
+                    self.tagged(tag, "NO", "Unsupported authentication mechanism");
+                    return Flow::Continue;
+                }
+                // RFC 3501 §6.2.2: a cancelled exchange is answered BAD.
+                Step::Failed(SaslError::Cancelled) => {
+                    self.bad(tag, "Authentication cancelled");
+                    return Flow::Continue;
+                }
+                Step::Failed(_) => {
+                    self.bad(tag, "Cannot decode the authentication response");
+                    return Flow::Continue;
                 }
             }
         };
-        let credentials = match sasl::decode_response(&response).and_then(|r| sasl::plain(&r)) {
-            Ok(c) => c,
-            Err(sasl::SaslError::Cancelled) => {
-                self.bad(tag, "Authentication cancelled");
-                return Flow::Continue;
-            }
-            Err(_) => {
-                self.bad(tag, "Cannot decode the authentication response");
-                return Flow::Continue;
-            }
-        };
-        self.login(
-            tag,
-            &credentials.username.clone(),
-            credentials.password,
-            "AUTHENTICATE PLAIN",
-            stream,
-        )
-        .await
+        let how = format!("AUTHENTICATE {mechanism}");
+        let sasl::Credentials { username, password } = credentials;
+        self.login(tag, &username, password, &how, stream).await
+    }
+
+    /// Sends what is queued and reads one line from the client (a SASL
+    /// response); `None` when the connection is gone.
+    async fn client_line(&mut self, stream: &mut Stream) -> Option<Vec<u8>> {
+        if !self.flush(stream).await {
+            return None;
+        }
+        let len = self.input.line(stream, MAX_LINE, AUTOLOGOUT).await.ok()?;
+        let line = self.input.buffered()[..len].to_vec();
+        self.input.consume(len);
+        Some(line)
     }
 
     async fn login(

@@ -1,0 +1,159 @@
+//! IMAP strings on the wire (RFC 3501 §4.3, §9 `string`): a quoted string
+//! when the bytes allow one, else a literal `{n}` CRLF and the bytes.
+//! Written by the server (response data) and by the fetcher (command
+//! arguments); quoted strings are read by both (the server's command
+//! parser, the fetcher's response parser).
+
+use std::borrow::Cow;
+
+/// Longest string the server sends quoted; longer ones go as literals,
+/// which clients read without scanning for escapes.
+pub const MAX_QUOTED: usize = 1024;
+
+/// Whether `s` can be sent as a quoted string. RFC 3501 §9 allows any
+/// TEXT-CHAR (CHAR but CR and LF); we quote only printable US-ASCII, so
+/// a control character or an 8-bit byte is always sent as a literal,
+/// which every reader takes.
+pub fn quotable(s: &[u8]) -> bool {
+    s.iter().all(|b| (0x20..0x7f).contains(b))
+}
+
+/// `s` between double quotes, `"` and `\` escaped (§9 quoted). The caller
+/// has checked [`quotable`].
+pub fn quoted(out: &mut Vec<u8>, s: &[u8]) {
+    out.push(b'"');
+    for &b in s {
+        if b == b'"' || b == b'\\' {
+            out.push(b'\\');
+        }
+        out.push(b);
+    }
+    out.push(b'"');
+}
+
+/// `{n}` CRLF and the bytes (§4.3 literal).
+pub fn literal(out: &mut Vec<u8>, s: &[u8]) {
+    out.extend_from_slice(format!("{{{}}}\r\n", s.len()).as_bytes());
+    out.extend_from_slice(s);
+}
+
+/// A string (§9): quoted when it can be and is short, else a literal.
+pub fn string(out: &mut Vec<u8>, s: &[u8]) {
+    if s.len() <= MAX_QUOTED && quotable(s) {
+        quoted(out, s);
+    } else {
+        literal(out, s);
+    }
+}
+
+/// nstring (§9): NIL or a string.
+pub fn nstring(out: &mut Vec<u8>, s: Option<&[u8]>) {
+    match s {
+        Some(s) => string(out, s),
+        None => out.extend_from_slice(b"NIL"),
+    }
+}
+
+/// Reads the quoted string at the start of `input` (which begins with its
+/// opening `"`): its value with `\"` and `\\` resolved (borrowed unless
+/// there was an escape) and how many bytes it took, closing quote
+/// included. 8-bit bytes are accepted although TEXT-CHAR excludes them:
+/// clients send UTF-8 in quoted SEARCH strings and names, and servers in
+/// quoted data; NUL, CR and LF are refused (CHAR excludes NUL, TEXT-CHAR
+/// CR and LF). The error is a short reason fit for a BAD.
+pub fn unquote(input: &[u8]) -> Result<(Cow<'_, [u8]>, usize), &'static str> {
+    if input.first() != Some(&b'"') {
+        return Err("expected a quoted string");
+    }
+    let mut escaped = false;
+    let mut i = 1;
+    loop {
+        match input.get(i) {
+            None => return Err("unterminated quoted string"),
+            Some(b'"') => break,
+            Some(b'\\') => {
+                i += 1;
+                if !matches!(input.get(i), Some(b'"' | b'\\')) {
+                    return Err("bad escape in quoted string");
+                }
+                escaped = true;
+            }
+            Some(0 | b'\r' | b'\n') => return Err("bad character in quoted string"),
+            Some(_) => {}
+        }
+        i += 1;
+    }
+    let body = &input[1..i];
+    let used = i + 1;
+    if !escaped {
+        return Ok((Cow::Borrowed(body), used));
+    }
+    let mut out = Vec::with_capacity(body.len());
+    let mut bytes = body.iter();
+    while let Some(&b) = bytes.next() {
+        // Every `\` was checked above to be followed by `"` or `\`.
+        out.push(if b == b'\\' {
+            bytes.next().copied().unwrap_or(b)
+        } else {
+            b
+        });
+    }
+    Ok((Cow::Owned(out), used))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(f: impl FnOnce(&mut Vec<u8>)) -> String {
+        let mut out = Vec::new();
+        f(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn strings_quoted_or_literal() {
+        assert_eq!(text(|o| string(o, b"a \"b\" \\c")), r#""a \"b\" \\c""#);
+        assert_eq!(text(|o| string(o, b"")), "\"\"");
+        assert_eq!(text(|o| string(o, "é".as_bytes())), "{2}\r\né");
+        assert_eq!(text(|o| string(o, b"a\r\nb")), "{4}\r\na\r\nb");
+        assert_eq!(text(|o| string(o, b"tab\there")), "{8}\r\ntab\there");
+        let long = vec![b'x'; MAX_QUOTED + 1];
+        assert!(text(|o| string(o, &long)).starts_with("{1025}\r\n"));
+        assert_eq!(text(|o| nstring(o, None)), "NIL");
+        assert_eq!(text(|o| nstring(o, Some(b"x"))), "\"x\"");
+    }
+
+    #[test]
+    fn reading_quoted_strings() {
+        assert_eq!(
+            unquote(b"\"abc\" rest"),
+            Ok((Cow::Borrowed(&b"abc"[..]), 5))
+        );
+        assert_eq!(unquote(b"\"\""), Ok((Cow::Borrowed(&b""[..]), 2)));
+        let (value, used) = unquote(br#""a \"q\" \\" x"#).unwrap();
+        assert_eq!((&*value, used), (&br#"a "q" \"#[..], 12));
+        assert!(matches!(value, Cow::Owned(_)));
+        assert_eq!(unquote("\"pä\"".as_bytes()).unwrap().0, "pä".as_bytes());
+        for bad in [
+            &b"abc"[..],
+            b"\"abc",
+            b"\"a\\b\"",
+            b"\"a\\",
+            b"\"a\rb\"",
+            b"\"a\nb\"",
+            b"\"a\0b\"",
+        ] {
+            assert!(unquote(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn what_is_written_reads_back() {
+        for s in [&b""[..], b"plain", b"\"\\\"", b"a b (c) {d}"] {
+            let mut out = Vec::new();
+            string(&mut out, s);
+            assert_eq!(unquote(&out), Ok((Cow::Borrowed(s), out.len())));
+        }
+    }
+}
