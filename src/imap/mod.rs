@@ -7,12 +7,20 @@
 //!
 //! - [`parse`]: commands as pure functions over bytes (the wire pieces
 //!   shared with the fetcher are in `imap_wire`);
-//! - `session`: states, literals, login, IDLE; `mailboxes` and `messages`:
-//!   the commands; `selected`: untagged updates of the selected mailbox;
+//! - `session`: the connection, its state (private; handlers use its
+//!   methods), literals, STARTTLS, ENABLE, IDLE; `login`: LOGIN and
+//!   AUTHENTICATE;
+//! - `dispatch`: which command is allowed in which state, and its handler;
+//! - `mailboxes`, `fetch`, `messages`: the commands on mailboxes, FETCH,
+//!   and the other message commands; `selected`: the selected mailbox and
+//!   its untagged updates;
 //! - `render`, `section`, `search`, `list`: response syntax, BODY[section],
 //!   SEARCH and LIST evaluation.
 
+mod dispatch;
+mod fetch;
 mod list;
+mod login;
 mod mailboxes;
 mod messages;
 pub mod parse;
