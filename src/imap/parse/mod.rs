@@ -43,18 +43,19 @@ mod command;
 mod datetime;
 mod fetch;
 mod lexer;
+mod mailbox;
 mod search;
 mod sequence;
 
 #[cfg(test)]
 mod tests;
 
-pub use command::{
-    Command, CommandKind, Flag, IdPair, ListArgs, ListReturn, ListSelection, Mailbox,
-    QresyncParams, SelectArgs, SpecialUse, StatusItem, StoreMode,
-};
+pub use command::{Command, CommandKind, Flag, IdPair, StoreMode};
 pub use datetime::{Date, DateTime};
 pub use fetch::{FetchItem, Partial, Section, SectionText};
+pub use mailbox::{
+    ListArgs, ListReturn, ListSelection, Mailbox, QresyncParams, SelectArgs, SpecialUse, StatusItem,
+};
 pub use search::SearchKey;
 pub use sequence::{SeqBound, SequenceSet};
 
