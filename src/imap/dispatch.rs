@@ -77,8 +77,8 @@ impl Session {
             | K::Expunge
             | K::UidExpunge(_)
             | K::Search { .. }
-            | K::Fetch { .. } => selected,
-            K::Store { .. } | K::Copy { .. } | K::Move { .. } => selected,
+            | K::Fetch(_) => selected,
+            K::Store(_) | K::Copy { .. } | K::Move { .. } => selected,
             _ => authenticated,
         };
         match allowed {
@@ -122,43 +122,15 @@ impl Session {
             K::Unselect => self.close(tag, false).await,
             K::Expunge => self.expunge(tag, None).await,
             K::UidExpunge(set) => self.expunge(tag, Some(&set)).await,
-            K::Fetch {
-                uid,
-                set,
-                items,
-                changed_since,
-                vanished,
-            } => {
-                expunges = uid;
-                let request = super::fetch::Request {
-                    uid,
-                    set: &set,
-                    items,
-                    changed_since,
-                    vanished,
-                };
-                if !self.fetch(tag, request, stream).await {
+            K::Fetch(args) => {
+                expunges = args.uid;
+                if !self.fetch(tag, args, stream).await {
                     return Flow::Close;
                 }
             }
-            K::Store {
-                uid,
-                set,
-                mode,
-                silent,
-                flags,
-                unchanged_since,
-            } => {
-                expunges = uid;
-                let request = super::messages::StoreRequest {
-                    uid,
-                    set: &set,
-                    mode,
-                    silent,
-                    flags: &flags,
-                    unchanged_since,
-                };
-                self.store_flags(tag, request).await;
+            K::Store(args) => {
+                expunges = args.uid;
+                self.store_flags(tag, &args).await;
             }
             K::Search { uid, charset, key } => {
                 expunges = uid;

@@ -14,7 +14,7 @@
 //!    into the output for that reason; a chunk ends early once the output
 //!    holds [`SEND_AT`] bytes, so at most one message more is buffered.
 
-use super::parse::{FetchItem, Partial, Section, SectionText, SequenceSet};
+use super::parse::{FetchArgs, FetchItem, Partial, Section, SectionText};
 use super::render;
 use super::section;
 use super::session::Session;
@@ -32,15 +32,6 @@ const CHUNK: usize = 64;
 /// Output waiting after which a chunk ends and is sent, so a large
 /// response is not built whole in memory first.
 const SEND_AT: usize = 64 * 1024;
-
-/// A FETCH command as parsed.
-pub(super) struct Request<'s, 'a> {
-    pub uid: bool,
-    pub set: &'s SequenceSet,
-    pub items: Vec<FetchItem<'a>>,
-    pub changed_since: Option<u64>,
-    pub vanished: bool,
-}
 
 /// What to send for each message, and what that needs.
 struct Plan<'a> {
@@ -127,17 +118,17 @@ impl Session {
     pub(super) async fn fetch(
         &mut self,
         tag: &[u8],
-        request: Request<'_, '_>,
+        args: FetchArgs<'_>,
         stream: &mut Stream,
     ) -> bool {
-        let Request {
+        let FetchArgs {
             uid,
             set,
             items,
             changed_since,
             vanished,
-        } = request;
-        let Some(targets) = self.resolve(tag, uid, set) else {
+        } = args;
+        let Some(targets) = self.resolve(tag, uid, &set) else {
             return true;
         };
         let Some(sel) = self.selected() else {

@@ -3,7 +3,7 @@
 //! UID EXPUNGE (RFC 4315), with CONDSTORE's UNCHANGEDSINCE and MODSEQ
 //! (RFC 7162).
 
-use super::parse::{Flag, Mailbox, SearchKey, SequenceSet, StoreMode};
+use super::parse::{Mailbox, SearchKey, SequenceSet, StoreArgs, StoreMode};
 use super::render;
 use super::search::{self, Candidate, Parsed};
 use super::selected::split_flags;
@@ -16,16 +16,6 @@ use crate::store::{FlagChange, FlagOp, FlagsResult};
 /// executor thread serves them all: under emulation a SEARCH SUBJECT on
 /// 50 000 messages held every other client for 1.7 s).
 const CHUNK: usize = 64;
-
-/// A STORE command as parsed.
-pub(super) struct StoreRequest<'s, 'a> {
-    pub uid: bool,
-    pub set: &'s SequenceSet,
-    pub mode: StoreMode,
-    pub silent: bool,
-    pub flags: &'s [Flag<'a>],
-    pub unchanged_since: Option<u64>,
-}
 
 impl Session {
     /// The UIDs a set names in the selected view, in sequence order; BAD
@@ -61,15 +51,15 @@ impl Session {
 
     /// STORE / UID STORE (RFC 3501 §6.4.6) with UNCHANGEDSINCE (RFC 7162
     /// §3.1.3).
-    pub(super) async fn store_flags(&mut self, tag: &[u8], request: StoreRequest<'_, '_>) {
-        let StoreRequest {
+    pub(super) async fn store_flags(&mut self, tag: &[u8], args: &StoreArgs<'_>) {
+        let StoreArgs {
             uid,
-            set,
+            ref set,
             mode,
             silent,
-            flags,
+            ref flags,
             unchanged_since,
-        } = request;
+        } = *args;
         let Some(targets) = self.resolve(tag, uid, set) else {
             return;
         };

@@ -95,29 +95,8 @@ pub enum CommandKind<'a> {
         /// Several top-level keys come as [`SearchKey::And`].
         key: SearchKey<'a>,
     },
-    /// FETCH / UID FETCH. UID FETCH answers with UID whether asked or not
-    /// (RFC 3501 §6.4.8), and CHANGEDSINCE implies MODSEQ (RFC 7162
-    /// §3.1.4.1): both are the session's to add.
-    Fetch {
-        uid: bool,
-        set: SequenceSet,
-        items: Vec<FetchItem<'a>>,
-        /// RFC 7162 §3.1.4.1 CHANGEDSINCE.
-        changed_since: Option<u64>,
-        /// RFC 7162 §3.2.6 VANISHED; only with UID FETCH and CHANGEDSINCE,
-        /// which the parser enforces.
-        vanished: bool,
-    },
-    Store {
-        uid: bool,
-        set: SequenceSet,
-        mode: StoreMode,
-        /// `.SILENT`: no untagged FETCH for the new flags.
-        silent: bool,
-        flags: Vec<Flag<'a>>,
-        /// RFC 7162 §3.1.3 UNCHANGEDSINCE.
-        unchanged_since: Option<u64>,
-    },
+    Fetch(FetchArgs<'a>),
+    Store(StoreArgs<'a>),
     Copy {
         uid: bool,
         set: SequenceSet,
@@ -168,10 +147,10 @@ impl CommandKind<'_> {
             UidExpunge(_) => "UID EXPUNGE",
             Search { uid: false, .. } => "SEARCH",
             Search { uid: true, .. } => "UID SEARCH",
-            Fetch { uid: false, .. } => "FETCH",
-            Fetch { uid: true, .. } => "UID FETCH",
-            Store { uid: false, .. } => "STORE",
-            Store { uid: true, .. } => "UID STORE",
+            Fetch(FetchArgs { uid: false, .. }) => "FETCH",
+            Fetch(FetchArgs { uid: true, .. }) => "UID FETCH",
+            Store(StoreArgs { uid: false, .. }) => "STORE",
+            Store(StoreArgs { uid: true, .. }) => "UID STORE",
             Copy { uid: false, .. } => "COPY",
             Copy { uid: true, .. } => "UID COPY",
             Move { uid: false, .. } => "MOVE",
@@ -182,6 +161,34 @@ impl CommandKind<'_> {
             Enable(_) => "ENABLE",
         }
     }
+}
+
+/// FETCH / UID FETCH. UID FETCH answers with UID whether asked or not
+/// (RFC 3501 §6.4.8), and CHANGEDSINCE implies MODSEQ (RFC 7162
+/// §3.1.4.1): both are the session's to add.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchArgs<'a> {
+    pub uid: bool,
+    pub set: SequenceSet,
+    pub items: Vec<FetchItem<'a>>,
+    /// RFC 7162 §3.1.4.1 CHANGEDSINCE.
+    pub changed_since: Option<u64>,
+    /// RFC 7162 §3.2.6 VANISHED; only with UID FETCH and CHANGEDSINCE,
+    /// which the parser enforces.
+    pub vanished: bool,
+}
+
+/// STORE / UID STORE (RFC 3501 §6.4.6, RFC 7162 §3.1.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreArgs<'a> {
+    pub uid: bool,
+    pub set: SequenceSet,
+    pub mode: StoreMode,
+    /// `.SILENT`: no untagged FETCH for the new flags.
+    pub silent: bool,
+    pub flags: Vec<Flag<'a>>,
+    /// RFC 7162 §3.1.3 UNCHANGEDSINCE.
+    pub unchanged_since: Option<u64>,
 }
 
 /// One RFC 2971 ID field and its value (`None` for NIL).
@@ -479,13 +486,13 @@ fn fetch<'a>(lex: &mut Lexer<'a>, uid: bool) -> PResult<CommandKind<'a>> {
     if modifiers.vanished && modifiers.changed_since.is_none() {
         return Err("VANISHED needs CHANGEDSINCE");
     }
-    Ok(CommandKind::Fetch {
+    Ok(CommandKind::Fetch(FetchArgs {
         uid,
         set,
         items,
         changed_since: modifiers.changed_since,
         vanished: modifiers.vanished,
-    })
+    }))
 }
 
 /// RFC 3501 §6.4.6 with RFC 7162 §3.1.3: `SP sequence-set
@@ -532,14 +539,14 @@ fn store<'a>(lex: &mut Lexer<'a>, uid: bool) -> PResult<CommandKind<'a>> {
         }
         flags
     };
-    Ok(CommandKind::Store {
+    Ok(CommandKind::Store(StoreArgs {
         uid,
         set,
         mode,
         silent,
         flags,
         unchanged_since,
-    })
+    }))
 }
 
 /// RFC 2971 §4: `SP ("(" *(string SP nstring) ")" / nil)`. Pairs are
