@@ -1,5 +1,5 @@
 //! The pieces of the fetcher's IMAP commands (RFC 3501 §9): strings and
-//! mailbox names as pure functions, written with `imap_wire`'s quoting
+//! mailbox names as pure functions, written with `wire::imap`'s quoting
 //! and modified UTF-7 (shared with the server).
 //!
 //! The fetcher's whole vocabulary is CAPABILITY, STARTTLS, LOGIN or
@@ -7,7 +7,7 @@
 //! that changes a message or a mailbox on the remote side is ever built
 //! here (no STORE, EXPUNGE, DELETE, MOVE or COPY; EXAMINE, not SELECT).
 
-use crate::imap_wire::{mutf7, quote};
+use crate::wire::imap::{mutf7, quote};
 
 /// An argument as it goes on the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,7 +18,7 @@
 
 use std::borrow::Cow;
 
-use crate::imap_wire::datetime;
+use crate::wire::imap::datetime;
 
 mod cursor;
 

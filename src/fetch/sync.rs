@@ -20,8 +20,8 @@ use super::client::{Error, Selected, Session, Target};
 use super::identity;
 use super::response::{Limits, Untagged};
 use crate::delivery::dns::Resolver;
-use crate::imap_wire::sequence::sequence_set;
 use crate::store::{Delivery, FetchAccount, FetchBatch, Fetched, Flags, Store};
+use crate::wire::imap::sequence::sequence_set;
 
 /// Most messages in one batch (one UID FETCH, one store write).
 pub const BATCH_MESSAGES: usize = 64;

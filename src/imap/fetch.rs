@@ -18,11 +18,11 @@ use super::parse::{FetchArgs, FetchItem, Partial, Section, SectionText};
 use super::render;
 use super::section;
 use super::session::Session;
-use crate::imap_wire::datetime::write_date_time;
-use crate::imap_wire::quote;
 use crate::mime::Summary;
 use crate::server::Stream;
 use crate::store::{FlagChange, FlagOp, Flags, MessageView, Reader, StoreError};
+use crate::wire::imap::datetime::write_date_time;
+use crate::wire::imap::quote;
 
 /// Most messages rendered under one read transaction. After each chunk
 /// the other sessions get to run: one executor thread serves them all,

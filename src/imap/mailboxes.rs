@@ -24,7 +24,7 @@ impl Session {
         if name.is_inbox() {
             return Some("INBOX".into());
         }
-        let decoded = crate::imap_wire::mutf7::decode(name.as_bytes()).ok()?;
+        let decoded = crate::wire::imap::mutf7::decode(name.as_bytes()).ok()?;
         let decoded = decoded.strip_suffix('/').unwrap_or(&decoded).to_string();
         let valid = !decoded.is_empty()
             && decoded.len() <= 1024

@@ -8,8 +8,8 @@ use super::render;
 use super::search::{self, Candidate, Parsed};
 use super::selected::split_flags;
 use super::session::Session;
-use crate::imap_wire::sequence::sequence_set;
 use crate::store::{FlagChange, FlagOp, FlagsResult};
+use crate::wire::imap::sequence::sequence_set;
 
 /// A SEARCH over many messages lets the other sessions run after every
 /// this many messages, each run under its own read transaction (one

@@ -6,7 +6,7 @@
 //! (RFC 7162), SASL-IR (RFC 4959).
 //!
 //! - [`parse`]: commands as pure functions over bytes (the wire pieces
-//!   shared with the fetcher are in `imap_wire`);
+//!   shared with the fetcher are in `wire::imap`);
 //! - `session`: the connection, its state (private; handlers use its
 //!   methods), literals, STARTTLS, ENABLE, IDLE; `login`: LOGIN and
 //!   AUTHENTICATE;

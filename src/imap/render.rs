@@ -1,14 +1,14 @@
 //! IMAP response syntax (RFC 3501 §7.4.2): flags, mailbox names, and the
 //! ENVELOPE and BODYSTRUCTURE of a message from its stored summary.
-//! Strings, literals and dates are `imap_wire`'s, shared with the fetcher.
+//! Strings, literals and dates are `wire::imap`'s, shared with the fetcher.
 //!
 //! Everything appends to a caller's buffer; nothing is parsed here, since
 //! the summary was computed once at delivery (DESIGN.md).
 
-use crate::imap_wire::mutf7;
-use crate::imap_wire::quote::{nstring, string};
 use crate::mime::{Address, Envelope, Param, Part};
 use crate::store::Flags;
+use crate::wire::imap::mutf7;
+use crate::wire::imap::quote::{nstring, string};
 
 /// A mailbox name for LIST/STATUS: its wire form, quoted.
 pub fn mailbox(out: &mut Vec<u8>, name: &str) {

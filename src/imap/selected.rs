@@ -9,8 +9,8 @@
 
 use super::render;
 use super::session::Session;
-use crate::imap_wire::sequence::sequence_set;
 use crate::store::{Flags, MessageView, StoreError};
+use crate::wire::imap::sequence::sequence_set;
 
 pub(super) struct Selected {
     pub id: u64,

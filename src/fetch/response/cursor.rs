@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 
 use super::Error;
-use crate::imap_wire::quote;
+use crate::wire::imap::quote;
 
 /// `b` as text when it is ASCII (atoms, codes, capability names).
 pub(super) fn ascii(b: &[u8]) -> Option<&str> {

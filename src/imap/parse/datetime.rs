@@ -1,11 +1,11 @@
 //! Dates in commands: SEARCH's `date`, bare or quoted, and APPEND's
 //! `date-time`, always quoted (RFC 3501 §9). The lexer takes them off the
-//! command; the text itself is read by `imap_wire::datetime`, which the
+//! command; the text itself is read by `wire::imap::datetime`, which the
 //! fetcher shares.
 
 use super::lexer::{Lexer, PResult};
-use crate::imap_wire::datetime;
-pub use crate::imap_wire::datetime::{Date, DateTime};
+use crate::wire::imap::datetime;
+pub use crate::wire::imap::datetime::{Date, DateTime};
 
 /// RFC 3501 §9 date (SEARCH): date-text, optionally in double quotes.
 pub(super) fn parse_date(lex: &mut Lexer<'_>) -> PResult<Date> {

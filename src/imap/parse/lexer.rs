@@ -206,12 +206,12 @@ impl<'a> Lexer<'a> {
         })
     }
 
-    /// RFC 3501 §9 quoted, read by `imap_wire::quote::unquote` (which
+    /// RFC 3501 §9 quoted, read by `wire::imap::quote::unquote` (which
     /// the fetcher shares): escapes resolved, 8-bit bytes accepted (many
     /// clients send UTF-8 in quoted SEARCH strings and mailbox names; the
     /// session decides what the bytes mean), NUL, CR and LF refused.
     pub(super) fn quoted(&mut self) -> PResult<Cow<'a, [u8]>> {
-        let (value, used) = crate::imap_wire::quote::unquote(self.rest())?;
+        let (value, used) = crate::wire::imap::quote::unquote(self.rest())?;
         self.pos += used;
         Ok(value)
     }
