@@ -19,7 +19,7 @@ use crate::server::{Conn, Context, Input, ReadError, Stream};
 use crate::store::{Account, Store};
 
 /// RFC 3501 §5.4: the autologout timer is at least 30 minutes.
-pub const AUTOLOGOUT: Duration = Duration::from_secs(30 * 60);
+const AUTOLOGOUT: Duration = Duration::from_secs(30 * 60);
 /// Before login a client gets 3 minutes: the 30-minute rule is for
 /// sessions (RFC 3501 §5.4), and idle unauthenticated connections only
 /// hold places that others need.
@@ -201,42 +201,40 @@ impl Session {
         self.tls || self.peer.ip().is_loopback()
     }
 
+    /// The CAPABILITY list for the session's state (RFC 3501 §6.1.1):
+    /// how to log in before login, the extensions after.
     pub fn capabilities(&self) -> String {
-        let mut caps = String::from("IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE");
-        let more: &[&str] = match &self.account {
-            None => {
-                if !self.tls {
-                    caps.push_str(" STARTTLS");
-                }
-                if self.login_allowed() {
-                    // RFC 3501 §6.2.2: AUTH= for each SASL mechanism.
-                    for mechanism in sasl::MECHANISMS {
-                        caps.push_str(" AUTH=");
-                        caps.push_str(mechanism);
-                    }
-                    &[]
-                } else {
-                    &["LOGINDISABLED"]
-                }
+        let mut caps: Vec<String> = ["IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE"]
+            .map(String::from)
+            .to_vec();
+        if self.account.is_some() {
+            caps.extend(
+                [
+                    "NAMESPACE",
+                    "UIDPLUS",
+                    "MOVE",
+                    "UNSELECT",
+                    "CHILDREN",
+                    "SPECIAL-USE",
+                    "LIST-EXTENDED",
+                    "LIST-STATUS",
+                    "CONDSTORE",
+                    "QRESYNC",
+                ]
+                .map(String::from),
+            );
+        } else {
+            if !self.tls {
+                caps.push("STARTTLS".into());
             }
-            Some(_) => &[
-                "NAMESPACE",
-                "UIDPLUS",
-                "MOVE",
-                "UNSELECT",
-                "CHILDREN",
-                "SPECIAL-USE",
-                "LIST-EXTENDED",
-                "LIST-STATUS",
-                "CONDSTORE",
-                "QRESYNC",
-            ],
-        };
-        for cap in more {
-            caps.push(' ');
-            caps.push_str(cap);
+            if self.login_allowed() {
+                // RFC 3501 §6.2.2: AUTH= for each SASL mechanism offered.
+                caps.extend(sasl::MECHANISMS.map(|m| format!("AUTH={m}")));
+            } else {
+                caps.push("LOGINDISABLED".into());
+            }
         }
-        caps
+        caps.join(" ")
     }
 
     async fn run(&mut self, mut stream: Stream) {
