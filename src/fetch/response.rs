@@ -18,7 +18,7 @@
 
 use std::borrow::Cow;
 
-use crate::wire::imap::datetime;
+use crate::wire::imap::{datetime, quote};
 
 mod cursor;
 
@@ -116,19 +116,12 @@ impl Framer {
     }
 }
 
-/// The size of the literal announced at the end of `line` (`{n}` CRLF,
-/// §4.3; `{n+}` and literal8's `~{n}` are read alike).
+/// The size of the literal announced at the end of `line`, CRLF
+/// included (§4.3, `{n}`; `{n+}` and literal8's `~{n}` are read alike).
 fn literal_at_end(line: &[u8]) -> Option<u64> {
     let line = line.strip_suffix(b"\n")?;
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let inner = line.strip_suffix(b"}")?;
-    let open = inner.iter().rposition(|&b| b == b'{')?;
-    let digits = &inner[open + 1..];
-    let digits = digits.strip_suffix(b"+").unwrap_or(digits);
-    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(digits).ok()?.parse().ok()
+    quote::literal_at_end(line).map(|literal| literal.len)
 }
 
 /// One parsed response.

@@ -1,8 +1,9 @@
 //! IMAP strings on the wire (RFC 3501 §4.3, §9 `string`): a quoted string
 //! when the bytes allow one, else a literal `{n}` CRLF and the bytes.
 //! Written by the server (response data) and by the fetcher (command
-//! arguments); quoted strings are read by both (the server's command
-//! parser, the fetcher's response parser).
+//! arguments); quoted strings and literal markers are read by both (the
+//! server's command reader and parser, the fetcher's response framer and
+//! parser).
 
 use std::borrow::Cow;
 
@@ -52,6 +53,39 @@ pub fn nstring(out: &mut Vec<u8>, s: Option<&[u8]>) {
         Some(s) => string(out, s),
         None => out.extend_from_slice(b"NIL"),
     }
+}
+
+/// A literal announced at the end of a line (RFC 3501 §4.3, RFC 7888).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Literal {
+    /// Bytes of data that follow the line's CRLF. Saturates at `u64::MAX`
+    /// for absurd digit strings, which any size limit then refuses.
+    pub len: u64,
+    /// `{n+}` (RFC 7888): the data follows without waiting for `+`.
+    pub non_sync: bool,
+}
+
+/// Whether `line` (without CRLF) ends in a literal marker `{n}` or `{n+}`
+/// (literal8's `~{n}` alike), and if so which. Only the end of the line is
+/// examined: a marker can only be the last thing on a line, and literal
+/// data is never passed here. The server frames commands with it, the
+/// fetcher responses.
+pub fn literal_at_end(line: &[u8]) -> Option<Literal> {
+    let body = line.strip_suffix(b"}")?;
+    let (body, non_sync) = match body.strip_suffix(b"+") {
+        Some(b) => (b, true),
+        None => (body, false),
+    };
+    let digits = body.iter().rev().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 {
+        return None;
+    }
+    let (before, digits) = body.split_at(body.len() - digits);
+    before.strip_suffix(b"{")?;
+    let len = digits.iter().fold(0u64, |n, &d| {
+        n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+    });
+    Some(Literal { len, non_sync })
 }
 
 /// Reads the quoted string at the start of `input` (which begins with its
@@ -148,6 +182,21 @@ mod tests {
             b"\"a\0b\"",
         ] {
             assert!(unquote(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn literal_markers() {
+        let lit = |len, non_sync| Some(Literal { len, non_sync });
+        assert_eq!(literal_at_end(b"a LOGIN {3}"), lit(3, false));
+        assert_eq!(literal_at_end(b"* 1 FETCH (BODY[] {3+}"), lit(3, true));
+        assert_eq!(literal_at_end(b"x ~{4}"), lit(4, false));
+        assert_eq!(
+            literal_at_end(b"{99999999999999999999999}"),
+            lit(u64::MAX, false)
+        );
+        for line in [&b"a NOOP"[..], b"{}", b"{3}x", b"{3 }", b"\"{3\"}"] {
+            assert_eq!(literal_at_end(line), None, "{line:?}");
         }
     }
 
