@@ -28,7 +28,6 @@ use super::body::{DotStuffer, Shape};
 use super::io::Io;
 use super::reply::{self, Extensions, Reply, xtext};
 use super::{Kind, Verdict};
-use crate::auth::sasl;
 use crate::config::Secret;
 use crate::store::{DsnRet, Store};
 
@@ -281,6 +280,7 @@ impl Session {
     }
 
     async fn auth(&mut self, user: &str, password: &Secret) -> Result<(), HopError> {
+        use crate::auth::sasl;
         let failed = |reply: &Reply, relay: &str| {
             HopError::new(format!(
                 "authentication as {user} at {relay} failed: {}",

@@ -20,7 +20,6 @@ use smol::Async;
 
 use super::command::{self, Arg};
 use super::response::{self, Code, Framed, Framer, Kind, Limits, Response, Untagged};
-use crate::auth::sasl;
 use crate::delivery::dns::Resolver;
 use crate::delivery::io::Io;
 
@@ -447,7 +446,7 @@ impl Session {
         if self.caps.is_empty() {
             self.capability().await?;
         }
-        let token = sasl::plain_response(user, password);
+        let token = crate::auth::sasl::plain_response(user, password);
         let what = format!("login as {user}");
         if self.has("AUTH=PLAIN") {
             if self.has("SASL-IR") {

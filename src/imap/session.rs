@@ -16,7 +16,7 @@ use super::parse;
 use super::selected::Selected;
 use crate::auth::{LoginResult, sasl};
 use crate::server::{Conn, Context, Input, ReadError, Stream};
-use crate::store::{Account, Store};
+use crate::store::Account;
 
 /// RFC 3501 §5.4: the autologout timer is at least 30 minutes.
 const AUTOLOGOUT: Duration = Duration::from_secs(30 * 60);
@@ -106,7 +106,7 @@ impl Session {
         self.id
     }
 
-    pub fn store(&self) -> &Store {
+    pub fn store(&self) -> &crate::store::Store {
         &self.ctx.store
     }
 
