@@ -133,39 +133,6 @@ fn idle_and_done() {
     assert!(!is_done(b""));
 }
 
-// ---- literals ----
-
-#[test]
-fn literal_markers() {
-    let lit = |len, non_sync| Some(Literal { len, non_sync });
-    assert_eq!(literal_at_end(b"a LOGIN {3}"), lit(3, false));
-    assert_eq!(literal_at_end(b"a LOGIN {3+}"), lit(3, true));
-    assert_eq!(literal_at_end(b" {0}"), lit(0, false));
-    assert_eq!(literal_at_end(b"{007}"), lit(7, false));
-    assert_eq!(
-        literal_at_end(b"a APPEND x {99999999999999999999999}"),
-        lit(u64::MAX, false)
-    );
-    // BINARY's literal8 is not supported, but must still be framed right.
-    assert_eq!(literal_at_end(b"a APPEND x ~{4}"), lit(4, false));
-    for line in [
-        &b"a NOOP"[..],
-        b"",
-        b"}",
-        b"{}",
-        b"{+}",
-        b"{a}",
-        b"{3 }",
-        b"{3}x",
-        b"a LOGIN \"{3}\"",
-        b"{3++}",
-        b"{-3}",
-        b"3}",
-    ] {
-        assert_eq!(literal_at_end(line), None, "{line:?}");
-    }
-}
-
 #[test]
 fn login() {
     // RFC 3501 §8.

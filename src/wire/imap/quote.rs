@@ -189,13 +189,30 @@ mod tests {
     fn literal_markers() {
         let lit = |len, non_sync| Some(Literal { len, non_sync });
         assert_eq!(literal_at_end(b"a LOGIN {3}"), lit(3, false));
-        assert_eq!(literal_at_end(b"* 1 FETCH (BODY[] {3+}"), lit(3, true));
-        assert_eq!(literal_at_end(b"x ~{4}"), lit(4, false));
+        assert_eq!(literal_at_end(b"a LOGIN {3+}"), lit(3, true));
+        assert_eq!(literal_at_end(b" {0}"), lit(0, false));
+        assert_eq!(literal_at_end(b"{007}"), lit(7, false));
         assert_eq!(
-            literal_at_end(b"{99999999999999999999999}"),
+            literal_at_end(b"a APPEND x {99999999999999999999999}"),
             lit(u64::MAX, false)
         );
-        for line in [&b"a NOOP"[..], b"{}", b"{3}x", b"{3 }", b"\"{3\"}"] {
+        // BINARY's literal8: not offered by the server, but sent by other
+        // servers to the fetcher, and framed alike.
+        assert_eq!(literal_at_end(b"* 1 FETCH (BINARY[] ~{4}"), lit(4, false));
+        for line in [
+            &b"a NOOP"[..],
+            b"",
+            b"}",
+            b"{}",
+            b"{+}",
+            b"{a}",
+            b"{3 }",
+            b"{3}x",
+            b"a LOGIN \"{3}\"",
+            b"{3++}",
+            b"{-3}",
+            b"3}",
+        ] {
             assert_eq!(literal_at_end(line), None, "{line:?}");
         }
     }
