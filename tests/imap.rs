@@ -615,6 +615,35 @@ fn bounds_and_bad_input() {
     assert!(k.c.closed());
 }
 
+/// AUTHENTICATE offers the mechanisms SMTP and POP3 offer: LOGIN in two
+/// prompts as well as PLAIN; `*` cancels with BAD (RFC 3501 §6.2.2).
+#[test]
+fn authenticate_login_and_cancel() {
+    let (_d, server) = setup("auth-login", &[]);
+    let mut i = Imap::connect(&server);
+    let caps = i.text("CAPABILITY");
+    assert!(caps.contains(" AUTH=PLAIN AUTH=LOGIN"), "{caps}");
+    i.c.send(b"a1 AUTHENTICATE LOGIN\r\n");
+    assert_eq!(i.c.line(), "+ VXNlcm5hbWU6\r\n");
+    i.c.send(b"*\r\n");
+    i.collect("a1", "BAD");
+    i.c.send(b"a2 AUTHENTICATE login\r\n");
+    assert_eq!(i.c.line(), "+ VXNlcm5hbWU6\r\n");
+    i.c.send(format!("{}\r\n", common::b64(b"alice@home.arpa")).as_bytes());
+    assert_eq!(i.c.line(), "+ UGFzc3dvcmQ6\r\n");
+    i.c.send(format!("{}\r\n", common::b64(b"pw")).as_bytes());
+    let ok = i.collect("a2", "OK");
+    assert!(!ok.last().unwrap().contains("AUTH="), "{ok:?}");
+    // LOGIN with the user name as initial response (SASL-IR).
+    let mut j = Imap::connect(&server);
+    let user = common::b64(b"bob@home.arpa");
+    j.c.send(format!("b1 AUTHENTICATE LOGIN {user}\r\n").as_bytes());
+    assert_eq!(j.c.line(), "+ UGFzc3dvcmQ6\r\n");
+    j.c.send(format!("{}\r\n", common::b64(b"wrong")).as_bytes());
+    j.collect("b1", "NO [AUTHENTICATIONFAILED]");
+    j.run("AUTHENTICATE CRAM-MD5", "NO");
+}
+
 /// Plaintext pipelined after STARTTLS is discarded, never executed.
 #[test]
 fn starttls_discards_pipelined_plaintext() {

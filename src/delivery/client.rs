@@ -20,7 +20,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
 use rustls::ClientConfig;
 use smol::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -254,7 +253,7 @@ impl Session {
     }
 
     async fn auth(&mut self, user: &str, password: &Secret) -> Result<(), HopError> {
-        let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+        use crate::auth::sasl;
         let failed = |reply: &Reply, relay: &str| {
             HopError::new(format!(
                 "authentication as {user} at {relay} failed: {}",
@@ -262,8 +261,7 @@ impl Session {
             ))
         };
         let reply = if self.ext.auth_plain {
-            // RFC 4616: authzid NUL authcid NUL password.
-            let token = b64(format!("\0{user}\0{}", password.0).as_bytes());
+            let token = sasl::plain_response(user, &password.0);
             self.command(&format!("AUTH PLAIN {token}\r\n"), COMMAND)
                 .await
                 .map_err(self.hop_error())?
@@ -272,12 +270,12 @@ impl Session {
                 .command("AUTH LOGIN\r\n", COMMAND)
                 .await
                 .map_err(self.hop_error())?;
-            for field in [user, password.0.as_str()] {
+            for response in sasl::login_responses(user, &password.0) {
                 if reply.code != 334 {
                     break;
                 }
                 reply = self
-                    .command(&format!("{}\r\n", b64(field.as_bytes())), COMMAND)
+                    .command(&format!("{response}\r\n"), COMMAND)
                     .await
                     .map_err(self.hop_error())?;
             }

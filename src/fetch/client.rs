@@ -200,7 +200,7 @@ impl Session {
         if self.caps.is_empty() {
             self.capability().await?;
         }
-        let token = command::plain_token(user, password);
+        let token = crate::auth::sasl::plain_response(user, password);
         let what = format!("login as {user}");
         if self.has("AUTH=PLAIN") {
             if self.has("SASL-IR") {

@@ -18,6 +18,12 @@
 
 use std::borrow::Cow;
 
+use crate::wire::imap::{datetime, quote};
+
+mod cursor;
+
+use cursor::{Cursor, ascii};
+
 /// Bounds on what a server may send.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -110,19 +116,12 @@ impl Framer {
     }
 }
 
-/// The size of the literal announced at the end of `line` (`{n}` CRLF,
-/// §4.3; `{n+}` and literal8's `~{n}` are read alike).
+/// The size of the literal announced at the end of `line`, CRLF
+/// included (§4.3, `{n}`; `{n+}` and literal8's `~{n}` are read alike).
 fn literal_at_end(line: &[u8]) -> Option<u64> {
     let line = line.strip_suffix(b"\n")?;
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let inner = line.strip_suffix(b"}")?;
-    let open = inner.iter().rposition(|&b| b == b'{')?;
-    let digits = &inner[open + 1..];
-    let digits = digits.strip_suffix(b"+").unwrap_or(digits);
-    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(digits).ok()?.parse().ok()
+    quote::literal_at_end(line).map(|literal| literal.len)
 }
 
 /// One parsed response.
@@ -195,7 +194,7 @@ pub struct MessageData<'a> {
 
 /// Parses one complete response (as [`Framer`] delimited it).
 pub fn parse(frame: &[u8]) -> Result<Response<'_>, Error> {
-    let mut p = Cursor { b: frame, i: 0 };
+    let mut p = Cursor::new(frame);
     let response = if p.eat(b'+') {
         p.eat(b' ');
         Response::Continuation(p.text())
@@ -305,8 +304,9 @@ fn message_data<'a>(p: &mut Cursor<'a>) -> Result<MessageData<'a>, Error> {
             "RFC822.SIZE" => data.size = Some(p.number()?),
             "INTERNALDATE" => {
                 let text = p.nstring()?.ok_or_else(|| p.error("INTERNALDATE NIL"))?;
-                data.internal_date =
-                    Some(internal_date(&text).ok_or_else(|| p.error("INTERNALDATE"))?);
+                // §9 date-time, read as the server reads APPEND's.
+                let date = datetime::parse_date_time(text.trim_ascii());
+                data.internal_date = Some(date.ok_or_else(|| p.error("INTERNALDATE"))?.unix);
             }
             "FLAGS" => data.flags = Some(p.flag_list()?),
             "BODY[]" => data.body = p.nstring()?,
@@ -317,287 +317,6 @@ fn message_data<'a>(p: &mut Cursor<'a>) -> Result<MessageData<'a>, Error> {
             return Ok(data);
         }
         p.expect(b' ')?;
-    }
-}
-
-/// §9 date-time: `"dd-Mon-yyyy hh:mm:ss +zzzz"` (day may be space-padded)
-/// to Unix seconds.
-pub fn internal_date(text: &[u8]) -> Option<i64> {
-    let text = std::str::from_utf8(text).ok()?.trim_start();
-    let (date, rest) = text.split_once(' ')?;
-    let (time, zone) = rest.trim_start().split_once(' ')?;
-    let mut d = date.split('-');
-    let day: u32 = d.next()?.parse().ok()?;
-    let month_name = d.next()?;
-    let year: i64 = d.next()?.parse().ok()?;
-    let month = crate::time::MONTHS
-        .iter()
-        .position(|m| m.eq_ignore_ascii_case(month_name))? as u32
-        + 1;
-    if !(1..=31).contains(&day) || !(1..=9999).contains(&year) {
-        return None;
-    }
-    let mut t = time.split(':').map(|v| v.parse::<i64>().ok());
-    let (h, m, s) = (t.next()??, t.next()??, t.next()??);
-    if !(0..24).contains(&h) || !(0..60).contains(&m) || !(0..=60).contains(&s) {
-        return None;
-    }
-    let zone = zone.trim_end();
-    let (sign, digits) = match zone.as_bytes().first()? {
-        b'+' => (1, &zone[1..]),
-        b'-' => (-1, &zone[1..]),
-        _ => return None,
-    };
-    if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let offset =
-        sign * (digits[..2].parse::<i64>().ok()? * 3600 + digits[2..].parse::<i64>().ok()? * 60);
-    let days = crate::time::days_from_civil(year, month, day);
-    Some(days * 86_400 + h * 3600 + m * 60 + s - offset)
-}
-
-fn ascii(b: &[u8]) -> Option<&str> {
-    if b.is_ascii() {
-        std::str::from_utf8(b).ok()
-    } else {
-        None
-    }
-}
-
-/// Nesting of parenthesized lists skipped (BODYSTRUCTURE of a deep MIME
-/// tree); deeper is refused rather than recursed into.
-const MAX_DEPTH: usize = 64;
-
-/// A read position in one response.
-struct Cursor<'a> {
-    b: &'a [u8],
-    i: usize,
-}
-
-impl<'a> Cursor<'a> {
-    fn peek(&self) -> Option<u8> {
-        self.b.get(self.i).copied()
-    }
-
-    fn eat(&mut self, byte: u8) -> bool {
-        if self.peek() == Some(byte) {
-            self.i += 1;
-            true
-        } else {
-            false
-        }
-    }
-
-    fn error(&self, what: &str) -> Error {
-        let start = self.i.min(self.b.len());
-        let near = &self.b[start..(start + 20).min(self.b.len())];
-        Error::Syntax(format!(
-            "{what} at byte {} (near {:?})",
-            self.i,
-            String::from_utf8_lossy(near)
-        ))
-    }
-
-    fn expect(&mut self, byte: u8) -> Result<(), Error> {
-        if self.eat(byte) {
-            Ok(())
-        } else {
-            Err(self.error(&format!("expected {:?}", byte as char)))
-        }
-    }
-
-    fn take_while(&mut self, keep: impl Fn(u8) -> bool) -> &'a [u8] {
-        let start = self.i;
-        while self.peek().is_some_and(&keep) {
-            self.i += 1;
-        }
-        &self.b[start..self.i]
-    }
-
-    /// §9 atom (ATOM-CHAR: no space, parens, braces, quotes, `%`, `*`,
-    /// `]` or controls); also tags and keywords.
-    fn atom(&mut self) -> Result<&'a str, Error> {
-        let word = self.take_while(|b| {
-            b > b' ' && b < 0x7f && !matches!(b, b'(' | b')' | b'{' | b'"' | b'%' | b']')
-        });
-        if word.is_empty() {
-            return Err(self.error("expected an atom"));
-        }
-        ascii(word).ok_or_else(|| self.error("atom"))
-    }
-
-    fn number(&mut self) -> Result<u32, Error> {
-        let digits = self.take_while(|b| b.is_ascii_digit());
-        ascii(digits)
-            .and_then(|d| d.parse().ok())
-            .ok_or_else(|| self.error("expected a number"))
-    }
-
-    /// Space-separated words to the end of the line (CAPABILITY data).
-    fn words(&mut self) -> Result<Vec<&'a str>, Error> {
-        let line = self.take_while(|b| b != b'\r' && b != b'\n');
-        Ok(ascii(line)
-            .ok_or_else(|| self.error("capability"))?
-            .split(' ')
-            .filter(|w| !w.is_empty())
-            .collect())
-    }
-
-    /// The rest of the line, without its CRLF.
-    fn text(&mut self) -> Cow<'a, str> {
-        let line = self.take_while(|b| b != b'\r' && b != b'\n');
-        String::from_utf8_lossy(line)
-    }
-
-    /// A FETCH item name: an atom with an optional `[section]` (which may
-    /// hold spaces and parentheses) and `<origin>`.
-    fn att_name(&mut self) -> Result<&'a str, Error> {
-        let start = self.i;
-        self.take_while(|b| b > b' ' && b < 0x7f && !matches!(b, b'(' | b')' | b'[' | b'"'));
-        if self.eat(b'[') {
-            self.take_while(|b| b != b']' && b != b'\r' && b != b'\n');
-            self.expect(b']')?;
-            if self.eat(b'<') {
-                self.take_while(|b| b.is_ascii_digit());
-                self.expect(b'>')?;
-            }
-        }
-        let name = &self.b[start..self.i];
-        if name.is_empty() {
-            return Err(self.error("expected a FETCH item"));
-        }
-        ascii(name).ok_or_else(|| self.error("FETCH item"))
-    }
-
-    /// §9 nstring: NIL, a quoted string or a literal.
-    fn nstring(&mut self) -> Result<Option<Cow<'a, [u8]>>, Error> {
-        match self.peek() {
-            Some(b'"') => self.quoted().map(Some),
-            Some(b'{') | Some(b'~') => self.literal().map(|l| Some(Cow::Borrowed(l))),
-            _ => {
-                let word = self.atom()?;
-                if word.eq_ignore_ascii_case("NIL") {
-                    Ok(None)
-                } else {
-                    Err(self.error("expected a string"))
-                }
-            }
-        }
-    }
-
-    /// `"..."` with `\"` and `\\` escapes (§9 quoted).
-    fn quoted(&mut self) -> Result<Cow<'a, [u8]>, Error> {
-        self.expect(b'"')?;
-        let start = self.i;
-        let mut owned: Option<Vec<u8>> = None;
-        loop {
-            match self.peek() {
-                None | Some(b'\r') | Some(b'\n') => {
-                    return Err(self.error("unterminated quoted string"));
-                }
-                Some(b'"') => {
-                    let plain = &self.b[start..self.i];
-                    self.i += 1;
-                    return Ok(match owned {
-                        Some(v) => Cow::Owned(v),
-                        None => Cow::Borrowed(plain),
-                    });
-                }
-                Some(b'\\') => {
-                    let v = owned.get_or_insert_with(|| self.b[start..self.i].to_vec());
-                    self.i += 1;
-                    match self.peek() {
-                        Some(c @ (b'"' | b'\\')) => v.push(c),
-                        _ => return Err(self.error("bad escape in quoted string")),
-                    }
-                    self.i += 1;
-                }
-                Some(c) => {
-                    if let Some(v) = owned.as_mut() {
-                        v.push(c);
-                    }
-                    self.i += 1;
-                }
-            }
-        }
-    }
-
-    /// `{n}` CRLF and n bytes (§4.3), borrowed.
-    fn literal(&mut self) -> Result<&'a [u8], Error> {
-        self.eat(b'~'); // literal8 (RFC 3516)
-        self.expect(b'{')?;
-        let digits = self.take_while(|b| b.is_ascii_digit());
-        let n: usize = ascii(digits)
-            .and_then(|d| d.parse().ok())
-            .ok_or_else(|| self.error("literal size"))?;
-        self.eat(b'+');
-        self.expect(b'}')?;
-        self.eat(b'\r');
-        self.expect(b'\n')?;
-        let end = self
-            .i
-            .checked_add(n)
-            .filter(|&end| end <= self.b.len())
-            .ok_or_else(|| self.error("literal shorter than announced"))?;
-        let bytes = &self.b[self.i..end];
-        self.i = end;
-        Ok(bytes)
-    }
-
-    /// `(flag flag ...)`; flags are atoms, `\`-prefixed for system flags.
-    fn flag_list(&mut self) -> Result<Vec<&'a str>, Error> {
-        self.expect(b'(')?;
-        let mut flags = Vec::new();
-        loop {
-            if self.eat(b')') {
-                return Ok(flags);
-            }
-            if !flags.is_empty() {
-                self.expect(b' ')?;
-            }
-            let start = self.i;
-            self.eat(b'\\');
-            if !self.eat(b'*') {
-                self.atom()?;
-            }
-            flags.push(ascii(&self.b[start..self.i]).unwrap_or_default());
-        }
-    }
-
-    /// Steps over one value of any kind (ENVELOPE, BODYSTRUCTURE, MODSEQ
-    /// lists and whatever an extension sends).
-    fn skip_value(&mut self, depth: usize) -> Result<(), Error> {
-        if depth > MAX_DEPTH {
-            return Err(self.error("lists nested too deeply"));
-        }
-        match self.peek() {
-            Some(b'(') => {
-                self.i += 1;
-                let mut first = true;
-                loop {
-                    if self.eat(b')') {
-                        return Ok(());
-                    }
-                    if !first {
-                        self.expect(b' ')?;
-                    }
-                    first = false;
-                    self.skip_value(depth + 1)?;
-                }
-            }
-            Some(b'"') => self.quoted().map(drop),
-            Some(b'{') | Some(b'~') => self.literal().map(drop),
-            _ => {
-                let word = self.take_while(|b| {
-                    b > b' ' && b < 0x7f && !matches!(b, b'(' | b')' | b'"' | b'{')
-                });
-                if word.is_empty() {
-                    return Err(self.error("expected a value"));
-                }
-                Ok(())
-            }
-        }
     }
 }
 
@@ -792,26 +511,6 @@ mod tests {
         long.extend_from_slice(b")\r\n");
         let mut f = Framer::default();
         assert_eq!(f.advance(&long, &LIMITS), Ok(Framed::Complete(long.len())));
-    }
-
-    #[test]
-    fn dates() {
-        assert_eq!(internal_date(b" 1-Jan-1970 00:00:00 +0000"), Some(0));
-        assert_eq!(internal_date(b"01-Jan-1970 01:00:00 +0100"), Some(0));
-        assert_eq!(internal_date(b"31-Dec-1969 23:00:00 -0100"), Some(0));
-        assert_eq!(
-            internal_date(b"14-Nov-2023 22:13:20 +0000"),
-            Some(1_700_000_000)
-        );
-        for bad in [
-            &b"14-Foo-2023 22:13:20 +0000"[..],
-            b"14-Nov-2023 22:13 +0000",
-            b"14-Nov-2023 22:13:20",
-            b"14-Nov-2023 25:13:20 +0000",
-            b"",
-        ] {
-            assert_eq!(internal_date(bad), None, "{bad:?}");
-        }
     }
 
     #[test]

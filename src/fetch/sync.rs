@@ -21,6 +21,7 @@ use super::identity;
 use super::response::{Limits, Untagged};
 use crate::net::dns::Resolver;
 use crate::store::{Delivery, FetchAccount, FetchBatch, Fetched, Store, Summarized};
+use crate::wire::imap::sequence::sequence_set;
 
 /// Most messages in one batch (one UID FETCH, one store write).
 pub const BATCH_MESSAGES: usize = 64;
@@ -125,6 +126,28 @@ struct Listed {
     identity: Option<u64>,
 }
 
+/// One folder being pulled: where from, where to, and what was taken
+/// from it before.
+struct Pull<'a> {
+    account_id: u64,
+    /// The folder's index in the account's list.
+    index: usize,
+    remote: &'a str,
+    mailbox_id: u64,
+    selected: Selected,
+    /// The last UID taken before this run.
+    last: u32,
+    /// UIDs below which a message may have been taken before (a re-sync
+    /// checks them against the identities taken); 0 when none.
+    resync_below: u32,
+    /// The stored UIDVALIDITY is stale.
+    changed: bool,
+}
+
+/// Batches to fetch and store: the UIDs, and the last UID each accounts
+/// for (skipped messages included).
+type Batches = Vec<(Vec<u32>, u32)>;
+
 /// Pulls folder `index` of `account`. `budget` is what is left of the
 /// run's message cap; the folder takes from it.
 pub async fn folder(
@@ -146,8 +169,6 @@ pub async fn folder(
         .read()
         .and_then(|r| r.fetch_folder_state(account.id, index as u32))
         .map_err(store_error)?;
-    // (last UID taken, UIDs below which a message may have been taken
-    // before, whether the stored UIDVALIDITY is stale)
     let (last, resync_below, changed) = match stored {
         None => (0, 0, false),
         Some(s) if s.uidvalidity == selected.uidvalidity => (s.last_uid, s.resync_below, false),
@@ -170,47 +191,73 @@ pub async fn folder(
             (0, below, true)
         }
     };
-    if nothing_new(&selected, last) {
+    let pull = Pull {
+        account_id: account.id,
+        index,
+        remote: &folder.remote,
+        mailbox_id,
+        selected,
+        last,
+        resync_below,
+        changed,
+    };
+    if nothing_new(&pull.selected, last) {
         if changed {
-            store_batch(
-                env,
-                account,
-                index,
-                &selected,
-                resync_below,
-                changed,
-                Vec::new(),
-                0,
-            )
-            .await?;
+            store_batch(env, &pull, Vec::new(), 0).await?;
         }
         progress(Event::Folder {
-            name: &folder.remote,
+            name: pull.remote,
             todo: 0,
         });
         return Ok(());
     }
     let listed = list(session, last, resync_below > 0).await?;
     let seen = seen_before(env.store, account.id, index, &listed, resync_below)?;
+    let max_size = env.max_message_size;
+    let (batches, todo) = plan(
+        &pull,
+        &session.label,
+        &listed,
+        &seen,
+        max_size,
+        budget,
+        totals,
+    );
+    progress(Event::Folder {
+        name: pull.remote,
+        todo,
+    });
+    pull_batches(session, env, &pull, batches, totals, progress).await
+}
 
-    // Plan the batches: (UIDs to fetch, last UID the batch accounts for).
-    let mut batches: Vec<(Vec<u32>, u32)> = Vec::new();
-    let (mut uids, mut bytes, mut through) = (Vec::new(), 0u64, last);
+/// Plans the batches of at most [`BATCH_MESSAGES`] messages and
+/// [`BATCH_BYTES`] bytes (or one larger message); how many messages they
+/// fetch. Messages seen before are skipped silently, those over
+/// `--max-message-size` with a warning; the budget ends the list.
+fn plan(
+    pull: &Pull<'_>,
+    label: &str,
+    listed: &[Listed],
+    seen: &HashSet<u32>,
+    max_message_size: u64,
+    budget: &mut u32,
+    totals: &mut Totals,
+) -> (Batches, usize) {
+    let mut batches: Batches = Vec::new();
+    let (mut uids, mut bytes, mut through) = (Vec::new(), 0u64, pull.last);
     let mut todo = 0usize;
-    for l in &listed {
+    for l in listed {
         if seen.contains(&l.uid) {
             through = l.uid;
             continue;
         }
-        if u64::from(l.size) > env.max_message_size {
+        if u64::from(l.size) > max_message_size {
             log::warn!(
-                "fetch: #{} {}: {} UID {} is {} bytes, over --max-message-size {}; left on the server",
-                account.id,
-                session.label,
-                folder.remote,
+                "fetch: #{} {label}: {} UID {} is {} bytes, over --max-message-size {max_message_size}; left on the server",
+                pull.account_id,
+                pull.remote,
                 l.uid,
                 l.size,
-                env.max_message_size
             );
             totals.too_large += 1;
             through = l.uid;
@@ -235,41 +282,38 @@ pub async fn folder(
     // Listed in full: every UID below UIDNEXT that still exists was seen,
     // and UIDs are never reused (§2.3.1.1), so the gaps are done too.
     if !totals.capped
-        && let Some(next) = selected.uidnext
+        && let Some(next) = pull.selected.uidnext
     {
         through = through.max(next.saturating_sub(1));
     }
-    if !uids.is_empty() || through > last || changed {
+    if !uids.is_empty() || through > pull.last || pull.changed {
         batches.push((uids, through));
     }
-    progress(Event::Folder {
-        name: &folder.remote,
-        todo,
-    });
+    (batches, todo)
+}
 
+/// Fetches and stores each batch, reporting progress.
+async fn pull_batches(
+    session: &mut Session,
+    env: &Env<'_>,
+    pull: &Pull<'_>,
+    batches: Batches,
+    totals: &mut Totals,
+    progress: &mut dyn FnMut(Event<'_>),
+) -> Result<(), Error> {
     let (mut done, mut done_bytes) = (0usize, 0u64);
     for (uids, through) in batches {
         let fetched = if uids.is_empty() {
             Vec::new()
         } else {
-            bodies(session, env, account, mailbox_id, &uids, &folder.remote).await?
+            bodies(session, env, pull, &uids).await?
         };
         let batch_bytes: u64 = fetched
             .iter()
             .map(|f| f.delivery.message.len() as u64)
             .sum();
         let count = fetched.len();
-        let stored = store_batch(
-            env,
-            account,
-            index,
-            &selected,
-            resync_below,
-            changed,
-            fetched,
-            through,
-        )
-        .await?;
+        let stored = store_batch(env, pull, fetched, through).await?;
         // Duplicates a re-sync found at the last moment are not "new".
         totals.messages += stored;
         totals.bytes += if stored as usize == count {
@@ -381,14 +425,12 @@ fn seen_before(
 async fn bodies(
     session: &mut Session,
     env: &Env<'_>,
-    account: &FetchAccount,
-    mailbox_id: u64,
+    pull: &Pull<'_>,
     uids: &[u32],
-    remote: &str,
 ) -> Result<Vec<Fetched>, Error> {
     let mut fetched: Vec<(u32, u64, u32, Delivery)> = Vec::with_capacity(uids.len());
     let mut too_large = Vec::new();
-    let set = super::command::uid_set(uids);
+    let set = sequence_set(uids);
     session
         .fetch_bodies(&set, |body| {
             let uid = body.uid;
@@ -402,15 +444,16 @@ async fn bodies(
             let size = body.size.unwrap_or(body.bytes.len() as u32);
             let identity = identity::identity(&body.bytes);
             let date = body.internal_date.unwrap_or_else(crate::time::now);
-            let delivery = Delivery::new(body.bytes, date, vec![mailbox_id], None);
+            let delivery = Delivery::new(body.bytes, date, vec![pull.mailbox_id], None);
             fetched.push((uid, identity, size, delivery));
         })
         .await?;
     for (uid, len) in too_large {
         log::warn!(
-            "fetch: #{} {}: {remote} UID {uid} came as {len} bytes, over --max-message-size {}; left on the server",
-            account.id,
+            "fetch: #{} {}: {} UID {uid} came as {len} bytes, over --max-message-size {}; left on the server",
+            pull.account_id,
             session.label,
+            pull.remote,
             env.max_message_size
         );
     }
@@ -429,22 +472,19 @@ async fn bodies(
     Ok(summarized)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Stores one batch with the folder's new state (last UID `through_uid`)
+/// in one write: on disk with its progress or not at all.
 async fn store_batch(
     env: &Env<'_>,
-    account: &FetchAccount,
-    index: usize,
-    selected: &Selected,
-    resync_below: u32,
-    changed: bool,
+    pull: &Pull<'_>,
     messages: Vec<Fetched>,
     through_uid: u32,
 ) -> Result<u64, Error> {
     let batch = FetchBatch {
-        fetch_id: account.id,
-        folder: index as u32,
-        uidvalidity: selected.uidvalidity,
-        resync: (changed || resync_below > 0).then_some(resync_below),
+        fetch_id: pull.account_id,
+        folder: pull.index as u32,
+        uidvalidity: pull.selected.uidvalidity,
+        resync: (pull.changed || pull.resync_below > 0).then_some(pull.resync_below),
         messages,
         through_uid,
     };
@@ -466,5 +506,89 @@ mod tests {
         assert!(nothing_new(&s(5, Some(6)), 5));
         assert!(!nothing_new(&s(5, Some(7)), 5));
         assert!(!nothing_new(&s(5, None), 5));
+    }
+
+    fn pull(last: u32, uidnext: Option<u32>) -> Pull<'static> {
+        Pull {
+            account_id: 1,
+            index: 0,
+            remote: "INBOX",
+            mailbox_id: 2,
+            selected: Selected {
+                uidvalidity: 1,
+                uidnext,
+                exists: 9,
+            },
+            last,
+            resync_below: 0,
+            changed: false,
+        }
+    }
+
+    fn listed(uid: u32, size: u32) -> Listed {
+        Listed {
+            uid,
+            size,
+            identity: None,
+        }
+    }
+
+    #[test]
+    fn batches_skip_seen_and_large_messages() {
+        let all = [listed(3, 10), listed(4, 10), listed(5, 5000), listed(6, 10)];
+        let seen = HashSet::from([4]);
+        let (mut budget, mut totals) = (100, Totals::default());
+        let (batches, todo) = plan(
+            &pull(2, Some(9)),
+            "t",
+            &all,
+            &seen,
+            1000,
+            &mut budget,
+            &mut totals,
+        );
+        // UIDNEXT 9: everything through 8 is accounted for.
+        assert_eq!(batches, vec![(vec![3, 6], 8)]);
+        assert_eq!((todo, budget, totals.too_large), (2, 98, 1));
+        assert!(!totals.capped);
+    }
+
+    #[test]
+    fn batches_split_by_count_and_stop_at_the_budget() {
+        let all: Vec<Listed> = (1..=BATCH_MESSAGES as u32 + 3)
+            .map(|u| listed(u, 1))
+            .collect();
+        let (mut budget, mut totals) = (BATCH_MESSAGES as u32 + 1, Totals::default());
+        let (batches, todo) = plan(
+            &pull(0, Some(1000)),
+            "t",
+            &all,
+            &HashSet::new(),
+            1000,
+            &mut budget,
+            &mut totals,
+        );
+        assert_eq!(todo, BATCH_MESSAGES + 1);
+        assert_eq!(batches.len(), 2);
+        assert_eq!(batches[0].0.len(), BATCH_MESSAGES);
+        let last = BATCH_MESSAGES as u32 + 1;
+        // Capped: the last batch accounts only for what it took.
+        assert_eq!(batches[1], (vec![last], last));
+        assert!(totals.capped);
+    }
+
+    #[test]
+    fn nothing_to_fetch_still_moves_the_mark() {
+        let (mut budget, mut totals) = (10, Totals::default());
+        let (batches, todo) = plan(
+            &pull(5, Some(8)),
+            "t",
+            &[],
+            &HashSet::new(),
+            1000,
+            &mut budget,
+            &mut totals,
+        );
+        assert_eq!((batches, todo), (vec![(vec![], 7)], 0));
     }
 }

@@ -6,10 +6,9 @@
 //! that exists only as the parent of others is listed as \NonExistent (or
 //! \Noselect for plain LIST), as RFC 3501 and RFC 5258 ask.
 
-use super::mutf7;
 use super::parse::{ListArgs, StatusItem};
-use super::render;
 use crate::store::Mailbox;
+use crate::wire::imap::mutf7;
 
 /// Whether `name` matches `pattern` (`*` any run, `%` any run without
 /// `/`). Dynamic programming over both strings: no backtracking blow-up.
@@ -181,7 +180,7 @@ pub fn list(
             attrs.push("\\Subscribed");
         }
         out.extend_from_slice(format!("* {verb} ({}) \"/\" ", attrs.join(" ")).as_bytes());
-        render::string(out, entry.wire.as_bytes());
+        crate::wire::imap::quote::string(out, entry.wire.as_bytes());
         if childinfo && args.extended {
             out.extend_from_slice(b" (\"CHILDINFO\" (\"SUBSCRIBED\"))");
         }

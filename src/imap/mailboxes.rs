@@ -6,29 +6,25 @@
 use std::borrow::Cow;
 
 use super::list;
-use super::mutf7;
 use super::parse::{
-    ListArgs, ListReturn, ListSelection, Mailbox as Name, SelectArgs, SpecialUse as Use, StatusItem,
+    ListArgs, ListReturn, ListSelection, Mailbox as Name, QresyncParams, SelectArgs,
+    SpecialUse as Use, StatusItem,
 };
 use super::render;
-use super::selected::{Selected, split_flags, uid_set};
+use super::selected::{SYSTEM_FLAGS, Selected, flags_update, split_flags, vanished_earlier};
 use super::session::Session;
-use crate::store::{Delivery, Mailbox, SpecialUse, StoreError};
+use crate::store::{Delivery, Flags, Mailbox, Reader, SpecialUse, StoreError};
 
 /// Why a mailbox name is unusable.
 const BAD_NAME: &str = "Invalid mailbox name";
 
 impl Session {
-    pub fn account_id(&self) -> u64 {
-        self.account.as_ref().map_or(0, |a| a.id)
-    }
-
     /// The stored (UTF-8) name of a mailbox argument; `None` if invalid.
     pub fn mailbox_name(name: &Name) -> Option<String> {
         if name.is_inbox() {
             return Some("INBOX".into());
         }
-        let decoded = mutf7::decode(name.as_bytes()).ok()?;
+        let decoded = crate::wire::imap::mutf7::decode(name.as_bytes()).ok()?;
         let decoded = decoded.strip_suffix('/').unwrap_or(&decoded).to_string();
         let valid = !decoded.is_empty()
             && decoded.len() <= 1024
@@ -48,8 +44,7 @@ impl Session {
             return None;
         };
         match self
-            .ctx
-            .store
+            .store()
             .read()
             .and_then(|r| r.mailbox(self.account_id(), &name))
         {
@@ -66,7 +61,7 @@ impl Session {
     }
 
     pub fn store_failed(&mut self, tag: &[u8], e: &StoreError) {
-        log::error!("[{}] imap: store error: {e}", self.id);
+        log::error!("[{}] imap: store error: {e}", self.id());
         match e {
             StoreError::Full => self.tagged(tag, "NO", "[OVERQUOTA] The mail store is full"),
             e if e.is_temporary() => {
@@ -78,12 +73,14 @@ impl Session {
         }
     }
 
+    /// SELECT and EXAMINE (RFC 3501 §6.3.1, §6.3.2) with CONDSTORE and
+    /// QRESYNC (RFC 7162 §3.1.8, §3.2.5).
     pub async fn select(&mut self, tag: &[u8], args: SelectArgs<'_>, read_only: bool) {
-        if self.selected.take().is_some() && self.qresync {
+        if self.set_selected(None).is_some() && self.qresync() {
             // RFC 7162 §3.2.11: the previous mailbox is closed.
             self.put("* OK [CLOSED] Previous mailbox closed\r\n");
         }
-        if args.qresync.is_some() && !self.qresync {
+        if args.qresync.is_some() && !self.qresync() {
             self.bad(tag, "QRESYNC must be enabled first");
             return;
         }
@@ -92,118 +89,35 @@ impl Session {
             return;
         };
         if args.condstore || args.qresync.is_some() {
-            self.condstore = true;
+            self.use_condstore();
         }
         let recent = match read_only {
             true => Vec::new(),
-            false => match self.ctx.store.claim_recent(mailbox.id).await {
+            false => match self.store().claim_recent(mailbox.id).await {
                 Ok(r) => r,
                 Err(e) => return self.store_failed(tag, &e),
             },
         };
-        let reader = match self.ctx.store.read() {
+        let reader = match self.store().read() {
             Ok(r) => r,
             Err(e) => return self.store_failed(tag, &e),
         };
         let Ok(Some(mailbox)) = reader.mailbox_by_id(mailbox.id) else {
             return self.tagged(tag, "NO", "[NONEXISTENT] No such mailbox");
         };
-        let mut sel = Selected {
-            id: mailbox.id,
-            read_only,
-            uidvalidity: mailbox.uidvalidity,
-            uids: Vec::with_capacity(mailbox.messages as usize),
-            modseqs: Vec::with_capacity(mailbox.messages as usize),
-            recent,
-            highest_modseq: mailbox.highest_modseq,
-            uidnext: mailbox.uidnext,
-        };
-        let mut first_unseen = None;
-        let mut keywords: Vec<String> = Vec::new();
-        let Ok(messages) = reader.messages(mailbox.id) else {
+        let Ok(opened) = Opened::read(&reader, &mailbox, read_only, recent) else {
             return self.tagged(tag, "NO", "[UNAVAILABLE] Cannot read the mailbox");
         };
-        for m in messages.flatten() {
-            sel.uids.push(m.uid);
-            sel.modseqs.push(m.modseq);
-            if first_unseen.is_none() && !m.flags.contains(crate::store::Flags::SEEN) {
-                first_unseen = Some(sel.uids.len());
-            }
-            for k in m.keywords() {
-                if !keywords.iter().any(|w| w.eq_ignore_ascii_case(k)) && keywords.len() < 256 {
-                    keywords.push(k.to_string());
-                }
-            }
-        }
-        sel.recent.sort_unstable();
-        let flags = format!(
-            "{}{}{}",
-            self.flag_list(),
-            if keywords.is_empty() { "" } else { " " },
-            keywords.join(" ")
-        );
-        let mut out = std::mem::take(&mut self.out);
-        out.extend_from_slice(format!("* FLAGS ({flags})\r\n").as_bytes());
-        let permanent = if read_only {
-            String::new()
-        } else {
-            format!("{flags} \\*")
-        };
-        out.extend_from_slice(
-            format!("* OK [PERMANENTFLAGS ({permanent})] Flags permitted\r\n").as_bytes(),
-        );
-        out.extend_from_slice(
-            format!(
-                "* {} EXISTS\r\n* {} RECENT\r\n",
-                sel.uids.len(),
-                sel.recent.len()
-            )
-            .as_bytes(),
-        );
-        if let Some(seq) = first_unseen {
-            out.extend_from_slice(format!("* OK [UNSEEN {seq}] First unseen\r\n").as_bytes());
-        }
-        out.extend_from_slice(
-            format!("* OK [UIDVALIDITY {}] UIDs valid\r\n", sel.uidvalidity).as_bytes(),
-        );
-        out.extend_from_slice(
-            format!("* OK [UIDNEXT {}] Predicted next UID\r\n", sel.uidnext).as_bytes(),
-        );
-        out.extend_from_slice(
-            format!("* OK [HIGHESTMODSEQ {}] Highest\r\n", sel.highest_modseq).as_bytes(),
-        );
+        let out = self.out();
+        opened.announce(out);
         // QRESYNC (RFC 7162 §3.2.5): what changed since the client's cache.
         if let Some(q) = &args.qresync
-            && q.uid_validity == sel.uidvalidity
+            && q.uid_validity == opened.sel.uidvalidity
         {
-            let mut vanished = reader.expunged_since(sel.id, q.mod_seq).unwrap_or_default();
-            if let Some(known) = &q.known_uids {
-                vanished.retain(|u| known.contains(*u, u32::MAX));
-            }
-            if !vanished.is_empty() {
-                out.extend_from_slice(
-                    format!("* VANISHED (EARLIER) {}\r\n", uid_set(&vanished)).as_bytes(),
-                );
-            }
-            for (i, &uid) in sel.uids.iter().enumerate() {
-                if sel.modseqs[i] <= q.mod_seq
-                    || q.known_uids
-                        .as_ref()
-                        .is_some_and(|k| !k.contains(uid, u32::MAX))
-                {
-                    continue;
-                }
-                if let Ok(Some(m)) = reader.message(sel.id, uid) {
-                    out.extend_from_slice(
-                        format!("* {} FETCH (UID {uid} FLAGS ", i + 1).as_bytes(),
-                    );
-                    render::flags(&mut out, m.flags, sel.is_recent(uid), m.keywords());
-                    out.extend_from_slice(format!(" MODSEQ ({}))\r\n", m.modseq).as_bytes());
-                }
-            }
+            qresync_changes(out, &reader, &opened.sel, q);
         }
-        self.out = out;
-        self.selected = Some(sel);
+        drop(reader);
+        self.set_selected(Some(opened.sel));
         let (code, verb) = if read_only {
             ("READ-ONLY", "EXAMINE")
         } else {
@@ -242,21 +156,15 @@ impl Session {
         let mut parent_end = 0;
         while let Some(i) = name[parent_end..].find('/') {
             let parent = &name[..parent_end + i];
-            if let Ok(None) = self
-                .ctx
-                .store
-                .read()
-                .and_then(|r| r.mailbox(account, parent))
-            {
+            if let Ok(None) = self.store().read().and_then(|r| r.mailbox(account, parent)) {
                 let _ = self
-                    .ctx
-                    .store
+                    .store()
                     .create_mailbox(account, parent, SpecialUse::None)
                     .await;
             }
             parent_end += i + 1;
         }
-        match self.ctx.store.create_mailbox(account, &name, special).await {
+        match self.store().create_mailbox(account, &name, special).await {
             Ok(_) => self.tagged(tag, "OK", "CREATE completed"),
             Err(e) => self.store_failed(tag, &e),
         }
@@ -269,10 +177,10 @@ impl Session {
         let Some(mailbox) = self.find_mailbox(tag, name, "[NONEXISTENT] No such mailbox") else {
             return;
         };
-        if self.selected.as_ref().is_some_and(|s| s.id == mailbox.id) {
-            self.selected = None;
+        if self.selected().is_some_and(|s| s.id == mailbox.id) {
+            self.set_selected(None);
         }
-        match self.ctx.store.delete_mailbox(mailbox.id).await {
+        match self.store().delete_mailbox(mailbox.id).await {
             Ok(()) => self.tagged(tag, "OK", "DELETE completed"),
             Err(e) => self.store_failed(tag, &e),
         }
@@ -288,7 +196,7 @@ impl Session {
         if target.eq_ignore_ascii_case("INBOX") {
             return self.tagged(tag, "NO", "[ALREADYEXISTS] INBOX always exists");
         }
-        match self.ctx.store.rename_mailbox(source.id, &target).await {
+        match self.store().rename_mailbox(source.id, &target).await {
             Ok(()) => self.tagged(tag, "OK", "RENAME completed"),
             Err(e) => self.store_failed(tag, &e),
         }
@@ -298,7 +206,7 @@ impl Session {
         let Some(mailbox) = self.find_mailbox(tag, name, "[NONEXISTENT] No such mailbox") else {
             return;
         };
-        match self.ctx.store.set_subscribed(mailbox.id, subscribed).await {
+        match self.store().set_subscribed(mailbox.id, subscribed).await {
             Ok(()) => self.tagged(
                 tag,
                 "OK",
@@ -314,19 +222,16 @@ impl Session {
 
     pub fn list(&mut self, tag: &[u8], args: &ListArgs<'_>, lsub: bool) {
         let mailboxes = match self
-            .ctx
-            .store
+            .store()
             .read()
             .and_then(|r| r.mailboxes(self.account_id()))
         {
             Ok(m) => m,
             Err(e) => return self.store_failed(tag, &e),
         };
-        let mut out = std::mem::take(&mut self.out);
-        list::list(&mut out, &mailboxes, args, lsub, &|out, m, items| {
+        list::list(self.out(), &mailboxes, args, lsub, &|out, m, items| {
             status_line(out, m, items)
         });
-        self.out = out;
         self.tagged(
             tag,
             "OK",
@@ -354,11 +259,9 @@ impl Session {
             return;
         };
         if items.contains(&StatusItem::HighestModSeq) {
-            self.condstore = true;
+            self.use_condstore();
         }
-        let mut out = std::mem::take(&mut self.out);
-        status_line(&mut out, &mailbox, items);
-        self.out = out;
+        status_line(self.out(), &mailbox, items);
         self.tagged(tag, "OK", "STATUS completed");
     }
 
@@ -386,7 +289,7 @@ impl Session {
             outbound: None,
         };
         let delivery = crate::store::Summarized::compute(delivery).await;
-        match self.ctx.store.deliver(delivery).await {
+        match self.store().deliver(delivery).await {
             Ok(done) => {
                 let uid = done.placed.first().map_or(0, |p| p.1);
                 self.tagged(
@@ -401,13 +304,13 @@ impl Session {
 
     /// CLOSE expunges silently (RFC 3501 §6.4.2); UNSELECT does not.
     pub async fn close(&mut self, tag: &[u8], expunge: bool) {
-        if let Some(sel) = self.selected.take()
+        if let Some(sel) = self.set_selected(None)
             && expunge
             && !sel.read_only
         {
             let deleted = self.deleted_uids(sel.id, None);
             if !deleted.is_empty()
-                && let Err(e) = self.ctx.store.expunge(sel.id, deleted).await
+                && let Err(e) = self.store().expunge(sel.id, deleted).await
             {
                 return self.store_failed(tag, &e);
             }
@@ -425,7 +328,7 @@ impl Session {
 
     /// UIDs with \Deleted in a mailbox (within `only` if given).
     pub fn deleted_uids(&self, mailbox_id: u64, only: Option<&[u32]>) -> Vec<u32> {
-        let Ok(reader) = self.ctx.store.read() else {
+        let Ok(reader) = self.store().read() else {
             return Vec::new();
         };
         let Ok(messages) = reader.messages(mailbox_id) else {
@@ -433,7 +336,7 @@ impl Session {
         };
         messages
             .flatten()
-            .filter(|m| m.flags.contains(crate::store::Flags::DELETED))
+            .filter(|m| m.flags.contains(Flags::DELETED))
             .map(|m| m.uid)
             .filter(|uid| only.is_none_or(|set| set.binary_search(uid).is_ok()))
             .collect()
@@ -460,4 +363,111 @@ fn status_line(out: &mut Vec<u8>, m: &Mailbox, items: &[StatusItem]) {
         out.extend_from_slice(text.as_bytes());
     }
     out.extend_from_slice(b")\r\n");
+}
+
+/// A mailbox as SELECT opens it: the view and what the untagged
+/// responses tell of it.
+struct Opened {
+    sel: Selected,
+    /// Sequence number of the first message without \Seen.
+    first_unseen: Option<usize>,
+    /// Keywords in use (at most 256), for FLAGS and PERMANENTFLAGS.
+    keywords: Vec<String>,
+}
+
+impl Opened {
+    /// Reads the mailbox's messages into a view; `recent`: the \Recent
+    /// this session claimed.
+    fn read(
+        reader: &Reader,
+        mailbox: &Mailbox,
+        read_only: bool,
+        mut recent: Vec<u32>,
+    ) -> Result<Opened, StoreError> {
+        recent.sort_unstable();
+        let mut opened = Opened {
+            sel: Selected {
+                id: mailbox.id,
+                read_only,
+                uidvalidity: mailbox.uidvalidity,
+                uids: Vec::with_capacity(mailbox.messages as usize),
+                modseqs: Vec::with_capacity(mailbox.messages as usize),
+                recent,
+                highest_modseq: mailbox.highest_modseq,
+                uidnext: mailbox.uidnext,
+            },
+            first_unseen: None,
+            keywords: Vec::new(),
+        };
+        let (sel, keywords) = (&mut opened.sel, &mut opened.keywords);
+        for m in reader.messages(mailbox.id)?.flatten() {
+            sel.uids.push(m.uid);
+            sel.modseqs.push(m.modseq);
+            if opened.first_unseen.is_none() && !m.flags.contains(Flags::SEEN) {
+                opened.first_unseen = Some(sel.uids.len());
+            }
+            for k in m.keywords() {
+                if !keywords.iter().any(|w| w.eq_ignore_ascii_case(k)) && keywords.len() < 256 {
+                    keywords.push(k.to_string());
+                }
+            }
+        }
+        Ok(opened)
+    }
+
+    /// The untagged responses of SELECT (RFC 3501 §6.3.1, RFC 7162
+    /// §3.1.2.1 HIGHESTMODSEQ).
+    fn announce(&self, out: &mut Vec<u8>) {
+        let sel = &self.sel;
+        let mut flags = SYSTEM_FLAGS.to_string();
+        for k in &self.keywords {
+            flags.push(' ');
+            flags.push_str(k);
+        }
+        let permanent = match sel.read_only {
+            true => String::new(),
+            false => format!("{flags} \\*"),
+        };
+        let mut lines = vec![
+            format!("* FLAGS ({flags})"),
+            format!("* OK [PERMANENTFLAGS ({permanent})] Flags permitted"),
+            format!("* {} EXISTS", sel.uids.len()),
+            format!("* {} RECENT", sel.recent.len()),
+        ];
+        if let Some(seq) = self.first_unseen {
+            lines.push(format!("* OK [UNSEEN {seq}] First unseen"));
+        }
+        lines.push(format!("* OK [UIDVALIDITY {}] UIDs valid", sel.uidvalidity));
+        lines.push(format!("* OK [UIDNEXT {}] Predicted next UID", sel.uidnext));
+        lines.push(format!(
+            "* OK [HIGHESTMODSEQ {}] Highest",
+            sel.highest_modseq
+        ));
+        for line in lines {
+            out.extend_from_slice(line.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+}
+
+/// QRESYNC's report on SELECT (RFC 7162 §3.2.5.2): what was expunged and
+/// the flags of what changed since the client's MODSEQ, within its known
+/// UIDs.
+fn qresync_changes(out: &mut Vec<u8>, reader: &Reader, sel: &Selected, q: &QresyncParams) {
+    let known = |uid: u32| {
+        q.known_uids
+            .as_ref()
+            .is_none_or(|k| k.contains(uid, u32::MAX))
+    };
+    let mut vanished = reader.expunged_since(sel.id, q.mod_seq).unwrap_or_default();
+    vanished.retain(|&u| known(u));
+    vanished_earlier(out, &vanished);
+    for (i, &uid) in sel.uids.iter().enumerate() {
+        if sel.modseqs[i] <= q.mod_seq || !known(uid) {
+            continue;
+        }
+        if let Ok(Some(m)) = reader.message(sel.id, uid) {
+            flags_update(out, i as u32 + 1, &m, sel.is_recent(uid), true);
+        }
+    }
 }

@@ -5,16 +5,24 @@
 //! LIST-EXTENDED (RFC 5258), LIST-STATUS (RFC 5819), CONDSTORE and QRESYNC
 //! (RFC 7162), SASL-IR (RFC 4959).
 //!
-//! - [`parse`]: commands as pure functions over bytes; [`mutf7`]: names;
-//! - `session`: states, literals, login, IDLE; `mailboxes` and `messages`:
-//!   the commands; `selected`: untagged updates of the selected mailbox;
+//! - [`parse`]: commands as pure functions over bytes (the wire pieces
+//!   shared with the fetcher are in `wire::imap`);
+//! - `session`: the connection, its state (private; handlers use its
+//!   methods), literals, STARTTLS, ENABLE, IDLE; `login`: LOGIN and
+//!   AUTHENTICATE;
+//! - `dispatch`: which command is allowed in which state, and its handler;
+//! - `mailboxes`, `fetch`, `messages`: the commands on mailboxes, FETCH,
+//!   and the other message commands; `selected`: the selected mailbox and
+//!   its untagged updates;
 //! - `render`, `section`, `search`, `list`: response syntax, BODY[section],
 //!   SEARCH and LIST evaluation.
 
+mod dispatch;
+mod fetch;
 mod list;
+mod login;
 mod mailboxes;
 mod messages;
-pub mod mutf7;
 pub mod parse;
 mod render;
 mod search;

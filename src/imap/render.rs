@@ -1,46 +1,18 @@
-//! IMAP response syntax (RFC 3501 §4, §7.4.2): strings, flags, dates, and
-//! the ENVELOPE and BODYSTRUCTURE of a message from its stored summary.
+//! IMAP response syntax (RFC 3501 §7.4.2): flags, mailbox names, and the
+//! ENVELOPE and BODYSTRUCTURE of a message from its stored summary.
+//! Strings, literals and dates are `wire::imap`'s, shared with the fetcher.
 //!
 //! Everything appends to a caller's buffer; nothing is parsed here, since
 //! the summary was computed once at delivery (DESIGN.md).
 
 use crate::mime::{Address, Envelope, Param, Part};
 use crate::store::Flags;
+use crate::wire::imap::mutf7;
+use crate::wire::imap::quote::{nstring, string};
 
-/// A string as a quoted string when it can be one, else a literal.
-pub fn string(out: &mut Vec<u8>, s: &[u8]) {
-    let quotable = s.len() <= 1024 && s.iter().all(|b| (0x20..0x7f).contains(b));
-    if quotable {
-        out.push(b'"');
-        for &b in s {
-            if b == b'"' || b == b'\\' {
-                out.push(b'\\');
-            }
-            out.push(b);
-        }
-        out.push(b'"');
-    } else {
-        literal(out, s);
-    }
-}
-
-/// `{n}` CRLF and the bytes.
-pub fn literal(out: &mut Vec<u8>, s: &[u8]) {
-    out.extend_from_slice(format!("{{{}}}\r\n", s.len()).as_bytes());
-    out.extend_from_slice(s);
-}
-
-/// nstring: NIL or a string.
-pub fn nstring(out: &mut Vec<u8>, s: Option<&[u8]>) {
-    match s {
-        Some(s) => string(out, s),
-        None => out.extend_from_slice(b"NIL"),
-    }
-}
-
-/// A mailbox name for LIST/STATUS: modified UTF-7, quoted.
+/// A mailbox name for LIST/STATUS: its wire form, quoted.
 pub fn mailbox(out: &mut Vec<u8>, name: &str) {
-    string(out, super::mutf7::encode(name).as_bytes());
+    string(out, mutf7::wire_name(name).as_bytes());
 }
 
 /// The system flags of `flags` and the keywords, space separated.
@@ -79,21 +51,6 @@ pub fn flags<'k>(
         }
     }
     out.push(b')');
-}
-
-/// INTERNALDATE: `"dd-Mon-yyyy hh:mm:ss +0000"`.
-pub fn internal_date(out: &mut Vec<u8>, unix: i64) {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    let (y, m, d) = crate::time::civil_from_days(days);
-    let month = crate::time::MONTHS[(m - 1) as usize];
-    let text = format!(
-        "\"{d:02}-{month}-{y:04} {:02}:{:02}:{:02} +0000\"",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    );
-    out.extend_from_slice(text.as_bytes());
 }
 
 fn addresses(out: &mut Vec<u8>, list: &[Address]) {
@@ -247,15 +204,13 @@ mod tests {
     }
 
     #[test]
-    fn strings() {
-        assert_eq!(text(|o| string(o, b"a \"b\" \\c")), r#""a \"b\" \\c""#);
-        assert_eq!(text(|o| string(o, "é".as_bytes())), "{2}\r\né");
-        assert_eq!(text(|o| nstring(o, None)), "NIL");
+    fn mailbox_names() {
         assert_eq!(text(|o| mailbox(o, "Entwürfe")), "\"Entw&APw-rfe\"");
+        assert_eq!(text(|o| mailbox(o, "INBOX")), "\"INBOX\"");
     }
 
     #[test]
-    fn flags_and_dates() {
+    fn flag_lists() {
         let f = Flags::SEEN.union(Flags::DELETED);
         assert_eq!(
             text(|o| flags(o, f, true, ["$Junk"].into_iter())),
@@ -264,10 +219,6 @@ mod tests {
         assert_eq!(
             text(|o| flags(o, Flags::default(), false, std::iter::empty())),
             "()"
-        );
-        assert_eq!(
-            text(|o| internal_date(o, 1_700_000_000)),
-            "\"14-Nov-2023 22:13:20 +0000\""
         );
     }
 

@@ -9,7 +9,8 @@
 
 use super::render;
 use super::session::Session;
-use crate::store::{Flags, StoreError};
+use crate::store::{Flags, MessageView, StoreError};
+use crate::wire::imap::sequence::sequence_set;
 
 pub(super) struct Selected {
     pub id: u64,
@@ -44,34 +45,104 @@ impl Selected {
             self.modseqs[i] = modseq;
         }
     }
+
+    /// The messages gone from the store (view indexes, ascending) and
+    /// those whose MODSEQ moved since last reported (UIDs), given the
+    /// store's (UID, MODSEQ) in UID order.
+    fn compare(&self, current: &[(u32, u64)]) -> (Vec<usize>, Vec<u32>) {
+        let (mut gone, mut changed) = (Vec::new(), Vec::new());
+        let mut j = 0;
+        for (i, &uid) in self.uids.iter().enumerate() {
+            while j < current.len() && current[j].0 < uid {
+                j += 1;
+            }
+            match current.get(j) {
+                Some(&(u, modseq)) if u == uid => {
+                    if modseq != self.modseqs[i] {
+                        changed.push(uid);
+                    }
+                }
+                _ => gone.push(i),
+            }
+        }
+        (gone, changed)
+    }
+
+    /// Reports the messages at `gone` (view indexes, ascending) expunged,
+    /// as VANISHED with QRESYNC (RFC 7162 §3.2.10) or EXPUNGE, and drops
+    /// them from the view.
+    fn expunge(&mut self, out: &mut Vec<u8>, gone: &[usize], qresync: bool) {
+        if qresync {
+            let uids: Vec<u32> = gone.iter().map(|&i| self.uids[i]).collect();
+            out.extend_from_slice(format!("* VANISHED {}\r\n", sequence_set(&uids)).as_bytes());
+        } else {
+            // Highest first, so every number is valid when sent (§7.4.1).
+            for &i in gone.iter().rev() {
+                out.extend_from_slice(format!("* {} EXPUNGE\r\n", i + 1).as_bytes());
+            }
+        }
+        for &i in gone.iter().rev() {
+            self.uids.remove(i);
+            self.modseqs.remove(i);
+        }
+        let uids = &self.uids;
+        self.recent.retain(|u| uids.binary_search(u).is_ok());
+    }
+
+    /// The store's messages that are new to the view: UIDs above the last
+    /// one it has seen, or was told of by UIDNEXT.
+    fn fresh(&self, current: &[(u32, u64)]) -> Vec<(u32, u64)> {
+        let last = self.max_uid().max(self.uidnext.saturating_sub(1));
+        current
+            .iter()
+            .copied()
+            .filter(|(uid, _)| *uid > last)
+            .collect()
+    }
+
+    /// Adds new messages (and the \Recent this session claimed) and
+    /// reports EXISTS and RECENT (RFC 3501 §7.3.1, §7.3.2).
+    fn append(&mut self, out: &mut Vec<u8>, fresh: &[(u32, u64)], claimed: Vec<u32>) {
+        for &(uid, modseq) in fresh {
+            self.uids.push(uid);
+            self.modseqs.push(modseq);
+        }
+        self.recent.extend(claimed);
+        self.recent.sort_unstable();
+        self.recent.dedup();
+        out.extend_from_slice(
+            format!(
+                "* {} EXISTS\r\n* {} RECENT\r\n",
+                self.uids.len(),
+                self.recent.len()
+            )
+            .as_bytes(),
+        );
+    }
 }
 
-/// A UID list in IMAP sequence-set form (`1:3,7`), for VANISHED and
-/// response codes.
-pub fn uid_set(uids: &[u32]) -> String {
-    let mut sorted = uids.to_vec();
-    sorted.sort_unstable();
-    sorted.dedup();
-    let mut out = String::new();
-    let mut i = 0;
-    while i < sorted.len() {
-        let start = sorted[i];
-        let mut end = start;
-        while i + 1 < sorted.len() && sorted[i + 1] == end + 1 {
-            i += 1;
-            end = sorted[i];
-        }
-        if !out.is_empty() {
-            out.push(',');
-        }
-        out.push_str(&if start == end {
-            start.to_string()
-        } else {
-            format!("{start}:{end}")
-        });
-        i += 1;
+/// The flags the selected mailbox permits (RFC 3501 §7.2.6); keywords
+/// come on top.
+pub const SYSTEM_FLAGS: &str = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
+
+/// `* VANISHED (EARLIER) uids` (RFC 7162 §3.2.5.2, §3.2.6), if any.
+pub fn vanished_earlier(out: &mut Vec<u8>, uids: &[u32]) {
+    if !uids.is_empty() {
+        out.extend_from_slice(
+            format!("* VANISHED (EARLIER) {}\r\n", sequence_set(uids)).as_bytes(),
+        );
     }
-    out
+}
+
+/// `* n FETCH (UID u FLAGS (...) [MODSEQ (m)])` for a message whose flags
+/// changed or that a client asked about.
+pub fn flags_update(out: &mut Vec<u8>, seq: u32, m: &MessageView<'_>, recent: bool, modseq: bool) {
+    out.extend_from_slice(format!("* {seq} FETCH (UID {} FLAGS ", m.uid).as_bytes());
+    render::flags(out, m.flags, recent, m.keywords());
+    if modseq {
+        out.extend_from_slice(format!(" MODSEQ ({})", m.modseq).as_bytes());
+    }
+    out.extend_from_slice(b")\r\n");
 }
 
 impl Session {
@@ -80,24 +151,27 @@ impl Session {
     /// FETCH, STORE, SEARCH or COPY by sequence number, RFC 3501 §7.4.1).
     pub async fn sync(&mut self, expunges: bool) {
         if let Err(e) = self.try_sync(expunges).await {
-            log::error!("[{}] imap: cannot read the selected mailbox: {e}", self.id);
+            log::error!(
+                "[{}] imap: cannot read the selected mailbox: {e}",
+                self.id()
+            );
         }
     }
 
     async fn try_sync(&mut self, expunges: bool) -> Result<(), StoreError> {
-        let Some(sel) = &self.selected else {
+        let Some(id) = self.selected().map(|s| s.id) else {
             return Ok(());
         };
-        let id = sel.id;
-        let reader = self.ctx.store.read()?;
+        let (condstore, qresync) = (self.condstore(), self.qresync());
+        let reader = self.store().read()?;
         let Some(mailbox) = reader.mailbox_by_id(id)? else {
             // Deleted or renamed away under us: nothing sensible remains.
             drop(reader);
             self.put("* BYE The selected mailbox was deleted\r\n");
-            self.selected = None;
+            self.set_selected(None);
             return Ok(());
         };
-        let Some(sel) = &mut self.selected else {
+        let Some((sel, out)) = self.selected_and_out() else {
             return Ok(());
         };
         if mailbox.highest_modseq == sel.highest_modseq && mailbox.uidnext == sel.uidnext {
@@ -108,92 +182,31 @@ impl Session {
             let m = m?;
             current.push((m.uid, m.modseq));
         }
-        // Expunged: in the view, not in the store.
-        let mut gone: Vec<usize> = Vec::new();
-        let mut changed: Vec<u32> = Vec::new();
-        let mut j = 0;
-        for (i, &uid) in sel.uids.iter().enumerate() {
-            while j < current.len() && current[j].0 < uid {
-                j += 1;
-            }
-            if j < current.len() && current[j].0 == uid {
-                if current[j].1 != sel.modseqs[i] {
-                    changed.push(uid);
-                }
-            } else {
-                gone.push(i);
-            }
-        }
-        let mut out = std::mem::take(&mut self.out);
+        let (gone, changed) = sel.compare(&current);
         if expunges && !gone.is_empty() {
-            if self.qresync {
-                let uids: Vec<u32> = gone.iter().map(|&i| sel.uids[i]).collect();
-                out.extend_from_slice(format!("* VANISHED {}\r\n", uid_set(&uids)).as_bytes());
-            } else {
-                // Highest first, so every number is valid when sent.
-                for &i in gone.iter().rev() {
-                    out.extend_from_slice(format!("* {} EXPUNGE\r\n", i + 1).as_bytes());
-                }
-            }
-            for &i in gone.iter().rev() {
-                sel.uids.remove(i);
-                sel.modseqs.remove(i);
-            }
-            let uids = &sel.uids;
-            sel.recent.retain(|u| uids.binary_search(u).is_ok());
+            sel.expunge(out, &gone, qresync);
         }
         // Flag changes made by others.
         for uid in changed {
             let (Some(seq), Some(m)) = (sel.seq_of(uid), reader.message(id, uid)?) else {
                 continue;
             };
-            out.extend_from_slice(format!("* {seq} FETCH (UID {uid} FLAGS ").as_bytes());
-            render::flags(&mut out, m.flags, sel.is_recent(uid), m.keywords());
-            if self.condstore {
-                out.extend_from_slice(format!(" MODSEQ ({})", m.modseq).as_bytes());
-            }
-            out.extend_from_slice(b")\r\n");
+            flags_update(out, seq, &m, sel.is_recent(uid), condstore);
             sel.reported(uid, m.modseq);
         }
-        // New messages: UIDs above the last one the view has.
-        let last = sel
-            .uids
-            .last()
-            .copied()
-            .unwrap_or(0)
-            .max(sel.uidnext.saturating_sub(1));
-        let fresh: Vec<(u32, u64)> = current
-            .iter()
-            .copied()
-            .filter(|(uid, _)| *uid > last)
-            .collect();
+        let fresh = sel.fresh(&current);
         let read_only = sel.read_only;
         drop(reader);
         if !fresh.is_empty() {
             let claimed = match read_only {
                 true => Vec::new(),
-                false => self.ctx.store.claim_recent(id).await.unwrap_or_default(),
+                false => self.store().claim_recent(id).await.unwrap_or_default(),
             };
-            let Some(sel) = &mut self.selected else {
-                return Ok(());
-            };
-            for (uid, modseq) in &fresh {
-                sel.uids.push(*uid);
-                sel.modseqs.push(*modseq);
+            if let Some((sel, out)) = self.selected_and_out() {
+                sel.append(out, &fresh, claimed);
             }
-            sel.recent.extend(claimed);
-            sel.recent.sort_unstable();
-            sel.recent.dedup();
-            out.extend_from_slice(
-                format!(
-                    "* {} EXISTS\r\n* {} RECENT\r\n",
-                    sel.uids.len(),
-                    sel.recent.len()
-                )
-                .as_bytes(),
-            );
         }
-        if let Some(sel) = &mut self.selected {
+        if let Some(sel) = self.selected_mut() {
             sel.uidnext = mailbox.uidnext;
             // Only when every change is reported may the view claim the
             // store's HIGHESTMODSEQ; held-back expunges keep it behind.
@@ -201,13 +214,7 @@ impl Session {
                 sel.highest_modseq = mailbox.highest_modseq;
             }
         }
-        self.out = out;
         Ok(())
-    }
-
-    /// The flags and keywords permitted in the selected mailbox.
-    pub fn flag_list(&self) -> &'static str {
-        "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
     }
 }
 
@@ -233,10 +240,68 @@ pub fn split_flags(list: &[super::parse::Flag]) -> (Flags, Vec<String>) {
 mod tests {
     use super::*;
 
+    fn view(uids: &[u32], modseqs: &[u64]) -> Selected {
+        Selected {
+            id: 1,
+            read_only: false,
+            uidvalidity: 7,
+            uids: uids.to_vec(),
+            modseqs: modseqs.to_vec(),
+            recent: vec![4],
+            highest_modseq: 10,
+            uidnext: 5,
+        }
+    }
+
+    fn text(out: Vec<u8>) -> String {
+        String::from_utf8(out).unwrap()
+    }
+
     #[test]
-    fn uid_sets() {
-        assert_eq!(uid_set(&[1, 2, 3, 7, 9, 10]), "1:3,7,9:10");
-        assert_eq!(uid_set(&[5]), "5");
-        assert_eq!(uid_set(&[]), "");
+    fn compare_finds_gone_and_changed() {
+        let sel = view(&[1, 2, 3, 4], &[5, 6, 7, 8]);
+        let (gone, changed) = sel.compare(&[(2, 6), (3, 9), (6, 11)]);
+        assert_eq!(gone, [0, 3]);
+        assert_eq!(changed, [3]);
+        assert_eq!(sel.fresh(&[(2, 6), (3, 9), (6, 11)]), [(6, 11)]);
+    }
+
+    #[test]
+    fn expunges_highest_first_or_vanished() {
+        let mut sel = view(&[1, 2, 3, 4], &[5, 6, 7, 8]);
+        let mut out = Vec::new();
+        sel.expunge(&mut out, &[0, 3], false);
+        assert_eq!(text(out), "* 4 EXPUNGE\r\n* 1 EXPUNGE\r\n");
+        assert_eq!(
+            (sel.uids.as_slice(), sel.modseqs.as_slice()),
+            (&[2, 3][..], &[6, 7][..])
+        );
+        assert!(sel.recent.is_empty());
+
+        let mut sel = view(&[1, 2, 3, 4], &[5, 6, 7, 8]);
+        let mut out = Vec::new();
+        sel.expunge(&mut out, &[0, 1, 3], true);
+        assert_eq!(text(out), "* VANISHED 1:2,4\r\n");
+        assert_eq!(sel.uids, [3]);
+    }
+
+    #[test]
+    fn new_messages_are_counted() {
+        let mut sel = view(&[1, 2], &[5, 6]);
+        let mut out = Vec::new();
+        sel.append(&mut out, &[(7, 12), (8, 13)], vec![8, 7]);
+        assert_eq!(text(out), "* 4 EXISTS\r\n* 3 RECENT\r\n");
+        assert_eq!(sel.uids, [1, 2, 7, 8]);
+        assert_eq!(sel.recent, [4, 7, 8]);
+        assert_eq!(sel.seq_of(7), Some(3));
+    }
+
+    #[test]
+    fn vanished_earlier_only_when_some() {
+        let mut out = Vec::new();
+        vanished_earlier(&mut out, &[]);
+        assert!(out.is_empty());
+        vanished_earlier(&mut out, &[9, 3, 4]);
+        assert_eq!(text(out), "* VANISHED (EARLIER) 3:4,9\r\n");
     }
 }

@@ -1,8 +1,10 @@
 //! One IMAP session (RFC 3501 §3 states, §5.5 pipelining): reading whole
-//! commands with their literals, the state machine, STARTTLS, login, and
-//! the commands that are not about mailboxes or messages. Mailbox commands
-//! are in `mailboxes`, message commands in `messages`, and the untagged
-//! updates of the selected mailbox in `selected`.
+//! commands with their literals, the output buffer, STARTTLS, login and
+//! AUTHENTICATE, ENABLE and IDLE. Its state is private: the command
+//! handlers (`dispatch` routes to them) reach it through the methods
+//! here. Mailbox commands are in `mailboxes`, FETCH in `fetch`, other
+//! message commands in `messages`, and the untagged updates of the
+//! selected mailbox in `selected`.
 
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -10,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use smol::io::AsyncWriteExt;
 
-use super::parse::{self, Command, CommandKind};
+use super::parse;
 use super::selected::Selected;
 use crate::auth::{LoginResult, sasl};
 use crate::context::{Conn, Context};
@@ -18,7 +20,7 @@ use crate::net::{self, ClientAddr, Input, ReadError, Stream};
 use crate::store::Account;
 
 /// RFC 3501 §5.4: the autologout timer is at least 30 minutes.
-pub const AUTOLOGOUT: Duration = Duration::from_secs(30 * 60);
+const AUTOLOGOUT: Duration = Duration::from_secs(30 * 60);
 /// Before login a client gets 3 minutes: the 30-minute rule is for
 /// sessions (RFC 3501 §5.4), and idle unauthenticated connections only
 /// hold places that others need.
@@ -46,18 +48,19 @@ pub(super) enum Flow {
 }
 
 pub(super) struct Session {
-    pub ctx: Rc<Context>,
-    pub id: u64,
-    pub peer: SocketAddr,
-    pub input: Input,
-    pub out: Vec<u8>,
-    pub tls: bool,
-    pub account: Option<Account>,
-    pub selected: Option<Selected>,
+    ctx: Rc<Context>,
+    id: u64,
+    peer: SocketAddr,
+    input: Input,
+    /// What is queued for the client; [`Session::flush`] sends it.
+    out: Vec<u8>,
+    tls: bool,
+    account: Option<Account>,
+    selected: Option<Selected>,
     /// ENABLE CONDSTORE, or a command that implies it (RFC 7162 §3.1).
-    pub condstore: bool,
+    condstore: bool,
     /// ENABLE QRESYNC (RFC 7162 §3.2.3).
-    pub qresync: bool,
+    qresync: bool,
     bad: u32,
     login_failures: u32,
     /// Token bucket for the command rate.
@@ -97,11 +100,28 @@ enum ReadFailure {
     Refused,
 }
 
+/// What the command handlers use of the session.
 impl Session {
+    /// The session number, for the log.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub fn store(&self) -> &crate::store::Store {
+        &self.ctx.store
+    }
+
+    /// Queues `text` for the client.
     pub fn put(&mut self, text: &str) {
         self.out.extend_from_slice(text.as_bytes());
     }
 
+    /// The output buffer, for the response writers in `render`.
+    pub fn out(&mut self) -> &mut Vec<u8> {
+        &mut self.out
+    }
+
+    /// Sends what is queued; false when the client is gone.
     pub async fn flush(&mut self, stream: &mut Stream) -> bool {
         if self.out.is_empty() {
             return true;
@@ -116,37 +136,104 @@ impl Session {
         ok
     }
 
+    pub fn tagged(&mut self, tag: &[u8], status: &str, text: &str) {
+        self.out.extend_from_slice(tag);
+        self.out.push(b' ');
+        self.put(status);
+        self.out.push(b' ');
+        self.put(text);
+        self.put("\r\n");
+    }
+
+    /// A tagged BAD, counted towards closing the session.
+    pub fn bad(&mut self, tag: &[u8], text: &str) {
+        self.bad += 1;
+        self.tagged(tag, "BAD", text);
+    }
+
+    pub fn authenticated(&self) -> bool {
+        self.account.is_some()
+    }
+
+    /// The logged-in account's id (0 before login, which owns nothing).
+    pub fn account_id(&self) -> u64 {
+        self.account.as_ref().map_or(0, |a| a.id)
+    }
+
+    pub fn selected(&self) -> Option<&Selected> {
+        self.selected.as_ref()
+    }
+
+    pub fn selected_mut(&mut self) -> Option<&mut Selected> {
+        self.selected.as_mut()
+    }
+
+    /// Selects `selected` (or nothing), returning what was selected.
+    pub fn set_selected(&mut self, selected: Option<Selected>) -> Option<Selected> {
+        std::mem::replace(&mut self.selected, selected)
+    }
+
+    /// The selected mailbox and the output buffer together, for writing
+    /// the updates that bring the one up to date.
+    pub fn selected_and_out(&mut self) -> Option<(&mut Selected, &mut Vec<u8>)> {
+        Some((self.selected.as_mut()?, &mut self.out))
+    }
+
+    /// Whether MODSEQ goes in FETCH responses (RFC 7162 §3.1).
+    pub fn condstore(&self) -> bool {
+        self.condstore
+    }
+
+    /// A command that implies CONDSTORE was used (RFC 7162 §3.1).
+    pub fn use_condstore(&mut self) {
+        self.condstore = true;
+    }
+
+    /// Whether expunges are reported as VANISHED (RFC 7162 §3.2.10).
+    pub fn qresync(&self) -> bool {
+        self.qresync
+    }
+}
+
+impl Session {
     /// Whether plaintext logins are allowed here: inside TLS, or from
     /// this host (DESIGN.md).
     pub fn login_allowed(&self) -> bool {
         self.tls || ClientAddr::from(self.peer).may_login_without_tls()
     }
 
+    /// The CAPABILITY list for the session's state (RFC 3501 §6.1.1):
+    /// how to log in before login, the extensions after.
     pub fn capabilities(&self) -> String {
-        let mut caps = vec!["IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE"];
-        match &self.account {
-            None => {
-                if !self.tls {
-                    caps.push("STARTTLS");
-                }
-                caps.push(if self.login_allowed() {
-                    "AUTH=PLAIN"
-                } else {
-                    "LOGINDISABLED"
-                });
+        let mut caps: Vec<String> = ["IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE"]
+            .map(String::from)
+            .to_vec();
+        if self.account.is_some() {
+            caps.extend(
+                [
+                    "NAMESPACE",
+                    "UIDPLUS",
+                    "MOVE",
+                    "UNSELECT",
+                    "CHILDREN",
+                    "SPECIAL-USE",
+                    "LIST-EXTENDED",
+                    "LIST-STATUS",
+                    "CONDSTORE",
+                    "QRESYNC",
+                ]
+                .map(String::from),
+            );
+        } else {
+            if !self.tls {
+                caps.push("STARTTLS".into());
             }
-            Some(_) => caps.extend([
-                "NAMESPACE",
-                "UIDPLUS",
-                "MOVE",
-                "UNSELECT",
-                "CHILDREN",
-                "SPECIAL-USE",
-                "LIST-EXTENDED",
-                "LIST-STATUS",
-                "CONDSTORE",
-                "QRESYNC",
-            ]),
+            if self.login_allowed() {
+                // RFC 3501 §6.2.2: AUTH= for each SASL mechanism offered.
+                caps.extend(sasl::MECHANISMS.map(|m| format!("AUTH={m}")));
+            } else {
+                caps.push("LOGINDISABLED".into());
+            }
         }
         caps.join(" ")
     }
@@ -306,28 +393,15 @@ impl Session {
         }
     }
 
-    pub fn tagged(&mut self, tag: &[u8], status: &str, text: &str) {
-        self.out.extend_from_slice(tag);
-        self.out.push(b' ');
-        self.put(status);
-        self.out.push(b' ');
-        self.put(text);
-        self.put("\r\n");
-    }
-
-    pub fn bad(&mut self, tag: &[u8], text: &str) {
-        self.bad += 1;
-        self.tagged(tag, "BAD", text);
-    }
-
+    /// Parses one command and runs it; a command that does not parse is
+    /// answered BAD (RFC 3501 §7.1.3), tagged when the tag could be read.
     async fn execute(&mut self, bytes: &[u8], stream: &mut Stream) -> Flow {
         let command = match parse::parse_command(bytes) {
             Ok(c) => c,
             Err(e) => {
-                let tag = e.tag.map(<[u8]>::to_vec);
                 log::debug!("[{}] imap: BAD: {}", self.id, e.reason);
-                match tag {
-                    Some(tag) => self.bad(&tag, e.reason),
+                match e.tag {
+                    Some(tag) => self.bad(tag, e.reason),
                     None => {
                         self.bad += 1;
                         self.put(&format!("* BAD {}\r\n", e.reason));
@@ -337,223 +411,82 @@ impl Session {
             }
         };
         self.bad = 0;
-        let Command { tag, kind } = command;
-        let authenticated = self.account.is_some();
-        let selected = self.selected.is_some();
-        use CommandKind as K;
-        let allowed = match &kind {
-            K::Capability | K::Noop | K::Logout | K::Id(_) => true,
-            K::StartTls | K::Login { .. } | K::Authenticate { .. } => !authenticated,
-            K::Check
-            | K::Close
-            | K::Unselect
-            | K::Expunge
-            | K::UidExpunge(_)
-            | K::Search { .. }
-            | K::Fetch { .. } => selected,
-            K::Store { .. } | K::Copy { .. } | K::Move { .. } => selected,
-            _ => authenticated,
-        };
-        if !allowed {
-            let why = if authenticated {
-                "No mailbox selected"
-            } else {
-                "Log in first"
-            };
-            self.bad(
-                tag,
-                &format!("{} not valid in this state: {why}", kind.name()),
-            );
-            return Flow::Continue;
-        }
-        match kind {
-            K::Capability => {
-                let caps = self.capabilities();
-                self.put(&format!("* CAPABILITY {caps}\r\n"));
-                self.tagged(tag, "OK", "CAPABILITY completed");
-            }
-            K::Noop | K::Check => {
-                self.sync(true).await;
-                self.tagged(tag, "OK", "NOOP completed");
-            }
-            K::Logout => {
-                self.put("* BYE Logging out\r\n");
-                self.tagged(tag, "OK", "LOGOUT completed");
-                return Flow::Close;
-            }
-            K::StartTls => {
-                if self.tls {
-                    self.bad(tag, "TLS is already active");
-                    return Flow::Continue;
-                }
-                self.tagged(tag, "OK", "Begin TLS negotiation now");
-                return Flow::StartTls;
-            }
-            K::Login { user, password } => {
-                let user = String::from_utf8_lossy(&user).into_owned();
-                let password = String::from_utf8_lossy(&password).into_owned();
-                return self.login(tag, &user, password, "LOGIN", stream).await;
-            }
-            K::Authenticate { mechanism, initial } => {
-                return self.authenticate(tag, mechanism, initial, stream).await;
-            }
-            K::Id(_) => {
-                self.put(&format!(
-                    "* ID (\"name\" \"smolmail\" \"version\" \"{}\")\r\n",
-                    env!("CARGO_PKG_VERSION")
-                ));
-                self.tagged(tag, "OK", "ID completed");
-            }
-            K::Namespace => {
-                self.put("* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
-                self.tagged(tag, "OK", "NAMESPACE completed");
-            }
-            K::Enable(caps) => {
-                let mut enabled = Vec::new();
-                for cap in caps {
-                    if cap.eq_ignore_ascii_case(b"CONDSTORE") && !self.condstore {
-                        self.condstore = true;
-                        enabled.push("CONDSTORE");
-                    } else if cap.eq_ignore_ascii_case(b"QRESYNC") && !self.qresync {
-                        // RFC 7162 §3.2.3: QRESYNC implies CONDSTORE.
-                        self.qresync = true;
-                        self.condstore = true;
-                        enabled.push("QRESYNC");
-                    }
-                }
-                self.put(&format!(
-                    "* ENABLED{}{}\r\n",
-                    if enabled.is_empty() { "" } else { " " },
-                    enabled.join(" ")
-                ));
-                self.tagged(tag, "OK", "ENABLE completed");
-            }
-            K::Idle => return self.idle(tag, stream).await,
-            other => return self.dispatch(tag, other, stream).await,
-        }
-        Flow::Continue
+        self.dispatch(command, stream).await
     }
 
-    async fn authenticate(
-        &mut self,
-        tag: &[u8],
-        mechanism: &[u8],
-        initial: Option<&[u8]>,
-        stream: &mut Stream,
-    ) -> Flow {
-        if !mechanism.eq_ignore_ascii_case(b"PLAIN") {
-            self.tagged(tag, "NO", "Unsupported authentication mechanism");
-            return Flow::Continue;
-        }
-        if !self.login_allowed() {
-            self.tagged(tag, "NO", "[PRIVACYREQUIRED] Use STARTTLS first");
-            return Flow::Continue;
-        }
-        let response = match initial {
-            // SASL-IR (RFC 4959); "=" is an empty initial response.
-            Some(r) => r.to_vec(),
-            None => {
-                self.put("+ \r\n");
-                if !self.flush(stream).await {
-                    return Flow::Close;
-                }
-                match self.input.line(stream, MAX_LINE, AUTOLOGOUT).await {
-                    Ok(len) => {
-                        let line = self.input.buffered()[..len].to_vec();
-                        self.input.consume(len);
-                        line
-                    }
-                    Err(_) => return Flow::Close,
-                }
-            }
-        };
-        let credentials = match sasl::decode_response(&response).and_then(|r| sasl::plain(&r)) {
-            Ok(c) => c,
-            Err(sasl::SaslError::Cancelled) => {
-                self.bad(tag, "Authentication cancelled");
-                return Flow::Continue;
-            }
-            Err(_) => {
-                self.bad(tag, "Cannot decode the authentication response");
-                return Flow::Continue;
-            }
-        };
-        self.login(
-            tag,
-            &credentials.username.clone(),
-            credentials.password,
-            "AUTHENTICATE PLAIN",
-            stream,
-        )
-        .await
+    /// CAPABILITY (RFC 3501 §6.1.1).
+    pub fn capability(&mut self, tag: &[u8]) {
+        let caps = self.capabilities();
+        self.put(&format!("* CAPABILITY {caps}\r\n"));
+        self.tagged(tag, "OK", "CAPABILITY completed");
     }
 
-    async fn login(
-        &mut self,
-        tag: &[u8],
-        user: &str,
-        password: String,
-        how: &str,
-        stream: &mut Stream,
-    ) -> Flow {
-        if !self.login_allowed() {
-            self.tagged(
-                tag,
-                "NO",
-                "[PRIVACYREQUIRED] Use STARTTLS first (LOGINDISABLED)",
-            );
+    /// STARTTLS (RFC 3501 §6.2.1): the OK, then the upgrade in `run`.
+    pub fn starttls(&mut self, tag: &[u8]) -> Flow {
+        if self.tls {
+            self.bad(tag, "TLS is already active");
             return Flow::Continue;
         }
+        self.tagged(tag, "OK", "Begin TLS negotiation now");
+        Flow::StartTls
+    }
+
+    /// ENABLE (RFC 5161) of CONDSTORE and QRESYNC (RFC 7162 §3.1, §3.2.3);
+    /// anything else is ignored, as §3.1 asks.
+    pub fn enable(&mut self, tag: &[u8], caps: &[&[u8]]) {
+        let mut enabled = String::from("* ENABLED");
+        for cap in caps {
+            if cap.eq_ignore_ascii_case(b"CONDSTORE") && !self.condstore {
+                self.condstore = true;
+                enabled.push_str(" CONDSTORE");
+            } else if cap.eq_ignore_ascii_case(b"QRESYNC") && !self.qresync {
+                // RFC 7162 §3.2.3: QRESYNC implies CONDSTORE.
+                self.qresync = true;
+                self.condstore = true;
+                enabled.push_str(" QRESYNC");
+            }
+        }
+        enabled.push_str("\r\n");
+        self.put(&enabled);
+        self.tagged(tag, "OK", "ENABLE completed");
+    }
+
+    /// Sends what is queued and reads one line from the client (a SASL
+    /// response); `None` when the connection is gone.
+    pub async fn client_line(&mut self, stream: &mut Stream) -> Option<Vec<u8>> {
         if !self.flush(stream).await {
-            return Flow::Close;
+            return None;
         }
-        match self.ctx.login(self.peer.ip(), user, password).await {
-            LoginResult::Ok(account) => {
-                log::info!("[{}] imap: login {} ({how})", self.id, account.address);
-                self.account = Some(account);
-                let caps = self.capabilities();
-                self.tagged(tag, "OK", &format!("[CAPABILITY {caps}] Logged in"));
-            }
-            LoginResult::Failed => {
-                self.login_failures += 1;
-                log::warn!(
-                    "[{}] imap: {how} failed for {user:?} from {}",
-                    self.id,
-                    self.peer
-                );
-                self.tagged(tag, "NO", "[AUTHENTICATIONFAILED] Authentication failed");
-                if self.login_failures >= MAX_LOGIN_FAILURES {
-                    self.put("* BYE Too many failed logins\r\n");
-                    return Flow::Close;
-                }
-            }
-            LoginResult::Blocked(b) => {
-                log::warn!(
-                    "[{}] imap: login refused for {}: too many failures (retry in {}s)",
-                    self.id,
-                    self.peer,
-                    b.retry_after.as_secs()
-                );
-                self.tagged(
-                    tag,
-                    "NO",
-                    "[UNAVAILABLE] Too many failed logins; try again later",
-                );
-            }
-            LoginResult::Unavailable(e) => {
-                log::error!("[{}] imap: login lookup failed: {e}", self.id);
-                self.tagged(
-                    tag,
-                    "NO",
-                    "[UNAVAILABLE] Temporary failure; try again later",
-                );
-            }
-        }
-        Flow::Continue
+        let len = self.input.line(stream, MAX_LINE, AUTOLOGOUT).await.ok()?;
+        let line = self.input.buffered()[..len].to_vec();
+        self.input.consume(len);
+        Some(line)
+    }
+
+    /// Checks a user's password for this client (the limiter shared with
+    /// SMTP and POP3 is in `ctx.login`).
+    pub async fn check_password(&self, user: &str, password: String) -> LoginResult {
+        self.ctx.login(self.peer.ip(), user, password).await
+    }
+
+    /// The client, for the log.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// Enters the authenticated state (RFC 3501 §3.2).
+    pub fn logged_in(&mut self, account: Account) {
+        self.account = Some(account);
+    }
+
+    /// Counts a failed login; true when the session has had too many.
+    pub fn login_failed(&mut self) -> bool {
+        self.login_failures += 1;
+        self.login_failures >= MAX_LOGIN_FAILURES
     }
 
     /// IDLE (RFC 2177): untagged updates as they happen until DONE.
-    async fn idle(&mut self, tag: &[u8], stream: &mut Stream) -> Flow {
+    pub async fn idle(&mut self, tag: &[u8], stream: &mut Stream) -> Flow {
         self.put("+ idling\r\n");
         loop {
             // Listen before looking, so a change in between is not missed.

@@ -31,6 +31,3 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 /// Bad commands (unknown, malformed, wrong state, too long) a session may
 /// send; the next one closes it.
 pub const MAX_BAD_COMMANDS: u32 = 20;
-
-/// SASL mechanisms offered (RFC 5034 §4, CAPA `SASL`, RFC 2449 §6.3).
-pub const SASL_MECHANISMS: &str = "PLAIN LOGIN";

@@ -17,9 +17,9 @@ use smol::io::AsyncWriteExt;
 use super::body::{DotStuffed, top_len};
 use super::command::{self, Command};
 use super::maildrop::{Lock, Maildrop};
-use super::{IDLE_TIMEOUT, MAX_BAD_COMMANDS, MAX_LINE, SASL_MECHANISMS};
+use super::{IDLE_TIMEOUT, MAX_BAD_COMMANDS, MAX_LINE};
 use crate::auth::LoginResult;
-use crate::auth::sasl::{self, SaslError};
+use crate::auth::sasl::{self, Exchange, SaslError, Step};
 use crate::config::Service;
 use crate::context::{Conn, Context};
 use crate::net::{self, ClientAddr, Input, Output, ReadError, Stream};
@@ -76,13 +76,6 @@ enum Flow {
     StartTls,
 }
 
-/// The step of a SASL exchange waiting for the client's next line.
-enum Sasl {
-    Plain,
-    LoginUser,
-    LoginPassword(String),
-}
-
 /// The TRANSACTION state (RFC 1939 §5): who is logged in, their snapshot,
 /// and the lock that keeps other POP3 sessions out until UPDATE is done.
 struct Transaction {
@@ -110,8 +103,8 @@ struct Session {
     out: Output,
     /// AUTHORIZATION: the name from USER, waiting for PASS.
     user: Option<String>,
-    /// AUTHORIZATION: a SASL exchange in progress.
-    sasl: Option<Sasl>,
+    /// AUTHORIZATION: a SASL exchange waiting for the client's next line.
+    sasl: Option<Exchange>,
     /// `Some` in the TRANSACTION state.
     tx: Option<Transaction>,
     /// Last logged-in user, for the end-of-session log line.
@@ -185,8 +178,8 @@ impl Session {
     }
 
     async fn line(&mut self, stream: &mut Stream, line: &[u8]) -> Flow {
-        if let Some(step) = self.sasl.take() {
-            return self.sasl_response(step, line).await;
+        if let Some(exchange) = self.sasl.take() {
+            return self.sasl_step(exchange.next(line)).await;
         }
         match command::parse(line) {
             Ok(Command::Capa) => {
@@ -247,7 +240,8 @@ impl Session {
         // RFC 2595 §4: no login offers over plaintext until STLS is done.
         if authorizing && self.login_allowed() {
             self.out.line(&["USER"]);
-            self.out.line(&["SASL ", SASL_MECHANISMS]);
+            // RFC 2449 §6.3, RFC 5034 §4: the mechanisms AUTH takes.
+            self.out.line(&["SASL ", &sasl::MECHANISMS.join(" ")]);
         }
         if authorizing && self.plain_port && !self.tls {
             self.out.line(&["STLS"]);
@@ -289,7 +283,7 @@ impl Session {
             } => {
                 // The RFC 1734 listing form (Outlook and others still ask).
                 self.ok(format_args!("Mechanisms follow"));
-                for mechanism in SASL_MECHANISMS.split(' ') {
+                for mechanism in sasl::MECHANISMS {
                     self.out.line(&[mechanism]);
                 }
                 self.out.push(b".\r\n");
@@ -300,72 +294,39 @@ impl Session {
                 initial,
             } => {
                 self.user = None;
-                let step = if mechanism.eq_ignore_ascii_case("PLAIN") {
-                    Sasl::Plain
-                } else if mechanism.eq_ignore_ascii_case("LOGIN") {
-                    Sasl::LoginUser
-                } else {
-                    return self.bad("Unsupported authentication mechanism");
-                };
-                match initial {
-                    // RFC 5034 §4: the initial response is handled as if it
-                    // had answered the first challenge.
-                    Some(response) => self.sasl_response(step, response).await,
-                    None => {
-                        self.challenge(&step);
-                        self.sasl = Some(step);
-                        Flow::Continue
-                    }
-                }
+                // RFC 5034 §4: an initial response is handled as if it
+                // had answered the first challenge.
+                self.sasl_step(Exchange::start(mechanism, initial)).await
             }
             _ => self.bad("Log in first"),
         }
     }
 
-    /// The `+ ` continuation for a SASL step (RFC 5034 §4).
-    fn challenge(&mut self, step: &Sasl) {
-        let prompt = match step {
-            Sasl::Plain => "",
-            Sasl::LoginUser => sasl::LOGIN_USERNAME_PROMPT,
-            Sasl::LoginPassword(_) => sasl::LOGIN_PASSWORD_PROMPT,
-        };
-        self.out.line(&["+ ", prompt]);
-    }
-
-    async fn sasl_response(&mut self, step: Sasl, line: &[u8]) -> Flow {
-        let decoded = match sasl::decode_response(line) {
-            Ok(decoded) => decoded,
-            // RFC 5034 §4: "*" cancels; the answer is -ERR.
-            Err(SaslError::Cancelled) => {
-                self.err(format_args!("Authentication cancelled"));
-                return Flow::Continue;
-            }
-            Err(_) => return self.bad("Malformed SASL response"),
-        };
+    /// Answers a step of the SASL exchange: a `+ ` continuation
+    /// (RFC 5034 §4), the login, or the refusal.
+    async fn sasl_step(&mut self, step: Step) -> Flow {
         match step {
-            Sasl::Plain => match sasl::plain(&decoded) {
-                Ok(c) => self.login(c.username, c.password).await,
-                Err(SaslError::AuthzidMismatch) => {
-                    self.err(format_args!(
-                        "[AUTH] Logging in as another user is not allowed"
-                    ));
-                    Flow::Continue
-                }
-                Err(_) => self.bad("Malformed SASL PLAIN response"),
-            },
-            Sasl::LoginUser => match sasl::login_field(&decoded) {
-                Ok(user) => {
-                    let next = Sasl::LoginPassword(user);
-                    self.challenge(&next);
-                    self.sasl = Some(next);
-                    Flow::Continue
-                }
-                Err(_) => self.bad("Malformed SASL LOGIN response"),
-            },
-            Sasl::LoginPassword(user) => match sasl::login_field(&decoded) {
-                Ok(password) => self.login(user, password).await,
-                Err(_) => self.bad("Malformed SASL LOGIN response"),
-            },
+            Step::Challenge(exchange, challenge) => {
+                self.out.line(&["+ ", challenge]);
+                self.sasl = Some(exchange);
+                Flow::Continue
+            }
+            Step::Done(c) => self.login(c.username, c.password).await,
+            // RFC 5034 §4: "*" cancels; the answer is -ERR.
+            Step::Failed(SaslError::Cancelled) => {
+                self.err(format_args!("Authentication cancelled"));
+                Flow::Continue
+            }
+            Step::Failed(SaslError::AuthzidMismatch) => {
+                self.err(format_args!(
+                    "[AUTH] Logging in as another user is not allowed"
+                ));
+                Flow::Continue
+            }
+            Step::Failed(SaslError::Unsupported) => {
+                self.bad("Unsupported authentication mechanism")
+            }
+            Step::Failed(SaslError::Malformed) => self.bad("Malformed SASL response"),
         }
     }
 

@@ -15,7 +15,8 @@ use smol::io::AsyncWriteExt;
 
 use super::command::{self, Body, Command, MailParams, ReversePath};
 use super::policy;
-use crate::auth::{LoginResult, sasl};
+use crate::auth::LoginResult;
+use crate::auth::sasl::{self, Exchange, SaslError, Step};
 use crate::config::Service;
 use crate::context::{Conn, Context};
 use crate::net::{self, ClientAddr, Input, ReadError, Stream};
@@ -341,7 +342,7 @@ impl Session {
             lines.push("STARTTLS".into());
         }
         if self.auth_offered() && self.account.is_none() {
-            lines.push("AUTH PLAIN LOGIN".into());
+            lines.push(format!("AUTH {}", sasl::MECHANISMS.join(" ")));
         }
         let last = lines.len() - 1;
         for (i, line) in lines.iter().enumerate() {
@@ -376,6 +377,33 @@ impl Session {
         }
     }
 
+    /// Runs the SASL exchange (RFC 4954 §4): the credentials, the reply
+    /// that refuses them, or `None` when the connection is gone.
+    async fn sasl(
+        &mut self,
+        mechanism: &str,
+        initial: Option<&[u8]>,
+        stream: &mut Stream,
+    ) -> Option<Result<sasl::Credentials, &'static str>> {
+        let mut step = Exchange::start(mechanism, initial);
+        loop {
+            let refusal = match step {
+                Step::Challenge(exchange, challenge) => {
+                    let line = self.sasl_line(challenge, stream).await?;
+                    step = exchange.next(&line);
+                    continue;
+                }
+                Step::Done(credentials) => return Some(Ok(credentials)),
+                Step::Failed(SaslError::Unsupported) => {
+                    "504 5.5.4 Unrecognized authentication type\r\n"
+                }
+                Step::Failed(SaslError::Cancelled) => "501 5.7.0 Authentication cancelled\r\n",
+                Step::Failed(_) => "501 5.5.2 Error: cannot decode the authentication response\r\n",
+            };
+            return Some(Err(refusal));
+        }
+    }
+
     async fn auth(
         &mut self,
         mechanism: &str,
@@ -402,52 +430,13 @@ impl Session {
             self.refuse("503 5.5.1 Error: MAIL transaction in progress\r\n");
             return Flow::Continue;
         }
-        let credentials = match mechanism {
-            "PLAIN" => {
-                let response = match initial {
-                    Some(r) => r,
-                    None => match self.sasl_line("", stream).await {
-                        Some(r) => r,
-                        None => return Flow::Close,
-                    },
-                };
-                sasl::decode_response(&response).and_then(|r| sasl::plain(&r))
-            }
-            "LOGIN" => {
-                let user = match initial {
-                    Some(r) => r,
-                    None => match self.sasl_line(sasl::LOGIN_USERNAME_PROMPT, stream).await {
-                        Some(r) => r,
-                        None => return Flow::Close,
-                    },
-                };
-                let user = sasl::decode_response(&user).and_then(|u| sasl::login_field(&u));
-                match user {
-                    Err(e) => Err(e),
-                    Ok(username) => match self.sasl_line(sasl::LOGIN_PASSWORD_PROMPT, stream).await
-                    {
-                        None => return Flow::Close,
-                        Some(p) => sasl::decode_response(&p)
-                            .and_then(|p| sasl::login_field(&p))
-                            .map(|password| sasl::Credentials { username, password }),
-                    },
-                }
-            }
-            _ => {
-                self.refuse("504 5.5.4 Unrecognized authentication type\r\n");
+        let credentials = match self.sasl(mechanism, initial.as_deref(), stream).await {
+            Some(Ok(credentials)) => credentials,
+            Some(Err(reply)) => {
+                self.refuse(reply);
                 return Flow::Continue;
             }
-        };
-        let credentials = match credentials {
-            Ok(c) => c,
-            Err(sasl::SaslError::Cancelled) => {
-                self.refuse("501 5.7.0 Authentication cancelled\r\n");
-                return Flow::Continue;
-            }
-            Err(_) => {
-                self.refuse("501 5.5.2 Error: cannot decode the authentication response\r\n");
-                return Flow::Continue;
-            }
+            None => return Flow::Close,
         };
         let username = credentials.username.clone();
         // Flush what is queued so the limiter's delay is not also spent

@@ -4,7 +4,8 @@
 //! ENABLE (RFC 5161), UNSELECT (RFC 3691), SPECIAL-USE (RFC 6154),
 //! LIST-EXTENDED (RFC 5258), LIST-STATUS (RFC 5819), CONDSTORE and QRESYNC
 //! (RFC 7162) and SASL-IR (RFC 4959). The argument grammars shared with
-//! other commands live in `fetch`, `search`, `sequence` and `datetime`.
+//! other commands live in `mailbox`, `fetch`, `search`, `sequence` and
+//! `datetime`.
 //!
 //! The parser checks syntax only; whether a command is allowed in the
 //! session's state, or an extension is enabled, is the session's call.
@@ -14,6 +15,9 @@ use std::borrow::Cow;
 use super::datetime::{self, DateTime};
 use super::fetch::{self, FetchItem};
 use super::lexer::{Lexer, PResult, Upper};
+use super::mailbox::{
+    self, ListArgs, Mailbox, SelectArgs, SpecialUse, StatusItem, sp_mailbox, status_items,
+};
 use super::search::{self, SearchKey};
 use super::sequence::{self, SequenceSet};
 use super::{MAX_ID_PAIRS, MAX_LIST_ITEMS, MAX_SMALL_LIST};
@@ -91,29 +95,8 @@ pub enum CommandKind<'a> {
         /// Several top-level keys come as [`SearchKey::And`].
         key: SearchKey<'a>,
     },
-    /// FETCH / UID FETCH. UID FETCH answers with UID whether asked or not
-    /// (RFC 3501 §6.4.8), and CHANGEDSINCE implies MODSEQ (RFC 7162
-    /// §3.1.4.1): both are the session's to add.
-    Fetch {
-        uid: bool,
-        set: SequenceSet,
-        items: Vec<FetchItem<'a>>,
-        /// RFC 7162 §3.1.4.1 CHANGEDSINCE.
-        changed_since: Option<u64>,
-        /// RFC 7162 §3.2.6 VANISHED; only with UID FETCH and CHANGEDSINCE,
-        /// which the parser enforces.
-        vanished: bool,
-    },
-    Store {
-        uid: bool,
-        set: SequenceSet,
-        mode: StoreMode,
-        /// `.SILENT`: no untagged FETCH for the new flags.
-        silent: bool,
-        flags: Vec<Flag<'a>>,
-        /// RFC 7162 §3.1.3 UNCHANGEDSINCE.
-        unchanged_since: Option<u64>,
-    },
+    Fetch(FetchArgs<'a>),
+    Store(StoreArgs<'a>),
     Copy {
         uid: bool,
         set: SequenceSet,
@@ -164,10 +147,10 @@ impl CommandKind<'_> {
             UidExpunge(_) => "UID EXPUNGE",
             Search { uid: false, .. } => "SEARCH",
             Search { uid: true, .. } => "UID SEARCH",
-            Fetch { uid: false, .. } => "FETCH",
-            Fetch { uid: true, .. } => "UID FETCH",
-            Store { uid: false, .. } => "STORE",
-            Store { uid: true, .. } => "UID STORE",
+            Fetch(FetchArgs { uid: false, .. }) => "FETCH",
+            Fetch(FetchArgs { uid: true, .. }) => "UID FETCH",
+            Store(StoreArgs { uid: false, .. }) => "STORE",
+            Store(StoreArgs { uid: true, .. }) => "UID STORE",
             Copy { uid: false, .. } => "COPY",
             Copy { uid: true, .. } => "UID COPY",
             Move { uid: false, .. } => "MOVE",
@@ -180,37 +163,36 @@ impl CommandKind<'_> {
     }
 }
 
+/// FETCH / UID FETCH. UID FETCH answers with UID whether asked or not
+/// (RFC 3501 §6.4.8), and CHANGEDSINCE implies MODSEQ (RFC 7162
+/// §3.1.4.1): both are the session's to add.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchArgs<'a> {
+    pub uid: bool,
+    pub set: SequenceSet,
+    pub items: Vec<FetchItem<'a>>,
+    /// RFC 7162 §3.1.4.1 CHANGEDSINCE.
+    pub changed_since: Option<u64>,
+    /// RFC 7162 §3.2.6 VANISHED; only with UID FETCH and CHANGEDSINCE,
+    /// which the parser enforces.
+    pub vanished: bool,
+}
+
+/// STORE / UID STORE (RFC 3501 §6.4.6, RFC 7162 §3.1.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreArgs<'a> {
+    pub uid: bool,
+    pub set: SequenceSet,
+    pub mode: StoreMode,
+    /// `.SILENT`: no untagged FETCH for the new flags.
+    pub silent: bool,
+    pub flags: Vec<Flag<'a>>,
+    /// RFC 7162 §3.1.3 UNCHANGEDSINCE.
+    pub unchanged_since: Option<u64>,
+}
+
 /// One RFC 2971 ID field and its value (`None` for NIL).
 pub type IdPair<'a> = (Cow<'a, [u8]>, Option<Cow<'a, [u8]>>);
-
-/// A mailbox name as sent (modified UTF-7, RFC 3501 §5.1.3), except that
-/// INBOX in any case is normalised to `INBOX` (RFC 3501 §5.1). Only the
-/// whole name is: whether `inbox/child` means `INBOX/child` depends on the
-/// hierarchy separator, which is the mailbox-name module's business.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mailbox<'a>(Cow<'a, [u8]>);
-
-impl<'a> Mailbox<'a> {
-    pub fn new(name: Cow<'a, [u8]>) -> Self {
-        if name.eq_ignore_ascii_case(b"INBOX") {
-            Mailbox(Cow::Borrowed(b"INBOX"))
-        } else {
-            Mailbox(name)
-        }
-    }
-
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-
-    pub fn is_inbox(&self) -> bool {
-        *self.0 == *b"INBOX"
-    }
-
-    pub fn into_inner(self) -> Cow<'a, [u8]> {
-        self.0
-    }
-}
 
 /// A message flag a client may set (RFC 3501 §2.3.2, §9 `flag`). \Recent is
 /// not one: only the server sets it, so it is refused as input.
@@ -251,92 +233,6 @@ pub enum StoreMode {
     Remove,
 }
 
-/// STATUS data items (RFC 3501 §6.3.10, RFC 7162 §3.1.6 HIGHESTMODSEQ).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StatusItem {
-    Messages,
-    Recent,
-    UidNext,
-    UidValidity,
-    Unseen,
-    HighestModSeq,
-}
-
-/// SELECT / EXAMINE arguments (RFC 3501 §6.3.1, RFC 7162 §3.1.8, §3.2.5).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SelectArgs<'a> {
-    pub mailbox: Mailbox<'a>,
-    /// The `(CONDSTORE)` parameter.
-    pub condstore: bool,
-    /// The `(QRESYNC (...))` parameter.
-    pub qresync: Option<QresyncParams>,
-}
-
-/// RFC 7162 §3.2.5 QRESYNC select parameter.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QresyncParams {
-    /// The UIDVALIDITY the client's cache is for.
-    pub uid_validity: u32,
-    /// The last HIGHESTMODSEQ the client saw.
-    pub mod_seq: u64,
-    /// UIDs the client knows (no `*`).
-    pub known_uids: Option<SequenceSet>,
-    /// Message sequence numbers and the UIDs they map to, for working out
-    /// expunges cheaply (no `*`).
-    pub seq_match: Option<(SequenceSet, SequenceSet)>,
-}
-
-/// A special-use attribute (RFC 6154 §2) in `CREATE ... (USE (...))`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SpecialUse<'a> {
-    All,
-    Archive,
-    Drafts,
-    Flagged,
-    Junk,
-    Sent,
-    Trash,
-    /// Another `\atom` (the atom, without the backslash); RFC 6154 §3 has
-    /// the server answer `NO [USEATTR]`.
-    Other(&'a [u8]),
-}
-
-/// LIST arguments: RFC 3501 §6.3.8 plus RFC 5258 options and patterns and
-/// RFC 5819 STATUS.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListArgs<'a> {
-    /// The reference name (not INBOX-normalised: it is a prefix).
-    pub reference: Cow<'a, [u8]>,
-    /// One or more patterns, with `*` and `%` wildcards; a single empty
-    /// pattern asks for the hierarchy delimiter.
-    pub patterns: Vec<Cow<'a, [u8]>>,
-    pub selection: ListSelection,
-    pub returns: ListReturn,
-    /// The client used RFC 5258 syntax (selection or return options, or
-    /// a parenthesised pattern list), so the response may carry extended
-    /// data such as CHILDINFO.
-    pub extended: bool,
-}
-
-/// RFC 5258 §3 selection options (and RFC 6154 §5's SPECIAL-USE).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct ListSelection {
-    pub subscribed: bool,
-    pub remote: bool,
-    pub recursive_match: bool,
-    pub special_use: bool,
-}
-
-/// RFC 5258 §3 return options (with RFC 6154 SPECIAL-USE and RFC 5819
-/// STATUS).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ListReturn {
-    pub subscribed: bool,
-    pub children: bool,
-    pub special_use: bool,
-    pub status: Option<Vec<StatusItem>>,
-}
-
 /// Parses what follows `tag SP`.
 pub(super) fn parse<'a>(lex: &mut Lexer<'a>) -> PResult<CommandKind<'a>> {
     use CommandKind as C;
@@ -362,9 +258,9 @@ pub(super) fn parse<'a>(lex: &mut Lexer<'a>) -> PResult<CommandKind<'a>> {
                 password: lex.astring()?,
             }
         }
-        b"SELECT" => C::Select(select(lex)?),
-        b"EXAMINE" => C::Examine(select(lex)?),
-        b"CREATE" => create(lex)?,
+        b"SELECT" => C::Select(mailbox::select(lex)?),
+        b"EXAMINE" => C::Examine(mailbox::select(lex)?),
+        b"CREATE" => mailbox::create(lex)?,
         b"DELETE" => C::Delete(sp_mailbox(lex)?),
         b"RENAME" => {
             let from = sp_mailbox(lex)?;
@@ -375,7 +271,7 @@ pub(super) fn parse<'a>(lex: &mut Lexer<'a>) -> PResult<CommandKind<'a>> {
         }
         b"SUBSCRIBE" => C::Subscribe(sp_mailbox(lex)?),
         b"UNSUBSCRIBE" => C::Unsubscribe(sp_mailbox(lex)?),
-        b"LIST" => C::List(list(lex)?),
+        b"LIST" => C::List(mailbox::list(lex)?),
         b"LSUB" => {
             lex.sp()?;
             let reference = lex.astring()?;
@@ -432,12 +328,6 @@ pub(super) fn parse<'a>(lex: &mut Lexer<'a>) -> PResult<CommandKind<'a>> {
         b"" => return Err("missing command"),
         _ => return Err("unknown command"),
     })
-}
-
-/// `SP mailbox`.
-fn sp_mailbox<'a>(lex: &mut Lexer<'a>) -> PResult<Mailbox<'a>> {
-    lex.sp()?;
-    Ok(Mailbox::new(lex.astring()?))
 }
 
 /// `SP sequence-set SP mailbox`, for COPY and MOVE.
@@ -509,194 +399,6 @@ fn is_base64(text: &[u8]) -> bool {
         && text[..body_len]
             .iter()
             .all(|&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
-}
-
-/// SELECT / EXAMINE: `SP mailbox [SP "(" select-param *(SP ...) ")"]`
-/// (RFC 4466 §2.1 select-params, RFC 7162 §7 CONDSTORE and QRESYNC).
-fn select<'a>(lex: &mut Lexer<'a>) -> PResult<SelectArgs<'a>> {
-    let mailbox = sp_mailbox(lex)?;
-    let mut args = SelectArgs {
-        mailbox,
-        condstore: false,
-        qresync: None,
-    };
-    if lex.eat(b' ') {
-        lex.paren_list(true, MAX_SMALL_LIST, |lex| {
-            match Upper::new(lex.keyword()).as_bytes() {
-                b"CONDSTORE" if !args.condstore => {
-                    args.condstore = true;
-                    Ok(())
-                }
-                b"QRESYNC" if args.qresync.is_none() => {
-                    lex.sp()?;
-                    args.qresync = Some(qresync(lex)?);
-                    Ok(())
-                }
-                _ => Err("unknown or repeated SELECT parameter"),
-            }
-        })?;
-    }
-    Ok(args)
-}
-
-/// RFC 7162 §7: `"(" uidvalidity SP mod-sequence-value [SP known-uids]
-/// [SP seq-match-data] ")"`.
-fn qresync(lex: &mut Lexer<'_>) -> PResult<QresyncParams> {
-    lex.expect(b'(', "expected '('")?;
-    let uid_validity = lex.nz_number()?;
-    lex.sp()?;
-    // Strictly 1 or more; 0 ("nothing cached") is harmless and accepted.
-    let mod_seq = lex.mod_seq()?;
-    let mut params = QresyncParams {
-        uid_validity,
-        mod_seq,
-        known_uids: None,
-        seq_match: None,
-    };
-    if lex.eat(b' ') {
-        if lex.peek() != Some(b'(') {
-            params.known_uids = Some(sequence::parse(lex, false)?);
-            if lex.eat(b' ') {
-                params.seq_match = Some(seq_match(lex)?);
-            }
-        } else {
-            params.seq_match = Some(seq_match(lex)?);
-        }
-    }
-    lex.expect(b')', "expected ')'")?;
-    Ok(params)
-}
-
-/// seq-match-data = "(" known-sequence-set SP known-uid-set ")"
-fn seq_match(lex: &mut Lexer<'_>) -> PResult<(SequenceSet, SequenceSet)> {
-    lex.expect(b'(', "expected '('")?;
-    let seqs = sequence::parse(lex, false)?;
-    lex.sp()?;
-    let uids = sequence::parse(lex, false)?;
-    lex.expect(b')', "expected ')'")?;
-    Ok((seqs, uids))
-}
-
-/// CREATE: `SP mailbox [SP "(" create-param *(SP create-param) ")"]`
-/// (RFC 4466 §2.2), with RFC 6154 §3's `USE (use-attr ...)` the only
-/// parameter known.
-fn create<'a>(lex: &mut Lexer<'a>) -> PResult<CommandKind<'a>> {
-    let mailbox = sp_mailbox(lex)?;
-    let mut special_use = Vec::new();
-    if lex.eat(b' ') {
-        let mut seen_use = false;
-        lex.paren_list(false, MAX_SMALL_LIST, |lex| {
-            if seen_use || !lex.keyword().eq_ignore_ascii_case(b"USE") {
-                return Err("unknown or repeated CREATE parameter");
-            }
-            seen_use = true;
-            lex.sp()?;
-            special_use = lex.paren_list(true, MAX_SMALL_LIST, use_attr)?;
-            Ok(())
-        })?;
-    }
-    Ok(CommandKind::Create {
-        mailbox,
-        special_use,
-    })
-}
-
-/// RFC 6154 §6 use-attr: `\All` ... `\Trash`, or another `\atom`.
-fn use_attr<'a>(lex: &mut Lexer<'a>) -> PResult<SpecialUse<'a>> {
-    lex.expect(b'\\', "expected a special-use attribute")?;
-    let atom = lex.atom()?;
-    Ok(match Upper::new(atom).as_bytes() {
-        b"ALL" => SpecialUse::All,
-        b"ARCHIVE" => SpecialUse::Archive,
-        b"DRAFTS" => SpecialUse::Drafts,
-        b"FLAGGED" => SpecialUse::Flagged,
-        b"JUNK" => SpecialUse::Junk,
-        b"SENT" => SpecialUse::Sent,
-        b"TRASH" => SpecialUse::Trash,
-        _ => SpecialUse::Other(atom),
-    })
-}
-
-/// RFC 5258 §6: `LIST [SP list-select-opts] SP mailbox SP mbox-or-pat
-/// [SP list-return-opts]`.
-fn list<'a>(lex: &mut Lexer<'a>) -> PResult<ListArgs<'a>> {
-    lex.sp()?;
-    let mut selection = ListSelection::default();
-    let mut extended = false;
-    if lex.peek() == Some(b'(') {
-        extended = true;
-        lex.paren_list(true, MAX_SMALL_LIST, |lex| {
-            let flag = match Upper::new(lex.keyword()).as_bytes() {
-                b"SUBSCRIBED" => &mut selection.subscribed,
-                b"REMOTE" => &mut selection.remote,
-                b"RECURSIVEMATCH" => &mut selection.recursive_match,
-                b"SPECIAL-USE" => &mut selection.special_use,
-                // RFC 5258 §3: unknown selection options are a BAD.
-                _ => return Err("unknown LIST selection option"),
-            };
-            *flag = true;
-            Ok(())
-        })?;
-        // RFC 5258 §3.1: RECURSIVEMATCH needs an option it can modify;
-        // with nothing else (or only REMOTE) it is a BAD.
-        if selection.recursive_match && !selection.subscribed && !selection.special_use {
-            return Err("RECURSIVEMATCH needs another selection option");
-        }
-        lex.sp()?;
-    }
-    let reference = lex.astring()?;
-    lex.sp()?;
-    let patterns = if lex.peek() == Some(b'(') {
-        extended = true;
-        lex.paren_list(false, MAX_LIST_ITEMS, |l| l.list_mailbox())?
-    } else {
-        vec![lex.list_mailbox()?]
-    };
-    let mut returns = ListReturn::default();
-    if lex.eat(b' ') {
-        extended = true;
-        if !lex.keyword().eq_ignore_ascii_case(b"RETURN") {
-            return Err("expected RETURN");
-        }
-        lex.sp()?;
-        lex.paren_list(true, MAX_SMALL_LIST, |lex| {
-            let flag = match Upper::new(lex.keyword()).as_bytes() {
-                b"SUBSCRIBED" => &mut returns.subscribed,
-                b"CHILDREN" => &mut returns.children,
-                b"SPECIAL-USE" => &mut returns.special_use,
-                b"STATUS" if returns.status.is_none() => {
-                    lex.sp()?;
-                    returns.status = Some(status_items(lex)?);
-                    return Ok(());
-                }
-                _ => return Err("unknown or repeated LIST return option"),
-            };
-            *flag = true;
-            Ok(())
-        })?;
-    }
-    Ok(ListArgs {
-        reference,
-        patterns,
-        selection,
-        returns,
-        extended,
-    })
-}
-
-/// `"(" status-att *(SP status-att) ")"` (RFC 3501 §9, RFC 7162 §7).
-fn status_items(lex: &mut Lexer<'_>) -> PResult<Vec<StatusItem>> {
-    lex.paren_list(false, MAX_SMALL_LIST, |lex| {
-        Ok(match Upper::new(lex.keyword()).as_bytes() {
-            b"MESSAGES" => StatusItem::Messages,
-            b"RECENT" => StatusItem::Recent,
-            b"UIDNEXT" => StatusItem::UidNext,
-            b"UIDVALIDITY" => StatusItem::UidValidity,
-            b"UNSEEN" => StatusItem::Unseen,
-            b"HIGHESTMODSEQ" => StatusItem::HighestModSeq,
-            _ => return Err("unknown STATUS item"),
-        })
-    })
 }
 
 /// RFC 3501 §9 flag: a system flag or a keyword. `\Recent` and unknown
@@ -784,13 +486,13 @@ fn fetch<'a>(lex: &mut Lexer<'a>, uid: bool) -> PResult<CommandKind<'a>> {
     if modifiers.vanished && modifiers.changed_since.is_none() {
         return Err("VANISHED needs CHANGEDSINCE");
     }
-    Ok(CommandKind::Fetch {
+    Ok(CommandKind::Fetch(FetchArgs {
         uid,
         set,
         items,
         changed_since: modifiers.changed_since,
         vanished: modifiers.vanished,
-    })
+    }))
 }
 
 /// RFC 3501 §6.4.6 with RFC 7162 §3.1.3: `SP sequence-set
@@ -837,14 +539,14 @@ fn store<'a>(lex: &mut Lexer<'a>, uid: bool) -> PResult<CommandKind<'a>> {
         }
         flags
     };
-    Ok(CommandKind::Store {
+    Ok(CommandKind::Store(StoreArgs {
         uid,
         set,
         mode,
         silent,
         flags,
         unchanged_since,
-    })
+    }))
 }
 
 /// RFC 2971 §4: `SP ("(" *(string SP nstring) ")" / nil)`. Pairs are

@@ -1,100 +1,11 @@
-//! IMAP dates and date-times (RFC 3501 §9: `date` for SEARCH, `date-time`
-//! for APPEND and INTERNALDATE) and the proleptic Gregorian calendar
-//! arithmetic that turns them into Unix time, done here rather than with a
-//! date crate because this is all of it.
+//! Dates in commands: SEARCH's `date`, bare or quoted, and APPEND's
+//! `date-time`, always quoted (RFC 3501 §9). The lexer takes them off the
+//! command; the text itself is read by `wire::imap::datetime`, which the
+//! fetcher shares.
 
 use super::lexer::{Lexer, PResult};
-use crate::time::days_from_civil;
-
-/// A calendar date as in SEARCH BEFORE/ON/SINCE (RFC 3501 §6.4.4), which
-/// compares dates "disregarding time and timezone".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Date {
-    pub year: u16,
-    /// 1 ..= 12.
-    pub month: u8,
-    /// 1 ..= the length of the month.
-    pub day: u8,
-}
-
-impl Date {
-    /// Days since 1970-01-01 (negative before it).
-    pub fn days_since_epoch(self) -> i64 {
-        days_from_civil(
-            i64::from(self.year),
-            u32::from(self.month),
-            u32::from(self.day),
-        )
-    }
-}
-
-/// An APPEND date-time: the instant, and the zone the client wrote it in
-/// (kept so INTERNALDATE can be shown as given, RFC 3501 §6.3.11).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DateTime {
-    /// Seconds since 1970-01-01T00:00:00Z.
-    pub unix: i64,
-    /// The zone's offset east of UTC, in minutes (`-0500` is -300).
-    pub offset_minutes: i16,
-}
-
-fn is_leap(year: u16) -> bool {
-    year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400))
-}
-
-fn days_in_month(year: u16, month: u8) -> u8 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// RFC 3501 §9 date-month, case-insensitive.
-const MONTHS: [&[u8; 3]; 12] = [
-    b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov", b"dec",
-];
-
-/// A run of exactly `n` digits as a number.
-fn digits(s: &[u8], n: usize) -> Option<u16> {
-    let d = s.get(..n)?;
-    d.iter().try_fold(0u16, |acc, &b| {
-        b.is_ascii_digit().then(|| acc * 10 + u16::from(b - b'0'))
-    })
-}
-
-/// Parses `d-Mon-yyyy` (1 or 2 day digits, a leading space allowed for the
-/// fixed-width form of date-time) and returns the date and the bytes after
-/// it.
-fn date_text(s: &[u8]) -> Option<(Date, &[u8])> {
-    let s = s.strip_prefix(b" ").unwrap_or(s);
-    let day_len = s.iter().take_while(|b| b.is_ascii_digit()).count();
-    if !(1..=2).contains(&day_len) {
-        return None;
-    }
-    let day = digits(s, day_len)?;
-    let s = s[day_len..].strip_prefix(b"-")?;
-    let month_name = s.get(..3)?;
-    let month = MONTHS
-        .iter()
-        .position(|m| m.eq_ignore_ascii_case(month_name))?
-        + 1;
-    let s = s[3..].strip_prefix(b"-")?;
-    let year = digits(s, 4)?;
-    let month = month as u8; // 1 ..= 12
-    if day == 0 || day > u16::from(days_in_month(year, month)) {
-        return None;
-    }
-    Some((
-        Date {
-            year,
-            month,
-            day: day as u8,
-        },
-        &s[4..],
-    ))
-}
+use crate::wire::imap::datetime;
+pub use crate::wire::imap::datetime::{Date, DateTime};
 
 /// RFC 3501 §9 date (SEARCH): date-text, optionally in double quotes.
 pub(super) fn parse_date(lex: &mut Lexer<'_>) -> PResult<Date> {
@@ -103,132 +14,41 @@ pub(super) fn parse_date(lex: &mut Lexer<'_>) -> PResult<Date> {
     } else {
         std::borrow::Cow::Borrowed(lex.keyword())
     };
-    match date_text(&text) {
-        Some((date, [])) => Ok(date),
-        _ => Err("bad date"),
-    }
+    datetime::parse_date(&text).ok_or("bad date")
 }
 
 /// RFC 3501 §9 date-time: `"dd-Mon-yyyy hh:mm:ss +zzzz"`, always quoted.
-/// The day may be one digit or space-padded (date-day-fixed); lenient
-/// about a one-digit day since clients do send it.
 pub(super) fn parse_date_time(lex: &mut Lexer<'_>) -> PResult<DateTime> {
     let text = lex.quoted()?;
-    date_time_text(&text).ok_or("bad date-time")
-}
-
-fn date_time_text(s: &[u8]) -> Option<DateTime> {
-    let (date, s) = date_text(s)?;
-    let s = s.strip_prefix(b" ")?;
-    // time = 2DIGIT ":" 2DIGIT ":" 2DIGIT
-    let (hour, minute, second) = (
-        digits(s, 2)?,
-        digits(s.get(3..)?, 2)?,
-        digits(s.get(6..)?, 2)?,
-    );
-    if s.get(2) != Some(&b':') || s.get(5) != Some(&b':') {
-        return None;
-    }
-    // A leap second (:60) is accepted and counted as :59; Unix time has no
-    // room for it.
-    if hour > 23 || minute > 59 || second > 60 {
-        return None;
-    }
-    let s = s.get(8..)?.strip_prefix(b" ")?;
-    // zone = ("+" / "-") 4DIGIT
-    let sign: i16 = match s.first()? {
-        b'+' => 1,
-        b'-' => -1,
-        _ => return None,
-    };
-    if s.len() != 5 {
-        return None;
-    }
-    let (zh, zm) = (digits(&s[1..], 2)?, digits(&s[3..], 2)?);
-    if zh > 23 || zm > 59 {
-        return None;
-    }
-    let offset_minutes = sign * (zh * 60 + zm) as i16;
-    let local = date.days_since_epoch() * 86_400
-        + i64::from(hour) * 3600
-        + i64::from(minute) * 60
-        + i64::from(second.min(59));
-    Some(DateTime {
-        unix: local - i64::from(offset_minutes) * 60,
-        offset_minutes,
-    })
+    datetime::parse_date_time(&text).ok_or("bad date-time")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn dt(s: &str) -> Option<DateTime> {
-        date_time_text(s.as_bytes())
-    }
-
-    #[test]
-    fn date_times() {
-        // RFC 3501 §8's example APPEND has no date; this is §6.3.11 style.
-        let t = dt("17-Jul-1996 02:44:25 -0700").unwrap();
-        assert_eq!(t.unix, 837_596_665);
-        assert_eq!(t.offset_minutes, -420);
-        assert_eq!(dt(" 7-Feb-1994 21:52:25 +0000").unwrap().unix, 760_657_945);
-        assert_eq!(
-            dt("7-Feb-1994 21:52:25 +0100").unwrap().unix,
-            760_657_945 - 3600
-        );
-        assert_eq!(dt("07-feb-1994 21:52:25 +0000").unwrap().unix, 760_657_945);
-        assert_eq!(
-            dt("29-Feb-2024 00:00:00 +0000").unwrap().unix,
-            1_709_164_800
-        );
-        assert_eq!(dt("31-Dec-1999 23:59:60 +0000").unwrap().unix, 946_684_799);
-        for bad in [
-            "29-Feb-2023 00:00:00 +0000",
-            "31-Apr-2024 00:00:00 +0000",
-            "0-Jan-2024 00:00:00 +0000",
-            "01-Foo-2024 00:00:00 +0000",
-            "01-Jan-24 00:00:00 +0000",
-            "01-Jan-2024 24:00:00 +0000",
-            "01-Jan-2024 00:60:00 +0000",
-            "01-Jan-2024 00:00:00 0000",
-            "01-Jan-2024 00:00:00 +00000",
-            "01-Jan-2024 00:00:00 +0060",
-            "01-Jan-2024 00:00 +0000",
-            "01-Jan-2024  00:00:00 +0000",
-            "001-Jan-2024 00:00:00 +0000",
-            "",
-        ] {
-            assert_eq!(dt(bad), None, "{bad:?}");
-        }
-    }
-
     #[test]
     fn search_dates() {
-        let mut lex = Lexer::new(b"1-Feb-1994");
-        assert_eq!(
-            parse_date(&mut lex),
-            Ok(Date {
-                year: 1994,
-                month: 2,
-                day: 1
-            })
-        );
-        let mut lex = Lexer::new(b"\"01-FEB-1994\"");
-        assert_eq!(
-            parse_date(&mut lex),
-            Ok(Date {
-                year: 1994,
-                month: 2,
-                day: 1
-            })
-        );
+        let feb1 = Ok(Date {
+            year: 1994,
+            month: 2,
+            day: 1,
+        });
+        assert_eq!(parse_date(&mut Lexer::new(b"1-Feb-1994")), feb1);
+        assert_eq!(parse_date(&mut Lexer::new(b"\"01-FEB-1994\"")), feb1);
         for bad in ["1-Feb-94", "Feb-1-1994", "\"1-Feb-1994", "32-Jan-2000", ""] {
             assert!(
                 parse_date(&mut Lexer::new(bad.as_bytes())).is_err(),
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn append_date_times() {
+        let t = parse_date_time(&mut Lexer::new(b"\"17-Jul-1996 02:44:25 -0700\"")).unwrap();
+        assert_eq!((t.unix, t.offset_minutes), (837_596_665, -420));
+        // Unquoted is not a date-time.
+        assert!(parse_date_time(&mut Lexer::new(b"17-Jul-1996")).is_err());
     }
 }

@@ -206,48 +206,14 @@ impl<'a> Lexer<'a> {
         })
     }
 
-    /// RFC 3501 §9 quoted. Escapes `\"` and `\\` are resolved (the only
-    /// case that allocates). 8-bit bytes are accepted although TEXT-CHAR
-    /// excludes them: many clients send UTF-8 in quoted SEARCH strings and
-    /// mailbox names, and refusing them helps nobody; the session decides
-    /// what the bytes mean. NUL, CR and LF stay forbidden.
+    /// RFC 3501 §9 quoted, read by `wire::imap::quote::unquote` (which
+    /// the fetcher shares): escapes resolved, 8-bit bytes accepted (many
+    /// clients send UTF-8 in quoted SEARCH strings and mailbox names; the
+    /// session decides what the bytes mean), NUL, CR and LF refused.
     pub(super) fn quoted(&mut self) -> PResult<Cow<'a, [u8]>> {
-        self.expect(b'"', "expected a quoted string")?;
-        let start = self.pos;
-        let mut escaped = false;
-        loop {
-            match self.peek() {
-                None => return Err("unterminated quoted string"),
-                Some(b'"') => break,
-                Some(b'\\') => {
-                    self.pos += 1;
-                    match self.peek() {
-                        Some(b'"' | b'\\') => {}
-                        _ => return Err("bad escape in quoted string"),
-                    }
-                    escaped = true;
-                }
-                Some(0 | b'\r' | b'\n') => return Err("bad character in quoted string"),
-                Some(_) => {}
-            }
-            self.pos += 1;
-        }
-        let body = &self.input[start..self.pos];
-        self.pos += 1; // the closing quote
-        if !escaped {
-            return Ok(Cow::Borrowed(body));
-        }
-        let mut out = Vec::with_capacity(body.len());
-        let mut bytes = body.iter();
-        while let Some(&b) = bytes.next() {
-            // Every `\` was checked above to be followed by `"` or `\`.
-            out.push(if b == b'\\' {
-                bytes.next().copied().unwrap_or(b)
-            } else {
-                b
-            });
-        }
-        Ok(Cow::Owned(out))
+        let (value, used) = crate::wire::imap::quote::unquote(self.rest())?;
+        self.pos += used;
+        Ok(value)
     }
 
     /// RFC 3501 §9 literal, also in the RFC 7888 non-synchronizing form

@@ -43,21 +43,23 @@ mod command;
 mod datetime;
 mod fetch;
 mod lexer;
+mod mailbox;
 mod search;
 mod sequence;
 
 #[cfg(test)]
 mod tests;
 
-pub use command::{
-    Command, CommandKind, Flag, IdPair, ListArgs, ListReturn, ListSelection, Mailbox,
-    QresyncParams, SelectArgs, SpecialUse, StatusItem, StoreMode,
-};
+pub use command::{Command, CommandKind, FetchArgs, Flag, IdPair, StoreArgs, StoreMode};
 pub use datetime::{Date, DateTime};
 pub use fetch::{FetchItem, Partial, Section, SectionText};
+pub use mailbox::{
+    ListArgs, ListReturn, ListSelection, Mailbox, QresyncParams, SelectArgs, SpecialUse, StatusItem,
+};
 pub use search::SearchKey;
 pub use sequence::{SeqBound, SequenceSet};
 
+pub use crate::wire::imap::quote::{Literal, literal_at_end};
 use lexer::Lexer;
 
 /// Deepest nesting of search keys (parentheses, NOT, OR) accepted.
@@ -81,16 +83,6 @@ const MAX_SMALL_LIST: usize = 64;
 /// slack costs nothing.
 const MAX_ID_PAIRS: usize = 64;
 
-/// A literal announced at the end of a line (RFC 3501 §4.3, RFC 7888).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Literal {
-    /// Bytes of data that follow the line's CRLF. Saturates at `u64::MAX`
-    /// for absurd digit strings, which any size limit then refuses.
-    pub len: u64,
-    /// `{n+}`: the client sends the data without waiting for `+`.
-    pub non_sync: bool,
-}
-
 /// A command that could not be parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ParseError<'a> {
@@ -108,27 +100,6 @@ impl std::fmt::Display for ParseError<'_> {
 }
 
 impl std::error::Error for ParseError<'_> {}
-
-/// Whether `line` (without CRLF) ends in a literal marker `{n}` or `{n+}`,
-/// and if so which. Only the end of the line is examined: a marker can only
-/// be the last thing on a line, and literal data is never passed here.
-pub fn literal_at_end(line: &[u8]) -> Option<Literal> {
-    let body = line.strip_suffix(b"}")?;
-    let (body, non_sync) = match body.strip_suffix(b"+") {
-        Some(b) => (b, true),
-        None => (body, false),
-    };
-    let digits = body.iter().rev().take_while(|b| b.is_ascii_digit()).count();
-    if digits == 0 {
-        return None;
-    }
-    let (before, digits) = body.split_at(body.len() - digits);
-    before.strip_suffix(b"{")?;
-    let len = digits.iter().fold(0u64, |n, &d| {
-        n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
-    });
-    Some(Literal { len, non_sync })
-}
 
 /// The tag at the start of `line`, if it has a valid one followed by a
 /// space or the end: for answering a command the session refuses before

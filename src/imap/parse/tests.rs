@@ -133,39 +133,6 @@ fn idle_and_done() {
     assert!(!is_done(b""));
 }
 
-// ---- literals ----
-
-#[test]
-fn literal_markers() {
-    let lit = |len, non_sync| Some(Literal { len, non_sync });
-    assert_eq!(literal_at_end(b"a LOGIN {3}"), lit(3, false));
-    assert_eq!(literal_at_end(b"a LOGIN {3+}"), lit(3, true));
-    assert_eq!(literal_at_end(b" {0}"), lit(0, false));
-    assert_eq!(literal_at_end(b"{007}"), lit(7, false));
-    assert_eq!(
-        literal_at_end(b"a APPEND x {99999999999999999999999}"),
-        lit(u64::MAX, false)
-    );
-    // BINARY's literal8 is not supported, but must still be framed right.
-    assert_eq!(literal_at_end(b"a APPEND x ~{4}"), lit(4, false));
-    for line in [
-        &b"a NOOP"[..],
-        b"",
-        b"}",
-        b"{}",
-        b"{+}",
-        b"{a}",
-        b"{3 }",
-        b"{3}x",
-        b"a LOGIN \"{3}\"",
-        b"{3++}",
-        b"{-3}",
-        b"3}",
-    ] {
-        assert_eq!(literal_at_end(line), None, "{line:?}");
-    }
-}
-
 #[test]
 fn login() {
     // RFC 3501 §8.
@@ -947,13 +914,13 @@ fn search_size_is_bounded() {
 
 fn fetch_parts(input: &[u8]) -> (bool, SequenceSet, Vec<FetchItem<'_>>, Option<u64>, bool) {
     match ok(input) {
-        C::Fetch {
+        C::Fetch(FetchArgs {
             uid,
             set,
             items,
             changed_since,
             vanished,
-        } => (uid, set, items, changed_since, vanished),
+        }) => (uid, set, items, changed_since, vanished),
         other => panic!("{other:?}"),
     }
 }
@@ -1177,18 +1144,18 @@ fn fetch_errors() {
 fn store() {
     assert_eq!(
         ok(b"A003 STORE 2:4 +FLAGS (\\Deleted)"),
-        C::Store {
+        C::Store(StoreArgs {
             uid: false,
             set: set(&[(Num(2), Num(4))]),
             mode: StoreMode::Add,
             silent: false,
             flags: vec![Flag::Deleted],
             unchanged_since: None,
-        }
+        })
     );
     assert_eq!(
         ok(b"a STORE 1 flags.silent (\\Seen \\ANSWERED \\Flagged \\Deleted \\Draft $Forwarded NonJunk)"),
-        C::Store {
+        C::Store(StoreArgs {
             uid: false,
             set: set(&[(Num(1), Num(1))]),
             mode: StoreMode::Replace,
@@ -1203,32 +1170,34 @@ fn store() {
                 Flag::Keyword(b"NonJunk"),
             ],
             unchanged_since: None,
-        }
+        })
     );
     // Flags without parentheses (RFC 3501 §9 store-att-flags).
     assert!(matches!(
         ok(b"a UID STORE 5 -FLAGS \\Seen \\Flagged"),
-        C::Store { uid: true, mode: StoreMode::Remove, ref flags, .. } if flags == &[Flag::Seen, Flag::Flagged]
+        C::Store(StoreArgs { uid: true, mode: StoreMode::Remove, ref flags, .. }) if flags == &[Flag::Seen, Flag::Flagged]
     ));
-    assert!(matches!(ok(b"a STORE * FLAGS ()"), C::Store { ref flags, .. } if flags.is_empty()));
+    assert!(
+        matches!(ok(b"a STORE * FLAGS ()"), C::Store(StoreArgs { ref flags, .. }) if flags.is_empty())
+    );
     // RFC 7162 §3.1.3's examples.
     assert_eq!(
         ok(b"a103 UID STORE 6,4,8 (UNCHANGEDSINCE 12121230045) +FLAGS.SILENT (\\Deleted)"),
-        C::Store {
+        C::Store(StoreArgs {
             uid: true,
             set: set(&[(Num(6), Num(6)), (Num(4), Num(4)), (Num(8), Num(8))]),
             mode: StoreMode::Add,
             silent: true,
             flags: vec![Flag::Deleted],
             unchanged_since: Some(12_121_230_045),
-        }
+        })
     );
     assert!(matches!(
         ok(b"d105 STORE 7,5,9 (UNCHANGEDSINCE 0) -FLAGS (\\Seen)"),
-        C::Store {
+        C::Store(StoreArgs {
             unchanged_since: Some(0),
             ..
-        }
+        })
     ));
     assert_eq!(Flag::Keyword(b"$Junk").as_bytes(), b"$Junk");
     assert_eq!(Flag::Seen.as_bytes(), b"\\Seen");
@@ -1599,7 +1568,7 @@ fn random_bytes_never_panic() {
 #[test]
 fn sequence_sets_resolve() {
     match ok(b"a FETCH 4:2,*,10:* FLAGS") {
-        C::Fetch { set, .. } => {
+        C::Fetch(FetchArgs { set, .. }) => {
             assert_eq!(set.iter(12).collect::<Vec<_>>(), vec![2, 3, 4, 10, 11, 12]);
             assert!(set.contains(12, 12) && !set.contains(5, 12));
             assert_eq!(set.highest(12), 12);

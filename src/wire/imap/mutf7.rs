@@ -203,6 +203,17 @@ pub fn encode(name: &str) -> String {
     out
 }
 
+/// A stored (UTF-8) mailbox name as it goes on the wire: INBOX in any
+/// case as `INBOX` (RFC 3501 §5.1: the name is case-insensitive), any
+/// other name in modified UTF-7.
+pub fn wire_name(name: &str) -> String {
+    if name.eq_ignore_ascii_case("INBOX") {
+        "INBOX".to_string()
+    } else {
+        encode(name)
+    }
+}
+
 /// Writes the last partial base64 character (zero-padded) and the `-`.
 fn close_section(out: &mut String, bits: u32, nbits: u32) {
     if nbits > 0 {
@@ -230,6 +241,13 @@ mod tests {
         roundtrip("Sent Items/2024", "Sent Items/2024");
         roundtrip("", "");
         roundtrip("~peter/mail/x", "~peter/mail/x");
+    }
+
+    #[test]
+    fn wire_names() {
+        assert_eq!(wire_name("inbox"), "INBOX");
+        assert_eq!(wire_name("Inbox/Sub"), "Inbox/Sub");
+        assert_eq!(wire_name("Entwürfe"), "Entw&APw-rfe");
     }
 
     #[test]

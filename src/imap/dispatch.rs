@@ -1,0 +1,176 @@
+//! Command dispatch: which commands each state allows (RFC 3501 §3, §6),
+//! and the handler each command goes to. The handlers live with what they
+//! work on: the session's own commands (login, STARTTLS, ENABLE, IDLE) in
+//! `session`, mailbox commands in `mailboxes`, FETCH in `fetch`, the other
+//! message commands in `messages`.
+//!
+//! After a command that may change the selected mailbox's view, the
+//! untagged updates (`selected`) go out before its tagged reply.
+
+use super::parse::{Command, CommandKind};
+use super::session::{Flow, Session};
+use crate::net::Stream;
+
+impl Session {
+    /// Runs one parsed command.
+    pub(super) async fn dispatch(&mut self, command: Command<'_>, stream: &mut Stream) -> Flow {
+        let Command { tag, kind } = command;
+        if let Err(why) = self.allowed(&kind) {
+            self.bad(
+                tag,
+                &format!("{} not valid in this state: {why}", kind.name()),
+            );
+            return Flow::Continue;
+        }
+        use CommandKind as K;
+        match kind {
+            K::Capability => self.capability(tag),
+            K::Noop | K::Check => {
+                self.sync(true).await;
+                self.tagged(tag, "OK", "NOOP completed");
+            }
+            K::Logout => {
+                self.put("* BYE Logging out\r\n");
+                self.tagged(tag, "OK", "LOGOUT completed");
+                return Flow::Close;
+            }
+            K::StartTls => return self.starttls(tag),
+            K::Login { user, password } => {
+                let user = String::from_utf8_lossy(&user).into_owned();
+                let password = String::from_utf8_lossy(&password).into_owned();
+                return self.login(tag, &user, password, "LOGIN", stream).await;
+            }
+            K::Authenticate { mechanism, initial } => {
+                return self.authenticate(tag, mechanism, initial, stream).await;
+            }
+            K::Id(_) => {
+                // RFC 2971 §3.1: the server's own ID; the client's is ignored.
+                self.put(&format!(
+                    "* ID (\"name\" \"smolmail\" \"version\" \"{}\")\r\n",
+                    env!("CARGO_PKG_VERSION")
+                ));
+                self.tagged(tag, "OK", "ID completed");
+            }
+            K::Namespace => {
+                // RFC 2342 §5: one personal namespace, "/" as delimiter.
+                self.put("* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
+                self.tagged(tag, "OK", "NAMESPACE completed");
+            }
+            K::Enable(caps) => self.enable(tag, &caps),
+            K::Idle => return self.idle(tag, stream).await,
+            other => return self.on_mailbox(tag, other, stream).await,
+        }
+        Flow::Continue
+    }
+
+    /// Whether the session's state allows `kind`; if not, why.
+    fn allowed(&self, kind: &CommandKind<'_>) -> Result<(), &'static str> {
+        use CommandKind as K;
+        let authenticated = self.authenticated();
+        let selected = self.selected().is_some();
+        let allowed = match kind {
+            K::Capability | K::Noop | K::Logout | K::Id(_) => true,
+            K::StartTls | K::Login { .. } | K::Authenticate { .. } => !authenticated,
+            K::Check
+            | K::Close
+            | K::Unselect
+            | K::Expunge
+            | K::UidExpunge(_)
+            | K::Search { .. }
+            | K::Fetch(_) => selected,
+            K::Store(_) | K::Copy { .. } | K::Move { .. } => selected,
+            _ => authenticated,
+        };
+        match allowed {
+            true => Ok(()),
+            false if authenticated => Err("No mailbox selected"),
+            false => Err("Log in first"),
+        }
+    }
+
+    /// The commands on mailboxes and messages, each followed by the
+    /// selected mailbox's untagged updates.
+    async fn on_mailbox(&mut self, tag: &[u8], kind: CommandKind<'_>, stream: &mut Stream) -> Flow {
+        use CommandKind as K;
+        // EXPUNGE responses may not interrupt FETCH, STORE, SEARCH or COPY
+        // by sequence number (RFC 3501 §7.4.1); UID forms allow them.
+        let mut expunges = true;
+        match kind {
+            K::Select(args) => self.select(tag, args, false).await,
+            K::Examine(args) => self.select(tag, args, true).await,
+            K::Create {
+                mailbox,
+                special_use,
+            } => self.create(tag, &mailbox, &special_use).await,
+            K::Delete(mailbox) => self.delete(tag, &mailbox).await,
+            K::Rename { from, to } => self.rename(tag, &from, &to).await,
+            K::Subscribe(mailbox) => self.subscribe(tag, &mailbox, true).await,
+            K::Unsubscribe(mailbox) => self.subscribe(tag, &mailbox, false).await,
+            K::List(args) => self.list(tag, &args, false),
+            K::Lsub { reference, pattern } => self.lsub(tag, reference, pattern),
+            K::Status { mailbox, items } => self.status(tag, &mailbox, &items),
+            K::Append {
+                mailbox,
+                flags,
+                date,
+                message,
+            } => {
+                self.append(tag, &mailbox, &flags, date.map(|d| d.unix), message)
+                    .await
+            }
+            K::Close => self.close(tag, true).await,
+            K::Unselect => self.close(tag, false).await,
+            K::Expunge => self.expunge(tag, None).await,
+            K::UidExpunge(set) => self.expunge(tag, Some(&set)).await,
+            K::Fetch(args) => {
+                expunges = args.uid;
+                if !self.fetch(tag, args, stream).await {
+                    return Flow::Close;
+                }
+            }
+            K::Store(args) => {
+                expunges = args.uid;
+                self.store_flags(tag, &args).await;
+            }
+            K::Search { uid, charset, key } => {
+                expunges = uid;
+                self.search(tag, uid, charset.as_deref(), &key).await;
+            }
+            K::Copy { uid, set, mailbox } => {
+                expunges = uid;
+                self.copy(tag, uid, &set, &mailbox, false).await;
+            }
+            K::Move { uid, set, mailbox } => self.copy(tag, uid, &set, &mailbox, true).await,
+            other => self.bad(tag, &format!("{} is not supported", other.name())),
+        }
+        // Untagged updates go before the tagged reply (already queued):
+        // move the tagged line after them.
+        let tagged = split_last_line(self.out());
+        self.sync(expunges).await;
+        self.out().extend_from_slice(&tagged);
+        Flow::Continue
+    }
+}
+
+/// Takes the last line (the tagged reply) off the output, so untagged
+/// updates can go before it. Our tagged lines never contain a newline.
+fn split_last_line(out: &mut Vec<u8>) -> Vec<u8> {
+    let body = &out[..out.len().saturating_sub(2)];
+    let start = body.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    out.split_off(start)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tagged_line_comes_off_the_end() {
+        let mut out = b"* 3 EXISTS\r\n* OK [X] y\r\na1 OK done\r\n".to_vec();
+        assert_eq!(split_last_line(&mut out), b"a1 OK done\r\n");
+        assert_eq!(out, b"* 3 EXISTS\r\n* OK [X] y\r\n");
+        let mut only = b"a1 OK done\r\n".to_vec();
+        assert_eq!(split_last_line(&mut only), b"a1 OK done\r\n");
+        assert!(only.is_empty());
+    }
+}

@@ -1,0 +1,505 @@
+//! FETCH and UID FETCH (RFC 3501 §6.4.5, §6.4.8) with CONDSTORE's
+//! CHANGEDSINCE and MODSEQ and QRESYNC's VANISHED (RFC 7162 §3.1.4,
+//! §3.2.6), in three steps:
+//!
+//! 1. the [`Plan`]: the items, with UID and MODSEQ added where the RFCs
+//!    imply them, what the store must provide for them, and whether
+//!    \Seen is set;
+//! 2. \Seen set on the messages that lack it, in one write before anything
+//!    is sent, so the FLAGS sent are the new ones;
+//! 3. each message rendered ([`message_data`]) from a read transaction
+//!    that lives for one bounded chunk of messages and is dropped before
+//!    output is sent or other sessions run: no LMDB read transaction
+//!    lives across a socket write (DESIGN.md). Message bytes are copied
+//!    into the output for that reason; a chunk ends early once the output
+//!    holds [`SEND_AT`] bytes, so at most one message more is buffered.
+
+use super::parse::{FetchArgs, FetchItem, Partial, Section, SectionText};
+use super::render;
+use super::section;
+use super::session::Session;
+use crate::mime::Summary;
+use crate::net::Stream;
+use crate::store::{FlagChange, FlagOp, Flags, MessageView, Reader, StoreError};
+use crate::wire::imap::datetime::write_date_time;
+use crate::wire::imap::quote;
+
+/// Most messages rendered under one read transaction. After each chunk
+/// the other sessions get to run: one executor thread serves them all,
+/// and under emulation FETCH 1:* FLAGS on 50 000 messages held every
+/// other client for half a second.
+const CHUNK: usize = 64;
+/// Output waiting after which a chunk ends and is sent, so a large
+/// response is not built whole in memory first.
+const SEND_AT: usize = 64 * 1024;
+
+/// What to send for each message, and what that needs.
+struct Plan<'a> {
+    items: Vec<FetchItem<'a>>,
+    /// Only messages changed after this MODSEQ (CHANGEDSINCE).
+    changed_since: Option<u64>,
+    /// The message bytes are read (a body section or an RFC822 form).
+    blob: bool,
+    /// The stored summary is read (ENVELOPE, BODYSTRUCTURE, parts).
+    summary: bool,
+    /// MODSEQ is sent, which turns CONDSTORE on (RFC 7162 §3.1).
+    modseq: bool,
+    /// A body is read without PEEK in a writable mailbox, which sets
+    /// \Seen (RFC 3501 §6.4.5).
+    sets_seen: bool,
+    /// Stands in for the summary when no item needs one.
+    no_summary: Summary,
+}
+
+impl<'a> Plan<'a> {
+    fn new(
+        uid: bool,
+        mut items: Vec<FetchItem<'a>>,
+        changed_since: Option<u64>,
+        read_only: bool,
+    ) -> Plan<'a> {
+        // RFC 3501 §6.4.8: UID FETCH answers with the UID, asked or not.
+        if uid && !items.iter().any(|i| matches!(i, FetchItem::Uid)) {
+            items.insert(0, FetchItem::Uid);
+        }
+        // RFC 7162 §3.1.4.1: CHANGEDSINCE implies MODSEQ.
+        if changed_since.is_some() && !items.iter().any(|i| matches!(i, FetchItem::ModSeq)) {
+            items.push(FetchItem::ModSeq);
+        }
+        Plan {
+            changed_since,
+            blob: items.iter().any(needs_blob),
+            summary: items.iter().any(needs_summary),
+            modseq: items.iter().any(|i| matches!(i, FetchItem::ModSeq)),
+            sets_seen: !read_only && items.iter().any(sets_seen),
+            no_summary: Summary::compute(b""),
+            items,
+        }
+    }
+}
+
+fn needs_blob(item: &FetchItem<'_>) -> bool {
+    use FetchItem as F;
+    matches!(
+        item,
+        F::Rfc822 | F::Rfc822Header | F::Rfc822Text | F::BodySection { .. }
+    )
+}
+
+fn needs_summary(item: &FetchItem<'_>) -> bool {
+    use FetchItem as F;
+    match item {
+        F::Envelope | F::Body | F::BodyStructure | F::Rfc822Header | F::Rfc822Text => true,
+        // The whole message is the one section that needs no offsets.
+        F::BodySection { section, .. } => !(section.part.is_empty() && section.text.is_none()),
+        _ => false,
+    }
+}
+
+fn sets_seen(item: &FetchItem<'_>) -> bool {
+    use FetchItem as F;
+    matches!(
+        item,
+        F::Rfc822 | F::Rfc822Text | F::BodySection { peek: false, .. }
+    )
+}
+
+/// One message as the renderer sees it.
+struct Message<'m> {
+    seq: u32,
+    view: MessageView<'m>,
+    recent: bool,
+    raw: &'m [u8],
+    summary: &'m Summary,
+}
+
+impl Session {
+    /// FETCH / UID FETCH; false when the client is gone.
+    pub(super) async fn fetch(
+        &mut self,
+        tag: &[u8],
+        args: FetchArgs<'_>,
+        stream: &mut Stream,
+    ) -> bool {
+        let FetchArgs {
+            uid,
+            set,
+            items,
+            changed_since,
+            vanished,
+        } = args;
+        let Some(targets) = self.resolve(tag, uid, &set) else {
+            return true;
+        };
+        let Some(sel) = self.selected() else {
+            return true;
+        };
+        let (mailbox_id, max_uid) = (sel.id, sel.max_uid());
+        let plan = Plan::new(uid, items, changed_since, sel.read_only);
+        if plan.modseq {
+            self.use_condstore();
+        }
+        // RFC 7162 §3.2.6: UID FETCH ... (CHANGEDSINCE m VANISHED).
+        if vanished && let Some(since) = changed_since {
+            let gone = self
+                .store()
+                .read()
+                .and_then(|r| r.expunged_since(mailbox_id, since))
+                .unwrap_or_default();
+            let gone: Vec<u32> = gone
+                .into_iter()
+                .filter(|u| set.contains(*u, max_uid))
+                .collect();
+            super::selected::vanished_earlier(self.out(), &gone);
+        }
+        let seen_now = match plan.sets_seen {
+            true => match self.mark_seen(mailbox_id, &targets).await {
+                Ok(seen_now) => seen_now,
+                Err(e) => {
+                    self.store_failed(tag, &e);
+                    return true;
+                }
+            },
+            false => Vec::new(),
+        };
+        let mut next = 0;
+        while next < targets.len() {
+            if next > 0 {
+                if self.out().len() >= SEND_AT && !self.flush(stream).await {
+                    return false;
+                }
+                smol::future::yield_now().await;
+            }
+            let reader = match self.store().read() {
+                Ok(r) => r,
+                Err(e) => {
+                    self.store_failed(tag, &e);
+                    return true;
+                }
+            };
+            let end = (next + CHUNK).min(targets.len());
+            for &(seq, uid) in &targets[next..end] {
+                next += 1;
+                let seen = seen_now.binary_search(&uid).is_ok();
+                self.fetch_one(&reader, &plan, mailbox_id, (seq, uid), seen);
+                if self.out().len() >= SEND_AT {
+                    break;
+                }
+            }
+        }
+        let done = match uid {
+            true => "UID FETCH completed",
+            false => "FETCH completed",
+        };
+        self.tagged(tag, "OK", done);
+        true
+    }
+
+    /// Sets \Seen on those of `targets` (sequence number, UID) that lack
+    /// it; the UIDs it changed, sorted.
+    async fn mark_seen(
+        &mut self,
+        mailbox_id: u64,
+        targets: &[(u32, u32)],
+    ) -> Result<Vec<u32>, StoreError> {
+        let unseen: Vec<u32> = {
+            let reader = self.store().read()?;
+            targets
+                .iter()
+                .filter(|(_, u)| {
+                    reader
+                        .message(mailbox_id, *u)
+                        .ok()
+                        .flatten()
+                        .is_some_and(|m| !m.flags.contains(Flags::SEEN))
+                })
+                .map(|(_, u)| *u)
+                .collect()
+        };
+        if unseen.is_empty() {
+            return Ok(unseen);
+        }
+        let change = FlagChange {
+            mailbox_id,
+            uids: unseen,
+            op: FlagOp::Add,
+            flags: Flags::SEEN,
+            keywords: Vec::new(),
+            unchanged_since: None,
+        };
+        let result = self.store().set_flags(change).await?;
+        let mut changed: Vec<u32> = result.changed.iter().map(|c| c.0).collect();
+        changed.sort_unstable();
+        Ok(changed)
+    }
+
+    /// Renders one message (`target`: sequence number and UID) into the
+    /// output, if it still exists and CHANGEDSINCE does not leave it out.
+    /// `seen_now`: this FETCH set its \Seen, so its FLAGS are sent.
+    fn fetch_one(
+        &mut self,
+        reader: &Reader,
+        plan: &Plan<'_>,
+        mailbox_id: u64,
+        (seq, uid): (u32, u32),
+        seen_now: bool,
+    ) {
+        let Ok(Some(view)) = reader.message(mailbox_id, uid) else {
+            return;
+        };
+        if plan.changed_since.is_some_and(|since| view.modseq <= since) {
+            return;
+        }
+        let raw: &[u8] = match plan.blob {
+            true => reader.blob(view.blob_id).ok().flatten().unwrap_or(&[]),
+            false => &[],
+        };
+        let stored = match plan.summary {
+            true => Some(
+                reader
+                    .summary(view.blob_id)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_else(|| Summary::compute(raw)),
+            ),
+            false => None,
+        };
+        let message = Message {
+            seq,
+            view,
+            recent: self.selected().is_some_and(|s| s.is_recent(uid)),
+            raw,
+            summary: stored.as_ref().unwrap_or(&plan.no_summary),
+        };
+        let sent_flags = message_data(self.out(), &plan.items, &message, seen_now);
+        if (sent_flags || seen_now)
+            && let Some(sel) = self.selected_mut()
+        {
+            sel.reported(uid, view.modseq);
+        }
+    }
+}
+
+/// One message's `* n FETCH (...)` line (RFC 3501 §7.4.2); whether FLAGS
+/// went in it. A message whose \Seen this FETCH set gets its FLAGS even
+/// unasked (§6.4.5: the client learns of the change).
+fn message_data(
+    out: &mut Vec<u8>,
+    items: &[FetchItem<'_>],
+    m: &Message<'_>,
+    seen_now: bool,
+) -> bool {
+    out.extend_from_slice(format!("* {} FETCH (", m.seq).as_bytes());
+    let mut sent_flags = false;
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b' ');
+        }
+        sent_flags |= matches!(item, FetchItem::Flags);
+        item_data(out, item, m);
+    }
+    if seen_now && !sent_flags {
+        out.push(b' ');
+        item_data(out, &FetchItem::Flags, m);
+    }
+    out.extend_from_slice(b")\r\n");
+    sent_flags
+}
+
+/// One item and its value.
+fn item_data(out: &mut Vec<u8>, item: &FetchItem<'_>, m: &Message<'_>) {
+    let put = |out: &mut Vec<u8>, text: &str| out.extend_from_slice(text.as_bytes());
+    match item {
+        FetchItem::Flags => {
+            put(out, "FLAGS ");
+            render::flags(out, m.view.flags, m.recent, m.view.keywords());
+        }
+        FetchItem::Uid => put(out, &format!("UID {}", m.view.uid)),
+        FetchItem::ModSeq => put(out, &format!("MODSEQ ({})", m.view.modseq)),
+        FetchItem::InternalDate => {
+            put(out, "INTERNALDATE ");
+            write_date_time(out, m.view.internal_date);
+        }
+        FetchItem::Rfc822Size => put(out, &format!("RFC822.SIZE {}", m.view.size)),
+        FetchItem::Envelope => {
+            put(out, "ENVELOPE ");
+            render::envelope(out, &m.summary.envelope);
+        }
+        FetchItem::Body => {
+            put(out, "BODY ");
+            render::body_structure(out, &m.summary.root, false);
+        }
+        FetchItem::BodyStructure => {
+            put(out, "BODYSTRUCTURE ");
+            render::body_structure(out, &m.summary.root, true);
+        }
+        FetchItem::Rfc822 => {
+            put(out, "RFC822 ");
+            quote::literal(out, m.raw);
+        }
+        FetchItem::Rfc822Header => {
+            put(out, "RFC822.HEADER ");
+            let body_start = m.summary.root.body_start as usize;
+            quote::literal(out, m.raw.get(..body_start).unwrap_or(m.raw));
+        }
+        FetchItem::Rfc822Text => {
+            put(out, "RFC822.TEXT ");
+            let body_start = m.summary.root.body_start as usize;
+            quote::literal(out, m.raw.get(body_start..).unwrap_or(&[]));
+        }
+        FetchItem::BodySection {
+            section, partial, ..
+        } => {
+            let bytes = section::extract(m.raw, m.summary, section).unwrap_or_default();
+            put(out, "BODY[");
+            section_name(out, section);
+            put(out, "]");
+            let bytes = partial_bytes(out, &bytes, *partial);
+            quote::literal(out, bytes);
+        }
+    }
+}
+
+/// `<origin>` after the section name and the bytes it names (RFC 3501
+/// §6.4.5: a partial beyond the end is empty, not an error).
+fn partial_bytes<'b>(out: &mut Vec<u8>, bytes: &'b [u8], partial: Option<Partial>) -> &'b [u8] {
+    let Some(p) = partial else {
+        out.push(b' ');
+        return bytes;
+    };
+    out.extend_from_slice(format!("<{}> ", p.origin).as_bytes());
+    let start = (p.origin as usize).min(bytes.len());
+    let end = start.saturating_add(p.count as usize).min(bytes.len());
+    &bytes[start..end]
+}
+
+/// The section as the response names it (RFC 3501 §7.4.2 BODY[section]):
+/// part numbers, then the text part with header names upper-cased.
+fn section_name(out: &mut Vec<u8>, s: &Section<'_>) {
+    let path: Vec<String> = s.part.iter().map(u32::to_string).collect();
+    out.extend_from_slice(path.join(".").as_bytes());
+    let Some(text) = &s.text else { return };
+    if !s.part.is_empty() {
+        out.push(b'.');
+    }
+    let names = |names: &[std::borrow::Cow<[u8]>]| {
+        names
+            .iter()
+            .map(|n| String::from_utf8_lossy(n).to_ascii_uppercase())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let text = match text {
+        SectionText::Header => "HEADER".to_string(),
+        SectionText::Text => "TEXT".to_string(),
+        SectionText::Mime => "MIME".to_string(),
+        SectionText::HeaderFields(n) => format!("HEADER.FIELDS ({})", names(n)),
+        SectionText::HeaderFieldsNot(n) => format!("HEADER.FIELDS.NOT ({})", names(n)),
+    };
+    out.extend_from_slice(text.as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::borrow::Cow;
+
+    fn section(part: &[u32], text: Option<SectionText<'static>>) -> Section<'static> {
+        Section {
+            part: part.to_vec(),
+            text,
+        }
+    }
+
+    fn body(peek: bool, s: Section<'static>) -> FetchItem<'static> {
+        FetchItem::BodySection {
+            peek,
+            section: s,
+            partial: None,
+        }
+    }
+
+    #[test]
+    fn plans() {
+        let p = Plan::new(false, vec![FetchItem::Flags], None, false);
+        assert!(!p.blob && !p.summary && !p.modseq && !p.sets_seen);
+        assert_eq!(p.items, vec![FetchItem::Flags]);
+
+        // UID FETCH gets UID first; CHANGEDSINCE gets MODSEQ last.
+        let p = Plan::new(true, vec![FetchItem::Flags], Some(5), false);
+        assert_eq!(
+            p.items,
+            vec![FetchItem::Uid, FetchItem::Flags, FetchItem::ModSeq]
+        );
+        assert!(p.modseq);
+        let p = Plan::new(
+            true,
+            vec![FetchItem::ModSeq, FetchItem::Uid],
+            Some(5),
+            false,
+        );
+        assert_eq!(p.items, vec![FetchItem::ModSeq, FetchItem::Uid]);
+
+        // BODY[] needs the bytes only; BODY[1] and ENVELOPE the summary.
+        let p = Plan::new(false, vec![body(true, section(&[], None))], None, false);
+        assert!(p.blob && !p.summary && !p.sets_seen);
+        let p = Plan::new(false, vec![body(true, section(&[1], None))], None, false);
+        assert!(p.blob && p.summary);
+        let p = Plan::new(false, vec![FetchItem::Envelope], None, false);
+        assert!(!p.blob && p.summary);
+    }
+
+    #[test]
+    fn which_items_set_seen() {
+        let reads = [
+            FetchItem::Rfc822,
+            FetchItem::Rfc822Text,
+            body(false, section(&[], Some(SectionText::Text))),
+        ];
+        for item in reads {
+            assert!(Plan::new(false, vec![item.clone()], None, false).sets_seen);
+            // Not in a mailbox opened with EXAMINE.
+            assert!(!Plan::new(false, vec![item], None, true).sets_seen);
+        }
+        let peeks = [
+            FetchItem::Rfc822Header,
+            FetchItem::Rfc822Size,
+            body(true, section(&[], None)),
+        ];
+        for item in peeks {
+            assert!(!Plan::new(false, vec![item], None, false).sets_seen);
+        }
+    }
+
+    #[test]
+    fn section_names() {
+        let name = |s: Section<'_>| {
+            let mut out = Vec::new();
+            section_name(&mut out, &s);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(name(section(&[], None)), "");
+        assert_eq!(name(section(&[1, 2], None)), "1.2");
+        assert_eq!(name(section(&[], Some(SectionText::Header))), "HEADER");
+        assert_eq!(name(section(&[3], Some(SectionText::Mime))), "3.MIME");
+        let fields = vec![Cow::Borrowed(&b"Subject"[..]), Cow::Borrowed(&b"from"[..])];
+        assert_eq!(
+            name(section(&[2], Some(SectionText::HeaderFieldsNot(fields)))),
+            "2.HEADER.FIELDS.NOT (SUBJECT FROM)"
+        );
+    }
+
+    #[test]
+    fn partials() {
+        let cut = |partial| {
+            let mut out = Vec::new();
+            let bytes = partial_bytes(&mut out, b"0123456789", partial);
+            (String::from_utf8(out).unwrap(), bytes.to_vec())
+        };
+        assert_eq!(cut(None), (" ".into(), b"0123456789".to_vec()));
+        let p = |origin, count| Some(Partial { origin, count });
+        assert_eq!(cut(p(2, 3)), ("<2> ".into(), b"234".to_vec()));
+        assert_eq!(cut(p(8, 10)), ("<8> ".into(), b"89".to_vec()));
+        assert_eq!(cut(p(20, 1)), ("<20> ".into(), Vec::new()));
+    }
+}
