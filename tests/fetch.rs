@@ -21,7 +21,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{BIN, Client, PATIENCE, Server, TempDir, add_user, admin, free_port, openssl_self_signed};
+use common::{
+    BIN, Client, PATIENCE, Server, TempDir, add_user, admin, free_port, openssl_self_signed,
+};
 
 const LOCAL_USER: &str = "you@home.arpa";
 const REMOTE_USER: &str = "bob@remote.test";

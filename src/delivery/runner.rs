@@ -34,9 +34,9 @@ use super::client::{TlsPolicy, Transport};
 use super::route::Dest;
 use super::{Env, Kind, Verdict};
 use crate::config::MAX_RETRY;
+use crate::dsn::{self, notify};
 use crate::net::dns::Resolver;
 use crate::net::tls;
-use crate::dsn::{self, notify};
 use crate::store::{
     Delivery, Outbound, OutboundRecipient, QueueEntry, QueueUpdate, Recipient, StoreError,
     Summarized,
@@ -302,9 +302,7 @@ impl Runner {
             (Action::Relayed, relayed),
         ];
         let notices = self.notices(&attempt, &out, owed, &statuses, now, lifetime_end);
-        let queued_notice = notices
-            .iter()
-            .any(|n: &Summarized| n.outbound.is_some());
+        let queued_notice = notices.iter().any(|n: &Summarized| n.outbound.is_some());
         let next = if pending(&out).is_empty() {
             None
         } else {

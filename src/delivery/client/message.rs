@@ -8,8 +8,8 @@
 use super::{Broken, CHUNK, COMMAND, DATA_BLOCK, DATA_END, DATA_INIT, Session};
 use crate::delivery::body::{DotStuffer, Shape};
 use crate::delivery::reply::Reply;
-use crate::dsn;
 use crate::delivery::{Kind, Verdict};
+use crate::dsn;
 use crate::store::Store;
 
 impl Session {
