@@ -85,10 +85,7 @@ fn one_line(text: &str) -> String {
 
 /// The header section of a message, blank line included.
 pub fn header_section(message: &[u8]) -> &[u8] {
-    match message.windows(4).position(|w| w == b"\r\n\r\n") {
-        Some(p) => &message[..p + 4],
-        None => message,
-    }
+    &message[..crate::mime::header_len(message)]
 }
 
 fn human_duration(secs: i64) -> String {

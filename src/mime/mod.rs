@@ -10,6 +10,8 @@
 //! - `fields`: the structured header fields inside it (Content-Type
 //!   parameters, dispositions, languages, address lists).
 //! - `codec`: the compact, versioned binary form kept in the store.
+//! - [`header_len`]: where the header section ends, for the rooms that
+//!   need only that.
 //!
 //! Mail is hostile input: nothing here panics on any input bytes, and the
 //! limits below bound the memory and stack a single message can cost on a
@@ -17,12 +19,14 @@
 
 mod codec;
 mod fields;
+mod header;
 mod parse;
 mod summary;
 
 #[cfg(test)]
 mod tests;
 
+pub use header::header_len;
 pub use summary::{Address, Envelope, Param, Part, Summary};
 
 /// Deepest nesting of multiparts and encapsulated messages that is parsed;

@@ -6,11 +6,12 @@
 //! EHLO, TLS, AUTH, replies — is the parent module.)
 
 use super::{Broken, CHUNK, COMMAND, DATA_BLOCK, DATA_END, DATA_INIT, Session};
-use crate::delivery::body::{DotStuffer, Shape};
+use crate::delivery::body::Shape;
 use crate::delivery::reply::Reply;
 use crate::delivery::{Kind, Verdict};
 use crate::dsn;
 use crate::store::Store;
+use crate::wire::dot::DotStuffer;
 
 impl Session {
     /// Sends one message. Checks that it fits the server first (SIZE,
