@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{ConfigError, Raw, ServeArgs, env_name, pick};
+use super::{ConfigError, Raw, ServeArgs, count, env_name, pick};
 
 /// How outbound mail leaves: settings of `crate::delivery`.
 #[derive(Debug, Clone, PartialEq)]
@@ -158,85 +158,17 @@ fn list(flag: &[String], name: &str, env: &dyn Fn(&str) -> Option<String>) -> Ve
         .unwrap_or_default()
 }
 
+/// The outbound settings, in a fixed order: relay host, routes, DNS
+/// servers, MX port, retry times, limits.
 pub(super) fn resolve_delivery(
     args: &ServeArgs,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<DeliveryConfig, ConfigError> {
-    let mut d = DeliveryConfig::default();
-    let relay_host = pick(&args.relay_host, "relay-host", env);
-    let user = pick(&args.relay_user, "relay-user", env);
-    let password_file = pick(&args.relay_password_file, "relay-password-file", env);
-    let tls = pick(&args.relay_tls, "relay-tls", env);
-    let ca = pick(&args.relay_ca, "relay-ca", env);
-    match relay_host {
-        Some(raw) => {
-            let (host, port) = parse_host_port(&raw.value).map_err(|e| raw.error(e))?;
-            let implicit_tls = match tls {
-                None => port == 465,
-                Some(raw) => match raw.value.trim().to_ascii_lowercase().as_str() {
-                    "implicit" | "tls" | "smtps" => true,
-                    "starttls" => false,
-                    _ => return Err(raw.error("must be implicit or starttls")),
-                },
-            };
-            let auth = match (user, password_file) {
-                (None, None) => None,
-                (Some(u), None) => {
-                    return Err(
-                        u.error("needs --relay-password-file (SMOLMAIL_RELAY_PASSWORD_FILE) too")
-                    );
-                }
-                (None, Some(p)) => {
-                    return Err(p.error("needs --relay-user (SMOLMAIL_RELAY_USER) too"));
-                }
-                (Some(u), Some(p)) => {
-                    if u.value.trim().is_empty() {
-                        return Err(u.error("must name the user"));
-                    }
-                    let text = std::fs::read_to_string(&p.value)
-                        .map_err(|e| p.error(format!("cannot read the password: {e}")))?;
-                    let line = text.lines().next().unwrap_or("");
-                    if line.is_empty() {
-                        return Err(p.error("the first line (the password) is empty"));
-                    }
-                    Some((u.value.trim().to_string(), Secret(line.to_string())))
-                }
-            };
-            let ca_file = match ca {
-                Some(raw) if !std::path::Path::new(&raw.value).is_file() => {
-                    return Err(raw.error("no such file"));
-                }
-                Some(raw) => Some(PathBuf::from(raw.value)),
-                None => None,
-            };
-            d.relay = Some(Relay {
-                host,
-                port,
-                implicit_tls,
-                auth,
-                ca_file,
-            });
-        }
-        None => {
-            if let Some(raw) = [user, password_file, tls, ca].into_iter().flatten().next() {
-                return Err(raw.error("needs --relay-host (SMOLMAIL_RELAY_HOST)"));
-            }
-        }
-    }
-    for raw in list(&args.route, "route", env) {
-        let (domain, target) = raw
-            .value
-            .split_once('=')
-            .ok_or_else(|| raw.error("expected DOMAIN=HOST:PORT or DOMAIN=mx"))?;
-        let domain = crate::address::normalize_domain(domain).map_err(|e| raw.error(e))?;
-        let target = if target.trim().eq_ignore_ascii_case("mx") {
-            RouteTarget::Mx
-        } else {
-            let (host, port) = parse_host_port(target).map_err(|e| raw.error(e))?;
-            RouteTarget::Host { host, port }
-        };
-        d.routes.push(Route { domain, target });
-    }
+    let mut d = DeliveryConfig {
+        relay: resolve_relay(args, env)?,
+        routes: resolve_routes(args, env)?,
+        ..DeliveryConfig::default()
+    };
     for raw in list(&args.dns_server, "dns-server", env) {
         d.dns_servers
             .push(parse_dns_server(&raw.value).map_err(|e| raw.error(e))?);
@@ -250,6 +182,118 @@ pub(super) fn resolve_delivery(
             .filter(|p| *p != 0)
             .ok_or_else(|| raw.error("must be a port from 1 to 65535"))?;
     }
+    resolve_retry_times(&mut d, args, env)?;
+    d.max_outbound = count(&args.max_outbound, "max-outbound", d.max_outbound, env)?;
+    d.max_outbound_per_destination = count(
+        &args.max_outbound_per_destination,
+        "max-outbound-per-destination",
+        d.max_outbound_per_destination,
+        env,
+    )?;
+    d.max_queue = count(&args.max_queue, "max-queue", d.max_queue, env)?;
+    Ok(d)
+}
+
+/// `--relay-host` and what only makes sense with it (user, password file,
+/// TLS mode, CA file); those without a relay host are an error.
+fn resolve_relay(
+    args: &ServeArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<Relay>, ConfigError> {
+    let relay_host = pick(&args.relay_host, "relay-host", env);
+    let user = pick(&args.relay_user, "relay-user", env);
+    let password_file = pick(&args.relay_password_file, "relay-password-file", env);
+    let tls = pick(&args.relay_tls, "relay-tls", env);
+    let ca = pick(&args.relay_ca, "relay-ca", env);
+    let Some(raw) = relay_host else {
+        if let Some(raw) = [user, password_file, tls, ca].into_iter().flatten().next() {
+            return Err(raw.error("needs --relay-host (SMOLMAIL_RELAY_HOST)"));
+        }
+        return Ok(None);
+    };
+    let (host, port) = parse_host_port(&raw.value).map_err(|e| raw.error(e))?;
+    let implicit_tls = match tls {
+        None => port == 465,
+        Some(raw) => match raw.value.trim().to_ascii_lowercase().as_str() {
+            "implicit" | "tls" | "smtps" => true,
+            "starttls" => false,
+            _ => return Err(raw.error("must be implicit or starttls")),
+        },
+    };
+    let auth = relay_auth(user, password_file)?;
+    let ca_file = match ca {
+        Some(raw) if !std::path::Path::new(&raw.value).is_file() => {
+            return Err(raw.error("no such file"));
+        }
+        Some(raw) => Some(PathBuf::from(raw.value)),
+        None => None,
+    };
+    Ok(Some(Relay {
+        host,
+        port,
+        implicit_tls,
+        auth,
+        ca_file,
+    }))
+}
+
+/// The relay's AUTH user and the password from the first line of its
+/// file: both or neither.
+fn relay_auth(
+    user: Option<Raw>,
+    password_file: Option<Raw>,
+) -> Result<Option<(String, Secret)>, ConfigError> {
+    match (user, password_file) {
+        (None, None) => Ok(None),
+        (Some(u), None) => {
+            Err(u.error("needs --relay-password-file (SMOLMAIL_RELAY_PASSWORD_FILE) too"))
+        }
+        (None, Some(p)) => Err(p.error("needs --relay-user (SMOLMAIL_RELAY_USER) too")),
+        (Some(u), Some(p)) => {
+            if u.value.trim().is_empty() {
+                return Err(u.error("must name the user"));
+            }
+            let text = std::fs::read_to_string(&p.value)
+                .map_err(|e| p.error(format!("cannot read the password: {e}")))?;
+            let line = text.lines().next().unwrap_or("");
+            if line.is_empty() {
+                return Err(p.error("the first line (the password) is empty"));
+            }
+            Ok(Some((u.value.trim().to_string(), Secret(line.to_string()))))
+        }
+    }
+}
+
+/// The repeatable `--route DOMAIN=HOST:PORT` or `DOMAIN=mx`.
+fn resolve_routes(
+    args: &ServeArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<Route>, ConfigError> {
+    let mut routes = Vec::new();
+    for raw in list(&args.route, "route", env) {
+        let (domain, target) = raw
+            .value
+            .split_once('=')
+            .ok_or_else(|| raw.error("expected DOMAIN=HOST:PORT or DOMAIN=mx"))?;
+        let domain = crate::address::normalize_domain(domain).map_err(|e| raw.error(e))?;
+        let target = if target.trim().eq_ignore_ascii_case("mx") {
+            RouteTarget::Mx
+        } else {
+            let (host, port) = parse_host_port(target).map_err(|e| raw.error(e))?;
+            RouteTarget::Host { host, port }
+        };
+        routes.push(Route { domain, target });
+    }
+    Ok(routes)
+}
+
+/// How often and how long a message is retried, and when the sender is
+/// told it is still waiting; each left at its default when not given.
+fn resolve_retry_times(
+    d: &mut DeliveryConfig,
+    args: &ServeArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
     if let Some(raw) = pick(&args.retry_base, "retry-base", env) {
         d.retry_base = parse_duration(&raw.value)
             .filter(|t| (Duration::from_secs(1)..=MAX_RETRY).contains(t))
@@ -270,22 +314,5 @@ pub(super) fn resolve_delivery(
             ),
         };
     }
-    let count = |flag: &Option<String>, name: &str, default: u32| match pick(flag, name, env) {
-        Some(raw) => raw
-            .value
-            .trim()
-            .parse::<u32>()
-            .ok()
-            .filter(|n| *n >= 1)
-            .ok_or_else(|| raw.error("must be a whole number of at least 1")),
-        None => Ok(default),
-    };
-    d.max_outbound = count(&args.max_outbound, "max-outbound", d.max_outbound)?;
-    d.max_outbound_per_destination = count(
-        &args.max_outbound_per_destination,
-        "max-outbound-per-destination",
-        d.max_outbound_per_destination,
-    )?;
-    d.max_queue = count(&args.max_queue, "max-queue", d.max_queue)?;
-    Ok(d)
+    Ok(())
 }
