@@ -6,6 +6,10 @@
 //! command waiting (RFC 2920 PIPELINING), and always before the session
 //! waits for message content. A message is acknowledged with `250` only
 //! after the store's commit holding it has returned (DESIGN.md).
+//!
+//! This file holds the session's state, the command loop and dispatch,
+//! EHLO and STARTTLS; AUTH is in `auth`, MAIL and RCPT in `envelope`, and
+//! DATA and BDAT in `super::transfer`.
 
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -13,14 +17,15 @@ use std::time::Duration;
 
 use smol::io::AsyncWriteExt;
 
-use super::command::{self, Body, Command, MailParams, ReversePath};
-use super::policy;
-use crate::auth::LoginResult;
-use crate::auth::sasl::{self, Exchange, SaslError, Step};
+use super::command::{self, Command, MailParams, ReversePath};
+use crate::auth::sasl;
 use crate::config::Service;
 use crate::context::{Conn, Context};
-use crate::net::{self, ClientAddr, Input, ReadError, Stream};
+use crate::net::{self, Input, ReadError, Stream};
 use crate::store::{Account, OutboundRecipient, StoreError};
+
+mod auth;
+mod envelope;
 
 /// RFC 5321 §4.5.3.2.7: the server waits at least 5 minutes for a command.
 pub(super) const IDLE: Duration = Duration::from_secs(300);
@@ -248,22 +253,6 @@ impl Session {
         self.errors += 1;
     }
 
-    /// AUTH is offered on submission, and on port 25 with --smtp-auth;
-    /// only inside TLS unless the client is on this host (RFC 4954 §4,
-    /// DESIGN.md).
-    fn auth_enabled(&self) -> bool {
-        self.service != Service::Smtp || self.ctx.config.smtp_auth
-    }
-
-    fn auth_offered(&self) -> bool {
-        self.auth_enabled()
-            && (self.tls.is_some() || ClientAddr::from(self.peer).may_login_without_tls())
-    }
-
-    fn trusted(&self) -> bool {
-        self.ctx.config.is_trusted(self.peer.ip())
-    }
-
     async fn command(&mut self, line: &[u8], stream: &mut Stream) -> Flow {
         let command = match command::parse(line) {
             Ok(c) => c,
@@ -359,272 +348,6 @@ impl Session {
         }
         self.reply("220 2.0.0 Ready to start TLS\r\n");
         Flow::StartTls
-    }
-
-    /// Reads one SASL response line after a 334 challenge.
-    async fn sasl_line(&mut self, challenge: &str, stream: &mut Stream) -> Option<Vec<u8>> {
-        self.reply(&format!("334 {challenge}\r\n"));
-        if !self.flush(stream).await {
-            return None;
-        }
-        match self.input.line(stream, MAX_LINE, IDLE).await {
-            Ok(len) => {
-                let line = self.input.buffered()[..len].to_vec();
-                self.input.consume(len);
-                Some(line)
-            }
-            Err(_) => None,
-        }
-    }
-
-    /// Runs the SASL exchange (RFC 4954 §4): the credentials, the reply
-    /// that refuses them, or `None` when the connection is gone.
-    async fn sasl(
-        &mut self,
-        mechanism: &str,
-        initial: Option<&[u8]>,
-        stream: &mut Stream,
-    ) -> Option<Result<sasl::Credentials, &'static str>> {
-        let mut step = Exchange::start(mechanism, initial);
-        loop {
-            let refusal = match step {
-                Step::Challenge(exchange, challenge) => {
-                    let line = self.sasl_line(challenge, stream).await?;
-                    step = exchange.next(&line);
-                    continue;
-                }
-                Step::Done(credentials) => return Some(Ok(credentials)),
-                Step::Failed(SaslError::Unsupported) => {
-                    "504 5.5.4 Unrecognized authentication type\r\n"
-                }
-                Step::Failed(SaslError::Cancelled) => "501 5.7.0 Authentication cancelled\r\n",
-                Step::Failed(_) => "501 5.5.2 Error: cannot decode the authentication response\r\n",
-            };
-            return Some(Err(refusal));
-        }
-    }
-
-    async fn auth(
-        &mut self,
-        mechanism: &str,
-        initial: Option<Vec<u8>>,
-        stream: &mut Stream,
-    ) -> Flow {
-        if self.helo.is_none() || !self.esmtp {
-            self.refuse("503 5.5.1 Error: send EHLO first\r\n");
-            return Flow::Continue;
-        }
-        if !self.auth_enabled() {
-            self.refuse("503 5.5.1 Error: authentication not enabled\r\n");
-            return Flow::Continue;
-        }
-        if !self.auth_offered() {
-            self.refuse("530 5.7.0 Must issue a STARTTLS command first\r\n");
-            return Flow::Continue;
-        }
-        if self.account.is_some() {
-            self.refuse("503 5.5.1 Error: already authenticated\r\n");
-            return Flow::Continue;
-        }
-        if self.tx.is_some() {
-            self.refuse("503 5.5.1 Error: MAIL transaction in progress\r\n");
-            return Flow::Continue;
-        }
-        let credentials = match self.sasl(mechanism, initial.as_deref(), stream).await {
-            Some(Ok(credentials)) => credentials,
-            Some(Err(reply)) => {
-                self.refuse(reply);
-                return Flow::Continue;
-            }
-            None => return Flow::Close,
-        };
-        let username = credentials.username.clone();
-        // Flush what is queued so the limiter's delay is not also spent
-        // holding earlier replies back.
-        if !self.flush(stream).await {
-            return Flow::Close;
-        }
-        match self
-            .ctx
-            .login(self.peer.ip(), &username, credentials.password)
-            .await
-        {
-            LoginResult::Ok(account) => {
-                log::info!(
-                    "[{}] {}: authenticated {} ({mechanism})",
-                    self.id,
-                    self.name(),
-                    account.address
-                );
-                self.account = Some(account);
-                self.reply("235 2.7.0 Authentication successful\r\n");
-            }
-            LoginResult::Failed => {
-                log::warn!(
-                    "[{}] {}: AUTH {mechanism} failed for {username:?} from {}",
-                    self.id,
-                    self.name(),
-                    self.peer
-                );
-                self.refuse("535 5.7.8 Error: authentication failed\r\n");
-            }
-            LoginResult::Blocked(b) => {
-                log::warn!(
-                    "[{}] {}: AUTH refused for {}: too many failures (retry in {}s)",
-                    self.id,
-                    self.name(),
-                    self.peer,
-                    b.retry_after.as_secs()
-                );
-                self.refuse("454 4.7.0 Temporary authentication failure: too many failures, try again later\r\n");
-            }
-            LoginResult::Unavailable(e) => {
-                log::error!("[{}] {}: AUTH lookup failed: {e}", self.id, self.name());
-                self.reply("454 4.7.0 Temporary authentication failure\r\n");
-            }
-        }
-        Flow::Continue
-    }
-
-    fn mail(&mut self, sender: ReversePath, params: MailParams) {
-        if self.helo.is_none() {
-            self.refuse("503 5.5.1 Error: send HELO/EHLO first\r\n");
-            return;
-        }
-        if self.tx.is_some() {
-            self.refuse("503 5.5.1 Error: nested MAIL command\r\n");
-            return;
-        }
-        let extended = params.size.is_some()
-            || params.body != Body::SevenBit
-            || params.smtputf8
-            || params.envid.is_some()
-            || params.ret != Default::default();
-        if extended && !self.esmtp {
-            self.refuse("555 5.5.4 Error: parameters need EHLO\r\n");
-            return;
-        }
-        // RFC 6409 §4.3 / §6.1: submission needs AUTH (trusted networks
-        // excepted, as Postfix's permit_mynetworks).
-        if self.service != Service::Smtp && self.account.is_none() && !self.trusted() {
-            self.refuse("530 5.7.0 Authentication required\r\n");
-            return;
-        }
-        let limit = self.ctx.config.max_message_size;
-        if params.size.is_some_and(|s| s > limit) {
-            self.refuse("552 5.3.4 Message size exceeds fixed limit\r\n");
-            return;
-        }
-        if let ReversePath::Mailbox(path) = &sender {
-            let check = self.ctx.store.read().and_then(|r| match &self.account {
-                Some(account) => policy::sender_owned(&r, account, path),
-                None if self.service != Service::Smtp => policy::sender_is_local(&r, path),
-                None => Ok(true),
-            });
-            match check {
-                Ok(true) => {}
-                Ok(false) => {
-                    let reply = match &self.account {
-                        Some(a) => format!(
-                            "553 5.7.1 <{}>: Sender address rejected: not owned by user {}\r\n",
-                            path.address(),
-                            a.address
-                        ),
-                        None => format!(
-                            "553 5.7.1 <{}>: Sender address rejected: not in a local domain\r\n",
-                            path.address()
-                        ),
-                    };
-                    self.refuse(&reply);
-                    return;
-                }
-                Err(e) => {
-                    self.store_trouble(&e);
-                    return;
-                }
-            }
-        }
-        self.tx = Some(Transaction {
-            queue_id: crate::store::new_queue_id(),
-            sender,
-            params,
-            recipients: Vec::new(),
-            rejected: 0,
-            local: Vec::new(),
-            remote: Vec::new(),
-            chunks: None,
-        });
-        self.reply("250 2.1.0 Ok\r\n");
-    }
-
-    fn rcpt(&mut self, path: command::Path, params: command::RcptParams) {
-        let Some(tx) = &self.tx else {
-            self.refuse("503 5.5.1 Error: need MAIL command\r\n");
-            return;
-        };
-        if tx.chunks.is_some() {
-            self.refuse("503 5.5.1 Error: BDAT in progress\r\n");
-            return;
-        }
-        // RFC 5321 §4.5.3.1.10: 452 for too many recipients.
-        if tx.recipients.len() >= self.ctx.config.max_recipients as usize {
-            self.reply("452 4.5.3 Error: too many recipients\r\n");
-            return;
-        }
-        // Relaying needs AUTH, or a trusted client sending as one of our
-        // domains (a trusted printer may not forge outside senders).
-        let relay_allowed = self.account.is_some()
-            || (self.trusted()
-                && match &tx.sender {
-                    ReversePath::Null => true,
-                    ReversePath::Mailbox(s) => self
-                        .ctx
-                        .store
-                        .read()
-                        .and_then(|r| r.is_local_domain(&s.domain))
-                        .unwrap_or(false),
-                });
-        let routed = self
-            .ctx
-            .store
-            .read()
-            .and_then(|r| policy::route(&r, &path, &self.ctx.config.hostname, relay_allowed));
-        let route = match routed {
-            Ok(Ok(route)) => route,
-            Ok(Err(refusal)) => {
-                if let Some(tx) = &mut self.tx {
-                    tx.rejected += 1;
-                }
-                self.refuse(&refusal);
-                return;
-            }
-            Err(e) => {
-                self.store_trouble(&e);
-                return;
-            }
-        };
-        if !route.remote.is_empty() && self.ctx.queue_full() {
-            self.reply("452 4.3.1 Insufficient system storage: the outbound queue is full\r\n");
-            return;
-        }
-        let Some(tx) = &mut self.tx else { return };
-        for account in route.local {
-            if !tx.local.contains(&account) {
-                tx.local.push(account);
-            }
-        }
-        for address in route.remote {
-            if !tx.remote.iter().any(|r| r.address == address) {
-                tx.remote.push(OutboundRecipient {
-                    address,
-                    notify: params.notify,
-                    orcpt: params.orcpt.clone(),
-                    ..Default::default()
-                });
-            }
-        }
-        tx.recipients.push(path.address());
-        self.reply("250 2.1.5 Ok\r\n");
     }
 
     pub(super) fn store_trouble(&mut self, e: &StoreError) {
