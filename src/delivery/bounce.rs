@@ -177,7 +177,35 @@ pub fn compose(r: &Report) -> Vec<u8> {
             one_line(rcpt.diagnostic)
         );
     }
-    // RFC 3464 §2.2 per-message fields, §2.3 per-recipient fields.
+    delivery_status(&mut m, r);
+    let (kind, part) = if r.full {
+        ("message/rfc822", r.original)
+    } else {
+        ("text/rfc822-headers", header_section(r.original))
+    };
+    let encoding = if part.is_ascii() { "7bit" } else { "8bit" };
+    let _ = write!(
+        m,
+        "\r\n--{b}\r\n\
+         Content-Type: {kind}\r\n\
+         Content-Description: Undelivered {what}\r\n\
+         Content-Transfer-Encoding: {encoding}\r\n\
+         \r\n",
+        b = r.boundary,
+        what = if r.full { "Message" } else { "Message Headers" },
+    );
+    let mut out = m.into_bytes();
+    out.extend_from_slice(part);
+    if !out.ends_with(b"\r\n") {
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(format!("\r\n--{}--\r\n", r.boundary).as_bytes());
+    out
+}
+
+/// The machine-readable part: RFC 3464 §2.2 per-message fields, then
+/// §2.3 fields for each recipient.
+fn delivery_status(m: &mut String, r: &Report) {
     let _ = write!(
         m,
         "\r\n--{b}\r\n\
@@ -218,29 +246,6 @@ pub fn compose(r: &Report) -> Vec<u8> {
             let _ = write!(m, "Will-Retry-Until: {}\r\n", crate::time::rfc5322(until));
         }
     }
-    let (kind, part) = if r.full {
-        ("message/rfc822", r.original)
-    } else {
-        ("text/rfc822-headers", header_section(r.original))
-    };
-    let encoding = if part.is_ascii() { "7bit" } else { "8bit" };
-    let _ = write!(
-        m,
-        "\r\n--{b}\r\n\
-         Content-Type: {kind}\r\n\
-         Content-Description: Undelivered {what}\r\n\
-         Content-Transfer-Encoding: {encoding}\r\n\
-         \r\n",
-        b = r.boundary,
-        what = if r.full { "Message" } else { "Message Headers" },
-    );
-    let mut out = m.into_bytes();
-    out.extend_from_slice(part);
-    if !out.ends_with(b"\r\n") {
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(format!("\r\n--{}--\r\n", r.boundary).as_bytes());
-    out
 }
 
 #[cfg(test)]
