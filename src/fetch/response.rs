@@ -574,15 +574,20 @@ impl<'a> Cursor<'a> {
         match self.peek() {
             Some(b'(') => {
                 self.i += 1;
-                let mut first = true;
+                // Whether the item before was a list; `None` before the first.
+                let mut after_list = None;
                 loop {
                     if self.eat(b')') {
                         return Ok(());
                     }
-                    if !first {
-                        self.expect(b' ')?;
+                    match after_list {
+                        None => {}
+                        // §9 `1*address` (ENVELOPE) and `1*body` (a
+                        // multipart's BODYSTRUCTURE): lists back to back.
+                        Some(true) if self.peek() == Some(b'(') => {}
+                        Some(_) => self.expect(b' ')?,
                     }
-                    first = false;
+                    after_list = Some(self.peek() == Some(b'('));
                     self.skip_value(depth + 1)?;
                 }
             }
@@ -728,6 +733,18 @@ mod tests {
             Some(&b"Message-ID: <x@y>\r\n\r\n"[..])
         );
         assert_eq!(d.body, None);
+    }
+
+    #[test]
+    fn lists_back_to_back_are_skipped() {
+        // Found by fuzzing: two addresses, two body parts (RFC 3501 §9
+        // `1*address`, `1*body`) have no space between them.
+        let bytes = b"* 4 FETCH (ENVELOPE (NIL NIL ((NIL NIL \"a\" \"b\")(NIL NIL \"c\" \"d\")) NIL NIL NIL NIL NIL NIL NIL) BODYSTRUCTURE ((\"text\" \"plain\" NIL NIL NIL \"7bit\" 1 1)(\"text\" \"html\" NIL NIL NIL \"7bit\" 2 1) \"alternative\") UID 5)\r\n";
+        let Response::Untagged(Untagged::Fetch(4, d)) = one(bytes) else {
+            panic!()
+        };
+        assert_eq!(d.uid, Some(5));
+        assert!(parse(b"* 4 FETCH (X-LIST (a b)c UID 5)\r\n").is_err());
     }
 
     #[test]

@@ -8,17 +8,18 @@
 //! - [`parse`]: commands as pure functions over bytes; [`mutf7`]: names;
 //! - `session`: states, literals, login, IDLE; `mailboxes` and `messages`:
 //!   the commands; `selected`: untagged updates of the selected mailbox;
-//! - `render`, `section`, `search`, `list`: response syntax, BODY[section],
-//!   SEARCH and LIST evaluation.
+//! - [`render`], [`section`], [`search`], `list`: response syntax,
+//!   BODY[section], SEARCH and LIST evaluation (the first three public so
+//!   that the fuzz targets reach them).
 
 mod list;
 mod mailboxes;
 mod messages;
 pub mod mutf7;
 pub mod parse;
-mod render;
-mod search;
-mod section;
+pub mod render;
+pub mod search;
+pub mod section;
 mod selected;
 mod session;
 

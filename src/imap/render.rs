@@ -8,6 +8,10 @@ use crate::mime::{Address, Envelope, Param, Part};
 use crate::store::Flags;
 
 /// A string as a quoted string when it can be one, else a literal.
+///
+/// A literal may hold any octet but NUL (RFC 3501 §9 CHAR8), and header
+/// bytes can still hold one (RFC 5322 §4.1 obs-utext): each NUL is sent
+/// as 0x80, which no charset reads as an ASCII character.
 pub fn string(out: &mut Vec<u8>, s: &[u8]) {
     let quotable = s.len() <= 1024 && s.iter().all(|b| (0x20..0x7f).contains(b));
     if quotable {
@@ -19,6 +23,9 @@ pub fn string(out: &mut Vec<u8>, s: &[u8]) {
             out.push(b);
         }
         out.push(b'"');
+    } else if s.contains(&0) {
+        let no_nul: Vec<u8> = s.iter().map(|&b| if b == 0 { 0x80 } else { b }).collect();
+        literal(out, &no_nul);
     } else {
         literal(out, s);
     }
@@ -251,6 +258,10 @@ mod tests {
         assert_eq!(text(|o| string(o, b"a \"b\" \\c")), r#""a \"b\" \\c""#);
         assert_eq!(text(|o| string(o, "é".as_bytes())), "{2}\r\né");
         assert_eq!(text(|o| nstring(o, None)), "NIL");
+        // Found by fuzzing: a NUL in a header field made an invalid literal.
+        let mut out = Vec::new();
+        string(&mut out, b"<a\0b>");
+        assert_eq!(out, b"{5}\r\n<a\x80b>");
         assert_eq!(text(|o| mailbox(o, "Entwürfe")), "\"Entw&APw-rfe\"");
     }
 

@@ -371,12 +371,16 @@ pub fn parse_path(path: &str) -> Option<Path> {
     {
         return None;
     }
-    if !(is_domain(domain) || is_address_literal(domain)) {
+    // The domain is checked in the lower-cased form it is kept in, which
+    // a later parse of the address sees: `İ` lower-cases to `i` and a
+    // combining dot, which is no domain character.
+    let domain = domain.to_lowercase();
+    if !(is_domain(&domain) || is_address_literal(&domain)) {
         return None;
     }
     Some(Path {
         local: local.to_string(),
-        domain: domain.trim_end_matches('.').to_lowercase(),
+        domain,
     })
 }
 
@@ -389,7 +393,8 @@ fn params(text: &str) -> impl Iterator<Item = (String, Option<&str>)> {
         })
 }
 
-/// RFC 3461 §4 xtext: `+XX` hex escapes.
+/// RFC 3461 §4 xtext: `+XX` hex escapes (upper case in the RFC; lower
+/// case is tolerated).
 pub fn decode_xtext(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -397,7 +402,12 @@ pub fn decode_xtext(text: &str) -> Option<String> {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => {
+                // Two hex digits exactly: `from_str_radix` alone would also
+                // take a sign, reading `++1` as 0x01.
                 let hex = text.get(i + 1..i + 3)?;
+                if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return None;
+                }
                 out.push(u8::from_str_radix(hex, 16).ok()?);
                 i += 3;
             }
@@ -652,6 +662,12 @@ mod tests {
         assert!(parse_path("<a@x_y.example>").is_none());
         assert!(parse_path("<@x.example>").is_none());
         assert!(parse_path("<a@>").is_none());
+        // Found by fuzzing: a domain kept in a form that no longer parses.
+        assert!(parse_path("<a@\u{130}.example>").is_none());
+        assert_eq!(
+            parse_path("<a@[IPv6:2001:DB8::1]>").unwrap().domain,
+            "[ipv6:2001:db8::1]"
+        );
         assert!(parse_path(&format!("<{}@x.example>", "a".repeat(65))).is_none());
         assert_eq!(
             parse_path("<üser@bücher.example>").unwrap().domain,
@@ -668,6 +684,9 @@ mod tests {
         assert_eq!(decode_xtext("a+2Bb").as_deref(), Some("a+b"));
         assert_eq!(decode_xtext("a+2"), None);
         assert_eq!(decode_xtext("a=b"), None);
+        // Found by fuzzing: a sign is no hex digit.
+        assert_eq!(decode_xtext("++1QQ1"), None);
+        assert_eq!(decode_xtext("a+-1"), None);
     }
 
     #[test]
