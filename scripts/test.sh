@@ -59,6 +59,15 @@ SMOLMAIL_MEASURE_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/smolmail" \
   cargo test --locked --test fetch measure_dovecot_first_sync -- --ignored --nocapture 2>&1 | tee /tmp/smolmail-measure.log
 grep -q "MEASURED: first sync" /tmp/smolmail-measure.log || { echo "FAIL: the Dovecot measurement did not run" >&2; exit 1; }
 
+step "fuzzing: every parser of outside bytes, 15 s a target (scripts/fuzz.sh)"
+# Needs a nightly toolchain, which rustup cannot fetch on every machine;
+# without one this says so and goes on (the parsers' unit tests ran above).
+if cargo +nightly --version >/dev/null 2>&1; then
+  scripts/fuzz.sh 15
+else
+  echo "fuzz: no nightly toolchain on this machine: not run"
+fi
+
 step "static aarch64 release build"
 cargo build --release --locked --target aarch64-unknown-linux-musl
 bin=target/aarch64-unknown-linux-musl/release/smolmail

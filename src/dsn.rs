@@ -125,7 +125,12 @@ pub fn decode_xtext(text: &str) -> Option<String> {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => {
+                // Two hex digits exactly: `from_str_radix` alone would also
+                // take a sign, reading `++1` as 0x01.
                 let hex = text.get(i + 1..i + 3)?;
+                if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return None;
+                }
                 out.push(u8::from_str_radix(hex, 16).ok()?);
                 i += 3;
             }
@@ -166,6 +171,9 @@ mod tests {
         assert_eq!(decode_xtext("a+2Bb").as_deref(), Some("a+b"));
         assert_eq!(decode_xtext("a+2"), None);
         assert_eq!(decode_xtext("a=b"), None);
+        // Found by fuzzing: a sign is no hex digit.
+        assert_eq!(decode_xtext("++1QQ1"), None);
+        assert_eq!(decode_xtext("a+-1"), None);
         assert_eq!(decode_xtext("a b"), None);
         assert_eq!(decode_xtext("+FF"), None, "not UTF-8");
         for s in ["x@y", "a+b=c", "ünï cödé", ""] {

@@ -450,6 +450,18 @@ mod tests {
     }
 
     #[test]
+    fn lists_back_to_back_are_skipped() {
+        // Found by fuzzing: two addresses, two body parts (RFC 3501 §9
+        // `1*address`, `1*body`) have no space between them.
+        let bytes = b"* 4 FETCH (ENVELOPE (NIL NIL ((NIL NIL \"a\" \"b\")(NIL NIL \"c\" \"d\")) NIL NIL NIL NIL NIL NIL NIL) BODYSTRUCTURE ((\"text\" \"plain\" NIL NIL NIL \"7bit\" 1 1)(\"text\" \"html\" NIL NIL NIL \"7bit\" 2 1) \"alternative\") UID 5)\r\n";
+        let Response::Untagged(Untagged::Fetch(4, d)) = one(bytes) else {
+            panic!()
+        };
+        assert_eq!(d.uid, Some(5));
+        assert!(parse(b"* 4 FETCH (X-LIST (a b)c UID 5)\r\n").is_err());
+    }
+
+    #[test]
     fn quoted_bodies_and_nil() {
         let Response::Untagged(Untagged::Fetch(1, d)) =
             one(b"* 1 FETCH (BODY[] \"a \\\"q\\\" \\\\\" UID 2)\r\n")

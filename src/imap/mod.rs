@@ -15,7 +15,8 @@
 //!   and the other message commands; `selected`: the selected mailbox and
 //!   its untagged updates;
 //! - `render`, `section`, `search`, `list`: response syntax, BODY[section],
-//!   SEARCH and LIST evaluation.
+//!   SEARCH and LIST evaluation (render, section and search are public so
+//!   that the fuzz targets reach them).
 
 mod dispatch;
 mod fetch;
@@ -24,9 +25,9 @@ mod login;
 mod mailboxes;
 mod messages;
 pub mod parse;
-mod render;
-mod search;
-mod section;
+pub mod render;
+pub mod search;
+pub mod section;
 mod selected;
 mod session;
 

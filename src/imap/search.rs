@@ -3,7 +3,9 @@
 //! Flag, size, date, UID and MODSEQ keys read only the message record.
 //! Header and text keys parse the message with mailparse, once per message
 //! and only when a key needs it, and compare case-insensitively on the
-//! decoded text (RFC 2047 words, transfer encodings), as users expect.
+//! decoded text (RFC 2047 words, transfer encodings), as users expect. The
+//! decoded, lower-cased text is kept for the message's other keys, so each
+//! further key costs a substring search, not another decoding.
 
 use mailparse::{MailHeaderMap, ParsedMail};
 
@@ -22,10 +24,16 @@ pub struct Candidate<'a> {
     pub max_uid: u32,
 }
 
-/// The parsed message, made on first need.
+/// The parsed message, made on first need, and its text lower-cased for
+/// the string keys, made once per message rather than once per key: a
+/// SEARCH of many TEXT keys must not decode a big message for each.
 #[derive(Default)]
 pub struct Parsed<'a> {
     mail: Option<Option<ParsedMail<'a>>>,
+    /// Header fields: name, and value decoded and lower-cased.
+    headers: Option<Vec<(String, String)>>,
+    /// The text parts' bodies, decoded and lower-cased.
+    bodies: Option<Vec<String>>,
 }
 
 impl<'a> Parsed<'a> {
@@ -34,40 +42,62 @@ impl<'a> Parsed<'a> {
             .get_or_insert_with(|| mailparse::parse_mail(raw).ok())
             .as_ref()
     }
+
+    fn headers(&mut self, raw: &'a [u8]) -> &[(String, String)] {
+        if self.headers.is_none() {
+            let headers = self.get(raw).map_or_else(Vec::new, |m| {
+                m.headers
+                    .iter()
+                    .map(|h| (h.get_key(), h.get_value().to_lowercase()))
+                    .collect()
+            });
+            self.headers = Some(headers);
+        }
+        self.headers.as_deref().unwrap_or_default()
+    }
+
+    fn bodies(&mut self, raw: &'a [u8]) -> &[String] {
+        if self.bodies.is_none() {
+            let mut bodies = Vec::new();
+            if let Some(mail) = self.get(raw) {
+                text_bodies(mail, 0, &mut bodies);
+            }
+            self.bodies = Some(bodies);
+        }
+        self.bodies.as_deref().unwrap_or_default()
+    }
 }
 
 fn lower(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).to_lowercase()
 }
 
-fn contains(haystack: &str, needle: &[u8]) -> bool {
-    haystack.to_lowercase().contains(&lower(needle))
-}
-
 /// Whether the decoded values of header `name` contain `needle`.
 fn header_has<'a>(parsed: &mut Parsed<'a>, raw: &'a [u8], name: &str, needle: &[u8]) -> bool {
-    let Some(mail) = parsed.get(raw) else {
-        return false;
-    };
-    mail.headers
-        .get_all_values(name)
+    let needle = lower(needle);
+    parsed
+        .headers(raw)
         .iter()
-        .any(|v| needle.is_empty() || contains(v, needle))
+        .any(|(key, value)| key.eq_ignore_ascii_case(name) && value.contains(&needle))
 }
 
-fn body_has(mail: &ParsedMail, needle: &str, depth: usize) -> bool {
+/// The bodies of the text parts (and of parts without a type), decoded and
+/// lower-cased, nested no deeper than 16.
+fn text_bodies(mail: &ParsedMail, depth: usize, out: &mut Vec<String>) {
     if depth > 16 {
-        return false;
+        return;
     }
     if mail.subparts.is_empty() {
-        return match mail.ctype.mimetype.starts_with("text/") || mail.ctype.mimetype.is_empty() {
-            true => mail
-                .get_body()
-                .is_ok_and(|b| b.to_lowercase().contains(needle)),
-            false => false,
-        };
+        if (mail.ctype.mimetype.starts_with("text/") || mail.ctype.mimetype.is_empty())
+            && let Ok(body) = mail.get_body()
+        {
+            out.push(body.to_lowercase());
+        }
+        return;
     }
-    mail.subparts.iter().any(|p| body_has(p, needle, depth + 1))
+    for part in &mail.subparts {
+        text_bodies(part, depth + 1, out);
+    }
 }
 
 /// The day (days since 1970) of the Date: header in its own time zone.
@@ -140,16 +170,15 @@ pub fn matches<'a>(key: &SearchKey, c: &Candidate<'a>, parsed: &mut Parsed<'a>) 
         SearchKey::Header(name, s) => header_has(parsed, c.raw, &String::from_utf8_lossy(name), s),
         SearchKey::Body(s) => {
             let needle = lower(s);
-            parsed.get(c.raw).is_some_and(|m| body_has(m, &needle, 0))
+            parsed.bodies(c.raw).iter().any(|b| b.contains(&needle))
         }
         SearchKey::Text(s) => {
             let needle = lower(s);
-            parsed.get(c.raw).is_some_and(|m| {
-                m.headers
-                    .iter()
-                    .any(|h| h.get_value().to_lowercase().contains(&needle))
-                    || body_has(m, &needle, 0)
-            })
+            parsed
+                .headers(c.raw)
+                .iter()
+                .any(|(_, v)| v.contains(&needle))
+                || parsed.bodies(c.raw).iter().any(|b| b.contains(&needle))
         }
         SearchKey::Not(k) => !matches(k, c, parsed),
         SearchKey::Or(a, b) => matches(a, c, parsed) || matches(b, c, parsed),
@@ -166,5 +195,84 @@ pub fn uses_modseq(key: &SearchKey) -> bool {
         SearchKey::Or(a, b) => uses_modseq(a) || uses_modseq(b),
         SearchKey::And(keys) => keys.iter().any(uses_modseq),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::imap::parse::{self, CommandKind};
+
+    /// A message record: blob 1, `size`, internal date, MODSEQ 1, no flags.
+    fn record(size: u32) -> Vec<u8> {
+        let mut r = 1u64.to_be_bytes().to_vec();
+        r.extend_from_slice(&size.to_be_bytes());
+        r.extend_from_slice(&1_700_000_000i64.to_be_bytes());
+        r.extend_from_slice(&1u64.to_be_bytes());
+        r.push(0);
+        r
+    }
+
+    fn search(criteria: &str, raw: &'static [u8], parsed: &mut Parsed<'static>) -> bool {
+        let command = format!("a SEARCH {criteria}");
+        let Ok(parse::Command {
+            kind: CommandKind::Search { key, .. },
+            ..
+        }) = parse::parse_command(command.as_bytes())
+        else {
+            panic!("{criteria}");
+        };
+        // The view borrows its record for as long as the message.
+        let record = Box::leak(record(raw.len() as u32).into_boxed_slice());
+        let c = Candidate {
+            seq: 1,
+            uid: 1,
+            view: MessageView::decode(1, record).unwrap(),
+            recent: false,
+            raw,
+            max_seq: 1,
+            max_uid: 1,
+        };
+        matches(&key, &c, parsed)
+    }
+
+    const MSG: &[u8] =
+        b"Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\nFrom: Alice <alice@example.org>\r\n\
+Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+SGVsbG8gV09STEQ=\r\n";
+
+    #[test]
+    fn string_keys_on_decoded_text() {
+        for (criteria, want) in [
+            ("SUBJECT gruesse", false),
+            ("SUBJECT {4}\r\nGRÜ", true),
+            ("FROM alice@EXAMPLE", true),
+            ("HEADER content-type plain", true),
+            ("HEADER x-missing \"\"", false),
+            ("HEADER subject \"\"", true),
+            ("BODY world", true),
+            ("BODY SGVsbG8", false),
+            ("TEXT {7}\r\ngrüße", true),
+            ("TEXT hello", true),
+            ("TEXT nowhere", false),
+        ] {
+            assert_eq!(
+                search(criteria, MSG, &mut Parsed::default()),
+                want,
+                "{criteria}"
+            );
+        }
+    }
+
+    #[test]
+    fn text_is_decoded_once_per_message() {
+        // Found by fuzzing: thousands of TEXT keys decoded and lower-cased
+        // a message once per key (seconds for a 40 kB message).
+        let mut parsed = Parsed::default();
+        assert!(search("TEXT hello", MSG, &mut parsed));
+        let body = parsed.bodies.as_ref().unwrap()[0].as_ptr();
+        let keys = vec!["TEXT world"; 3000].join(" ");
+        assert!(search(&keys, MSG, &mut parsed));
+        assert_eq!(parsed.bodies.as_ref().unwrap()[0].as_ptr(), body);
     }
 }

@@ -370,12 +370,16 @@ pub fn parse_path(path: &str) -> Option<Path> {
     {
         return None;
     }
-    if !(is_domain(domain) || is_address_literal(domain)) {
+    // The domain is checked in the lower-cased form it is kept in, which
+    // a later parse of the address sees: `İ` lower-cases to `i` and a
+    // combining dot, which is no domain character.
+    let domain = domain.to_lowercase();
+    if !(is_domain(&domain) || is_address_literal(&domain)) {
         return None;
     }
     Some(Path {
         local: local.to_string(),
-        domain: domain.trim_end_matches('.').to_lowercase(),
+        domain,
     })
 }
 

@@ -40,7 +40,7 @@ pub struct MessageView<'a> {
 }
 
 impl<'a> MessageView<'a> {
-    pub(super) fn decode(uid: u32, value: &'a [u8]) -> Result<MessageView<'a>, StoreError> {
+    pub fn decode(uid: u32, value: &'a [u8]) -> Result<MessageView<'a>, StoreError> {
         let mut r = Fields(value);
         Ok(MessageView {
             uid,

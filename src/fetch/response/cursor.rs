@@ -203,15 +203,20 @@ impl<'a> Cursor<'a> {
         match self.peek() {
             Some(b'(') => {
                 self.i += 1;
-                let mut first = true;
+                // Whether the item before was a list; `None` before the first.
+                let mut after_list = None;
                 loop {
                     if self.eat(b')') {
                         return Ok(());
                     }
-                    if !first {
-                        self.expect(b' ')?;
+                    match after_list {
+                        None => {}
+                        // §9 `1*address` (ENVELOPE) and `1*body` (a
+                        // multipart's BODYSTRUCTURE): lists back to back.
+                        Some(true) if self.peek() == Some(b'(') => {}
+                        Some(_) => self.expect(b' ')?,
                     }
-                    first = false;
+                    after_list = Some(self.peek() == Some(b'('));
                     self.skip_value(depth + 1)?;
                 }
             }

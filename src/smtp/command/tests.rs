@@ -173,6 +173,12 @@ fn path_syntax() {
         split_path("<\"a>b\"@x.example> SIZE=1"),
         Some(("<\"a>b\"@x.example>", "SIZE=1"))
     );
+    // Found by fuzzing: a domain kept in a form that no longer parses.
+    assert!(parse_path("<a@\u{130}.example>").is_none());
+    assert_eq!(
+        parse_path("<a@[IPv6:2001:DB8::1]>").unwrap().domain,
+        "[ipv6:2001:db8::1]"
+    );
 }
 
 #[test]

@@ -39,9 +39,16 @@ pub fn literal(out: &mut Vec<u8>, s: &[u8]) {
 }
 
 /// A string (§9): quoted when it can be and is short, else a literal.
+///
+/// A literal may hold any octet but NUL (§9 CHAR8), and header bytes can
+/// still hold one (RFC 5322 §4.1 obs-utext): each NUL is sent as 0x80,
+/// which no charset reads as an ASCII character.
 pub fn string(out: &mut Vec<u8>, s: &[u8]) {
     if s.len() <= MAX_QUOTED && quotable(s) {
         quoted(out, s);
+    } else if s.contains(&0) {
+        let no_nul: Vec<u8> = s.iter().map(|&b| if b == 0 { 0x80 } else { b }).collect();
+        literal(out, &no_nul);
     } else {
         literal(out, s);
     }
@@ -153,6 +160,8 @@ mod tests {
         assert_eq!(written(string, "é".as_bytes()), "{2}\r\né".as_bytes());
         assert_eq!(written(string, b"a\r\nb"), b"{4}\r\na\r\nb");
         assert_eq!(written(string, b"tab\there"), b"{8}\r\ntab\there");
+        // Found by fuzzing: a NUL in a header field made an invalid literal.
+        assert_eq!(written(string, b"<a\0b>"), b"{5}\r\n<a\x80b>");
         let long = vec![b'x'; MAX_QUOTED + 1];
         assert!(written(string, &long).starts_with(b"{1025}\r\n"));
         let mut out = Vec::new();
