@@ -48,6 +48,12 @@ pub fn read_password(from_stdin: bool) -> Result<String, String> {
     if password.is_empty() {
         return Err("the password is empty; nothing changed".into());
     }
+    if password.len() > crate::auth::MAX_PASSWORD {
+        return Err(format!(
+            "the password is longer than {} bytes, which no login accepts; nothing changed",
+            crate::auth::MAX_PASSWORD
+        ));
+    }
     Ok(password)
 }
 

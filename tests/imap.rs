@@ -615,6 +615,95 @@ fn bounds_and_bad_input() {
     assert!(k.c.closed());
 }
 
+/// Before login almost nothing is free (DESIGN.md "Budgets"): a literal
+/// over 8 KiB is refused with no `+` sent (and a non-synchronising one
+/// ends the connection); after login the message size limit applies.
+#[test]
+fn literals_before_login_are_small() {
+    let (_d, server) = setup("prelogin-literal", &[]);
+    let mut i = Imap::connect(&server);
+    i.c.send(b"a1 LOGIN {25000000}\r\n");
+    let no = i.c.line();
+    assert!(no.starts_with("a1 NO [TOOBIG]"), "{no}");
+    // No continuation was sent: the next reply is the NOOP's.
+    i.ok("NOOP");
+    // A small literal is still fine, and so is LOGIN with literals.
+    i.c.send(b"a2 LOGIN {15}\r\n");
+    assert!(i.c.line().starts_with("+ "));
+    i.c.send(b"alice@home.arpa {2}\r\n");
+    assert!(i.c.line().starts_with("+ "));
+    i.c.send(b"pw\r\n");
+    i.collect("a2", "OK");
+    // Logged in, a literal over 8 KiB is taken (APPEND of 20 KiB).
+    let message = format!("Subject: big\r\n\r\n{}\r\n", "x".repeat(20_000));
+    i.c.send(format!("a3 APPEND INBOX {{{}}}\r\n", message.len()).as_bytes());
+    assert!(i.c.line().starts_with("+ "));
+    i.c.send(format!("{message}\r\n").as_bytes());
+    i.collect("a3", "OK");
+    // A non-synchronising one over the limit before login ends it.
+    let mut j = Imap::connect(&server);
+    j.c.send(b"b1 LOGIN {9000+}\r\n");
+    assert!(j.c.line().starts_with("* BYE [TOOBIG]"));
+    assert!(j.c.closed());
+    server.wait_for_log("literal of 25000000 octets refused (limit 8192 before login)");
+}
+
+/// Credentials longer than any account may have are refused before any
+/// lookup or hashing: even the right password, when it is that long
+/// (`user add` refuses such a password, so only an import could make one).
+#[test]
+fn overlong_credentials_fail_without_hashing() {
+    let data = TempDir::new("long-credentials");
+    let long = "p".repeat(2000);
+    let passwd = data.0.join("passwd");
+    std::fs::write(&passwd, format!("carol:{{PLAIN}}{long}::::::\n")).unwrap();
+    common::admin(
+        &data.0,
+        &[
+            "user",
+            "import-passwd",
+            passwd.to_str().unwrap(),
+            "--domain",
+            "home.arpa",
+        ],
+        "",
+    );
+    let server = Server::start(&data.0, &[]);
+    let mut i = Imap::connect(&server);
+    i.c.send(format!("a1 LOGIN carol@home.arpa {{{}}}\r\n", long.len()).as_bytes());
+    assert!(i.c.line().starts_with("+ "));
+    i.c.send(format!("{long}\r\n").as_bytes());
+    let lines = i.collect("a1", "NO");
+    assert!(
+        lines.last().unwrap().contains("AUTHENTICATIONFAILED"),
+        "{lines:?}"
+    );
+    server.wait_for_log("credentials over the size limit (15 and 2000 bytes)");
+}
+
+/// A connection that has not logged in a minute after it opened is
+/// closed, however busy it keeps itself: the deadline is not an idle
+/// timer (Dovecot's imap-login does the same).
+#[test]
+fn login_deadline_is_not_reset_by_commands() {
+    let (_d, server) = setup("login-deadline", &[]);
+    let mut i = Imap::connect(&server);
+    let opened = Instant::now();
+    // Busy for 45 s (a NOOP every 5 s), then quiet until the BYE.
+    while opened.elapsed().as_secs() < 45 {
+        i.c.send(b"n NOOP\r\n");
+        let line = i.c.line();
+        assert!(line.starts_with("n OK"), "{line}");
+        std::thread::sleep(std::time::Duration::from_secs(5));
+    }
+    let bye = i.c.line();
+    assert!(bye.contains("Login time is over"), "{bye}");
+    // Not before the minute was up (it may be later on a busy machine).
+    assert!(opened.elapsed().as_secs() >= 59, "{:?}", opened.elapsed());
+    assert!(i.c.closed());
+    server.wait_for_log("did not log in within 60 s");
+}
+
 /// AUTHENTICATE offers the mechanisms SMTP and POP3 offer: LOGIN in two
 /// prompts as well as PLAIN; `*` cancels with BAD (RFC 3501 §6.2.2).
 #[test]

@@ -110,6 +110,17 @@ pub enum LoginResult {
     Unavailable(StoreError),
 }
 
+/// Longest user name a login may present. An address is at most 254
+/// octets (RFC 5321 §4.5.3.1.3); longer names are refused before the store
+/// is read.
+pub const MAX_USERNAME: usize = 256;
+/// Longest password a login may present, and that `user add`/`passwd`
+/// accept. Checked before any hashing (DESIGN.md "Budgets"): SHA-crypt's
+/// cost grows with the square of the password's length, so an imported
+/// `{SHA512-CRYPT}` user and a 64 KiB password held a verifier slot for
+/// seconds. Dovecot and Postfix users' passwords are far shorter.
+pub const MAX_PASSWORD: usize = 1024;
+
 /// Verified against when the user does not exist, so a missing user costs
 /// the same time as a wrong password (no user enumeration by timing). Made
 /// with argon2-cffi at our parameters; its password is not used anywhere.
@@ -128,6 +139,17 @@ pub async fn login(
 ) -> LoginResult {
     if let Err(blocked) = limiter.check(ip) {
         return LoginResult::Blocked(blocked);
+    }
+    if username.len() > MAX_USERNAME || password.len() > MAX_PASSWORD {
+        // No account has such credentials: a failure, counted and slowed
+        // like any other, that costs no lookup and no hash.
+        log::info!(
+            "auth: {ip}: credentials over the size limit ({} and {} bytes)",
+            username.len(),
+            password.len()
+        );
+        smol::Timer::after(limiter.failure(ip)).await;
+        return LoginResult::Failed;
     }
     let account = match store.read().and_then(|r| r.account(username)) {
         Ok(account) => account,

@@ -21,10 +21,16 @@ use crate::store::Account;
 
 /// RFC 3501 §5.4: the autologout timer is at least 30 minutes.
 const AUTOLOGOUT: Duration = Duration::from_secs(30 * 60);
-/// Before login a client gets 3 minutes: the 30-minute rule is for
-/// sessions (RFC 3501 §5.4), and idle unauthenticated connections only
-/// hold places that others need.
-const LOGIN_TIMEOUT: Duration = Duration::from_secs(3 * 60);
+/// A connection must have logged in this long after it opened, or it is
+/// closed (Dovecot's imap-login allows a minute too): the 30-minute rule
+/// is for sessions (RFC 3501 §5.4), and unauthenticated connections only
+/// hold places that others need (DESIGN.md "Budgets").
+const LOGIN_DEADLINE: Duration = Duration::from_secs(60);
+/// Largest literal taken before login. LOGIN's user name and password and
+/// a SASL-IR response fit in it many times over; APPEND, the one command
+/// with large literals, needs a login first. Larger ones are refused
+/// before a byte of them is read or buffered.
+const PRELOGIN_LITERAL: u64 = 8 * 1024;
 /// Longest command line (long UID sets come in one line).
 const MAX_LINE: usize = 64 * 1024;
 /// Consecutive BAD commands before the session is closed.
@@ -66,6 +72,8 @@ pub(super) struct Session {
     /// Token bucket for the command rate.
     tokens: f64,
     last_command: Instant,
+    /// When the connection opened: the login deadline counts from here.
+    opened: Instant,
 }
 
 pub async fn session(conn: Conn, ctx: Rc<Context>) {
@@ -88,6 +96,7 @@ pub async fn session(conn: Conn, ctx: Rc<Context>) {
         login_failures: 0,
         tokens: COMMANDS_PER_SECOND * 4.0,
         last_command: Instant::now(),
+        opened: Instant::now(),
     };
     session.run(stream).await;
 }
@@ -319,15 +328,14 @@ impl Session {
     /// Reads one whole command: its lines and literals, as the parser
     /// wants them (see `parse` module docs), without the final CRLF.
     async fn read_command(&mut self, stream: &mut Stream) -> Result<Vec<u8>, ReadFailure> {
-        let max_literal = self.ctx.config.max_message_size;
+        let max_literal = match self.account {
+            Some(_) => self.ctx.config.max_message_size,
+            None => PRELOGIN_LITERAL.min(self.ctx.config.max_message_size),
+        };
         let max_command = max_literal + MAX_LINE as u64;
         let mut command = Vec::new();
         loop {
-            let idle = if self.account.is_some() {
-                AUTOLOGOUT
-            } else {
-                LOGIN_TIMEOUT
-            };
+            let idle = self.read_timeout();
             let len = match self.input.line(stream, MAX_LINE, idle).await {
                 Ok(len) => len,
                 Err(ReadError::TooLong) => {
@@ -336,7 +344,7 @@ impl Session {
                     return Err(ReadFailure::Refused);
                 }
                 Err(ReadError::Timeout) => {
-                    self.put("* BYE Autologout; idle for too long\r\n");
+                    self.timed_out();
                     return Err(ReadFailure::Close);
                 }
                 Err(ReadError::Eof) | Err(ReadError::Io(_)) => return Err(ReadFailure::Close),
@@ -351,6 +359,17 @@ impl Session {
                 return Ok(command);
             };
             if literal.len > max_literal || command.len() as u64 + literal.len > max_command {
+                log::info!(
+                    "[{}] imap: {}: literal of {} octets refused (limit {max_literal}{})",
+                    self.id,
+                    self.peer,
+                    literal.len,
+                    if self.account.is_none() {
+                        " before login"
+                    } else {
+                        ""
+                    }
+                );
                 if literal.non_sync {
                     // RFC 7888 §4: the data is already on its way; there is
                     // no way to skip it reliably, so the session ends.
@@ -380,7 +399,11 @@ impl Session {
             }
             while remaining > 0 {
                 if self.input.buffered().is_empty()
-                    && self.input.fill(stream, BULK, AUTOLOGOUT).await.is_err()
+                    && self
+                        .input
+                        .fill(stream, BULK, self.read_timeout())
+                        .await
+                        .is_err()
                 {
                     return Err(ReadFailure::Close);
                 }
@@ -390,6 +413,30 @@ impl Session {
                 remaining -= take;
             }
             self.input.shrink();
+        }
+    }
+
+    /// How long the next read may wait: the autologout timer in a session,
+    /// what is left of the login deadline before one.
+    fn read_timeout(&self) -> Duration {
+        match self.account {
+            Some(_) => AUTOLOGOUT,
+            None => (self.opened + LOGIN_DEADLINE).saturating_duration_since(Instant::now()),
+        }
+    }
+
+    /// A read ran out of time: says why before the session closes.
+    fn timed_out(&mut self) {
+        if self.account.is_some() {
+            self.put("* BYE Autologout; idle for too long\r\n");
+        } else {
+            log::info!(
+                "[{}] imap: {} did not log in within {} s; closing",
+                self.id,
+                self.peer,
+                LOGIN_DEADLINE.as_secs()
+            );
+            self.put("* BYE Login time is over\r\n");
         }
     }
 
@@ -457,7 +504,11 @@ impl Session {
         if !self.flush(stream).await {
             return None;
         }
-        let len = self.input.line(stream, MAX_LINE, AUTOLOGOUT).await.ok()?;
+        let len = self
+            .input
+            .line(stream, MAX_LINE, self.read_timeout())
+            .await
+            .ok()?;
         let line = self.input.buffered()[..len].to_vec();
         self.input.consume(len);
         Some(line)
