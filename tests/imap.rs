@@ -679,6 +679,22 @@ fn overlong_credentials_fail_without_hashing() {
         "{lines:?}"
     );
     server.wait_for_log("credentials over the size limit (15 and 2000 bytes)");
+    // `user add` refuses a password no login would accept.
+    let mut add = std::process::Command::new(common::BIN)
+        .args(["user", "add", "dave@home.arpa", "--password-stdin"])
+        .env("SMOLMAIL_DATA", &data.0)
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdin = add.stdin.take().unwrap();
+    std::io::Write::write_all(&mut { stdin }, format!("{long}\n").as_bytes()).unwrap();
+    let out = add.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("longer than 1024 bytes"),
+        "{err}"
+    );
 }
 
 /// A connection that has not logged in a minute after it opened is
