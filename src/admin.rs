@@ -6,7 +6,7 @@
 //! `main` to print.
 
 use std::io::{BufRead, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::auth::password;
 use crate::store::{self, Store, StoreError};
@@ -211,7 +211,7 @@ pub fn backup(data: &Path, dest: &Path) -> Result<String, String> {
             dest.display()
         ));
     }
-    std::fs::create_dir_all(dest).map_err(|e| format!("cannot create {}: {e}", dest.display()))?;
+    private_dir(dest)?;
     let store = open(data)?;
     store.backup(&dest.join("data.mdb")).map_err(fail)?;
     let tls = data.join("tls");
@@ -225,13 +225,27 @@ pub fn backup(data: &Path, dest: &Path) -> Result<String, String> {
     ))
 }
 
-fn copy_dir(from: &Path, to: &PathBuf) -> Result<(), String> {
-    std::fs::create_dir_all(to).map_err(|e| format!("cannot create {}: {e}", to.display()))?;
+/// Creates `dir` (and missing parents) 0700: a backup holds every message,
+/// password hash and the TLS key. A directory that already exists keeps
+/// its mode (the operator chose it).
+fn private_dir(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    private_dir(to)?;
     let entries =
         std::fs::read_dir(from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
     for entry in entries.flatten() {
         let target = to.join(entry.file_name());
         std::fs::copy(entry.path(), &target)
+            .and_then(|_| std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600)))
             .map_err(|e| format!("cannot copy to {}: {e}", target.display()))?;
     }
     Ok(())

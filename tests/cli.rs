@@ -157,6 +157,44 @@ fn user_add_then_list() {
     );
 }
 
+/// `backup` makes a private copy: directories it creates are 0700, the
+/// copied store and TLS files 0600, whatever the umask and the sources'
+/// modes; the copy opens; a second backup into it is refused.
+#[test]
+fn backup_copy_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let data = TempDir::new("backup-src");
+    let out = smolmail(
+        &data.0,
+        &["user", "add", "a@home.arpa", "--password-stdin"],
+        "pw\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let tls = data.0.join("tls");
+    std::fs::create_dir(&tls).unwrap();
+    std::fs::write(tls.join("cert.pem"), "not really a certificate").unwrap();
+    std::fs::set_permissions(tls.join("cert.pem"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let dest = TempDir::new("backup-dest");
+    let copy = dest.0.join("new").join("copy");
+    let out = smolmail(&data.0, &["backup", copy.to_str().unwrap()], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dest.0.join("new")), 0o700);
+    assert_eq!(mode(&copy), 0o700);
+    assert_eq!(mode(&copy.join("data.mdb")), 0o600);
+    assert_eq!(mode(&copy.join("tls")), 0o700);
+    assert_eq!(mode(&copy.join("tls").join("cert.pem")), 0o600);
+    let out = smolmail(&copy, &["user", "list"], "");
+    assert_eq!(text(&out.stdout).trim(), "a@home.arpa");
+    let out = smolmail(&data.0, &["backup", copy.to_str().unwrap()], "");
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("already holds a store"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 #[test]
 fn aliases_and_domains() {
     let data = TempDir::new("aliases");

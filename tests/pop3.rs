@@ -464,6 +464,27 @@ fn stls_discards_pipelined_plaintext() {
 /// Login before TLS is refused for clients that are not on this host. The
 /// test runs the server on 192.0.2.1 inside a network namespace that
 /// scripts/test.sh creates (SMOLMAIL_TEST_NONLOOPBACK).
+/// A connection that has not logged in a minute after it opened is
+/// closed, however busy it keeps itself: not an idle timer.
+#[test]
+fn login_deadline_is_not_reset_by_commands() {
+    let (_d, _mail, server) = setup("login-deadline");
+    let mut c = server.connect("pop3");
+    greeting(&mut c);
+    let opened = std::time::Instant::now();
+    // Busy for 45 s (a CAPA every 5 s), then quiet until the -ERR.
+    while opened.elapsed().as_secs() < 45 {
+        capa(&mut c);
+        std::thread::sleep(std::time::Duration::from_secs(5));
+    }
+    let end = c.line();
+    assert!(end.starts_with("-ERR Login time is over"), "{end:?}");
+    // Not before the minute was up (it may be later on a busy machine).
+    assert!(opened.elapsed().as_secs() >= 59, "{:?}", opened.elapsed());
+    assert!(c.closed());
+    server.wait_for_log("did not log in within 60 s");
+}
+
 #[test]
 #[ignore = "needs a network namespace: scripts/test.sh runs it with SMOLMAIL_TEST_NONLOOPBACK"]
 fn login_needs_tls_off_loopback() {

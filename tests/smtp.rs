@@ -423,6 +423,32 @@ fn chunking_bdat() {
     assert!(mail[0].ends_with("Subject: chunked\r\n\r\nfirst half, sécond half\r\n".as_bytes()));
 }
 
+/// A chunk that cannot fit is refused as soon as it is declared, even
+/// one of 2^32 octets (which a 32-bit build must not truncate); the
+/// session reads on, discarding, until the client goes away.
+#[test]
+fn bdat_too_big_refused_up_front() {
+    let (data, server) = setup("bdat-big", &["--max-message-size", "2K"]);
+    let mut c = server.connect("smtp");
+    ehlo(&mut c);
+    // Within the limit per chunk, past it together: the second is refused.
+    c.cmd("MAIL FROM:<x@example.org>", "250");
+    c.cmd("RCPT TO:<alice@home.arpa>", "250");
+    let chunk = "x".repeat(1500);
+    c.send(format!("BDAT 1500\r\n{chunk}").as_bytes());
+    c.expect("250");
+    c.send(format!("BDAT 1500 LAST\r\n{chunk}").as_bytes());
+    c.expect("552 5.3.4");
+    // The session is usable after the discarded chunk.
+    c.cmd("NOOP", "250");
+    c.cmd("MAIL FROM:<x@example.org>", "250");
+    c.cmd("RCPT TO:<alice@home.arpa>", "250");
+    c.send(b"BDAT 4294967296 LAST\r\nSubject: huge\r\n");
+    c.expect("552 5.3.4");
+    drop(c);
+    assert!(inbox(&data.0, "alice@home.arpa").is_empty());
+}
+
 /// Failed logins slow the failing client down, then lock it out; another
 /// client is answered at once meanwhile.
 #[test]

@@ -102,10 +102,17 @@ impl Framer {
                 return Err(Error::LineTooLong);
             }
             match literal_at_end(&buf[self.line_start..=newline]) {
-                Some(n) if n > limits.max_literal => return Err(Error::LiteralTooLarge(n)),
                 Some(n) => {
-                    // n <= max_literal, which fits in memory by definition.
-                    self.literal_end = Some(newline + 1 + n as usize);
+                    // Checked: a limit set past the 32-bit address space
+                    // must not truncate a server's literal size.
+                    let end = usize::try_from(n)
+                        .ok()
+                        .filter(|_| n <= limits.max_literal)
+                        .and_then(|n| (newline + 1).checked_add(n));
+                    let Some(end) = end else {
+                        return Err(Error::LiteralTooLarge(n));
+                    };
+                    self.literal_end = Some(end);
                 }
                 None => {
                     *self = Framer::default();

@@ -358,7 +358,12 @@ impl Session {
             let Some(literal) = literal else {
                 return Ok(command);
             };
-            if literal.len > max_literal || command.len() as u64 + literal.len > max_command {
+            // Checked: a truncated length would read part of the literal
+            // and take the rest for commands (a 32-bit target, a big limit).
+            let size = usize::try_from(literal.len).ok().filter(|_| {
+                literal.len <= max_literal && command.len() as u64 + literal.len <= max_command
+            });
+            let Some(size) = size else {
                 log::info!(
                     "[{}] imap: {}: literal of {} octets refused (limit {max_literal}{})",
                     self.id,
@@ -384,7 +389,7 @@ impl Session {
                 );
                 self.put(&line);
                 return Err(ReadFailure::Refused);
-            }
+            };
             if !literal.non_sync {
                 self.put("+ Ready for literal data\r\n");
                 if !self.flush(stream).await {
@@ -392,7 +397,7 @@ impl Session {
                 }
             }
             command.extend_from_slice(b"\r\n");
-            let mut remaining = literal.len as usize;
+            let mut remaining = size;
             command.reserve(remaining);
             if remaining > 4096 {
                 self.input.reserve(BULK);

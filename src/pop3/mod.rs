@@ -28,6 +28,11 @@ pub const MAX_LINE: usize = 1024;
 /// autologout timer must be at least 10 minutes.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 
+/// A connection must have logged in this long after it opened, or it is
+/// closed, however many commands it sends (DESIGN.md "Budgets"; Dovecot's
+/// login processes allow a minute too).
+pub const LOGIN_DEADLINE: Duration = Duration::from_secs(60);
+
 /// Bad commands (unknown, malformed, wrong state, too long) a session may
 /// send; the next one closes it.
 pub const MAX_BAD_COMMANDS: u32 = 20;

@@ -16,12 +16,13 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 use smol::io::AsyncWriteExt;
 
 use super::command::{self, Command};
 use super::maildrop::{Lock, Maildrop};
-use super::{IDLE_TIMEOUT, MAX_BAD_COMMANDS, MAX_LINE};
+use super::{IDLE_TIMEOUT, LOGIN_DEADLINE, MAX_BAD_COMMANDS, MAX_LINE};
 use crate::auth::sasl::{self, Exchange};
 use crate::config::Service;
 use crate::context::{Conn, Context};
@@ -118,6 +119,8 @@ struct Session {
     bad: u32,
     counts: Counts,
     shutdown: event_listener::EventListener,
+    /// When the connection opened: the login deadline counts from here.
+    opened: Instant,
 }
 
 impl Session {
@@ -140,6 +143,7 @@ impl Session {
             bad: 0,
             counts: Counts::default(),
             shutdown,
+            opened: Instant::now(),
         }
     }
 
@@ -151,7 +155,8 @@ impl Session {
             if input.line_len().is_none() && self.out.flush(stream).await.is_err() {
                 return Flow::Close;
             }
-            let read = async { Some(input.line(stream, MAX_LINE, IDLE_TIMEOUT).await) };
+            let timeout = self.read_timeout();
+            let read = async { Some(input.line(stream, MAX_LINE, timeout).await) };
             let stop = async {
                 (&mut self.shutdown).await;
                 None
@@ -166,6 +171,17 @@ impl Session {
                     Flow::Continue => continue,
                     other => return other,
                 },
+                Some(Err(ReadError::Timeout)) if self.tx.is_none() => {
+                    log::info!(
+                        "[{}] {}: {} did not log in within {} s; closing",
+                        self.id,
+                        self.name,
+                        self.peer,
+                        LOGIN_DEADLINE.as_secs()
+                    );
+                    self.err(format_args!("Login time is over"));
+                    return Flow::Close;
+                }
                 Some(Err(ReadError::Timeout)) => {
                     // RFC 1939 §3: the autologout ends the session without
                     // an UPDATE.
@@ -179,6 +195,15 @@ impl Session {
             if flow != Flow::Continue {
                 return flow;
             }
+        }
+    }
+
+    /// How long the next read may wait: the autologout timer in the
+    /// TRANSACTION state, what is left of the login deadline before it.
+    fn read_timeout(&self) -> Duration {
+        match self.tx {
+            Some(_) => IDLE_TIMEOUT,
+            None => (self.opened + LOGIN_DEADLINE).saturating_duration_since(Instant::now()),
         }
     }
 

@@ -66,7 +66,6 @@ pub(super) struct Chunks {
     pub(super) base: usize,
     pub(super) last_cr: bool,
     pub(super) bare_line_ending: bool,
-    pub(super) too_big: bool,
 }
 
 pub(super) struct Session {

@@ -88,7 +88,7 @@ impl Session {
         }
         let mut message = self.trace_headers(&tx);
         let base = message.len();
-        let limit = self.ctx.config.max_message_size as usize;
+        let limit = usize::try_from(self.ctx.config.max_message_size).unwrap_or(usize::MAX);
         let mut decoder = DataDecoder::new(limit);
         self.input.reserve(BULK);
         let started = Instant::now();
@@ -142,19 +142,34 @@ impl Session {
         let ready =
             self.tx.is_some() && self.tx.as_ref().is_some_and(|tx| !tx.recipients.is_empty());
         let limit = self.ctx.config.max_message_size;
+        let mut refused = false;
         if ready && let Some(mut tx) = self.tx.take() {
-            if tx.chunks.is_none() {
-                let message = self.trace_headers(&tx);
-                let base = message.len();
-                tx.chunks = Some(Chunks {
-                    message,
-                    base,
-                    last_cr: false,
-                    bare_line_ending: false,
-                    too_big: false,
-                });
+            let content = tx.chunks.as_ref().map_or(0, |c| c.message.len() - c.base);
+            if (content as u64).saturating_add(size) > limit {
+                // RFC 1870 §6.2: a chunk that cannot fit is refused before
+                // it is read (a client declaring 4 GiB hears it at once);
+                // the transaction is over (RFC 3030 §2: later chunks are
+                // refused and discarded) and this chunk is still read below.
+                refused = true;
+            } else {
+                if tx.chunks.is_none() {
+                    let message = self.trace_headers(&tx);
+                    let base = message.len();
+                    tx.chunks = Some(Chunks {
+                        message,
+                        base,
+                        last_cr: false,
+                        bare_line_ending: false,
+                    });
+                }
+                self.tx = Some(tx);
             }
-            self.tx = Some(tx);
+        }
+        if refused {
+            self.refuse("552 5.3.4 Message size exceeds fixed limit\r\n");
+            if !self.flush(stream).await {
+                return Flow::Close;
+            }
         }
         let mut remaining = size;
         self.input.reserve(BULK);
@@ -169,7 +184,7 @@ impl Session {
                 );
                 return Flow::Close;
             }
-            let take = (remaining as usize).min(self.input.buffered().len());
+            let take = chunk_take(remaining, self.input.buffered().len());
             if let Some(chunks) = self.tx.as_mut().and_then(|tx| tx.chunks.as_mut()) {
                 let bytes = &self.input.buffered()[..take];
                 chunks.last_cr = data::scan_bare_line_endings(
@@ -177,10 +192,7 @@ impl Session {
                     chunks.last_cr,
                     &mut chunks.bare_line_ending,
                 );
-                let content = (chunks.message.len() - chunks.base) as u64;
-                if content + take as u64 > limit {
-                    chunks.too_big = true;
-                } else if !chunks.bare_line_ending {
+                if !chunks.bare_line_ending {
                     chunks.message.extend_from_slice(bytes);
                 }
             }
@@ -188,6 +200,9 @@ impl Session {
             remaining -= take as u64;
         }
         self.input.shrink();
+        if refused {
+            return Flow::Continue;
+        }
         if !ready {
             self.content_ready();
             return Flow::Continue;
@@ -202,9 +217,7 @@ impl Session {
         let Some(chunks) = tx.chunks.take() else {
             return Flow::Continue;
         };
-        if chunks.too_big {
-            self.refuse("552 5.3.4 Message size exceeds fixed limit\r\n");
-        } else if chunks.bare_line_ending || chunks.last_cr {
+        if chunks.bare_line_ending || chunks.last_cr {
             log::warn!(
                 "[{}] {}: {}: refused: bare CR or LF in BDAT from {}",
                 self.id,
@@ -321,9 +334,24 @@ fn sanitize(text: &str) -> String {
         .collect()
 }
 
+/// How much of a BDAT chunk with `remaining` octets still to come can be
+/// taken from `buffered` octets at hand. Checked: on a 32-bit target
+/// `remaining as usize` would truncate 4294967296 to 0 and spin.
+fn chunk_take(remaining: u64, buffered: usize) -> usize {
+    usize::try_from(remaining).map_or(buffered, |r| r.min(buffered))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chunk_take_is_checked() {
+        assert_eq!(chunk_take(4_294_967_296, 4096), 4096);
+        assert_eq!(chunk_take(u64::MAX, 10), 10);
+        assert_eq!(chunk_take(3, 10), 3);
+        assert_eq!(chunk_take(0, 10), 0);
+    }
 
     #[test]
     fn header_values_are_sanitized() {

@@ -330,11 +330,26 @@ impl Store {
 
     /// Writes a consistent copy of the store to `dest` (a new file) while
     /// readers and the writer go on (LMDB's mdb_env_copy, compacting).
+    /// The file is created 0600: it holds every message and password hash.
     pub fn backup(&self, dest: &Path) -> Result<(), StoreError> {
-        self.shared
+        use std::os::unix::fs::OpenOptionsExt;
+        let io = |e: std::io::Error| StoreError::Io(format!("{}: {e}", dest.display()));
+        let mut file = std::fs::File::options()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(dest)
+            .map_err(io)?;
+        let copied = self
+            .shared
             .env
-            .copy_to_path(dest, heed::CompactionOption::Enabled)?;
-        Ok(())
+            .copy_to_file(&mut file, heed::CompactionOption::Enabled)
+            .map_err(StoreError::from)
+            .and_then(|()| file.sync_all().map_err(io));
+        if copied.is_err() {
+            let _ = std::fs::remove_file(dest);
+        }
+        copied
     }
 
     /// Stops taking writes, lets every queued write commit, and joins the

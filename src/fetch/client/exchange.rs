@@ -39,7 +39,9 @@ impl Session {
                 }
                 Ok(Framed::Need(more)) => {
                     // A literal's whole size is known: grow once for it.
-                    self.buf.reserve(more.min(self.limits.max_literal as usize));
+                    self.buf.reserve(
+                        more.min(usize::try_from(self.limits.max_literal).unwrap_or(usize::MAX)),
+                    );
                     let label = &self.label;
                     let io = &mut self.io;
                     let scratch = &mut self.scratch;

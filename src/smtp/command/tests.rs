@@ -54,6 +54,30 @@ fn verbs_and_arguments() {
     assert!(matches!(parse(b"BDAT x\r\n"), Err(ParseError::Syntax(..))));
 }
 
+/// Chunk sizes are u64 whatever the target: 2^32 is a size (refused
+/// later for being too big), u64::MAX + 1 is a syntax error.
+#[test]
+fn bdat_sizes_past_32_bits() {
+    assert_eq!(
+        parse(b"BDAT 4294967296 LAST\r\n"),
+        Ok(Command::Bdat {
+            size: 4_294_967_296,
+            last: true
+        })
+    );
+    assert_eq!(
+        parse(b"BDAT 18446744073709551615\r\n"),
+        Ok(Command::Bdat {
+            size: u64::MAX,
+            last: false
+        })
+    );
+    assert!(matches!(
+        parse(b"BDAT 18446744073709551616 LAST\r\n"),
+        Err(ParseError::Syntax(..))
+    ));
+}
+
 #[test]
 fn mail_and_params() {
     let Ok(Command::Mail(from, p)) =
