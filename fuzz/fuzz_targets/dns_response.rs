@@ -1,5 +1,5 @@
 //! Fuzzes the outbound resolver's reading of DNS responses
-//! (`delivery::dns::parse_response`, RFC 1035 §4, decoded by simple-dns)
+//! (`net::dns::parse_response`, RFC 1035 §4, decoded by simple-dns)
 //! and of resolv.conf (`parse_resolv_conf`).
 //!
 //! Checks:

@@ -1,5 +1,5 @@
 //! Fuzzes how an IMAP command is read and parsed: the session input buffer
-//! (`server::Input`) reading lines, the literal framing (RFC 3501 §4.3,
+//! (`net::Input`) reading lines, the literal framing (RFC 3501 §4.3,
 //! RFC 7888 `{n+}`) done as the `imap::parse` module documentation lays it
 //! down for the session (`literal_at_end`, then exactly n bytes), and
 //! `parse_command` on every command so assembled (which reaches the

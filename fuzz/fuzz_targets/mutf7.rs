@@ -1,4 +1,4 @@
-//! Fuzzes modified UTF-7 (`imap::mutf7`, RFC 3501 §5.1.3), the wire form of
+//! Fuzzes modified UTF-7 (`wire::imap::mutf7`, RFC 3501 §5.1.3), the wire form of
 //! mailbox names, in both directions.
 //!
 //! Checks:

@@ -1,6 +1,6 @@
 //! Fuzzes the SMTP DATA decoder (`smtp::data::DataDecoder`, RFC 5321
 //! §4.1.1.4 and §4.5.2, the SMTP smuggling defence), the BDAT bare line
-//! ending scan, and the outbound dot-stuffer (`delivery::body::DotStuffer`)
+//! ending scan, and the outbound dot-stuffer (`wire::dot::DotStuffer`)
 //! against the decoder.
 //!
 //! Checks:
