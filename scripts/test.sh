@@ -50,6 +50,9 @@ step "outbound delivery: 1000 queued messages to Postfix's smtp-sink (scripts/be
 # kill -9; this runs the release binary end to end and prints its rate.
 scripts/bench-delivery.sh
 
+step "hostile load: what each attack costs the server (scripts/hostile.sh)"
+scripts/hostile.sh
+
 step "fetching from IMAP accounts: a first sync of 500 messages from Dovecot, measured"
 # The fetch tests ran in `cargo test` (against a second smolmail and against
 # Dovecot); this prints the time and the server's memory for the first sync

@@ -648,6 +648,26 @@ fn literals_before_login_are_small() {
     server.wait_for_log("literal of 25000000 octets refused (limit 8192 before login)");
 }
 
+/// Before login a command line is at most 8 KiB (the longest LOGIN with
+/// every byte of the longest credentials escaped fits); logged in, 64 KiB.
+#[test]
+fn lines_before_login_are_short() {
+    let (_d, server) = setup("prelogin-line", &[]);
+    let mut i = Imap::connect(&server);
+    i.c.send(format!("a1 NOOP {}\r\n", "x".repeat(9000)).as_bytes());
+    let bad = i.c.line();
+    assert!(bad.contains("BAD Command line too long"), "{bad}");
+    // The longest credentials, quoted with every byte escaped: 2.6 KiB.
+    let user = "\\\"".repeat(256);
+    let password = "\\\"".repeat(1024);
+    i.c.send(format!("a2 LOGIN \"{user}\" \"{password}\"\r\n").as_bytes());
+    i.collect("a2", "NO");
+    i.ok("LOGIN alice@home.arpa pw");
+    i.c.send(format!("a3 NOOP {}\r\n", "x".repeat(9000)).as_bytes());
+    let reply = i.c.line();
+    assert!(!reply.contains("too long"), "{reply}");
+}
+
 /// Credentials longer than any account may have are refused before any
 /// lookup or hashing: even the right password, when it is that long
 /// (`user add` refuses such a password, so only an import could make one).

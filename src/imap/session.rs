@@ -33,6 +33,11 @@ const LOGIN_DEADLINE: Duration = Duration::from_secs(60);
 const PRELOGIN_LITERAL: u64 = 8 * 1024;
 /// Longest command line (long UID sets come in one line).
 const MAX_LINE: usize = 64 * 1024;
+/// Longest command line before login: LOGIN with the longest user name and
+/// password `auth` accepts, each quoted with every byte escaped, or a
+/// SASL-IR response in base64, fits in it. A client that has not logged in
+/// has no use for the 64 KiB that long UID sets need.
+const PRELOGIN_LINE: usize = 8 * 1024;
 /// Consecutive BAD commands before the session is closed.
 const MAX_BAD: u32 = 20;
 /// Failed logins in one session before it is closed.
@@ -325,6 +330,14 @@ impl Session {
         }
     }
 
+    /// The longest line taken from this client now (see [`PRELOGIN_LINE`]).
+    fn max_line(&self) -> usize {
+        match self.account {
+            Some(_) => MAX_LINE,
+            None => PRELOGIN_LINE,
+        }
+    }
+
     /// Reads one whole command: its lines and literals, as the parser
     /// wants them (see `parse` module docs), without the final CRLF.
     async fn read_command(&mut self, stream: &mut Stream) -> Result<Vec<u8>, ReadFailure> {
@@ -336,7 +349,7 @@ impl Session {
         let mut command = Vec::new();
         loop {
             let idle = self.read_timeout();
-            let len = match self.input.line(stream, MAX_LINE, idle).await {
+            let len = match self.input.line(stream, self.max_line(), idle).await {
                 Ok(len) => len,
                 Err(ReadError::TooLong) => {
                     self.put("* BAD Command line too long\r\n");
@@ -511,7 +524,7 @@ impl Session {
         }
         let len = self
             .input
-            .line(stream, MAX_LINE, self.read_timeout())
+            .line(stream, self.max_line(), self.read_timeout())
             .await
             .ok()?;
         let line = self.input.buffered()[..len].to_vec();
