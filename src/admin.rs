@@ -105,7 +105,7 @@ pub fn show_size(n: u64) -> String {
     const UNITS: [(u64, &str); 3] = [(1 << 30, "G"), (1 << 20, "M"), (1 << 10, "K")];
     for (unit, name) in UNITS {
         if n >= unit {
-            return if n % unit == 0 {
+            return if n.is_multiple_of(unit) {
                 format!("{}{name}", n / unit)
             } else {
                 format!("{:.1}{name}", n as f64 / unit as f64)
