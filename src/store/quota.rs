@@ -86,7 +86,77 @@ impl Reader {
 
 #[cfg(test)]
 mod tests {
+    use super::super::{Delivery, Options, Reader, SpecialUse, Store};
     use super::Quota;
+
+    /// What usage must be: every message record's size, walked.
+    fn walked(r: &Reader, account_id: u64) -> u64 {
+        let mut total = 0;
+        for mailbox in r.mailboxes(account_id).unwrap() {
+            for m in r.messages(mailbox.id).unwrap() {
+                total += u64::from(m.unwrap().size);
+            }
+        }
+        total
+    }
+
+    /// Usage from the mailbox counters equals the sum over the messages
+    /// after every write that adds or removes messages: delivery to two
+    /// mailboxes, COPY, MOVE, expunge, renaming INBOX, deleting a
+    /// mailbox; the quota comes from the account record.
+    #[test]
+    fn usage_follows_every_write() {
+        let dir = std::env::temp_dir().join(format!("smolmail-quota-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::open(&dir, &Options { map_size: 64 << 20 }).unwrap();
+        smol::block_on(async {
+            let id = store.add_account("q@home.arpa", "x").await.unwrap();
+            store.set_quota("Q@home.arpa", 5000).await.unwrap();
+            let other = store.add_account("o@home.arpa", "x").await.unwrap();
+            let r = store.read().unwrap();
+            let inbox = r.mailbox(id, "INBOX").unwrap().unwrap().id;
+            let archive = r.mailbox(id, "Archive").unwrap().unwrap().id;
+            let elsewhere = r.mailbox(other, "INBOX").unwrap().unwrap().id;
+            drop(r);
+            let check = |want: u64| {
+                let r = store.read().unwrap();
+                assert_eq!(r.usage(id).unwrap(), want);
+                assert_eq!(walked(&r, id), want);
+                let q = r.quota("q@home.arpa").unwrap().unwrap();
+                assert_eq!((q.limit, q.used), (5000, want));
+            };
+            check(0);
+            for size in [100, 200, 300] {
+                let d = Delivery::new(vec![b'x'; size], 0, vec![inbox, archive, elsewhere], None);
+                store.deliver(d).await.unwrap();
+            }
+            check(1200);
+            assert_eq!(
+                store.read().unwrap().size_of(inbox, &[1, 3, 9]).unwrap(),
+                400
+            );
+            store.copy(inbox, vec![1, 2], archive, false).await.unwrap();
+            check(1500);
+            store.copy(archive, vec![1], inbox, true).await.unwrap();
+            check(1500);
+            store.expunge(inbox, vec![2]).await.unwrap();
+            check(1300);
+            let made = store
+                .create_mailbox(id, "Lists", SpecialUse::None)
+                .await
+                .unwrap();
+            store.copy(inbox, vec![1], made, false).await.unwrap();
+            check(1400);
+            store.rename_mailbox(inbox, "Old").await.unwrap();
+            check(1400);
+            store.delete_mailbox(archive).await.unwrap();
+            check(1400 - 100 - 200 - 300 - 100 - 200 + 100);
+            // The other account's copies were never counted here.
+            assert_eq!(store.read().unwrap().usage(other).unwrap(), 600);
+        });
+        store.shutdown();
+        let _ = std::fs::remove_dir_all(dir);
+    }
 
     #[test]
     fn limits() {
