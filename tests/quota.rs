@@ -102,6 +102,13 @@ fn smtp_refuses_at_rcpt_and_at_the_end_of_data() {
         }
     }
     assert_eq!(inbox(&data.0, "alice@home.arpa").len(), 2);
+    // One reply for every recipient: bob does not get half a delivery.
+    c.cmd("MAIL FROM:<x@example.org>", "250");
+    c.cmd("RCPT TO:<alice@home.arpa>", "250");
+    c.cmd("RCPT TO:<bob@home.arpa>", "250");
+    expect(send_data(&mut c, &message("both", 4096)), "452 4.2.2 ");
+    assert_eq!(inbox(&data.0, "alice@home.arpa").len(), 2);
+    assert!(inbox(&data.0, "bob@home.arpa").is_empty());
 
     // With the quota lowered below what she holds, RCPT says "full"
     // (temporary); other recipients are unaffected.
