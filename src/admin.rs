@@ -57,11 +57,62 @@ pub fn read_password(from_stdin: bool) -> Result<String, String> {
     Ok(password)
 }
 
-pub fn user_add(data: &Path, address: &str, password: &str) -> Result<String, String> {
+/// A quota as given on the command line: `500M`, `2G`, `10240`; 0 is
+/// unlimited. The same units as `--max-message-size` (K, M, G are 2^10,
+/// 2^20, 2^30).
+pub fn parse_quota(text: &str) -> Result<u64, String> {
+    crate::config::parse_size(text).ok_or_else(|| {
+        format!("{text:?} is not a size (give bytes, or a number with K, M or G; 0 = unlimited)")
+    })
+}
+
+pub fn user_add(
+    data: &Path,
+    address: &str,
+    password: &str,
+    quota: Option<u64>,
+) -> Result<String, String> {
     let address = crate::address::normalize(address)?;
     let store = open(data)?;
-    smol::block_on(store.add_account(&address, &password::hash(password))).map_err(fail)?;
-    Ok(format!("added user {address}"))
+    smol::block_on(async {
+        store
+            .add_account(&address, &password::hash(password))
+            .await?;
+        match quota {
+            Some(q) if q > 0 => store.set_quota(&address, q).await,
+            _ => Ok(()),
+        }
+    })
+    .map_err(fail)?;
+    Ok(match quota {
+        Some(q) if q > 0 => format!("added user {address} with a quota of {}", show_size(q)),
+        _ => format!("added user {address}"),
+    })
+}
+
+pub fn user_quota(data: &Path, address: &str, quota: u64) -> Result<String, String> {
+    let address = crate::address::normalize(address)?;
+    let store = open(data)?;
+    smol::block_on(store.set_quota(&address, quota)).map_err(fail)?;
+    Ok(match quota {
+        0 => format!("{address} has no quota now"),
+        q => format!("{address} may hold {} now", show_size(q)),
+    })
+}
+
+/// A byte count in the units sizes are given in: `512`, `9.8K`, `10M`.
+pub fn show_size(n: u64) -> String {
+    const UNITS: [(u64, &str); 3] = [(1 << 30, "G"), (1 << 20, "M"), (1 << 10, "K")];
+    for (unit, name) in UNITS {
+        if n >= unit {
+            return if n.is_multiple_of(unit) {
+                format!("{}{name}", n / unit)
+            } else {
+                format!("{:.1}{name}", n as f64 / unit as f64)
+            };
+        }
+    }
+    n.to_string()
 }
 
 pub fn user_del(data: &Path, address: &str) -> Result<String, String> {
@@ -76,14 +127,27 @@ pub fn user_passwd(data: &Path, address: &str, password: &str) -> Result<String,
     Ok(format!("changed the password of {address}"))
 }
 
+/// One line per user: the address, the bytes their mail takes and their
+/// quota (`a@home.arpa  used 9.8K of 10K (98%)`).
 pub fn user_list(data: &Path) -> Result<String, String> {
     let store = open(data)?;
-    let accounts = store.read().and_then(|r| r.accounts()).map_err(fail)?;
-    Ok(accounts
-        .iter()
-        .map(|a| a.address.as_str())
-        .collect::<Vec<_>>()
-        .join("\n"))
+    let reader = store.read().map_err(fail)?;
+    let accounts = reader.accounts().map_err(fail)?;
+    let mut lines = Vec::with_capacity(accounts.len());
+    for a in &accounts {
+        let used = reader.usage(a.id).map_err(fail)?;
+        lines.push(match a.quota {
+            0 => format!("{}  used {}, no quota", a.address, show_size(used)),
+            q => format!(
+                "{}  used {} of {} ({}%)",
+                a.address,
+                show_size(used),
+                show_size(q),
+                used.saturating_mul(100) / q
+            ),
+        });
+    }
+    Ok(lines.join("\n"))
 }
 
 /// Imports a Dovecot passwd-file (`user:{SCHEME}hash:uid:gid:gecos:home:shell:extra`).

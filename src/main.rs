@@ -31,7 +31,7 @@ enum Command {
 
 #[derive(FromArgs)]
 #[argh(subcommand, name = "user")]
-/// add, delete, list users and change passwords
+/// add, delete, list users, change passwords and quotas
 struct UserCmd {
     #[argh(subcommand)]
     action: UserAction,
@@ -44,6 +44,7 @@ enum UserAction {
     Del(UserDel),
     List(UserList),
     Passwd(UserPasswd),
+    Quota(UserQuota),
     ImportPasswd(UserImport),
 }
 
@@ -56,6 +57,22 @@ struct UserAdd {
     /// read the password from the first line of stdin instead of a prompt
     #[argh(switch)]
     password_stdin: bool,
+    /// bytes the user's mail may take (500M, 2G; 0 = unlimited, the default)
+    #[argh(option)]
+    quota: Option<String>,
+    /// data directory [env SMOLMAIL_DATA]
+    #[argh(option)]
+    data: Option<String>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "quota")]
+/// set the bytes a user's mail may take (500M, 2G; 0 = unlimited)
+struct UserQuota {
+    #[argh(positional)]
+    address: String,
+    #[argh(positional)]
+    size: String,
     /// data directory [env SMOLMAIL_DATA]
     #[argh(option)]
     data: Option<String>,
@@ -74,7 +91,7 @@ struct UserDel {
 
 #[derive(FromArgs)]
 #[argh(subcommand, name = "list")]
-/// list users
+/// list users with the mail they hold and their quota
 struct UserList {
     /// data directory [env SMOLMAIL_DATA]
     #[argh(option)]
@@ -418,14 +435,20 @@ fn admin_command(command: Command) -> Result<String, String> {
     match command {
         Command::User(UserCmd { action }) => match action {
             UserAction::Add(a) => {
+                // A bad size is refused before the password is asked for.
+                let quota = a.quota.as_deref().map(admin::parse_quota).transpose()?;
                 let password = admin::read_password(a.password_stdin)?;
-                admin::user_add(&data_dir(&a.data), &a.address, &password)
+                admin::user_add(&data_dir(&a.data), &a.address, &password, quota)
             }
             UserAction::Del(a) => admin::user_del(&data_dir(&a.data), &a.address),
             UserAction::List(a) => admin::user_list(&data_dir(&a.data)),
             UserAction::Passwd(a) => {
                 let password = admin::read_password(a.password_stdin)?;
                 admin::user_passwd(&data_dir(&a.data), &a.address, &password)
+            }
+            UserAction::Quota(a) => {
+                let quota = admin::parse_quota(&a.size)?;
+                admin::user_quota(&data_dir(&a.data), &a.address, quota)
             }
             UserAction::ImportPasswd(a) => {
                 admin::user_import_passwd(&data_dir(&a.data), &a.file, a.domain.as_deref())

@@ -115,7 +115,7 @@ fn user_add_then_list() {
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = smolmail(&data.0, &["user", "list"], "");
-    assert_eq!(text(&out.stdout).trim(), "a@home.arpa");
+    assert_eq!(text(&out.stdout).trim(), "a@home.arpa  used 0, no quota");
     let out = smolmail(&data.0, &["domain", "list"], "");
     assert_eq!(text(&out.stdout).trim(), "home.arpa");
     // The same user twice is an error naming the user.
@@ -185,7 +185,7 @@ fn backup_copy_is_private() {
     assert_eq!(mode(&copy.join("tls")), 0o700);
     assert_eq!(mode(&copy.join("tls").join("cert.pem")), 0o600);
     let out = smolmail(&copy, &["user", "list"], "");
-    assert_eq!(text(&out.stdout).trim(), "a@home.arpa");
+    assert_eq!(text(&out.stdout).trim(), "a@home.arpa  used 0, no quota");
     let out = smolmail(&data.0, &["backup", copy.to_str().unwrap()], "");
     assert!(!out.status.success());
     assert!(
@@ -193,6 +193,76 @@ fn backup_copy_is_private() {
         "{}",
         text(&out.stderr)
     );
+}
+
+/// `user add --quota`, `user quota` and `user list`: sizes in the units of
+/// `--max-message-size`, 0 unlimited, a bad size or an unknown user
+/// refused without a change; the list shows the mail held against the
+/// quota.
+#[test]
+fn user_quotas() {
+    let data = TempDir::new("quota-cli");
+    let add = |args: &[&str]| smolmail(&data.0, args, "pw\n");
+    let out = add(&[
+        "user",
+        "add",
+        "q@home.arpa",
+        "--password-stdin",
+        "--quota",
+        "10K",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("with a quota of 10K"));
+    // Refused before the password is read (so no stdin here).
+    let out = smolmail(
+        &data.0,
+        &[
+            "user",
+            "add",
+            "r@home.arpa",
+            "--password-stdin",
+            "--quota",
+            "lots",
+        ],
+        "",
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("not a size"),
+        "{}",
+        text(&out.stderr)
+    );
+    let list = |data: &Path| text(&smolmail(data, &["user", "list"], "").stdout);
+    assert_eq!(list(&data.0).trim(), "q@home.arpa  used 0 of 10K (0%)");
+
+    // Mail held counts, in every mailbox.
+    let store = smolmail::store::Store::open(&data.0, &Default::default()).unwrap();
+    let account = store
+        .read()
+        .unwrap()
+        .account("q@home.arpa")
+        .unwrap()
+        .unwrap();
+    let mailboxes = store.read().unwrap().mailboxes(account.id).unwrap();
+    let ids: Vec<u64> = mailboxes.iter().take(2).map(|m| m.id).collect();
+    let delivery = smolmail::store::Delivery::new(vec![b'x'; 3000], 0, ids, None);
+    smol::block_on(store.deliver(delivery)).unwrap();
+    store.shutdown();
+    drop(store);
+    assert_eq!(list(&data.0).trim(), "q@home.arpa  used 5.9K of 10K (58%)");
+
+    let out = smolmail(&data.0, &["user", "quota", "Q@Home.Arpa", "2G"], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(list(&data.0).trim(), "q@home.arpa  used 5.9K of 2G (0%)");
+    let out = smolmail(&data.0, &["user", "quota", "q@home.arpa", "0"], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(list(&data.0).trim(), "q@home.arpa  used 5.9K, no quota");
+    let out = smolmail(&data.0, &["user", "quota", "nobody@home.arpa", "1M"], "");
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("no user nobody@home.arpa"));
+    let out = smolmail(&data.0, &["user", "quota", "q@home.arpa", "-1"], "");
+    assert!(!out.status.success());
+    assert_eq!(list(&data.0).trim(), "q@home.arpa  used 5.9K, no quota");
 }
 
 #[test]

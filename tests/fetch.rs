@@ -1476,3 +1476,39 @@ fn own_self_signed_certificate_as_ca_is_pinned() {
     assert_eq!(imap.snapshot("INBOX"), before, "the remote changed");
     imap.logout();
 }
+
+/// The local account's quota stops a fetch before the first message that
+/// would take it past the limit, with one warning for the run; that
+/// message stays untaken, and a run after room is made takes it and the
+/// rest, none twice.
+#[test]
+fn fetch_stops_at_the_local_quota() {
+    let remote = Remote::smolmail("quota");
+    let mut imap = remote.imap();
+    imap.append_all("INBOX", &batch("quota", 0..10));
+    imap.logout();
+    let data = local("quota");
+    let id = add_account(&data.0, &remote, remote.port(), &[]);
+    let room =
+        (0..4).map(|i| message("quota", i).len()).sum::<usize>() + message("quota", 4).len() / 2;
+    admin(
+        &data.0,
+        &["user", "quota", LOCAL_USER, &room.to_string()],
+        "",
+    );
+    let (ok, out) = fetch_run(&data.0, &id);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("stopped at the quota of you@home.arpa"),
+        "{out}"
+    );
+    assert_eq!(out.matches("past its quota").count(), 1, "{out}");
+    check_local(&data.0, &dated("quota", 0..4));
+    // Still full: the next run takes nothing and marks nothing.
+    let (ok, out) = fetch_run(&data.0, &id);
+    assert!(ok && out.contains("0 new messages"), "{out}");
+    admin(&data.0, &["user", "quota", LOCAL_USER, "0"], "");
+    let (ok, out) = fetch_run(&data.0, &id);
+    assert!(ok && out.contains("6 new messages"), "{out}");
+    check_local(&data.0, &dated("quota", 0..10));
+}

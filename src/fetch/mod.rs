@@ -75,6 +75,12 @@ pub fn run_summary(account: &FetchAccount, totals: &sync::Totals, took: Duration
             totals.too_large
         ));
     }
+    if totals.over_quota {
+        line.push_str(&format!(
+            "; stopped at the quota of {}, more once there is room",
+            account.local_user
+        ));
+    }
     if totals.capped {
         line.push_str(&format!(
             "; stopped at --max-per-run {}, more next run",
@@ -120,6 +126,7 @@ mod tests {
             bytes: 1234,
             too_large: 1,
             capped: true,
+            over_quota: false,
         };
         let line = run_line(&account, &totals, Duration::from_millis(1500));
         assert_eq!(

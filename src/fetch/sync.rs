@@ -8,7 +8,10 @@
 //! 2. List the new UIDs with their sizes (`UID FETCH n:* (UID
 //!    RFC822.SIZE)`, plus the identifying header fields in a re-sync).
 //!    Messages over `--max-message-size` are skipped and logged, those
-//!    seen before are skipped silently; the per-run cap ends the list.
+//!    seen before are skipped silently; the per-run cap ends the list,
+//!    and so does the first message that would take the local account
+//!    past its quota (logged once per run): it and those after it stay
+//!    untaken, for a later run once mail is expunged.
 //! 3. Fetch the rest in batches (at most [`BATCH_MESSAGES`] messages and
 //!    [`BATCH_BYTES`] bytes, or one larger message) with `BODY.PEEK[]`,
 //!    and store each batch with the folder's new last UID in one write:
@@ -60,6 +63,8 @@ pub struct Totals {
     pub too_large: u64,
     /// The per-run cap stopped the run with messages still waiting.
     pub capped: bool,
+    /// The local account's quota stopped the run with messages waiting.
+    pub over_quota: bool,
 }
 
 /// How to reach the account's server: its TLS settings (Mozilla's roots
@@ -134,6 +139,9 @@ struct Pull<'a> {
     index: usize,
     remote: &'a str,
     mailbox_id: u64,
+    /// Bytes the local account may still take (its quota less its usage,
+    /// when this folder starts); `u64::MAX` without a quota.
+    room: u64,
     selected: Selected,
     /// The last UID taken before this run.
     last: u32,
@@ -162,7 +170,7 @@ pub async fn folder(
     let Some(folder) = account.folders.get(index) else {
         return Ok(());
     };
-    let mailbox_id = local_mailbox(env.store, &account.local_user, &folder.local)?;
+    let (mailbox_id, room) = local_target(env.store, &account.local_user, &folder.local)?;
     let selected = session.examine(&folder.remote).await?;
     let stored = env
         .store
@@ -196,6 +204,7 @@ pub async fn folder(
         index,
         remote: &folder.remote,
         mailbox_id,
+        room,
         selected,
         last,
         resync_below,
@@ -246,6 +255,7 @@ fn plan(
     let mut batches: Batches = Vec::new();
     let (mut uids, mut bytes, mut through) = (Vec::new(), 0u64, pull.last);
     let mut todo = 0usize;
+    let (mut room, mut over_quota) = (pull.room, false);
     for l in listed {
         if seen.contains(&l.uid) {
             through = l.uid;
@@ -267,6 +277,22 @@ fn plan(
             totals.capped = true;
             break;
         }
+        if u64::from(l.size) > room {
+            // Not taken, so not marked: a later run finds it again.
+            if !totals.over_quota {
+                log::warn!(
+                    "fetch: #{} {label}: {} UID {} ({} bytes) would take the local account past its quota; it and later messages stay on the server",
+                    pull.account_id,
+                    pull.remote,
+                    l.uid,
+                    l.size,
+                );
+            }
+            totals.over_quota = true;
+            over_quota = true;
+            break;
+        }
+        room -= u64::from(l.size);
         if !uids.is_empty()
             && (uids.len() >= BATCH_MESSAGES || bytes + u64::from(l.size) > BATCH_BYTES)
         {
@@ -282,6 +308,7 @@ fn plan(
     // Listed in full: every UID below UIDNEXT that still exists was seen,
     // and UIDs are never reused (§2.3.1.1), so the gaps are done too.
     if !totals.capped
+        && !over_quota
         && let Some(next) = pull.selected.uidnext
     {
         through = through.max(next.saturating_sub(1));
@@ -339,8 +366,9 @@ fn nothing_new(selected: &Selected, last: u32) -> bool {
             .is_some_and(|next| next <= last.saturating_add(1))
 }
 
-/// The local mailbox id for `name` of `user`.
-fn local_mailbox(store: &Store, user: &str, name: &str) -> Result<u64, Error> {
+/// The local mailbox id for `name` of `user`, and the bytes the account
+/// may still take.
+fn local_target(store: &Store, user: &str, name: &str) -> Result<(u64, u64), Error> {
     let reader = store.read().map_err(store_error)?;
     let account = reader
         .account(user)
@@ -350,7 +378,11 @@ fn local_mailbox(store: &Store, user: &str, name: &str) -> Result<u64, Error> {
         .mailbox(account.id, name)
         .map_err(store_error)?
         .ok_or_else(|| Error(format!("the local mailbox {name} of {user} does not exist")))?;
-    Ok(mailbox.id)
+    let room = match account.quota {
+        0 => u64::MAX,
+        limit => limit.saturating_sub(reader.usage(account.id).map_err(store_error)?),
+    };
+    Ok((mailbox.id, room))
 }
 
 fn store_error(e: crate::store::StoreError) -> Error {
@@ -514,6 +546,7 @@ mod tests {
             index: 0,
             remote: "INBOX",
             mailbox_id: 2,
+            room: u64::MAX,
             selected: Selected {
                 uidvalidity: 1,
                 uidnext,
@@ -575,6 +608,48 @@ mod tests {
         // Capped: the last batch accounts only for what it took.
         assert_eq!(batches[1], (vec![last], last));
         assert!(totals.capped);
+    }
+
+    /// The first message past the quota stops the list and the mark:
+    /// it and everything after it are fetched by a later run.
+    #[test]
+    fn the_quota_stops_the_list_before_the_first_message_past_it() {
+        let all = [
+            listed(3, 400),
+            listed(4, 500),
+            listed(5, 200),
+            listed(6, 10),
+        ];
+        let mut p = pull(2, Some(9));
+        p.room = 1000;
+        let (mut budget, mut totals) = (100, Totals::default());
+        let (batches, todo) = plan(
+            &p,
+            "t",
+            &all,
+            &HashSet::new(),
+            1000,
+            &mut budget,
+            &mut totals,
+        );
+        // 400 + 500 fit; 200 more would not: UID 5 is the mark's limit.
+        assert_eq!(batches, vec![(vec![3, 4], 4)]);
+        assert_eq!(todo, 2);
+        assert!(totals.over_quota && !totals.capped);
+        // No room at all: nothing taken, the mark stays where it was.
+        p.room = 0;
+        let mut totals = Totals::default();
+        let (batches, _) = plan(
+            &p,
+            "t",
+            &all,
+            &HashSet::new(),
+            1000,
+            &mut budget,
+            &mut totals,
+        );
+        assert!(batches.is_empty(), "{batches:?}");
+        assert!(totals.over_quota);
     }
 
     #[test]

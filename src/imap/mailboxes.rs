@@ -279,6 +279,9 @@ impl Session {
         if message.is_empty() {
             return self.tagged(tag, "NO", "Empty message");
         }
+        if self.over_quota(tag, message.len() as u64) {
+            return;
+        }
         let (flags, keywords) = split_flags(flags);
         let delivery = Delivery {
             message: message.to_vec(),

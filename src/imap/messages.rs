@@ -251,6 +251,9 @@ impl Session {
             return;
         };
         let uids: Vec<u32> = targets.iter().map(|t| t.1).collect();
+        if !remove && self.copy_over_quota(tag, from, &uids) {
+            return;
+        }
         let copied = match self.store().copy(from, uids, to.id, remove).await {
             Ok(c) => c,
             Err(e) => return self.store_failed(tag, &e),

@@ -13,7 +13,8 @@
 //! - `dispatch`: which command is allowed in which state, and its handler;
 //! - `mailboxes`, `fetch`, `messages`: the commands on mailboxes, FETCH,
 //!   and the other message commands; `selected`: the selected mailbox and
-//!   its untagged updates;
+//!   its untagged updates; `quota`: APPEND/COPY refused past the
+//!   account's quota;
 //! - `render`, `section`, `search`, `list`: response syntax, BODY[section],
 //!   SEARCH and LIST evaluation (render, section and search are public so
 //!   that the fuzz targets reach them).
@@ -25,6 +26,7 @@ mod login;
 mod mailboxes;
 mod messages;
 pub mod parse;
+mod quota;
 pub mod render;
 pub mod search;
 pub mod section;

@@ -174,6 +174,11 @@ impl Session {
         self.account.as_ref().map_or(0, |a| a.id)
     }
 
+    /// The logged-in account's address ("" before login).
+    pub fn account_address(&self) -> &str {
+        self.account.as_ref().map_or("", |a| a.address.as_str())
+    }
+
     pub fn selected(&self) -> Option<&Selected> {
         self.selected.as_ref()
     }

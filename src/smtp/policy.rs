@@ -16,6 +16,8 @@ use crate::store::{Account, Reader, Recipient, StoreError};
 pub struct Route {
     /// Local accounts (their INBOX).
     pub local: Vec<u64>,
+    /// The same accounts' addresses (their quota).
+    pub accounts: Vec<String>,
     /// Addresses for the outbound queue.
     pub remote: Vec<String>,
 }
@@ -51,7 +53,13 @@ pub fn route(
         let mut route = Route::default();
         for target in targets {
             match target {
-                Recipient::Local { account_id, .. } => route.local.push(account_id),
+                Recipient::Local {
+                    account_id,
+                    address,
+                } => {
+                    route.local.push(account_id);
+                    route.accounts.push(address);
+                }
                 Recipient::Remote(a) => route.remote.push(a),
             }
         }
@@ -61,8 +69,8 @@ pub fn route(
         return Ok(Err(format!("554 5.7.1 <{shown}>: Relay access denied\r\n")));
     }
     Ok(Ok(Route {
-        local: Vec::new(),
         remote: vec![shown],
+        ..Route::default()
     }))
 }
 

@@ -26,6 +26,7 @@ use crate::store::{Account, OutboundRecipient, StoreError};
 
 mod auth;
 mod envelope;
+mod quota;
 
 /// RFC 5321 §4.5.3.2.7: the server waits at least 5 minutes for a command.
 pub(super) const IDLE: Duration = Duration::from_secs(300);
@@ -56,6 +57,8 @@ pub(super) struct Transaction {
     pub(super) recipients: Vec<String>,
     pub(super) rejected: u32,
     pub(super) local: Vec<u64>,
+    /// The local accounts' addresses, for the quota check at the end.
+    pub(super) accounts: Vec<String>,
     pub(super) remote: Vec<OutboundRecipient>,
     /// BDAT content so far: trace headers, then the chunks.
     pub(super) chunks: Option<Chunks>,

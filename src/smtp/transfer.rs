@@ -238,6 +238,12 @@ impl Session {
     /// Stores the message for every local recipient and queues the
     /// remote ones, in one commit; replies only after it is durable.
     async fn deliver(&mut self, tx: Transaction, message: Vec<u8>, size: usize, started: Instant) {
+        // Quotas, now that the real size is known (see session/quota.rs).
+        match self.quota_at_end(&tx.accounts, message.len() as u64) {
+            Ok(None) => {}
+            Ok(Some(reply)) => return self.reply(reply),
+            Err(e) => return self.store_trouble(&e),
+        }
         let mailboxes = {
             let reader = match self.ctx.store.read() {
                 Ok(r) => r,

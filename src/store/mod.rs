@@ -14,7 +14,8 @@
 //! query), `writer.rs` (the thread and the write requests), `ops.rs`
 //! (accounts, domains, aliases, mailbox creation), `message_ops.rs`
 //! (delivery, flags, expunge, body refcounts), `mailbox_ops.rs` (IMAP
-//! mailbox writes), `queue_ops.rs` and `fetch_ops.rs` (their writes).
+//! mailbox writes), `quota.rs` (account usage against its quota),
+//! `queue_ops.rs` and `fetch_ops.rs` (their writes).
 
 mod fetch;
 mod fetch_ops;
@@ -25,6 +26,7 @@ mod notify;
 mod ops;
 pub mod queue;
 mod queue_ops;
+mod quota;
 mod read;
 mod records;
 mod schema;
@@ -44,6 +46,7 @@ pub use fetch::{
 pub use fetch_ops::FetchOp;
 pub use queue::{Outbound, OutboundRecipient, QueueEntry, new_queue_id};
 pub use queue_ops::{QueueOp, QueueUpdate};
+pub use quota::Quota;
 pub use read::{DueScan, MessageView, Reader, Recipient};
 pub use records::keywords;
 pub use writer::{
@@ -383,6 +386,14 @@ impl Store {
             password_hash: password_hash.to_string(),
         };
         self.write(op).await?.id()
+    }
+    /// Sets an account's quota in bytes (0: unlimited).
+    pub async fn set_quota(&self, address: &str, quota: u64) -> Result<(), StoreError> {
+        let op = WriteOp::SetQuota {
+            address: address.to_string(),
+            quota,
+        };
+        self.write(op).await.map(drop)
     }
     pub async fn del_account(&self, address: &str) -> Result<(), StoreError> {
         self.write(WriteOp::DelAccount(address.to_string()))

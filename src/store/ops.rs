@@ -45,6 +45,14 @@ pub fn apply(
             dbs.accounts.put(txn, address.as_bytes(), &value)?;
             Ok(Outcome::Done)
         }
+        WriteOp::SetQuota { address, quota } => {
+            let address = address::normalize(address).map_err(StoreError::Invalid)?;
+            let account = account(txn, dbs, &address)?;
+            let value =
+                records::encode_account(account.id, account.flags, *quota, &account.password_hash);
+            dbs.accounts.put(txn, address.as_bytes(), &value)?;
+            Ok(Outcome::Done)
+        }
         WriteOp::AddAlias { source, targets } => add_alias(txn, dbs, source, targets),
         WriteOp::DelAlias(source) => {
             let source = alias_source(source)?;

@@ -14,8 +14,8 @@ use crate::address;
 /// A read transaction and the queries that run in it. Everything borrowed
 /// from it (message bytes, keywords) lives as long as the `Reader`.
 pub struct Reader {
-    txn: RoTxn<'static, WithoutTls>,
-    dbs: Dbs,
+    pub(super) txn: RoTxn<'static, WithoutTls>,
+    pub(super) dbs: Dbs,
 }
 
 /// Where mail for an address goes after aliases, catch-alls and `+tag`.
@@ -72,7 +72,11 @@ impl Reader {
     }
 
     /// The entries of `db` whose keys start with `prefix`, in key order.
-    fn prefix(&self, db: Db, prefix: &[u8]) -> Result<RoPrefix<'_, Bytes, Bytes>, StoreError> {
+    pub(super) fn prefix(
+        &self,
+        db: Db,
+        prefix: &[u8],
+    ) -> Result<RoPrefix<'_, Bytes, Bytes>, StoreError> {
         Ok(db.prefix_iter(&self.txn, prefix)?)
     }
 

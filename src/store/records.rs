@@ -163,6 +163,15 @@ pub fn decode_mailbox(account_id: u64, name: &str, value: &[u8]) -> Result<Mailb
     })
 }
 
+/// The byte total of a `mailboxes` value, read without decoding the rest
+/// (quota usage sums it over an account's mailboxes).
+pub fn mailbox_bytes(value: &[u8]) -> Result<u64, StoreError> {
+    // id, UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, special use, subscribed,
+    // messages, unseen, recent: see `encode_mailbox`.
+    const OFFSET: usize = 8 + 4 + 4 + 8 + 1 + 1 + 4 + 4 + 4;
+    Reader(value.get(OFFSET..).unwrap_or_default()).u64()
+}
+
 /// `messages` value: blob id ‖ size ‖ internal date ‖ modseq ‖ flags ‖
 /// keywords (each a length byte and the keyword).
 pub fn encode_message(

@@ -41,6 +41,11 @@ pub enum WriteOp {
         address: String,
         password_hash: String,
     },
+    /// An account's quota in bytes; 0 is unlimited.
+    SetQuota {
+        address: String,
+        quota: u64,
+    },
     AddAlias {
         source: String,
         targets: Vec<String>,

@@ -79,6 +79,7 @@ impl Session {
             recipients: Vec::new(),
             rejected: 0,
             local: Vec::new(),
+            accounts: Vec::new(),
             remote: Vec::new(),
             chunks: None,
         });
@@ -131,6 +132,13 @@ impl Session {
                 return;
             }
         };
+        // RFC 3463 X.2.2, with the size MAIL FROM declared (RFC 1870).
+        let declared = self.tx.as_ref().and_then(|t| t.params.size).unwrap_or(0);
+        match self.quota_refusal(&path.address(), &route.accounts, declared) {
+            Ok(None) => {}
+            Ok(Some(reply)) => return self.reply(&reply),
+            Err(e) => return self.store_trouble(&e),
+        }
         if !route.remote.is_empty() && self.ctx.queue_full() {
             self.reply("452 4.3.1 Insufficient system storage: the outbound queue is full\r\n");
             return;
@@ -139,6 +147,11 @@ impl Session {
         for account in route.local {
             if !tx.local.contains(&account) {
                 tx.local.push(account);
+            }
+        }
+        for address in route.accounts {
+            if !tx.accounts.contains(&address) {
+                tx.accounts.push(address);
             }
         }
         for address in route.remote {
