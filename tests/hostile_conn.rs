@@ -192,3 +192,81 @@ fn unread_stderr_does_not_stop_the_server() {
         started.elapsed()
     );
 }
+
+/// A tmpfs of `size` mounted on `dir` while it lives (tests run as root
+/// can; elsewhere the test that needs it says it was skipped).
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &std::path::Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(dir).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Tmpfs(dir.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// A full data disk answers `452 4.3.1` (one log line, not one per
+/// message), and once space is freed takes mail again with nothing lost.
+#[test]
+fn full_disk_is_temporary_and_recovers() {
+    let data = TempDir::new("disk-full");
+    let store = data.0.join("store");
+    let Some(_tmpfs) = Tmpfs::mount(&store, "4m") else {
+        eprintln!(
+            "skipped: cannot mount a tmpfs here (not root?); the map-full case is in tests/smtp.rs"
+        );
+        return;
+    };
+    add_user(&store, "alice@home.arpa", "pw");
+    let ballast = store.join("ballast");
+    std::fs::write(&ballast, vec![0u8; 1 << 20]).unwrap();
+    let store_arg = store.to_str().unwrap();
+    let server = Server::start(&data.0, &["--data", store_arg]);
+    let mut c = server.connect("smtp");
+    c.expect("220");
+    c.cmd("EHLO client.example", "250");
+    let body = format!("Subject: filler\r\n\r\n{}\r\n", "y".repeat(200_000));
+    let send = |c: &mut Client| {
+        c.cmd("MAIL FROM:<x@example.org>", "250");
+        c.cmd("RCPT TO:<alice@home.arpa>", "250");
+        c.cmd("DATA", "354");
+        c.send(body.as_bytes());
+        c.send(b".\r\n");
+        c.reply()
+    };
+    let mut accepted = 0;
+    let reply = loop {
+        let reply = send(&mut c);
+        if !reply.starts_with("250") {
+            break reply;
+        }
+        accepted += 1;
+        assert!(accepted < 30, "a 4 MiB disk took 6 MB");
+    };
+    assert!(reply.starts_with("452 4.3.1"), "{reply}\n{}", server.log());
+    assert!(send(&mut c).starts_with("452 4.3.1"));
+    assert!(send(&mut c).starts_with("452 4.3.1"));
+    let log = server.log();
+    assert_eq!(log.matches("store is full (the disk").count(), 1, "{log}");
+    assert!(!log.contains("ERROR] ["), "an ERROR per message:\n{log}");
+    std::fs::remove_file(&ballast).unwrap();
+    let reply = send(&mut c);
+    assert!(reply.starts_with("250"), "{reply}\n{}", server.log());
+    c.cmd("QUIT", "221");
+    server.wait_for_log("writes succeed again");
+    drop(server);
+    let mail = common::inbox(&store, "alice@home.arpa");
+    assert_eq!(mail.len(), accepted + 1, "a message accepted is missing");
+    assert!(mail.iter().all(|m| m.ends_with(body.as_bytes())));
+}

@@ -279,7 +279,7 @@ impl Session {
     }
 
     fn store_failure(&mut self, e: &crate::store::StoreError) {
-        log::error!("[{}] {}: store: {e}", self.id, self.name);
+        log::log!(e.log_level(), "[{}] {}: store: {e}", self.id, self.name);
         self.err(format_args!("[SYS/TEMP] Temporary server failure"));
     }
 

@@ -383,7 +383,15 @@ impl Session {
     }
 
     pub(super) fn store_trouble(&mut self, e: &StoreError) {
-        log::error!("[{}] {}: store error: {e}", self.id, self.name());
-        self.reply("451 4.3.0 Error: temporary local problem, try again later\r\n");
+        log::log!(
+            e.log_level(),
+            "[{}] {}: store error: {e}",
+            self.id,
+            self.name()
+        );
+        match e {
+            StoreError::Full => self.reply("452 4.3.1 Insufficient system storage\r\n"),
+            _ => self.reply("451 4.3.0 Error: temporary local problem, try again later\r\n"),
+        }
     }
 }

@@ -1,16 +1,30 @@
 //! The store-writer thread: it owns every LMDB write transaction.
 //!
 //! Group commit: the thread waits for one request, takes every other request
-//! already waiting (up to [`MAX_BATCH`]), applies each in a nested
-//! transaction, and commits the batch once — one fsync for all of them.
-//! A request that fails (a bad argument, or the map filling up) is rolled
-//! back alone by aborting its nested transaction; the others still commit.
-//! Each caller hears back only after the commit that holds its change has
-//! returned, so an acknowledgement means "on disk".
+//! already waiting (up to [`MAX_BATCH`] requests and [`MAX_BATCH_BYTES`] of
+//! message bodies), applies each in a nested transaction, and commits the
+//! batch once — one fsync for all of them. A request that fails (a bad
+//! argument, or the map filling up) is rolled back alone by aborting its
+//! nested transaction; the others still commit. Each caller hears back
+//! only after the commit that holds its change has returned, so an
+//! acknowledgement means "on disk".
+//!
+//! What can go wrong beyond one request (DESIGN.md "Budgets"):
+//! - another process holds LMDB's write lock: a request not started
+//!   within its deadline ([`DEFAULT_DEADLINE`]) is refused with the
+//!   temporary [`StoreError::Timeout`], and its caller stops waiting;
+//! - the disk or the map is full: requests fail with the temporary
+//!   [`StoreError::Full`] (SMTP `452 4.3.1`), logged once when it starts
+//!   and once when writes succeed again, not once per message;
+//! - LMDB reports the environment broken (MDB_PANIC, a corrupted page):
+//!   the process logs why and exits non-zero, so the supervisor restarts
+//!   it on a freshly opened map instead of failing every write forever.
 
-use std::sync::atomic::Ordering;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use heed::{Env, WithoutTls};
 use smol::channel::{Receiver, Sender};
@@ -22,6 +36,16 @@ use super::{Flags, SpecialUse, Stats, StoreError, ops};
 /// Most requests applied in one transaction: bounds the time a caller waits
 /// behind others and the memory a batch holds.
 pub const MAX_BATCH: usize = 256;
+
+/// Most message bytes applied in one transaction: 256 messages of 25 MB
+/// would make one commit of 6 GB of dirty pages. A single larger request
+/// still goes alone.
+pub const MAX_BATCH_BYTES: usize = 64 << 20;
+
+/// How long a request may wait to be started before it is refused with
+/// [`StoreError::Timeout`]; its caller waits twice this at most (the
+/// second half for a commit already under way).
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
 
 /// Requests waiting for the writer; senders wait when it is full, which
 /// slows producers instead of growing memory.
@@ -255,25 +279,63 @@ impl Outcome {
     }
 }
 
+impl WriteOp {
+    /// Message bytes the request writes (what [`MAX_BATCH_BYTES`] counts).
+    fn bytes(&self) -> usize {
+        match self {
+            WriteOp::Deliver(s) => s.message.len(),
+            WriteOp::Fetch(super::FetchOp::Batch(b)) => {
+                b.messages.iter().map(|m| m.delivery.message.len()).sum()
+            }
+            _ => 0,
+        }
+    }
+}
+
 struct Job {
     op: WriteOp,
     reply: Sender<Result<Outcome, StoreError>>,
+    /// Not started by then, the request is refused: its caller has gone.
+    start_by: Instant,
 }
 
 /// The sending side, held by [`super::Store`].
 pub struct Handle {
     jobs: Sender<Job>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// [`DEFAULT_DEADLINE`] unless changed, in milliseconds.
+    deadline_ms: AtomicU64,
 }
 
 impl Handle {
     pub async fn submit(&self, op: WriteOp) -> Result<Outcome, StoreError> {
+        let deadline = self.deadline();
         let (reply, answer) = smol::channel::bounded(1);
-        self.jobs
-            .send(Job { op, reply })
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        answer.recv().await.map_err(|_| StoreError::Closed)?
+        let job = Job {
+            op,
+            reply,
+            start_by: Instant::now() + deadline,
+        };
+        let exchange = async {
+            self.jobs.send(job).await.map_err(|_| StoreError::Closed)?;
+            answer.recv().await.map_err(|_| StoreError::Closed)?
+        };
+        let timed_out = async {
+            smol::Timer::after(deadline.saturating_mul(2)).await;
+            Err(StoreError::Timeout)
+        };
+        smol::future::or(exchange, timed_out).await
+    }
+
+    pub fn deadline(&self) -> Duration {
+        Duration::from_millis(self.deadline_ms.load(Ordering::Relaxed))
+    }
+
+    pub fn set_deadline(&self, deadline: Duration) {
+        let ms = u64::try_from(deadline.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        self.deadline_ms.store(ms, Ordering::Relaxed);
     }
 
     pub fn shutdown(&self) {
@@ -310,6 +372,7 @@ pub fn spawn(
     Ok(Handle {
         jobs,
         thread: Mutex::new(Some(thread)),
+        deadline_ms: AtomicU64::new(DEFAULT_DEADLINE.as_millis() as u64),
     })
 }
 
@@ -324,17 +387,16 @@ fn run(
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     let mut results: Vec<Result<Outcome, StoreError>> = Vec::with_capacity(MAX_BATCH);
     let mut touched: Vec<u64> = Vec::new();
+    let mut health = Health::default();
+    // A job taken from the queue that did not fit the last batch's bytes.
+    let mut next: Option<Job> = None;
     // recv_blocking returns the remaining jobs after close, then Err.
-    while let Ok(first) = queue.recv_blocking() {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
+    while let Some(first) = next.take().or_else(|| queue.recv_blocking().ok()) {
+        next = take_batch(first, &queue, &mut batch, MAX_BATCH_BYTES);
         touched.clear();
         let committed = apply_batch(&env, &dbs, &batch, &mut results, &mut touched);
+        let committed = committed.map_err(|e| disk_full_or(e, env.path()));
+        health.after(&committed, &results);
         match committed {
             Ok(()) => {
                 let commits = stats.commits.fetch_add(1, Ordering::Relaxed) + 1;
@@ -352,7 +414,12 @@ fn run(
                 }
             }
             Err(e) => {
-                log::error!("store: commit of {} writes failed: {e}", batch.len());
+                // A full store is told once, by `health`, not per commit.
+                log::log!(
+                    e.log_level(),
+                    "store: commit of {} writes failed: {e}",
+                    batch.len()
+                );
                 results.clear();
                 for job in batch.drain(..) {
                     let _ = job.reply.try_send(Err(e.clone()));
@@ -360,6 +427,29 @@ fn run(
             }
         }
     }
+}
+
+/// Fills `batch` with `first` and what else is waiting, up to
+/// [`MAX_BATCH`] requests and `max_bytes` of messages; returns a request
+/// taken that did not fit, which starts the next batch.
+fn take_batch(
+    first: Job,
+    queue: &Receiver<Job>,
+    batch: &mut Vec<Job>,
+    max_bytes: usize,
+) -> Option<Job> {
+    let mut bytes = first.op.bytes();
+    batch.push(first);
+    while batch.len() < MAX_BATCH && bytes < max_bytes {
+        let Ok(job) = queue.try_recv() else { break };
+        let size = job.op.bytes();
+        if bytes.saturating_add(size) > max_bytes {
+            return Some(job);
+        }
+        bytes += size;
+        batch.push(job);
+    }
+    None
 }
 
 fn apply_batch(
@@ -370,8 +460,15 @@ fn apply_batch(
     touched: &mut Vec<u64>,
 ) -> Result<(), StoreError> {
     results.clear();
+    // This waits while another process (an admin command, a backup) holds
+    // LMDB's write lock; what waited too long is refused below, unapplied.
     let mut txn = env.write_txn()?;
+    let now = Instant::now();
     for job in batch {
+        if now > job.start_by {
+            results.push(Err(StoreError::Timeout));
+            continue;
+        }
         let mut child = env.nested_write_txn(&mut txn)?;
         let mark = touched.len();
         match ops::apply(&mut child, dbs, &job.op, touched) {
@@ -388,4 +485,235 @@ fn apply_batch(
     }
     txn.commit()?;
     Ok(())
+}
+
+/// What the writer has told the log about the store's state, so that a
+/// full disk is one line when it starts and one when it ends, and a broken
+/// environment ends the process.
+#[derive(Default)]
+struct Health {
+    full: bool,
+}
+
+impl Health {
+    fn after(
+        &mut self,
+        committed: &Result<(), StoreError>,
+        results: &[Result<Outcome, StoreError>],
+    ) {
+        let errors = committed
+            .as_ref()
+            .err()
+            .into_iter()
+            .chain(results.iter().filter_map(|r| r.as_ref().err()));
+        let mut full = false;
+        let mut timeouts = 0;
+        for e in errors {
+            match e {
+                StoreError::Fatal(_) => fatal(e),
+                StoreError::Full => full = true,
+                StoreError::Timeout => timeouts += 1,
+                _ => {}
+            }
+        }
+        if timeouts > 0 {
+            log::warn!(
+                "store: {timeouts} writes waited more than their deadline for the write lock \
+                 (another process holding it?) and were refused with a temporary error"
+            );
+        }
+        if full && !self.full {
+            log::error!(
+                "store: the store is full (the disk, or --map-size): mail is refused with temporary \
+                 errors (SMTP 452 4.3.1) until space is freed"
+            );
+        } else if !full && self.full && committed.is_ok() {
+            log::warn!("store: writes succeed again; the store has room");
+        }
+        self.full = full || (self.full && committed.is_err());
+    }
+}
+
+/// A broken LMDB environment cannot be repaired from inside: every later
+/// write would fail too. Say so, and exit for the supervisor to restart.
+fn fatal(e: &StoreError) -> ! {
+    log::error!("store: {e}; exiting so that smolmail is restarted on a freshly opened store");
+    crate::logsink::flush();
+    std::process::exit(1);
+}
+
+/// Free space below which an I/O error from a write is taken for a full
+/// disk: some file systems answer EIO, not ENOSPC, when they run out.
+const NEARLY_FULL: u64 = 4 << 20;
+
+/// `e`, or [`StoreError::Full`] when it is an I/O error and the file system
+/// holding the store has (almost) no space left.
+fn disk_full_or(e: StoreError, dir: &Path) -> StoreError {
+    match e {
+        StoreError::Io(_) if free_bytes(dir).is_some_and(|free| free < NEARLY_FULL) => {
+            StoreError::Full
+        }
+        other => other,
+    }
+}
+
+/// Bytes an unprivileged writer may still use on the file system of `dir`.
+fn free_bytes(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statvfs only writes the struct it is given; zeroed is a
+    // valid value for this plain C struct.
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a NUL-terminated path and a valid out-pointer.
+    if unsafe { libc::statvfs(path.as_ptr(), &mut stat) } != 0 {
+        return None;
+    }
+    #[allow(clippy::unnecessary_cast)] // the field types differ by target
+    Some((stat.f_bavail as u64).saturating_mul(stat.f_frsize as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Options, Store};
+
+    fn job(op: WriteOp) -> (Job, Receiver<Result<Outcome, StoreError>>) {
+        let (reply, answer) = smol::channel::bounded(1);
+        let start_by = Instant::now() + DEFAULT_DEADLINE;
+        (
+            Job {
+                op,
+                reply,
+                start_by,
+            },
+            answer,
+        )
+    }
+
+    fn deliver(len: usize) -> WriteOp {
+        let delivery = Delivery::new(vec![b'x'; len], 0, vec![1], None);
+        WriteOp::Deliver(Summarized {
+            delivery,
+            summary: Vec::new(),
+        })
+    }
+
+    #[test]
+    fn batches_are_bounded_by_bytes() {
+        let (jobs, queue) = smol::channel::unbounded();
+        let mut answers = Vec::new();
+        for _ in 0..5 {
+            let (j, a) = job(deliver(400));
+            jobs.try_send(j).unwrap();
+            answers.push(a);
+        }
+        let mut batch = Vec::new();
+        let first = queue.try_recv().unwrap();
+        // 1000 bytes: two messages of 400 fit, the third starts the next.
+        let next = take_batch(first, &queue, &mut batch, 1000);
+        assert_eq!(batch.len(), 2);
+        assert_eq!(next.map(|j| j.op.bytes()), Some(400));
+        batch.clear();
+        // A request larger than the bound still goes, alone.
+        let (big, _a) = job(deliver(5000));
+        let next = take_batch(big, &queue, &mut batch, 1000);
+        assert_eq!(batch.len(), 1);
+        assert!(next.is_none());
+        assert_eq!(
+            queue.len(),
+            2,
+            "the waiting requests wait for the next batch"
+        );
+        // Requests without message bytes are counted by number only.
+        batch.clear();
+        let (first, _b) = job(WriteOp::AddDomain("a.example".into()));
+        let (other, _c) = job(WriteOp::AddDomain("b.example".into()));
+        jobs.try_send(other).unwrap();
+        let _ = take_batch(first, &queue, &mut batch, 0);
+        assert_eq!(batch.len(), 1, "max_bytes 0 still takes one");
+    }
+
+    fn temp_store(name: &str) -> (std::path::PathBuf, Store) {
+        let dir =
+            std::env::temp_dir().join(format!("smolmail-writer-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::open(&dir, &Options { map_size: 64 << 20 }).unwrap();
+        (dir, store)
+    }
+
+    /// Another holder of the write lock (in real life another process: an
+    /// admin command, a backup tool) makes writes fail with a temporary
+    /// error after the deadline instead of hanging, and a refused write is
+    /// not applied later behind its caller's back.
+    #[test]
+    fn submit_has_a_deadline() {
+        let (dir, store) = temp_store("deadline");
+        store.set_write_deadline(Duration::from_millis(300));
+        let env = store.shared.env.clone();
+        let (held, locked) = std::sync::mpsc::channel();
+        let holder = std::thread::spawn(move || {
+            let txn = env.write_txn().unwrap();
+            held.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(1500));
+            drop(txn);
+        });
+        locked.recv().unwrap();
+        let started = Instant::now();
+        let result = smol::block_on(store.write(WriteOp::AddDomain("late.example".into())));
+        assert_eq!(result, Err(StoreError::Timeout));
+        assert!(
+            started.elapsed() < Duration::from_millis(1200),
+            "{:?}",
+            started.elapsed()
+        );
+        holder.join().unwrap();
+        store.set_write_deadline(DEFAULT_DEADLINE);
+        smol::block_on(store.write(WriteOp::AddDomain("next.example".into()))).unwrap();
+        let domains = store.read().unwrap().domains().unwrap();
+        assert!(domains.iter().any(|d| d == "next.example"), "{domains:?}");
+        assert!(!domains.iter().any(|d| d == "late.example"), "{domains:?}");
+        drop(store);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn lmdb_errors_are_classified() {
+        use heed::MdbError;
+        let full: StoreError = heed::Error::Mdb(MdbError::MapFull).into();
+        assert_eq!(full, StoreError::Full);
+        for errno in [libc::ENOSPC, libc::EDQUOT] {
+            let e: StoreError = heed::Error::Io(std::io::Error::from_raw_os_error(errno)).into();
+            assert_eq!(e, StoreError::Full, "errno {errno}");
+        }
+        for fatal in [
+            MdbError::Panic,
+            MdbError::Corrupted,
+            MdbError::PageNotFound,
+            MdbError::BadTxn,
+        ] {
+            let e: StoreError = heed::Error::Mdb(fatal).into();
+            assert!(matches!(e, StoreError::Fatal(_)), "{e:?}");
+            assert!(e.is_temporary(), "the client is told to retry: {e:?}");
+        }
+        // EIO with room on the disk is an I/O error; on a full one, Full.
+        let eio: StoreError = heed::Error::Io(std::io::Error::from_raw_os_error(libc::EIO)).into();
+        assert!(matches!(eio, StoreError::Io(_)));
+        let dir = std::env::temp_dir();
+        if free_bytes(&dir).is_some_and(|f| f > NEARLY_FULL) {
+            assert!(matches!(disk_full_or(eio.clone(), &dir), StoreError::Io(_)));
+        }
+        assert_eq!(StoreError::Full.log_level(), log::Level::Info);
+    }
+
+    #[test]
+    fn a_full_store_is_logged_once() {
+        let mut health = Health::default();
+        let full: Vec<Result<Outcome, StoreError>> = vec![Err(StoreError::Full)];
+        health.after(&Ok(()), &full);
+        assert!(health.full);
+        health.after(&Err(StoreError::Full), &[]);
+        assert!(health.full);
+        health.after(&Ok(()), &[Ok(Outcome::Done)]);
+        assert!(!health.full);
+    }
 }
