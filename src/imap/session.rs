@@ -560,6 +560,12 @@ impl Session {
         self.peer
     }
 
+    /// Whether to log a line this client can make the server repeat
+    /// (see `Context::repeated_line`).
+    pub fn repeated_line(&self) -> Option<String> {
+        self.ctx.repeated_line(self.peer.ip())
+    }
+
     /// Enters the authenticated state (RFC 3501 §3.2).
     pub fn logged_in(&mut self, account: Account) {
         self.account = Some(account);
