@@ -18,6 +18,7 @@
 
 mod fetch;
 mod fetch_ops;
+mod health;
 mod keys;
 mod mailbox_ops;
 mod message_ops;
