@@ -10,7 +10,7 @@
 //! `server` from this one, and share only the [`Shutdown`] signal and the
 //! queue kick.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 
@@ -18,6 +18,7 @@ use event_listener::{Event, EventListener};
 
 use crate::auth::{FailureLimiter, LoginResult, Verifier};
 use crate::config::{Config, Service};
+use crate::logsink::{Limiter, Verdict};
 use crate::net::Stream;
 use crate::store::Store;
 use crate::tls::Tls;
@@ -64,6 +65,9 @@ pub struct Context {
     /// Fired when SMTP queues mail for outbound delivery: wakes the runner.
     pub queue_kick: Rc<Event>,
     next_session: Cell<u64>,
+    /// Budget of lines a client can make the server repeat (refused
+    /// logins while it is blocked): DESIGN.md "Budgets", the log.
+    repeated: RefCell<Limiter>,
 }
 
 impl Context {
@@ -77,6 +81,25 @@ impl Context {
             shutdown: Rc::new(Shutdown::new()),
             queue_kick: Rc::new(Event::new()),
             next_session: Cell::new(1),
+            repeated: RefCell::new(Limiter::new(3, std::time::Duration::from_secs(60))),
+        }
+    }
+
+    /// Whether to log a line that `ip` can make the server repeat at will
+    /// (at most 3 a minute per client group): `Some` with a note of the
+    /// lines held back before it, to append to the line; `None` to skip it.
+    pub fn repeated_line(&self, ip: IpAddr) -> Option<String> {
+        let group = crate::net::ClientAddr::new(ip).group();
+        let verdict = self
+            .repeated
+            .borrow_mut()
+            .allow(group, std::time::Instant::now());
+        match verdict {
+            Verdict::Log { suppressed: 0 } => Some(String::new()),
+            Verdict::Log { suppressed } => {
+                Some(format!(" ({suppressed} similar lines not logged)"))
+            }
+            Verdict::Quiet => None,
         }
     }
 

@@ -13,6 +13,7 @@ pub mod delivery;
 pub mod dsn;
 pub mod fetch;
 pub mod imap;
+pub mod logsink;
 pub mod mime;
 pub mod net;
 pub mod pop3;

@@ -392,12 +392,10 @@ fn data_dir(flag: &Option<String>) -> PathBuf {
     }
 }
 
+/// The log goes through a bounded buffer drained by its own thread: a slow
+/// reader of stderr never blocks the server (see `smolmail::logsink`).
 fn init_logging(level: log::LevelFilter) {
-    env_logger::Builder::new()
-        .filter_level(level)
-        .format_timestamp_millis()
-        .format_target(false)
-        .init();
+    smolmail::logsink::init(level);
 }
 
 fn main() -> ExitCode {
@@ -417,6 +415,8 @@ fn main() -> ExitCode {
             admin_command(other)
         }
     };
+    // The log's last lines ("smolmail stopped") are out before exit.
+    smolmail::logsink::flush();
     match result {
         Ok(text) => {
             if !text.is_empty() {

@@ -98,12 +98,14 @@ impl Session {
                 }
             }
             LoginResult::Blocked(b) => {
-                log::warn!(
-                    "[{}] imap: login refused for {}: too many failures (retry in {}s)",
-                    self.id(),
-                    self.peer(),
-                    b.retry_after.as_secs()
-                );
+                if let Some(more) = self.repeated_line() {
+                    log::warn!(
+                        "[{}] imap: login refused for {}: too many failures (retry in {}s){more}",
+                        self.id(),
+                        self.peer(),
+                        b.retry_after.as_secs()
+                    );
+                }
                 self.tagged(
                     tag,
                     "NO",

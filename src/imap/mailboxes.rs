@@ -61,7 +61,7 @@ impl Session {
     }
 
     pub fn store_failed(&mut self, tag: &[u8], e: &StoreError) {
-        log::error!("[{}] imap: store error: {e}", self.id());
+        log::log!(e.log_level(), "[{}] imap: store error: {e}", self.id());
         match e {
             StoreError::Full => self.tagged(tag, "NO", "[OVERQUOTA] The mail store is full"),
             e if e.is_temporary() => {

@@ -40,6 +40,10 @@ const MAX_LINE: usize = 64 * 1024;
 const PRELOGIN_LINE: usize = 8 * 1024;
 /// Consecutive BAD commands before the session is closed.
 const MAX_BAD: u32 = 20;
+/// Commands before login that do not try to log in (CAPABILITY, NOOP, ID,
+/// STARTTLS, anything refused): a client logs in with about five, so past
+/// this the connection is only holding a place (DESIGN.md "Budgets").
+const MAX_JUNK: u32 = 50;
 /// Failed logins in one session before it is closed.
 const MAX_LOGIN_FAILURES: u32 = 5;
 /// Commands per second a client may sustain (bursts of 4× allowed);
@@ -73,6 +77,8 @@ pub(super) struct Session {
     /// ENABLE QRESYNC (RFC 7162 §3.2.3).
     qresync: bool,
     bad: u32,
+    /// Commands before login that did not try to log in.
+    junk: u32,
     login_failures: u32,
     /// Token bucket for the command rate.
     tokens: f64,
@@ -98,6 +104,7 @@ pub async fn session(conn: Conn, ctx: Rc<Context>) {
         condstore: false,
         qresync: false,
         bad: 0,
+        junk: 0,
         login_failures: 0,
         tokens: COMMANDS_PER_SECOND * 4.0,
         last_command: Instant::now(),
@@ -287,6 +294,15 @@ impl Session {
                     }
                 }
             }
+            if self.junk > MAX_JUNK {
+                self.put("* BYE Too many commands without logging in\r\n");
+                log::info!(
+                    "[{}] imap: closing after {MAX_JUNK} commands without a login from {}",
+                    self.id,
+                    self.peer
+                );
+                break;
+            }
             if self.bad >= MAX_BAD {
                 self.put("* BYE Too many invalid commands\r\n");
                 log::info!(
@@ -466,7 +482,21 @@ impl Session {
     /// Parses one command and runs it; a command that does not parse is
     /// answered BAD (RFC 3501 §7.1.3), tagged when the tag could be read.
     async fn execute(&mut self, bytes: &[u8], stream: &mut Stream) -> Flow {
-        let command = match parse::parse_command(bytes) {
+        let parsed = parse::parse_command(bytes);
+        if self.account.is_none() {
+            use parse::CommandKind as K;
+            let logging_in = matches!(
+                &parsed,
+                Ok(parse::Command {
+                    kind: K::Login { .. } | K::Authenticate { .. } | K::Logout,
+                    ..
+                })
+            );
+            if !logging_in {
+                self.junk += 1;
+            }
+        }
+        let command = match parsed {
             Ok(c) => c,
             Err(e) => {
                 log::debug!("[{}] imap: BAD: {}", self.id, e.reason);
@@ -546,6 +576,12 @@ impl Session {
     /// The client, for the log.
     pub fn peer(&self) -> SocketAddr {
         self.peer
+    }
+
+    /// Whether to log a line this client can make the server repeat
+    /// (see `Context::repeated_line`).
+    pub fn repeated_line(&self) -> Option<String> {
+        self.ctx.repeated_line(self.peer.ip())
     }
 
     /// Enters the authenticated state (RFC 3501 §3.2).

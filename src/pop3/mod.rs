@@ -36,3 +36,9 @@ pub const LOGIN_DEADLINE: Duration = Duration::from_secs(60);
 /// Bad commands (unknown, malformed, wrong state, too long) a session may
 /// send; the next one closes it.
 pub const MAX_BAD_COMMANDS: u32 = 20;
+
+/// Commands before login that do not try to log in (CAPA, STLS, USER, the
+/// AUTH listing, anything refused): a login takes about five, so past this
+/// the connection is only holding a place and is closed (DESIGN.md
+/// "Budgets": no-op commands before login count as junk).
+pub const MAX_JUNK_COMMANDS: u32 = 50;

@@ -22,7 +22,7 @@ use smol::io::AsyncWriteExt;
 
 use super::command::{self, Command};
 use super::maildrop::{Lock, Maildrop};
-use super::{IDLE_TIMEOUT, LOGIN_DEADLINE, MAX_BAD_COMMANDS, MAX_LINE};
+use super::{IDLE_TIMEOUT, LOGIN_DEADLINE, MAX_BAD_COMMANDS, MAX_JUNK_COMMANDS, MAX_LINE};
 use crate::auth::sasl::{self, Exchange};
 use crate::config::Service;
 use crate::context::{Conn, Context};
@@ -117,6 +117,8 @@ struct Session {
     who: Option<String>,
     quit: bool,
     bad: u32,
+    /// Commands before login that did not try to log in.
+    junk: u32,
     counts: Counts,
     shutdown: event_listener::EventListener,
     /// When the connection opened: the login deadline counts from here.
@@ -141,6 +143,7 @@ impl Session {
             who: None,
             quit: false,
             bad: 0,
+            junk: 0,
             counts: Counts::default(),
             shutdown,
             opened: Instant::now(),
@@ -211,7 +214,30 @@ impl Session {
         if let Some(exchange) = self.sasl.take() {
             return self.sasl_step(exchange.next(line)).await;
         }
-        match command::parse(line) {
+        let parsed = command::parse(line);
+        let logging_in = matches!(
+            parsed,
+            Ok(Command::Pass(_)
+                | Command::Quit
+                | Command::Auth {
+                    mechanism: Some(_),
+                    ..
+                })
+        );
+        if self.tx.is_none() && !logging_in {
+            self.junk += 1;
+            if self.junk > MAX_JUNK_COMMANDS {
+                log::info!(
+                    "[{}] {}: {} sent {MAX_JUNK_COMMANDS} commands without logging in; closing",
+                    self.id,
+                    self.name,
+                    self.peer
+                );
+                self.err(format_args!("Too many commands without logging in"));
+                return Flow::Close;
+            }
+        }
+        match parsed {
             Ok(Command::Capa) => {
                 self.capa();
                 Flow::Continue
@@ -253,7 +279,7 @@ impl Session {
     }
 
     fn store_failure(&mut self, e: &crate::store::StoreError) {
-        log::error!("[{}] {}: store: {e}", self.id, self.name);
+        log::log!(e.log_level(), "[{}] {}: store: {e}", self.id, self.name);
         self.err(format_args!("[SYS/TEMP] Temporary server failure"));
     }
 

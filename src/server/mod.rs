@@ -11,7 +11,9 @@
 //! the TLS certificate; SIGTERM/SIGINT stop accepting, give open sessions a
 //! moment to finish, then let every queued store write commit before exit.
 
+mod fds;
 mod limits;
+mod refusals;
 
 use std::io::{self, ErrorKind};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -22,7 +24,8 @@ use smol::io::AsyncWriteExt;
 use smol::stream::StreamExt;
 use smol::{Async, LocalExecutor, Timer};
 
-pub use limits::{Limits, Refusal, Slot};
+pub use limits::{Limits, Refusal, Share, Slot};
+use refusals::Refusals;
 
 use crate::config::{Config, Service};
 use crate::context::{Conn, Context};
@@ -111,7 +114,8 @@ pub fn run(config: Config) -> Result<(), String> {
             config.data_dir.display()
         );
     }
-    let limits = Limits::new(config.max_connections, config.max_connections_per_ip);
+    let max_connections = fds::effective_max_connections(config.max_connections);
+    let limits = Limits::new(max_connections, config.max_connections_per_ip);
     let ctx = Rc::new(Context::new(config, store.clone(), tls));
     let ex = Rc::new(LocalExecutor::new());
     crate::delivery::start(&ex, delivery_env(&ctx))?;
@@ -131,7 +135,8 @@ async fn serve(
     use async_signal::{Signal, Signals};
     let mut signals = Signals::new([Signal::Term, Signal::Int, Signal::Hup])
         .map_err(|e| format!("cannot watch signals: {e}"))?;
-    let accepting: Vec<_> = listeners
+    let refusals = Rc::new(Refusals::new());
+    let mut accepting: Vec<_> = listeners
         .into_iter()
         .map(|(service, listener)| {
             ex.spawn(accept_loop(
@@ -140,9 +145,17 @@ async fn serve(
                 service,
                 listener,
                 limits.clone(),
+                refusals.clone(),
             ))
         })
         .collect();
+    let report = refusals.clone();
+    accepting.push(ex.spawn(async move {
+        loop {
+            Timer::after(refusals::WINDOW).await;
+            report.report();
+        }
+    }));
     while let Some(signal) = signals.next().await {
         match signal {
             Ok(Signal::Hup) => match ctx.tls.reload() {
@@ -178,6 +191,7 @@ async fn accept_loop(
     service: Service,
     listener: Async<TcpListener>,
     limits: Rc<Limits>,
+    refusals: Rc<Refusals>,
 ) {
     loop {
         let (tcp, peer) = match listener.accept().await {
@@ -189,13 +203,10 @@ async fn accept_loop(
                 continue;
             }
         };
-        let slot = match limits.acquire(ClientAddr::from(peer)) {
+        let slot = match limits.acquire(ClientAddr::from(peer), Share::of(service)) {
             Ok(slot) => slot,
             Err(why) => {
-                log::warn!(
-                    "{}: refused {peer}: too many connections ({why:?} limit)",
-                    service.name()
-                );
+                refusals.refused(service, peer, why);
                 ex.spawn(refuse(service, tcp, ctx.config.hostname.clone()))
                     .detach();
                 continue;

@@ -34,7 +34,9 @@ pub(super) const IDLE: Duration = Duration::from_secs(300);
 const MAX_LINE: usize = 4096;
 /// Postfix's smtpd_hard_error_limit.
 const MAX_ERRORS: u32 = 20;
-/// Postfix's smtpd_junk_command_limit (NOOP, RSET, VRFY, HELP, EXPN).
+/// Postfix's smtpd_junk_command_limit: commands that do nothing (NOOP,
+/// RSET, VRFY, HELP, EXPN, and EHLO/HELO before AUTH or MAIL), so that a
+/// connection that never sends mail cannot keep the server answering.
 const MAX_JUNK: u32 = 100;
 /// Commands in one session, all kinds.
 const MAX_COMMANDS: u32 = 100_000;
@@ -85,6 +87,8 @@ pub(super) struct Session {
     pub(super) tx: Option<Transaction>,
     pub(super) errors: u32,
     pub(super) junk: u32,
+    /// A MAIL command was seen: EHLO/HELO no longer count as junk.
+    pub(super) mail_seen: bool,
 }
 
 /// Runs the session to its end.
@@ -111,6 +115,7 @@ pub async fn session(conn: Conn, ctx: Rc<Context>) {
         tx: None,
         errors: 0,
         junk: 0,
+        mail_seen: false,
     };
     session.run(stream).await;
 }
@@ -191,7 +196,18 @@ impl Session {
                     }
                 }
             }
-            if self.errors >= MAX_ERRORS || self.junk > MAX_JUNK {
+            if self.junk > MAX_JUNK {
+                let line = format!("421 4.7.0 {} Error: too many commands\r\n", self.hostname());
+                self.reply(&line);
+                log::info!(
+                    "[{}] {}: closing after {MAX_JUNK} commands that do nothing from {}",
+                    self.id,
+                    self.name(),
+                    self.peer
+                );
+                break;
+            }
+            if self.errors >= MAX_ERRORS {
                 let line = format!("421 4.7.0 {} Error: too many errors\r\n", self.hostname());
                 self.reply(&line);
                 log::info!(
@@ -265,15 +281,24 @@ impl Session {
             }
         };
         match command {
-            Command::Ehlo(name) => self.ehlo(name, true),
-            Command::Helo(name) => self.ehlo(name, false),
+            Command::Ehlo(name) => {
+                self.count_greeting();
+                self.ehlo(name, true)
+            }
+            Command::Helo(name) => {
+                self.count_greeting();
+                self.ehlo(name, false)
+            }
             Command::StartTls => return self.starttls(),
             Command::Auth { mechanism, initial } => {
                 let (mechanism, initial) =
                     (mechanism.to_ascii_uppercase(), initial.map(<[u8]>::to_vec));
                 return self.auth(&mechanism, initial, stream).await;
             }
-            Command::Mail(sender, params) => self.mail(sender, params),
+            Command::Mail(sender, params) => {
+                self.mail_seen = true;
+                self.mail(sender, params)
+            }
             Command::Rcpt(path, params) => self.rcpt(path, params),
             Command::Data => return self.data(stream).await,
             Command::Bdat { size, last } => return self.bdat(size, last, stream).await,
@@ -307,6 +332,14 @@ impl Session {
             }
         }
         Flow::Continue
+    }
+
+    /// EHLO/HELO is junk until the client authenticates or starts mail:
+    /// repeating it is how a client keeps a connection busy for nothing.
+    fn count_greeting(&mut self) {
+        if self.account.is_none() && !self.mail_seen {
+            self.junk += 1;
+        }
     }
 
     fn ehlo(&mut self, name: &str, esmtp: bool) {
@@ -353,7 +386,15 @@ impl Session {
     }
 
     pub(super) fn store_trouble(&mut self, e: &StoreError) {
-        log::error!("[{}] {}: store error: {e}", self.id, self.name());
-        self.reply("451 4.3.0 Error: temporary local problem, try again later\r\n");
+        log::log!(
+            e.log_level(),
+            "[{}] {}: store error: {e}",
+            self.id,
+            self.name()
+        );
+        match e {
+            StoreError::Full => self.reply("452 4.3.1 Insufficient system storage\r\n"),
+            _ => self.reply("451 4.3.0 Error: temporary local problem, try again later\r\n"),
+        }
     }
 }

@@ -313,7 +313,10 @@ impl Session {
                 self.reply(&format!("250 2.0.0 Ok: queued as {qid}\r\n"));
             }
             Err(e) => {
-                log::error!("[{id}] {name}: {qid}: status=deferred (store: {e})");
+                log::log!(
+                    e.log_level(),
+                    "[{id}] {name}: {qid}: status=deferred (store: {e})"
+                );
                 match e {
                     StoreError::Full => self.reply("452 4.3.1 Insufficient system storage\r\n"),
                     _ => {

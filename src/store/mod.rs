@@ -19,6 +19,7 @@
 
 mod fetch;
 mod fetch_ops;
+mod health;
 mod keys;
 mod mailbox_ops;
 mod message_ops;
@@ -67,6 +68,13 @@ pub enum StoreError {
     Io(String),
     /// The store is shutting down and takes no more writes: temporary.
     Closed,
+    /// The write was not started within its deadline (another process
+    /// holds the write lock, or the writer is stuck): temporary.
+    Timeout,
+    /// LMDB says the environment is broken (MDB_PANIC, a corrupted or
+    /// missing page, an unusable transaction): the writer exits the
+    /// process; callers answer with a temporary error.
+    Fatal(String),
     /// A record does not decode: the data directory is damaged.
     Corrupt(String),
     /// The named thing does not exist.
@@ -82,8 +90,22 @@ impl StoreError {
     pub fn is_temporary(&self) -> bool {
         matches!(
             self,
-            StoreError::Full | StoreError::Io(_) | StoreError::Closed
+            StoreError::Full
+                | StoreError::Io(_)
+                | StoreError::Closed
+                | StoreError::Timeout
+                | StoreError::Fatal(_)
         )
+    }
+
+    /// The level a session logs this error at: a full store or a busy
+    /// writer is logged once by the writer, so each message refused for it
+    /// is only an info line.
+    pub fn log_level(&self) -> log::Level {
+        match self {
+            StoreError::Full | StoreError::Timeout => log::Level::Info,
+            _ => log::Level::Error,
+        }
     }
 }
 
@@ -95,6 +117,8 @@ impl fmt::Display for StoreError {
             }
             StoreError::Io(e) => write!(f, "store I/O error: {e}"),
             StoreError::Closed => f.write_str("the store is shutting down"),
+            StoreError::Timeout => f.write_str("the store did not take the write in time"),
+            StoreError::Fatal(e) => write!(f, "the store failed beyond repair: {e}"),
             StoreError::Corrupt(e) => write!(f, "the store is damaged: {e}"),
             StoreError::NotFound(e) | StoreError::Exists(e) | StoreError::Invalid(e) => {
                 f.write_str(e)
@@ -109,7 +133,18 @@ impl From<heed::Error> for StoreError {
     fn from(e: heed::Error) -> StoreError {
         match e {
             heed::Error::Mdb(heed::MdbError::MapFull) => StoreError::Full,
-            heed::Error::Io(io) if io.raw_os_error() == Some(28) /* ENOSPC */ => StoreError::Full,
+            heed::Error::Io(io)
+                if matches!(io.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT)) =>
+            {
+                StoreError::Full
+            }
+            heed::Error::Mdb(
+                e @ (heed::MdbError::Panic
+                | heed::MdbError::Corrupted
+                | heed::MdbError::PageNotFound
+                | heed::MdbError::BadTxn
+                | heed::MdbError::Problem),
+            ) => StoreError::Fatal(format!("LMDB: {e}")),
             heed::Error::Io(io) => StoreError::Io(io.to_string()),
             other => StoreError::Io(other.to_string()),
         }
@@ -319,6 +354,13 @@ impl Store {
     /// durable (or with the reason it was not applied).
     pub async fn write(&self, op: WriteOp) -> Result<writer::Outcome, StoreError> {
         self.shared.writer.submit(op).await
+    }
+
+    /// How long a write may wait to be started (another process holding
+    /// LMDB's write lock) before it fails with [`StoreError::Timeout`];
+    /// [`writer::DEFAULT_DEADLINE`] unless set.
+    pub fn set_write_deadline(&self, deadline: std::time::Duration) {
+        self.shared.writer.set_deadline(deadline);
     }
 
     /// Resolves when `mailbox_id` changes (delivery, flags, expunge). Create

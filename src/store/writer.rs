@@ -1,20 +1,34 @@
 //! The store-writer thread: it owns every LMDB write transaction.
 //!
 //! Group commit: the thread waits for one request, takes every other request
-//! already waiting (up to [`MAX_BATCH`]), applies each in a nested
-//! transaction, and commits the batch once — one fsync for all of them.
-//! A request that fails (a bad argument, or the map filling up) is rolled
-//! back alone by aborting its nested transaction; the others still commit.
-//! Each caller hears back only after the commit that holds its change has
-//! returned, so an acknowledgement means "on disk".
+//! already waiting (up to [`MAX_BATCH`] requests and [`MAX_BATCH_BYTES`] of
+//! message bodies), applies each in a nested transaction, and commits the
+//! batch once — one fsync for all of them. A request that fails (a bad
+//! argument, or the map filling up) is rolled back alone by aborting its
+//! nested transaction; the others still commit. Each caller hears back
+//! only after the commit that holds its change has returned, so an
+//! acknowledgement means "on disk".
+//!
+//! What can go wrong beyond one request (DESIGN.md "Budgets"):
+//! - another process holds LMDB's write lock: a request not started
+//!   within its deadline ([`DEFAULT_DEADLINE`]) is refused with the
+//!   temporary [`StoreError::Timeout`], and its caller stops waiting;
+//! - the disk or the map is full: requests fail with the temporary
+//!   [`StoreError::Full`] (SMTP `452 4.3.1`), logged once when it starts
+//!   and once when writes succeed again, not once per message;
+//! - LMDB reports the environment broken (MDB_PANIC, a corrupted page):
+//!   the process logs why and exits non-zero, so the supervisor restarts
+//!   it on a freshly opened map instead of failing every write forever.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use heed::{Env, WithoutTls};
 use smol::channel::{Receiver, Sender};
 
+use super::health::{Health, disk_full_or};
 use super::notify::Notifier;
 use super::schema::Dbs;
 use super::{Flags, SpecialUse, Stats, StoreError, ops};
@@ -22,6 +36,16 @@ use super::{Flags, SpecialUse, Stats, StoreError, ops};
 /// Most requests applied in one transaction: bounds the time a caller waits
 /// behind others and the memory a batch holds.
 pub const MAX_BATCH: usize = 256;
+
+/// Most message bytes applied in one transaction: 256 messages of 25 MB
+/// would make one commit of 6 GB of dirty pages. A single larger request
+/// still goes alone.
+pub const MAX_BATCH_BYTES: usize = 64 << 20;
+
+/// How long a request may wait to be started before it is refused with
+/// [`StoreError::Timeout`]; its caller waits twice this at most (the
+/// second half for a commit already under way).
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
 
 /// Requests waiting for the writer; senders wait when it is full, which
 /// slows producers instead of growing memory.
@@ -260,25 +284,63 @@ impl Outcome {
     }
 }
 
+impl WriteOp {
+    /// Message bytes the request writes (what [`MAX_BATCH_BYTES`] counts).
+    fn bytes(&self) -> usize {
+        match self {
+            WriteOp::Deliver(s) => s.message.len(),
+            WriteOp::Fetch(super::FetchOp::Batch(b)) => {
+                b.messages.iter().map(|m| m.delivery.message.len()).sum()
+            }
+            _ => 0,
+        }
+    }
+}
+
 struct Job {
     op: WriteOp,
     reply: Sender<Result<Outcome, StoreError>>,
+    /// Not started by then, the request is refused: its caller has gone.
+    start_by: Instant,
 }
 
 /// The sending side, held by [`super::Store`].
 pub struct Handle {
     jobs: Sender<Job>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// [`DEFAULT_DEADLINE`] unless changed, in milliseconds.
+    deadline_ms: AtomicU64,
 }
 
 impl Handle {
     pub async fn submit(&self, op: WriteOp) -> Result<Outcome, StoreError> {
+        let deadline = self.deadline();
         let (reply, answer) = smol::channel::bounded(1);
-        self.jobs
-            .send(Job { op, reply })
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        answer.recv().await.map_err(|_| StoreError::Closed)?
+        let job = Job {
+            op,
+            reply,
+            start_by: Instant::now() + deadline,
+        };
+        let exchange = async {
+            self.jobs.send(job).await.map_err(|_| StoreError::Closed)?;
+            answer.recv().await.map_err(|_| StoreError::Closed)?
+        };
+        let timed_out = async {
+            smol::Timer::after(deadline.saturating_mul(2)).await;
+            Err(StoreError::Timeout)
+        };
+        smol::future::or(exchange, timed_out).await
+    }
+
+    pub fn deadline(&self) -> Duration {
+        Duration::from_millis(self.deadline_ms.load(Ordering::Relaxed))
+    }
+
+    pub fn set_deadline(&self, deadline: Duration) {
+        let ms = u64::try_from(deadline.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        self.deadline_ms.store(ms, Ordering::Relaxed);
     }
 
     pub fn shutdown(&self) {
@@ -315,6 +377,7 @@ pub fn spawn(
     Ok(Handle {
         jobs,
         thread: Mutex::new(Some(thread)),
+        deadline_ms: AtomicU64::new(DEFAULT_DEADLINE.as_millis() as u64),
     })
 }
 
@@ -329,17 +392,16 @@ fn run(
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     let mut results: Vec<Result<Outcome, StoreError>> = Vec::with_capacity(MAX_BATCH);
     let mut touched: Vec<u64> = Vec::new();
+    let mut health = Health::default();
+    // A job taken from the queue that did not fit the last batch's bytes.
+    let mut next: Option<Job> = None;
     // recv_blocking returns the remaining jobs after close, then Err.
-    while let Ok(first) = queue.recv_blocking() {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
+    while let Some(first) = next.take().or_else(|| queue.recv_blocking().ok()) {
+        next = take_batch(first, &queue, &mut batch, MAX_BATCH_BYTES);
         touched.clear();
         let committed = apply_batch(&env, &dbs, &batch, &mut results, &mut touched);
+        let committed = committed.map_err(|e| disk_full_or(e, env.path()));
+        health.after(&committed, &results);
         match committed {
             Ok(()) => {
                 let commits = stats.commits.fetch_add(1, Ordering::Relaxed) + 1;
@@ -357,7 +419,12 @@ fn run(
                 }
             }
             Err(e) => {
-                log::error!("store: commit of {} writes failed: {e}", batch.len());
+                // A full store is told once, by `health`, not per commit.
+                log::log!(
+                    e.log_level(),
+                    "store: commit of {} writes failed: {e}",
+                    batch.len()
+                );
                 results.clear();
                 for job in batch.drain(..) {
                     let _ = job.reply.try_send(Err(e.clone()));
@@ -365,6 +432,29 @@ fn run(
             }
         }
     }
+}
+
+/// Fills `batch` with `first` and what else is waiting, up to
+/// [`MAX_BATCH`] requests and `max_bytes` of messages; returns a request
+/// taken that did not fit, which starts the next batch.
+fn take_batch(
+    first: Job,
+    queue: &Receiver<Job>,
+    batch: &mut Vec<Job>,
+    max_bytes: usize,
+) -> Option<Job> {
+    let mut bytes = first.op.bytes();
+    batch.push(first);
+    while batch.len() < MAX_BATCH && bytes < max_bytes {
+        let Ok(job) = queue.try_recv() else { break };
+        let size = job.op.bytes();
+        if bytes.saturating_add(size) > max_bytes {
+            return Some(job);
+        }
+        bytes += size;
+        batch.push(job);
+    }
+    None
 }
 
 fn apply_batch(
@@ -375,8 +465,15 @@ fn apply_batch(
     touched: &mut Vec<u64>,
 ) -> Result<(), StoreError> {
     results.clear();
+    // This waits while another process (an admin command, a backup) holds
+    // LMDB's write lock; what waited too long is refused below, unapplied.
     let mut txn = env.write_txn()?;
+    let now = Instant::now();
     for job in batch {
+        if now > job.start_by {
+            results.push(Err(StoreError::Timeout));
+            continue;
+        }
         let mut child = env.nested_write_txn(&mut txn)?;
         let mark = touched.len();
         match ops::apply(&mut child, dbs, &job.op, touched) {
@@ -394,3 +491,6 @@ fn apply_batch(
     txn.commit()?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

@@ -111,12 +111,14 @@ impl Session {
                 self.err(format_args!("[AUTH] Authentication failed"));
             }
             LoginResult::Blocked(blocked) => {
-                log::info!(
-                    "[{}] {}: login refused for {user:?}: too many failures from {}",
-                    self.id,
-                    self.name,
-                    self.peer.ip()
-                );
+                if let Some(more) = self.ctx.repeated_line(self.peer.ip()) {
+                    log::info!(
+                        "[{}] {}: login refused for {user:?}: too many failures from {}{more}",
+                        self.id,
+                        self.name,
+                        self.peer.ip()
+                    );
+                }
                 let minutes = blocked.retry_after.as_secs().div_ceil(60).max(1);
                 self.err(format_args!(
                     "[SYS/TEMP] Too many failed logins from your address; try again in {minutes} minutes"

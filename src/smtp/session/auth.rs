@@ -130,13 +130,15 @@ impl Session {
                 self.refuse("535 5.7.8 Error: authentication failed\r\n");
             }
             LoginResult::Blocked(b) => {
-                log::warn!(
-                    "[{}] {}: AUTH refused for {}: too many failures (retry in {}s)",
-                    self.id,
-                    self.name(),
-                    self.peer,
-                    b.retry_after.as_secs()
-                );
+                if let Some(more) = self.ctx.repeated_line(self.peer.ip()) {
+                    log::warn!(
+                        "[{}] {}: AUTH refused for {}: too many failures (retry in {}s){more}",
+                        self.id,
+                        self.name(),
+                        self.peer,
+                        b.retry_after.as_secs()
+                    );
+                }
                 self.refuse("454 4.7.0 Temporary authentication failure: too many failures, try again later\r\n");
             }
             LoginResult::Unavailable(e) => {

@@ -1,0 +1,144 @@
+//! The writer's batching, deadline and error classification.
+
+use super::*;
+use crate::store::health::{Health, NEARLY_FULL, disk_full_or, free_bytes};
+use crate::store::{Options, Store};
+
+fn job(op: WriteOp) -> (Job, Receiver<Result<Outcome, StoreError>>) {
+    let (reply, answer) = smol::channel::bounded(1);
+    let start_by = Instant::now() + DEFAULT_DEADLINE;
+    (
+        Job {
+            op,
+            reply,
+            start_by,
+        },
+        answer,
+    )
+}
+
+fn deliver(len: usize) -> WriteOp {
+    let delivery = Delivery::new(vec![b'x'; len], 0, vec![1], None);
+    WriteOp::Deliver(Summarized {
+        delivery,
+        summary: Vec::new(),
+    })
+}
+
+#[test]
+fn batches_are_bounded_by_bytes() {
+    let (jobs, queue) = smol::channel::unbounded();
+    let mut answers = Vec::new();
+    for _ in 0..5 {
+        let (j, a) = job(deliver(400));
+        jobs.try_send(j).unwrap();
+        answers.push(a);
+    }
+    let mut batch = Vec::new();
+    let first = queue.try_recv().unwrap();
+    // 1000 bytes: two messages of 400 fit, the third starts the next.
+    let next = take_batch(first, &queue, &mut batch, 1000);
+    assert_eq!(batch.len(), 2);
+    assert_eq!(next.map(|j| j.op.bytes()), Some(400));
+    batch.clear();
+    // A request larger than the bound still goes, alone.
+    let (big, _a) = job(deliver(5000));
+    let next = take_batch(big, &queue, &mut batch, 1000);
+    assert_eq!(batch.len(), 1);
+    assert!(next.is_none());
+    assert_eq!(
+        queue.len(),
+        2,
+        "the waiting requests wait for the next batch"
+    );
+    // Requests without message bytes are counted by number only.
+    batch.clear();
+    let (first, _b) = job(WriteOp::AddDomain("a.example".into()));
+    let (other, _c) = job(WriteOp::AddDomain("b.example".into()));
+    jobs.try_send(other).unwrap();
+    let _ = take_batch(first, &queue, &mut batch, 0);
+    assert_eq!(batch.len(), 1, "max_bytes 0 still takes one");
+}
+
+fn temp_store(name: &str) -> (std::path::PathBuf, Store) {
+    let dir = std::env::temp_dir().join(format!("smolmail-writer-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = Store::open(&dir, &Options { map_size: 64 << 20 }).unwrap();
+    (dir, store)
+}
+
+/// Another holder of the write lock (in real life another process: an
+/// admin command, a backup tool) makes writes fail with a temporary
+/// error after the deadline instead of hanging, and a refused write is
+/// not applied later behind its caller's back.
+#[test]
+fn submit_has_a_deadline() {
+    let (dir, store) = temp_store("deadline");
+    store.set_write_deadline(Duration::from_millis(300));
+    let env = store.shared.env.clone();
+    let (held, locked) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        let txn = env.write_txn().unwrap();
+        held.send(()).unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+        drop(txn);
+    });
+    locked.recv().unwrap();
+    let started = Instant::now();
+    let result = smol::block_on(store.write(WriteOp::AddDomain("late.example".into())));
+    assert_eq!(result, Err(StoreError::Timeout));
+    assert!(
+        started.elapsed() < Duration::from_millis(1200),
+        "{:?}",
+        started.elapsed()
+    );
+    holder.join().unwrap();
+    store.set_write_deadline(DEFAULT_DEADLINE);
+    smol::block_on(store.write(WriteOp::AddDomain("next.example".into()))).unwrap();
+    let domains = store.read().unwrap().domains().unwrap();
+    assert!(domains.iter().any(|d| d == "next.example"), "{domains:?}");
+    assert!(!domains.iter().any(|d| d == "late.example"), "{domains:?}");
+    drop(store);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn lmdb_errors_are_classified() {
+    use heed::MdbError;
+    let full: StoreError = heed::Error::Mdb(MdbError::MapFull).into();
+    assert_eq!(full, StoreError::Full);
+    for errno in [libc::ENOSPC, libc::EDQUOT] {
+        let e: StoreError = heed::Error::Io(std::io::Error::from_raw_os_error(errno)).into();
+        assert_eq!(e, StoreError::Full, "errno {errno}");
+    }
+    for fatal in [
+        MdbError::Panic,
+        MdbError::Corrupted,
+        MdbError::PageNotFound,
+        MdbError::BadTxn,
+    ] {
+        let e: StoreError = heed::Error::Mdb(fatal).into();
+        assert!(matches!(e, StoreError::Fatal(_)), "{e:?}");
+        assert!(e.is_temporary(), "the client is told to retry: {e:?}");
+    }
+    // EIO with room on the disk is an I/O error; on a full one, Full.
+    let eio: StoreError = heed::Error::Io(std::io::Error::from_raw_os_error(libc::EIO)).into();
+    assert!(matches!(eio, StoreError::Io(_)));
+    let dir = std::env::temp_dir();
+    if free_bytes(&dir).is_some_and(|f| f > NEARLY_FULL) {
+        assert!(matches!(disk_full_or(eio.clone(), &dir), StoreError::Io(_)));
+    }
+    assert_eq!(StoreError::Full.log_level(), log::Level::Info);
+}
+
+#[test]
+fn a_full_store_is_logged_once() {
+    let mut health = Health::default();
+    let full: Vec<Result<Outcome, StoreError>> = vec![Err(StoreError::Full)];
+    health.after(&Ok(()), &full);
+    assert!(health.full);
+    health.after(&Err(StoreError::Full), &[]);
+    assert!(health.full);
+    health.after(&Ok(()), &[Ok(Outcome::Done)]);
+    assert!(!health.full);
+}
