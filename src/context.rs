@@ -18,7 +18,7 @@ use event_listener::{Event, EventListener};
 
 use crate::auth::{FailureLimiter, LoginResult, Verifier};
 use crate::config::{Config, Service};
-use crate::net::Stream;
+use crate::net::{Budget, Stream};
 use crate::store::Store;
 use crate::tls::Tls;
 
@@ -63,12 +63,16 @@ pub struct Context {
     pub shutdown: Rc<Shutdown>,
     /// Fired when SMTP queues mail for outbound delivery: wakes the runner.
     pub queue_kick: Rc<Event>,
+    /// Message bytes in flight, all sessions (DESIGN.md "Budgets").
+    pub budget: Budget,
     next_session: Cell<u64>,
 }
 
 impl Context {
     pub fn new(config: Config, store: Store, tls: Tls) -> Context {
+        let budget = Budget::new(usize::try_from(config.memory_budget).unwrap_or(usize::MAX));
         Context {
+            budget,
             config,
             store,
             tls,
