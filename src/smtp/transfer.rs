@@ -134,7 +134,7 @@ impl Session {
             }
         }
         self.input.shrink();
-        let size = message.len() - base;
+        let size = message.len().saturating_sub(base);
         match decoder.verdict() {
             Verdict::TooBig => self.refuse("552 5.3.4 Message size exceeds fixed limit\r\n"),
             Verdict::BareLineEnding => {
