@@ -12,14 +12,18 @@
 //!    output is sent or other sessions run: no LMDB read transaction
 //!    lives across a socket write (DESIGN.md). Message bytes are copied
 //!    into the output for that reason; a chunk ends early once the output
-//!    holds [`SEND_AT`] bytes, so at most one message more is buffered.
+//!    holds [`SEND_AT`] bytes, and so does a message, between two items
+//!    (its rest is rendered under a new transaction once the output is
+//!    sent), so at most one item more is buffered. The largest item of a
+//!    large message is reserved from the memory budget before rendering
+//!    (`NO [UNAVAILABLE]` when it cannot be).
 
 use super::parse::{FetchArgs, FetchItem, Partial, Section, SectionText};
 use super::render;
 use super::section;
 use super::session::Session;
 use crate::mime::Summary;
-use crate::net::Stream;
+use crate::net::{Reservation, Stream};
 use crate::store::{FlagChange, FlagOp, Flags, MessageView, Reader, StoreError};
 use crate::wire::imap::datetime::write_date_time;
 use crate::wire::imap::quote;
@@ -106,7 +110,6 @@ fn sets_seen(item: &FetchItem<'_>) -> bool {
 
 /// One message as the renderer sees it.
 struct Message<'m> {
-    seq: u32,
     view: MessageView<'m>,
     recent: bool,
     raw: &'m [u8],
@@ -162,13 +165,20 @@ impl Session {
             },
             false => Vec::new(),
         };
+        // Covers what one item of a large message adds to the output past
+        // SEND_AT, until that output is sent (DESIGN.md "Budgets").
+        let mut held = self.budget().empty();
+        let mut rest: Option<Rest> = None;
         let mut next = 0;
-        while next < targets.len() {
+        while next < targets.len() || rest.is_some() {
             if next > 0 {
                 if self.out().len() >= SEND_AT && !self.flush(stream).await {
                     return false;
                 }
                 smol::future::yield_now().await;
+            }
+            if rest.is_none() && self.out().len() < SEND_AT {
+                held.shrink_to(0);
             }
             let reader = match self.store().read() {
                 Ok(r) => r,
@@ -177,11 +187,39 @@ impl Session {
                     return true;
                 }
             };
+            if let Some(r) = rest.take() {
+                rest = self.fetch_rest(&reader, &plan, r);
+                if rest.is_some() || self.out().len() >= SEND_AT {
+                    continue;
+                }
+            }
             let end = (next + CHUNK).min(targets.len());
             for &(seq, uid) in &targets[next..end] {
                 next += 1;
                 let seen = seen_now.binary_search(&uid).is_ok();
-                self.fetch_one(&reader, &plan, mailbox_id, (seq, uid), seen);
+                match self.fetch_one(&reader, &plan, mailbox_id, (seq, uid), seen, &mut held) {
+                    Step::Done => {}
+                    Step::Rest(r) => {
+                        rest = Some(r);
+                        break;
+                    }
+                    Step::Unavailable => {
+                        drop(reader);
+                        log::warn!(
+                            "[{}] imap: FETCH stopped at message {seq}: memory budget for messages in flight is spent ({} of {} bytes in use)",
+                            self.id(),
+                            self.budget().in_use(),
+                            self.budget().limit()
+                        );
+                        // RFC 5530: a temporary failure; what was sent stands.
+                        self.tagged(
+                            tag,
+                            "NO",
+                            "[UNAVAILABLE] Server busy with other messages, try again later",
+                        );
+                        return true;
+                    }
+                }
                 if self.out().len() >= SEND_AT {
                     break;
                 }
@@ -235,7 +273,9 @@ impl Session {
 
     /// Renders one message (`target`: sequence number and UID) into the
     /// output, if it still exists and CHANGEDSINCE does not leave it out.
-    /// `seen_now`: this FETCH set its \Seen, so its FLAGS are sent.
+    /// `seen_now`: this FETCH set its \Seen, so its FLAGS are sent. Once
+    /// the output holds [`SEND_AT`] bytes the rest of its items wait, as
+    /// a [`Rest`], for the output to be sent and a new read transaction.
     fn fetch_one(
         &mut self,
         reader: &Reader,
@@ -243,17 +283,24 @@ impl Session {
         mailbox_id: u64,
         (seq, uid): (u32, u32),
         seen_now: bool,
-    ) {
+        held: &mut Reservation,
+    ) -> Step {
         let Ok(Some(view)) = reader.message(mailbox_id, uid) else {
-            return;
+            return Step::Done;
         };
         if plan.changed_since.is_some_and(|since| view.modseq <= since) {
-            return;
+            return Step::Done;
         }
         let raw: &[u8] = match plan.blob {
             true => reader.blob(view.blob_id).ok().flatten().unwrap_or(&[]),
             false => &[],
         };
+        // The output may pass SEND_AT by one item: the largest is reserved
+        // before anything of this message is rendered.
+        let largest = plan.items.iter().map(|i| item_size(i, raw.len())).max();
+        if largest.is_some_and(|n| n > SEND_AT && !held.grow_to(n)) {
+            return Step::Unavailable;
+        }
         let stored = match plan.summary {
             true => Some(
                 reader
@@ -264,46 +311,141 @@ impl Session {
             ),
             false => None,
         };
+        let recent = self.selected().is_some_and(|s| s.is_recent(uid));
         let message = Message {
-            seq,
             view,
-            recent: self.selected().is_some_and(|s| s.is_recent(uid)),
+            recent,
             raw,
             summary: stored.as_ref().unwrap_or(&plan.no_summary),
         };
-        let sent_flags = message_data(self.out(), &plan.items, &message, seen_now);
+        let out = self.out();
+        out.extend_from_slice(format!("* {seq} FETCH (").as_bytes());
+        let mut sent_flags = false;
+        let next = render_items(out, &plan.items, &message, 0, &mut sent_flags);
+        if next < plan.items.len() {
+            let mut keywords = Vec::new();
+            let view = view.detach(&mut keywords);
+            return Step::Rest(Rest {
+                view,
+                keywords,
+                recent,
+                summary: stored,
+                next,
+                sent_flags,
+                seen_now,
+            });
+        }
+        self.end_message(&plan.items, &message, seen_now, sent_flags);
+        Step::Done
+    }
+
+    /// Goes on with a message's items under a new read transaction; the
+    /// rest again if the output filled up once more. A message expunged by
+    /// another session meanwhile, its last copy gone, gives its remaining
+    /// sections empty (RFC 2180 §4.1.3 allows that much).
+    fn fetch_rest(&mut self, reader: &Reader, plan: &Plan<'_>, mut r: Rest) -> Option<Rest> {
+        let raw: &[u8] = match plan.blob {
+            true => reader.blob(r.view.blob_id).ok().flatten().unwrap_or(&[]),
+            false => &[],
+        };
+        let message = Message {
+            view: r.view.attach(&r.keywords),
+            recent: r.recent,
+            raw,
+            summary: r.summary.as_ref().unwrap_or(&plan.no_summary),
+        };
+        let out = self.out();
+        r.next = render_items(out, &plan.items, &message, r.next, &mut r.sent_flags);
+        if r.next < plan.items.len() {
+            return Some(r);
+        }
+        self.end_message(&plan.items, &message, r.seen_now, r.sent_flags);
+        None
+    }
+
+    /// Closes a message's `* n FETCH (...)` line (RFC 3501 §7.4.2). A
+    /// message whose \Seen this FETCH set gets its FLAGS even unasked
+    /// (§6.4.5: the client learns of the change).
+    fn end_message(
+        &mut self,
+        items: &[FetchItem<'_>],
+        m: &Message<'_>,
+        seen_now: bool,
+        sent_flags: bool,
+    ) {
+        let out = self.out();
+        if seen_now && !sent_flags {
+            if !items.is_empty() {
+                out.push(b' ');
+            }
+            item_data(out, &FetchItem::Flags, m);
+        }
+        out.extend_from_slice(b")\r\n");
         if (sent_flags || seen_now)
             && let Some(sel) = self.selected_mut()
         {
-            sel.reported(uid, view.modseq);
+            sel.reported(m.view.uid, m.view.modseq);
         }
     }
 }
 
-/// One message's `* n FETCH (...)` line (RFC 3501 §7.4.2); whether FLAGS
-/// went in it. A message whose \Seen this FETCH set gets its FLAGS even
-/// unasked (§6.4.5: the client learns of the change).
-fn message_data(
+/// A message whose response was cut at [`SEND_AT`]: what rendering the
+/// rest of its items needs once the read transaction is gone.
+struct Rest {
+    view: MessageView<'static>,
+    /// The view's keywords, as stored.
+    keywords: Vec<u8>,
+    recent: bool,
+    summary: Option<Summary>,
+    /// The next item to render.
+    next: usize,
+    sent_flags: bool,
+    seen_now: bool,
+}
+
+/// How one message's rendering ended.
+enum Step {
+    Done,
+    Rest(Rest),
+    /// The memory budget cannot hold its largest item; nothing of it sent.
+    Unavailable,
+}
+
+/// Renders `items[from..]` of one message, each after a space but the
+/// first; stops early once the output holds [`SEND_AT`] bytes, so a FETCH
+/// of thousands of sections of one message is sent item by item rather
+/// than built whole. The index of the next item (`items.len()`: all done).
+fn render_items(
     out: &mut Vec<u8>,
     items: &[FetchItem<'_>],
     m: &Message<'_>,
-    seen_now: bool,
-) -> bool {
-    out.extend_from_slice(format!("* {} FETCH (", m.seq).as_bytes());
-    let mut sent_flags = false;
-    for (i, item) in items.iter().enumerate() {
+    from: usize,
+    sent_flags: &mut bool,
+) -> usize {
+    for (i, item) in items.iter().enumerate().skip(from) {
         if i > 0 {
             out.push(b' ');
         }
-        sent_flags |= matches!(item, FetchItem::Flags);
+        *sent_flags |= matches!(item, FetchItem::Flags);
         item_data(out, item, m);
+        if out.len() >= SEND_AT && i + 1 < items.len() {
+            return i + 1;
+        }
     }
-    if seen_now && !sent_flags {
-        out.push(b' ');
-        item_data(out, &FetchItem::Flags, m);
+    items.len()
+}
+
+/// The most bytes of message data an item can add to the output, for a
+/// message of `len` bytes.
+fn item_size(item: &FetchItem<'_>, len: usize) -> usize {
+    use FetchItem as F;
+    match item {
+        F::Rfc822 | F::Rfc822Header | F::Rfc822Text => len,
+        F::BodySection { partial, .. } => {
+            partial.map_or(len, |p| usize::try_from(p.count).unwrap_or(len).min(len))
+        }
+        _ => 0,
     }
-    out.extend_from_slice(b")\r\n");
-    sent_flags
 }
 
 /// One item and its value.

@@ -120,6 +120,11 @@ impl Session {
         &self.ctx.store
     }
 
+    /// The memory budget for message bytes in flight.
+    pub fn budget(&self) -> &net::Budget {
+        &self.ctx.budget
+    }
+
     /// Queues `text` for the client.
     pub fn put(&mut self, text: &str) {
         self.out.extend_from_slice(text.as_bytes());

@@ -1,7 +1,8 @@
 //! The TRANSACTION state (RFC 1939 §5): STAT, LIST, UIDL, RETR, TOP,
 //! DELE, NOOP and RSET over the session's snapshot of the INBOX. Its own
-//! file because these are the commands that write message data, straight
-//! from the store's map.
+//! file because these are the commands that write message data, copied
+//! out of the store under the memory budget so that no read transaction
+//! lives while the client reads.
 
 use super::{Flow, Session};
 use crate::net::Stream;
@@ -95,41 +96,57 @@ impl Session {
                 return Flow::Continue;
             }
         };
-        // A read transaction for the length of this one response: the
-        // bytes are written straight from the map. It pins the pages it
-        // sees while the client reads, which is why it is not kept longer.
-        let reader = match self.ctx.store.read() {
-            Ok(reader) => reader,
-            Err(e) => {
-                self.store_failure(&e);
+        // The bytes are copied out of a read transaction that lives only
+        // for the copy: one held across the writes would pin every page
+        // the writer frees for as long as the client takes to read (a
+        // stalled client: the whole write limit), and the map would grow
+        // (DESIGN.md "Budgets"). The copy comes out of the memory budget.
+        let (body, _held) = {
+            let reader = match self.ctx.store.read() {
+                Ok(reader) => reader,
+                Err(e) => {
+                    self.store_failure(&e);
+                    return Flow::Continue;
+                }
+            };
+            let message = match reader.blob(blob_id) {
+                Ok(Some(message)) => message,
+                Ok(None) => {
+                    // Expunged through IMAP since login, its last copy gone.
+                    self.err(format_args!("Message {n} was removed by another session"));
+                    return Flow::Continue;
+                }
+                Err(e) => {
+                    self.store_failure(&e);
+                    return Flow::Continue;
+                }
+            };
+            let len = lines.map_or(message.len(), |lines| top_len(message, lines));
+            let Some(held) = self.ctx.budget.reserve(len) else {
+                log::warn!(
+                    "[{}] {}: message {n} not sent: memory budget for messages in flight is spent ({} of {} bytes in use)",
+                    self.id,
+                    self.name,
+                    self.ctx.budget.in_use(),
+                    self.ctx.budget.limit()
+                );
+                // RFC 3206 §4: a temporary condition, try again later.
+                self.err(format_args!("[SYS/TEMP] Server busy, try again later"));
                 return Flow::Continue;
-            }
+            };
+            let mut body = Vec::with_capacity(len);
+            body.extend_from_slice(&message[..len]);
+            (body, held)
         };
-        let message = match reader.blob(blob_id) {
-            Ok(Some(message)) => message,
-            Ok(None) => {
-                // Expunged through IMAP since login, its last copy gone.
-                self.err(format_args!("Message {n} was removed by another session"));
-                return Flow::Continue;
-            }
-            Err(e) => {
-                self.store_failure(&e);
-                return Flow::Continue;
-            }
-        };
-        let body = match lines {
+        match lines {
             None => {
-                self.ok(format_args!("{} octets", message.len()));
+                self.ok(format_args!("{} octets", body.len()));
                 self.counts.retr += 1;
-                message
             }
-            Some(lines) => {
-                self.ok(format_args!("Top of message follows"));
-                &message[..top_len(message, lines)]
-            }
-        };
+            Some(_) => self.ok(format_args!("Top of message follows")),
+        }
         self.counts.bytes += body.len() as u64;
-        for run in DotStuffed::new(body) {
+        for run in DotStuffed::new(&body) {
             if self.out.put(stream, run).await.is_err() {
                 return Flow::Close;
             }
