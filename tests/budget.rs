@@ -137,3 +137,150 @@ fn budget_comes_back_when_a_connection_drops() {
     }
     assert_eq!(inbox(&data.0, "alice@home.arpa").len(), 3);
 }
+
+/// The server's resident memory, from /proc.
+fn rss(server: &Server) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kib * 1024
+}
+
+/// An IMAP session logged in as alice with INBOX selected.
+fn imap_selected(server: &Server) -> Client {
+    let mut i = server.connect("imap");
+    i.line();
+    i.send(b"a LOGIN alice@home.arpa alice-pw\r\n");
+    assert!(i.line().starts_with("a OK"));
+    i.send(b"b SELECT INBOX\r\n");
+    loop {
+        let line = i.line();
+        assert!(!line.is_empty(), "connection closed");
+        if line.starts_with("b ") {
+            assert!(line.starts_with("b OK"), "{line}");
+            return i;
+        }
+    }
+}
+
+/// A FETCH of 2500 sections of one 60 KB message (150 MB of response)
+/// to a client that does not read: the server sends it item by item and
+/// stays small, instead of building the whole response first.
+#[test]
+fn a_fetch_of_many_sections_is_not_built_in_memory() {
+    let (_data, server) = setup("budget-sections");
+    let mut c = server.connect("smtp");
+    c.expect("220");
+    c.cmd("EHLO client.example", "250");
+    c.cmd("MAIL FROM:<someone@example.org>", "250");
+    c.cmd("RCPT TO:<alice@home.arpa>", "250");
+    c.cmd("DATA", "354");
+    c.send(&body(b's', 60_000));
+    c.send(b".\r\n");
+    c.expect("250");
+    let before = rss(&server);
+    let mut i = imap_selected(&server);
+    let mut command = b"c FETCH 1 (".to_vec();
+    for n in 0..2500 {
+        if n > 0 {
+            command.push(b' ');
+        }
+        command.extend_from_slice(b"BODY.PEEK[]<0.60000>");
+    }
+    command.extend_from_slice(b")\r\n");
+    i.send(&command);
+    // Time to build it all, were it built; the client reads nothing.
+    std::thread::sleep(Duration::from_secs(3));
+    let grown = rss(&server).saturating_sub(before);
+    assert!(
+        grown < 32 << 20,
+        "the server grew by {} MiB for a stalled FETCH",
+        grown >> 20
+    );
+    // The session is still sound: the response reads to its end.
+    let mut total = 0usize;
+    let mut buf = vec![0u8; 1 << 16];
+    let mut tail = Vec::new();
+    while !tail.ends_with(b"c OK FETCH completed\r\n") {
+        let n = i.read_some(&mut buf).unwrap();
+        assert!(n > 0, "connection closed after {total} bytes");
+        total += n;
+        tail.extend_from_slice(&buf[..n]);
+        let keep = tail.len().saturating_sub(64);
+        tail.drain(..keep);
+    }
+    assert!(total > 2500 * 60_000, "{total} bytes");
+}
+
+/// The size of the store's data file.
+fn data_mdb(data: &std::path::Path) -> u64 {
+    std::fs::metadata(data.join("data.mdb")).unwrap().len()
+}
+
+/// Delivers `n` small messages to alice over one SMTP session.
+fn deliver_small(server: &Server, n: usize) {
+    let mut c = server.connect("smtp");
+    c.expect("220");
+    c.cmd("EHLO client.example", "250");
+    for k in 0..n {
+        c.cmd("MAIL FROM:<someone@example.org>", "250");
+        c.cmd("RCPT TO:<alice@home.arpa>", "250");
+        c.cmd("DATA", "354");
+        c.send(format!("Subject: small {k}\r\n\r\nhello\r\n.\r\n").as_bytes());
+        c.expect("250");
+    }
+    c.cmd("QUIT", "221");
+}
+
+/// Clients that stop reading in the middle of a large IMAP FETCH and of a
+/// POP3 RETR hold no LMDB read transaction: mail delivered meanwhile
+/// reuses the pages it frees, and data.mdb grows no more than it does
+/// with no such client (a pinned snapshot would make every commit's
+/// copied pages new ones).
+#[test]
+fn stalled_readers_hold_no_read_transaction() {
+    let data = TempDir::new("budget-stalled");
+    add_user(&data.0, "alice@home.arpa", "alice-pw");
+    let server = Server::start(
+        &data.0,
+        &["--max-message-size", "10M", "--memory-budget", "40M"],
+    );
+    let mut c = server.connect("smtp");
+    c.expect("220");
+    c.cmd("EHLO client.example", "250");
+    for k in 0..4u8 {
+        c.cmd("MAIL FROM:<someone@example.org>", "250");
+        c.cmd("RCPT TO:<alice@home.arpa>", "250");
+        c.cmd("DATA", "354");
+        c.send(&body(b'0' + k, 8 << 20));
+        c.send(b".\r\n");
+        c.expect("250");
+    }
+    c.cmd("QUIT", "221");
+
+    // How much the file grows for 200 deliveries with nobody reading.
+    deliver_small(&server, 20);
+    let start = data_mdb(&data.0);
+    deliver_small(&server, 200);
+    let quiet = data_mdb(&data.0) - start;
+
+    // Now with a FETCH of 32 MB and a RETR of 8 MB that nobody reads.
+    let mut imap = imap_selected(&server);
+    imap.send(b"c FETCH 1:* BODY.PEEK[]\r\n");
+    let mut pop = server.connect("pop3");
+    pop.line();
+    pop.send(b"USER alice@home.arpa\r\nPASS alice-pw\r\n");
+    assert!(pop.line().starts_with("+OK"));
+    assert!(pop.line().starts_with("+OK"));
+    pop.send(b"RETR 2\r\n");
+    std::thread::sleep(Duration::from_secs(1));
+    let start = data_mdb(&data.0);
+    deliver_small(&server, 200);
+    let stalled = data_mdb(&data.0) - start;
+    assert!(
+        stalled <= quiet + quiet / 2 + (256 << 10),
+        "data.mdb grew {stalled} bytes with stalled readers, {quiet} without"
+    );
+    drop(imap);
+    drop(pop);
+}
