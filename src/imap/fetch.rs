@@ -168,7 +168,7 @@ impl Session {
         // Covers what one item of a large message adds to the output past
         // SEND_AT, until that output is sent (DESIGN.md "Budgets").
         let mut held = self.budget().empty();
-        let mut rest: Option<Rest> = None;
+        let mut rest: Option<Box<Rest>> = None;
         let mut next = 0;
         while next < targets.len() || rest.is_some() {
             if next > 0 {
@@ -325,7 +325,7 @@ impl Session {
         if next < plan.items.len() {
             let mut keywords = Vec::new();
             let view = view.detach(&mut keywords);
-            return Step::Rest(Rest {
+            return Step::Rest(Box::new(Rest {
                 view,
                 keywords,
                 recent,
@@ -333,7 +333,7 @@ impl Session {
                 next,
                 sent_flags,
                 seen_now,
-            });
+            }));
         }
         self.end_message(&plan.items, &message, seen_now, sent_flags);
         Step::Done
@@ -343,7 +343,12 @@ impl Session {
     /// rest again if the output filled up once more. A message expunged by
     /// another session meanwhile, its last copy gone, gives its remaining
     /// sections empty (RFC 2180 §4.1.3 allows that much).
-    fn fetch_rest(&mut self, reader: &Reader, plan: &Plan<'_>, mut r: Rest) -> Option<Rest> {
+    fn fetch_rest(
+        &mut self,
+        reader: &Reader,
+        plan: &Plan<'_>,
+        mut r: Box<Rest>,
+    ) -> Option<Box<Rest>> {
         let raw: &[u8] = match plan.blob {
             true => reader.blob(r.view.blob_id).ok().flatten().unwrap_or(&[]),
             false => &[],
@@ -406,7 +411,8 @@ struct Rest {
 /// How one message's rendering ended.
 enum Step {
     Done,
-    Rest(Rest),
+    /// Boxed: a Summary is large, and rare here.
+    Rest(Box<Rest>),
     /// The memory budget cannot hold its largest item; nothing of it sent.
     Unavailable,
 }
