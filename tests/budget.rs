@@ -45,6 +45,17 @@ fn half_sent(server: &Server) -> Client {
     c
 }
 
+/// Reads IMAP lines up to the one tagged `tag`, and returns that one.
+fn tagged(c: &mut Client, tag: &str) -> String {
+    loop {
+        let line = c.line();
+        assert!(!line.is_empty(), "connection closed");
+        if line.starts_with(&format!("{tag} ")) {
+            return line;
+        }
+    }
+}
+
 /// Sends one whole message over DATA; the reply to the final dot.
 fn send(c: &mut Client, fill: u8) -> String {
     c.cmd("MAIL FROM:<someone@example.org>", "250");
@@ -58,6 +69,12 @@ fn send(c: &mut Client, fill: u8) -> String {
 #[test]
 fn smtp_and_imap_get_temporary_errors_while_the_budget_is_spent() {
     let (data, server) = setup("budget-spent");
+    let mut first = server.connect("smtp");
+    first.expect("220");
+    first.cmd("EHLO client.example", "250");
+    let reply = send(&mut first, b'p');
+    assert!(reply.starts_with("250"), "{reply}");
+    first.cmd("QUIT", "221");
     let mut a = half_sent(&server);
 
     // DATA past what is left: read to the dot, then 452 4.3.1; the
@@ -97,6 +114,24 @@ fn smtp_and_imap_get_temporary_errors_while_the_budget_is_spent() {
     i.send(b"d NOOP\r\n");
     assert!(i.line().starts_with("d OK"));
 
+    // Sending a stored message out needs the budget too: a FETCH stops
+    // with NO [UNAVAILABLE] before any of it, POP3 says -ERR [SYS/TEMP].
+    i.send(b"s SELECT INBOX\r\n");
+    tagged(&mut i, "s");
+    i.send(b"f FETCH 1 BODY.PEEK[]\r\n");
+    let line = i.line();
+    assert!(line.starts_with("f NO [UNAVAILABLE]"), "{line}");
+    let mut pop = server.connect("pop3");
+    pop.line();
+    pop.send(b"USER alice@home.arpa\r\nPASS alice-pw\r\n");
+    assert!(pop.line().starts_with("+OK"));
+    assert!(pop.line().starts_with("+OK"));
+    pop.send(b"RETR 1\r\n");
+    let line = pop.line();
+    assert!(line.starts_with("-ERR [SYS/TEMP]"), "{line}");
+    pop.send(b"QUIT\r\n");
+    pop.line();
+
     // The first message ends and is stored: its budget comes back.
     a.send(b".\r\n");
     a.expect("250");
@@ -105,13 +140,19 @@ fn smtp_and_imap_get_temporary_errors_while_the_budget_is_spent() {
     assert!(i.line().starts_with("+ "));
     i.send(&literal);
     i.send(b"\r\n");
-    let line = i.line();
+    let line = tagged(&mut i, "e");
     assert!(line.starts_with("e OK"), "{line}");
     let reply = send(&mut b, b'f');
     assert!(reply.starts_with("250"), "{reply}");
+    i.send(b"g FETCH 1 BODY.PEEK[]\r\n");
+    let mut line = i.line();
+    while line.ends_with(" EXISTS\r\n") || line.ends_with(" RECENT\r\n") {
+        line = i.line();
+    }
+    assert!(line.starts_with("* 1 FETCH (BODY[] {"), "{line}");
 
     let stored = inbox(&data.0, "alice@home.arpa");
-    assert_eq!(stored.len(), 3, "a's, the APPEND and b's retry");
+    assert_eq!(stored.len(), 4, "the first, a's, the APPEND and b's retry");
     assert!(
         server
             .log()
