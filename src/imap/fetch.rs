@@ -7,16 +7,19 @@
 //!    \Seen is set;
 //! 2. \Seen set on the messages that lack it, in one write before anything
 //!    is sent, so the FLAGS sent are the new ones;
-//! 3. each message rendered ([`message_data`]) from a read transaction
-//!    that lives for one bounded chunk of messages and is dropped before
-//!    output is sent or other sessions run: no LMDB read transaction
-//!    lives across a socket write (DESIGN.md). Message bytes are copied
-//!    into the output for that reason; a chunk ends early once the output
-//!    holds [`SEND_AT`] bytes, and so does a message, between two items
-//!    (its rest is rendered under a new transaction once the output is
-//!    sent), so at most one item more is buffered. The largest item of a
-//!    large message is reserved from the memory budget before rendering
-//!    (`NO [UNAVAILABLE]` when it cannot be).
+//! 3. each message rendered ([`Session::fetch_one`]) from a read
+//!    transaction that lives for one bounded chunk of messages and is
+//!    dropped before output is sent or other sessions run: no LMDB read
+//!    transaction lives across a socket write (DESIGN.md "Budgets"), so a
+//!    client that stops reading pins no pages. Message bytes are copied
+//!    into the output for that reason, and the output stays small: a
+//!    chunk ends once it holds [`SEND_AT`] bytes, and so does a message,
+//!    between two items or after announcing a literal larger than that;
+//!    its [`Rest`] (the next piece of the literal, then the next items)
+//!    comes from a new transaction once the output is sent. Only a large
+//!    literal built here rather than cut from the stored message (HEADER.
+//!    FIELDS of a huge header) takes the memory budget; without it the
+//!    item is NIL and the FETCH ends `NO [UNAVAILABLE]`.
 
 use super::parse::{FetchArgs, FetchItem, Partial, Section, SectionText};
 use super::render;
