@@ -405,3 +405,44 @@ fn stalled_readers_hold_no_read_transaction() {
     drop(imap);
     drop(pop);
 }
+
+/// The figure of issue 13's "done when", at full size (slow; run by hand
+/// with `cargo test --release --test budget -- --ignored --nocapture`):
+/// 100 MB of messages, a client that stops reading in the middle of
+/// `FETCH 1:* BODY[]`, 1000 messages delivered meanwhile; data.mdb must
+/// grow no more than 10% beyond what those messages need.
+#[test]
+#[ignore]
+fn figure_stalled_fetch_over_100_mb() {
+    let data = TempDir::new("budget-figure");
+    add_user(&data.0, "alice@home.arpa", "alice-pw");
+    let server = Server::start(&data.0, &["--max-message-size", "10M"]);
+    let mut c = server.connect("smtp");
+    c.expect("220");
+    c.cmd("EHLO client.example", "250");
+    for k in 0..10u8 {
+        c.cmd("MAIL FROM:<someone@example.org>", "250");
+        c.cmd("RCPT TO:<alice@home.arpa>", "250");
+        c.cmd("DATA", "354");
+        c.send(&body(b'0' + k, 10_000_000));
+        c.send(b".\r\n");
+        c.expect("250");
+    }
+    c.cmd("QUIT", "221");
+    // What 1000 messages need, with nobody reading.
+    let start = data_mdb(&data.0);
+    deliver_small(&server, 1000);
+    let quiet = data_mdb(&data.0) - start;
+    let mut imap = imap_selected(&server);
+    imap.send(b"c FETCH 1:* BODY[]\r\n");
+    std::thread::sleep(Duration::from_secs(1));
+    let start = data_mdb(&data.0);
+    deliver_small(&server, 1000);
+    let stalled = data_mdb(&data.0) - start;
+    println!(
+        "data.mdb grew {stalled} bytes for 1000 messages under a stalled FETCH of 100 MB, {quiet} with nobody reading; total {}",
+        data_mdb(&data.0)
+    );
+    assert!(stalled <= quiet + quiet / 10 + (64 << 10));
+    drop(imap);
+}

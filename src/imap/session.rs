@@ -369,6 +369,9 @@ impl Session {
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             let literal = parse::literal_at_end(line);
             if unavailable.is_none() {
+                // Exactly: after a large literal, a doubled Vec would hold
+                // twice the message.
+                command.reserve_exact(line.len() + 2);
                 command.extend_from_slice(line);
             }
             self.input.consume(len);
