@@ -446,3 +446,58 @@ fn figure_stalled_fetch_over_100_mb() {
     assert!(stalled <= quiet + quiet / 10 + (64 << 10));
     drop(imap);
 }
+
+/// Peak resident memory of the server, from /proc.
+fn peak_rss(server: &Server) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kib * 1024
+}
+
+/// Issue 13's SMTP flood at full size (slow; run by hand as above): 20
+/// connections each sending a 25 MB message at once, with the default
+/// budget. Those that do not fit hear 452 4.3.1; the server's peak RSS
+/// stays under 128 MiB.
+#[test]
+#[ignore]
+fn figure_twenty_25_mb_messages_at_once() {
+    let (_data, server) = {
+        let data = TempDir::new("budget-flood");
+        add_user(&data.0, "alice@home.arpa", "alice-pw");
+        let server = Server::start(&data.0, &[]);
+        (data, server)
+    };
+    let message = std::sync::Arc::new(body(b'z', 25_000_000));
+    let senders: Vec<_> = (0..20)
+        .map(|_| {
+            let port = server.port("smtp");
+            let message = message.clone();
+            std::thread::spawn(move || {
+                let mut c =
+                    Client::plain(std::net::TcpStream::connect(("127.0.0.1", port)).unwrap());
+                c.expect("220");
+                c.cmd("EHLO client.example", "250");
+                c.cmd("MAIL FROM:<someone@example.org>", "250");
+                c.cmd("RCPT TO:<alice@home.arpa>", "250");
+                c.cmd("DATA", "354");
+                c.send(&message);
+                c.send(b".\r\n");
+                c.reply()
+            })
+        })
+        .collect();
+    let replies: Vec<String> = senders.into_iter().map(|t| t.join().unwrap()).collect();
+    let taken = replies.iter().filter(|r| r.starts_with("250")).count();
+    let later = replies
+        .iter()
+        .filter(|r| r.starts_with("452 4.3.1"))
+        .count();
+    let peak = peak_rss(&server);
+    println!(
+        "20 x 25 MB at once: {taken} taken, {later} told 452 4.3.1; peak RSS {} MiB",
+        peak >> 20
+    );
+    assert_eq!(taken + later, 20, "{replies:?}");
+    assert!(peak < 128 << 20);
+}
