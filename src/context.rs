@@ -19,7 +19,7 @@ use event_listener::{Event, EventListener};
 use crate::auth::{FailureLimiter, LoginResult, Verifier};
 use crate::config::{Config, Service};
 use crate::logsink::{Limiter, Verdict};
-use crate::net::Stream;
+use crate::net::{Budget, Stream};
 use crate::store::Store;
 use crate::tls::Tls;
 
@@ -64,6 +64,8 @@ pub struct Context {
     pub shutdown: Rc<Shutdown>,
     /// Fired when SMTP queues mail for outbound delivery: wakes the runner.
     pub queue_kick: Rc<Event>,
+    /// Message bytes in flight, all sessions (DESIGN.md "Budgets").
+    pub budget: Budget,
     next_session: Cell<u64>,
     /// Budget of lines a client can make the server repeat (refused
     /// logins while it is blocked): DESIGN.md "Budgets", the log.
@@ -72,7 +74,9 @@ pub struct Context {
 
 impl Context {
     pub fn new(config: Config, store: Store, tls: Tls) -> Context {
+        let budget = Budget::new(usize::try_from(config.memory_budget).unwrap_or(usize::MAX));
         Context {
+            budget,
             config,
             store,
             tls,

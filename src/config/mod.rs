@@ -36,6 +36,8 @@ pub struct Config {
     pub tls_files: Option<(PathBuf, PathBuf)>,
     pub trusted_networks: Vec<Cidr>,
     pub max_message_size: u64,
+    /// Message bytes buffered at once, all connections (`net::Budget`).
+    pub memory_budget: u64,
     pub max_connections: u32,
     pub max_connections_per_ip: u32,
     pub map_size: u64,
@@ -172,6 +174,19 @@ impl Config {
                 .ok_or_else(|| raw.error("must be a size from 1K to 1G, like 26214400 or 25M"))?,
             None => 25 << 20,
         };
+        // 64 MiB: two messages of the default largest size in flight at
+        // once plus change, so that a flood of big messages keeps the
+        // whole process under 128 MiB on a 1 GB board; mail beyond it is
+        // answered with a temporary error and retried by its sender.
+        let memory_budget = match pick(&args.memory_budget, "memory-budget", env) {
+            Some(raw) => parse_size(&raw.value)
+                .filter(|n| *n >= max_message_size && usize::try_from(*n).is_ok())
+                .ok_or_else(|| {
+                    raw.error("must be a size of at least --max-message-size, like 64M")
+                })?,
+            // A larger --max-message-size raises it: two such messages.
+            None => (64 << 20).max(max_message_size.saturating_mul(2)),
+        };
         let max_connections = count(&args.max_connections, "max-connections", 1000, env)?;
         let max_connections_per_ip = count(
             &args.max_connections_per_ip,
@@ -209,6 +224,7 @@ impl Config {
             tls_files,
             trusted_networks,
             max_message_size,
+            memory_budget,
             max_connections,
             max_connections_per_ip,
             map_size,

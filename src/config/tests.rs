@@ -480,3 +480,33 @@ fn durations_and_hosts() {
     );
     assert!(parse_host_port("bad host:25").is_err());
 }
+
+/// The memory budget: 64M by default, twice a larger --max-message-size,
+/// and never below one message.
+#[test]
+fn memory_budget() {
+    let home = [("HOME", "/home/u")];
+    let c = resolve(ServeArgs::default(), &home).unwrap();
+    assert_eq!(c.memory_budget, 64 << 20);
+    let c = resolve(
+        ServeArgs::default(),
+        &[("HOME", "/home/u"), ("SMOLMAIL_MAX_MESSAGE_SIZE", "100M")],
+    )
+    .unwrap();
+    assert_eq!(c.memory_budget, 200 << 20);
+    let args = ServeArgs {
+        memory_budget: Some("256M".into()),
+        ..Default::default()
+    };
+    assert_eq!(resolve(args, &home).unwrap().memory_budget, 256 << 20);
+    let args = ServeArgs {
+        memory_budget: Some("10M".into()),
+        ..Default::default()
+    };
+    let e = resolve(args, &home).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("--memory-budget=\"10M\": must be a size of at least --max-message-size"),
+        "{e}"
+    );
+}

@@ -375,11 +375,17 @@ pub fn run(data: &Path, id: Option<&str>) -> Result<String, String> {
         .ok()
         .and_then(|v| crate::config::parse_size(&v))
         .unwrap_or(25 << 20);
+    // This process's own budget, as the server would size it by default.
+    let budget = crate::net::Budget::new(
+        usize::try_from((64u64 << 20).max(max_message_size.saturating_mul(2)))
+            .unwrap_or(usize::MAX),
+    );
     let resolver = Resolver::new(&dns_servers());
     let env = Env {
         store: &store,
         resolver: &resolver,
         max_message_size,
+        budget: &budget,
     };
     let mut lines = Vec::new();
     let mut failed = 0;

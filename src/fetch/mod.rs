@@ -40,6 +40,8 @@ pub struct Env {
     pub dns_servers: Vec<SocketAddr>,
     /// `--max-message-size`: larger messages stay on the server.
     pub max_message_size: u64,
+    /// The server's memory budget for message bytes in flight.
+    pub budget: crate::net::Budget,
 }
 
 /// `#3 bob@example.com at imap.example.com:993 for you@home.arpa`: how

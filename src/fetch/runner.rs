@@ -50,6 +50,7 @@ impl Fetcher {
             store: &self.env.store,
             resolver: &self.resolver,
             max_message_size: self.env.max_message_size,
+            budget: &self.env.budget,
         }
     }
 }

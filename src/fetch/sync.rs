@@ -18,11 +18,13 @@
 //!    the batch is on disk with its progress or not at all.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use super::client::{Error, Selected, Session, Target};
 use super::identity;
 use super::response::{Limits, Untagged};
 use crate::net::dns::Resolver;
+use crate::net::{Budget, Reservation};
 use crate::store::{Delivery, FetchAccount, FetchBatch, Fetched, Store, Summarized};
 use crate::wire::imap::sequence::sequence_set;
 
@@ -42,6 +44,9 @@ pub struct Env<'a> {
     pub resolver: &'a Resolver,
     /// `--max-message-size`: larger messages stay on the server.
     pub max_message_size: u64,
+    /// The server's memory budget: each batch is reserved before it is
+    /// fetched.
+    pub budget: &'a Budget,
 }
 
 /// Progress for a terminal (`smolmail fetch run`).
@@ -154,7 +159,10 @@ struct Pull<'a> {
 
 /// Batches to fetch and store: the UIDs, and the last UID each accounts
 /// for (skipped messages included).
-type Batches = Vec<(Vec<u32>, u32)>;
+/// Each batch: its UIDs, the last UID it covers, and the most bytes it
+/// holds in memory (its messages, and the largest once more while it is
+/// read off the connection), reserved from the memory budget first.
+type Batches = Vec<(Vec<u32>, u32, u64)>;
 
 /// Pulls folder `index` of `account`. `budget` is what is left of the
 /// run's message cap; the folder takes from it.
@@ -254,6 +262,7 @@ fn plan(
 ) -> (Batches, usize) {
     let mut batches: Batches = Vec::new();
     let (mut uids, mut bytes, mut through) = (Vec::new(), 0u64, pull.last);
+    let mut largest = 0u64;
     let mut todo = 0usize;
     let (mut room, mut over_quota) = (pull.room, false);
     for l in listed {
@@ -296,11 +305,13 @@ fn plan(
         if !uids.is_empty()
             && (uids.len() >= BATCH_MESSAGES || bytes + u64::from(l.size) > BATCH_BYTES)
         {
-            batches.push((std::mem::take(&mut uids), through));
+            batches.push((std::mem::take(&mut uids), through, bytes + largest));
             bytes = 0;
+            largest = 0;
         }
         uids.push(l.uid);
         bytes += u64::from(l.size);
+        largest = largest.max(u64::from(l.size));
         through = l.uid;
         *budget -= 1;
         todo += 1;
@@ -314,7 +325,7 @@ fn plan(
         through = through.max(next.saturating_sub(1));
     }
     if !uids.is_empty() || through > pull.last || pull.changed {
-        batches.push((uids, through));
+        batches.push((uids, through, bytes + largest));
     }
     (batches, todo)
 }
@@ -329,7 +340,9 @@ async fn pull_batches(
     progress: &mut dyn FnMut(Event<'_>),
 ) -> Result<(), Error> {
     let (mut done, mut done_bytes) = (0usize, 0u64);
-    for (uids, through) in batches {
+    for (uids, through, held) in batches {
+        // Held until the batch is stored.
+        let _held = reserve(env, pull, held).await?;
         let fetched = if uids.is_empty() {
             Vec::new()
         } else {
@@ -357,6 +370,30 @@ async fn pull_batches(
     }
     Ok(())
 }
+
+/// Takes `bytes` of the memory budget for one batch, waiting up to a
+/// minute for the server's sessions to give some back; when they do not,
+/// the run ends and the batch waits for the next one (nothing is lost:
+/// the folder's last UID moves only with a stored batch).
+async fn reserve(env: &Env<'_>, pull: &Pull<'_>, bytes: u64) -> Result<Reservation, Error> {
+    let bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
+    for _ in 0..BUDGET_WAITS {
+        if let Some(held) = env.budget.reserve(bytes) {
+            return Ok(held);
+        }
+        smol::Timer::after(Duration::from_secs(1)).await;
+    }
+    Err(Error(format!(
+        "#{}: {}: memory budget for messages in flight is spent ({} of {} bytes in use, {bytes} needed); the rest waits for the next run",
+        pull.account_id,
+        pull.remote,
+        env.budget.in_use(),
+        env.budget.limit()
+    )))
+}
+
+/// Seconds a batch waits for the memory budget.
+const BUDGET_WAITS: u32 = 60;
 
 /// UIDNEXT says no UID above `last` exists (§7.3.1 and §2.3.1.1).
 fn nothing_new(selected: &Selected, last: u32) -> bool {
@@ -580,8 +617,9 @@ mod tests {
             &mut budget,
             &mut totals,
         );
-        // UIDNEXT 9: everything through 8 is accounted for.
-        assert_eq!(batches, vec![(vec![3, 6], 8)]);
+        // UIDNEXT 9: everything through 8 is accounted for. Memory: both
+        // messages, and the larger once more while it is read.
+        assert_eq!(batches, vec![(vec![3, 6], 8, 30)]);
         assert_eq!((todo, budget, totals.too_large), (2, 98, 1));
         assert!(!totals.capped);
     }
@@ -606,7 +644,7 @@ mod tests {
         assert_eq!(batches[0].0.len(), BATCH_MESSAGES);
         let last = BATCH_MESSAGES as u32 + 1;
         // Capped: the last batch accounts only for what it took.
-        assert_eq!(batches[1], (vec![last], last));
+        assert_eq!(batches[1], (vec![last], last, 2));
         assert!(totals.capped);
     }
 
@@ -664,6 +702,6 @@ mod tests {
             &mut budget,
             &mut totals,
         );
-        assert_eq!((batches, todo), (vec![(vec![], 7)], 0));
+        assert_eq!((batches, todo), (vec![(vec![], 7, 0)], 0));
     }
 }

@@ -7,19 +7,26 @@
 //!    \Seen is set;
 //! 2. \Seen set on the messages that lack it, in one write before anything
 //!    is sent, so the FLAGS sent are the new ones;
-//! 3. each message rendered ([`message_data`]) from a read transaction
-//!    that lives for one bounded chunk of messages and is dropped before
-//!    output is sent or other sessions run: no LMDB read transaction
-//!    lives across a socket write (DESIGN.md). Message bytes are copied
-//!    into the output for that reason; a chunk ends early once the output
-//!    holds [`SEND_AT`] bytes, so at most one message more is buffered.
+//! 3. each message rendered ([`Session::fetch_one`]) from a read
+//!    transaction that lives for one bounded chunk of messages and is
+//!    dropped before output is sent or other sessions run: no LMDB read
+//!    transaction lives across a socket write (DESIGN.md "Budgets"), so a
+//!    client that stops reading pins no pages. Message bytes are copied
+//!    into the output for that reason, and the output stays small: a
+//!    chunk ends once it holds [`SEND_AT`] bytes, and so does a message,
+//!    between two items or after announcing a literal larger than that;
+//!    its [`Rest`] (the next piece of the literal, then the next items)
+//!    comes from a new transaction once the output is sent. Only a large
+//!    literal built here rather than cut from the stored message (HEADER.
+//!    FIELDS of a huge header) takes the memory budget; without it the
+//!    item is NIL and the FETCH ends `NO [UNAVAILABLE]`.
 
 use super::parse::{FetchArgs, FetchItem, Partial, Section, SectionText};
 use super::render;
 use super::section;
 use super::session::Session;
 use crate::mime::Summary;
-use crate::net::Stream;
+use crate::net::{Reservation, Stream};
 use crate::store::{FlagChange, FlagOp, Flags, MessageView, Reader, StoreError};
 use crate::wire::imap::datetime::write_date_time;
 use crate::wire::imap::quote;
@@ -106,7 +113,6 @@ fn sets_seen(item: &FetchItem<'_>) -> bool {
 
 /// One message as the renderer sees it.
 struct Message<'m> {
-    seq: u32,
     view: MessageView<'m>,
     recent: bool,
     raw: &'m [u8],
@@ -162,13 +168,22 @@ impl Session {
             },
             false => Vec::new(),
         };
+        // Covers a large literal built here (HEADER.FIELDS of a huge
+        // header) until the output holding it is sent (DESIGN.md "Budgets").
+        let mut held = self.budget().empty();
+        // An item that could not be reserved went out as NIL.
+        let mut unavailable = false;
+        let mut rest: Option<Box<Rest>> = None;
         let mut next = 0;
-        while next < targets.len() {
+        while next < targets.len() || rest.is_some() {
             if next > 0 {
                 if self.out().len() >= SEND_AT && !self.flush(stream).await {
                     return false;
                 }
                 smol::future::yield_now().await;
+            }
+            if self.out().len() < SEND_AT {
+                held.shrink_to(0);
             }
             let reader = match self.store().read() {
                 Ok(r) => r,
@@ -177,15 +192,54 @@ impl Session {
                     return true;
                 }
             };
+            if let Some(r) = rest.take() {
+                let step = self.fetch_rest(&reader, &plan, r, &mut held, &mut unavailable);
+                match step {
+                    Ok(r) => rest = r,
+                    Err(uid) => {
+                        log::warn!(
+                            "[{}] imap: UID {uid} became unreadable while it was sent; closing",
+                            self.id()
+                        );
+                        return false;
+                    }
+                }
+                if rest.is_some() || self.out().len() >= SEND_AT {
+                    continue;
+                }
+            }
             let end = (next + CHUNK).min(targets.len());
             for &(seq, uid) in &targets[next..end] {
                 next += 1;
                 let seen = seen_now.binary_search(&uid).is_ok();
-                self.fetch_one(&reader, &plan, mailbox_id, (seq, uid), seen);
-                if self.out().len() >= SEND_AT {
+                let target = (seq, uid, seen);
+                rest = self.fetch_one(
+                    &reader,
+                    &plan,
+                    mailbox_id,
+                    target,
+                    &mut held,
+                    &mut unavailable,
+                );
+                if rest.is_some() || self.out().len() >= SEND_AT {
                     break;
                 }
             }
+        }
+        if unavailable {
+            log::warn!(
+                "[{}] imap: FETCH sent NIL for a large item: memory budget for messages in flight is spent ({} of {} bytes in use)",
+                self.id(),
+                self.budget().in_use(),
+                self.budget().limit()
+            );
+            // RFC 5530: a temporary failure; what was sent stands.
+            self.tagged(
+                tag,
+                "NO",
+                "[UNAVAILABLE] Server busy with other messages, some items sent as NIL; try again later",
+            );
+            return true;
         }
         let done = match uid {
             true => "UID FETCH completed",
@@ -233,22 +287,24 @@ impl Session {
         Ok(changed)
     }
 
-    /// Renders one message (`target`: sequence number and UID) into the
-    /// output, if it still exists and CHANGEDSINCE does not leave it out.
-    /// `seen_now`: this FETCH set its \Seen, so its FLAGS are sent.
+    /// Renders one message (`target`: sequence number, UID, and whether
+    /// this FETCH set its \Seen, so its FLAGS are sent) into the output,
+    /// if it still exists and CHANGEDSINCE does not leave it out. Once the
+    /// output holds [`SEND_AT`] bytes, or a large literal is due, the rest
+    /// of it waits, as a [`Rest`], for the output to be sent and a new read
+    /// transaction.
     fn fetch_one(
         &mut self,
         reader: &Reader,
         plan: &Plan<'_>,
         mailbox_id: u64,
-        (seq, uid): (u32, u32),
-        seen_now: bool,
-    ) {
-        let Ok(Some(view)) = reader.message(mailbox_id, uid) else {
-            return;
-        };
+        (seq, uid, seen_now): (u32, u32, bool),
+        held: &mut Reservation,
+        unavailable: &mut bool,
+    ) -> Option<Box<Rest>> {
+        let view = reader.message(mailbox_id, uid).ok().flatten()?;
         if plan.changed_since.is_some_and(|since| view.modseq <= since) {
-            return;
+            return None;
         }
         let raw: &[u8] = match plan.blob {
             true => reader.blob(view.blob_id).ok().flatten().unwrap_or(&[]),
@@ -264,100 +320,264 @@ impl Session {
             ),
             false => None,
         };
+        let recent = self.selected().is_some_and(|s| s.is_recent(uid));
         let message = Message {
-            seq,
             view,
-            recent: self.selected().is_some_and(|s| s.is_recent(uid)),
+            recent,
             raw,
             summary: stored.as_ref().unwrap_or(&plan.no_summary),
         };
-        let sent_flags = message_data(self.out(), &plan.items, &message, seen_now);
+        let out = self.out();
+        out.extend_from_slice(format!("* {seq} FETCH (").as_bytes());
+        let mut sent_flags = false;
+        let mut render = Render {
+            out,
+            held,
+            unavailable,
+        };
+        let (next, literal) = render.items(&plan.items, &message, 0, &mut sent_flags);
+        if next < plan.items.len() || literal.is_some() {
+            let mut keywords = Vec::new();
+            let view = view.detach(&mut keywords);
+            return Some(Box::new(Rest {
+                view,
+                keywords,
+                recent,
+                summary: stored,
+                next,
+                literal,
+                sent_flags,
+                seen_now,
+            }));
+        }
+        self.end_message(&plan.items, &message, seen_now, sent_flags);
+        None
+    }
+
+    /// Goes on with a message under a new read transaction: the next piece
+    /// of a large literal, then its other items; the rest again if the
+    /// output filled up once more. A message expunged by another session
+    /// meanwhile, its last copy gone, gives its remaining sections empty
+    /// (RFC 2180 §4.1.3 allows that much), except in the middle of a
+    /// literal whose length was announced: then the UID is the error, and
+    /// the connection ends.
+    fn fetch_rest(
+        &mut self,
+        reader: &Reader,
+        plan: &Plan<'_>,
+        mut r: Box<Rest>,
+        held: &mut Reservation,
+        unavailable: &mut bool,
+    ) -> Result<Option<Box<Rest>>, u32> {
+        let raw: &[u8] = match plan.blob {
+            true => reader.blob(r.view.blob_id).ok().flatten().unwrap_or(&[]),
+            false => &[],
+        };
+        let out = self.out();
+        if let Some(literal) = r.literal.as_mut() {
+            while literal.at < literal.end && out.len() < SEND_AT {
+                let to = literal.end.min(literal.at + SEND_AT);
+                let piece = raw.get(literal.at..to).ok_or(r.view.uid)?;
+                out.extend_from_slice(piece);
+                literal.at = to;
+            }
+            if literal.at < literal.end {
+                return Ok(Some(r));
+            }
+            r.literal = None;
+        }
+        let message = Message {
+            view: r.view.attach(&r.keywords),
+            recent: r.recent,
+            raw,
+            summary: r.summary.as_ref().unwrap_or(&plan.no_summary),
+        };
+        let mut render = Render {
+            out,
+            held,
+            unavailable,
+        };
+        (r.next, r.literal) = render.items(&plan.items, &message, r.next, &mut r.sent_flags);
+        if r.next < plan.items.len() || r.literal.is_some() {
+            return Ok(Some(r));
+        }
+        self.end_message(&plan.items, &message, r.seen_now, r.sent_flags);
+        Ok(None)
+    }
+
+    /// Closes a message's `* n FETCH (...)` line (RFC 3501 §7.4.2). A
+    /// message whose \Seen this FETCH set gets its FLAGS even unasked
+    /// (§6.4.5: the client learns of the change).
+    fn end_message(
+        &mut self,
+        items: &[FetchItem<'_>],
+        m: &Message<'_>,
+        seen_now: bool,
+        sent_flags: bool,
+    ) {
+        let out = self.out();
+        if seen_now && !sent_flags {
+            if !items.is_empty() {
+                out.push(b' ');
+            }
+            flags(out, m);
+        }
+        out.extend_from_slice(b")\r\n");
         if (sent_flags || seen_now)
             && let Some(sel) = self.selected_mut()
         {
-            sel.reported(uid, view.modseq);
+            sel.reported(m.view.uid, m.view.modseq);
         }
     }
 }
 
-/// One message's `* n FETCH (...)` line (RFC 3501 §7.4.2); whether FLAGS
-/// went in it. A message whose \Seen this FETCH set gets its FLAGS even
-/// unasked (§6.4.5: the client learns of the change).
-fn message_data(
-    out: &mut Vec<u8>,
-    items: &[FetchItem<'_>],
-    m: &Message<'_>,
+/// A message whose response was cut: what rendering the rest of it needs
+/// once the read transaction is gone.
+struct Rest {
+    view: MessageView<'static>,
+    /// The view's keywords, as stored.
+    keywords: Vec<u8>,
+    recent: bool,
+    summary: Option<Summary>,
+    /// The next item to render.
+    next: usize,
+    /// A large literal announced and not all sent.
+    literal: Option<Literal>,
+    sent_flags: bool,
     seen_now: bool,
-) -> bool {
-    out.extend_from_slice(format!("* {} FETCH (", m.seq).as_bytes());
-    let mut sent_flags = false;
-    for (i, item) in items.iter().enumerate() {
-        if i > 0 {
-            out.push(b' ');
-        }
-        sent_flags |= matches!(item, FetchItem::Flags);
-        item_data(out, item, m);
-    }
-    if seen_now && !sent_flags {
-        out.push(b' ');
-        item_data(out, &FetchItem::Flags, m);
-    }
-    out.extend_from_slice(b")\r\n");
-    sent_flags
 }
 
-/// One item and its value.
-fn item_data(out: &mut Vec<u8>, item: &FetchItem<'_>, m: &Message<'_>) {
-    let put = |out: &mut Vec<u8>, text: &str| out.extend_from_slice(text.as_bytes());
-    match item {
-        FetchItem::Flags => {
-            put(out, "FLAGS ");
-            render::flags(out, m.view.flags, m.recent, m.view.keywords());
+/// A large literal's bytes, `raw[at..end]` of the stored message, sent a
+/// piece at a time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Literal {
+    at: usize,
+    end: usize,
+}
+
+/// Where items are rendered: the output, and the budget for large
+/// literals built here.
+struct Render<'r> {
+    out: &'r mut Vec<u8>,
+    held: &'r mut Reservation,
+    /// Set when an item went out as NIL for want of budget.
+    unavailable: &'r mut bool,
+}
+
+impl Render<'_> {
+    /// Renders `items[from..]` of one message, each after a space but the
+    /// first; stops early once the output holds [`SEND_AT`] bytes, so a
+    /// FETCH of thousands of sections of one message is sent item by item
+    /// rather than built whole, or after announcing a large literal. The
+    /// index of the next item (`items.len()`: all done) and that literal.
+    fn items(
+        &mut self,
+        items: &[FetchItem<'_>],
+        m: &Message<'_>,
+        from: usize,
+        sent_flags: &mut bool,
+    ) -> (usize, Option<Literal>) {
+        for (i, item) in items.iter().enumerate().skip(from) {
+            if i > 0 {
+                self.out.push(b' ');
+            }
+            *sent_flags |= matches!(item, FetchItem::Flags);
+            if let Some(literal) = self.item(item, m) {
+                return (i + 1, Some(literal));
+            }
+            if self.out.len() >= SEND_AT && i + 1 < items.len() {
+                return (i + 1, None);
+            }
         }
-        FetchItem::Uid => put(out, &format!("UID {}", m.view.uid)),
-        FetchItem::ModSeq => put(out, &format!("MODSEQ ({})", m.view.modseq)),
-        FetchItem::InternalDate => {
-            put(out, "INTERNALDATE ");
-            write_date_time(out, m.view.internal_date);
-        }
-        FetchItem::Rfc822Size => put(out, &format!("RFC822.SIZE {}", m.view.size)),
-        FetchItem::Envelope => {
-            put(out, "ENVELOPE ");
-            render::envelope(out, &m.summary.envelope);
-        }
-        FetchItem::Body => {
-            put(out, "BODY ");
-            render::body_structure(out, &m.summary.root, false);
-        }
-        FetchItem::BodyStructure => {
-            put(out, "BODYSTRUCTURE ");
-            render::body_structure(out, &m.summary.root, true);
-        }
-        FetchItem::Rfc822 => {
-            put(out, "RFC822 ");
-            quote::literal(out, m.raw);
-        }
-        FetchItem::Rfc822Header => {
-            put(out, "RFC822.HEADER ");
-            let body_start = m.summary.root.body_start as usize;
-            quote::literal(out, m.raw.get(..body_start).unwrap_or(m.raw));
-        }
-        FetchItem::Rfc822Text => {
-            put(out, "RFC822.TEXT ");
-            let body_start = m.summary.root.body_start as usize;
-            quote::literal(out, m.raw.get(body_start..).unwrap_or(&[]));
-        }
-        FetchItem::BodySection {
-            section, partial, ..
-        } => {
-            let bytes = section::extract(m.raw, m.summary, section).unwrap_or_default();
-            put(out, "BODY[");
-            section_name(out, section);
-            put(out, "]");
-            let bytes = partial_bytes(out, &bytes, *partial);
-            quote::literal(out, bytes);
-        }
+        (items.len(), None)
     }
+
+    /// Message bytes as a literal (RFC 3501 §4.3). A large one that lies
+    /// in the stored message is only announced: its bytes follow a piece
+    /// at a time, each from its own read transaction. A large one built
+    /// here (HEADER.FIELDS of a huge header) is reserved from the memory
+    /// budget, or sent as NIL (the values are nstrings, §9).
+    fn literal(&mut self, raw: &[u8], bytes: &[u8]) -> Option<Literal> {
+        if bytes.len() <= SEND_AT {
+            quote::literal(self.out, bytes);
+            return None;
+        }
+        let at = (bytes.as_ptr() as usize).wrapping_sub(raw.as_ptr() as usize);
+        if at <= raw.len() && bytes.len() <= raw.len() - at {
+            self.out
+                .extend_from_slice(format!("{{{}}}\r\n", bytes.len()).as_bytes());
+            return Some(Literal {
+                at,
+                end: at + bytes.len(),
+            });
+        }
+        if self.held.grow_to(bytes.len()) {
+            quote::literal(self.out, bytes);
+        } else {
+            self.out.extend_from_slice(b"NIL");
+            *self.unavailable = true;
+        }
+        None
+    }
+
+    /// One item and its value; the large literal it announced, if any.
+    fn item(&mut self, item: &FetchItem<'_>, m: &Message<'_>) -> Option<Literal> {
+        let out = &mut *self.out;
+        let put = |out: &mut Vec<u8>, text: &str| out.extend_from_slice(text.as_bytes());
+        match item {
+            FetchItem::Flags => flags(out, m),
+            FetchItem::Uid => put(out, &format!("UID {}", m.view.uid)),
+            FetchItem::ModSeq => put(out, &format!("MODSEQ ({})", m.view.modseq)),
+            FetchItem::InternalDate => {
+                put(out, "INTERNALDATE ");
+                write_date_time(out, m.view.internal_date);
+            }
+            FetchItem::Rfc822Size => put(out, &format!("RFC822.SIZE {}", m.view.size)),
+            FetchItem::Envelope => {
+                put(out, "ENVELOPE ");
+                render::envelope(out, &m.summary.envelope);
+            }
+            FetchItem::Body => {
+                put(out, "BODY ");
+                render::body_structure(out, &m.summary.root, false);
+            }
+            FetchItem::BodyStructure => {
+                put(out, "BODYSTRUCTURE ");
+                render::body_structure(out, &m.summary.root, true);
+            }
+            FetchItem::Rfc822 => {
+                put(out, "RFC822 ");
+                return self.literal(m.raw, m.raw);
+            }
+            FetchItem::Rfc822Header => {
+                put(out, "RFC822.HEADER ");
+                let body_start = m.summary.root.body_start as usize;
+                return self.literal(m.raw, m.raw.get(..body_start).unwrap_or(m.raw));
+            }
+            FetchItem::Rfc822Text => {
+                put(out, "RFC822.TEXT ");
+                let body_start = m.summary.root.body_start as usize;
+                return self.literal(m.raw, m.raw.get(body_start..).unwrap_or(&[]));
+            }
+            FetchItem::BodySection {
+                section, partial, ..
+            } => {
+                let bytes = section::extract(m.raw, m.summary, section).unwrap_or_default();
+                put(out, "BODY[");
+                section_name(out, section);
+                put(out, "]");
+                let bytes = partial_bytes(out, &bytes, *partial);
+                return self.literal(m.raw, bytes);
+            }
+        }
+        None
+    }
+}
+
+/// The FLAGS item and its value.
+fn flags(out: &mut Vec<u8>, m: &Message<'_>) {
+    out.extend_from_slice(b"FLAGS ");
+    render::flags(out, m.view.flags, m.recent, m.view.keywords());
 }
 
 /// `<origin>` after the section name and the bytes it names (RFC 3501

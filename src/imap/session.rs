@@ -16,7 +16,7 @@ use super::parse;
 use super::selected::Selected;
 use crate::auth::{LoginResult, sasl};
 use crate::context::{Conn, Context};
-use crate::net::{self, ClientAddr, Input, ReadError, Stream};
+use crate::net::{self, ClientAddr, Input, ReadError, Reservation, Stream};
 use crate::store::Account;
 
 /// RFC 3501 §5.4: the autologout timer is at least 30 minutes.
@@ -130,6 +130,11 @@ impl Session {
 
     pub fn store(&self) -> &crate::store::Store {
         &self.ctx.store
+    }
+
+    /// The memory budget for message bytes in flight.
+    pub fn budget(&self) -> &net::Budget {
+        &self.ctx.budget
     }
 
     /// Queues `text` for the client.
@@ -275,7 +280,8 @@ impl Session {
             if self.input.line_len().is_none() && !self.flush(&mut stream).await {
                 break;
             }
-            let command = match self.read_command(&mut stream).await {
+            // The literals' memory budget is held until the command ran.
+            let (command, _literals) = match self.read_command(&mut stream).await {
                 Ok(c) => c,
                 Err(ReadFailure::Refused) => continue,
                 Err(ReadFailure::Close) => break,
@@ -361,7 +367,16 @@ impl Session {
 
     /// Reads one whole command: its lines and literals, as the parser
     /// wants them (see `parse` module docs), without the final CRLF.
-    async fn read_command(&mut self, stream: &mut Stream) -> Result<Vec<u8>, ReadFailure> {
+    /// After login its literals are reserved from the memory budget before
+    /// they are read; the reservation comes back with the command.
+    async fn read_command(
+        &mut self,
+        stream: &mut Stream,
+    ) -> Result<(Vec<u8>, Reservation), ReadFailure> {
+        let mut reservation = self.ctx.budget.empty();
+        // Set once a literal could not be reserved: the rest of the command
+        // is read and dropped, then answered NO [UNAVAILABLE].
+        let mut unavailable: Option<String> = None;
         let max_literal = match self.account {
             Some(_) => self.ctx.config.max_message_size,
             None => PRELOGIN_LITERAL.min(self.ctx.config.max_message_size),
@@ -387,10 +402,19 @@ impl Session {
             let line = raw.strip_suffix(b"\n").unwrap_or(raw);
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             let literal = parse::literal_at_end(line);
-            command.extend_from_slice(line);
+            if unavailable.is_none() {
+                // Exactly: after a large literal, a doubled Vec would hold
+                // twice the message.
+                command.reserve_exact(line.len() + 2);
+                command.extend_from_slice(line);
+            }
             self.input.consume(len);
             let Some(literal) = literal else {
-                return Ok(command);
+                if let Some(tag) = unavailable {
+                    self.unavailable(&tag);
+                    return Err(ReadFailure::Refused);
+                }
+                return Ok((command, reservation));
             };
             // Checked: a truncated length would read part of the literal
             // and take the rest for commands (a 32-bit target, a big limit).
@@ -424,6 +448,41 @@ impl Session {
                 self.put(&line);
                 return Err(ReadFailure::Refused);
             };
+            // APPEND copies the literal once into the delivery, so it is
+            // held twice while it is stored.
+            if unavailable.is_none()
+                && self.account.is_some()
+                && !reservation.grow_to(reservation.held().saturating_add(size.saturating_mul(2)))
+            {
+                log::warn!(
+                    "[{}] imap: {}: literal of {size} octets refused: memory budget for messages in flight is spent ({} of {} bytes in use)",
+                    self.id,
+                    self.peer,
+                    self.ctx.budget.in_use(),
+                    self.ctx.budget.limit()
+                );
+                let tag =
+                    parse::peek_tag(&command).map(|t| String::from_utf8_lossy(t).into_owned());
+                unavailable = Some(tag.unwrap_or_else(|| "*".into()));
+                command = Vec::new();
+                reservation.shrink_to(0);
+            }
+            if let Some(tag) = &unavailable {
+                if !literal.non_sync {
+                    // No `+`: the client sends nothing more of the command
+                    // (RFC 3501 §7.5, RFC 7888 §4).
+                    let tag = tag.clone();
+                    self.unavailable(&tag);
+                    return Err(ReadFailure::Refused);
+                }
+                // A non-synchronizing literal is already on its way
+                // (RFC 7888 §3): it is read and dropped, with the rest of
+                // the command, and the answer follows.
+                if !self.skip_literal(stream, size).await {
+                    return Err(ReadFailure::Close);
+                }
+                continue;
+            }
             if !literal.non_sync {
                 self.put("+ Ready for literal data\r\n");
                 if !self.flush(stream).await {
@@ -432,7 +491,8 @@ impl Session {
             }
             command.extend_from_slice(b"\r\n");
             let mut remaining = size;
-            command.reserve(remaining);
+            // Exactly: a doubled Vec would hold more than was reserved.
+            command.reserve_exact(remaining);
             if remaining > 4096 {
                 self.input.reserve(BULK);
             }
@@ -453,6 +513,36 @@ impl Session {
             }
             self.input.shrink();
         }
+    }
+
+    /// Tells the client its command was not run for want of memory
+    /// (RFC 5530 UNAVAILABLE: a temporary failure, try again later).
+    fn unavailable(&mut self, tag: &str) {
+        self.put(&format!(
+            "{tag} NO [UNAVAILABLE] Server busy with other messages, try again later\r\n"
+        ));
+    }
+
+    /// Reads and drops `size` octets of a literal; false when the client
+    /// is gone.
+    async fn skip_literal(&mut self, stream: &mut Stream, mut remaining: usize) -> bool {
+        self.input.reserve(BULK);
+        while remaining > 0 {
+            if self.input.buffered().is_empty()
+                && self
+                    .input
+                    .fill(stream, BULK, self.read_timeout())
+                    .await
+                    .is_err()
+            {
+                return false;
+            }
+            let take = remaining.min(self.input.buffered().len());
+            self.input.consume(take);
+            remaining -= take;
+        }
+        self.input.shrink();
+        true
     }
 
     /// How long the next read may wait: the autologout timer in a session,

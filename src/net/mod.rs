@@ -14,11 +14,13 @@
 //!   the DNS of [`dns`]) to a connected stream;
 //! - [`tls`]: the rustls configurations, server and client, with one
 //!   crypto provider, and the client's certificate policies;
-//! - [`ClientAddr`]: who a client is for every limit and rule that asks.
+//! - [`ClientAddr`]: who a client is for every limit and rule that asks;
+//! - [`Budget`]: the one memory budget for message bytes in flight.
 //!
 //! Nothing here knows the store, the configuration or any protocol.
 
 mod addr;
+mod budget;
 mod connect;
 pub mod dns;
 mod input;
@@ -32,6 +34,7 @@ use std::io;
 use std::time::Duration;
 
 pub use addr::ClientAddr;
+pub use budget::{Budget, Reservation};
 pub use connect::{ConnectError, ResolveError, connect, hosts_lookup, resolve};
 pub use input::{Input, ReadError};
 pub use output::Output;

@@ -1,6 +1,6 @@
 //! The part of a message that TOP sends (RFC 1939 §7): a pure function
-//! over the stored message, so the session can write straight from the
-//! LMDB map without a copy. The byte-stuffing of multi-line responses
+//! over the stored message, so the session copies only that part out of
+//! the store. The byte-stuffing of multi-line responses
 //! (RFC 1939 §3) is [`DotStuffed`], shared with the SMTP client.
 
 pub use crate::wire::dot::DotStuffed;

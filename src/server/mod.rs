@@ -293,11 +293,13 @@ fn delivery_env(ctx: &Context) -> crate::delivery::Env {
     }
 }
 
-/// What the fetcher needs of the server: the store and two settings.
+/// What the fetcher needs of the server: the store, two settings and the
+/// memory budget.
 fn fetch_env(ctx: &Context) -> crate::fetch::Env {
     crate::fetch::Env {
         store: ctx.store.clone(),
         dns_servers: ctx.config.delivery.dns_servers.clone(),
         max_message_size: ctx.config.max_message_size,
+        budget: ctx.budget.clone(),
     }
 }

@@ -31,6 +31,9 @@ pub struct DataDecoder {
     /// Bytes of content seen (unstuffed), counted even past the limit.
     seen: u64,
     bare_line_ending: bool,
+    /// Content is still kept (false once the memory budget ran out: the
+    /// stream is followed to its end and answered 452).
+    keep: bool,
 }
 
 /// What happened to a chunk.
@@ -59,7 +62,19 @@ impl DataDecoder {
             limit,
             seen: 0,
             bare_line_ending: false,
+            keep: true,
         }
+    }
+
+    /// Keeps no more content: the rest is read to the end and dropped.
+    pub fn stop_keeping(&mut self) {
+        self.keep = false;
+    }
+
+    /// The most content bytes one `feed` of `chunk_len` bytes can append
+    /// (a `.` or `.CR` held from the previous chunk comes out with it).
+    pub fn max_growth(chunk_len: usize) -> usize {
+        chunk_len.saturating_add(2)
     }
 
     pub fn verdict(&self) -> Verdict {
@@ -77,7 +92,7 @@ impl DataDecoder {
         // `base` is where this message's content starts in `out` (headers
         // the server prepends do not count toward the limit).
         let room = (self.limit + base).saturating_sub(out.len());
-        if !self.bare_line_ending {
+        if self.keep && !self.bare_line_ending {
             out.extend_from_slice(&bytes[..bytes.len().min(room)]);
         }
     }

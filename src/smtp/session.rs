@@ -67,6 +67,8 @@ pub(super) struct Transaction {
 }
 
 pub(super) struct Chunks {
+    /// The memory budget held by `message` (its capacity).
+    pub(super) reservation: crate::net::Reservation,
     pub(super) message: Vec<u8>,
     pub(super) base: usize,
     pub(super) last_cr: bool,

@@ -89,11 +89,27 @@ impl Session {
         let mut message = self.trace_headers(&tx);
         let base = message.len();
         let limit = usize::try_from(self.ctx.config.max_message_size).unwrap_or(usize::MAX);
+        let cap = base.saturating_add(limit);
         let mut decoder = DataDecoder::new(limit);
+        // The message grows inside the memory budget, reserved before each
+        // chunk is appended; once it is spent the rest of the stream is
+        // read and dropped (RFC 5321 §4.1.1.4: the reply comes after the
+        // final dot) and the answer is 452 4.3.1 (§4.5.3.1.10).
+        let mut reservation = self.ctx.budget.empty();
+        let mut over_budget = false;
         self.input.reserve(BULK);
         let started = Instant::now();
         loop {
             let chunk = self.input.buffered();
+            if !over_budget {
+                let extra = DataDecoder::max_growth(chunk.len()).min(cap - message.len().min(cap));
+                if !reservation.make_room(&mut message, extra, cap) {
+                    over_budget = true;
+                    decoder.stop_keeping();
+                    message = Vec::new();
+                    reservation.shrink_to(0);
+                }
+            }
             match decoder.feed(chunk, &mut message, base) {
                 Progress::Done(n) => {
                     self.input.consume(n);
@@ -118,7 +134,7 @@ impl Session {
             }
         }
         self.input.shrink();
-        let size = message.len() - base;
+        let size = message.len().saturating_sub(base);
         match decoder.verdict() {
             Verdict::TooBig => self.refuse("552 5.3.4 Message size exceeds fixed limit\r\n"),
             Verdict::BareLineEnding => {
@@ -131,8 +147,11 @@ impl Session {
                 );
                 self.refuse("550 5.6.0 Message refused: bare CR or LF in DATA; lines must end with CRLF (RFC 5321 2.3.8)\r\n");
             }
+            Verdict::Ok if over_budget => self.over_budget(&tx.queue_id),
             Verdict::Ok => self.deliver(tx, message, size, started).await,
         }
+        // Held until the message is stored: the writer has it till then.
+        drop(reservation);
         Flow::Continue
     }
 
@@ -151,25 +170,39 @@ impl Session {
                 // the transaction is over (RFC 3030 §2: later chunks are
                 // refused and discarded) and this chunk is still read below.
                 refused = true;
+                self.refuse("552 5.3.4 Message size exceeds fixed limit\r\n");
             } else {
                 if tx.chunks.is_none() {
                     let message = self.trace_headers(&tx);
                     let base = message.len();
                     tx.chunks = Some(Chunks {
+                        reservation: self.ctx.budget.empty(),
                         message,
                         base,
                         last_cr: false,
                         bare_line_ending: false,
                     });
                 }
-                self.tx = Some(tx);
+                // The declared chunk is reserved before a byte of it is
+                // read; the Vec grows to exactly what was declared. Past
+                // the budget the chunk is read and dropped, the
+                // transaction ends (as for 552 above) and the client hears
+                // 452 4.3.1 (RFC 3030 §2, RFC 5321 §4.5.3.1.10).
+                let room = tx.chunks.as_mut().is_some_and(|c| {
+                    let want = usize::try_from(size).unwrap_or(usize::MAX);
+                    let cap = c.message.len().saturating_add(want);
+                    c.reservation.make_room(&mut c.message, want, cap)
+                });
+                if room {
+                    self.tx = Some(tx);
+                } else {
+                    refused = true;
+                    self.over_budget(&tx.queue_id);
+                }
             }
         }
-        if refused {
-            self.refuse("552 5.3.4 Message size exceeds fixed limit\r\n");
-            if !self.flush(stream).await {
-                return Flow::Close;
-            }
+        if refused && !self.flush(stream).await {
+            return Flow::Close;
         }
         let mut remaining = size;
         self.input.reserve(BULK);
@@ -230,9 +263,25 @@ impl Session {
             );
         } else {
             let size = chunks.message.len() - chunks.base;
+            // Held until the message is stored.
+            let _reservation = chunks.reservation;
             self.deliver(tx, chunks.message, size, Instant::now()).await;
         }
         Flow::Continue
+    }
+
+    /// The memory budget could not hold the message: a temporary answer,
+    /// so the sender tries again later.
+    fn over_budget(&mut self, queue_id: &str) {
+        log::warn!(
+            "[{}] {}: {queue_id}: refused: memory budget for messages in flight is spent ({} of {} bytes in use)",
+            self.id,
+            self.name(),
+            self.ctx.budget.in_use(),
+            self.ctx.budget.limit()
+        );
+        // Not the client's fault: not counted as an error.
+        self.reply("452 4.3.1 Insufficient system resources, try again later\r\n");
     }
 
     /// Stores the message for every local recipient and queues the

@@ -61,6 +61,22 @@ impl<'a> MessageView<'a> {
     pub(super) fn raw_keywords(&self) -> &'a [u8] {
         self.keywords
     }
+
+    /// The view apart from its read transaction: the fields copied, the
+    /// keywords as stored appended to `keep`. With [`MessageView::attach`]
+    /// a response can go on rendering after the transaction is gone.
+    pub fn detach(&self, keep: &mut Vec<u8>) -> MessageView<'static> {
+        keep.extend_from_slice(self.keywords);
+        MessageView {
+            keywords: &[],
+            ..*self
+        }
+    }
+
+    /// A detached view with its keywords back (what `detach` kept).
+    pub fn attach<'k>(&self, keywords: &'k [u8]) -> MessageView<'k> {
+        MessageView { keywords, ..*self }
+    }
 }
 
 /// Alias chains longer than this are a loop or a mistake.

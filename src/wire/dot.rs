@@ -8,9 +8,9 @@
 //!   since nothing but CRLF may reach the next server (RFC 5321 §2.3.8;
 //!   DESIGN.md, SMTP smuggling);
 //! - [`DotStuffed`] (the POP3 server) copies nothing: it cuts the stored
-//!   message into runs that borrow from the LMDB map, so that RETR of a
-//!   large message costs no memory, and the octet counts stay the stored
-//!   size (RFC 1939 §11).
+//!   message, or one piece of it at a time, into runs that borrow from it,
+//!   so that RETR of a large message costs no more than one piece, and
+//!   the octet counts stay the stored size (RFC 1939 §11).
 
 /// The line that ends a stuffed body.
 const TERMINATOR: &[u8] = b".\r\n";
@@ -116,6 +116,20 @@ impl<'a> DotStuffed<'a> {
             ends_with_crlf: message.is_empty() || message.ends_with(b"\r\n"),
         }
     }
+
+    /// One piece of a message sent in pieces (each copied out of its own
+    /// read transaction). `line_start`: the piece begins a line (it is the
+    /// first, or the one before ended with LF). `end`: `None` before the
+    /// last piece; for the last, whether the whole message ends with CRLF
+    /// (or is empty), and the terminator follows it.
+    pub fn piece(piece: &'a [u8], line_start: bool, end: Option<bool>) -> DotStuffed<'a> {
+        DotStuffed {
+            rest: piece,
+            dot: line_start && piece.first() == Some(&b'.'),
+            done: end.is_none(),
+            ends_with_crlf: end.unwrap_or(true),
+        }
+    }
 }
 
 impl<'a> Iterator for DotStuffed<'a> {
@@ -189,6 +203,43 @@ mod tests {
             b'\n' => i > 0 && bytes[i - 1] == b'\r',
             _ => true,
         })
+    }
+
+    /// A message stuffed in pieces of any size comes out as stuffed whole.
+    #[test]
+    fn pieces_stuff_as_the_whole() {
+        let messages: [&[u8]; 5] = [
+            b"a\r\n.b\r\n..c\r\nd.e\r\n.\r\n",
+            b".first\r\nno end",
+            b"",
+            b"x\n.y\r\n",
+            b"ends in cr\r",
+        ];
+        for message in messages {
+            let whole: Vec<u8> = DotStuffed::new(message).flatten().copied().collect();
+            for size in 1..=message.len().max(1) {
+                let mut out = Vec::new();
+                let mut line_start = true;
+                let mut off = 0;
+                loop {
+                    let end = (off + size).min(message.len());
+                    let piece = &message[off..end];
+                    let last = end == message.len();
+                    let crlf = message.is_empty() || message.ends_with(b"\r\n");
+                    for run in DotStuffed::piece(piece, line_start, last.then_some(crlf)) {
+                        out.extend_from_slice(run);
+                    }
+                    if let Some(&b) = piece.last() {
+                        line_start = b == b'\n';
+                    }
+                    off = end;
+                    if last {
+                        break;
+                    }
+                }
+                assert_eq!(out, whole, "{message:?} in pieces of {size}");
+            }
+        }
     }
 
     #[test]

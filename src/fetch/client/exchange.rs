@@ -38,8 +38,10 @@ impl Session {
                     return Ok(());
                 }
                 Ok(Framed::Need(more)) => {
-                    // A literal's whole size is known: grow once for it.
-                    self.buf.reserve(
+                    // A literal's whole size is known: grow once for it,
+                    // exactly (a doubled buffer would hold twice the
+                    // message the sync reserved from the memory budget).
+                    self.buf.reserve_exact(
                         more.min(usize::try_from(self.limits.max_literal).unwrap_or(usize::MAX)),
                     );
                     let label = &self.label;

@@ -1,7 +1,8 @@
 //! The TRANSACTION state (RFC 1939 §5): STAT, LIST, UIDL, RETR, TOP,
 //! DELE, NOOP and RSET over the session's snapshot of the INBOX. Its own
-//! file because these are the commands that write message data, straight
-//! from the store's map.
+//! file because these are the commands that write message data, copied
+//! out of the store a piece at a time so that no read transaction lives
+//! while the client reads.
 
 use super::{Flow, Session};
 use crate::net::Stream;
@@ -84,6 +85,14 @@ impl Session {
     }
 
     /// RETR, or TOP with `lines`: the message from the store, stuffed.
+    ///
+    /// Sent a [`PIECE`] at a time, each copied out of its own read
+    /// transaction: one transaction held across the writes would pin every
+    /// page the writer frees for as long as the client takes to read (a
+    /// stalled client: the whole write limit) and the map would grow, and
+    /// a copy of the whole message would cost its size in memory for as
+    /// long (DESIGN.md "Budgets"). A stored message never changes, so the
+    /// pieces fit together.
     async fn send_message(&mut self, stream: &mut Stream, n: u32, lines: Option<u32>) -> Flow {
         let Some(tx) = self.tx.as_ref() else {
             return Flow::Close;
@@ -95,45 +104,78 @@ impl Session {
                 return Flow::Continue;
             }
         };
-        // A read transaction for the length of this one response: the
-        // bytes are written straight from the map. It pins the pages it
-        // sees while the client reads, which is why it is not kept longer.
-        let reader = match self.ctx.store.read() {
-            Ok(reader) => reader,
-            Err(e) => {
-                self.store_failure(&e);
-                return Flow::Continue;
+        let len = {
+            let reader = match self.ctx.store.read() {
+                Ok(reader) => reader,
+                Err(e) => {
+                    self.store_failure(&e);
+                    return Flow::Continue;
+                }
+            };
+            match reader.blob(blob_id) {
+                Ok(Some(message)) => lines.map_or(message.len(), |lines| top_len(message, lines)),
+                Ok(None) => {
+                    // Expunged through IMAP since login, its last copy gone.
+                    self.err(format_args!("Message {n} was removed by another session"));
+                    return Flow::Continue;
+                }
+                Err(e) => {
+                    self.store_failure(&e);
+                    return Flow::Continue;
+                }
             }
         };
-        let message = match reader.blob(blob_id) {
-            Ok(Some(message)) => message,
-            Ok(None) => {
-                // Expunged through IMAP since login, its last copy gone.
-                self.err(format_args!("Message {n} was removed by another session"));
-                return Flow::Continue;
-            }
-            Err(e) => {
-                self.store_failure(&e);
-                return Flow::Continue;
-            }
-        };
-        let body = match lines {
+        match lines {
             None => {
-                self.ok(format_args!("{} octets", message.len()));
+                self.ok(format_args!("{len} octets"));
                 self.counts.retr += 1;
-                message
             }
-            Some(lines) => {
-                self.ok(format_args!("Top of message follows"));
-                &message[..top_len(message, lines)]
-            }
-        };
-        self.counts.bytes += body.len() as u64;
-        for run in DotStuffed::new(body) {
-            if self.out.put(stream, run).await.is_err() {
+            Some(_) => self.ok(format_args!("Top of message follows")),
+        }
+        self.counts.bytes += len as u64;
+        let mut piece = Vec::with_capacity(len.min(PIECE));
+        let (mut at, mut line_start, mut last_byte) = (0, true, None);
+        loop {
+            let end = len.min(at + PIECE);
+            piece.clear();
+            let copied = self.ctx.store.read().ok().and_then(|reader| {
+                let blob = reader.blob(blob_id).ok().flatten()?;
+                piece.extend_from_slice(blob.get(at..end)?);
+                Some(())
+            });
+            if copied.is_none() {
+                // Removed (or unreadable) halfway: the response cannot be
+                // finished truthfully, so the connection ends (RFC 2180
+                // §4.1 allows as much to IMAP servers).
+                log::warn!(
+                    "[{}] {}: message {n} became unreadable while it was sent; closing",
+                    self.id,
+                    self.name
+                );
                 return Flow::Close;
             }
+            let last = end == len;
+            // Whether the message (or TOP's part) ends with CRLF, for the
+            // terminator: the last two bytes may straddle two pieces.
+            let ends_with_crlf = len == 0
+                || piece.ends_with(b"\r\n")
+                || (piece == b"\n" && last_byte == Some(b'\r'));
+            for run in DotStuffed::piece(&piece, line_start, last.then_some(ends_with_crlf)) {
+                if self.out.put(stream, run).await.is_err() {
+                    return Flow::Close;
+                }
+            }
+            if let Some(&b) = piece.last() {
+                line_start = b == b'\n';
+                last_byte = Some(b);
+            }
+            at = end;
+            if last {
+                return Flow::Continue;
+            }
         }
-        Flow::Continue
     }
 }
+
+/// Bytes of a message copied out of the store at a time for RETR and TOP.
+const PIECE: usize = 64 * 1024;
