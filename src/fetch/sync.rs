@@ -671,7 +671,8 @@ mod tests {
             &mut totals,
         );
         // 400 + 500 fit; 200 more would not: UID 5 is the mark's limit.
-        assert_eq!(batches, vec![(vec![3, 4], 4)]);
+        // (the batch reserves its bytes and its largest message once more)
+        assert_eq!(batches, vec![(vec![3, 4], 4, 1400)]);
         assert_eq!(todo, 2);
         assert!(totals.over_quota && !totals.capped);
         // No room at all: nothing taken, the mark stays where it was.
