@@ -32,6 +32,8 @@ PASSWORD = "hostile-password"
 DOMAIN = "home.arpa"
 TICKS = os.sysconf("SC_CLK_TCK")
 MIB = 1024 * 1024
+# How long the memory attack keeps going (each attacker reconnects).
+ATTACK_SECONDS = 10
 
 failures = []
 
@@ -204,17 +206,21 @@ def message(size, tag="hostile"):
     return head + line * max(1, (size - len(head)) // len(line))
 
 
-def imap_login_fetch(port, user="alice", fetch=True, timeout=60):
-    """A legitimate session: LOGIN (argon2id), SELECT, FETCH 1 BODY[]; returns seconds."""
+def imap_login_fetch(port, user="alice", fetch=True, timeout=60, phases=None):
+    """A legitimate session: LOGIN (argon2id), SELECT, FETCH 1 BODY[]; returns
+    seconds. `phases` (a list) gets (seconds to the greeting, seconds to log in)."""
     start = time.time()
     s = connect(port, timeout=timeout)
     r = Lines(s)
     try:
         r.line()
+        greeted = time.time()
         s.sendall(f'a LOGIN {user}@{DOMAIN} "{PASSWORD}"\r\n'.encode())
         line = r.until_tag(b"a")
         if not line.startswith(b"a OK"):
             raise RuntimeError(f"login refused: {line!r}")
+        if phases is not None:
+            phases.append((greeted - start, time.time() - greeted))
         if fetch:
             s.sendall(b"b SELECT INBOX\r\nc FETCH 1 BODY.PEEK[]\r\n")
             r.until_tag(b"b")
@@ -252,11 +258,12 @@ class Legit(threading.Thread):
     def __init__(self, port, fetch=True):
         super().__init__(daemon=True)
         self.port, self.fetch, self.times, self.errors, self.running = port, fetch, [], [], True
+        self.phases = []
 
     def run(self):
         while self.running:
             try:
-                self.times.append(imap_login_fetch(self.port, fetch=self.fetch, timeout=30))
+                self.times.append(imap_login_fetch(self.port, fetch=self.fetch, timeout=30, phases=self.phases))
             except Exception as e:  # noqa: BLE001 - every failure is a finding
                 self.errors.append(str(e))
             time.sleep(0.2)
@@ -277,7 +284,8 @@ def median(xs):
 
 def scenario_memory(binary):
     print("memory: 60 IMAP connections announce a 25 MB LOGIN literal and 20 SMTP "
-          "connections each send a 25 MB message, at once", flush=True)
+          f"connections each send a 25 MB message, at once, again and again for {ATTACK_SECONDS} s",
+          flush=True)
     srv = Server(binary, "memory")
     srv.add_user("alice")
     srv.start()
@@ -291,6 +299,10 @@ def scenario_memory(binary):
         big = 25_000_000
 
         def imap_attacker(source):
+            while time.time() < until:
+                imap_attack_once(source)
+
+        def imap_attack_once(source):
             try:
                 s = connect(srv.imap, source, timeout=60)
                 r = Lines(s)
@@ -314,6 +326,10 @@ def scenario_memory(binary):
         body = message(big, "big")
 
         def smtp_attacker(source):
+            while time.time() < until:
+                smtp_attack_once(source)
+
+        def smtp_attack_once(source):
             try:
                 code = smtp_send(srv.smtp, f"alice@{DOMAIN}", body, source, timeout=120)[:9]
             except OSError as e:
@@ -325,6 +341,7 @@ def scenario_memory(binary):
         threads += [threading.Thread(target=smtp_attacker, args=(f"127.0.1.{1 + i // 5}",)) for i in range(20)]
         legit = Legit(srv.imap)
         started = time.time()
+        until = started + ATTACK_SECONDS  # each attacker starts again until then
         for t in threads:
             t.start()
         time.sleep(0.5)
@@ -334,14 +351,16 @@ def scenario_memory(binary):
         times = legit.stop()
         took = time.time() - started
         peak = sampler.stop()
-        print(f"  attack took {took:.1f} s; IMAP literals: {outcome['imap_plus']} got '+', "
+        print(f"  attack took {took:.1f} s; IMAP literal answers: {outcome['imap_plus']} '+', "
               f"{outcome['imap_no']} refused, {outcome['imap_closed']} closed; "
               f"SMTP replies: {outcome['smtp']}; RSS before {base / 1024:.1f} MiB", flush=True)
         report("peak RSS during the attack", peak / 1024, "MiB", 128, 256)
         if legit.errors:
             print(f"  legitimate sessions that failed: {legit.errors[:3]}")
             failures.append(f"memory: {len(legit.errors)} legitimate sessions failed")
-        print(f"  legitimate login+fetch sessions during the attack: {len(times)}, median {median(times):.3f} s")
+        print(f"  legitimate login+fetch sessions during the attack: {len(times)}, median {median(times):.3f} s "
+              f"(greeting after {median([p[0] for p in legit.phases]):.3f} s, "
+              f"login {median([p[1] for p in legit.phases]):.3f} s)")
         report("slowest legitimate login+fetch", max(times) if times else 99.0, "s", 2, 10)
     finally:
         srv.stop()
