@@ -487,7 +487,13 @@ fn durations_and_hosts() {
 fn memory_budget() {
     let home = [("HOME", "/home/u")];
     let c = resolve(ServeArgs::default(), &home).unwrap();
-    assert_eq!(c.memory_budget, 64 << 20);
+    assert_eq!(c.memory_budget, 50 << 20);
+    let c = resolve(
+        ServeArgs::default(),
+        &[("HOME", "/home/u"), ("SMOLMAIL_MAX_MESSAGE_SIZE", "1M")],
+    )
+    .unwrap();
+    assert_eq!(c.memory_budget, 32 << 20);
     let c = resolve(
         ServeArgs::default(),
         &[("HOME", "/home/u"), ("SMOLMAIL_MAX_MESSAGE_SIZE", "100M")],
