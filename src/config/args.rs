@@ -52,7 +52,7 @@ pub struct ServeArgs {
     /// largest message accepted, bytes with optional K/M/G suffix [env SMOLMAIL_MAX_MESSAGE_SIZE; default 25M]
     #[argh(option)]
     pub max_message_size: Option<String>,
-    /// message bytes buffered at once over all connections (DATA, BDAT, APPEND, large FETCH items, fetched mail); beyond it clients get a temporary error [env SMOLMAIL_MEMORY_BUDGET; default 64M]
+    /// message bytes buffered at once over all connections (DATA, BDAT, APPEND, large FETCH items, fetched mail); beyond it clients get a temporary error [env SMOLMAIL_MEMORY_BUDGET; default twice --max-message-size, at least 32M]
     #[argh(option)]
     pub memory_budget: Option<String>,
     /// connections open at once, all services [env SMOLMAIL_MAX_CONNECTIONS; default 1000]

@@ -481,7 +481,7 @@ fn durations_and_hosts() {
     assert!(parse_host_port("bad host:25").is_err());
 }
 
-/// The memory budget: 64M by default, twice a larger --max-message-size,
+/// The memory budget: twice --max-message-size by default (50M), at least 32M,
 /// and never below one message.
 #[test]
 fn memory_budget() {
