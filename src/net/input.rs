@@ -5,6 +5,10 @@
 //! and grows only as far as the caller's bound, which keeps an idle
 //! connection cheap. [`Input::discard`] exists for STARTTLS/STLS: whatever
 //! the client sent in plaintext after the command must never be executed.
+//!
+//! The search for a line's end remembers how far it got: a client that
+//! sends a 64 KiB line one byte per read must cost 64 Ki comparisons, not
+//! the 2·10⁹ of rescanning the buffer from its start after every read.
 
 use std::io;
 use std::time::Duration;
@@ -18,6 +22,12 @@ pub struct Input {
     buf: Vec<u8>,
     start: usize,
     end: usize,
+    /// How many bytes from `start` are known to hold no LF; the next
+    /// search for a line's end resumes there.
+    scanned: usize,
+    /// Bytes the line search has looked at, for the test of the above.
+    #[cfg(test)]
+    examined: usize,
 }
 
 /// Why no line came back.
@@ -47,6 +57,9 @@ impl Input {
             buf: Vec::new(),
             start: 0,
             end: 0,
+            scanned: 0,
+            #[cfg(test)]
+            examined: 0,
         }
     }
 
@@ -57,6 +70,8 @@ impl Input {
 
     /// Marks `n` buffered bytes as used.
     pub fn consume(&mut self, n: usize) {
+        // The bytes after the consumed ones were searched already.
+        self.scanned = self.scanned.saturating_sub(n);
         self.start = (self.start + n).min(self.end);
         if self.start == self.end {
             self.start = 0;
@@ -89,6 +104,7 @@ impl Input {
         let n = self.end - self.start;
         self.start = 0;
         self.end = 0;
+        self.scanned = 0;
         n
     }
 
@@ -125,11 +141,26 @@ impl Input {
     }
 
     /// The length of the next complete line (through its LF) in the buffer.
-    pub fn line_len(&self) -> Option<usize> {
-        self.buffered()
-            .iter()
-            .position(|&b| b == b'\n')
-            .map(|i| i + 1)
+    /// Searches only bytes no earlier call has searched, so waiting for a
+    /// line costs each byte one comparison however it is split into reads.
+    pub fn line_len(&mut self) -> Option<usize> {
+        let from = self.scanned;
+        let found = self.buffered()[from..].iter().position(|&b| b == b'\n');
+        #[cfg(test)]
+        {
+            self.examined += found.map_or(self.end - self.start - from, |i| i + 1);
+        }
+        match found {
+            Some(i) => {
+                // Not remembered past the LF: consuming the line resets it.
+                self.scanned = from + i;
+                Some(from + i + 1)
+            }
+            None => {
+                self.scanned = self.end - self.start;
+                None
+            }
+        }
     }
 
     /// Waits for a whole line of at most `max` bytes and returns its length;
@@ -212,6 +243,69 @@ mod tests {
             "buffer grew to {}",
             input.buf.len()
         );
+    }
+
+    /// A stream that hands out one byte per read, as a hostile client
+    /// sending a byte per TCP segment would.
+    struct OneByteAtATime(Vec<u8>, usize);
+
+    impl AsyncRead for OneByteAtATime {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &mut [u8],
+        ) -> std::task::Poll<io::Result<usize>> {
+            let n = usize::from(self.1 < self.0.len() && !buf.is_empty());
+            if n == 1 {
+                buf[0] = self.0[self.1];
+                self.1 += 1;
+            }
+            std::task::Poll::Ready(Ok(n))
+        }
+    }
+
+    #[test]
+    fn line_sent_a_byte_per_read_is_searched_once() {
+        let size = 64 * 1024;
+        let mut data = vec![b'x'; size - 2];
+        data.extend_from_slice(b"\r\nNOOP\r\n");
+        let mut stream = OneByteAtATime(data, 0);
+        let mut input = Input::new();
+        run(async {
+            let n = input
+                .line(&mut stream, size, Duration::from_secs(1))
+                .await
+                .unwrap();
+            assert_eq!(n, size);
+            input.consume(n);
+            let n = input
+                .line(&mut stream, size, Duration::from_secs(1))
+                .await
+                .unwrap();
+            assert_eq!(&input.buffered()[..n], b"NOOP\r\n");
+        });
+        // Each byte looked at once, not once per read that followed it.
+        assert_eq!(input.examined, size + 6);
+    }
+
+    #[test]
+    fn partly_consumed_buffer_keeps_its_search_position() {
+        let mut stream = smol::io::Cursor::new(b"abcdef\r\nxyz\r\n".to_vec());
+        let mut input = Input::new();
+        run(async {
+            input
+                .fill(&mut stream, 100, Duration::from_secs(1))
+                .await
+                .unwrap();
+        });
+        // A literal's bytes taken from the front keep the search valid.
+        assert_eq!(input.line_len(), Some(8));
+        input.consume(3);
+        assert_eq!(input.line_len(), Some(5));
+        assert_eq!(&input.buffered()[..5], b"def\r\n");
+        input.consume(5);
+        assert_eq!(input.line_len(), Some(5));
+        assert_eq!(&input.buffered()[..5], b"xyz\r\n");
     }
 
     #[test]
