@@ -79,6 +79,14 @@ impl SequenceSet {
         out
     }
 
+    /// Whether `n` is in `ranges` as [`SequenceSet::normalized`] made them:
+    /// a binary search, so checking every message of a mailbox against a
+    /// set of many ranges costs messages × log(ranges), not their product.
+    pub fn normalized_contains(ranges: &[(u32, u32)], n: u32) -> bool {
+        let after = ranges.partition_point(|&(lo, _)| lo <= n);
+        after > 0 && ranges[after - 1].1 >= n
+    }
+
     /// Every number of the set within `1..=max`, ascending, each once
     /// (`*` meaning `max`).
     pub fn iter(&self, max: u32) -> impl Iterator<Item = u32> {
@@ -202,6 +210,14 @@ mod tests {
         // Clipped to the mailbox; an empty mailbox yields nothing.
         assert_eq!(set("5:100").unwrap().normalized(8), vec![(5, 8)]);
         assert_eq!(set("1:*").unwrap().iter(0).count(), 0);
+        let ranges = s.normalized(12);
+        for n in 0..=13 {
+            assert_eq!(
+                SequenceSet::normalized_contains(&ranges, n),
+                s.contains(n, 12) && n <= 12,
+                "{n}"
+            );
+        }
         assert_eq!(
             set("4294967295,1:4294967295").unwrap().normalized(u32::MAX),
             vec![(1, u32::MAX)]
