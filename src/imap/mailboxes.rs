@@ -454,11 +454,10 @@ impl Opened {
 /// the flags of what changed since the client's MODSEQ, within its known
 /// UIDs.
 fn qresync_changes(out: &mut Vec<u8>, reader: &Reader, sel: &Selected, q: &QresyncParams) {
-    let known = |uid: u32| {
-        q.known_uids
-            .as_ref()
-            .is_none_or(|k| k.contains(uid, u32::MAX))
-    };
+    // Resolved once, then a binary search per UID (not a scan of every
+    // range for every message).
+    let known_uids = q.known_uids.as_ref().map(|k| k.resolve(u32::MAX));
+    let known = |uid: u32| known_uids.as_ref().is_none_or(|k| k.contains(uid));
     let mut vanished = reader.expunged_since(sel.id, q.mod_seq).unwrap_or_default();
     vanished.retain(|&u| known(u));
     vanished_earlier(out, &vanished);

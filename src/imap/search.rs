@@ -19,7 +19,7 @@ use std::collections::HashMap;
 
 use mailparse::{MailHeaderMap, ParsedMail};
 
-use super::parse::{Date, SearchKey, SequenceSet};
+use super::parse::{Date, Ranges, SearchKey};
 use crate::store::{Flags, MessageView};
 
 /// Text searched between two yields to the executor: a SEARCH of many
@@ -164,7 +164,7 @@ impl StringKey {
 enum Node<'k> {
     Record(&'k SearchKey<'k>, usize),
     /// A UID set (true) or sequence set, normalized once per command.
-    Set(bool, Vec<(u32, u32)>, usize),
+    Set(bool, Ranges, usize),
     String(usize),
     Not(Box<Node<'k>>),
     Or(Box<Node<'k>>, Box<Node<'k>>),
@@ -324,9 +324,9 @@ impl Builder<'_> {
             SearchKey::Not(k) => Node::Not(Box::new(self.build(k))),
             SearchKey::Or(a, b) => Node::Or(Box::new(self.build(a)), Box::new(self.build(b))),
             SearchKey::And(keys) => Node::And(keys.iter().map(|k| self.build(k)).collect()),
-            SearchKey::Uid(set) => Node::Set(true, set.normalized(self.max_uid), self.record()),
+            SearchKey::Uid(set) => Node::Set(true, set.resolve(self.max_uid), self.record()),
             SearchKey::SequenceSet(set) => {
-                Node::Set(false, set.normalized(self.max_seq), self.record())
+                Node::Set(false, set.resolve(self.max_seq), self.record())
             }
             _ => Node::Record(key, self.record()),
         }
@@ -383,7 +383,7 @@ fn eval<'a>(
                 && let Some((c, _)) = message
             {
                 let n = if *uid { c.uid } else { c.seq };
-                answers[*slot] = Some(SequenceSet::normalized_contains(ranges, n));
+                answers[*slot] = Some(ranges.contains(n));
             }
             answers[*slot]
         }
