@@ -8,7 +8,7 @@ use super::render;
 use super::search::{self, Candidate, Query};
 use super::selected::split_flags;
 use super::session::Session;
-use crate::store::{FlagChange, FlagOp, FlagsResult};
+use crate::store::{FlagChange, FlagOp, FlagsResult, keyword_limits};
 use crate::wire::imap::sequence::sequence_set;
 
 impl Session {
@@ -68,6 +68,10 @@ impl Session {
             self.use_condstore();
         }
         let (flag_bits, keywords) = split_flags(flags);
+        if mode != StoreMode::Remove && keywords.len() > keyword_limits::MAX_PER_MESSAGE {
+            // Refused here already: the writer would refuse it too.
+            return self.keyword_limit(tag, keywords.len());
+        }
         let op = match mode {
             StoreMode::Add => FlagOp::Add,
             StoreMode::Remove => FlagOp::Remove,
@@ -129,6 +133,22 @@ impl Session {
         }
         drop(reader);
         self.store_done(tag, uid, &targets, &result);
+    }
+
+    /// `NO [LIMIT]` (RFC 5530 §3) for a STORE or APPEND of more keywords
+    /// than a message may have.
+    pub(super) fn keyword_limit(&mut self, tag: &[u8], count: usize) {
+        log::info!(
+            "[{}] imap: {} keywords for one message refused (limit {})",
+            self.id(),
+            count,
+            keyword_limits::MAX_PER_MESSAGE
+        );
+        let text = format!(
+            "[LIMIT] A message may have at most {} keywords",
+            keyword_limits::MAX_PER_MESSAGE
+        );
+        self.tagged(tag, "NO", &text);
     }
 
     /// STORE's tagged OK, with MODIFIED for the messages UNCHANGEDSINCE

@@ -229,7 +229,7 @@ impl Session {
     }
 }
 
-/// The system flags a parsed flag list sets, and its keywords.
+/// The system flags a parsed flag list sets, and its keywords (each once).
 pub fn split_flags(list: &[super::parse::Flag]) -> (Flags, Vec<String>) {
     use super::parse::Flag;
     let mut flags = Flags::default();
@@ -244,6 +244,8 @@ pub fn split_flags(list: &[super::parse::Flag]) -> (Flags, Vec<String>) {
             Flag::Keyword(k) => keywords.push(String::from_utf8_lossy(k).into_owned()),
         }
     }
+    // Sorted, not pairwise: a list of 10 000 keywords must stay cheap.
+    crate::store::keyword_limits::dedup(&mut keywords);
     (flags, keywords)
 }
 

@@ -19,6 +19,7 @@
 mod fetch;
 mod fetch_ops;
 mod keys;
+pub mod keyword_limits;
 mod mailbox_ops;
 mod message_ops;
 mod notify;
@@ -73,6 +74,9 @@ pub enum StoreError {
     /// The request makes no sense for the data (e.g. deleting a domain that
     /// still has users).
     Invalid(String),
+    /// The request would pass a fixed bound (keywords per message or per
+    /// mailbox); nothing was written.
+    Limit(String),
 }
 
 impl StoreError {
@@ -93,9 +97,10 @@ impl fmt::Display for StoreError {
             StoreError::Io(e) => write!(f, "store I/O error: {e}"),
             StoreError::Closed => f.write_str("the store is shutting down"),
             StoreError::Corrupt(e) => write!(f, "the store is damaged: {e}"),
-            StoreError::NotFound(e) | StoreError::Exists(e) | StoreError::Invalid(e) => {
-                f.write_str(e)
-            }
+            StoreError::NotFound(e)
+            | StoreError::Exists(e)
+            | StoreError::Invalid(e)
+            | StoreError::Limit(e) => f.write_str(e),
         }
     }
 }
