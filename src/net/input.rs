@@ -9,6 +9,12 @@
 //! The search for a line's end remembers how far it got: a client that
 //! sends a 64 KiB line one byte per read must cost 64 Ki comparisons, not
 //! the 2·10⁹ of rescanning the buffer from its start after every read.
+//! Each read still costs a wake-up and a few system calls (about 17 µs on
+//! x86, over a second for such a line), so once a line is longer than any
+//! ordinary command and arrives in small pieces, [`Input::line`] waits
+//! [`TRICKLE_PAUSE`] before reading on and takes whatever piled up in one
+//! read: a trickling client gets about 100 reads a second, and an honest
+//! one (whose long line comes in full segments) never waits.
 
 use std::io;
 use std::time::Duration;
@@ -44,6 +50,14 @@ pub enum ReadError {
 }
 
 const INITIAL: usize = 1024;
+
+/// A partial line longer than this is past any ordinary command...
+const TRICKLE_AFTER: usize = 1024;
+/// ...and a read shorter than this, while it waits for its end, makes the
+/// next read wait [`TRICKLE_PAUSE`].
+const SMALL_READ: usize = 256;
+/// How long a trickling line waits between reads.
+pub const TRICKLE_PAUSE: Duration = Duration::from_millis(10);
 
 impl Default for Input {
     fn default() -> Self {
@@ -183,7 +197,10 @@ impl Input {
             if self.buffered().len() >= max {
                 return self.skip_long_line(stream, idle).await;
             }
-            self.fill(stream, max, idle).await?;
+            let n = self.fill(stream, max, idle).await?;
+            if n < SMALL_READ && self.buffered().len() > TRICKLE_AFTER {
+                smol::Timer::after(TRICKLE_PAUSE).await;
+            }
         }
     }
 
@@ -198,7 +215,11 @@ impl Input {
                 return Err(ReadError::TooLong);
             }
             self.discard();
-            self.fill(stream, INITIAL, idle).await?;
+            // The line is refused already: reading its rest slowly costs
+            // an honest client nothing.
+            if self.fill(stream, INITIAL, idle).await? < SMALL_READ {
+                smol::Timer::after(TRICKLE_PAUSE).await;
+            }
         }
     }
 }
@@ -266,7 +287,8 @@ mod tests {
 
     #[test]
     fn line_sent_a_byte_per_read_is_searched_once() {
-        let size = 64 * 1024;
+        // Short of TRICKLE_AFTER, so every read is one byte.
+        let size = TRICKLE_AFTER;
         let mut data = vec![b'x'; size - 2];
         data.extend_from_slice(b"\r\nNOOP\r\n");
         let mut stream = OneByteAtATime(data, 0);
@@ -286,6 +308,76 @@ mod tests {
         });
         // Each byte looked at once, not once per read that followed it.
         assert_eq!(input.examined, size + 6);
+    }
+
+    /// A client that sends its first `burst` bytes at once and then one
+    /// byte every `gap`, by the clock; counts the reads it answers.
+    struct Trickle {
+        data: Vec<u8>,
+        pos: usize,
+        burst: usize,
+        gap: Duration,
+        start: std::time::Instant,
+        timer: Option<smol::Timer>,
+        reads: usize,
+    }
+
+    impl AsyncRead for Trickle {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            buf: &mut [u8],
+        ) -> std::task::Poll<io::Result<usize>> {
+            use std::future::Future;
+            loop {
+                let ticks = self.start.elapsed().as_nanos() / self.gap.as_nanos();
+                let ready = (self.burst + ticks as usize).min(self.data.len());
+                if ready > self.pos {
+                    let n = (ready - self.pos).min(buf.len());
+                    let pos = self.pos;
+                    buf[..n].copy_from_slice(&self.data[pos..pos + n]);
+                    self.pos += n;
+                    self.reads += 1;
+                    return std::task::Poll::Ready(Ok(n));
+                }
+                let next = self.start + self.gap * (self.pos + 1 - self.burst) as u32;
+                let timer = self.timer.insert(smol::Timer::at(next));
+                if std::pin::Pin::new(timer).poll(cx).is_pending() {
+                    return std::task::Poll::Pending;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn trickled_long_line_is_read_about_every_pause() {
+        // 64 KiB, the first KiB at once, then a byte every 10 µs: without
+        // the pause each byte could be a read of its own.
+        let size = 64 * 1024;
+        let mut data = vec![b'x'; size - 2];
+        data.extend_from_slice(b"\r\n");
+        let mut stream = Trickle {
+            data,
+            pos: 0,
+            burst: TRICKLE_AFTER + 1,
+            gap: Duration::from_micros(10),
+            start: std::time::Instant::now(),
+            timer: None,
+            reads: 0,
+        };
+        let mut input = Input::new();
+        let began = std::time::Instant::now();
+        let n = run(input.line(&mut stream, size, Duration::from_secs(5))).unwrap();
+        assert_eq!(n, size);
+        assert_eq!(input.examined, size);
+        // A pause, a big read of what piled up, a small one of what came
+        // meanwhile, the next pause: about two reads per pause.
+        let pauses = began.elapsed().as_millis() / TRICKLE_PAUSE.as_millis();
+        assert!(
+            stream.reads as u128 <= 2 * pauses + 5,
+            "{} reads in {pauses} pauses",
+            stream.reads
+        );
     }
 
     #[test]
