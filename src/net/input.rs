@@ -10,11 +10,13 @@
 //! sends a 64 KiB line one byte per read must cost 64 Ki comparisons, not
 //! the 2·10⁹ of rescanning the buffer from its start after every read.
 //! Each read still costs a wake-up and a few system calls (about 17 µs on
-//! x86, over a second for such a line), so once a line is longer than any
+//! x86, over a second for such a line), so once a line is longer than an
 //! ordinary command and arrives in small pieces, [`Input::line`] waits
-//! [`TRICKLE_PAUSE`] before reading on and takes whatever piled up in one
-//! read: a trickling client gets about 100 reads a second, and an honest
-//! one (whose long line comes in full segments) never waits.
+//! before reading on and takes whatever piled up in one read: 10 ms, then
+//! twice as long for each further small read of the same line, up to
+//! [`MAX_TRICKLE_PAUSE`]. A trickling client gets a few reads a second; an
+//! honest one, whose long line comes in full segments, waits at most once,
+//! briefly, when the line's last segment is a small one.
 
 use std::io;
 use std::time::Duration;
@@ -51,13 +53,14 @@ pub enum ReadError {
 
 const INITIAL: usize = 1024;
 
-/// A partial line longer than this is past any ordinary command...
-const TRICKLE_AFTER: usize = 1024;
+/// A partial line longer than this is past an ordinary command...
+const TRICKLE_AFTER: usize = 256;
 /// ...and a read shorter than this, while it waits for its end, makes the
-/// next read wait [`TRICKLE_PAUSE`].
+/// next read wait: [`TRICKLE_PAUSE`] at first, doubling up to
+/// [`MAX_TRICKLE_PAUSE`].
 const SMALL_READ: usize = 256;
-/// How long a trickling line waits between reads.
-pub const TRICKLE_PAUSE: Duration = Duration::from_millis(10);
+const TRICKLE_PAUSE: Duration = Duration::from_millis(10);
+const MAX_TRICKLE_PAUSE: Duration = Duration::from_millis(320);
 
 impl Default for Input {
     fn default() -> Self {
@@ -186,6 +189,7 @@ impl Input {
         max: usize,
         idle: Duration,
     ) -> Result<usize, ReadError> {
+        let mut pause = TRICKLE_PAUSE;
         loop {
             if let Some(len) = self.line_len() {
                 if len > max {
@@ -199,7 +203,8 @@ impl Input {
             }
             let n = self.fill(stream, max, idle).await?;
             if n < SMALL_READ && self.buffered().len() > TRICKLE_AFTER {
-                smol::Timer::after(TRICKLE_PAUSE).await;
+                smol::Timer::after(pause).await;
+                pause = (pause * 2).min(MAX_TRICKLE_PAUSE);
             }
         }
     }
@@ -209,6 +214,7 @@ impl Input {
         stream: &mut S,
         idle: Duration,
     ) -> Result<usize, ReadError> {
+        let mut pause = TRICKLE_PAUSE;
         loop {
             if let Some(len) = self.line_len() {
                 self.consume(len);
@@ -218,7 +224,8 @@ impl Input {
             // The line is refused already: reading its rest slowly costs
             // an honest client nothing.
             if self.fill(stream, INITIAL, idle).await? < SMALL_READ {
-                smol::Timer::after(TRICKLE_PAUSE).await;
+                smol::Timer::after(pause).await;
+                pause = (pause * 2).min(MAX_TRICKLE_PAUSE);
             }
         }
     }
@@ -350,7 +357,7 @@ mod tests {
     }
 
     #[test]
-    fn trickled_long_line_is_read_about_every_pause() {
+    fn trickled_long_line_is_read_a_few_times_not_per_byte() {
         // 64 KiB, the first KiB at once, then a byte every 10 µs: without
         // the pause each byte could be a read of its own.
         let size = 64 * 1024;
@@ -378,6 +385,8 @@ mod tests {
             "{} reads in {pauses} pauses",
             stream.reads
         );
+        // And the pauses grow (10, 20, ... 320 ms): a fixed 10 ms made 126.
+        assert!(stream.reads <= 40, "{} reads", stream.reads);
     }
 
     #[test]
