@@ -54,7 +54,7 @@ pub enum ReadError {
 const INITIAL: usize = 1024;
 
 /// A partial line longer than this is past an ordinary command...
-const TRICKLE_AFTER: usize = 256;
+const TRICKLE_AFTER: usize = 64;
 /// ...and a read shorter than this, while it waits for its end, makes the
 /// next read wait: [`TRICKLE_PAUSE`] at first, doubling up to
 /// [`MAX_TRICKLE_PAUSE`].
