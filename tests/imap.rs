@@ -820,3 +820,57 @@ fn logindisabled_off_loopback() {
     t.send(b"a LOGIN alice@home.arpa pw\r\n");
     assert!(t.line().starts_with("a OK"));
 }
+
+/// Keywords are bounded (DESIGN.md "Budgets"): 64 per message and 128 per
+/// mailbox; past either, STORE and APPEND answer `NO [LIMIT]` (RFC 5530)
+/// and nothing changes; a mailbox at its cap stops offering `\*` in
+/// PERMANENTFLAGS (RFC 3501 §7.1).
+#[test]
+fn keywords_past_the_caps_get_no_limit_and_permanentflags_drop_the_star() {
+    let (_d, server) = setup("keywords", &[]);
+    deliver(&server, "alice@home.arpa", "one", "body");
+    deliver(&server, "alice@home.arpa", "two", "body");
+    deliver(&server, "alice@home.arpa", "three", "body");
+    let mut i = Imap::login(&server, "alice@home.arpa");
+    let select = i.text("SELECT INBOX");
+    assert!(select.contains("\\*)] "), "{select}");
+    let words = |from: usize, to: usize| -> String {
+        (from..to)
+            .map(|n| format!("k{n}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    // Repeats (in any case) count once: 64 distinct keywords are fine.
+    i.ok(&format!("STORE 1 +FLAGS ({} K0 k1)", words(0, 64)));
+    let no = i.run("STORE 1 +FLAGS (extra)", "NO");
+    assert!(no.last().unwrap().contains("[LIMIT]"), "{no:?}");
+    let no = i.run(&format!("STORE 2 FLAGS ({})", words(100, 165)), "NO");
+    assert!(no.last().unwrap().contains("[LIMIT]"), "{no:?}");
+    let flags = i.text("FETCH 1:2 FLAGS");
+    assert!(
+        !flags.contains("extra") && !flags.contains("k100"),
+        "{flags}"
+    );
+    // The mailbox: 64 on message 1, 64 more on message 2 make 128.
+    i.ok(&format!("STORE 2 +FLAGS ({})", words(64, 128)));
+    // Message 3 keeps k0 in the mailbox while message 1 makes room.
+    i.ok("STORE 3 +FLAGS (k0)");
+    i.ok("STORE 1 -FLAGS (k0)");
+    let no = i.run("STORE 1 +FLAGS (k200)", "NO");
+    assert!(no.last().unwrap().contains("[LIMIT]"), "{no:?}");
+    // Keywords the mailbox has already may still be set anywhere.
+    i.ok("STORE 1 +FLAGS (k100)");
+    let no = i.run("APPEND INBOX (brandnew) {6}\r\nx: y\r\n", "NO");
+    assert!(no.last().unwrap().contains("[LIMIT]"), "{no:?}");
+    let select = i.text("SELECT INBOX");
+    let permanent = select
+        .split("\r\n")
+        .chain(select.split('\n'))
+        .find(|l| l.contains("PERMANENTFLAGS"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        permanent.contains("k127") && !permanent.contains("\\*"),
+        "{permanent}"
+    );
+}

@@ -13,7 +13,8 @@
 //!   this also for the whole input taken as one command, so the parser
 //!   sees commands longer than the line limit lets through;
 //! - a parsed sequence set's `normalized` form is sorted, disjoint and
-//!   names exactly the numbers `contains` says it does.
+//!   names exactly the numbers `contains` says it does, and so do its
+//!   `resolve`d ranges (binary search, and the walk `pick`).
 //!
 //! Input: split plan (see `smolmail_fuzz::chunks`), one byte for the line
 //! limit, then the bytes a client sends.
@@ -142,9 +143,17 @@ fn check_parse(command: &[u8]) {
     }
 }
 
-/// `normalized` against `contains`, for a small mailbox.
+/// `normalized` and `resolve` against `contains`, for a small mailbox.
 fn check_set(set: &SequenceSet) {
     for max in [0, 1, 7, 40] {
+        let resolved = set.resolve(max);
+        let numbers: Vec<u32> = (0..=max + 60).collect();
+        let picked: Vec<u32> = resolved.pick(&numbers).map(|(_, n)| n).collect();
+        for &n in &numbers {
+            let named = set.contains(n, max);
+            assert_eq!(resolved.contains(n), named, "{n} in {set:?} (* = {max})");
+            assert_eq!(picked.binary_search(&n).is_ok(), named, "pick {n}");
+        }
         let ranges = set.normalized(max);
         for pair in ranges.windows(2) {
             assert!(pair[0].1.saturating_add(1) < pair[1].0, "{ranges:?}");

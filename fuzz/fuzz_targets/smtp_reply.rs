@@ -6,6 +6,8 @@
 //! - a complete reply parses the same from just its own bytes, and every
 //!   prefix of it that ends a line (or stops short of one) asks for more
 //!   bytes instead of giving another answer;
+//! - the incremental `reply::Parser`, fed the reply one byte more per
+//!   call, gives the same reply once the last byte is in;
 //! - the code is 200..=599, there is at least one line, no line holds a
 //!   control character (replies go into logs and DSNs);
 //! - an enhanced code, when believed, has the reply's class; `status()` is
@@ -35,6 +37,11 @@ fuzz_target!(|data: &[u8]| {
         for cut in cuts {
             assert_eq!(reply::parse(&own[..cut]), Ok(None), "prefix of {cut}");
         }
+        let mut parser = reply::Parser::default();
+        for end in 1..n {
+            assert_eq!(parser.parse(&own[..end]), Ok(None), "fed {end}");
+        }
+        assert_eq!(parser.parse(own), Ok(Some((r.clone(), n))));
         assert!((200..600).contains(&r.code));
         assert!(!r.lines.is_empty());
         assert!(r.lines.iter().all(|l| !l.chars().any(char::is_control)));

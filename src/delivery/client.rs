@@ -122,6 +122,8 @@ async fn handshake(io: &mut Stream, hop: &Hop, config: &Arc<ClientConfig>) -> Re
 pub struct Session {
     io: Stream,
     buf: Vec<u8>,
+    /// Reads the reply at the start of `buf` as its bytes arrive.
+    parser: reply::Parser,
     out: Vec<u8>,
     pub ext: Extensions,
     /// `name[ip]:port` for logs.
@@ -151,6 +153,7 @@ impl Session {
         let mut session = Session {
             io,
             buf: Vec::with_capacity(1024),
+            parser: reply::Parser::default(),
             out: Vec::with_capacity(1024),
             ext: Extensions::default(),
             relay: hop.label(),
@@ -246,6 +249,7 @@ impl Session {
         // RFC 3207 §4.2: anything the server sent after 220 came before TLS
         // and must not be believed inside it.
         self.buf.clear();
+        self.parser.reset();
         handshake(&mut self.io, hop, &transport.tls).await?;
         self.tls = true;
         // §4.2: forget what was learned before TLS and ask again.
@@ -297,13 +301,16 @@ impl Session {
     async fn reply(&mut self, limit: Duration) -> Result<Reply, Broken> {
         let work = async {
             loop {
-                match reply::parse(&self.buf) {
+                match self.parser.parse(&self.buf) {
                     Ok(Some((reply, used))) => {
                         self.buf.drain(..used);
                         return Ok(reply);
                     }
                     Ok(None) => {}
-                    Err(e) => return Err(Broken(format!("bad reply: {}", e.0))),
+                    Err(e) => {
+                        self.parser.reset();
+                        return Err(Broken(format!("bad reply: {}", e.0)));
+                    }
                 }
                 let mut chunk = [0u8; 2048];
                 let n = self

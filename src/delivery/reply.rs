@@ -75,24 +75,69 @@ impl Reply {
 /// Reads one complete reply from the start of `buf`: `Ok(None)` when more
 /// bytes are needed, else the reply and how many bytes it used.
 pub fn parse(buf: &[u8]) -> Result<Option<(Reply, usize)>, BadReply> {
-    let mut at = 0;
-    let mut code = None;
-    let mut lines = Vec::new();
-    loop {
-        let rest = &buf[at..];
-        let Some(end) = rest.iter().position(|&b| b == b'\n') else {
-            if rest.len() > MAX_LINE {
+    Parser::default().parse(buf)
+}
+
+/// A reply read as its bytes arrive. Lines already complete are parsed
+/// once and the search for the next line's end resumes where it stopped,
+/// so a multi-line reply trickling in costs linear time in its length,
+/// not a re-parse of everything after every read.
+#[derive(Debug, Default)]
+pub struct Parser {
+    /// Where the next unparsed line starts in the caller's buffer.
+    at: usize,
+    /// How many bytes after `at` are known to hold no LF.
+    scanned: usize,
+    code: Option<u16>,
+    lines: Vec<String>,
+}
+
+impl Parser {
+    /// Goes on reading the reply at the start of `buf`, which must be what
+    /// the earlier calls saw with more bytes after it. `Ok(None)` asks for
+    /// more; a reply comes back with the bytes it used, and the parser is
+    /// then ready for the next reply (whose bytes the caller drops or
+    /// keeps at the buffer's start). After an error, or when the caller
+    /// throws its buffer away, start again with [`Parser::reset`].
+    pub fn parse(&mut self, buf: &[u8]) -> Result<Option<(Reply, usize)>, BadReply> {
+        loop {
+            let rest = &buf[self.at..];
+            let from = self.scanned.min(rest.len());
+            let Some(i) = rest[from..].iter().position(|&b| b == b'\n') else {
+                self.scanned = rest.len();
+                if rest.len() > MAX_LINE {
+                    return Err(BadReply("reply line too long".into()));
+                }
+                return Ok(None);
+            };
+            let end = from + i;
+            self.scanned = 0;
+            if end > MAX_LINE {
                 return Err(BadReply("reply line too long".into()));
             }
-            return Ok(None);
-        };
-        if end > MAX_LINE {
-            return Err(BadReply("reply line too long".into()));
+            // RFC 5321 §2.3.8 says CRLF; a lone LF is tolerated in replies,
+            // as every client does, since it cannot smuggle anything here.
+            let line = rest[..end].strip_suffix(b"\r").unwrap_or(&rest[..end]);
+            self.at += end + 1;
+            if let Some(reply) = self.line(line)? {
+                let used = self.at;
+                self.reset();
+                return Ok(Some((reply, used)));
+            }
         }
-        // RFC 5321 §2.3.8 says CRLF; a lone LF is tolerated in replies, as
-        // every client does, since it cannot smuggle anything here.
-        let line = rest[..end].strip_suffix(b"\r").unwrap_or(&rest[..end]);
-        at += end + 1;
+    }
+
+    /// Forgets the reply read so far.
+    pub fn reset(&mut self) {
+        self.at = 0;
+        self.scanned = 0;
+        self.code = None;
+        self.lines.clear();
+    }
+
+    /// Takes one line (RFC 5321 §4.2: `code SP text` ends the reply,
+    /// `code - text` continues it); the reply when it was the last.
+    fn line(&mut self, line: &[u8]) -> Result<Option<Reply>, BadReply> {
         if line.len() < 3 || !line[..3].iter().all(u8::is_ascii_digit) {
             return Err(BadReply(format!(
                 "not an SMTP reply: {:?}",
@@ -102,10 +147,10 @@ pub fn parse(buf: &[u8]) -> Result<Option<(Reply, usize)>, BadReply> {
         let this = u16::from(line[0] - b'0') * 100
             + u16::from(line[1] - b'0') * 10
             + u16::from(line[2] - b'0');
-        if !(200..600).contains(&this) || code.is_some_and(|c| c != this) {
+        if !(200..600).contains(&this) || self.code.is_some_and(|c| c != this) {
             return Err(BadReply(format!("bad reply code {this}")));
         }
-        code = Some(this);
+        self.code = Some(this);
         let more = match line.get(3) {
             None | Some(b' ') => false,
             Some(b'-') => true,
@@ -117,13 +162,15 @@ pub fn parse(buf: &[u8]) -> Result<Option<(Reply, usize)>, BadReply> {
             .chars()
             .map(|c| if c.is_control() { '?' } else { c })
             .collect();
-        lines.push(text);
+        self.lines.push(text);
         if !more {
-            return Ok(Some((Reply { code: this, lines }, at)));
+            let lines = std::mem::take(&mut self.lines);
+            return Ok(Some(Reply { code: this, lines }));
         }
-        if lines.len() >= MAX_LINES {
+        if self.lines.len() >= MAX_LINES {
             return Err(BadReply("reply has too many lines".into()));
         }
+        Ok(None)
     }
 }
 
@@ -218,6 +265,41 @@ mod tests {
         // A mismatched enhanced code class is not believed.
         let (r, _) = parse(b"550 2.0.0 odd\r\n").unwrap().unwrap();
         assert_eq!(r.enhanced(), None);
+    }
+
+    #[test]
+    fn reply_read_in_pieces_matches_reply_read_whole() {
+        let ehlo = b"250-mx.example\r\n250-PIPELINING\r\n250 8BITMIME\r\n354 go\r\n";
+        let whole = parse(ehlo).unwrap().unwrap();
+        let mut parser = Parser::default();
+        let mut got = None;
+        for end in 0..=ehlo.len() {
+            if let Some(r) = parser.parse(&ehlo[..end]).unwrap() {
+                got = Some(r);
+                break;
+            }
+        }
+        assert_eq!(got.as_ref(), Some(&whole));
+        // Ready for the next reply once the caller drops the used bytes.
+        let rest = &ehlo[whole.1..];
+        assert_eq!(parser.parse(rest).unwrap().unwrap().0.code, 354);
+    }
+
+    #[test]
+    fn reply_trickling_in_a_byte_per_read_is_parsed_in_linear_time() {
+        // Most lines a reply may have, each as long as allowed, fed one
+        // byte more per call: re-parsing from the start would look at
+        // about 200 × 2048 × 400 000 / 2 ≈ 8·10¹⁰ bytes and never finish.
+        let line = format!("250-{}\r\n", "x".repeat(MAX_LINE - 10));
+        let mut reply = line.repeat(MAX_LINES - 1);
+        reply.push_str("250 done\r\n");
+        let bytes = reply.as_bytes();
+        let mut parser = Parser::default();
+        for end in 1..bytes.len() {
+            assert_eq!(parser.parse(&bytes[..end]), Ok(None));
+        }
+        let (r, used) = parser.parse(bytes).unwrap().unwrap();
+        assert_eq!((r.lines.len(), used), (MAX_LINES, bytes.len()));
     }
 
     #[test]

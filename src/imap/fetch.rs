@@ -152,10 +152,8 @@ impl Session {
                 .read()
                 .and_then(|r| r.expunged_since(mailbox_id, since))
                 .unwrap_or_default();
-            let gone: Vec<u32> = gone
-                .into_iter()
-                .filter(|u| set.contains(*u, max_uid))
-                .collect();
+            let ranges = set.resolve(max_uid);
+            let gone: Vec<u32> = gone.into_iter().filter(|&u| ranges.contains(u)).collect();
             super::selected::vanished_earlier(self.out(), &gone);
         }
         let seen_now = match plan.sets_seen {

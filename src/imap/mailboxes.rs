@@ -13,7 +13,7 @@ use super::parse::{
 use super::render;
 use super::selected::{SYSTEM_FLAGS, Selected, flags_update, split_flags, vanished_earlier};
 use super::session::Session;
-use crate::store::{Delivery, Flags, Mailbox, Reader, SpecialUse, StoreError};
+use crate::store::{Delivery, Flags, Mailbox, Reader, SpecialUse, StoreError, keyword_limits};
 
 /// Why a mailbox name is unusable.
 const BAD_NAME: &str = "Invalid mailbox name";
@@ -61,6 +61,12 @@ impl Session {
     }
 
     pub fn store_failed(&mut self, tag: &[u8], e: &StoreError) {
+        if let StoreError::Limit(why) = e {
+            // RFC 5530 §3: the client's request passed a fixed bound; not
+            // the store's fault, so no ERROR line.
+            log::info!("[{}] imap: refused: {why}", self.id());
+            return self.tagged(tag, "NO", &format!("[LIMIT] {why}"));
+        }
         log::log!(e.log_level(), "[{}] imap: store error: {e}", self.id());
         match e {
             StoreError::Full => self.tagged(tag, "NO", "[OVERQUOTA] The mail store is full"),
@@ -283,6 +289,9 @@ impl Session {
             return;
         }
         let (flags, keywords) = split_flags(flags);
+        if keywords.len() > keyword_limits::MAX_PER_MESSAGE {
+            return self.keyword_limit(tag, keywords.len());
+        }
         let delivery = Delivery {
             message: message.to_vec(),
             internal_date: date.unwrap_or_else(crate::time::now),
@@ -374,7 +383,8 @@ struct Opened {
     sel: Selected,
     /// Sequence number of the first message without \Seen.
     first_unseen: Option<usize>,
-    /// Keywords in use (at most 256), for FLAGS and PERMANENTFLAGS.
+    /// Keywords in use, sorted ignoring case, for FLAGS and PERMANENTFLAGS
+    /// (at most a little over the store's cap per mailbox).
     keywords: Vec<String>,
 }
 
@@ -410,8 +420,11 @@ impl Opened {
                 opened.first_unseen = Some(sel.uids.len());
             }
             for k in m.keywords() {
-                if !keywords.iter().any(|w| w.eq_ignore_ascii_case(k)) && keywords.len() < 256 {
-                    keywords.push(k.to_string());
+                // A sorted list: log k per keyword, not a scan of the list.
+                if keywords.len() <= keyword_limits::MAX_PER_MAILBOX
+                    && let Err(at) = keywords.binary_search_by(|w| keyword_limits::cmp(w, k))
+                {
+                    keywords.insert(at, k.to_string());
                 }
             }
         }
@@ -427,8 +440,11 @@ impl Opened {
             flags.push(' ');
             flags.push_str(k);
         }
+        // RFC 3501 §7.1 PERMANENTFLAGS: `\*` only while new keywords can
+        // still be stored, which the store refuses past its cap.
         let permanent = match sel.read_only {
             true => String::new(),
+            false if self.keywords.len() >= keyword_limits::MAX_PER_MAILBOX => flags.clone(),
             false => format!("{flags} \\*"),
         };
         let mut lines = vec![
@@ -457,11 +473,10 @@ impl Opened {
 /// the flags of what changed since the client's MODSEQ, within its known
 /// UIDs.
 fn qresync_changes(out: &mut Vec<u8>, reader: &Reader, sel: &Selected, q: &QresyncParams) {
-    let known = |uid: u32| {
-        q.known_uids
-            .as_ref()
-            .is_none_or(|k| k.contains(uid, u32::MAX))
-    };
+    // Resolved once, then a binary search per UID (not a scan of every
+    // range for every message).
+    let known_uids = q.known_uids.as_ref().map(|k| k.resolve(u32::MAX));
+    let known = |uid: u32| known_uids.as_ref().is_none_or(|k| k.contains(uid));
     let mut vanished = reader.expunged_since(sel.id, q.mod_seq).unwrap_or_default();
     vanished.retain(|&u| known(u));
     vanished_earlier(out, &vanished);

@@ -81,10 +81,10 @@ impl Selected {
                 out.extend_from_slice(format!("* {} EXPUNGE\r\n", i + 1).as_bytes());
             }
         }
-        for &i in gone.iter().rev() {
-            self.uids.remove(i);
-            self.modseqs.remove(i);
-        }
+        // One pass over the view: removing each index in turn would move
+        // the tail once per expunged message (quadratic for a big EXPUNGE).
+        drop_indexes(&mut self.uids, gone);
+        drop_indexes(&mut self.modseqs, gone);
         let uids = &self.uids;
         self.recent.retain(|u| uids.binary_search(u).is_ok());
     }
@@ -119,6 +119,17 @@ impl Selected {
             .as_bytes(),
         );
     }
+}
+
+/// Removes the elements at `gone` (indexes, ascending) in O(len).
+fn drop_indexes<T>(v: &mut Vec<T>, gone: &[usize]) {
+    let mut index = 0;
+    let mut next = gone.iter().peekable();
+    v.retain(|_| {
+        let drop = next.next_if_eq(&&index).is_some();
+        index += 1;
+        !drop
+    });
 }
 
 /// The flags the selected mailbox permits (RFC 3501 §7.2.6); keywords
@@ -218,7 +229,7 @@ impl Session {
     }
 }
 
-/// The system flags a parsed flag list sets, and its keywords.
+/// The system flags a parsed flag list sets, and its keywords (each once).
 pub fn split_flags(list: &[super::parse::Flag]) -> (Flags, Vec<String>) {
     use super::parse::Flag;
     let mut flags = Flags::default();
@@ -233,6 +244,8 @@ pub fn split_flags(list: &[super::parse::Flag]) -> (Flags, Vec<String>) {
             Flag::Keyword(k) => keywords.push(String::from_utf8_lossy(k).into_owned()),
         }
     }
+    // Sorted, not pairwise: a list of 10 000 keywords must stay cheap.
+    crate::store::keyword_limits::dedup(&mut keywords);
     (flags, keywords)
 }
 
@@ -283,6 +296,23 @@ mod tests {
         sel.expunge(&mut out, &[0, 1, 3], true);
         assert_eq!(text(out), "* VANISHED 1:2,4\r\n");
         assert_eq!(sel.uids, [3]);
+    }
+
+    #[test]
+    fn expunging_most_of_a_big_mailbox_is_linear() {
+        // 400 000 messages, every other one expunged: removing them one
+        // by one would move about 4·10¹⁰ elements.
+        let n = 400_000u32;
+        let uids: Vec<u32> = (1..=n).collect();
+        let modseqs: Vec<u64> = (1..=u64::from(n)).collect();
+        let mut sel = view(&uids, &modseqs);
+        let gone: Vec<usize> = (0..n as usize).step_by(2).collect();
+        let mut out = Vec::new();
+        sel.expunge(&mut out, &gone, true);
+        assert_eq!(sel.uids.len(), n as usize / 2);
+        assert!(sel.uids.iter().all(|u| u % 2 == 0));
+        assert!(sel.modseqs.iter().all(|m| m % 2 == 0));
+        assert_eq!(sel.recent, [4]);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use super::read::MessageView;
 use super::records;
 use super::schema::Dbs;
 use super::writer::{Delivered, FlagChange, FlagOp, FlagsResult, Summarized};
-use super::{Flags, Mailbox, StoreError, keys};
+use super::{Flags, Mailbox, StoreError, keys, keyword_limits};
 
 /// What every copy of a message shares: the body and the fields the
 /// message record repeats.
@@ -83,7 +83,14 @@ pub(super) fn deliver(
             "a delivery needs at least one recipient".into(),
         ));
     }
-    let keywords = records::encode_keywords(d.keywords.iter().map(String::as_str))?;
+    let mut wanted: Vec<&str> = d.keywords.iter().map(String::as_str).collect();
+    keyword_limits::dedup(&mut wanted);
+    keyword_limits::check_message(wanted.len())?;
+    let lookup = keyword_limits::Lookup::new(wanted.iter().copied());
+    for &id in &targets {
+        keyword_limits::check_mailbox(txn, dbs, id, &lookup)?;
+    }
+    let keywords = records::encode_keywords(wanted)?;
     let blob_id = next_id(txn, dbs, keys::NEXT_BLOB)?;
     dbs.blobs.put(txn, &keys::id(blob_id), &d.message)?;
     dbs.summaries.put(txn, &keys::id(blob_id), &s.summary)?;
@@ -133,6 +140,15 @@ pub(super) fn set_flags(
     let mut result = FlagsResult::default();
     // \Recent is not a client's to set or clear (RFC 3501 §6.4.6).
     let requested = c.flags.without(Flags::RECENT);
+    // The keywords once, deduplicated by sorting: each message then costs
+    // O(m log k) lookups, not the product of both lists.
+    let mut wanted: Vec<&str> = c.keywords.iter().map(String::as_str).collect();
+    keyword_limits::dedup(&mut wanted);
+    let lookup = keyword_limits::Lookup::new(wanted.iter().copied());
+    if c.op != FlagOp::Remove {
+        keyword_limits::check_message(wanted.len())?;
+        keyword_limits::check_mailbox(txn, dbs, c.mailbox_id, &lookup)?;
+    }
     for &uid in &c.uids {
         let mkey = keys::message(c.mailbox_id, uid);
         let Some(value) = dbs.messages.get(txn, &mkey)? else {
@@ -154,16 +170,16 @@ pub(super) fn set_flags(
         let mut words: Vec<&str> = m.keywords().collect();
         match c.op {
             FlagOp::Add => {
-                for k in &c.keywords {
-                    if !words.iter().any(|w| w.eq_ignore_ascii_case(k)) {
-                        words.push(k);
-                    }
+                let (have, before) = (keyword_limits::Lookup::new(words.clone()), words.len());
+                words.extend(wanted.iter().filter(|k| have.find(k).is_none()));
+                // A message over the cap from before it existed may still
+                // be given flags; only growing past it is refused.
+                if words.len() > before {
+                    keyword_limits::check_message(words.len())?;
                 }
             }
-            FlagOp::Remove => {
-                words.retain(|w| !c.keywords.iter().any(|k| k.eq_ignore_ascii_case(w)))
-            }
-            FlagOp::Replace => words = c.keywords.iter().map(String::as_str).collect(),
+            FlagOp::Remove => words.retain(|w| lookup.find(w).is_none()),
+            FlagOp::Replace => words.clone_from(&wanted),
         }
         let new_keywords = records::encode_keywords(words)?;
         if new == old && new_keywords == m.raw_keywords() {

@@ -21,6 +21,7 @@ mod fetch;
 mod fetch_ops;
 mod health;
 mod keys;
+pub mod keyword_limits;
 mod mailbox_ops;
 mod message_ops;
 mod notify;
@@ -84,6 +85,9 @@ pub enum StoreError {
     /// The request makes no sense for the data (e.g. deleting a domain that
     /// still has users).
     Invalid(String),
+    /// The request would pass a fixed bound (keywords per message or per
+    /// mailbox); nothing was written.
+    Limit(String),
 }
 
 impl StoreError {
@@ -103,7 +107,7 @@ impl StoreError {
     /// is only an info line.
     pub fn log_level(&self) -> log::Level {
         match self {
-            StoreError::Full | StoreError::Timeout => log::Level::Info,
+            StoreError::Full | StoreError::Timeout | StoreError::Limit(_) => log::Level::Info,
             _ => log::Level::Error,
         }
     }
@@ -120,9 +124,10 @@ impl fmt::Display for StoreError {
             StoreError::Timeout => f.write_str("the store did not take the write in time"),
             StoreError::Fatal(e) => write!(f, "the store failed beyond repair: {e}"),
             StoreError::Corrupt(e) => write!(f, "the store is damaged: {e}"),
-            StoreError::NotFound(e) | StoreError::Exists(e) | StoreError::Invalid(e) => {
-                f.write_str(e)
-            }
+            StoreError::NotFound(e)
+            | StoreError::Exists(e)
+            | StoreError::Invalid(e)
+            | StoreError::Limit(e) => f.write_str(e),
         }
     }
 }

@@ -57,7 +57,7 @@ pub use mailbox::{
     ListArgs, ListReturn, ListSelection, Mailbox, QresyncParams, SelectArgs, SpecialUse, StatusItem,
 };
 pub use search::SearchKey;
-pub use sequence::{SeqBound, SequenceSet};
+pub use sequence::{Ranges, SeqBound, SequenceSet};
 
 pub use crate::wire::imap::quote::{Literal, literal_at_end};
 use lexer::Lexer;
