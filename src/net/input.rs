@@ -33,6 +33,8 @@ pub struct Input {
     /// How many bytes from `start` are known to hold no LF; the next
     /// search for a line's end resumes there.
     scanned: usize,
+    /// Bytes read since this session last let the executor run others.
+    since_yield: usize,
     /// Bytes the line search has looked at, for the test of the above.
     #[cfg(test)]
     examined: usize,
@@ -52,6 +54,13 @@ pub enum ReadError {
 }
 
 const INITIAL: usize = 1024;
+
+/// A read that finds bytes waiting does not return to the executor, so a
+/// client streaming a 25 MB message as fast as loopback allows would keep
+/// every other session waiting until it is done. After this many bytes
+/// the session yields: every session gets its turn within a few
+/// milliseconds, whatever the others send.
+const YIELD_EVERY: usize = 256 * 1024;
 
 /// A partial line longer than this is past an ordinary command...
 const TRICKLE_AFTER: usize = 64;
@@ -75,6 +84,7 @@ impl Input {
             start: 0,
             end: 0,
             scanned: 0,
+            since_yield: 0,
             #[cfg(test)]
             examined: 0,
         }
@@ -150,6 +160,11 @@ impl Input {
             Ok(0) => Err(ReadError::Eof),
             Ok(n) => {
                 self.end += n;
+                self.since_yield += n;
+                if self.since_yield >= YIELD_EVERY {
+                    self.since_yield = 0;
+                    smol::future::yield_now().await;
+                }
                 Ok(n)
             }
             Err(e) if e.kind() == io::ErrorKind::TimedOut => Err(ReadError::Timeout),
@@ -237,6 +252,33 @@ mod tests {
 
     fn run<T>(f: impl std::future::Future<Output = T>) -> T {
         smol::block_on(f)
+    }
+
+    /// A session reading a stream that never runs dry still lets the
+    /// others run: the reader is scheduled first and would otherwise read
+    /// all of it before the other task got a turn.
+    #[test]
+    fn bulk_reads_let_other_sessions_run() {
+        let ex = smol::LocalExecutor::new();
+        let other_ran = std::rc::Rc::new(std::cell::Cell::new(false));
+        let seen = other_ran.clone();
+        let reader = ex.spawn(async move {
+            let mut stream = smol::io::Cursor::new(vec![b'x'; 4 * YIELD_EVERY]);
+            let mut input = Input::new();
+            let (mut total, mut ran_midway) = (0, false);
+            while total < 4 * YIELD_EVERY {
+                let n = input
+                    .fill(&mut stream, 64 * 1024, Duration::from_secs(1))
+                    .await
+                    .unwrap();
+                input.consume(n);
+                total += n;
+                ran_midway |= total <= 2 * YIELD_EVERY && seen.get();
+            }
+            ran_midway
+        });
+        let _other = ex.spawn(async move { other_ran.set(true) });
+        assert!(smol::block_on(ex.run(reader)));
     }
 
     #[test]
