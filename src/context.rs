@@ -69,10 +69,10 @@ pub struct Context {
 impl Context {
     pub fn new(config: Config, store: Store, tls: Tls) -> Context {
         Context {
+            verifier: Verifier::new(2, config.auth_cache_ttl),
             config,
             store,
             tls,
-            verifier: Verifier::new(2),
             limiter: FailureLimiter::new(),
             shutdown: Rc::new(Shutdown::new()),
             queue_kick: Rc::new(Event::new()),

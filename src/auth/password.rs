@@ -107,10 +107,30 @@ pub fn is_supported(stored: &str) -> bool {
 }
 
 /// Whether the value should be replaced by a fresh [`hash`] when the
-/// password is known: true for the cleartext schemes (PLAIN, CLEARTEXT,
-/// CLEAR), which import re-hashes with argon2id (see [`cleartext`]).
+/// password is known: true for every scheme but ARGON2ID, i.e. the ones a
+/// Dovecot import carries over (SHA512-CRYPT, BLF-CRYPT, SSHA, ARGON2I,
+/// PLAIN...), which are cheaper to attack if the store leaks. A successful
+/// login upgrades them (see [`super::Verifier`]); import already re-hashes
+/// the cleartext ones (see [`cleartext`]). An ARGON2ID hash with other cost
+/// parameters (Dovecot's 64 MiB) is kept: it is no weaker.
 #[must_use]
 pub fn needs_rehash(stored: &str) -> bool {
+    let crypt_value = match split_prefix(stored) {
+        Some((name, value)) => match Scheme::from_name(name) {
+            Some((Scheme::Argon2id, _)) | None => return false,
+            Some((Scheme::Crypt, _)) => value,
+            Some(_) => return true,
+        },
+        None if stored.starts_with('$') => stored,
+        None => return false,
+    };
+    // crypt(3) style: the `$id$` prefix names the algorithm.
+    !crypt_value.starts_with("$argon2id$")
+}
+
+/// Whether the value is a cleartext scheme (PLAIN, CLEARTEXT, CLEAR).
+#[cfg(test)]
+fn is_cleartext_scheme(stored: &str) -> bool {
     split_prefix(stored)
         .and_then(|(name, _)| Scheme::from_name(name))
         .is_some_and(|(scheme, _)| scheme == Scheme::Plain)

@@ -225,7 +225,7 @@ fn malformed_and_unknown_values_fail_without_panic() {
             // Only the plain schemes, or base64 shorn of its optional
             // `=` padding, can still match a shortened value.
             let unpadded = stored.trim_end_matches('=').len();
-            if !needs_rehash(truncated) && cut < unpadded {
+            if !is_cleartext_scheme(truncated) && cut < unpadded {
                 assert!(!verify(truncated, PW), "{truncated}");
             }
         }
@@ -257,24 +257,25 @@ fn scheme_of_reports_the_name_as_written() {
 }
 
 #[test]
-fn only_cleartext_needs_rehash() {
+fn every_scheme_but_argon2id_needs_rehash() {
     for stored in [
         DOVECOT_PLAIN,
         DOVECOT_CLEARTEXT,
         DOVECOT_CLEAR,
         "{PLAIN.B64}eA==",
+        DOVECOT_SSHA,
+        DOVECOT_SHA512_CRYPT,
+        DOVECOT_BLF_CRYPT,
+        PY_BCRYPT_2B,
     ] {
         assert!(needs_rehash(stored), "{stored}");
     }
-    for stored in [
-        DOVECOT_SSHA,
-        DOVECOT_SHA512_CRYPT,
-        PY_BCRYPT_2B,
-        "",
-        "plain",
-    ] {
+    for stored in [DOVECOT_ARGON2ID, PY_ARGON2ID, "", "plain", "{UNKNOWN}x"] {
         assert!(!needs_rehash(stored), "{stored}");
     }
+    assert!(!needs_rehash(&hash("pw")));
+    assert!(is_cleartext_scheme(DOVECOT_PLAIN));
+    assert!(!is_cleartext_scheme(DOVECOT_SSHA));
 }
 
 #[test]
