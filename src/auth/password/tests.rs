@@ -336,3 +336,31 @@ fn argon2_verify_timing() {
         millis[2]
     );
 }
+
+/// How long one SHA512-CRYPT verification takes at the longest password a
+/// login may present (`auth::MAX_PASSWORD`, 1 KiB) against Dovecot's
+/// default 5000 rounds, next to a 16-byte one: SHA-crypt's cost grows with
+/// the password's length (the P sequence is quadratic in it). Run by
+/// `scripts/bench-password.sh`.
+#[test]
+#[ignore = "timing measurement, run by scripts/bench-password.sh"]
+fn sha512_crypt_long_password_timing() {
+    let median = |password: &str| {
+        let mut millis: Vec<f64> = (0..5)
+            .map(|_| {
+                let start = std::time::Instant::now();
+                assert!(!verify(DOVECOT_SHA512_CRYPT, password));
+                start.elapsed().as_secs_f64() * 1000.0
+            })
+            .collect();
+        millis.sort_by(f64::total_cmp);
+        millis[2]
+    };
+    let long = "x".repeat(crate::auth::MAX_PASSWORD);
+    eprintln!(
+        "sha512-crypt rounds=5000 verify: median {:.1} ms with a {}-byte password, {:.1} ms with 16 bytes",
+        median(&long),
+        long.len(),
+        median("0123456789abcdef")
+    );
+}
