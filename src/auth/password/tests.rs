@@ -247,6 +247,22 @@ fn costs_beyond_our_limits_are_refused_before_running() {
 }
 
 #[test]
+fn long_passwords_against_many_rounds_are_refused_before_running() {
+    let many_rounds = DOVECOT_SHA512_CRYPT_ROUNDS.replace("rounds=10000", "rounds=1000000");
+    assert!(is_supported(&many_rounds));
+    // A million rounds with a 1 KiB password would take ~14 s (minutes in
+    // a debug build); refused at once instead.
+    let start = std::time::Instant::now();
+    assert!(!verify(&many_rounds, &"x".repeat(1024)));
+    assert!(start.elapsed() < std::time::Duration::from_secs(1));
+    // Dovecot's default rounds admit the longest password a login may use.
+    let long = "x".repeat(crate::auth::MAX_PASSWORD);
+    assert!(u64::from(5000u32) * (long.len() as u64 + SHA_CRYPT_ROUND_BYTES) <= MAX_SHA_CRYPT_WORK);
+    // The right password still verifies at its own rounds.
+    assert!(verify(DOVECOT_SHA512_CRYPT_ROUNDS, PW));
+}
+
+#[test]
 fn scheme_of_reports_the_name_as_written() {
     assert_eq!(scheme_of(DOVECOT_SSHA256_HEX), Some("SSHA256.HEX"));
     assert_eq!(scheme_of("{md5-crypt}$1$x"), Some("md5-crypt"));
