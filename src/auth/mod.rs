@@ -166,7 +166,7 @@ impl Upgrade {
     /// does), unless the password changed meanwhile. A failure costs only
     /// the upgrade, tried again at the next login, so it is logged.
     fn store_hash(self, old: &str, new: &str, cache: &AuthCache, tag: cache::Tag) {
-        let scheme = password::scheme_of(old).unwrap_or("unknown");
+        let scheme = password::scheme_for_log(old);
         match smol::block_on(self.store.replace_password(&self.address, old, new)) {
             Ok(()) => {
                 log::info!(

@@ -324,7 +324,7 @@ fn split_prefix(stored: &str) -> Option<(&str, &str)> {
 /// The scheme name fit for a log line: it comes from imported data, so only
 /// a short token of scheme-like characters is printed, never anything that
 /// might be part of a hash or password.
-fn scheme_for_log(stored: &str) -> &str {
+pub(crate) fn scheme_for_log(stored: &str) -> &str {
     match scheme_of(stored) {
         Some(name)
             if name.len() <= 32
