@@ -77,10 +77,10 @@ impl Context {
         let budget = Budget::new(usize::try_from(config.memory_budget).unwrap_or(usize::MAX));
         Context {
             budget,
+            verifier: Verifier::new(2, config.auth_cache_ttl),
             config,
             store,
             tls,
-            verifier: Verifier::new(2),
             limiter: FailureLimiter::new(),
             shutdown: Rc::new(Shutdown::new()),
             queue_kick: Rc::new(Event::new()),

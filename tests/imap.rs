@@ -874,3 +874,113 @@ fn keywords_past_the_caps_get_no_limit_and_permanentflags_drop_the_star() {
         "{permanent}"
     );
 }
+
+/// Imports `passwd` (Dovecot passwd-file lines) into `data`.
+fn import_passwd(data: &std::path::Path, passwd: &str) {
+    let file = data.join("passwd");
+    std::fs::write(&file, passwd).unwrap();
+    common::admin(
+        data,
+        &[
+            "user",
+            "import-passwd",
+            file.to_str().unwrap(),
+            "--domain",
+            "home.arpa",
+        ],
+        "",
+    );
+}
+
+/// The password hash the store holds for `address`.
+fn stored_hash(data: &std::path::Path, address: &str) -> String {
+    let store = smolmail::store::Store::open(data, &smolmail::store::Options::default()).unwrap();
+    let r = store.read().unwrap();
+    r.account(address).unwrap().expect("account").password_hash
+}
+
+/// A user imported with a Dovecot SHA512-CRYPT hash gets an argon2id one at
+/// the first successful login, written after the answer; the password still
+/// works afterwards.
+#[test]
+fn imported_hash_is_upgraded_at_login() {
+    let data = TempDir::new("rehash");
+    // `openssl passwd -6 -salt saltsalt secret`, as Dovecot stores it.
+    import_passwd(
+        &data.0,
+        "dave:{SHA512-CRYPT}$6$saltsalt$TVLlQcbpFVof5W3Yz4DTP6gRstiNuHwwTt6GLc1E5n0U0aDehy0S5knV8wiOQSpT0Y77vwPZN.Pq.H91p5hVO1::::\n",
+    );
+    let server = Server::start(&data.0, &[]);
+    let mut i = Imap::connect(&server);
+    i.run("LOGIN dave@home.arpa wrong", "NO");
+    assert!(stored_hash(&data.0, "dave@home.arpa").starts_with("{SHA512-CRYPT}"));
+    i.run("LOGIN dave@home.arpa secret", "OK");
+    server.wait_until(
+        std::time::Duration::from_secs(20),
+        "the upgraded hash",
+        || stored_hash(&data.0, "dave@home.arpa").starts_with("{ARGON2ID}$argon2id$"),
+    );
+    server
+        .wait_for_log("auth: dave@home.arpa: password hash upgraded from SHA512-CRYPT to ARGON2ID");
+    let mut j = Imap::connect(&server);
+    j.run("LOGIN dave@home.arpa secret", "OK");
+}
+
+/// Two slow verifications from one address (64-byte passwords against a
+/// SHA512-CRYPT hash with a million rounds, the most work one login may
+/// cost: seconds, more in a debug build) hold one verifier slot, not both:
+/// a login from another address is answered within a second.
+/// The second address is IPv6 loopback on a dual-stack listener.
+#[test]
+fn slow_hashes_from_one_address_do_not_hold_up_another() {
+    if let Err(e) = std::net::TcpListener::bind("[::1]:0") {
+        eprintln!("SKIPPED: cannot listen on [::1] ({e}): no IPv6 here");
+        return;
+    }
+    let data = TempDir::new("verifier-fair");
+    add_user(&data.0, "alice@home.arpa", "pw");
+    import_passwd(
+        &data.0,
+        "mallory:{SHA512-CRYPT}$6$rounds=1000000$saltsalt$TVLlQcbpFVof5W3Yz4DTP6gRstiNuHwwTt6GLc1E5n0U0aDehy0S5knV8wiOQSpT0Y77vwPZN.Pq.H91p5hVO1::::\n",
+    );
+    let server = Server::start_on("::", &data.0, &["--auth-cache-ttl", "0"]);
+    let port = server.port("imap");
+    let long = "x".repeat(64);
+    let mut raw = Vec::new();
+    let slow: Vec<Imap> = (0..2)
+        .map(|_| {
+            let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            raw.push(stream.try_clone().unwrap());
+            let mut i = Imap {
+                c: Client::plain(stream),
+                n: 0,
+            };
+            i.c.line();
+            i.c.send(format!("a1 LOGIN mallory@home.arpa {long}\r\n").as_bytes());
+            i
+        })
+        .collect();
+    // Both have reached the verifier before the legitimate login starts.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let stream = TcpStream::connect(("::1", port)).unwrap();
+    let mut i = Imap {
+        c: Client::plain(stream),
+        n: 0,
+    };
+    i.c.line();
+    let t0 = Instant::now();
+    i.run("LOGIN alice@home.arpa pw", "OK");
+    let took = t0.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(1),
+        "another address's login took {took:?}"
+    );
+    // The slow attempts were still unanswered: their hashes held the line
+    // all along, so the bound above is what kept the login fast.
+    for stream in &raw {
+        stream.set_nonblocking(true).unwrap();
+        let err = stream.peek(&mut [0u8; 1]).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
+    }
+    drop(slow);
+}

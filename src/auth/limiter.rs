@@ -101,6 +101,30 @@ impl FailureLimiter {
         FIRST_DELAY.saturating_mul(1 << doublings).min(MAX_DELAY)
     }
 
+    /// Starts a login attempt: refused if `ip` is blocked, else counted as
+    /// a failure at once, before any verification runs, and the delay a
+    /// failure must wait is returned. Counting at the start is what stops
+    /// N attempts started together from one address all being checked
+    /// before the first of them fails; a success clears the count again
+    /// ([`Self::success`]) and an attempt that verified nothing gives its
+    /// count back ([`Self::cancel`]). Check and count happen in one call
+    /// on the executor thread, so no other attempt can slip in between.
+    pub fn begin(&self, ip: impl Into<ClientAddr>) -> Result<Duration, Blocked> {
+        let ip = key(ip);
+        let now = Instant::now();
+        self.check_at(ip, now)?;
+        Ok(self.failure_at(ip, now))
+    }
+
+    /// Gives back the count of an attempt [`Self::begin`] made that never
+    /// reached a verdict (the verifier queue was full, the store could not
+    /// be read), so a busy server does not lock its users out.
+    pub fn cancel(&self, ip: impl Into<ClientAddr>) {
+        if let Some(entry) = self.entries.borrow_mut().get_mut(&key(ip)) {
+            entry.failures = entry.failures.saturating_sub(1);
+        }
+    }
+
     /// A successful login clears the address's record.
     pub fn success(&self, ip: impl Into<ClientAddr>) {
         self.entries.borrow_mut().remove(&key(ip));
@@ -146,6 +170,24 @@ mod tests {
         );
         l.success("2001:db8::1".parse::<IpAddr>().unwrap());
         assert!(l.check("2001:db8::ffff".parse::<IpAddr>().unwrap()).is_ok());
+    }
+
+    #[test]
+    fn attempts_count_when_they_begin() {
+        let l = FailureLimiter::new();
+        let ip: IpAddr = "192.0.2.10".parse().unwrap();
+        // Attempts started together, none finished: each is counted as it
+        // begins, so the one past the limit is refused before it runs.
+        for _ in 0..MAX_FAILURES {
+            assert!(l.begin(ip).is_ok());
+        }
+        assert!(l.begin(ip).is_err());
+        // One that never reached a verdict gives its count back.
+        l.cancel(ip);
+        assert!(l.begin(ip).is_ok());
+        assert!(l.begin(ip).is_err());
+        l.success(ip);
+        assert_eq!(l.begin(ip), Ok(FIRST_DELAY));
     }
 
     #[test]

@@ -5,73 +5,181 @@
 //! [`login`], the one check every protocol runs: limiter, account lookup,
 //! password verification.
 
+pub mod cache;
 pub mod limiter;
 pub mod password;
+pub mod queue;
 pub mod sasl;
+#[cfg(test)]
+mod tests;
 
 pub use limiter::{Blocked, FailureLimiter};
+pub use queue::Busy;
 
-use smol::lock::Semaphore;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
+use crate::net::ClientAddr;
 use crate::secret::Secret;
 use crate::store::{Account, Store, StoreError};
+use cache::AuthCache;
+use queue::Queue;
 
-/// Runs password hashing and verification off the executor, a bounded
-/// number at a time.
+/// Runs password verification off the executor, a bounded number at a
+/// time, fairly between client addresses, with a cache of recent successes.
 ///
 /// Why: an argon2 verification costs tens of milliseconds of CPU and ~19 MiB
 /// of memory. Run on smol's single executor thread it would stall every
 /// other connection; run without a bound, a burst of logins (or a password
 /// guesser) could exhaust a Raspberry Pi's memory. So each call waits for a
-/// permit, then does the work on smol's blocking thread pool. Clones share
-/// one bound.
+/// slot in [`queue`] (one per client group, round robin, bounded line),
+/// then does the work on smol's blocking thread pool. A login that
+/// [`cache`] has seen succeed recently skips all of it. Clones share one
+/// line and one cache.
 #[derive(Debug, Clone)]
 pub struct Verifier {
-    /// Permits for concurrent hash computations. Shared (`Arc`) so a permit
-    /// can travel into the blocking task and outlive a cancelled caller.
-    permits: Arc<Semaphore>,
+    queue: Queue,
+    cache: Arc<AuthCache>,
+    /// Verifications started (cache misses included, hits not).
+    runs: Arc<AtomicU64>,
+}
+
+/// What a successful verification should also do: replace the account's
+/// imported hash with a fresh argon2id one.
+struct Upgrade {
+    store: Store,
+    account_id: u64,
+    address: String,
 }
 
 impl Verifier {
-    /// A verifier that runs at most `max_concurrent` hash computations at
-    /// once (at least one; 2 suits a Raspberry Pi 3).
+    /// A verifier that runs at most `max_concurrent` verifications at once
+    /// (at least one; 2 suits a Raspberry Pi 3) and remembers successes for
+    /// `cache_ttl` (zero: not at all).
     #[must_use]
-    pub fn new(max_concurrent: usize) -> Self {
+    pub fn new(max_concurrent: usize, cache_ttl: Duration) -> Self {
         Verifier {
-            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            queue: Queue::new(max_concurrent),
+            cache: Arc::new(AuthCache::new(cache_ttl)),
+            runs: Arc::new(AtomicU64::new(0)),
         }
     }
 
-    /// Check `password` against the `stored` value (see [`password::verify`]).
-    /// The password's bytes are overwritten once checked.
-    pub async fn verify(&self, stored: String, password: String) -> bool {
-        // Wrapped first, so the bytes are wiped even if this future is
-        // dropped while still waiting for a permit.
-        let password = Secret(password);
-        let permit = self.permits.acquire_arc().await;
-        smol::unblock(move || {
-            // The permit moves in here rather than staying in this future:
-            // if the client disconnects and the future is dropped, the
-            // blocking work still runs to completion and must keep counting
-            // against the bound until it does.
-            let _permit = permit;
-            password::verify(&stored, &password.0)
-        })
-        .await
+    /// Verifications run so far (not answered from the cache).
+    #[must_use]
+    pub fn verifications(&self) -> u64 {
+        self.runs.load(Ordering::Relaxed)
     }
 
-    /// Hash `password` for storage (see [`password::hash`]). The password's
-    /// bytes are overwritten once hashed.
-    pub async fn hash(&self, password: String) -> String {
-        let password = Secret(password);
-        let permit = self.permits.acquire_arc().await;
+    /// Check `password` against the `stored` value (see [`password::verify`])
+    /// for a client at `ip`, without the cache. The password's bytes are
+    /// overwritten once checked.
+    pub async fn verify(
+        &self,
+        ip: impl Into<ClientAddr>,
+        stored: String,
+        password: String,
+    ) -> Result<bool, Busy> {
+        self.run(ip.into(), stored, Secret(password), None).await
+    }
+
+    /// Check `password` for `account`: from the cache when it verified
+    /// recently, else in full; an imported hash is upgraded to argon2id
+    /// after a success, without holding up the answer.
+    async fn check_account(
+        &self,
+        ip: ClientAddr,
+        store: &Store,
+        account: &Account,
+        password: Secret,
+    ) -> Result<bool, Busy> {
+        let stored = &account.password_hash;
+        let tag = self
+            .cache
+            .enabled()
+            .then(|| self.cache.tag(account.id, stored, &password.0));
+        if let Some(tag) = &tag
+            && self.cache.hit(&account.address, tag)
+        {
+            return Ok(true);
+        }
+        let upgrade = password::needs_rehash(stored).then(|| Upgrade {
+            store: store.clone(),
+            account_id: account.id,
+            address: account.address.clone(),
+        });
+        let upgrading = upgrade.is_some();
+        let verified = self.run(ip, stored.clone(), password, upgrade).await?;
+        if verified && !upgrading {
+            // An upgraded account is cached under its new hash instead.
+            if let Some(tag) = tag {
+                self.cache.insert(&account.address, tag);
+            }
+        }
+        Ok(verified)
+    }
+
+    /// Waits for a slot, then verifies on the blocking pool; the answer
+    /// comes back as soon as it is known, while an upgrade carries on
+    /// there. If the caller leaves before the work starts it is skipped;
+    /// once started it runs to the end holding its slot (a hash cannot be
+    /// interrupted), so it still counts against the bound.
+    async fn run(
+        &self,
+        ip: ClientAddr,
+        stored: String,
+        password: Secret,
+        upgrade: Option<Upgrade>,
+    ) -> Result<bool, Busy> {
+        // The password is wrapped before this first await, so its bytes
+        // are wiped even if the caller leaves while waiting in line.
+        let slot = self.queue.acquire(ip).await?;
+        self.runs.fetch_add(1, Ordering::Relaxed);
+        let (answer, verdict) = smol::channel::bounded(1);
+        let cache = Arc::clone(&self.cache);
         smol::unblock(move || {
-            let _permit = permit;
-            password::hash(&password.0)
+            if answer.is_closed() {
+                return; // The client left before its turn came.
+            }
+            let verified = password::verify(&stored, &password.0);
+            let _ = answer.try_send(verified);
+            drop(answer);
+            match upgrade {
+                Some(upgrade) if verified => {
+                    let new = password::hash(&password.0);
+                    let tag = cache.tag(upgrade.account_id, &new, &password.0);
+                    drop((slot, password));
+                    upgrade.store_hash(&stored, &new, &cache, tag);
+                }
+                _ => drop(slot),
+            }
         })
-        .await
+        .detach();
+        Ok(verdict.recv().await.unwrap_or(false))
+    }
+}
+
+impl Upgrade {
+    /// Writes the new hash through the store's writer (as `user passwd`
+    /// does), unless the password changed meanwhile. A failure costs only
+    /// the upgrade, tried again at the next login, so it is logged.
+    fn store_hash(self, old: &str, new: &str, cache: &AuthCache, tag: cache::Tag) {
+        let scheme = password::scheme_for_log(old);
+        match smol::block_on(self.store.replace_password(&self.address, old, new)) {
+            Ok(()) => {
+                log::info!(
+                    "auth: {}: password hash upgraded from {scheme} to ARGON2ID",
+                    self.address
+                );
+                cache.insert(&self.address, tag);
+            }
+            Err(e) => log::warn!(
+                "auth: {}: could not store the upgraded password hash: {e}",
+                self.address
+            ),
+        }
     }
 }
 
@@ -108,6 +216,8 @@ pub enum LoginResult {
     Blocked(Blocked),
     /// The store could not be read: a temporary error.
     Unavailable(StoreError),
+    /// Too many logins are waiting for the verifier: a temporary error.
+    Busy,
 }
 
 /// Longest user name a login may present. An address is at most 254
@@ -127,8 +237,10 @@ pub const MAX_PASSWORD: usize = 1024;
 const TIMING_DUMMY: &str = "{ARGON2ID}$argon2id$v=19$m=19456,t=2,p=1$XqXxmPZUWFzkvF9OGrejpg$p3jcBBbkOXw/6YSUBr3hUUjygkUHSA08cSUyN2ndc0o";
 
 /// The one login check every protocol runs: the failure limiter, the
-/// account, the password (off the executor). A failure waits out the
-/// limiter's delay on this task's timer before returning.
+/// account, the password (cache, then the verifier off the executor). The
+/// attempt counts as a failure from the moment it starts; a success takes
+/// that back. A failure waits out the limiter's delay on this task's timer
+/// before returning.
 pub async fn login(
     store: &Store,
     verifier: &Verifier,
@@ -137,77 +249,54 @@ pub async fn login(
     username: &str,
     password: String,
 ) -> LoginResult {
-    if let Err(blocked) = limiter.check(ip) {
-        return LoginResult::Blocked(blocked);
-    }
-    if username.len() > MAX_USERNAME || password.len() > MAX_PASSWORD {
+    let delay = match limiter.begin(ip) {
+        Ok(delay) => delay,
+        Err(blocked) => return LoginResult::Blocked(blocked),
+    };
+    let password = Secret(password);
+    if username.len() > MAX_USERNAME || password.0.len() > MAX_PASSWORD {
         // No account has such credentials: a failure, counted and slowed
         // like any other, that costs no lookup and no hash.
         log::info!(
             "auth: {ip}: credentials over the size limit ({} and {} bytes)",
             username.len(),
-            password.len()
+            password.0.len()
         );
-        smol::Timer::after(limiter.failure(ip)).await;
+        smol::Timer::after(delay).await;
         return LoginResult::Failed;
     }
     let account = match store.read().and_then(|r| r.account(username)) {
         Ok(account) => account,
-        Err(e) => return LoginResult::Unavailable(e),
+        Err(e) => {
+            limiter.cancel(ip);
+            return LoginResult::Unavailable(e);
+        }
     };
-    let stored = account
-        .as_ref()
-        .map_or(TIMING_DUMMY, |a| a.password_hash.as_str())
-        .to_string();
-    let verified = verifier.verify(stored, password).await;
-    match account {
-        Some(account) if verified => {
+    let verified = match &account {
+        Some(account) => {
+            verifier
+                .check_account(ip.into(), store, account, password)
+                .await
+        }
+        None => {
+            verifier
+                .run(ip.into(), TIMING_DUMMY.to_owned(), password, None)
+                .await
+        }
+    };
+    match (account, verified) {
+        (_, Err(Busy)) => {
+            log::info!("auth: {ip}: login refused, too many waiting for verification");
+            limiter.cancel(ip);
+            LoginResult::Busy
+        }
+        (Some(account), Ok(true)) => {
             limiter.success(ip);
             LoginResult::Ok(account)
         }
         _ => {
-            smol::Timer::after(limiter.failure(ip)).await;
+            smol::Timer::after(delay).await;
             LoginResult::Failed
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bound_of_one_still_completes_concurrent_verifications() {
-        let stored = password::hash("right");
-        let verifier = Verifier::new(1);
-        let (good, bad) = smol::block_on(smol::future::zip(
-            verifier.verify(stored.clone(), "right".to_owned()),
-            verifier.verify(stored, "wrong".to_owned()),
-        ));
-        assert!(good);
-        assert!(!bad);
-    }
-
-    #[test]
-    fn hash_releases_its_permit_when_done() {
-        let verifier = Verifier::new(1);
-        smol::block_on(async {
-            let hashing = smol::spawn({
-                let verifier = verifier.clone();
-                async move { verifier.hash("pw".to_owned()).await }
-            });
-            let stored = hashing.await;
-            assert!(password::verify(&stored, "pw"));
-        });
-        // All work finished: the single permit is free again.
-        assert!(verifier.permits.try_acquire().is_some());
-    }
-
-    #[test]
-    fn zero_bound_is_raised_to_one() {
-        let verifier = Verifier::new(0);
-        assert!(smol::block_on(
-            verifier.verify("{PLAIN}x".to_owned(), "x".to_owned())
-        ));
     }
 }

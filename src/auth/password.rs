@@ -43,6 +43,16 @@ const MAX_ARGON2_WORK: u64 = 1024 * 1024;
 const MAX_ARGON2_P: u32 = 16;
 /// Largest SHA-crypt round count (passlib's default is 656 000).
 const MAX_SHA_CRYPT_ROUNDS: u32 = 1_000_000;
+/// Largest SHA-crypt work we run for one login, in rounds × (password
+/// length + 128): each round hashes the password plus about 128 bytes'
+/// worth of fixed work. The budget is our round limit with a 64-byte
+/// password (~2.5 s on x86): a 1 KiB password against a million-round hash
+/// would take ~14 s and hold a verifier slot all that time. Dovecot's
+/// default 5000 rounds admit any password up to `auth::MAX_PASSWORD`.
+const MAX_SHA_CRYPT_WORK: u64 = MAX_SHA_CRYPT_ROUNDS as u64 * (64 + SHA_CRYPT_ROUND_BYTES);
+/// The fixed part of one SHA-crypt round, in password bytes (measured:
+/// 7.7 ms for 16 bytes, 72.5 ms for 1 KiB at 5000 rounds, release build).
+const SHA_CRYPT_ROUND_BYTES: u64 = 128;
 /// Largest bcrypt cost (2^14 rounds; Dovecot's default is 5, passlib's 12).
 const MAX_BCRYPT_COST: u32 = 14;
 
@@ -107,10 +117,30 @@ pub fn is_supported(stored: &str) -> bool {
 }
 
 /// Whether the value should be replaced by a fresh [`hash`] when the
-/// password is known: true for the cleartext schemes (PLAIN, CLEARTEXT,
-/// CLEAR), which import re-hashes with argon2id (see [`cleartext`]).
+/// password is known: true for every scheme but ARGON2ID, i.e. the ones a
+/// Dovecot import carries over (SHA512-CRYPT, BLF-CRYPT, SSHA, ARGON2I,
+/// PLAIN...), which are cheaper to attack if the store leaks. A successful
+/// login upgrades them (see [`super::Verifier`]); import already re-hashes
+/// the cleartext ones (see [`cleartext`]). An ARGON2ID hash with other cost
+/// parameters (Dovecot's 64 MiB) is kept: it is no weaker.
 #[must_use]
 pub fn needs_rehash(stored: &str) -> bool {
+    let crypt_value = match split_prefix(stored) {
+        Some((name, value)) => match Scheme::from_name(name) {
+            Some((Scheme::Argon2id, _)) | None => return false,
+            Some((Scheme::Crypt, _)) => value,
+            Some(_) => return true,
+        },
+        None if stored.starts_with('$') => stored,
+        None => return false,
+    };
+    // crypt(3) style: the `$id$` prefix names the algorithm.
+    !crypt_value.starts_with("$argon2id$")
+}
+
+/// Whether the value is a cleartext scheme (PLAIN, CLEARTEXT, CLEAR).
+#[cfg(test)]
+fn is_cleartext_scheme(stored: &str) -> bool {
     split_prefix(stored)
         .and_then(|(name, _)| Scheme::from_name(name))
         .is_some_and(|(scheme, _)| scheme == Scheme::Plain)
@@ -204,8 +234,8 @@ impl Scheme {
 enum Stored<'a> {
     /// argon2i / argon2id in PHC notation.
     Argon2(Box<PasswordHash>),
-    /// A checked `$5$` / `$6$` string.
-    ShaCrypt(&'a str),
+    /// A checked `$5$` / `$6$` string and its round count.
+    ShaCrypt(&'a str, u32),
     /// A checked `$2a$` / `$2b$` / `$2y$` string.
     Bcrypt(&'a str),
     /// The decoded digest, followed by the salt for salted schemes.
@@ -251,7 +281,17 @@ impl<'a> Stored<'a> {
             // the hash itself and compares outputs in constant time.
             Stored::Argon2(phc) => Argon2::default().verify_password(password, &**phc).is_ok(),
             // sha-crypt compares in constant time (ctutils).
-            Stored::ShaCrypt(mcf) => sha_crypt::ShaCrypt::default()
+            Stored::ShaCrypt(_, rounds)
+                if u64::from(*rounds) * (password.len() as u64 + SHA_CRYPT_ROUND_BYTES)
+                    > MAX_SHA_CRYPT_WORK =>
+            {
+                log::warn!(
+                    "refused to verify a {}-byte password against a SHA-crypt hash of {rounds} rounds: over our work limit",
+                    password.len()
+                );
+                false
+            }
+            Stored::ShaCrypt(mcf, _) => sha_crypt::ShaCrypt::default()
                 .verify_password(password, *mcf)
                 .is_ok(),
             // bcrypt compares in constant time (subtle). Like every bcrypt,
@@ -284,7 +324,7 @@ fn split_prefix(stored: &str) -> Option<(&str, &str)> {
 /// The scheme name fit for a log line: it comes from imported data, so only
 /// a short token of scheme-like characters is printed, never anything that
 /// might be part of a hash or password.
-fn scheme_for_log(stored: &str) -> &str {
+pub(crate) fn scheme_for_log(stored: &str) -> &str {
     match scheme_of(stored) {
         Some(name)
             if name.len() <= 32
@@ -351,6 +391,7 @@ fn parse_sha_crypt(value: &str) -> Result<Stored<'_>, &'static str> {
     } else {
         return Err("not a SHA-crypt hash");
     };
+    let mut sha_rounds = 5000; // the default when the value names none
     let rest = match rest.strip_prefix("rounds=") {
         Some(with_rounds) => {
             let (rounds, rest) = with_rounds.split_once('$').ok_or("malformed SHA-crypt")?;
@@ -360,6 +401,7 @@ fn parse_sha_crypt(value: &str) -> Result<Stored<'_>, &'static str> {
             if !(1000..=MAX_SHA_CRYPT_ROUNDS).contains(&rounds) {
                 return Err("SHA-crypt rounds outside our limits");
             }
+            sha_rounds = rounds;
             rest
         }
         None => rest,
@@ -372,7 +414,7 @@ fn parse_sha_crypt(value: &str) -> Result<Stored<'_>, &'static str> {
     if hash.len() != hash_len || !hash.bytes().all(crypt_b64) {
         return Err("bad SHA-crypt hash length or alphabet");
     }
-    Ok(Stored::ShaCrypt(value))
+    Ok(Stored::ShaCrypt(value, sha_rounds))
 }
 
 /// Check a bcrypt string's shape and cost (the crate parses it for us).

@@ -115,4 +115,7 @@ pub struct ServeArgs {
     /// most messages waiting in the outbound queue; beyond it remote recipients get 452 [env SMOLMAIL_MAX_QUEUE; default 10000]
     #[argh(option)]
     pub max_queue: Option<String>,
+    /// how long a successful login is remembered so the same password skips hashing, s/m/h suffix, 0 turns it off [env SMOLMAIL_AUTH_CACHE_TTL; default 1h]
+    #[argh(option)]
+    pub auth_cache_ttl: Option<String>,
 }

@@ -12,6 +12,7 @@
 use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 mod args;
 mod delivery;
@@ -47,6 +48,8 @@ pub struct Config {
     pub smtp_auth: bool,
     /// Outbound delivery: relay host, routes, DNS, retries, limits.
     pub delivery: DeliveryConfig,
+    /// How long a verified login is cached (`auth::cache`); zero: off.
+    pub auth_cache_ttl: Duration,
 }
 
 /// An IP network in CIDR notation, e.g. `192.168.1.0/24`.
@@ -220,6 +223,15 @@ impl Config {
             })?,
         };
         let delivery = resolve_delivery(args, env)?;
+        // Dovecot's auth_cache_ttl default: a phone reconnecting every few
+        // minutes hashes once an hour; a changed password takes effect at
+        // once anyway (the stored hash is part of the cache key).
+        let auth_cache_ttl = match pick(&args.auth_cache_ttl, "auth-cache-ttl", env) {
+            Some(raw) => parse_duration(&raw.value)
+                .filter(|t| t.as_secs() <= 86_400)
+                .ok_or_else(|| raw.error("must be a time from 0 (off) to 1d, like 1h or 600"))?,
+            None => Duration::from_secs(3600),
+        };
         Ok(Config {
             data_dir,
             hostname,
@@ -235,6 +247,7 @@ impl Config {
             max_recipients,
             smtp_auth,
             delivery,
+            auth_cache_ttl,
         })
     }
 

@@ -516,3 +516,30 @@ fn memory_budget() {
         "{e}"
     );
 }
+
+#[test]
+fn auth_cache_ttl() {
+    let home = ("HOME", "/home/u");
+    let c = resolve(ServeArgs::default(), &[home]).unwrap();
+    assert_eq!(c.auth_cache_ttl, Duration::from_secs(3600));
+    let c = resolve(
+        ServeArgs::default(),
+        &[home, ("SMOLMAIL_AUTH_CACHE_TTL", "0")],
+    )
+    .unwrap();
+    assert_eq!(c.auth_cache_ttl, Duration::ZERO);
+    let args = ServeArgs {
+        auth_cache_ttl: Some("10m".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        resolve(args, &[home]).unwrap().auth_cache_ttl,
+        Duration::from_secs(600)
+    );
+    let args = ServeArgs {
+        auth_cache_ttl: Some("2d".into()),
+        ..Default::default()
+    };
+    let err = resolve(args, &[home]).unwrap_err().0;
+    assert!(err.contains("--auth-cache-ttl"), "{err}");
+}

@@ -112,6 +112,15 @@ impl Session {
                     "[UNAVAILABLE] Too many failed logins; try again later",
                 );
             }
+            LoginResult::Busy => {
+                // RFC 5530 §3: UNAVAILABLE, a temporary failure; the
+                // reason is logged by auth.
+                self.tagged(
+                    tag,
+                    "NO",
+                    "[UNAVAILABLE] Too many logins at once; try again later",
+                );
+            }
             LoginResult::Unavailable(e) => {
                 log::error!("[{}] imap: login lookup failed: {e}", self.id());
                 self.tagged(

@@ -451,6 +451,22 @@ impl Store {
         let op = WriteOp::SetPassword {
             address: address.to_string(),
             password_hash: password_hash.to_string(),
+            only_if: None,
+        };
+        self.write(op).await.map(drop)
+    }
+    /// Replaces the stored hash `old` by `new` (a login upgrading an
+    /// imported hash); `Invalid` if the password was changed meanwhile.
+    pub async fn replace_password(
+        &self,
+        address: &str,
+        old: &str,
+        new: &str,
+    ) -> Result<(), StoreError> {
+        let op = WriteOp::SetPassword {
+            address: address.to_string(),
+            password_hash: new.to_string(),
+            only_if: Some(old.to_string()),
         };
         self.write(op).await.map(drop)
     }

@@ -37,9 +37,18 @@ pub fn apply(
         WriteOp::SetPassword {
             address,
             password_hash,
+            only_if,
         } => {
             let address = address::normalize(address).map_err(StoreError::Invalid)?;
             let account = account(txn, dbs, &address)?;
+            if only_if
+                .as_ref()
+                .is_some_and(|old| *old != account.password_hash)
+            {
+                return Err(StoreError::Invalid(format!(
+                    "the password of {address} changed meanwhile"
+                )));
+            }
             let value =
                 records::encode_account(account.id, account.flags, account.quota, password_hash);
             dbs.accounts.put(txn, address.as_bytes(), &value)?;

@@ -64,6 +64,9 @@ pub enum WriteOp {
     SetPassword {
         address: String,
         password_hash: String,
+        /// Only if the stored hash is still this one (a login's rehash
+        /// must not undo a `user passwd` that ran meanwhile).
+        only_if: Option<String>,
     },
     /// An account's quota in bytes; 0 is unlimited.
     SetQuota {

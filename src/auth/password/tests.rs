@@ -225,7 +225,7 @@ fn malformed_and_unknown_values_fail_without_panic() {
             // Only the plain schemes, or base64 shorn of its optional
             // `=` padding, can still match a shortened value.
             let unpadded = stored.trim_end_matches('=').len();
-            if !needs_rehash(truncated) && cut < unpadded {
+            if !is_cleartext_scheme(truncated) && cut < unpadded {
                 assert!(!verify(truncated, PW), "{truncated}");
             }
         }
@@ -247,6 +247,22 @@ fn costs_beyond_our_limits_are_refused_before_running() {
 }
 
 #[test]
+fn long_passwords_against_many_rounds_are_refused_before_running() {
+    let many_rounds = DOVECOT_SHA512_CRYPT_ROUNDS.replace("rounds=10000", "rounds=1000000");
+    assert!(is_supported(&many_rounds));
+    // A million rounds with a 1 KiB password would take ~14 s (minutes in
+    // a debug build); refused at once instead.
+    let start = std::time::Instant::now();
+    assert!(!verify(&many_rounds, &"x".repeat(1024)));
+    assert!(start.elapsed() < std::time::Duration::from_secs(1));
+    // Dovecot's default rounds admit the longest password a login may use.
+    let long = "x".repeat(crate::auth::MAX_PASSWORD);
+    assert!(u64::from(5000u32) * (long.len() as u64 + SHA_CRYPT_ROUND_BYTES) <= MAX_SHA_CRYPT_WORK);
+    // The right password still verifies at its own rounds.
+    assert!(verify(DOVECOT_SHA512_CRYPT_ROUNDS, PW));
+}
+
+#[test]
 fn scheme_of_reports_the_name_as_written() {
     assert_eq!(scheme_of(DOVECOT_SSHA256_HEX), Some("SSHA256.HEX"));
     assert_eq!(scheme_of("{md5-crypt}$1$x"), Some("md5-crypt"));
@@ -257,24 +273,25 @@ fn scheme_of_reports_the_name_as_written() {
 }
 
 #[test]
-fn only_cleartext_needs_rehash() {
+fn every_scheme_but_argon2id_needs_rehash() {
     for stored in [
         DOVECOT_PLAIN,
         DOVECOT_CLEARTEXT,
         DOVECOT_CLEAR,
         "{PLAIN.B64}eA==",
+        DOVECOT_SSHA,
+        DOVECOT_SHA512_CRYPT,
+        DOVECOT_BLF_CRYPT,
+        PY_BCRYPT_2B,
     ] {
         assert!(needs_rehash(stored), "{stored}");
     }
-    for stored in [
-        DOVECOT_SSHA,
-        DOVECOT_SHA512_CRYPT,
-        PY_BCRYPT_2B,
-        "",
-        "plain",
-    ] {
+    for stored in [DOVECOT_ARGON2ID, PY_ARGON2ID, "", "plain", "{UNKNOWN}x"] {
         assert!(!needs_rehash(stored), "{stored}");
     }
+    assert!(!needs_rehash(&hash("pw")));
+    assert!(is_cleartext_scheme(DOVECOT_PLAIN));
+    assert!(!is_cleartext_scheme(DOVECOT_SSHA));
 }
 
 #[test]
@@ -333,5 +350,33 @@ fn argon2_verify_timing() {
     eprintln!(
         "argon2id m={ARGON2_M_KIB} t={ARGON2_T} p={ARGON2_P} verify: median {:.1} ms (runs: {millis:.1?})",
         millis[2]
+    );
+}
+
+/// How long one SHA512-CRYPT verification takes at the longest password a
+/// login may present (`auth::MAX_PASSWORD`, 1 KiB) against Dovecot's
+/// default 5000 rounds, next to a 16-byte one: SHA-crypt's cost grows with
+/// the password's length (the P sequence is quadratic in it). Run by
+/// `scripts/bench-password.sh`.
+#[test]
+#[ignore = "timing measurement, run by scripts/bench-password.sh"]
+fn sha512_crypt_long_password_timing() {
+    let median = |password: &str| {
+        let mut millis: Vec<f64> = (0..5)
+            .map(|_| {
+                let start = std::time::Instant::now();
+                assert!(!verify(DOVECOT_SHA512_CRYPT, password));
+                start.elapsed().as_secs_f64() * 1000.0
+            })
+            .collect();
+        millis.sort_by(f64::total_cmp);
+        millis[2]
+    };
+    let long = "x".repeat(crate::auth::MAX_PASSWORD);
+    eprintln!(
+        "sha512-crypt rounds=5000 verify: median {:.1} ms with a {}-byte password, {:.1} ms with 16 bytes",
+        median(&long),
+        long.len(),
+        median("0123456789abcdef")
     );
 }

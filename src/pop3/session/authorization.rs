@@ -124,6 +124,12 @@ impl Session {
                     "[SYS/TEMP] Too many failed logins from your address; try again in {minutes} minutes"
                 ));
             }
+            LoginResult::Busy => {
+                // RFC 3206 §4: SYS/TEMP, a temporary server-side problem.
+                self.err(format_args!(
+                    "[SYS/TEMP] Too many logins at once; try again later"
+                ));
+            }
             LoginResult::Unavailable(e) => {
                 log::error!("[{}] {}: login: {e}", self.id, self.name);
                 self.err(format_args!("[SYS/TEMP] Temporary server failure"));

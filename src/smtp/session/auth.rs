@@ -141,6 +141,12 @@ impl Session {
                 }
                 self.refuse("454 4.7.0 Temporary authentication failure: too many failures, try again later\r\n");
             }
+            LoginResult::Busy => {
+                // RFC 4954 §6: 454 4.7.0, a temporary authentication failure.
+                self.reply(
+                    "454 4.7.0 Temporary authentication failure: too many logins at once\r\n",
+                );
+            }
             LoginResult::Unavailable(e) => {
                 log::error!("[{}] {}: AUTH lookup failed: {e}", self.id, self.name());
                 self.reply("454 4.7.0 Temporary authentication failure\r\n");
