@@ -85,8 +85,27 @@ fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
 }
 
 /// Installs the logger at `level`, writing through the buffer to stderr.
+///
+/// When stderr is a regular file, records are written to it directly
+/// instead: a write to a file never waits for a reader, and the log then
+/// holds each line before the reply that follows it is sent, which the
+/// tests (and anyone reading a log file beside a session) rely on.
 pub fn init(level: log::LevelFilter) {
+    if stderr_is_a_file() {
+        builder(level).init();
+        return;
+    }
     init_with(level, Box::new(io::stderr()));
+}
+
+fn stderr_is_a_file() -> bool {
+    use std::os::fd::AsFd;
+    io::stderr()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(std::fs::File::from)
+        .and_then(|f| f.metadata())
+        .is_ok_and(|m| m.file_type().is_file())
 }
 
 /// As [`init`], draining to `out` (tests use a pipe).

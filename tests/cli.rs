@@ -573,7 +573,7 @@ fn per_ip_connection_limit() {
         reply.starts_with("* BYE [UNAVAILABLE] too many connections"),
         "{reply:?}"
     );
-    assert!(server.log().contains("too many connections (PerIp limit)"));
+    server.wait_for_log("too many connections (PerIp limit)");
     drop((a, b));
     let deadline = Instant::now() + PATIENCE;
     loop {

@@ -574,10 +574,10 @@ fn relay_host_with_auth_over_implicit_tls_and_starttls() {
             || queue(&data.0).is_empty(),
             &server,
         );
-        assert!(server.log().contains(&format!(
+        server.wait_for_log(&format!(
             "relay=localhost[127.0.0.1]:{}",
             provider.port(service)
-        )));
+        ));
     }
 }
 

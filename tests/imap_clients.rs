@@ -1046,5 +1046,5 @@ fn mutt_in_tmux() {
     assert!(archive[0].text.ends_with("to be archived\r\n"));
     assert!(mailbox(&data.0, ALICE, "Trash").unwrap().is_empty());
     // Mutt's own session reached the server as IMAP, not some other way.
-    assert!(server.log().contains("imap: login alice@home.arpa"));
+    server.wait_for_log("imap: login alice@home.arpa");
 }

@@ -122,7 +122,7 @@ fn smtp_refuses_at_rcpt_and_at_the_end_of_data() {
     assert_eq!(inbox(&data.0, "alice@home.arpa").len(), 2);
     assert_eq!(inbox(&data.0, "bob@home.arpa").len(), 1);
     c.cmd("QUIT", "221");
-    assert!(server.log().contains("quota: alice@home.arpa holds"));
+    server.wait_for_log("quota: alice@home.arpa holds");
 }
 
 #[test]
