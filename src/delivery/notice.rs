@@ -55,6 +55,25 @@ pub fn addressed(
     )))
 }
 
+/// The header section a success notice returns, from the message as
+/// stored minus its first line (the Return-Path the store adds, which the
+/// runner's notices leave out too). Bounded by
+/// [`bounce::FULL_RETURN_LIMIT`] at a line end: a message that is all
+/// header (no blank line) must not be copied whole beside the stored one.
+pub fn returned_headers(stored: &[u8]) -> Vec<u8> {
+    let content = stored
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(stored, |i| &stored[i + 1..]);
+    let headers = bounce::header_section(content);
+    if headers.len() <= bounce::FULL_RETURN_LIMIT {
+        return headers.to_vec();
+    }
+    let cut = &headers[..bounce::FULL_RETURN_LIMIT];
+    let end = cut.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    cut[..end].to_vec()
+}
+
 /// What the SMTP server knows of a message it has just stored.
 pub struct Stored<'a> {
     pub hostname: &'a str,
@@ -100,4 +119,22 @@ pub fn delivered(s: &Stored) -> Vec<u8> {
         full: false,
         boundary: &boundary,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn returned_headers_skip_return_path_and_are_bounded() {
+        let m = b"Return-Path: <a@b>\r\nReceived: x\r\nSubject: s\r\n\r\nbody\r\n";
+        assert_eq!(returned_headers(m), b"Received: x\r\nSubject: s\r\n\r\n");
+        let mut huge = b"Return-Path: <a@b>\r\n".to_vec();
+        while huge.len() < 3 * bounce::FULL_RETURN_LIMIT {
+            huge.extend_from_slice(b"X-Fill: 0123456789\r\n");
+        }
+        let got = returned_headers(&huge);
+        assert!(got.len() <= bounce::FULL_RETURN_LIMIT && got.ends_with(b"\r\n"));
+        assert!(got.starts_with(b"X-Fill: "));
+    }
 }

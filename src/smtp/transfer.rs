@@ -376,18 +376,11 @@ impl Session {
             ids
         };
         let now = crate::time::now();
-        // The header section the delivered notice returns (without the
-        // Return-Path line, as the runner's notices), copied before the
-        // message goes to the store.
+        // The header section the delivered notice returns, copied
+        // before the message goes to the store.
         let notice_headers = (!tx.notify_delivered.is_empty()
             && !matches!(tx.sender, super::command::ReversePath::Null))
-        .then(|| {
-            let content = message
-                .iter()
-                .position(|&b| b == b'\n')
-                .map_or(&message[..], |i| &message[i + 1..]);
-            crate::delivery::bounce::header_section(content).to_vec()
-        });
+        .then(|| crate::delivery::notice::returned_headers(&message));
         let outbound = (!tx.remote.is_empty()).then(|| Outbound {
             queue_id: tx.queue_id.clone(),
             sender: tx.sender.address(),
