@@ -54,6 +54,7 @@ need "swaks with TLS (IO::Socket::SSL)" libio-socket-ssl-perl perl -MIO::Socket:
 need "swaks with AUTH (Authen::SASL)" libauthen-sasl-perl perl -MAuthen::SASL -e1
 need "swaks able to start TLS" "libnet-ssleay-perl libio-socket-ssl-perl" has "=== TLS supported" swaks --support
 need "swaks able to authenticate" libauthen-sasl-perl has "=== Basic AUTH supported" swaks --support
+need "msmtp with TLS and AUTH PLAIN" msmtp sh -c 'msmtp --version | grep -q "^TLS/SSL library: GnuTLS" && msmtp --version | grep -A1 "^Supported authentication" | grep -qw plain'
 need "python3 with smtplib, imaplib, poplib and ssl" python3 \
   python3 -c 'import smtplib, imaplib, poplib, ssl; ssl.create_default_context()'
 need "IMAPClient (PyPI, in target/pydeps)" "scripts/setup.sh (pip install imapclient)" \

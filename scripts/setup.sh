@@ -23,6 +23,9 @@ PACKAGES=(
   # (Net::SSLeay, IO::Socket::SSL) nor authenticate (Authen::SASL,
   # Digest::HMAC)
   swaks libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl libdigest-hmac-perl
+  # msmtp: the sendmail-style submission client homelab tools use; its
+  # test submits without Date/Message-ID (tests/smtp_clients.rs)
+  msmtp
   # the image (board/, image/): partitioning, file systems, busybox userland
   genimage mtools dosfstools e2fsprogs fakeroot busybox-static:arm64 xz-utils cpio
   # the image's tests (scripts/test-qemu.sh): the aarch64 virt and raspi3b machines

@@ -909,7 +909,10 @@ fn dot_stuffing_crlf_and_per_recipient_results_on_the_wire() {
             &raw.port.to_string(),
         ],
     );
-    let content = b"Subject: dots\r\n\r\n.\r\n..x\r\n.y\r\nmid.dle\r\nlast\r\n";
+    // With its own Date and Message-ID, so the bytes relayed are the
+    // bytes sent (RFC 6409 §8 would add them to a trusted submission).
+    let content = b"Date: Mon, 2 Nov 2026 10:00:00 +0000\r\nMessage-ID: <dots@client.test>\r\n\
+                    Subject: dots\r\n\r\n.\r\n..x\r\n.y\r\nmid.dle\r\nlast\r\n";
     submit_bdat(&server, "alice@home.arpa", "ok@raw.test", content);
     wait_until(
         "the raw peer's DATA",

@@ -31,7 +31,9 @@ fn setup(name: &str) -> (TempDir, Server) {
     let data = TempDir::new(&format!("imapc-{name}"));
     add_user(&data.0, ALICE, ALICE_PW);
     add_user(&data.0, "bob@home.arpa", "bob-pw");
-    let server = Server::start(&data.0, &[]);
+    // Deliveries come as from outside, stored as sent: a trusted client's
+    // message would get a Date (RFC 6409 §8) and ENVELOPE would show it.
+    let server = Server::start(&data.0, &["--trusted-network", "none"]);
     (data, server)
 }
 

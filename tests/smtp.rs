@@ -392,7 +392,9 @@ fn pipelining() {
 
 #[test]
 fn chunking_bdat() {
-    let (data, server) = setup("bdat", &[]);
+    // Untrusted: the stored bytes are exactly what was sent (RFC 6409 §8
+    // completion is for trusted and authenticated clients only).
+    let (data, server) = setup("bdat", &["--trusted-network", "none"]);
     let mut c = server.connect("smtp");
     ehlo(&mut c);
     // BDAT without a transaction: refused, but its bytes are consumed.
@@ -417,6 +419,216 @@ fn chunking_bdat() {
     let mail = inbox(&data.0, "alice@home.arpa");
     assert_eq!(mail.len(), 1);
     assert!(mail[0].ends_with("Subject: chunked\r\n\r\nfirst half, sécond half\r\n".as_bytes()));
+}
+
+/// The value of `name` in a stored message's header section, if present
+/// (one line; the fields these tests look at are never folded).
+fn header_field(message: &[u8], name: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(message);
+    let header = text.split("\r\n\r\n").next().unwrap_or_default();
+    header.split("\r\n").find_map(|line| {
+        let (n, v) = line.split_once(':')?;
+        n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+    })
+}
+
+/// RFC 6409 §8.2, §8.3: an authenticated submission without Date and
+/// Message-ID gets both, at the end of its header section, in the stored
+/// copy and the relayed copy alike (DATA and BDAT); a message that has
+/// them keeps its own.
+#[test]
+fn rfc6409_8_submission_gets_date_and_message_id() {
+    let peer_data = TempDir::new("subhdr-peer");
+    add_user(&peer_data.0, "friend@remote.test", "friend-pw");
+    let peer = Server::start(&peer_data.0, &["--trusted-network", "none"]);
+    let route = format!("remote.test=127.0.0.1:{}", peer.port("smtp"));
+    let (data, server) = setup("subhdr", &["--trusted-network", "none", "--route", &route]);
+    let mut c = server.connect("submission");
+    ehlo(&mut c);
+    c.cmd(
+        &format!("AUTH PLAIN {}", b64(b"\0alice@home.arpa\0alice-pw")),
+        "235",
+    );
+    send_message(
+        &mut c,
+        "alice@home.arpa",
+        &["bob@home.arpa", "friend@remote.test"],
+        "From: alice@home.arpa\r\nTo: bob@home.arpa\r\nSubject: bare\r\n\r\nhello\r\n",
+    );
+    // BDAT too: the same completion at the end of the last chunk.
+    c.cmd("MAIL FROM:<alice@home.arpa>", "250");
+    c.cmd("RCPT TO:<bob@home.arpa>", "250");
+    let content = b"Subject: chunked\r\n\r\nbody\r\n";
+    c.send(format!("BDAT {} LAST\r\n", content.len()).as_bytes());
+    c.send(content);
+    c.expect("250");
+    // Has both already: kept byte for byte.
+    let own = "From: alice@home.arpa\r\nDate: Mon, 2 Nov 2026 10:00:00 +0100\r\n\
+               Message-ID: <own.1@client.example>\r\nSubject: own\r\n\r\nhi\r\n";
+    send_message(&mut c, "alice@home.arpa", &["bob@home.arpa"], own);
+    c.cmd("QUIT", "221");
+
+    let bob = inbox(&data.0, "bob@home.arpa");
+    assert_eq!(bob.len(), 3);
+    let stored = String::from_utf8(bob[0].clone()).unwrap();
+    let date = header_field(&bob[0], "Date").expect("Date added");
+    let id = header_field(&bob[0], "Message-ID").expect("Message-ID added");
+    assert!(date.ends_with(" +0000") && date.contains(", "), "{date}");
+    assert!(
+        id.starts_with('<') && id.ends_with("@mail.home.arpa>"),
+        "{id}"
+    );
+    assert!(
+        stored.contains(&format!(
+            "\r\nSubject: bare\r\nDate: {date}\r\nMessage-ID: {id}\r\n\r\nhello\r\n"
+        )),
+        "appended at the end of the header section: {stored}"
+    );
+    let chunked = header_field(&bob[1], "Message-ID").expect("BDAT message gets one");
+    assert_ne!(chunked, id, "each message its own Message-ID");
+    assert!(header_field(&bob[1], "Date").is_some());
+    assert!(
+        bob[2].ends_with(own.as_bytes()),
+        "{}",
+        String::from_utf8_lossy(&bob[2])
+    );
+    assert!(
+        server
+            .log()
+            .contains("added Date Message-ID (submission from [127.0.0.1])"),
+        "{}",
+        server.log()
+    );
+
+    peer.wait_until(Duration::from_secs(30), "the relayed copy", || {
+        inbox(&peer_data.0, "friend@remote.test").len() == 1
+    });
+    let relayed = inbox(&peer_data.0, "friend@remote.test").remove(0);
+    assert_eq!(
+        header_field(&relayed, "Date").as_deref(),
+        Some(date.as_str())
+    );
+    assert_eq!(
+        header_field(&relayed, "Message-ID").as_deref(),
+        Some(id.as_str())
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&relayed)
+            .matches("Message-ID:")
+            .count(),
+        1
+    );
+}
+
+/// Mail from outside on port 25 is stored as sent (Postfix's
+/// local_header_rewrite_clients covers only trusted and authenticated
+/// clients); a trusted-network client's mail is completed like a
+/// submission, without AUTH.
+#[test]
+fn rfc6409_8_mail_from_outside_is_left_alone() {
+    let (data, server) = setup("subhdr-outside", &["--trusted-network", "none"]);
+    let mut c = server.connect("smtp");
+    ehlo(&mut c);
+    let bare = "From: x@example.org\r\nSubject: from outside\r\n\r\nhi\r\n";
+    send_message(&mut c, "x@example.org", &["alice@home.arpa"], bare);
+    c.cmd("QUIT", "221");
+    let mail = inbox(&data.0, "alice@home.arpa");
+    assert!(mail[0].ends_with(bare.as_bytes()));
+    assert_eq!(header_field(&mail[0], "Date"), None);
+    assert_eq!(header_field(&mail[0], "Message-ID"), None);
+    drop(server);
+
+    let (data, server) = setup("subhdr-trusted", &["--trusted-network", "127.0.0.0/8"]);
+    let mut c = server.connect("smtp");
+    ehlo(&mut c);
+    send_message(&mut c, "printer@home.arpa", &["alice@home.arpa"], bare);
+    c.cmd("QUIT", "221");
+    let mail = inbox(&data.0, "alice@home.arpa");
+    assert!(header_field(&mail[0], "Date").is_some());
+    assert!(
+        header_field(&mail[0], "Message-ID").is_some_and(|id| id.ends_with("@mail.home.arpa>"))
+    );
+}
+
+/// RFC 3461 §4.1 NOTIFY=SUCCESS for a local recipient: the sender gets
+/// an RFC 3464 report with `Action: delivered`; none for the null sender
+/// or for a recipient that did not ask.
+#[test]
+fn rfc3461_notify_success_local_delivery_is_reported() {
+    let (data, server) = setup("notify-local", &["--trusted-network", "none"]);
+    let mut c = server.connect("submission");
+    ehlo(&mut c);
+    c.cmd(
+        &format!("AUTH PLAIN {}", b64(b"\0alice@home.arpa\0alice-pw")),
+        "235",
+    );
+    c.cmd("MAIL FROM:<alice@home.arpa> ENVID=q+2B1", "250");
+    c.cmd(
+        "RCPT TO:<bob@home.arpa> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;Bob+2Bx@home.arpa",
+        "250",
+    );
+    c.cmd("DATA", "354");
+    c.send(b"Subject: tell me\r\n\r\nhello\r\n.\r\n");
+    c.expect("250");
+    // Not asked for: no notice.
+    send_message(
+        &mut c,
+        "alice@home.arpa",
+        &["bob@home.arpa"],
+        "Subject: quiet\r\n\r\nx\r\n",
+    );
+    c.cmd("QUIT", "221");
+    // The null sender: nobody to tell (RFC 5321 §4.5.5).
+    let mut c = server.connect("smtp");
+    ehlo(&mut c);
+    c.cmd("MAIL FROM:<>", "250");
+    c.cmd("RCPT TO:<bob@home.arpa> NOTIFY=SUCCESS", "250");
+    c.cmd("DATA", "354");
+    c.send(b"Subject: a notice\r\n\r\nx\r\n.\r\n");
+    c.expect("250");
+    c.cmd("QUIT", "221");
+
+    assert_eq!(inbox(&data.0, "bob@home.arpa").len(), 3);
+    let notices = inbox(&data.0, "alice@home.arpa");
+    assert_eq!(notices.len(), 1, "one delivered notice");
+    let notice = &notices[0];
+    assert!(notice.starts_with(b"Return-Path: <>\r\n"));
+    let parsed = mailparse::parse_mail(notice).unwrap();
+    assert_eq!(parsed.ctype.mimetype, "multipart/report");
+    assert_eq!(
+        parsed.ctype.params.get("report-type").map(String::as_str),
+        Some("delivery-status")
+    );
+    let status = parsed
+        .subparts
+        .iter()
+        .find(|p| p.ctype.mimetype == "message/delivery-status")
+        .map(|p| String::from_utf8_lossy(&p.get_body_raw().unwrap()).into_owned())
+        .expect("a delivery-status part");
+    for field in [
+        "Reporting-MTA: dns; mail.home.arpa",
+        "Original-Envelope-Id: q+1",
+        "Original-Recipient: rfc822;Bob+x@home.arpa",
+        "Final-Recipient: rfc822; bob@home.arpa",
+        "Action: delivered",
+        "Status: 2.0.0",
+    ] {
+        assert!(status.contains(field), "{field} missing: {status}");
+    }
+    let returned = &parsed.subparts[2];
+    assert_eq!(returned.ctype.mimetype, "text/rfc822-headers");
+    let headers = String::from_utf8_lossy(&returned.get_body_raw().unwrap()).into_owned();
+    assert!(
+        headers.contains("Subject: tell me") && !headers.contains("hello"),
+        "{headers}"
+    );
+    assert!(
+        server.log().contains(
+            "sender delivery status notification to <alice@home.arpa> (local, 1 recipient(s))"
+        ),
+        "{}",
+        server.log()
+    );
 }
 
 /// A chunk that cannot fit is refused as soon as it is declared, even
@@ -512,7 +724,8 @@ fn reply_waiting(stream: &TcpStream) -> bool {
 fn storage_full_is_temporary() {
     let data = TempDir::new("full");
     add_user(&data.0, "alice@home.arpa", "pw");
-    let server = Server::start(&data.0, &["--map-size", "1M"]);
+    // From outside: stored as sent, so the bytes can be compared below.
+    let server = Server::start(&data.0, &["--map-size", "1M", "--trusted-network", "none"]);
     let mut c = server.connect("smtp");
     ehlo(&mut c);
     let body = format!("Subject: filler\r\n\r\n{}\r\n", "y".repeat(200_000));

@@ -1,4 +1,4 @@
-//! Real SMTP clients against smolmail: Debian's swaks and Python's smtplib,
+//! Real SMTP clients against smolmail: Debian's swaks and msmtp, Python's smtplib,
 //! plain on 25, STARTTLS + AUTH on 587, implicit TLS on 465 (installed by
 //! scripts/setup.sh). Deliveries are checked in the store.
 
@@ -202,4 +202,99 @@ print("ok")
     let q = queue(&data.0);
     assert_eq!(q.len(), 1);
     assert_eq!(q[0].outbound.recipients[0].address, "friend@example.net");
+}
+
+/// The value of `name` in a message's header section (unfolded fields).
+fn header_field(message: &[u8], name: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(message);
+    let header = text.split("\r\n\r\n").next().unwrap_or_default();
+    header.split("\r\n").find_map(|line| {
+        let (n, v) = line.split_once(':')?;
+        n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+    })
+}
+
+/// RFC 6409 §8.2, §8.3 with a real client: msmtp submits on 587 with
+/// STARTTLS (verifying the server's self-signed certificate from the data
+/// directory) and AUTH PLAIN a message without Date and Message-ID (its
+/// own completion turned off, as a script's or an appliance's sender
+/// would leave them out); the stored copy and the copy relayed to a second
+/// smolmail both carry the same two fields, made by the server.
+#[test]
+fn msmtp_submission_gets_date_and_message_id() {
+    let msmtp = common::require_tool("msmtp", "msmtp");
+    let peer_data = TempDir::new("msmtp-peer");
+    add_user(&peer_data.0, "friend@remote.test", "friend-pw");
+    let peer = Server::start(&peer_data.0, &["--trusted-network", "none"]);
+    let data = TempDir::new("msmtp");
+    add_user(&data.0, "alice@home.arpa", "alice-pw");
+    add_user(&data.0, "bob@home.arpa", "bob-pw");
+    let route = format!("remote.test=127.0.0.1:{}", peer.port("smtp"));
+    let server = Server::start(&data.0, &["--trusted-network", "none", "--route", &route]);
+    let cert = data.0.join("tls/selfsigned-cert.pem");
+    let mut child = Command::new(msmtp)
+        .args([
+            "--host=127.0.0.1",
+            &format!("--port={}", server.port("submission")),
+            "--tls=on",
+            "--tls-starttls=on",
+            &format!("--tls-trust-file={}", cert.display()),
+            "--tls-host-override=mail.home.arpa",
+            "--auth=plain",
+            "--user=alice@home.arpa",
+            "--passwordeval=printf %s alice-pw",
+            "--from=alice@home.arpa",
+            "--set-date-header=off",
+            "--set-msgid-header=off",
+            "--",
+            "bob@home.arpa",
+            "friend@remote.test",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(
+            b"From: alice@home.arpa\nTo: bob@home.arpa\nSubject: alert\n\nthe disk is full\n",
+        )
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "msmtp: {}{}\nlog:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        server.log()
+    );
+    let stored = inbox(&data.0, "bob@home.arpa");
+    assert_eq!(stored.len(), 1);
+    let text = String::from_utf8_lossy(&stored[0]).into_owned();
+    assert!(text.contains("with ESMTPSA"), "not TLS + AUTH: {text}");
+    let date = header_field(&stored[0], "Date").expect("Date in the stored copy");
+    let id = header_field(&stored[0], "Message-ID").expect("Message-ID in the stored copy");
+    assert!(id.ends_with("@mail.home.arpa>"), "{id}");
+    peer.wait_until(
+        std::time::Duration::from_secs(30),
+        "the relayed copy",
+        || inbox(&peer_data.0, "friend@remote.test").len() == 1,
+    );
+    let relayed = inbox(&peer_data.0, "friend@remote.test").remove(0);
+    assert_eq!(header_field(&relayed, "Date"), Some(date));
+    assert_eq!(header_field(&relayed, "Message-ID"), Some(id));
+    assert!(
+        server
+            .log()
+            .contains(": added Date Message-ID (submission from [127.0.0.1])"),
+        "the server, not msmtp, made them: {}",
+        server.log()
+    );
+    server.wait_until(std::time::Duration::from_secs(30), "an empty queue", || {
+        queue(&data.0).is_empty()
+    });
 }

@@ -1,8 +1,10 @@
 //! Delivery status notifications to the envelope sender: RFC 3464
 //! `message/delivery-status` inside an RFC 6522 `multipart/report`, for
 //! failed recipients (a bounce), recipients still being retried (a delay
-//! notice) and recipients relayed to a server without DSN support
-//! (RFC 3461 §6.2.1, "relayed").
+//! notice), recipients relayed to a server without DSN support
+//! (RFC 3461 §6.2.1, "relayed") and local recipients who asked
+//! NOTIFY=SUCCESS (RFC 3461 §4.1, "delivered", written by the SMTP server
+//! when it stores the message).
 //!
 //! Composition is a pure function of a [`Report`]; the runner decides who
 //! gets one (never the null sender: a bounce is not bounced, RFC 5321
@@ -23,6 +25,8 @@ pub enum Action {
     Failed,
     Delayed,
     Relayed,
+    /// Stored in a local mailbox (RFC 3464 §2.3.3: final delivery).
+    Delivered,
 }
 
 impl Action {
@@ -31,6 +35,7 @@ impl Action {
             Action::Failed => "failed",
             Action::Delayed => "delayed",
             Action::Relayed => "relayed",
+            Action::Delivered => "delivered",
         }
     }
 }
@@ -107,7 +112,7 @@ pub fn compose(r: &Report) -> Vec<u8> {
     let subject = match r.action {
         Action::Failed => "Undelivered Mail Returned to Sender",
         Action::Delayed => "Delayed Mail (still being retried)",
-        Action::Relayed => "Successful Mail Delivery Report",
+        Action::Relayed | Action::Delivered => "Successful Mail Delivery Report",
     };
     let _ = write!(
         m,
@@ -168,6 +173,12 @@ pub fn compose(r: &Report) -> Vec<u8> {
                  about it from the mail system.\r\n\r\n",
             );
         }
+        Action::Delivered => {
+            m.push_str(
+                "Your message was successfully delivered to the destination(s)\r\n\
+                 listed below.\r\n\r\n",
+            );
+        }
     }
     for rcpt in &r.recipients {
         let _ = write!(
@@ -188,11 +199,15 @@ pub fn compose(r: &Report) -> Vec<u8> {
         m,
         "\r\n--{b}\r\n\
          Content-Type: {kind}\r\n\
-         Content-Description: Undelivered {what}\r\n\
+         Content-Description: {undelivered}{what}\r\n\
          Content-Transfer-Encoding: {encoding}\r\n\
          \r\n",
         b = r.boundary,
         what = if r.full { "Message" } else { "Message Headers" },
+        undelivered = match r.action {
+            Action::Failed | Action::Delayed => "Undelivered ",
+            Action::Relayed | Action::Delivered => "",
+        },
     );
     let mut out = m.into_bytes();
     out.extend_from_slice(part);
@@ -339,5 +354,9 @@ mod tests {
         assert!(text.contains("retried until it is 5 days old"), "{text}");
         let bytes = compose(&report(Action::Relayed, false, b"Subject: x"));
         assert!(String::from_utf8_lossy(&bytes).contains("Action: relayed"));
+        let bytes = compose(&report(Action::Delivered, false, b"Subject: x"));
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(text.contains("Action: delivered") && text.contains("successfully delivered"));
+        assert!(!text.contains("Undelivered"), "{text}");
     }
 }

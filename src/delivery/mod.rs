@@ -11,7 +11,8 @@
 //! - [`client`]: the SMTP client session;
 //! - [`reply`], [`body`]: pure parsing and encoding of what goes over the
 //!   wire;
-//! - [`bounce`]: RFC 3464 delivery status notifications;
+//! - [`bounce`]: RFC 3464 delivery status notifications; [`notice`]:
+//!   where they go, and the "delivered" notice the SMTP server writes;
 //! - [`admin`]: `smolmail queue list | flush | delete`.
 //!
 //! The server starts the runner with an [`Env`]: the store, the settings,
@@ -24,6 +25,7 @@ pub mod admin;
 pub mod body;
 pub mod bounce;
 pub mod client;
+pub mod notice;
 pub mod reply;
 pub mod route;
 mod runner;

@@ -31,16 +31,14 @@ use smol::{LocalExecutor, Timer};
 use super::body::{self, Shape};
 use super::bounce::{self, Action, Report, ReportRcpt};
 use super::client::{TlsPolicy, Transport};
+use super::notice;
 use super::route::Dest;
 use super::{Env, Kind, Verdict};
 use crate::config::MAX_RETRY;
 use crate::dsn::{self, notify};
 use crate::net::dns::Resolver;
 use crate::net::tls;
-use crate::store::{
-    Delivery, Outbound, OutboundRecipient, QueueEntry, QueueUpdate, Recipient, StoreError,
-    Summarized,
-};
+use crate::store::{Outbound, QueueEntry, QueueUpdate, StoreError, Summarized};
 
 mod jobs;
 
@@ -451,52 +449,30 @@ impl Runner {
             full,
             boundary: &boundary,
         });
-        let mut mailboxes = Vec::new();
-        let mut remote = Vec::new();
-        for target in reader.resolve(&out.sender)? {
-            match target {
-                Recipient::Local { account_id, .. } => {
-                    if let Some(inbox) = reader.mailbox(account_id, "INBOX")? {
-                        mailboxes.push(inbox.id);
-                    }
-                }
-                Recipient::Remote(address) => remote.push(OutboundRecipient {
-                    address,
-                    ..Default::default()
-                }),
-            }
-        }
-        drop(reader);
-        if mailboxes.is_empty() && remote.is_empty() {
+        let Some((notice, queued)) = notice::addressed(&reader, &out.sender, message, now)? else {
             log::warn!(
                 "delivery: {}: nobody takes the notification for <{}>",
                 out.queue_id,
                 out.sender
             );
             return Ok(None);
-        }
-        let id = crate::store::new_queue_id();
+        };
+        drop(reader);
         log::info!(
-            "delivery: {}: sender {} notification: {id} to <{}> ({})",
+            "delivery: {}: sender {} notification: {} to <{}> ({})",
             out.queue_id,
             match action {
                 Action::Failed => "non-delivery",
                 Action::Delayed => "delay",
-                Action::Relayed => "delivery status",
+                Action::Relayed | Action::Delivered => "delivery status",
             },
+            notice
+                .outbound
+                .as_ref()
+                .map_or("-", |o| o.queue_id.as_str()),
             out.sender,
-            if remote.is_empty() { "local" } else { "queued" }
+            if queued { "queued" } else { "local" }
         );
-        let outbound = (!remote.is_empty()).then(|| Outbound {
-            queue_id: id,
-            sender: String::new(),
-            recipients: remote,
-            ret: dsn::Ret::Headers,
-            envid: None,
-            arrival: now,
-            attempts: 0,
-        });
-        let notice = Delivery::new(message, now, mailboxes, outbound);
         Ok(Some(Summarized::new(notice)))
     }
 }

@@ -8,13 +8,17 @@
 //! - [`command`]: command lines and parameters, pure functions over bytes;
 //! - [`data`]: the DATA stream decoder (the SMTP smuggling defence);
 //! - [`policy`]: recipient routing, relay control, sender ownership;
+//! - [`submission_headers`]: the Date and Message-ID a submission gets;
+//! - `delivered`: the NOTIFY=SUCCESS notice for local recipients;
 //! - `session`: the conversation and its commands; `transfer`: DATA and
 //!   BDAT, trace headers, delivery into the store.
 
 pub mod command;
 pub mod data;
+mod delivered;
 pub mod policy;
 mod session;
+pub mod submission_headers;
 mod transfer;
 
 pub use session::session;

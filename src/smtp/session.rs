@@ -62,6 +62,9 @@ pub(super) struct Transaction {
     /// The local accounts' addresses, for the quota check at the end.
     pub(super) accounts: Vec<String>,
     pub(super) remote: Vec<OutboundRecipient>,
+    /// Recipients delivered here that asked NOTIFY=SUCCESS (RFC 3461
+    /// §4.1): address as given and ORCPT, for the "delivered" notice.
+    pub(super) notify_delivered: Vec<(String, Option<String>)>,
     /// BDAT content so far: trace headers, then the chunks.
     pub(super) chunks: Option<Chunks>,
 }

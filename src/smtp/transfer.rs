@@ -1,12 +1,15 @@
 //! Message transfer on an SMTP session: DATA (RFC 5321 §4.1.1.4) and BDAT
-//! (RFC 3030), the trace headers added above the message, and the delivery
-//! into the store that a `250` waits for.
+//! (RFC 3030), the trace headers added above the message, the Date and
+//! Message-ID a submission lacks (RFC 6409 §8), and the delivery into the
+//! store that a `250` waits for, with the "delivered" notices it owes
+//! (RFC 3461 §4.1).
 
 use std::time::Instant;
 
 use super::data::{self, DataDecoder, Progress, Verdict};
 use super::session::{BULK, Chunks, Flow, IDLE, Session, Transaction};
-use crate::net::Stream;
+use super::submission_headers;
+use crate::net::{Reservation, Stream};
 use crate::store::{Delivery, Outbound, StoreError};
 
 impl Session {
@@ -50,6 +53,54 @@ impl Session {
             crate::time::rfc5322(crate::time::now())
         ));
         h.into_bytes()
+    }
+
+    /// RFC 6409 §8.2, §8.3: adds the Date and Message-ID a message from
+    /// an authenticated or trusted-network client lacks (Postfix's
+    /// local_header_rewrite_clients); mail from outside is left as sent.
+    /// The few added bytes are reserved from the memory budget like the
+    /// rest of the message; false when it cannot give them.
+    fn complete_headers(
+        &self,
+        tx: &Transaction,
+        message: &mut Vec<u8>,
+        base: usize,
+        reservation: &mut Reservation,
+    ) -> bool {
+        if self.account.is_none() && !self.ctx.config.is_trusted(self.peer.ip()) {
+            return true;
+        }
+        let content = &message[base..];
+        let missing = submission_headers::missing(&content[..crate::mime::header_len(content)]);
+        if !missing.any() {
+            return true;
+        }
+        let fields = submission_headers::fields(
+            missing,
+            crate::time::now(),
+            &tx.queue_id,
+            self.hostname(),
+            random(),
+        );
+        let want = message.len() + fields.len();
+        if !reservation.make_room(message, fields.len(), want) {
+            return false;
+        }
+        submission_headers::insert(message, base, &fields);
+        log::info!(
+            "[{}] {}: {}: added{}{} (submission from [{}])",
+            self.id,
+            self.name(),
+            tx.queue_id,
+            if missing.date { " Date" } else { "" },
+            if missing.message_id {
+                " Message-ID"
+            } else {
+                ""
+            },
+            self.peer.ip().to_canonical()
+        );
+        true
     }
 
     /// Checks that a transaction is ready for content; replies if not.
@@ -134,7 +185,6 @@ impl Session {
             }
         }
         self.input.shrink();
-        let size = message.len().saturating_sub(base);
         match decoder.verdict() {
             Verdict::TooBig => self.refuse("552 5.3.4 Message size exceeds fixed limit\r\n"),
             Verdict::BareLineEnding => {
@@ -148,7 +198,13 @@ impl Session {
                 self.refuse("550 5.6.0 Message refused: bare CR or LF in DATA; lines must end with CRLF (RFC 5321 2.3.8)\r\n");
             }
             Verdict::Ok if over_budget => self.over_budget(&tx.queue_id),
-            Verdict::Ok => self.deliver(tx, message, size, started).await,
+            Verdict::Ok if !self.complete_headers(&tx, &mut message, base, &mut reservation) => {
+                self.over_budget(&tx.queue_id)
+            }
+            Verdict::Ok => {
+                let size = message.len() - base;
+                self.deliver(tx, message, size, started).await
+            }
         }
         // Held until the message is stored: the writer has it till then.
         drop(reservation);
@@ -247,7 +303,7 @@ impl Session {
         let Some(mut tx) = self.tx.take() else {
             return Flow::Continue;
         };
-        let Some(chunks) = tx.chunks.take() else {
+        let Some(mut chunks) = tx.chunks.take() else {
             return Flow::Continue;
         };
         if chunks.bare_line_ending || chunks.last_cr {
@@ -261,6 +317,13 @@ impl Session {
             self.refuse(
                 "550 5.6.0 Message refused: bare CR or LF in message; lines must end with CRLF\r\n",
             );
+        } else if !self.complete_headers(
+            &tx,
+            &mut chunks.message,
+            chunks.base,
+            &mut chunks.reservation,
+        ) {
+            self.over_budget(&tx.queue_id);
         } else {
             let size = chunks.message.len() - chunks.base;
             // Held until the message is stored.
@@ -313,6 +376,11 @@ impl Session {
             ids
         };
         let now = crate::time::now();
+        // The header section the delivered notice returns, copied
+        // before the message goes to the store.
+        let notice_headers = (!tx.notify_delivered.is_empty()
+            && !matches!(tx.sender, super::command::ReversePath::Null))
+        .then(|| crate::delivery::notice::returned_headers(&message));
         let outbound = (!tx.remote.is_empty()).then(|| Outbound {
             queue_id: tx.queue_id.clone(),
             sender: tx.sender.address(),
@@ -360,6 +428,9 @@ impl Session {
                     );
                 }
                 self.reply(&format!("250 2.0.0 Ok: queued as {qid}\r\n"));
+                if let Some(headers) = notice_headers {
+                    self.delivered_notice(&tx, &headers, now).await;
+                }
             }
             Err(e) => {
                 log::log!(
@@ -375,6 +446,14 @@ impl Session {
             }
         }
     }
+}
+
+/// 32 random bits for a Message-ID.
+fn random() -> u32 {
+    use ring::rand::SecureRandom;
+    let mut b = [0u8; 4];
+    let _ = ring::rand::SystemRandom::new().fill(&mut b);
+    u32::from_ne_bytes(b)
 }
 
 /// Keeps what a client sent safe to put in a header: no CR/LF, no

@@ -81,6 +81,7 @@ impl Session {
             local: Vec::new(),
             accounts: Vec::new(),
             remote: Vec::new(),
+            notify_delivered: Vec::new(),
             chunks: None,
         });
         self.reply("250 2.1.0 Ok\r\n");
@@ -144,6 +145,10 @@ impl Session {
             return;
         }
         let Some(tx) = &mut self.tx else { return };
+        if !route.local.is_empty() && params.notify & crate::dsn::notify::SUCCESS != 0 {
+            tx.notify_delivered
+                .push((path.address(), params.orcpt.clone()));
+        }
         for account in route.local {
             if !tx.local.contains(&account) {
                 tx.local.push(account);
