@@ -9,7 +9,7 @@ use std::io::{BufRead, Read};
 use std::path::Path;
 
 use crate::auth::password;
-use crate::store::{self, Store, StoreError};
+use crate::store::{self, PostmasterRoute, Store, StoreError};
 
 /// Opens the store in `data` for a command.
 pub fn open(data: &Path) -> Result<Store, String> {
@@ -256,14 +256,32 @@ pub fn alias_del(data: &Path, source: &str) -> Result<String, String> {
     Ok(format!("deleted alias {source}"))
 }
 
+/// The aliases, then each local domain's postmaster where nothing names it
+/// (RFC 5321 §4.5.1; `store::PostmasterRoute`), so the operator sees where
+/// that mail lands and that an alias would change it.
 pub fn alias_list(data: &Path) -> Result<String, String> {
     let store = open(data)?;
-    let aliases = store.read().and_then(|r| r.aliases()).map_err(fail)?;
-    Ok(aliases
+    let reader = store.read().map_err(fail)?;
+    let mut lines: Vec<String> = reader
+        .aliases()
+        .map_err(fail)?
         .iter()
         .map(|(s, t)| format!("{s} -> {}", t.join(", ")))
-        .collect::<Vec<_>>()
-        .join("\n"))
+        .collect();
+    for domain in reader.domains().map_err(fail)? {
+        let line = match reader.postmaster_route(&domain).map_err(fail)? {
+            PostmasterRoute::Explicit => continue,
+            PostmasterRoute::Implicit(account) => format!(
+                "postmaster@{domain} -> {} (implicit: no alias set; the first user)",
+                account.address
+            ),
+            PostmasterRoute::Nobody => format!(
+                "postmaster@{domain} -> nobody (implicit: no alias and no user yet; its mail is deferred with 451)"
+            ),
+        };
+        lines.push(line);
+    }
+    Ok(lines.join("\n"))
 }
 
 /// Copies the store (consistent, while the server runs) and the TLS files

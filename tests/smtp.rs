@@ -214,8 +214,10 @@ fn submission_auth_and_sender_ownership() {
     let bob = inbox(&data.0, "bob@home.arpa");
     assert_eq!(bob.len(), 1);
     let text = String::from_utf8_lossy(&bob[0]);
+    // Postfix's smtpd_sasl_authenticated_header=no: the login stays out of
+    // a header that leaves with relayed mail unless --received-auth.
     assert!(
-        text.contains("with ESMTPSA") && text.contains("(authenticated sender: alice@home.arpa)"),
+        text.contains("with ESMTPSA") && !text.contains("authenticated sender"),
         "{text}"
     );
     assert!(!text.contains("alice-pw"));
@@ -787,4 +789,258 @@ fn dropped_connection_stores_nothing() {
     drop((c, stream));
     server.wait_for_log("connection lost during DATA");
     assert!(inbox(&data.0, "alice@home.arpa").is_empty());
+}
+
+/// RFC 5321 §4.5.1: postmaster at each local domain and `<Postmaster>`
+/// alone are accepted on a fresh server with no alias: they go to the first
+/// user created (the lowest account id, not the first by name); an alias
+/// wins; `alias list` shows the implicit route; with no user at all the
+/// mail is deferred (451 4.3.5), never refused for good.
+#[test]
+fn rfc5321_4_5_1_postmaster_without_alias() {
+    let data = TempDir::new("postmaster-implicit");
+    common::admin(&data.0, &["domain", "add", "home.arpa"], "");
+    let server = Server::start(&data.0, &["--trusted-network", "none"]);
+    let mut c = server.connect("smtp");
+    ehlo(&mut c);
+    c.cmd("MAIL FROM:<>", "250");
+    c.cmd("RCPT TO:<postmaster@home.arpa>", "451 4.3.5");
+    let reply = c.cmd("RCPT TO:<Postmaster>", "451 4.3.5");
+    assert!(reply.contains("<Postmaster>"), "{reply}");
+    c.cmd("QUIT", "221");
+    drop(server);
+    let listed = common::admin(&data.0, &["alias", "list"], "");
+    assert!(
+        listed.contains("postmaster@home.arpa -> nobody (implicit"),
+        "{listed}"
+    );
+
+    add_user(&data.0, "zed@home.arpa", "zed-pw");
+    add_user(&data.0, "alice@home.arpa", "alice-pw");
+    let listed = common::admin(&data.0, &["alias", "list"], "");
+    assert!(
+        listed.contains("postmaster@home.arpa -> zed@home.arpa (implicit: no alias set"),
+        "{listed}"
+    );
+    let server = Server::start(&data.0, &["--trusted-network", "none"]);
+    let mut c = server.connect("smtp");
+    ehlo(&mut c);
+    send_message(
+        &mut c,
+        "someone@example.org",
+        &["postmaster@home.arpa"],
+        "Subject: to postmaster\r\n\r\nhello\r\n",
+    );
+    send_message(
+        &mut c,
+        "",
+        &["Postmaster"],
+        "Subject: to Postmaster\r\n\r\nbounce\r\n",
+    );
+    c.cmd("MAIL FROM:<x@example.org>", "250");
+    c.cmd("RCPT TO:<POSTMASTER@HOME.ARPA>", "250");
+    c.cmd("RCPT TO:<nobody@home.arpa>", "550 5.1.1");
+    c.cmd("QUIT", "221");
+    let zed = inbox(&data.0, "zed@home.arpa");
+    assert_eq!(zed.len(), 2);
+    assert!(String::from_utf8_lossy(&zed[0]).contains("Subject: to postmaster"));
+    assert!(String::from_utf8_lossy(&zed[1]).contains("Subject: to Postmaster"));
+    assert!(inbox(&data.0, "alice@home.arpa").is_empty());
+    drop(server);
+
+    // An explicit alias wins, and the implicit line goes away.
+    common::admin(
+        &data.0,
+        &["alias", "add", "postmaster@home.arpa", "alice@home.arpa"],
+        "",
+    );
+    let listed = common::admin(&data.0, &["alias", "list"], "");
+    assert!(
+        listed.contains("postmaster@home.arpa -> alice@home.arpa") && !listed.contains("implicit"),
+        "{listed}"
+    );
+    let server = Server::start(&data.0, &["--trusted-network", "none"]);
+    let mut c = server.connect("smtp");
+    ehlo(&mut c);
+    send_message(
+        &mut c,
+        "someone@example.org",
+        &["Postmaster"],
+        "Subject: aliased\r\n\r\nhello\r\n",
+    );
+    c.cmd("QUIT", "221");
+    assert_eq!(inbox(&data.0, "alice@home.arpa").len(), 1);
+    assert_eq!(inbox(&data.0, "zed@home.arpa").len(), 2);
+}
+
+/// A trusted-network client without AUTH may not relay with the null
+/// sender: `<>` is no address of a local domain, and only the server's own
+/// bounces leave with it. `<>` to local recipients stays accepted (bounces
+/// from outside, RFC 5321 §4.5.5), and an authenticated user may send `<>`
+/// anywhere (read receipts, RFC 8098; Postfix does the same).
+#[test]
+fn trusted_null_sender_reaches_local_recipients_only() {
+    let (data, server) = setup("nullrelay", &["--trusted-network", "127.0.0.0/8"]);
+    for service in ["smtp", "submission"] {
+        let mut c = server.connect(service);
+        ehlo(&mut c);
+        c.cmd("MAIL FROM:<>", "250");
+        c.cmd("RCPT TO:<someone@example.net>", "550 5.7.1");
+        c.cmd("RCPT TO:<bob@home.arpa>", "250");
+        c.cmd("DATA", "354");
+        c.send(b"Subject: local bounce\r\n\r\nx\r\n.\r\n");
+        c.expect("250");
+        c.cmd("QUIT", "221");
+    }
+    assert!(queue(&data.0).is_empty(), "a null-sender message went out");
+    assert_eq!(inbox(&data.0, "bob@home.arpa").len(), 2);
+    assert!(
+        server
+            .log()
+            .contains("the null sender <> may reach local recipients only")
+    );
+
+    let mut c = server.connect_tls("submissions");
+    ehlo(&mut c);
+    c.cmd(
+        &format!("AUTH PLAIN {}", b64(b"\0alice@home.arpa\0alice-pw")),
+        "235",
+    );
+    send_message(
+        &mut c,
+        "",
+        &["someone@example.net"],
+        "Subject: read receipt\r\n\r\nseen\r\n",
+    );
+    c.cmd("QUIT", "221");
+    let q = queue(&data.0);
+    assert_eq!(q.len(), 1);
+    assert_eq!(q[0].outbound.sender, "");
+}
+
+/// RFC 5321 §4.1.1.8: HELP names what EHLO offers in this session: no AUTH
+/// on port 25 without --smtp-auth, STARTTLS only before TLS, AUTH on
+/// submission until the client has logged in.
+#[test]
+fn help_lists_what_ehlo_offers() {
+    let (_data, server) = setup("help", &["--trusted-network", "none"]);
+    let stream = TcpStream::connect(("127.0.0.1", server.port("smtp"))).unwrap();
+    let mut c = Client::plain(stream.try_clone().unwrap());
+    ehlo(&mut c);
+    let help = c.cmd("HELP", "214");
+    assert!(
+        help.contains("STARTTLS") && !help.contains("AUTH"),
+        "{help}"
+    );
+    c.cmd("STARTTLS", "220");
+    let mut c = c.start_tls(stream);
+    let caps = c.cmd("EHLO client.example", "250");
+    assert!(!caps.contains("AUTH"), "{caps}");
+    let help = c.cmd("HELP", "214");
+    assert!(
+        !help.contains("STARTTLS") && !help.contains("AUTH"),
+        "{help}"
+    );
+    c.cmd("QUIT", "221");
+
+    let mut c = server.connect_tls("submissions");
+    ehlo(&mut c);
+    let help = c.cmd("HELP", "214");
+    assert!(
+        help.contains("AUTH") && !help.contains("STARTTLS"),
+        "{help}"
+    );
+    c.cmd(
+        &format!("AUTH PLAIN {}", b64(b"\0alice@home.arpa\0alice-pw")),
+        "235",
+    );
+    let help = c.cmd("HELP", "214");
+    assert!(!help.contains("AUTH"), "{help}");
+    c.cmd("QUIT", "221");
+}
+
+/// The Received: header names the authenticated user only with
+/// --received-auth, and the TLS cipher by its IANA name (as Postfix prints
+/// it), never rustls's `TLS13_...`.
+#[test]
+fn received_header_auth_setting_and_iana_cipher() {
+    let (data, server) = setup(
+        "received",
+        &["--trusted-network", "none", "--received-auth"],
+    );
+    let stream = TcpStream::connect(("127.0.0.1", server.port("submission"))).unwrap();
+    let mut c = Client::plain(stream.try_clone().unwrap());
+    ehlo(&mut c);
+    c.cmd("STARTTLS", "220");
+    let mut c = c.start_tls(stream);
+    c.cmd("EHLO client.example", "250");
+    c.cmd(
+        &format!("AUTH PLAIN {}", b64(b"\0alice@home.arpa\0alice-pw")),
+        "235",
+    );
+    send_message(
+        &mut c,
+        "alice@home.arpa",
+        &["bob@home.arpa"],
+        "Subject: traced\r\n\r\nhi\r\n",
+    );
+    c.cmd("QUIT", "221");
+    let bob = inbox(&data.0, "bob@home.arpa");
+    let text = String::from_utf8_lossy(&bob[0]);
+    assert!(
+        text.contains("(authenticated sender: alice@home.arpa)"),
+        "{text}"
+    );
+    let iana = [
+        "TLS_AES_128_GCM_SHA256",
+        "TLS_AES_256_GCM_SHA384",
+        "TLS_CHACHA20_POLY1305_SHA256",
+    ];
+    assert!(
+        iana.iter()
+            .any(|n| text.contains(&format!("(using TLSv1.3 with cipher {n})"))),
+        "{text}"
+    );
+    assert!(!text.contains("TLS13_"), "{text}");
+}
+
+/// TLS 1.2 over STARTTLS with a real client (openssl s_client): the
+/// Received: header names the ECDHE suite as IANA does.
+#[test]
+fn received_header_names_tls12_suite_by_iana_name() {
+    let openssl = common::require_tool("openssl", "openssl");
+    let (data, server) = setup("received12", &["--trusted-network", "none"]);
+    let port = server.port("smtp").to_string();
+    let mut child = std::process::Command::new(openssl)
+        .args([
+            "s_client",
+            "-quiet",
+            "-crlf",
+            "-tls1_2",
+            "-starttls",
+            "smtp",
+        ])
+        .args(["-connect", &format!("127.0.0.1:{port}")])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // -quiet implies -ign_eof: s_client reads on until the server closes.
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"EHLO client.example\nMAIL FROM:<x@example.org>\nRCPT TO:<bob@home.arpa>\nDATA\nSubject: tls12\n\nhello\n.\nQUIT\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("221"), "{stdout}");
+    let bob = inbox(&data.0, "bob@home.arpa");
+    assert_eq!(bob.len(), 1, "{stdout}");
+    let text = String::from_utf8_lossy(&bob[0]);
+    assert!(
+        text.contains("(using TLSv1.2 with cipher TLS_ECDHE_"),
+        "{text}"
+    );
 }

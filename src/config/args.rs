@@ -73,6 +73,9 @@ pub struct ServeArgs {
     /// also offer AUTH on the SMTP port 25 (after STARTTLS) [env SMOLMAIL_SMTP_AUTH=yes|no; default no]
     #[argh(switch)]
     pub smtp_auth: bool,
+    /// name the authenticated user in the Received: header of submitted mail, which goes out with it (Postfix's smtpd_sasl_authenticated_header) [env SMOLMAIL_RECEIVED_AUTH=yes|no; default no]
+    #[argh(switch)]
+    pub received_auth: bool,
     /// send all outbound mail through this host, HOST:PORT (a provider's submission port) [env SMOLMAIL_RELAY_HOST; default: none, deliver to each domain's MX]
     #[argh(option)]
     pub relay_host: Option<String>,

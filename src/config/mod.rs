@@ -46,6 +46,9 @@ pub struct Config {
     pub max_recipients: u32,
     /// AUTH on port 25 as well as on submission.
     pub smtp_auth: bool,
+    /// Name the authenticated user in Received: (off: the header, which
+    /// leaves with relayed mail, does not give away login names).
+    pub received_auth: bool,
     /// Outbound delivery: relay host, routes, DNS, retries, limits.
     pub delivery: DeliveryConfig,
     /// How long a verified login is cached (`auth::cache`); zero: off.
@@ -222,6 +225,15 @@ impl Config {
                 ConfigError(format!("SMOLMAIL_SMTP_AUTH={value:?}: must be yes or no"))
             })?,
         };
+        let received_auth = match (args.received_auth, env(&env_name("received-auth"))) {
+            (true, _) => true,
+            (false, None) => false,
+            (false, Some(value)) => parse_bool(&value).ok_or_else(|| {
+                ConfigError(format!(
+                    "SMOLMAIL_RECEIVED_AUTH={value:?}: must be yes or no"
+                ))
+            })?,
+        };
         let delivery = resolve_delivery(args, env)?;
         // Dovecot's auth_cache_ttl default: a phone reconnecting every few
         // minutes hashes once an hour; a changed password takes effect at
@@ -246,6 +258,7 @@ impl Config {
             log_level,
             max_recipients,
             smtp_auth,
+            received_auth,
             delivery,
             auth_cache_ttl,
         })

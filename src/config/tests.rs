@@ -543,3 +543,32 @@ fn auth_cache_ttl() {
     let err = resolve(args, &[home]).unwrap_err().0;
     assert!(err.contains("--auth-cache-ttl"), "{err}");
 }
+
+/// --received-auth: off by default (Postfix's
+/// smtpd_sasl_authenticated_header=no), on by flag or yes/no variable.
+#[test]
+fn received_auth() {
+    let home = ("HOME", "/home/u");
+    assert!(
+        !resolve(ServeArgs::default(), &[home])
+            .unwrap()
+            .received_auth
+    );
+    let on = resolve(
+        ServeArgs::default(),
+        &[home, ("SMOLMAIL_RECEIVED_AUTH", "yes")],
+    );
+    assert!(on.unwrap().received_auth);
+    let args = ServeArgs {
+        received_auth: true,
+        ..Default::default()
+    };
+    assert!(resolve(args, &[home]).unwrap().received_auth);
+    let err = resolve(
+        ServeArgs::default(),
+        &[home, ("SMOLMAIL_RECEIVED_AUTH", "maybe")],
+    )
+    .unwrap_err()
+    .0;
+    assert!(err.contains("SMOLMAIL_RECEIVED_AUTH"), "{err}");
+}

@@ -79,7 +79,9 @@ impl Stream {
         .await
     }
 
-    /// TLS protocol version and cipher suite, for Received: headers and logs.
+    /// TLS protocol version and cipher suite by its IANA name, for
+    /// Received: headers and logs, as Postfix writes them:
+    /// `TLSv1.3 with cipher TLS_AES_256_GCM_SHA384`.
     pub fn tls_description(&self) -> Option<String> {
         let Stream::Tls(tls) = self else { return None };
         let (_, conn) = tls.get_ref();
@@ -89,9 +91,9 @@ impl Stream {
             .unwrap_or_default();
         let suite = conn
             .negotiated_cipher_suite()
-            .map(|s| format!("{:?}", s.suite()))
+            .map(|s| super::tls::suite_name(u16::from(s.suite())))
             .unwrap_or_default();
-        Some(format!("{} {}", version.replace('_', "."), suite))
+        Some(format!("{} with cipher {suite}", version.replace('_', ".")))
     }
 }
 

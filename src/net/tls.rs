@@ -35,6 +35,28 @@ pub fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// The IANA name of a cipher suite (the TLS Cipher Suites registry, the
+/// names OpenSSL-based servers such as Postfix print in Received:), for
+/// the suites ring offers; rustls's own names differ for TLS 1.3
+/// (`TLS13_AES_256_GCM_SHA384`). Another code prints as hex.
+pub fn suite_name(code: u16) -> String {
+    let name = match code {
+        // RFC 8446 §B.4.
+        0x1301 => "TLS_AES_128_GCM_SHA256",
+        0x1302 => "TLS_AES_256_GCM_SHA384",
+        0x1303 => "TLS_CHACHA20_POLY1305_SHA256",
+        // RFC 5289 §3.2, RFC 7905 §2.
+        0xc02b => "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+        0xc02c => "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+        0xc02f => "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+        0xc030 => "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+        0xcca8 => "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+        0xcca9 => "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+        _ => return format!("0x{code:04X}"),
+    };
+    name.to_string()
+}
+
 /// The server configuration: TLS 1.2 and 1.3, no client certificates, the
 /// certificate from `certificates` at each handshake (so a reload takes
 /// effect for new connections only).
@@ -184,5 +206,17 @@ mod tests {
         assert!(server_name("192.0.2.1").is_ok());
         let err = server_name("not a name").unwrap_err();
         assert_eq!(err, "not a name is not a valid TLS server name");
+    }
+
+    /// Every suite the provider can negotiate has its IANA name, so no
+    /// Received: header shows a rustls name or a bare code.
+    #[test]
+    fn every_offered_suite_has_its_iana_name() {
+        for suite in provider().cipher_suites.iter() {
+            let name = suite_name(u16::from(suite.suite()));
+            assert!(name.starts_with("TLS_"), "{:?} has no name", suite.suite());
+        }
+        assert_eq!(suite_name(0x1302), "TLS_AES_256_GCM_SHA384");
+        assert_eq!(suite_name(0x00ff), "0x00FF");
     }
 }

@@ -46,15 +46,24 @@ pub struct Path {
 }
 
 impl Path {
-    /// `local@domain` as written (for logs, headers, the queue).
+    /// `local@domain` as written (for logs, headers, the queue); the
+    /// domainless `<Postmaster>` (RFC 5321 §4.1.1.3) stays domainless.
     pub fn address(&self) -> String {
-        format!("{}@{}", self.local, self.domain)
+        match self.domain.is_empty() {
+            true => "Postmaster".into(),
+            false => format!("{}@{}", self.local, self.domain),
+        }
     }
 
     /// The form the store looks up: lower-case, and a quoted local part
     /// whose content needs no quoting is unquoted (RFC 5321 §4.1.2 says
     /// `"abc"` and `abc` are the same mailbox).
     pub fn canonical(&self) -> String {
+        format!("{}@{}", self.canonical_local(), self.domain)
+    }
+
+    /// The local part of [`Self::canonical`].
+    pub fn canonical_local(&self) -> String {
         let local = match self
             .local
             .strip_prefix('"')
@@ -63,7 +72,7 @@ impl Path {
             Some(inner) if !inner.is_empty() && is_dot_string(inner.as_bytes()) => inner,
             _ => &self.local,
         };
-        format!("{}@{}", local.to_lowercase(), self.domain)
+        local.to_lowercase()
     }
 
     /// Whether the domain is an address literal like `[192.0.2.1]`.

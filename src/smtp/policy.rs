@@ -9,7 +9,7 @@
 
 use super::command::Path;
 use crate::address;
-use crate::store::{Account, Reader, Recipient, StoreError};
+use crate::store::{Account, Reader, Recipient, StoreError, is_postmaster};
 
 /// Where an accepted recipient's copies go.
 #[derive(Debug, Default, PartialEq)]
@@ -25,13 +25,27 @@ pub struct Route {
 /// A refusal: the whole reply line.
 pub type Refusal = String;
 
-/// Routes a RCPT path. `relay_allowed`: the client may send to other
-/// domains (authenticated, or trusted without a foreign sender).
+/// Whether the client may send to domains that are not ours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Relay {
+    /// Authenticated, or trusted and sending as one of our domains.
+    Allowed,
+    /// Neither authenticated nor trusted (or a trusted client with a
+    /// foreign sender).
+    Denied,
+    /// A trusted but unauthenticated client with the null sender: `<>`
+    /// is no address of a local domain, and only the bounces this server
+    /// makes itself may leave with it (RFC 5321 §4.5.5 bounces from
+    /// outside still reach local recipients).
+    NullSender,
+}
+
+/// Routes a RCPT path.
 pub fn route(
     reader: &Reader,
     path: &Path,
     hostname: &str,
-    relay_allowed: bool,
+    relay: Relay,
 ) -> Result<Result<Route, Refusal>, StoreError> {
     let shown = path.address();
     let domain = match path.domain.is_empty() {
@@ -39,12 +53,26 @@ pub fn route(
         true => postmaster_domain(reader, hostname)?,
         false => path.domain.clone(),
     };
-    let address = format!(
-        "{}@{domain}",
-        path.canonical().split('@').next().unwrap_or_default()
-    );
-    if !path.is_literal() && reader.is_local_domain(&domain)? {
-        let targets = reader.resolve(&address)?;
+    let address = format!("{}@{domain}", path.canonical_local());
+    let local_domain = !path.is_literal() && reader.is_local_domain(&domain)?;
+    if local_domain || path.domain.is_empty() {
+        let targets = match local_domain {
+            true => reader.resolve(&address)?,
+            // <Postmaster> on a server without a single local domain.
+            false => Vec::new(),
+        };
+        if targets.is_empty() && is_postmaster(&path.canonical_local()) {
+            // RFC 5321 §4.5.1 forbids a permanent refusal of postmaster;
+            // with no account yet (or an alias to nobody) the server is
+            // not set up to take it: temporary, so the sender retries
+            // (RFC 3463 X.3.5, system incorrectly configured).
+            log::warn!(
+                "smtp: mail for <{shown}> deferred: postmaster goes nowhere (add a user, or an alias for {address})"
+            );
+            return Ok(Err(format!(
+                "451 4.3.5 <{shown}>: Recipient address rejected: no postmaster yet, try again later\r\n"
+            )));
+        }
         if targets.is_empty() {
             return Ok(Err(format!(
                 "550 5.1.1 <{shown}>: Recipient address rejected: User unknown in local domain\r\n"
@@ -65,8 +93,17 @@ pub fn route(
         }
         return Ok(Ok(route));
     }
-    if !relay_allowed {
-        return Ok(Err(format!("554 5.7.1 <{shown}>: Relay access denied\r\n")));
+    match relay {
+        Relay::Allowed => {}
+        // Postfix's relay_domains_reject_code.
+        Relay::Denied => return Ok(Err(format!("554 5.7.1 <{shown}>: Relay access denied\r\n"))),
+        // RFC 5321 §4.3.2 lists 550 (not 553: the recipient's name is
+        // fine) for a RCPT refused by policy; RFC 3463 X.7.1.
+        Relay::NullSender => {
+            return Ok(Err(format!(
+                "550 5.7.1 <{shown}>: Relay access denied: the null sender <> may reach local recipients only\r\n"
+            )));
+        }
     }
     Ok(Ok(Route {
         remote: vec![shown],

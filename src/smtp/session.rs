@@ -333,7 +333,7 @@ impl Session {
             }
             Command::Help => {
                 self.junk += 1;
-                self.reply("214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS AUTH\r\n");
+                self.help();
             }
         }
         Flow::Continue
@@ -370,7 +370,7 @@ impl Session {
         if self.tls.is_none() {
             lines.push("STARTTLS".into());
         }
-        if self.auth_offered() && self.account.is_none() {
+        if self.auth_listed() {
             lines.push(format!("AUTH {}", sasl::MECHANISMS.join(" ")));
         }
         let last = lines.len() - 1;
@@ -379,6 +379,26 @@ impl Session {
             self.out
                 .extend_from_slice(format!("250{sep}{line}\r\n").as_bytes());
         }
+    }
+
+    /// AUTH is listed (EHLO, HELP) where offered and not yet done.
+    fn auth_listed(&self) -> bool {
+        self.auth_offered() && self.account.is_none()
+    }
+
+    /// RFC 5321 §4.1.1.8: HELP names the commands this session takes,
+    /// the optional ones exactly as EHLO offers them here.
+    fn help(&mut self) {
+        let mut line = "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP"
+            .to_string();
+        if self.tls.is_none() {
+            line.push_str(" STARTTLS");
+        }
+        if self.auth_listed() {
+            line.push_str(" AUTH");
+        }
+        line.push_str("\r\n");
+        self.reply(&line);
     }
 
     fn starttls(&mut self) -> Flow {

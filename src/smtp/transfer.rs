@@ -15,7 +15,8 @@ use crate::store::{Delivery, Outbound, StoreError};
 impl Session {
     /// The trace headers this server adds above the message: Return-Path
     /// (RFC 5321 §4.4, added at final delivery; the outbound client drops
-    /// it again before relaying) and Received with the TLS and AUTH facts.
+    /// it again before relaying) and Received with the TLS and AUTH facts
+    /// (the user's name only with --received-auth).
     fn trace_headers(&self, tx: &Transaction) -> Vec<u8> {
         let helo = sanitize(self.helo.as_deref().unwrap_or("unknown"));
         let mut protocol = String::new();
@@ -39,7 +40,13 @@ impl Session {
         if let Some(tls) = &self.tls {
             h.push_str(&format!("\r\n\t(using {})", sanitize(tls)));
         }
-        if let Some(account) = &self.account {
+        // Postfix's smtpd_sasl_authenticated_header: the login name only
+        // when asked for, since this header leaves with relayed mail.
+        if let Some(account) = self
+            .account
+            .as_ref()
+            .filter(|_| self.ctx.config.received_auth)
+        {
             h.push_str(&format!(
                 "\r\n\t(authenticated sender: {})",
                 account.address

@@ -26,6 +26,7 @@ mod mailbox_ops;
 mod message_ops;
 mod notify;
 mod ops;
+mod postmaster;
 pub mod queue;
 mod queue_ops;
 mod quota;
@@ -46,6 +47,7 @@ pub use fetch::{
     AccountState, FetchAccount, FetchBatch, FetchFolder, FetchStatus, Fetched, FolderState,
 };
 pub use fetch_ops::FetchOp;
+pub use postmaster::{PostmasterRoute, is_postmaster};
 pub use queue::{Outbound, OutboundRecipient, QueueEntry, new_queue_id};
 pub use queue_ops::{QueueOp, QueueUpdate};
 pub use quota::Quota;

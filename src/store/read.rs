@@ -145,7 +145,7 @@ impl Reader {
         Ok(out)
     }
 
-    fn alias(&self, source: &str) -> Result<Option<Vec<String>>, StoreError> {
+    pub(super) fn alias(&self, source: &str) -> Result<Option<Vec<String>>, StoreError> {
         Ok(self
             .dbs
             .aliases
@@ -155,7 +155,8 @@ impl Reader {
 
     /// Where mail for `address` goes; empty when nobody takes it. Order as
     /// Postfix's virtual maps: an exact alias first, then the account, then
-    /// the address without its `+tag`, then the domain's catch-all.
+    /// the address without its `+tag`, then the domain's catch-all, then
+    /// (for `postmaster` only) the oldest account (`super::postmaster`).
     pub fn resolve(&self, address: &str) -> Result<Vec<Recipient>, StoreError> {
         let mut out = Vec::new();
         if let Ok(address) = address::normalize(address) {
@@ -224,6 +225,11 @@ impl Reader {
             for target in targets {
                 self.expand(&target, depth + 1, out)?;
             }
+            return Ok(());
+        }
+        // RFC 5321 §4.5.1: postmaster takes mail even when nothing names it.
+        if let Some(recipient) = self.implicit_postmaster(address)? {
+            push(out, recipient);
         }
         Ok(())
     }

@@ -87,6 +87,37 @@ impl Session {
         self.reply("250 2.1.0 Ok\r\n");
     }
 
+    /// Whether this client may send to other domains with `sender`.
+    /// Relaying needs AUTH, or a trusted client sending as one of our
+    /// domains (a trusted printer may not forge outside senders, README).
+    /// An authenticated user may use `<>` as Postfix allows: mail clients
+    /// send read receipts with it (RFC 5321 §4.5.5, RFC 8098), it claims
+    /// no one's address (what the ownership rule in `mail` guards), and
+    /// the login answers for it. A trusted client without AUTH has no such
+    /// name behind it, so its `<>` reaches local recipients only.
+    fn relay(&self, sender: &ReversePath) -> policy::Relay {
+        if self.account.is_some() {
+            return policy::Relay::Allowed;
+        }
+        if !self.trusted() {
+            return policy::Relay::Denied;
+        }
+        match sender {
+            ReversePath::Null => policy::Relay::NullSender,
+            ReversePath::Mailbox(s) => {
+                let local = self
+                    .ctx
+                    .store
+                    .read()
+                    .and_then(|r| r.is_local_domain(&s.domain));
+                match local.unwrap_or(false) {
+                    true => policy::Relay::Allowed,
+                    false => policy::Relay::Denied,
+                }
+            }
+        }
+    }
+
     pub(super) fn rcpt(&mut self, path: command::Path, params: command::RcptParams) {
         let Some(tx) = &self.tx else {
             self.refuse("503 5.5.1 Error: need MAIL command\r\n");
@@ -101,24 +132,12 @@ impl Session {
             self.reply("452 4.5.3 Error: too many recipients\r\n");
             return;
         }
-        // Relaying needs AUTH, or a trusted client sending as one of our
-        // domains (a trusted printer may not forge outside senders).
-        let relay_allowed = self.account.is_some()
-            || (self.trusted()
-                && match &tx.sender {
-                    ReversePath::Null => true,
-                    ReversePath::Mailbox(s) => self
-                        .ctx
-                        .store
-                        .read()
-                        .and_then(|r| r.is_local_domain(&s.domain))
-                        .unwrap_or(false),
-                });
+        let relay = self.relay(&tx.sender);
         let routed = self
             .ctx
             .store
             .read()
-            .and_then(|r| policy::route(&r, &path, &self.ctx.config.hostname, relay_allowed));
+            .and_then(|r| policy::route(&r, &path, &self.ctx.config.hostname, relay));
         let route = match routed {
             Ok(Ok(route)) => route,
             Ok(Err(refusal)) => {
