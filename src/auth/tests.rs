@@ -260,3 +260,32 @@ fn a_full_line_is_busy_and_not_a_failure() {
     }
     assert!(limiter.begin(client, "user@x.test", false).is_err());
 }
+
+/// A PLAIN authzid naming another user is refused without a hash and
+/// counted as one more failure of the user who logged in: at the trusted
+/// allowance's last try, the next login of that user is locked out.
+#[test]
+fn proxy_authorization_is_a_counted_failure() {
+    let store = store_with("proxy", &password::hash(PW));
+    let verifier = Verifier::new(2, Duration::ZERO);
+    let limiter = FailureLimiter::new();
+    let client = ip("192.0.2.25");
+    for _ in 0..limiter::TRUSTED.per_user - 1 {
+        limiter.begin(client, "user@x.test", true).unwrap();
+    }
+    let proxy = sasl::Credentials {
+        username: "user@x.test".into(),
+        password: PW.into(),
+        authzid: Some("other@x.test".into()),
+    };
+    let result = smol::block_on(login_sasl(&store, &verifier, &limiter, client, true, proxy));
+    assert!(matches!(result, LoginResult::Failed), "{result:?}");
+    assert_eq!(verifier.verifications(), 0, "nothing was hashed");
+    let own = sasl::Credentials {
+        username: "user@x.test".into(),
+        password: PW.into(),
+        authzid: None,
+    };
+    let result = smol::block_on(login_sasl(&store, &verifier, &limiter, client, true, own));
+    assert!(matches!(result, LoginResult::Blocked(_)), "{result:?}");
+}
