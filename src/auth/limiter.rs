@@ -85,6 +85,13 @@ pub const TRUSTED: Allowance = Allowance {
     max_delay: Duration::from_secs(1),
 };
 
+// The trusted allowance is the larger one, whatever the figures become.
+const _: () = assert!(
+    TRUSTED.per_user > UNTRUSTED.per_user
+        && TRUSTED.per_address > UNTRUSTED.per_address
+        && TRUSTED.max_delay.as_millis() <= UNTRUSTED.max_delay.as_millis()
+);
+
 /// The world's per-user lockout (kept under this name for the verifier
 /// queue's bound, which must stay below it).
 pub const MAX_FAILURES: u32 = UNTRUSTED.per_user;
@@ -158,6 +165,15 @@ pub enum Scope {
     User,
     /// Every name not known good from this address.
     Address,
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Scope::User => "of this user from this address",
+            Scope::Address => "from this address across user names",
+        })
+    }
 }
 
 /// The client has failed too often; it may try again after `retry_after`.

@@ -153,7 +153,6 @@ fn trusted_networks_get_a_larger_allowance() {
     let t0 = Instant::now();
     let delays = fail(&l, a, "alice@x.test", &TRUSTED, MAX_FAILURES, t0);
     assert!(delays.iter().all(|d| *d <= TRUSTED.max_delay), "{delays:?}");
-    assert!(TRUSTED.max_delay < UNTRUSTED.max_delay);
     // Past the world's lockout: still open.
     assert_eq!(blocked(&l, a, "alice@x.test", &TRUSTED, t0), None);
     fail(
@@ -172,8 +171,6 @@ fn trusted_networks_get_a_larger_allowance() {
         blocked(&l, a, "alice@x.test", &TRUSTED, t0 + TRUSTED.window),
         None
     );
-    assert!(TRUSTED.per_user > UNTRUSTED.per_user);
-    assert!(TRUSTED.per_address > UNTRUSTED.per_address);
 }
 
 #[test]

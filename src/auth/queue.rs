@@ -45,6 +45,7 @@ pub const MAX_WAITING: usize = 64;
 /// address, which counts every attempt while it runs: a client's parallel
 /// logins as one user can all wait without locking that user out.
 pub const MAX_WAITING_PER_GROUP: usize = 8;
+const _: () = assert!(MAX_WAITING_PER_GROUP < super::limiter::MAX_FAILURES as usize);
 
 /// The line is full; try again later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -102,9 +102,10 @@ impl Session {
             LoginResult::Blocked(b) => {
                 if let Some(more) = self.repeated_line() {
                     log::warn!(
-                        "[{}] imap: login refused for {}: too many failures (retry in {}s){more}",
+                        "[{}] imap: login refused for {user:?} from {}: too many failures {} (retry in {}s){more}",
                         self.id(),
                         self.peer(),
+                        b.scope,
                         b.retry_after.as_secs()
                     );
                 }

@@ -115,10 +115,11 @@ impl Session {
             LoginResult::Blocked(blocked) => {
                 if let Some(more) = self.ctx.repeated_line(self.peer.ip()) {
                     log::info!(
-                        "[{}] {}: login refused for {user:?}: too many failures from {}{more}",
+                        "[{}] {}: login refused for {user:?} from {}: too many failures {}{more}",
                         self.id,
                         self.name,
-                        self.peer.ip()
+                        self.peer.ip(),
+                        blocked.scope
                     );
                 }
                 let minutes = blocked.retry_after.as_secs().div_ceil(60).max(1);

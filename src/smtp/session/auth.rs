@@ -133,10 +133,11 @@ impl Session {
             LoginResult::Blocked(b) => {
                 if let Some(more) = self.ctx.repeated_line(self.peer.ip()) {
                     log::warn!(
-                        "[{}] {}: AUTH refused for {}: too many failures (retry in {}s){more}",
+                        "[{}] {}: AUTH refused for {username:?} from {}: too many failures {} (retry in {}s){more}",
                         self.id,
                         self.name(),
                         self.peer,
+                        b.scope,
                         b.retry_after.as_secs()
                     );
                 }
