@@ -314,15 +314,19 @@ impl FailureLimiter {
         })
     }
 
-    /// Takes back the count `attempt` made, at the address and the pair.
-    fn uncount(&self, attempt: &Attempt) -> Option<()> {
-        let mut addresses = self.addresses.borrow_mut();
-        let address = addresses.get_mut(&attempt.group)?;
-        address.failures = address.failures.saturating_sub(1);
-        let mut pairs = self.pairs.borrow_mut();
-        let pair = pairs.get_mut(&(attempt.group, attempt.name))?;
-        pair.failures = pair.failures.saturating_sub(1);
-        Some(())
+    /// Takes back the count `attempt` made, at the address and the pair
+    /// (each if still tracked).
+    fn uncount(&self, attempt: &Attempt) {
+        if let Some(address) = self.addresses.borrow_mut().get_mut(&attempt.group) {
+            address.failures = address.failures.saturating_sub(1);
+        }
+        if let Some(pair) = self
+            .pairs
+            .borrow_mut()
+            .get_mut(&(attempt.group, attempt.name))
+        {
+            pair.failures = pair.failures.saturating_sub(1);
+        }
     }
 
     /// Gives back the count of an attempt that never reached a verdict
