@@ -16,6 +16,7 @@ use std::rc::Rc;
 
 use event_listener::{Event, EventListener};
 
+use crate::auth::sasl::Credentials;
 use crate::auth::{FailureLimiter, LoginResult, Verifier};
 use crate::config::{Config, Service};
 use crate::logsink::{Limiter, Verdict};
@@ -58,7 +59,8 @@ pub struct Context {
     pub store: Store,
     pub tls: Tls,
     pub verifier: Verifier,
-    /// Failed logins per client address, shared by every protocol.
+    /// Failed logins per client address and per (address, user), shared
+    /// by every protocol.
     pub limiter: FailureLimiter,
     /// Sessions may listen and say goodbye.
     pub shutdown: Rc<Shutdown>,
@@ -118,15 +120,31 @@ impl Context {
         id
     }
 
-    /// Checks a user's password for a session from `ip` (limiter included).
+    /// Checks a user's password for a session from `ip` (limiter included,
+    /// with the trusted networks' allowance when `ip` is in them).
     pub async fn login(&self, ip: IpAddr, username: &str, password: String) -> LoginResult {
         crate::auth::login(
             &self.store,
             &self.verifier,
             &self.limiter,
             ip,
+            self.config.is_trusted(ip),
             username,
             password,
+        )
+        .await
+    }
+
+    /// Checks what a SASL exchange presented (a proxy authorization
+    /// identity is refused as a failed login): [`crate::auth::login_sasl`].
+    pub async fn login_sasl(&self, ip: IpAddr, credentials: Credentials) -> LoginResult {
+        crate::auth::login_sasl(
+            &self.store,
+            &self.verifier,
+            &self.limiter,
+            ip,
+            self.config.is_trusted(ip),
+            credentials,
         )
         .await
     }

@@ -1,52 +1,206 @@
 //! Failed-login limiter, shared by SMTP AUTH, IMAP and POP3.
 //!
-//! Each failure from a client address makes the next answer to that address
-//! wait longer (250 ms doubling to 8 s), and after [`MAX_FAILURES`] within
-//! [`FORGET_AFTER`] the address is refused outright until the window passes
-//! — Dovecot's auth_failure_delay plus fail2ban, in one place. The waiting
-//! is done by the failing session's own task on a timer, so it never blocks
-//! the executor and never slows another client. Clients are counted as
-//! [`ClientAddr::group`] says: IPv4 (mapped or not) per address, IPv6 per
-//! /64, since one host usually owns a whole /64.
+//! Two counts, as Postfix's anvil and Dovecot's auth_penalty keep them:
+//!
+//! - per client address ([`ClientAddr::group`]: IPv4 per address, IPv6 per
+//!   /64): every failure from it makes the next failure's answer wait
+//!   longer (250 ms doubling to 8 s), which slows a guesser down; and at
+//!   most [`Allowance::per_address`] failures across all user names in one
+//!   window, which bounds a guesser that rotates names;
+//! - per (address, user name): after [`Allowance::per_user`] failures the
+//!   pair is refused (a temporary error) until it has been quiet for the
+//!   window. This is the lockout: a LAN service retrying a stale password
+//!   locks out only its own user at its own address, never another user
+//!   there and never the same user elsewhere.
+//!
+//! A user who has logged in from an address recently (within
+//! [`KNOWN_GOOD_FOR`]) is still let in when that address has reached its
+//! per-address cap because of other names' failures: the household behind
+//! one NAT or one webmail keeps working while a name-rotating guesser
+//! there is stopped. The trusted networks (`--trusted-network`) get their
+//! own, larger allowance ([`TRUSTED`]): shorter waits, more failures.
+//!
+//! Every attempt is counted when it begins ([`FailureLimiter::begin`]),
+//! so N attempts started together cannot all be checked before the first
+//! fails. A success clears only its own (address, user) record and takes
+//! back only its own count at the address: logging into one's own account
+//! does not reset the failures others (or oneself) made against other
+//! names. The waiting is done by the failing session's own task on a
+//! timer, so it never blocks the executor and never slows another client;
+//! a correct password is not delayed at all.
+//!
+//! The state lives in memory only and a restart forgets it, as anvil's
+//! does: writing it would cost an SD-card write per failed guess (itself
+//! a cost an attacker could run up), and a lockout is 15 minutes anyway.
+//! Both tables are bounded ([`MAX_TRACKED`]); when full, expired entries
+//! go first, then the least recently used.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, RandomState};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use crate::net::ClientAddr;
 
-/// Failures that close the door for the rest of the window.
-pub const MAX_FAILURES: u32 = 10;
-/// A failure is forgotten this long after the last one.
-pub const FORGET_AFTER: Duration = Duration::from_secs(15 * 60);
-/// Addresses tracked at once; beyond it the oldest entries go first.
-const MAX_TRACKED: usize = 10_000;
-
-const FIRST_DELAY: Duration = Duration::from_millis(250);
-const MAX_DELAY: Duration = Duration::from_secs(8);
-
-#[derive(Debug, Clone, Copy)]
-struct Entry {
-    failures: u32,
-    last: Instant,
+/// How much failing a client may do: one for the world, one for the
+/// trusted networks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Allowance {
+    /// Failures for one user name from one address that lock the pair out.
+    pub per_user: u32,
+    /// Failures from one address, all names together, per window.
+    pub per_address: u32,
+    /// A pair is forgotten this long after its last failure; an address
+    /// counts its failures in windows of this length.
+    pub window: Duration,
+    /// The wait before answering the first failure from an address; each
+    /// further failure doubles it, up to `max_delay`.
+    pub first_delay: Duration,
+    pub max_delay: Duration,
 }
 
-/// Per-client failure counts. Lives on the executor thread (one per server).
-#[derive(Debug, Default)]
-pub struct FailureLimiter {
-    entries: RefCell<HashMap<IpAddr, Entry>>,
+/// The world: a pair locks after 10 failures for 15 minutes (Dovecot and
+/// fail2ban's usual figure); an address may fail 100 times per 15 minutes
+/// across names, which takes a name-rotating guesser to ~10,000 guesses a
+/// day, and that slowly: past the fifth failure every answer waits 8 s.
+pub const UNTRUSTED: Allowance = Allowance {
+    per_user: 10,
+    per_address: 100,
+    window: Duration::from_secs(15 * 60),
+    first_delay: Duration::from_millis(250),
+    max_delay: Duration::from_secs(8),
+};
+
+/// The trusted networks (this host and the LAN named by
+/// `--trusted-network`): a webmail or a house of phones behind one address
+/// gets twice the failures per user, ten times per address, shorter waits
+/// and a 5-minute lockout. Still bounded: a compromised LAN device is not
+/// given unlimited guesses.
+pub const TRUSTED: Allowance = Allowance {
+    per_user: 20,
+    per_address: 1000,
+    window: Duration::from_secs(5 * 60),
+    first_delay: Duration::from_millis(100),
+    max_delay: Duration::from_secs(1),
+};
+
+// The trusted allowance is the larger one, whatever the figures become.
+const _: () = assert!(
+    TRUSTED.per_user > UNTRUSTED.per_user
+        && TRUSTED.per_address > UNTRUSTED.per_address
+        && TRUSTED.max_delay.as_millis() <= UNTRUSTED.max_delay.as_millis()
+);
+
+/// The world's per-user lockout (kept under this name for the verifier
+/// queue's bound, which must stay below it).
+pub const MAX_FAILURES: u32 = UNTRUSTED.per_user;
+/// The world's window.
+pub const FORGET_AFTER: Duration = UNTRUSTED.window;
+/// How long a successful login keeps its user welcome at that address
+/// when the address is over its per-address cap.
+pub const KNOWN_GOOD_FOR: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Entries per table; beyond it expired entries go, then the stalest.
+/// A pair entry is ~48 bytes (names are kept as a keyed hash), so both
+/// tables stay under a megabyte.
+pub const MAX_TRACKED: usize = 10_000;
+
+impl Allowance {
+    /// The allowance for a client, trusted or not.
+    pub fn of(trusted: bool) -> &'static Allowance {
+        if trusted { &TRUSTED } else { &UNTRUSTED }
+    }
+
+    /// The wait before answering the `n`th failure (from 1) of an address.
+    pub fn delay(&self, n: u32) -> Duration {
+        let doublings = n.saturating_sub(1).min(16);
+        self.first_delay
+            .saturating_mul(1 << doublings)
+            .min(self.max_delay)
+    }
+}
+
+/// One address's failures in the current window.
+#[derive(Debug, Clone, Copy)]
+struct Address {
+    failures: u32,
+    since: Instant,
+    window: Duration,
+}
+
+/// One (address, user name) pair: its failures, and until when it is
+/// known good (it logged in from there).
+#[derive(Debug, Clone, Copy)]
+struct Pair {
+    failures: u32,
+    last: Instant,
+    window: Duration,
+    known_good_until: Option<Instant>,
+}
+
+impl Address {
+    fn live(&self, now: Instant) -> bool {
+        now.duration_since(self.since) < self.window
+    }
+}
+
+impl Pair {
+    fn failing(&self, now: Instant) -> bool {
+        self.failures > 0 && now.duration_since(self.last) < self.window
+    }
+
+    fn known_good(&self, now: Instant) -> bool {
+        self.known_good_until.is_some_and(|until| now < until)
+    }
+
+    fn live(&self, now: Instant) -> bool {
+        self.failing(now) || self.known_good(now)
+    }
+}
+
+/// What is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// This user name from this address.
+    User,
+    /// Every name not known good from this address.
+    Address,
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Scope::User => "of this user from this address",
+            Scope::Address => "from this address across user names",
+        })
+    }
 }
 
 /// The client has failed too often; it may try again after `retry_after`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Blocked {
     pub retry_after: Duration,
+    pub scope: Scope,
 }
 
-/// The key a client is counted under.
-fn key(ip: impl Into<ClientAddr>) -> IpAddr {
-    ip.into().group()
+/// A login attempt counted by [`FailureLimiter::begin`]: hand it back to
+/// [`FailureLimiter::success`] or [`FailureLimiter::cancel`], or wait out
+/// `delay` before answering a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attempt {
+    group: IpAddr,
+    name: u64,
+    pub delay: Duration,
+}
+
+/// Failure counts. Lives on the executor thread (one per server).
+#[derive(Debug, Default)]
+pub struct FailureLimiter {
+    /// Keys the hash a user name is kept as (random per process, so a
+    /// client cannot aim names at one bucket).
+    names: RandomState,
+    addresses: RefCell<HashMap<IpAddr, Address>>,
+    pairs: RefCell<HashMap<(IpAddr, u64), Pair>>,
 }
 
 impl FailureLimiter {
@@ -54,153 +208,178 @@ impl FailureLimiter {
         FailureLimiter::default()
     }
 
-    /// Whether `ip` may try to log in now.
-    pub fn check(&self, ip: impl Into<ClientAddr>) -> Result<(), Blocked> {
-        self.check_at(ip, Instant::now())
+    /// The pair key: the address's group and the user name as the store
+    /// would look it up (case-insensitive), hashed.
+    fn key(&self, ip: impl Into<ClientAddr>, user: &str) -> (IpAddr, u64) {
+        let name = crate::address::normalize(user).unwrap_or_else(|_| user.to_ascii_lowercase());
+        (ip.into().group(), self.names.hash_one(name))
     }
 
-    fn check_at(&self, ip: impl Into<ClientAddr>, now: Instant) -> Result<(), Blocked> {
-        let entries = self.entries.borrow();
-        match entries.get(&key(ip)) {
-            Some(e) if e.failures >= MAX_FAILURES && now.duration_since(e.last) < FORGET_AFTER => {
-                Err(Blocked {
-                    retry_after: FORGET_AFTER - now.duration_since(e.last),
-                })
-            }
-            _ => Ok(()),
+    /// Whether `user` may try to log in from `ip` now.
+    pub fn check(
+        &self,
+        ip: impl Into<ClientAddr>,
+        user: &str,
+        trusted: bool,
+    ) -> Result<(), Blocked> {
+        let key = self.key(ip, user);
+        self.check_at(key, Allowance::of(trusted), Instant::now())
+    }
+
+    fn check_at(&self, key: (IpAddr, u64), allow: &Allowance, now: Instant) -> Result<(), Blocked> {
+        let pairs = self.pairs.borrow();
+        let pair = pairs.get(&key);
+        if let Some(p) = pair
+            && p.failures >= allow.per_user
+            && p.failing(now)
+        {
+            return Err(Blocked {
+                retry_after: allow.window.saturating_sub(now.duration_since(p.last)),
+                scope: Scope::User,
+            });
         }
-    }
-
-    /// Records a failure; returns how long the session should wait before
-    /// it answers.
-    pub fn failure(&self, ip: impl Into<ClientAddr>) -> Duration {
-        self.failure_at(ip, Instant::now())
-    }
-
-    fn failure_at(&self, ip: impl Into<ClientAddr>, now: Instant) -> Duration {
-        let mut entries = self.entries.borrow_mut();
-        if entries.len() >= MAX_TRACKED {
-            entries.retain(|_, e| now.duration_since(e.last) < FORGET_AFTER);
-            if entries.len() >= MAX_TRACKED {
-                // Still full of live entries: drop the stalest.
-                if let Some(oldest) = entries.iter().min_by_key(|(_, e)| e.last).map(|(k, _)| *k) {
-                    entries.remove(&oldest);
-                }
-            }
+        let known_good = pair.is_some_and(|p| p.known_good(now));
+        if let Some(a) = self.addresses.borrow().get(&key.0)
+            && a.failures >= allow.per_address
+            && a.live(now)
+            && !known_good
+        {
+            return Err(Blocked {
+                retry_after: allow.window.saturating_sub(now.duration_since(a.since)),
+                scope: Scope::Address,
+            });
         }
-        let entry = entries.entry(key(ip)).or_insert(Entry {
+        Ok(())
+    }
+
+    /// Starts a login attempt of `user` from `ip`: refused if the pair or
+    /// the address is locked, else counted as a failure at once, before
+    /// any verification runs. Counting at the start is what stops N
+    /// attempts started together all being checked before the first of
+    /// them fails; a success takes its count back ([`Self::success`]), and
+    /// so does an attempt that verified nothing ([`Self::cancel`]). Check
+    /// and count happen in one call on the executor thread, so no other
+    /// attempt can slip in between.
+    pub fn begin(
+        &self,
+        ip: impl Into<ClientAddr>,
+        user: &str,
+        trusted: bool,
+    ) -> Result<Attempt, Blocked> {
+        let key = self.key(ip, user);
+        self.begin_at(key, Allowance::of(trusted), Instant::now())
+    }
+
+    fn begin_at(
+        &self,
+        key: (IpAddr, u64),
+        allow: &Allowance,
+        now: Instant,
+    ) -> Result<Attempt, Blocked> {
+        self.check_at(key, allow, now)?;
+        let mut addresses = self.addresses.borrow_mut();
+        make_room(&mut addresses, &key.0, |a| a.live(now), |a| a.since);
+        let address = addresses.entry(key.0).or_insert(Address {
+            failures: 0,
+            since: now,
+            window: allow.window,
+        });
+        if !address.live(now) {
+            *address = Address {
+                failures: 0,
+                since: now,
+                window: allow.window,
+            };
+        }
+        address.failures = address.failures.saturating_add(1);
+        let delay = allow.delay(address.failures);
+        let mut pairs = self.pairs.borrow_mut();
+        make_room(&mut pairs, &key, |p| p.live(now), |p| p.last);
+        let pair = pairs.entry(key).or_insert(Pair {
             failures: 0,
             last: now,
+            window: allow.window,
+            known_good_until: None,
         });
-        if now.duration_since(entry.last) >= FORGET_AFTER {
-            entry.failures = 0;
+        if !pair.failing(now) {
+            pair.failures = 0;
         }
-        entry.failures = entry.failures.saturating_add(1);
-        entry.last = now;
-        let doublings = (entry.failures - 1).min(16);
-        FIRST_DELAY.saturating_mul(1 << doublings).min(MAX_DELAY)
+        pair.failures = pair.failures.saturating_add(1);
+        pair.last = now;
+        pair.window = allow.window;
+        Ok(Attempt {
+            group: key.0,
+            name: key.1,
+            delay,
+        })
     }
 
-    /// Starts a login attempt: refused if `ip` is blocked, else counted as
-    /// a failure at once, before any verification runs, and the delay a
-    /// failure must wait is returned. Counting at the start is what stops
-    /// N attempts started together from one address all being checked
-    /// before the first of them fails; a success clears the count again
-    /// ([`Self::success`]) and an attempt that verified nothing gives its
-    /// count back ([`Self::cancel`]). Check and count happen in one call
-    /// on the executor thread, so no other attempt can slip in between.
-    pub fn begin(&self, ip: impl Into<ClientAddr>) -> Result<Duration, Blocked> {
-        let ip = key(ip);
-        let now = Instant::now();
-        self.check_at(ip, now)?;
-        Ok(self.failure_at(ip, now))
-    }
-
-    /// Gives back the count of an attempt [`Self::begin`] made that never
-    /// reached a verdict (the verifier queue was full, the store could not
-    /// be read), so a busy server does not lock its users out.
-    pub fn cancel(&self, ip: impl Into<ClientAddr>) {
-        if let Some(entry) = self.entries.borrow_mut().get_mut(&key(ip)) {
-            entry.failures = entry.failures.saturating_sub(1);
+    /// Takes back the count `attempt` made, at the address and the pair
+    /// (each if still tracked).
+    fn uncount(&self, attempt: &Attempt) {
+        if let Some(address) = self.addresses.borrow_mut().get_mut(&attempt.group) {
+            address.failures = address.failures.saturating_sub(1);
+        }
+        if let Some(pair) = self
+            .pairs
+            .borrow_mut()
+            .get_mut(&(attempt.group, attempt.name))
+        {
+            pair.failures = pair.failures.saturating_sub(1);
         }
     }
 
-    /// A successful login clears the address's record.
-    pub fn success(&self, ip: impl Into<ClientAddr>) {
-        self.entries.borrow_mut().remove(&key(ip));
+    /// Gives back the count of an attempt that never reached a verdict
+    /// (the verifier queue was full, the store could not be read), so a
+    /// busy server does not lock its users out.
+    pub fn cancel(&self, attempt: &Attempt) {
+        self.uncount(attempt);
+    }
+
+    /// A successful login: takes back its own count at the address (and
+    /// only that: other failures from there stand), clears the pair's
+    /// failures and marks the pair known good.
+    pub fn success(&self, attempt: &Attempt) {
+        self.success_at(attempt, Instant::now());
+    }
+
+    fn success_at(&self, attempt: &Attempt, now: Instant) {
+        self.uncount(attempt);
+        if let Some(pair) = self
+            .pairs
+            .borrow_mut()
+            .get_mut(&(attempt.group, attempt.name))
+        {
+            pair.failures = 0;
+            pair.last = now;
+            pair.known_good_until = Some(now + KNOWN_GOOD_FOR);
+        }
+    }
+}
+
+/// Makes room for `key` in a table at [`MAX_TRACKED`]: drops the entries
+/// no longer `live`, then, if it is still full, the one least recently
+/// `touched`. Linear, but only when the table is full.
+fn make_room<K: Eq + Hash + Copy, V>(
+    table: &mut HashMap<K, V>,
+    key: &K,
+    live: impl Fn(&V) -> bool,
+    touched: impl Fn(&V) -> Instant,
+) {
+    if table.len() < MAX_TRACKED || table.contains_key(key) {
+        return;
+    }
+    table.retain(|_, v| live(v));
+    if table.len() >= MAX_TRACKED
+        && let Some(oldest) = table
+            .iter()
+            .min_by_key(|(_, v)| touched(v))
+            .map(|(k, _)| *k)
+    {
+        table.remove(&oldest);
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn delays_grow_then_block_then_forget() {
-        let l = FailureLimiter::new();
-        let ip: IpAddr = "192.0.2.7".parse::<IpAddr>().unwrap();
-        let t0 = Instant::now();
-        let delays: Vec<Duration> = (0..MAX_FAILURES).map(|_| l.failure_at(ip, t0)).collect();
-        assert_eq!(delays[0], FIRST_DELAY);
-        assert_eq!(delays[1], FIRST_DELAY * 2);
-        assert!(delays.windows(2).all(|w| w[0] <= w[1]));
-        assert_eq!(*delays.last().unwrap(), MAX_DELAY);
-        assert!(l.check_at(ip, t0).is_err());
-        // Another client is unaffected.
-        assert!(
-            l.check_at("192.0.2.8".parse::<IpAddr>().unwrap(), t0)
-                .is_ok()
-        );
-        assert!(l.check_at(ip, t0 + FORGET_AFTER).is_ok());
-    }
-
-    #[test]
-    fn success_clears_and_ipv6_counts_per_64() {
-        let l = FailureLimiter::new();
-        for i in 0..MAX_FAILURES {
-            l.failure(format!("2001:db8::{i:x}").parse::<IpAddr>().unwrap());
-        }
-        assert!(
-            l.check("2001:db8::ffff".parse::<IpAddr>().unwrap())
-                .is_err()
-        );
-        assert!(
-            l.check("2001:db8:0:1::1".parse::<IpAddr>().unwrap())
-                .is_ok()
-        );
-        l.success("2001:db8::1".parse::<IpAddr>().unwrap());
-        assert!(l.check("2001:db8::ffff".parse::<IpAddr>().unwrap()).is_ok());
-    }
-
-    #[test]
-    fn attempts_count_when_they_begin() {
-        let l = FailureLimiter::new();
-        let ip: IpAddr = "192.0.2.10".parse().unwrap();
-        // Attempts started together, none finished: each is counted as it
-        // begins, so the one past the limit is refused before it runs.
-        for _ in 0..MAX_FAILURES {
-            assert!(l.begin(ip).is_ok());
-        }
-        assert!(l.begin(ip).is_err());
-        // One that never reached a verdict gives its count back.
-        l.cancel(ip);
-        assert!(l.begin(ip).is_ok());
-        assert!(l.begin(ip).is_err());
-        l.success(ip);
-        assert_eq!(l.begin(ip), Ok(FIRST_DELAY));
-    }
-
-    #[test]
-    fn ipv4_mapped_counts_as_ipv4() {
-        let l = FailureLimiter::new();
-        for _ in 0..MAX_FAILURES {
-            l.failure("::ffff:192.0.2.9".parse::<IpAddr>().unwrap());
-        }
-        assert!(l.check("192.0.2.9".parse::<IpAddr>().unwrap()).is_err());
-        l.success("192.0.2.9".parse::<IpAddr>().unwrap());
-        assert!(
-            l.check("::ffff:192.0.2.9".parse::<IpAddr>().unwrap())
-                .is_ok()
-        );
-    }
-}
+#[path = "limiter_tests.rs"]
+mod tests;

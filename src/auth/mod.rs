@@ -13,7 +13,7 @@ pub mod sasl;
 #[cfg(test)]
 mod tests;
 
-pub use limiter::{Blocked, FailureLimiter};
+pub use limiter::{Blocked, FailureLimiter, Scope};
 pub use queue::Busy;
 
 use std::net::IpAddr;
@@ -212,7 +212,8 @@ pub enum LoginResult {
     /// Wrong user or password (the caller cannot tell which, nor can the
     /// client); the limiter's delay has already been waited out.
     Failed,
-    /// Too many failures from this address: answer with a temporary error.
+    /// Too many failures of this user from this address, or of every name
+    /// from it ([`Blocked::scope`]): answer with a temporary error.
     Blocked(Blocked),
     /// The store could not be read: a temporary error.
     Unavailable(StoreError),
@@ -237,23 +238,26 @@ pub const MAX_PASSWORD: usize = 1024;
 const TIMING_DUMMY: &str = "{ARGON2ID}$argon2id$v=19$m=19456,t=2,p=1$XqXxmPZUWFzkvF9OGrejpg$p3jcBBbkOXw/6YSUBr3hUUjygkUHSA08cSUyN2ndc0o";
 
 /// The one login check every protocol runs: the failure limiter, the
-/// account, the password (cache, then the verifier off the executor). The
-/// attempt counts as a failure from the moment it starts; a success takes
-/// that back. A failure waits out the limiter's delay on this task's timer
-/// before returning.
+/// account, the password (cache, then the verifier off the executor).
+/// `trusted` says the client is in the trusted networks, which have their
+/// own allowance ([`limiter::TRUSTED`]). The attempt counts as a failure
+/// of `username` from `ip` from the moment it starts; a success takes
+/// that back. A failure waits out the limiter's delay on this task's
+/// timer before returning.
 pub async fn login(
     store: &Store,
     verifier: &Verifier,
     limiter: &FailureLimiter,
     ip: IpAddr,
+    trusted: bool,
     username: &str,
     password: String,
 ) -> LoginResult {
-    let delay = match limiter.begin(ip) {
-        Ok(delay) => delay,
+    let password = Secret(password);
+    let attempt = match limiter.begin(ip, username, trusted) {
+        Ok(attempt) => attempt,
         Err(blocked) => return LoginResult::Blocked(blocked),
     };
-    let password = Secret(password);
     if username.len() > MAX_USERNAME || password.0.len() > MAX_PASSWORD {
         // No account has such credentials: a failure, counted and slowed
         // like any other, that costs no lookup and no hash.
@@ -262,13 +266,13 @@ pub async fn login(
             username.len(),
             password.0.len()
         );
-        smol::Timer::after(delay).await;
+        smol::Timer::after(attempt.delay).await;
         return LoginResult::Failed;
     }
     let account = match store.read().and_then(|r| r.account(username)) {
         Ok(account) => account,
         Err(e) => {
-            limiter.cancel(ip);
+            limiter.cancel(&attempt);
             return LoginResult::Unavailable(e);
         }
     };
@@ -287,16 +291,50 @@ pub async fn login(
     match (account, verified) {
         (_, Err(Busy)) => {
             log::info!("auth: {ip}: login refused, too many waiting for verification");
-            limiter.cancel(ip);
+            limiter.cancel(&attempt);
             LoginResult::Busy
         }
         (Some(account), Ok(true)) => {
-            limiter.success(ip);
+            limiter.success(&attempt);
             LoginResult::Ok(account)
         }
         _ => {
-            smol::Timer::after(delay).await;
+            smol::Timer::after(attempt.delay).await;
             LoginResult::Failed
         }
     }
+}
+
+/// The login check for SASL credentials: PLAIN's authorization identity,
+/// when it names another user, asks to act as that user (RFC 4616 §2), a
+/// proxy login that is not offered. It is refused as a failed login of
+/// `username` (counted and slowed by the limiter like a wrong password,
+/// since it is one more try at that user from that address), without
+/// reading the store or hashing. Anything else goes to [`login`].
+pub async fn login_sasl(
+    store: &Store,
+    verifier: &Verifier,
+    limiter: &FailureLimiter,
+    ip: IpAddr,
+    trusted: bool,
+    credentials: sasl::Credentials,
+) -> LoginResult {
+    let sasl::Credentials {
+        username,
+        password,
+        authzid,
+    } = credentials;
+    let Some(authzid) = authzid else {
+        return login(store, verifier, limiter, ip, trusted, &username, password).await;
+    };
+    drop(Secret(password));
+    let attempt = match limiter.begin(ip, &username, trusted) {
+        Ok(attempt) => attempt,
+        Err(blocked) => return LoginResult::Blocked(blocked),
+    };
+    log::info!(
+        "auth: {ip}: {username:?} asked to act as {authzid:?}: proxy authorization is not offered"
+    );
+    smol::Timer::after(attempt.delay).await;
+    LoginResult::Failed
 }

@@ -41,8 +41,11 @@ pub const MAX_WAITING: usize = 64;
 /// client opening its usual 4–5 connections at once fits, and so does a
 /// webmail on this host logging several users in at once through one
 /// address (their repeat logins come from the cache, without waiting).
-/// Below `limiter::MAX_FAILURES`, which counts every attempt while it runs.
+/// Below `limiter::MAX_FAILURES`, the world's lockout of one user at one
+/// address, which counts every attempt while it runs: a client's parallel
+/// logins as one user can all wait without locking that user out.
 pub const MAX_WAITING_PER_GROUP: usize = 8;
+const _: () = assert!(MAX_WAITING_PER_GROUP < super::limiter::MAX_FAILURES as usize);
 
 /// The line is full; try again later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -80,6 +80,7 @@ fn cache_answers_a_repeated_login_and_nothing_else() {
             &verifier,
             &limiter,
             client,
+            false,
             "user@x.test",
             pw.to_owned(),
         ))
@@ -121,6 +122,7 @@ fn cache_off_verifies_every_login() {
             &verifier,
             &limiter,
             ip("192.0.2.21"),
+            false,
             "user@x.test",
             "pw".to_owned(),
         ));
@@ -140,6 +142,7 @@ fn login_upgrades_an_imported_hash_to_argon2id() {
             &verifier,
             &limiter,
             ip("192.0.2.22"),
+            false,
             "user@x.test",
             pw.to_owned(),
         ))
@@ -184,7 +187,7 @@ fn parallel_failures_count_when_they_start() {
     // starts, so all but two are refused before any verification, though
     // no failure has been reported yet.
     for _ in 0..limiter::MAX_FAILURES - 2 {
-        limiter.begin(client).unwrap();
+        limiter.begin(client, "user@x.test", false).unwrap();
     }
     let attempts: Vec<_> = (0..=queue::MAX_WAITING_PER_GROUP)
         .map(|_| {
@@ -193,6 +196,7 @@ fn parallel_failures_count_when_they_start() {
                 &verifier,
                 &limiter,
                 client,
+                false,
                 "user@x.test",
                 "guess".to_owned(),
             ))
@@ -214,7 +218,7 @@ fn parallel_failures_count_when_they_start() {
     // Leaving does not give the count back.
     drop(pending);
     assert_eq!(verifier.queue.load().1, 0, "the dropped ones left the line");
-    assert!(limiter.check(client).is_err());
+    assert!(limiter.check(client, "user@x.test", false).is_err());
 }
 
 #[test]
@@ -230,6 +234,7 @@ fn a_full_line_is_busy_and_not_a_failure() {
                 &verifier,
                 &limiter,
                 client,
+                false,
                 "user@x.test",
                 "guess".to_owned(),
             ))
@@ -243,6 +248,7 @@ fn a_full_line_is_busy_and_not_a_failure() {
         &verifier,
         &limiter,
         client,
+        false,
         "user@x.test",
         PW.to_owned()
     ));
@@ -250,7 +256,36 @@ fn a_full_line_is_busy_and_not_a_failure() {
     // The refused attempt gave its count back: 5 counted, not 6.
     drop(attempts);
     for _ in 0..limiter::MAX_FAILURES - queue::MAX_WAITING_PER_GROUP as u32 - 1 {
-        assert!(limiter.begin(client).is_ok());
+        assert!(limiter.begin(client, "user@x.test", false).is_ok());
     }
-    assert!(limiter.begin(client).is_err());
+    assert!(limiter.begin(client, "user@x.test", false).is_err());
+}
+
+/// A PLAIN authzid naming another user is refused without a hash and
+/// counted as one more failure of the user who logged in: at the trusted
+/// allowance's last try, the next login of that user is locked out.
+#[test]
+fn proxy_authorization_is_a_counted_failure() {
+    let store = store_with("proxy", &password::hash(PW));
+    let verifier = Verifier::new(2, Duration::ZERO);
+    let limiter = FailureLimiter::new();
+    let client = ip("192.0.2.25");
+    for _ in 0..limiter::TRUSTED.per_user - 1 {
+        limiter.begin(client, "user@x.test", true).unwrap();
+    }
+    let proxy = sasl::Credentials {
+        username: "user@x.test".into(),
+        password: PW.into(),
+        authzid: Some("other@x.test".into()),
+    };
+    let result = smol::block_on(login_sasl(&store, &verifier, &limiter, client, true, proxy));
+    assert!(matches!(result, LoginResult::Failed), "{result:?}");
+    assert_eq!(verifier.verifications(), 0, "nothing was hashed");
+    let own = sasl::Credentials {
+        username: "user@x.test".into(),
+        password: PW.into(),
+        authzid: None,
+    };
+    let result = smol::block_on(login_sasl(&store, &verifier, &limiter, client, true, own));
+    assert!(matches!(result, LoginResult::Blocked(_)), "{result:?}");
 }

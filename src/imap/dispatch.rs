@@ -36,9 +36,12 @@ impl Session {
             }
             K::StartTls => return self.starttls(tag),
             K::Login { user, password } => {
-                let user = String::from_utf8_lossy(&user).into_owned();
-                let password = String::from_utf8_lossy(&password).into_owned();
-                return self.login(tag, &user, password, "LOGIN", stream).await;
+                let credentials = crate::auth::sasl::Credentials {
+                    username: String::from_utf8_lossy(&user).into_owned(),
+                    password: String::from_utf8_lossy(&password).into_owned(),
+                    authzid: None,
+                };
+                return self.login(tag, credentials, "LOGIN", stream).await;
             }
             K::Authenticate { mechanism, initial } => {
                 return self.authenticate(tag, mechanism, initial, stream).await;

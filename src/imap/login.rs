@@ -46,24 +46,25 @@ impl Session {
                     self.bad(tag, "Authentication cancelled");
                     return Flow::Continue;
                 }
-                Step::Failed(_) => {
+                Step::Failed(SaslError::Malformed) => {
                     self.bad(tag, "Cannot decode the authentication response");
                     return Flow::Continue;
                 }
             }
         };
         let how = format!("AUTHENTICATE {mechanism}");
-        let sasl::Credentials { username, password } = credentials;
-        self.login(tag, &username, password, &how, stream).await
+        self.login(tag, credentials, &how, stream).await
     }
 
     /// LOGIN (RFC 3501 §6.2.3), and the end of AUTHENTICATE: checks the
-    /// credentials (the limiter is `ctx.login`'s) and answers.
+    /// credentials (the limiter is `ctx.login_sasl`'s) and answers. A
+    /// PLAIN authorization identity naming another user is a failed login
+    /// (`NO [AUTHENTICATIONFAILED]`, RFC 5530 §3): proxy authorization is
+    /// not offered.
     pub async fn login(
         &mut self,
         tag: &[u8],
-        user: &str,
-        password: String,
+        credentials: sasl::Credentials,
         how: &str,
         stream: &mut Stream,
     ) -> Flow {
@@ -78,7 +79,8 @@ impl Session {
         if !self.flush(stream).await {
             return Flow::Close;
         }
-        match self.check_password(user, password).await {
+        let user = credentials.username.clone();
+        match self.check_password(credentials).await {
             LoginResult::Ok(account) => {
                 log::info!("[{}] imap: login {} ({how})", self.id(), account.address);
                 self.logged_in(account);
@@ -100,9 +102,10 @@ impl Session {
             LoginResult::Blocked(b) => {
                 if let Some(more) = self.repeated_line() {
                     log::warn!(
-                        "[{}] imap: login refused for {}: too many failures (retry in {}s){more}",
+                        "[{}] imap: login refused for {user:?} from {}: too many failures {} (retry in {}s){more}",
                         self.id(),
                         self.peer(),
+                        b.scope,
                         b.retry_after.as_secs()
                     );
                 }

@@ -657,10 +657,11 @@ impl Session {
         Some(line)
     }
 
-    /// Checks a user's password for this client (the limiter shared with
-    /// SMTP and POP3 is in `ctx.login`).
-    pub async fn check_password(&self, user: &str, password: String) -> LoginResult {
-        self.ctx.login(self.peer.ip(), user, password).await
+    /// Checks a user's credentials for this client (the limiter shared
+    /// with SMTP and POP3, and the refusal of a proxy authorization
+    /// identity, are in `ctx.login_sasl`).
+    pub async fn check_password(&self, credentials: sasl::Credentials) -> LoginResult {
+        self.ctx.login_sasl(self.peer.ip(), credentials).await
     }
 
     /// The client, for the log.

@@ -5,8 +5,8 @@
 //! decided here and nowhere else.
 
 use super::{Flow, Session, Transaction};
-use crate::auth::LoginResult;
 use crate::auth::sasl::{self, Exchange, SaslError, Step};
+use crate::auth::{LoginResult, Scope};
 use crate::net::ClientAddr;
 use crate::pop3::command::Command;
 use crate::pop3::maildrop::{Lock, Maildrop};
@@ -42,9 +42,14 @@ impl Session {
                 Flow::Continue
             }
             Command::Pass(password) => match self.user.take() {
-                Some(user) => {
+                Some(username) => {
                     let password = String::from_utf8_lossy(password).into_owned();
-                    self.login(user, password).await
+                    self.login(sasl::Credentials {
+                        username,
+                        password,
+                        authzid: None,
+                    })
+                    .await
                 }
                 None => self.bad("Send USER first"),
             },
@@ -81,16 +86,12 @@ impl Session {
                 self.sasl = Some(exchange);
                 Flow::Continue
             }
-            Step::Done(c) => self.login(c.username, c.password).await,
+            // A PLAIN authorization identity naming another user is a
+            // failed login ([AUTH], RFC 3206 §4) in `ctx.login_sasl`.
+            Step::Done(c) => self.login(c).await,
             // RFC 5034 §4: "*" cancels; the answer is -ERR.
             Step::Failed(SaslError::Cancelled) => {
                 self.err(format_args!("Authentication cancelled"));
-                Flow::Continue
-            }
-            Step::Failed(SaslError::AuthzidMismatch) => {
-                self.err(format_args!(
-                    "[AUTH] Logging in as another user is not allowed"
-                ));
                 Flow::Continue
             }
             Step::Failed(SaslError::Unsupported) => {
@@ -102,8 +103,9 @@ impl Session {
 
     /// Checks the credentials (the limiter shared with IMAP and SMTP is in
     /// `ctx.login`) and, when they are good, opens the maildrop.
-    async fn login(&mut self, user: String, password: String) -> Flow {
-        match self.ctx.login(self.peer.ip(), &user, password).await {
+    async fn login(&mut self, credentials: sasl::Credentials) -> Flow {
+        let user = credentials.username.clone();
+        match self.ctx.login_sasl(self.peer.ip(), credentials).await {
             LoginResult::Ok(account) => self.open(account),
             LoginResult::Failed => {
                 log::info!("[{}] {}: login failed for {user:?}", self.id, self.name);
@@ -113,15 +115,20 @@ impl Session {
             LoginResult::Blocked(blocked) => {
                 if let Some(more) = self.ctx.repeated_line(self.peer.ip()) {
                     log::info!(
-                        "[{}] {}: login refused for {user:?}: too many failures from {}{more}",
+                        "[{}] {}: login refused for {user:?} from {}: too many failures {}{more}",
                         self.id,
                         self.name,
-                        self.peer.ip()
+                        self.peer.ip(),
+                        blocked.scope
                     );
                 }
                 let minutes = blocked.retry_after.as_secs().div_ceil(60).max(1);
+                let whom = match blocked.scope {
+                    Scope::User => "for this user from your address",
+                    Scope::Address => "from your address",
+                };
                 self.err(format_args!(
-                    "[SYS/TEMP] Too many failed logins from your address; try again in {minutes} minutes"
+                    "[SYS/TEMP] Too many failed logins {whom}; try again in {minutes} minutes"
                 ));
             }
             LoginResult::Busy => {

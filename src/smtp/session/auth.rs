@@ -59,7 +59,9 @@ impl Session {
                     "504 5.5.4 Unrecognized authentication type\r\n"
                 }
                 Step::Failed(SaslError::Cancelled) => "501 5.7.0 Authentication cancelled\r\n",
-                Step::Failed(_) => "501 5.5.2 Error: cannot decode the authentication response\r\n",
+                Step::Failed(SaslError::Malformed) => {
+                    "501 5.5.2 Error: cannot decode the authentication response\r\n"
+                }
             };
             return Some(Err(refusal));
         }
@@ -99,17 +101,16 @@ impl Session {
             }
             None => return Flow::Close,
         };
+        // A PLAIN authorization identity naming another user comes back
+        // as a failed login (535 5.7.8, RFC 4954 §6): proxy authorization
+        // is not offered, and the attempt counts against this user.
         let username = credentials.username.clone();
         // Flush what is queued so the limiter's delay is not also spent
         // holding earlier replies back.
         if !self.flush(stream).await {
             return Flow::Close;
         }
-        match self
-            .ctx
-            .login(self.peer.ip(), &username, credentials.password)
-            .await
-        {
+        match self.ctx.login_sasl(self.peer.ip(), credentials).await {
             LoginResult::Ok(account) => {
                 log::info!(
                     "[{}] {}: authenticated {} ({mechanism})",
@@ -132,10 +133,11 @@ impl Session {
             LoginResult::Blocked(b) => {
                 if let Some(more) = self.ctx.repeated_line(self.peer.ip()) {
                     log::warn!(
-                        "[{}] {}: AUTH refused for {}: too many failures (retry in {}s){more}",
+                        "[{}] {}: AUTH refused for {username:?} from {}: too many failures {} (retry in {}s){more}",
                         self.id,
                         self.name(),
                         self.peer,
+                        b.scope,
                         b.retry_after.as_secs()
                     );
                 }
