@@ -3,22 +3,23 @@
 //! Two counts, as Postfix's anvil and Dovecot's auth_penalty keep them:
 //!
 //! - per client address ([`ClientAddr::group`]: IPv4 per address, IPv6 per
-//!   /64): every failure from it makes the next failure's answer wait
-//!   longer (250 ms doubling to 8 s), which slows a guesser down; and at
-//!   most [`Allowance::per_address`] failures across all user names in one
-//!   window, which bounds a guesser that rotates names;
+//!   /64): every failure from it in a window makes the next failure's
+//!   answer wait longer (250 ms doubling to 8 s), which slows a guesser
+//!   down, whatever names it tries. The address is slowed, never refused:
+//!   a correct password is answered at once, so another user at the same
+//!   address (a household behind one NAT, a webmail) always gets in;
 //! - per (address, user name): after [`Allowance::per_user`] failures the
 //!   pair is refused (a temporary error) until it has been quiet for the
 //!   window. This is the lockout: a LAN service retrying a stale password
 //!   locks out only its own user at its own address, never another user
 //!   there and never the same user elsewhere.
 //!
-//! A user who has logged in from an address recently (within
-//! [`KNOWN_GOOD_FOR`]) is still let in when that address has reached its
-//! per-address cap because of other names' failures: the household behind
-//! one NAT or one webmail keeps working while a name-rotating guesser
-//! there is stopped. The trusted networks (`--trusted-network`) get their
-//! own, larger allowance ([`TRUSTED`]): shorter waits, more failures.
+//! A guesser rotating names gains nothing against a real account by it:
+//! each account still gets at most [`Allowance::per_user`] guesses per
+//! window from one address, each failure waits up to 8 s, and the
+//! verifier line gives one address one hash at a time (`auth::queue`).
+//! The trusted networks (`--trusted-network`) get their own, larger
+//! allowance ([`TRUSTED`]): shorter waits, more failures.
 //!
 //! Every attempt is counted when it begins ([`FailureLimiter::begin`]),
 //! so N attempts started together cannot all be checked before the first
@@ -49,10 +50,8 @@ use crate::net::ClientAddr;
 pub struct Allowance {
     /// Failures for one user name from one address that lock the pair out.
     pub per_user: u32,
-    /// Failures from one address, all names together, per window.
-    pub per_address: u32,
     /// A pair is forgotten this long after its last failure; an address
-    /// counts its failures in windows of this length.
+    /// counts its failures (for the delay) in windows of this length.
     pub window: Duration,
     /// The wait before answering the first failure from an address; each
     /// further failure doubles it, up to `max_delay`.
@@ -61,12 +60,10 @@ pub struct Allowance {
 }
 
 /// The world: a pair locks after 10 failures for 15 minutes (Dovecot and
-/// fail2ban's usual figure); an address may fail 100 times per 15 minutes
-/// across names, which takes a name-rotating guesser to ~10,000 guesses a
-/// day, and that slowly: past the fifth failure every answer waits 8 s.
+/// fail2ban's usual figure); past an address's fifth failure in the window
+/// every failed answer waits 8 s.
 pub const UNTRUSTED: Allowance = Allowance {
     per_user: 10,
-    per_address: 100,
     window: Duration::from_secs(15 * 60),
     first_delay: Duration::from_millis(250),
     max_delay: Duration::from_secs(8),
@@ -74,12 +71,10 @@ pub const UNTRUSTED: Allowance = Allowance {
 
 /// The trusted networks (this host and the LAN named by
 /// `--trusted-network`): a webmail or a house of phones behind one address
-/// gets twice the failures per user, ten times per address, shorter waits
-/// and a 5-minute lockout. Still bounded: a compromised LAN device is not
-/// given unlimited guesses.
+/// gets twice the failures per user, shorter waits and a 5-minute lockout.
+/// Still bounded: a compromised LAN device is not given unlimited guesses.
 pub const TRUSTED: Allowance = Allowance {
     per_user: 20,
-    per_address: 1000,
     window: Duration::from_secs(5 * 60),
     first_delay: Duration::from_millis(100),
     max_delay: Duration::from_secs(1),
@@ -88,7 +83,6 @@ pub const TRUSTED: Allowance = Allowance {
 // The trusted allowance is the larger one, whatever the figures become.
 const _: () = assert!(
     TRUSTED.per_user > UNTRUSTED.per_user
-        && TRUSTED.per_address > UNTRUSTED.per_address
         && TRUSTED.max_delay.as_millis() <= UNTRUSTED.max_delay.as_millis()
 );
 
@@ -97,9 +91,6 @@ const _: () = assert!(
 pub const MAX_FAILURES: u32 = UNTRUSTED.per_user;
 /// The world's window.
 pub const FORGET_AFTER: Duration = UNTRUSTED.window;
-/// How long a successful login keeps its user welcome at that address
-/// when the address is over its per-address cap.
-pub const KNOWN_GOOD_FOR: Duration = Duration::from_secs(7 * 24 * 3600);
 /// Entries per table; beyond it expired entries go, then the stalest.
 /// A pair entry is ~48 bytes (names are kept as a keyed hash), so both
 /// tables stay under a megabyte.
@@ -128,14 +119,12 @@ struct Address {
     window: Duration,
 }
 
-/// One (address, user name) pair: its failures, and until when it is
-/// known good (it logged in from there).
+/// One (address, user name) pair: its failures.
 #[derive(Debug, Clone, Copy)]
 struct Pair {
     failures: u32,
     last: Instant,
     window: Duration,
-    known_good_until: Option<Instant>,
 }
 
 impl Address {
@@ -149,29 +138,23 @@ impl Pair {
         self.failures > 0 && now.duration_since(self.last) < self.window
     }
 
-    fn known_good(&self, now: Instant) -> bool {
-        self.known_good_until.is_some_and(|until| now < until)
-    }
-
     fn live(&self, now: Instant) -> bool {
-        self.failing(now) || self.known_good(now)
+        self.failing(now)
     }
 }
 
-/// What is refused.
+/// What is refused: only ever one user name at one address (an address
+/// as a whole is slowed down, never refused).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
     /// This user name from this address.
     User,
-    /// Every name not known good from this address.
-    Address,
 }
 
 impl std::fmt::Display for Scope {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Scope::User => "of this user from this address",
-            Scope::Address => "from this address across user names",
         })
     }
 }
@@ -227,9 +210,7 @@ impl FailureLimiter {
     }
 
     fn check_at(&self, key: (IpAddr, u64), allow: &Allowance, now: Instant) -> Result<(), Blocked> {
-        let pairs = self.pairs.borrow();
-        let pair = pairs.get(&key);
-        if let Some(p) = pair
+        if let Some(p) = self.pairs.borrow().get(&key)
             && p.failures >= allow.per_user
             && p.failing(now)
         {
@@ -238,22 +219,11 @@ impl FailureLimiter {
                 scope: Scope::User,
             });
         }
-        let known_good = pair.is_some_and(|p| p.known_good(now));
-        if let Some(a) = self.addresses.borrow().get(&key.0)
-            && a.failures >= allow.per_address
-            && a.live(now)
-            && !known_good
-        {
-            return Err(Blocked {
-                retry_after: allow.window.saturating_sub(now.duration_since(a.since)),
-                scope: Scope::Address,
-            });
-        }
         Ok(())
     }
 
-    /// Starts a login attempt of `user` from `ip`: refused if the pair or
-    /// the address is locked, else counted as a failure at once, before
+    /// Starts a login attempt of `user` from `ip`: refused if the pair is
+    /// locked, else counted as a failure at once, before
     /// any verification runs. Counting at the start is what stops N
     /// attempts started together all being checked before the first of
     /// them fails; a success takes its count back ([`Self::success`]), and
@@ -299,7 +269,6 @@ impl FailureLimiter {
             failures: 0,
             last: now,
             window: allow.window,
-            known_good_until: None,
         });
         if !pair.failing(now) {
             pair.failures = 0;
@@ -337,8 +306,8 @@ impl FailureLimiter {
     }
 
     /// A successful login: takes back its own count at the address (and
-    /// only that: other failures from there stand), clears the pair's
-    /// failures and marks the pair known good.
+    /// only that: other failures from there stand, and so do their
+    /// delays) and clears the pair's failures.
     pub fn success(&self, attempt: &Attempt) {
         self.success_at(attempt, Instant::now());
     }
@@ -352,7 +321,6 @@ impl FailureLimiter {
         {
             pair.failures = 0;
             pair.last = now;
-            pair.known_good_until = Some(now + KNOWN_GOOD_FOR);
         }
     }
 }

@@ -125,7 +125,6 @@ impl Session {
                 let minutes = blocked.retry_after.as_secs().div_ceil(60).max(1);
                 let whom = match blocked.scope {
                     Scope::User => "for this user from your address",
-                    Scope::Address => "from your address",
                 };
                 self.err(format_args!(
                     "[SYS/TEMP] Too many failed logins {whom}; try again in {minutes} minutes"
