@@ -65,7 +65,7 @@ fuzz_target!(|data: &[u8]| {
 /// Reads commands until the stream ends, as the session does.
 fn read_all(wire: &[u8], plan: Plan<'_>, max_line: usize) -> Vec<Event> {
     let mut stream = ChunkReader::new(wire, plan);
-    let mut input = Input::new();
+    let mut input = Input::unpaced();
     let mut events = Vec::new();
     smol::block_on(async {
         loop {

@@ -35,6 +35,9 @@ pub struct Input {
     scanned: usize,
     /// Bytes read since this session last let the executor run others.
     since_yield: usize,
+    /// Whether a trickling line makes the next read wait (always, but for
+    /// input fed from memory: see [`Input::unpaced`]).
+    paced: bool,
     /// Bytes the line search has looked at, for the test of the above.
     #[cfg(test)]
     examined: usize,
@@ -85,8 +88,27 @@ impl Input {
             end: 0,
             scanned: 0,
             since_yield: 0,
+            paced: true,
             #[cfg(test)]
             examined: 0,
+        }
+    }
+
+    /// An input that never waits between small reads: for bytes fed from
+    /// memory in arbitrary pieces (the fuzzers), where the waits would be
+    /// real time spent on nothing. Lines, literals and bounds are read
+    /// exactly as [`Input::new`] reads them.
+    pub fn unpaced() -> Input {
+        Input {
+            paced: false,
+            ..Input::new()
+        }
+    }
+
+    /// Waits `pause` before the next read of a trickling line, if paced.
+    async fn pause(&self, pause: Duration) {
+        if self.paced {
+            smol::Timer::after(pause).await;
         }
     }
 
@@ -218,7 +240,7 @@ impl Input {
             }
             let n = self.fill(stream, max, idle).await?;
             if n < SMALL_READ && self.buffered().len() > TRICKLE_AFTER {
-                smol::Timer::after(pause).await;
+                self.pause(pause).await;
                 pause = (pause * 2).min(MAX_TRICKLE_PAUSE);
             }
         }
@@ -239,7 +261,7 @@ impl Input {
             // The line is refused already: reading its rest slowly costs
             // an honest client nothing.
             if self.fill(stream, INITIAL, idle).await? < SMALL_READ {
-                smol::Timer::after(pause).await;
+                self.pause(pause).await;
                 pause = (pause * 2).min(MAX_TRICKLE_PAUSE);
             }
         }
