@@ -9,7 +9,7 @@ use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{Client, Server, TempDir, add_user, b64, inbox, queue};
+use common::{Client, Server, TempDir, add_user, b64, header_field, inbox, queue};
 
 /// A server with alice and bob at home.arpa and a catch-all domain.
 fn setup(name: &str, extra: &[&str]) -> (TempDir, Server) {
@@ -421,17 +421,6 @@ fn chunking_bdat() {
     let mail = inbox(&data.0, "alice@home.arpa");
     assert_eq!(mail.len(), 1);
     assert!(mail[0].ends_with("Subject: chunked\r\n\r\nfirst half, sécond half\r\n".as_bytes()));
-}
-
-/// The value of `name` in a stored message's header section, if present
-/// (one line; the fields these tests look at are never folded).
-fn header_field(message: &[u8], name: &str) -> Option<String> {
-    let text = String::from_utf8_lossy(message);
-    let header = text.split("\r\n\r\n").next().unwrap_or_default();
-    header.split("\r\n").find_map(|line| {
-        let (n, v) = line.split_once(':')?;
-        n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
-    })
 }
 
 /// RFC 6409 §8.2, §8.3: an authenticated submission without Date and

@@ -6,7 +6,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{Server, TempDir, add_user, inbox, queue};
+use common::{Server, TempDir, add_user, header_field, inbox, queue};
 
 fn setup(name: &str) -> (TempDir, Server) {
     let data = TempDir::new(name);
@@ -202,16 +202,6 @@ print("ok")
     let q = queue(&data.0);
     assert_eq!(q.len(), 1);
     assert_eq!(q[0].outbound.recipients[0].address, "friend@example.net");
-}
-
-/// The value of `name` in a message's header section (unfolded fields).
-fn header_field(message: &[u8], name: &str) -> Option<String> {
-    let text = String::from_utf8_lossy(message);
-    let header = text.split("\r\n\r\n").next().unwrap_or_default();
-    header.split("\r\n").find_map(|line| {
-        let (n, v) = line.split_once(':')?;
-        n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
-    })
 }
 
 /// RFC 6409 §8.2, §8.3 with a real client: msmtp submits on 587 with

@@ -531,3 +531,14 @@ pub fn b64(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
+
+/// The value of `name` in a message's header section, if present (one
+/// line: the fields the tests look at are never folded).
+pub fn header_field(message: &[u8], name: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(message);
+    let header = text.split("\r\n\r\n").next().unwrap_or_default();
+    header.split("\r\n").find_map(|line| {
+        let (n, v) = line.split_once(':')?;
+        n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+    })
+}
