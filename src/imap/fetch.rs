@@ -54,6 +54,8 @@ struct Plan<'a> {
     /// A body is read without PEEK in a writable mailbox, which sets
     /// \Seen (RFC 3501 §6.4.5).
     sets_seen: bool,
+    /// FLAGS is asked for.
+    flags: bool,
     /// Stands in for the summary when no item needs one.
     no_summary: Summary,
 }
@@ -79,6 +81,7 @@ impl<'a> Plan<'a> {
             summary: items.iter().any(needs_summary),
             modseq: items.iter().any(|i| matches!(i, FetchItem::ModSeq)),
             sets_seen: !read_only && items.iter().any(sets_seen),
+            flags: items.iter().any(|i| matches!(i, FetchItem::Flags)),
             no_summary: Summary::compute(b""),
             items,
         }
@@ -325,6 +328,11 @@ impl Session {
             raw,
             summary: stored.as_ref().unwrap_or(&plan.no_summary),
         };
+        if (plan.flags || seen_now)
+            && let Some((sel, out)) = self.selected_and_out()
+        {
+            sel.announce_keywords(out, message.view.keywords());
+        }
         let out = self.out();
         out.extend_from_slice(format!("* {seq} FETCH (").as_bytes());
         let mut sent_flags = false;
@@ -348,7 +356,7 @@ impl Session {
                 seen_now,
             }));
         }
-        self.end_message(&plan.items, &message, seen_now, sent_flags);
+        self.end_message(plan, &message, seen_now, sent_flags);
         None
     }
 
@@ -399,26 +407,25 @@ impl Session {
         if r.next < plan.items.len() || r.literal.is_some() {
             return Ok(Some(r));
         }
-        self.end_message(&plan.items, &message, r.seen_now, r.sent_flags);
+        self.end_message(plan, &message, r.seen_now, r.sent_flags);
         Ok(None)
     }
 
     /// Closes a message's `* n FETCH (...)` line (RFC 3501 §7.4.2). A
     /// message whose \Seen this FETCH set gets its FLAGS even unasked
-    /// (§6.4.5: the client learns of the change).
-    fn end_message(
-        &mut self,
-        items: &[FetchItem<'_>],
-        m: &Message<'_>,
-        seen_now: bool,
-        sent_flags: bool,
-    ) {
+    /// (§6.4.5: the client learns of the change), and, once CONDSTORE is
+    /// on, its new MODSEQ with them (RFC 7162 §3.2.4).
+    fn end_message(&mut self, plan: &Plan<'_>, m: &Message<'_>, seen_now: bool, sent_flags: bool) {
+        let condstore = self.condstore();
         let out = self.out();
         if seen_now && !sent_flags {
-            if !items.is_empty() {
+            if !plan.items.is_empty() {
                 out.push(b' ');
             }
             flags(out, m);
+        }
+        if seen_now && condstore && !plan.modseq {
+            out.extend_from_slice(format!(" MODSEQ ({})", m.view.modseq).as_bytes());
         }
         out.extend_from_slice(b")\r\n");
         if (sent_flags || seen_now)

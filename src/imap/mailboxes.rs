@@ -11,7 +11,7 @@ use super::parse::{
     SpecialUse as Use, StatusItem,
 };
 use super::render;
-use super::selected::{SYSTEM_FLAGS, Selected, flags_update, split_flags, vanished_earlier};
+use super::selected::{Selected, flags_update, split_flags, vanished_earlier};
 use super::session::Session;
 use crate::store::{Delivery, Flags, Mailbox, Reader, SpecialUse, StoreError, keyword_limits};
 
@@ -98,9 +98,9 @@ impl Session {
             self.use_condstore();
         }
         let recent = match read_only {
-            true => Vec::new(),
+            true => None,
             false => match self.store().claim_recent(mailbox.id).await {
-                Ok(r) => r,
+                Ok(r) => Some(r),
                 Err(e) => return self.store_failed(tag, &e),
             },
         };
@@ -111,7 +111,7 @@ impl Session {
         let Ok(Some(mailbox)) = reader.mailbox_by_id(mailbox.id) else {
             return self.tagged(tag, "NO", "[NONEXISTENT] No such mailbox");
         };
-        let Ok(opened) = Opened::read(&reader, &mailbox, read_only, recent) else {
+        let Ok(mut opened) = Opened::read(&reader, &mailbox, read_only, recent) else {
             return self.tagged(tag, "NO", "[UNAVAILABLE] Cannot read the mailbox");
         };
         let out = self.out();
@@ -120,7 +120,7 @@ impl Session {
         if let Some(q) = &args.qresync
             && q.uid_validity == opened.sel.uidvalidity
         {
-            qresync_changes(out, &reader, &opened.sel, q);
+            qresync_changes(out, &reader, &mut opened.sel, q);
         }
         drop(reader);
         self.set_selected(Some(opened.sel));
@@ -383,21 +383,18 @@ struct Opened {
     sel: Selected,
     /// Sequence number of the first message without \Seen.
     first_unseen: Option<usize>,
-    /// Keywords in use, sorted ignoring case, for FLAGS and PERMANENTFLAGS
-    /// (at most a little over the store's cap per mailbox).
-    keywords: Vec<String>,
 }
 
 impl Opened {
-    /// Reads the mailbox's messages into a view; `recent`: the \Recent
-    /// this session claimed.
+    /// Reads the mailbox's messages into a view; `claimed`: the \Recent
+    /// this session took over, or `None` for EXAMINE, which takes none
+    /// but still tells which messages are recent (RFC 3501 §6.3.2).
     fn read(
         reader: &Reader,
         mailbox: &Mailbox,
         read_only: bool,
-        mut recent: Vec<u32>,
+        claimed: Option<Vec<u32>>,
     ) -> Result<Opened, StoreError> {
-        recent.sort_unstable();
         let mut opened = Opened {
             sel: Selected {
                 id: mailbox.id,
@@ -405,28 +402,42 @@ impl Opened {
                 uidvalidity: mailbox.uidvalidity,
                 uids: Vec::with_capacity(mailbox.messages as usize),
                 modseqs: Vec::with_capacity(mailbox.messages as usize),
-                recent,
+                recent: Vec::new(),
                 highest_modseq: mailbox.highest_modseq,
                 uidnext: mailbox.uidnext,
+                keywords: Vec::new(),
             },
             first_unseen: None,
-            keywords: Vec::new(),
         };
-        let (sel, keywords) = (&mut opened.sel, &mut opened.keywords);
+        let sel = &mut opened.sel;
+        let mut keywords = Vec::new();
         for m in reader.messages(mailbox.id)?.flatten() {
             sel.uids.push(m.uid);
             sel.modseqs.push(m.modseq);
+            if claimed.is_none() && m.flags.contains(Flags::RECENT) {
+                sel.recent.push(m.uid);
+            }
             if opened.first_unseen.is_none() && !m.flags.contains(Flags::SEEN) {
                 opened.first_unseen = Some(sel.uids.len());
             }
             for k in m.keywords() {
                 // A sorted list: log k per keyword, not a scan of the list.
                 if keywords.len() <= keyword_limits::MAX_PER_MAILBOX
-                    && let Err(at) = keywords.binary_search_by(|w| keyword_limits::cmp(w, k))
+                    && let Err(at) =
+                        keywords.binary_search_by(|w: &String| keyword_limits::cmp(w, k))
                 {
                     keywords.insert(at, k.to_string());
                 }
             }
+        }
+        sel.keywords = keywords;
+        if let Some(mut claimed) = claimed {
+            // Claimed before the messages were read, so every claimed UID
+            // is in the view unless it was expunged meanwhile: RECENT never
+            // counts a message EXISTS did not (RFC 3501 §7.3.2).
+            claimed.sort_unstable();
+            claimed.retain(|u| sel.uids.binary_search(u).is_ok());
+            sel.recent = claimed;
         }
         Ok(opened)
     }
@@ -435,21 +446,8 @@ impl Opened {
     /// §3.1.2.1 HIGHESTMODSEQ).
     fn announce(&self, out: &mut Vec<u8>) {
         let sel = &self.sel;
-        let mut flags = SYSTEM_FLAGS.to_string();
-        for k in &self.keywords {
-            flags.push(' ');
-            flags.push_str(k);
-        }
-        // RFC 3501 §7.1 PERMANENTFLAGS: `\*` only while new keywords can
-        // still be stored, which the store refuses past its cap.
-        let permanent = match sel.read_only {
-            true => String::new(),
-            false if self.keywords.len() >= keyword_limits::MAX_PER_MAILBOX => flags.clone(),
-            false => format!("{flags} \\*"),
-        };
+        sel.write_flags(out);
         let mut lines = vec![
-            format!("* FLAGS ({flags})"),
-            format!("* OK [PERMANENTFLAGS ({permanent})] Flags permitted"),
             format!("* {} EXISTS", sel.uids.len()),
             format!("* {} RECENT", sel.recent.len()),
         ];
@@ -472,7 +470,7 @@ impl Opened {
 /// QRESYNC's report on SELECT (RFC 7162 §3.2.5.2): what was expunged and
 /// the flags of what changed since the client's MODSEQ, within its known
 /// UIDs.
-fn qresync_changes(out: &mut Vec<u8>, reader: &Reader, sel: &Selected, q: &QresyncParams) {
+fn qresync_changes(out: &mut Vec<u8>, reader: &Reader, sel: &mut Selected, q: &QresyncParams) {
     // Resolved once, then a binary search per UID (not a scan of every
     // range for every message).
     let known_uids = q.known_uids.as_ref().map(|k| k.resolve(u32::MAX));
@@ -480,12 +478,13 @@ fn qresync_changes(out: &mut Vec<u8>, reader: &Reader, sel: &Selected, q: &Qresy
     let mut vanished = reader.expunged_since(sel.id, q.mod_seq).unwrap_or_default();
     vanished.retain(|&u| known(u));
     vanished_earlier(out, &vanished);
-    for (i, &uid) in sel.uids.iter().enumerate() {
+    for i in 0..sel.uids.len() {
+        let uid = sel.uids[i];
         if sel.modseqs[i] <= q.mod_seq || !known(uid) {
             continue;
         }
         if let Ok(Some(m)) = reader.message(sel.id, uid) {
-            flags_update(out, i as u32 + 1, &m, sel.is_recent(uid), true);
+            flags_update(sel, out, i as u32 + 1, &m, true);
         }
     }
 }

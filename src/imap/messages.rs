@@ -22,8 +22,15 @@ impl Session {
     ) -> Option<Vec<(u32, u32)>> {
         let sel = self.selected()?;
         let count = sel.uids.len() as u32;
-        if !uid && count > 0 && set.highest(count) > count {
-            self.bad(tag, "Invalid message sequence number");
+        // A sequence number names a message the client was told of: in an
+        // empty mailbox none does, not even `*` (RFC 3501 §9 seq-number;
+        // Dovecot answers BAD "Invalid messageset" too). UIDs need not
+        // exist (§6.4.8).
+        if !uid && (count == 0 || set.highest(count) > count) {
+            self.bad(
+                tag,
+                "Invalid messageset: no message has that sequence number",
+            );
             return None;
         }
         // Sorted, merged ranges walked against the view in step: O(messages
@@ -111,9 +118,14 @@ impl Session {
                 String::new()
             };
             if !silent {
-                let recent = self.selected().is_some_and(|s| s.is_recent(u));
                 let condstore = self.condstore();
-                let out = self.out();
+                let Some((sel, out)) = self.selected_and_out() else {
+                    return;
+                };
+                // RFC 3501 §7.2.6: a keyword new to the view is announced
+                // before the FETCH that shows it.
+                sel.announce_keywords(out, m.keywords());
+                let recent = sel.is_recent(u);
                 out.extend_from_slice(format!("* {seq} FETCH ({uid_item}FLAGS ").as_bytes());
                 render::flags(out, m.flags, recent, m.keywords());
                 if condstore {

@@ -9,7 +9,7 @@
 
 use super::render;
 use super::session::Session;
-use crate::store::{Flags, MessageView, StoreError};
+use crate::store::{Flags, MessageView, StoreError, keyword_limits};
 use crate::wire::imap::sequence::sequence_set;
 
 pub(super) struct Selected {
@@ -24,7 +24,14 @@ pub(super) struct Selected {
     pub recent: Vec<u32>,
     pub highest_modseq: u64,
     pub uidnext: u32,
+    /// Keywords this session was told of by FLAGS, sorted ignoring case
+    /// (RFC 3501 §7.2.6: a keyword is announced before a FETCH uses it).
+    pub keywords: Vec<String>,
 }
+
+/// Most keywords a view remembers as announced: the store caps those in
+/// use per mailbox, but a long session may see many come and go.
+const MAX_ANNOUNCED: usize = 8 * keyword_limits::MAX_PER_MAILBOX;
 
 impl Selected {
     pub fn seq_of(&self, uid: u32) -> Option<u32> {
@@ -37,6 +44,54 @@ impl Selected {
 
     pub fn max_uid(&self) -> u32 {
         self.uids.last().copied().unwrap_or(0)
+    }
+
+    /// Adds `keywords` to the announced set; if any was new, writes the
+    /// untagged FLAGS and PERMANENTFLAGS that announce it. Called before a
+    /// `FETCH (FLAGS …)` goes out, in this session and in every other one
+    /// that sees the change (RFC 3501 §7.2.6, §7.1 PERMANENTFLAGS).
+    pub fn announce_keywords<'k>(
+        &mut self,
+        out: &mut Vec<u8>,
+        keywords: impl Iterator<Item = &'k str>,
+    ) {
+        let mut new = false;
+        for k in keywords {
+            if k.is_empty() || self.keywords.len() >= MAX_ANNOUNCED {
+                continue;
+            }
+            if let Err(at) = self
+                .keywords
+                .binary_search_by(|w| keyword_limits::cmp(w, k))
+            {
+                self.keywords.insert(at, k.to_string());
+                new = true;
+            }
+        }
+        if new {
+            self.write_flags(out);
+        }
+    }
+
+    /// `* FLAGS (…)` and `* OK [PERMANENTFLAGS (…)]` for the system flags
+    /// and the announced keywords (RFC 3501 §7.2.6, §7.1).
+    pub fn write_flags(&self, out: &mut Vec<u8>) {
+        let mut flags = SYSTEM_FLAGS.to_string();
+        for k in &self.keywords {
+            flags.push(' ');
+            flags.push_str(k);
+        }
+        // RFC 3501 §7.1 PERMANENTFLAGS: `\*` only while new keywords can
+        // still be stored, which the store refuses past its cap.
+        let permanent = match self.read_only {
+            true => String::new(),
+            false if self.keywords.len() >= keyword_limits::MAX_PER_MAILBOX => flags.clone(),
+            false => format!("{flags} \\*"),
+        };
+        out.extend_from_slice(
+            format!("* FLAGS ({flags})\r\n* OK [PERMANENTFLAGS ({permanent})] Flags permitted\r\n")
+                .as_bytes(),
+        );
     }
 
     /// Records that the session reported `uid` at `modseq` itself.
@@ -101,23 +156,26 @@ impl Selected {
     }
 
     /// Adds new messages (and the \Recent this session claimed) and
-    /// reports EXISTS and RECENT (RFC 3501 §7.3.1, §7.3.2).
+    /// reports EXISTS, then RECENT (RFC 3501 §7.3.1, §7.3.2). A claimed UID
+    /// the view does not hold (expunged meanwhile) is not counted, so
+    /// RECENT never exceeds the EXISTS sent.
     fn append(&mut self, out: &mut Vec<u8>, fresh: &[(u32, u64)], claimed: Vec<u32>) {
         for &(uid, modseq) in fresh {
             self.uids.push(uid);
             self.modseqs.push(modseq);
         }
-        self.recent.extend(claimed);
+        let uids = &self.uids;
+        self.recent.extend(
+            claimed
+                .into_iter()
+                .filter(|u| uids.binary_search(u).is_ok()),
+        );
         self.recent.sort_unstable();
         self.recent.dedup();
-        out.extend_from_slice(
-            format!(
-                "* {} EXISTS\r\n* {} RECENT\r\n",
-                self.uids.len(),
-                self.recent.len()
-            )
-            .as_bytes(),
-        );
+        if !fresh.is_empty() {
+            out.extend_from_slice(format!("* {} EXISTS\r\n", self.uids.len()).as_bytes());
+        }
+        out.extend_from_slice(format!("* {} RECENT\r\n", self.recent.len()).as_bytes());
     }
 }
 
@@ -146,8 +204,17 @@ pub fn vanished_earlier(out: &mut Vec<u8>, uids: &[u32]) {
 }
 
 /// `* n FETCH (UID u FLAGS (...) [MODSEQ (m)])` for a message whose flags
-/// changed or that a client asked about.
-pub fn flags_update(out: &mut Vec<u8>, seq: u32, m: &MessageView<'_>, recent: bool, modseq: bool) {
+/// changed or that a client asked about, after FLAGS if it carries a
+/// keyword new to the view (RFC 3501 §7.2.6).
+pub fn flags_update(
+    sel: &mut Selected,
+    out: &mut Vec<u8>,
+    seq: u32,
+    m: &MessageView<'_>,
+    modseq: bool,
+) {
+    sel.announce_keywords(out, m.keywords());
+    let recent = sel.is_recent(m.uid);
     out.extend_from_slice(format!("* {seq} FETCH (UID {} FLAGS ", m.uid).as_bytes());
     render::flags(out, m.flags, recent, m.keywords());
     if modseq {
@@ -170,27 +237,48 @@ impl Session {
     }
 
     async fn try_sync(&mut self, expunges: bool) -> Result<(), StoreError> {
-        let Some(id) = self.selected().map(|s| s.id) else {
+        let Some((id, read_only)) = self.selected().map(|s| (s.id, s.read_only)) else {
             return Ok(());
         };
         let (condstore, qresync) = (self.condstore(), self.qresync());
-        let reader = self.store().read()?;
-        let Some(mailbox) = reader.mailbox_by_id(id)? else {
+        let mut reader = self.store().read()?;
+        let Some(mut mailbox) = reader.mailbox_by_id(id)? else {
             // Deleted or renamed away under us: nothing sensible remains.
             drop(reader);
             self.put("* BYE The selected mailbox was deleted\r\n");
             self.set_selected(None);
             return Ok(());
         };
+        if let Some(sel) = self.selected()
+            && mailbox.highest_modseq == sel.highest_modseq
+            && mailbox.uidnext == sel.uidnext
+        {
+            return Ok(());
+        }
+        // \Recent is claimed before the messages are read, so that every
+        // claimed UID is one the view will hold: claimed after, it could
+        // name a message delivered in between, and RECENT would count
+        // more than EXISTS told (RFC 3501 §7.3.2).
+        let mut claimed = Vec::new();
+        if !read_only && mailbox.recent > 0 {
+            drop(reader);
+            claimed = self.store().claim_recent(id).await.unwrap_or_default();
+            reader = self.store().read()?;
+            match reader.mailbox_by_id(id)? {
+                Some(m) => mailbox = m,
+                None => return Ok(()),
+            }
+        }
         let Some((sel, out)) = self.selected_and_out() else {
             return Ok(());
         };
-        if mailbox.highest_modseq == sel.highest_modseq && mailbox.uidnext == sel.uidnext {
-            return Ok(());
-        }
         let mut current: Vec<(u32, u64)> = Vec::with_capacity(mailbox.messages as usize);
         for m in reader.messages(id)? {
             let m = m?;
+            // EXAMINE takes no \Recent, but tells which new ones have it.
+            if read_only && m.flags.contains(Flags::RECENT) && m.uid > sel.max_uid() {
+                claimed.push(m.uid);
+            }
             current.push((m.uid, m.modseq));
         }
         let (gone, changed) = sel.compare(&current);
@@ -202,28 +290,18 @@ impl Session {
             let (Some(seq), Some(m)) = (sel.seq_of(uid), reader.message(id, uid)?) else {
                 continue;
             };
-            flags_update(out, seq, &m, sel.is_recent(uid), condstore);
+            flags_update(sel, out, seq, &m, condstore);
             sel.reported(uid, m.modseq);
         }
         let fresh = sel.fresh(&current);
-        let read_only = sel.read_only;
-        drop(reader);
-        if !fresh.is_empty() {
-            let claimed = match read_only {
-                true => Vec::new(),
-                false => self.store().claim_recent(id).await.unwrap_or_default(),
-            };
-            if let Some((sel, out)) = self.selected_and_out() {
-                sel.append(out, &fresh, claimed);
-            }
+        if !fresh.is_empty() || !claimed.is_empty() {
+            sel.append(out, &fresh, claimed);
         }
-        if let Some(sel) = self.selected_mut() {
-            sel.uidnext = mailbox.uidnext;
-            // Only when every change is reported may the view claim the
-            // store's HIGHESTMODSEQ; held-back expunges keep it behind.
-            if expunges || gone.is_empty() {
-                sel.highest_modseq = mailbox.highest_modseq;
-            }
+        sel.uidnext = mailbox.uidnext;
+        // Only when every change is reported may the view claim the
+        // store's HIGHESTMODSEQ; held-back expunges keep it behind.
+        if expunges || gone.is_empty() {
+            sel.highest_modseq = mailbox.highest_modseq;
         }
         Ok(())
     }
@@ -263,6 +341,7 @@ mod tests {
             recent: vec![4],
             highest_modseq: 10,
             uidnext: 5,
+            keywords: Vec::new(),
         }
     }
 
@@ -324,6 +403,30 @@ mod tests {
         assert_eq!(sel.uids, [1, 2, 7, 8]);
         assert_eq!(sel.recent, [4, 7, 8]);
         assert_eq!(sel.seq_of(7), Some(3));
+    }
+
+    #[test]
+    fn rfc3501_7_3_2_recent_never_counts_past_exists() {
+        // UID 9 was claimed but is not in the view (expunged meanwhile):
+        // RECENT must not count it, and comes after EXISTS.
+        let mut sel = view(&[1, 2], &[5, 6]);
+        let mut out = Vec::new();
+        sel.append(&mut out, &[(7, 12)], vec![7, 9]);
+        assert_eq!(text(out), "* 3 EXISTS\r\n* 2 RECENT\r\n");
+        assert_eq!(sel.recent, [4, 7]);
+    }
+
+    #[test]
+    fn rfc3501_7_2_6_keywords_announced_once() {
+        let mut sel = view(&[1], &[5]);
+        let mut out = Vec::new();
+        sel.announce_keywords(&mut out, ["$Work", "Later"].into_iter());
+        let t = text(std::mem::take(&mut out));
+        assert!(t.starts_with("* FLAGS (\\Answered"), "{t}");
+        assert!(t.contains(" $Work Later)\r\n* OK [PERMANENTFLAGS ("), "{t}");
+        assert!(t.contains("Later \\*)]"), "{t}");
+        sel.announce_keywords(&mut out, ["later", "$work"].into_iter());
+        assert!(out.is_empty());
     }
 
     #[test]

@@ -115,7 +115,10 @@ pub fn rename(
 
 /// COPY: new messages in `to` sharing the bodies, with the flags and
 /// keywords of the originals plus \Recent (RFC 3501 §6.4.7); MOVE also
-/// removes the originals in the same commit (RFC 6851 §3.3).
+/// removes the originals in the same commit (RFC 6851 §3.3). A MOVE
+/// into the mailbox the messages are in is allowed (RFC 6851 §3.3 does
+/// not forbid it; Dovecot gives new UIDs): the source record is read
+/// again after the copies were added, so both steps count on one record.
 pub fn copy(
     txn: &mut RwTxn,
     dbs: &Dbs,
@@ -125,11 +128,6 @@ pub fn copy(
     remove: bool,
     touched: &mut Vec<u64>,
 ) -> Result<Outcome, StoreError> {
-    if remove && from == to {
-        return Err(StoreError::Invalid(
-            "cannot move messages into the mailbox they are in".into(),
-        ));
-    }
     mailbox_by_id(txn, dbs, from)?;
     let (to_key, mut target) = mailbox_by_id(txn, dbs, to)?;
     let mut sorted = uids.to_vec();
