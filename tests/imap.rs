@@ -223,7 +223,14 @@ fn mailbox_commands() {
     );
     assert!(!list.contains("Projects/2026"), "% matched a child: {list}");
     assert!(list.contains("\"Entw&APw-rfe\""), "{list}");
-    assert!(i.text("LIST Projects %").contains("\"Projects/2026\""));
+    assert!(i.text("LIST Projects/ %").contains("\"Projects/2026\""));
+    // The reference and the pattern concatenate (RFC 3501 §6.3.8, as
+    // Dovecot does): "Projects" + "%" names the level, not what is in it.
+    let level = i.text("LIST Projects %");
+    assert!(
+        level.contains("\"Projects\"") && !level.contains("Projects/2026"),
+        "{level}"
+    );
     // LIST-EXTENDED, SPECIAL-USE and LIST-STATUS.
     let special = i.text("LIST (SPECIAL-USE) \"\" \"*\"");
     assert!(

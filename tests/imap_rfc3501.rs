@@ -292,3 +292,127 @@ fn rfc3501_9_sequence_number_past_exists_is_bad() {
     }
     a.ok("UID FETCH 5 FLAGS");
 }
+
+/// The lines of a LIST/LSUB answer that name `name` (quoted).
+fn named<'l>(lines: &'l [String], name: &str) -> Vec<&'l str> {
+    let quoted = format!(" \"{name}\"\r\n");
+    let quoted_ext = format!(" \"{name}\" (");
+    lines
+        .iter()
+        .filter(|l| l.ends_with(&quoted) || l.contains(&quoted_ext))
+        .map(|l| l.trim_end())
+        .collect()
+}
+
+#[test]
+fn rfc3501_6_3_8_list_reference_and_pattern_concatenate() {
+    let (_d, server) = setup("rfc-list-ref");
+    let mut a = Imap::login(&server, "alice@home.arpa");
+    for name in ["Work/a", "Work/b/c", "Workshop"] {
+        a.ok(&format!("CREATE {name}"));
+    }
+    // Dovecot: `LIST "INB" "OX"` finds INBOX.
+    let inbox = a.ok("LIST \"INB\" \"OX\"");
+    assert_eq!(named(&inbox, "INBOX").len(), 1, "{inbox:#?}");
+    // "Work" + "*" is "Work*": Work, everything below, and Workshop.
+    let work = a.ok("LIST \"Work\" \"*\"");
+    for name in ["Work", "Work/a", "Work/b", "Work/b/c", "Workshop"] {
+        assert_eq!(named(&work, name).len(), 1, "{name}: {work:#?}");
+    }
+    assert_eq!(work.len(), 6, "{work:#?}");
+    let level = a.ok("LIST \"Work/\" \"%\"");
+    assert_eq!(level.len(), 3, "{level:#?}");
+    assert_eq!(
+        named(&level, "Work/a").len() + named(&level, "Work/b").len(),
+        2
+    );
+}
+
+#[test]
+fn rfc5258_3_subscriptions_outlive_mailboxes_and_create_does_not_subscribe() {
+    let (_d, server) = setup("rfc-list-subscribed");
+    let mut a = Imap::login(&server, "alice@home.arpa");
+    a.ok("CREATE Work/a");
+    a.ok("CREATE Gone");
+    // CREATE subscribes nothing: LSUB reflects SUBSCRIBE only.
+    let lsub = a.ok("LSUB \"\" \"*\"");
+    assert!(
+        named(&lsub, "Work").is_empty() && named(&lsub, "Gone").is_empty(),
+        "{lsub:#?}"
+    );
+    a.ok("SUBSCRIBE Gone");
+    a.ok("SUBSCRIBE Work/a");
+    // Dovecot: SUBSCRIBE wants the mailbox to exist, UNSUBSCRIBE does not.
+    a.run("SUBSCRIBE Nowhere", "NO");
+    a.ok("UNSUBSCRIBE Nowhere");
+    a.ok("DELETE Gone");
+    let lsub = a.ok("LSUB \"\" \"*\"");
+    assert_eq!(
+        named(&lsub, "Gone"),
+        ["* LSUB () \"/\" \"Gone\""],
+        "{lsub:#?}"
+    );
+    assert_eq!(named(&lsub, "Work/a"), ["* LSUB () \"/\" \"Work/a\""]);
+    // A subscribed name that no longer exists is \NonExistent.
+    let list = a.ok("LIST (SUBSCRIBED) \"\" \"*\"");
+    assert_eq!(
+        named(&list, "Gone"),
+        ["* LIST (\\NonExistent \\Subscribed) \"/\" \"Gone\""],
+        "{list:#?}"
+    );
+    assert!(named(&list, "Work").is_empty(), "{list:#?}");
+    // RETURN (CHILDREN SUBSCRIBED): every match, with both attributes.
+    let list = a.ok("LIST \"\" \"*\" RETURN (CHILDREN SUBSCRIBED)");
+    assert_eq!(
+        named(&list, "Work"),
+        ["* LIST (\\HasChildren) \"/\" \"Work\""],
+        "{list:#?}"
+    );
+    assert_eq!(
+        named(&list, "Work/a"),
+        ["* LIST (\\HasNoChildren \\Subscribed) \"/\" \"Work/a\""]
+    );
+    assert!(named(&list, "Gone").is_empty(), "{list:#?}");
+    // RECURSIVEMATCH: the unsubscribed parent comes with CHILDINFO.
+    let list = a.ok("LIST (SUBSCRIBED RECURSIVEMATCH) \"\" \"%\"");
+    assert_eq!(
+        named(&list, "Work"),
+        ["* LIST (\\HasChildren) \"/\" \"Work\" (\"CHILDINFO\" (\"SUBSCRIBED\"))"],
+        "{list:#?}"
+    );
+    // RFC 3501 §6.3.9: LSUB "%" shows the parent of a subscribed child
+    // that `%` hides, as \Noselect.
+    let lsub = a.ok("LSUB \"\" \"%\"");
+    assert_eq!(
+        named(&lsub, "Work"),
+        ["* LSUB (\\Noselect) \"/\" \"Work\""],
+        "{lsub:#?}"
+    );
+    assert_eq!(named(&lsub, "Gone"), ["* LSUB () \"/\" \"Gone\""]);
+    a.ok("SUBSCRIBE Work");
+    let lsub = a.ok("LSUB \"\" \"%\"");
+    assert_eq!(
+        named(&lsub, "Work"),
+        ["* LSUB () \"/\" \"Work\""],
+        "{lsub:#?}"
+    );
+    // Subscribed itself and with a subscribed child: both (RFC 5258
+    // example 9; Dovecot answers the same).
+    let list = a.ok("LIST (SUBSCRIBED RECURSIVEMATCH) \"\" \"%\"");
+    assert_eq!(
+        named(&list, "Work"),
+        ["* LIST (\\HasChildren \\Subscribed) \"/\" \"Work\" (\"CHILDINFO\" (\"SUBSCRIBED\"))"],
+        "{list:#?}"
+    );
+    a.ok("UNSUBSCRIBE Gone");
+    assert!(named(&a.ok("LSUB \"\" \"*\""), "Gone").is_empty());
+    // Plain LIST never shows a name that does not exist.
+    a.ok("SUBSCRIBE Work/a");
+    a.ok("DELETE Work/a");
+    let list = a.ok("LIST \"\" \"*\"");
+    assert!(named(&list, "Work/a").is_empty(), "{list:#?}");
+    assert_eq!(
+        named(&list, "Work"),
+        ["* LIST (\\HasNoChildren) \"/\" \"Work\""]
+    );
+}

@@ -624,7 +624,26 @@ fn copy_move_and_conditional_store() {
     // uid 2 was delivered after uid 1, so its MODSEQ is higher than m1.
     assert_eq!(result.changed.len(), 1);
     assert_eq!(result.modified, vec![2]);
-    assert!(smol::block_on(store.copy(inbox_id, vec![1], inbox_id, true)).is_err());
+    // MOVE within one mailbox (RFC 6851; Dovecot allows it): a new UID,
+    // the original gone, the count unchanged.
+    let count = |store: &Store| {
+        store
+            .read()
+            .unwrap()
+            .mailbox_by_id(inbox_id)
+            .unwrap()
+            .unwrap()
+            .messages
+    };
+    let before = count(&store);
+    let moved = smol::block_on(store.copy(inbox_id, vec![1], inbox_id, true)).unwrap();
+    assert_eq!(moved.removed, vec![1]);
+    assert!(moved.uids[0].1 > 2, "{:?}", moved.uids);
+    let r = store.read().unwrap();
+    assert!(r.message(inbox_id, 1).unwrap().is_none());
+    assert!(r.message(inbox_id, moved.uids[0].1).unwrap().is_some());
+    drop(r);
+    assert_eq!(count(&store), before);
 }
 
 #[test]
@@ -650,15 +669,24 @@ fn rename_delete_subscribe_and_recent() {
     assert_eq!(r.mailbox_by_id(inbox_id).unwrap().unwrap().messages, 0);
     assert_eq!(r.mailbox(id, "Old").unwrap().unwrap().messages, 1);
     drop(r);
-    smol::block_on(store.set_subscribed(work, false)).unwrap();
+    // Subscriptions are names (schema 3): they followed the rename.
+    smol::block_on(store.set_subscribed(id, "Job", true)).unwrap();
+    assert!(
+        store
+            .read()
+            .unwrap()
+            .subscriptions(id)
+            .unwrap()
+            .contains(&"Job".to_string())
+    );
+    smol::block_on(store.set_subscribed(id, "Job", false)).unwrap();
     assert!(
         !store
             .read()
             .unwrap()
-            .mailbox_by_id(work)
+            .subscriptions(id)
             .unwrap()
-            .unwrap()
-            .subscribed
+            .contains(&"Job".to_string())
     );
     // \Recent goes to the first claimant only.
     smol::block_on(store.deliver(delivery(message("new", 10), vec![inbox_id]))).unwrap();

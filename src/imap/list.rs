@@ -53,19 +53,12 @@ pub fn matches(pattern: &[u8], name: &[u8]) -> bool {
     reach[name.len()]
 }
 
-/// The full pattern: reference and pattern joined (RFC 3501 §6.3.8), with
-/// a leading `INBOX` in any case made canonical.
+/// The full pattern: the reference and the pattern concatenated, as RFC
+/// 3501 §6.3.8 has it and Dovecot does (`LIST "INB" "OX"` finds INBOX,
+/// `LIST "Work" "*"` finds Work and everything below it), with a leading
+/// `INBOX` in any case made canonical.
 fn full_pattern(reference: &[u8], pattern: &[u8]) -> Vec<u8> {
     let mut full = reference.to_vec();
-    if !full.is_empty()
-        && !full.ends_with(b"/")
-        && !pattern.is_empty()
-        && !pattern.starts_with(b"/")
-    {
-        // A reference names a level; Dovecot and Cyrus join with the
-        // delimiter when the client left it out.
-        full.push(b'/');
-    }
     full.extend_from_slice(pattern);
     if full.len() >= 5
         && full[..5].eq_ignore_ascii_case(b"INBOX")
@@ -76,10 +69,30 @@ fn full_pattern(reference: &[u8], pattern: &[u8]) -> Vec<u8> {
     full
 }
 
-/// One name to list: an existing mailbox or an implied parent.
+/// Why a name is a candidate, in order of precedence: a name that is
+/// both a mailbox and subscribed is a mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    Exists,
+    /// The parent of a mailbox, with no mailbox of its own.
+    Implied,
+    /// Subscribed, but no mailbox has the name (any more).
+    Subscribed,
+    /// The parent of a subscribed name, for LSUB's `%` (RFC 3501 §6.3.9).
+    SubscribedParent,
+}
+
+/// A candidate name, what it is, and its mailbox if it exists.
+type Named<'m> = (&'m str, Kind, Option<&'m Mailbox>);
+
+/// One name to list.
 struct Entry<'m> {
     wire: String,
     mailbox: Option<&'m Mailbox>,
+    /// A mailbox or the parent of one: what plain LIST shows.
+    real: bool,
+    subscribed: bool,
+    /// Has a child that is a mailbox or the parent of one.
     has_children: bool,
     subscribed_child: bool,
     /// Where the names below this one are in the sorted list.
@@ -91,36 +104,38 @@ fn parents(name: &str) -> impl Iterator<Item = &str> {
     name.match_indices('/').map(move |(i, _)| &name[..i])
 }
 
-/// Every name to list, existing and implied, in order, each with what
-/// LIST says about its children. O(n log n) in the names (times their
-/// depth, which the store's 1024-byte name limit bounds): one sort, then
-/// a binary search for each name's children, which sort right after
-/// `name/`, and a set of the names that have a subscribed child.
-fn entries(mailboxes: &[Mailbox]) -> (Vec<(&str, Option<&Mailbox>)>, Vec<Entry<'_>>) {
-    let mut names: Vec<(&str, Option<&Mailbox>)> = mailboxes
-        .iter()
-        .map(|m| (m.name.as_str(), Some(m)))
-        .collect();
-    // Implied parents of nested names.
+/// Every candidate name, mailboxes, their parents and subscribed names
+/// (`subscriptions`, sorted), in order, each with what LIST says about
+/// its children. O(n log n) in the names (times their depth, which the
+/// store's 1024-byte name limit bounds): one sort, then a binary search
+/// for each name's children, which sort right after `name/`.
+fn entries<'m>(
+    mailboxes: &'m [Mailbox],
+    subscriptions: &'m [String],
+) -> (Vec<Named<'m>>, Vec<Entry<'m>>) {
+    let mut names: Vec<Named<'m>> = Vec::new();
     for m in mailboxes {
-        names.extend(parents(&m.name).map(|p| (p, None)));
+        names.push((m.name.as_str(), Kind::Exists, Some(m)));
+        names.extend(parents(&m.name).map(|p| (p, Kind::Implied, None)));
     }
-    // An existing mailbox sorts before the same name implied; dedup keeps it.
-    names.sort_unstable_by(|a, b| a.0.cmp(b.0).then(a.1.is_none().cmp(&b.1.is_none())));
+    for s in subscriptions {
+        names.push((s.as_str(), Kind::Subscribed, None));
+        names.extend(parents(s).map(|p| (p, Kind::SubscribedParent, None)));
+    }
+    names.sort_unstable_by(|a, b| a.0.cmp(b.0).then(a.1.cmp(&b.1)));
     names.dedup_by(|later, first| later.0 == first.0);
-    let with_subscribed_child: HashSet<&str> = mailboxes
-        .iter()
-        .filter(|m| m.subscribed)
-        .flat_map(|m| parents(&m.name))
-        .collect();
+    let with_subscribed_child: HashSet<&str> =
+        subscriptions.iter().flat_map(|s| parents(s)).collect();
     let entries = names
         .iter()
-        .map(|&(name, mailbox)| {
+        .map(|&(name, kind, mailbox)| {
             let below = below_range(&names, name);
             Entry {
                 wire: mutf7::encode(name),
                 mailbox,
-                has_children: !below.is_empty(),
+                real: kind <= Kind::Implied,
+                subscribed: is_subscribed(subscriptions, name),
+                has_children: names[below.clone()].iter().any(|n| n.1 <= Kind::Implied),
                 subscribed_child: with_subscribed_child.contains(name),
                 below,
             }
@@ -129,9 +144,15 @@ fn entries(mailboxes: &[Mailbox]) -> (Vec<(&str, Option<&Mailbox>)>, Vec<Entry<'
     (names, entries)
 }
 
+fn is_subscribed(subscriptions: &[String], name: &str) -> bool {
+    subscriptions
+        .binary_search_by(|s| s.as_str().cmp(name))
+        .is_ok()
+}
+
 /// The names (in `sorted`) below `name`: those starting with `name/`,
 /// which form one run in sorted order, found by two binary searches.
-fn below_range(sorted: &[(&str, Option<&Mailbox>)], name: &str) -> std::ops::Range<usize> {
+fn below_range(sorted: &[Named<'_>], name: &str) -> std::ops::Range<usize> {
     let prefix = || name.bytes().chain(std::iter::once(b'/'));
     let start = sorted.partition_point(|n| n.0.bytes().cmp(prefix()) == Ordering::Less);
     let len = sorted[start..].partition_point(|n| {
@@ -143,11 +164,13 @@ fn below_range(sorted: &[(&str, Option<&Mailbox>)], name: &str) -> std::ops::Ran
 /// Writes the `* STATUS` line of a mailbox (LIST-STATUS).
 pub type StatusRenderer = dyn Fn(&mut Vec<u8>, &Mailbox, &[StatusItem]);
 
-/// Renders the LIST (or LSUB) response for `args`; `status` renders the
+/// Renders the LIST (or LSUB) response for `args` over the account's
+/// mailboxes and its subscribed names (sorted); `status` renders the
 /// STATUS line of a mailbox for LIST-STATUS.
 pub fn list(
     out: &mut Vec<u8>,
     mailboxes: &[Mailbox],
+    subscriptions: &[String],
     args: &ListArgs,
     lsub: bool,
     status: &StatusRenderer,
@@ -163,15 +186,15 @@ pub fn list(
         .iter()
         .map(|p| full_pattern(&args.reference, p))
         .collect();
-    let subscribed_only = lsub || args.selection.subscribed;
-    let (names, entries) = entries(mailboxes);
+    let (names, entries) = entries(mailboxes, subscriptions);
     for entry in entries {
         if !patterns.iter().any(|p| matches(p, entry.wire.as_bytes())) {
             continue;
         }
-        let subscribed = entry.mailbox.is_some_and(|m| m.subscribed);
-        // RECURSIVEMATCH: a parent whose child is subscribed is listed
-        // with CHILDINFO (RFC 5258 §3.5).
+        let subscribed = entry.subscribed;
+        // RECURSIVEMATCH: a name with a subscribed child is listed with
+        // CHILDINFO (RFC 5258 §3.5), subscribed itself or not (its
+        // example 9; Dovecot does the same).
         let childinfo = args.selection.recursive_match && entry.subscribed_child;
         // RFC 3501 §6.3.9: LSUB lists an unsubscribed parent (as
         // \Noselect) only when a subscribed child is hidden by `%`.
@@ -179,13 +202,20 @@ pub fn list(
         let hidden_child = || {
             names[entry.below.clone()]
                 .iter()
-                .filter_map(|&(_, m)| m.filter(|m| m.subscribed))
-                .any(|m| {
-                    let wire = mutf7::encode(&m.name);
+                .filter(|n| is_subscribed(subscriptions, n.0))
+                .any(|n| {
+                    let wire = mutf7::encode(n.0);
                     !patterns.iter().any(|p| matches(p, wire.as_bytes()))
                 })
         };
-        let listed = !subscribed_only || subscribed || childinfo || (lsub && hidden_child());
+        let listed = if lsub {
+            subscribed || hidden_child()
+        } else if args.selection.subscribed {
+            // RFC 5258 §3: subscribed names, existing or not.
+            subscribed || childinfo
+        } else {
+            entry.real
+        };
         if !listed {
             continue;
         }
@@ -197,18 +227,24 @@ pub fn list(
             continue;
         }
         let mut attrs: Vec<&str> = Vec::new();
-        match entry.mailbox {
-            None if args.extended => attrs.push("\\NonExistent"),
-            None => attrs.push("\\Noselect"),
-            Some(_) if lsub && !subscribed => attrs.push("\\Noselect"),
-            Some(_) => {}
-        }
-        if !lsub {
-            attrs.push(if entry.has_children {
-                "\\HasChildren"
-            } else {
-                "\\HasNoChildren"
-            });
+        if lsub {
+            // LSUB's \Noselect means "not subscribed itself" (§6.3.9).
+            if !subscribed {
+                attrs.push("\\Noselect");
+            }
+        } else {
+            match entry.mailbox {
+                None if args.extended || !entry.real => attrs.push("\\NonExistent"),
+                None => attrs.push("\\Noselect"),
+                Some(_) => {}
+            }
+            if entry.real {
+                attrs.push(if entry.has_children {
+                    "\\HasChildren"
+                } else {
+                    "\\HasNoChildren"
+                });
+            }
         }
         if let Some(special) = entry.mailbox.and_then(|m| m.special_use.attribute()) {
             attrs.push(special);
@@ -257,7 +293,7 @@ mod tests {
         assert!(!matches(&vec![b'%'; 64 * 1024], b"a/b"));
     }
 
-    fn mailbox(name: &str, subscribed: bool) -> Mailbox {
+    fn mailbox(name: &str) -> Mailbox {
         Mailbox {
             id: 1,
             account_id: 1,
@@ -266,7 +302,6 @@ mod tests {
             uidnext: 1,
             highest_modseq: 1,
             special_use: crate::store::SpecialUse::None,
-            subscribed,
             messages: 0,
             unseen: 0,
             recent: 0,
@@ -275,21 +310,25 @@ mod tests {
     }
 
     #[test]
-    fn children_and_implied_parents() {
+    fn children_implied_parents_and_subscribed_names() {
         let boxes = [
-            mailbox("a/b/c", false),
-            mailbox("a", false),
-            mailbox("a-z", false),
-            mailbox("x/y", true),
-            mailbox("a/b2", true),
+            mailbox("a/b/c"),
+            mailbox("a"),
+            mailbox("a-z"),
+            mailbox("x/y"),
+            mailbox("a/b2"),
         ];
-        let (names, entries) = entries(&boxes);
-        let listed: Vec<(&str, bool, bool, bool)> = entries
+        // "gone/z" no longer exists; "x/y" and "a/b2" do.
+        let subs = ["a/b2", "gone/z", "x/y"].map(String::from);
+        let (names, entries) = entries(&boxes, &subs);
+        let listed: Vec<(&str, bool, bool, bool, bool, bool)> = entries
             .iter()
             .map(|e| {
                 (
                     e.wire.as_str(),
                     e.mailbox.is_some(),
+                    e.real,
+                    e.subscribed,
                     e.has_children,
                     e.subscribed_child,
                 )
@@ -298,13 +337,15 @@ mod tests {
         assert_eq!(
             listed,
             [
-                ("a", true, true, true),
-                ("a-z", true, false, false),
-                ("a/b", false, true, false),
-                ("a/b/c", true, false, false),
-                ("a/b2", true, false, false),
-                ("x", false, true, true),
-                ("x/y", true, false, false),
+                ("a", true, true, false, true, true),
+                ("a-z", true, true, false, false, false),
+                ("a/b", false, true, false, true, false),
+                ("a/b/c", true, true, false, false, false),
+                ("a/b2", true, true, true, false, false),
+                ("gone", false, false, false, false, true),
+                ("gone/z", false, false, true, false, false),
+                ("x", false, true, false, true, true),
+                ("x/y", true, true, true, false, false),
             ]
         );
         let below: Vec<&str> = names[entries[0].below.clone()]
@@ -320,17 +361,23 @@ mod tests {
         // every other (the old way) is 4·10⁸ prefix tests, and the
         // implied-parent check as many again.
         let boxes: Vec<Mailbox> = (0..20_000)
-            .map(|i| mailbox(&format!("p{}/m{i}", i % 100), i % 7 == 0))
+            .map(|i| mailbox(&format!("p{}/m{i}", i % 100)))
             .collect();
-        let (_, entries) = entries(&boxes);
+        let mut subs: Vec<String> = (0..20_000)
+            .step_by(7)
+            .map(|i| format!("p{}/m{i}", i % 100))
+            .collect();
+        subs.sort();
+        let (_, entries) = entries(&boxes, &subs);
         assert_eq!(entries.len(), 20_100);
         assert_eq!(entries.iter().filter(|e| e.has_children).count(), 100);
     }
 
     #[test]
-    fn references_join() {
+    fn rfc3501_6_3_8_reference_and_pattern_concatenate() {
         assert_eq!(full_pattern(b"", b"inbox"), b"INBOX");
-        assert_eq!(full_pattern(b"Work", b"%"), b"Work/%");
+        assert_eq!(full_pattern(b"INB", b"OX"), b"INBOX");
+        assert_eq!(full_pattern(b"Work", b"*"), b"Work*");
         assert_eq!(full_pattern(b"Work/", b"%"), b"Work/%");
         assert_eq!(full_pattern(b"", b"Inbox/sub"), b"INBOX/sub");
     }

@@ -208,11 +208,27 @@ impl Session {
         }
     }
 
+    /// SUBSCRIBE and UNSUBSCRIBE (RFC 3501 §6.3.6-7): names, kept when
+    /// the mailbox goes. SUBSCRIBE wants an existing mailbox and
+    /// UNSUBSCRIBE does not (so a deleted one's name can be dropped), as
+    /// Dovecot answers.
     pub async fn subscribe(&mut self, tag: &[u8], name: &Name<'_>, subscribed: bool) {
-        let Some(mailbox) = self.find_mailbox(tag, name, "[NONEXISTENT] No such mailbox") else {
-            return;
+        let stored = match subscribed {
+            true => match self.find_mailbox(tag, name, "[NONEXISTENT] No such mailbox") {
+                Some(mailbox) => mailbox.name,
+                None => return,
+            },
+            false => match Self::mailbox_name(name) {
+                Some(n) => n,
+                None => return self.tagged(tag, "NO", BAD_NAME),
+            },
         };
-        match self.store().set_subscribed(mailbox.id, subscribed).await {
+        let account = self.account_id();
+        match self
+            .store()
+            .set_subscribed(account, &stored, subscribed)
+            .await
+        {
             Ok(()) => self.tagged(
                 tag,
                 "OK",
@@ -227,17 +243,23 @@ impl Session {
     }
 
     pub fn list(&mut self, tag: &[u8], args: &ListArgs<'_>, lsub: bool) {
-        let mailboxes = match self
-            .store()
-            .read()
-            .and_then(|r| r.mailboxes(self.account_id()))
-        {
+        let account = self.account_id();
+        let read = self.store().read().and_then(|r| {
+            let subscriptions = r.subscriptions(account)?;
+            Ok((r.mailboxes(account)?, subscriptions))
+        });
+        let (mailboxes, subscriptions) = match read {
             Ok(m) => m,
             Err(e) => return self.store_failed(tag, &e),
         };
-        list::list(self.out(), &mailboxes, args, lsub, &|out, m, items| {
-            status_line(out, m, items)
-        });
+        list::list(
+            self.out(),
+            &mailboxes,
+            &subscriptions,
+            args,
+            lsub,
+            &|out, m, items| status_line(out, m, items),
+        );
         self.tagged(
             tag,
             "OK",

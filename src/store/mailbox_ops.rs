@@ -27,19 +27,6 @@ pub fn delete(
     Ok(Outcome::Done)
 }
 
-pub fn subscribe(
-    txn: &mut RwTxn,
-    dbs: &Dbs,
-    mailbox_id: u64,
-    subscribed: bool,
-) -> Result<Outcome, StoreError> {
-    let (key, mut mailbox) = mailbox_by_id(txn, dbs, mailbox_id)?;
-    mailbox.subscribed = subscribed;
-    dbs.mailboxes
-        .put(txn, &key, &records::encode_mailbox(&mailbox))?;
-    Ok(Outcome::Done)
-}
-
 /// RFC 3501 §6.3.5: renames the mailbox and its inferiors; renaming INBOX
 /// moves its messages into a new mailbox and leaves INBOX empty.
 pub fn rename(
@@ -72,6 +59,7 @@ pub fn rename(
         copy(txn, dbs, mailbox_id, &uids, target, true, touched)?;
         return Ok(Outcome::Created(target));
     }
+    super::subscriptions::rename(txn, dbs, account, &source.name, new_name)?;
     // The mailbox and everything below it in the hierarchy move together.
     let prefix = format!("{}/", source.name);
     let mut moving = Vec::new();

@@ -33,6 +33,7 @@ mod quota;
 mod read;
 mod records;
 mod schema;
+mod subscriptions;
 mod trim;
 mod writer;
 
@@ -227,7 +228,6 @@ pub struct Mailbox {
     pub uidnext: u32,
     pub highest_modseq: u64,
     pub special_use: SpecialUse,
-    pub subscribed: bool,
     pub messages: u32,
     pub unseen: u32,
     pub recent: u32,
@@ -526,13 +526,16 @@ impl Store {
         .await
         .map(drop)
     }
+    /// SUBSCRIBE / UNSUBSCRIBE of a name (`subscriptions.rs`).
     pub async fn set_subscribed(
         &self,
-        mailbox_id: u64,
+        account_id: u64,
+        name: &str,
         subscribed: bool,
     ) -> Result<(), StoreError> {
         self.write(WriteOp::SetSubscribed {
-            mailbox_id,
+            account_id,
+            name: name.to_string(),
             subscribed,
         })
         .await

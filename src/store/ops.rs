@@ -94,9 +94,10 @@ pub fn apply(
             new_name,
         } => mailbox_ops::rename(txn, dbs, *mailbox_id, new_name, touched),
         WriteOp::SetSubscribed {
-            mailbox_id,
+            account_id,
+            name,
             subscribed,
-        } => mailbox_ops::subscribe(txn, dbs, *mailbox_id, *subscribed),
+        } => super::subscriptions::set(txn, dbs, *account_id, name, *subscribed),
         WriteOp::Copy {
             from,
             uids,
@@ -151,8 +152,11 @@ fn add_account(
         address.as_bytes(),
         &records::encode_account(id, 0, 0, hash),
     )?;
+    // The server made these, not a client's CREATE: subscribed, so that
+    // clients showing only subscribed folders show them.
     for (name, special_use) in DEFAULT_MAILBOXES {
         create_mailbox(txn, dbs, id, name, special_use)?;
+        super::subscriptions::set(txn, dbs, id, name, true)?;
     }
     Ok(Outcome::Created(id))
 }
@@ -181,6 +185,7 @@ fn del_account(
         dbs.mailbox_ids.delete(txn, &keys::id(mailbox_id))?;
         touched.push(mailbox_id);
     }
+    super::subscriptions::remove_account(txn, dbs, account.id)?;
     dbs.accounts.delete(txn, address.as_bytes())?;
     super::fetch_ops::delete_for_user(txn, dbs, &address)?;
     Ok(Outcome::Done)
@@ -288,7 +293,6 @@ pub(super) fn create_mailbox(
         uidnext: 1,
         highest_modseq: 1,
         special_use,
-        subscribed: true,
         messages: 0,
         unseen: 0,
         recent: 0,

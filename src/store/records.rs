@@ -137,7 +137,8 @@ pub fn encode_mailbox(m: &Mailbox) -> Vec<u8> {
         .u32(m.uidnext)
         .u64(m.highest_modseq)
         .u8(m.special_use as u8)
-        .u8(m.subscribed as u8)
+        // Schema 2's subscribed flag; subscriptions are names now.
+        .u8(0)
         .u32(m.messages)
         .u32(m.unseen)
         .u32(m.recent)
@@ -147,20 +148,29 @@ pub fn encode_mailbox(m: &Mailbox) -> Vec<u8> {
 
 pub fn decode_mailbox(account_id: u64, name: &str, value: &[u8]) -> Result<Mailbox, StoreError> {
     let mut r = Reader(value);
+    let (id, uidvalidity, uidnext, highest_modseq) = (r.u64()?, r.u32()?, r.u32()?, r.u64()?);
+    let special_use = SpecialUse::from_u8(r.u8()?);
+    r.u8()?; // schema 2's subscribed flag
     Ok(Mailbox {
-        id: r.u64()?,
+        id,
         account_id,
         name: name.to_string(),
-        uidvalidity: r.u32()?,
-        uidnext: r.u32()?,
-        highest_modseq: r.u64()?,
-        special_use: SpecialUse::from_u8(r.u8()?),
-        subscribed: r.u8()? != 0,
+        uidvalidity,
+        uidnext,
+        highest_modseq,
+        special_use,
         messages: r.u32()?,
         unseen: r.u32()?,
         recent: r.u32()?,
         bytes: r.u64()?,
     })
+}
+
+/// The subscribed flag of a `mailboxes` value as schema 2 wrote it, for
+/// the upgrade to schema 3.
+pub fn legacy_subscribed(value: &[u8]) -> Result<bool, StoreError> {
+    const OFFSET: usize = 8 + 4 + 4 + 8 + 1;
+    Ok(Reader(value.get(OFFSET..).unwrap_or_default()).u8()? != 0)
 }
 
 /// The byte total of a `mailboxes` value, read without decoding the rest

@@ -6,6 +6,9 @@
 //! 1. the first schema;
 //! 2. queue records hold text with a u32 length, like every other record
 //!    (format 3); formats 1 and 2 cut text at 64 KiB behind a u16 length.
+//! 3. subscriptions are names in `subscriptions`, no longer a flag of the
+//!    mailbox record (whose byte stays, unused), so that they outlive the
+//!    mailbox (`subscriptions.rs`).
 
 use heed::types::Bytes;
 use heed::{Database, Env, RwTxn, WithoutTls};
@@ -16,8 +19,9 @@ use super::{StoreError, keys};
 use crate::dsn;
 
 /// The schema this build writes.
-pub const VERSION: u32 = 2;
-pub const MAX_DBS: u32 = 16;
+pub const VERSION: u32 = 3;
+/// Room for the databases below and a few more.
+pub const MAX_DBS: u32 = 24;
 
 pub(super) type Db = Database<Bytes, Bytes>;
 
@@ -54,6 +58,8 @@ pub struct Dbs {
     pub fetch_state: Db,
     /// fetch id ‖ folder index ‖ identity hash ‖ size → (): messages taken.
     pub fetch_seen: Db,
+    /// account id ‖ name → (): subscribed names (`subscriptions.rs`).
+    pub subscriptions: Db,
 }
 
 pub fn open(env: &Env<WithoutTls>) -> Result<Dbs, StoreError> {
@@ -79,6 +85,7 @@ pub fn open(env: &Env<WithoutTls>) -> Result<Dbs, StoreError> {
         fetch_accounts: db("fetch_accounts")?,
         fetch_state: db("fetch_state")?,
         fetch_seen: db("fetch_seen")?,
+        subscriptions: db("subscriptions")?,
     };
     let found = match dbs.meta.get(&txn, keys::SCHEMA_VERSION.as_bytes())? {
         None => None,
@@ -121,6 +128,9 @@ pub fn open(env: &Env<WithoutTls>) -> Result<Dbs, StoreError> {
 fn upgrade(txn: &mut RwTxn, dbs: &Dbs, from: u32) -> Result<(), StoreError> {
     if from < 2 {
         queue_text_u32(txn, dbs)?;
+    }
+    if from < 3 {
+        super::subscriptions::upgrade(txn, dbs)?;
     }
     Ok(())
 }

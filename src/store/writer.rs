@@ -95,8 +95,10 @@ pub enum WriteOp {
         mailbox_id: u64,
         new_name: String,
     },
+    /// Subscribes or unsubscribes a name, existing or not.
     SetSubscribed {
-        mailbox_id: u64,
+        account_id: u64,
+        name: String,
         subscribed: bool,
     },
     /// Copies messages (sharing their bodies) and, for MOVE, removes the
