@@ -196,6 +196,10 @@ pub fn add(data: &Path, o: &AddOptions) -> Result<String, String> {
         if !exists && !created.contains(&f.local) {
             smol::block_on(store.create_mailbox(account.id, &f.local, SpecialUse::None))
                 .map_err(|e| format!("cannot create the mailbox {}: {e}", f.local))?;
+            // Made by the server, not a client's CREATE: subscribed, so a
+            // client that shows subscribed folders only shows it.
+            smol::block_on(store.set_subscribed(account.id, &f.local, true))
+                .map_err(|e| format!("cannot subscribe to {}: {e}", f.local))?;
             created.push(f.local.clone());
         }
     }
