@@ -416,3 +416,32 @@ fn rfc5258_3_subscriptions_outlive_mailboxes_and_create_does_not_subscribe() {
         ["* LIST (\\HasNoChildren) \"/\" \"Work\""]
     );
 }
+
+#[test]
+fn rfc3501_4_3_nul_in_a_literal_becomes_0x80() {
+    let (_d, server) = setup("rfc-nul");
+    let mut a = Imap::login(&server, "alice@home.arpa");
+    // Dovecot stores "ab\0c" as "ab\x80c" (checked with Dovecot 2.3).
+    let message = b"Subject: nul\r\n\r\nab\0c\r\n";
+    a.n += 1;
+    let mut command = format!("t{} APPEND INBOX {{{}+}}\r\n", a.n, message.len()).into_bytes();
+    command.extend_from_slice(message);
+    command.extend_from_slice(b"\r\n");
+    a.c.send(&command);
+    assert!(a.c.line().starts_with(&format!("t{} OK", a.n)));
+    a.ok("SELECT INBOX");
+    a.n += 1;
+    a.c.send(format!("t{} FETCH 1 BODY.PEEK[TEXT]\r\n", a.n).as_bytes());
+    let line = a.c.line();
+    assert!(line.ends_with("{6}\r\n"), "{line}");
+    let mut text = [0u8; 6];
+    let mut got = 0;
+    while got < 6 {
+        got += a.c.read_some(&mut text[got..]).unwrap();
+    }
+    assert_eq!(&text, b"ab\x80c\r\n");
+    a.c.line();
+    assert!(a.c.line().starts_with(&format!("t{} OK", a.n)));
+    // In a SEARCH string literal too: no BAD, the search runs.
+    a.ok("SEARCH TEXT {3+}\r\na\0b");
+}

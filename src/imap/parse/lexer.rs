@@ -218,9 +218,12 @@ impl<'a> Lexer<'a> {
 
     /// RFC 3501 §9 literal, also in the RFC 7888 non-synchronizing form
     /// `{n+}`: the marker, CRLF and then exactly n bytes, which are
-    /// returned. `allow_nul` is for APPEND message data: RFC 3501's CHAR8
-    /// excludes NUL, but a message that contains one is better stored than
-    /// refused; in names and strings a NUL is always an error.
+    /// returned. The session has already turned each NUL of a literal
+    /// into 0x80 (RFC 3501 §4.3, as Dovecot does); this check stands for
+    /// callers that parse raw bytes. `allow_nul` is for APPEND message
+    /// data: RFC 3501's CHAR8 excludes NUL, but a message that contains
+    /// one is better stored than refused; in names and strings a NUL is
+    /// always an error.
     pub(super) fn literal(&mut self, allow_nul: bool) -> PResult<&'a [u8]> {
         self.expect(b'{', "expected a literal")?;
         let len = self.number().map_err(|_| "bad literal length")?;

@@ -169,7 +169,17 @@ impl Session {
                     return Err(ReadFailure::Close);
                 }
                 let take = remaining.min(self.input.buffered().len());
+                let start = command.len();
                 command.extend_from_slice(&self.input.buffered()[..take]);
+                // RFC 3501 §4.3: a literal carries no NUL (only BINARY's
+                // literal8 may, RFC 3516, which is not offered). Like
+                // Dovecot, each NUL becomes 0x80 rather than failing the
+                // command: a message with one is stored, not refused.
+                for b in &mut command[start..] {
+                    if *b == 0 {
+                        *b = 0x80;
+                    }
+                }
                 self.input.consume(take);
                 remaining -= take;
             }
