@@ -445,3 +445,32 @@ fn rfc3501_4_3_nul_in_a_literal_becomes_0x80() {
     // In a SEARCH string literal too: no BAD, the search runs.
     a.ok("SEARCH TEXT {3+}\r\na\0b");
 }
+
+/// A client's mistake (RFC 5530 ALREADYEXISTS, NONEXISTENT) is answered NO
+/// and logged as information: nothing is wrong with the server.
+#[test]
+fn client_mistakes_are_logged_at_info_not_error() {
+    let (_d, server) = setup("rfc-log");
+    let mut a = Imap::login(&server, "alice@home.arpa");
+    a.ok("CREATE Work");
+    let exists = a.run("CREATE Work", "NO");
+    assert!(
+        exists.last().unwrap().contains("[ALREADYEXISTS]"),
+        "{exists:#?}"
+    );
+    a.ok("CREATE Other");
+    let exists = a.run("RENAME Work Other", "NO");
+    assert!(
+        exists.last().unwrap().contains("[ALREADYEXISTS]"),
+        "{exists:#?}"
+    );
+    a.run("SELECT Nowhere", "NO");
+    a.run("DELETE Nowhere", "NO");
+    a.ok("LOGOUT");
+    server.wait_for_log("imap: refused: ");
+    let log = server.log();
+    assert!(
+        !log.contains("ERROR"),
+        "a client's mistake logged as an error:\n{log}"
+    );
+}

@@ -67,7 +67,13 @@ impl Session {
             log::info!("[{}] imap: refused: {why}", self.id());
             return self.tagged(tag, "NO", &format!("[LIMIT] {why}"));
         }
-        log::log!(e.log_level(), "[{}] imap: store error: {e}", self.id());
+        match e {
+            // The client's mistake, answered NO; nothing is wrong here.
+            StoreError::Exists(_) | StoreError::NotFound(_) | StoreError::Invalid(_) => {
+                log::info!("[{}] imap: refused: {e}", self.id())
+            }
+            e => log::log!(e.log_level(), "[{}] imap: store error: {e}", self.id()),
+        }
         match e {
             StoreError::Full => self.tagged(tag, "NO", "[OVERQUOTA] The mail store is full"),
             e if e.is_temporary() => {

@@ -107,10 +107,18 @@ impl StoreError {
 
     /// The level a session logs this error at: a full store or a busy
     /// writer is logged once by the writer, so each message refused for it
-    /// is only an info line.
+    /// is only an info line; a name that exists already or does not exist,
+    /// or a request that makes no sense, is the client's mistake (CREATE
+    /// of an existing mailbox, SELECT of a missing one), not the server's,
+    /// so an info line too.
     pub fn log_level(&self) -> log::Level {
         match self {
-            StoreError::Full | StoreError::Timeout | StoreError::Limit(_) => log::Level::Info,
+            StoreError::Full
+            | StoreError::Timeout
+            | StoreError::Limit(_)
+            | StoreError::NotFound(_)
+            | StoreError::Exists(_)
+            | StoreError::Invalid(_) => log::Level::Info,
             _ => log::Level::Error,
         }
     }

@@ -129,6 +129,19 @@ fn lmdb_errors_are_classified() {
         assert!(matches!(disk_full_or(eio.clone(), &dir), StoreError::Io(_)));
     }
     assert_eq!(StoreError::Full.log_level(), log::Level::Info);
+    // A client's mistake is no server error either.
+    assert_eq!(
+        StoreError::Exists("INBOX".into()).log_level(),
+        log::Level::Info
+    );
+    assert_eq!(
+        StoreError::NotFound("x".into()).log_level(),
+        log::Level::Info
+    );
+    assert_eq!(
+        StoreError::Corrupt("x".into()).log_level(),
+        log::Level::Error
+    );
 }
 
 #[test]
