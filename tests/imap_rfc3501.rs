@@ -193,7 +193,7 @@ fn rfc3501_7_3_2_recent_after_exists_and_examine_counts_without_claiming() {
 }
 
 #[test]
-fn rfc7162_3_2_4_implicit_seen_returns_modseq() {
+fn rfc7162_3_2_4_implicit_seen_returns_uid_and_modseq() {
     let (_d, server) = setup("rfc-modseq");
     append(&server, "one");
     append(&server, "two");
@@ -205,10 +205,17 @@ fn rfc7162_3_2_4_implicit_seen_returns_modseq() {
         assert!(
             fetch.contains(&format!("* {seq} FETCH ("))
                 && fetch.contains("FLAGS (\\Seen")
+                && fetch.contains(&format!(" UID {seq} "))
                 && fetch.contains("MODSEQ ("),
             "{command}: {fetch}"
         );
     }
+    // STORE's answer carries the UID with the MODSEQ too.
+    let store = a.text("STORE 1 +FLAGS (\\Flagged)");
+    assert!(
+        store.contains("* 1 FETCH (UID 1 FLAGS (") && store.contains("MODSEQ ("),
+        "{store}"
+    );
     // Without CONDSTORE no MODSEQ is sent unasked.
     let mut b = Imap::login(&server, "alice@home.arpa");
     b.ok("SELECT INBOX");
