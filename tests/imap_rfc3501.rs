@@ -481,3 +481,34 @@ fn client_mistakes_are_logged_at_info_not_error() {
         "a client's mistake logged as an error:\n{log}"
     );
 }
+
+/// RFC 3501 §7.2.6 under concurrency, as imaptest's stress mode runs it:
+/// two sessions set new keywords on the same messages at the same time,
+/// and neither ever sees a keyword in FETCH before FLAGS announced it.
+#[test]
+fn rfc3501_7_2_6_concurrent_sessions_never_see_an_unannounced_keyword() {
+    let (_d, server) = setup("rfc-flags-stress");
+    for n in 0..3 {
+        append(&server, &format!("m{n}"));
+    }
+    let server = &server;
+    std::thread::scope(|scope| {
+        for w in 0..2 {
+            scope.spawn(move || {
+                let mut s = Imap::login(server, "alice@home.arpa");
+                let mut known = Vec::new();
+                assert_keywords_announced(&s.ok("SELECT INBOX"), &mut known);
+                for i in 0..40 {
+                    let seq = i % 3 + 1;
+                    for command in [
+                        format!("STORE {seq} +FLAGS (w{w}k{i})"),
+                        "FETCH 1:* (FLAGS)".to_string(),
+                        "NOOP".to_string(),
+                    ] {
+                        assert_keywords_announced(&s.ok(&command), &mut known);
+                    }
+                }
+            });
+        }
+    });
+}
