@@ -4,7 +4,10 @@
 //! Names are matched in their wire form (modified UTF-7), so a pattern and
 //! a name compare byte for byte; `/` is the hierarchy delimiter. A name
 //! that exists only as the parent of others is listed as \NonExistent (or
-//! \Noselect for plain LIST), as RFC 3501 and RFC 5258 ask.
+//! \Noselect for plain LIST), as RFC 3501 and RFC 5258 ask. Subscribed
+//! names are the store's list of names, not a property of mailboxes: LSUB
+//! and LIST (SUBSCRIBED) show them whether the mailbox still exists or not
+//! (\NonExistent then), plain LIST only what exists.
 
 use std::cmp::Ordering;
 use std::collections::HashSet;
