@@ -387,6 +387,11 @@ fn rfc5258_3_subscriptions_outlive_mailboxes_and_create_does_not_subscribe() {
         ["* LIST (\\HasChildren) \"/\" \"Work\" (\"CHILDINFO\" (\"SUBSCRIBED\"))"],
         "{list:#?}"
     );
+    // ... but not when the pattern returns the subscribed child itself
+    // (RFC 5258 §3.5; Dovecot lists no Work here).
+    let list = a.ok("LIST (SUBSCRIBED RECURSIVEMATCH) \"\" \"*\"");
+    assert!(named(&list, "Work").is_empty(), "{list:#?}");
+    assert_eq!(named(&list, "Work/a").len(), 1, "{list:#?}");
     // RFC 3501 §6.3.9: LSUB "%" shows the parent of a subscribed child
     // that `%` hides, as \Noselect.
     let lsub = a.ok("LSUB \"\" \"%\"");
@@ -403,8 +408,14 @@ fn rfc5258_3_subscriptions_outlive_mailboxes_and_create_does_not_subscribe() {
         ["* LSUB () \"/\" \"Work\""],
         "{lsub:#?}"
     );
-    // Subscribed itself and with a subscribed child: both (RFC 5258
-    // example 9; Dovecot answers the same).
+    // Subscribed itself and with a subscribed child: both, with `%` or
+    // `*` (RFC 5258 example 9; Dovecot answers the same).
+    let list = a.ok("LIST (SUBSCRIBED RECURSIVEMATCH) \"\" \"*\"");
+    assert_eq!(
+        named(&list, "Work"),
+        ["* LIST (\\HasChildren \\Subscribed) \"/\" \"Work\" (\"CHILDINFO\" (\"SUBSCRIBED\"))"],
+        "{list:#?}"
+    );
     let list = a.ok("LIST (SUBSCRIBED RECURSIVEMATCH) \"\" \"%\"");
     assert_eq!(
         named(&list, "Work"),
