@@ -97,10 +97,9 @@ fn info(flags: Flags, keywords: &[&str], names: &mut Vec<String>, dropped: &mut 
         }
     }
     let mut letters = Vec::new();
-    for k in keywords
-        .iter()
-        .filter(|k| !k.eq_ignore_ascii_case("$Forwarded"))
-    {
+    // $Forwarded is a keyword letter too: Dovecot shows only those as
+    // keywords (P is for the other Maildir readers, mutt and Courier).
+    for k in keywords {
         let at = match names.iter().position(|n| n.eq_ignore_ascii_case(k)) {
             Some(at) => at,
             None if names.len() < 26 => {
@@ -268,9 +267,9 @@ mod tests {
                 &mut names,
                 &mut dropped
             ),
-            "2,PRSab"
+            "2,PRSabc"
         );
-        assert_eq!(names, ["$Label1", "NonJunk"]);
+        assert_eq!(names, ["$Label1", "NonJunk", "$Forwarded"]);
         assert_eq!(maildir_name("Work/v1.2/Entwürfe"), "Work.v1_2.Entw&APw-rfe");
     }
 }

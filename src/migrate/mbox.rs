@@ -204,10 +204,8 @@ pub fn import(
             let separator = n == 0 || (previous_blank && line.starts_with(b"From "));
             if separator {
                 if started {
-                    // The blank line before a `From ` line is the mbox's.
-                    if n > 0 {
-                        strip_last_blank(&mut message);
-                    }
+                    // The blank line that ends each message is the mbox's.
+                    strip_last_blank(&mut message);
                     progress.add(message.len() as u64);
                     if too_large {
                         eprintln!(
