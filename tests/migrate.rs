@@ -410,6 +410,53 @@ fn an_mbox_as_mutt_writes_it_keeps_flags_and_unquotes_from_lines() {
     assert_eq!(saved[0][7], first.len().to_string());
 }
 
+/// An import killed (`kill -9`) in the middle and run again stores every
+/// message exactly once: the identities are committed with the messages.
+#[test]
+fn an_interrupted_import_resumes_without_duplicates() {
+    const N: usize = 4000;
+    let data = TempDir::new("migrate-resume");
+    add_user(&data.0, USER, PASSWORD);
+    let maildir = data.0.join("Maildir");
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(maildir.join(sub)).unwrap();
+    }
+    let filler = "a line of filler text to give the message some size\n".repeat(40);
+    for i in 0..N {
+        std::fs::write(
+            maildir.join(format!("cur/{}.M{i}.test:2,S", 1_600_000_000 + i)),
+            format!("Message-ID: <r{i}@example.org>\nSubject: {i}\n\n{filler}"),
+        )
+        .unwrap();
+    }
+    let mut child = Command::new(BIN)
+        .args(["import", "maildir", USER, maildir.to_str().unwrap()])
+        .env("SMOLMAIL_DATA", &data.0)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Killed once a few hundred messages are in (the map has grown).
+    let mdb = data.0.join("data.mdb");
+    common::wait_until(PATIENCE, "the import to store some mail", || {
+        std::fs::metadata(&mdb).map_or(0, |m| m.len()) > 2 << 20
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let out = smolmail(
+        &data.0,
+        &["import", "maildir", USER, maildir.to_str().unwrap()],
+    );
+    let inbox = common::inbox(&data.0, USER);
+    assert_eq!(inbox.len(), N, "{out}");
+    let ids: BTreeSet<Vec<u8>> = inbox
+        .iter()
+        .map(|m| m.split(|&b| b == b'\r').next().unwrap().to_vec())
+        .collect();
+    assert_eq!(ids.len(), N, "a message was stored twice");
+    eprintln!("after the kill: {out}");
+}
+
 #[test]
 fn a_postfix_virtual_map_becomes_aliases() {
     let data = TempDir::new("migrate-postfix");
