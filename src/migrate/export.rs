@@ -161,7 +161,7 @@ pub fn maildir(store: &Store, user: &str, dir: &Path) -> Result<String, String> 
             );
             let path = folder.join("cur").join(&name);
             super::to_lf(bytes, &mut scratch);
-            let file = File::create(&path).map_err(io(&path))?;
+            let file = create(&path)?;
             let mut w = BufWriter::new(file);
             w.write_all(&scratch).map_err(io(&path))?;
             let file = w
@@ -186,7 +186,7 @@ pub fn maildir(store: &Store, user: &str, dir: &Path) -> Result<String, String> 
     drop(reader);
     let rate = progress.finish();
     let mut text = format!(
-        "exported {} messages ({}) in {} folders of {} to {} {rate}",
+        "exported {} messages ({}) in {} folder(s) of {} to {} {rate}",
         progress.messages(),
         crate::admin::show_size(progress.bytes()),
         mailboxes.len(),
@@ -201,8 +201,19 @@ pub fn maildir(store: &Store, user: &str, dir: &Path) -> Result<String, String> 
     Ok(text)
 }
 
+/// A new file, 0600: it holds someone's mail.
+fn create(path: &Path) -> Result<File, String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    File::options()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io(path))
+}
+
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    std::fs::write(path, bytes).map_err(io(path))
+    create(path)?.write_all(bytes).map_err(io(path))
 }
 
 /// The mbox file name of a folder.
@@ -218,7 +229,7 @@ pub fn mbox(store: &Store, user: &str, dir: &Path) -> Result<String, String> {
     let mut scratch = Vec::new();
     for mailbox in &mailboxes {
         let path = dir.join(mbox_name(&mailbox.name));
-        let file = File::create(&path).map_err(io(&path))?;
+        let file = create(&path)?;
         let mut w = BufWriter::with_capacity(1 << 16, file);
         for view in reader.messages(mailbox.id).map_err(fail)? {
             let view = view.map_err(fail)?;
@@ -242,7 +253,7 @@ pub fn mbox(store: &Store, user: &str, dir: &Path) -> Result<String, String> {
     drop(reader);
     let rate = progress.finish();
     Ok(format!(
-        "exported {} messages ({}) in {} folders of {} to {} {rate}",
+        "exported {} messages ({}) in {} folder(s) of {} to {} {rate}",
         progress.messages(),
         crate::admin::show_size(progress.bytes()),
         mailboxes.len(),
