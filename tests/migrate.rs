@@ -457,6 +457,41 @@ fn an_interrupted_import_resumes_without_duplicates() {
     eprintln!("after the kill: {out}");
 }
 
+/// A folder named as another client names its sent mail lands in the
+/// special-use Sent folder; an import is not refused by the quota (it
+/// says the user is over it); keywords past 64 per message are dropped
+/// and counted, the message kept.
+#[test]
+fn an_import_maps_special_use_names_passes_quota_and_caps_keywords() {
+    let data = TempDir::new("migrate-sent-items");
+    add_user(&data.0, USER, PASSWORD);
+    smolmail(&data.0, &["user", "quota", USER, "1K"]);
+    let keywords: Vec<String> = (0..70).map(|i| format!("tag{i}")).collect();
+    let mbox = data.0.join("Sent Items");
+    std::fs::write(
+        &mbox,
+        format!(
+            "From me Mon Jan  2 15:04:05 2006\nSubject: sent\nX-Keywords: {}\n\n{}\n",
+            keywords.join(" "),
+            "x".repeat(2000)
+        ),
+    )
+    .unwrap();
+    let out = smolmail(&data.0, &["import", "mbox", USER, mbox.to_str().unwrap()]);
+    assert!(out.contains("imported 1 messages"), "{out}");
+    assert!(out.contains("6 keywords dropped"), "{out}");
+    assert!(out.contains("over its quota of 1K"), "{out}");
+    let server = Server::start(&data.0, &[]);
+    let dump = imap_py("dump", server.port("imap"), USER);
+    assert!(!folders(&dump).contains("Sent Items"), "{dump}");
+    let sent: Vec<&str> = dump
+        .lines()
+        .filter(|l| l.starts_with("M\tSent\t"))
+        .collect();
+    assert_eq!(sent.len(), 1, "{dump}");
+    assert_eq!(sent[0].split('\t').nth(3).unwrap().split(' ').count(), 64);
+}
+
 #[test]
 fn a_postfix_virtual_map_becomes_aliases() {
     let data = TempDir::new("migrate-postfix");
