@@ -60,6 +60,9 @@ pub struct Dbs {
     pub fetch_seen: Db,
     /// account id ‖ name → (): subscribed names (`subscriptions.rs`).
     pub subscriptions: Db,
+    /// account id ‖ identity hash → mailbox id ‖ UID: messages imported
+    /// (`import_ops.rs`), so a re-run of an import skips them.
+    pub import_seen: Db,
 }
 
 pub fn open(env: &Env<WithoutTls>) -> Result<Dbs, StoreError> {
@@ -86,6 +89,7 @@ pub fn open(env: &Env<WithoutTls>) -> Result<Dbs, StoreError> {
         fetch_state: db("fetch_state")?,
         fetch_seen: db("fetch_seen")?,
         subscriptions: db("subscriptions")?,
+        import_seen: db("import_seen")?,
     };
     let found = match dbs.meta.get(&txn, keys::SCHEMA_VERSION.as_bytes())? {
         None => None,
