@@ -126,6 +126,7 @@ pub fn maildir(store: &Store, user: &str, dir: &Path) -> Result<String, String> 
     totals(&mailboxes, &mut progress);
     let mut scratch = Vec::new();
     let mut subscribed = Vec::new();
+    let subscriptions = reader.subscriptions(account.id).map_err(fail)?;
     let mut dropped = 0u64;
     for mailbox in &mailboxes {
         let folder: PathBuf = if mailbox.name == "INBOX" {
@@ -136,7 +137,7 @@ pub fn maildir(store: &Store, user: &str, dir: &Path) -> Result<String, String> 
         for sub in ["cur", "new", "tmp"] {
             super::private_dir(&folder.join(sub))?;
         }
-        if mailbox.subscribed {
+        if subscriptions.contains(&mailbox.name) {
             subscribed.push(if mailbox.name == "INBOX" {
                 "INBOX".to_string()
             } else {

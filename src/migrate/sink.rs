@@ -273,8 +273,17 @@ impl Sink {
         let Some(&id) = self.names.get(name) else {
             return Ok(false);
         };
+        // Subscriptions are kept by local name (they outlive the mailbox).
+        let local = {
+            let reader = self.store.read().map_err(fail)?;
+            let mailboxes = reader.mailboxes(self.account.id).map_err(fail)?;
+            match mailboxes.into_iter().find(|m| m.id == id) {
+                Some(m) => m.name,
+                None => return Ok(false),
+            }
+        };
         self.store
-            .set_subscribed(id, subscribed)
+            .set_subscribed(self.account.id, &local, subscribed)
             .await
             .map_err(fail)?;
         Ok(true)
