@@ -17,6 +17,7 @@
 //! limits below bound the memory and stack a single message can cost on a
 //! small board. Past a limit the summary is truncated, never refused.
 
+mod boundary;
 mod codec;
 mod fields;
 mod header;
