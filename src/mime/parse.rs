@@ -309,7 +309,15 @@ impl Walker<'_> {
         } else {
             self.leaf(body_start)
         };
-        let end = stop.0.max(body_start);
+        // A part whose content is only the empty line that ends its
+        // header (`--b CRLF CRLF --b`): that CRLF belongs to the next
+        // delimiter (RFC 2046 §5.1.1), so the part is empty, header too.
+        let (mut end, mut body_start) = (stop.0.max(start), body_start);
+        if stop.1.is_some_and(|hit| hit.line == body_start) {
+            end = boundary::strip_line_break(self.raw, start, body_start);
+        }
+        body_start = body_start.min(end);
+        part.body_start = offset(body_start);
         part.end = offset(end);
         part.body_octets = offset(end - body_start);
         if part.media_type == b"text"
