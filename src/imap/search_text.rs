@@ -16,9 +16,9 @@ use mailparse::ParsedMail;
 #[derive(Default)]
 pub struct Texts {
     /// Header fields: name, and value decoded and lower-cased.
-    headers: Option<Vec<(String, String)>>,
+    pub(super) headers: Option<Vec<(String, String)>>,
     /// The text parts' bodies, decoded and lower-cased.
-    bodies: Option<Vec<String>>,
+    pub(super) bodies: Option<Vec<String>>,
 }
 
 impl Texts {

@@ -128,14 +128,14 @@ impl Parser<'_, '_> {
     }
 
     /// Reads a quoted string from its `"`; an unterminated one runs to the
-    /// end.
-    fn quoted(&mut self) -> Vec<u8> {
+    /// end, and says so (false).
+    fn quoted(&mut self) -> (Vec<u8>, bool) {
         let mut out = Vec::new();
         self.bump();
         while let Some(b) = self.peek() {
             self.bump();
             match b {
-                b'"' => break,
+                b'"' => return (out, true),
                 b'\\' => {
                     out.extend(self.peek());
                     self.bump();
@@ -143,14 +143,25 @@ impl Parser<'_, '_> {
                 _ => out.push(b),
             }
         }
-        out
+        (out, false)
     }
 
     /// The next word after CFWS, if the next thing is a word.
     fn word(&mut self) -> Option<Word> {
         self.skip_cfws();
         match self.peek()? {
-            b'"' => Some(Word::Quoted(self.quoted())),
+            b'"' => {
+                // An unterminated quote is a stray octet, so that
+                // `"name <a@b>` still yields the address.
+                let open = self.i;
+                let (text, closed) = self.quoted();
+                if closed {
+                    Some(Word::Quoted(text))
+                } else {
+                    self.i = open + 1;
+                    self.word()
+                }
+            }
             b if is_atext(b) => {
                 let start = self.i;
                 while self.peek().is_some_and(is_atext) {

@@ -292,9 +292,6 @@ impl Walker<'_> {
         } else if part.is_multipart() {
             let (children, stop) = self.multipart(&part, body_start, depth);
             part.children = children;
-            if part.children.is_empty() {
-                demote(&mut part);
-            }
             stop
         } else if part.media_type == b"message" && part.media_subtype == b"rfc822" {
             match self.encapsulated(&part, body_start, depth) {
@@ -312,8 +309,14 @@ impl Walker<'_> {
         // A part whose content is only the empty line that ends its
         // header (`--b CRLF CRLF --b`): that CRLF belongs to the next
         // delimiter (RFC 2046 §5.1.1), so the part is empty, header too.
+        if part.is_multipart() && part.children.is_empty() {
+            demote(&mut part);
+        }
         let (mut end, mut body_start) = (stop.0.max(start), body_start);
-        if stop.1.is_some_and(|hit| hit.line == body_start) {
+        if let Some(message) = &part.message {
+            // The encapsulated message made the same adjustments itself.
+            end = message.1.end as usize;
+        } else if stop.1.is_some_and(|hit| hit.line == body_start) {
             end = boundary::strip_line_break(self.raw, start, body_start);
         }
         body_start = body_start.min(end);
