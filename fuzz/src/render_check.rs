@@ -217,6 +217,13 @@ fn check_body(v: &Value, part: &Part, extended: bool) -> Result<(), String> {
         check_body(body, &message.1, extended)?;
         number(lines, part.body_lines, "lines")?;
         at = 10;
+    } else if part.media_type == b"message" && part.media_subtype == b"rfc822" {
+        // An opaque message/rfc822: an empty envelope and body stand in.
+        let [_, _, lines] = items.get(7..10).ok_or("short opaque message/rfc822")? else {
+            unreachable!()
+        };
+        number(lines, part.body_lines, "lines")?;
+        at = 10;
     } else if part.media_type.eq_ignore_ascii_case(b"text") {
         number(
             items.get(7).ok_or("no line count")?,

@@ -32,6 +32,12 @@ fn split(attribute: &[u8]) -> Option<(&[u8], Option<u32>, bool)> {
     Some((name, Some(n), extended))
 }
 
+/// One piece of a continued parameter: number, extended, value.
+type Piece = (u32, bool, Vec<u8>);
+
+/// A continued parameter: lower-cased name, name as written, pieces.
+type Group = (Vec<u8>, Vec<u8>, Vec<Piece>);
+
 /// Joins continued parameters. Plain parameters keep their order and come
 /// first; the joined ones follow, ordered by name (as Dovecot orders
 /// them). Pieces are joined in continuation order; a value with no
@@ -41,8 +47,7 @@ pub(super) fn join(params: Vec<Param>) -> Vec<Param> {
         return params;
     }
     let mut plain = Vec::new();
-    // (lower-cased name, name as written, pieces (number, extended, value))
-    let mut groups: Vec<(Vec<u8>, Vec<u8>, Vec<(u32, bool, Vec<u8>)>)> = Vec::new();
+    let mut groups: Vec<Group> = Vec::new();
     for (attribute, value) in params {
         let Some((name, number, extended)) = split(&attribute) else {
             plain.push((attribute, value));
