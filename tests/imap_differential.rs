@@ -55,8 +55,14 @@ const ALLOWED: &[(&str, &str, &str)] = &[
     ("15-no-boundary.eml", "BODYSTRUCTURE", NO_BOUNDARY),
     ("15-no-boundary.eml", "BODY.PEEK[1]", NO_BOUNDARY),
     ("15-no-boundary.eml", "BODY.PEEK[1.MIME]", NO_BOUNDARY),
+    // `Content-Type: text` (no subtype) and `Content-Type: /plain` are
+    // syntactically invalid: RFC 2045 §5.2 says to assume text/plain;
+    // Dovecot sends empty type or subtype strings instead.
+    ("25-bad-content-type.eml", "BODY", INVALID_TYPE),
+    ("25-bad-content-type.eml", "BODYSTRUCTURE", INVALID_TYPE),
 ];
 
+const INVALID_TYPE: &str = "RFC 2045 §5.2: an invalid Content-Type is text/plain";
 const CRLF_BELONGS_TO_DELIMITER: &str =
     "RFC 2046 §5.1.1: the CRLF before a delimiter is part of it";
 const RFC2231_SINGLE: &str =

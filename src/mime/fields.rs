@@ -197,12 +197,17 @@ impl<'a> Lexer<'a> {
     /// quote, returning its content with quoted-pairs resolved. An
     /// unterminated string runs to the end.
     fn quoted(&mut self) -> Vec<u8> {
+        self.quoted_closed().0
+    }
+
+    /// [`Lexer::quoted`], also saying whether the closing quote was there.
+    fn quoted_closed(&mut self) -> (Vec<u8>, bool) {
         let mut out = Vec::new();
         self.bump();
         while let Some(b) = self.peek() {
             self.bump();
             match b {
-                b'"' => break,
+                b'"' => return (out, true),
                 b'\\' => {
                     if let Some(escaped) = self.peek() {
                         out.push(escaped);
@@ -212,7 +217,7 @@ impl<'a> Lexer<'a> {
                 _ => out.push(b),
             }
         }
-        out
+        (out, false)
     }
 
     /// Moves to the next `;` outside quoted strings and comments, to
@@ -256,7 +261,12 @@ impl<'a> Lexer<'a> {
             }
             self.skip_cfws();
             let value = if self.peek() == Some(b'"') {
-                self.quoted()
+                match self.quoted_closed() {
+                    (value, true) => value,
+                    // An unterminated quoted value ran to the end of the
+                    // field: it is no value, and Dovecot drops it too.
+                    (_, false) => continue,
+                }
             } else {
                 self.bare_value()
             };

@@ -18,7 +18,9 @@ use super::summary::{Address, Envelope, Param, Part, Summary};
 use super::{MAX_ADDRESSES, MAX_DEPTH, MAX_PARTS};
 
 /// The header fields a summary reads; the first occurrence of each wins,
-/// except To, Cc and Bcc, whose repeats are appended (as Dovecot does).
+/// except as Dovecot reads them: the ENVELOPE's Date, Subject,
+/// In-Reply-To and Message-ID take the last, and repeated To, Cc and Bcc
+/// are appended.
 #[derive(Clone, Copy)]
 enum Field {
     ContentType,
@@ -95,8 +97,18 @@ impl<'a> Fields<'a> {
             .iter()
             .position(|n| n.eq_ignore_ascii_case(name));
         let Some(index) = index else { return };
+        // ENVELOPE's text fields: a repeat replaces the first (RFC 5322
+        // §3.6 allows one; Dovecot shows the last).
+        let last_wins = [
+            Field::Date,
+            Field::Subject,
+            Field::InReplyTo,
+            Field::MessageId,
+        ]
+        .iter()
+        .any(|&f| f as usize == index);
         match self.0.get_mut(index) {
-            Some(slot @ None) => *slot = Some(value),
+            Some(slot) if slot.is_none() || last_wins => *slot = Some(value),
             Some(Some(_))
                 if [Field::To, Field::Cc, Field::Bcc]
                     .iter()
