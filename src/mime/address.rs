@@ -377,3 +377,73 @@ fn squeeze(text: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+    use crate::mime::Address;
+
+    fn list(value: &str) -> Vec<(Option<String>, Option<String>, Option<String>)> {
+        let mut budget = 100;
+        let text =
+            |b: &Option<Vec<u8>>| b.as_ref().map(|b| String::from_utf8_lossy(b).into_owned());
+        parse(value.as_bytes(), &mut budget)
+            .iter()
+            .map(|a: &Address| (text(&a.name), text(&a.mailbox), text(&a.host)))
+            .collect()
+    }
+
+    fn one(
+        name: Option<&str>,
+        mailbox: &str,
+        host: &str,
+    ) -> (Option<String>, Option<String>, Option<String>) {
+        (
+            name.map(String::from),
+            Some(mailbox.into()),
+            Some(host.into()),
+        )
+    }
+
+    /// RFC 5322 §3.2.2: CFWS inside an address is not part of it; the
+    /// last comment names a bare addr-spec (not an angle address without
+    /// a display name), as in Dovecot.
+    #[test]
+    fn rfc5322_3_2_2_comments_are_not_part_of_an_address() {
+        assert_eq!(
+            list("(nobody) <user (c)@ (c) example.net>"),
+            vec![one(None, "user", "example.net")]
+        );
+        assert_eq!(
+            list("user@example.com (Real Name)"),
+            vec![one(Some("Real Name"), "user", "example.com")]
+        );
+        assert_eq!(
+            list("Pete(A nice \\) chap) <pete(his account)@silly.test(his host)>"),
+            vec![one(Some("Pete"), "pete", "silly.test")]
+        );
+        // Folding white space in a display name counts as one space.
+        assert_eq!(
+            list("Folded\r\n   Name <f@example.com>"),
+            vec![one(Some("Folded Name"), "f", "example.com")]
+        );
+    }
+
+    /// RFC 3501 §7.4.2 keeps NIL host for group markers only: a mailbox
+    /// missing its parts gets Dovecot's placeholders.
+    #[test]
+    fn rfc3501_7_4_2_missing_parts_get_placeholders() {
+        assert_eq!(
+            list("Name <>, nodomain"),
+            vec![
+                one(Some("Name"), "MISSING_MAILBOX", "MISSING_DOMAIN"),
+                one(None, "nodomain", "MISSING_DOMAIN"),
+            ]
+        );
+        let mut budget = 100;
+        let group = parse(b"G: a@b.c;, d@e.f", &mut budget);
+        assert_eq!(group.len(), 4);
+        assert!(group[0].is_group_marker() && group[2].is_group_marker());
+        assert_eq!(group[0].mailbox.as_deref(), Some(&b"G"[..]));
+    }
+}
