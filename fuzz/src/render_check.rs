@@ -166,7 +166,6 @@ fn check_extension_tail(items: &[Value], part: &Part) -> Result<(), String> {
     }
     match &part.language[..] {
         [] => same(language, None, "language")?,
-        [one] => string(language, one, "language")?,
         many => {
             let l = language.list()?;
             if l.len() != many.len() {

@@ -188,9 +188,10 @@ fn extension_tail(out: &mut Vec<u8>, part: &Part) {
         None => out.extend_from_slice(b"NIL"),
     }
     out.push(b' ');
+    // Always a list, even of one, as Dovecot sends it (RFC 3501 allows a
+    // bare string too).
     match &part.language[..] {
         [] => out.extend_from_slice(b"NIL"),
-        [one] => string(out, one),
         many => {
             out.push(b'(');
             for (i, l) in many.iter().enumerate() {

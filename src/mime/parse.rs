@@ -19,7 +19,7 @@ use super::{MAX_ADDRESSES, MAX_DEPTH, MAX_PARTS};
 
 /// The header fields a summary reads; the first occurrence of each wins,
 /// except as Dovecot reads them: the ENVELOPE's Date, Subject,
-/// In-Reply-To and Message-ID take the last, and repeated To, Cc and Bcc
+/// In-Reply-To and Message-ID take the last, and repeated address fields
 /// are appended.
 #[derive(Clone, Copy)]
 enum Field {
@@ -65,11 +65,11 @@ const FIELD_NAMES: [&[u8]; 18] = [
     b"message-id",
 ];
 
-/// Most repeated To/Cc/Bcc fields kept per header block.
+/// Most repeated address fields kept per header block.
 const MAX_REPEATS: usize = 64;
 
 /// Raw values (still folded) of the fields of one header block, and the
-/// repeated To, Cc and Bcc fields (index, value) after the first.
+/// repeated address fields (index, value) after the first.
 struct Fields<'a>(
     [Option<&'a [u8]>; FIELD_NAMES.len()],
     Vec<(usize, &'a [u8])>,
@@ -110,9 +110,16 @@ impl<'a> Fields<'a> {
         match self.0.get_mut(index) {
             Some(slot) if slot.is_none() || last_wins => *slot = Some(value),
             Some(Some(_))
-                if [Field::To, Field::Cc, Field::Bcc]
-                    .iter()
-                    .any(|&f| f as usize == index)
+                if [
+                    Field::From,
+                    Field::Sender,
+                    Field::ReplyTo,
+                    Field::To,
+                    Field::Cc,
+                    Field::Bcc,
+                ]
+                .iter()
+                .any(|&f| f as usize == index)
                     && self.1.len() < MAX_REPEATS =>
             {
                 self.1.push((index, value));
