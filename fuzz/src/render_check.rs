@@ -166,7 +166,6 @@ fn check_extension_tail(items: &[Value], part: &Part) -> Result<(), String> {
     }
     match &part.language[..] {
         [] => same(language, None, "language")?,
-        [one] => string(language, one, "language")?,
         many => {
             let l = language.list()?;
             if l.len() != many.len() {
@@ -215,6 +214,13 @@ fn check_body(v: &Value, part: &Part, extended: bool) -> Result<(), String> {
         };
         check_envelope(envelope, &message.0)?;
         check_body(body, &message.1, extended)?;
+        number(lines, part.body_lines, "lines")?;
+        at = 10;
+    } else if part.media_type == b"message" && part.media_subtype == b"rfc822" {
+        // An opaque message/rfc822: an empty envelope and body stand in.
+        let [_, _, lines] = items.get(7..10).ok_or("short opaque message/rfc822")? else {
+            unreachable!()
+        };
         number(lines, part.body_lines, "lines")?;
         at = 10;
     } else if part.media_type.eq_ignore_ascii_case(b"text") {

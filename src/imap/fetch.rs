@@ -317,7 +317,15 @@ impl Session {
                     .summary(view.blob_id)
                     .ok()
                     .flatten()
-                    .unwrap_or_else(|| Summary::compute(raw)),
+                    .unwrap_or_else(|| {
+                        // An unreadable record is recomputed from the
+                        // message, which the plan may not have loaded.
+                        let whole = match plan.blob {
+                            true => raw,
+                            false => reader.blob(view.blob_id).ok().flatten().unwrap_or(&[]),
+                        };
+                        Summary::compute(whole)
+                    }),
             ),
             false => None,
         };

@@ -29,6 +29,7 @@ pub mod parse;
 mod quota;
 pub mod render;
 pub mod search;
+mod search_text;
 pub mod section;
 mod selected;
 mod session;

@@ -148,6 +148,20 @@ pub fn body_structure(out: &mut Vec<u8>, part: &Part, extended: bool) {
         out.push(b' ');
         body_structure(out, &message.1, extended);
         out.extend_from_slice(format!(" {}", part.body_lines).as_bytes());
+    } else if part.media_type == b"message" && part.media_subtype == b"rfc822" {
+        // An encapsulated message that was not parsed (encoded against
+        // RFC 2046 §5.2.1, or past the limits) keeps its declared type; the
+        // grammar's body-type-msg still wants an envelope and a body, so
+        // it gets empty ones, as Dovecot sends.
+        out.extend_from_slice(b" (NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL) ");
+        out.extend_from_slice(
+            b"(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 0 0",
+        );
+        if extended {
+            out.extend_from_slice(b" NIL NIL NIL NIL");
+        }
+        out.push(b')');
+        out.extend_from_slice(format!(" {}", part.body_lines).as_bytes());
     } else if part.media_type.eq_ignore_ascii_case(b"text") {
         out.extend_from_slice(format!(" {}", part.body_lines).as_bytes());
     }
@@ -174,9 +188,10 @@ fn extension_tail(out: &mut Vec<u8>, part: &Part) {
         None => out.extend_from_slice(b"NIL"),
     }
     out.push(b' ');
+    // Always a list, even of one, as Dovecot sends it (RFC 3501 allows a
+    // bare string too).
     match &part.language[..] {
         [] => out.extend_from_slice(b"NIL"),
-        [one] => string(out, one),
         many => {
             out.push(b'(');
             for (i, l) in many.iter().enumerate() {

@@ -17,9 +17,11 @@
 
 use std::collections::HashMap;
 
-use mailparse::{MailHeaderMap, ParsedMail};
+use mailparse::MailHeaderMap;
 
 use super::parse::{Date, Ranges, SearchKey};
+pub use super::search_text::Parsed;
+use super::search_text::{Field, Texts};
 use crate::store::{Flags, MessageView};
 
 /// Text searched between two yields to the executor: a SEARCH of many
@@ -36,95 +38,6 @@ pub struct Candidate<'a> {
     /// `*` for sequence sets and UID sets.
     pub max_seq: u32,
     pub max_uid: u32,
-}
-
-/// The decoded, lower-cased text of one message, made on first need and
-/// owned (it outlives the read transaction the message came from).
-#[derive(Default)]
-pub struct Texts {
-    /// Header fields: name, and value decoded and lower-cased.
-    headers: Option<Vec<(String, String)>>,
-    /// The text parts' bodies, decoded and lower-cased.
-    bodies: Option<Vec<String>>,
-}
-
-impl Texts {
-    fn headers(&self) -> &[(String, String)] {
-        self.headers.as_deref().unwrap_or_default()
-    }
-
-    fn bodies(&self) -> &[String] {
-        self.bodies.as_deref().unwrap_or_default()
-    }
-}
-
-/// One message's parse, made on first need, and its [`Texts`]: made once
-/// per message rather than once per key, so a SEARCH of many keys does
-/// not decode a big message for each.
-#[derive(Default)]
-pub struct Parsed<'a> {
-    mail: Option<Option<ParsedMail<'a>>>,
-    texts: Texts,
-}
-
-impl<'a> Parsed<'a> {
-    fn get(&mut self, raw: &'a [u8]) -> Option<&ParsedMail<'a>> {
-        self.mail
-            .get_or_insert_with(|| mailparse::parse_mail(raw).ok())
-            .as_ref()
-    }
-
-    /// Decodes what `field` searches, if not done yet.
-    fn prepare(&mut self, raw: &'a [u8], field: &Field) {
-        let headers = matches!(field, Field::Header(_) | Field::Text);
-        let bodies = matches!(field, Field::Body | Field::Text);
-        if headers && self.texts.headers.is_none() {
-            let decoded = self.get(raw).map_or_else(Vec::new, |m| {
-                m.headers
-                    .iter()
-                    .map(|h| (h.get_key(), h.get_value().to_lowercase()))
-                    .collect()
-            });
-            self.texts.headers = Some(decoded);
-        }
-        if bodies && self.texts.bodies.is_none() {
-            let mut decoded = Vec::new();
-            if let Some(mail) = self.get(raw) {
-                text_bodies(mail, 0, &mut decoded);
-            }
-            self.texts.bodies = Some(decoded);
-        }
-    }
-}
-
-/// The bodies of the text parts (and of parts without a type), decoded and
-/// lower-cased, nested no deeper than 16.
-fn text_bodies(mail: &ParsedMail, depth: usize, out: &mut Vec<String>) {
-    if depth > 16 {
-        return;
-    }
-    if mail.subparts.is_empty() {
-        if (mail.ctype.mimetype.starts_with("text/") || mail.ctype.mimetype.is_empty())
-            && let Ok(body) = mail.get_body()
-        {
-            out.push(body.to_lowercase());
-        }
-        return;
-    }
-    for part in &mail.subparts {
-        text_bodies(part, depth + 1, out);
-    }
-}
-
-/// Where a string key looks.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Field {
-    /// The values of the header fields of this name.
-    Header(String),
-    /// The text parts' bodies.
-    Body,
-    /// Every header value and the bodies.
-    Text,
 }
 
 /// A string key: its field and lower-cased needle. Keys that are the same

@@ -198,3 +198,53 @@ fn big_sequence_set_is_checked_in_log_time_per_message() {
     }
     assert_eq!(hits, n);
 }
+
+/// A forwarded message (message/rfc822) and a digest whose parts are
+/// messages by default (RFC 2046 §5.1.5).
+const ATTACHED: &[u8] = b"From: a@example.org\r\n\
+To: <user (work)@ (home) example.net>, Bob (the boss) <bob@example.net>\r\n\
+Content-Type: multipart/mixed; boundary=b\r\n\r\n\
+--b\r\nContent-Type: message/rfc822\r\n\r\n\
+Subject: inner subject\r\n\r\nforwarded needle\r\n\
+--b\r\nContent-Type: multipart/digest; boundary=d\r\n\r\n\
+--d\r\n\r\nSubject: in digest\r\n\r\ndigest needle\r\n--d--\r\n\
+--b--\r\n";
+
+/// RFC 3501 §6.4.4: BODY and TEXT search the body of the message, and an
+/// attached message (its header and its text) is part of that body.
+#[test]
+fn rfc3501_6_4_4_body_and_text_include_attached_messages() {
+    for (criteria, want) in [
+        ("BODY \"forwarded needle\"", true),
+        ("BODY \"digest needle\"", true),
+        ("TEXT \"inner subject\"", true),
+        ("BODY \"in digest\"", true),
+        ("SUBJECT \"inner subject\"", false),
+    ] {
+        assert_eq!(
+            search(criteria, ATTACHED, &mut Parsed::default()),
+            want,
+            "{criteria}"
+        );
+    }
+}
+
+/// RFC 5322 §3.4 / §3.2.2: comments and white space are not part of an
+/// address, so TO finds `user@example.net` in `<user (work)@ (home)
+/// example.net>`; the comments still match as text.
+#[test]
+fn rfc5322_3_4_address_keys_see_addresses_without_comments() {
+    for (criteria, want) in [
+        ("TO user@example.net", true),
+        ("TO bob@example.net", true),
+        ("TO \"the boss\"", true),
+        ("TO work", true),
+        ("TO nobody@example.net", false),
+    ] {
+        assert_eq!(
+            search(criteria, ATTACHED, &mut Parsed::default()),
+            want,
+            "{criteria}"
+        );
+    }
+}

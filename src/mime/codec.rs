@@ -1,10 +1,15 @@
 //! The store encoding of a [`Summary`]: compact, versioned, and decoded
 //! without trusting a single byte of it.
 //!
-//! Format version 1, every integer an unsigned LEB128 varint:
+//! Format version 2, every integer an unsigned LEB128 varint. Version 1
+//! had the same layout but was computed by the previous parser (lines
+//! counted differently, no charset default, other delimiter and address
+//! rules): its records decode as `None`, so readers recompute the summary
+//! from the message, and answers never mix the two parsers' views.
+//!
 //!
 //! ```text
-//! summary   = version(=1) envelope part
+//! summary   = version(=2) envelope part
 //! envelope  = opt(date) opt(subject) opt(in_reply_to) opt(message_id)
 //!             addrs(from) addrs(sender) addrs(reply_to) addrs(to) addrs(cc) addrs(bcc)
 //! addrs     = count *address
@@ -26,7 +31,7 @@ use super::MAX_DEPTH;
 use super::summary::{Address, Envelope, Param, Part, Summary};
 
 /// Current format version, the first byte of every record.
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 
 /// Appends the encoding of `summary` to `out`.
 pub(super) fn encode(summary: &Summary, out: &mut Vec<u8>) {

@@ -1,7 +1,7 @@
 //! Structured header fields a summary needs, parsed from raw bytes:
 //! Content-Type and Content-Disposition with their parameters (RFC 2045
 //! §5.1, RFC 2183), Content-Language (RFC 3282) and address lists
-//! (RFC 5322 §3.4, through mailparse) turned into RFC 3501 address
+//! (RFC 5322 §3.4, parsed in `address`) turned into RFC 3501 address
 //! structures.
 //!
 //! mailparse's own Content-Type parser is not used: it works on the
@@ -11,10 +11,10 @@
 
 use super::MAX_PARAMS;
 use super::summary::{Address, Param};
+use super::{address, rfc2231};
 
-/// Longest address field handed to mailparse; longer ones are cut at a
-/// comma. mailparse builds the whole list before we can count it, so this
-/// bounds its transient memory. 64 KiB is far beyond any honest header.
+/// Longest address field parsed; longer ones are cut at a comma. 64 KiB
+/// is far beyond any honest header.
 const MAX_ADDRESS_FIELD: usize = 64 * 1024;
 
 /// The value of a field as a summary keeps it: folding removed (RFC 5322
@@ -70,7 +70,7 @@ pub(super) fn media_type(value: &[u8]) -> Option<(Vec<u8>, Vec<u8>, Vec<Param>)>
     Some((
         main.to_ascii_lowercase(),
         sub.to_ascii_lowercase(),
-        lx.params(),
+        rfc2231::join(lx.params()),
     ))
 }
 
@@ -83,7 +83,7 @@ pub(super) fn disposition(value: &[u8]) -> Option<(Vec<u8>, Vec<Param>)> {
     if kind.is_empty() {
         return None;
     }
-    Some((kind.to_vec(), lx.params()))
+    Some((kind.to_vec(), rfc2231::join(lx.params())))
 }
 
 /// Parses a Content-Language value (RFC 3282 §2): a comma-separated list
@@ -197,12 +197,17 @@ impl<'a> Lexer<'a> {
     /// quote, returning its content with quoted-pairs resolved. An
     /// unterminated string runs to the end.
     fn quoted(&mut self) -> Vec<u8> {
+        self.quoted_closed().0
+    }
+
+    /// [`Lexer::quoted`], also saying whether the closing quote was there.
+    fn quoted_closed(&mut self) -> (Vec<u8>, bool) {
         let mut out = Vec::new();
         self.bump();
         while let Some(b) = self.peek() {
             self.bump();
             match b {
-                b'"' => break,
+                b'"' => return (out, true),
                 b'\\' => {
                     if let Some(escaped) = self.peek() {
                         out.push(escaped);
@@ -212,7 +217,7 @@ impl<'a> Lexer<'a> {
                 _ => out.push(b),
             }
         }
-        out
+        (out, false)
     }
 
     /// Moves to the next `;` outside quoted strings and comments, to
@@ -229,8 +234,8 @@ impl<'a> Lexer<'a> {
     }
 
     /// Reads `*(";" parameter)` (RFC 2045 §5.1), keeping at most
-    /// [`MAX_PARAMS`]. Attributes keep their case; RFC 2231 extended
-    /// parameters (`name*0*=...`) are kept undecoded, as IMAP passes them.
+    /// [`MAX_PARAMS`]. Attributes keep their case; RFC 2231 pieces are
+    /// joined by the caller.
     fn params(&mut self) -> Vec<Param> {
         let mut params = Vec::new();
         while params.len() < MAX_PARAMS {
@@ -256,7 +261,12 @@ impl<'a> Lexer<'a> {
             }
             self.skip_cfws();
             let value = if self.peek() == Some(b'"') {
-                self.quoted()
+                match self.quoted_closed() {
+                    (value, true) => value,
+                    // An unterminated quoted value ran to the end of the
+                    // field: it is no value, and Dovecot drops it too.
+                    (_, false) => continue,
+                }
             } else {
                 self.bare_value()
             };
@@ -265,70 +275,23 @@ impl<'a> Lexer<'a> {
         params
     }
 
-    /// Reads an unquoted parameter value. RFC 2045 wants a token, but
-    /// unquoted values with spaces or parentheses (`name=report (1).pdf`)
-    /// are common, so take everything up to `;`. A trailing comment after
-    /// white space (`charset=us-ascii (Plain text)`, RFC 2045 §5.1's own
-    /// example) is dropped.
+    /// Reads an unquoted parameter value: a token, ending at white space
+    /// or `;` (RFC 2045 §5.1), as Dovecot and c-client read it. What
+    /// follows up to the next `;` (`name=report (1).pdf`) is junk the
+    /// parameter loop skips.
     fn bare_value(&mut self) -> Vec<u8> {
-        let raw = trim(self.take_while(|b| b != b';'));
-        let value = match raw.split_last() {
-            Some((b')', _)) => strip_trailing_comment(raw),
-            _ => raw,
-        };
-        value.to_vec()
-    }
-}
-
-/// `value` without a final `(comment)` that follows white space.
-fn strip_trailing_comment(value: &[u8]) -> &[u8] {
-    let Some(open) = value.iter().rposition(|&b| b == b'(') else {
-        return value;
-    };
-    let before = value.get(..open).unwrap_or_default();
-    match before.last() {
-        Some(&b) if is_wsp(b) => trim(before),
-        _ => value,
+        self.take_while(|b| b != b';' && !is_wsp(b) && b != b'\r' && b != b'\n')
+            .to_vec()
     }
 }
 
 /// Parses an address list field (From, To, ...) into RFC 3501 address
-/// structures, spending at most `budget` of them.
-///
-/// mailparse's `addrparse` is used rather than `addrparse_header` because
-/// the latter decodes RFC 2047 encoded words and IMAP wants them as sent.
-/// When the whole list does not parse (one bad address fails all of it),
-/// each comma-separated piece is tried alone and a piece that still fails
-/// is salvaged as a bare address, so one bad recipient hides no others.
+/// structures, spending at most `budget` of them; see `address`.
 pub(super) fn addresses(value: &[u8], budget: &mut usize) -> Vec<Address> {
     if *budget == 0 {
         return Vec::new();
     }
-    let value = cap_address_field(value);
-    // addrparse takes a str; header bytes that are not UTF-8 are carried
-    // through as Latin-1 chars, which map back to the same bytes.
-    let (text, latin1) = match std::str::from_utf8(value) {
-        Ok(utf8) => (separate_groups(utf8.chars()), false),
-        Err(_) => (separate_groups(value.iter().map(|&b| char::from(b))), true),
-    };
-    let mut out = Vec::new();
-    let mut sink = Sink {
-        out: &mut out,
-        budget,
-        latin1,
-    };
-    match mailparse::addrparse(&text) {
-        Ok(list) => sink.push_list(list),
-        Err(_) => {
-            for piece in split_top_level(&text) {
-                match mailparse::addrparse(piece) {
-                    Ok(list) => sink.push_list(list),
-                    Err(_) => sink.push_salvaged(piece),
-                }
-            }
-        }
-    }
-    out
+    address::parse(cap_address_field(value), budget)
 }
 
 /// `value` cut to [`MAX_ADDRESS_FIELD`], at the last comma if there is one
@@ -340,180 +303,5 @@ fn cap_address_field(value: &[u8]) -> &[u8] {
     match head.iter().rposition(|&b| b == b',') {
         Some(comma) => head.get(..comma).unwrap_or(head),
         None => head,
-    }
-}
-
-/// Tracks where a scan of an address list is: inside a quoted string, a
-/// comment or angle brackets, or at the top level where `,` `:` `;`
-/// separate addresses and groups (RFC 5322 §3.4).
-#[derive(Default)]
-struct Nesting {
-    quoted: bool,
-    escaped: bool,
-    parens: usize,
-    angle: bool,
-}
-
-impl Nesting {
-    /// Takes the next octet; true if it is a top-level separator.
-    fn separator(&mut self, b: u8) -> bool {
-        if self.escaped {
-            self.escaped = false;
-            return false;
-        }
-        let bare = !self.quoted && self.parens == 0;
-        match b {
-            b'\\' if !bare => self.escaped = true,
-            b'"' if self.parens == 0 => self.quoted = !self.quoted,
-            b'(' if !self.quoted => self.parens += 1,
-            b')' if !self.quoted => self.parens = self.parens.saturating_sub(1),
-            b'<' if bare => self.angle = true,
-            b'>' if bare => self.angle = false,
-            b',' | b':' | b';' => return bare && !self.angle,
-            _ => {}
-        }
-        false
-    }
-}
-
-/// Blanks the comma that separates a group from what follows it
-/// (`G: a@b;, c@d`). mailparse does not consume that comma and makes it
-/// part of the next address, or fails on it.
-fn separate_groups(text: impl Iterator<Item = char>) -> String {
-    let mut nesting = Nesting::default();
-    let mut after_group = false;
-    text.map(|c| {
-        let b = u8::try_from(c).unwrap_or(0x80);
-        let separator = nesting.separator(b);
-        if separator && b == b',' && after_group {
-            after_group = false;
-            return ' ';
-        }
-        if separator {
-            after_group = b == b';';
-        } else if !c.is_whitespace() {
-            after_group = false;
-        }
-        c
-    })
-    .collect()
-}
-
-/// Splits an address list at commas that are outside quoted strings,
-/// comments, angle brackets and groups.
-fn split_top_level(text: &str) -> Vec<&str> {
-    let mut pieces = Vec::new();
-    let mut nesting = Nesting::default();
-    let (mut start, mut in_group) = (0, false);
-    for (i, b) in text.bytes().enumerate() {
-        if !nesting.separator(b) {
-            continue;
-        }
-        match b {
-            b':' => in_group = true,
-            b';' => in_group = false,
-            _ if !in_group => {
-                // `,` is ASCII, so `i` is a char boundary.
-                pieces.extend(text.get(start..i));
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    pieces.extend(text.get(start..));
-    pieces
-}
-
-/// Collects address structures within a budget.
-struct Sink<'o> {
-    out: &'o mut Vec<Address>,
-    budget: &'o mut usize,
-    latin1: bool,
-}
-
-impl Sink<'_> {
-    fn push(&mut self, address: Address) {
-        if *self.budget > 0 {
-            *self.budget -= 1;
-            self.out.push(address);
-        }
-    }
-
-    fn push_list(&mut self, list: mailparse::MailAddrList) {
-        for entry in list.into_inner() {
-            match entry {
-                mailparse::MailAddr::Single(single) => {
-                    let address = self.mailbox(single.display_name.as_deref(), &single.addr);
-                    self.push(address);
-                }
-                mailparse::MailAddr::Group(group) => {
-                    // A group needs room for both markers, or it is left
-                    // out whole so the markers always pair up.
-                    if *self.budget < 2 {
-                        continue;
-                    }
-                    self.push(Address {
-                        mailbox: Some(self.bytes(&group.group_name)),
-                        ..Address::default()
-                    });
-                    for member in &group.addrs {
-                        if *self.budget <= 1 {
-                            break;
-                        }
-                        let address = self.mailbox(member.display_name.as_deref(), &member.addr);
-                        self.push(address);
-                    }
-                    self.push(Address::default());
-                }
-            }
-        }
-    }
-
-    /// Keeps what can be kept of an address mailparse rejected: the part
-    /// in angle brackets if any, else the whole piece, with the phrase
-    /// before the bracket as the name.
-    fn push_salvaged(&mut self, piece: &str) {
-        let piece = piece.trim();
-        let (name, spec) = match piece.split_once('<') {
-            Some((name, rest)) => {
-                let spec = rest.split_once('>').map_or(rest, |(spec, _)| spec);
-                (Some(name.trim().trim_matches('"').trim()), spec.trim())
-            }
-            None => (None, piece),
-        };
-        if spec.is_empty() {
-            return;
-        }
-        let address = self.mailbox(name, spec);
-        self.push(address);
-    }
-
-    /// Builds the structure of one mailbox from a display name and an
-    /// addr-spec, possibly with a source route (`@a,@b:local@domain`).
-    fn mailbox(&self, name: Option<&str>, addr: &str) -> Address {
-        let addr = addr.trim();
-        let (adl, spec) = match addr.strip_prefix('@').and(addr.split_once(':')) {
-            Some((route, spec)) => (Some(route), spec),
-            None => (None, addr),
-        };
-        // The domain follows the last '@': a quoted local part may hold '@'.
-        let (local, domain) = spec.rsplit_once('@').unwrap_or((spec, ""));
-        Address {
-            name: name.filter(|n| !n.is_empty()).map(|n| self.bytes(n)),
-            adl: adl.map(|a| self.bytes(a)),
-            mailbox: Some(self.bytes(local)),
-            host: Some(self.bytes(domain)),
-        }
-    }
-
-    /// The original bytes of text that came from the header.
-    fn bytes(&self, s: &str) -> Vec<u8> {
-        if self.latin1 {
-            s.chars()
-                .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
-                .collect()
-        } else {
-            s.as_bytes().to_vec()
-        }
     }
 }

@@ -6,10 +6,16 @@
 //! - `summary`: the types ([`Summary`], [`Envelope`], [`Address`],
 //!   [`Part`], [`Param`]) and IMAP section lookup ([`Part::find`]).
 //! - `parse`: splitting the raw message into its MIME tree (RFC 2045,
-//!   RFC 2046), with the header lexing done by mailparse.
+//!   RFC 2046), with the header lexing done by mailparse; `boundary`
+//!   finds the delimiter lines (innermost multipart first, as Dovecot).
 //! - `fields`: the structured header fields inside it (Content-Type
-//!   parameters, dispositions, languages, address lists).
+//!   parameters, dispositions, languages, address lists); `rfc2231`
+//!   joins continued parameters; `address` reads address lists.
 //! - `codec`: the compact, versioned binary form kept in the store.
+//!
+//! Where RFC 3501 leaves room, answers follow Dovecot and UW c-client
+//! (line counts, charset default, delimiter and address rules);
+//! tests/imap_differential.rs checks them against a real Dovecot.
 //! - [`header_len`]: where the header section ends, for the rooms that
 //!   need only that.
 //!
@@ -17,16 +23,48 @@
 //! limits below bound the memory and stack a single message can cost on a
 //! small board. Past a limit the summary is truncated, never refused.
 
+mod address;
+mod boundary;
 mod codec;
 mod fields;
 mod header;
 mod parse;
+mod rfc2231;
 mod summary;
 
 #[cfg(test)]
 mod tests;
 
 pub use header::header_len;
+
+/// The addresses of an address field as ENVELOPE shows them, for SEARCH:
+/// `name <mailbox@host>` (or `mailbox@host`) for each, comma separated;
+/// comments and white space inside an address are not part of it
+/// (RFC 5322 §3.4), so `<user (c)@ (c) host>` gives `user@host`.
+pub fn address_text(value: &[u8]) -> Vec<u8> {
+    let mut budget = MAX_ADDRESSES;
+    let unfolded = fields::unfold(value);
+    let mut out = Vec::new();
+    for a in fields::addresses(&unfolded, &mut budget) {
+        let (Some(mailbox), Some(host)) = (&a.mailbox, &a.host) else {
+            continue;
+        };
+        if !out.is_empty() {
+            out.extend_from_slice(b", ");
+        }
+        if let Some(name) = &a.name {
+            out.extend_from_slice(name);
+            out.extend_from_slice(b" <");
+        }
+        out.extend_from_slice(mailbox);
+        out.push(b'@');
+        out.extend_from_slice(host);
+        if a.name.is_some() {
+            out.push(b'>');
+        }
+    }
+    out
+}
 pub use summary::{Address, Envelope, Param, Part, Summary};
 
 /// Deepest nesting of multiparts and encapsulated messages that is parsed;

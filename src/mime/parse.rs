@@ -12,11 +12,15 @@
 //! ourselves, every entity is parsed within the byte range its parent gave
 //! it, so offsets are exact and no part can overrun its parent.
 
+use super::boundary::{self, Hit, Kind};
 use super::fields;
 use super::summary::{Address, Envelope, Param, Part, Summary};
 use super::{MAX_ADDRESSES, MAX_DEPTH, MAX_PARTS};
 
-/// The header fields a summary reads; the first occurrence of each wins.
+/// The header fields a summary reads; the first occurrence of each wins,
+/// except as Dovecot reads them: the ENVELOPE's Date, Subject,
+/// In-Reply-To and Message-ID take the last, and repeated address fields
+/// are appended.
 #[derive(Clone, Copy)]
 enum Field {
     ContentType,
@@ -61,8 +65,15 @@ const FIELD_NAMES: [&[u8]; 18] = [
     b"message-id",
 ];
 
-/// Raw values (still folded) of the fields of one header block.
-struct Fields<'a>([Option<&'a [u8]>; FIELD_NAMES.len()]);
+/// Most repeated address fields kept per header block.
+const MAX_REPEATS: usize = 64;
+
+/// Raw values (still folded) of the fields of one header block, and the
+/// repeated address fields (index, value) after the first.
+struct Fields<'a>(
+    [Option<&'a [u8]>; FIELD_NAMES.len()],
+    Vec<(usize, &'a [u8])>,
+);
 
 impl<'a> Fields<'a> {
     fn get(&self, field: Field) -> Option<&'a [u8]> {
@@ -85,10 +96,35 @@ impl<'a> Fields<'a> {
         let index = FIELD_NAMES
             .iter()
             .position(|n| n.eq_ignore_ascii_case(name));
-        if let Some(slot) = index.and_then(|i| self.0.get_mut(i))
-            && slot.is_none()
-        {
-            *slot = Some(value);
+        let Some(index) = index else { return };
+        // ENVELOPE's text fields: a repeat replaces the first (RFC 5322
+        // §3.6 allows one; Dovecot shows the last).
+        let last_wins = [
+            Field::Date,
+            Field::Subject,
+            Field::InReplyTo,
+            Field::MessageId,
+        ]
+        .iter()
+        .any(|&f| f as usize == index);
+        match self.0.get_mut(index) {
+            Some(slot) if slot.is_none() || last_wins => *slot = Some(value),
+            Some(Some(_))
+                if [
+                    Field::From,
+                    Field::Sender,
+                    Field::ReplyTo,
+                    Field::To,
+                    Field::Cc,
+                    Field::Bcc,
+                ]
+                .iter()
+                .any(|&f| f as usize == index)
+                    && self.1.len() < MAX_REPEATS =>
+            {
+                self.1.push((index, value));
+            }
+            _ => {}
         }
     }
 }
@@ -97,7 +133,7 @@ impl<'a> Fields<'a> {
 /// fields and where its body starts: after the empty line that ends the
 /// header (RFC 5322 §2.1), or at `end` if there is none.
 fn scan_header(raw: &[u8], start: usize, end: usize) -> (Fields<'_>, usize) {
-    let mut fields = Fields([None; FIELD_NAMES.len()]);
+    let mut fields = Fields([None; FIELD_NAMES.len()], Vec::new());
     let block = raw.get(start..end).unwrap_or_default();
     let mut pos = 0;
     while let Some(rest) = block.get(pos..).filter(|r| !r.is_empty()) {
@@ -137,89 +173,12 @@ fn reborrow<'a>(outer: &'a [u8], inner: &[u8]) -> Option<&'a [u8]> {
     outer.get(start..start.checked_add(inner.len())?)
 }
 
-/// How a delimiter line of a multipart ends the part before it.
-#[derive(PartialEq)]
-enum Delimiter {
-    /// `--boundary`: another part follows.
-    Next,
-    /// `--boundary--`: the last part has ended.
-    Close,
-}
-
-/// Classifies a line (without its LF) against a boundary (RFC 2046
-/// §5.1.1). After `--boundary` only `--` or white space may follow; the
-/// whole-line match is what keeps an outer boundary from matching an inner
-/// one that starts with the same characters.
-fn delimiter(line: &[u8], boundary: &[u8]) -> Option<Delimiter> {
-    let rest = line.strip_prefix(b"--")?.strip_prefix(boundary)?;
-    if rest.starts_with(b"--") {
-        // Anything after the close delimiter is epilogue; be lenient.
-        Some(Delimiter::Close)
-    } else if rest.iter().all(|&b| matches!(b, b' ' | b'\t' | b'\r')) {
-        Some(Delimiter::Next)
-    } else {
-        None
-    }
-}
-
-/// Finds the body parts of the multipart body `raw[start..end]`: at most
-/// `max` `(start, end)` ranges. A part starts after its delimiter line's
-/// line break and ends before the line break that precedes the next
-/// delimiter, which belongs to the delimiter (RFC 2046 §5.1.1). A part cut
-/// off by the end of the message (no close delimiter) runs to `end`.
-fn split_multipart(
-    raw: &[u8],
-    start: usize,
-    end: usize,
-    boundary: &[u8],
-    max: usize,
-) -> Vec<(usize, usize)> {
-    let mut parts = Vec::new();
-    let mut open: Option<usize> = None;
-    let mut line_start = start;
-    while line_start < end && parts.len() < max {
-        let rest = raw.get(line_start..end).unwrap_or_default();
-        let (line, next) = match rest.iter().position(|&b| b == b'\n') {
-            Some(lf) => (rest.get(..lf).unwrap_or_default(), line_start + lf + 1),
-            None => (rest, end),
-        };
-        if let Some(kind) = delimiter(line, boundary) {
-            if let Some(part_start) = open.take() {
-                parts.push((part_start, strip_line_break(raw, part_start, line_start)));
-            }
-            if kind == Delimiter::Close {
-                return parts;
-            }
-            open = Some(next);
-        }
-        line_start = next;
-    }
-    // An unterminated last part; an empty one is most likely a close
-    // delimiter that was cut short, not a part.
-    if let Some(part_start) = open.filter(|&s| s < end && parts.len() < max) {
-        parts.push((part_start, end));
-    }
-    parts
-}
-
-/// `at` moved back over the CRLF or LF just before it, not below `floor`.
-fn strip_line_break(raw: &[u8], floor: usize, mut at: usize) -> usize {
-    if at > floor && raw.get(at - 1) == Some(&b'\n') {
-        at -= 1;
-        if at > floor && raw.get(at - 1) == Some(&b'\r') {
-            at -= 1;
-        }
-    }
-    at
-}
-
-/// Lines of a body: its LFs, plus one for a last line without a line
-/// break (inside a multipart the final CRLF belongs to the delimiter, so a
-/// one-line part has no LF at all).
+/// Lines of a body as Dovecot and UW c-client count them: its LFs. A last
+/// line without a line break is not counted; inside a multipart most parts
+/// end so, because the CRLF before a delimiter belongs to the delimiter
+/// (RFC 2046 §5.1.1).
 fn count_lines(body: &[u8]) -> u32 {
-    let lfs = body.iter().filter(|&&b| b == b'\n').count();
-    let open_line = usize::from(body.last().is_some_and(|&b| b != b'\n'));
-    offset(lfs + open_line)
+    offset(body.iter().filter(|&&b| b == b'\n').count())
 }
 
 /// Converts an offset or count for storage. Input is capped at `u32::MAX`
@@ -238,9 +197,17 @@ enum Context {
     BodyPart { digest: bool },
 }
 
+/// Where the scan of an entity stopped: the end of its content, and the
+/// delimiter line of an enclosing multipart that ended it (none at the end
+/// of the message).
+type Stop = (usize, Option<Hit>);
+
 /// One summary computation: the message and what is left of the limits.
 struct Walker<'a> {
     raw: &'a [u8],
+    /// Boundaries of the multiparts open around the entity being read,
+    /// outermost first.
+    open: Vec<Vec<u8>>,
     parts_left: usize,
     addresses_left: usize,
     /// Set when a limit cut the tree, for one log line per message.
@@ -253,12 +220,13 @@ pub(super) fn summarize(raw: &[u8]) -> Summary {
     let raw = raw.get(..len).unwrap_or_default();
     let mut walker = Walker {
         raw,
+        open: Vec::new(),
         parts_left: MAX_PARTS,
         addresses_left: MAX_ADDRESSES,
         truncated: false,
     };
     let mut envelope = Envelope::default();
-    let root = walker.entity(0, len, 0, Context::Message, Some(&mut envelope));
+    let (root, _) = walker.entity(0, 0, Context::Message, Some(&mut envelope));
     if walker.truncated {
         log::debug!("mime: message of {len} bytes exceeds summary limits; summary truncated");
     }
@@ -270,18 +238,24 @@ pub(super) fn summarize(raw: &[u8]) -> Summary {
 }
 
 impl Walker<'_> {
-    /// Summarises the entity at `raw[start..end]`, nested `depth` levels
-    /// deep. For a message, `envelope` receives its ENVELOPE.
+    /// Summarises the entity starting at `start`, nested `depth` levels
+    /// deep; it runs to the next delimiter of an open multipart or to the
+    /// end of the message. For a message, `envelope` receives its ENVELOPE.
     fn entity(
         &mut self,
         start: usize,
-        end: usize,
         depth: usize,
         context: Context,
         envelope: Option<&mut Envelope>,
-    ) -> Part {
+    ) -> (Part, Stop) {
         self.parts_left = self.parts_left.saturating_sub(1);
-        let (fields, body_start) = scan_header(self.raw, start, end);
+        let (header_end, cut) = boundary::header_end(self.raw, start, &self.open);
+        // A delimiter inside the header ends the part there: no body.
+        let body_start = match cut {
+            Some(_) => boundary::strip_line_break(self.raw, start, header_end),
+            None => header_end,
+        };
+        let (fields, _) = scan_header(self.raw, start, body_start);
         // The envelope comes before the children so that the outer
         // message's addresses are the first to draw on the budget.
         if let Some(envelope) = envelope {
@@ -290,7 +264,7 @@ impl Walker<'_> {
 
         // Structured values are unfolded first so that no CR or LF ends up
         // inside a parameter value folded across lines.
-        let (media_type, media_subtype, params) = match fields.text(Field::ContentType) {
+        let (media_type, media_subtype, mut params) = match fields.text(Field::ContentType) {
             Some(value) => fields::media_type(&value).unwrap_or_else(default_text),
             None => match context {
                 Context::BodyPart { digest: true } => {
@@ -299,10 +273,15 @@ impl Walker<'_> {
                 _ => default_text(),
             },
         };
+        // RFC 2045 §5.1: text without a charset is us-ascii; say so, as
+        // Dovecot and c-client do, also beside other parameters.
+        if media_type == b"text" && fields::param(&params, b"charset").is_none() {
+            params.push((b"charset".to_vec(), b"us-ascii".to_vec()));
+        }
         let mut part = Part {
             header_start: offset(start),
             body_start: offset(body_start),
-            end: offset(end),
+            end: offset(body_start),
             media_type,
             media_subtype,
             params,
@@ -321,57 +300,116 @@ impl Walker<'_> {
                 .text(Field::ContentLanguage)
                 .map(|value| fields::languages(&value))
                 .unwrap_or_default(),
-            body_octets: offset(end.saturating_sub(body_start)),
+            body_octets: 0,
             body_lines: 0,
             children: Vec::new(),
             message: None,
         };
 
-        if part.is_multipart() {
-            part.children = self.multipart(&part, body_start, end, depth);
-            if part.children.is_empty() {
-                demote(&mut part);
-            }
+        let stop = if let Some(hit) = cut {
+            (body_start, Some(hit))
+        } else if part.is_multipart() {
+            let (children, stop) = self.multipart(&part, body_start, depth);
+            part.children = children;
+            stop
         } else if part.media_type == b"message" && part.media_subtype == b"rfc822" {
-            match self.encapsulated(&part, body_start, end, depth) {
-                Some(message) => part.message = Some(Box::new(message)),
-                None => demote(&mut part),
+            match self.encapsulated(&part, body_start, depth) {
+                Some((message, stop)) => {
+                    part.message = Some(Box::new(message));
+                    stop
+                }
+                // Kept as message/rfc822 (the declared type stands), but
+                // opaque: rendered with an empty envelope and body.
+                None => self.leaf(body_start),
             }
+        } else {
+            self.leaf(body_start)
+        };
+        // A part whose content is only the empty line that ends its
+        // header (`--b CRLF CRLF --b`): that CRLF belongs to the next
+        // delimiter (RFC 2046 §5.1.1), so the part is empty, header too.
+        if part.is_multipart() && part.children.is_empty() {
+            demote(&mut part);
         }
-        if part.media_type == b"text" || part.message.is_some() {
+        let (mut end, mut body_start) = (stop.0.max(start), body_start);
+        if let Some(message) = &part.message {
+            // The encapsulated message made the same adjustments itself.
+            end = message.1.end as usize;
+        } else if stop.1.is_some_and(|hit| hit.line == body_start) {
+            end = boundary::strip_line_break(self.raw, start, body_start);
+        }
+        body_start = body_start.min(end);
+        part.body_start = offset(body_start);
+        part.end = offset(end);
+        part.body_octets = offset(end - body_start);
+        if part.media_type == b"text"
+            || part.media_type == b"message" && part.media_subtype == b"rfc822"
+        {
             part.body_lines = count_lines(self.raw.get(body_start..end).unwrap_or_default());
         }
-        part
+        (part, stop)
     }
 
-    /// The body parts of a multipart; empty if it has none we can find or
-    /// may not have any (no boundary, limits reached).
-    fn multipart(&mut self, part: &Part, body_start: usize, end: usize, depth: usize) -> Vec<Part> {
+    /// The content of a leaf from `start`: up to the line break before the
+    /// next delimiter of an open multipart, or the end of the message.
+    fn leaf(&self, start: usize) -> Stop {
+        match boundary::find(self.raw, start, &self.open) {
+            Some(hit) => (
+                boundary::strip_line_break(self.raw, start, hit.line),
+                Some(hit),
+            ),
+            None => (self.raw.len(), None),
+        }
+    }
+
+    /// The body parts of a multipart whose body starts at `body_start`,
+    /// and where the multipart stops: after its epilogue, at an enclosing
+    /// multipart's delimiter, or at the end of the message. Without a
+    /// usable boundary (or past the limits) it has no parts and is read
+    /// as a leaf.
+    fn multipart(&mut self, part: &Part, body_start: usize, depth: usize) -> (Vec<Part>, Stop) {
         let Some(boundary) = fields::param(&part.params, b"boundary").filter(|b| !b.is_empty())
         else {
-            return Vec::new();
+            return (Vec::new(), self.leaf(body_start));
         };
         if !self.may_nest(depth) {
-            return Vec::new();
+            return (Vec::new(), self.leaf(body_start));
         }
         let digest = part.media_subtype == b"digest";
-        // One range more than may be kept tells whether the limit cut any.
-        let mut ranges = split_multipart(self.raw, body_start, end, boundary, self.parts_left + 1);
-        if ranges.len() > self.parts_left {
-            ranges.truncate(self.parts_left);
-            self.truncated = true;
-        }
-        let mut children = Vec::with_capacity(ranges.len());
-        for (child_start, child_end) in ranges {
-            // Earlier children may have spent the budget on their own parts.
-            if self.parts_left == 0 {
-                self.truncated = true;
-                break;
+        let level = self.open.len();
+        self.open.push(boundary.to_vec());
+        let mut children = Vec::new();
+        // The preamble runs to the first delimiter.
+        let mut stop = self.leaf(body_start);
+        loop {
+            match stop.1 {
+                Some(hit) if hit.level == level && hit.kind == Kind::Next => {
+                    if self.parts_left == 0 {
+                        // Past the limit a part is skipped, not summarised.
+                        self.truncated = true;
+                        stop = self.leaf(hit.next);
+                        continue;
+                    }
+                    let context = Context::BodyPart { digest };
+                    let (child, child_stop) = self.entity(hit.next, depth + 1, context, None);
+                    children.push(child);
+                    stop = child_stop;
+                }
+                Some(hit) if hit.level == level => {
+                    // The close delimiter: the epilogue runs to the next
+                    // delimiter of an enclosing multipart.
+                    self.open.truncate(level);
+                    let epilogue = self.leaf(hit.next);
+                    return (children, epilogue);
+                }
+                // An enclosing multipart's delimiter or the end of the
+                // message ends this one too.
+                _ => {
+                    self.open.truncate(level);
+                    return (children, stop);
+                }
             }
-            let context = Context::BodyPart { digest };
-            children.push(self.entity(child_start, child_end, depth + 1, context, None));
         }
-        children
     }
 
     /// The envelope and root of an encapsulated message (RFC 2046 §5.2.1),
@@ -380,11 +418,10 @@ impl Walker<'_> {
         &mut self,
         part: &Part,
         body_start: usize,
-        end: usize,
         depth: usize,
-    ) -> Option<(Envelope, Part)> {
+    ) -> Option<((Envelope, Part), Stop)> {
         // RFC 2046 §5.2.1 allows only identity encodings here; an encoded
-        // message is not a message until decoded, so it stays a leaf.
+        // message is not a message until decoded, so it stays opaque.
         let identity = [&b"7bit"[..], b"8bit", b"binary"]
             .iter()
             .any(|e| part.encoding.eq_ignore_ascii_case(e));
@@ -392,14 +429,9 @@ impl Walker<'_> {
             return None;
         }
         let mut envelope = Envelope::default();
-        let root = self.entity(
-            body_start,
-            end,
-            depth + 1,
-            Context::Message,
-            Some(&mut envelope),
-        );
-        Some((envelope, root))
+        let (root, stop) =
+            self.entity(body_start, depth + 1, Context::Message, Some(&mut envelope));
+        Some(((envelope, root), stop))
     }
 
     /// Whether a container at `depth` may have sub-parts within the limits.
@@ -440,10 +472,15 @@ impl Walker<'_> {
     }
 
     fn addresses(&mut self, f: &Fields<'_>, field: Field) -> Vec<Address> {
-        match f.get(field) {
-            Some(value) => fields::addresses(&fields::unfold(value), &mut self.addresses_left),
-            None => Vec::new(),
+        let repeats = f.1.iter().filter(|(i, _)| *i == field as usize);
+        let mut out = Vec::new();
+        for value in f.get(field).into_iter().chain(repeats.map(|(_, v)| *v)) {
+            out.extend(fields::addresses(
+                &fields::unfold(value),
+                &mut self.addresses_left,
+            ));
         }
+        out
     }
 }
 

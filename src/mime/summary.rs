@@ -80,9 +80,11 @@ impl Address {
 /// slice with `get` so a corrupt record cannot make it panic.
 ///
 /// Invariants kept by [`Summary::compute`]: a `multipart` part has at least
-/// one child; a `message/rfc822` part has `message` set; anything that
-/// could not be given that structure was summarised as `text/plain`
-/// instead (RFC 2045 §5.2's default for an unusable Content-Type).
+/// one child, or it was summarised as `text/plain` instead (RFC 2045
+/// §5.2's default for an unusable Content-Type). A `message/rfc822` part
+/// keeps its declared type even when its message was not parsed (an
+/// encoding RFC 2046 §5.2.1 forbids, or the limits): `message` is then
+/// `None` and the part is opaque.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Part {
     pub header_start: u32,

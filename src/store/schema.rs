@@ -9,6 +9,10 @@
 //! 3. subscriptions are names in `subscriptions`, no longer a flag of the
 //!    mailbox record (whose byte stays, unused), so that they outlive the
 //!    mailbox (`subscriptions.rs`).
+//! 4. message summaries of format 2 (`mime::Summary`): ENVELOPE and
+//!    BODYSTRUCTURE as Dovecot answers them (line counts, charset default,
+//!    delimiters, addresses); format-1 records are recomputed from the
+//!    message, once, at the upgrade.
 
 use heed::types::Bytes;
 use heed::{Database, Env, RwTxn, WithoutTls};
@@ -19,7 +23,7 @@ use super::{StoreError, keys};
 use crate::dsn;
 
 /// The schema this build writes.
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 /// Room for the databases below and a few more.
 pub const MAX_DBS: u32 = 24;
 
@@ -136,6 +140,32 @@ fn upgrade(txn: &mut RwTxn, dbs: &Dbs, from: u32) -> Result<(), StoreError> {
     if from < 3 {
         super::subscriptions::upgrade(txn, dbs)?;
     }
+    if from < 4 {
+        recompute_summaries(txn, dbs)?;
+    }
+    Ok(())
+}
+
+/// Schema 4: every summary this build cannot decode (format 1, written by
+/// the previous parser) is computed again from its message.
+fn recompute_summaries(txn: &mut RwTxn, dbs: &Dbs) -> Result<(), StoreError> {
+    let mut stale = Vec::new();
+    for item in dbs.summaries.iter(txn)? {
+        let (key, value) = item?;
+        if crate::mime::Summary::decode(value).is_none() {
+            stale.push(key.to_vec());
+        }
+    }
+    let count = stale.len();
+    for key in stale {
+        let Some(raw) = dbs.blobs.get(txn, &key)? else {
+            continue;
+        };
+        let mut encoded = Vec::new();
+        crate::mime::Summary::compute(raw).encode(&mut encoded);
+        dbs.summaries.put(txn, &key, &encoded)?;
+    }
+    log::info!("store: recomputed {count} message summaries for summary format 2");
     Ok(())
 }
 
@@ -265,7 +295,7 @@ mod tests {
     }
 
     /// A schema-1 store with queue records of both old formats opens
-    /// upgraded: the records read back whole and the version is 2.
+    /// upgraded: the records read back whole and the version is current.
     #[test]
     fn schema_one_queue_records_are_upgraded() {
         let dir = std::env::temp_dir().join(format!("smolmail-schema-{}", std::process::id()));
@@ -300,6 +330,40 @@ mod tests {
         let version = store.shared.dbs.meta.get(&txn, b"schema_version").unwrap();
         assert_eq!(version, Some(&VERSION.to_be_bytes()[..]));
         drop(txn);
+        store.shutdown();
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// A schema-2 store whose summaries are format 1 (the previous
+    /// parser's) opens with them recomputed from the messages.
+    #[test]
+    fn schema_two_summaries_are_recomputed() {
+        let dir = std::env::temp_dir().join(format!("smolmail-schema3-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let raw = b"Subject: old\r\nContent-Type: text/plain\r\n\r\none line\r\n";
+        let key = keys::id(7);
+        {
+            let mut options = heed::EnvOpenOptions::new().read_txn_without_tls();
+            options.map_size(64 << 20).max_dbs(MAX_DBS);
+            // SAFETY: a fresh directory, opened once, closed below.
+            let env = unsafe { options.open(&dir) }.unwrap();
+            let dbs = open(&env).unwrap();
+            let mut txn = env.write_txn().unwrap();
+            let version = keys::SCHEMA_VERSION.as_bytes();
+            dbs.meta
+                .put(&mut txn, version, &2u32.to_be_bytes())
+                .unwrap();
+            dbs.blobs.put(&mut txn, &key, raw).unwrap();
+            // A format-1 record: version byte 1, then anything.
+            dbs.summaries.put(&mut txn, &key, &[1, 0, 0]).unwrap();
+            txn.commit().unwrap();
+            env.prepare_for_closing().wait();
+        }
+        let store = Store::open(&dir, &Options { map_size: 64 << 20 }).unwrap();
+        let summary = store.read().unwrap().summary(7).unwrap().unwrap();
+        assert_eq!(summary, crate::mime::Summary::compute(raw));
+        assert_eq!(summary.envelope.subject.as_deref(), Some(&b"old"[..]));
         store.shutdown();
         let _ = std::fs::remove_dir_all(dir);
     }
