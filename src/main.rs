@@ -27,6 +27,7 @@ enum Command {
     Queue(QueueCmd),
     Fetch(FetchCmd),
     Version(VersionCmd),
+    Import(smolmail::migrate::ImportCmd),
 }
 
 #[derive(FromArgs)]
@@ -494,6 +495,7 @@ fn admin_command(command: Command) -> Result<String, String> {
             FetchAction::Del(a) => smolmail::fetch::admin::del(&data_dir(&a.data), &a.id),
             FetchAction::Run(a) => smolmail::fetch::admin::run(&data_dir(&a.data), a.id.as_deref()),
         },
+        Command::Import(c) => smolmail::migrate::import(c, &data_dir),
         Command::Serve(_) | Command::Version(_) => unreachable!("dispatched in main"),
     }
 }

@@ -98,6 +98,15 @@ pub fn fetch_seen(fetch_id: u64, folder: u32, identity: u64, size: u32) -> [u8; 
     k
 }
 
+/// `import_seen`: account id ‖ 16 bytes of the identity's hash. Also, the
+/// account id alone, the prefix of every key of the account.
+pub fn import_seen(account_id: u64, identity: &[u8; 16]) -> [u8; 24] {
+    let mut k = [0u8; 24];
+    k[..8].copy_from_slice(&account_id.to_be_bytes());
+    k[8..].copy_from_slice(identity);
+    k
+}
+
 /// `meta` keys.
 pub const SCHEMA_VERSION: &str = "schema_version";
 pub const NEXT_ACCOUNT: &str = "next_account_id";

@@ -101,6 +101,7 @@ pub fn check_mailbox(
         return Ok(());
     }
     let mut present = vec![false; adding.len()];
+    let mut found = 0;
     // Distinct keywords seen, counted up to the cap (more cannot matter).
     let mut seen: Vec<String> = Vec::new();
     for entry in dbs
@@ -110,14 +111,24 @@ pub fn check_mailbox(
         let (k, v) = entry?;
         let uid = keys::message_uid(k).ok_or_else(|| StoreError::Corrupt("message key".into()))?;
         for word in MessageView::decode(uid, v)?.keywords() {
-            if let Some(i) = adding.find(word) {
+            if let Some(i) = adding.find(word)
+                && !present[i]
+            {
                 present[i] = true;
+                found += 1;
             }
             if seen.len() <= MAX_PER_MAILBOX
                 && let Err(at) = seen.binary_search_by(|s| cmp(s, word))
             {
                 seen.insert(at, word.to_string());
             }
+        }
+        // Every keyword is in the mailbox already: nothing new, so no cap
+        // can be passed. This stops the scan early for the common case of
+        // the usual few keywords ($Forwarded, $Junk), which keeps an import
+        // of a large mailbox linear instead of scanning it per message.
+        if found == adding.len() {
+            return Ok(());
         }
     }
     let new = present.iter().filter(|p| !**p).count();

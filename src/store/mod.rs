@@ -20,6 +20,7 @@
 mod fetch;
 mod fetch_ops;
 mod health;
+mod import_ops;
 mod keys;
 pub mod keyword_limits;
 mod mailbox_ops;
@@ -47,6 +48,7 @@ pub use fetch::{
     AccountState, FetchAccount, FetchBatch, FetchFolder, FetchStatus, Fetched, FolderState,
 };
 pub use fetch_ops::FetchOp;
+pub use import_ops::{Imported, identity_hash};
 pub use postmaster::{PostmasterRoute, is_postmaster};
 pub use queue::{Outbound, OutboundRecipient, QueueEntry, new_queue_id};
 pub use queue_ops::{QueueOp, QueueUpdate};
@@ -54,7 +56,8 @@ pub use quota::Quota;
 pub use read::{DueScan, MessageView, Reader, Recipient};
 pub use records::keywords;
 pub use writer::{
-    Copied, Delivered, Delivery, FlagChange, FlagOp, FlagsResult, Summarized, WriteOp,
+    Copied, Delivered, Delivery, FlagChange, FlagOp, FlagsResult, Outcome, Pending, Summarized,
+    WriteOp,
 };
 
 use notify::Notifier;
@@ -361,6 +364,14 @@ impl Store {
     /// durable (or with the reason it was not applied).
     pub async fn write(&self, op: WriteOp) -> Result<writer::Outcome, StoreError> {
         self.shared.writer.submit(op).await
+    }
+
+    /// Sends a write to the writer thread without waiting for it: the
+    /// returned [`Pending`] resolves after its commit. A caller with many
+    /// independent writes (an import) keeps several in flight so that the
+    /// writer commits them together, one fsync for many.
+    pub async fn enqueue(&self, op: WriteOp) -> Result<Pending, StoreError> {
+        self.shared.writer.enqueue(op).await
     }
 
     /// How long a write may wait to be started (another process holding

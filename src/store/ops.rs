@@ -86,6 +86,7 @@ pub fn apply(
         }
         WriteOp::Queue(op) => super::queue_ops::apply(txn, dbs, op, touched),
         WriteOp::Fetch(op) => super::fetch_ops::apply(txn, dbs, op, touched),
+        WriteOp::Import(m) => super::import_ops::apply(txn, dbs, m, touched),
         WriteOp::DeleteMailbox { mailbox_id } => {
             mailbox_ops::delete(txn, dbs, *mailbox_id, touched)
         }
@@ -183,6 +184,7 @@ fn del_account(
     }
     dbs.accounts.delete(txn, address.as_bytes())?;
     super::fetch_ops::delete_for_user(txn, dbs, &address)?;
+    super::import_ops::forget_account(txn, dbs, account.id)?;
     Ok(Outcome::Done)
 }
 

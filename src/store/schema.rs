@@ -17,7 +17,7 @@ use crate::dsn;
 
 /// The schema this build writes.
 pub const VERSION: u32 = 2;
-pub const MAX_DBS: u32 = 16;
+pub const MAX_DBS: u32 = 24;
 
 pub(super) type Db = Database<Bytes, Bytes>;
 
@@ -54,6 +54,9 @@ pub struct Dbs {
     pub fetch_state: Db,
     /// fetch id ‖ folder index ‖ identity hash ‖ size → (): messages taken.
     pub fetch_seen: Db,
+    /// account id ‖ identity hash → mailbox id ‖ UID: messages imported
+    /// (`import_ops.rs`), so a re-run of an import skips them.
+    pub import_seen: Db,
 }
 
 pub fn open(env: &Env<WithoutTls>) -> Result<Dbs, StoreError> {
@@ -79,6 +82,7 @@ pub fn open(env: &Env<WithoutTls>) -> Result<Dbs, StoreError> {
         fetch_accounts: db("fetch_accounts")?,
         fetch_state: db("fetch_state")?,
         fetch_seen: db("fetch_seen")?,
+        import_seen: db("import_seen")?,
     };
     let found = match dbs.meta.get(&txn, keys::SCHEMA_VERSION.as_bytes())? {
         None => None,

@@ -120,6 +120,8 @@ pub enum WriteOp {
     Queue(super::QueueOp),
     /// Fetch accounts, and batches of fetched messages with their progress.
     Fetch(super::FetchOp),
+    /// One imported message, skipped if its identity was imported before.
+    Import(super::Imported),
 }
 
 /// One message for one or more mailboxes: stored once, referenced by each.
@@ -292,6 +294,7 @@ impl WriteOp {
     fn bytes(&self) -> usize {
         match self {
             WriteOp::Deliver(s) => s.message.len(),
+            WriteOp::Import(i) => i.delivery.message.len(),
             WriteOp::Fetch(super::FetchOp::Batch(b)) => {
                 b.messages.iter().map(|m| m.delivery.message.len()).sum()
             }
@@ -315,7 +318,39 @@ pub struct Handle {
     deadline_ms: AtomicU64,
 }
 
+/// A write handed to the writer and not yet answered
+/// ([`super::Store::enqueue`]).
+pub struct Pending {
+    answer: Receiver<Result<Outcome, StoreError>>,
+    deadline: Duration,
+}
+
+impl Pending {
+    /// The write's outcome, after its commit; [`StoreError::Timeout`] if
+    /// none came within twice the deadline.
+    pub async fn wait(self) -> Result<Outcome, StoreError> {
+        let answer = async { self.answer.recv().await.map_err(|_| StoreError::Closed)? };
+        let timed_out = async {
+            smol::Timer::after(self.deadline.saturating_mul(2)).await;
+            Err(StoreError::Timeout)
+        };
+        smol::future::or(answer, timed_out).await
+    }
+}
+
 impl Handle {
+    pub async fn enqueue(&self, op: WriteOp) -> Result<Pending, StoreError> {
+        let deadline = self.deadline();
+        let (reply, answer) = smol::channel::bounded(1);
+        let job = Job {
+            op,
+            reply,
+            start_by: Instant::now() + deadline,
+        };
+        self.jobs.send(job).await.map_err(|_| StoreError::Closed)?;
+        Ok(Pending { answer, deadline })
+    }
+
     pub async fn submit(&self, op: WriteOp) -> Result<Outcome, StoreError> {
         let deadline = self.deadline();
         let (reply, answer) = smol::channel::bounded(1);
