@@ -16,6 +16,8 @@
 //! imported mail at their next command; an IDLE session is only woken by
 //! its own process's writes, so it sees it when the client next talks.
 
+pub mod imap;
+mod imap_run;
 pub mod maildir;
 pub mod progress;
 pub mod sink;
@@ -36,8 +38,7 @@ pub struct ImportCmd {
 #[argh(subcommand)]
 pub enum ImportSource {
     Maildir(ImportMaildir),
-    // `import imap` (branch s-imapimport) adds its variant here and its
-    // arm in `import` below.
+    Imap(imap::Options),
 }
 
 #[derive(FromArgs)]
@@ -63,6 +64,7 @@ pub fn import(
             let store = crate::admin::open(&data_dir(&a.data))?;
             maildir::import(&store, &a.user, &a.dir)
         }
+        ImportSource::Imap(a) => imap_run::run(&data_dir(&a.data), &a),
     }
 }
 
