@@ -148,7 +148,9 @@ pub fn plan(listed: &[Folder], wanted: &[String]) -> Result<Vec<Planned>, String
                 .find(|f| same(&f.name, name.trim()))
                 .ok_or_else(|| format!("--folder {name}: the server lists no such folder"))?;
             if found.has("\\Noselect") || found.has("\\NonExistent") {
-                return Err(format!("--folder {name}: the folder holds no mail (\\Noselect)"));
+                return Err(format!(
+                    "--folder {name}: the folder holds no mail (\\Noselect)"
+                ));
             }
             chosen.push(found);
         }
@@ -194,9 +196,10 @@ pub fn split_flags(flags: &[String]) -> (Flags, Vec<String>) {
     (bits, keywords)
 }
 
-/// What the store records for a message of `folder` at `source`: the
-/// fetcher's identity of the message and its size, tied to its source
-/// folder (the same message in INBOX and an archive is two messages, as
+/// What the store records for a message of `folder` of the remote user
+/// `source`: the fetcher's identity of the message and its size, tied to
+/// its source folder (not to the host or port, so a re-run by another
+/// name or port of the same server resumes too) (the same message in INBOX and an archive is two messages, as
 /// on the server), and which of the folder's messages of that identity
 /// and size it is in UID order (`nth`), so that true duplicates are all
 /// copied, and found again by a re-run even after a UIDVALIDITY change.
@@ -270,7 +273,7 @@ pub struct Source {
     pub target: Target,
     pub user: String,
     pub password: crate::config::Secret,
-    /// `user@host:port`, tying identities to this source.
+    /// `user@host:port`, for messages.
     pub label: String,
 }
 
@@ -363,10 +366,17 @@ mod tests {
 
     #[test]
     fn flags_become_bits_and_keywords() {
-        let flags: Vec<String> = ["\\Seen", "\\RECENT", "\\flagged", "$Label1", "$label1", "\\X"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let flags: Vec<String> = [
+            "\\Seen",
+            "\\RECENT",
+            "\\flagged",
+            "$Label1",
+            "$label1",
+            "\\X",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         let (bits, keywords) = split_flags(&flags);
         assert_eq!(bits, Flags::SEEN.union(Flags::FLAGGED));
         assert_eq!(keywords, ["$Label1"]);
@@ -384,13 +394,13 @@ mod tests {
         number(&mut listed);
         let nths: Vec<(u32, u32)> = listed.iter().map(|l| (l.uid, l.nth)).collect();
         assert_eq!(nths, [(3, 0), (5, 0), (9, 1)]);
-        let a = identity_of("bob@h:993", "INBOX", &listed[0]);
-        assert_ne!(a, identity_of("bob@h:993", "Archive", &listed[0]));
-        assert_ne!(a, identity_of("eve@h:993", "INBOX", &listed[0]));
-        assert_ne!(a, identity_of("bob@h:993", "INBOX", &listed[1]));
-        assert_ne!(a, identity_of("bob@h:993", "INBOX", &listed[2]));
+        let a = identity_of("bob", "INBOX", &listed[0]);
+        assert_ne!(a, identity_of("bob", "Archive", &listed[0]));
+        assert_ne!(a, identity_of("eve", "INBOX", &listed[0]));
+        assert_ne!(a, identity_of("bob", "INBOX", &listed[1]));
+        assert_ne!(a, identity_of("bob", "INBOX", &listed[2]));
         // The same message under another UID (a UIDVALIDITY change).
-        assert_eq!(a, identity_of("bob@h:993", "INBOX", &l(40, 7, 100)));
+        assert_eq!(a, identity_of("bob", "INBOX", &l(40, 7, 100)));
         assert_eq!(chunks(&(1..=1001).collect::<Vec<_>>()).len(), 3);
     }
 }

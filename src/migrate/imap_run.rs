@@ -39,10 +39,7 @@ pub fn run(data: &Path, o: &Options) -> Result<String, String> {
         let (head, warnings) = stored.split_once('\n').unwrap_or((&stored, ""));
         let mut line = format!("imported from {}: {head} {took}", source.label);
         if totals.already > 0 {
-            line.push_str(&format!(
-                "; {} imported by an earlier run",
-                totals.already
-            ));
+            line.push_str(&format!("; {} imported by an earlier run", totals.already));
         }
         if totals.too_large > 0 {
             line.push_str(&format!(
@@ -154,7 +151,7 @@ impl Job<'_> {
                     flags,
                     keywords,
                 };
-                let identity = imap::identity_of(&self.source.label, &p.remote, &chunk[i]);
+                let identity = imap::identity_of(&self.source.user, &p.remote, &chunk[i]);
                 self.sink.put(folder, message, &identity).await?;
                 progress.add(len);
             }
@@ -177,7 +174,7 @@ impl Job<'_> {
                 self.too_large(p, l.uid, u64::from(l.size), totals);
                 continue;
             }
-            let identity = imap::identity_of(&self.source.label, &p.remote, l);
+            let identity = imap::identity_of(&self.source.user, &p.remote, l);
             if reader
                 .import_seen(account, &identity_hash(&identity))
                 .map_err(|e| e.to_string())?
