@@ -84,7 +84,7 @@ fn flags(i: usize) -> &'static str {
 
 /// The APPEND date of message `i`, in a zone other than UTC sometimes.
 fn date(i: usize) -> String {
-    let zone = if i % 3 == 0 { "+0200" } else { "-0500" };
+    let zone = if i.is_multiple_of(3) { "+0200" } else { "-0500" };
     format!(
         "{:02}-{}-20{:02} {:02}:{:02}:{:02} {zone}",
         1 + i % 28,
