@@ -47,12 +47,13 @@ pub struct Fetching {
 
 impl Session {
     /// Every folder of the account: `LIST "" "*"`, with the special-use
-    /// attributes asked for when the server has SPECIAL-USE (RFC 6154
-    /// §5.1; servers may send them anyway). Names that are not valid
-    /// modified UTF-7 are skipped with a warning: they could not be
+    /// attributes asked for (RFC 6154 §5.1, a LIST-EXTENDED return
+    /// option, RFC 5258) when the server has both; servers send them in a
+    /// plain LIST anyway, Dovecot and Gmail among them. Names that are not
+    /// valid modified UTF-7 are skipped with a warning: they could not be
     /// opened again by name.
     pub async fn list_folders(&mut self) -> Result<Vec<Folder>, Error> {
-        let args = if self.has("SPECIAL-USE") {
+        let args = if self.has("SPECIAL-USE") && self.has("LIST-EXTENDED") {
             "\"\" \"*\" RETURN (SPECIAL-USE)"
         } else {
             "\"\" \"*\""
