@@ -87,6 +87,8 @@ for name, _ in folders:
 with open(os.path.join(root, "subscriptions"), "w") as f:
     f.write("Sent\nArchive.2023\n")
 words = "the quick brown fox jumps over the lazy dog and keeps running through".split()
+# A pool of lines to draw from: random text per byte would take minutes.
+pool = [" ".join(rng.choice(words) for _ in range(11)) + "\n" for _ in range(4096)]
 total = 0
 for i in range(count):
     r = rng.random()
@@ -97,13 +99,10 @@ for i in range(count):
             f"Subject: bench message {i}\nDate: Tue, 14 Nov 2023 10:00:00 +0000\n"
             f"Message-ID: <bench-{i}@example.org>\nMIME-Version: 1.0\n"
             f"Content-Type: text/plain; charset=utf-8\n\n")
-    body = []
-    n = len(head)
-    while n < size:
-        line = " ".join(rng.choice(words) for _ in range(11)) + "\n"
-        body.append(line)
-        n += len(line)
-    data = (head + "".join(body)).encode()
+    start = rng.randrange(len(pool))
+    lines = (size - len(head)) // 60 + 1
+    body = "".join(pool[(start + k) % len(pool)] for k in range(lines))
+    data = (head + body).encode()
     flags = ["", "S", "RS", "FS", "Sa", "b"][i % 6]
     when = 1_500_000_000 + i * 600
     path = os.path.join(root + "/" + folder if folder else root, "cur",
@@ -177,7 +176,7 @@ ctx.verify_mode = ssl.CERT_NONE
 m = imaplib.IMAP4_SSL("127.0.0.1", port, ssl_context=ctx)
 m.login(user, password)
 for name in ("INBOX", "Sent", "Archive.2023"):
-    typ, data = m.examine(name)
+    m.select(name, readonly=True)
     m.uid("FETCH", "1:*", "(UID RFC822.SIZE INTERNALDATE FLAGS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID DATE FROM SUBJECT)])")
 m.logout()
 EOF

@@ -273,7 +273,7 @@ pub struct Source {
     pub target: Target,
     pub user: String,
     pub password: crate::config::Secret,
-    /// `user@host:port`, for messages.
+    /// `user at host:port`, for messages.
     pub label: String,
 }
 
@@ -299,7 +299,7 @@ pub fn source(o: &Options, max_message_size: u64) -> Result<Source, String> {
     };
     let tls = crate::net::tls::verified_pem(&ca_pem, &what)?;
     Ok(Source {
-        label: format!("{user}@{host}:{port}"),
+        label: format!("{user} at {host}:{port}"),
         target: Target {
             host,
             port,

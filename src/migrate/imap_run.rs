@@ -7,7 +7,7 @@ use std::path::Path;
 
 use super::imap::{self, CHUNK, Listed, Options, Planned, Source, Totals};
 use super::progress::Progress;
-use super::sink::{ImportedMessage, Sink};
+use super::sink::{Counts, ImportedMessage, Sink};
 use crate::fetch::client::Session;
 use crate::store::{Store, identity_hash};
 use crate::wire::imap::sequence::sequence_set;
@@ -36,17 +36,19 @@ pub fn run(data: &Path, o: &Options) -> Result<String, String> {
         let stored = sink.finish().await;
         let took = progress.finish();
         let stored = stored?;
-        let (head, warnings) = stored.split_once('\n').unwrap_or((&stored, ""));
-        let mut line = format!("imported from {}: {head} {took}", source.label);
-        if totals.already > 0 {
-            line.push_str(&format!("; {} imported by an earlier run", totals.already));
-        }
-        if totals.too_large > 0 {
-            line.push_str(&format!(
-                "; {} over --max-message-size {} left on the server",
-                totals.too_large, max_message_size
-            ));
-        }
+        // The sink's first line counts only what reached it; messages
+        // found imported before were not even fetched, so the line is
+        // made here from its counts, and its warnings follow.
+        let warnings = stored.split_once('\n').map_or("", |(_, w)| w);
+        let mut line = summary(
+            &source.label,
+            &user,
+            sink.counts(),
+            &totals,
+            max_message_size,
+        );
+        line.push(' ');
+        line.push_str(&took);
         if !warnings.is_empty() {
             line.push('\n');
             line.push_str(warnings);
@@ -58,6 +60,33 @@ pub fn run(data: &Path, o: &Options) -> Result<String, String> {
             )),
         }
     })
+}
+
+/// "imported 5 messages (1.2M) into 3 folders of you@home.arpa from bob
+/// at imap.example.com:993, 7 there already".
+fn summary(label: &str, user: &str, c: &Counts, totals: &Totals, max_message_size: u64) -> String {
+    let mut line = format!(
+        "imported {} message{} ({}) into {} folder{} of {user} from {label}",
+        c.stored,
+        if c.stored == 1 { "" } else { "s" },
+        crate::admin::show_size(c.stored_bytes),
+        c.folders,
+        if c.folders == 1 { "" } else { "s" },
+    );
+    let already = c.already_there + totals.already;
+    if already > 0 {
+        line.push_str(&format!(", {already} there already (an earlier run)"));
+    }
+    if c.failed > 0 {
+        line.push_str(&format!(", {} not imported (see above)", c.failed));
+    }
+    if totals.too_large > 0 {
+        line.push_str(&format!(
+            ", {} over --max-message-size {max_message_size} left on the server",
+            totals.too_large
+        ));
+    }
+    line
 }
 
 async fn copy(
