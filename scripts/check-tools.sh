@@ -75,6 +75,7 @@ need "Dovecot" dovecot-core dovecot --version
 need "Dovecot's IMAP server" dovecot-imapd test -x /usr/lib/dovecot/imap
 need "Dovecot's POP3 server" dovecot-pop3d test -x /usr/lib/dovecot/pop3
 need "Dovecot's LMTP server" dovecot-lmtpd test -x /usr/lib/dovecot/lmtp
+need "GNU time with -v (scripts/bench-import.sh)" time /usr/bin/time -v true
 
 # The image and its QEMU test.
 need "genimage" genimage genimage --help

@@ -43,6 +43,8 @@ PACKAGES=(
   isync offlineimap3 mutt tmux python3-pip dovecot-imapd
   # outbound delivery: tests/delivery.rs and scripts/bench-delivery.sh use
   # Postfix's smtp-sink (in the postfix package above) as a receiving peer
+  # scripts/bench-import.sh: GNU time for the import's peak RSS
+  time
 )
 
 missing=()

@@ -28,6 +28,7 @@ enum Command {
     Fetch(FetchCmd),
     Version(VersionCmd),
     Import(smolmail::migrate::ImportCmd),
+    Export(smolmail::migrate::ExportCmd),
 }
 
 #[derive(FromArgs)]
@@ -188,6 +189,21 @@ enum AliasAction {
     Add(AliasAdd),
     Del(AliasDel),
     List(AliasList),
+    ImportPostfix(AliasImportPostfix),
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "import-postfix")]
+/// import the aliases of a Postfix virtual alias map (the text file)
+struct AliasImportPostfix {
+    #[argh(positional)]
+    file: PathBuf,
+    /// domain for names without one
+    #[argh(option)]
+    domain: Option<String>,
+    /// data directory [env SMOLMAIL_DATA]
+    #[argh(option)]
+    data: Option<String>,
 }
 
 #[derive(FromArgs)]
@@ -464,6 +480,11 @@ fn admin_command(command: Command) -> Result<String, String> {
             AliasAction::Add(a) => admin::alias_add(&data_dir(&a.data), &a.source, &a.targets),
             AliasAction::Del(a) => admin::alias_del(&data_dir(&a.data), &a.source),
             AliasAction::List(a) => admin::alias_list(&data_dir(&a.data)),
+            AliasAction::ImportPostfix(a) => smolmail::migrate::postfix::import(
+                &admin::open(&data_dir(&a.data))?,
+                &a.file,
+                a.domain.as_deref(),
+            ),
         },
         Command::Backup(b) => admin::backup(&data_dir(&b.data), &b.dest),
         Command::Queue(QueueCmd { action }) => match action {
@@ -496,6 +517,7 @@ fn admin_command(command: Command) -> Result<String, String> {
             FetchAction::Run(a) => smolmail::fetch::admin::run(&data_dir(&a.data), a.id.as_deref()),
         },
         Command::Import(c) => smolmail::migrate::import(c, &data_dir),
+        Command::Export(c) => smolmail::migrate::export(c, &data_dir),
         Command::Serve(_) | Command::Version(_) => unreachable!("dispatched in main"),
     }
 }

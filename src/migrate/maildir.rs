@@ -235,14 +235,16 @@ pub fn import(store: &Store, user: &str, root: &Path) -> Result<String, String> 
     let folders = folders(root)?;
     let mut sink = Sink::open(store, user)?;
     let mut progress = Progress::new("importing");
-    let mut listed = Vec::with_capacity(folders.len());
+    // Totals for the progress line; a folder's file list is made only when
+    // its turn comes, so memory holds one folder's names at a time.
     for folder in &folders {
-        let files = entries(folder)?;
-        progress.expect(files.len() as u64, files.iter().map(|e| e.size).sum());
-        listed.push(files);
+        let (count, bytes) = measure(folder);
+        progress.expect(count, bytes);
     }
+    let mut vanished = 0u64;
     let result = smol::block_on(async {
-        for (folder, files) in folders.iter().zip(listed) {
+        for folder in &folders {
+            let files = entries(folder)?;
             let id = sink.folder(&folder.name, None).await?;
             let names = keywords(&folder.dir);
             for entry in files {
@@ -255,7 +257,10 @@ pub fn import(store: &Store, user: &str, root: &Path) -> Result<String, String> 
                     continue;
                 }
                 let Some(message) = read_message(&entry, &names)? else {
-                    continue; // vanished (moved by a running Dovecot)
+                    // Moved meanwhile (a running Dovecot renames files
+                    // from new/ to cur/ or as flags change).
+                    vanished += 1;
+                    continue;
                 };
                 let identity = format!("maildir\0{}\0{}", folder.raw, entry.unique);
                 sink.put(id, message, identity.as_bytes()).await?;
@@ -270,11 +275,34 @@ pub fn import(store: &Store, user: &str, root: &Path) -> Result<String, String> 
         sink.finish().await
     });
     let rate = progress.finish();
-    let text = result?;
-    Ok(format!(
-        "imported {text}; {} files read {rate}",
+    let mut text = format!(
+        "imported {}; {} files read {rate}",
+        result?,
         progress.messages()
-    ))
+    );
+    if vanished > 0 {
+        text.push_str(&format!(
+            "\n{vanished} files were renamed while being read (the source is in use): run the import again to take them"
+        ));
+    }
+    Ok(text)
+}
+
+/// How many files a folder holds and their bytes.
+fn measure(folder: &Folder) -> (u64, u64) {
+    let (mut count, mut bytes) = (0, 0);
+    for sub in ["new", "cur"] {
+        let Ok(read) = std::fs::read_dir(folder.dir.join(sub)) else {
+            continue;
+        };
+        for meta in read.flatten().filter_map(|e| e.metadata().ok()) {
+            if meta.is_file() {
+                count += 1;
+                bytes += meta.len();
+            }
+        }
+    }
+    (count, bytes)
 }
 
 fn read_message(

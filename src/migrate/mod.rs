@@ -1,7 +1,8 @@
 //! Moving a whole account in and out (`smolmail import ...`,
 //! `smolmail export ...`): Maildir++ trees as Dovecot and Courier keep
-//! them, mbox files as mutt and Thunderbird write them, and the Postfix
-//! `virtual` alias map.
+//! them, mbox files as mutt and Thunderbird write them, whole IMAP
+//! accounts (`imap.rs`, over the fetcher's read-only session), and the
+//! Postfix `virtual` alias map.
 //!
 //! Every importer reads its source one message at a time and hands it to a
 //! [`sink::Sink`], which finds or creates the folders, keeps flags,
@@ -16,9 +17,12 @@
 //! imported mail at their next command; an IDLE session is only woken by
 //! its own process's writes, so it sees it when the client next talks.
 
+pub mod export;
 pub mod imap;
 mod imap_run;
 pub mod maildir;
+pub mod mbox;
+pub mod postfix;
 pub mod progress;
 pub mod sink;
 
@@ -28,7 +32,7 @@ use argh::FromArgs;
 
 #[derive(FromArgs)]
 #[argh(subcommand, name = "import")]
-/// copy mail into a user's account from a Maildir (a re-run resumes)
+/// copy mail into a user's account from a Maildir, an mbox file or an IMAP account (a re-run resumes)
 pub struct ImportCmd {
     #[argh(subcommand)]
     pub source: ImportSource,
@@ -38,6 +42,7 @@ pub struct ImportCmd {
 #[argh(subcommand)]
 pub enum ImportSource {
     Maildir(ImportMaildir),
+    Mbox(ImportMbox),
     Imap(imap::Options),
 }
 
@@ -45,6 +50,63 @@ pub enum ImportSource {
 #[argh(subcommand, name = "maildir")]
 /// import a Maildir++ tree (Dovecot, Courier): folders, flags, keywords, dates, subscriptions
 pub struct ImportMaildir {
+    #[argh(positional)]
+    pub user: String,
+    #[argh(positional)]
+    pub dir: PathBuf,
+    /// data directory [env SMOLMAIL_DATA]
+    #[argh(option)]
+    pub data: Option<String>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "mbox")]
+/// import an mbox file (mboxrd/mboxo; Status/X-Status/X-Keywords flags) into one folder
+pub struct ImportMbox {
+    #[argh(positional)]
+    pub user: String,
+    #[argh(positional)]
+    pub file: PathBuf,
+    /// local folder to import into [default: the file's name, INBOX for "inbox"/"mbox"]
+    #[argh(option)]
+    pub folder: Option<String>,
+    /// data directory [env SMOLMAIL_DATA]
+    #[argh(option)]
+    pub data: Option<String>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "export")]
+/// copy a user's mail out as a Maildir++ tree or mbox files (also while serving)
+pub struct ExportCmd {
+    #[argh(subcommand)]
+    pub format: ExportFormat,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand)]
+pub enum ExportFormat {
+    Maildir(ExportMaildir),
+    Mbox(ExportMbox),
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "maildir")]
+/// write a Maildir++ tree Dovecot reads (mail_location = maildir:DIR), with flags and keywords
+pub struct ExportMaildir {
+    #[argh(positional)]
+    pub user: String,
+    #[argh(positional)]
+    pub dir: PathBuf,
+    /// data directory [env SMOLMAIL_DATA]
+    #[argh(option)]
+    pub data: Option<String>,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "mbox")]
+/// write one mboxrd file per folder into DIR, flags in Status/X-Status/X-Keywords
+pub struct ExportMbox {
     #[argh(positional)]
     pub user: String,
     #[argh(positional)]
@@ -65,6 +127,27 @@ pub fn import(
             maildir::import(&store, &a.user, &a.dir)
         }
         ImportSource::Imap(a) => imap_run::run(&data_dir(&a.data), &a),
+        ImportSource::Mbox(a) => {
+            let store = crate::admin::open(&data_dir(&a.data))?;
+            mbox::import(&store, &a.user, &a.file, a.folder.as_deref())
+        }
+    }
+}
+
+/// Runs an export.
+pub fn export(
+    cmd: ExportCmd,
+    data_dir: &dyn Fn(&Option<String>) -> PathBuf,
+) -> Result<String, String> {
+    match cmd.format {
+        ExportFormat::Maildir(a) => {
+            let store = crate::admin::open(&data_dir(&a.data))?;
+            export::maildir(&store, &a.user, &a.dir)
+        }
+        ExportFormat::Mbox(a) => {
+            let store = crate::admin::open(&data_dir(&a.data))?;
+            export::mbox(&store, &a.user, &a.dir)
+        }
     }
 }
 

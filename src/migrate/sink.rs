@@ -400,7 +400,7 @@ impl Sink {
         self.flush().await?;
         let c = &self.counts;
         let mut text = format!(
-            "{} messages ({}) into {} folders of {}, {} already there",
+            "{} messages ({}) into {} folder(s) of {}, {} already there",
             c.stored,
             crate::admin::show_size(c.stored_bytes),
             c.folders,
