@@ -36,7 +36,6 @@ use crate::fetch::identity;
 use crate::fetch::response::Untagged;
 use crate::net::dns::Resolver;
 use crate::store::{Flags, SpecialUse};
-use crate::wire::imap::sequence::sequence_set;
 
 /// Messages per UID FETCH of bodies: a few round trips per thousand
 /// messages, and a short sequence set.
@@ -263,11 +262,6 @@ fn number(listed: &mut Vec<Listed>) {
     }
 }
 
-/// The UID sets to fetch: [`CHUNK`] messages each.
-pub fn chunks(uids: &[u32]) -> Vec<String> {
-    uids.chunks(CHUNK).map(sequence_set).collect()
-}
-
 /// Where to connect and with what, checked before anything is opened.
 pub struct Source {
     pub target: Target,
@@ -401,6 +395,5 @@ mod tests {
         assert_ne!(a, identity_of("bob", "INBOX", &listed[2]));
         // The same message under another UID (a UIDVALIDITY change).
         assert_eq!(a, identity_of("bob", "INBOX", &l(40, 7, 100)));
-        assert_eq!(chunks(&(1..=1001).collect::<Vec<_>>()).len(), 3);
     }
 }
