@@ -160,7 +160,7 @@ fn finish_message(raw: &[u8], internal_date: i64) -> ImportedMessage {
 }
 
 /// The folder an mbox file goes to without `--folder`: its name, INBOX
-/// for `inbox`, `mbox` or a mail spool named after the user.
+/// for `inbox` and `mbox` (any case).
 fn default_folder(file: &Path) -> String {
     let name = file
         .file_stem()
