@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Import throughput: a Maildir++ tree of N messages (default 50 000) of
+# Import throughput (then, unless IMAP=0, scripts/bench-import-imap.sh
+# for `import imap` from Dovecot): a Maildir++ tree of N messages (default 50 000) of
 # mixed size, as Dovecot leaves it (LF line ends, flags in the file names,
 # dovecot-keywords, mtimes as received dates), spread over 10 folders, is
 # imported by a release `smolmail import maildir`. Prints messages/s, MB/s
@@ -65,3 +66,10 @@ secs = end - start
 print(f"import maildir: {n} messages, {size / 1e6:.0f} MB in {secs:.1f} s: "
       f"{n / secs:.0f} messages/s, {size / 1e6 / secs:.1f} MB/s, peak RSS {rss / 1024:.1f} MiB")
 EOF
+
+# The same for `import imap` from a Dovecot holding N messages (its own
+# script: it starts Dovecot and writes its Maildir); IMAP=0 skips it.
+if [ "${IMAP:-1}" != 0 ]; then
+  echo
+  COUNT=$N scripts/bench-import-imap.sh
+fi

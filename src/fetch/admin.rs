@@ -84,7 +84,7 @@ pub fn parse_folders(args: &[String], into: Option<&str>) -> Result<Vec<FetchFol
 }
 
 /// Reads the password: the file's first line, without its line end.
-fn read_password(path: &Path) -> Result<Secret, String> {
+pub fn read_password(path: &Path) -> Result<Secret, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("--password-file {}: {e}", path.display()))?;
     let line = text.lines().next().unwrap_or("").trim_end_matches('\r');
@@ -129,14 +129,20 @@ pub fn secure_data_dir(dir: &Path) -> Vec<String> {
     notes
 }
 
-pub fn add(data: &Path, o: &AddOptions) -> Result<String, String> {
-    let host = o.host.trim().trim_matches(['[', ']']).to_ascii_lowercase();
+/// `--host` as typed: a domain name or an IP address, lower-cased.
+pub fn parse_host(typed: &str) -> Result<String, String> {
+    let host = typed.trim().trim_matches(['[', ']']).to_ascii_lowercase();
     if host.is_empty() || host.contains(char::is_whitespace) || host.contains('/') {
-        return Err(format!("--host {:?} is not a host name or address", o.host));
+        return Err(format!("--host {typed:?} is not a host name or address"));
     }
     if host.parse::<IpAddr>().is_err() {
         crate::address::normalize_domain(&host).map_err(|e| format!("--host {host}: {e}"))?;
     }
+    Ok(host)
+}
+
+pub fn add(data: &Path, o: &AddOptions) -> Result<String, String> {
+    let host = parse_host(&o.host)?;
     let port = o.port.unwrap_or(if o.starttls { 143 } else { 993 });
     if port == 0 {
         return Err("--port must be 1 to 65535".into());
@@ -335,7 +341,7 @@ pub fn del(data: &Path, id: &str) -> Result<String, String> {
 }
 
 /// `SMOLMAIL_DNS_SERVER` as `serve` reads it: IP or IP:PORT, commas.
-fn dns_servers() -> Vec<SocketAddr> {
+pub fn dns_servers() -> Vec<SocketAddr> {
     std::env::var("SMOLMAIL_DNS_SERVER")
         .unwrap_or_default()
         .split(',')
@@ -375,10 +381,7 @@ pub fn run(data: &Path, id: Option<&str>) -> Result<String, String> {
     if accounts.is_empty() {
         return Ok("no fetch accounts".into());
     }
-    let max_message_size = std::env::var("SMOLMAIL_MAX_MESSAGE_SIZE")
-        .ok()
-        .and_then(|v| crate::config::parse_size(&v))
-        .unwrap_or(25 << 20);
+    let max_message_size = max_message_size();
     // This process's own budget, as the server would size it by default.
     let budget = crate::net::Budget::new(
         usize::try_from((64u64 << 20).max(max_message_size.saturating_mul(2)))
@@ -414,6 +417,15 @@ pub fn run(data: &Path, id: Option<&str>) -> Result<String, String> {
     } else {
         Ok(lines.join("\n"))
     }
+}
+
+/// `SMOLMAIL_MAX_MESSAGE_SIZE` as `serve` reads it, for commands run
+/// outside the server.
+pub fn max_message_size() -> u64 {
+    std::env::var("SMOLMAIL_MAX_MESSAGE_SIZE")
+        .ok()
+        .and_then(|v| crate::config::parse_size(&v))
+        .unwrap_or(25 << 20)
 }
 
 async fn run_one(env: &Env<'_>, account: &FetchAccount) -> Result<String, String> {

@@ -1,6 +1,6 @@
 //! The fetcher's IMAP client session (RFC 3501): connect, TLS (implicit,
 //! RFC 8314, or STARTTLS, §6.2.1), log in, EXAMINE, UID FETCH, IDLE
-//! (RFC 2177), LOGOUT. Every wait has a time limit; every response goes
+//! (RFC 2177), LOGOUT; LIST and LSUB for `import imap` (`client/copy.rs`). Every wait has a time limit; every response goes
 //! through the bounded framer of `response.rs`, and one response (so at
 //! most one message's literal) is buffered at a time.
 //!
@@ -12,7 +12,6 @@
 //! The exchange under the commands (framing, tags, literals, reading to
 //! the tagged answer) is `client/exchange.rs`.
 
-use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,11 +19,14 @@ use std::time::Duration;
 use rustls::ClientConfig;
 
 use super::command::{self, Arg};
-use super::response::{self, Code, Framer, Kind, Limits, Response, Untagged};
+use super::response::{self, Code, Framer, Limits, Response, Untagged};
 use crate::net::dns::Resolver;
 use crate::net::{self, Stream, timed};
 
+mod copy;
 mod exchange;
+
+pub use copy::{Fetching, Folder, MAX_FOLDERS};
 
 /// TCP connection set-up, per address tried.
 const CONNECT: Duration = Duration::from_secs(30);
@@ -89,6 +91,8 @@ pub struct Body {
     pub size: Option<u32>,
     /// INTERNALDATE, Unix seconds.
     pub internal_date: Option<i64>,
+    /// FLAGS as sent (system flags with their `\`, keywords).
+    pub flags: Vec<String>,
     pub bytes: Vec<u8>,
 }
 
@@ -280,7 +284,7 @@ impl Session {
         .await
     }
 
-    /// `UID FETCH set (UID RFC822.SIZE INTERNALDATE BODY.PEEK[])`
+    /// `UID FETCH set (UID RFC822.SIZE INTERNALDATE FLAGS BODY.PEEK[])`
     /// (§6.4.8; PEEK leaves \Seen alone, §6.4.5), handing each message to
     /// `each` as it arrives: one message is buffered at a time, and a large
     /// one is moved out of the read buffer rather than copied.
@@ -289,52 +293,11 @@ impl Session {
         set: &str,
         mut each: impl FnMut(Body),
     ) -> Result<(), Error> {
-        let tag = self.next_tag();
-        let command =
-            format!("{tag} UID FETCH {set} (UID RFC822.SIZE INTERNALDATE BODY.PEEK[])\r\n");
-        self.send(command.as_bytes()).await?;
-        let mut bye: Option<String> = None;
-        loop {
-            self.next_answer(bye.as_deref()).await?;
-            let base = self.buf.as_ptr() as usize;
-            let found = match self.response()? {
-                Response::Tagged { tag: t, status } if t == tag => {
-                    return match status.kind {
-                        Kind::Ok => Ok(()),
-                        _ => Err(self.error(format_args!("UID FETCH refused: {}", status.text))),
-                    };
-                }
-                Response::Untagged(Untagged::Status(s)) if s.kind == Kind::Bye => {
-                    bye = Some(s.text.to_string());
-                    None
-                }
-                // Unsolicited FETCH responses (flag changes) carry no body.
-                Response::Untagged(Untagged::Fetch(_, d)) => match (d.uid, d.body) {
-                    (Some(uid), Some(body)) => {
-                        let place = match body {
-                            // Where the literal lies in the buffer.
-                            Cow::Borrowed(b) => Ok((b.as_ptr() as usize - base, b.len())),
-                            Cow::Owned(v) => Err(v),
-                        };
-                        Some((uid, d.size, d.internal_date, place))
-                    }
-                    _ => None,
-                },
-                _ => None,
-            };
-            if let Some((uid, size, internal_date, place)) = found {
-                let bytes = match place {
-                    Ok((start, len)) => self.take(start, len),
-                    Err(owned) => owned,
-                };
-                each(Body {
-                    uid,
-                    size,
-                    internal_date,
-                    bytes,
-                });
-            }
+        let mut fetching = self.fetch_start(set).await?;
+        while let Some(body) = self.fetch_next(&mut fetching).await? {
+            each(body);
         }
+        Ok(())
     }
 
     /// IDLE (RFC 2177) on the mailbox examined last, until the server
@@ -430,6 +393,9 @@ mod tests {
         let sources = [
             include_str!("client.rs"),
             include_str!("client/exchange.rs"),
+            include_str!("client/copy.rs"),
+            include_str!("../migrate/imap.rs"),
+            include_str!("../migrate/imap_run.rs"),
             include_str!("sync.rs"),
             include_str!("runner.rs"),
             include_str!("command.rs"),

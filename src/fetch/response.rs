@@ -12,8 +12,8 @@
 //! read buffer, not copies.
 //!
 //! Only what a fetcher needs is decoded (status responses and their codes,
-//! CAPABILITY, EXISTS, EXPUNGE, and FETCH's UID, RFC822.SIZE, INTERNALDATE,
-//! FLAGS and BODY[...]); everything else is skipped by its syntax, so a
+//! CAPABILITY, EXISTS, EXPUNGE, FETCH's UID, RFC822.SIZE, INTERNALDATE,
+//! FLAGS and BODY[...], and LIST/LSUB for `import imap`); everything else is skipped by its syntax, so a
 //! server may send any data it likes without confusing us.
 
 use std::borrow::Cow;
@@ -21,8 +21,10 @@ use std::borrow::Cow;
 use crate::wire::imap::{datetime, quote};
 
 mod cursor;
+mod list;
 
 use cursor::{Cursor, ascii};
+pub use list::Listing;
 
 /// Bounds on what a server may send.
 #[derive(Debug, Clone, Copy)]
@@ -181,7 +183,9 @@ pub enum Untagged<'a> {
     Expunge(u32),
     /// `* n FETCH (...)`: message sequence number and the items decoded.
     Fetch(u32, MessageData<'a>),
-    /// Anything else (FLAGS, LIST, RECENT, SEARCH, ENABLED, ...).
+    /// `* LIST` or `* LSUB` (§7.2.2, §7.2.3): one mailbox.
+    List(Listing<'a>),
+    /// Anything else (FLAGS, RECENT, SEARCH, ENABLED, ...).
     Other,
 }
 
@@ -248,6 +252,10 @@ fn untagged<'a>(p: &mut Cursor<'a>) -> Result<Untagged<'a>, Error> {
         "PREAUTH" => Kind::Preauth,
         "BYE" => Kind::Bye,
         "CAPABILITY" => return Ok(Untagged::Capability(p.words()?)),
+        "LIST" | "LSUB" => {
+            p.expect(b' ')?;
+            return Ok(Untagged::List(list::listing(p)?));
+        }
         _ => return Ok(Untagged::Other),
     };
     Ok(Untagged::Status(status(p, kind)?))

@@ -82,11 +82,16 @@ pub fn target(account: &FetchAccount, max_message_size: u64) -> Result<Target, E
         port: account.port,
         starttls: account.starttls,
         tls,
-        limits: Limits {
-            max_line: MAX_LINE,
-            max_literal: max_message_size + LITERAL_SLACK,
-        },
+        limits: limits(max_message_size),
     })
+}
+
+/// What a server may send when messages may be `max_message_size` bytes.
+pub fn limits(max_message_size: u64) -> Limits {
+    Limits {
+        max_line: MAX_LINE,
+        max_literal: max_message_size.saturating_add(LITERAL_SLACK),
+    }
 }
 
 /// Connects and logs in.

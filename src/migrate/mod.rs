@@ -1,7 +1,8 @@
 //! Moving a whole account in and out (`smolmail import ...`,
 //! `smolmail export ...`): Maildir++ trees as Dovecot and Courier keep
-//! them, mbox files as mutt and Thunderbird write them, and the Postfix
-//! `virtual` alias map.
+//! them, mbox files as mutt and Thunderbird write them, whole IMAP
+//! accounts (`imap.rs`, over the fetcher's read-only session), and the
+//! Postfix `virtual` alias map.
 //!
 //! Every importer reads its source one message at a time and hands it to a
 //! [`sink::Sink`], which finds or creates the folders, keeps flags,
@@ -17,6 +18,8 @@
 //! its own process's writes, so it sees it when the client next talks.
 
 pub mod export;
+pub mod imap;
+mod imap_run;
 pub mod maildir;
 pub mod mbox;
 pub mod postfix;
@@ -29,7 +32,7 @@ use argh::FromArgs;
 
 #[derive(FromArgs)]
 #[argh(subcommand, name = "import")]
-/// copy mail into a user's account from a Maildir or an mbox file (a re-run resumes)
+/// copy mail into a user's account from a Maildir, an mbox file or an IMAP account (a re-run resumes)
 pub struct ImportCmd {
     #[argh(subcommand)]
     pub source: ImportSource,
@@ -40,8 +43,7 @@ pub struct ImportCmd {
 pub enum ImportSource {
     Maildir(ImportMaildir),
     Mbox(ImportMbox),
-    // `import imap` (branch s-imapimport) adds its variant here and its
-    // arm in `import` below.
+    Imap(imap::Options),
 }
 
 #[derive(FromArgs)]
@@ -124,6 +126,7 @@ pub fn import(
             let store = crate::admin::open(&data_dir(&a.data))?;
             maildir::import(&store, &a.user, &a.dir)
         }
+        ImportSource::Imap(a) => imap_run::run(&data_dir(&a.data), &a),
         ImportSource::Mbox(a) => {
             let store = crate::admin::open(&data_dir(&a.data))?;
             mbox::import(&store, &a.user, &a.file, a.folder.as_deref())
