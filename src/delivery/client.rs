@@ -115,7 +115,16 @@ pub async fn reach<'h>(
             Err(e) => Err(vec![unreached(hop, &e.error)]),
         },
         Some(v4) => match net::connect_racing(hop.addr, v4.addr, net::HEAD_START, CONNECT).await {
-            Ok((io, addr)) => Ok((io, if addr == v4.addr { v4 } else { hop })),
+            Ok((io, addr, lost)) => {
+                if let Some(e) = lost {
+                    log::info!(
+                        "delivery: connect to {}: {}; trying IPv4",
+                        hop.label(),
+                        e.error
+                    );
+                }
+                Ok((io, if addr == v4.addr { v4 } else { hop }))
+            }
             Err([e6, e4]) => Err(vec![unreached(hop, &e6.error), unreached(v4, &e4.error)]),
         },
     }

@@ -134,13 +134,16 @@ pub const HEAD_START: Duration = Duration::from_millis(300);
 /// Races two addresses of one host (RFC 8305 §5): `first` (the IPv6 one)
 /// alone for `head_start`, then, or at once if `first` fails sooner (no
 /// route), `second` as well; the first connection made wins and the other
-/// attempt is dropped. Each attempt has `limit`. On failure, both errors.
+/// attempt is dropped. Each attempt has `limit`. With the stream comes the
+/// address it reached and, when `second` won after `first` failed,
+/// `first`'s error (worth a log line: IPv6 is broken here). On failure,
+/// both errors.
 pub async fn connect_racing(
     first: SocketAddr,
     second: SocketAddr,
     head_start: Duration,
     limit: Duration,
-) -> Result<(Stream, SocketAddr), [ConnectError; 2]> {
+) -> Result<(Stream, SocketAddr, Option<ConnectError>), [ConnectError; 2]> {
     let attempt = |addr| timed(limit, timed_out, Async::<TcpStream>::connect(addr));
     let mut a = pin!(attempt(first));
     let mut b = pin!(attempt(second));
@@ -176,7 +179,11 @@ pub async fn connect_racing(
     match won {
         Some((tcp, addr)) => {
             let _ = tcp.get_ref().set_nodelay(true);
-            Ok((Stream::Plain(tcp), addr))
+            let lost = a_err.map(|error| ConnectError {
+                addr: Some(first),
+                error,
+            });
+            Ok((Stream::Plain(tcp), addr, lost))
         }
         None => {
             let error = |addr, e: Option<io::Error>| ConnectError {
@@ -264,10 +271,11 @@ mod tests {
         let limit = Duration::from_secs(20);
         smol::block_on(async {
             let t = std::time::Instant::now();
-            let (_, won) = connect_racing(silent6, v4_addr, HEAD_START, limit)
+            let (_, won, lost) = connect_racing(silent6, v4_addr, HEAD_START, limit)
                 .await
                 .unwrap();
             assert_eq!(won, v4_addr);
+            assert!(lost.is_none(), "the silent address had not failed yet");
             let took = t.elapsed();
             assert!(
                 took >= HEAD_START && took < Duration::from_secs(2),
@@ -275,13 +283,14 @@ mod tests {
             );
 
             let t = std::time::Instant::now();
-            let (_, won) = connect_racing(closed6, v4_addr, Duration::from_secs(10), limit)
+            let (_, won, lost) = connect_racing(closed6, v4_addr, Duration::from_secs(10), limit)
                 .await
                 .unwrap();
             assert_eq!(won, v4_addr);
+            assert_eq!(lost.unwrap().addr, Some(closed6));
             assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
 
-            let (_, won) = connect_racing(v6_addr, v4_addr, HEAD_START, limit)
+            let (_, won, _) = connect_racing(v6_addr, v4_addr, HEAD_START, limit)
                 .await
                 .unwrap();
             assert_eq!(won, v6_addr);
