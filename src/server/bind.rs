@@ -20,16 +20,25 @@ use crate::config::{Config, Service};
 
 /// Binds every enabled listener. Errors say which flag and what to do.
 pub fn bind(config: &Config) -> Result<Vec<(Service, Async<TcpListener>)>, String> {
+    bind_with(config, listen)
+}
+
+/// [`bind`] with the socket opener given, so the tests can play a kernel
+/// without IPv6.
+fn bind_with(
+    config: &Config,
+    open: impl Fn(SocketAddr) -> io::Result<TcpListener>,
+) -> Result<Vec<(Service, Async<TcpListener>)>, String> {
     let mut listeners = Vec::new();
     let mut fell_back: Option<io::Error> = None;
     for (service, addr) in config.listen.services() {
         let Some(addr) = addr else { continue };
-        let listener = match listen(addr) {
+        let listener = match open(addr) {
             Ok(l) => l,
             Err(e) => match fallback(addr, &e) {
                 Some(v4) => {
                     fell_back.get_or_insert(e);
-                    listen(v4).map_err(|e| bind_error(service, v4, &e))?
+                    open(v4).map_err(|e| bind_error(service, v4, &e))?
                 }
                 None => return Err(bind_error(service, addr, &e)),
             },
@@ -163,6 +172,48 @@ mod tests {
         let none = io::Error::from_raw_os_error(libc::EADDRNOTAVAIL);
         assert_eq!(fallback(addr("[2001:db8::1]:25"), &none), None);
         assert_eq!(fallback(addr("192.0.2.1:25"), &none), None);
+    }
+
+    /// The whole path on a kernel without IPv6 (socket(AF_INET6) fails
+    /// with EAFNOSUPPORT): every default `[::]` listener ends up on
+    /// `0.0.0.0` with its port, `--port-offset` included.
+    #[test]
+    fn defaults_fall_back_to_ipv4_without_ipv6() {
+        let args = crate::config::ServeArgs {
+            port_offset: Some("0".into()),
+            smtp: Some("[::]:0".into()),
+            submission: Some("off".into()),
+            submissions: Some("off".into()),
+            imap: Some(":0".into()),
+            imaps: Some("off".into()),
+            pop3: Some("off".into()),
+            pop3s: Some("off".into()),
+            ..Default::default()
+        };
+        let config = Config::resolve(&args, &|_| None).unwrap();
+        let no_ipv6 = |addr: SocketAddr| match addr {
+            SocketAddr::V6(_) => Err(io::Error::from_raw_os_error(libc::EAFNOSUPPORT)),
+            SocketAddr::V4(_) => listen(addr),
+        };
+        let _ = smol::block_on(async {
+            let bound = bind_with(&config, no_ipv6).unwrap();
+            let at: Vec<_> = bound
+                .iter()
+                .map(|(s, l)| (s.name(), l.get_ref().local_addr().unwrap()))
+                .collect();
+            assert_eq!(at.len(), 2, "{at:?}");
+            for (service, addr) in at {
+                assert_eq!(addr.ip(), Ipv4Addr::UNSPECIFIED, "{service}");
+                assert_ne!(addr.port(), 0, "{service}");
+            }
+        });
+        // Any other failure stops the server with the flag to change.
+        let refused = |_| Err(io::Error::from_raw_os_error(libc::EACCES));
+        let err = bind_with(&config, refused).err().unwrap();
+        assert!(
+            err.starts_with("cannot listen on [::]:0 (--smtp [::]:0)"),
+            "{err}"
+        );
     }
 
     #[test]
