@@ -195,7 +195,7 @@ mod tests {
             SocketAddr::V6(_) => Err(io::Error::from_raw_os_error(libc::EAFNOSUPPORT)),
             SocketAddr::V4(_) => listen(addr),
         };
-        let _ = smol::block_on(async {
+        smol::block_on(async {
             let bound = bind_with(&config, no_ipv6).unwrap();
             let at: Vec<_> = bound
                 .iter()
