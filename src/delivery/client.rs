@@ -116,14 +116,23 @@ pub async fn reach<'h>(
         },
         Some(v4) => match net::connect_racing(hop.addr, v4.addr, net::HEAD_START, CONNECT).await {
             Ok((io, addr, lost)) => {
-                if let Some(e) = lost {
-                    log::info!(
-                        "delivery: connect to {}: {}; trying IPv4",
-                        hop.label(),
-                        e.error
-                    );
+                if addr == v4.addr {
+                    // Worth a line: IPv6 is broken somewhere on the way.
+                    match lost {
+                        Some(e) => log::info!(
+                            "delivery: connect to {}: {}; trying IPv4",
+                            hop.label(),
+                            e.error
+                        ),
+                        None => log::info!(
+                            "delivery: {} did not answer within {:?}; connected over IPv4",
+                            hop.label(),
+                            net::HEAD_START
+                        ),
+                    }
+                    return Ok((io, v4));
                 }
-                Ok((io, if addr == v4.addr { v4 } else { hop }))
+                Ok((io, hop))
             }
             Err([e6, e4]) => Err(vec![unreached(hop, &e6.error), unreached(v4, &e4.error)]),
         },
