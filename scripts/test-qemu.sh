@@ -266,7 +266,10 @@ else
 	fail "plain password still in smolmail.env: $env_now"
 fi
 printf '\n' >&3 # the console asks for Enter first
-sleep 1
+# smolmail copies its log to the console for 2 s after "listening on" (the
+# banner probe's connect line among it); a command typed meanwhile gets
+# interleaved with those lines on a slow host, and console() cannot find it
+sleep 3
 ids=$(console 'p=$(pidof smolmail); grep -E "^(Uid|CapEff)" /proc/$p/status | tr -s "\t" " "' || true)
 echo "$ids" | sed 's/^/    /'
 if grep -q "^Uid: 100 100 100 100" <<<"$ids" && grep -q "^CapEff: 0000000000000000" <<<"$ids"; then
