@@ -34,6 +34,14 @@ for t in auth_needs_tls_off_loopback logindisabled_off_loopback; do
   grep -q "^test $t \.\.\. ok$" /tmp/smolmail-netns.log || { echo "FAIL: the namespace test $t did not run" >&2; exit 1; }
 done
 
+step "an IPv6 trusted network, off loopback (in a network namespace)"
+# --trusted-network 2001:db8::/32 seen from 2001:db8::1 on the loopback
+# device of a namespace of its own, through the default dual-stack listener.
+unshare --net sh -c 'ip link set lo up && ip addr add 2001:db8::1/128 dev lo &&
+  SMOLMAIL_TEST_NONLOOPBACK6=2001:db8::1 cargo test --locked --offline --test client_addr ipv6_trusted_network_off_loopback -- --exact --ignored' \
+  2>&1 | tee /tmp/smolmail-netns-ipv6.log
+grep -q "^test ipv6_trusted_network_off_loopback \.\.\. ok$" /tmp/smolmail-netns-ipv6.log || { echo "FAIL: the IPv6 namespace test did not run" >&2; exit 1; }
+
 step "POP3: real clients, and login rules off this host"
 # python poplib, curl (pop3 and pop3s), fetchmail and getmail6, in keep and
 # in delete mode (the #[ignore]d tests of tests/pop3.rs); then the

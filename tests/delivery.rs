@@ -8,13 +8,13 @@ mod common;
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream, UdpSocket};
+use std::net::{Ipv4Addr, Ipv6Addr, TcpListener, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{PATIENCE, Server, TempDir, add_user, inbox, openssl_self_signed, queue};
-use simple_dns::rdata::{A, MX, RData};
+use simple_dns::rdata::{A, AAAA, MX, RData};
 use simple_dns::{CLASS, Name, Packet, PacketFlag, QTYPE, RCODE, ResourceRecord, TYPE};
 
 // ---------------------------------------------------------------- DNS --
@@ -24,6 +24,7 @@ use simple_dns::{CLASS, Name, Packet, PacketFlag, QTYPE, RCODE, ResourceRecord, 
 enum Rr {
     Mx(u16, &'static str),
     A(Ipv4Addr),
+    Aaaa(Ipv6Addr),
 }
 
 /// An authoritative-enough DNS server for the tests: names it does not
@@ -68,6 +69,9 @@ fn answer(query: &[u8], zone: &[(&str, Rr)], truncate: bool) -> Option<Vec<u8>> 
             }),
             (Rr::A(ip), QTYPE::TYPE(TYPE::A)) => RData::A(A {
                 address: u32::from(*ip),
+            }),
+            (Rr::Aaaa(ip), QTYPE::TYPE(TYPE::AAAA)) => RData::AAAA(AAAA {
+                address: u128::from(*ip),
             }),
             _ => continue,
         };
@@ -419,6 +423,114 @@ fn mx_delivery_with_starttls_to_a_second_smolmail() {
         "the self-signed certificate is logged, not fatal: {log}"
     );
     assert!(dns.tcp_queries.load(Ordering::Relaxed) > 0, "no TCP retry");
+}
+
+/// RFC 5321 §5.1 over IPv6 (issue #21): an MX host with only an AAAA
+/// record (::1) gets the mail; with `--outbound-ip 4` the same message is
+/// deferred, saying why, and never goes over IPv6.
+#[test]
+fn mx_with_only_an_aaaa_record_over_ipv6() {
+    let peer_data = TempDir::new("dlv-aaaa-peer");
+    add_user(&peer_data.0, "bob@six.test", "bob-pw");
+    let peer = Server::start_on("::1", &peer_data.0, &[]);
+    let dns = Dns::start(
+        vec![
+            ("six.test", Rr::Mx(10, "mx6.six.test")),
+            ("mx6.six.test", Rr::Aaaa(Ipv6Addr::LOCALHOST)),
+        ],
+        &[],
+    );
+    let port = peer.port("smtp").to_string();
+    let flags = ["--dns-server", &dns.flag(), "--smtp-port-out", &port];
+
+    let data = TempDir::new("dlv-aaaa");
+    add_user(&data.0, "alice@home.arpa", "alice-pw");
+    let server = Server::start(&data.0, &flags);
+    submit(
+        &server,
+        "alice@home.arpa",
+        &["bob@six.test"],
+        "Subject: over IPv6\r\n\r\nhello\r\n",
+    );
+    wait_until(
+        "delivery at the IPv6-only MX",
+        PATIENCE,
+        || inbox(&peer_data.0, "bob@six.test").len() == 1,
+        &server,
+    );
+    server.wait_for_log("status=sent");
+    let log = server.log();
+    assert!(log.contains("relay=mx6.six.test[::1]"), "{log}");
+    // The receiving side saw an IPv6 client and says so (RFC 5321 §4.4).
+    let got = text(&inbox(&peer_data.0, "bob@six.test")[0]);
+    assert!(
+        got.contains("Received: from mail.home.arpa ([IPv6:::1])"),
+        "{got}"
+    );
+
+    let data4 = TempDir::new("dlv-aaaa-v4only");
+    add_user(&data4.0, "alice@home.arpa", "alice-pw");
+    let mut flags4 = flags.to_vec();
+    flags4.extend(["--outbound-ip", "4"]);
+    let server4 = Server::start(&data4.0, &flags4);
+    submit(
+        &server4,
+        "alice@home.arpa",
+        &["bob@six.test"],
+        "Subject: not over IPv6\r\n\r\nhello\r\n",
+    );
+    server4.wait_for_log("status=deferred");
+    let log = server4.log();
+    assert!(
+        log.contains("mx6.six.test has no IPv4 address (--outbound-ip)"),
+        "{log}"
+    );
+    assert!(!log.contains("[::1]"), "IPv6 was used: {log}");
+    assert_eq!(inbox(&peer_data.0, "bob@six.test").len(), 1);
+}
+
+/// RFC 8305 (happy eyeballs): an MX host with AAAA and A records is tried
+/// over IPv6 first; when IPv6 fails (here refused at once, as with no
+/// route) the IPv4 address takes the mail in the same attempt.
+#[test]
+fn mx_ipv6_first_then_ipv4_in_the_same_attempt() {
+    let peer_data = TempDir::new("dlv-dual-peer");
+    add_user(&peer_data.0, "bob@dual.test", "bob-pw");
+    // The peer listens on 127.0.0.1 only: ::1 at its port refuses.
+    let peer = Server::start(&peer_data.0, &[]);
+    let dns = Dns::start(
+        vec![
+            ("dual.test", Rr::Mx(10, "mx.dual.test")),
+            ("mx.dual.test", Rr::A(Ipv4Addr::LOCALHOST)),
+            ("mx.dual.test", Rr::Aaaa(Ipv6Addr::LOCALHOST)),
+        ],
+        &[],
+    );
+    let data = TempDir::new("dlv-dual");
+    add_user(&data.0, "alice@home.arpa", "alice-pw");
+    let port = peer.port("smtp").to_string();
+    let server = Server::start(
+        &data.0,
+        &["--dns-server", &dns.flag(), "--smtp-port-out", &port],
+    );
+    submit(
+        &server,
+        "alice@home.arpa",
+        &["bob@dual.test"],
+        "Subject: either way\r\n\r\nhello\r\n",
+    );
+    server.wait_for_log("status=sent");
+    let log = server.log();
+    let tried6 = log
+        .find(&format!("connect to mx.dual.test[::1]:{port}"))
+        .unwrap_or_else(|| panic!("IPv6 was not tried: {log}"));
+    let sent4 = log
+        .find("relay=mx.dual.test[127.0.0.1]")
+        .unwrap_or_else(|| panic!("not delivered over IPv4: {log}"));
+    assert!(tried6 < sent4, "{log}");
+    assert!(log.contains("; trying IPv4"), "{log}");
+    assert!(!log.contains("status=deferred"), "one attempt: {log}");
+    assert_eq!(inbox(&peer_data.0, "bob@dual.test").len(), 1);
 }
 
 /// (b) Delivery to Postfix's smtp-sink, a real peer written by others.

@@ -16,25 +16,25 @@ pub struct ServeArgs {
     /// name used in greetings, Received: headers and the self-signed certificate [env SMOLMAIL_HOSTNAME; default: the system host name]
     #[argh(option)]
     pub hostname: Option<String>,
-    /// SMTP (MTA) listen address or "off" [env SMOLMAIL_SMTP; default 0.0.0.0:25]
+    /// SMTP (MTA) listen address or "off" [env SMOLMAIL_SMTP; default [::]:25, IPv6 and IPv4]
     #[argh(option)]
     pub smtp: Option<String>,
-    /// submission with STARTTLS listen address or "off" [env SMOLMAIL_SUBMISSION; default 0.0.0.0:587]
+    /// submission with STARTTLS listen address or "off" [env SMOLMAIL_SUBMISSION; default [::]:587, IPv6 and IPv4]
     #[argh(option)]
     pub submission: Option<String>,
-    /// submission with implicit TLS listen address or "off" [env SMOLMAIL_SUBMISSIONS; default 0.0.0.0:465]
+    /// submission with implicit TLS listen address or "off" [env SMOLMAIL_SUBMISSIONS; default [::]:465, IPv6 and IPv4]
     #[argh(option)]
     pub submissions: Option<String>,
-    /// IMAP listen address or "off" [env SMOLMAIL_IMAP; default 0.0.0.0:143]
+    /// IMAP listen address or "off" [env SMOLMAIL_IMAP; default [::]:143, IPv6 and IPv4]
     #[argh(option)]
     pub imap: Option<String>,
-    /// IMAP with implicit TLS listen address or "off" [env SMOLMAIL_IMAPS; default 0.0.0.0:993]
+    /// IMAP with implicit TLS listen address or "off" [env SMOLMAIL_IMAPS; default [::]:993, IPv6 and IPv4]
     #[argh(option)]
     pub imaps: Option<String>,
-    /// POP3 listen address or "off" [env SMOLMAIL_POP3; default 0.0.0.0:110]
+    /// POP3 listen address or "off" [env SMOLMAIL_POP3; default [::]:110, IPv6 and IPv4]
     #[argh(option)]
     pub pop3: Option<String>,
-    /// POP3 with implicit TLS listen address or "off" [env SMOLMAIL_POP3S; default 0.0.0.0:995]
+    /// POP3 with implicit TLS listen address or "off" [env SMOLMAIL_POP3S; default [::]:995, IPv6 and IPv4]
     #[argh(option)]
     pub pop3s: Option<String>,
     /// added to every default port, e.g. 10000 gives 10025, 10587... so an unprivileged user can try smolmail [env SMOLMAIL_PORT_OFFSET; default 0]
@@ -121,4 +121,7 @@ pub struct ServeArgs {
     /// how long a successful login is remembered so the same password skips hashing, s/m/h suffix, 0 turns it off [env SMOLMAIL_AUTH_CACHE_TTL; default 1h]
     #[argh(option)]
     pub auth_cache_ttl: Option<String>,
+    /// which IP versions outbound SMTP uses: both (IPv6 first, falling back to IPv4), 4 (for an IPv6 without reverse DNS, which providers reject) or 6 [env SMOLMAIL_OUTBOUND_IP; default both]
+    #[argh(option)]
+    pub outbound_ip: Option<String>,
 }

@@ -30,6 +30,41 @@ pub struct DeliveryConfig {
     pub max_outbound_per_destination: u32,
     /// Queue entries beyond which SMTP refuses remote recipients.
     pub max_queue: u32,
+    /// The IP versions outbound connections use (`--outbound-ip`).
+    pub outbound_ip: OutboundIp,
+}
+
+/// `--outbound-ip`: which address families delivery connects over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutboundIp {
+    /// IPv6 first, IPv4 as the fallback (RFC 8305's preference).
+    #[default]
+    Both,
+    /// IPv4 only: for a home whose IPv6 has no reverse DNS, which big
+    /// providers reject mail from.
+    V4,
+    /// IPv6 only.
+    V6,
+}
+
+impl OutboundIp {
+    pub fn parse(text: &str) -> Result<OutboundIp, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "both" | "any" => Ok(OutboundIp::Both),
+            "4" | "ipv4" => Ok(OutboundIp::V4),
+            "6" | "ipv6" => Ok(OutboundIp::V6),
+            _ => Err("expected 4, 6 or both".into()),
+        }
+    }
+
+    /// Whether an address of this family may be connected to.
+    pub fn allows(self, ip: IpAddr) -> bool {
+        match self {
+            OutboundIp::Both => true,
+            OutboundIp::V4 => ip.is_ipv4(),
+            OutboundIp::V6 => ip.is_ipv6(),
+        }
+    }
 }
 
 /// Longest wait between two attempts (Postfix's maximal_backoff_time).
@@ -48,6 +83,7 @@ impl Default for DeliveryConfig {
             max_outbound: 20,
             max_outbound_per_destination: 5,
             max_queue: 10_000,
+            outbound_ip: OutboundIp::Both,
         }
     }
 }
@@ -191,6 +227,9 @@ pub(super) fn resolve_delivery(
         env,
     )?;
     d.max_queue = count(&args.max_queue, "max-queue", d.max_queue, env)?;
+    if let Some(raw) = pick(&args.outbound_ip, "outbound-ip", env) {
+        d.outbound_ip = OutboundIp::parse(&raw.value).map_err(|e| raw.error(e))?;
+    }
     Ok(d)
 }
 

@@ -2,8 +2,15 @@
 //! and `--port-offset`, the `HOST:PORT`/`off` syntax, and the check that no
 //! two services share an address. Apart from the rest of the settings
 //! because the server's binding code reads only this.
+//!
+//! Every service listens on `[::]:PORT` unless told otherwise: one
+//! dual-stack socket answers IPv6 and IPv4 clients alike (IPv4 ones arrive
+//! as `::ffff:a.b.c.d`, RFC 4291 §2.5.5.2, which `net::ClientAddr` maps
+//! back), as Postfix's `inet_protocols = all` and Dovecot's `listen = *, ::`
+//! do. On a kernel without IPv6 the server falls back to `0.0.0.0:PORT`
+//! (`server::bind`).
 
-use std::net::SocketAddr;
+use std::net::{Ipv6Addr, SocketAddr};
 
 use super::{ConfigError, ServeArgs, pick};
 
@@ -97,7 +104,7 @@ pub(super) fn resolve_listen(
             match pick(flag, service.name(), env) {
                 Some(raw) => parse_listen(&raw.value).map_err(|e| raw.error(e)),
                 None => match default_port {
-                    Some(port) => Ok(Some(SocketAddr::from(([0, 0, 0, 0], port)))),
+                    Some(port) => Ok(Some(all_interfaces(port))),
                     None => Err(ConfigError(format!(
                         "--port-offset={port_offset} pushes the {} port past 65535",
                         service.name()
@@ -118,7 +125,13 @@ pub(super) fn resolve_listen(
     Ok(listen)
 }
 
-/// `off`, `HOST:PORT`, `[IPv6]:PORT`, `:PORT` or `PORT` (all IPv4 interfaces).
+/// Every interface, IPv6 and IPv4: `[::]:port`, dual-stack.
+pub fn all_interfaces(port: u16) -> SocketAddr {
+    SocketAddr::from((Ipv6Addr::UNSPECIFIED, port))
+}
+
+/// `off`, `HOST:PORT`, `[IPv6]:PORT`, `:PORT` or `PORT` (every interface,
+/// IPv6 and IPv4, as the defaults).
 pub fn parse_listen(text: &str) -> Result<Option<SocketAddr>, String> {
     let text = text.trim();
     if text.eq_ignore_ascii_case("off") {
@@ -130,7 +143,7 @@ pub fn parse_listen(text: &str) -> Result<Option<SocketAddr>, String> {
         let port = port_only
             .parse::<u16>()
             .map_err(|_| format!("port {port_only} is not 0 to 65535"))?;
-        return Ok(Some(SocketAddr::from(([0, 0, 0, 0], port))));
+        return Ok(Some(all_interfaces(port)));
     }
     if let Some(rest) = text.strip_prefix("localhost:") {
         let port = rest

@@ -23,7 +23,8 @@ mod tests;
 pub use args::ServeArgs;
 use delivery::resolve_delivery;
 pub use delivery::{
-    DeliveryConfig, MAX_RETRY, Relay, Route, RouteTarget, Secret, parse_duration, parse_host_port,
+    DeliveryConfig, MAX_RETRY, OutboundIp, Relay, Route, RouteTarget, Secret, parse_duration,
+    parse_host_port,
 };
 pub use listen::{Listen, Service, parse_listen};
 
@@ -80,6 +81,17 @@ impl Cidr {
                 .filter(|p| *p <= max)
                 .ok_or_else(|| format!("prefix length {p:?} must be 0 to {max}"))?,
         };
+        // An IPv4 network written IPv4-mapped (`::ffff:10.0.0.0/104`) is
+        // that IPv4 network: clients are matched in canonical form
+        // (`ClientAddr`), where such an address is IPv4.
+        if let (IpAddr::V6(v6), 96..) = (addr, prefix)
+            && let Some(v4) = v6.to_ipv4_mapped()
+        {
+            return Ok(Cidr {
+                addr: IpAddr::V4(v4),
+                prefix: prefix - 96,
+            });
+        }
         Ok(Cidr { addr, prefix })
     }
 

@@ -19,10 +19,14 @@ type Case = (ServeArgs, Vec<(&'static str, &'static str)>, &'static str);
 #[test]
 fn defaults() {
     let c = resolve(ServeArgs::default(), &[("HOME", "/home/u")]).unwrap();
-    assert_eq!(c.listen.smtp, Some("0.0.0.0:25".parse().unwrap()));
-    assert_eq!(c.listen.pop3s, Some("0.0.0.0:995".parse().unwrap()));
+    // Dual-stack by default: IPv6 and IPv4 on one socket (issue #21).
+    assert_eq!(c.listen.smtp, Some("[::]:25".parse().unwrap()));
+    assert_eq!(c.listen.pop3s, Some("[::]:995".parse().unwrap()));
     assert_eq!(c.max_message_size, 25 << 20);
     assert!(c.is_trusted("127.0.0.1".parse().unwrap()));
+    assert!(c.is_trusted("::1".parse().unwrap()));
+    assert!(c.is_trusted("::ffff:127.0.0.1".parse().unwrap()));
+    assert!(!c.is_trusted("2001:db8::1".parse().unwrap()));
     assert!(!c.is_trusted("192.168.1.5".parse().unwrap()));
     assert_eq!(c.tls_files, None);
 }
@@ -50,7 +54,7 @@ fn port_offset_moves_defaults_only() {
         ..Default::default()
     };
     let c = resolve(args, &[]).unwrap();
-    assert_eq!(c.listen.smtp.unwrap().port(), 10025);
+    assert_eq!(c.listen.smtp, Some("[::]:10025".parse().unwrap()));
     assert_eq!(c.listen.submission.unwrap().port(), 10587);
     assert_eq!(c.listen.pop3.unwrap().port(), 1110);
 }
@@ -60,7 +64,7 @@ fn listen_forms() {
     assert_eq!(parse_listen("off").unwrap(), None);
     assert_eq!(
         parse_listen("2525").unwrap(),
-        Some("0.0.0.0:2525".parse().unwrap())
+        Some("[::]:2525".parse().unwrap())
     );
     assert_eq!(
         parse_listen("[::1]:25").unwrap(),
@@ -233,6 +237,14 @@ fn bad_values_name_their_origin() {
 
 #[test]
 fn cidr_matching() {
+    // IPv6 networks, and IPv4 ones written IPv4-mapped, match canonically.
+    let lan6 = Cidr::parse("2001:db8:1::/48").unwrap();
+    assert!(lan6.contains("2001:db8:1:2::7".parse().unwrap()));
+    assert!(!lan6.contains("2001:db8:2::7".parse().unwrap()));
+    let mapped = Cidr::parse("::ffff:10.0.0.0/104").unwrap();
+    assert_eq!(mapped.to_string(), "10.0.0.0/8");
+    assert!(mapped.contains("10.9.8.7".parse().unwrap()));
+    assert!(mapped.contains("::ffff:10.9.8.7".parse().unwrap()));
     let net = Cidr::parse("192.168.1.0/24").unwrap();
     assert!(net.contains("192.168.1.77".parse().unwrap()));
     assert!(net.contains("::ffff:192.168.1.77".parse().unwrap()));
@@ -287,6 +299,7 @@ fn delivery_settings() {
         ("SMOLMAIL_QUEUE_LIFETIME", "2d"),
         ("SMOLMAIL_DELAY_WARNING", "off"),
         ("SMOLMAIL_MAX_OUTBOUND", "3"),
+        ("SMOLMAIL_OUTBOUND_IP", "4"),
     ];
     let d = resolve(args, &env).unwrap().delivery;
     let relay = d.relay.unwrap();
@@ -305,6 +318,7 @@ fn delivery_settings() {
     assert_eq!(d.queue_lifetime, Duration::from_secs(2 * 86_400));
     assert_eq!(d.delay_warning, None);
     assert_eq!(d.max_outbound, 3);
+    assert_eq!(d.outbound_ip, crate::config::OutboundIp::V4);
     let args = ServeArgs {
         relay_host: Some("smtp.example.net:465".into()),
         relay_tls: Some("starttls".into()),
@@ -401,6 +415,14 @@ fn delivery_bad_values_name_their_origin() {
             },
             vec![],
             "--smtp-port-out=\"0\": must be a port",
+        ),
+        (
+            ServeArgs {
+                outbound_ip: Some("5".into()),
+                ..Default::default()
+            },
+            vec![],
+            "--outbound-ip=\"5\": expected 4, 6 or both",
         ),
         (
             ServeArgs {

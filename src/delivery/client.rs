@@ -101,6 +101,53 @@ impl HopError {
     }
 }
 
+/// A TCP connection to `hop`, or, given `v4`, an IPv4 address of the same
+/// host, to whichever answers first (happy eyeballs,
+/// `net::connect_racing`): the stream and the hop it reached. On failure,
+/// the error of each address tried.
+pub async fn reach<'h>(
+    hop: &'h Hop,
+    v4: Option<&'h Hop>,
+) -> Result<(Stream, &'h Hop), Vec<HopError>> {
+    match v4 {
+        None => match net::connect(&[hop.addr], CONNECT).await {
+            Ok(io) => Ok((io, hop)),
+            Err(e) => Err(vec![unreached(hop, &e.error)]),
+        },
+        Some(v4) => match net::connect_racing(hop.addr, v4.addr, net::HEAD_START, CONNECT).await {
+            Ok((io, addr, lost)) => {
+                if addr == v4.addr {
+                    // Worth a line: IPv6 is broken somewhere on the way.
+                    match lost {
+                        Some(e) => log::info!(
+                            "delivery: connect to {}: {}; trying IPv4",
+                            hop.label(),
+                            e.error
+                        ),
+                        None => log::info!(
+                            "delivery: {} did not answer within {:?}; connected over IPv4",
+                            hop.label(),
+                            net::HEAD_START
+                        ),
+                    }
+                    return Ok((io, v4));
+                }
+                Ok((io, hop))
+            }
+            Err([e6, e4]) => Err(vec![unreached(hop, &e6.error), unreached(v4, &e4.error)]),
+        },
+    }
+}
+
+/// No TCP connection to `hop`.
+fn unreached(hop: &Hop, error: &std::io::Error) -> HopError {
+    HopError {
+        text: format!("connect to {}: {error}", hop.label()),
+        tls_failed: false,
+        reached: false,
+    }
+}
+
 /// The session died mid-transaction (I/O error, timeout, bad reply).
 #[derive(Debug, Clone)]
 pub struct Broken(pub String);
@@ -145,11 +192,17 @@ impl Session {
     ) -> Result<Session, HopError> {
         let io = net::connect(&[hop.addr], CONNECT)
             .await
-            .map_err(|e| HopError {
-                text: format!("connect to {}: {}", hop.label(), e.error),
-                tls_failed: false,
-                reached: false,
-            })?;
+            .map_err(|e| unreached(hop, &e.error))?;
+        Session::over(io, hop, transport, plain_only).await
+    }
+
+    /// Greeting, EHLO, TLS and AUTH over a connected stream.
+    pub async fn over(
+        io: Stream,
+        hop: &Hop,
+        transport: &Transport,
+        plain_only: bool,
+    ) -> Result<Session, HopError> {
         let mut session = Session {
             io,
             buf: Vec::with_capacity(1024),

@@ -6,11 +6,17 @@
 //! a domain without MX records is its own mail host (the implicit MX); a
 //! null MX (RFC 7505) means the domain takes no mail at all; our own name
 //! in the list cuts it at our preference, so mail never loops back.
+//!
+//! Each host's addresses are tried IPv6 first, alternating with IPv4
+//! (RFC 8305 §4; RFC 5321 §5.1 leaves the order within a host to the
+//! client), limited to the families `--outbound-ip` allows. A dead IPv6
+//! path costs little: `runner::jobs` races the IPv4 address after a short
+//! head start.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use super::client::Hop;
-use crate::config::{DeliveryConfig, RouteTarget};
+use crate::config::{DeliveryConfig, OutboundIp, RouteTarget};
 use crate::net::dns::{Answer, Qtype, Record, Resolver};
 
 /// MX hosts tried per delivery (Postfix's smtp_mx_session_limit is 2,
@@ -165,12 +171,50 @@ fn random() -> u32 {
     u32::from_ne_bytes(b)
 }
 
+/// The addresses `allowed` lets us use, IPv6 first, then alternating
+/// families (RFC 8305 §4), each family in the order the lookup gave.
+pub fn order_addresses(addresses: &[IpAddr], allowed: OutboundIp) -> Vec<IpAddr> {
+    let (v6, v4): (Vec<IpAddr>, Vec<IpAddr>) = addresses
+        .iter()
+        .copied()
+        .filter(|ip| allowed.allows(*ip))
+        .partition(|ip| ip.is_ipv6());
+    let mut out = Vec::with_capacity(v6.len() + v4.len());
+    let (mut v6, mut v4) = (v6.into_iter(), v4.into_iter());
+    loop {
+        match (v6.next(), v4.next()) {
+            (None, None) => return out,
+            (a, b) => out.extend(a.into_iter().chain(b)),
+        }
+    }
+}
+
+/// Why a host's addresses are all of the wrong family.
+fn family_excluded(host: &str, allowed: OutboundIp) -> String {
+    let family = if allowed == OutboundIp::V6 {
+        "IPv6"
+    } else {
+        "IPv4"
+    };
+    format!("{host} has no {family} address (--outbound-ip)")
+}
+
 /// Addresses of a named host (relay, `--route`): as every client looks a
-/// name up (`net::resolve`: IP literal, /etc/hosts, localhost, DNS).
-async fn host_addresses(resolver: &Resolver, host: &str) -> Result<Vec<IpAddr>, RouteError> {
-    crate::net::resolve(host, resolver)
+/// name up (`net::resolve`: IP literal, /etc/hosts, localhost, DNS), in
+/// the order and families of [`order_addresses`].
+async fn host_addresses(
+    resolver: &Resolver,
+    host: &str,
+    allowed: OutboundIp,
+) -> Result<Vec<IpAddr>, RouteError> {
+    let found = crate::net::resolve(host, resolver)
         .await
-        .map_err(|e| RouteError::temporary(e.to_string()))
+        .map_err(|e| RouteError::temporary(e.to_string()))?;
+    let usable = order_addresses(&found, allowed);
+    if usable.is_empty() {
+        return Err(RouteError::temporary(family_excluded(host, allowed)));
+    }
+    Ok(usable)
 }
 
 fn hops_for(name: &str, addresses: &[IpAddr], port: u16) -> Vec<Hop> {
@@ -195,24 +239,28 @@ pub async fn hops(
             let Some(relay) = &config.relay else {
                 return Err(RouteError::temporary("no relay host configured".into()));
             };
-            let addresses = host_addresses(resolver, &relay.host).await?;
+            let addresses = host_addresses(resolver, &relay.host, config.outbound_ip).await?;
             Ok(hops_for(&relay.host, &addresses, relay.port))
         }
         Dest::Host { host, port } => {
-            let addresses = host_addresses(resolver, host).await?;
+            let addresses = host_addresses(resolver, host, config.outbound_ip).await?;
             Ok(hops_for(host, &addresses, *port))
         }
+        Dest::Literal(ip) if !config.outbound_ip.allows(*ip) => Err(RouteError::temporary(
+            family_excluded(&format!("[{ip}]"), config.outbound_ip),
+        )),
         Dest::Literal(ip) => Ok(hops_for(&ip.to_string(), &[*ip], config.smtp_port_out)),
-        Dest::Mx(domain) => mx_hops(domain, config.smtp_port_out, resolver, me).await,
+        Dest::Mx(domain) => mx_hops(domain, config, resolver, me).await,
     }
 }
 
 async fn mx_hops(
     domain: &str,
-    port: u16,
+    config: &DeliveryConfig,
     resolver: &Resolver,
     me: &str,
 ) -> Result<Vec<Hop>, RouteError> {
+    let port = config.smtp_port_out;
     if !domain.is_ascii() {
         // The DNS wants A-labels (RFC 5891); this build has no IDNA mapping.
         // A relay host can still take such mail (with SMTPUTF8).
@@ -244,7 +292,15 @@ async fn mx_hops(
             Ok(addresses) if addresses.is_empty() => {
                 trouble = Some(format!("MX host {name} of {domain} has no address"));
             }
-            Ok(addresses) => {
+            Ok(found) => {
+                let addresses = order_addresses(&found, config.outbound_ip);
+                if addresses.is_empty() {
+                    trouble = Some(format!(
+                        "MX host {}",
+                        family_excluded(name, config.outbound_ip)
+                    ));
+                    continue;
+                }
                 let room = MAX_ADDRESSES - hops.len();
                 hops.extend(hops_for(
                     name,
@@ -273,6 +329,27 @@ async fn mx_hops(
 mod tests {
     use super::*;
     use crate::config::{Relay, Route};
+
+    /// RFC 8305 §4: IPv6 first, then alternating families; `--outbound-ip`
+    /// drops a family.
+    #[test]
+    fn addresses_ipv6_first_alternating_within_outbound_ip() {
+        let ips = |t: &str| -> Vec<IpAddr> { t.split(' ').map(|a| a.parse().unwrap()).collect() };
+        let found = ips("192.0.2.1 192.0.2.2 192.0.2.3 2001:db8::1 2001:db8::2");
+        assert_eq!(
+            order_addresses(&found, OutboundIp::Both),
+            ips("2001:db8::1 192.0.2.1 2001:db8::2 192.0.2.2 192.0.2.3")
+        );
+        assert_eq!(
+            order_addresses(&found, OutboundIp::V4),
+            ips("192.0.2.1 192.0.2.2 192.0.2.3")
+        );
+        assert_eq!(
+            order_addresses(&found, OutboundIp::V6),
+            ips("2001:db8::1 2001:db8::2")
+        );
+        assert!(order_addresses(&ips("2001:db8::1"), OutboundIp::V4).is_empty());
+    }
 
     fn mx(preference: u16, exchange: &str) -> Record {
         Record::Mx {

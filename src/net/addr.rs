@@ -58,6 +58,18 @@ impl ClientAddr {
     }
 }
 
+impl ClientAddr {
+    /// The address as RFC 5321 writes it in a Received header's TCP-info
+    /// (§4.4) and a domain literal (§4.1.3): `[192.0.2.1]`, or with the
+    /// `IPv6:` tag, `[IPv6:2001:db8::1]`.
+    pub fn literal(self) -> String {
+        match self.0 {
+            IpAddr::V4(v4) => format!("[{v4}]"),
+            IpAddr::V6(v6) => format!("[IPv6:{v6}]"),
+        }
+    }
+}
+
 impl From<IpAddr> for ClientAddr {
     fn from(ip: IpAddr) -> ClientAddr {
         ClientAddr::new(ip)
@@ -108,6 +120,12 @@ mod tests {
             assert!(!client(remote).is_loopback(), "{remote}");
             assert!(!client(remote).may_login_without_tls(), "{remote}");
         }
+    }
+
+    #[test]
+    fn rfc5321_address_literals() {
+        assert_eq!(client("::ffff:192.0.2.7").literal(), "[192.0.2.7]");
+        assert_eq!(client("2001:db8::1").literal(), "[IPv6:2001:db8::1]");
     }
 
     #[test]

@@ -8,14 +8,20 @@
 //! loopback even without the file (RFC 6761 §6.3); anything else goes to
 //! the DNS. [`connect`] tries the addresses in order, each within a time
 //! limit. (MX hosts are looked up in the DNS only, as their names come
-//! from the DNS: `delivery::route`.)
+//! from the DNS: `delivery::route`.) [`connect_racing`] is the happy
+//! eyeballs of RFC 8305 for one IPv6 and one IPv4 address of a host, so a
+//! home whose IPv6 has no working route loses a fraction of a second, not
+//! a whole connect timeout.
 
 use std::fmt;
+use std::future::Future;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
+use std::pin::{Pin, pin};
+use std::task::Poll;
 use std::time::Duration;
 
-use smol::Async;
+use smol::{Async, Timer};
 
 use super::dns::{DnsError, Resolver};
 use super::{Stream, timed, timed_out};
@@ -121,6 +127,74 @@ pub async fn connect(addrs: &[SocketAddr], limit: Duration) -> Result<Stream, Co
     Err(last)
 }
 
+/// RFC 8305 §5's "Connection Attempt Delay": long enough for a working
+/// IPv6 path to answer first, short enough that a dead one is barely felt.
+pub const HEAD_START: Duration = Duration::from_millis(300);
+
+/// Races two addresses of one host (RFC 8305 §5): `first` (the IPv6 one)
+/// alone for `head_start`, then, or at once if `first` fails sooner (no
+/// route), `second` as well; the first connection made wins and the other
+/// attempt is dropped. Each attempt has `limit`. With the stream comes the
+/// address it reached and, when `second` won after `first` failed,
+/// `first`'s error (worth a log line: IPv6 is broken here). On failure,
+/// both errors.
+pub async fn connect_racing(
+    first: SocketAddr,
+    second: SocketAddr,
+    head_start: Duration,
+    limit: Duration,
+) -> Result<(Stream, SocketAddr, Option<ConnectError>), [ConnectError; 2]> {
+    let attempt = |addr| timed(limit, timed_out, Async::<TcpStream>::connect(addr));
+    let mut a = pin!(attempt(first));
+    let mut b = pin!(attempt(second));
+    let mut start = Timer::after(head_start);
+    let (mut a_err, mut b_err, mut b_started) = (None, None, false);
+    let won = std::future::poll_fn(|cx| {
+        if a_err.is_none()
+            && let Poll::Ready(r) = a.as_mut().poll(cx)
+        {
+            match r {
+                Ok(tcp) => return Poll::Ready(Some((tcp, first))),
+                Err(e) => a_err = Some(e),
+            }
+        }
+        if !b_started && (a_err.is_some() || Pin::new(&mut start).poll(cx).is_ready()) {
+            b_started = true;
+        }
+        if b_started
+            && b_err.is_none()
+            && let Poll::Ready(r) = b.as_mut().poll(cx)
+        {
+            match r {
+                Ok(tcp) => return Poll::Ready(Some((tcp, second))),
+                Err(e) => b_err = Some(e),
+            }
+        }
+        if a_err.is_some() && b_err.is_some() {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
+    .await;
+    match won {
+        Some((tcp, addr)) => {
+            let _ = tcp.get_ref().set_nodelay(true);
+            let lost = a_err.map(|error| ConnectError {
+                addr: Some(first),
+                error,
+            });
+            Ok((Stream::Plain(tcp), addr, lost))
+        }
+        None => {
+            let error = |addr, e: Option<io::Error>| ConnectError {
+                addr: Some(addr),
+                error: e.unwrap_or_else(timed_out),
+            };
+            Err([error(first, a_err), error(second, b_err)])
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,6 +233,77 @@ mod tests {
                     .starts_with("cannot look nowhere.invalid up: "),
                 "{err}"
             );
+        });
+    }
+
+    /// A listener whose accept queue is full: further SYNs are dropped,
+    /// so a connect to it neither succeeds nor fails (a dead route).
+    fn black_hole() -> (std::net::TcpListener, SocketAddr, Vec<std::net::TcpStream>) {
+        let listener = std::net::TcpListener::bind("[::1]:0").unwrap();
+        // SAFETY: shrinks the backlog of a socket this test owns.
+        assert_eq!(
+            unsafe { libc::listen(std::os::fd::AsRawFd::as_raw_fd(&listener), 0) },
+            0
+        );
+        let addr = listener.local_addr().unwrap();
+        let fill: Vec<_> = (0..4)
+            .filter_map(|_| {
+                std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()
+            })
+            .collect();
+        (listener, addr, fill)
+    }
+
+    /// RFC 8305 §5: a silent IPv6 address gives way to IPv4 after the head
+    /// start; one that fails at once (no listener: a refusal, like "no
+    /// route") gives way at once; a working IPv6 address wins.
+    #[test]
+    fn happy_eyeballs_falls_back_to_ipv4() {
+        let v4 = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let v4_addr = v4.local_addr().unwrap();
+        let v6 = std::net::TcpListener::bind("[::1]:0").unwrap();
+        let v6_addr = v6.local_addr().unwrap();
+        let closed6 = std::net::TcpListener::bind("[::1]:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let (_hole, silent6, _fill) = black_hole();
+        let limit = Duration::from_secs(20);
+        smol::block_on(async {
+            let t = std::time::Instant::now();
+            let (_, won, lost) = connect_racing(silent6, v4_addr, HEAD_START, limit)
+                .await
+                .unwrap();
+            assert_eq!(won, v4_addr);
+            assert!(lost.is_none(), "the silent address had not failed yet");
+            let took = t.elapsed();
+            assert!(
+                took >= HEAD_START && took < Duration::from_secs(2),
+                "{took:?}"
+            );
+
+            let t = std::time::Instant::now();
+            let (_, won, lost) = connect_racing(closed6, v4_addr, Duration::from_secs(10), limit)
+                .await
+                .unwrap();
+            assert_eq!(won, v4_addr);
+            assert_eq!(lost.unwrap().addr, Some(closed6));
+            assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+
+            let (_, won, _) = connect_racing(v6_addr, v4_addr, HEAD_START, limit)
+                .await
+                .unwrap();
+            assert_eq!(won, v6_addr);
+
+            let closed4 = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap();
+            let [e6, e4] = connect_racing(closed6, closed4, HEAD_START, limit)
+                .await
+                .err()
+                .unwrap();
+            assert_eq!((e6.addr, e4.addr), (Some(closed6), Some(closed4)));
         });
     }
 

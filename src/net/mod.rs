@@ -35,7 +35,9 @@ use std::time::Duration;
 
 pub use addr::ClientAddr;
 pub use budget::{Budget, Reservation};
-pub use connect::{ConnectError, ResolveError, connect, hosts_lookup, resolve};
+pub use connect::{
+    ConnectError, HEAD_START, ResolveError, connect, connect_racing, hosts_lookup, resolve,
+};
 pub use input::{Input, ReadError};
 pub use output::Output;
 pub use stream::{Stream, starttls};

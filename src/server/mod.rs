@@ -11,11 +11,12 @@
 //! the TLS certificate; SIGTERM/SIGINT stop accepting, give open sessions a
 //! moment to finish, then let every queued store write commit before exit.
 
+mod bind;
 mod fds;
 mod limits;
 mod refusals;
 
-use std::io::{self, ErrorKind};
+use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::rc::Rc;
 use std::time::Duration;
@@ -24,6 +25,7 @@ use smol::io::AsyncWriteExt;
 use smol::stream::StreamExt;
 use smol::{Async, LocalExecutor, Timer};
 
+pub use bind::bind;
 pub use limits::{Limits, Refusal, Share, Slot};
 use refusals::Refusals;
 
@@ -35,37 +37,6 @@ use crate::tls::Tls;
 
 /// How long open sessions get to finish after SIGTERM.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-
-/// Binds every enabled listener. Errors say which flag and what to do.
-pub fn bind(config: &Config) -> Result<Vec<(Service, Async<TcpListener>)>, String> {
-    let mut listeners = Vec::new();
-    for (service, addr) in config.listen.services() {
-        let Some(addr) = addr else { continue };
-        let listener =
-            Async::<TcpListener>::bind(addr).map_err(|e| bind_error(service, addr, &e))?;
-        listeners.push((service, listener));
-    }
-    Ok(listeners)
-}
-
-fn bind_error(service: Service, addr: SocketAddr, e: &io::Error) -> String {
-    let flag = format!("--{} {addr}", service.name());
-    match e.kind() {
-        ErrorKind::PermissionDenied if addr.port() < 1024 => format!(
-            "cannot listen on {addr} ({flag}): ports below 1024 need root or the CAP_NET_BIND_SERVICE capability \
-             (sudo setcap cap_net_bind_service=+ep PATH-TO-smolmail), or move every port up with --port-offset 10000"
-        ),
-        ErrorKind::AddrInUse => format!(
-            "cannot listen on {addr} ({flag}): the address is in use by another program (Postfix or Dovecot? see `ss -ltnp`); \
-             stop it or give --{} another address or \"off\"",
-            service.name()
-        ),
-        ErrorKind::AddrNotAvailable => {
-            format!("cannot listen on {addr} ({flag}): no network interface has that address")
-        }
-        _ => format!("cannot listen on {addr} ({flag}): {e}"),
-    }
-}
 
 /// Runs the server until SIGTERM/SIGINT.
 pub fn run(config: Config) -> Result<(), String> {
@@ -195,7 +166,11 @@ async fn accept_loop(
 ) {
     loop {
         let (tcp, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
+            // From here on the client is its canonical address: on the
+            // dual-stack listener an IPv4 client arrives as ::ffff:a.b.c.d,
+            // and every log line, rule and Received header must see
+            // a.b.c.d (issue #21).
+            Ok((tcp, peer)) => (tcp, canonical(peer)),
             Err(e) => {
                 // EMFILE and friends: back off instead of spinning.
                 log::warn!("{}: accept failed: {e}", service.name());
@@ -222,6 +197,11 @@ async fn accept_loop(
     }
 }
 
+/// `addr` with an IPv4-mapped address as the IPv4 one (`ClientAddr`).
+fn canonical(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(ClientAddr::from(addr).ip(), addr.port())
+}
+
 /// Sets the connection up (TLS first on implicit-TLS ports) and runs the
 /// service's session on it.
 async fn connection(
@@ -232,7 +212,7 @@ async fn connection(
     id: u64,
 ) {
     let _ = tcp.get_ref().set_nodelay(true);
-    let local = tcp.get_ref().local_addr().unwrap_or(peer);
+    let local = tcp.get_ref().local_addr().map_or(peer, canonical);
     log::info!("[{id}] {}: connect from {peer}", service.name());
     let mut stream = Stream::Plain(tcp);
     if service.implicit_tls() {

@@ -31,9 +31,9 @@ impl Session {
             protocol.push('A');
         }
         let mut h = format!(
-            "Return-Path: <{}>\r\nReceived: from {helo} ([{}])\r\n\tby {} (smolmail) with {protocol} id {}",
+            "Return-Path: <{}>\r\nReceived: from {helo} ({})\r\n\tby {} (smolmail) with {protocol} id {}",
             tx.sender.address(),
-            self.peer.ip().to_canonical(),
+            crate::net::ClientAddr::from(self.peer).literal(),
             self.hostname(),
             tx.queue_id
         );

@@ -9,7 +9,9 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use super::{Attempt, Job, Msg, Runner};
-use crate::delivery::client::{Envelope, Hop, HopError, RcptSpec, Session, TlsPolicy, Transport};
+use crate::delivery::client::{
+    self, Envelope, Hop, HopError, RcptSpec, Session, TlsPolicy, Transport,
+};
 use crate::delivery::route::{self, Dest, RouteError};
 use crate::delivery::{Kind, Verdict};
 use crate::store::QueueEntry;
@@ -289,8 +291,29 @@ async fn connect(hops: &[Hop], transport: &Transport) -> Result<Session, HopErro
         );
         Ok(s)
     };
-    for hop in hops {
-        match Session::connect(hop, transport, false).await {
+    let mut next = 0;
+    while let Some(first) = hops.get(next) {
+        next += 1;
+        // An IPv6 address followed by an IPv4 one of the same host: race
+        // them (RFC 8305), so a dead IPv6 route costs a fraction of a second.
+        let v4 = hops
+            .get(next)
+            .filter(|h| first.addr.is_ipv6() && h.addr.is_ipv4() && h.name == first.name);
+        let (io, hop) = match client::reach(first, v4).await {
+            Ok(reached) => reached,
+            Err(errors) => {
+                next += usize::from(v4.is_some());
+                for e in errors {
+                    log::info!("delivery: {}", e.text);
+                    keep(&mut last, e);
+                }
+                continue;
+            }
+        };
+        if v4.is_some_and(|v4| v4 == hop) {
+            next += 1; // IPv4 won: the IPv6 attempt was given up with it
+        }
+        match Session::over(io, hop, transport, false).await {
             Ok(s) => return opened(s),
             Err(e) if e.tls_failed && transport.policy == TlsPolicy::Opportunistic => {
                 log::info!(

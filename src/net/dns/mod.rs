@@ -302,8 +302,10 @@ impl Resolver {
         Err(last)
     }
 
-    /// A then AAAA addresses of `host`: IPv4 first, since many home
-    /// networks have no IPv6 route. `Ok(empty)` when the name has none.
+    /// A then AAAA addresses of `host`, IPv4 first, for clients without
+    /// a fallback (the fetcher); delivery reorders them IPv6 first and
+    /// races the families (`delivery::route`). `Ok(empty)` when the name
+    /// has none.
     pub async fn addresses(&self, host: &str) -> Result<Vec<IpAddr>, DnsError> {
         let mut out = Vec::new();
         let mut error = None;
