@@ -144,6 +144,9 @@ impl Session {
                 self.copy(tag, uid, &set, &mailbox, false).await;
             }
             K::Move { uid, set, mailbox } => self.copy(tag, uid, &set, &mailbox, true).await,
+            K::GetQuota(root) => self.getquota(tag, &root),
+            K::GetQuotaRoot(mailbox) => self.getquotaroot(tag, &mailbox),
+            K::SetQuota(_) => self.setquota(tag),
             other => self.bad(tag, &format!("{} is not supported", other.name())),
         }
         // Untagged updates go before the tagged reply (already queued):

@@ -162,7 +162,7 @@ fn below_range(sorted: &[Named<'_>], name: &str) -> std::ops::Range<usize> {
 }
 
 /// Writes the `* STATUS` line of a mailbox (LIST-STATUS).
-pub type StatusRenderer = dyn Fn(&mut Vec<u8>, &Mailbox, &[StatusItem]);
+pub type StatusRenderer<'a> = dyn Fn(&mut Vec<u8>, &Mailbox, &[StatusItem]) + 'a;
 
 /// Renders the LIST (or LSUB) response for `args` over the account's
 /// mailboxes and its subscribed names (sorted); `status` renders the
@@ -173,7 +173,7 @@ pub fn list(
     subscriptions: &[String],
     args: &ListArgs,
     lsub: bool,
-    status: &StatusRenderer,
+    status: &StatusRenderer<'_>,
 ) {
     let verb = if lsub { "LSUB" } else { "LIST" };
     if args.patterns.len() == 1 && args.patterns[0].is_empty() && !lsub {

@@ -10,9 +10,9 @@ use super::parse::{
     ListArgs, ListReturn, ListSelection, Mailbox as Name, QresyncParams, SelectArgs,
     SpecialUse as Use, StatusItem,
 };
-use super::render;
 use super::selected::{Selected, flags_update, split_flags, vanished_earlier};
 use super::session::Session;
+use super::status::{StatusSource, status_line};
 use crate::store::{Delivery, Flags, Mailbox, Reader, SpecialUse, StoreError, keyword_limits};
 
 /// Why a mailbox name is unusable.
@@ -252,11 +252,15 @@ impl Session {
         let account = self.account_id();
         let read = self.store().read().and_then(|r| {
             let subscriptions = r.subscriptions(account)?;
-            Ok((r.mailboxes(account)?, subscriptions))
+            Ok((r.mailboxes(account)?, subscriptions, r))
         });
-        let (mailboxes, subscriptions) = match read {
+        let (mailboxes, subscriptions, reader) = match read {
             Ok(m) => m,
             Err(e) => return self.store_failed(tag, &e),
+        };
+        let source = StatusSource {
+            reader: &reader,
+            append_limit: self.append_limit(),
         };
         list::list(
             self.out(),
@@ -264,7 +268,7 @@ impl Session {
             &subscriptions,
             args,
             lsub,
-            &|out, m, items| status_line(out, m, items),
+            &|out, m, items| status_line(out, m, items, &source),
         );
         self.tagged(
             tag,
@@ -295,7 +299,17 @@ impl Session {
         if items.contains(&StatusItem::HighestModSeq) {
             self.use_condstore();
         }
-        status_line(self.out(), &mailbox, items);
+        let reader = match self.store().read() {
+            Ok(r) => r,
+            Err(e) => return self.store_failed(tag, &e),
+        };
+        let source = StatusSource {
+            reader: &reader,
+            append_limit: self.append_limit(),
+        };
+        let mut line = Vec::new();
+        status_line(&mut line, &mailbox, items, &source);
+        self.out().extend_from_slice(&line);
         self.tagged(tag, "OK", "STATUS completed");
     }
 
@@ -384,27 +398,6 @@ impl Session {
 }
 
 /// `* STATUS name (items)` from the mailbox's counters.
-fn status_line(out: &mut Vec<u8>, m: &Mailbox, items: &[StatusItem]) {
-    out.extend_from_slice(b"* STATUS ");
-    render::mailbox(out, &m.name);
-    out.extend_from_slice(b" (");
-    for (i, item) in items.iter().enumerate() {
-        if i > 0 {
-            out.push(b' ');
-        }
-        let text = match item {
-            StatusItem::Messages => format!("MESSAGES {}", m.messages),
-            StatusItem::Recent => format!("RECENT {}", m.recent),
-            StatusItem::UidNext => format!("UIDNEXT {}", m.uidnext),
-            StatusItem::UidValidity => format!("UIDVALIDITY {}", m.uidvalidity),
-            StatusItem::Unseen => format!("UNSEEN {}", m.unseen),
-            StatusItem::HighestModSeq => format!("HIGHESTMODSEQ {}", m.highest_modseq),
-        };
-        out.extend_from_slice(text.as_bytes());
-    }
-    out.extend_from_slice(b")\r\n");
-}
-
 /// A mailbox as SELECT opens it: the view and what the untagged
 /// responses tell of it.
 struct Opened {

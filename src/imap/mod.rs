@@ -3,7 +3,8 @@
 //! (RFC 7888), NAMESPACE (RFC 2342), ID (RFC 2971), ENABLE (RFC 5161),
 //! UNSELECT (RFC 3691), CHILDREN (RFC 3348), SPECIAL-USE (RFC 6154),
 //! LIST-EXTENDED (RFC 5258), LIST-STATUS (RFC 5819), CONDSTORE and QRESYNC
-//! (RFC 7162), SASL-IR (RFC 4959).
+//! (RFC 7162), SASL-IR (RFC 4959), APPENDLIMIT (RFC 7889), QUOTA
+//! (RFC 9208), STATUS=SIZE (RFC 8438), CREATE-SPECIAL-USE (RFC 6154 §3).
 //!
 //! - [`parse`]: commands as pure functions over bytes (the wire pieces
 //!   shared with the fetcher are in `wire::imap`);
@@ -14,7 +15,7 @@
 //! - `mailboxes`, `fetch`, `messages`: the commands on mailboxes, FETCH,
 //!   and the other message commands; `selected`: the selected mailbox and
 //!   its untagged updates; `quota`: APPEND/COPY refused past the
-//!   account's quota;
+//!   account's quota, and the QUOTA commands; `status`: STATUS items;
 //! - `render`, `section`, `search`, `list`: response syntax, BODY[section],
 //!   SEARCH and LIST evaluation (render, section and search are public so
 //!   that the fuzz targets reach them).
@@ -32,5 +33,6 @@ pub mod search;
 pub mod section;
 mod selected;
 mod session;
+mod status;
 
 pub use session::session;

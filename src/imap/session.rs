@@ -179,6 +179,12 @@ impl Session {
     }
 
     /// The logged-in account's address ("" before login).
+    /// The largest message APPEND takes (RFC 7889): the server's message
+    /// size limit, the same for every mailbox.
+    pub fn append_limit(&self) -> u64 {
+        self.ctx.config.max_message_size
+    }
+
     pub fn account_address(&self) -> &str {
         self.account.as_ref().map_or("", |a| a.address.as_str())
     }
@@ -244,6 +250,17 @@ impl Session {
                     "LIST-STATUS",
                     "CONDSTORE",
                     "QRESYNC",
+                ]
+                .map(String::from),
+            );
+            // #15 extensions (RFC 7889, 9208, 8438, 6154 §3).
+            caps.push(format!("APPENDLIMIT={}", self.append_limit()));
+            caps.extend(
+                [
+                    "QUOTA",
+                    "QUOTA=RES-STORAGE",
+                    "STATUS=SIZE",
+                    "CREATE-SPECIAL-USE",
                 ]
                 .map(String::from),
             );

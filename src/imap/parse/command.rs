@@ -116,6 +116,13 @@ pub enum CommandKind<'a> {
     Id(Option<Vec<IdPair<'a>>>),
     /// RFC 5161: capability names as sent (compare case-insensitively).
     Enable(Vec<&'a [u8]>),
+    /// RFC 9208 §4.2: `GETQUOTA root`.
+    GetQuota(Cow<'a, [u8]>),
+    /// RFC 9208 §4.3: `GETQUOTAROOT mailbox`.
+    GetQuotaRoot(Mailbox<'a>),
+    /// RFC 9208 §4.1: `SETQUOTA root (resource limit ...)`; only parsed
+    /// so it can be refused (limits are the administrator's).
+    SetQuota(Cow<'a, [u8]>),
 }
 
 impl CommandKind<'_> {
@@ -159,6 +166,9 @@ impl CommandKind<'_> {
             Namespace => "NAMESPACE",
             Id(_) => "ID",
             Enable(_) => "ENABLE",
+            GetQuota(_) => "GETQUOTA",
+            GetQuotaRoot(_) => "GETQUOTAROOT",
+            SetQuota(_) => "SETQUOTA",
         }
     }
 }
@@ -325,6 +335,12 @@ pub(super) fn parse<'a>(lex: &mut Lexer<'a>) -> PResult<CommandKind<'a>> {
             }
             C::Enable(caps)
         }
+        b"GETQUOTA" => {
+            lex.sp()?;
+            C::GetQuota(lex.astring()?)
+        }
+        b"GETQUOTAROOT" => C::GetQuotaRoot(sp_mailbox(lex)?),
+        b"SETQUOTA" => setquota(lex)?,
         b"" => return Err("missing command"),
         _ => return Err("unknown command"),
     })
@@ -567,4 +583,30 @@ fn id<'a>(lex: &mut Lexer<'a>) -> PResult<CommandKind<'a>> {
         Ok((field, lex.nstring()?))
     })?;
     Ok(CommandKind::Id(Some(pairs)))
+}
+
+/// `setquota = "SETQUOTA" SP quota-root SP setquota-list` (RFC 9208 §7):
+/// `"(" [setquota-resource *(SP setquota-resource)] ")"`, each resource
+/// an atom and a number.
+fn setquota<'a>(lex: &mut Lexer<'a>) -> PResult<CommandKind<'a>> {
+    lex.sp()?;
+    let root = lex.astring()?;
+    lex.sp()?;
+    lex.expect(b'(', "expected (")?;
+    let mut count = 0;
+    while !lex.eat(b')') {
+        if count > 0 {
+            lex.sp()?;
+        }
+        count += 1;
+        if count > MAX_SMALL_LIST {
+            return Err("too many quota resources");
+        }
+        lex.atom()?;
+        lex.sp()?;
+        lex.take_while(|b| b.is_ascii_digit())
+            .first()
+            .ok_or("expected a quota limit")?;
+    }
+    Ok(CommandKind::SetQuota(root))
 }

@@ -48,6 +48,14 @@ pub enum StatusItem {
     UidValidity,
     Unseen,
     HighestModSeq,
+    /// RFC 7889 §4: the largest message APPEND takes into the mailbox.
+    AppendLimit,
+    /// RFC 8438 §3: the octets the mailbox's messages occupy.
+    Size,
+    /// RFC 9208 §4.3: messages with \Deleted.
+    Deleted,
+    /// RFC 9208 §4.3: the octets EXPUNGE would free.
+    DeletedStorage,
 }
 
 /// SELECT / EXAMINE arguments (RFC 3501 §6.3.1, RFC 7162 §3.1.8, §3.2.5).
@@ -314,6 +322,10 @@ pub(super) fn status_items(lex: &mut Lexer<'_>) -> PResult<Vec<StatusItem>> {
             b"UIDVALIDITY" => StatusItem::UidValidity,
             b"UNSEEN" => StatusItem::Unseen,
             b"HIGHESTMODSEQ" => StatusItem::HighestModSeq,
+            b"APPENDLIMIT" => StatusItem::AppendLimit,
+            b"SIZE" => StatusItem::Size,
+            b"DELETED" => StatusItem::Deleted,
+            b"DELETED-STORAGE" => StatusItem::DeletedStorage,
             _ => return Err("unknown STATUS item"),
         })
     })

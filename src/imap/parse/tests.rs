@@ -587,9 +587,22 @@ fn status() {
             ],
         }
     );
+    // RFC 7889 §4, RFC 8438 §3, RFC 9208 §4.3.
+    assert_eq!(
+        ok(b"a STATUS x (appendlimit SIZE deleted DELETED-STORAGE)"),
+        C::Status {
+            mailbox: mbox("x"),
+            items: vec![
+                StatusItem::AppendLimit,
+                StatusItem::Size,
+                StatusItem::Deleted,
+                StatusItem::DeletedStorage,
+            ],
+        }
+    );
     for input in [
         &b"a STATUS x ()"[..],
-        b"a STATUS x (SIZE)",
+        b"a STATUS x (BOGUS)",
         b"a STATUS x",
         b"a STATUS x MESSAGES",
         b"a STATUS (MESSAGES)",
@@ -1582,4 +1595,28 @@ fn sequence_sets_resolve() {
         vec!["1"; MAX_SEQUENCE_RANGES + 1].join(",")
     );
     assert_eq!(bad_tagged(too_long.as_bytes()), "sequence set too long");
+}
+
+/// RFC 9208 §4.1-§4.3 (formal syntax §7).
+#[test]
+fn quota_commands() {
+    assert_eq!(ok(b"a GETQUOTA \"\""), C::GetQuota(Cow::Borrowed(b"")));
+    assert_eq!(ok(b"a getquotaroot inbox"), C::GetQuotaRoot(mbox("INBOX")));
+    assert_eq!(
+        ok(b"a SETQUOTA \"\" (STORAGE 512 MESSAGE 10)"),
+        C::SetQuota(Cow::Borrowed(b""))
+    );
+    assert_eq!(ok(b"a SETQUOTA root ()"), C::SetQuota(Cow::Borrowed(b"root")));
+    for input in [
+        &b"a GETQUOTA"[..],
+        b"a GETQUOTAROOT",
+        b"a SETQUOTA \"\" (STORAGE)",
+        b"a SETQUOTA \"\" (STORAGE x)",
+        b"a SETQUOTA \"\" STORAGE 1",
+    ] {
+        assert!(parse_command(input).is_err(), "{input:?}");
+    }
+    assert!(super::is_append(b"a7 append INBOX {20}"));
+    assert!(!super::is_append(b"a7 APPENDX INBOX {20}"));
+    assert!(!super::is_append(b"a7 LOGIN {3}"));
 }

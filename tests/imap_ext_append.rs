@@ -1,0 +1,236 @@
+//! The #15 extensions around APPEND and mailbox accounting, driven by
+//! Python's imaplib (its `_simple_command` sends any command) and, where
+//! the wire order matters (an answer instead of the `+` continuation), by
+//! a raw socket from the same script: APPENDLIMIT (RFC 7889), LITERAL+
+//! rather than LITERAL- (RFC 7888), QUOTA (RFC 9208), STATUS=SIZE
+//! (RFC 8438) and CREATE-SPECIAL-USE (RFC 6154 §3).
+
+mod common;
+
+use std::process::Command;
+
+use common::{Server, TempDir, add_user, admin};
+
+const ALICE: &str = "alice@home.arpa";
+const ALICE_PW: &str = "alice-pw";
+
+fn setup(name: &str, extra: &[&str]) -> (TempDir, Server) {
+    let data = TempDir::new(&format!("imapext-{name}"));
+    add_user(&data.0, ALICE, ALICE_PW);
+    let server = Server::start(&data.0, extra);
+    (data, server)
+}
+
+/// Helpers every script starts with: `M` logged in over plain IMAP
+/// (loopback), `run(name, args)` returning (status, untagged-by-name,
+/// tagged text), and `raw(lines)` for a second connection by hand.
+const PRELUDE: &str = r#"
+import imaplib, socket, sys, re
+port = int(sys.argv[1])
+M = imaplib.IMAP4("127.0.0.1", port)
+M.login("alice@home.arpa", "alice-pw")
+caps = M.capability()[1][0].decode().split()
+
+def run(name, *args):
+    typ, dat = M._simple_command(name, *args)
+    text = dat[-1].decode() if dat and isinstance(dat[-1], bytes) else str(dat)
+    untagged = {}
+    for key in list(M.untagged_responses):
+        untagged[key] = [x.decode() if isinstance(x, bytes) else x
+                         for x in M.untagged_responses.pop(key)]
+    return typ, untagged, text
+
+class Raw:
+    def __init__(self):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.f = self.s.makefile("rb")
+        self.line()
+        self.send(b"l LOGIN alice@home.arpa alice-pw\r\n")
+        self.until(b"l ")
+    def send(self, b):
+        self.s.sendall(b)
+    def line(self):
+        return self.f.readline().decode(errors="replace")
+    def until(self, prefix):
+        lines = []
+        while True:
+            l = self.line()
+            assert l, ("closed", lines)
+            lines.append(l)
+            if l.encode().startswith(prefix):
+                return lines
+"#;
+
+fn python(server: &Server, script: &str) -> String {
+    let python = common::require_tool("python3", "python3");
+    let out = Command::new(python)
+        .args(["-c", &format!("{PRELUDE}\n{script}\nprint('ok')")])
+        .arg(server.port("imap").to_string())
+        .output()
+        .unwrap();
+    let text = format!(
+        "status {}\n--- stdout\n{}\n--- stderr\n{}\n--- server log\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        server.log()
+    );
+    assert!(out.status.success(), "script failed:\n{text}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).ends_with("ok\n"),
+        "{text}"
+    );
+    text
+}
+
+/// RFC 7889 §3, §4: APPENDLIMIT=n after login is the message size limit;
+/// STATUS and LIST-STATUS give the same APPENDLIMIT per mailbox; a message
+/// one octet over gets `NO [TOOBIG]` instead of the continuation, one of
+/// exactly n octets is stored.
+#[test]
+fn rfc7889_appendlimit_capability_status_and_toobig() {
+    let (_data, server) = setup("appendlimit", &["--max-message-size", "20K"]);
+    python(
+        &server,
+        r#"
+assert "APPENDLIMIT=20480" in caps, caps
+typ, u, _ = run("STATUS", "INBOX", "(APPENDLIMIT MESSAGES)")
+assert typ == "OK" and u["STATUS"] == ['"INBOX" (APPENDLIMIT 20480 MESSAGES 0)'], u
+typ, u, _ = run("LIST", '""', '"Sent"', "RETURN", "(STATUS (APPENDLIMIT))")
+assert typ == "OK" and u["STATUS"] == ['"Sent" (APPENDLIMIT 20480)'], u
+r = Raw()
+r.send(b"a1 APPEND INBOX {20481}\r\n")
+got = r.line()
+assert got.startswith("a1 NO [TOOBIG]"), got
+msg = b"Subject: big\r\n\r\n" + b"x" * (20480 - 18) + b"\r\n"
+assert len(msg) == 20480
+typ, dat = M.append("INBOX", None, None, msg)
+assert typ == "OK", dat
+typ, u, _ = run("STATUS", "INBOX", "(MESSAGES)")
+assert u["STATUS"] == ['"INBOX" (MESSAGES 1)'], u
+"#,
+    );
+}
+
+/// RFC 7888 §4, §5: the server offers LITERAL+ (non-synchronizing literals
+/// of any size up to the message limit) and so not LITERAL-, whose 4096
+/// octet bound it does not impose: a 5000-octet `{n+}` APPEND is stored.
+#[test]
+fn rfc7888_literal_plus_offered_not_literal_minus() {
+    let (_data, server) = setup("literal", &[]);
+    python(
+        &server,
+        r#"
+assert "LITERAL+" in caps and "LITERAL-" not in caps, caps
+r = Raw()
+msg = b"Subject: nonsync\r\n\r\n" + b"y" * 4978 + b"\r\n"
+assert len(msg) == 5000
+r.send(b"a1 APPEND INBOX {5000+}\r\n" + msg + b"\r\n")
+lines = r.until(b"a1 ")
+assert lines[-1].startswith("a1 OK [APPENDUID"), lines
+assert not any(l.startswith("+") for l in lines), lines
+"#,
+    );
+}
+
+/// RFC 9208 §4.2-§4.4, §5.1: one root "" with STORAGE in KiB (usage
+/// rounded up) for an account with a limit, none without; GETQUOTA of
+/// another root is NO; SETQUOTA is refused NOPERM; STATUS DELETED and
+/// DELETED-STORAGE count \Deleted messages; an APPEND past the quota is
+/// answered `NO [OVERQUOTA]` before the `+` continuation.
+#[test]
+fn rfc9208_getquota_getquotaroot_status_deleted_and_overquota() {
+    let (data, server) = setup("quota", &[]);
+    let script_unlimited = r#"
+assert "QUOTA" in caps and "QUOTA=RES-STORAGE" in caps, caps
+assert "QUOTA=RES-MESSAGE" not in caps, caps
+typ, u, _ = run("GETQUOTAROOT", "INBOX")
+assert typ == "OK" and u["QUOTAROOT"] == ['"INBOX"'] and "QUOTA" not in u, u
+typ, u, text = run("GETQUOTA", '""')
+assert typ == "NO" and "NONEXISTENT" in text, (typ, text)
+"#;
+    python(&server, script_unlimited);
+    admin(&data.0, &["user", "quota", ALICE, "10K"], "");
+    python(
+        &server,
+        r#"
+typ, u, _ = run("GETQUOTAROOT", "INBOX")
+assert typ == "OK" and u["QUOTAROOT"] == ['"INBOX" ""'], u
+assert u["QUOTA"] == ['"" (STORAGE 0 10)'], u
+msg = b"Subject: one\r\n\r\n" + b"z" * 2000 + b"\r\n"
+assert M.append("INBOX", None, None, msg)[0] == "OK"
+typ, u, _ = run("GETQUOTA", '""')
+assert typ == "OK" and u["QUOTA"] == ['"" (STORAGE 2 10)'], u
+typ, u, _ = run("GETQUOTAROOT", "Sent")
+assert u["QUOTAROOT"] == ['"Sent" ""'] and u["QUOTA"] == ['"" (STORAGE 2 10)'], u
+typ, u, text = run("GETQUOTA", '"other"')
+assert typ == "NO", (typ, text)
+typ, u, text = run("GETQUOTAROOT", "Nowhere")
+assert typ == "NO" and "NONEXISTENT" in text, (typ, text)
+typ, u, text = run("SETQUOTA", '""', "(STORAGE 100)")
+assert typ == "NO" and "NOPERM" in text, (typ, text)
+assert M.append("INBOX", None, None, b"Subject: two\r\n\r\nshort\r\n")[0] == "OK"
+M.select("INBOX")
+M.store("1", "+FLAGS", "(\\Deleted)")
+typ, u, _ = run("STATUS", "INBOX", "(DELETED DELETED-STORAGE MESSAGES)")
+assert u["STATUS"] == ['"INBOX" (DELETED 1 DELETED-STORAGE %d MESSAGES 2)' % len(msg)], u
+r = Raw()
+r.send(b"a1 APPEND INBOX {9000}\r\n")
+got = r.line()
+assert got.startswith("a1 NO [OVERQUOTA]"), got
+r.send(b"a2 NOOP\r\n")
+assert r.until(b"a2 ")[-1].startswith("a2 OK"), "session goes on"
+"#,
+    );
+    assert!(server.log().contains("refused 9000 more"));
+}
+
+/// RFC 8438 §3: STATUS SIZE is the sum of the messages' RFC822.SIZE, and
+/// follows APPEND and EXPUNGE.
+#[test]
+fn rfc8438_status_size_is_the_sum_of_rfc822_size() {
+    let (_data, server) = setup("statussize", &[]);
+    python(
+        &server,
+        r#"
+assert "STATUS=SIZE" in caps, caps
+typ, u, _ = run("STATUS", "INBOX", "(SIZE)")
+assert u["STATUS"] == ['"INBOX" (SIZE 0)'], u
+for i in range(3):
+    M.append("INBOX", None, None, b"Subject: m%d\r\n\r\n" % i + b"w" * (100 * i) + b"\r\n")
+M.select("INBOX")
+typ, dat = M.fetch("1:*", "(RFC822.SIZE)")
+sizes = [int(re.search(rb"RFC822.SIZE (\d+)", d).group(1)) for d in dat]
+typ, u, _ = run("STATUS", "INBOX", "(SIZE)")
+assert u["STATUS"] == ['"INBOX" (SIZE %d)' % sum(sizes)], (u, sizes)
+M.store("2", "+FLAGS", "(\\Deleted)")
+M.expunge()
+typ, u, _ = run("STATUS", "INBOX", "(SIZE)")
+assert u["STATUS"] == ['"INBOX" (SIZE %d)' % (sizes[0] + sizes[2])], (u, sizes)
+"#,
+    );
+}
+
+/// RFC 6154 §3: CREATE with `USE (\Sent)` makes a mailbox LIST shows
+/// with that attribute; an attribute the server does not support as a
+/// creatable use, or two of them, is `NO [USEATTR]`.
+#[test]
+fn rfc6154_3_create_special_use() {
+    let (_data, server) = setup("createuse", &[]);
+    python(
+        &server,
+        r#"
+assert "CREATE-SPECIAL-USE" in caps, caps
+typ, u, text = run("CREATE", '"Sent Mail"', "(USE (\\Sent))")
+assert typ == "OK", text
+typ, dat = M.list('""', '"Sent Mail"')
+assert typ == "OK" and b"\\Sent" in dat[0], dat
+typ, u, text = run("CREATE", "Everything", "(USE (\\All))")
+assert typ == "NO" and "[USEATTR]" in text, (typ, text)
+typ, u, text = run("CREATE", "Two", "(USE (\\Trash \\Junk))")
+assert typ == "NO" and "[USEATTR]" in text, (typ, text)
+typ, dat = M.list('""', '"Everything"')
+assert dat == [None], dat
+"#,
+    );
+}
