@@ -234,3 +234,56 @@ assert dat == [None], dat
 "#,
     );
 }
+
+/// RFC 8474 §4-§6: CREATE answers the MAILBOXID, which SELECT and STATUS
+/// repeat and RENAME keeps, and a mailbox made again under a deleted one's
+/// name gets a new one; a message keeps its EMAILID through COPY and MOVE,
+/// another message has another; THREADID is NIL; SEARCH EMAILID finds the
+/// message and SEARCH THREADID nothing.
+#[test]
+fn rfc8474_objectid_mailboxid_emailid_threadid() {
+    let (_data, server) = setup("objectid", &[]);
+    python(
+        &server,
+        r#"
+assert "OBJECTID" in caps, caps
+typ, u, text = run("CREATE", "Proj")
+m = re.search(r"\[MAILBOXID \(([A-Za-z0-9_-]+)\)\]", text)
+assert typ == "OK" and m, text
+proj = m.group(1)
+typ, u, _ = run("STATUS", "Proj", "(MAILBOXID)")
+assert u["STATUS"] == ['"Proj" (MAILBOXID (%s))' % proj], u
+assert run("RENAME", "Proj", "Proj2")[0] == "OK"
+typ, u, _ = run("STATUS", "Proj2", "(MAILBOXID)")
+assert u["STATUS"] == ['"Proj2" (MAILBOXID (%s))' % proj], u
+assert run("CREATE", "Proj")[0] == "OK"
+typ, u, _ = run("STATUS", "Proj", "(MAILBOXID)")
+assert proj not in u["STATUS"][0], (proj, u)
+typ, u, _ = run("STATUS", "INBOX", "(MAILBOXID)")
+inbox = re.search(r"MAILBOXID \(([A-Za-z0-9_-]+)\)", u["STATUS"][0]).group(1)
+assert inbox != proj
+
+M.append("INBOX", None, None, b"Subject: a\r\n\r\none\r\n")
+M.append("INBOX", None, None, b"Subject: a\r\n\r\none\r\n")
+typ, dat = M.select("INBOX")
+said = M.response("MAILBOXID")[1]
+assert said == [("(%s)" % inbox).encode()], ("SELECT says MAILBOXID", said)
+typ, dat = M.fetch("1:2", "(EMAILID THREADID)")
+ids = [re.search(rb"EMAILID \(([A-Za-z0-9_-]+)\)", d).group(1).decode() for d in dat]
+assert all(b"THREADID NIL" in d for d in dat), dat
+assert ids[0] != ids[1], ids
+typ, dat = M.search(None, "EMAILID", ids[1])
+assert dat == [b"2"], dat
+typ, dat = M.search(None, "THREADID", "T1")
+assert dat == [b""], dat
+M.copy("1", "Proj2")
+M._simple_command("MOVE", "2", "Proj")
+M.select("Proj2")
+typ, dat = M.fetch("1", "(EMAILID)")
+assert ("EMAILID (%s)" % ids[0]).encode() in dat[0], (dat, ids)
+M.select("Proj")
+typ, dat = M.fetch("1", "(EMAILID)")
+assert ("EMAILID (%s)" % ids[1]).encode() in dat[0], (dat, ids)
+"#,
+    );
+}

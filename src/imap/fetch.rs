@@ -533,6 +533,12 @@ impl Render<'_> {
             FetchItem::Flags => flags(out, m),
             FetchItem::Uid => put(out, &format!("UID {}", m.view.uid)),
             FetchItem::ModSeq => put(out, &format!("MODSEQ ({})", m.view.modseq)),
+            // RFC 8474 §5.
+            FetchItem::EmailId => put(
+                out,
+                &format!("EMAILID ({})", super::objectid::email_id(m.view.blob_id)),
+            ),
+            FetchItem::ThreadId => put(out, "THREADID NIL"),
             FetchItem::InternalDate => {
                 put(out, "INTERNALDATE ");
                 write_date_time(out, m.view.internal_date);

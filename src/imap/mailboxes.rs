@@ -177,7 +177,15 @@ impl Session {
             parent_end += i + 1;
         }
         match self.store().create_mailbox(account, &name, special).await {
-            Ok(_) => self.tagged(tag, "OK", "CREATE completed"),
+            // RFC 8474 §4.1: CREATE says the new mailbox's MAILBOXID.
+            Ok(id) => self.tagged(
+                tag,
+                "OK",
+                &format!(
+                    "[MAILBOXID ({})] CREATE completed",
+                    super::objectid::mailbox_id(id)
+                ),
+            ),
             Err(e) => self.store_failed(tag, &e),
         }
     }
@@ -480,6 +488,11 @@ impl Opened {
         lines.push(format!(
             "* OK [HIGHESTMODSEQ {}] Highest",
             sel.highest_modseq
+        ));
+        // RFC 8474 §4.1.
+        lines.push(format!(
+            "* OK [MAILBOXID ({})] Ok",
+            super::objectid::mailbox_id(sel.id)
         ));
         for line in lines {
             out.extend_from_slice(line.as_bytes());

@@ -261,6 +261,7 @@ impl Session {
                     "QUOTA=RES-STORAGE",
                     "STATUS=SIZE",
                     "CREATE-SPECIAL-USE",
+                    "OBJECTID",
                 ]
                 .map(String::from),
             );

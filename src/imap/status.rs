@@ -1,7 +1,7 @@
 //! STATUS data items (RFC 3501 §6.3.10) for STATUS and LIST-STATUS
 //! (RFC 5819), with those of the extensions: HIGHESTMODSEQ (RFC 7162
 //! §3.1.6), APPENDLIMIT (RFC 7889 §4), SIZE (RFC 8438 §3) and QUOTA's
-//! DELETED and DELETED-STORAGE (RFC 9208 §4.3).
+//! DELETED and DELETED-STORAGE (RFC 9208 §4.3), MAILBOXID (RFC 8474 §4).
 //!
 //! Most items come from the mailbox record's counters. DELETED and
 //! DELETED-STORAGE have no counter of their own, so they walk the
@@ -71,6 +71,7 @@ pub(super) fn status_line(
             StatusItem::Size => format!("SIZE {}", m.bytes),
             StatusItem::Deleted => format!("DELETED {deleted_count}"),
             StatusItem::DeletedStorage => format!("DELETED-STORAGE {deleted_bytes}"),
+            StatusItem::MailboxId => format!("MAILBOXID ({})", super::objectid::mailbox_id(m.id)),
         };
         out.extend_from_slice(text.as_bytes());
     }

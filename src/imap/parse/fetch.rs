@@ -28,6 +28,9 @@ pub enum FetchItem<'a> {
     Uid,
     /// RFC 7162 §3.1.4.1.
     ModSeq,
+    /// RFC 8474 §5.1, §5.2.
+    EmailId,
+    ThreadId,
     /// `BODY[section]<partial>` or, with `peek`, `BODY.PEEK[...]`, which
     /// does not set \Seen.
     BodySection {
@@ -104,6 +107,8 @@ fn item<'a>(lex: &mut Lexer<'a>) -> PResult<FetchItem<'a>> {
         b"BODYSTRUCTURE" => FetchItem::BodyStructure,
         b"UID" => FetchItem::Uid,
         b"MODSEQ" => FetchItem::ModSeq,
+        b"EMAILID" => FetchItem::EmailId,
+        b"THREADID" => FetchItem::ThreadId,
         // Plain BODY is the structure; BODY.PEEK needs a section.
         b"BODY" if lex.peek() != Some(b'[') => FetchItem::Body,
         b"BODY.PEEK" if lex.peek() != Some(b'[') => return Err("BODY.PEEK needs a section"),

@@ -56,6 +56,8 @@ pub enum StatusItem {
     Deleted,
     /// RFC 9208 §4.3: the octets EXPUNGE would free.
     DeletedStorage,
+    /// RFC 8474 §4.
+    MailboxId,
 }
 
 /// SELECT / EXAMINE arguments (RFC 3501 §6.3.1, RFC 7162 §3.1.8, §3.2.5).
@@ -326,6 +328,7 @@ pub(super) fn status_items(lex: &mut Lexer<'_>) -> PResult<Vec<StatusItem>> {
             b"SIZE" => StatusItem::Size,
             b"DELETED" => StatusItem::Deleted,
             b"DELETED-STORAGE" => StatusItem::DeletedStorage,
+            b"MAILBOXID" => StatusItem::MailboxId,
             _ => return Err("unknown STATUS item"),
         })
     })

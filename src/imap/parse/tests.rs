@@ -1606,7 +1606,10 @@ fn quota_commands() {
         ok(b"a SETQUOTA \"\" (STORAGE 512 MESSAGE 10)"),
         C::SetQuota(Cow::Borrowed(b""))
     );
-    assert_eq!(ok(b"a SETQUOTA root ()"), C::SetQuota(Cow::Borrowed(b"root")));
+    assert_eq!(
+        ok(b"a SETQUOTA root ()"),
+        C::SetQuota(Cow::Borrowed(b"root"))
+    );
     for input in [
         &b"a GETQUOTA"[..],
         b"a GETQUOTAROOT",
@@ -1619,4 +1622,36 @@ fn quota_commands() {
     assert!(super::is_append(b"a7 append INBOX {20}"));
     assert!(!super::is_append(b"a7 APPENDX INBOX {20}"));
     assert!(!super::is_append(b"a7 LOGIN {3}"));
+}
+
+/// RFC 8474 §5, §6: EMAILID and THREADID as FETCH items and SEARCH keys;
+/// MAILBOXID as a STATUS item.
+#[test]
+fn objectid_items_and_keys() {
+    let C::Fetch(args) = ok(b"a FETCH 1 (emailid THREADID)") else {
+        panic!()
+    };
+    assert_eq!(args.items, [FetchItem::EmailId, FetchItem::ThreadId]);
+    assert_eq!(
+        ok(b"a SEARCH EMAILID M12 THREADID T-a_1"),
+        C::Search {
+            uid: false,
+            charset: None,
+            key: SearchKey::And(vec![
+                SearchKey::EmailId(b"M12"),
+                SearchKey::ThreadId(b"T-a_1")
+            ]),
+        }
+    );
+    let C::Status { items, .. } = ok(b"a STATUS x (MAILBOXID)") else {
+        panic!()
+    };
+    assert_eq!(items, [StatusItem::MailboxId]);
+    for input in [
+        &b"a SEARCH EMAILID"[..],
+        b"a SEARCH EMAILID \"M1\"",
+        b"a SEARCH THREADID .",
+    ] {
+        assert!(parse_command(input).is_err(), "{input:?}");
+    }
 }
