@@ -287,3 +287,53 @@ assert ("EMAILID (%s)" % ids[1]).encode() in dat[0], (dat, ids)
 "#,
     );
 }
+
+/// RFC 3502 §6.3.11: one APPEND with several messages stores them in
+/// order, each with its own flags and date, and answers one APPENDUID
+/// with their UIDs (RFC 4315 §3); when the whole does not fit the quota,
+/// none is stored though each alone would fit.
+#[test]
+fn rfc3502_multiappend_all_or_nothing() {
+    let (data, server) = setup("multiappend", &[]);
+    admin(&data.0, &["user", "quota", ALICE, "4K"], "");
+    python(
+        &server,
+        r#"
+assert "MULTIAPPEND" in caps, caps
+def multi(tag, msgs):
+    r = Raw()
+    first = True
+    for flags, date, body in msgs:
+        head = (b"%s APPEND INBOX" % tag) if first else b""
+        first = False
+        r.send(head + b" " + flags + b" " + date + b"{%d}\r\n" % len(body))
+        cont = r.line()
+        if not cont.startswith("+"):
+            return [cont]
+        r.send(body)
+    r.send(b"\r\n")
+    return r.until(tag + b" ")
+m = [(b"(\\Seen)", b"", b"Subject: one\r\n\r\n1\r\n"),
+     (b"()", b"\"01-Jan-2020 10:00:00 +0000\" ", b"Subject: two\r\n\r\n2\r\n"),
+     (b"(\\Flagged $Work)", b"", b"Subject: three\r\n\r\n3\r\n")]
+out = multi(b"a1", m)
+assert re.match(r"a1 OK \[APPENDUID \d+ 1:3\]", out[-1]), out
+M.select("INBOX")
+typ, dat = M.fetch("1:3", "(FLAGS INTERNALDATE BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+parts = [x for x in dat if isinstance(x, tuple)]
+assert [p[1].strip() for p in parts] == [b"Subject: one", b"Subject: two", b"Subject: three"], dat
+assert b'INTERNALDATE "01-Jan-2020 10:00:00 +0000"' in parts[1][0], parts
+flags = [re.search(rb"FLAGS \(([^)]*)\)", p[0]).group(1) for p in parts]
+assert b"\\Seen" in flags[0] and b"$Work" in flags[2] and b"\\Flagged" in flags[2], flags
+big = b"Subject: big\r\n\r\n" + b"b" * 1800 + b"\r\n"
+out = multi(b"a2", [(b"()", b"", big), (b"()", b"", big), (b"()", b"", big)])
+assert out[-1].startswith("a2 NO [OVERQUOTA]"), out
+typ, u, _ = run("STATUS", "INBOX", "(MESSAGES)")
+assert u["STATUS"] == ['"INBOX" (MESSAGES 3)'], u
+out = multi(b"a3", [(b"()", b"", b"Subject: x\r\n\r\nx\r\n"), (b"(\\Bogus)", b"", b"Subject: y\r\n\r\ny\r\n")])
+assert out[-1].startswith("a3 BAD") or out[-1].startswith("a3 NO"), out
+typ, u, _ = run("STATUS", "INBOX", "(MESSAGES)")
+assert u["STATUS"] == ['"INBOX" (MESSAGES 3)'], u
+"#,
+    );
+}

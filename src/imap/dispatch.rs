@@ -117,6 +117,22 @@ impl Session {
                 flags,
                 date,
                 message,
+                more,
+            } if !more.is_empty() => {
+                let mut all = vec![crate::imap::parse::AppendMessage {
+                    flags,
+                    date,
+                    message,
+                }];
+                all.extend(more);
+                self.multiappend(tag, &mailbox, all).await
+            }
+            K::Append {
+                mailbox,
+                flags,
+                date,
+                message,
+                ..
             } => {
                 self.append(tag, &mailbox, &flags, date.map(|d| d.unix), message)
                     .await

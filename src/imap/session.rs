@@ -262,6 +262,7 @@ impl Session {
                     "STATUS=SIZE",
                     "CREATE-SPECIAL-USE",
                     "OBJECTID",
+                    "MULTIAPPEND",
                 ]
                 .map(String::from),
             );

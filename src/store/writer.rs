@@ -122,6 +122,9 @@ pub enum WriteOp {
     Queue(super::QueueOp),
     /// Fetch accounts, and batches of fetched messages with their progress.
     Fetch(super::FetchOp),
+    /// Several messages stored all or none, in one commit: IMAP
+    /// MULTIAPPEND (RFC 3502 §6.3.11).
+    DeliverAll(Vec<Summarized>),
 }
 
 /// One message for one or more mailboxes: stored once, referenced by each.
@@ -268,6 +271,8 @@ pub enum Outcome {
     /// The id of what was created (account, mailbox).
     Created(u64),
     Delivered(Delivered),
+    /// One per message of a [`WriteOp::DeliverAll`], in order.
+    DeliveredAll(Vec<Delivered>),
     FlagsSet(FlagsResult),
     Copied(Copied),
     /// UIDs whose \Recent flag the caller now holds.
@@ -294,6 +299,7 @@ impl WriteOp {
     fn bytes(&self) -> usize {
         match self {
             WriteOp::Deliver(s) => s.message.len(),
+            WriteOp::DeliverAll(all) => all.iter().map(|s| s.message.len()).sum(),
             WriteOp::Fetch(super::FetchOp::Batch(b)) => {
                 b.messages.iter().map(|m| m.delivery.message.len()).sum()
             }

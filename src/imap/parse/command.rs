@@ -80,6 +80,8 @@ pub enum CommandKind<'a> {
         date: Option<DateTime>,
         /// The message, exactly the literal's bytes.
         message: &'a [u8],
+        /// RFC 3502 MULTIAPPEND: the messages after the first.
+        more: Vec<AppendMessage<'a>>,
     },
     Check,
     Close,
@@ -443,6 +445,38 @@ fn flag_list<'a>(lex: &mut Lexer<'a>) -> PResult<Vec<Flag<'a>>> {
 fn append<'a>(lex: &mut Lexer<'a>) -> PResult<CommandKind<'a>> {
     let mailbox = sp_mailbox(lex)?;
     lex.sp()?;
+    let AppendMessage {
+        flags,
+        date,
+        message,
+    } = append_message(lex)?;
+    // RFC 3502 §6.3.11: `append = "APPEND" SP mailbox 1*append-message`.
+    let mut more = Vec::new();
+    while lex.eat(b' ') {
+        if more.len() >= MAX_LIST_ITEMS {
+            return Err("too many messages in one APPEND");
+        }
+        more.push(append_message(lex)?);
+    }
+    Ok(CommandKind::Append {
+        mailbox,
+        flags,
+        date,
+        message,
+        more,
+    })
+}
+
+/// One message of an APPEND (RFC 3502 §6.3.11 `append-message`, without
+/// the leading SP): `[flag-list SP] [date-time SP] literal`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendMessage<'a> {
+    pub flags: Vec<Flag<'a>>,
+    pub date: Option<DateTime>,
+    pub message: &'a [u8],
+}
+
+fn append_message<'a>(lex: &mut Lexer<'a>) -> PResult<AppendMessage<'a>> {
     let mut flags = Vec::new();
     if lex.peek() == Some(b'(') {
         flags = flag_list(lex)?;
@@ -457,8 +491,7 @@ fn append<'a>(lex: &mut Lexer<'a>) -> PResult<CommandKind<'a>> {
         return Err("APPEND needs the message as a literal");
     }
     let message = lex.literal(true)?;
-    Ok(CommandKind::Append {
-        mailbox,
+    Ok(AppendMessage {
         flags,
         date,
         message,

@@ -50,7 +50,9 @@ mod sequence;
 #[cfg(test)]
 mod tests;
 
-pub use command::{Command, CommandKind, FetchArgs, Flag, IdPair, StoreArgs, StoreMode};
+pub use command::{
+    AppendMessage, Command, CommandKind, FetchArgs, Flag, IdPair, StoreArgs, StoreMode,
+};
 pub use datetime::{Date, DateTime};
 pub use fetch::{FetchItem, Partial, Section, SectionText};
 pub use mailbox::{

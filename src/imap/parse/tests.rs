@@ -654,7 +654,8 @@ fn append() {
             mailbox: mbox("saved-messages"),
             flags: vec![Flag::Seen],
             date: None,
-            message: SAMPLE
+            message: SAMPLE,
+            more: vec![],
         }
     );
     let input = append_input(
@@ -667,6 +668,7 @@ fn append() {
             flags,
             date: Some(date),
             message,
+            ..
         } => {
             assert!(mailbox.is_inbox());
             assert_eq!(
@@ -693,7 +695,8 @@ fn append() {
             mailbox: mbox("x"),
             flags: vec![],
             date: None,
-            message: b"a\x00b"
+            message: b"a\x00b",
+            more: vec![],
         }
     );
 
@@ -709,10 +712,22 @@ fn append() {
         b"a APPEND x (\\Seen){1}\r\nx",
         b"a APPEND x {1}\r\nxy",
         b"a APPEND x {2}\r\nx",
-        // MULTIAPPEND is not supported.
-        b"a APPEND x {1}\r\nx {1}\r\ny",
+        // MULTIAPPEND: a message after the SP, not nothing.
+        b"a APPEND x {1}\r\nx ",
+        b"a APPEND x {1}\r\nx (\\Seen)",
     ] {
         bad_tagged(input);
+    }
+    // RFC 3502 §6.3.11: more messages, each with its own flags and date.
+    match ok(b"a APPEND x {1}\r\nx (\\Seen) \" 7-Feb-1994 21:52:25 +0000\" {1}\r\ny {1}\r\nz") {
+        C::Append { message, more, .. } => {
+            assert_eq!(message, b"x");
+            assert_eq!(more.len(), 2);
+            assert_eq!(more[0].flags, vec![Flag::Seen]);
+            assert!(more[0].date.is_some() && more[1].date.is_none());
+            assert_eq!((more[0].message, more[1].message), (&b"y"[..], &b"z"[..]));
+        }
+        other => panic!("{other:?}"),
     }
 }
 
