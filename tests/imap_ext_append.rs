@@ -337,3 +337,35 @@ assert u["STATUS"] == ['"INBOX" (MESSAGES 3)'], u
 "#,
     );
 }
+
+/// RFC 3501 §6.2.2 with the LOGIN SASL mechanism (draft-murchison-sasl-
+/// login, the one SMTP and POP3 offer through the shared SASL exchange):
+/// imaplib's authenticate() answers the "Username:" and "Password:"
+/// challenges; a wrong password is NO.
+#[test]
+fn rfc3501_6_2_2_authenticate_login_with_imaplib() {
+    let (_data, server) = setup("authlogin", &[]);
+    python(
+        &server,
+        r#"
+N = imaplib.IMAP4("127.0.0.1", port)
+assert "AUTH=LOGIN" in N.capabilities, N.capabilities
+seen = []
+def answers(password):
+    def step(challenge):
+        seen.append(challenge)
+        return {b"Username:": b"alice@home.arpa", b"Password:": password}[challenge]
+    return step
+typ, dat = N.authenticate("LOGIN", answers(b"alice-pw"))
+assert typ == "OK" and seen == [b"Username:", b"Password:"], (typ, dat, seen)
+assert N.select("INBOX")[0] == "OK"
+N.logout()
+W = imaplib.IMAP4("127.0.0.1", port)
+try:
+    W.authenticate("LOGIN", answers(b"wrong"))
+    raise SystemExit("a wrong password was taken")
+except imaplib.IMAP4.error as e:
+    assert "AUTHENTICATIONFAILED" in str(e), e
+"#,
+    );
+}
