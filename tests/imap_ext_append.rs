@@ -369,3 +369,37 @@ except imaplib.IMAP4.error as e:
 "#,
     );
 }
+
+/// RFC 8970 §3: FETCH PREVIEW gives the first text part decoded, its
+/// whitespace folded, at most 256 characters (non-ASCII as a literal);
+/// `PREVIEW (LAZY)` gives the same here (§3.2); a message without text
+/// previews as "" (§3.1); fetching it does not set \Seen.
+#[test]
+fn rfc8970_fetch_preview_and_lazy() {
+    let (_data, server) = setup("preview", &[]);
+    python(
+        &server,
+        r#"
+assert "PREVIEW" in caps, caps
+msg = (b"Subject: p\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\n"
+       b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+       + __import__("base64").encodebytes(("Caf\u00e9\n\n  meeting   at " + "x" * 400).encode())
+       + b"\r\n--b\r\nContent-Type: text/html\r\n\r\n<p>html</p>\r\n--b--\r\n")
+M.append("INBOX", None, None, msg)
+M.append("INBOX", None, None, b"Subject: empty\r\nContent-Type: image/png\r\n\r\nAAAA\r\n")
+M.select("INBOX")
+typ, dat = M.fetch("1", "(PREVIEW)")
+text = dat[0][1].decode()
+assert text.startswith("Caf\u00e9 meeting at xxx") and len(text) == 256, (text, len(text))
+typ, lazy = M.fetch("1", "(UID PREVIEW (LAZY) FLAGS)")
+assert lazy[0][1] == dat[0][1] and b"FLAGS (" in lazy[1] and b"Seen" not in lazy[1], lazy
+typ, dat = M.fetch("2", "(PREVIEW)")
+assert dat == [b'2 (PREVIEW "")'], dat
+try:
+    M._simple_command("FETCH", "1", "(PREVIEW (FAST))")
+    raise SystemExit("an unknown PREVIEW modifier was taken")
+except imaplib.IMAP4.error as e:
+    assert "BAD" in str(e), e
+"#,
+    );
+}

@@ -263,6 +263,7 @@ impl Session {
                     "CREATE-SPECIAL-USE",
                     "OBJECTID",
                     "MULTIAPPEND",
+                    "PREVIEW",
                 ]
                 .map(String::from),
             );

@@ -1670,3 +1670,27 @@ fn objectid_items_and_keys() {
         assert!(parse_command(input).is_err(), "{input:?}");
     }
 }
+
+/// RFC 8970 §7: PREVIEW with and without `(LAZY)`, among other items.
+#[test]
+fn preview_item() {
+    for input in [
+        &b"a FETCH 1 PREVIEW"[..],
+        b"a FETCH 1 (PREVIEW)",
+        b"a FETCH 1 (PREVIEW (LAZY))",
+        b"a FETCH 1 (preview (lazy) FLAGS)",
+    ] {
+        let C::Fetch(args) = ok(input) else { panic!() };
+        assert_eq!(args.items[0], FetchItem::Preview, "{input:?}");
+    }
+    let C::Fetch(args) = ok(b"a FETCH 1 (PREVIEW FLAGS)") else {
+        panic!()
+    };
+    assert_eq!(args.items, [FetchItem::Preview, FetchItem::Flags]);
+    for input in [
+        &b"a FETCH 1 (PREVIEW (FAST))"[..],
+        b"a FETCH 1 (PREVIEW ())",
+    ] {
+        assert!(parse_command(input).is_err(), "{input:?}");
+    }
+}
