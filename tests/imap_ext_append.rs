@@ -403,3 +403,45 @@ except imaplib.IMAP4.error as e:
 "#,
     );
 }
+
+/// RFC 6855 §3, §4: after ENABLE UTF8=ACCEPT (imaplib then speaks UTF-8)
+/// names go both ways as UTF-8: CREATE, LIST, STATUS, SELECT; before it
+/// they are modified UTF-7. `APPEND ... UTF8 (~{n}...)` stores the message
+/// after ENABLE and is BAD before it.
+#[test]
+fn rfc6855_utf8_accept_names_and_append() {
+    let (_data, server) = setup("utf8", &[]);
+    python(
+        &server,
+        r#"
+assert "UTF8=ACCEPT" in caps, caps
+r = Raw()
+r.send("u1 CREATE \"R&AOk-union\"\r\n".encode())
+assert r.until(b"u1 ")[-1].startswith("u1 OK")
+body = "Subject: caf\u00e9\r\n\r\nna\u00efve\r\n".encode()
+r.send(b"u2 APPEND INBOX UTF8 (~{%d+}\r\n" % len(body) + body + b")\r\n")
+assert r.until(b"u2 ")[-1].startswith("u2 BAD"), "UTF8 needs ENABLE"
+typ, dat = M.enable("UTF8=ACCEPT")
+assert typ == "OK" and M.utf8_enabled, (typ, dat)
+typ, dat = M.list('""', "*")
+names = [d.decode("utf-8") for d in dat]
+assert any(n.endswith('"R\u00e9union"') for n in names), names
+assert not any("&AOk-" in n for n in names), names
+assert M.create('"Caf\u00e9 & co"')[0] == "OK"
+typ, dat = M.status('"Caf\u00e9 & co"', "(MESSAGES)")
+assert typ == "OK" and dat[0].decode("utf-8") == '"Caf\u00e9 & co" (MESSAGES 0)', dat
+assert M.select('"R\u00e9union"')[0] == "OK"
+r.send(b"u3 ENABLE UTF8=ACCEPT\r\n")
+assert r.until(b"u3 ")[-1].startswith("u3 OK")
+r.send(b"u4 APPEND \"Caf\xc3\xa9 & co\" UTF8 (~{%d}\r\n" % len(body))
+assert r.line().startswith("+")
+r.send(body + b")\r\n")
+assert r.until(b"u4 ")[-1].startswith("u4 OK [APPENDUID"), "stored"
+M.select('"Caf\u00e9 & co"')
+typ, dat = M.fetch("1", "(BODY.PEEK[])")
+assert dat[0][1] == body, dat
+r.send(b"u5 LIST \"\" Caf*\r\n")
+assert any("Caf\u00e9 & co" in l for l in r.until(b"u5 ")), "UTF-8 LIST pattern"
+"#,
+    );
+}

@@ -109,20 +109,32 @@ impl Session {
             K::Rename { from, to } => self.rename(tag, &from, &to).await,
             K::Subscribe(mailbox) => self.subscribe(tag, &mailbox, true).await,
             K::Unsubscribe(mailbox) => self.subscribe(tag, &mailbox, false).await,
-            K::List(args) => self.list(tag, &args, false),
+            K::List(mut args) => {
+                args.utf8 = self.utf8();
+                self.list(tag, &args, false)
+            }
             K::Lsub { reference, pattern } => self.lsub(tag, reference, pattern),
             K::Status { mailbox, items } => self.status(tag, &mailbox, &items),
+            K::Append { utf8, ref more, .. }
+                if (utf8 || more.iter().any(|m| m.utf8)) && !self.utf8() =>
+            {
+                // RFC 6855 §4: the UTF8 data item is for a client that
+                // enabled UTF8=ACCEPT.
+                self.bad(tag, "APPEND UTF8 needs ENABLE UTF8=ACCEPT")
+            }
             K::Append {
                 mailbox,
                 flags,
                 date,
                 message,
                 more,
+                utf8,
             } if !more.is_empty() => {
                 let mut all = vec![crate::imap::parse::AppendMessage {
                     flags,
                     date,
                     message,
+                    utf8,
                 }];
                 all.extend(more);
                 self.multiappend(tag, &mailbox, all).await

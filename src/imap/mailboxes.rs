@@ -20,11 +20,16 @@ const BAD_NAME: &str = "Invalid mailbox name";
 
 impl Session {
     /// The stored (UTF-8) name of a mailbox argument; `None` if invalid.
-    pub fn mailbox_name(name: &Name) -> Option<String> {
+    pub fn mailbox_name(&self, name: &Name) -> Option<String> {
         if name.is_inbox() {
             return Some("INBOX".into());
         }
-        let decoded = crate::wire::imap::mutf7::decode(name.as_bytes()).ok()?;
+        // RFC 6855 §3: after ENABLE UTF8=ACCEPT names come as UTF-8.
+        let decoded = if self.utf8() {
+            String::from_utf8(name.as_bytes().to_vec()).ok()?
+        } else {
+            crate::wire::imap::mutf7::decode(name.as_bytes()).ok()?
+        };
         let decoded = decoded.strip_suffix('/').unwrap_or(&decoded).to_string();
         let valid = !decoded.is_empty()
             && decoded.len() <= 1024
@@ -39,7 +44,7 @@ impl Session {
     /// Looks a mailbox up by name; answers NO and returns `None` if it
     /// does not exist or the store fails.
     pub fn find_mailbox(&mut self, tag: &[u8], name: &Name, missing: &str) -> Option<Mailbox> {
-        let Some(name) = Self::mailbox_name(name) else {
+        let Some(name) = self.mailbox_name(name) else {
             self.tagged(tag, "NO", BAD_NAME);
             return None;
         };
@@ -139,7 +144,7 @@ impl Session {
     }
 
     pub async fn create(&mut self, tag: &[u8], name: &Name<'_>, uses: &[Use<'_>]) {
-        let Some(name) = Self::mailbox_name(name) else {
+        let Some(name) = self.mailbox_name(name) else {
             return self.tagged(tag, "NO", BAD_NAME);
         };
         if name == "INBOX" || name.eq_ignore_ascii_case("INBOX") {
@@ -210,7 +215,7 @@ impl Session {
         let Some(source) = self.find_mailbox(tag, from, "[NONEXISTENT] No such mailbox") else {
             return;
         };
-        let Some(target) = Self::mailbox_name(to) else {
+        let Some(target) = self.mailbox_name(to) else {
             return self.tagged(tag, "NO", BAD_NAME);
         };
         if target.eq_ignore_ascii_case("INBOX") {
@@ -232,7 +237,7 @@ impl Session {
                 Some(mailbox) => mailbox.name,
                 None => return,
             },
-            false => match Self::mailbox_name(name) {
+            false => match self.mailbox_name(name) {
                 Some(n) => n,
                 None => return self.tagged(tag, "NO", BAD_NAME),
             },
@@ -269,6 +274,7 @@ impl Session {
         let source = StatusSource {
             reader: &reader,
             append_limit: self.append_limit(),
+            utf8: self.utf8(),
         };
         list::list(
             self.out(),
@@ -296,6 +302,7 @@ impl Session {
             selection: ListSelection::default(),
             returns: ListReturn::default(),
             extended: false,
+            utf8: self.utf8(),
         };
         self.list(tag, &args, true);
     }
@@ -314,6 +321,7 @@ impl Session {
         let source = StatusSource {
             reader: &reader,
             append_limit: self.append_limit(),
+            utf8: self.utf8(),
         };
         let mut line = Vec::new();
         status_line(&mut line, &mailbox, items, &source);

@@ -5,7 +5,8 @@
 //! LIST-EXTENDED (RFC 5258), LIST-STATUS (RFC 5819), CONDSTORE and QRESYNC
 //! (RFC 7162), SASL-IR (RFC 4959), APPENDLIMIT (RFC 7889), QUOTA
 //! (RFC 9208), STATUS=SIZE (RFC 8438), CREATE-SPECIAL-USE (RFC 6154 §3),
-//! OBJECTID (RFC 8474), MULTIAPPEND (RFC 3502), PREVIEW (RFC 8970).
+//! OBJECTID (RFC 8474), MULTIAPPEND (RFC 3502), PREVIEW (RFC 8970),
+//! UTF8=ACCEPT (RFC 6855).
 //!
 //! - [`parse`]: commands as pure functions over bytes (the wire pieces
 //!   shared with the fetcher are in `wire::imap`);

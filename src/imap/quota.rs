@@ -129,7 +129,11 @@ impl Session {
         };
         let quota = quota.filter(|q| !q.unlimited());
         let mut line = b"* QUOTAROOT ".to_vec();
-        render::mailbox(&mut line, &mailbox.name);
+        if self.utf8() {
+            render::mailbox_utf8(&mut line, &mailbox.name);
+        } else {
+            render::mailbox(&mut line, &mailbox.name);
+        }
         if quota.is_some() {
             line.push(b' ');
             string(&mut line, ROOT.as_bytes());

@@ -18,6 +18,8 @@ pub(super) struct StatusSource<'r> {
     /// The largest message APPEND takes (the server's message size limit;
     /// the same for every mailbox).
     pub append_limit: u64,
+    /// Names in UTF-8 (RFC 6855 §3).
+    pub utf8: bool,
 }
 
 /// Messages with \Deleted in `mailbox_id`, and their octets.
@@ -54,7 +56,11 @@ pub(super) fn status_line(
         (0, 0)
     };
     out.extend_from_slice(b"* STATUS ");
-    render::mailbox(out, &m.name);
+    if source.utf8 {
+        render::mailbox_utf8(out, &m.name);
+    } else {
+        render::mailbox(out, &m.name);
+    }
     out.extend_from_slice(b" (");
     for (i, item) in items.iter().enumerate() {
         if i > 0 {

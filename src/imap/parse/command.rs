@@ -82,6 +82,8 @@ pub enum CommandKind<'a> {
         message: &'a [u8],
         /// RFC 3502 MULTIAPPEND: the messages after the first.
         more: Vec<AppendMessage<'a>>,
+        /// RFC 6855 §4: the first message came as `UTF8 (~{n}...)`.
+        utf8: bool,
     },
     Check,
     Close,
@@ -449,6 +451,7 @@ fn append<'a>(lex: &mut Lexer<'a>) -> PResult<CommandKind<'a>> {
         flags,
         date,
         message,
+        utf8,
     } = append_message(lex)?;
     // RFC 3502 §6.3.11: `append = "APPEND" SP mailbox 1*append-message`.
     let mut more = Vec::new();
@@ -464,6 +467,7 @@ fn append<'a>(lex: &mut Lexer<'a>) -> PResult<CommandKind<'a>> {
         date,
         message,
         more,
+        utf8,
     })
 }
 
@@ -474,6 +478,8 @@ pub struct AppendMessage<'a> {
     pub flags: Vec<Flag<'a>>,
     pub date: Option<DateTime>,
     pub message: &'a [u8],
+    /// RFC 6855 §4 `"UTF8" SP "(" literal8 ")"`.
+    pub utf8: bool,
 }
 
 fn append_message<'a>(lex: &mut Lexer<'a>) -> PResult<AppendMessage<'a>> {
@@ -487,6 +493,22 @@ fn append_message<'a>(lex: &mut Lexer<'a>) -> PResult<AppendMessage<'a>> {
         date = Some(datetime::parse_date_time(lex)?);
         lex.sp()?;
     }
+    // RFC 6855 §4: `append-data =/ "UTF8" SP "(" literal8 ")"`.
+    let mark = lex.mark();
+    if lex.keyword().eq_ignore_ascii_case(b"UTF8") {
+        lex.sp()?;
+        lex.expect(b'(', "expected ( after UTF8")?;
+        lex.expect(b'~', "UTF8 wants a literal8")?;
+        let message = lex.literal(true)?;
+        lex.expect(b')', "expected ) after the UTF8 literal")?;
+        return Ok(AppendMessage {
+            flags,
+            date,
+            message,
+            utf8: true,
+        });
+    }
+    lex.reset(mark);
     if lex.peek() != Some(b'{') {
         return Err("APPEND needs the message as a literal");
     }
@@ -495,6 +517,7 @@ fn append_message<'a>(lex: &mut Lexer<'a>) -> PResult<AppendMessage<'a>> {
         flags,
         date,
         message,
+        utf8: false,
     })
 }
 

@@ -114,6 +114,9 @@ pub struct ListArgs<'a> {
     /// a parenthesised pattern list), so the response may carry extended
     /// data such as CHILDINFO.
     pub extended: bool,
+    /// Names are UTF-8 on the wire, not modified UTF-7: the session
+    /// enabled UTF8=ACCEPT (RFC 6855 §3). Never set by the parser.
+    pub utf8: bool,
 }
 
 /// RFC 5258 §3 selection options (and RFC 6154 §5's SPECIAL-USE).
@@ -311,6 +314,7 @@ pub(super) fn list<'a>(lex: &mut Lexer<'a>) -> PResult<ListArgs<'a>> {
         selection,
         returns,
         extended,
+        utf8: false,
     })
 }
 

@@ -656,6 +656,7 @@ fn append() {
             date: None,
             message: SAMPLE,
             more: vec![],
+            utf8: false,
         }
     );
     let input = append_input(
@@ -697,6 +698,7 @@ fn append() {
             date: None,
             message: b"a\x00b",
             more: vec![],
+            utf8: false,
         }
     );
 
@@ -1690,6 +1692,37 @@ fn preview_item() {
     for input in [
         &b"a FETCH 1 (PREVIEW (FAST))"[..],
         b"a FETCH 1 (PREVIEW ())",
+    ] {
+        assert!(parse_command(input).is_err(), "{input:?}");
+    }
+}
+
+/// RFC 6855 §4: `APPEND mailbox [flags] [date] UTF8 (~{n}...)`, also as a
+/// MULTIAPPEND message; the literal8 must be inside the parentheses.
+#[test]
+fn append_utf8_literal8() {
+    match ok(b"a APPEND x (\\Seen) UTF8 (~{2}\r\nhi) utf8 (~{1+}\r\nz)") {
+        C::Append {
+            message,
+            utf8,
+            more,
+            flags,
+            ..
+        } => {
+            assert!(utf8 && more[0].utf8);
+            assert_eq!((message, more[0].message), (&b"hi"[..], &b"z"[..]));
+            assert_eq!(flags, vec![Flag::Seen]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        ok(b"a APPEND x {2}\r\nhi"),
+        C::Append { utf8: false, .. }
+    ));
+    for input in [
+        &b"a APPEND x UTF8 {2}\r\nhi"[..],
+        b"a APPEND x UTF8 ({2}\r\nhi)",
+        b"a APPEND x UTF8 (~{2}\r\nhi",
     ] {
         assert!(parse_command(input).is_err(), "{input:?}");
     }
