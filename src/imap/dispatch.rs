@@ -109,14 +109,42 @@ impl Session {
             K::Rename { from, to } => self.rename(tag, &from, &to).await,
             K::Subscribe(mailbox) => self.subscribe(tag, &mailbox, true).await,
             K::Unsubscribe(mailbox) => self.subscribe(tag, &mailbox, false).await,
-            K::List(args) => self.list(tag, &args, false),
+            K::List(mut args) => {
+                args.utf8 = self.utf8();
+                self.list(tag, &args, false)
+            }
             K::Lsub { reference, pattern } => self.lsub(tag, reference, pattern),
             K::Status { mailbox, items } => self.status(tag, &mailbox, &items),
+            K::Append { utf8, ref more, .. }
+                if (utf8 || more.iter().any(|m| m.utf8)) && !self.utf8() =>
+            {
+                // RFC 6855 §4: the UTF8 data item is for a client that
+                // enabled UTF8=ACCEPT.
+                self.bad(tag, "APPEND UTF8 needs ENABLE UTF8=ACCEPT")
+            }
             K::Append {
                 mailbox,
                 flags,
                 date,
                 message,
+                more,
+                utf8,
+            } if !more.is_empty() => {
+                let mut all = vec![crate::imap::parse::AppendMessage {
+                    flags,
+                    date,
+                    message,
+                    utf8,
+                }];
+                all.extend(more);
+                self.multiappend(tag, &mailbox, all).await
+            }
+            K::Append {
+                mailbox,
+                flags,
+                date,
+                message,
+                ..
             } => {
                 self.append(tag, &mailbox, &flags, date.map(|d| d.unix), message)
                     .await
@@ -144,6 +172,9 @@ impl Session {
                 self.copy(tag, uid, &set, &mailbox, false).await;
             }
             K::Move { uid, set, mailbox } => self.copy(tag, uid, &set, &mailbox, true).await,
+            K::GetQuota(root) => self.getquota(tag, &root),
+            K::GetQuotaRoot(mailbox) => self.getquotaroot(tag, &mailbox),
+            K::SetQuota(_) => self.setquota(tag),
             other => self.bad(tag, &format!("{} is not supported", other.name())),
         }
         // Untagged updates go before the tagged reply (already queued):

@@ -92,7 +92,7 @@ fn needs_blob(item: &FetchItem<'_>) -> bool {
     use FetchItem as F;
     matches!(
         item,
-        F::Rfc822 | F::Rfc822Header | F::Rfc822Text | F::BodySection { .. }
+        F::Rfc822 | F::Rfc822Header | F::Rfc822Text | F::BodySection { .. } | F::Preview
     )
 }
 
@@ -547,6 +547,16 @@ impl Render<'_> {
             FetchItem::Flags => flags(out, m),
             FetchItem::Uid => put(out, &format!("UID {}", m.view.uid)),
             FetchItem::ModSeq => put(out, &format!("MODSEQ ({})", m.view.modseq)),
+            // RFC 8474 §5.
+            FetchItem::EmailId => put(
+                out,
+                &format!("EMAILID ({})", super::objectid::email_id(m.view.blob_id)),
+            ),
+            FetchItem::ThreadId => put(out, "THREADID NIL"),
+            FetchItem::Preview => {
+                put(out, "PREVIEW ");
+                crate::wire::imap::quote::string(out, super::preview::preview(m.raw).as_bytes());
+            }
             FetchItem::InternalDate => {
                 put(out, "INTERNALDATE ");
                 write_date_time(out, m.view.internal_date);

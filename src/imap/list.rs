@@ -115,6 +115,7 @@ fn parents(name: &str) -> impl Iterator<Item = &str> {
 fn entries<'m>(
     mailboxes: &'m [Mailbox],
     subscriptions: &'m [String],
+    utf8: bool,
 ) -> (Vec<Named<'m>>, Vec<Entry<'m>>) {
     let mut names: Vec<Named<'m>> = Vec::new();
     for m in mailboxes {
@@ -134,7 +135,7 @@ fn entries<'m>(
         .map(|&(name, kind, mailbox)| {
             let below = below_range(&names, name);
             Entry {
-                wire: mutf7::encode(name),
+                wire: wire_name(name, utf8),
                 mailbox,
                 real: kind <= Kind::Implied,
                 subscribed: is_subscribed(subscriptions, name),
@@ -165,10 +166,20 @@ fn below_range(sorted: &[Named<'_>], name: &str) -> std::ops::Range<usize> {
 }
 
 /// Writes the `* STATUS` line of a mailbox (LIST-STATUS).
-pub type StatusRenderer = dyn Fn(&mut Vec<u8>, &Mailbox, &[StatusItem]);
+pub type StatusRenderer<'a> = dyn Fn(&mut Vec<u8>, &Mailbox, &[StatusItem]) + 'a;
 
 /// Renders the LIST (or LSUB) response for `args` over the account's
 /// mailboxes and its subscribed names (sorted); `status` renders the
+/// A name as the client sees it: modified UTF-7 (RFC 3501 §5.1.3), or
+/// UTF-8 after ENABLE UTF8=ACCEPT (RFC 6855 §3).
+fn wire_name(name: &str, utf8: bool) -> String {
+    if utf8 {
+        name.to_string()
+    } else {
+        mutf7::encode(name)
+    }
+}
+
 /// STATUS line of a mailbox for LIST-STATUS.
 pub fn list(
     out: &mut Vec<u8>,
@@ -176,7 +187,7 @@ pub fn list(
     subscriptions: &[String],
     args: &ListArgs,
     lsub: bool,
-    status: &StatusRenderer,
+    status: &StatusRenderer<'_>,
 ) {
     let verb = if lsub { "LSUB" } else { "LIST" };
     if args.patterns.len() == 1 && args.patterns[0].is_empty() && !lsub {
@@ -189,7 +200,7 @@ pub fn list(
         .iter()
         .map(|p| full_pattern(&args.reference, p))
         .collect();
-    let (names, entries) = entries(mailboxes, subscriptions);
+    let (names, entries) = entries(mailboxes, subscriptions, args.utf8);
     for entry in entries {
         if !patterns.iter().any(|p| matches(p, entry.wire.as_bytes())) {
             continue;
@@ -204,7 +215,7 @@ pub fn list(
                 .iter()
                 .filter(|n| is_subscribed(subscriptions, n.0))
                 .any(|n| {
-                    let wire = mutf7::encode(n.0);
+                    let wire = wire_name(n.0, args.utf8);
                     !patterns.iter().any(|p| matches(p, wire.as_bytes()))
                 })
         };
@@ -258,7 +269,11 @@ pub fn list(
             attrs.push("\\Subscribed");
         }
         out.extend_from_slice(format!("* {verb} ({}) \"/\" ", attrs.join(" ")).as_bytes());
-        crate::wire::imap::quote::string(out, entry.wire.as_bytes());
+        if args.utf8 {
+            super::render::mailbox_utf8(out, &entry.wire);
+        } else {
+            crate::wire::imap::quote::string(out, entry.wire.as_bytes());
+        }
         if childinfo && args.extended {
             out.extend_from_slice(b" (\"CHILDINFO\" (\"SUBSCRIBED\"))");
         }
@@ -325,7 +340,7 @@ mod tests {
         ];
         // "gone/z" no longer exists; "x/y" and "a/b2" do.
         let subs = ["a/b2", "gone/z", "x/y"].map(String::from);
-        let (names, entries) = entries(&boxes, &subs);
+        let (names, entries) = entries(&boxes, &subs, false);
         let listed: Vec<(&str, bool, bool, bool, bool, bool)> = entries
             .iter()
             .map(|e| {
@@ -373,7 +388,7 @@ mod tests {
             .map(|i| format!("p{}/m{i}", i % 100))
             .collect();
         subs.sort();
-        let (_, entries) = entries(&boxes, &subs);
+        let (_, entries) = entries(&boxes, &subs, false);
         assert_eq!(entries.len(), 20_100);
         assert_eq!(entries.iter().filter(|e| e.has_children).count(), 100);
     }

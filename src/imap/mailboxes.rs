@@ -10,9 +10,9 @@ use super::parse::{
     ListArgs, ListReturn, ListSelection, Mailbox as Name, QresyncParams, SelectArgs,
     SpecialUse as Use, StatusItem,
 };
-use super::render;
 use super::selected::{Selected, flags_update, split_flags, vanished_earlier};
 use super::session::Session;
+use super::status::{StatusSource, status_line};
 use crate::store::{Delivery, Flags, Mailbox, Reader, SpecialUse, StoreError, keyword_limits};
 
 /// Why a mailbox name is unusable.
@@ -20,11 +20,16 @@ const BAD_NAME: &str = "Invalid mailbox name";
 
 impl Session {
     /// The stored (UTF-8) name of a mailbox argument; `None` if invalid.
-    pub fn mailbox_name(name: &Name) -> Option<String> {
+    pub fn mailbox_name(&self, name: &Name) -> Option<String> {
         if name.is_inbox() {
             return Some("INBOX".into());
         }
-        let decoded = crate::wire::imap::mutf7::decode(name.as_bytes()).ok()?;
+        // RFC 6855 §3: after ENABLE UTF8=ACCEPT names come as UTF-8.
+        let decoded = if self.utf8() {
+            String::from_utf8(name.as_bytes().to_vec()).ok()?
+        } else {
+            crate::wire::imap::mutf7::decode(name.as_bytes()).ok()?
+        };
         let decoded = decoded.strip_suffix('/').unwrap_or(&decoded).to_string();
         let valid = !decoded.is_empty()
             && decoded.len() <= 1024
@@ -39,7 +44,7 @@ impl Session {
     /// Looks a mailbox up by name; answers NO and returns `None` if it
     /// does not exist or the store fails.
     pub fn find_mailbox(&mut self, tag: &[u8], name: &Name, missing: &str) -> Option<Mailbox> {
-        let Some(name) = Self::mailbox_name(name) else {
+        let Some(name) = self.mailbox_name(name) else {
             self.tagged(tag, "NO", BAD_NAME);
             return None;
         };
@@ -139,7 +144,7 @@ impl Session {
     }
 
     pub async fn create(&mut self, tag: &[u8], name: &Name<'_>, uses: &[Use<'_>]) {
-        let Some(name) = Self::mailbox_name(name) else {
+        let Some(name) = self.mailbox_name(name) else {
             return self.tagged(tag, "NO", BAD_NAME);
         };
         if name == "INBOX" || name.eq_ignore_ascii_case("INBOX") {
@@ -177,7 +182,15 @@ impl Session {
             parent_end += i + 1;
         }
         match self.store().create_mailbox(account, &name, special).await {
-            Ok(_) => self.tagged(tag, "OK", "CREATE completed"),
+            // RFC 8474 §4.1: CREATE says the new mailbox's MAILBOXID.
+            Ok(id) => self.tagged(
+                tag,
+                "OK",
+                &format!(
+                    "[MAILBOXID ({})] CREATE completed",
+                    super::objectid::mailbox_id(id)
+                ),
+            ),
             Err(e) => self.store_failed(tag, &e),
         }
     }
@@ -202,7 +215,7 @@ impl Session {
         let Some(source) = self.find_mailbox(tag, from, "[NONEXISTENT] No such mailbox") else {
             return;
         };
-        let Some(target) = Self::mailbox_name(to) else {
+        let Some(target) = self.mailbox_name(to) else {
             return self.tagged(tag, "NO", BAD_NAME);
         };
         if target.eq_ignore_ascii_case("INBOX") {
@@ -224,7 +237,7 @@ impl Session {
                 Some(mailbox) => mailbox.name,
                 None => return,
             },
-            false => match Self::mailbox_name(name) {
+            false => match self.mailbox_name(name) {
                 Some(n) => n,
                 None => return self.tagged(tag, "NO", BAD_NAME),
             },
@@ -252,11 +265,16 @@ impl Session {
         let account = self.account_id();
         let read = self.store().read().and_then(|r| {
             let subscriptions = r.subscriptions(account)?;
-            Ok((r.mailboxes(account)?, subscriptions))
+            Ok((r.mailboxes(account)?, subscriptions, r))
         });
-        let (mailboxes, subscriptions) = match read {
+        let (mailboxes, subscriptions, reader) = match read {
             Ok(m) => m,
             Err(e) => return self.store_failed(tag, &e),
+        };
+        let source = StatusSource {
+            reader: &reader,
+            append_limit: self.append_limit(),
+            utf8: self.utf8(),
         };
         list::list(
             self.out(),
@@ -264,7 +282,7 @@ impl Session {
             &subscriptions,
             args,
             lsub,
-            &|out, m, items| status_line(out, m, items),
+            &|out, m, items| status_line(out, m, items, &source),
         );
         self.tagged(
             tag,
@@ -284,6 +302,7 @@ impl Session {
             selection: ListSelection::default(),
             returns: ListReturn::default(),
             extended: false,
+            utf8: self.utf8(),
         };
         self.list(tag, &args, true);
     }
@@ -295,7 +314,18 @@ impl Session {
         if items.contains(&StatusItem::HighestModSeq) {
             self.use_condstore();
         }
-        status_line(self.out(), &mailbox, items);
+        let reader = match self.store().read() {
+            Ok(r) => r,
+            Err(e) => return self.store_failed(tag, &e),
+        };
+        let source = StatusSource {
+            reader: &reader,
+            append_limit: self.append_limit(),
+            utf8: self.utf8(),
+        };
+        let mut line = Vec::new();
+        status_line(&mut line, &mailbox, items, &source);
+        self.out().extend_from_slice(&line);
         self.tagged(tag, "OK", "STATUS completed");
     }
 
@@ -384,27 +414,6 @@ impl Session {
 }
 
 /// `* STATUS name (items)` from the mailbox's counters.
-fn status_line(out: &mut Vec<u8>, m: &Mailbox, items: &[StatusItem]) {
-    out.extend_from_slice(b"* STATUS ");
-    render::mailbox(out, &m.name);
-    out.extend_from_slice(b" (");
-    for (i, item) in items.iter().enumerate() {
-        if i > 0 {
-            out.push(b' ');
-        }
-        let text = match item {
-            StatusItem::Messages => format!("MESSAGES {}", m.messages),
-            StatusItem::Recent => format!("RECENT {}", m.recent),
-            StatusItem::UidNext => format!("UIDNEXT {}", m.uidnext),
-            StatusItem::UidValidity => format!("UIDVALIDITY {}", m.uidvalidity),
-            StatusItem::Unseen => format!("UNSEEN {}", m.unseen),
-            StatusItem::HighestModSeq => format!("HIGHESTMODSEQ {}", m.highest_modseq),
-        };
-        out.extend_from_slice(text.as_bytes());
-    }
-    out.extend_from_slice(b")\r\n");
-}
-
 /// A mailbox as SELECT opens it: the view and what the untagged
 /// responses tell of it.
 struct Opened {
@@ -487,6 +496,11 @@ impl Opened {
         lines.push(format!(
             "* OK [HIGHESTMODSEQ {}] Highest",
             sel.highest_modseq
+        ));
+        // RFC 8474 §4.1.
+        lines.push(format!(
+            "* OK [MAILBOXID ({})] Ok",
+            super::objectid::mailbox_id(sel.id)
         ));
         for line in lines {
             out.extend_from_slice(line.as_bytes());

@@ -3,7 +3,10 @@
 //! (RFC 7888), NAMESPACE (RFC 2342), ID (RFC 2971), ENABLE (RFC 5161),
 //! UNSELECT (RFC 3691), CHILDREN (RFC 3348), SPECIAL-USE (RFC 6154),
 //! LIST-EXTENDED (RFC 5258), LIST-STATUS (RFC 5819), CONDSTORE and QRESYNC
-//! (RFC 7162), SASL-IR (RFC 4959).
+//! (RFC 7162), SASL-IR (RFC 4959), APPENDLIMIT (RFC 7889), QUOTA
+//! (RFC 9208), STATUS=SIZE (RFC 8438), CREATE-SPECIAL-USE (RFC 6154 §3),
+//! OBJECTID (RFC 8474), MULTIAPPEND (RFC 3502), PREVIEW (RFC 8970),
+//! UTF8=ACCEPT (RFC 6855).
 //!
 //! - [`parse`]: commands as pure functions over bytes (the wire pieces
 //!   shared with the fetcher are in `wire::imap`);
@@ -14,7 +17,7 @@
 //! - `mailboxes`, `fetch`, `messages`: the commands on mailboxes, FETCH,
 //!   and the other message commands; `selected`: the selected mailbox and
 //!   its untagged updates; `quota`: APPEND/COPY refused past the
-//!   account's quota;
+//!   account's quota, and the QUOTA commands; `status`: STATUS items;
 //! - `render`, `section`, `search`, `list`: response syntax, BODY[section],
 //!   SEARCH and LIST evaluation (render, section and search are public so
 //!   that the fuzz targets reach them).
@@ -25,7 +28,10 @@ mod list;
 mod login;
 mod mailboxes;
 mod messages;
+mod multiappend;
+mod objectid;
 pub mod parse;
+mod preview;
 mod quota;
 pub mod render;
 pub mod search;
@@ -33,5 +39,6 @@ mod search_text;
 pub mod section;
 mod selected;
 mod session;
+mod status;
 
 pub use session::session;

@@ -15,6 +15,19 @@ pub fn mailbox(out: &mut Vec<u8>, name: &str) {
     string(out, mutf7::wire_name(name).as_bytes());
 }
 
+/// A mailbox name after ENABLE UTF8=ACCEPT (RFC 6855 §3): as stored,
+/// UTF-8, quoted.
+pub fn mailbox_utf8(out: &mut Vec<u8>, name: &str) {
+    // RFC 6855 §3 (RFC 9051 quoted-char): a quoted string may hold UTF-8
+    // once the client enabled it; stored names are UTF-8 without
+    // control characters (`Session::mailbox_name`).
+    if name.len() <= crate::wire::imap::quote::MAX_QUOTED && !name.chars().any(char::is_control) {
+        crate::wire::imap::quote::quoted(out, name.as_bytes());
+    } else {
+        string(out, name.as_bytes());
+    }
+}
+
 /// The system flags of `flags` and the keywords, space separated.
 pub fn flags<'k>(
     out: &mut Vec<u8>,

@@ -397,6 +397,9 @@ fn record_key<'a>(key: &SearchKey, c: &Candidate<'a>, parsed: &mut Parsed<'a>) -
         SearchKey::Uid(set) => set.contains(c.uid, c.max_uid),
         SearchKey::SequenceSet(set) => set.contains(c.seq, c.max_seq),
         SearchKey::ModSeq(m) => c.view.modseq >= *m,
+        SearchKey::EmailId(id) => super::objectid::parse_email_id(id) == Some(c.view.blob_id),
+        // RFC 8474 §6: THREADID is NIL for every message, so none matches.
+        SearchKey::ThreadId(_) => false,
         // The tree holds these as string or inner nodes, never here.
         SearchKey::From(_)
         | SearchKey::To(_)

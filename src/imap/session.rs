@@ -68,6 +68,8 @@ pub(super) struct Session {
     condstore: bool,
     /// ENABLE QRESYNC (RFC 7162 §3.2.3).
     qresync: bool,
+    /// ENABLE UTF8=ACCEPT (RFC 6855 §3).
+    utf8: bool,
     bad: u32,
     /// Commands before login that did not try to log in.
     junk: u32,
@@ -95,6 +97,7 @@ pub async fn session(conn: Conn, ctx: Rc<Context>) {
         selected: None,
         condstore: false,
         qresync: false,
+        utf8: false,
         bad: 0,
         junk: 0,
         login_failures: 0,
@@ -179,6 +182,17 @@ impl Session {
     }
 
     /// The logged-in account's address ("" before login).
+    /// The largest message APPEND takes (RFC 7889): the server's message
+    /// size limit, the same for every mailbox.
+    /// The client enabled UTF8=ACCEPT (RFC 6855).
+    pub fn utf8(&self) -> bool {
+        self.utf8
+    }
+
+    pub fn append_limit(&self) -> u64 {
+        self.ctx.config.max_message_size
+    }
+
     pub fn account_address(&self) -> &str {
         self.account.as_ref().map_or("", |a| a.address.as_str())
     }
@@ -244,6 +258,21 @@ impl Session {
                     "LIST-STATUS",
                     "CONDSTORE",
                     "QRESYNC",
+                ]
+                .map(String::from),
+            );
+            // #15 extensions (RFC 7889, 9208, 8438, 6154 §3).
+            caps.push(format!("APPENDLIMIT={}", self.append_limit()));
+            caps.extend(
+                [
+                    "QUOTA",
+                    "QUOTA=RES-STORAGE",
+                    "STATUS=SIZE",
+                    "CREATE-SPECIAL-USE",
+                    "OBJECTID",
+                    "MULTIAPPEND",
+                    "PREVIEW",
+                    "UTF8=ACCEPT",
                 ]
                 .map(String::from),
             );
@@ -438,6 +467,10 @@ impl Session {
                 self.qresync = true;
                 self.condstore = true;
                 enabled.push_str(" QRESYNC");
+            } else if cap.eq_ignore_ascii_case(b"UTF8=ACCEPT") && !self.utf8 {
+                // RFC 6855 §3: names and quoted strings in UTF-8 from now.
+                self.utf8 = true;
+                enabled.push_str(" UTF8=ACCEPT");
             }
         }
         enabled.push_str("\r\n");

@@ -526,6 +526,14 @@ impl Store {
             other => Err(StoreError::Corrupt(format!("unexpected outcome {other:?}"))),
         }
     }
+    /// Stores several messages all or none, in one commit (IMAP
+    /// MULTIAPPEND, RFC 3502); what each became, in order.
+    pub async fn deliver_all(&self, all: Vec<Summarized>) -> Result<Vec<Delivered>, StoreError> {
+        match self.write(WriteOp::DeliverAll(all)).await? {
+            writer::Outcome::DeliveredAll(d) => Ok(d),
+            other => Err(StoreError::Corrupt(format!("unexpected outcome {other:?}"))),
+        }
+    }
     pub async fn set_flags(&self, change: FlagChange) -> Result<FlagsResult, StoreError> {
         match self.write(WriteOp::SetFlags(change)).await? {
             writer::Outcome::FlagsSet(v) => Ok(v),

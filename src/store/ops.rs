@@ -78,6 +78,13 @@ pub fn apply(
         WriteOp::Deliver(delivery) => {
             message_ops::deliver(txn, dbs, delivery, touched).map(Outcome::Delivered)
         }
+        // One nested transaction for the whole op (writer::apply_batch):
+        // a failure of any message aborts them all.
+        WriteOp::DeliverAll(all) => all
+            .iter()
+            .map(|s| message_ops::deliver(txn, dbs, s, touched))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Outcome::DeliveredAll),
         WriteOp::SetFlags(change) => {
             message_ops::set_flags(txn, dbs, change, touched).map(Outcome::FlagsSet)
         }

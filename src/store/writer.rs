@@ -124,6 +124,9 @@ pub enum WriteOp {
     Fetch(super::FetchOp),
     /// One imported message, skipped if its identity was imported before.
     Import(super::Imported),
+    /// Several messages stored all or none, in one commit: IMAP
+    /// MULTIAPPEND (RFC 3502 §6.3.11).
+    DeliverAll(Vec<Summarized>),
 }
 
 /// One message for one or more mailboxes: stored once, referenced by each.
@@ -270,6 +273,8 @@ pub enum Outcome {
     /// The id of what was created (account, mailbox).
     Created(u64),
     Delivered(Delivered),
+    /// One per message of a [`WriteOp::DeliverAll`], in order.
+    DeliveredAll(Vec<Delivered>),
     FlagsSet(FlagsResult),
     Copied(Copied),
     /// UIDs whose \Recent flag the caller now holds.
@@ -297,6 +302,7 @@ impl WriteOp {
         match self {
             WriteOp::Deliver(s) => s.message.len(),
             WriteOp::Import(i) => i.delivery.message.len(),
+            WriteOp::DeliverAll(all) => all.iter().map(|s| s.message.len()).sum(),
             WriteOp::Fetch(super::FetchOp::Batch(b)) => {
                 b.messages.iter().map(|m| m.delivery.message.len()).sum()
             }

@@ -80,6 +80,10 @@ pub enum CommandKind<'a> {
         date: Option<DateTime>,
         /// The message, exactly the literal's bytes.
         message: &'a [u8],
+        /// RFC 3502 MULTIAPPEND: the messages after the first.
+        more: Vec<AppendMessage<'a>>,
+        /// RFC 6855 §4: the first message came as `UTF8 (~{n}...)`.
+        utf8: bool,
     },
     Check,
     Close,
@@ -116,6 +120,13 @@ pub enum CommandKind<'a> {
     Id(Option<Vec<IdPair<'a>>>),
     /// RFC 5161: capability names as sent (compare case-insensitively).
     Enable(Vec<&'a [u8]>),
+    /// RFC 9208 §4.2: `GETQUOTA root`.
+    GetQuota(Cow<'a, [u8]>),
+    /// RFC 9208 §4.3: `GETQUOTAROOT mailbox`.
+    GetQuotaRoot(Mailbox<'a>),
+    /// RFC 9208 §4.1: `SETQUOTA root (resource limit ...)`; only parsed
+    /// so it can be refused (limits are the administrator's).
+    SetQuota(Cow<'a, [u8]>),
 }
 
 impl CommandKind<'_> {
@@ -159,6 +170,9 @@ impl CommandKind<'_> {
             Namespace => "NAMESPACE",
             Id(_) => "ID",
             Enable(_) => "ENABLE",
+            GetQuota(_) => "GETQUOTA",
+            GetQuotaRoot(_) => "GETQUOTAROOT",
+            SetQuota(_) => "SETQUOTA",
         }
     }
 }
@@ -325,6 +339,12 @@ pub(super) fn parse<'a>(lex: &mut Lexer<'a>) -> PResult<CommandKind<'a>> {
             }
             C::Enable(caps)
         }
+        b"GETQUOTA" => {
+            lex.sp()?;
+            C::GetQuota(lex.astring()?)
+        }
+        b"GETQUOTAROOT" => C::GetQuotaRoot(sp_mailbox(lex)?),
+        b"SETQUOTA" => setquota(lex)?,
         b"" => return Err("missing command"),
         _ => return Err("unknown command"),
     })
@@ -427,6 +447,42 @@ fn flag_list<'a>(lex: &mut Lexer<'a>) -> PResult<Vec<Flag<'a>>> {
 fn append<'a>(lex: &mut Lexer<'a>) -> PResult<CommandKind<'a>> {
     let mailbox = sp_mailbox(lex)?;
     lex.sp()?;
+    let AppendMessage {
+        flags,
+        date,
+        message,
+        utf8,
+    } = append_message(lex)?;
+    // RFC 3502 §6.3.11: `append = "APPEND" SP mailbox 1*append-message`.
+    let mut more = Vec::new();
+    while lex.eat(b' ') {
+        if more.len() >= MAX_LIST_ITEMS {
+            return Err("too many messages in one APPEND");
+        }
+        more.push(append_message(lex)?);
+    }
+    Ok(CommandKind::Append {
+        mailbox,
+        flags,
+        date,
+        message,
+        more,
+        utf8,
+    })
+}
+
+/// One message of an APPEND (RFC 3502 §6.3.11 `append-message`, without
+/// the leading SP): `[flag-list SP] [date-time SP] literal`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendMessage<'a> {
+    pub flags: Vec<Flag<'a>>,
+    pub date: Option<DateTime>,
+    pub message: &'a [u8],
+    /// RFC 6855 §4 `"UTF8" SP "(" literal8 ")"`.
+    pub utf8: bool,
+}
+
+fn append_message<'a>(lex: &mut Lexer<'a>) -> PResult<AppendMessage<'a>> {
     let mut flags = Vec::new();
     if lex.peek() == Some(b'(') {
         flags = flag_list(lex)?;
@@ -437,15 +493,31 @@ fn append<'a>(lex: &mut Lexer<'a>) -> PResult<CommandKind<'a>> {
         date = Some(datetime::parse_date_time(lex)?);
         lex.sp()?;
     }
+    // RFC 6855 §4: `append-data =/ "UTF8" SP "(" literal8 ")"`.
+    let mark = lex.mark();
+    if lex.keyword().eq_ignore_ascii_case(b"UTF8") {
+        lex.sp()?;
+        lex.expect(b'(', "expected ( after UTF8")?;
+        lex.expect(b'~', "UTF8 wants a literal8")?;
+        let message = lex.literal(true)?;
+        lex.expect(b')', "expected ) after the UTF8 literal")?;
+        return Ok(AppendMessage {
+            flags,
+            date,
+            message,
+            utf8: true,
+        });
+    }
+    lex.reset(mark);
     if lex.peek() != Some(b'{') {
         return Err("APPEND needs the message as a literal");
     }
     let message = lex.literal(true)?;
-    Ok(CommandKind::Append {
-        mailbox,
+    Ok(AppendMessage {
         flags,
         date,
         message,
+        utf8: false,
     })
 }
 
@@ -567,4 +639,30 @@ fn id<'a>(lex: &mut Lexer<'a>) -> PResult<CommandKind<'a>> {
         Ok((field, lex.nstring()?))
     })?;
     Ok(CommandKind::Id(Some(pairs)))
+}
+
+/// `setquota = "SETQUOTA" SP quota-root SP setquota-list` (RFC 9208 §7):
+/// `"(" [setquota-resource *(SP setquota-resource)] ")"`, each resource
+/// an atom and a number.
+fn setquota<'a>(lex: &mut Lexer<'a>) -> PResult<CommandKind<'a>> {
+    lex.sp()?;
+    let root = lex.astring()?;
+    lex.sp()?;
+    lex.expect(b'(', "expected (")?;
+    let mut count = 0;
+    while !lex.eat(b')') {
+        if count > 0 {
+            lex.sp()?;
+        }
+        count += 1;
+        if count > MAX_SMALL_LIST {
+            return Err("too many quota resources");
+        }
+        lex.atom()?;
+        lex.sp()?;
+        lex.take_while(|b| b.is_ascii_digit())
+            .first()
+            .ok_or("expected a quota limit")?;
+    }
+    Ok(CommandKind::SetQuota(root))
 }

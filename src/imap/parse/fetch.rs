@@ -4,8 +4,8 @@
 
 use std::borrow::Cow;
 
-use super::MAX_LIST_ITEMS;
 use super::lexer::{Lexer, PResult, Upper};
+use super::{MAX_LIST_ITEMS, MAX_SMALL_LIST};
 
 /// Deepest section part path accepted (`BODY[1.2.3...]`): far more than any
 /// real MIME tree, small enough to keep a path cheap.
@@ -28,6 +28,11 @@ pub enum FetchItem<'a> {
     Uid,
     /// RFC 7162 §3.1.4.1.
     ModSeq,
+    /// RFC 8474 §5.1, §5.2.
+    EmailId,
+    ThreadId,
+    /// RFC 8970 §3: `PREVIEW`, with `(LAZY)` or without.
+    Preview,
     /// `BODY[section]<partial>` or, with `peek`, `BODY.PEEK[...]`, which
     /// does not set \Seen.
     BodySection {
@@ -104,6 +109,24 @@ fn item<'a>(lex: &mut Lexer<'a>) -> PResult<FetchItem<'a>> {
         b"BODYSTRUCTURE" => FetchItem::BodyStructure,
         b"UID" => FetchItem::Uid,
         b"MODSEQ" => FetchItem::ModSeq,
+        b"EMAILID" => FetchItem::EmailId,
+        b"THREADID" => FetchItem::ThreadId,
+        b"PREVIEW" => {
+            // RFC 8970 §7: ["(" preview-mod *(SP preview-mod) ")"]; LAZY
+            // is the only modifier.
+            let mark = lex.mark();
+            if lex.eat(b' ') && lex.peek() == Some(b'(') {
+                lex.paren_list(false, MAX_SMALL_LIST, |lex| {
+                    match Upper::new(lex.keyword()).as_bytes() {
+                        b"LAZY" => Ok(()),
+                        _ => Err("unknown PREVIEW modifier"),
+                    }
+                })?;
+            } else {
+                lex.reset(mark);
+            }
+            FetchItem::Preview
+        }
         // Plain BODY is the structure; BODY.PEEK needs a section.
         b"BODY" if lex.peek() != Some(b'[') => FetchItem::Body,
         b"BODY.PEEK" if lex.peek() != Some(b'[') => return Err("BODY.PEEK needs a section"),

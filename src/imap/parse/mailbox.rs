@@ -48,6 +48,16 @@ pub enum StatusItem {
     UidValidity,
     Unseen,
     HighestModSeq,
+    /// RFC 7889 §4: the largest message APPEND takes into the mailbox.
+    AppendLimit,
+    /// RFC 8438 §3: the octets the mailbox's messages occupy.
+    Size,
+    /// RFC 9208 §4.3: messages with \Deleted.
+    Deleted,
+    /// RFC 9208 §4.3: the octets EXPUNGE would free.
+    DeletedStorage,
+    /// RFC 8474 §4.
+    MailboxId,
 }
 
 /// SELECT / EXAMINE arguments (RFC 3501 §6.3.1, RFC 7162 §3.1.8, §3.2.5).
@@ -104,6 +114,9 @@ pub struct ListArgs<'a> {
     /// a parenthesised pattern list), so the response may carry extended
     /// data such as CHILDINFO.
     pub extended: bool,
+    /// Names are UTF-8 on the wire, not modified UTF-7: the session
+    /// enabled UTF8=ACCEPT (RFC 6855 §3). Never set by the parser.
+    pub utf8: bool,
 }
 
 /// RFC 5258 §3 selection options (and RFC 6154 §5's SPECIAL-USE).
@@ -301,6 +314,7 @@ pub(super) fn list<'a>(lex: &mut Lexer<'a>) -> PResult<ListArgs<'a>> {
         selection,
         returns,
         extended,
+        utf8: false,
     })
 }
 
@@ -314,6 +328,11 @@ pub(super) fn status_items(lex: &mut Lexer<'_>) -> PResult<Vec<StatusItem>> {
             b"UIDVALIDITY" => StatusItem::UidValidity,
             b"UNSEEN" => StatusItem::Unseen,
             b"HIGHESTMODSEQ" => StatusItem::HighestModSeq,
+            b"APPENDLIMIT" => StatusItem::AppendLimit,
+            b"SIZE" => StatusItem::Size,
+            b"DELETED" => StatusItem::Deleted,
+            b"DELETED-STORAGE" => StatusItem::DeletedStorage,
+            b"MAILBOXID" => StatusItem::MailboxId,
             _ => return Err("unknown STATUS item"),
         })
     })

@@ -50,7 +50,9 @@ mod sequence;
 #[cfg(test)]
 mod tests;
 
-pub use command::{Command, CommandKind, FetchArgs, Flag, IdPair, StoreArgs, StoreMode};
+pub use command::{
+    AppendMessage, Command, CommandKind, FetchArgs, Flag, IdPair, StoreArgs, StoreMode,
+};
 pub use datetime::{Date, DateTime};
 pub use fetch::{FetchItem, Partial, Section, SectionText};
 pub use mailbox::{
@@ -108,6 +110,13 @@ pub fn peek_tag(line: &[u8]) -> Option<&[u8]> {
     let mut lex = Lexer::new(line);
     let tag = lex.tag().ok()?;
     matches!(lex.peek(), None | Some(b' ')).then_some(tag)
+}
+
+/// Whether a command (read so far) is an APPEND: its size can then be
+/// checked against the quota before the literal is sent.
+pub fn is_append(line: &[u8]) -> bool {
+    let mut lex = Lexer::new(line);
+    lex.tag().is_ok() && lex.eat(b' ') && lex.keyword().eq_ignore_ascii_case(b"APPEND")
 }
 
 /// Whether a line read during IDLE is the `DONE` that ends it

@@ -60,6 +60,9 @@ pub enum SearchKey<'a> {
     /// optional per-flag entry name and type are parsed and dropped: the
     /// store keeps one mod-sequence per message, which the RFC allows.
     ModSeq(u64),
+    /// RFC 8474 §6: `EMAILID objectid`, `THREADID objectid`.
+    EmailId(&'a [u8]),
+    ThreadId(&'a [u8]),
     /// Message sequence numbers.
     SequenceSet(SequenceSet),
     /// All of these: a parenthesised list, or the top level of a SEARCH
@@ -174,6 +177,8 @@ fn key_with_argument<'a>(
                 | b"NOT"
                 | b"OR"
                 | b"MODSEQ"
+                | b"EMAILID"
+                | b"THREADID"
         );
     if !known {
         return Err(if word.is_empty() {
@@ -196,6 +201,8 @@ fn key_with_argument<'a>(
             K::Header(field, lex.astring()?)
         }
         b"KEYWORD" => K::Keyword(lex.atom()?),
+        b"EMAILID" => K::EmailId(objectid(lex)?),
+        b"THREADID" => K::ThreadId(objectid(lex)?),
         b"UNKEYWORD" => K::Unkeyword(lex.atom()?),
         b"LARGER" => K::Larger(lex.number()?),
         b"SMALLER" => K::Smaller(lex.number()?),
@@ -220,4 +227,13 @@ fn key_with_argument<'a>(
             K::ModSeq(lex.mod_seq()?)
         }
     })
+}
+
+/// RFC 8474 §7 `objectid = 1*255(ALPHA / DIGIT / "_" / "-")`.
+fn objectid<'a>(lex: &mut Lexer<'a>) -> PResult<&'a [u8]> {
+    let id = lex.take_while(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if id.is_empty() || id.len() > 255 {
+        return Err("bad object id");
+    }
+    Ok(id)
 }

@@ -587,9 +587,22 @@ fn status() {
             ],
         }
     );
+    // RFC 7889 §4, RFC 8438 §3, RFC 9208 §4.3.
+    assert_eq!(
+        ok(b"a STATUS x (appendlimit SIZE deleted DELETED-STORAGE)"),
+        C::Status {
+            mailbox: mbox("x"),
+            items: vec![
+                StatusItem::AppendLimit,
+                StatusItem::Size,
+                StatusItem::Deleted,
+                StatusItem::DeletedStorage,
+            ],
+        }
+    );
     for input in [
         &b"a STATUS x ()"[..],
-        b"a STATUS x (SIZE)",
+        b"a STATUS x (BOGUS)",
         b"a STATUS x",
         b"a STATUS x MESSAGES",
         b"a STATUS (MESSAGES)",
@@ -641,7 +654,9 @@ fn append() {
             mailbox: mbox("saved-messages"),
             flags: vec![Flag::Seen],
             date: None,
-            message: SAMPLE
+            message: SAMPLE,
+            more: vec![],
+            utf8: false,
         }
     );
     let input = append_input(
@@ -654,6 +669,7 @@ fn append() {
             flags,
             date: Some(date),
             message,
+            ..
         } => {
             assert!(mailbox.is_inbox());
             assert_eq!(
@@ -680,7 +696,9 @@ fn append() {
             mailbox: mbox("x"),
             flags: vec![],
             date: None,
-            message: b"a\x00b"
+            message: b"a\x00b",
+            more: vec![],
+            utf8: false,
         }
     );
 
@@ -696,10 +714,22 @@ fn append() {
         b"a APPEND x (\\Seen){1}\r\nx",
         b"a APPEND x {1}\r\nxy",
         b"a APPEND x {2}\r\nx",
-        // MULTIAPPEND is not supported.
-        b"a APPEND x {1}\r\nx {1}\r\ny",
+        // MULTIAPPEND: a message after the SP, not nothing.
+        b"a APPEND x {1}\r\nx ",
+        b"a APPEND x {1}\r\nx (\\Seen)",
     ] {
         bad_tagged(input);
+    }
+    // RFC 3502 §6.3.11: more messages, each with its own flags and date.
+    match ok(b"a APPEND x {1}\r\nx (\\Seen) \" 7-Feb-1994 21:52:25 +0000\" {1}\r\ny {1}\r\nz") {
+        C::Append { message, more, .. } => {
+            assert_eq!(message, b"x");
+            assert_eq!(more.len(), 2);
+            assert_eq!(more[0].flags, vec![Flag::Seen]);
+            assert!(more[0].date.is_some() && more[1].date.is_none());
+            assert_eq!((more[0].message, more[1].message), (&b"y"[..], &b"z"[..]));
+        }
+        other => panic!("{other:?}"),
     }
 }
 
@@ -1582,4 +1612,118 @@ fn sequence_sets_resolve() {
         vec!["1"; MAX_SEQUENCE_RANGES + 1].join(",")
     );
     assert_eq!(bad_tagged(too_long.as_bytes()), "sequence set too long");
+}
+
+/// RFC 9208 §4.1-§4.3 (formal syntax §7).
+#[test]
+fn quota_commands() {
+    assert_eq!(ok(b"a GETQUOTA \"\""), C::GetQuota(Cow::Borrowed(b"")));
+    assert_eq!(ok(b"a getquotaroot inbox"), C::GetQuotaRoot(mbox("INBOX")));
+    assert_eq!(
+        ok(b"a SETQUOTA \"\" (STORAGE 512 MESSAGE 10)"),
+        C::SetQuota(Cow::Borrowed(b""))
+    );
+    assert_eq!(
+        ok(b"a SETQUOTA root ()"),
+        C::SetQuota(Cow::Borrowed(b"root"))
+    );
+    for input in [
+        &b"a GETQUOTA"[..],
+        b"a GETQUOTAROOT",
+        b"a SETQUOTA \"\" (STORAGE)",
+        b"a SETQUOTA \"\" (STORAGE x)",
+        b"a SETQUOTA \"\" STORAGE 1",
+    ] {
+        assert!(parse_command(input).is_err(), "{input:?}");
+    }
+    assert!(super::is_append(b"a7 append INBOX {20}"));
+    assert!(!super::is_append(b"a7 APPENDX INBOX {20}"));
+    assert!(!super::is_append(b"a7 LOGIN {3}"));
+}
+
+/// RFC 8474 §5, §6: EMAILID and THREADID as FETCH items and SEARCH keys;
+/// MAILBOXID as a STATUS item.
+#[test]
+fn objectid_items_and_keys() {
+    let C::Fetch(args) = ok(b"a FETCH 1 (emailid THREADID)") else {
+        panic!()
+    };
+    assert_eq!(args.items, [FetchItem::EmailId, FetchItem::ThreadId]);
+    assert_eq!(
+        ok(b"a SEARCH EMAILID M12 THREADID T-a_1"),
+        C::Search {
+            uid: false,
+            charset: None,
+            key: SearchKey::And(vec![
+                SearchKey::EmailId(b"M12"),
+                SearchKey::ThreadId(b"T-a_1")
+            ]),
+        }
+    );
+    let C::Status { items, .. } = ok(b"a STATUS x (MAILBOXID)") else {
+        panic!()
+    };
+    assert_eq!(items, [StatusItem::MailboxId]);
+    for input in [
+        &b"a SEARCH EMAILID"[..],
+        b"a SEARCH EMAILID \"M1\"",
+        b"a SEARCH THREADID .",
+    ] {
+        assert!(parse_command(input).is_err(), "{input:?}");
+    }
+}
+
+/// RFC 8970 §7: PREVIEW with and without `(LAZY)`, among other items.
+#[test]
+fn preview_item() {
+    for input in [
+        &b"a FETCH 1 PREVIEW"[..],
+        b"a FETCH 1 (PREVIEW)",
+        b"a FETCH 1 (PREVIEW (LAZY))",
+        b"a FETCH 1 (preview (lazy) FLAGS)",
+    ] {
+        let C::Fetch(args) = ok(input) else { panic!() };
+        assert_eq!(args.items[0], FetchItem::Preview, "{input:?}");
+    }
+    let C::Fetch(args) = ok(b"a FETCH 1 (PREVIEW FLAGS)") else {
+        panic!()
+    };
+    assert_eq!(args.items, [FetchItem::Preview, FetchItem::Flags]);
+    for input in [
+        &b"a FETCH 1 (PREVIEW (FAST))"[..],
+        b"a FETCH 1 (PREVIEW ())",
+    ] {
+        assert!(parse_command(input).is_err(), "{input:?}");
+    }
+}
+
+/// RFC 6855 §4: `APPEND mailbox [flags] [date] UTF8 (~{n}...)`, also as a
+/// MULTIAPPEND message; the literal8 must be inside the parentheses.
+#[test]
+fn append_utf8_literal8() {
+    match ok(b"a APPEND x (\\Seen) UTF8 (~{2}\r\nhi) utf8 (~{1+}\r\nz)") {
+        C::Append {
+            message,
+            utf8,
+            more,
+            flags,
+            ..
+        } => {
+            assert!(utf8 && more[0].utf8);
+            assert_eq!((message, more[0].message), (&b"hi"[..], &b"z"[..]));
+            assert_eq!(flags, vec![Flag::Seen]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        ok(b"a APPEND x {2}\r\nhi"),
+        C::Append { utf8: false, .. }
+    ));
+    for input in [
+        &b"a APPEND x UTF8 {2}\r\nhi"[..],
+        b"a APPEND x UTF8 ({2}\r\nhi)",
+        b"a APPEND x UTF8 (~{2}\r\nhi",
+    ] {
+        assert!(parse_command(input).is_err(), "{input:?}");
+    }
 }

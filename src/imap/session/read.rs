@@ -145,6 +145,14 @@ impl Session {
                 }
                 continue;
             }
+            // RFC 9208 §4.4: an APPEND that cannot fit the quota is
+            // refused before the client sends its message.
+            if !literal.non_sync
+                && self.account.is_some()
+                && self.append_literal_refused(&command, literal.len)
+            {
+                return Err(ReadFailure::Refused);
+            }
             if !literal.non_sync {
                 self.put("+ Ready for literal data\r\n");
                 if !self.flush(stream).await {

@@ -155,3 +155,42 @@ fn a_full_store_is_logged_once() {
     health.after(&Ok(()), &[Ok(Outcome::Done)]);
     assert!(!health.full);
 }
+
+/// RFC 3502 §6.3.11 through the store: DeliverAll stores every message or,
+/// when one fails (here a mailbox that does not exist), none.
+#[test]
+fn deliver_all_is_all_or_nothing() {
+    let dir = std::env::temp_dir().join(format!("smolmail-deliverall-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = Store::open(&dir, &Options { map_size: 64 << 20 }).unwrap();
+    smol::block_on(async {
+        let id = store.add_account("m@home.arpa", "x").await.unwrap();
+        let inbox = store
+            .read()
+            .unwrap()
+            .mailbox(id, "INBOX")
+            .unwrap()
+            .unwrap()
+            .id;
+        let one =
+            |target: u64| Summarized::from(Delivery::new(b"a\r\n".to_vec(), 0, vec![target], None));
+        let err = store.deliver_all(vec![one(inbox), one(u64::MAX)]).await;
+        assert!(err.is_err(), "{err:?}");
+        let r = store.read().unwrap();
+        assert_eq!(
+            r.messages(inbox).unwrap().count(),
+            0,
+            "the first was undone"
+        );
+        drop(r);
+        let done = store
+            .deliver_all(vec![one(inbox), one(inbox)])
+            .await
+            .unwrap();
+        let uids: Vec<u32> = done.iter().map(|d| d.placed[0].1).collect();
+        assert_eq!(uids, [1, 2]);
+        assert_eq!(store.read().unwrap().messages(inbox).unwrap().count(), 2);
+    });
+    store.shutdown();
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -1,0 +1,133 @@
+//! PREVIEW (RFC 8970): a short plain-text preview of a message, as FETCH
+//! `PREVIEW` (with the optional `(LAZY)` modifier, §3.2).
+//!
+//! The text is the first text/plain part that is not an attachment, or
+//! failing that the first text/html one with its markup dropped, decoded
+//! from its transfer encoding and charset (mailparse), with whitespace
+//! runs made one space, cut to 256 characters (§3.1: "no more than 256
+//! characters"). A message without such a part previews as the empty
+//! string (§3.1). It is computed on each request, never stored, so LAZY
+//! changes nothing: the preview is always "available" (§3.2 lets the
+//! server return it at once).
+
+use mailparse::{DispositionType, ParsedMail};
+
+/// RFC 8970 §3.1.
+pub const MAX_CHARS: usize = 256;
+/// Parts nest at most this deep before the walk stops (hostile input).
+const MAX_DEPTH: usize = 16;
+
+/// The preview of the message `raw`.
+pub fn preview(raw: &[u8]) -> String {
+    let Ok(mail) = mailparse::parse_mail(raw) else {
+        return String::new();
+    };
+    let text = first_part(&mail, "text/plain", 0)
+        .and_then(|p| p.get_body().ok())
+        .or_else(|| {
+            first_part(&mail, "text/html", 0)
+                .and_then(|p| p.get_body().ok())
+                .map(|html| strip_markup(&html))
+        })
+        .unwrap_or_default();
+    squeeze(&text)
+}
+
+/// The first leaf part of `mimetype` that is not an attachment.
+fn first_part<'m, 'a>(
+    mail: &'m ParsedMail<'a>,
+    mimetype: &str,
+    depth: usize,
+) -> Option<&'m ParsedMail<'a>> {
+    if depth > MAX_DEPTH {
+        return None;
+    }
+    if mail.subparts.is_empty() {
+        let inline = mail.get_content_disposition().disposition != DispositionType::Attachment;
+        return (inline && mail.ctype.mimetype.eq_ignore_ascii_case(mimetype)).then_some(mail);
+    }
+    mail.subparts
+        .iter()
+        .find_map(|p| first_part(p, mimetype, depth + 1))
+}
+
+/// HTML to its text: tags dropped (and the content of style and script
+/// elements), the common entities decoded.
+fn strip_markup(html: &str) -> String {
+    let mut out = String::with_capacity(html.len().min(64 * 1024));
+    let mut rest = html;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&rest[..open]);
+        out.push(' ');
+        let tag = &rest[open..];
+        let lower: String = tag.chars().take(8).collect::<String>().to_ascii_lowercase();
+        let skip_to = if lower.starts_with("<style") {
+            find_ci(tag, "</style")
+        } else if lower.starts_with("<script") {
+            find_ci(tag, "</script")
+        } else {
+            Some(0)
+        };
+        let Some(from) = skip_to else {
+            return decode_entities(&out);
+        };
+        match tag[from..].find('>') {
+            Some(close) => rest = &tag[from + close + 1..],
+            None => return decode_entities(&out),
+        }
+    }
+    out.push_str(rest);
+    decode_entities(&out)
+}
+
+fn find_ci(hay: &str, needle: &str) -> Option<usize> {
+    hay.to_ascii_lowercase().find(needle)
+}
+
+fn decode_entities(s: &str) -> String {
+    s.replace("&nbsp;", " ")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+/// Whitespace runs as one space, trimmed, cut to [`MAX_CHARS`].
+fn squeeze(text: &str) -> String {
+    let mut out = String::new();
+    for (count, word) in text.split_whitespace().enumerate() {
+        if count > 0 {
+            out.push(' ');
+        }
+        out.push_str(word);
+        if out.chars().count() >= MAX_CHARS {
+            break;
+        }
+    }
+    match out.char_indices().nth(MAX_CHARS) {
+        Some((at, _)) => out[..at].to_string(),
+        None => out,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_part_first_then_html_then_nothing() {
+        let alt = b"Content-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\n\
+            Content-Type: text/html\r\n\r\n<p>html &amp; text</p>\r\n--b\r\n\
+            Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
+            Caf=C3=A9   au\r\n  lait\r\n--b--\r\n";
+        assert_eq!(preview(alt), "Café au lait");
+        let html = b"Content-Type: text/html\r\n\r\n<html><style>p {x}</style><p>Hi &lt;you&gt;</p><script>x()</script>bye</html>\r\n";
+        assert_eq!(preview(html), "Hi <you> bye");
+        let attached = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+            Content-Type: text/plain\r\nContent-Disposition: attachment\r\n\r\nnot this\r\n--b--\r\n";
+        assert_eq!(preview(attached), "");
+        let long = format!("Subject: x\r\n\r\n{}\r\n", "é".repeat(300));
+        assert_eq!(preview(long.as_bytes()).chars().count(), MAX_CHARS);
+    }
+}
