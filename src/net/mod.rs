@@ -22,6 +22,7 @@
 mod addr;
 mod budget;
 mod connect;
+mod deflate;
 pub mod dns;
 mod input;
 mod output;
@@ -36,6 +37,7 @@ use std::time::Duration;
 pub use addr::ClientAddr;
 pub use budget::{Budget, Reservation};
 pub use connect::{ConnectError, ResolveError, connect, hosts_lookup, resolve};
+pub use deflate::STATE_BYTES as DEFLATE_STATE_BYTES;
 pub use input::{Input, ReadError};
 pub use output::Output;
 pub use stream::{Stream, starttls};

@@ -116,6 +116,8 @@ pub enum CommandKind<'a> {
     Id(Option<Vec<IdPair<'a>>>),
     /// RFC 5161: capability names as sent (compare case-insensitively).
     Enable(Vec<&'a [u8]>),
+    /// RFC 4978 §3: the compression mechanism's name as sent.
+    Compress(&'a [u8]),
 }
 
 impl CommandKind<'_> {
@@ -159,6 +161,7 @@ impl CommandKind<'_> {
             Namespace => "NAMESPACE",
             Id(_) => "ID",
             Enable(_) => "ENABLE",
+            Compress(_) => "COMPRESS",
         }
     }
 }
@@ -324,6 +327,11 @@ pub(super) fn parse<'a>(lex: &mut Lexer<'a>) -> PResult<CommandKind<'a>> {
                 return Err("ENABLE needs a capability");
             }
             C::Enable(caps)
+        }
+        b"COMPRESS" => {
+            // compress = "COMPRESS" SP algorithm (RFC 4978 §3)
+            lex.sp()?;
+            C::Compress(lex.atom()?)
         }
         b"" => return Err("missing command"),
         _ => return Err("unknown command"),

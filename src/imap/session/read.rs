@@ -58,7 +58,16 @@ impl Session {
                     self.timed_out();
                     return Err(ReadFailure::Close);
                 }
-                Err(ReadError::Eof) | Err(ReadError::Io(_)) => return Err(ReadFailure::Close),
+                Err(ReadError::Eof) => return Err(ReadFailure::Close),
+                Err(ReadError::Io(e)) => {
+                    // Invalid deflate data under COMPRESS lands here too.
+                    log::info!(
+                        "[{}] imap: closing, read from {} failed: {e}",
+                        self.id,
+                        self.peer
+                    );
+                    return Err(ReadFailure::Close);
+                }
             };
             let raw = &self.input.buffered()[..len];
             let line = raw.strip_suffix(b"\n").unwrap_or(raw);
