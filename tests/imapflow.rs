@@ -1,6 +1,7 @@
 //! imapflow (npm) against a running `smolmail serve`: a real client that
 //! turns COMPRESS=DEFLATE (RFC 4978) on by itself, ENABLEs QRESYNC (RFC
-//! 7162) and IDLEs; the script is tests/clients/imapflow.js. Node and npm
+//! 7162), IDLEs, and uses BINARY (RFC 3516) for literal8 APPEND and
+//! decoded part downloads; the script is tests/clients/imapflow.js. Node and npm
 //! are Debian packages; imapflow is installed by scripts/setup.sh into
 //! target/nodedeps.
 
@@ -43,9 +44,10 @@ fn imapflow(server: &Server, user: &str, password: &str) -> String {
 
 /// COMPRESS on (imapflow's own choice), QRESYNC enabled, APPEND, FETCH,
 /// and an IDLE that gets another session's EXISTS and VANISHED promptly
-/// through the compressed stream (RFC 4978 §4's sync flush).
+/// through the compressed stream (RFC 4978 §4's sync flush); then
+/// BINARY: a NUL kept through literal8, a base64 part fetched decoded.
 #[test]
-fn imapflow_compress_qresync_idle() {
+fn imapflow_compress_qresync_idle_binary() {
     let data = TempDir::new("imapflow");
     add_user(&data.0, "alice@home.arpa", "pw");
     let server = Server::start(&data.0, &[]);
@@ -59,6 +61,8 @@ fn imapflow_compress_qresync_idle() {
         "ok idle-exists count=3",
         "ok idle-vanished uid=2",
         "ok changedsince uids=1,3",
+        "ok binary-append nul-kept",
+        "ok binary-fetch bytes=10",
     ] {
         assert!(out.contains(want), "{want} missing:\n{out}");
     }

@@ -3,7 +3,8 @@
 //! (RFC 7888), NAMESPACE (RFC 2342), ID (RFC 2971), ENABLE (RFC 5161),
 //! UNSELECT (RFC 3691), CHILDREN (RFC 3348), SPECIAL-USE (RFC 6154),
 //! LIST-EXTENDED (RFC 5258), LIST-STATUS (RFC 5819), CONDSTORE and QRESYNC
-//! (RFC 7162), SASL-IR (RFC 4959), COMPRESS=DEFLATE (RFC 4978, `compress`).
+//! (RFC 7162), SASL-IR (RFC 4959), COMPRESS=DEFLATE (RFC 4978, `compress`), BINARY (RFC 3516,
+//! `binary`).
 //!
 //! - [`parse`]: commands as pure functions over bytes (the wire pieces
 //!   shared with the fetcher are in `wire::imap`);
@@ -19,6 +20,7 @@
 //!   SEARCH and LIST evaluation (render, section and search are public so
 //!   that the fuzz targets reach them).
 
+mod binary;
 mod compress;
 mod dispatch;
 mod fetch;

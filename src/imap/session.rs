@@ -255,6 +255,7 @@ impl Session {
                     "CONDSTORE",
                     "QRESYNC",
                     "COMPRESS=DEFLATE",
+                    "BINARY",
                 ]
                 .map(String::from),
             );

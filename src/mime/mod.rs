@@ -10,6 +10,7 @@
 //! - `fields`: the structured header fields inside it (Content-Type
 //!   parameters, dispositions, languages, address lists).
 //! - `codec`: the compact, versioned binary form kept in the store.
+//! - `transfer`: removing a Content-Transfer-Encoding (IMAP BINARY).
 //! - [`header_len`]: where the header section ends, for the rooms that
 //!   need only that.
 //!
@@ -22,6 +23,7 @@ mod fields;
 mod header;
 mod parse;
 mod summary;
+pub mod transfer;
 
 #[cfg(test)]
 mod tests;

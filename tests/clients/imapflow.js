@@ -59,6 +59,23 @@ async function main() {
         const changed = [];
         for await (const m of a.fetch('1:*', { flags: true }, { changedSince: 1n })) changed.push(m.uid);
         say('changedsince', `uids=${changed.join(',')}`);
+
+        // BINARY (RFC 3516): APPEND of a message with a NUL goes as literal8
+        // (imapflow's choice) and keeps it; a base64 part comes decoded.
+        const nul = Buffer.from('Subject: nul\r\n\r\na\x00b\r\n', 'latin1');
+        const put = await a.append('INBOX', nul, []);
+        const back = await a.fetchOne(String(put.uid), { source: true }, { uid: true });
+        if (!back.source.equals(nul)) throw new Error(`NUL not kept: ${JSON.stringify(back.source)}`);
+        say('binary-append', `nul-kept uid=${put.uid}`);
+        const mixed = 'Subject: parts\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n' +
+            '--B\r\nContent-Type: text/plain\r\n\r\nhi\r\n--B\r\nContent-Type: application/octet-stream\r\n' +
+            'Content-Transfer-Encoding: base64\r\n\r\nAAECAwRoZWxsbw==\r\n--B--\r\n';
+        const parts = await a.append('INBOX', mixed, []);
+        const part = await a.fetchOne(String(parts.uid), { bodyParts: ['2'] }, { uid: true, binary: true });
+        const want = Buffer.from([0, 1, 2, 3, 4, 104, 101, 108, 108, 111]);
+        if (!part.binaryParts || !part.binaryParts.has('2')) throw new Error('part 2 did not come through FETCH BINARY');
+        if (!part.bodyParts.get('2').equals(want)) throw new Error(`BINARY[2] wrong: ${part.bodyParts.get('2').toString('hex')}`);
+        say('binary-fetch', `bytes=${part.bodyParts.get('2').length}`);
     } finally {
         lock.release();
     }

@@ -445,6 +445,8 @@ fn append<'a>(lex: &mut Lexer<'a>) -> PResult<CommandKind<'a>> {
         date = Some(datetime::parse_date_time(lex)?);
         lex.sp()?;
     }
+    // RFC 3516 §4.4: literal8 (`~{n}`) for a message that holds NULs.
+    lex.eat(b'~');
     if lex.peek() != Some(b'{') {
         return Err("APPEND needs the message as a literal");
     }
