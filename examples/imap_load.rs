@@ -803,36 +803,18 @@ fn hold(h: Hold) {
             }
         };
         if let Some((user, password)) = h.login.as_deref().and_then(|l| l.split_once(':')) {
-            // Pipelined: the replies are read below, all at once.
-            let line = format!("l LOGIN {} {}\r\n", quoted(user), quoted(password));
-            if let Err(e) = conn.send(line.as_bytes()) {
+            // One at a time: the server queues only a few logins at once
+            // (a pipelined burst of all of them is refused as a flood).
+            let reply = conn.login(user, password).and_then(|()| match h.compress {
+                true => conn.compress(),
+                false => Ok(()),
+            });
+            if let Err(e) = reply {
                 eprintln!("hold: login {}: {e}", i + 1);
                 std::process::exit(1);
             }
         }
         held.push(conn);
-    }
-    if h.login.is_some() {
-        for (i, conn) in held.iter_mut().enumerate() {
-            match conn.line() {
-                Ok(l) if l.starts_with(b"l OK") => {
-                    if h.compress
-                        && let Err(e) = conn.compress()
-                    {
-                        eprintln!("hold: compress {}: {e}", i + 1);
-                        std::process::exit(1);
-                    }
-                }
-                Ok(l) => {
-                    eprintln!("hold: login {}: {}", i + 1, String::from_utf8_lossy(&l));
-                    std::process::exit(1);
-                }
-                Err(e) => {
-                    eprintln!("hold: login {}: {e}", i + 1);
-                    std::process::exit(1);
-                }
-            }
-        }
     }
     println!(
         "hold: {} connections open in {:.1} s",
