@@ -128,29 +128,27 @@ impl AsyncRead for Deflate {
             if this.in_done {
                 return Poll::Ready(Ok(0));
             }
-            if this.in_start < this.in_end {
-                let data = &this.input[this.in_start..this.in_end];
-                let r = miniz_oxide::inflate::stream::inflate(
-                    &mut this.inflate,
-                    data,
-                    buf,
-                    MZFlush::None,
-                );
-                this.in_start += r.bytes_consumed;
-                match r.status {
-                    Ok(MZStatus::StreamEnd) => this.in_done = true,
-                    Ok(_) | Err(MZError::Buf) => {}
-                    Err(e) => {
-                        let why = format!("invalid deflate data from the client: {e:?}");
-                        return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, why)));
-                    }
+            // Called even with no input left: the inflater may hold output
+            // that did not fit the last caller's buffer (miniz hands it out
+            // only on the next call), and waiting for the socket then would
+            // stall a client that has sent everything.
+            let data = &this.input[this.in_start..this.in_end];
+            let r =
+                miniz_oxide::inflate::stream::inflate(&mut this.inflate, data, buf, MZFlush::None);
+            this.in_start += r.bytes_consumed;
+            match r.status {
+                Ok(MZStatus::StreamEnd) => this.in_done = true,
+                Ok(_) | Err(MZError::Buf) => {}
+                Err(e) => {
+                    let why = format!("invalid deflate data from the client: {e:?}");
+                    return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, why)));
                 }
-                if r.bytes_written > 0 {
-                    return Poll::Ready(Ok(r.bytes_written));
-                }
-                if r.bytes_consumed > 0 && this.in_start < this.in_end {
-                    continue;
-                }
+            }
+            if r.bytes_written > 0 {
+                return Poll::Ready(Ok(r.bytes_written));
+            }
+            if r.bytes_consumed > 0 && this.in_start < this.in_end {
+                continue;
             }
             // All buffered input consumed (the inflater keeps partial
             // codes itself): read more compressed bytes.
@@ -299,6 +297,34 @@ mod tests {
             input.consume(n);
             input.shrink();
             let _client = writer.await;
+        });
+    }
+
+    /// A burst that inflates to more than the reader's buffer comes out
+    /// whole without more bytes from the client (miniz holds the excess
+    /// until the next call: reading the socket first stalled the mix).
+    #[test]
+    fn output_held_by_the_inflater_is_read_without_more_input() {
+        smol::block_on(async {
+            let (server, mut client) = pair();
+            let mut server = Deflate::new(server);
+            let command = format!("A1 APPEND INBOX {{4000+}}\r\n{}\r\n", "y".repeat(4000));
+            client
+                .write_all(&raw_deflate(command.as_bytes()))
+                .await
+                .unwrap();
+            let mut got = Vec::new();
+            let mut buf = [0; 100];
+            while got.len() < command.len() {
+                let n = smol::future::or(server.read(&mut buf), async {
+                    smol::Timer::after(Duration::from_secs(5)).await;
+                    Err(io::ErrorKind::TimedOut.into())
+                })
+                .await
+                .unwrap();
+                got.extend_from_slice(&buf[..n]);
+            }
+            assert_eq!(got, command.as_bytes());
         });
     }
 
