@@ -16,6 +16,10 @@
 #    Prints commands/s for each and the ratio. Then the same for
 #    LONG_SECONDS (15 s; 0 skips) with one login per client, so that the
 #    IMAP work is compared without argon2id's cost in every session.
+#    Then the session mix once more with COMPRESS=DEFLATE (RFC 4978) after
+#    each login, COMPRESS_SECONDS (15 s; 0 skips), Dovecot with its
+#    imap_zlib plugin; and, in part 1, HOLD idle connections that also
+#    turned COMPRESS on (memory per idle compressed connection).
 # 3. A first sync and IDLE (the figures the tests print but do not judge):
 #    mbsync (isync) pulls SYNC_COUNT (5000) messages in its first sync,
 #    pipelining one UID FETCH per message; then how soon an IMAP session in
@@ -44,6 +48,7 @@ BIG=${BIG:-50000}
 QEMU=${QEMU:-1}
 LONG_SECONDS=${LONG_SECONDS:-15}
 SYNC_COUNT=${SYNC_COUNT:-5000}
+COMPRESS_SECONDS=${COMPRESS_SECONDS:-15}
 IDLE_ROUNDS=${IDLE_ROUNDS:-20}
 PASSWORD=bench-password
 
@@ -141,6 +146,9 @@ hold_open() {
 }
 hold_open "greeted"
 hold_open "logged in" --login "bench1@home.arpa:$PASSWORD"
+if [ "$COMPRESS_SECONDS" -gt 0 ]; then
+  hold_open "logged in, COMPRESS=DEFLATE" --login "bench1@home.arpa:$PASSWORD" --compress
+fi
 echo "smolmail: after closing them: VmRSS $(rss_kib "$server") KiB: $(rss_parts "$server")"
 stop "$server"
 
@@ -172,6 +180,11 @@ if [ "$LONG_SECONDS" -gt 0 ]; then
   "$load" mix --addr "127.0.0.1:$imap_port" --users "$(users_list)" --password "$PASSWORD" \
     --clients "$CLIENTS" --seconds "$LONG_SECONDS" --ops-per-session 1000000000 --label smolmail-long |
     tee "$tmp/smolmail.long"
+fi
+if [ "$COMPRESS_SECONDS" -gt 0 ]; then
+  "$load" mix --addr "127.0.0.1:$imap_port" --users "$(users_list)" --password "$PASSWORD" \
+    --clients "$CLIENTS" --seconds "$COMPRESS_SECONDS" --ops-per-session "$OPS" --compress \
+    --label smolmail-compress | tee "$tmp/smolmail.compress"
 fi
 echo "smolmail: VmRSS after the run $(rss_kib "$server") KiB, VmHWM $(awk '/^VmHWM/ { print $2 }' "/proc/$server/status") KiB"
 stop "$server"
@@ -207,6 +220,10 @@ userdb {
 }
 mail_location = maildir:~/Maildir
 first_valid_uid = 1
+# COMPRESS=DEFLATE for the compressed run (dovecot-imapd ships the plugin)
+protocol imap {
+  mail_plugins = \$mail_plugins imap_zlib
+}
 service imap-login {
   inet_listener imap {
     port = $dport
@@ -234,6 +251,11 @@ EOF
       --clients "$CLIENTS" --seconds "$LONG_SECONDS" --ops-per-session 1000000000 --label dovecot-long |
       tee "$tmp/dovecot.long"
   fi
+  if [ "$COMPRESS_SECONDS" -gt 0 ]; then
+    "$load" mix --addr "127.0.0.1:$dport" --users "$(users_list)" --password "$PASSWORD" \
+      --clients "$CLIENTS" --seconds "$COMPRESS_SECONDS" --ops-per-session "$OPS" --compress \
+      --label dovecot-compress | tee "$tmp/dovecot.compress"
+  fi
   stop "$dovecot_pid"
   dovecot_ops=$(sed -n 's/.* = \([0-9]*\) ops\/s.*/\1/p' "$tmp/dovecot.mix")
 else
@@ -254,6 +276,14 @@ if [ "$LONG_SECONDS" -gt 0 ]; then
   echo "one login per client ($LONG_SECONDS s): smolmail $long_s commands/s${long_d:+, dovecot $long_d commands/s}"
   if [ -n "$long_d" ]; then
     awk -v s="$long_s" -v d="$long_d" 'BEGIN { printf "ratio smolmail/dovecot, one login per client: %.2fx\n", s / d }'
+  fi
+fi
+if [ "$COMPRESS_SECONDS" -gt 0 ]; then
+  comp_s=$(ops_of "$tmp/smolmail.compress")
+  comp_d=$(ops_of "$tmp/dovecot.compress")
+  echo "COMPRESS=DEFLATE ($COMPRESS_SECONDS s): smolmail $comp_s commands/s${comp_d:+, dovecot $comp_d commands/s}"
+  if [ -n "$comp_d" ]; then
+    awk -v s="$comp_s" -v d="$comp_d" 'BEGIN { printf "ratio smolmail/dovecot with COMPRESS: %.2fx\n", s / d }'
   fi
 fi
 

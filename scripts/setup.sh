@@ -41,6 +41,8 @@ PACKAGES=(
   # pip fetches IMAPClient, which bookworm does not package), and Dovecot's
   # IMAP server that scripts/bench-imap.sh compares against
   isync offlineimap3 mutt tmux python3-pip dovecot-imapd
+  # IMAP: node runs imapflow (npm) for tests/imapflow.rs
+  nodejs npm
   # outbound delivery: tests/delivery.rs and scripts/bench-delivery.sh use
   # Postfix's smtp-sink (in the postfix package above) as a receiving peer
   # scripts/bench-import.sh: GNU time for the import's peak RSS
@@ -121,5 +123,12 @@ pydeps="$(cd "$(dirname "$0")/.." && pwd)/target/pydeps"
 if [ ! -d "$pydeps/imapclient-4.1.0.dist-info" ]; then
   echo "setup: installing IMAPClient from PyPI into $pydeps"
   python3 -m pip install --quiet --disable-pip-version-check --upgrade --target "$pydeps" imapclient==4.1.0
+fi
+# npm: imapflow for tests/imapflow.rs, into target/nodedeps (COMPRESS,
+# QRESYNC, BINARY from a real client library).
+nodedeps="$(cd "$(dirname "$0")/.." && pwd)/target/nodedeps"
+if [ ! -d "$nodedeps/node_modules/imapflow" ]; then
+  echo "setup: installing imapflow from npm into $nodedeps"
+  npm install --silent --prefix "$nodedeps" imapflow@2.10.2
 fi
 echo "setup: ready"

@@ -61,6 +61,7 @@ impl Session {
             }
             K::Enable(caps) => self.enable(tag, &caps),
             K::Idle => return self.idle(tag, stream).await,
+            K::Compress(mechanism) => return self.compress(tag, mechanism, stream),
             other => return self.on_mailbox(tag, other, stream).await,
         }
         Flow::Continue
@@ -82,6 +83,8 @@ impl Session {
             | K::Search { .. }
             | K::Fetch(_) => selected,
             K::Store(_) | K::Copy { .. } | K::Move { .. } => selected,
+            // RFC 4978 §3: authenticated or selected state.
+            K::Compress(_) => authenticated,
             _ => authenticated,
         };
         match allowed {

@@ -31,6 +31,8 @@ use crate::store::{FlagChange, FlagOp, Flags, MessageView, Reader, StoreError};
 use crate::wire::imap::datetime::write_date_time;
 use crate::wire::imap::quote;
 
+use super::binary;
+
 /// Most messages rendered under one read transaction. After each chunk
 /// the other sessions get to run: one executor thread serves them all,
 /// and under emulation FETCH 1:* FLAGS on 50 000 messages held every
@@ -92,7 +94,13 @@ fn needs_blob(item: &FetchItem<'_>) -> bool {
     use FetchItem as F;
     matches!(
         item,
-        F::Rfc822 | F::Rfc822Header | F::Rfc822Text | F::BodySection { .. } | F::Preview
+        F::Rfc822
+            | F::Rfc822Header
+            | F::Rfc822Text
+            | F::BodySection { .. }
+            | F::Binary { .. }
+            | F::BinarySize(_)
+            | F::Preview
     )
 }
 
@@ -102,6 +110,7 @@ fn needs_summary(item: &FetchItem<'_>) -> bool {
         F::Envelope | F::Body | F::BodyStructure | F::Rfc822Header | F::Rfc822Text => true,
         // The whole message is the one section that needs no offsets.
         F::BodySection { section, .. } => !(section.part.is_empty() && section.text.is_none()),
+        F::Binary { part, .. } | F::BinarySize(part) => !part.is_empty(),
         _ => false,
     }
 }
@@ -110,7 +119,10 @@ fn sets_seen(item: &FetchItem<'_>) -> bool {
     use FetchItem as F;
     matches!(
         item,
-        F::Rfc822 | F::Rfc822Text | F::BodySection { peek: false, .. }
+        F::Rfc822
+            | F::Rfc822Text
+            | F::BodySection { peek: false, .. }
+            | F::Binary { peek: false, .. }
     )
 }
 
@@ -158,6 +170,19 @@ impl Session {
             let ranges = set.resolve(max_uid);
             let gone: Vec<u32> = gone.into_iter().filter(|&u| ranges.contains(u)).collect();
             super::selected::vanished_earlier(self.out(), &gone);
+        }
+        // RFC 3516 §4.2: an encoding BINARY cannot remove fails the
+        // command before anything is sent or marked \Seen.
+        let unknown_cte = match self.store().read() {
+            Ok(reader) => super::binary::unknown_in(&reader, mailbox_id, &targets, &plan.items),
+            Err(e) => {
+                self.store_failed(tag, &e);
+                return true;
+            }
+        };
+        if unknown_cte {
+            self.tagged(tag, "NO", "[UNKNOWN-CTE] Unknown Content-Transfer-Encoding");
+            return true;
         }
         let seen_now = match plan.sets_seen {
             true => match self.mark_seen(mailbox_id, &targets).await {
@@ -517,6 +542,15 @@ impl Render<'_> {
     /// here (HEADER.FIELDS of a huge header) is reserved from the memory
     /// budget, or sent as NIL (the values are nstrings, §9).
     fn literal(&mut self, raw: &[u8], bytes: &[u8]) -> Option<Literal> {
+        self.literal_as(raw, bytes, false)
+    }
+
+    /// As [`Render::literal`]; with `eight`, a literal8 (`~{n}`, RFC 3516
+    /// §4.3), which BINARY sends when the content holds a NUL.
+    fn literal_as(&mut self, raw: &[u8], bytes: &[u8], eight: bool) -> Option<Literal> {
+        if eight {
+            self.out.push(b'~');
+        }
         if bytes.len() <= SEND_AT {
             quote::literal(self.out, bytes);
             return None;
@@ -533,6 +567,9 @@ impl Render<'_> {
         if self.held.grow_to(bytes.len()) {
             quote::literal(self.out, bytes);
         } else {
+            if eight {
+                self.out.pop();
+            }
             self.out.extend_from_slice(b"NIL");
             *self.unavailable = true;
         }
@@ -597,6 +634,20 @@ impl Render<'_> {
                 put(out, "]");
                 let bytes = partial_bytes(out, &bytes, *partial);
                 return self.literal(m.raw, bytes);
+            }
+            // RFC 3516 §4.3 (an unknown encoding was refused before).
+            FetchItem::Binary { part, partial, .. } => {
+                let bytes = binary::content(m.raw, m.summary, part).unwrap_or_default();
+                put(out, &binary::name("BINARY", part));
+                let bytes = partial_bytes(out, &bytes, *partial);
+                return self.literal_as(m.raw, bytes, bytes.contains(&0));
+            }
+            FetchItem::BinarySize(part) => {
+                let size = binary::content(m.raw, m.summary, part).map_or(0, |c| c.len());
+                put(
+                    out,
+                    &format!("{} {size}", binary::name("BINARY.SIZE", part)),
+                );
             }
         }
         None

@@ -6,7 +6,8 @@
 //! (RFC 7162), SASL-IR (RFC 4959), APPENDLIMIT (RFC 7889), QUOTA
 //! (RFC 9208), STATUS=SIZE (RFC 8438), CREATE-SPECIAL-USE (RFC 6154 §3),
 //! OBJECTID (RFC 8474), MULTIAPPEND (RFC 3502), PREVIEW (RFC 8970),
-//! UTF8=ACCEPT (RFC 6855).
+//! UTF8=ACCEPT (RFC 6855), COMPRESS=DEFLATE (RFC 4978, `compress`),
+//! BINARY (RFC 3516, `binary`).
 //!
 //! - [`parse`]: commands as pure functions over bytes (the wire pieces
 //!   shared with the fetcher are in `wire::imap`);
@@ -22,6 +23,8 @@
 //!   SEARCH and LIST evaluation (render, section and search are public so
 //!   that the fuzz targets reach them).
 
+mod binary;
+mod compress;
 mod dispatch;
 mod fetch;
 mod list;

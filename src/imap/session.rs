@@ -51,6 +51,8 @@ const OUT_KEEP: usize = 4 * 1024;
 pub(super) enum Flow {
     Continue,
     StartTls,
+    /// COMPRESS said OK: flush it, then deflate (RFC 4978 §3).
+    Compress,
     Close,
 }
 
@@ -79,6 +81,8 @@ pub(super) struct Session {
     last_command: Instant,
     /// When the connection opened: the login deadline counts from here.
     opened: Instant,
+    /// The deflate state's memory, held while COMPRESS is on.
+    compression: Option<Reservation>,
 }
 
 pub async fn session(conn: Conn, ctx: Rc<Context>) {
@@ -104,6 +108,7 @@ pub async fn session(conn: Conn, ctx: Rc<Context>) {
         tokens: COMMANDS_PER_SECOND * 4.0,
         last_command: Instant::now(),
         opened: Instant::now(),
+        compression: None,
     };
     session.run(stream).await;
 }
@@ -226,6 +231,11 @@ impl Session {
         self.condstore = true;
     }
 
+    /// Keeps the budget taken for COMPRESS for the session's lifetime.
+    pub fn hold_compression(&mut self, held: Reservation) {
+        self.compression = Some(held);
+    }
+
     /// Whether expunges are reported as VANISHED (RFC 7162 §3.2.10).
     pub fn qresync(&self) -> bool {
         self.qresync
@@ -258,6 +268,8 @@ impl Session {
                     "LIST-STATUS",
                     "CONDSTORE",
                     "QRESYNC",
+                    "COMPRESS=DEFLATE",
+                    "BINARY",
                 ]
                 .map(String::from),
             );
@@ -317,6 +329,13 @@ impl Session {
                 Flow::Close => break,
                 Flow::StartTls => {
                     if !self.start_tls(&mut stream).await {
+                        return;
+                    }
+                }
+                Flow::Compress => {
+                    // RFC 4978 §3: the OK goes out uncompressed, then both
+                    // directions deflate.
+                    if !self.flush(&mut stream).await || stream.start_deflate().is_err() {
                         return;
                     }
                 }

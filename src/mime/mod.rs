@@ -12,6 +12,7 @@
 //!   parameters, dispositions, languages, address lists); `rfc2231`
 //!   joins continued parameters; `address` reads address lists.
 //! - `codec`: the compact, versioned binary form kept in the store.
+//! - `transfer`: removing a Content-Transfer-Encoding (IMAP BINARY).
 //!
 //! Where RFC 3501 leaves room, answers follow Dovecot and UW c-client
 //! (line counts, charset default, delimiter and address rules);
@@ -31,6 +32,7 @@ mod header;
 mod parse;
 mod rfc2231;
 mod summary;
+pub mod transfer;
 
 #[cfg(test)]
 mod tests;

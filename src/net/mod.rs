@@ -22,6 +22,7 @@
 mod addr;
 mod budget;
 mod connect;
+mod deflate;
 pub mod dns;
 mod input;
 mod output;
@@ -38,6 +39,7 @@ pub use budget::{Budget, Reservation};
 pub use connect::{
     ConnectError, HEAD_START, ResolveError, connect, connect_racing, hosts_lookup, resolve,
 };
+pub use deflate::STATE_BYTES as DEFLATE_STATE_BYTES;
 pub use input::{Input, ReadError};
 pub use output::Output;
 pub use stream::{Stream, starttls};

@@ -18,11 +18,14 @@ use rustls::pki_types::ServerName;
 use smol::Async;
 use smol::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
+use super::deflate::Deflate;
 use super::{HANDSHAKE_TIMEOUT, Input, timed, timed_out};
 
 pub enum Stream {
     Plain(Async<TcpStream>),
     Tls(Box<futures_rustls::TlsStream<Async<TcpStream>>>),
+    /// Plain or TLS with deflate on top (RFC 4978).
+    Deflate(Box<Deflate>),
     /// While the socket is inside a handshake, and after one failed: any
     /// read or write is `NotConnected`.
     Closed,
@@ -30,7 +33,31 @@ pub enum Stream {
 
 impl Stream {
     pub fn is_tls(&self) -> bool {
-        matches!(self, Stream::Tls(_))
+        match self {
+            Stream::Tls(_) => true,
+            Stream::Deflate(d) => d.inner().is_tls(),
+            _ => false,
+        }
+    }
+
+    pub fn is_compressed(&self) -> bool {
+        matches!(self, Stream::Deflate(_))
+    }
+
+    /// Turns deflate on both ways (RFC 4978 §3), once the OK that says so
+    /// has been written and flushed uncompressed; a second time is an error.
+    pub fn start_deflate(&mut self) -> io::Result<()> {
+        match std::mem::replace(self, Stream::Closed) {
+            Stream::Closed => Err(io::ErrorKind::NotConnected.into()),
+            Stream::Deflate(d) => {
+                *self = Stream::Deflate(d);
+                Err(io::Error::other("compression is already active"))
+            }
+            inner => {
+                *self = Stream::Deflate(Box::new(Deflate::new(inner)));
+                Ok(())
+            }
+        }
     }
 
     /// Takes the plain socket out for a handshake.
@@ -83,7 +110,11 @@ impl Stream {
     /// Received: headers and logs, as Postfix writes them:
     /// `TLSv1.3 with cipher TLS_AES_256_GCM_SHA384`.
     pub fn tls_description(&self) -> Option<String> {
-        let Stream::Tls(tls) = self else { return None };
+        let tls = match self {
+            Stream::Tls(tls) => tls,
+            Stream::Deflate(d) => return d.inner().tls_description(),
+            _ => return None,
+        };
         let (_, conn) = tls.get_ref();
         let version = conn
             .protocol_version()
@@ -133,6 +164,7 @@ impl AsyncRead for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Stream::Deflate(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
             Stream::Closed => Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
         }
     }
@@ -147,6 +179,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Stream::Deflate(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
             Stream::Closed => Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
         }
     }
@@ -155,6 +188,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_flush(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Stream::Deflate(s) => Pin::new(s.as_mut()).poll_flush(cx),
             Stream::Closed => Poll::Ready(Ok(())),
         }
     }
@@ -163,6 +197,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_close(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_close(cx),
+            Stream::Deflate(s) => Pin::new(s.as_mut()).poll_close(cx),
             Stream::Closed => Poll::Ready(Ok(())),
         }
     }

@@ -127,6 +127,8 @@ pub enum CommandKind<'a> {
     /// RFC 9208 §4.1: `SETQUOTA root (resource limit ...)`; only parsed
     /// so it can be refused (limits are the administrator's).
     SetQuota(Cow<'a, [u8]>),
+    /// RFC 4978 §3: the compression mechanism's name as sent.
+    Compress(&'a [u8]),
 }
 
 impl CommandKind<'_> {
@@ -173,6 +175,7 @@ impl CommandKind<'_> {
             GetQuota(_) => "GETQUOTA",
             GetQuotaRoot(_) => "GETQUOTAROOT",
             SetQuota(_) => "SETQUOTA",
+            Compress(_) => "COMPRESS",
         }
     }
 }
@@ -345,6 +348,11 @@ pub(super) fn parse<'a>(lex: &mut Lexer<'a>) -> PResult<CommandKind<'a>> {
         }
         b"GETQUOTAROOT" => C::GetQuotaRoot(sp_mailbox(lex)?),
         b"SETQUOTA" => setquota(lex)?,
+        b"COMPRESS" => {
+            // compress = "COMPRESS" SP algorithm (RFC 4978 §3)
+            lex.sp()?;
+            C::Compress(lex.atom()?)
+        }
         b"" => return Err("missing command"),
         _ => return Err("unknown command"),
     })
@@ -509,6 +517,8 @@ fn append_message<'a>(lex: &mut Lexer<'a>) -> PResult<AppendMessage<'a>> {
         });
     }
     lex.reset(mark);
+    // RFC 3516 §4.4: literal8 (`~{n}`) for a message that holds NULs.
+    lex.eat(b'~');
     if lex.peek() != Some(b'{') {
         return Err("APPEND needs the message as a literal");
     }

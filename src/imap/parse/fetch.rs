@@ -1,6 +1,7 @@
 //! FETCH data items (RFC 3501 §6.4.5 and §9 fetch-att, section, partial)
 //! plus RFC 7162's MODSEQ item (§3.1.4.1) and FETCH modifiers
-//! (CHANGEDSINCE §3.1.4.1, VANISHED §3.2.6).
+//! (CHANGEDSINCE §3.1.4.1, VANISHED §3.2.6), and RFC 3516's BINARY,
+//! BINARY.PEEK and BINARY.SIZE (§4.2).
 
 use std::borrow::Cow;
 
@@ -40,6 +41,15 @@ pub enum FetchItem<'a> {
         section: Section<'a>,
         partial: Option<Partial>,
     },
+    /// RFC 3516 §4.2 `BINARY[part]<partial>` (`BINARY.PEEK` with `peek`):
+    /// the part's content with its transfer encoding removed.
+    Binary {
+        peek: bool,
+        part: Vec<u32>,
+        partial: Option<Partial>,
+    },
+    /// RFC 3516 §4.2 `BINARY.SIZE[part]`: the decoded size.
+    BinarySize(Vec<u32>),
 }
 
 /// RFC 3501 §9 section-spec: a part path (empty for the whole message) and
@@ -144,8 +154,33 @@ fn item<'a>(lex: &mut Lexer<'a>) -> PResult<FetchItem<'a>> {
                 partial,
             }
         }
+        word @ (b"BINARY" | b"BINARY.PEEK") => {
+            let peek = word == b"BINARY.PEEK";
+            let part = section_binary(lex)?;
+            let partial = if lex.peek() == Some(b'<') {
+                Some(partial(lex)?)
+            } else {
+                None
+            };
+            FetchItem::Binary {
+                peek,
+                part,
+                partial,
+            }
+        }
+        b"BINARY.SIZE" => FetchItem::BinarySize(section_binary(lex)?),
         _ => return Err("unknown fetch item"),
     })
+}
+
+/// RFC 3516 §4.2 section-binary: `"[" [section-part] "]"`, part numbers
+/// only.
+fn section_binary(lex: &mut Lexer<'_>) -> PResult<Vec<u32>> {
+    let section = section(lex)?;
+    if section.text.is_some() {
+        return Err("BINARY takes part numbers only");
+    }
+    Ok(section.part)
 }
 
 /// RFC 3501 §9 section: `"[" [section-spec] "]"`.

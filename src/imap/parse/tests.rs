@@ -1121,6 +1121,49 @@ fn fetch_condstore_qresync() {
     assert_eq!((changed, vanished), (Some(7), true));
 }
 
+/// RFC 3516 §4.2 BINARY items, §4.4 APPEND with literal8; RFC 4978 §3.
+#[test]
+fn rfc3516_binary_items_and_literal8_and_compress() {
+    let fetch = parse_command(b"a FETCH 1 (BINARY[1.2]<0.10> BINARY.PEEK[] BINARY.SIZE[3])");
+    let Ok(Command {
+        kind: C::Fetch(args),
+        ..
+    }) = fetch
+    else {
+        panic!("{fetch:?}")
+    };
+    assert_eq!(
+        args.items,
+        vec![
+            FetchItem::Binary {
+                peek: false,
+                part: vec![1, 2],
+                partial: Some(Partial {
+                    origin: 0,
+                    count: 10
+                }),
+            },
+            FetchItem::Binary {
+                peek: true,
+                part: vec![],
+                partial: None,
+            },
+            FetchItem::BinarySize(vec![3]),
+        ]
+    );
+    let append = parse_command(b"a APPEND INBOX ~{3}\r\na\0b");
+    let Ok(Command {
+        kind: C::Append { message, .. },
+        ..
+    }) = append
+    else {
+        panic!("{append:?}")
+    };
+    assert_eq!(message, b"a\0b");
+    let compress = parse_command(b"a COMPRESS DEFLATE").unwrap();
+    assert_eq!(compress.kind, C::Compress(b"DEFLATE"));
+}
+
 #[test]
 fn fetch_errors() {
     for input in [
@@ -1131,7 +1174,11 @@ fn fetch_errors() {
         b"a FETCH 1 (FLAGS ALL)",
         b"a FETCH 1 FLAGS UID",
         b"a FETCH 1 FOO",
-        b"a FETCH 1 BINARY[1]",
+        b"a FETCH 1 BINARY[1.MIME]",
+        b"a FETCH 1 BINARY[HEADER]",
+        b"a FETCH 1 BINARY.SIZE[1]<0.1>",
+        b"a FETCH 1 BINARY",
+        b"a COMPRESS",
         b"a FETCH 1 (FLAGS",
         b"a FETCH 1 (FLAGS )",
         b"a FETCH 1 BODY[MIME]",

@@ -58,12 +58,26 @@ impl Session {
                     self.timed_out();
                     return Err(ReadFailure::Close);
                 }
-                Err(ReadError::Eof) | Err(ReadError::Io(_)) => return Err(ReadFailure::Close),
+                Err(ReadError::Eof) => return Err(ReadFailure::Close),
+                Err(ReadError::Io(e)) => {
+                    // Invalid deflate data under COMPRESS lands here too.
+                    log::info!(
+                        "[{}] imap: closing, read from {} failed: {e}",
+                        self.id,
+                        self.peer
+                    );
+                    return Err(ReadFailure::Close);
+                }
             };
             let raw = &self.input.buffered()[..len];
             let line = raw.strip_suffix(b"\n").unwrap_or(raw);
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             let literal = parse::literal_at_end(line);
+            // `~{n}`: a literal8 (RFC 3516 §4.4).
+            let literal8 = line
+                .iter()
+                .rposition(|&b| b == b'{')
+                .is_some_and(|i| i > 0 && line[i - 1] == b'~');
             if unavailable.is_none() {
                 // Exactly: after a large literal, a doubled Vec would hold
                 // twice the message.
@@ -179,13 +193,15 @@ impl Session {
                 let take = remaining.min(self.input.buffered().len());
                 let start = command.len();
                 command.extend_from_slice(&self.input.buffered()[..take]);
-                // RFC 3501 §4.3: a literal carries no NUL (only BINARY's
-                // literal8 may, RFC 3516, which is not offered). Like
-                // Dovecot, each NUL becomes 0x80 rather than failing the
-                // command: a message with one is stored, not refused.
-                for b in &mut command[start..] {
-                    if *b == 0 {
-                        *b = 0x80;
+                // RFC 3501 §4.3: a literal carries no NUL; only BINARY's
+                // literal8 may (RFC 3516 §4.4), and keeps them. Like
+                // Dovecot, each NUL of an ordinary literal becomes 0x80
+                // rather than failing the command: the message is stored.
+                if !literal8 {
+                    for b in &mut command[start..] {
+                        if *b == 0 {
+                            *b = 0x80;
+                        }
                     }
                 }
                 self.input.consume(take);
