@@ -542,3 +542,6 @@ pub fn header_field(message: &[u8], name: &str) -> Option<String> {
         n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
     })
 }
+
+/// Debian's Dovecot for the tests that compare with or move mail from it.
+pub mod dovecot;
