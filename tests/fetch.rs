@@ -16,11 +16,12 @@ use std::collections::{BTreeMap, HashSet};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::dovecot::{Dovecot, Options};
 use common::{
     BIN, Client, PATIENCE, Server, TempDir, add_user, admin, free_port, openssl_self_signed,
 };
@@ -238,24 +239,9 @@ enum Remote {
         server: Server,
         _dir: TempDir,
     },
-    Dovecot {
-        child: Child,
-        dir: TempDir,
-        port: u16,
-        /// IMAP without TLS, for a [`Tap`] (loopback counts as secure).
-        plain_port: u16,
-        maildir: PathBuf,
-    },
-}
-
-impl Drop for Remote {
-    fn drop(&mut self) {
-        if let Remote::Dovecot { child, .. } = self {
-            // SIGTERM lets the master stop its children too.
-            let _ = Command::new("kill").arg(child.id().to_string()).status();
-            let _ = child.wait();
-        }
-    }
+    /// TLS on `tls_port`; IMAP without TLS on `port`, for a [`Tap`]
+    /// (loopback counts as secure).
+    Dovecot(Dovecot),
 }
 
 impl Remote {
@@ -269,138 +255,15 @@ impl Remote {
     /// Debian's Dovecot, started for the test; fails, naming the
     /// packages, when it is not installed.
     fn dovecot(name: &str) -> Remote {
-        let dovecot = common::require_tool("dovecot", "dovecot-core");
-        assert!(
-            Path::new("/usr/lib/dovecot/imap").exists(),
-            "Dovecot's IMAP server /usr/lib/dovecot/imap is not installed: it comes with \
-             Debian's dovecot-imapd package (scripts/setup.sh installs it)"
-        );
-        let dir = TempDir::new(&format!("fetch-dovecot-{name}"));
-        let d = dir.0.clone();
-        make_ca(&d);
-        for sub in ["run", "state", "home"] {
-            std::fs::create_dir_all(d.join(sub)).unwrap();
-        }
-        // Dovecot's login and mail processes run as other users.
-        run_ok(Command::new("chmod").args(["755", d.to_str().unwrap()]));
-        let root = unsafe_is_root();
-        let (mail_user, internal) = if root {
-            (
-                "nobody".to_string(),
-                "default_internal_user = dovecot\ndefault_login_user = dovenull".to_string(),
-            )
-        } else {
-            let me = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout)
-                .unwrap()
-                .trim()
-                .to_string();
-            (
-                me.clone(),
-                format!("default_internal_user = {me}\ndefault_login_user = {me}"),
-            )
-        };
-        let id = |flag: &str| {
-            String::from_utf8(
-                Command::new("id")
-                    .args([flag, &mail_user])
-                    .output()
-                    .unwrap()
-                    .stdout,
-            )
-            .unwrap()
-            .trim()
-            .to_string()
-        };
-        let (uid, gid) = (id("-u"), id("-g"));
-        let maildir = d.join("home/Maildir");
-        std::fs::create_dir_all(&maildir).unwrap();
-        run_ok(Command::new("chown").args([
-            "-R",
-            &format!("{uid}:{gid}"),
-            d.join("home").to_str().unwrap(),
-        ]));
-        std::fs::write(
-            d.join("users"),
-            format!(
-                "{REMOTE_USER}:{{PLAIN}}{REMOTE_PASSWORD}:{uid}:{gid}::{}::\n",
-                d.join("home").display()
-            ),
-        )
-        .unwrap();
-        // Both probes held until both are picked: two different ports.
-        let probes = [0; 2].map(|_| TcpListener::bind("127.0.0.1:0").unwrap());
-        let [port, plain_port] = probes.map(|l| l.local_addr().unwrap().port());
-        let conf = format!(
-            r#"base_dir = {d}/run
-state_dir = {d}/state
-instance_name = smolmail-fetch-{name}-{pid}
-log_path = {d}/dovecot.log
-protocols = imap
-listen = 127.0.0.1
-{internal}
-ssl = required
-ssl_cert = <{d}/server.pem
-ssl_key = <{d}/server.key
-ssl_min_protocol = TLSv1.2
-auth_mechanisms = plain
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN {d}/users
-}}
-userdb {{
-  driver = passwd-file
-  args = {d}/users
-}}
-mail_location = maildir:~/Maildir
-first_valid_uid = 1
-mail_fsync = never
-mailbox_idle_check_interval = 1 secs
-service imap-login {{
-  inet_listener imap {{
-    port = {plain_port}
-  }}
-  inet_listener imaps {{
-    port = {port}
-    ssl = yes
-  }}
-}}
-service anvil {{
-  chroot =
-}}
-"#,
-            d = d.display(),
-            pid = std::process::id(),
-        );
-        std::fs::write(d.join("dovecot.conf"), conf).unwrap();
-        let child = Command::new(dovecot)
-            .args(["-F", "-c", d.join("dovecot.conf").to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(d.join("dovecot.stderr")).unwrap())
-            .spawn()
-            .unwrap();
-        common::wait_until_with(
-            PATIENCE,
-            "Dovecot to listen",
-            || {
-                [port, plain_port]
-                    .iter()
-                    .all(|p| TcpStream::connect(("127.0.0.1", *p)).is_ok())
+        Remote::Dovecot(Dovecot::start(
+            &format!("fetch-{name}"),
+            &Options {
+                users: &[(REMOTE_USER, REMOTE_PASSWORD)],
+                tls: Some(&|d: &Path| make_ca(d)),
+                extra: "mailbox_idle_check_interval = 1 secs",
+                ..Options::default()
             },
-            || {
-                format!(
-                    "{}{}",
-                    std::fs::read_to_string(d.join("dovecot.stderr")).unwrap_or_default(),
-                    std::fs::read_to_string(d.join("dovecot.log")).unwrap_or_default()
-                )
-            },
-        );
-        Remote::Dovecot {
-            child,
-            dir,
-            port,
-            plain_port,
-            maildir,
-        }
+        ))
     }
 
     /// A smolmail remote's port for `service`.
@@ -414,7 +277,7 @@ service anvil {{
     fn port(&self) -> u16 {
         match self {
             Remote::Smolmail { server, .. } => server.port("imaps"),
-            Remote::Dovecot { port, .. } => *port,
+            Remote::Dovecot(d) => d.tls_port,
         }
     }
 
@@ -422,7 +285,7 @@ service anvil {{
     fn plain_port(&self) -> u16 {
         match self {
             Remote::Smolmail { server, .. } => server.port("imap"),
-            Remote::Dovecot { plain_port, .. } => *plain_port,
+            Remote::Dovecot(d) => d.port,
         }
     }
 
@@ -433,7 +296,7 @@ service anvil {{
                 server.data.join("tls/selfsigned-cert.pem"),
                 server.data.join("tls/selfsigned-key.pem"),
             ),
-            Remote::Dovecot { dir, .. } => (dir.0.join("server.pem"), dir.0.join("server.key")),
+            Remote::Dovecot(d) => (d.dir.0.join("server.pem"), d.dir.0.join("server.key")),
         }
     }
 
@@ -441,7 +304,7 @@ service anvil {{
     fn ca(&self) -> PathBuf {
         match self {
             Remote::Smolmail { server, .. } => server.data.join("tls/selfsigned-cert.pem"),
-            Remote::Dovecot { dir, .. } => dir.0.join("ca.pem"),
+            Remote::Dovecot(d) => d.dir.0.join("ca.pem"),
         }
     }
 
@@ -462,9 +325,9 @@ service anvil {{
                 imap.append_all(mailbox, again);
                 imap.logout();
             }
-            Remote::Dovecot { maildir, .. } => {
+            Remote::Dovecot(d) => {
                 assert_eq!(mailbox, "INBOX", "the Dovecot test renumbers INBOX");
-                for entry in std::fs::read_dir(maildir).unwrap() {
+                for entry in std::fs::read_dir(d.maildir(REMOTE_USER)).unwrap() {
                     let entry = entry.unwrap();
                     let name = entry.file_name().to_string_lossy().to_string();
                     // dovecot-uidvalidity stays: it hands out the next,
@@ -479,13 +342,6 @@ service anvil {{
             }
         }
     }
-}
-
-fn unsafe_is_root() -> bool {
-    String::from_utf8(Command::new("id").arg("-u").output().unwrap().stdout)
-        .unwrap()
-        .trim()
-        == "0"
 }
 
 fn run_ok(cmd: &mut Command) {
