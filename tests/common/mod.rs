@@ -545,3 +545,6 @@ pub fn header_field(message: &[u8], name: &str) -> Option<String> {
 
 /// Debian's Dovecot for the tests that compare with or move mail from it.
 pub mod dovecot;
+
+/// The IMAP client of the scripted conversations with smolmail.
+pub mod imap;
