@@ -95,4 +95,3 @@ pub fn literal_len(line: &str) -> Option<usize> {
     let open = trimmed.strip_suffix('}')?.rfind('{')?;
     trimmed[open + 1..trimmed.len() - 1].parse().ok()
 }
-
