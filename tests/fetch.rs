@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::dovecot::{Dovecot, Options};
+use common::imap::{Session, quote};
 use common::{
     BIN, Client, PATIENCE, Server, TempDir, add_user, admin, free_port, openssl_self_signed,
 };
@@ -91,65 +92,25 @@ fn flags(i: usize) -> &'static str {
 // ---------------------------------------------------- a test IMAP client --
 
 /// A blocking IMAP client over TLS for setting up and inspecting remotes.
-struct Imap {
-    c: Client,
-    n: u32,
+struct Imap(Session);
+
+impl std::ops::Deref for Imap {
+    type Target = Session;
+    fn deref(&self) -> &Session {
+        &self.0
+    }
 }
 
-fn literal_len(line: &str) -> Option<usize> {
-    let trimmed = line.trim_end_matches(['\r', '\n']);
-    let open = trimmed.strip_suffix('}')?.rfind('{')?;
-    trimmed[open + 1..trimmed.len() - 1].parse().ok()
+impl std::ops::DerefMut for Imap {
+    fn deref_mut(&mut self) -> &mut Session {
+        &mut self.0
+    }
 }
 
 impl Imap {
     fn connect(port: u16, user: &str, password: &str) -> Imap {
         let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        let mut c = Client::tls(stream);
-        let greeting = c.line();
-        assert!(greeting.starts_with("* OK"), "{greeting}");
-        let mut imap = Imap { c, n: 0 };
-        imap.ok(&format!("LOGIN {} {}", quote(user), quote(password)));
-        imap
-    }
-
-    fn tag(&mut self) -> String {
-        self.n += 1;
-        format!("t{}", self.n)
-    }
-
-    /// Every line of the answer to `command`, literals inlined.
-    fn run(&mut self, command: &str) -> (Vec<String>, String) {
-        let tag = self.tag();
-        self.c.send(format!("{tag} {command}\r\n").as_bytes());
-        self.collect(&tag)
-    }
-
-    fn collect(&mut self, tag: &str) -> (Vec<String>, String) {
-        let mut lines = Vec::new();
-        loop {
-            let mut line = self.c.line();
-            assert!(!line.is_empty(), "connection closed; got {lines:?}");
-            while let Some(n) = literal_len(&line) {
-                let mut data = vec![0u8; n];
-                let mut got = 0;
-                while got < n {
-                    got += self.c.read_some(&mut data[got..]).unwrap();
-                }
-                line.push_str(&String::from_utf8_lossy(&data));
-                line.push_str(&self.c.line());
-            }
-            if line.starts_with(&format!("{tag} ")) {
-                return (lines, line);
-            }
-            lines.push(line);
-        }
-    }
-
-    fn ok(&mut self, command: &str) -> Vec<String> {
-        let (lines, done) = self.run(command);
-        assert!(done.contains(" OK"), "{command}: {done} after {lines:?}");
-        lines
+        Imap(Session::login(Client::tls(stream), user, password))
     }
 
     /// APPENDs many messages in one go (LITERAL+, RFC 7888: no waiting
@@ -218,10 +179,6 @@ impl Imap {
     fn logout(mut self) {
         self.run("LOGOUT");
     }
-}
-
-fn quote(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 /// Messages `range` of `series` as APPEND arguments.

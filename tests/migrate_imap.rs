@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use common::dovecot::{Dovecot, Options};
+use common::imap::{Session, quote};
 use common::{BIN, Client, PATIENCE, TempDir, add_user};
 
 const LOCAL_USER: &str = "you@home.arpa";
@@ -103,22 +104,19 @@ fn date(i: usize) -> String {
 
 // ---------------------------------------------------- a test IMAP client --
 
-struct Imap {
-    c: Client,
-    n: u32,
+struct Imap(Session);
+
+impl std::ops::Deref for Imap {
+    type Target = Session;
+    fn deref(&self) -> &Session {
+        &self.0
+    }
 }
 
-fn literal_len(line: &str) -> Option<usize> {
-    let trimmed = line.trim_end_matches(['\r', '\n']);
-    let open = trimmed.strip_suffix('}')?.rfind('{')?;
-    trimmed[open + 1..trimmed.len() - 1]
-        .trim_end_matches('+')
-        .parse()
-        .ok()
-}
-
-fn quote(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+impl std::ops::DerefMut for Imap {
+    fn deref_mut(&mut self) -> &mut Session {
+        &mut self.0
+    }
 }
 
 /// A mailbox name as IMAP sends it (RFC 3501 §5.1.3 modified UTF-7).
@@ -128,46 +126,7 @@ fn wire(name: &str) -> String {
 
 impl Imap {
     fn login(c: Client, user: &str, password: &str) -> Imap {
-        let mut imap = Imap { c, n: 0 };
-        let greeting = imap.c.line();
-        assert!(greeting.starts_with("* OK"), "{greeting}");
-        imap.ok(&format!("LOGIN {} {}", quote(user), quote(password)));
-        imap
-    }
-
-    fn run(&mut self, command: &str) -> (Vec<String>, String) {
-        self.n += 1;
-        let tag = format!("t{}", self.n);
-        self.c.send(format!("{tag} {command}\r\n").as_bytes());
-        self.collect(&tag)
-    }
-
-    /// Every response line up to the tagged one, literals inlined.
-    fn collect(&mut self, tag: &str) -> (Vec<String>, String) {
-        let mut lines = Vec::new();
-        loop {
-            let mut line = self.c.line();
-            assert!(!line.is_empty(), "connection closed; got {lines:?}");
-            while let Some(n) = literal_len(&line) {
-                let mut data = vec![0u8; n];
-                let mut got = 0;
-                while got < n {
-                    got += self.c.read_some(&mut data[got..]).unwrap();
-                }
-                line.push_str(&String::from_utf8_lossy(&data));
-                line.push_str(&self.c.line());
-            }
-            if line.starts_with(&format!("{tag} ")) {
-                return (lines, line);
-            }
-            lines.push(line);
-        }
-    }
-
-    fn ok(&mut self, command: &str) -> Vec<String> {
-        let (lines, done) = self.run(command);
-        assert!(done.contains(" OK"), "{command}: {done} after {lines:?}");
-        lines
+        Imap(Session::login(c, user, password))
     }
 
     fn append(&mut self, folder: &str, i: usize) {
