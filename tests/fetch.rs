@@ -301,21 +301,12 @@ impl Remote {
     }
 }
 
-fn run_ok(cmd: &mut Command) {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// A CA and a server certificate for localhost/127.0.0.1 signed by it,
 /// with openssl: `ca.pem`, `server.pem`, `server.key` in `dir`.
 fn make_ca(dir: &Path) {
     common::require_tool("openssl", "openssl");
     let at = |f: &str| dir.join(f).to_str().unwrap().to_string();
-    run_ok(Command::new("openssl").args([
+    common::run_ok(Command::new("openssl").args([
         "req",
         "-x509",
         "-newkey",
@@ -336,7 +327,7 @@ fn make_ca(dir: &Path) {
         "-addext",
         "keyUsage=critical,keyCertSign,cRLSign",
     ]));
-    run_ok(Command::new("openssl").args([
+    common::run_ok(Command::new("openssl").args([
         "req",
         "-newkey",
         "ec",
@@ -355,7 +346,7 @@ fn make_ca(dir: &Path) {
         "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
     )
     .unwrap();
-    run_ok(Command::new("openssl").args([
+    common::run_ok(Command::new("openssl").args([
         "x509",
         "-req",
         "-in",
@@ -372,7 +363,7 @@ fn make_ca(dir: &Path) {
         "-extfile",
         &at("server.ext"),
     ]));
-    run_ok(Command::new("chmod").args(["644", &at("server.key")]));
+    common::run_ok(Command::new("chmod").args(["644", &at("server.key")]));
 }
 
 // ------------------------------------------------------------- local side --

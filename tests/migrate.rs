@@ -37,22 +37,11 @@ fn start_dovecot(name: &str, users: &[&str]) -> Dovecot {
     )
 }
 
-fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// Runs tests/migrate_imap.py; returns its output.
 pub fn imap_py(mode: &str, port: u16, user: &str) -> String {
     let python = common::require_tool("python3", "python3");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/migrate_imap.py");
-    run_ok(Command::new(python).args([
+    common::run_ok(Command::new(python).args([
         script.to_str().unwrap(),
         mode,
         &port.to_string(),
@@ -63,7 +52,7 @@ pub fn imap_py(mode: &str, port: u16, user: &str) -> String {
 
 /// Runs `smolmail ARGS` against `data`; returns stdout, panics on failure.
 fn smolmail(data: &Path, args: &[&str]) -> String {
-    run_ok(Command::new(BIN).args(args).env("SMOLMAIL_DATA", data))
+    common::run_ok(Command::new(BIN).args(args).env("SMOLMAIL_DATA", data))
 }
 
 /// What to compare of a dump (tests/migrate_imap.py's lines).

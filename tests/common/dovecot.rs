@@ -86,17 +86,9 @@ impl Drop for Dovecot {
     }
 }
 
-/// Runs `cmd`, panics with its output unless it succeeds; returns its
-/// trimmed stdout.
+/// [`super::run_ok`], its stdout trimmed.
 fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    super::run_ok(cmd).trim().to_string()
 }
 
 impl Dovecot {

@@ -548,3 +548,15 @@ pub mod dovecot;
 
 /// The IMAP client of the scripted conversations with smolmail.
 pub mod imap;
+
+/// Runs `cmd`; panics with its output unless it succeeds; its stdout.
+pub fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
