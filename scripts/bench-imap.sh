@@ -55,26 +55,12 @@ PASSWORD=bench-password
 cargo build --release --locked --quiet --bin smolmail --example imap_load
 bin=$PWD/target/release/smolmail
 load=$PWD/target/release/examples/imap_load
-tmp=$(mktemp -d /tmp/smolmail-bench-imap.XXXXXX)
-chmod 755 "$tmp" # Dovecot's processes read the users file and mail in it
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [ -z "${KEEP_TMP:-}" ]; then rm -rf "$tmp"; else echo "kept $tmp"; fi
-}
-trap cleanup EXIT
+# shellcheck source=scripts/bench-lib.sh
+. "$(dirname "$0")/bench-lib.sh"
+bench_tmp bench-imap
 # 1000 connections need 1000 descriptors on each side.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { # port what logfile
-  for _ in $(seq 600); do
-    if python3 -c "import socket; socket.create_connection(('127.0.0.1', $1))" 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  echo "bench-imap: $2 did not start:" >&2; cat "$3" >&2; exit 1
-}
 rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 # VmRSS split into anonymous memory and mapped files (the binary, libc, the
 # LMDB map), in KiB.

@@ -42,17 +42,10 @@ done
 
 cargo build --release --locked --quiet --bin smolmail
 bin=$PWD/target/release/smolmail
-tmp=$(mktemp -d /tmp/smolmail-bench-import-imap.XXXXXX)
-chmod 755 "$tmp" # Dovecot's processes read the users file and mail in it
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [ -z "${KEEP_TMP:-}" ]; then rm -rf "$tmp"; else echo "kept $tmp"; fi
-}
-trap cleanup EXIT
+# shellcheck source=scripts/bench-lib.sh
+. "$(dirname "$0")/bench-lib.sh"
+bench_tmp bench-import-imap
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # --- 1. the source ---------------------------------------------------------------
 d=$tmp/dovecot

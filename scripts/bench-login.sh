@@ -32,24 +32,10 @@ USER_ADDR=bench1@home.arpa
 
 cargo build --release --locked --quiet --bin smolmail
 bin=$PWD/target/release/smolmail
-tmp=$(mktemp -d /tmp/smolmail-bench-login.XXXXXX)
-chmod 755 "$tmp" # Dovecot's processes read the users file in it
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [ -z "${KEEP_TMP:-}" ]; then rm -rf "$tmp"; else echo "kept $tmp"; fi
-}
-trap cleanup EXIT
+# shellcheck source=scripts/bench-lib.sh
+. "$(dirname "$0")/bench-lib.sh"
+bench_tmp bench-login
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { # port what logfile
-  for _ in $(seq 600); do
-    if python3 -c "import socket; socket.create_connection(('127.0.0.1', $1))" 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  echo "bench-login: $2 did not start:" >&2; cat "$3" >&2; exit 1
-}
 stop() { kill "$1"; wait "$1" 2>/dev/null || true; }
 
 # logins PORT LABEL: N sequential IMAP logins; prints "LABEL: median X ms,

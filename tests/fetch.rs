@@ -16,11 +16,13 @@ use std::collections::{BTreeMap, HashSet};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::dovecot::{Dovecot, Options};
+use common::imap::{Session, quote};
 use common::{
     BIN, Client, PATIENCE, Server, TempDir, add_user, admin, free_port, openssl_self_signed,
 };
@@ -90,65 +92,25 @@ fn flags(i: usize) -> &'static str {
 // ---------------------------------------------------- a test IMAP client --
 
 /// A blocking IMAP client over TLS for setting up and inspecting remotes.
-struct Imap {
-    c: Client,
-    n: u32,
+struct Imap(Session);
+
+impl std::ops::Deref for Imap {
+    type Target = Session;
+    fn deref(&self) -> &Session {
+        &self.0
+    }
 }
 
-fn literal_len(line: &str) -> Option<usize> {
-    let trimmed = line.trim_end_matches(['\r', '\n']);
-    let open = trimmed.strip_suffix('}')?.rfind('{')?;
-    trimmed[open + 1..trimmed.len() - 1].parse().ok()
+impl std::ops::DerefMut for Imap {
+    fn deref_mut(&mut self) -> &mut Session {
+        &mut self.0
+    }
 }
 
 impl Imap {
     fn connect(port: u16, user: &str, password: &str) -> Imap {
         let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        let mut c = Client::tls(stream);
-        let greeting = c.line();
-        assert!(greeting.starts_with("* OK"), "{greeting}");
-        let mut imap = Imap { c, n: 0 };
-        imap.ok(&format!("LOGIN {} {}", quote(user), quote(password)));
-        imap
-    }
-
-    fn tag(&mut self) -> String {
-        self.n += 1;
-        format!("t{}", self.n)
-    }
-
-    /// Every line of the answer to `command`, literals inlined.
-    fn run(&mut self, command: &str) -> (Vec<String>, String) {
-        let tag = self.tag();
-        self.c.send(format!("{tag} {command}\r\n").as_bytes());
-        self.collect(&tag)
-    }
-
-    fn collect(&mut self, tag: &str) -> (Vec<String>, String) {
-        let mut lines = Vec::new();
-        loop {
-            let mut line = self.c.line();
-            assert!(!line.is_empty(), "connection closed; got {lines:?}");
-            while let Some(n) = literal_len(&line) {
-                let mut data = vec![0u8; n];
-                let mut got = 0;
-                while got < n {
-                    got += self.c.read_some(&mut data[got..]).unwrap();
-                }
-                line.push_str(&String::from_utf8_lossy(&data));
-                line.push_str(&self.c.line());
-            }
-            if line.starts_with(&format!("{tag} ")) {
-                return (lines, line);
-            }
-            lines.push(line);
-        }
-    }
-
-    fn ok(&mut self, command: &str) -> Vec<String> {
-        let (lines, done) = self.run(command);
-        assert!(done.contains(" OK"), "{command}: {done} after {lines:?}");
-        lines
+        Imap(Session::login(Client::tls(stream), user, password))
     }
 
     /// APPENDs many messages in one go (LITERAL+, RFC 7888: no waiting
@@ -219,10 +181,6 @@ impl Imap {
     }
 }
 
-fn quote(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
-}
-
 /// Messages `range` of `series` as APPEND arguments.
 fn batch(series: &str, range: std::ops::Range<usize>) -> Vec<(String, String, Vec<u8>)> {
     range
@@ -238,24 +196,9 @@ enum Remote {
         server: Server,
         _dir: TempDir,
     },
-    Dovecot {
-        child: Child,
-        dir: TempDir,
-        port: u16,
-        /// IMAP without TLS, for a [`Tap`] (loopback counts as secure).
-        plain_port: u16,
-        maildir: PathBuf,
-    },
-}
-
-impl Drop for Remote {
-    fn drop(&mut self) {
-        if let Remote::Dovecot { child, .. } = self {
-            // SIGTERM lets the master stop its children too.
-            let _ = Command::new("kill").arg(child.id().to_string()).status();
-            let _ = child.wait();
-        }
-    }
+    /// TLS on `tls_port`; IMAP without TLS on `port`, for a [`Tap`]
+    /// (loopback counts as secure).
+    Dovecot(Dovecot),
 }
 
 impl Remote {
@@ -269,138 +212,15 @@ impl Remote {
     /// Debian's Dovecot, started for the test; fails, naming the
     /// packages, when it is not installed.
     fn dovecot(name: &str) -> Remote {
-        let dovecot = common::require_tool("dovecot", "dovecot-core");
-        assert!(
-            Path::new("/usr/lib/dovecot/imap").exists(),
-            "Dovecot's IMAP server /usr/lib/dovecot/imap is not installed: it comes with \
-             Debian's dovecot-imapd package (scripts/setup.sh installs it)"
-        );
-        let dir = TempDir::new(&format!("fetch-dovecot-{name}"));
-        let d = dir.0.clone();
-        make_ca(&d);
-        for sub in ["run", "state", "home"] {
-            std::fs::create_dir_all(d.join(sub)).unwrap();
-        }
-        // Dovecot's login and mail processes run as other users.
-        run_ok(Command::new("chmod").args(["755", d.to_str().unwrap()]));
-        let root = unsafe_is_root();
-        let (mail_user, internal) = if root {
-            (
-                "nobody".to_string(),
-                "default_internal_user = dovecot\ndefault_login_user = dovenull".to_string(),
-            )
-        } else {
-            let me = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout)
-                .unwrap()
-                .trim()
-                .to_string();
-            (
-                me.clone(),
-                format!("default_internal_user = {me}\ndefault_login_user = {me}"),
-            )
-        };
-        let id = |flag: &str| {
-            String::from_utf8(
-                Command::new("id")
-                    .args([flag, &mail_user])
-                    .output()
-                    .unwrap()
-                    .stdout,
-            )
-            .unwrap()
-            .trim()
-            .to_string()
-        };
-        let (uid, gid) = (id("-u"), id("-g"));
-        let maildir = d.join("home/Maildir");
-        std::fs::create_dir_all(&maildir).unwrap();
-        run_ok(Command::new("chown").args([
-            "-R",
-            &format!("{uid}:{gid}"),
-            d.join("home").to_str().unwrap(),
-        ]));
-        std::fs::write(
-            d.join("users"),
-            format!(
-                "{REMOTE_USER}:{{PLAIN}}{REMOTE_PASSWORD}:{uid}:{gid}::{}::\n",
-                d.join("home").display()
-            ),
-        )
-        .unwrap();
-        // Both probes held until both are picked: two different ports.
-        let probes = [0; 2].map(|_| TcpListener::bind("127.0.0.1:0").unwrap());
-        let [port, plain_port] = probes.map(|l| l.local_addr().unwrap().port());
-        let conf = format!(
-            r#"base_dir = {d}/run
-state_dir = {d}/state
-instance_name = smolmail-fetch-{name}-{pid}
-log_path = {d}/dovecot.log
-protocols = imap
-listen = 127.0.0.1
-{internal}
-ssl = required
-ssl_cert = <{d}/server.pem
-ssl_key = <{d}/server.key
-ssl_min_protocol = TLSv1.2
-auth_mechanisms = plain
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN {d}/users
-}}
-userdb {{
-  driver = passwd-file
-  args = {d}/users
-}}
-mail_location = maildir:~/Maildir
-first_valid_uid = 1
-mail_fsync = never
-mailbox_idle_check_interval = 1 secs
-service imap-login {{
-  inet_listener imap {{
-    port = {plain_port}
-  }}
-  inet_listener imaps {{
-    port = {port}
-    ssl = yes
-  }}
-}}
-service anvil {{
-  chroot =
-}}
-"#,
-            d = d.display(),
-            pid = std::process::id(),
-        );
-        std::fs::write(d.join("dovecot.conf"), conf).unwrap();
-        let child = Command::new(dovecot)
-            .args(["-F", "-c", d.join("dovecot.conf").to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(d.join("dovecot.stderr")).unwrap())
-            .spawn()
-            .unwrap();
-        common::wait_until_with(
-            PATIENCE,
-            "Dovecot to listen",
-            || {
-                [port, plain_port]
-                    .iter()
-                    .all(|p| TcpStream::connect(("127.0.0.1", *p)).is_ok())
+        Remote::Dovecot(Dovecot::start(
+            &format!("fetch-{name}"),
+            &Options {
+                users: &[(REMOTE_USER, REMOTE_PASSWORD)],
+                tls: Some(&|d: &Path| make_ca(d)),
+                extra: "mailbox_idle_check_interval = 1 secs",
+                ..Options::default()
             },
-            || {
-                format!(
-                    "{}{}",
-                    std::fs::read_to_string(d.join("dovecot.stderr")).unwrap_or_default(),
-                    std::fs::read_to_string(d.join("dovecot.log")).unwrap_or_default()
-                )
-            },
-        );
-        Remote::Dovecot {
-            child,
-            dir,
-            port,
-            plain_port,
-            maildir,
-        }
+        ))
     }
 
     /// A smolmail remote's port for `service`.
@@ -414,7 +234,7 @@ service anvil {{
     fn port(&self) -> u16 {
         match self {
             Remote::Smolmail { server, .. } => server.port("imaps"),
-            Remote::Dovecot { port, .. } => *port,
+            Remote::Dovecot(d) => d.tls_port,
         }
     }
 
@@ -422,7 +242,7 @@ service anvil {{
     fn plain_port(&self) -> u16 {
         match self {
             Remote::Smolmail { server, .. } => server.port("imap"),
-            Remote::Dovecot { plain_port, .. } => *plain_port,
+            Remote::Dovecot(d) => d.port,
         }
     }
 
@@ -433,7 +253,7 @@ service anvil {{
                 server.data.join("tls/selfsigned-cert.pem"),
                 server.data.join("tls/selfsigned-key.pem"),
             ),
-            Remote::Dovecot { dir, .. } => (dir.0.join("server.pem"), dir.0.join("server.key")),
+            Remote::Dovecot(d) => (d.dir.0.join("server.pem"), d.dir.0.join("server.key")),
         }
     }
 
@@ -441,7 +261,7 @@ service anvil {{
     fn ca(&self) -> PathBuf {
         match self {
             Remote::Smolmail { server, .. } => server.data.join("tls/selfsigned-cert.pem"),
-            Remote::Dovecot { dir, .. } => dir.0.join("ca.pem"),
+            Remote::Dovecot(d) => d.dir.0.join("ca.pem"),
         }
     }
 
@@ -462,9 +282,9 @@ service anvil {{
                 imap.append_all(mailbox, again);
                 imap.logout();
             }
-            Remote::Dovecot { maildir, .. } => {
+            Remote::Dovecot(d) => {
                 assert_eq!(mailbox, "INBOX", "the Dovecot test renumbers INBOX");
-                for entry in std::fs::read_dir(maildir).unwrap() {
+                for entry in std::fs::read_dir(d.maildir(REMOTE_USER)).unwrap() {
                     let entry = entry.unwrap();
                     let name = entry.file_name().to_string_lossy().to_string();
                     // dovecot-uidvalidity stays: it hands out the next,
@@ -481,28 +301,12 @@ service anvil {{
     }
 }
 
-fn unsafe_is_root() -> bool {
-    String::from_utf8(Command::new("id").arg("-u").output().unwrap().stdout)
-        .unwrap()
-        .trim()
-        == "0"
-}
-
-fn run_ok(cmd: &mut Command) {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// A CA and a server certificate for localhost/127.0.0.1 signed by it,
 /// with openssl: `ca.pem`, `server.pem`, `server.key` in `dir`.
 fn make_ca(dir: &Path) {
     common::require_tool("openssl", "openssl");
     let at = |f: &str| dir.join(f).to_str().unwrap().to_string();
-    run_ok(Command::new("openssl").args([
+    common::run_ok(Command::new("openssl").args([
         "req",
         "-x509",
         "-newkey",
@@ -523,7 +327,7 @@ fn make_ca(dir: &Path) {
         "-addext",
         "keyUsage=critical,keyCertSign,cRLSign",
     ]));
-    run_ok(Command::new("openssl").args([
+    common::run_ok(Command::new("openssl").args([
         "req",
         "-newkey",
         "ec",
@@ -542,7 +346,7 @@ fn make_ca(dir: &Path) {
         "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
     )
     .unwrap();
-    run_ok(Command::new("openssl").args([
+    common::run_ok(Command::new("openssl").args([
         "x509",
         "-req",
         "-in",
@@ -559,7 +363,7 @@ fn make_ca(dir: &Path) {
         "-extfile",
         &at("server.ext"),
     ]));
-    run_ok(Command::new("chmod").args(["644", &at("server.key")]));
+    common::run_ok(Command::new("chmod").args(["644", &at("server.key")]));
 }
 
 // ------------------------------------------------------------- local side --

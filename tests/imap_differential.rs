@@ -17,10 +17,10 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::TcpStream;
+use std::path::PathBuf;
 
+use common::dovecot::{Dovecot, Options};
 use common::{PATIENCE, Server, TempDir, add_user};
 
 const USER: &str = "diff@home.arpa";
@@ -340,129 +340,6 @@ fn fold_case(v: &Value) -> Value {
     }
 }
 
-// --------------------------------------------------------------- dovecot --
-
-/// Debian's Dovecot on a loopback port with a temporary configuration.
-struct Dovecot {
-    child: Child,
-    dir: TempDir,
-    port: u16,
-}
-
-impl Drop for Dovecot {
-    fn drop(&mut self) {
-        // SIGTERM lets the master stop its children too.
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-fn output(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{cmd:?}");
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
-impl Dovecot {
-    fn start() -> Dovecot {
-        let dovecot = common::require_tool("dovecot", "dovecot-core");
-        assert!(
-            Path::new("/usr/lib/dovecot/imap").exists(),
-            "Dovecot's IMAP server /usr/lib/dovecot/imap is not installed: it comes with \
-             Debian's dovecot-imapd package (scripts/setup.sh installs it)"
-        );
-        let dir = TempDir::new("differential-dovecot");
-        let d = dir.0.clone();
-        for sub in ["run", "state", "home"] {
-            std::fs::create_dir_all(d.join(sub)).unwrap();
-        }
-        // Dovecot's login and mail processes run as other users.
-        output(Command::new("chmod").args(["755", d.to_str().unwrap()]));
-        let me = output(Command::new("id").arg("-un"));
-        let (mail_user, internal) = if me == "root" {
-            (
-                "nobody".to_string(),
-                "default_internal_user = dovecot\ndefault_login_user = dovenull".to_string(),
-            )
-        } else {
-            (
-                me.clone(),
-                format!("default_internal_user = {me}\ndefault_login_user = {me}"),
-            )
-        };
-        let uid = output(Command::new("id").args(["-u", &mail_user]));
-        let gid = output(Command::new("id").args(["-g", &mail_user]));
-        output(Command::new("chown").args([
-            "-R",
-            &format!("{uid}:{gid}"),
-            d.join("home").to_str().unwrap(),
-        ]));
-        std::fs::write(
-            d.join("users"),
-            format!(
-                "{USER}:{{PLAIN}}{PASSWORD}:{uid}:{gid}::{}::\n",
-                d.join("home").display()
-            ),
-        )
-        .unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let conf = format!(
-            r#"base_dir = {d}/run
-state_dir = {d}/state
-instance_name = smolmail-differential-{pid}
-log_path = {d}/dovecot.log
-protocols = imap
-listen = 127.0.0.1
-{internal}
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN {d}/users
-}}
-userdb {{
-  driver = passwd-file
-  args = {d}/users
-}}
-mail_location = maildir:~/Maildir
-first_valid_uid = 1
-mail_fsync = never
-service imap-login {{
-  inet_listener imap {{
-    port = {port}
-  }}
-}}
-service anvil {{
-  chroot =
-}}
-"#,
-            d = d.display(),
-            pid = std::process::id(),
-        );
-        std::fs::write(d.join("dovecot.conf"), conf).unwrap();
-        let child = Command::new(dovecot)
-            .args(["-F", "-c", d.join("dovecot.conf").to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(d.join("dovecot.stderr")).unwrap())
-            .spawn()
-            .unwrap();
-        common::wait_until_with(
-            PATIENCE,
-            "Dovecot to listen",
-            || TcpStream::connect(("127.0.0.1", port)).is_ok(),
-            || std::fs::read_to_string(d.join("dovecot.log")).unwrap_or_default(),
-        );
-        Dovecot { child, dir, port }
-    }
-}
-
 // ------------------------------------------------------------------ test --
 
 /// The section numbers (RFC 3501 §6.4.5) of the parts in a BODYSTRUCTURE:
@@ -548,7 +425,13 @@ fn allowed(file: &str, item: &str) -> bool {
 /// does, except where [`ALLOWED`] says why not.
 #[test]
 fn rfc3501_fetch_and_search_answers_match_dovecot() {
-    let dovecot = Dovecot::start();
+    let dovecot = Dovecot::start(
+        "differential",
+        &Options {
+            users: &[(USER, PASSWORD)],
+            ..Options::default()
+        },
+    );
     let data = TempDir::new("differential");
     add_user(&data.0, USER, PASSWORD);
     let server = Server::start(&data.0, &[]);

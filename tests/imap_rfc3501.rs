@@ -8,69 +8,8 @@
 
 mod common;
 
-use common::{Client, Server, TempDir, add_user};
-
-/// An IMAP client over the line client: tagged commands, collected replies.
-struct Imap {
-    c: Client,
-    n: u32,
-}
-
-impl Imap {
-    fn login(server: &Server, user: &str) -> Imap {
-        let mut c = server.connect("imap");
-        assert!(c.line().starts_with("* OK"));
-        let mut i = Imap { c, n: 0 };
-        i.ok(&format!("LOGIN {user} pw"));
-        i
-    }
-
-    /// Sends a command; every line up to the tagged one, whose status
-    /// must be `status`. Literals are read into their line.
-    fn run(&mut self, command: &str, status: &str) -> Vec<String> {
-        self.n += 1;
-        let tag = format!("t{}", self.n);
-        self.c.send(format!("{tag} {command}\r\n").as_bytes());
-        let mut lines = Vec::new();
-        loop {
-            let mut line = self.c.line();
-            assert!(!line.is_empty(), "connection closed; got {lines:?}");
-            while let Some(n) = literal_len(&line) {
-                let mut data = vec![0u8; n];
-                let mut got = 0;
-                while got < n {
-                    got += self.c.read_some(&mut data[got..]).unwrap();
-                }
-                line.push_str(&String::from_utf8_lossy(&data));
-                line.push_str(&self.c.line());
-            }
-            let done = line.starts_with(&format!("{tag} "));
-            lines.push(line);
-            if done {
-                let last = lines.last().unwrap();
-                assert!(
-                    last.starts_with(&format!("{tag} {status}")),
-                    "expected {status}: {lines:#?}"
-                );
-                return lines;
-            }
-        }
-    }
-
-    fn ok(&mut self, command: &str) -> Vec<String> {
-        self.run(command, "OK")
-    }
-
-    fn text(&mut self, command: &str) -> String {
-        self.ok(command).join("")
-    }
-}
-
-fn literal_len(line: &str) -> Option<usize> {
-    let trimmed = line.trim_end_matches(['\r', '\n']);
-    let open = trimmed.strip_suffix('}')?.rfind('{')?;
-    trimmed[open + 1..trimmed.len() - 1].parse().ok()
-}
+use common::imap::Imap;
+use common::{Server, TempDir, add_user};
 
 fn setup(name: &str) -> (TempDir, Server) {
     let data = TempDir::new(name);

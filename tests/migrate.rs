@@ -8,192 +8,40 @@
 //! its mbox export imported again, with the same comparison.
 //!
 //! Needs Debian's dovecot-imapd and python3; fails naming them otherwise.
-//! [`Dovecot::start`] is for the other migration tests too (`import imap`).
+//! Dovecot is started by tests/common/dovecot.rs.
 
 mod common;
 
 use std::collections::BTreeSet;
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 
+use common::dovecot::{Dovecot, Options};
 use common::{BIN, PATIENCE, Server, TempDir, add_user};
 
 const PASSWORD: &str = "migrate-pw";
 const USER: &str = "me@home.arpa";
 
 /// Debian's Dovecot on 127.0.0.1 (IMAP without TLS: loopback counts as
-/// secure), with maildir accounts whose homes are `home/NAME`.
-pub struct Dovecot {
-    child: Child,
-    pub dir: TempDir,
-    pub port: u16,
-}
-
-impl Drop for Dovecot {
-    fn drop(&mut self) {
-        // SIGTERM lets the master stop its children too.
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-impl Dovecot {
-    /// Starts Dovecot with `users` (each with password [`PASSWORD`] and
-    /// the Maildir `home/USER/Maildir`); fails, naming the package, when
-    /// it is not installed.
-    pub fn start(name: &str, users: &[&str]) -> Dovecot {
-        let dovecot = common::require_tool("dovecot", "dovecot-core");
-        assert!(
-            Path::new("/usr/lib/dovecot/imap").exists(),
-            "Dovecot's IMAP server /usr/lib/dovecot/imap is not installed: it comes with \
-             Debian's dovecot-imapd package (scripts/setup.sh installs it)"
-        );
-        let dir = TempDir::new(&format!("migrate-dovecot-{name}"));
-        let d = dir.0.clone();
-        for sub in ["run", "state", "home"] {
-            std::fs::create_dir_all(d.join(sub)).unwrap();
-        }
-        run_ok(Command::new("chmod").args(["755", d.to_str().unwrap()]));
-        let (mail_user, internal) = if run_ok(Command::new("id").arg("-u")).trim() == "0" {
-            (
-                "nobody".to_string(),
-                "default_internal_user = dovecot\ndefault_login_user = dovenull".to_string(),
-            )
-        } else {
-            let me = run_ok(Command::new("id").arg("-un")).trim().to_string();
-            (
-                me.clone(),
-                format!("default_internal_user = {me}\ndefault_login_user = {me}"),
-            )
-        };
-        let uid = run_ok(Command::new("id").args(["-u", &mail_user]))
-            .trim()
-            .to_string();
-        let gid = run_ok(Command::new("id").args(["-g", &mail_user]))
-            .trim()
-            .to_string();
-        let mut passwd = String::new();
-        for user in users {
-            let home = d.join("home").join(user);
-            std::fs::create_dir_all(&home).unwrap();
-            passwd.push_str(&format!(
-                "{user}:{{PLAIN}}{PASSWORD}:{uid}:{gid}::{}::\n",
-                home.display()
-            ));
-        }
-        std::fs::write(d.join("users"), passwd).unwrap();
-        let dovecot_dir = Dovecot {
-            child: Command::new("true").spawn().unwrap(),
-            dir,
-            port: 0,
-        };
-        dovecot_dir.give_homes();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let conf = format!(
-            r#"base_dir = {d}/run
-state_dir = {d}/state
-instance_name = smolmail-migrate-{name}-{pid}
-log_path = {d}/dovecot.log
-protocols = imap
-listen = 127.0.0.1
-{internal}
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN {d}/users
-}}
-userdb {{
-  driver = passwd-file
-  args = {d}/users
-}}
-mail_location = maildir:~/Maildir
-first_valid_uid = 1
-mail_fsync = never
-service imap-login {{
-  inet_listener imap {{
-    port = {port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-}}
-service anvil {{
-  chroot =
-}}
-"#,
-            d = d.display(),
-            pid = std::process::id(),
-        );
-        std::fs::write(d.join("dovecot.conf"), conf).unwrap();
-        let child = Command::new(dovecot)
-            .args(["-F", "-c", d.join("dovecot.conf").to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(d.join("dovecot.stderr")).unwrap())
-            .spawn()
-            .unwrap();
-        let mut dovecot = dovecot_dir;
-        let _ = std::mem::replace(&mut dovecot.child, child).wait();
-        dovecot.port = port;
-        common::wait_until_with(
-            PATIENCE,
-            "Dovecot to listen",
-            || TcpStream::connect(("127.0.0.1", port)).is_ok(),
-            || {
-                format!(
-                    "{}{}",
-                    std::fs::read_to_string(d.join("dovecot.stderr")).unwrap_or_default(),
-                    std::fs::read_to_string(d.join("dovecot.log")).unwrap_or_default()
-                )
-            },
-        );
-        dovecot
-    }
-
-    /// A user's Maildir.
-    pub fn maildir(&self, user: &str) -> PathBuf {
-        self.dir.0.join("home").join(user).join("Maildir")
-    }
-
-    /// Hands every home to the mail user again (after files were put
-    /// there by the test, as root).
-    pub fn give_homes(&self) {
-        let passwd = std::fs::read_to_string(self.dir.0.join("users")).unwrap();
-        if let Some(line) = passwd.lines().next() {
-            let fields: Vec<&str> = line.split(':').collect();
-            run_ok(Command::new("chown").args([
-                "-R",
-                &format!("{}:{}", fields[2], fields[3]),
-                self.dir.0.join("home").to_str().unwrap(),
-            ]));
-        }
-    }
+/// secure), with maildir accounts `users` whose homes are `home/NAME`,
+/// each with password [`PASSWORD`].
+fn start_dovecot(name: &str, users: &[&str]) -> Dovecot {
+    let users: Vec<(&str, &str)> = users.iter().map(|u| (*u, PASSWORD)).collect();
+    Dovecot::start(
+        &format!("migrate-{name}"),
+        &Options {
+            users: &users,
+            auth_mechanisms: "plain login",
+            ..Options::default()
+        },
+    )
 }
 
 /// Runs tests/migrate_imap.py; returns its output.
 pub fn imap_py(mode: &str, port: u16, user: &str) -> String {
     let python = common::require_tool("python3", "python3");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/migrate_imap.py");
-    run_ok(Command::new(python).args([
+    common::run_ok(Command::new(python).args([
         script.to_str().unwrap(),
         mode,
         &port.to_string(),
@@ -204,7 +52,7 @@ pub fn imap_py(mode: &str, port: u16, user: &str) -> String {
 
 /// Runs `smolmail ARGS` against `data`; returns stdout, panics on failure.
 fn smolmail(data: &Path, args: &[&str]) -> String {
-    run_ok(Command::new(BIN).args(args).env("SMOLMAIL_DATA", data))
+    common::run_ok(Command::new(BIN).args(args).env("SMOLMAIL_DATA", data))
 }
 
 /// What to compare of a dump (tests/migrate_imap.py's lines).
@@ -262,7 +110,7 @@ const CONTENT: View = View {
 
 #[test]
 fn maildir_from_dovecot_is_imported_and_exported_back_with_flags_dates_and_bytes() {
-    let dovecot = Dovecot::start("round", &["src", "back"]);
+    let dovecot = start_dovecot("round", &["src", "back"]);
     imap_py("seed", dovecot.port, "src");
     let source = imap_py("dump", dovecot.port, "src");
     let source_folders = folders(&source);

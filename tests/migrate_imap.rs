@@ -17,11 +17,13 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use common::dovecot::{Dovecot, Options};
+use common::imap::{Session, quote};
 use common::{BIN, Client, PATIENCE, TempDir, add_user};
 
 const LOCAL_USER: &str = "you@home.arpa";
@@ -102,22 +104,19 @@ fn date(i: usize) -> String {
 
 // ---------------------------------------------------- a test IMAP client --
 
-struct Imap {
-    c: Client,
-    n: u32,
+struct Imap(Session);
+
+impl std::ops::Deref for Imap {
+    type Target = Session;
+    fn deref(&self) -> &Session {
+        &self.0
+    }
 }
 
-fn literal_len(line: &str) -> Option<usize> {
-    let trimmed = line.trim_end_matches(['\r', '\n']);
-    let open = trimmed.strip_suffix('}')?.rfind('{')?;
-    trimmed[open + 1..trimmed.len() - 1]
-        .trim_end_matches('+')
-        .parse()
-        .ok()
-}
-
-fn quote(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+impl std::ops::DerefMut for Imap {
+    fn deref_mut(&mut self) -> &mut Session {
+        &mut self.0
+    }
 }
 
 /// A mailbox name as IMAP sends it (RFC 3501 §5.1.3 modified UTF-7).
@@ -127,46 +126,7 @@ fn wire(name: &str) -> String {
 
 impl Imap {
     fn login(c: Client, user: &str, password: &str) -> Imap {
-        let mut imap = Imap { c, n: 0 };
-        let greeting = imap.c.line();
-        assert!(greeting.starts_with("* OK"), "{greeting}");
-        imap.ok(&format!("LOGIN {} {}", quote(user), quote(password)));
-        imap
-    }
-
-    fn run(&mut self, command: &str) -> (Vec<String>, String) {
-        self.n += 1;
-        let tag = format!("t{}", self.n);
-        self.c.send(format!("{tag} {command}\r\n").as_bytes());
-        self.collect(&tag)
-    }
-
-    /// Every response line up to the tagged one, literals inlined.
-    fn collect(&mut self, tag: &str) -> (Vec<String>, String) {
-        let mut lines = Vec::new();
-        loop {
-            let mut line = self.c.line();
-            assert!(!line.is_empty(), "connection closed; got {lines:?}");
-            while let Some(n) = literal_len(&line) {
-                let mut data = vec![0u8; n];
-                let mut got = 0;
-                while got < n {
-                    got += self.c.read_some(&mut data[got..]).unwrap();
-                }
-                line.push_str(&String::from_utf8_lossy(&data));
-                line.push_str(&self.c.line());
-            }
-            if line.starts_with(&format!("{tag} ")) {
-                return (lines, line);
-            }
-            lines.push(line);
-        }
-    }
-
-    fn ok(&mut self, command: &str) -> Vec<String> {
-        let (lines, done) = self.run(command);
-        assert!(done.contains(" OK"), "{command}: {done} after {lines:?}");
-        lines
+        Imap(Session::login(c, user, password))
     }
 
     fn append(&mut self, folder: &str, i: usize) {
@@ -244,168 +204,41 @@ fn parse_fetch(line: &str) -> (Vec<String>, i64, String) {
 
 // --------------------------------------------------------------- Dovecot --
 
-struct Dovecot {
-    child: Child,
-    dir: TempDir,
-    /// IMAP with TLS from the first byte, for the import.
-    port: u16,
-    /// IMAP without TLS, for the test's own client (loopback is secure).
-    plain_port: u16,
+/// The remote: Dovecot with [`FOLDERS`] (`.` delimiter, RFC 6154 uses),
+/// TLS required on `tls_port` for the import and plain IMAP on `port` for
+/// the test's own client (loopback is secure).
+fn start_dovecot(name: &str) -> Dovecot {
+    let special: Vec<(&str, &str)> = FOLDERS
+        .iter()
+        .filter(|f| !f.1.is_empty())
+        .map(|f| (f.0, f.1))
+        .collect();
+    Dovecot::start(
+        &format!("import-imap-{name}"),
+        &Options {
+            users: &[(REMOTE_USER, REMOTE_PASSWORD)],
+            tls: Some(&|d: &Path| {
+                common::require_tool("openssl", "openssl");
+                common::openssl_self_signed(d, "server", "localhost");
+            }),
+            separator: Some('.'),
+            special_use: &special,
+            ..Options::default()
+        },
+    )
 }
 
-impl Drop for Dovecot {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
+/// The test's side of the remote.
+trait Remote {
+    fn imap(&self) -> Imap;
+    fn fill(&self) -> usize;
+    fn snapshot(&self) -> String;
+    fn ca(&self) -> PathBuf;
 }
 
-fn run_ok(cmd: &mut Command) {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// `id FLAG [USER]`.
-fn id(flag: &str, user: Option<&str>) -> String {
-    let out = Command::new("id").arg(flag).args(user).output().unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
-impl Dovecot {
-    fn start(name: &str) -> Dovecot {
-        let dovecot = common::require_tool("dovecot", "dovecot-core");
-        common::require_tool("openssl", "openssl");
-        assert!(
-            Path::new("/usr/lib/dovecot/imap").exists(),
-            "Dovecot's IMAP server /usr/lib/dovecot/imap is missing: Debian's dovecot-imapd \
-             package has it (scripts/setup.sh installs it)"
-        );
-        let dir = TempDir::new(&format!("import-imap-{name}"));
-        let d = dir.0.clone();
-        let (_, key) = common::openssl_self_signed(&d, "server", "localhost");
-        run_ok(Command::new("chmod").arg("644").arg(&key));
-        for sub in ["run", "state", "home/Maildir"] {
-            std::fs::create_dir_all(d.join(sub)).unwrap();
-        }
-        run_ok(Command::new("chmod").args(["755", d.to_str().unwrap()]));
-        // Dovecot's login and mail processes run as other users.
-        let root = id("-u", None) == "0";
-        let mail_user = if root {
-            "nobody".to_string()
-        } else {
-            id("-un", None)
-        };
-        let internal = if root {
-            "default_internal_user = dovecot\ndefault_login_user = dovenull".to_string()
-        } else {
-            format!("default_internal_user = {mail_user}\ndefault_login_user = {mail_user}")
-        };
-        let (uid, gid) = (id("-u", Some(&mail_user)), id("-g", Some(&mail_user)));
-        run_ok(Command::new("chown").args([
-            "-R",
-            &format!("{uid}:{gid}"),
-            d.join("home").to_str().unwrap(),
-        ]));
-        std::fs::write(
-            d.join("users"),
-            format!(
-                "{REMOTE_USER}:{{PLAIN}}{REMOTE_PASSWORD}:{uid}:{gid}::{}::\n",
-                d.join("home").display()
-            ),
-        )
-        .unwrap();
-        let probes = [0; 2].map(|_| TcpListener::bind("127.0.0.1:0").unwrap());
-        let [port, plain_port] = probes.map(|l| l.local_addr().unwrap().port());
-        let mut special = String::new();
-        for (folder, use_, _, _) in FOLDERS {
-            if !use_.is_empty() {
-                special.push_str(&format!(
-                    "  mailbox \"{folder}\" {{\n    special_use = {use_}\n    auto = subscribe\n  }}\n"
-                ));
-            }
-        }
-        let conf = format!(
-            r#"base_dir = {d}/run
-state_dir = {d}/state
-instance_name = smolmail-import-{name}-{pid}
-log_path = {d}/dovecot.log
-protocols = imap
-listen = 127.0.0.1
-{internal}
-ssl = required
-ssl_cert = <{d}/server.pem
-ssl_key = <{d}/server.key
-auth_mechanisms = plain
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN {d}/users
-}}
-userdb {{
-  driver = passwd-file
-  args = {d}/users
-}}
-mail_location = maildir:~/Maildir
-first_valid_uid = 1
-mail_fsync = never
-namespace inbox {{
-  inbox = yes
-  separator = .
-{special}}}
-service imap-login {{
-  inet_listener imap {{
-    port = {plain_port}
-  }}
-  inet_listener imaps {{
-    port = {port}
-    ssl = yes
-  }}
-}}
-service anvil {{
-  chroot =
-}}
-"#,
-            d = d.display(),
-            pid = std::process::id(),
-        );
-        std::fs::write(d.join("dovecot.conf"), conf).unwrap();
-        let child = Command::new(dovecot)
-            .args(["-F", "-c", d.join("dovecot.conf").to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(d.join("dovecot.stderr")).unwrap())
-            .spawn()
-            .unwrap();
-        common::wait_until_with(
-            PATIENCE,
-            "Dovecot to listen",
-            || {
-                [port, plain_port]
-                    .iter()
-                    .all(|p| TcpStream::connect(("127.0.0.1", *p)).is_ok())
-            },
-            || {
-                format!(
-                    "{}{}",
-                    std::fs::read_to_string(d.join("dovecot.stderr")).unwrap_or_default(),
-                    std::fs::read_to_string(d.join("dovecot.log")).unwrap_or_default()
-                )
-            },
-        );
-        Dovecot {
-            child,
-            dir,
-            port,
-            plain_port,
-        }
-    }
-
+impl Remote for Dovecot {
     fn imap(&self) -> Imap {
-        let stream = TcpStream::connect(("127.0.0.1", self.plain_port)).unwrap();
+        let stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
         Imap::login(Client::plain(stream), REMOTE_USER, REMOTE_PASSWORD)
     }
 
@@ -530,13 +363,13 @@ fn same_as_remote(data: &Path, dovecot: &Dovecot) {
 /// taken, no MODSEQ moved); a second run copies nothing.
 #[test]
 fn import_imap_copies_every_folder_read_only() {
-    let dovecot = Dovecot::start("copy");
+    let dovecot = start_dovecot("copy");
     let total = dovecot.fill();
     let before = dovecot.snapshot();
     let data = TempDir::new("import-imap-copy-local");
     add_user(&data.0, LOCAL_USER, "pw");
 
-    let (ok, out) = import(&data.0, &dovecot, dovecot.port);
+    let (ok, out) = import(&data.0, &dovecot, dovecot.tls_port);
     assert!(ok, "{out}");
     println!("{out}");
     assert!(out.contains(&format!("imported {total} messages")), "{out}");
@@ -544,7 +377,7 @@ fn import_imap_copies_every_folder_read_only() {
     assert_eq!(dovecot.snapshot(), before, "the import changed the source");
     same_as_remote(&data.0, &dovecot);
 
-    let (ok, again) = import(&data.0, &dovecot, dovecot.port);
+    let (ok, again) = import(&data.0, &dovecot, dovecot.tls_port);
     assert!(ok, "{again}");
     assert!(again.contains("imported 0 messages"), "{again}");
     assert!(
@@ -557,7 +390,7 @@ fn import_imap_copies_every_folder_read_only() {
     // `--folder` copies that folder alone.
     let one = TempDir::new("import-imap-one-local");
     add_user(&one.0, LOCAL_USER, "pw");
-    let mut cmd = import_command(&one.0, &dovecot, dovecot.port);
+    let mut cmd = import_command(&one.0, &dovecot, dovecot.tls_port);
     let out = cmd.args(["--folder", "Work.Projects"]).output().unwrap();
     assert!(out.status.success(), "{out:?}");
     assert_eq!(local_count(&one.0), 30);
@@ -639,7 +472,7 @@ impl Drop for Stall {
 /// port of the same server): every message exactly once.
 #[test]
 fn import_imap_killed_half_way_resumes_without_duplicates() {
-    let dovecot = Dovecot::start("kill");
+    let dovecot = start_dovecot("kill");
     let total = dovecot.fill();
     let before = dovecot.snapshot();
     let bytes: usize = FOLDERS
@@ -649,7 +482,7 @@ fn import_imap_killed_half_way_resumes_without_duplicates() {
     let data = TempDir::new("import-imap-kill-local");
     add_user(&data.0, LOCAL_USER, "pw");
 
-    let stall = Stall::start(dovecot.port, bytes as u64 / 2);
+    let stall = Stall::start(dovecot.tls_port, bytes as u64 / 2);
     let mut child = import_command(&data.0, &dovecot, stall.port)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -669,7 +502,7 @@ fn import_imap_killed_half_way_resumes_without_duplicates() {
     );
     println!("killed with {first} of {total} messages stored");
 
-    let (ok, out) = import(&data.0, &dovecot, dovecot.port);
+    let (ok, out) = import(&data.0, &dovecot, dovecot.tls_port);
     assert!(ok, "{out}");
     assert!(
         out.contains(&format!("imported {} messages", total as u64 - first)),

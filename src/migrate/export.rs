@@ -71,10 +71,38 @@ pub fn maildir_name(name: &str) -> String {
         .join(".")
 }
 
-fn totals(mailboxes: &[Mailbox], progress: &mut Progress) {
-    for m in mailboxes {
+/// The start of either export: an empty `dir`, a snapshot of `user`'s
+/// mail, and the progress report sized to it.
+fn begin(
+    store: &Store,
+    user: &str,
+    dir: &Path,
+) -> Result<(Reader, Account, Vec<Mailbox>, Progress), String> {
+    empty_target(dir)?;
+    let (reader, account, mailboxes) = snapshot(store, user)?;
+    let mut progress = Progress::new("exporting");
+    for m in &mailboxes {
         progress.expect(u64::from(m.messages), m.bytes);
     }
+    Ok((reader, account, mailboxes, progress))
+}
+
+/// The closing line of either export.
+fn summary(
+    progress: &mut Progress,
+    mailboxes: &[Mailbox],
+    account: &Account,
+    dir: &Path,
+) -> String {
+    let rate = progress.finish();
+    format!(
+        "exported {} messages ({}) in {} folder(s) of {} to {} {rate}",
+        progress.messages(),
+        crate::admin::show_size(progress.bytes()),
+        mailboxes.len(),
+        account.address,
+        dir.display()
+    )
 }
 
 /// The letters of a message's info (`2,` then D F P R S T, then keyword
@@ -120,10 +148,7 @@ fn info(flags: Flags, keywords: &[&str], names: &mut Vec<String>, dropped: &mut 
 }
 
 pub fn maildir(store: &Store, user: &str, dir: &Path) -> Result<String, String> {
-    empty_target(dir)?;
-    let (reader, account, mailboxes) = snapshot(store, user)?;
-    let mut progress = Progress::new("exporting");
-    totals(&mailboxes, &mut progress);
+    let (reader, account, mailboxes, mut progress) = begin(store, user, dir)?;
     let mut scratch = Vec::new();
     let mut subscribed = Vec::new();
     let subscriptions = reader.subscriptions(account.id).map_err(fail)?;
@@ -185,15 +210,7 @@ pub fn maildir(store: &Store, user: &str, dir: &Path) -> Result<String, String> 
     subs.push('\n');
     write_file(&dir.join("subscriptions"), subs.as_bytes())?;
     drop(reader);
-    let rate = progress.finish();
-    let mut text = format!(
-        "exported {} messages ({}) in {} folder(s) of {} to {} {rate}",
-        progress.messages(),
-        crate::admin::show_size(progress.bytes()),
-        mailboxes.len(),
-        account.address,
-        dir.display()
-    );
+    let mut text = summary(&mut progress, &mailboxes, &account, dir);
     if dropped > 0 {
         text.push_str(&format!(
             "\n{dropped} keywords left out: Maildir holds 26 per folder"
@@ -223,10 +240,7 @@ fn mbox_name(name: &str) -> String {
 }
 
 pub fn mbox(store: &Store, user: &str, dir: &Path) -> Result<String, String> {
-    empty_target(dir)?;
-    let (reader, account, mailboxes) = snapshot(store, user)?;
-    let mut progress = Progress::new("exporting");
-    totals(&mailboxes, &mut progress);
+    let (reader, account, mailboxes, mut progress) = begin(store, user, dir)?;
     let mut scratch = Vec::new();
     for mailbox in &mailboxes {
         let path = dir.join(mbox_name(&mailbox.name));
@@ -252,15 +266,7 @@ pub fn mbox(store: &Store, user: &str, dir: &Path) -> Result<String, String> {
         w.flush().map_err(io(&path))?;
     }
     drop(reader);
-    let rate = progress.finish();
-    Ok(format!(
-        "exported {} messages ({}) in {} folder(s) of {} to {} {rate}",
-        progress.messages(),
-        crate::admin::show_size(progress.bytes()),
-        mailboxes.len(),
-        account.address,
-        dir.display()
-    ))
+    Ok(summary(&mut progress, &mailboxes, &account, dir))
 }
 
 #[cfg(test)]

@@ -115,16 +115,10 @@ fn finish_message(raw: &[u8], internal_date: i64) -> ImportedMessage {
     let mut flags = Flags::default();
     let mut keywords = Vec::new();
     let mut out = Vec::with_capacity(raw.len() + raw.len() / 40);
-    let mut rest = raw;
     let mut in_header = true;
     let mut dropping = false;
-    while !rest.is_empty() {
-        let end = rest
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(rest.len(), |i| i + 1);
-        let line = &rest[..end];
-        rest = &rest[end..];
+    // Lines with their LF (the last one perhaps without).
+    for line in raw.split_inclusive(|&b| b == b'\n') {
         if in_header {
             let text = line.strip_suffix(b"\n").unwrap_or(line);
             let text = text.strip_suffix(b"\r").unwrap_or(text);
@@ -286,16 +280,10 @@ pub fn write_message(
 ) -> std::io::Result<()> {
     super::to_lf(stored, scratch);
     writeln!(out, "From MAILER-DAEMON {}", asctime(internal_date))?;
-    let mut rest = &scratch[..];
     let mut in_header = true;
     let mut dropping = false;
-    while !rest.is_empty() {
-        let end = rest
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(rest.len(), |i| i + 1);
-        let line = &rest[..end];
-        rest = &rest[end..];
+    // Lines with their LF (the last one perhaps without).
+    for line in scratch.split_inclusive(|&b| b == b'\n') {
         if in_header {
             if line == b"\n" {
                 in_header = false;

@@ -240,6 +240,24 @@ fn legacy_queue_record(value: &[u8]) -> Result<(u64, Outbound), StoreError> {
     Ok((blob_id, o))
 }
 
+/// Test support: writes a store at schema `version` in `dir` (fresh),
+/// with `fill` putting the old records in, and closes it, so that a test
+/// can open it with [`super::Store::open`] and check the upgrade.
+#[cfg(test)]
+pub fn old_store(dir: &std::path::Path, version: u32, fill: impl FnOnce(&mut heed::RwTxn, &Dbs)) {
+    let mut options = heed::EnvOpenOptions::new().read_txn_without_tls();
+    options.map_size(64 << 20).max_dbs(MAX_DBS);
+    // SAFETY: a fresh directory, opened once, closed below.
+    let env = unsafe { options.open(dir) }.unwrap();
+    let dbs = open(&env).unwrap();
+    let mut txn = env.write_txn().unwrap();
+    let key = keys::SCHEMA_VERSION.as_bytes();
+    dbs.meta.put(&mut txn, key, &version.to_be_bytes()).unwrap();
+    fill(&mut txn, &dbs);
+    txn.commit().unwrap();
+    env.prepare_for_closing().wait();
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{Options, Store};
@@ -301,24 +319,12 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("smolmail-schema-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        {
-            let mut options = heed::EnvOpenOptions::new().read_txn_without_tls();
-            options.map_size(64 << 20).max_dbs(MAX_DBS);
-            // SAFETY: a fresh directory, opened once, closed below.
-            let env = unsafe { options.open(&dir) }.unwrap();
-            let dbs = open(&env).unwrap();
-            let mut txn = env.write_txn().unwrap();
-            let version = keys::SCHEMA_VERSION.as_bytes();
-            dbs.meta
-                .put(&mut txn, version, &1u32.to_be_bytes())
-                .unwrap();
+        old_store(&dir, 1, |txn, dbs| {
             for (due, format) in [(100, 1), (200, 2)] {
                 let key = keys::queue(due, format.into());
-                dbs.queue.put(&mut txn, &key, &old_record(format)).unwrap();
+                dbs.queue.put(txn, &key, &old_record(format)).unwrap();
             }
-            txn.commit().unwrap();
-            env.prepare_for_closing().wait();
-        }
+        });
         let store = Store::open(&dir, &Options { map_size: 64 << 20 }).unwrap();
         let queue = store.read().unwrap().queue().unwrap();
         assert_eq!(queue.len(), 2);
@@ -343,23 +349,11 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let raw = b"Subject: old\r\nContent-Type: text/plain\r\n\r\none line\r\n";
         let key = keys::id(7);
-        {
-            let mut options = heed::EnvOpenOptions::new().read_txn_without_tls();
-            options.map_size(64 << 20).max_dbs(MAX_DBS);
-            // SAFETY: a fresh directory, opened once, closed below.
-            let env = unsafe { options.open(&dir) }.unwrap();
-            let dbs = open(&env).unwrap();
-            let mut txn = env.write_txn().unwrap();
-            let version = keys::SCHEMA_VERSION.as_bytes();
-            dbs.meta
-                .put(&mut txn, version, &2u32.to_be_bytes())
-                .unwrap();
-            dbs.blobs.put(&mut txn, &key, raw).unwrap();
+        old_store(&dir, 2, |txn, dbs| {
+            dbs.blobs.put(txn, &key, raw).unwrap();
             // A format-1 record: version byte 1, then anything.
-            dbs.summaries.put(&mut txn, &key, &[1, 0, 0]).unwrap();
-            txn.commit().unwrap();
-            env.prepare_for_closing().wait();
-        }
+            dbs.summaries.put(txn, &key, &[1, 0, 0]).unwrap();
+        });
         let store = Store::open(&dir, &Options { map_size: 64 << 20 }).unwrap();
         let summary = store.read().unwrap().summary(7).unwrap().unwrap();
         assert_eq!(summary, crate::mime::Summary::compute(raw));

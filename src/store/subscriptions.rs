@@ -121,7 +121,7 @@ impl Reader {
 
 #[cfg(test)]
 mod tests {
-    use super::super::schema::{MAX_DBS, open};
+    use super::super::schema::old_store;
     use super::super::{Options, SpecialUse, Store};
     use super::*;
 
@@ -182,30 +182,17 @@ mod tests {
     #[test]
     fn schema_two_subscribed_flags_are_upgraded() {
         let dir = temp("schema3");
-        {
-            let mut options = heed::EnvOpenOptions::new().read_txn_without_tls();
-            options.map_size(64 << 20).max_dbs(MAX_DBS);
-            // SAFETY: a fresh directory, opened once, closed below.
-            let env = unsafe { options.open(&dir) }.unwrap();
-            let dbs = open(&env).unwrap();
-            let mut txn = env.write_txn().unwrap();
-            let version = keys::SCHEMA_VERSION.as_bytes();
-            dbs.meta
-                .put(&mut txn, version, &2u32.to_be_bytes())
-                .unwrap();
-            let id = super::super::ops::create_mailbox(&mut txn, &dbs, 7, "Old", SpecialUse::None)
-                .unwrap();
-            super::super::ops::create_mailbox(&mut txn, &dbs, 7, "Plain", SpecialUse::None)
-                .unwrap();
+        old_store(&dir, 2, |txn, dbs| {
+            let id =
+                super::super::ops::create_mailbox(txn, dbs, 7, "Old", SpecialUse::None).unwrap();
+            super::super::ops::create_mailbox(txn, dbs, 7, "Plain", SpecialUse::None).unwrap();
             // Schema 2's flag: the byte after the special use.
             let key = keys::mailbox(7, "Old");
-            let mut value = dbs.mailboxes.get(&txn, &key).unwrap().unwrap().to_vec();
+            let mut value = dbs.mailboxes.get(txn, &key).unwrap().unwrap().to_vec();
             value[8 + 4 + 4 + 8 + 1] = 1;
-            dbs.mailboxes.put(&mut txn, &key, &value).unwrap();
+            dbs.mailboxes.put(txn, &key, &value).unwrap();
             assert!(id > 0);
-            txn.commit().unwrap();
-            env.prepare_for_closing().wait();
-        }
+        });
         let store = Store::open(&dir, &Options { map_size: 64 << 20 }).unwrap();
         assert_eq!(store.read().unwrap().subscriptions(7).unwrap(), ["Old"]);
         store.shutdown();

@@ -542,3 +542,21 @@ pub fn header_field(message: &[u8], name: &str) -> Option<String> {
         n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
     })
 }
+
+/// Debian's Dovecot for the tests that compare with or move mail from it.
+pub mod dovecot;
+
+/// The IMAP client of the scripted conversations with smolmail.
+pub mod imap;
+
+/// Runs `cmd`; panics with its output unless it succeeds; its stdout.
+pub fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
