@@ -1,173 +1,47 @@
 //! The #15 APPEND-side extensions against the real Dovecot (Debian's
 //! dovecot-imapd, started here with a temporary configuration and its
-//! quota plugin, as tests/fetch.rs starts it): one Python imaplib script
+//! quota plugin, by tests/common/dovecot.rs): one Python imaplib script
 //! runs against each server and prints what it saw, normalized where the
 //! servers may differ by design (quota root names, UIDVALIDITY); the two
 //! transcripts must be equal.
 
 mod common;
 
-use std::net::{TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
-use common::{PATIENCE, Server, TempDir, add_user, admin};
+use common::dovecot::{Dovecot, Options};
+use common::{Server, TempDir, add_user, admin};
 
 const USER: &str = "alice@home.arpa";
 const PASSWORD: &str = "alice-pw";
 
 /// Dovecot with `quota = count` (usage as RFC 822 sizes) and a 10 KiB
-/// STORAGE limit; killed when dropped.
-struct Dovecot {
-    child: Child,
-    port: u16,
-    _dir: TempDir,
-}
-
-impl Drop for Dovecot {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
+/// STORAGE limit, and a special-use Sent folder.
 fn dovecot(name: &str) -> Dovecot {
-    let binary = common::require_tool("dovecot", "dovecot-core");
     assert!(
-        Path::new("/usr/lib/dovecot/imap").exists()
-            && Path::new("/usr/lib/dovecot/modules/lib11_imap_quota_plugin.so").exists(),
-        "Dovecot's IMAP server and quota plugin come with Debian's dovecot-imapd \
-         (scripts/setup.sh installs it)"
+        std::path::Path::new("/usr/lib/dovecot/modules/lib11_imap_quota_plugin.so").exists(),
+        "Dovecot's quota plugin comes with Debian's dovecot-imapd (scripts/setup.sh installs it)"
     );
-    let dir = TempDir::new(&format!("dovecot-ext-{name}"));
-    let d = dir.0.clone();
-    for sub in ["run", "state", "home/Maildir"] {
-        std::fs::create_dir_all(d.join(sub)).unwrap();
-    }
-    run_ok(Command::new("chmod").args(["755", d.to_str().unwrap()]));
-    let root = run_ok(Command::new("id").arg("-u")) == "0";
-    let me = run_ok(Command::new("id").arg("-un"));
-    let (mail_user, internal) = if root {
-        (
-            "nobody".to_string(),
-            "default_internal_user = dovecot\ndefault_login_user = dovenull".to_string(),
-        )
-    } else {
-        (
-            me.clone(),
-            format!("default_internal_user = {me}\ndefault_login_user = {me}"),
-        )
-    };
-    let uid = run_ok(Command::new("id").args(["-u", &mail_user]));
-    let gid = run_ok(Command::new("id").args(["-g", &mail_user]));
-    run_ok(Command::new("chown").args([
-        "-R",
-        &format!("{uid}:{gid}"),
-        d.join("home").to_str().unwrap(),
-    ]));
-    std::fs::write(
-        d.join("users"),
-        format!(
-            "{USER}:{{PLAIN}}{PASSWORD}:{uid}:{gid}::{}::\n",
-            d.join("home").display()
-        ),
-    )
-    .unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let conf = format!(
-        r#"base_dir = {d}/run
-state_dir = {d}/state
-instance_name = smolmail-ext-{name}-{pid}
-log_path = {d}/dovecot.log
-protocols = imap
-listen = 127.0.0.1
-{internal}
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN {d}/users
-}}
-userdb {{
-  driver = passwd-file
-  args = {d}/users
-}}
-mail_location = maildir:~/Maildir
-first_valid_uid = 1
-mail_fsync = never
-mail_plugins = quota
-protocol imap {{
+    Dovecot::start(
+        &format!("ext-{name}"),
+        &Options {
+            users: &[(USER, PASSWORD)],
+            auth_mechanisms: "plain login",
+            separator: Some('/'),
+            special_use: &[("Sent", "\\Sent")],
+            plugins: "quota",
+            extra: r#"protocol imap {
   mail_plugins = $mail_plugins imap_quota
-}}
-plugin {{
+}
+plugin {
   quota = count:User quota
   quota_rule = *:storage=10K
   quota_vsizes = yes
-}}
-namespace inbox {{
-  inbox = yes
-  separator = /
-  mailbox Sent {{
-    special_use = \Sent
-    auto = create
-  }}
-}}
-service imap-login {{
-  inet_listener imap {{
-    port = {port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-}}
-service anvil {{
-  chroot =
-}}
+}
 "#,
-        d = d.display(),
-        pid = std::process::id(),
-    );
-    std::fs::write(d.join("dovecot.conf"), conf).unwrap();
-    let child = Command::new(binary)
-        .args(["-F", "-c", d.join("dovecot.conf").to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(d.join("dovecot.stderr")).unwrap())
-        .spawn()
-        .unwrap();
-    common::wait_until_with(
-        PATIENCE,
-        "Dovecot to listen",
-        || TcpStream::connect(("127.0.0.1", port)).is_ok(),
-        || {
-            format!(
-                "{}{}",
-                std::fs::read_to_string(d.join("dovecot.stderr")).unwrap_or_default(),
-                std::fs::read_to_string(d.join("dovecot.log")).unwrap_or_default()
-            )
+            ..Options::default()
         },
-    );
-    Dovecot {
-        child,
-        port,
-        _dir: dir,
-    }
+    )
 }
 
 /// Runs `script` against the IMAP server on `port`; its printed lines.
