@@ -10,6 +10,8 @@
 //! - `fields`: the structured header fields inside it (Content-Type
 //!   parameters, dispositions, languages, address lists).
 //! - `codec`: the compact, versioned binary form kept in the store.
+//! - `sort_keys`, `base_subject`: what SORT and THREAD order and link
+//!   messages by (RFC 5256), kept beside the summary.
 //! - [`header_len`]: where the header section ends, for the rooms that
 //!   need only that.
 //!
@@ -17,16 +19,20 @@
 //! limits below bound the memory and stack a single message can cost on a
 //! small board. Past a limit the summary is truncated, never refused.
 
+mod base_subject;
 mod codec;
 mod fields;
 mod header;
 mod parse;
+mod sort_keys;
 mod summary;
 
 #[cfg(test)]
 mod tests;
 
+pub use base_subject::base_subject;
 pub use header::header_len;
+pub use sort_keys::SortKeys;
 pub use summary::{Address, Envelope, Param, Part, Summary};
 
 /// Deepest nesting of multiparts and encapsulated messages that is parsed;

@@ -60,6 +60,10 @@ pub struct Dbs {
     pub fetch_seen: Db,
     /// account id ‖ name → (): subscribed names (`subscriptions.rs`).
     pub subscriptions: Db,
+    /// blob id → SORT/THREAD keys (`mime::SortKeys`). A message stored
+    /// before this database existed has none; its keys are computed from
+    /// its header when read (`Reader::sort_keys`), so no upgrade is needed.
+    pub sort_keys: Db,
 }
 
 pub fn open(env: &Env<WithoutTls>) -> Result<Dbs, StoreError> {
@@ -86,6 +90,7 @@ pub fn open(env: &Env<WithoutTls>) -> Result<Dbs, StoreError> {
         fetch_state: db("fetch_state")?,
         fetch_seen: db("fetch_seen")?,
         subscriptions: db("subscriptions")?,
+        sort_keys: db("sort_keys")?,
     };
     let found = match dbs.meta.get(&txn, keys::SCHEMA_VERSION.as_bytes())? {
         None => None,

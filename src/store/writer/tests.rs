@@ -22,6 +22,7 @@ fn deliver(len: usize) -> WriteOp {
     WriteOp::Deliver(Summarized {
         delivery,
         summary: Vec::new(),
+        sort_keys: Vec::new(),
     })
 }
 
