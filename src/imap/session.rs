@@ -244,6 +244,13 @@ impl Session {
                     "LIST-STATUS",
                     "CONDSTORE",
                     "QRESYNC",
+                    "ESEARCH",
+                    "SORT",
+                    "SORT=DISPLAY",
+                    "ESORT",
+                    "THREAD=ORDEREDSUBJECT",
+                    "THREAD=REFERENCES",
+                    "THREAD=REFS",
                 ]
                 .map(String::from),
             );

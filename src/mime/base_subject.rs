@@ -39,10 +39,10 @@ pub fn base_subject(decoded: &str) -> (String, bool) {
         loop {
             let before = s.len();
             s = strip_leaders(s, &mut reply);
-            if let Some(rest) = strip_blob(s) {
-                if !rest.is_empty() {
-                    s = rest;
-                }
+            if let Some(rest) = strip_blob(s)
+                && !rest.is_empty()
+            {
+                s = rest;
             }
             if s.len() == before {
                 break;
@@ -143,7 +143,7 @@ mod tests {
         assert_eq!(base("[list] Re: hello"), "hello");
         assert_eq!(base("Re: [list] hello"), "hello");
         assert_eq!(base("[Fwd: Re: hello]"), "hello");
-        assert_eq!(base_subject("[fwd: hello]").1, true);
+        assert!(base_subject("[fwd: hello]").1);
         assert_eq!(base("  hello \t  world  "), "hello world");
         assert_eq!(base("hello (fwd) (FWD)"), "hello");
         assert_eq!(base("Re:"), "");

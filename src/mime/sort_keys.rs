@@ -66,13 +66,12 @@ impl SortKeys {
         if let Some((mailbox, _)) = text("Cc").and_then(first_address) {
             keys.cc = mailbox;
         }
-        keys.message_id = text("Message-ID").and_then(|h| msg_ids(&h.get_value_raw()).next());
+        keys.message_id = text("Message-ID").and_then(|h| msg_ids(h.get_value_raw()).next());
         let mut refs: Vec<String> = text("References")
-            .map(|h| msg_ids(&h.get_value_raw()).collect())
+            .map(|h| msg_ids(h.get_value_raw()).collect())
             .unwrap_or_default();
         if refs.is_empty()
-            && let Some(first) =
-                text("In-Reply-To").and_then(|h| msg_ids(&h.get_value_raw()).next())
+            && let Some(first) = text("In-Reply-To").and_then(|h| msg_ids(h.get_value_raw()).next())
         {
             refs.push(first);
         }

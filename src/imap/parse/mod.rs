@@ -46,6 +46,7 @@ mod lexer;
 mod mailbox;
 mod search;
 mod sequence;
+mod sort;
 
 #[cfg(test)]
 mod tests;
@@ -58,6 +59,7 @@ pub use mailbox::{
 };
 pub use search::SearchKey;
 pub use sequence::{Ranges, SeqBound, SequenceSet};
+pub use sort::{SearchReturn, SortCriterion, SortKey, ThreadAlgorithm};
 
 pub use crate::wire::imap::quote::{Literal, literal_at_end};
 use lexer::Lexer;

@@ -707,7 +707,9 @@ fn append() {
 
 fn search_key(input: &[u8]) -> (bool, Option<Cow<'_, [u8]>>, SearchKey<'_>) {
     match ok(input) {
-        C::Search { uid, charset, key } => (uid, charset, key),
+        C::Search {
+            uid, charset, key, ..
+        } => (uid, charset, key),
         other => panic!("{other:?}"),
     }
 }
@@ -863,7 +865,8 @@ fn search_errors() {
         b"a SEARCH KEYWORD \\Seen",
         b"a SEARCH HEADER Subject",
         b"a SEARCH CHARSET UTF-8",
-        b"a SEARCH RETURN (ALL) ALL",
+        b"a SEARCH RETURN (BOGUS) ALL",
+        b"a SEARCH RETURN ALL",
         b"a SEARCH MODSEQ \"/flags/\\\\draft\" bogus 1",
         b"a SEARCH MODSEQ -1",
         b"a SEARCH MODSEQ 9223372036854775808",
@@ -1582,4 +1585,71 @@ fn sequence_sets_resolve() {
         vec!["1"; MAX_SEQUENCE_RANGES + 1].join(",")
     );
     assert_eq!(bad_tagged(too_long.as_bytes()), "sequence set too long");
+}
+
+// ---- SORT, THREAD, ESEARCH ----
+
+#[test]
+fn sort_thread_and_search_return_rfc5256_rfc4731() {
+    match ok(b"a UID SORT (REVERSE DATE subject DISPLAYFROM) UTF-8 ALL") {
+        C::Sort {
+            uid: true,
+            ret: None,
+            criteria,
+            charset,
+            key: SearchKey::All,
+        } => {
+            assert_eq!(charset, Cow::Borrowed(&b"UTF-8"[..]));
+            let keys: Vec<_> = criteria.iter().map(|c| (c.reverse, c.key)).collect();
+            assert_eq!(
+                keys,
+                [
+                    (true, SortKey::Date),
+                    (false, SortKey::Subject),
+                    (false, SortKey::DisplayFrom)
+                ]
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    match ok(b"a SORT RETURN (MIN COUNT) (SIZE) US-ASCII SEEN") {
+        C::Sort { ret: Some(r), .. } => assert!(r.min && r.count && !r.max && !r.all),
+        other => panic!("{other:?}"),
+    }
+    match ok(b"a THREAD REFERENCES UTF-8 SINCE 1-Feb-1994") {
+        C::Thread {
+            uid: false,
+            algorithm: ThreadAlgorithm::References,
+            ..
+        } => {}
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        ok(b"a UID THREAD refs UTF-8 ALL"),
+        C::Thread {
+            uid: true,
+            algorithm: ThreadAlgorithm::Refs,
+            ..
+        }
+    ));
+    // RFC 4731 §3.1: RETURN () means ALL.
+    match ok(b"a SEARCH RETURN () CHARSET UTF-8 ALL") {
+        C::Search {
+            ret: Some(r),
+            charset: Some(_),
+            ..
+        } => assert!(r.all && !r.min),
+        other => panic!("{other:?}"),
+    }
+    for input in [
+        &b"a SORT () UTF-8 ALL"[..],
+        b"a SORT (DATE) ALL",
+        b"a SORT (REVERSE) UTF-8 ALL",
+        b"a SORT (BOGUS) UTF-8 ALL",
+        b"a SORT DATE UTF-8 ALL",
+        b"a THREAD BOGUS UTF-8 ALL",
+        b"a THREAD REFERENCES UTF-8",
+    ] {
+        bad_tagged(input);
+    }
 }
