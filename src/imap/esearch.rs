@@ -29,12 +29,13 @@ pub fn response(
             line.push_str(&format!(" MAX {last}"));
         }
     }
-    if ret.count {
-        line.push_str(&format!(" COUNT {}", numbers.len()));
-    }
+    // Dovecot's order (RFC 4731 leaves it open): ALL before COUNT.
     if ret.all && !numbers.is_empty() {
         line.push_str(" ALL ");
         line.push_str(&ordered_set(numbers));
+    }
+    if ret.count {
+        line.push_str(&format!(" COUNT {}", numbers.len()));
     }
     // RFC 7162 §3.1.5: the highest MODSEQ of what matched.
     if let Some(highest) = modseq
@@ -84,7 +85,7 @@ mod tests {
         };
         assert_eq!(
             response(b"A282", false, all, &[2, 10, 11, 12, 14], None),
-            "* ESEARCH (TAG \"A282\") MIN 2 MAX 14 COUNT 5 ALL 2,10:12,14\r\n"
+            "* ESEARCH (TAG \"A282\") MIN 2 MAX 14 ALL 2,10:12,14 COUNT 5\r\n"
         );
         let count = SearchReturn {
             count: true,

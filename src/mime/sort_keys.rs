@@ -56,7 +56,7 @@ impl SortKeys {
             keys.subject = fold(&base);
             keys.reply = reply;
         }
-        keys.sent = text("Date").and_then(|h| mailparse::dateparse(&h.get_value()).ok());
+        keys.sent = text("Date").and_then(|h| sent_date(&h.get_value()));
         if let Some((mailbox, display)) = text("From").and_then(first_address) {
             (keys.from, keys.display_from) = (mailbox, display);
         }
@@ -170,6 +170,24 @@ fn cut(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
+/// A Date field's time, if it has at least a day, a month and a year:
+/// mailparse's parser takes text without any ("not a date") as the
+/// epoch, where RFC 5256 §2.2 wants INTERNALDATE used instead.
+fn sent_date(value: &str) -> Option<i64> {
+    const MONTHS: [&str; 12] = [
+        "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+    ];
+    let tokens: Vec<&str> = value.split([' ', ':']).filter(|t| !t.is_empty()).collect();
+    let dated = tokens.windows(3).any(|w| {
+        w[0].parse::<u8>().is_ok_and(|d| (1..=31).contains(&d))
+            && MONTHS
+                .iter()
+                .any(|m| w[1].len() >= 3 && w[1][..3].eq_ignore_ascii_case(m))
+            && w[2].parse::<u32>().is_ok()
+    });
+    dated.then(|| mailparse::dateparse(value).ok()).flatten()
+}
+
 /// Folds text for comparison: Unicode upper case, bounded.
 pub fn fold(text: &str) -> String {
     let mut out = String::with_capacity(text.len().min(MAX_TEXT));
@@ -254,6 +272,8 @@ Message-ID: <m1@x>\r\nIn-Reply-To: <p@x> <q@x>\r\n\r\nbody\r\n";
 
     #[test]
     fn missing_and_hostile_fields_are_bounded() {
+        let k = SortKeys::compute(b"Date: not a date at all\r\n\r\n");
+        assert_eq!(k.sent, None);
         let k = SortKeys::compute(b"no header at all");
         assert_eq!(k.sent, None);
         assert_eq!(k.message_id, None);
