@@ -193,7 +193,7 @@ fn rfc3501_7_3_2_recent_after_exists_and_examine_counts_without_claiming() {
 }
 
 #[test]
-fn rfc7162_3_2_4_implicit_seen_returns_modseq() {
+fn rfc7162_3_2_4_implicit_seen_returns_uid_and_modseq() {
     let (_d, server) = setup("rfc-modseq");
     append(&server, "one");
     append(&server, "two");
@@ -205,10 +205,17 @@ fn rfc7162_3_2_4_implicit_seen_returns_modseq() {
         assert!(
             fetch.contains(&format!("* {seq} FETCH ("))
                 && fetch.contains("FLAGS (\\Seen")
+                && fetch.contains(&format!(" UID {seq} "))
                 && fetch.contains("MODSEQ ("),
             "{command}: {fetch}"
         );
     }
+    // STORE's answer carries the UID with the MODSEQ too.
+    let store = a.text("STORE 1 +FLAGS (\\Flagged)");
+    assert!(
+        store.contains("* 1 FETCH (UID 1 FLAGS (") && store.contains("MODSEQ ("),
+        "{store}"
+    );
     // Without CONDSTORE no MODSEQ is sent unasked.
     let mut b = Imap::login(&server, "alice@home.arpa");
     b.ok("SELECT INBOX");
@@ -380,6 +387,11 @@ fn rfc5258_3_subscriptions_outlive_mailboxes_and_create_does_not_subscribe() {
         ["* LIST (\\HasChildren) \"/\" \"Work\" (\"CHILDINFO\" (\"SUBSCRIBED\"))"],
         "{list:#?}"
     );
+    // ... but not when the pattern returns the subscribed child itself
+    // (RFC 5258 §3.5; Dovecot lists no Work here).
+    let list = a.ok("LIST (SUBSCRIBED RECURSIVEMATCH) \"\" \"*\"");
+    assert!(named(&list, "Work").is_empty(), "{list:#?}");
+    assert_eq!(named(&list, "Work/a").len(), 1, "{list:#?}");
     // RFC 3501 §6.3.9: LSUB "%" shows the parent of a subscribed child
     // that `%` hides, as \Noselect.
     let lsub = a.ok("LSUB \"\" \"%\"");
@@ -396,8 +408,14 @@ fn rfc5258_3_subscriptions_outlive_mailboxes_and_create_does_not_subscribe() {
         ["* LSUB () \"/\" \"Work\""],
         "{lsub:#?}"
     );
-    // Subscribed itself and with a subscribed child: both (RFC 5258
-    // example 9; Dovecot answers the same).
+    // Subscribed itself and with a subscribed child: both, with `%` or
+    // `*` (RFC 5258 example 9; Dovecot answers the same).
+    let list = a.ok("LIST (SUBSCRIBED RECURSIVEMATCH) \"\" \"*\"");
+    assert_eq!(
+        named(&list, "Work"),
+        ["* LIST (\\HasChildren \\Subscribed) \"/\" \"Work\" (\"CHILDINFO\" (\"SUBSCRIBED\"))"],
+        "{list:#?}"
+    );
     let list = a.ok("LIST (SUBSCRIBED RECURSIVEMATCH) \"\" \"%\"");
     assert_eq!(
         named(&list, "Work"),
@@ -473,4 +491,35 @@ fn client_mistakes_are_logged_at_info_not_error() {
         !log.contains("ERROR"),
         "a client's mistake logged as an error:\n{log}"
     );
+}
+
+/// RFC 3501 §7.2.6 under concurrency, as imaptest's stress mode runs it:
+/// two sessions set new keywords on the same messages at the same time,
+/// and neither ever sees a keyword in FETCH before FLAGS announced it.
+#[test]
+fn rfc3501_7_2_6_concurrent_sessions_never_see_an_unannounced_keyword() {
+    let (_d, server) = setup("rfc-flags-stress");
+    for n in 0..3 {
+        append(&server, &format!("m{n}"));
+    }
+    let server = &server;
+    std::thread::scope(|scope| {
+        for w in 0..2 {
+            scope.spawn(move || {
+                let mut s = Imap::login(server, "alice@home.arpa");
+                let mut known = Vec::new();
+                assert_keywords_announced(&s.ok("SELECT INBOX"), &mut known);
+                for i in 0..40 {
+                    let seq = i % 3 + 1;
+                    for command in [
+                        format!("STORE {seq} +FLAGS (w{w}k{i})"),
+                        "FETCH 1:* (FLAGS)".to_string(),
+                        "NOOP".to_string(),
+                    ] {
+                        assert_keywords_announced(&s.ok(&command), &mut known);
+                    }
+                }
+            });
+        }
+    });
 }

@@ -414,7 +414,8 @@ impl Session {
     /// Closes a message's `* n FETCH (...)` line (RFC 3501 §7.4.2). A
     /// message whose \Seen this FETCH set gets its FLAGS even unasked
     /// (§6.4.5: the client learns of the change), and, once CONDSTORE is
-    /// on, its new MODSEQ with them (RFC 7162 §3.2.4).
+    /// on, its UID and new MODSEQ with them (RFC 7162 §3.2.4: every FETCH
+    /// response that a change causes carries both).
     fn end_message(&mut self, plan: &Plan<'_>, m: &Message<'_>, seen_now: bool, sent_flags: bool) {
         let condstore = self.condstore();
         let out = self.out();
@@ -424,8 +425,13 @@ impl Session {
             }
             flags(out, m);
         }
-        if seen_now && condstore && !plan.modseq {
-            out.extend_from_slice(format!(" MODSEQ ({})", m.view.modseq).as_bytes());
+        if seen_now && condstore {
+            if !plan.items.iter().any(|i| matches!(i, FetchItem::Uid)) {
+                out.extend_from_slice(format!(" UID {}", m.view.uid).as_bytes());
+            }
+            if !plan.modseq {
+                out.extend_from_slice(format!(" MODSEQ ({})", m.view.modseq).as_bytes());
+            }
         }
         out.extend_from_slice(b")\r\n");
         if (sent_flags || seen_now)

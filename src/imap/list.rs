@@ -4,7 +4,10 @@
 //! Names are matched in their wire form (modified UTF-7), so a pattern and
 //! a name compare byte for byte; `/` is the hierarchy delimiter. A name
 //! that exists only as the parent of others is listed as \NonExistent (or
-//! \Noselect for plain LIST), as RFC 3501 and RFC 5258 ask.
+//! \Noselect for plain LIST), as RFC 3501 and RFC 5258 ask. Subscribed
+//! names are the store's list of names, not a property of mailboxes: LSUB
+//! and LIST (SUBSCRIBED) show them whether the mailbox still exists or not
+//! (\NonExistent then), plain LIST only what exists.
 
 use std::cmp::Ordering;
 use std::collections::HashSet;
@@ -192,12 +195,9 @@ pub fn list(
             continue;
         }
         let subscribed = entry.subscribed;
-        // RECURSIVEMATCH: a name with a subscribed child is listed with
-        // CHILDINFO (RFC 5258 §3.5), subscribed itself or not (its
-        // example 9; Dovecot does the same).
-        let childinfo = args.selection.recursive_match && entry.subscribed_child;
-        // RFC 3501 §6.3.9: LSUB lists an unsubscribed parent (as
-        // \Noselect) only when a subscribed child is hidden by `%`.
+        // RFC 3501 §6.3.9 (LSUB) and RFC 5258 §3.5 (RECURSIVEMATCH): an
+        // unsubscribed parent is listed for a subscribed descendant that
+        // the patterns do not return themselves (LSUB's `%` case).
         // Looked for only when it decides (the children are walked then).
         let hidden_child = || {
             names[entry.below.clone()]
@@ -208,14 +208,19 @@ pub fn list(
                     !patterns.iter().any(|p| matches(p, wire.as_bytes()))
                 })
         };
+        let recursive = args.selection.recursive_match && entry.subscribed_child;
         let listed = if lsub {
             subscribed || hidden_child()
         } else if args.selection.subscribed {
             // RFC 5258 §3: subscribed names, existing or not.
-            subscribed || childinfo
+            subscribed || (recursive && hidden_child())
         } else {
             entry.real
         };
+        // CHILDINFO goes with every listed name that has a subscribed
+        // child, subscribed itself or not (RFC 5258 example 9; Dovecot
+        // answers so).
+        let childinfo = recursive;
         if !listed {
             continue;
         }

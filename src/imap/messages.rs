@@ -124,7 +124,9 @@ impl Session {
             let Ok(Some(m)) = reader.message(mailbox_id, u) else {
                 continue;
             };
-            let uid_item = if uid {
+            // RFC 7162 §3.2.4: once CONDSTORE is on, the UID comes with
+            // the MODSEQ of a changed message, UID STORE or not.
+            let uid_item = if uid || self.condstore() {
                 format!("UID {u} ")
             } else {
                 String::new()

@@ -169,6 +169,9 @@ mod tests {
             store.set_subscribed(account, "Job", false).await.unwrap();
             store.set_subscribed(account, "Never", false).await.unwrap();
             assert!(!subs().contains(&"Job".to_string()));
+            // A deleted account leaves no subscriptions behind.
+            store.del_account("a@home.arpa").await.unwrap();
+            assert!(subs().is_empty());
         });
         store.shutdown();
         let _ = std::fs::remove_dir_all(dir);
