@@ -4,9 +4,10 @@
 //!
 //! For SEARCH the numbers are ascending. For SORT the ALL set keeps the
 //! sort order (runs are merged only when they ascend by one), and MIN and
-//! MAX are the first and last message in that order.
+//! MAX are the first and last message in that order. PARTIAL (RFC 9394
+//! §3.1) returns one window of that order by position.
 
-use super::parse::SearchReturn;
+use super::parse::{SearchReturn, Window};
 
 /// The untagged ESEARCH line for `numbers` (in result order). Nothing
 /// matched: only COUNT 0, when asked (§3.1: MIN, MAX and ALL are left out).
@@ -34,6 +35,18 @@ pub fn response(
         line.push_str(" ALL ");
         line.push_str(&ordered_set(numbers));
     }
+    if let Some(w) = ret.partial {
+        let picked = window(numbers, w);
+        let range = match w.from_end {
+            true => format!("-{}:-{}", w.first, w.last),
+            false => format!("{}:{}", w.first, w.last),
+        };
+        let set = match picked.is_empty() {
+            true => "NIL".to_string(),
+            false => ordered_set(picked),
+        };
+        line.push_str(&format!(" PARTIAL ({range} {set})"));
+    }
     if ret.count {
         line.push_str(&format!(" COUNT {}", numbers.len()));
     }
@@ -45,6 +58,17 @@ pub fn response(
     }
     line.push_str("\r\n");
     line
+}
+
+/// The results at the window's positions, in result order.
+fn window(numbers: &[u32], w: Window) -> &[u32] {
+    let len = numbers.len();
+    let (first, last) = (w.first as usize, w.last as usize);
+    let (start, end) = match w.from_end {
+        false => (first - 1, last.min(len)),
+        true => (len.saturating_sub(last), len.saturating_sub(first - 1)),
+    };
+    numbers.get(start..end.max(start)).unwrap_or_default()
 }
 
 /// `numbers` as a sequence-set in the order given: `a:b` only for runs
@@ -82,6 +106,7 @@ mod tests {
             max: true,
             count: true,
             all: true,
+            partial: None,
         };
         assert_eq!(
             response(b"A282", false, all, &[2, 10, 11, 12, 14], None),
@@ -98,6 +123,35 @@ mod tests {
         assert_eq!(
             response(b"t", true, count, &[5], Some(9)),
             "* ESEARCH (TAG \"t\") UID COUNT 1 MODSEQ 9\r\n"
+        );
+    }
+
+    #[test]
+    fn rfc9394_3_1_partial_returns_a_window_by_position() {
+        let partial = |from_end, first, last| SearchReturn {
+            partial: Some(Window {
+                from_end,
+                first,
+                last,
+            }),
+            ..SearchReturn::default()
+        };
+        let found = [3, 4, 5, 9, 10, 20];
+        assert_eq!(
+            response(b"t", true, partial(false, 2, 4), &found, None),
+            "* ESEARCH (TAG \"t\") UID PARTIAL (2:4 4:5,9)\r\n"
+        );
+        assert_eq!(
+            response(b"t", false, partial(true, 1, 2), &found, None),
+            "* ESEARCH (TAG \"t\") PARTIAL (-1:-2 10,20)\r\n"
+        );
+        assert_eq!(
+            response(b"t", false, partial(false, 7, 100), &found, None),
+            "* ESEARCH (TAG \"t\") PARTIAL (7:100 NIL)\r\n"
+        );
+        assert_eq!(
+            response(b"t", false, partial(true, 5, 100), &found, None),
+            "* ESEARCH (TAG \"t\") PARTIAL (-5:-100 3:4)\r\n"
         );
     }
 

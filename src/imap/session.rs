@@ -251,6 +251,7 @@ impl Session {
                     "THREAD=ORDEREDSUBJECT",
                     "THREAD=REFERENCES",
                     "THREAD=REFS",
+                    "PARTIAL",
                 ]
                 .map(String::from),
             );

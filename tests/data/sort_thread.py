@@ -120,6 +120,17 @@ def main():
         same = ra == rb
         print("%s %s %s %s\n  smolmail: %s\n  dovecot:  %s" % ("same" if same else "DIFFERS", *cmd, ra, rb))
         differ += not same
+    # RFC 9394 PARTIAL, which Dovecot 2.3 lacks: smolmail's own answers.
+    for cmd, want in [
+        (("search", "RETURN (PARTIAL 1:3 COUNT)", "ALL"), ["PARTIAL (1:3 1:3) COUNT 24"]),
+        (("uid search", "RETURN (PARTIAL -1:-2)", "ALL"), ["UID PARTIAL (-1:-2 23:24)"]),
+        (("sort", "RETURN (PARTIAL 1:4) (SUBJECT)", "ALL"), ["PARTIAL (1:4 10:11,5:6)"]),
+        (("search", "RETURN (PARTIAL 30:40)", "ALL"), ["PARTIAL (30:40 NIL)"]),
+    ]:
+        got = norm(ask(ma, cmd))
+        ok = got == ("OK", want)
+        print("%s %s %s %s\n  smolmail: %s\n  expected: %s" % ("same" if ok else "DIFFERS", *cmd, got, want))
+        differ += not ok
     ma.logout()
     mb.logout()
     sys.exit(1 if differ else 0)

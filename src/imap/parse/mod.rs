@@ -59,7 +59,7 @@ pub use mailbox::{
 };
 pub use search::SearchKey;
 pub use sequence::{Ranges, SeqBound, SequenceSet};
-pub use sort::{SearchReturn, SortCriterion, SortKey, ThreadAlgorithm};
+pub use sort::{SearchReturn, SortCriterion, SortKey, ThreadAlgorithm, Window};
 
 pub use crate::wire::imap::quote::{Literal, literal_at_end};
 use lexer::Lexer;

@@ -1,7 +1,7 @@
 //! Arguments of SORT and THREAD (RFC 5256 §3, §4, §5; SORT=DISPLAY's
 //! DISPLAYFROM and DISPLAYTO, RFC 5957 §3) and of the ESEARCH result
 //! options that SEARCH and SORT may carry (RFC 4731 §3.1, RFC 5267 §3.1
-//! for SORT's `RETURN`).
+//! for SORT's `RETURN`; PARTIAL, RFC 9394 §3).
 
 use std::borrow::Cow;
 
@@ -47,6 +47,18 @@ pub struct SearchReturn {
     pub max: bool,
     pub count: bool,
     pub all: bool,
+    /// RFC 9394 PARTIAL: a window of the results by position.
+    pub partial: Option<Window>,
+}
+
+/// RFC 9394 §3.1 `partial-range`: results `first..=last` (1-based,
+/// `first <= last`), counted from the end when `from_end` (`-1` is the
+/// last result).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub from_end: bool,
+    pub first: u32,
+    pub last: u32,
 }
 
 /// `[SP "RETURN" SP "(" [option *(SP option)] ")"]`, after which a space
@@ -65,6 +77,10 @@ pub(super) fn search_return(lex: &mut Lexer<'_>) -> PResult<Option<SearchReturn>
             b"MAX" => ret.max = true,
             b"COUNT" => ret.count = true,
             b"ALL" => ret.all = true,
+            b"PARTIAL" => {
+                lex.sp()?;
+                ret.partial = Some(window(lex)?);
+            }
             _ => return Err("unknown RETURN option"),
         }
         Ok(())
@@ -72,8 +88,29 @@ pub(super) fn search_return(lex: &mut Lexer<'_>) -> PResult<Option<SearchReturn>
     if options.is_empty() {
         ret.all = true;
     }
+    // RFC 9394 §3.1: a window and the whole set make no sense together.
+    if ret.all && ret.partial.is_some() {
+        return Err("RETURN PARTIAL and ALL together");
+    }
     lex.sp()?;
     Ok(Some(ret))
+}
+
+/// `partial-range-first = nz-number ":" nz-number` or
+/// `partial-range-last = "-" nz-number ":" "-" nz-number` (RFC 9394 §3.1).
+fn window(lex: &mut Lexer<'_>) -> PResult<Window> {
+    let from_end = lex.eat(b'-');
+    let a = lex.nz_number()?;
+    lex.expect(b':', "a PARTIAL range is first:last")?;
+    if from_end && !lex.eat(b'-') {
+        return Err("a PARTIAL range from the end is -first:-last");
+    }
+    let b = lex.nz_number()?;
+    Ok(Window {
+        from_end,
+        first: a.min(b),
+        last: a.max(b),
+    })
 }
 
 /// RFC 5256 §5 `sort-criteria = "(" sort-criterion *(SP sort-criterion) ")"`.

@@ -1632,6 +1632,17 @@ fn sort_thread_and_search_return_rfc5256_rfc4731() {
             ..
         }
     ));
+    match ok(b"a UID SEARCH RETURN (COUNT PARTIAL -100:-1) ALL") {
+        C::Search { ret: Some(r), .. } => assert_eq!(
+            r.partial,
+            Some(Window {
+                from_end: true,
+                first: 1,
+                last: 100
+            })
+        ),
+        other => panic!("{other:?}"),
+    }
     // RFC 4731 §3.1: RETURN () means ALL.
     match ok(b"a SEARCH RETURN () CHARSET UTF-8 ALL") {
         C::Search {
@@ -1649,6 +1660,12 @@ fn sort_thread_and_search_return_rfc5256_rfc4731() {
         b"a SORT DATE UTF-8 ALL",
         b"a THREAD BOGUS UTF-8 ALL",
         b"a THREAD REFERENCES UTF-8",
+        // RFC 9394 §3.1: PARTIAL takes first:last or -first:-last, not
+        // zero, and not beside ALL.
+        b"a SEARCH RETURN (PARTIAL 1:5 ALL) ALL",
+        b"a SEARCH RETURN (PARTIAL -1:5) ALL",
+        b"a SEARCH RETURN (PARTIAL 0:5) ALL",
+        b"a SEARCH RETURN (PARTIAL) ALL",
     ] {
         bad_tagged(input);
     }
