@@ -81,6 +81,8 @@ impl Session {
             | K::Expunge
             | K::UidExpunge(_)
             | K::Search { .. }
+            | K::Sort { .. }
+            | K::Thread { .. }
             | K::Fetch(_) => selected,
             K::Store(_) | K::Copy { .. } | K::Move { .. } => selected,
             // RFC 4978 §3: authenticated or selected state.
@@ -166,9 +168,14 @@ impl Session {
                 expunges = args.uid;
                 self.store_flags(tag, &args).await;
             }
-            K::Search { uid, charset, key } => {
+            K::Search {
+                uid,
+                ret,
+                charset,
+                key,
+            } => {
                 expunges = uid;
-                self.search(tag, uid, charset.as_deref(), &key).await;
+                self.search(tag, uid, ret, charset.as_deref(), &key).await;
             }
             K::Copy { uid, set, mailbox } => {
                 expunges = uid;
@@ -178,6 +185,25 @@ impl Session {
             K::GetQuota(root) => self.getquota(tag, &root),
             K::GetQuotaRoot(mailbox) => self.getquotaroot(tag, &mailbox),
             K::SetQuota(_) => self.setquota(tag),
+            K::Sort {
+                uid,
+                ret,
+                criteria,
+                charset,
+                key,
+            } => {
+                expunges = uid;
+                self.sort(tag, uid, ret, &criteria, &charset, &key).await;
+            }
+            K::Thread {
+                uid,
+                algorithm,
+                charset,
+                key,
+            } => {
+                expunges = uid;
+                self.thread(tag, uid, algorithm, &charset, &key).await;
+            }
             other => self.bad(tag, &format!("{} is not supported", other.name())),
         }
         // Untagged updates go before the tagged reply (already queued):

@@ -3,13 +3,25 @@
 //! UID EXPUNGE (RFC 4315), with CONDSTORE's UNCHANGEDSINCE and MODSEQ
 //! (RFC 7162).
 
-use super::parse::{Mailbox, SearchKey, SequenceSet, StoreArgs, StoreMode};
+use super::esearch;
+use super::parse::{Mailbox, SearchKey, SearchReturn, SequenceSet, StoreArgs, StoreMode};
 use super::render;
 use super::search::{self, Candidate, Query};
 use super::selected::split_flags;
 use super::session::Session;
 use crate::store::{FlagChange, FlagOp, FlagsResult, keyword_limits};
 use crate::wire::imap::sequence::sequence_set;
+
+/// One message a search matched, with what SORT orders by without keys.
+#[derive(Debug, Clone, Copy)]
+pub struct Matched {
+    pub seq: u32,
+    pub uid: u32,
+    pub blob_id: u64,
+    pub size: u32,
+    pub internal_date: i64,
+    pub modseq: u64,
+}
 
 impl Session {
     /// The UIDs a set names in the selected view, in sequence order; BAD
@@ -206,20 +218,81 @@ impl Session {
         &mut self,
         tag: &[u8],
         uid: bool,
+        ret: Option<SearchReturn>,
         charset: Option<&[u8]>,
         key: &SearchKey<'_>,
     ) {
+        if !self.charset_supported(tag, charset) {
+            return;
+        }
+        let Some((found, highest)) = self.matching(tag, key).await else {
+            return;
+        };
+        let numbers: Vec<u32> = found
+            .iter()
+            .map(|m| if uid { m.uid } else { m.seq })
+            .collect();
+        let modseq = search::uses_modseq(key).then(|| {
+            self.use_condstore();
+            highest
+        });
+        match ret {
+            // RFC 4731 §3.1: the results as an ESEARCH response instead.
+            Some(ret) => {
+                let line = esearch::response(tag, uid, ret, &numbers, modseq);
+                self.put(&line);
+            }
+            None => {
+                let mut line = String::from("* SEARCH");
+                for n in &numbers {
+                    line.push_str(&format!(" {n}"));
+                }
+                if let Some(highest) = modseq
+                    && !numbers.is_empty()
+                {
+                    line.push_str(&format!(" (MODSEQ {highest})"));
+                }
+                line.push_str("\r\n");
+                self.put(&line);
+            }
+        }
+        let done = match uid {
+            true => "UID SEARCH completed",
+            false => "SEARCH completed",
+        };
+        self.tagged(tag, "OK", done);
+    }
+
+    /// Whether SEARCH, SORT or THREAD can take strings in `charset`; if
+    /// not, the NO [BADCHARSET] of RFC 3501 §6.4.4 is sent.
+    pub(super) fn charset_supported(&mut self, tag: &[u8], charset: Option<&[u8]>) -> bool {
         if let Some(cs) = charset
             && !cs.eq_ignore_ascii_case(b"UTF-8")
             && !cs.eq_ignore_ascii_case(b"US-ASCII")
         {
-            return self.tagged(
+            log::info!(
+                "imap: refused search charset {:?}",
+                String::from_utf8_lossy(cs)
+            );
+            self.tagged(
                 tag,
                 "NO",
                 "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset",
             );
+            return false;
         }
-        let Some(sel) = self.selected() else { return };
+        true
+    }
+
+    /// The messages of the selected view that `key` matches, as (sequence
+    /// number, UID, blob id, size, internal date), and the highest MODSEQ
+    /// among them; `None` once a store failure was answered.
+    pub(super) async fn matching(
+        &mut self,
+        tag: &[u8],
+        key: &SearchKey<'_>,
+    ) -> Option<(Vec<Matched>, u64)> {
+        let sel = self.selected()?;
         let (mailbox_id, uids) = (sel.id, sel.uids.clone());
         let (max_seq, max_uid) = (uids.len() as u32, sel.max_uid());
         let query = Query::new(key, max_seq, max_uid);
@@ -232,10 +305,13 @@ impl Session {
             let seq = i as u32 + 1;
             // The record and the text come out under a read transaction
             // that closes before the string keys are searched.
-            let (first, modseq) = {
+            let (first, m) = {
                 let reader = match self.store().read() {
                     Ok(r) => r,
-                    Err(e) => return self.store_failed(tag, &e),
+                    Err(e) => {
+                        self.store_failed(tag, &e);
+                        return None;
+                    }
                 };
                 let Ok(Some(view)) = reader.message(mailbox_id, u) else {
                     continue;
@@ -255,30 +331,22 @@ impl Session {
                     // Parsing and decoding the message cost about this.
                     work += raw.len();
                 }
-                (first, view.modseq)
+                let m = Matched {
+                    seq,
+                    uid: u,
+                    blob_id: view.blob_id,
+                    size: view.size,
+                    internal_date: view.internal_date,
+                    modseq: view.modseq,
+                };
+                (first, m)
             };
             if query.matches_yielding(first, &mut work).await {
-                found.push(if uid { u } else { seq });
-                highest = highest.max(modseq);
+                highest = highest.max(m.modseq);
+                found.push(m);
             }
         }
-        let mut line = String::from("* SEARCH");
-        for n in &found {
-            line.push_str(&format!(" {n}"));
-        }
-        if search::uses_modseq(key) {
-            self.use_condstore();
-            if !found.is_empty() {
-                line.push_str(&format!(" (MODSEQ {highest})"));
-            }
-        }
-        line.push_str("\r\n");
-        self.put(&line);
-        let done = match uid {
-            true => "UID SEARCH completed",
-            false => "SEARCH completed",
-        };
-        self.tagged(tag, "OK", done);
+        Some((found, highest))
     }
 
     /// COPY and MOVE (RFC 3501 §6.4.7, RFC 6851) with COPYUID (RFC 4315).

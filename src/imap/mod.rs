@@ -22,10 +22,14 @@
 //! - `render`, `section`, `search`, `list`: response syntax, BODY[section],
 //!   SEARCH and LIST evaluation (render, section and search are public so
 //!   that the fuzz targets reach them).
+//! - `sort`, `thread`, `thread_algo`, `esearch`: SORT and SORT=DISPLAY
+//!   (RFC 5256, 5957), THREAD (RFC 5256), ESEARCH and ESORT (RFC 4731,
+//!   5267) over keys stored at delivery.
 
 mod binary;
 mod compress;
 mod dispatch;
+mod esearch;
 mod fetch;
 mod list;
 mod login;
@@ -43,5 +47,10 @@ pub mod section;
 mod selected;
 mod session;
 mod status;
+mod sort;
+mod thread;
+pub mod thread_algo;
+#[cfg(test)]
+mod thread_tests;
 
 pub use session::session;

@@ -285,6 +285,14 @@ impl Session {
                     "MULTIAPPEND",
                     "PREVIEW",
                     "UTF8=ACCEPT",
+                    "ESEARCH",
+                    "SORT",
+                    "SORT=DISPLAY",
+                    "ESORT",
+                    "THREAD=ORDEREDSUBJECT",
+                    "THREAD=REFERENCES",
+                    "THREAD=REFS",
+                    "PARTIAL",
                 ]
                 .map(String::from),
             );

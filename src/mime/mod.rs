@@ -13,12 +13,14 @@
 //!   joins continued parameters; `address` reads address lists.
 //! - `codec`: the compact, versioned binary form kept in the store.
 //! - `transfer`: removing a Content-Transfer-Encoding (IMAP BINARY).
+//! - `sort_keys`, `base_subject`: what SORT and THREAD order and link
+//!   messages by (RFC 5256), kept beside the summary.
+//! - [`header_len`]: where the header section ends, for the rooms that
+//!   need only that.
 //!
 //! Where RFC 3501 leaves room, answers follow Dovecot and UW c-client
 //! (line counts, charset default, delimiter and address rules);
 //! tests/imap_differential.rs checks them against a real Dovecot.
-//! - [`header_len`]: where the header section ends, for the rooms that
-//!   need only that.
 //!
 //! Mail is hostile input: nothing here panics on any input bytes, and the
 //! limits below bound the memory and stack a single message can cost on a
@@ -26,17 +28,20 @@
 
 mod address;
 mod boundary;
+mod base_subject;
 mod codec;
 mod fields;
 mod header;
 mod parse;
 mod rfc2231;
+mod sort_keys;
 mod summary;
 pub mod transfer;
 
 #[cfg(test)]
 mod tests;
 
+pub use base_subject::base_subject;
 pub use header::header_len;
 
 /// The addresses of an address field as ENVELOPE shows them, for SEARCH:
@@ -67,6 +72,7 @@ pub fn address_text(value: &[u8]) -> Vec<u8> {
     }
     out
 }
+pub use sort_keys::SortKeys;
 pub use summary::{Address, Envelope, Param, Part, Summary};
 
 /// Deepest nesting of multiparts and encapsulated messages that is parsed;

@@ -43,7 +43,7 @@ pub fn mailbox_name(key: &[u8]) -> std::borrow::Cow<'_, str> {
     String::from_utf8_lossy(key.get(8..).unwrap_or_default())
 }
 
-/// `blobs`, `blob_refs`, `summaries`, `mailbox_ids`: one id.
+/// `blobs`, `blob_refs`, `summaries`, `sort_keys`, `mailbox_ids`: one id.
 pub fn id(id: u64) -> [u8; 8] {
     id.to_be_bytes()
 }

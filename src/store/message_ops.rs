@@ -94,6 +94,9 @@ pub(super) fn deliver(
     let blob_id = next_id(txn, dbs, keys::NEXT_BLOB)?;
     dbs.blobs.put(txn, &keys::id(blob_id), &d.message)?;
     dbs.summaries.put(txn, &keys::id(blob_id), &s.summary)?;
+    if !s.sort_keys.is_empty() {
+        dbs.sort_keys.put(txn, &keys::id(blob_id), &s.sort_keys)?;
+    }
     let refs = targets.len() as u32 + outbound.is_some() as u32;
     dbs.blob_refs
         .put(txn, &keys::id(blob_id), &records::encode_refs(refs))?;
@@ -296,6 +299,7 @@ pub(super) fn release_blob(txn: &mut RwTxn, dbs: &Dbs, blob_id: u64) -> Result<(
         dbs.blob_refs.delete(txn, &key)?;
         dbs.blobs.delete(txn, &key)?;
         dbs.summaries.delete(txn, &key)?;
+        dbs.sort_keys.delete(txn, &key)?;
     } else {
         dbs.blob_refs
             .put(txn, &key, &records::encode_refs(refs - 1))?;

@@ -308,6 +308,23 @@ impl Reader {
         }
     }
 
+    /// The SORT and THREAD keys of a message body: as stored at delivery,
+    /// or computed from its header for a message stored before they were
+    /// (or whose record does not decode).
+    pub fn sort_keys(&self, blob_id: u64) -> Result<crate::mime::SortKeys, StoreError> {
+        let key = keys::id(blob_id);
+        if let Some(keys) = self
+            .dbs
+            .sort_keys
+            .get(&self.txn, &key)?
+            .and_then(crate::mime::SortKeys::decode)
+        {
+            return Ok(keys);
+        }
+        let raw = self.dbs.blobs.get(&self.txn, &key)?.unwrap_or_default();
+        Ok(crate::mime::SortKeys::compute(raw))
+    }
+
     /// UIDs expunged from a mailbox after `modseq` (RFC 7162 §3.2.5.2).
     pub fn expunged_since(&self, mailbox_id: u64, modseq: u64) -> Result<Vec<u32>, StoreError> {
         let mut out = Vec::new();

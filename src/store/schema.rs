@@ -67,6 +67,10 @@ pub struct Dbs {
     /// account id ‖ identity hash → mailbox id ‖ UID: messages imported
     /// (`import_ops.rs`), so a re-run of an import skips them.
     pub import_seen: Db,
+    /// blob id → SORT/THREAD keys (`mime::SortKeys`). A message stored
+    /// before this database existed has none; its keys are computed from
+    /// its header when read (`Reader::sort_keys`), so no upgrade is needed.
+    pub sort_keys: Db,
 }
 
 pub fn open(env: &Env<WithoutTls>) -> Result<Dbs, StoreError> {
@@ -94,6 +98,7 @@ pub fn open(env: &Env<WithoutTls>) -> Result<Dbs, StoreError> {
         fetch_seen: db("fetch_seen")?,
         subscriptions: db("subscriptions")?,
         import_seen: db("import_seen")?,
+        sort_keys: db("sort_keys")?,
     };
     let found = match dbs.meta.get(&txn, keys::SCHEMA_VERSION.as_bytes())? {
         None => None,

@@ -175,6 +175,8 @@ impl Delivery {
 pub struct Summarized {
     pub(super) delivery: Delivery,
     pub(super) summary: Vec<u8>,
+    /// The encoded `mime::SortKeys` (SORT and THREAD read no message).
+    pub(super) sort_keys: Vec<u8>,
 }
 
 /// Largest message [`Summarized::compute`] parses on the caller's thread;
@@ -189,7 +191,13 @@ impl Summarized {
     pub fn new(delivery: Delivery) -> Summarized {
         let mut summary = Vec::new();
         crate::mime::Summary::compute(&delivery.message).encode(&mut summary);
-        Summarized { delivery, summary }
+        let mut sort_keys = Vec::new();
+        crate::mime::SortKeys::compute(&delivery.message).encode(&mut sort_keys);
+        Summarized {
+            delivery,
+            summary,
+            sort_keys,
+        }
     }
 
     /// Computes the summary, on the blocking pool for a large message.

@@ -20,6 +20,7 @@ use super::mailbox::{
 };
 use super::search::{self, SearchKey};
 use super::sequence::{self, SequenceSet};
+use super::sort::{self, SearchReturn, SortCriterion, ThreadAlgorithm};
 use super::{MAX_ID_PAIRS, MAX_LIST_ITEMS, MAX_SMALL_LIST};
 
 /// One parsed client command.
@@ -93,6 +94,8 @@ pub enum CommandKind<'a> {
     UidExpunge(SequenceSet),
     Search {
         uid: bool,
+        /// RFC 4731 ESEARCH result options; `None` for a plain SEARCH.
+        ret: Option<SearchReturn>,
         /// The CHARSET the strings are in; `None` means US-ASCII
         /// (RFC 3501 §6.4.4), in practice UTF-8 too.
         charset: Option<Cow<'a, [u8]>>,
@@ -129,6 +132,21 @@ pub enum CommandKind<'a> {
     SetQuota(Cow<'a, [u8]>),
     /// RFC 4978 §3: the compression mechanism's name as sent.
     Compress(&'a [u8]),
+    /// RFC 5256 §3 SORT / UID SORT, with RFC 5267 ESORT's RETURN.
+    Sort {
+        uid: bool,
+        ret: Option<SearchReturn>,
+        criteria: Vec<SortCriterion>,
+        charset: Cow<'a, [u8]>,
+        key: SearchKey<'a>,
+    },
+    /// RFC 5256 §4 THREAD / UID THREAD.
+    Thread {
+        uid: bool,
+        algorithm: ThreadAlgorithm,
+        charset: Cow<'a, [u8]>,
+        key: SearchKey<'a>,
+    },
 }
 
 impl CommandKind<'_> {
@@ -176,6 +194,10 @@ impl CommandKind<'_> {
             GetQuotaRoot(_) => "GETQUOTAROOT",
             SetQuota(_) => "SETQUOTA",
             Compress(_) => "COMPRESS",
+            Sort { uid: false, .. } => "SORT",
+            Sort { uid: true, .. } => "UID SORT",
+            Thread { uid: false, .. } => "THREAD",
+            Thread { uid: true, .. } => "UID THREAD",
         }
     }
 }
@@ -353,6 +375,8 @@ pub(super) fn parse<'a>(lex: &mut Lexer<'a>) -> PResult<CommandKind<'a>> {
             lex.sp()?;
             C::Compress(lex.atom()?)
         }
+        b"SORT" => sort_command(lex, false)?,
+        b"THREAD" => thread_command(lex, false)?,
         b"" => return Err("missing command"),
         _ => return Err("unknown command"),
     })
@@ -390,6 +414,8 @@ fn uid<'a>(lex: &mut Lexer<'a>) -> PResult<CommandKind<'a>> {
         b"FETCH" => fetch(lex, true)?,
         b"SEARCH" => search(lex, true)?,
         b"STORE" => store(lex, true)?,
+        b"SORT" => sort_command(lex, true)?,
+        b"THREAD" => thread_command(lex, true)?,
         b"EXPUNGE" => {
             lex.sp()?;
             C::UidExpunge(sequence::parse(lex, true)?)
@@ -534,6 +560,8 @@ fn append_message<'a>(lex: &mut Lexer<'a>) -> PResult<AppendMessage<'a>> {
 /// RFC 3501 §6.4.4: `SP ["CHARSET" SP astring SP] search-key *(SP ...)`.
 fn search<'a>(lex: &mut Lexer<'a>, uid: bool) -> PResult<CommandKind<'a>> {
     lex.sp()?;
+    // RFC 4731 §3.1: `[SP search-return-opts]` comes first.
+    let ret = sort::search_return(lex)?;
     let mark = lex.mark();
     let charset = if lex.keyword().eq_ignore_ascii_case(b"CHARSET") {
         lex.sp()?;
@@ -545,7 +573,35 @@ fn search<'a>(lex: &mut Lexer<'a>, uid: bool) -> PResult<CommandKind<'a>> {
         None
     };
     let key = search::parse_keys(lex)?;
-    Ok(CommandKind::Search { uid, charset, key })
+    Ok(CommandKind::Search {
+        uid,
+        ret,
+        charset,
+        key,
+    })
+}
+
+/// RFC 5256 §3 SORT (RFC 5267 §3.1 RETURN options).
+fn sort_command<'a>(lex: &mut Lexer<'a>, uid: bool) -> PResult<CommandKind<'a>> {
+    let (ret, criteria, charset, key) = sort::sort(lex)?;
+    Ok(CommandKind::Sort {
+        uid,
+        ret,
+        criteria,
+        charset,
+        key,
+    })
+}
+
+/// RFC 5256 §4 THREAD.
+fn thread_command<'a>(lex: &mut Lexer<'a>, uid: bool) -> PResult<CommandKind<'a>> {
+    let (algorithm, charset, key) = sort::thread(lex)?;
+    Ok(CommandKind::Thread {
+        uid,
+        algorithm,
+        charset,
+        key,
+    })
 }
 
 /// RFC 3501 §6.4.5 with RFC 7162 modifiers: `SP sequence-set SP items

@@ -46,6 +46,7 @@ mod lexer;
 mod mailbox;
 mod search;
 mod sequence;
+mod sort;
 
 #[cfg(test)]
 mod tests;
@@ -60,6 +61,7 @@ pub use mailbox::{
 };
 pub use search::SearchKey;
 pub use sequence::{Ranges, SeqBound, SequenceSet};
+pub use sort::{SearchReturn, SortCriterion, SortKey, ThreadAlgorithm, Window};
 
 pub use crate::wire::imap::quote::{Literal, literal_at_end};
 use lexer::Lexer;

@@ -737,7 +737,9 @@ fn append() {
 
 fn search_key(input: &[u8]) -> (bool, Option<Cow<'_, [u8]>>, SearchKey<'_>) {
     match ok(input) {
-        C::Search { uid, charset, key } => (uid, charset, key),
+        C::Search {
+            uid, charset, key, ..
+        } => (uid, charset, key),
         other => panic!("{other:?}"),
     }
 }
@@ -893,7 +895,8 @@ fn search_errors() {
         b"a SEARCH KEYWORD \\Seen",
         b"a SEARCH HEADER Subject",
         b"a SEARCH CHARSET UTF-8",
-        b"a SEARCH RETURN (ALL) ALL",
+        b"a SEARCH RETURN (BOGUS) ALL",
+        b"a SEARCH RETURN ALL",
         b"a SEARCH MODSEQ \"/flags/\\\\draft\" bogus 1",
         b"a SEARCH MODSEQ -1",
         b"a SEARCH MODSEQ 9223372036854775808",
@@ -1700,6 +1703,7 @@ fn objectid_items_and_keys() {
         ok(b"a SEARCH EMAILID M12 THREADID T-a_1"),
         C::Search {
             uid: false,
+            ret: None,
             charset: None,
             key: SearchKey::And(vec![
                 SearchKey::EmailId(b"M12"),
@@ -1772,5 +1776,89 @@ fn append_utf8_literal8() {
         b"a APPEND x UTF8 (~{2}\r\nhi",
     ] {
         assert!(parse_command(input).is_err(), "{input:?}");
+    }
+}
+
+// ---- SORT, THREAD, ESEARCH ----
+
+#[test]
+fn sort_thread_and_search_return_rfc5256_rfc4731() {
+    match ok(b"a UID SORT (REVERSE DATE subject DISPLAYFROM) UTF-8 ALL") {
+        C::Sort {
+            uid: true,
+            ret: None,
+            criteria,
+            charset,
+            key: SearchKey::All,
+        } => {
+            assert_eq!(charset, Cow::Borrowed(&b"UTF-8"[..]));
+            let keys: Vec<_> = criteria.iter().map(|c| (c.reverse, c.key)).collect();
+            assert_eq!(
+                keys,
+                [
+                    (true, SortKey::Date),
+                    (false, SortKey::Subject),
+                    (false, SortKey::DisplayFrom)
+                ]
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    match ok(b"a SORT RETURN (MIN COUNT) (SIZE) US-ASCII SEEN") {
+        C::Sort { ret: Some(r), .. } => assert!(r.min && r.count && !r.max && !r.all),
+        other => panic!("{other:?}"),
+    }
+    match ok(b"a THREAD REFERENCES UTF-8 SINCE 1-Feb-1994") {
+        C::Thread {
+            uid: false,
+            algorithm: ThreadAlgorithm::References,
+            ..
+        } => {}
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        ok(b"a UID THREAD refs UTF-8 ALL"),
+        C::Thread {
+            uid: true,
+            algorithm: ThreadAlgorithm::Refs,
+            ..
+        }
+    ));
+    match ok(b"a UID SEARCH RETURN (COUNT PARTIAL -100:-1) ALL") {
+        C::Search { ret: Some(r), .. } => assert_eq!(
+            r.partial,
+            Some(Window {
+                from_end: true,
+                first: 1,
+                last: 100
+            })
+        ),
+        other => panic!("{other:?}"),
+    }
+    // RFC 4731 §3.1: RETURN () means ALL.
+    match ok(b"a SEARCH RETURN () CHARSET UTF-8 ALL") {
+        C::Search {
+            ret: Some(r),
+            charset: Some(_),
+            ..
+        } => assert!(r.all && !r.min),
+        other => panic!("{other:?}"),
+    }
+    for input in [
+        &b"a SORT () UTF-8 ALL"[..],
+        b"a SORT (DATE) ALL",
+        b"a SORT (REVERSE) UTF-8 ALL",
+        b"a SORT (BOGUS) UTF-8 ALL",
+        b"a SORT DATE UTF-8 ALL",
+        b"a THREAD BOGUS UTF-8 ALL",
+        b"a THREAD REFERENCES UTF-8",
+        // RFC 9394 §3.1: PARTIAL takes first:last or -first:-last, not
+        // zero, and not beside ALL.
+        b"a SEARCH RETURN (PARTIAL 1:5 ALL) ALL",
+        b"a SEARCH RETURN (PARTIAL -1:5) ALL",
+        b"a SEARCH RETURN (PARTIAL 0:5) ALL",
+        b"a SEARCH RETURN (PARTIAL) ALL",
+    ] {
+        bad_tagged(input);
     }
 }

@@ -22,6 +22,7 @@ fn deliver(len: usize) -> WriteOp {
     WriteOp::Deliver(Summarized {
         delivery,
         summary: Vec::new(),
+        sort_keys: Vec::new(),
     })
 }
 
@@ -190,6 +191,58 @@ fn deliver_all_is_all_or_nothing() {
         let uids: Vec<u32> = done.iter().map(|d| d.placed[0].1).collect();
         assert_eq!(uids, [1, 2]);
         assert_eq!(store.read().unwrap().messages(inbox).unwrap().count(), 2);
+    });
+    store.shutdown();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// SORT and THREAD keys are stored at delivery; a message stored by an
+/// earlier version (no `sort_keys` record) gets the same keys computed
+/// from its header when read, so no upgrade pass over the store is needed.
+#[test]
+fn sort_keys_are_stored_and_computed_for_older_messages() {
+    let (dir, store) = temp_store("sort-keys");
+    let raw = b"Subject: Re: [list] Hello\r\nFrom: Bob <bob@example.org>\r\n\
+Date: Mon, 1 Jan 2024 10:00:00 +0000\r\nReferences: <a@x> <b@x>\r\n\r\nhi\r\n"
+        .to_vec();
+    let expected = crate::mime::SortKeys::compute(&raw);
+    assert_eq!(expected.subject, "HELLO");
+    smol::block_on(async {
+        let account = store.add_account("s@home.arpa", "x").await.unwrap();
+        let inbox = store
+            .read()
+            .unwrap()
+            .mailbox(account, "INBOX")
+            .unwrap()
+            .unwrap()
+            .id;
+        let now = Delivery::new(raw.clone(), 0, vec![inbox], None);
+        let stored = store.deliver(Summarized::new(now)).await.unwrap();
+        // As the previous version delivered: a summary and no keys.
+        let old = Delivery::new(raw.clone(), 0, vec![inbox], None);
+        let mut summary = Vec::new();
+        crate::mime::Summary::compute(&raw).encode(&mut summary);
+        let older = store
+            .deliver(Summarized {
+                delivery: old,
+                summary,
+                sort_keys: Vec::new(),
+            })
+            .await
+            .unwrap();
+        let reader = store.read().unwrap();
+        let has_record = |blob: u64| {
+            reader
+                .dbs
+                .sort_keys
+                .get(&reader.txn, &crate::store::keys::id(blob))
+                .unwrap()
+                .is_some()
+        };
+        assert!(has_record(stored.blob_id));
+        assert!(!has_record(older.blob_id));
+        assert_eq!(reader.sort_keys(stored.blob_id).unwrap(), expected);
+        assert_eq!(reader.sort_keys(older.blob_id).unwrap(), expected);
     });
     store.shutdown();
     let _ = std::fs::remove_dir_all(dir);
