@@ -46,8 +46,8 @@ mod search_text;
 pub mod section;
 mod selected;
 mod session;
-mod status;
 mod sort;
+mod status;
 mod thread;
 pub mod thread_algo;
 #[cfg(test)]

@@ -27,8 +27,8 @@
 //! small board. Past a limit the summary is truncated, never refused.
 
 mod address;
-mod boundary;
 mod base_subject;
+mod boundary;
 mod codec;
 mod fields;
 mod header;
