@@ -41,8 +41,10 @@ PACKAGES=(
   # pip fetches IMAPClient, which bookworm does not package), and Dovecot's
   # IMAP server that scripts/bench-imap.sh compares against
   isync offlineimap3 mutt tmux python3-pip dovecot-imapd
-  # IMAP: node runs imapflow (npm) for tests/imapflow.rs
-  nodejs npm
+  # IMAP: node runs imapflow (npm) for tests/imapflow.rs; Debian's npm
+  # package is added below only where no npm is installed (a nodejs from
+  # NodeSource carries its own npm and conflicts with Debian's)
+  nodejs
   # outbound delivery: tests/delivery.rs and scripts/bench-delivery.sh use
   # Postfix's smtp-sink (in the postfix package above) as a receiving peer
   # scripts/bench-import.sh: GNU time for the import's peak RSS
@@ -72,6 +74,9 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
+if ! command -v npm >/dev/null 2>&1; then
+  missing+=(npm)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${PACKAGES[*]}"
   # Postfix asks what kind of mail system this is: answer "No configuration",
