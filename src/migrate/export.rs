@@ -19,6 +19,11 @@
 //!
 //! mbox: one file per folder in DIR (`A/B` is `A.B`, INBOX is `INBOX`), in
 //! the form `mbox.rs` describes.
+//!
+//! Two folders that map to one name on disk (`A.B` and `A_B` in Maildir,
+//! `A/B` and `A.B` in mbox) keep apart by a `-2`, `-3`... suffix on the
+//! later one; a name of dots only (`..`) becomes underscores, so no path
+//! component is `.` or `..`.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -60,7 +65,46 @@ fn empty_target(dir: &Path) -> Result<(), String> {
             dir.display()
         ));
     }
-    super::private_dir(dir)
+    super::private_dir(dir)?;
+    // An existing directory keeps its mode through create: make it 0700
+    // like a new one, so the mail is not listable by others.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io(dir))
+}
+
+/// Never `.` or `..` or empty as a path component: dots only become `_`.
+fn no_dots(name: String) -> String {
+    if name.bytes().all(|b| b == b'.') {
+        "_".repeat(name.len().max(1))
+    } else {
+        name
+    }
+}
+
+/// The on-disk names of `mailboxes` (in order) by `plain`, a collision
+/// (maildir `A.B` and `A_B`, mbox `A/B` and `A.B`) getting `-2`, `-3`...
+/// rather than failing the export or mixing two folders.
+fn disk_names(mailboxes: &[Mailbox], plain: impl Fn(&str) -> String) -> Vec<String> {
+    names_on_disk(mailboxes.iter().map(|m| m.name.as_str()), plain)
+}
+
+fn names_on_disk<'a>(
+    names: impl Iterator<Item = &'a str>,
+    plain: impl Fn(&str) -> String,
+) -> Vec<String> {
+    let mut used = std::collections::HashSet::new();
+    names
+        .map(|name| {
+            let base = no_dots(plain(name));
+            let mut name = base.clone();
+            let mut n = 1;
+            while !used.insert(name.clone()) {
+                n += 1;
+                name = format!("{base}-{n}");
+            }
+            name
+        })
+        .collect()
 }
 
 /// The Maildir++ directory name of a folder (without the leading dot).
@@ -153,21 +197,24 @@ pub fn maildir(store: &Store, user: &str, dir: &Path) -> Result<String, String> 
     let mut subscribed = Vec::new();
     let subscriptions = reader.subscriptions(account.id).map_err(fail)?;
     let mut dropped = 0u64;
-    for mailbox in &mailboxes {
+    let disk = disk_names(&mailboxes, |name| {
+        if name == "INBOX" {
+            "INBOX".into()
+        } else {
+            maildir_name(name)
+        }
+    });
+    for (mailbox, disk) in mailboxes.iter().zip(&disk) {
         let folder: PathBuf = if mailbox.name == "INBOX" {
             dir.to_path_buf()
         } else {
-            dir.join(format!(".{}", maildir_name(&mailbox.name)))
+            dir.join(format!(".{disk}"))
         };
         for sub in ["cur", "new", "tmp"] {
             super::private_dir(&folder.join(sub))?;
         }
         if subscriptions.contains(&mailbox.name) {
-            subscribed.push(if mailbox.name == "INBOX" {
-                "INBOX".to_string()
-            } else {
-                maildir_name(&mailbox.name)
-            });
+            subscribed.push(disk.clone());
         }
         let mut names: Vec<String> = Vec::new();
         let mut uidlist = format!("3 V{} N{}\n", mailbox.uidvalidity, mailbox.uidnext);
@@ -242,8 +289,9 @@ fn mbox_name(name: &str) -> String {
 pub fn mbox(store: &Store, user: &str, dir: &Path) -> Result<String, String> {
     let (reader, account, mailboxes, mut progress) = begin(store, user, dir)?;
     let mut scratch = Vec::new();
-    for mailbox in &mailboxes {
-        let path = dir.join(mbox_name(&mailbox.name));
+    let disk = disk_names(&mailboxes, mbox_name);
+    for (mailbox, disk) in mailboxes.iter().zip(&disk) {
+        let path = dir.join(disk);
         let file = create(&path)?;
         let mut w = BufWriter::with_capacity(1 << 16, file);
         for view in reader.messages(mailbox.id).map_err(fail)? {
@@ -289,5 +337,32 @@ mod tests {
         );
         assert_eq!(names, ["$Label1", "NonJunk", "$Forwarded"]);
         assert_eq!(maildir_name("Work/v1.2/Entwürfe"), "Work.v1_2.Entw&APw-rfe");
+    }
+
+    /// Folders whose on-disk names collide get a suffix; none is `.`/`..`.
+    #[test]
+    fn export_names_never_collide_or_climb() {
+        let boxes = ["INBOX", "..", ".", "A.B", "A/B", "A_B"];
+        assert_eq!(
+            names_on_disk(boxes.into_iter(), mbox_name),
+            ["INBOX", "__", "_", "A.B", "A.B-2", "A_B"]
+        );
+        assert_eq!(
+            names_on_disk(boxes.into_iter(), maildir_name),
+            ["INBOX", "__", "_", "A_B", "A.B", "A_B-2"]
+        );
+    }
+
+    /// An existing empty target is made 0700 like a new one.
+    #[test]
+    fn an_existing_empty_target_becomes_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("smolmail-export-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        empty_target(&dir).unwrap();
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
     }
 }

@@ -18,7 +18,9 @@
 //!    (...)])` lists the messages with the fetcher's identity
 //!    (`fetch::identity`: Message-ID, or Date/From/Subject) and size.
 //!    Those imported before (an interrupted run) and those over
-//!    `--max-message-size` are not fetched.
+//!    `--max-message-size` are not fetched. A folder answering with more
+//!    messages than EXAMINE's EXISTS plus slack (at most [`MAX_LISTED`])
+//!    is left out with a warning, so a hostile server cannot fill memory.
 //! 3. The rest come in UID sets of [`CHUNK`] with `UID FETCH set (UID
 //!    RFC822.SIZE INTERNALDATE FLAGS BODY.PEEK[])`, read one message at a
 //!    time, and each is handed to the store before the next is read: one
@@ -82,6 +84,8 @@ pub struct Totals {
     pub already: u64,
     /// Over `--max-message-size`, left out.
     pub too_large: u64,
+    /// Folders whose listing passed [`MAX_LISTED`]'s bound, left out.
+    pub refused_folders: u64,
 }
 
 /// One remote folder and where it goes.
@@ -221,33 +225,83 @@ pub struct Listed {
     pub nth: u32,
 }
 
-/// Every message of the examined folder with its size and identity, in
-/// UID order (the header fields come with PEEK too: §6.4.5).
-pub async fn list(session: &mut Session) -> Result<Vec<Listed>, String> {
+/// The most messages one folder's listing keeps: what EXAMINE counted
+/// plus [`LIST_SLACK`] for mail arriving meanwhile, and never more than
+/// [`MAX_LISTED`] (ten million, 240 MB of listing) whatever EXISTS says.
+/// A server answering `UID FETCH 1:*` with more is refused for the folder
+/// rather than filling memory.
+pub const MAX_LISTED: u32 = 10_000_000;
+pub const LIST_SLACK: u32 = 10_000;
+
+/// The listing of one folder, bounded (see [`MAX_LISTED`]).
+struct Listing {
+    listed: Vec<Listed>,
+    cap: usize,
+    over: bool,
+}
+
+impl Listing {
+    fn new(exists: u32) -> Listing {
+        Listing {
+            listed: Vec::new(),
+            cap: exists.saturating_add(LIST_SLACK).min(MAX_LISTED) as usize,
+            over: false,
+        }
+    }
+
+    /// Keeps one FETCH reply, or notes that the cap was passed (the rest
+    /// of the answer is still read, so the session stays in step).
+    fn add(&mut self, uid: u32, size: u32, header: &[u8]) {
+        if self.listed.len() >= self.cap {
+            self.over = true;
+            return;
+        }
+        self.listed.push(Listed {
+            uid,
+            size,
+            identity: identity::identity(header),
+            nth: 0,
+        });
+    }
+
+    fn finish(self, exists: u32) -> Result<Vec<Listed>, String> {
+        if self.over {
+            return Err(format!(
+                "the server listed more than {} messages though the folder holds {exists}",
+                self.cap
+            ));
+        }
+        let mut listed = self.listed;
+        number(&mut listed);
+        Ok(listed)
+    }
+}
+
+/// Every message of the examined folder (of `exists` messages) with its
+/// size and identity, in UID order (the header fields come with PEEK too:
+/// §6.4.5). The outer error ends the session; the inner one refuses only
+/// this folder (the session is still in step).
+pub async fn list(
+    session: &mut Session,
+    exists: u32,
+) -> Result<Result<Vec<Listed>, String>, String> {
     let items = format!(
         "(UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS ({})])",
         identity::FIELDS
     );
-    let mut listed = Vec::new();
+    let mut listing = Listing::new(exists);
     session
         .uid_fetch("1:*", &items, |u| {
             if let Untagged::Fetch(_, d) = u
                 && let (Some(uid), Some(size)) = (d.uid, d.size)
             {
-                let header = d.header_fields.as_deref().unwrap_or_default();
-                listed.push(Listed {
-                    uid,
-                    size,
-                    identity: identity::identity(header),
-                    nth: 0,
-                });
+                listing.add(uid, size, d.header_fields.as_deref().unwrap_or_default());
             }
             Ok(())
         })
         .await
         .map_err(|e| e.0)?;
-    number(&mut listed);
-    Ok(listed)
+    Ok(listing.finish(exists))
 }
 
 /// Sorts by UID, drops repeated UIDs and numbers equal messages.
@@ -395,5 +449,26 @@ mod tests {
         assert_ne!(a, identity_of("bob", "INBOX", &listed[2]));
         // The same message under another UID (a UIDVALIDITY change).
         assert_eq!(a, identity_of("bob", "INBOX", &l(40, 7, 100)));
+    }
+
+    /// A server answering `UID FETCH 1:*` with more than EXISTS plus
+    /// slack is refused for the folder; the listing stops growing.
+    #[test]
+    fn a_listing_past_exists_is_refused_not_kept() {
+        let mut listing = Listing::new(3);
+        for uid in 1..=3 + LIST_SLACK + 100 {
+            listing.add(uid, 10, b"");
+        }
+        assert_eq!(listing.listed.len(), (3 + LIST_SLACK) as usize);
+        assert!(listing.finish(3).is_err());
+        let mut listing = Listing::new(u32::MAX);
+        assert_eq!(listing.cap, MAX_LISTED as usize);
+        listing.add(2, 10, b"");
+        listing.add(1, 10, b"");
+        let listed = listing.finish(2).unwrap();
+        assert_eq!(
+            listed.iter().map(|l| (l.uid, l.nth)).collect::<Vec<_>>(),
+            [(1, 0), (2, 1)]
+        );
     }
 }

@@ -80,6 +80,12 @@ fn summary(label: &str, user: &str, c: &Counts, totals: &Totals, max_message_siz
     if c.failed > 0 {
         line.push_str(&format!(", {} not imported (see above)", c.failed));
     }
+    if totals.refused_folders > 0 {
+        line.push_str(&format!(
+            ", {} folder(s) left out: the server listed more messages than they hold (see above)",
+            totals.refused_folders
+        ));
+    }
     if totals.too_large > 0 {
         line.push_str(&format!(
             ", {} over --max-message-size {max_message_size} left on the server",
@@ -145,7 +151,18 @@ impl Job<'_> {
         if selected.exists == 0 {
             return Ok(());
         }
-        let listed = imap::list(self.session).await?;
+        let listed = match imap::list(self.session, selected.exists).await? {
+            Ok(listed) => listed,
+            Err(e) => {
+                log::warn!(
+                    "import: {}: {}: {e}; the folder is left out",
+                    self.source.label,
+                    p.remote
+                );
+                totals.refused_folders += 1;
+                return Ok(());
+            }
+        };
         let todo = self.todo(p, &listed, totals)?;
         progress.expect(
             todo.len() as u64,

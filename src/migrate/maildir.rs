@@ -44,8 +44,74 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> String + '_ {
     move |e| format!("{}: {e}", path.display())
 }
 
+/// The caps on Dovecot's index files: a real `dovecot-uidlist` of a
+/// million messages is ~60 MiB at most with extensions, a keywords or
+/// subscriptions file a few KiB; a bigger one (or `/dev/zero`) is ignored.
+const MAX_UIDLIST: u64 = 16 << 20;
+const MAX_SMALL_INDEX: u64 = 64 << 10;
+
+/// A real directory, not a symlink to one: the importer often runs as
+/// root, and a `cur -> /var/lib/smolmail` would import files the mailbox
+/// owner cannot read.
+fn real_dir(dir: &Path) -> bool {
+    std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_dir())
+}
+
 fn is_maildir(dir: &Path) -> bool {
-    dir.join("cur").is_dir() || dir.join("new").is_dir()
+    for sub in ["cur", "new"] {
+        let path = dir.join(sub);
+        if real_dir(&path) {
+            return true;
+        }
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+            eprintln!("skipped {}: a symlink", path.display());
+        }
+    }
+    false
+}
+
+/// Opens a file without following a final symlink (O_NOFOLLOW) and
+/// requires a regular file, so a name swapped for a symlink after the
+/// listing is refused rather than followed.
+fn open_regular(path: &Path) -> std::io::Result<(std::fs::File, std::fs::Metadata)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    Ok((file, meta))
+}
+
+/// Reads at most `cap` bytes of a regular file; `None` (with a log line
+/// unless it is simply missing) when absent, not regular or larger.
+fn read_capped(path: &Path, cap: u64) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let (file, _) = match open_regular(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => {
+            eprintln!("ignored {}: {e}", path.display());
+            return None;
+        }
+    };
+    let mut bytes = Vec::new();
+    if let Err(e) = file.take(cap + 1).read_to_end(&mut bytes) {
+        eprintln!("ignored {}: {e}", path.display());
+        return None;
+    }
+    if bytes.len() as u64 > cap {
+        eprintln!("ignored {}: larger than {cap} bytes", path.display());
+        return None;
+    }
+    Some(bytes)
+}
+
+fn read_index(path: &Path, cap: u64) -> Option<String> {
+    read_capped(path, cap).map(|b| String::from_utf8_lossy(&b).into_owned())
 }
 
 /// The IMAP name of a Maildir++ folder directory name (without its dot).
@@ -79,7 +145,15 @@ pub fn folders(root: &Path) -> Result<Vec<Folder>, String> {
         let Some(raw) = name.strip_prefix('.') else {
             continue;
         };
-        if raw.is_empty() || raw == "." || !is_maildir(&entry.path()) {
+        if raw.is_empty() || raw == "." {
+            continue;
+        }
+        // DirEntry::file_type does not follow symlinks.
+        if entry.file_type().is_ok_and(|t| t.is_symlink()) {
+            eprintln!("skipped {}: a symlink", entry.path().display());
+            continue;
+        }
+        if !entry.file_type().is_ok_and(|t| t.is_dir()) || !is_maildir(&entry.path()) {
             continue;
         }
         subs.push(Folder {
@@ -102,7 +176,7 @@ pub fn folders(root: &Path) -> Result<Vec<Folder>, String> {
 /// `dovecot-keywords`: `N name` per line; letter `a` + N in the info.
 fn keywords(dir: &Path) -> [Option<String>; 26] {
     let mut out: [Option<String>; 26] = Default::default();
-    let Ok(text) = std::fs::read_to_string(dir.join("dovecot-keywords")) else {
+    let Some(text) = read_index(&dir.join("dovecot-keywords"), MAX_SMALL_INDEX) else {
         return out;
     };
     for line in text.lines() {
@@ -122,7 +196,7 @@ fn keywords(dir: &Path) -> [Option<String>; 26] {
 /// line) is skipped.
 fn uidlist(dir: &Path) -> HashMap<String, u32> {
     let mut out = HashMap::new();
-    let Ok(text) = std::fs::read_to_string(dir.join("dovecot-uidlist")) else {
+    let Some(text) = read_index(&dir.join("dovecot-uidlist"), MAX_UIDLIST) else {
         return out;
     };
     for line in text.lines().skip(1) {
@@ -173,6 +247,9 @@ fn entries(folder: &Folder) -> Result<Vec<Entry>, String> {
     let mut out = Vec::new();
     for sub in ["new", "cur"] {
         let dir = folder.dir.join(sub);
+        if !real_dir(&dir) {
+            continue;
+        }
         let Ok(read) = std::fs::read_dir(&dir) else {
             continue;
         };
@@ -214,7 +291,7 @@ fn entries(folder: &Folder) -> Result<Vec<Entry>, String> {
 /// `V\t2` header and levels separated by tabs; older files use the
 /// Maildir++ separator).
 fn subscriptions(root: &Path) -> Option<Vec<String>> {
-    let text = std::fs::read_to_string(root.join("subscriptions")).ok()?;
+    let text = read_index(&root.join("subscriptions"), MAX_SMALL_INDEX)?;
     let mut out = Vec::new();
     let mut lines = text.lines().peekable();
     let tabbed = lines.peek().is_some_and(|l| l.starts_with("V\t"));
@@ -256,20 +333,27 @@ pub fn import(store: &Store, user: &str, root: &Path) -> Result<String, String> 
                     );
                     continue;
                 }
-                let Some(message) = read_message(&entry, &names)? else {
+                let message = match read_message(&entry, &names)? {
+                    Read::Message(m) => m,
                     // Moved meanwhile (a running Dovecot renames files
                     // from new/ to cur/ or as flags change).
-                    vanished += 1;
-                    continue;
+                    Read::Vanished => {
+                        vanished += 1;
+                        continue;
+                    }
+                    Read::Skipped => continue,
                 };
                 let identity = format!("maildir\0{}\0{}", folder.raw, entry.unique);
                 sink.put(id, message, identity.as_bytes()).await?;
             }
         }
+        // Only subscribes: the target may hold the user's own folders (an
+        // import merges into them), whose subscriptions are theirs.
         if let Some(subscribed) = subscriptions(root) {
             for folder in folders.iter().filter(|f| !f.raw.is_empty()) {
-                sink.set_subscribed(&folder.name, subscribed.contains(&folder.raw))
-                    .await?;
+                if subscribed.contains(&folder.raw) {
+                    sink.subscribe(&folder.name).await?;
+                }
             }
         }
         sink.finish().await
@@ -292,7 +376,11 @@ pub fn import(store: &Store, user: &str, root: &Path) -> Result<String, String> 
 fn measure(folder: &Folder) -> (u64, u64) {
     let (mut count, mut bytes) = (0, 0);
     for sub in ["new", "cur"] {
-        let Ok(read) = std::fs::read_dir(folder.dir.join(sub)) else {
+        let dir = folder.dir.join(sub);
+        if !real_dir(&dir) {
+            continue;
+        }
+        let Ok(read) = std::fs::read_dir(&dir) else {
             continue;
         };
         for meta in read.flatten().filter_map(|e| e.metadata().ok()) {
@@ -305,20 +393,40 @@ fn measure(folder: &Folder) -> (u64, u64) {
     (count, bytes)
 }
 
-fn read_message(
-    entry: &Entry,
-    names: &[Option<String>; 26],
-) -> Result<Option<ImportedMessage>, String> {
-    let meta = match std::fs::metadata(&entry.path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+/// What reading a listed message file gave.
+enum Read {
+    Message(ImportedMessage),
+    Vanished,
+    /// Refused with a log line: a symlink, not a regular file, too large.
+    Skipped,
+}
+
+fn read_message(entry: &Entry, names: &[Option<String>; 26]) -> Result<Read, String> {
+    use std::io::Read as _;
+    let (file, meta) = match open_regular(&entry.path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Read::Vanished),
+        Err(e)
+            if e.raw_os_error() == Some(libc::ELOOP) || e.kind() == std::io::ErrorKind::Other =>
+        {
+            eprintln!("skipped {}: {e}", entry.path.display());
+            return Ok(Read::Skipped);
+        }
         Err(e) => return Err(format!("{}: {e}", entry.path.display())),
     };
-    let bytes = match std::fs::read(&entry.path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("{}: {e}", entry.path.display())),
-    };
+    // The file may have grown since it was listed: read one byte past the
+    // limit to tell.
+    let mut bytes = Vec::new();
+    file.take(MAX_MESSAGE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{}: {e}", entry.path.display()))?;
+    if bytes.len() as u64 > MAX_MESSAGE {
+        eprintln!(
+            "skipped {}: larger than the import limit",
+            entry.path.display()
+        );
+        return Ok(Read::Skipped);
+    }
     let name = entry
         .path
         .file_name()
@@ -326,7 +434,7 @@ fn read_message(
         .unwrap_or_default();
     let info = name.split_once(':').map_or("", |(_, info)| info);
     let (flags, keywords) = flags_of(info, names);
-    Ok(Some(ImportedMessage {
+    Ok(Read::Message(ImportedMessage {
         bytes: super::to_crlf(bytes),
         internal_date: super::mtime(&meta),
         flags,
@@ -354,5 +462,94 @@ mod tests {
     fn folder_names_are_decoded() {
         assert_eq!(folder_name("Work.2024"), "Work/2024");
         assert_eq!(folder_name("Entw&APw-rfe"), "Entwürfe");
+    }
+
+    fn temp(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("smolmail-maildir-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// A `cur -> elsewhere` or `.Folder -> elsewhere` would import files
+    /// the (root) importer can read but the mailbox owner cannot.
+    #[test]
+    fn symlinked_cur_and_folders_are_not_followed() {
+        let dir = temp("symlinks");
+        let outside = dir.join("outside");
+        std::fs::create_dir_all(outside.join("cur")).unwrap();
+        std::fs::write(outside.join("cur/secret"), "key").unwrap();
+        let root = dir.join("Maildir");
+        std::fs::create_dir_all(root.join("new")).unwrap();
+        std::os::unix::fs::symlink(outside.join("cur"), root.join("cur")).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join(".Evil")).unwrap();
+        let list = folders(&root).unwrap();
+        assert_eq!(
+            list.len(),
+            1,
+            "{:?}",
+            list.iter().map(|f| &f.name).collect::<Vec<_>>()
+        );
+        assert!(entries(&list[0]).unwrap().is_empty());
+        assert_eq!(measure(&list[0]), (0, 0));
+    }
+
+    /// A file swapped for a symlink after the listing is refused, not read.
+    #[test]
+    fn a_message_swapped_for_a_symlink_is_skipped() {
+        let dir = temp("swap");
+        std::fs::write(dir.join("secret"), "key").unwrap();
+        std::os::unix::fs::symlink(dir.join("secret"), dir.join("1.host:2,S")).unwrap();
+        let entry = Entry {
+            unique: "1.host".into(),
+            path: dir.join("1.host:2,S"),
+            size: 3,
+        };
+        assert!(matches!(
+            read_message(&entry, &Default::default()),
+            Ok(Read::Skipped)
+        ));
+    }
+
+    /// Index files are read with a cap (`/dev/zero` would never end) and
+    /// never through a symlink.
+    #[test]
+    fn index_files_are_capped_and_not_followed() {
+        let dir = temp("index");
+        let mut big = b"0 Big\n".to_vec();
+        big.resize(MAX_SMALL_INDEX as usize + 10, b'x');
+        std::fs::write(dir.join("dovecot-keywords"), &big).unwrap();
+        assert_eq!(keywords(&dir)[0], None);
+        std::fs::write(dir.join("dovecot-keywords"), "0 Small\n").unwrap();
+        assert_eq!(keywords(&dir)[0].as_deref(), Some("Small"));
+        std::os::unix::fs::symlink("/dev/zero", dir.join("dovecot-uidlist")).unwrap();
+        assert!(uidlist(&dir).is_empty());
+    }
+
+    /// Import only subscribes: a local folder the import merges into keeps
+    /// its subscription though the source's `subscriptions` omits it.
+    #[test]
+    fn import_never_unsubscribes_local_folders() {
+        let dir = temp("subscribe");
+        let store = Store::open(
+            &dir.join("data"),
+            &crate::store::Options { map_size: 64 << 20 },
+        )
+        .unwrap();
+        let account = smol::block_on(async {
+            let account = store.add_account("me@home.arpa", "x").await.unwrap();
+            store.set_subscribed(account, "Work", true).await.unwrap();
+            account
+        });
+        let root = dir.join("Maildir");
+        for sub in ["new", "cur", ".Work/cur", ".Work/new", ".List/cur"] {
+            std::fs::create_dir_all(root.join(sub)).unwrap();
+        }
+        std::fs::write(root.join("subscriptions"), "List\n").unwrap();
+        import(&store, "me@home.arpa", &root).unwrap();
+        let subs = store.read().unwrap().subscriptions(account).unwrap();
+        assert!(subs.contains(&"Work".to_string()), "{subs:?}");
+        assert!(subs.contains(&"List".to_string()), "{subs:?}");
     }
 }

@@ -168,6 +168,35 @@ fn default_folder(file: &Path) -> String {
     }
 }
 
+/// Reads one line (through `\n`) keeping at most `keep` bytes of it: a
+/// file without newlines must not grow memory without end. Returns the
+/// bytes consumed and whether the line was cut.
+fn read_line(
+    reader: &mut impl BufRead,
+    line: &mut Vec<u8>,
+    keep: usize,
+) -> std::io::Result<(usize, bool)> {
+    let (mut total, mut cut) = (0, false);
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            return Ok((total, cut));
+        }
+        let (take, done) = match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (buf.len(), false),
+        };
+        let room = keep.saturating_sub(line.len()).min(take);
+        line.extend_from_slice(&buf[..room]);
+        cut |= room < take;
+        reader.consume(take);
+        total += take;
+        if done {
+            return Ok((total, cut));
+        }
+    }
+}
+
 pub fn import(
     store: &Store,
     user: &str,
@@ -194,7 +223,14 @@ pub fn import(
         let mut previous_blank = true;
         loop {
             line.clear();
-            let n = reader.read_until(b'\n', &mut line).map_err(io)?;
+            // Keep no more of a line than could still fit the message (a
+            // skipped message's lines only need their start: `From `, blank).
+            let keep = if too_large {
+                1024
+            } else {
+                (MAX_MESSAGE as usize + 1 - message.len()).max(1024)
+            };
+            let (n, cut) = read_line(&mut reader, &mut line, keep).map_err(io)?;
             let separator = n == 0 || (previous_blank && line.starts_with(b"From "));
             if separator {
                 if started {
@@ -240,7 +276,7 @@ pub fn import(
             if too_large {
                 continue;
             }
-            if message.len() + line.len() > MAX_MESSAGE as usize {
+            if cut || message.len() + line.len() > MAX_MESSAGE as usize {
                 too_large = true;
                 message.clear();
                 continue;
@@ -407,5 +443,25 @@ mod tests {
         assert_eq!(m.flags, Flags::SEEN.union(Flags::FLAGGED));
         assert_eq!(m.keywords, ["$Forwarded", "$label1"]);
         assert_eq!(m.bytes, b"Subject: y\r\n\r\nb\r\n");
+    }
+
+    /// A line without a newline is kept only up to the cap, the rest is
+    /// consumed and dropped, and the next line reads normally.
+    #[test]
+    fn a_long_line_is_cut_not_kept() {
+        let mut data = vec![b'x'; 100_000];
+        data.extend_from_slice(b"\nnext\n");
+        let mut reader = std::io::BufReader::with_capacity(4096, &data[..]);
+        let mut line = Vec::new();
+        assert_eq!(
+            read_line(&mut reader, &mut line, 1000).unwrap(),
+            (100_001, true)
+        );
+        assert_eq!(line.len(), 1000);
+        line.clear();
+        assert_eq!(read_line(&mut reader, &mut line, 1000).unwrap(), (5, false));
+        assert_eq!(line, b"next\n");
+        line.clear();
+        assert_eq!(read_line(&mut reader, &mut line, 1000).unwrap(), (0, false));
     }
 }
