@@ -12,7 +12,10 @@
 //! - ENVELOPE and BODYSTRUCTURE read back (strict RFC 3501 §9 syntax) as
 //!   the summary's own values, and the fetcher's response reader frames and
 //!   parses the FETCH response they form;
-//! - SEARCH: NOT k matches exactly when k does not, and OR k NOT k always.
+//! - SEARCH: NOT k matches exactly when k does not, and OR k NOT k always;
+//! - the SORT/THREAD keys (`SortKeys::compute`, which runs `base_subject`
+//!   on the Subject) never panic and decode again, and
+//!   `base_subject` on the message as text does not panic either.
 //!
 //! Input: a SEARCH criteria line, LF, then the message (without an LF the
 //! whole input is the message).
@@ -22,7 +25,7 @@
 use libfuzzer_sys::fuzz_target;
 use smolmail::imap::parse::{self, CommandKind, SearchKey};
 use smolmail::imap::search::{Candidate, Parsed, matches};
-use smolmail::mime::{self, Part, Summary};
+use smolmail::mime::{self, Part, SortKeys, Summary};
 use smolmail::store::MessageView;
 use smolmail_fuzz::render_check;
 
@@ -46,7 +49,17 @@ fuzz_target!(|data: &[u8]| {
     render_check::check_sections(raw, &summary, true, usize::MAX);
     render_check::check_render(&summary);
     search(criteria, raw);
+    sort_keys(raw);
 });
+
+fn sort_keys(raw: &[u8]) {
+    let keys = SortKeys::compute(raw);
+    let mut encoded = Vec::new();
+    keys.encode(&mut encoded);
+    assert!(SortKeys::decode(&encoded).is_some(), "keys decode");
+    let (base, _) = mime::base_subject(&String::from_utf8_lossy(raw));
+    assert!(base.len() <= raw.len() * 3);
+}
 
 fn check_part(p: &Part, depth: usize, parts: &mut usize) {
     *parts += 1;

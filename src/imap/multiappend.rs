@@ -46,6 +46,9 @@ impl Session {
                 outbound: None,
             };
             summarized.push(Summarized::compute(delivery).await);
+            // Up to the batch limit of messages are summarized in a row:
+            // let the executor's other connections run between them.
+            smol::future::yield_now().await;
         }
         match self.store().deliver_all(summarized).await {
             Ok(done) => {

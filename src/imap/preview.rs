@@ -14,6 +14,10 @@ use mailparse::{DispositionType, ParsedMail};
 
 /// RFC 8970 §3.1.
 pub const MAX_CHARS: usize = 256;
+/// Only this much of the chosen part's decoded text is stripped and
+/// squeezed: 256 characters come from far less, and a huge part must not
+/// cost the FETCH more than this.
+const MAX_SCAN: usize = 64 * 1024;
 /// Parts nest at most this deep before the walk stops (hostile input).
 const MAX_DEPTH: usize = 16;
 
@@ -24,10 +28,11 @@ pub fn preview(raw: &[u8]) -> String {
     };
     let text = first_part(&mail, "text/plain", 0)
         .and_then(|p| p.get_body().ok())
+        .map(|text| cut(&text).to_string())
         .or_else(|| {
             first_part(&mail, "text/html", 0)
                 .and_then(|p| p.get_body().ok())
-                .map(|html| strip_markup(&html))
+                .map(|html| strip_markup(cut(&html)))
         })
         .unwrap_or_default();
     squeeze(&text)
@@ -80,8 +85,22 @@ fn strip_markup(html: &str) -> String {
     decode_entities(&out)
 }
 
+/// The first `text` up to [`MAX_SCAN`] bytes, cut at a char boundary.
+fn cut(text: &str) -> &str {
+    let mut end = text.len().min(MAX_SCAN);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// Where the ASCII `needle` first occurs in `hay`, ignoring ASCII case,
+/// compared in place: lowercasing the rest of the document per `<style`
+/// made stripping O(n·k).
 fn find_ci(hay: &str, needle: &str) -> Option<usize> {
-    hay.to_ascii_lowercase().find(needle)
+    hay.as_bytes()
+        .windows(needle.len())
+        .position(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
 fn decode_entities(s: &str) -> String {
@@ -94,7 +113,13 @@ fn decode_entities(s: &str) -> String {
 }
 
 /// Whitespace runs as one space, trimmed, cut to [`MAX_CHARS`].
+/// Control characters (NUL and the like) are dropped: the preview is
+/// text (RFC 8970 §5), and whitespace ones are folded anyway.
 fn squeeze(text: &str) -> String {
+    let text: String = text
+        .chars()
+        .filter(|c| c.is_whitespace() || !c.is_control())
+        .collect();
     let mut out = String::new();
     for (count, word) in text.split_whitespace().enumerate() {
         if count > 0 {
@@ -129,5 +154,24 @@ mod tests {
         assert_eq!(preview(attached), "");
         let long = format!("Subject: x\r\n\r\n{}\r\n", "é".repeat(300));
         assert_eq!(preview(long.as_bytes()).chars().count(), MAX_CHARS);
+    }
+
+    #[test]
+    fn rfc8970_5_preview_has_no_control_characters() {
+        let raw = b"Subject: x\r\n\r\na\x00b\x07c\x1b[0m \x7f d\te\r\n";
+        assert_eq!(preview(raw), "abc[0m d e");
+    }
+
+    #[test]
+    fn many_style_elements_strip_in_linear_time() {
+        let body = "<STYLE>x</Style>".repeat(64 * 1024) + "<p>hi</p>";
+        let raw = format!("Content-Type: text/html\r\n\r\n{body}\r\n");
+        let started = std::time::Instant::now();
+        let text = preview(raw.as_bytes());
+        let took = started.elapsed();
+        assert!(took < std::time::Duration::from_secs(2), "{took:?}");
+        // Only the first 64 KiB are stripped, and they are all style.
+        assert_eq!(text, "");
+        assert_eq!(find_ci("ab<StYlE", "<style"), Some(2));
     }
 }

@@ -32,6 +32,8 @@ pub(super) fn parse(value: &[u8], budget: &mut usize) -> Vec<Address> {
         comment: None,
         out: Vec::new(),
         budget,
+        unclosed_quote: None,
+        route_scan: None,
     };
     p.list(false);
     p.out
@@ -44,6 +46,10 @@ struct Parser<'a, 'b> {
     comment: Option<Vec<u8>>,
     out: Vec<Address>,
     budget: &'b mut usize,
+    /// Where a quoted string first ran unclosed to the end of the field.
+    unclosed_quote: Option<usize>,
+    /// The last obs-route scan: its start and where it stopped.
+    route_scan: Option<(usize, usize)>,
 }
 
 /// RFC 5322 §3.2.3 atext, plus `.` (dot-atoms and obsolete phrases) and
@@ -148,30 +154,37 @@ impl Parser<'_, '_> {
 
     /// The next word after CFWS, if the next thing is a word.
     fn word(&mut self) -> Option<Word> {
-        self.skip_cfws();
-        match self.peek()? {
-            b'"' => {
-                // An unterminated quote is a stray octet, so that
-                // `"name <a@b>` still yields the address.
-                let open = self.i;
-                let (text, closed) = self.quoted();
-                if closed {
-                    Some(Word::Quoted(text))
-                } else {
+        loop {
+            self.skip_cfws();
+            match self.peek()? {
+                b'"' => {
+                    // An unterminated quote is a stray octet, so that
+                    // `"name <a@b>` still yields the address. Once one
+                    // quote ran to the end unclosed, so would every later
+                    // one (its scan is a suffix of that one): they are
+                    // stray octets too, not rescanned, keeping the field
+                    // linear (`"\"\"\...` was quadratic).
+                    let open = self.i;
+                    if self.unclosed_quote.is_none_or(|at| open < at) {
+                        let (text, closed) = self.quoted();
+                        if closed {
+                            return Some(Word::Quoted(text));
+                        }
+                        self.unclosed_quote = Some(open);
+                    }
                     self.i = open + 1;
-                    self.word()
                 }
-            }
-            b if is_atext(b) => {
-                let start = self.i;
-                while self.peek().is_some_and(is_atext) {
-                    self.bump();
+                b if is_atext(b) => {
+                    let start = self.i;
+                    while self.peek().is_some_and(is_atext) {
+                        self.bump();
+                    }
+                    return Some(Word::Atom(
+                        self.s.get(start..self.i).unwrap_or_default().to_vec(),
+                    ));
                 }
-                Some(Word::Atom(
-                    self.s.get(start..self.i).unwrap_or_default().to_vec(),
-                ))
+                _ => return None,
             }
-            _ => None,
         }
     }
 
@@ -237,8 +250,17 @@ impl Parser<'_, '_> {
         let mut route = None;
         if self.peek() == Some(b'@') {
             let start = self.i;
-            while self.peek().is_some_and(|b| b != b':' && b != b'>') {
-                self.bump();
+            // The scan stops at the first `:` or `>` whatever its start,
+            // so a start inside the last scanned span stops where it did:
+            // reuse that, or `<@<@<@...` rescans the field per `<`.
+            match self.route_scan {
+                Some((from, stop)) if (from..=stop).contains(&start) => self.i = stop,
+                _ => {
+                    while self.peek().is_some_and(|b| b != b':' && b != b'>') {
+                        self.bump();
+                    }
+                    self.route_scan = Some((start, self.i));
+                }
             }
             if self.peek() == Some(b':') {
                 let text = self.s.get(start..self.i).unwrap_or_default();
@@ -445,5 +467,23 @@ mod tests {
         assert_eq!(group.len(), 4);
         assert!(group[0].is_group_marker() && group[2].is_group_marker());
         assert_eq!(group[0].mailbox.as_deref(), Some(&b"G"[..]));
+    }
+
+    #[test]
+    fn hostile_quotes_and_routes_parse_in_linear_time() {
+        // An unterminated quote used to be rescanned to the end from each
+        // later quote, and `<@` routes likewise: quadratic in the field.
+        for field in [
+            "\"".repeat(64 * 1024),
+            "\"\\".repeat(32 * 1024),
+            "<@,".repeat(22 * 1024),
+            "<@<@".repeat(16 * 1024) + ">",
+        ] {
+            let started = std::time::Instant::now();
+            let mut budget = 100;
+            parse(field.as_bytes(), &mut budget);
+            let took = started.elapsed();
+            assert!(took < std::time::Duration::from_secs(2), "{took:?}");
+        }
     }
 }

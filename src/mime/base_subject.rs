@@ -35,11 +35,15 @@ pub fn base_subject(decoded: &str) -> (String, bool) {
                 break;
             }
         }
-        // Steps 3 to 5: leaders and blobs until neither matches.
+        // Steps 3 to 5: leaders and blobs until neither matches. Every
+        // leading blob goes in one pass (each but a last one standing
+        // alone): when strip_leaders found no refwd after the blob chain,
+        // none follows any suffix of it either, and rechecking it after
+        // each single blob made `[][][]...x` quadratic.
         loop {
             let before = s.len();
             s = strip_leaders(s, &mut reply);
-            if let Some(rest) = strip_blob(s)
+            while let Some(rest) = strip_blob(s)
                 && !rest.is_empty()
             {
                 s = rest;
@@ -165,5 +169,16 @@ mod tests {
         assert_eq!(base("Re: Grüße (fwd)"), "Grüße");
         assert_eq!(base("[fwdé]"), "[fwdé]");
         assert_eq!(base("ré: x"), "ré: x");
+    }
+
+    #[test]
+    fn many_blobs_are_stripped_in_linear_time() {
+        let subject = "[]".repeat(32 * 1024) + "x";
+        let started = std::time::Instant::now();
+        assert_eq!(base(&subject), "x");
+        let took = started.elapsed();
+        assert!(took < std::time::Duration::from_secs(2), "{took:?}");
+        assert_eq!(base("[a] [b]"), "[b]");
+        assert_eq!(base("[a][b] Re: [c] x"), "x");
     }
 }

@@ -182,7 +182,13 @@ fn sent_date(value: &str) -> Option<i64> {
         w[0].parse::<u8>().is_ok_and(|d| (1..=31).contains(&d))
             && MONTHS
                 .iter()
-                .any(|m| w[1].len() >= 3 && w[1][..3].eq_ignore_ascii_case(m))
+                // Bytes, not `str` slicing: a token like "xxé" has no char
+                // boundary at 3, and a panic here aborts the server.
+                .any(|m| {
+                    w[1].as_bytes()
+                        .get(..3)
+                        .is_some_and(|b| b.eq_ignore_ascii_case(m.as_bytes()))
+                })
             && w[2].parse::<u32>().is_ok()
     });
     dated.then(|| mailparse::dateparse(value).ok()).flatten()
@@ -288,5 +294,14 @@ Message-ID: <m1@x>\r\nIn-Reply-To: <p@x> <q@x>\r\n\r\nbody\r\n";
         assert_eq!(k.references.len(), MAX_REFERENCES);
         assert_eq!(k.references.last().map(String::as_str), Some("999@x"));
         assert_eq!(k.subject.len(), MAX_TEXT);
+    }
+
+    #[test]
+    fn date_month_token_split_inside_a_utf8_char_does_not_panic() {
+        // "xxé": byte 3 falls inside "é"; slicing the str there panicked.
+        let k = SortKeys::compute("Date: 1 xx\u{e9} 2024\r\n\r\n".as_bytes());
+        assert_eq!(k.sent, None);
+        let k = SortKeys::compute("Date: 1 \u{e9}\u{e9} 2024\r\n\r\n".as_bytes());
+        assert_eq!(k.sent, None);
     }
 }
