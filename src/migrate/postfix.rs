@@ -66,7 +66,10 @@ pub fn parse_line(line: &str, domain: Option<&str>) -> Result<Entry, String> {
     if results.is_empty() {
         return Err(format!("{pattern} has no result"));
     }
-    if !pattern.contains('@') && pattern.contains('.') {
+    // virtual(5): `domain anything` names a virtual alias domain (its
+    // result is ignored, so it is not an address); `user address` with a
+    // dotted user name (john.smith) is an alias of a local name.
+    if !pattern.contains('@') && pattern.contains('.') && !results.iter().any(|r| r.contains('@')) {
         return Ok(Entry::Domain(pattern.to_ascii_lowercase()));
     }
     let source = if pattern.starts_with('@') {
@@ -131,6 +134,21 @@ pub fn import(store: &Store, file: &Path, domain: Option<&str>) -> Result<String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dotted_local_name_with_an_address_is_an_alias() {
+        assert_eq!(
+            parse_line("john.smith  john@example.net", Some("home.arpa")).unwrap(),
+            Entry::Alias {
+                source: "john.smith@home.arpa".into(),
+                targets: vec!["john@example.net".into()],
+            }
+        );
+        assert_eq!(
+            parse_line("example.com  anything", None).unwrap(),
+            Entry::Domain("example.com".into())
+        );
+    }
 
     #[test]
     fn virtual_map_lines() {
