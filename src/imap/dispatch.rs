@@ -8,6 +8,7 @@
 //! untagged updates (`selected`) go out before its tagged reply.
 
 use super::parse::{Command, CommandKind};
+use super::rev2;
 use super::session::{Flow, Session};
 use crate::net::Stream;
 
@@ -20,6 +21,18 @@ impl Session {
                 tag,
                 &format!("{} not valid in this state: {why}", kind.name()),
             );
+            return Flow::Continue;
+        }
+        if let Some(why) = rev2::refused(&kind, self.rev()) {
+            log::info!("[{}] imap: refused in IMAP4rev2: {why}", self.id());
+            if let (CommandKind::Search { ret: Some(r), .. }, Some(sel)) =
+                (&kind, self.selected_mut())
+                && r.save
+            {
+                // RFC 5182 §2.1: a failed SEARCH with SAVE empties `$`.
+                sel.forget_saved();
+            }
+            self.bad(tag, why);
             return Flow::Continue;
         }
         use CommandKind as K;
@@ -98,8 +111,17 @@ impl Session {
 
     /// The commands on mailboxes and messages, each followed by the
     /// selected mailbox's untagged updates.
-    async fn on_mailbox(&mut self, tag: &[u8], kind: CommandKind<'_>, stream: &mut Stream) -> Flow {
+    async fn on_mailbox(
+        &mut self,
+        tag: &[u8],
+        mut kind: CommandKind<'_>,
+        stream: &mut Stream,
+    ) -> Flow {
         use CommandKind as K;
+        // RFC 5182 §2.1: `$` is the saved result as the command starts.
+        if let Some(sel) = self.selected() {
+            sel.expand_saved(&mut kind);
+        }
         // EXPUNGE responses may not interrupt FETCH, STORE, SEARCH or COPY
         // by sequence number (RFC 3501 §7.4.1); UID forms allow them.
         let mut expunges = true;
@@ -121,7 +143,7 @@ impl Session {
             K::Lsub { reference, pattern } => self.lsub(tag, reference, pattern),
             K::Status { mailbox, items } => self.status(tag, &mailbox, &items),
             K::Append { utf8, ref more, .. }
-                if (utf8 || more.iter().any(|m| m.utf8)) && !self.utf8() =>
+                if (utf8 || more.iter().any(|m| m.utf8)) && !self.utf8_accept() =>
             {
                 // RFC 6855 §4: the UTF8 data item is for a client that
                 // enabled UTF8=ACCEPT.
@@ -175,6 +197,7 @@ impl Session {
                 key,
             } => {
                 expunges = uid;
+                let ret = rev2::search_return(ret, self.rev());
                 self.search(tag, uid, ret, charset.as_deref(), &key).await;
             }
             K::Copy { uid, set, mailbox } => {

@@ -107,6 +107,7 @@ mod tests {
             count: true,
             all: true,
             partial: None,
+            save: false,
         };
         assert_eq!(
             response(b"A282", false, all, &[2, 10, 11, 12, 14], None),

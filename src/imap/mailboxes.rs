@@ -93,8 +93,8 @@ impl Session {
     /// SELECT and EXAMINE (RFC 3501 §6.3.1, §6.3.2) with CONDSTORE and
     /// QRESYNC (RFC 7162 §3.1.8, §3.2.5).
     pub async fn select(&mut self, tag: &[u8], args: SelectArgs<'_>, read_only: bool) {
-        if self.set_selected(None).is_some() && self.qresync() {
-            // RFC 7162 §3.2.11: the previous mailbox is closed.
+        if self.set_selected(None).is_some() && (self.qresync() || self.rev2()) {
+            // RFC 7162 §3.2.11, RFC 9051 §7.1: the previous mailbox is closed.
             self.put("* OK [CLOSED] Previous mailbox closed\r\n");
         }
         if args.qresync.is_some() && !self.qresync() {
@@ -108,8 +108,11 @@ impl Session {
         if args.condstore || args.qresync.is_some() {
             self.use_condstore();
         }
+        let rev2 = self.rev2();
         let recent = match read_only {
+            // EXAMINE claims nothing; rev2 knows no \Recent (RFC 9051 E).
             true => None,
+            false if rev2 => Some(Vec::new()),
             false => match self.store().claim_recent(mailbox.id).await {
                 Ok(r) => Some(r),
                 Err(e) => return self.store_failed(tag, &e),
@@ -122,7 +125,7 @@ impl Session {
         let Ok(Some(mailbox)) = reader.mailbox_by_id(mailbox.id) else {
             return self.tagged(tag, "NO", "[NONEXISTENT] No such mailbox");
         };
-        let Ok(mut opened) = Opened::read(&reader, &mailbox, read_only, recent) else {
+        let Ok(mut opened) = Opened::read(&reader, &mailbox, read_only, recent, rev2) else {
             return self.tagged(tag, "NO", "[UNAVAILABLE] Cannot read the mailbox");
         };
         let out = self.out();
@@ -135,6 +138,9 @@ impl Session {
         }
         drop(reader);
         self.set_selected(Some(opened.sel));
+        if rev2 {
+            self.select_list(&mailbox.name);
+        }
         let (code, verb) = if read_only {
             ("READ-ONLY", "EXAMINE")
         } else {
@@ -431,6 +437,7 @@ impl Opened {
         mailbox: &Mailbox,
         read_only: bool,
         claimed: Option<Vec<u32>>,
+        rev2: bool,
     ) -> Result<Opened, StoreError> {
         let mut opened = Opened {
             sel: Selected {
@@ -443,6 +450,8 @@ impl Opened {
                 highest_modseq: mailbox.highest_modseq,
                 uidnext: mailbox.uidnext,
                 keywords: Vec::new(),
+                rev2,
+                saved: Vec::new(),
             },
             first_unseen: None,
         };
@@ -451,7 +460,7 @@ impl Opened {
         for m in reader.messages(mailbox.id)?.flatten() {
             sel.uids.push(m.uid);
             sel.modseqs.push(m.modseq);
-            if claimed.is_none() && m.flags.contains(Flags::RECENT) {
+            if claimed.is_none() && !rev2 && m.flags.contains(Flags::RECENT) {
                 sel.recent.push(m.uid);
             }
             if opened.first_unseen.is_none() && !m.flags.contains(Flags::SEEN) {
@@ -484,10 +493,11 @@ impl Opened {
     fn announce(&self, out: &mut Vec<u8>) {
         let sel = &self.sel;
         sel.write_flags(out);
-        let mut lines = vec![
-            format!("* {} EXISTS", sel.uids.len()),
-            format!("* {} RECENT", sel.recent.len()),
-        ];
+        let mut lines = vec![format!("* {} EXISTS", sel.uids.len())];
+        // RFC 9051 §6.3.2: no RECENT in rev2.
+        if !sel.rev2 {
+            lines.push(format!("* {} RECENT", sel.recent.len()));
+        }
         if let Some(seq) = self.first_unseen {
             lines.push(format!("* OK [UNSEEN {seq}] First unseen"));
         }

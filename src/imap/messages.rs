@@ -7,6 +7,7 @@ use super::esearch;
 use super::parse::{Mailbox, SearchKey, SearchReturn, SequenceSet, StoreArgs, StoreMode};
 use super::render;
 use super::search::{self, Candidate, Query};
+use super::searchres;
 use super::selected::split_flags;
 use super::session::Session;
 use crate::store::{FlagChange, FlagOp, FlagsResult, keyword_limits};
@@ -38,7 +39,8 @@ impl Session {
         // empty mailbox none does, not even `*` (RFC 3501 §9 seq-number;
         // Dovecot answers BAD "Invalid messageset" too). UIDs need not
         // exist (§6.4.8).
-        if !uid && (count == 0 || set.highest(count) > count) {
+        // An empty set is an empty `$` (RFC 5182 §2.1): nothing, not BAD.
+        if !uid && !set.0.is_empty() && (count == 0 || set.highest(count) > count) {
             self.bad(
                 tag,
                 "Invalid messageset: no message has that sequence number",
@@ -222,12 +224,24 @@ impl Session {
         charset: Option<&[u8]>,
         key: &SearchKey<'_>,
     ) {
-        if !self.charset_supported(tag, charset) {
-            return;
-        }
-        let Some((found, highest)) = self.matching(tag, key).await else {
+        let saving = ret.is_some_and(|r| r.save);
+        let found = match self.charset_supported(tag, charset) {
+            true => self.matching(tag, key).await,
+            false => None,
+        };
+        let Some((found, highest)) = found else {
+            if saving && let Some(sel) = self.selected_mut() {
+                // RFC 5182 §2.1: a failed SEARCH with SAVE empties `$`.
+                sel.forget_saved();
+            }
             return;
         };
+        if let (Some(r), Some(sel)) = (&ret, self.selected_mut())
+            && r.save
+        {
+            let uids: Vec<u32> = found.iter().map(|m| m.uid).collect();
+            sel.save(r, &uids);
+        }
         let numbers: Vec<u32> = found
             .iter()
             .map(|m| if uid { m.uid } else { m.seq })
@@ -239,8 +253,10 @@ impl Session {
         match ret {
             // RFC 4731 §3.1: the results as an ESEARCH response instead.
             Some(ret) => {
-                let line = esearch::response(tag, uid, ret, &numbers, modseq);
-                self.put(&line);
+                if searchres::answers(&ret) {
+                    let line = esearch::response(tag, uid, ret, &numbers, modseq);
+                    self.put(&line);
+                }
             }
             None => {
                 let mut line = String::from("* SEARCH");

@@ -7,7 +7,8 @@
 //! (RFC 9208), STATUS=SIZE (RFC 8438), CREATE-SPECIAL-USE (RFC 6154 §3),
 //! OBJECTID (RFC 8474), MULTIAPPEND (RFC 3502), PREVIEW (RFC 8970),
 //! UTF8=ACCEPT (RFC 6855), COMPRESS=DEFLATE (RFC 4978, `compress`),
-//! BINARY (RFC 3516, `binary`).
+//! BINARY (RFC 3516, `binary`), SEARCHRES (RFC 5182, `searchres`), and
+//! IMAP4rev2 (RFC 9051) for sessions that enable it (`rev2`).
 //!
 //! - [`parse`]: commands as pure functions over bytes (the wire pieces
 //!   shared with the fetcher are in `wire::imap`);
@@ -41,8 +42,10 @@ pub mod parse;
 mod preview;
 mod quota;
 pub mod render;
+mod rev2;
 pub mod search;
 mod search_text;
+mod searchres;
 pub mod section;
 mod selected;
 mod session;

@@ -27,6 +27,11 @@ pub(super) struct Selected {
     /// Keywords this session was told of by FLAGS, sorted ignoring case
     /// (RFC 3501 §7.2.6: a keyword is announced before a FETCH uses it).
     pub keywords: Vec<String>,
+    /// The session enabled IMAP4rev2 before selecting: no \Recent is
+    /// claimed or shown, and no RECENT is sent (RFC 9051 Appendix E).
+    pub rev2: bool,
+    /// The saved search result `$` (RFC 5182), as UIDs (sorted).
+    pub saved: Vec<u32>,
 }
 
 /// Most keywords a view remembers as announced: the store caps those in
@@ -142,6 +147,8 @@ impl Selected {
         drop_indexes(&mut self.modseqs, gone);
         let uids = &self.uids;
         self.recent.retain(|u| uids.binary_search(u).is_ok());
+        // RFC 5182 §2.1: expunged messages leave the saved result.
+        self.saved.retain(|u| uids.binary_search(u).is_ok());
     }
 
     /// The store's messages that are new to the view: UIDs above the last
@@ -175,7 +182,9 @@ impl Selected {
         if !fresh.is_empty() {
             out.extend_from_slice(format!("* {} EXISTS\r\n", self.uids.len()).as_bytes());
         }
-        out.extend_from_slice(format!("* {} RECENT\r\n", self.recent.len()).as_bytes());
+        if !self.rev2 {
+            out.extend_from_slice(format!("* {} RECENT\r\n", self.recent.len()).as_bytes());
+        }
     }
 }
 
@@ -237,7 +246,8 @@ impl Session {
     }
 
     async fn try_sync(&mut self, expunges: bool) -> Result<(), StoreError> {
-        let Some((id, read_only)) = self.selected().map(|s| (s.id, s.read_only)) else {
+        let Some((id, read_only, rev2)) = self.selected().map(|s| (s.id, s.read_only, s.rev2))
+        else {
             return Ok(());
         };
         let (condstore, qresync) = (self.condstore(), self.qresync());
@@ -260,7 +270,9 @@ impl Session {
         // name a message delivered in between, and RECENT would count
         // more than EXISTS told (RFC 3501 §7.3.2).
         let mut claimed = Vec::new();
-        if !read_only && mailbox.recent > 0 {
+        // A rev2 view has no \Recent (RFC 9051 Appendix E): it leaves them
+        // to the rev1 sessions.
+        if !read_only && !rev2 && mailbox.recent > 0 {
             drop(reader);
             claimed = self.store().claim_recent(id).await.unwrap_or_default();
             reader = self.store().read()?;
@@ -276,7 +288,7 @@ impl Session {
         for m in reader.messages(id)? {
             let m = m?;
             // EXAMINE takes no \Recent, but tells which new ones have it.
-            if read_only && m.flags.contains(Flags::RECENT) && m.uid > sel.max_uid() {
+            if read_only && !rev2 && m.flags.contains(Flags::RECENT) && m.uid > sel.max_uid() {
                 claimed.push(m.uid);
             }
             current.push((m.uid, m.modseq));
@@ -342,6 +354,8 @@ mod tests {
             highest_modseq: 10,
             uidnext: 5,
             keywords: Vec::new(),
+            rev2: false,
+            saved: Vec::new(),
         }
     }
 
@@ -427,6 +441,23 @@ mod tests {
         assert!(t.contains("Later \\*)]"), "{t}");
         sel.announce_keywords(&mut out, ["later", "$work"].into_iter());
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn rfc9051_e_a_rev2_view_sends_no_recent() {
+        let mut sel = view(&[1, 2], &[5, 6]);
+        sel.rev2 = true;
+        let mut out = Vec::new();
+        sel.append(&mut out, &[(7, 12)], Vec::new());
+        assert_eq!(text(out), "* 3 EXISTS\r\n");
+    }
+
+    #[test]
+    fn rfc5182_2_1_expunged_messages_leave_the_saved_result() {
+        let mut sel = view(&[1, 2, 3, 4], &[5, 6, 7, 8]);
+        sel.saved = vec![2, 3, 4];
+        sel.expunge(&mut Vec::new(), &[1, 3], false);
+        assert_eq!(sel.saved, [3]);
     }
 
     #[test]

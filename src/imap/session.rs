@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use smol::io::AsyncWriteExt;
 
 use super::parse;
+use super::rev2::Rev;
 use super::selected::Selected;
 use crate::auth::{LoginResult, sasl};
 use crate::context::{Conn, Context};
@@ -72,6 +73,8 @@ pub(super) struct Session {
     qresync: bool,
     /// ENABLE UTF8=ACCEPT (RFC 6855 §3).
     utf8: bool,
+    /// IMAP4rev1, or IMAP4rev2 once enabled (RFC 9051 §6.3.1).
+    rev: Rev,
     bad: u32,
     /// Commands before login that did not try to log in.
     junk: u32,
@@ -102,6 +105,7 @@ pub async fn session(conn: Conn, ctx: Rc<Context>) {
         condstore: false,
         qresync: false,
         utf8: false,
+        rev: Rev::Rev1,
         bad: 0,
         junk: 0,
         login_failures: 0,
@@ -186,18 +190,35 @@ impl Session {
         self.account.as_ref().map_or(0, |a| a.id)
     }
 
-    /// The logged-in account's address ("" before login).
-    /// The largest message APPEND takes (RFC 7889): the server's message
-    /// size limit, the same for every mailbox.
-    /// The client enabled UTF8=ACCEPT (RFC 6855).
+    /// Mailbox names are UTF-8 on the wire: the client enabled UTF8=ACCEPT
+    /// (RFC 6855 §3) or IMAP4rev2 (RFC 9051 §5.1).
     pub fn utf8(&self) -> bool {
+        self.utf8 || self.rev == Rev::Rev2
+    }
+
+    /// The client enabled UTF8=ACCEPT itself (RFC 6855 §4: APPEND's UTF8
+    /// data item is for it alone; IMAP4rev2 does not include it).
+    pub fn utf8_accept(&self) -> bool {
         self.utf8
     }
 
+    /// The protocol revision the session speaks.
+    pub fn rev(&self) -> Rev {
+        self.rev
+    }
+
+    /// The client enabled IMAP4rev2 (RFC 9051 §6.3.1).
+    pub fn rev2(&self) -> bool {
+        self.rev == Rev::Rev2
+    }
+
+    /// The largest message APPEND takes (RFC 7889): the server's message
+    /// size limit, the same for every mailbox.
     pub fn append_limit(&self) -> u64 {
         self.ctx.config.max_message_size
     }
 
+    /// The logged-in account's address ("" before login).
     pub fn account_address(&self) -> &str {
         self.account.as_ref().map_or("", |a| a.address.as_str())
     }
@@ -252,9 +273,20 @@ impl Session {
     /// The CAPABILITY list for the session's state (RFC 3501 §6.1.1):
     /// how to log in before login, the extensions after.
     pub fn capabilities(&self) -> String {
-        let mut caps: Vec<String> = ["IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE"]
-            .map(String::from)
-            .to_vec();
+        // IMAP4rev2 (RFC 9051) is spoken after ENABLE IMAP4rev2 (`rev2`).
+        // Its LITERAL- is covered by LITERAL+, which takes non-synchronizing
+        // literals of any size (RFC 7888 §4).
+        let mut caps: Vec<String> = [
+            "IMAP4rev1",
+            "IMAP4rev2",
+            "LITERAL+",
+            "SASL-IR",
+            "ID",
+            "ENABLE",
+            "IDLE",
+        ]
+        .map(String::from)
+        .to_vec();
         if self.account.is_some() {
             caps.extend(
                 [
@@ -292,6 +324,8 @@ impl Session {
                     "THREAD=ORDEREDSUBJECT",
                     "THREAD=REFERENCES",
                     "THREAD=REFS",
+                    // RFC 5182: `$`, in `searchres`.
+                    "SEARCHRES",
                     // Not "PARTIAL": RFC 9394 §3.3's FETCH modifier is not
                     // implemented, so the extension is not advertised;
                     // SEARCH RETURN (PARTIAL ...) is still understood.
@@ -452,6 +486,12 @@ impl Session {
             Ok(c) => c,
             Err(e) => {
                 log::debug!("[{}] imap: BAD: {}", self.id, e.reason);
+                if super::searchres::failed_save(bytes)
+                    && let Some(sel) = self.selected.as_mut()
+                {
+                    // RFC 5182 §2.1: a failed SEARCH with SAVE empties `$`.
+                    sel.forget_saved();
+                }
                 match e.tag {
                     Some(tag) => self.bad(tag, e.reason),
                     None => {
@@ -483,9 +523,21 @@ impl Session {
         Flow::StartTls
     }
 
-    /// ENABLE (RFC 5161) of CONDSTORE and QRESYNC (RFC 7162 §3.1, §3.2.3);
-    /// anything else is ignored, as §3.1 asks.
+    /// ENABLE (RFC 5161) of CONDSTORE and QRESYNC (RFC 7162 §3.1, §3.2.3),
+    /// UTF8=ACCEPT and IMAP4rev2 (RFC 9051 §6.3.1); anything else is
+    /// ignored, as §3.1 asks. A capability already on is not listed again.
     pub fn enable(&mut self, tag: &[u8], caps: &[&[u8]]) {
+        let rev2 = caps.iter().any(|c| c.eq_ignore_ascii_case(b"IMAP4rev2"));
+        if rev2 && self.selected.is_some() && self.rev == Rev::Rev1 {
+            // RFC 5161 §3.1: ENABLE belongs to the authenticated state; a
+            // selected view cannot change its revision (\Recent claimed).
+            log::info!(
+                "[{}] imap: ENABLE IMAP4rev2 refused in selected state",
+                self.id
+            );
+            self.bad(tag, "ENABLE IMAP4rev2 only before SELECT (RFC 5161 3.1)");
+            return;
+        }
         let mut enabled = String::from("* ENABLED");
         for cap in caps {
             if cap.eq_ignore_ascii_case(b"CONDSTORE") && !self.condstore {
@@ -500,6 +552,9 @@ impl Session {
                 // RFC 6855 §3: names and quoted strings in UTF-8 from now.
                 self.utf8 = true;
                 enabled.push_str(" UTF8=ACCEPT");
+            } else if cap.eq_ignore_ascii_case(b"IMAP4rev2") && self.rev == Rev::Rev1 {
+                self.rev = Rev::Rev2;
+                enabled.push_str(" IMAP4rev2");
             }
         }
         enabled.push_str("\r\n");

@@ -104,10 +104,17 @@ impl Session {
         charset: &[u8],
         key: &SearchKey<'_>,
     ) {
-        if !self.charset_supported(tag, Some(charset)) {
-            return;
-        }
-        let Some((matched, highest)) = self.matching(tag, key).await else {
+        let found = match self.charset_supported(tag, Some(charset)) {
+            true => self.matching(tag, key).await,
+            false => None,
+        };
+        let Some((matched, highest)) = found else {
+            if ret.is_some_and(|r| r.save)
+                && let Some(sel) = self.selected_mut()
+            {
+                // RFC 5182 §2.1: a failed SORT with SAVE empties `$`.
+                sel.forget_saved();
+            }
             return;
         };
         let needs_keys = criteria
@@ -137,7 +144,16 @@ impl Session {
             self.use_condstore();
             highest
         });
+        if let (Some(r), Some(sel)) = (&ret, self.selected_mut())
+            && r.save
+        {
+            // RFC 5182 §2.1 with ESORT (RFC 5267 §3.2): MIN and MAX are the
+            // first and last in sort order.
+            let uids: Vec<u32> = rows.iter().map(|r| r.uid).collect();
+            sel.save(r, &uids);
+        }
         let line = match ret {
+            Some(ret) if !super::searchres::answers(&ret) => String::new(),
             Some(ret) => esearch::response(tag, uid, ret, &numbers, modseq),
             None => {
                 let mut line = String::with_capacity(8 + numbers.len() * 7);

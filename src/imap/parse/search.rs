@@ -107,7 +107,9 @@ fn key<'a>(lex: &mut Lexer<'a>, depth: usize, budget: &mut usize) -> PResult<Sea
             }
             return Ok(collapse(keys));
         }
-        Some(b'0'..=b'9' | b'*') => return sequence::parse(lex, true).map(SearchKey::SequenceSet),
+        Some(b'0'..=b'9' | b'*' | b'$') => {
+            return sequence::parse(lex, true).map(SearchKey::SequenceSet);
+        }
         _ => {}
     }
     let word = Upper::new(lex.keyword());

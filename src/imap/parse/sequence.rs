@@ -4,6 +4,11 @@
 //! A set is kept as written, with `*` unresolved, because its meaning
 //! depends on the mailbox at the moment the command runs: `*` is the
 //! highest sequence number or UID then.
+//!
+//! `$` (RFC 5182 §2.1, RFC 9051 §9 seq-last-command) stands for the last
+//! saved search result; it is parsed into [`SequenceSet::saved`], which
+//! the session replaces with the saved messages before the command runs
+//! (`imap::searchres`).
 
 use super::MAX_SEQUENCE_RANGES;
 use super::lexer::{Lexer, PResult};
@@ -33,6 +38,18 @@ impl SeqBound {
 pub struct SequenceSet(pub Vec<(SeqBound, SeqBound)>);
 
 impl SequenceSet {
+    /// The `$` marker: one range 0:0, which no parsed set can hold (0 is
+    /// never a sequence number or UID), so an unreplaced marker names no
+    /// message.
+    pub fn saved() -> SequenceSet {
+        SequenceSet(vec![(SeqBound::Num(0), SeqBound::Num(0))])
+    }
+
+    /// Whether this is the `$` marker of [`SequenceSet::saved`].
+    pub fn is_saved(&self) -> bool {
+        self.0 == [(SeqBound::Num(0), SeqBound::Num(0))]
+    }
+
     /// The ranges with `*` replaced by `star`, each as `(low, high)`.
     ///
     /// For UIDs `star` is the highest UID in the mailbox, and RFC 3501
@@ -127,7 +144,13 @@ impl Ranges {
 /// Parses RFC 3501 §9 sequence-set. `allow_star` is false where the
 /// grammar forbids `*`, as in RFC 7162 §3.2.5's known-uids and
 /// seq-match-data.
+///
+/// Where `*` is allowed, so is `$` on its own (RFC 5182 §2.1: it is a
+/// whole sequence-set, never one element of a list).
 pub(super) fn parse(lex: &mut Lexer<'_>, allow_star: bool) -> PResult<SequenceSet> {
+    if allow_star && lex.eat(b'$') {
+        return Ok(SequenceSet::saved());
+    }
     let mut ranges = Vec::new();
     loop {
         if ranges.len() >= MAX_SEQUENCE_RANGES {
@@ -210,6 +233,21 @@ mod tests {
         }
         let mut lex = Lexer::new(b"1:*");
         assert!(parse(&mut lex, false).is_err());
+        for bad in ["$,1", "1,$", "$:2"] {
+            assert!(set(bad).is_err(), "{bad:?}");
+        }
+        let mut lex = Lexer::new(b"$");
+        assert!(parse(&mut lex, false).is_err());
+    }
+
+    #[test]
+    fn rfc5182_2_1_dollar_is_the_saved_marker() {
+        let s = set("$").unwrap();
+        assert!(s.is_saved());
+        assert!(!set("1").unwrap().is_saved());
+        // Left unreplaced, it names nothing.
+        assert_eq!(s.iter(10).count(), 0);
+        assert!(!s.contains(1, 10));
     }
 
     #[test]

@@ -49,6 +49,8 @@ pub struct SearchReturn {
     pub all: bool,
     /// RFC 9394 PARTIAL: a window of the results by position.
     pub partial: Option<Window>,
+    /// RFC 5182 §2.1 SAVE: keep the result for `$`.
+    pub save: bool,
 }
 
 /// RFC 9394 §3.1 `partial-range`: results `first..=last` (1-based,
@@ -77,6 +79,7 @@ pub(super) fn search_return(lex: &mut Lexer<'_>) -> PResult<Option<SearchReturn>
             b"MAX" => ret.max = true,
             b"COUNT" => ret.count = true,
             b"ALL" => ret.all = true,
+            b"SAVE" => ret.save = true,
             b"PARTIAL" => {
                 lex.sp()?;
                 ret.partial = Some(window(lex)?);
