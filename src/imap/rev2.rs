@@ -151,20 +151,20 @@ mod tests {
     #[test]
     fn rfc9051_e_removed_items_refused_only_in_rev2() {
         for line in [
-            "a LSUB \"\" *\r\n",
-            "a CHECK\r\n",
-            "a STATUS INBOX (MESSAGES RECENT)\r\n",
-            "a LIST \"\" * RETURN (STATUS (RECENT))\r\n",
-            "a SEARCH NOT (OR NEW SEEN)\r\n",
-            "a UID SEARCH OLD\r\n",
+            "a LSUB \"\" *",
+            "a CHECK",
+            "a STATUS INBOX (MESSAGES RECENT)",
+            "a LIST \"\" * RETURN (STATUS (RECENT))",
+            "a SEARCH NOT (OR NEW SEEN)",
+            "a UID SEARCH OLD",
         ] {
             assert!(refused(&kind(line), Rev::Rev2).is_some(), "{line}");
             assert!(refused(&kind(line), Rev::Rev1).is_none(), "{line}");
         }
         for line in [
-            "a LIST \"\" *\r\n",
-            "a STATUS INBOX (MESSAGES DELETED SIZE)\r\n",
-            "a SEARCH SEEN\r\n",
+            "a LIST \"\" *",
+            "a STATUS INBOX (MESSAGES DELETED SIZE)",
+            "a SEARCH SEEN",
         ] {
             assert!(refused(&kind(line), Rev::Rev2).is_none(), "{line}");
         }
