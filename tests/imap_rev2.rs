@@ -270,3 +270,26 @@ fn rfc5182_2_1_expunged_messages_leave_dollar() {
     );
     assert_eq!(i.ok("UID FETCH $ (UID)").len(), 1);
 }
+
+#[test]
+fn rfc5182_with_esort_sort_return_save_keeps_the_sorted_ends() {
+    let (_d, server) = setup("searchres-sort");
+    for s in ["delta", "alpha", "charlie", "bravo"] {
+        append(&server, "INBOX", s);
+    }
+    let mut i = rev2(&server);
+    i.ok("SELECT INBOX");
+    // SAVE alone answers nothing; MIN is the first in sort order (RFC 5267
+    // §3.2), here "alpha" (UID 2), MAX the last, "delta" (UID 1).
+    let sorted = i.ok("UID SORT RETURN (SAVE) (SUBJECT) UTF-8 ALL");
+    assert_eq!(sorted.len(), 1, "{sorted:#?}");
+    assert_eq!(i.ok("FETCH $ (UID)").len(), 5);
+    let ends = i.text("UID SORT RETURN (SAVE MIN MAX) (SUBJECT) UTF-8 ALL");
+    assert!(ends.contains(" MIN 2 MAX 1\r\n"), "{ends}");
+    let fetch = i.ok("UID FETCH $ (UID)");
+    assert_eq!(
+        fetch[..2],
+        ["* 1 FETCH (UID 1)\r\n", "* 2 FETCH (UID 2)\r\n"]
+    );
+    assert_eq!(fetch.len(), 3, "{fetch:#?}");
+}
