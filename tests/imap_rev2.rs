@@ -145,6 +145,10 @@ fn rfc9051_6_3_2_select_sends_list_and_closed() {
     let examine = a.ok("EXAMINE INBOX");
     assert_eq!(examine[0], "* OK [CLOSED] Previous mailbox closed\r\n");
     assert!(
+        !examine.iter().any(|l| l.contains("[UNSEEN ")),
+        "{examine:#?}"
+    );
+    assert!(
         has(&examine, "* LIST (\\HasNoChildren) \"/\" \"INBOX\"\r\n"),
         "{examine:#?}"
     );

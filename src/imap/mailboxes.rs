@@ -498,7 +498,9 @@ impl Opened {
         if !sel.rev2 {
             lines.push(format!("* {} RECENT", sel.recent.len()));
         }
-        if let Some(seq) = self.first_unseen {
+        // RFC 9051 §6.3.2 lists no UNSEEN code among SELECT's responses
+        // (a rev2 client asks SEARCH UNSEEN RETURN (MIN)).
+        if let Some(seq) = self.first_unseen.filter(|_| !sel.rev2) {
             lines.push(format!("* OK [UNSEEN {seq}] First unseen"));
         }
         lines.push(format!("* OK [UIDVALIDITY {}] UIDs valid", sel.uidvalidity));

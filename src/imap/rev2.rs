@@ -20,8 +20,9 @@
 //! - mailbox names are UTF-8 on the wire, not modified UTF-7 (§5.1):
 //!   `Session::utf8` is true for rev2;
 //! - SELECT/EXAMINE send a LIST response for the mailbox (§6.3.2) and
-//!   `OK [CLOSED]` when a mailbox was selected before (§7.1):
-//!   [`Session::select_list`] and `mailboxes`;
+//!   `OK [CLOSED]` when a mailbox was selected before (§7.1), and no
+//!   `OK [UNSEEN]`, which §6.3.2 no longer lists: [`Session::select_list`]
+//!   and `mailboxes`;
 //! - LSUB and CHECK are removed (Appendix E: LIST (SUBSCRIBED) and NOOP
 //!   replace them): refused, as commands a rev2 server does not know.
 
