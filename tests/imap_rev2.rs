@@ -297,3 +297,40 @@ fn rfc5182_with_esort_sort_return_save_keeps_the_sorted_ends() {
     );
     assert_eq!(fetch.len(), 3, "{fetch:#?}");
 }
+
+/// imapflow (npm) ENABLEs IMAP4rev2 by itself once smolmail offers it, and
+/// then relies on rev2's answers: ESEARCH for a plain SEARCH, UTF-8 names.
+#[test]
+fn rfc9051_6_3_1_imapflow_speaks_rev2() {
+    let (_d, server) = setup("rev2-imapflow");
+    let node = common::require_tool("node", "nodejs");
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let nodedeps = root.join("target/nodedeps");
+    assert!(
+        nodedeps.join("node_modules/imapflow").is_dir(),
+        "imapflow is missing: run scripts/setup.sh"
+    );
+    let out = std::process::Command::new(node)
+        .arg(root.join("tests/clients/imapflow_rev2.js"))
+        .arg(nodedeps)
+        .args([&server.port("imap").to_string(), "alice@home.arpa", "pw"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "imapflow failed:\n{stdout}\n{}\nserver log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        server.log()
+    );
+    for want in [
+        "ok enabled IMAP4rev2",
+        "ok list-utf8 Entwürfe",
+        "ok status messages=3 unseen=3",
+        "ok esearch uids=2,3",
+        "ok no-recent",
+        "ok move exists=2",
+    ] {
+        assert!(stdout.contains(want), "{want} missing:\n{stdout}");
+    }
+}
