@@ -83,6 +83,7 @@ impl Session {
             | K::Search { .. }
             | K::Sort { .. }
             | K::Thread { .. }
+            | K::CancelUpdate(_)
             | K::Fetch(_) => selected,
             K::Store(_) | K::Copy { .. } | K::Move { .. } => selected,
             // RFC 4978 §3: authenticated or selected state.
@@ -204,6 +205,7 @@ impl Session {
                 expunges = uid;
                 self.thread(tag, uid, algorithm, &charset, &key).await;
             }
+            K::CancelUpdate(tags) => self.cancel_update(tag, &tags),
             other => self.bad(tag, &format!("{} is not supported", other.name())),
         }
         // Untagged updates go before the tagged reply (already queued):

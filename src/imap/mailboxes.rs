@@ -443,6 +443,7 @@ impl Opened {
                 highest_modseq: mailbox.highest_modseq,
                 uidnext: mailbox.uidnext,
                 keywords: Vec::new(),
+                contexts: Vec::new(),
             },
             first_unseen: None,
         };

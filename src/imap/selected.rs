@@ -27,6 +27,8 @@ pub(super) struct Selected {
     /// Keywords this session was told of by FLAGS, sorted ignoring case
     /// (RFC 3501 §7.2.6: a keyword is announced before a FETCH uses it).
     pub keywords: Vec<String>,
+    /// Live search results (RFC 5267 §4, `context_update`).
+    pub contexts: Vec<super::context_update::Context>,
 }
 
 /// Most keywords a view remembers as announced: the store caps those in
@@ -127,6 +129,8 @@ impl Selected {
     /// as VANISHED with QRESYNC (RFC 7162 §3.2.10) or EXPUNGE, and drops
     /// them from the view.
     fn expunge(&mut self, out: &mut Vec<u8>, gone: &[usize], qresync: bool) {
+        // RFC 5267 §4.3: results lose them while their numbers still hold.
+        super::context_update::expunging(self, out, gone);
         if qresync {
             let uids: Vec<u32> = gone.iter().map(|&i| self.uids[i]).collect();
             out.extend_from_slice(format!("* VANISHED {}\r\n", sequence_set(&uids)).as_bytes());
@@ -234,6 +238,9 @@ impl Session {
                 self.id()
             );
         }
+        // After EXISTS and the flag FETCHes: what the results gained or
+        // lost (RFC 5267 §4.3).
+        self.update_contexts().await;
     }
 
     async fn try_sync(&mut self, expunges: bool) -> Result<(), StoreError> {
@@ -342,6 +349,7 @@ mod tests {
             highest_modseq: 10,
             uidnext: 5,
             keywords: Vec::new(),
+            contexts: Vec::new(),
         }
     }
 

@@ -83,6 +83,9 @@ pub(super) struct Session {
     opened: Instant,
     /// The deflate state's memory, held while COMPRESS is on.
     compression: Option<Reservation>,
+    /// The bytes of the running SEARCH/SORT `RETURN (UPDATE)`, kept so its
+    /// search context can re-read its criteria (`context_update`).
+    update_command: Option<Vec<u8>>,
 }
 
 pub async fn session(conn: Conn, ctx: Rc<Context>) {
@@ -109,6 +112,7 @@ pub async fn session(conn: Conn, ctx: Rc<Context>) {
         last_command: Instant::now(),
         opened: Instant::now(),
         compression: None,
+        update_command: None,
     };
     session.run(stream).await;
 }
@@ -252,6 +256,9 @@ impl Session {
     /// The CAPABILITY list for the session's state (RFC 3501 §6.1.1):
     /// how to log in before login, the extensions after.
     pub fn capabilities(&self) -> String {
+        // Not "LITERAL-": RFC 7888 §4 has a server that offers LITERAL+
+        // not advertise LITERAL- (LITERAL+ already takes every
+        // non-synchronizing literal, of any size).
         let mut caps: Vec<String> = ["IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE"]
             .map(String::from)
             .to_vec();
@@ -292,6 +299,9 @@ impl Session {
                     "THREAD=ORDEREDSUBJECT",
                     "THREAD=REFERENCES",
                     "THREAD=REFS",
+                    // RFC 5267 §4: RETURN (UPDATE) keeps results live.
+                    "CONTEXT=SEARCH",
+                    "CONTEXT=SORT",
                     // Not "PARTIAL": RFC 9394 §3.3's FETCH modifier is not
                     // implemented, so the extension is not advertised;
                     // SEARCH RETURN (PARTIAL ...) is still understood.
@@ -463,7 +473,13 @@ impl Session {
             }
         };
         self.bad = 0;
+        self.update_command = super::context_update::wants_update(&command).then(|| bytes.to_vec());
         self.dispatch(command, stream).await
+    }
+
+    /// The command bytes a search context is made from (RFC 5267 §4.2).
+    pub fn take_update_command(&mut self) -> Option<Vec<u8>> {
+        self.update_command.take()
     }
 
     /// CAPABILITY (RFC 3501 §6.1.1).
