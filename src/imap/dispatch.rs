@@ -117,10 +117,10 @@ impl Session {
             K::Unsubscribe(mailbox) => self.subscribe(tag, &mailbox, false).await,
             K::List(mut args) => {
                 args.utf8 = self.utf8();
-                self.list(tag, &args, false)
+                self.list(tag, &args, false).await
             }
-            K::Lsub { reference, pattern } => self.lsub(tag, reference, pattern),
-            K::Status { mailbox, items } => self.status(tag, &mailbox, &items),
+            K::Lsub { reference, pattern } => self.lsub(tag, reference, pattern).await,
+            K::Status { mailbox, items } => self.status(tag, &mailbox, &items).await,
             K::Append { utf8, ref more, .. }
                 if (utf8 || more.iter().any(|m| m.utf8)) && !self.utf8() =>
             {
