@@ -552,3 +552,37 @@ fn binary_decoding_takes_the_budget_first() {
     );
     assert!(lines[0] == expected, "BINARY[1] differs");
 }
+
+/// RFC 5256 THREAD holds every matched message's keys (up to 64
+/// References of 512 bytes each) and a forest of them: taken from the
+/// budget as read. Two messages with the most keys while another message
+/// holds most of the budget: NO [UNAVAILABLE]; afterwards, the threads.
+#[test]
+fn thread_keys_take_the_budget() {
+    let (_data, server) = setup("budget-thread");
+    for m in 0..2 {
+        let mut refs = String::from("References:");
+        for r in 0..64 {
+            refs.push_str(&format!(" <{}{m}-{r}@example.org>\r\n", "r".repeat(490)));
+        }
+        let mut c = server.connect("smtp");
+        c.expect("220");
+        c.cmd("EHLO client.example", "250");
+        c.cmd("MAIL FROM:<someone@example.org>", "250");
+        c.cmd("RCPT TO:<alice@home.arpa>", "250");
+        c.cmd("DATA", "354");
+        c.send(format!("Subject: t{m}\r\n{refs}\r\nbody\r\n.\r\n").as_bytes());
+        c.expect("250");
+    }
+    let mut i = imap_selected(&server);
+    let held = half_sent(&server);
+    i.send(b"t THREAD REFERENCES UTF-8 ALL\r\n");
+    let done = tagged(&mut i, "t");
+    assert!(done.starts_with("t NO [UNAVAILABLE]"), "{done}");
+    drop(held);
+    std::thread::sleep(Duration::from_millis(300));
+    i.send(b"u THREAD REFERENCES UTF-8 ALL\r\n");
+    let threads = i.line();
+    assert!(threads.starts_with("* THREAD ("), "{threads}");
+    assert!(tagged(&mut i, "u").starts_with("u OK"));
+}
