@@ -140,21 +140,16 @@ fn crafted_mailbox_threads_in_linear_time() {
     };
     let wide = 20_000;
     let refs: Vec<String> = (0..wide).map(|i| format!("w{i}")).collect();
-    for i in 0..wide {
+    for (i, r) in refs.iter().enumerate() {
         next(
             &mut m,
             "wide",
             &format!("x{i}"),
-            vec!["hub".into(), refs[i].clone()],
+            vec!["hub".into(), r.clone()],
         );
     }
-    for i in 0..wide {
-        next(
-            &mut m,
-            "wide",
-            &refs[i],
-            vec![format!("elsewhere{}", i % 7)],
-        );
+    for (i, r) in refs.iter().enumerate() {
+        next(&mut m, "wide", r, vec![format!("elsewhere{}", i % 7)]);
     }
     for i in 0..10_000 {
         next(&mut m, &format!("pair {i}"), &format!("p{i}a"), Vec::new());

@@ -179,6 +179,10 @@ fn upgrade(txn: &mut RwTxn, dbs: &Dbs, from: u32) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// One batch of step 4: the messages to recompute, the last key looked
+/// at, and whether the walk is over.
+type StaleBatch = (Vec<Stale>, Option<Vec<u8>>, bool);
+
 /// What one message needs in step 4.
 struct Stale {
     key: Vec<u8>,
@@ -232,11 +236,7 @@ fn recompute_summaries(env: &Env<WithoutTls>, dbs: &Dbs) -> Result<usize, StoreE
 /// The next messages after `after` (a `summaries` key) that step 4 must
 /// recompute, up to the batch bounds; the last key looked at, and whether
 /// the walk is over.
-fn stale_batch(
-    txn: &RwTxn,
-    dbs: &Dbs,
-    after: Option<&[u8]>,
-) -> Result<(Vec<Stale>, Option<Vec<u8>>, bool), StoreError> {
+fn stale_batch(txn: &RwTxn, dbs: &Dbs, after: Option<&[u8]>) -> Result<StaleBatch, StoreError> {
     use std::ops::Bound;
     let start = match after {
         Some(k) => Bound::Excluded(k),
