@@ -501,3 +501,88 @@ fn figure_twenty_25_mb_messages_at_once() {
     assert_eq!(taken + later, 20, "{replies:?}");
     assert!(peak < 128 << 20);
 }
+
+/// RFC 3516 BINARY decodes a part into a copy: the copy is taken from the
+/// budget before decoding. A 60 KB part (80 KB of base64, so its copy is
+/// small enough to go out in one piece) while another message holds most
+/// of the budget: BINARY is NIL with NO [UNAVAILABLE]; BINARY.SIZE,
+/// counted without a copy, is answered; once the budget is back, BINARY
+/// is sent.
+#[test]
+fn binary_decoding_takes_the_budget_first() {
+    let (_data, server) = setup("budget-binary");
+    let mut encoded = String::new();
+    for line in "QUFB".repeat(20_000).as_bytes().chunks(76) {
+        encoded.push_str(std::str::from_utf8(line).unwrap());
+        encoded.push_str("\r\n");
+    }
+    let mut c = server.connect("smtp");
+    c.expect("220");
+    c.cmd("EHLO client.example", "250");
+    c.cmd("MAIL FROM:<someone@example.org>", "250");
+    c.cmd("RCPT TO:<alice@home.arpa>", "250");
+    c.cmd("DATA", "354");
+    c.send(
+        format!(
+            "Subject: b\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=X\r\n\r\n\
+             --X\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+             {encoded}--X--\r\n.\r\n"
+        )
+        .as_bytes(),
+    );
+    c.expect("250");
+    let mut i = imap_selected(&server);
+    let held = half_sent(&server);
+    let (lines, done) = fetch(&mut i, "f", "1 BINARY.PEEK[1]");
+    assert!(done.starts_with("f NO [UNAVAILABLE]"), "{done}");
+    assert!(
+        lines[0].starts_with("* 1 FETCH (BINARY[1] NIL)"),
+        "{lines:?}"
+    );
+    let (lines, done) = fetch(&mut i, "g", "1 BINARY.SIZE[1]");
+    assert!(done.starts_with("g OK"), "{done}");
+    assert!(lines[0].contains("BINARY.SIZE[1] 60000"), "{lines:?}");
+    drop(held);
+    std::thread::sleep(Duration::from_millis(300));
+    let (lines, done) = fetch(&mut i, "h", "1 BINARY.PEEK[1]");
+    assert!(done.starts_with("h OK"), "{done}");
+    let expected = format!(
+        "* 1 FETCH (BINARY[1] {{60000}}\r\n{})\r\n",
+        "A".repeat(60_000)
+    );
+    assert!(lines[0] == expected, "BINARY[1] differs");
+}
+
+/// RFC 5256 THREAD holds every matched message's keys (up to 64
+/// References of 512 bytes each) and a forest of them: taken from the
+/// budget as read. Two messages with the most keys while another message
+/// holds most of the budget: NO [UNAVAILABLE]; afterwards, the threads.
+#[test]
+fn thread_keys_take_the_budget() {
+    let (_data, server) = setup("budget-thread");
+    for m in 0..2 {
+        let mut refs = String::from("References:");
+        for r in 0..64 {
+            refs.push_str(&format!(" <{}{m}-{r}@example.org>\r\n", "r".repeat(490)));
+        }
+        let mut c = server.connect("smtp");
+        c.expect("220");
+        c.cmd("EHLO client.example", "250");
+        c.cmd("MAIL FROM:<someone@example.org>", "250");
+        c.cmd("RCPT TO:<alice@home.arpa>", "250");
+        c.cmd("DATA", "354");
+        c.send(format!("Subject: t{m}\r\n{refs}\r\nbody\r\n.\r\n").as_bytes());
+        c.expect("250");
+    }
+    let mut i = imap_selected(&server);
+    let held = half_sent(&server);
+    i.send(b"t THREAD REFERENCES UTF-8 ALL\r\n");
+    let done = tagged(&mut i, "t");
+    assert!(done.starts_with("t NO [UNAVAILABLE]"), "{done}");
+    drop(held);
+    std::thread::sleep(Duration::from_millis(300));
+    i.send(b"u THREAD REFERENCES UTF-8 ALL\r\n");
+    let threads = i.line();
+    assert!(threads.starts_with("* THREAD ("), "{threads}");
+    assert!(tagged(&mut i, "u").starts_with("u OK"));
+}

@@ -8,13 +8,23 @@
 //! FETCH with `NO [UNKNOWN-CTE]`, checked before anything is sent.
 //! `BINARY[]` (no part) and multipart or message parts are sent as they
 //! are stored: only a leaf part has an encoding to remove.
+//!
+//! Costs (DESIGN.md "Budgets"): the decoded copy a FETCH BINARY builds is
+//! taken from the memory budget before decoding ([`decode_cost`]; without
+//! it the item is NIL and the FETCH ends `NO [UNAVAILABLE]`, as for other
+//! large items); BINARY.SIZE counts without decoding; the §4.2 check
+//! before a FETCH reads summaries [`CHUNK`] messages per read transaction,
+//! yielding between chunks.
 
 use std::borrow::Cow;
 
 use super::parse::FetchItem;
 use crate::mime::transfer::{self, UnknownEncoding};
 use crate::mime::{Part, Summary};
-use crate::store::Reader;
+use crate::store::{Store, StoreError};
+
+/// Messages whose summaries are read between two yields.
+pub const CHUNK: usize = 256;
 
 /// The part `path` names (none: the message), if it exists.
 fn part<'s>(summary: &'s Summary, path: &[u32]) -> Option<&'s Part> {
@@ -50,6 +60,39 @@ pub fn content<'a>(
     transfer::decode(&part.encoding, body)
 }
 
+/// The stored bytes of the leaf part `path`, with its encoding; `None`
+/// when BINARY[`path`] has nothing to decode (no such part, the whole
+/// message, a multipart or message part).
+fn leaf_body<'a, 's>(
+    raw: &'a [u8],
+    summary: &'s Summary,
+    path: &[u32],
+) -> Option<(&'s [u8], &'a [u8])> {
+    let part = part(summary, path)?;
+    if !is_leaf(part, path) {
+        return None;
+    }
+    let body = raw
+        .get(part.body_start as usize..part.end as usize)
+        .unwrap_or(&[]);
+    Some((&part.encoding, body))
+}
+
+/// The most bytes [`content`] allocates for BINARY[`path`]: taken from
+/// the memory budget before it is called.
+pub fn decode_cost(raw: &[u8], summary: &Summary, path: &[u32]) -> usize {
+    leaf_body(raw, summary, path).map_or(0, |(e, body)| transfer::decoded_bound(e, body))
+}
+
+/// BINARY.SIZE[`path`] (RFC 3516 §4.2): the length of [`content`],
+/// counted without decoding.
+pub fn size(raw: &[u8], summary: &Summary, path: &[u32]) -> Result<usize, UnknownEncoding> {
+    match leaf_body(raw, summary, path) {
+        Some((e, body)) => transfer::decoded_len(e, body),
+        None => content(raw, summary, path).map(|c| c.len()),
+    }
+}
+
 /// Whether any BINARY item of `items` names a part of this message whose
 /// encoding is unknown (the FETCH is then refused, §4.2).
 pub fn unknown_encoding(items: &[FetchItem<'_>], summary: &Summary) -> bool {
@@ -64,29 +107,42 @@ pub fn unknown_encoding(items: &[FetchItem<'_>], summary: &Summary) -> bool {
 
 /// Whether a BINARY item of `items` meets an unknown encoding in any of
 /// the `targets` (sequence number, UID) of the mailbox: read from the
-/// stored summaries only, before the FETCH sends or marks anything.
-pub fn unknown_in(
-    reader: &Reader,
+/// stored summaries only, before the FETCH sends or marks anything;
+/// [`CHUNK`] messages per read transaction, yielding between chunks, so
+/// `FETCH 1:* BINARY.SIZE[1]` on a big mailbox does not hold the
+/// executor.
+pub async fn unknown_in(
+    store: &Store,
     mailbox_id: u64,
     targets: &[(u32, u32)],
     items: &[FetchItem<'_>],
-) -> bool {
+) -> Result<bool, StoreError> {
     if !items
         .iter()
         .any(|i| matches!(i, FetchItem::Binary { .. } | FetchItem::BinarySize(_)))
     {
-        return false;
+        return Ok(false);
     }
-    targets.iter().any(|&(_, uid)| {
-        let Some(view) = reader.message(mailbox_id, uid).ok().flatten() else {
-            return false;
-        };
-        let summary = match reader.summary(view.blob_id).ok().flatten() {
-            Some(s) => s,
-            None => Summary::compute(reader.blob(view.blob_id).ok().flatten().unwrap_or(&[])),
-        };
-        unknown_encoding(items, &summary)
-    })
+    for (i, chunk) in targets.chunks(CHUNK).enumerate() {
+        if i > 0 {
+            smol::future::yield_now().await;
+        }
+        let reader = store.read()?;
+        let unknown = chunk.iter().any(|&(_, uid)| {
+            let Some(view) = reader.message(mailbox_id, uid).ok().flatten() else {
+                return false;
+            };
+            let summary = match reader.summary(view.blob_id).ok().flatten() {
+                Some(s) => s,
+                None => Summary::compute(reader.blob(view.blob_id).ok().flatten().unwrap_or(&[])),
+            };
+            unknown_encoding(items, &summary)
+        });
+        if unknown {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// The item names the response uses (§4.3): `BINARY[1.2]`, `BINARY.SIZE[1.2]`.
@@ -113,5 +169,9 @@ mod tests {
         assert!(unknown_encoding(&item(vec![3]), &s));
         assert!(!unknown_encoding(&item(vec![2]), &s));
         assert_eq!(name("BINARY.SIZE", &[1, 2]), "BINARY.SIZE[1.2]");
+        assert_eq!(size(MSG, &s, &[2]), Ok(3));
+        assert_eq!(size(MSG, &s, &[]), Ok(MSG.len()));
+        assert_eq!(decode_cost(MSG, &s, &[2]), 6);
+        assert_eq!(decode_cost(MSG, &s, &[]), 0);
     }
 }

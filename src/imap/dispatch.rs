@@ -96,6 +96,7 @@ impl Session {
             | K::Search { .. }
             | K::Sort { .. }
             | K::Thread { .. }
+            | K::CancelUpdate(_)
             | K::Fetch(_) => selected,
             K::Store(_) | K::Copy { .. } | K::Move { .. } => selected,
             // RFC 4978 §3: authenticated or selected state.
@@ -138,10 +139,10 @@ impl Session {
             K::Unsubscribe(mailbox) => self.subscribe(tag, &mailbox, false).await,
             K::List(mut args) => {
                 args.utf8 = self.utf8();
-                self.list(tag, &args, false)
+                self.list(tag, &args, false).await
             }
-            K::Lsub { reference, pattern } => self.lsub(tag, reference, pattern),
-            K::Status { mailbox, items } => self.status(tag, &mailbox, &items),
+            K::Lsub { reference, pattern } => self.lsub(tag, reference, pattern).await,
+            K::Status { mailbox, items } => self.status(tag, &mailbox, &items).await,
             K::Append { utf8, ref more, .. }
                 if (utf8 || more.iter().any(|m| m.utf8)) && !self.utf8_accept() =>
             {
@@ -227,6 +228,7 @@ impl Session {
                 expunges = uid;
                 self.thread(tag, uid, algorithm, &charset, &key).await;
             }
+            K::CancelUpdate(tags) => self.cancel_update(tag, &tags),
             other => self.bad(tag, &format!("{} is not supported", other.name())),
         }
         // Untagged updates go before the tagged reply (already queued):

@@ -106,8 +106,7 @@ mod tests {
             max: true,
             count: true,
             all: true,
-            partial: None,
-            save: false,
+            ..SearchReturn::default()
         };
         assert_eq!(
             response(b"A282", false, all, &[2, 10, 11, 12, 14], None),

@@ -173,8 +173,15 @@ impl Session {
         }
         // RFC 3516 §4.2: an encoding BINARY cannot remove fails the
         // command before anything is sent or marked \Seen.
-        let unknown_cte = match self.store().read() {
-            Ok(reader) => super::binary::unknown_in(&reader, mailbox_id, &targets, &plan.items),
+        let unknown_cte = match super::binary::unknown_in(
+            self.store(),
+            mailbox_id,
+            &targets,
+            &plan.items,
+        )
+        .await
+        {
+            Ok(unknown) => unknown,
             Err(e) => {
                 self.store_failed(tag, &e);
                 return true;
@@ -636,14 +643,29 @@ impl Render<'_> {
                 return self.literal(m.raw, bytes);
             }
             // RFC 3516 §4.3 (an unknown encoding was refused before).
+            // The decoded copy is taken from the budget before it is made
+            // (DESIGN.md "Budgets"): without it, NIL and NO [UNAVAILABLE].
             FetchItem::Binary { part, partial, .. } => {
-                let bytes = binary::content(m.raw, m.summary, part).unwrap_or_default();
+                let before = self.held.held();
+                let cost = binary::decode_cost(m.raw, m.summary, part);
                 put(out, &binary::name("BINARY", part));
-                let bytes = partial_bytes(out, &bytes, *partial);
-                return self.literal_as(m.raw, bytes, bytes.contains(&0));
+                if !self.held.grow_to(before.saturating_add(cost)) {
+                    partial_bytes(out, &[], *partial);
+                    out.extend_from_slice(b"NIL");
+                    *self.unavailable = true;
+                    return None;
+                }
+                let decoded = binary::content(m.raw, m.summary, part).unwrap_or_default();
+                let bytes = partial_bytes(out, &decoded, *partial);
+                let sent = bytes.len();
+                let literal = self.literal_as(m.raw, bytes, bytes.contains(&0));
+                drop(decoded);
+                // What stays held covers the copy now in the output.
+                self.held.shrink_to(before.max(sent));
+                return literal;
             }
             FetchItem::BinarySize(part) => {
-                let size = binary::content(m.raw, m.summary, part).map_or(0, |c| c.len());
+                let size = binary::size(m.raw, m.summary, part).unwrap_or(0);
                 put(
                     out,
                     &format!("{} {size}", binary::name("BINARY.SIZE", part)),

@@ -12,7 +12,9 @@ use super::parse::{
 };
 use super::selected::{Selected, flags_update, split_flags, vanished_earlier};
 use super::session::Session;
-use super::status::{StatusSource, status_line};
+use super::status::{
+    self, DeletedCounts, StatusSource, deleted_counts, status_line, wants_deleted,
+};
 use crate::store::{Delivery, Flags, Mailbox, Reader, SpecialUse, StoreError, keyword_limits};
 
 /// Why a mailbox name is unusable.
@@ -267,18 +269,27 @@ impl Session {
         }
     }
 
-    pub fn list(&mut self, tag: &[u8], args: &ListArgs<'_>, lsub: bool) {
+    pub async fn list(&mut self, tag: &[u8], args: &ListArgs<'_>, lsub: bool) {
         let account = self.account_id();
         let read = self.store().read().and_then(|r| {
             let subscriptions = r.subscriptions(account)?;
-            Ok((r.mailboxes(account)?, subscriptions, r))
+            Ok((r.mailboxes(account)?, subscriptions))
         });
-        let (mailboxes, subscriptions, reader) = match read {
+        let (mailboxes, subscriptions) = match read {
             Ok(m) => m,
             Err(e) => return self.store_failed(tag, &e),
         };
+        // LIST-STATUS DELETED walks message records: counted first, with
+        // yields, for every mailbox a line may show.
+        let deleted = match args.returns.status.as_deref().is_some_and(wants_deleted) {
+            true => {
+                let ids: Vec<u64> = mailboxes.iter().map(|m| m.id).collect();
+                deleted_counts(self.store(), &ids).await
+            }
+            false => DeletedCounts::new(),
+        };
         let source = StatusSource {
-            reader: &reader,
+            deleted: &deleted,
             append_limit: self.append_limit(),
             utf8: self.utf8(),
         };
@@ -301,7 +312,7 @@ impl Session {
         );
     }
 
-    pub fn lsub(&mut self, tag: &[u8], reference: Cow<'_, [u8]>, pattern: Cow<'_, [u8]>) {
+    pub async fn lsub(&mut self, tag: &[u8], reference: Cow<'_, [u8]>, pattern: Cow<'_, [u8]>) {
         let args = ListArgs {
             reference,
             patterns: vec![pattern],
@@ -310,22 +321,25 @@ impl Session {
             extended: false,
             utf8: self.utf8(),
         };
-        self.list(tag, &args, true);
+        self.list(tag, &args, true).await;
     }
 
-    pub fn status(&mut self, tag: &[u8], name: &Name<'_>, items: &[StatusItem]) {
+    pub async fn status(&mut self, tag: &[u8], name: &Name<'_>, items: &[StatusItem]) {
         let Some(mailbox) = self.find_mailbox(tag, name, "[NONEXISTENT] No such mailbox") else {
             return;
         };
         if items.contains(&StatusItem::HighestModSeq) {
             self.use_condstore();
         }
-        let reader = match self.store().read() {
-            Ok(r) => r,
-            Err(e) => return self.store_failed(tag, &e),
+        let deleted = match wants_deleted(items) {
+            true => match status::deleted(self.store(), mailbox.id).await {
+                Ok(c) => DeletedCounts::from([(mailbox.id, c)]),
+                Err(e) => return self.store_failed(tag, &e),
+            },
+            false => DeletedCounts::new(),
         };
         let source = StatusSource {
-            reader: &reader,
+            deleted: &deleted,
             append_limit: self.append_limit(),
             utf8: self.utf8(),
         };
@@ -452,6 +466,7 @@ impl Opened {
                 keywords: Vec::new(),
                 rev2,
                 saved: Vec::new(),
+                contexts: Vec::new(),
             },
             first_unseen: None,
         };

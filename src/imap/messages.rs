@@ -10,7 +10,7 @@ use super::search::{self, Candidate, Query};
 use super::searchres;
 use super::selected::split_flags;
 use super::session::Session;
-use crate::store::{FlagChange, FlagOp, FlagsResult, keyword_limits};
+use crate::store::{FlagChange, FlagOp, FlagsResult, StoreError, keyword_limits};
 use crate::wire::imap::sequence::sequence_set;
 
 /// One message a search matched, with what SORT orders by without keys.
@@ -257,6 +257,10 @@ impl Session {
                     let line = esearch::response(tag, uid, ret, &numbers, modseq);
                     self.put(&line);
                 }
+                if ret.update {
+                    let uids = found.iter().map(|m| m.uid).collect();
+                    self.open_context(tag, uid, false, uids);
+                }
             }
             None => {
                 let mut line = String::from("* SEARCH");
@@ -308,27 +312,47 @@ impl Session {
         tag: &[u8],
         key: &SearchKey<'_>,
     ) -> Option<(Vec<Matched>, u64)> {
-        let sel = self.selected()?;
-        let (mailbox_id, uids) = (sel.id, sel.uids.clone());
-        let (max_seq, max_uid) = (uids.len() as u32, sel.max_uid());
+        let picks: Vec<(u32, u32)> = self
+            .selected()?
+            .uids
+            .iter()
+            .enumerate()
+            .map(|(i, &u)| (i as u32 + 1, u))
+            .collect();
+        match self.matching_in(key, &picks).await {
+            Ok(found) => found,
+            Err(e) => {
+                self.store_failed(tag, &e);
+                None
+            }
+        }
+    }
+
+    /// The messages among `picks` (sequence number, UID; in the selected
+    /// view) that `key` matches, as [`Session::matching`] gives them; a
+    /// search context (RFC 5267 §4) re-decides only the messages that
+    /// changed this way.
+    pub(super) async fn matching_in(
+        &mut self,
+        key: &SearchKey<'_>,
+        picks: &[(u32, u32)],
+    ) -> Result<Option<(Vec<Matched>, u64)>, StoreError> {
+        let Some(sel) = self.selected() else {
+            return Ok(None);
+        };
+        let mailbox_id = sel.id;
+        let (max_seq, max_uid) = (sel.uids.len() as u32, sel.max_uid());
         let query = Query::new(key, max_seq, max_uid);
         let (mut found, mut highest) = (Vec::new(), 0);
         let mut work = 0;
-        for (i, &u) in uids.iter().enumerate() {
+        for &(seq, u) in picks {
             // Other sessions run between two messages, and (inside
             // `matches_yielding`) every YIELD_BYTES of text searched.
             smol::future::yield_now().await;
-            let seq = i as u32 + 1;
             // The record and the text come out under a read transaction
             // that closes before the string keys are searched.
             let (first, m) = {
-                let reader = match self.store().read() {
-                    Ok(r) => r,
-                    Err(e) => {
-                        self.store_failed(tag, &e);
-                        return None;
-                    }
-                };
+                let reader = self.store().read()?;
                 let Ok(Some(view)) = reader.message(mailbox_id, u) else {
                     continue;
                 };
@@ -362,7 +386,7 @@ impl Session {
                 found.push(m);
             }
         }
-        Some((found, highest))
+        Ok(Some((found, highest)))
     }
 
     /// COPY and MOVE (RFC 3501 §6.4.7, RFC 6851) with COPYUID (RFC 4315).

@@ -25,10 +25,12 @@
 //!   that the fuzz targets reach them).
 //! - `sort`, `thread`, `thread_algo`, `esearch`: SORT and SORT=DISPLAY
 //!   (RFC 5256, 5957), THREAD (RFC 5256), ESEARCH and ESORT (RFC 4731,
-//!   5267) over keys stored at delivery.
+//!   5267) over keys stored at delivery; `context_update`: CONTEXT=SEARCH
+//!   and CONTEXT=SORT (RFC 5267 §4), results kept live.
 
 mod binary;
 mod compress;
+mod context_update;
 mod dispatch;
 mod esearch;
 mod fetch;

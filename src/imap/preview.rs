@@ -6,11 +6,14 @@
 //! from its transfer encoding and charset (mailparse), with whitespace
 //! runs made one space, cut to 256 characters (§3.1: "no more than 256
 //! characters"). A message without such a part previews as the empty
-//! string (§3.1). It is computed on each request, never stored, so LAZY
+//! string (§3.1). Only a bounded prefix of the part is decoded
+//! ([`MAX_ENCODED`] bytes as stored): a 50 MB base64 part costs the same
+//! as a short one. It is computed on each request, never stored, so LAZY
 //! changes nothing: the preview is always "available" (§3.2 lets the
 //! server return it at once).
 
-use mailparse::{DispositionType, ParsedMail};
+use mailparse::body::Body;
+use mailparse::{DispositionType, MailHeaderMap, ParsedMail};
 
 /// RFC 8970 §3.1.
 pub const MAX_CHARS: usize = 256;
@@ -18,6 +21,10 @@ pub const MAX_CHARS: usize = 256;
 /// squeezed: 256 characters come from far less, and a huge part must not
 /// cost the FETCH more than this.
 const MAX_SCAN: usize = 64 * 1024;
+/// Encoded bytes of the chosen part that are decoded: enough for
+/// [`MAX_SCAN`] decoded bytes in any transfer encoding (quoted-printable
+/// takes at most three bytes per octet).
+const MAX_ENCODED: usize = 3 * MAX_SCAN;
 /// Parts nest at most this deep before the walk stops (hostile input).
 const MAX_DEPTH: usize = 16;
 
@@ -27,11 +34,11 @@ pub fn preview(raw: &[u8]) -> String {
         return String::new();
     };
     let text = first_part(&mail, "text/plain", 0)
-        .and_then(|p| p.get_body().ok())
+        .and_then(decoded_prefix)
         .map(|text| cut(&text).to_string())
         .or_else(|| {
             first_part(&mail, "text/html", 0)
-                .and_then(|p| p.get_body().ok())
+                .and_then(decoded_prefix)
                 .map(|html| strip_markup(cut(&html)))
         })
         .unwrap_or_default();
@@ -54,6 +61,44 @@ fn first_part<'m, 'a>(
     mail.subparts
         .iter()
         .find_map(|p| first_part(p, mimetype, depth + 1))
+}
+
+/// The start of `part`'s text: at most [`MAX_ENCODED`] bytes of its body
+/// as stored, cut where its transfer encoding can be decoded (whole
+/// base64 quads, whole quoted-printable lines), decoded from the transfer
+/// encoding and charset.
+fn decoded_prefix(part: &ParsedMail<'_>) -> Option<String> {
+    let raw = match part.get_body_encoded() {
+        Body::Base64(b) | Body::QuotedPrintable(b) => b.get_raw(),
+        Body::SevenBit(b) | Body::EightBit(b) => b.get_raw(),
+        Body::Binary(b) => b.get_raw(),
+    };
+    let encoding = part
+        .headers
+        .get_first_value("Content-Transfer-Encoding")
+        .map(|e| e.trim().to_ascii_lowercase());
+    let cleaned;
+    let prefix = match encoding.as_deref() {
+        Some("base64") => {
+            cleaned = raw[..raw.len().min(MAX_ENCODED)]
+                .iter()
+                .copied()
+                .filter(|b| !b.is_ascii_whitespace())
+                .collect::<Vec<u8>>();
+            &cleaned[..cleaned.len() / 4 * 4]
+        }
+        Some("quoted-printable") if raw.len() > MAX_ENCODED => {
+            let head = &raw[..MAX_ENCODED];
+            let end = head.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            &head[..end]
+        }
+        _ => &raw[..raw.len().min(MAX_ENCODED)],
+    };
+    match Body::new(prefix, &part.ctype, &encoding) {
+        Body::Base64(b) | Body::QuotedPrintable(b) => b.get_decoded_as_string().ok(),
+        Body::SevenBit(b) | Body::EightBit(b) => b.get_as_string().ok(),
+        Body::Binary(b) => b.get_as_string().ok(),
+    }
 }
 
 /// HTML to its text: tags dropped (and the content of style and script
@@ -160,6 +205,41 @@ mod tests {
     fn rfc8970_5_preview_has_no_control_characters() {
         let raw = b"Subject: x\r\n\r\na\x00b\x07c\x1b[0m \x7f d\te\r\n";
         assert_eq!(preview(raw), "abc[0m d e");
+    }
+
+    /// A 24 MB base64 text part: only the prefix is decoded, so the
+    /// preview is the same and costs what a short part costs.
+    #[test]
+    fn rfc8970_a_huge_part_is_decoded_only_as_far_as_the_preview_needs() {
+        use base64::Engine;
+        let text = "Hello world. ".repeat(1_500_000);
+        let encoded = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+        let mut body = String::new();
+        for line in encoded.as_bytes().chunks(76) {
+            body.push_str(std::str::from_utf8(line).unwrap());
+            body.push_str("\r\n");
+        }
+        let raw = format!(
+            "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n{body}"
+        );
+        let started = std::time::Instant::now();
+        let p = preview(raw.as_bytes());
+        let took = started.elapsed();
+        assert!(p.starts_with("Hello world. Hello world."), "{p}");
+        assert_eq!(p.chars().count(), MAX_CHARS);
+        // The bound, not the clock: the prefix decoded is MAX_ENCODED.
+        let part = mailparse::parse_mail(raw.as_bytes()).unwrap();
+        assert!(decoded_prefix(&part).unwrap().len() <= MAX_ENCODED);
+        assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+        // Quoted-printable is cut at a line end, never inside an escape.
+        let qp = format!(
+            "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n{}",
+            "caf=C3=A9 =\r\n".repeat(MAX_ENCODED / 8)
+        );
+        let part = mailparse::parse_mail(qp.as_bytes()).unwrap();
+        let decoded = decoded_prefix(&part).unwrap();
+        assert!(decoded.len() <= MAX_ENCODED && decoded.starts_with("café café"));
+        assert!(!decoded.contains('\u{fffd}'));
     }
 
     #[test]

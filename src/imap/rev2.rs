@@ -23,8 +23,10 @@
 //!   `OK [CLOSED]` when a mailbox was selected before (§7.1), and no
 //!   `OK [UNSEEN]`, which §6.3.2 no longer lists: [`Session::select_list`]
 //!   and `mailboxes`;
-//! - LSUB and CHECK are removed (Appendix E: LIST (SUBSCRIBED) and NOOP
-//!   replace them): refused, as commands a rev2 server does not know.
+//! - LSUB and CHECK left the protocol (Appendix E: LIST (SUBSCRIBED) and
+//!   NOOP replace them). Both are still answered in a rev2 session, as
+//!   before: refusing them would only break a client that enabled rev2 by
+//!   default and kept an old habit, and neither needs \Recent.
 
 use std::borrow::Cow;
 
@@ -33,7 +35,7 @@ use super::parse::{
     CommandKind, ListArgs, ListReturn, ListSelection, SearchKey, SearchReturn, StatusItem,
 };
 use super::session::Session;
-use super::status::{StatusSource, status_line};
+use super::status::{DeletedCounts, StatusSource, status_line};
 
 /// The protocol revision a session speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -52,8 +54,6 @@ pub fn refused(kind: &CommandKind<'_>, rev: Rev) -> Option<&'static str> {
     }
     use CommandKind as K;
     match kind {
-        K::Lsub { .. } => Some("LSUB is not IMAP4rev2; use LIST (SUBSCRIBED) (RFC 9051 E)"),
-        K::Check => Some("CHECK is not IMAP4rev2; use NOOP (RFC 9051 E)"),
         K::Status { items, .. } if items.contains(&StatusItem::Recent) => {
             Some("STATUS RECENT is not IMAP4rev2 (RFC 9051 E)")
         }
@@ -105,9 +105,9 @@ impl Session {
         let account = self.account_id();
         let read = self.store().read().and_then(|r| {
             let subscriptions = r.subscriptions(account)?;
-            Ok((r.mailboxes(account)?, subscriptions, r))
+            Ok((r.mailboxes(account)?, subscriptions))
         });
-        let (mailboxes, subscriptions, reader) = match read {
+        let (mailboxes, subscriptions) = match read {
             Ok(m) => m,
             Err(e) => {
                 // The SELECT itself went through; only this line is lost.
@@ -123,8 +123,10 @@ impl Session {
             extended: false,
             utf8: true,
         };
+        // No RETURN (STATUS ...): no DELETED counts are ever asked for.
+        let deleted = DeletedCounts::new();
         let source = StatusSource {
-            reader: &reader,
+            deleted: &deleted,
             append_limit: self.append_limit(),
             utf8: true,
         };
@@ -152,8 +154,6 @@ mod tests {
     #[test]
     fn rfc9051_e_removed_items_refused_only_in_rev2() {
         for line in [
-            "a LSUB \"\" *",
-            "a CHECK",
             "a STATUS INBOX (MESSAGES RECENT)",
             "a LIST \"\" * RETURN (STATUS (RECENT))",
             "a SEARCH NOT (OR NEW SEEN)",
@@ -164,6 +164,8 @@ mod tests {
         }
         for line in [
             "a LIST \"\" *",
+            "a LSUB \"\" *",
+            "a CHECK",
             "a STATUS INBOX (MESSAGES DELETED SIZE)",
             "a SEARCH SEEN",
         ] {

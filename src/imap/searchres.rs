@@ -136,6 +136,7 @@ mod tests {
             keywords: Vec::new(),
             rev2: false,
             saved: Vec::new(),
+            contexts: Vec::new(),
         }
     }
 

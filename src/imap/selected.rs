@@ -32,6 +32,8 @@ pub(super) struct Selected {
     pub rev2: bool,
     /// The saved search result `$` (RFC 5182), as UIDs (sorted).
     pub saved: Vec<u32>,
+    /// Live search results (RFC 5267 §4, `context_update`).
+    pub contexts: Vec<super::context_update::Context>,
 }
 
 /// Most keywords a view remembers as announced: the store caps those in
@@ -132,6 +134,8 @@ impl Selected {
     /// as VANISHED with QRESYNC (RFC 7162 §3.2.10) or EXPUNGE, and drops
     /// them from the view.
     fn expunge(&mut self, out: &mut Vec<u8>, gone: &[usize], qresync: bool) {
+        // RFC 5267 §4.3: results lose them while their numbers still hold.
+        super::context_update::expunging(self, out, gone);
         if qresync {
             let uids: Vec<u32> = gone.iter().map(|&i| self.uids[i]).collect();
             out.extend_from_slice(format!("* VANISHED {}\r\n", sequence_set(&uids)).as_bytes());
@@ -243,6 +247,9 @@ impl Session {
                 self.id()
             );
         }
+        // After EXISTS and the flag FETCHes: what the results gained or
+        // lost (RFC 5267 §4.3).
+        self.update_contexts().await;
     }
 
     async fn try_sync(&mut self, expunges: bool) -> Result<(), StoreError> {
@@ -356,6 +363,7 @@ mod tests {
             keywords: Vec::new(),
             rev2: false,
             saved: Vec::new(),
+            contexts: Vec::new(),
         }
     }
 

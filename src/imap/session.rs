@@ -86,6 +86,9 @@ pub(super) struct Session {
     opened: Instant,
     /// The deflate state's memory, held while COMPRESS is on.
     compression: Option<Reservation>,
+    /// The bytes of the running SEARCH/SORT `RETURN (UPDATE)`, kept so its
+    /// search context can re-read its criteria (`context_update`).
+    update_command: Option<Vec<u8>>,
 }
 
 pub async fn session(conn: Conn, ctx: Rc<Context>) {
@@ -113,6 +116,7 @@ pub async fn session(conn: Conn, ctx: Rc<Context>) {
         last_command: Instant::now(),
         opened: Instant::now(),
         compression: None,
+        update_command: None,
     };
     session.run(stream).await;
 }
@@ -326,6 +330,9 @@ impl Session {
                     "THREAD=REFS",
                     // RFC 5182: `$`, in `searchres`.
                     "SEARCHRES",
+                    // RFC 5267 §4: RETURN (UPDATE) keeps results live.
+                    "CONTEXT=SEARCH",
+                    "CONTEXT=SORT",
                     // Not "PARTIAL": RFC 9394 §3.3's FETCH modifier is not
                     // implemented, so the extension is not advertised;
                     // SEARCH RETURN (PARTIAL ...) is still understood.
@@ -503,7 +510,13 @@ impl Session {
             }
         };
         self.bad = 0;
+        self.update_command = super::context_update::wants_update(&command).then(|| bytes.to_vec());
         self.dispatch(command, stream).await
+    }
+
+    /// The command bytes a search context is made from (RFC 5267 §4.2).
+    pub fn take_update_command(&mut self) -> Option<Vec<u8>> {
+        self.update_command.take()
     }
 
     /// CAPABILITY (RFC 3501 §6.1.1).

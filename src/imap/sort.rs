@@ -14,6 +14,7 @@ use super::messages::Matched;
 use super::parse::{SearchKey, SearchReturn, SortCriterion, SortKey};
 use super::session::Session;
 use crate::mime::SortKeys;
+use crate::store::StoreError;
 
 /// Messages whose keys are read between two yields.
 pub const CHUNK: usize = 2000;
@@ -74,23 +75,51 @@ impl Session {
         matched: &[Matched],
         project: impl Fn(&Matched, SortKeys) -> T,
     ) -> Option<Vec<T>> {
+        match self.try_keys_of(matched, project).await {
+            Ok(out) => Some(out),
+            Err(e) => {
+                self.store_failed(tag, &e);
+                None
+            }
+        }
+    }
+
+    /// [`Session::keys_of`] with the store failure returned.
+    pub(super) async fn try_keys_of<T>(
+        &mut self,
+        matched: &[Matched],
+        project: impl Fn(&Matched, SortKeys) -> T,
+    ) -> Result<Vec<T>, StoreError> {
         let mut out = Vec::with_capacity(matched.len());
         for chunk in matched.chunks(CHUNK) {
             smol::future::yield_now().await;
-            let reader = match self.store().read() {
-                Ok(r) => r,
-                Err(e) => {
-                    self.store_failed(tag, &e);
-                    return None;
-                }
-            };
+            let reader = self.store().read()?;
             for m in chunk {
                 // A damaged record sorts as a message without headers.
                 let keys = reader.sort_keys(m.blob_id).unwrap_or_default();
                 out.push(project(m, keys));
             }
         }
-        Some(out)
+        Ok(out)
+    }
+
+    /// `matched` in the order `criteria` give (RFC 5256 §3), as UIDs: a
+    /// sorted search context places the messages it gains by this.
+    pub(super) async fn sorted_uids(
+        &mut self,
+        criteria: &[SortCriterion],
+        matched: &[Matched],
+    ) -> Result<Vec<u32>, StoreError> {
+        let mut rows = self
+            .try_keys_of(matched, |m, k| Row {
+                seq: m.seq,
+                uid: m.uid,
+                values: criteria.iter().map(|c| value(c.key, m, Some(&k))).collect(),
+            })
+            .await?;
+        smol::future::yield_now().await;
+        rows.sort_unstable_by(|a, b| compare(criteria, a, b));
+        Ok(rows.iter().map(|r| r.uid).collect())
     }
 
     /// SORT / UID SORT (RFC 5256 §3), `* SORT n...`, or with RETURN the
@@ -173,6 +202,12 @@ impl Session {
             }
         };
         self.put(&line);
+        if let Some(ret) = ret
+            && ret.update
+        {
+            let uids = rows.iter().map(|r| r.uid).collect();
+            self.open_context(tag, uid, true, uids);
+        }
         let done = match uid {
             true => "UID SORT completed",
             false => "SORT completed",

@@ -1,6 +1,12 @@
 //! THREAD and UID THREAD (RFC 5256 §4, §5): the matched messages' stored
 //! keys (`mime::SortKeys`, read in chunks like SORT's) handed to the
 //! algorithms of `thread_algo`, answered as `* THREAD (...)`.
+//!
+//! The keys held for threading (subjects, Message-IDs, References) and the
+//! forest built from them grow with the mailbox and with hostile headers,
+//! so they are taken from the memory budget (DESIGN.md "Budgets") chunk by
+//! chunk as they are read; when it is spent THREAD answers
+//! `NO [UNAVAILABLE]`, the temporary error of RFC 5530.
 
 use super::parse::{SearchKey, ThreadAlgorithm};
 use super::session::Session;
@@ -21,18 +27,38 @@ impl Session {
         let Some((matched, _)) = self.matching(tag, key).await else {
             return;
         };
-        let msgs = self
-            .keys_of(tag, &matched, |m, k| Msg {
-                n: if uid { m.uid } else { m.seq },
-                seq: m.seq,
-                sent: k.sent_or(m.internal_date),
-                subject: k.subject,
-                reply: k.reply,
-                message_id: k.message_id,
-                references: k.references,
-            })
-            .await;
-        let Some(msgs) = msgs else { return };
+        let mut held = self.budget().empty();
+        let mut msgs = Vec::with_capacity(matched.len());
+        for chunk in matched.chunks(super::sort::CHUNK) {
+            let part = self
+                .keys_of(tag, chunk, |m, k| Msg {
+                    n: if uid { m.uid } else { m.seq },
+                    seq: m.seq,
+                    sent: k.sent_or(m.internal_date),
+                    subject: k.subject,
+                    reply: k.reply,
+                    message_id: k.message_id,
+                    references: k.references,
+                })
+                .await;
+            let Some(part) = part else { return };
+            let cost: usize = part.iter().map(cost).sum();
+            if !held.grow_to(held.held().saturating_add(cost)) {
+                log::warn!(
+                    "[{}] imap: THREAD of {} messages refused: memory budget spent ({} of {} bytes in use)",
+                    self.id(),
+                    matched.len(),
+                    self.budget().in_use(),
+                    self.budget().limit()
+                );
+                return self.tagged(
+                    tag,
+                    "NO",
+                    "[UNAVAILABLE] Server busy, not enough memory to thread now; try again later",
+                );
+            }
+            msgs.extend(part);
+        }
         smol::future::yield_now().await;
         let threads = match algorithm {
             ThreadAlgorithm::OrderedSubject => thread_algo::ordered_subject(&msgs),
@@ -49,5 +75,19 @@ impl Session {
             false => "THREAD completed",
         };
         self.tagged(tag, "OK", done);
+        drop(held);
     }
+}
+
+/// Bytes one message costs while threading: its keys, a container per
+/// message and per reference in the forest, and its number in the answer.
+fn cost(m: &Msg) -> usize {
+    const NODE: usize = 64;
+    let strings = m.subject.len() + m.message_id.as_ref().map_or(0, String::len);
+    let refs: usize = m
+        .references
+        .iter()
+        .map(|r| r.len() + std::mem::size_of::<String>() + NODE)
+        .sum();
+    std::mem::size_of::<Msg>() + NODE + 12 + strings + refs
 }

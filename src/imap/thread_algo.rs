@@ -5,8 +5,17 @@
 //! the `thread-list` syntax of §5 they answer with.
 //!
 //! Pure functions over the stored keys. Nothing recurses: a reply chain
-//! of 50 000 messages is walked with explicit stacks, and the loop check
-//! of §4 step 1 walks at most [`MAX_ANCESTRY`] parents.
+//! of 50 000 messages is walked with explicit stacks. Nothing is
+//! quadratic in a hostile mailbox:
+//! - while linking (§4 steps 1-2) only parent pointers and child counts
+//!   are kept, and the child lists are built once afterwards: moving a
+//!   message away from a parent of 50 000 children no longer scans them;
+//! - the loop check of §4 step 1 walks at most [`MAX_ANCESTRY`] parents,
+//!   and all walks of one THREAD together at most [`walk_budget`] steps
+//!   (past it a link that needs a walk is refused as a loop would be), so
+//!   thousands of links under one deep chain cost no more than linear;
+//! - §4 step 5 finds a root's place through an index, not a scan of
+//!   every root per subject.
 
 use std::collections::HashMap;
 
@@ -30,17 +39,26 @@ pub struct Msg {
 /// work a hostile mailbox of one endless reply chain can cause.
 pub const MAX_ANCESTRY: usize = 4096;
 
+/// Ancestry steps all loop checks of one THREAD of `messages` may take.
+pub fn walk_budget(messages: usize) -> usize {
+    messages.saturating_mul(64).saturating_add(1 << 16)
+}
+
 #[derive(Default, Clone)]
 struct Node {
     msg: Option<usize>,
     parent: Option<usize>,
     children: Vec<usize>,
+    /// Children while linking, when `children` is not kept yet.
+    kids: u32,
 }
 
 /// The forest of threads: nodes, and the roots in order.
 struct Forest {
     nodes: Vec<Node>,
     roots: Vec<usize>,
+    /// Ancestry steps the loop checks may still take.
+    walks: usize,
 }
 
 /// ORDEREDSUBJECT (§4): messages grouped by base subject, each group a
@@ -60,6 +78,7 @@ pub fn ordered_subject(msgs: &[Msg]) -> String {
             })
             .collect(),
         roots: Vec::new(),
+        walks: 0,
     };
     let mut current: Option<usize> = None;
     for i in order {
@@ -100,6 +119,7 @@ fn link(msgs: &[Msg]) -> Forest {
     let mut f = Forest {
         nodes: Vec::with_capacity(msgs.len()),
         roots: Vec::new(),
+        walks: walk_budget(msgs.len()),
     };
     let mut ids: HashMap<&str, usize> = HashMap::with_capacity(msgs.len());
     for (i, m) in msgs.iter().enumerate() {
@@ -124,21 +144,25 @@ fn link(msgs: &[Msg]) -> Forest {
                 && f.nodes[c].parent.is_none()
                 && f.can_link(c, p)
             {
-                f.set_parent(c, Some(p));
+                f.link_parent(c, Some(p));
             }
             prev = Some(c);
         }
         // Step 1B: the message is the child of its last reference, or a
         // root without one, whatever earlier messages said.
         match prev {
-            Some(p) if f.can_link(own, p) => f.set_parent(own, Some(p)),
+            Some(p) if f.can_link(own, p) => f.link_parent(own, Some(p)),
             Some(_) => {}
-            None => f.set_parent(own, None),
+            None => f.link_parent(own, None),
         }
     }
-    f.roots = (0..f.nodes.len())
-        .filter(|&c| f.nodes[c].parent.is_none())
-        .collect();
+    // The child lists, once, in container order.
+    for c in 0..f.nodes.len() {
+        match f.nodes[c].parent {
+            Some(p) => f.nodes[p].children.push(c),
+            None => f.roots.push(c),
+        }
+    }
     f
 }
 
@@ -150,14 +174,19 @@ impl Forest {
 
     /// Whether `child` may go under `parent`: not itself, nor one of
     /// the parent's ancestors (that would close a loop).
-    fn can_link(&self, child: usize, parent: usize) -> bool {
+    /// Used while linking, when child counts stand for the lists.
+    fn can_link(&mut self, child: usize, parent: usize) -> bool {
         // A container without children is no one's ancestor: the usual
         // case (a new message) costs no walk.
-        if self.nodes[child].children.is_empty() {
+        if self.nodes[child].kids == 0 {
             return child != parent;
         }
         let mut at = Some(parent);
         for _ in 0..MAX_ANCESTRY {
+            if self.walks == 0 {
+                return false;
+            }
+            self.walks -= 1;
             match at {
                 None => return true,
                 Some(a) if a == child => return false,
@@ -165,6 +194,18 @@ impl Forest {
             }
         }
         false
+    }
+
+    /// `set_parent` while linking: the parent pointer and child counts
+    /// only (the lists are built after), so a move costs O(1).
+    fn link_parent(&mut self, child: usize, parent: Option<usize>) {
+        if let Some(old) = self.nodes[child].parent.take() {
+            self.nodes[old].kids -= 1;
+        }
+        if let Some(p) = parent {
+            self.nodes[p].kids += 1;
+        }
+        self.nodes[child].parent = parent;
     }
 
     fn set_parent(&mut self, child: usize, parent: Option<usize>) {
@@ -299,6 +340,12 @@ impl Forest {
         // Step 5C: every other root joins its subject's.
         let roots = self.roots.clone();
         let mut removed = vec![false; self.nodes.len()];
+        // Where each root stands in `roots`, so a dummy takes a root's
+        // place without a scan of every root.
+        let mut place = vec![usize::MAX; self.nodes.len()];
+        for (i, &r) in self.roots.iter().enumerate() {
+            place[r] = i;
+        }
         for r in roots {
             let s = self.subject(msgs, r);
             let Some(&t) = table.get(s) else { continue };
@@ -317,7 +364,8 @@ impl Forest {
             } else {
                 let d = self.add();
                 removed.push(false);
-                let at = self.roots.iter().position(|&x| x == t).unwrap_or(0);
+                let at = place[t];
+                place.push(at);
                 self.roots[at] = d;
                 self.set_parent(t, Some(d));
                 self.set_parent(r, Some(d));

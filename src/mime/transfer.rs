@@ -41,13 +41,70 @@ fn kind(encoding: &[u8]) -> Option<Kind> {
 pub fn decode<'a>(encoding: &[u8], body: &'a [u8]) -> Result<Cow<'a, [u8]>, UnknownEncoding> {
     Ok(match kind(encoding).ok_or(UnknownEncoding)? {
         Kind::Identity => Cow::Borrowed(body),
-        Kind::Base64 => Cow::Owned(base64(body)),
-        Kind::QuotedPrintable => Cow::Owned(quoted_printable(body)),
+        Kind::Base64 => {
+            let mut out = Vec::with_capacity(body.len() / 4 * 3);
+            base64(body, &mut out);
+            Cow::Owned(out)
+        }
+        Kind::QuotedPrintable => {
+            let mut out = Vec::with_capacity(body.len());
+            quoted_printable(body, &mut out);
+            Cow::Owned(out)
+        }
     })
 }
 
-fn base64(body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len() / 4 * 3);
+/// The length [`decode`] would return, counted without building it
+/// (BINARY.SIZE, RFC 3516 §4.2, allocates nothing).
+pub fn decoded_len(encoding: &[u8], body: &[u8]) -> Result<usize, UnknownEncoding> {
+    let mut count = Count(0);
+    match kind(encoding).ok_or(UnknownEncoding)? {
+        Kind::Identity => return Ok(body.len()),
+        Kind::Base64 => base64(body, &mut count),
+        Kind::QuotedPrintable => quoted_printable(body, &mut count),
+    }
+    Ok(count.0)
+}
+
+/// The most bytes [`decode`] allocates for `body`: nothing for the
+/// identity encodings (borrowed), else a bound taken from the memory
+/// budget before decoding: base64 gives 3 bytes per 4, quoted-printable
+/// at most one byte per byte plus a CR per bare LF.
+pub fn decoded_bound(encoding: &[u8], body: &[u8]) -> usize {
+    match kind(encoding) {
+        None | Some(Kind::Identity) => 0,
+        Some(Kind::Base64) => body.len() / 4 * 3 + 3,
+        Some(Kind::QuotedPrintable) => body.len() * 2,
+    }
+}
+
+/// Where decoded bytes go: a buffer, or a counter.
+trait Sink {
+    fn put(&mut self, b: u8);
+    fn put_all(&mut self, b: &[u8]);
+}
+
+impl Sink for Vec<u8> {
+    fn put(&mut self, b: u8) {
+        self.push(b);
+    }
+    fn put_all(&mut self, b: &[u8]) {
+        self.extend_from_slice(b);
+    }
+}
+
+struct Count(usize);
+
+impl Sink for Count {
+    fn put(&mut self, _: u8) {
+        self.0 += 1;
+    }
+    fn put_all(&mut self, b: &[u8]) {
+        self.0 += b.len();
+    }
+}
+
+fn base64(body: &[u8], out: &mut impl Sink) {
     let (mut acc, mut bits) = (0u32, 0u32);
     for &b in body {
         let v = match b {
@@ -64,16 +121,14 @@ fn base64(body: &[u8]) -> Vec<u8> {
         bits += 6;
         if bits >= 8 {
             bits -= 8;
-            out.push((acc >> bits) as u8);
+            out.put((acc >> bits) as u8);
             acc &= (1 << bits) - 1;
         }
     }
-    out
 }
 
-fn quoted_printable(body: &[u8]) -> Vec<u8> {
+fn quoted_printable(body: &[u8], out: &mut impl Sink) {
     let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-    let mut out = Vec::with_capacity(body.len());
     for line in body.split_inclusive(|&b| b == b'\n') {
         let (text, eol) = match line.strip_suffix(b"\n") {
             Some(t) => (t.strip_suffix(b"\r").unwrap_or(t), true),
@@ -93,18 +148,17 @@ fn quoted_printable(body: &[u8]) -> Vec<u8> {
                     text.get(i + 2).copied().and_then(hex),
                 )
             {
-                out.push(h << 4 | l);
+                out.put(h << 4 | l);
                 i += 3;
                 continue;
             }
-            out.push(text[i]);
+            out.put(text[i]);
             i += 1;
         }
         if eol && !soft {
-            out.extend_from_slice(b"\r\n");
+            out.put_all(b"\r\n");
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -129,5 +183,25 @@ mod tests {
         );
         assert_eq!(decode(b"x-uuencode", b"abc"), Err(UnknownEncoding));
         assert!(!known(b"x-uuencode") && known(b" QUOTED-PRINTABLE"));
+    }
+
+    #[test]
+    fn rfc3516_sizes_counted_without_decoding_and_bounded() {
+        for (e, body) in [
+            (&b"base64"[..], &b"aGVs\r\nbG8g d29y bGQ="[..]),
+            (
+                b"quoted-printable",
+                b"caf=C3=A9 =\r\nsoft  \r\nx=3D=zz\n\n\n",
+            ),
+            (b"7bit", b"abc\r\n"),
+        ] {
+            let decoded = decode(e, body).unwrap();
+            assert_eq!(decoded_len(e, body).unwrap(), decoded.len());
+            if let Cow::Owned(v) = decoded {
+                assert!(v.len() <= decoded_bound(e, body), "{e:?}");
+            }
+        }
+        assert_eq!(decoded_bound(b"8bit", b"abc"), 0);
+        assert_eq!(decoded_len(b"x-uuencode", b"abc"), Err(UnknownEncoding));
     }
 }

@@ -278,6 +278,29 @@ impl Reader {
         }))
     }
 
+    /// The messages of `mailbox_id` with a UID above `after`, in UID
+    /// order: a long walk can go a chunk at a time, each chunk under its
+    /// own short transaction, resuming after the last UID it saw.
+    pub fn messages_after(
+        &self,
+        mailbox_id: u64,
+        after: u32,
+    ) -> Result<impl Iterator<Item = Result<MessageView<'_>, StoreError>>, StoreError> {
+        use std::ops::Bound;
+        let (start, end) = (
+            keys::message(mailbox_id, after),
+            keys::message(mailbox_id, u32::MAX),
+        );
+        let range = (Bound::Excluded(&start[..]), Bound::Included(&end[..]));
+        let iter = self.dbs.messages.range(&self.txn, &range)?;
+        Ok(iter.map(|entry| {
+            let (k, v) = entry?;
+            let uid =
+                keys::message_uid(k).ok_or_else(|| StoreError::Corrupt("message key".into()))?;
+            MessageView::decode(uid, v)
+        }))
+    }
+
     pub fn message(
         &self,
         mailbox_id: u64,

@@ -1,8 +1,12 @@
 //! The databases of the environment, the schema version and its upgrades.
 //!
 //! A store written by a newer smolmail is refused rather than misread; an
-//! older one is upgraded step by step at start, in one write transaction,
-//! before anything else runs. The versions:
+//! older one is upgraded step by step at start, before anything else runs:
+//! steps 2 and 3 in one write transaction, step 4 (which reads every
+//! message) in batches of bounded size, each its own transaction, so a
+//! store of 10⁵ messages does not grow one transaction (and its dirty
+//! pages) to the size of the mailbox. Step 4 is idempotent, so a run cut
+//! short resumes where it stopped. The versions:
 //! 1. the first schema;
 //! 2. queue records hold text with a u32 length, like every other record
 //!    (format 3); formats 1 and 2 cut text at 64 KiB behind a u16 length.
@@ -12,7 +16,8 @@
 //! 4. message summaries of format 2 (`mime::Summary`): ENVELOPE and
 //!    BODYSTRUCTURE as Dovecot answers them (line counts, charset default,
 //!    delimiters, addresses); format-1 records are recomputed from the
-//!    message, once, at the upgrade.
+//!    message, once, at the upgrade, and the `sort_keys` record of every
+//!    message that lacks one is filled, so SORT and THREAD read no body.
 
 use heed::types::Bytes;
 use heed::{Database, Env, RwTxn, WithoutTls};
@@ -24,6 +29,14 @@ use crate::dsn;
 
 /// The schema this build writes.
 pub const VERSION: u32 = 4;
+/// The last version whose upgrade runs in the one opening transaction.
+const SINGLE_TXN: u32 = 3;
+/// Messages recomputed per transaction in step 4.
+const BATCH: usize = 256;
+/// Message bytes read per transaction in step 4 (a batch ends at either).
+const BATCH_BYTES: usize = 16 << 20;
+/// Records looked at per transaction in step 4 when most need nothing.
+const BATCH_SCAN: usize = 8192;
 /// Room for the databases below and a few more.
 pub const MAX_DBS: u32 = 24;
 
@@ -67,9 +80,10 @@ pub struct Dbs {
     /// account id ‖ identity hash → mailbox id ‖ UID: messages imported
     /// (`import_ops.rs`), so a re-run of an import skips them.
     pub import_seen: Db,
-    /// blob id → SORT/THREAD keys (`mime::SortKeys`). A message stored
-    /// before this database existed has none; its keys are computed from
-    /// its header when read (`Reader::sort_keys`), so no upgrade is needed.
+    /// blob id → SORT/THREAD keys (`mime::SortKeys`). Step 4 of the
+    /// upgrade fills it for messages stored before it existed; a record
+    /// still missing or damaged is computed from the header when read
+    /// (`Reader::sort_keys`).
     pub sort_keys: Db,
 }
 
@@ -124,20 +138,37 @@ pub fn open(env: &Env<WithoutTls>) -> Result<Dbs, StoreError> {
         }
         Some(v) => {
             upgrade(&mut txn, &dbs, v)?;
+            let reached = v.max(SINGLE_TXN.min(VERSION));
             dbs.meta.put(
                 &mut txn,
                 keys::SCHEMA_VERSION.as_bytes(),
-                &VERSION.to_be_bytes(),
+                &reached.to_be_bytes(),
             )?;
-            log::info!("store: upgraded schema {v} to {VERSION}");
         }
     }
     txn.commit()?;
+    if let Some(v) = found
+        && v < VERSION
+    {
+        if v < 4 {
+            recompute_summaries(env, &dbs)?;
+        }
+        let mut txn = env.write_txn()?;
+        dbs.meta.put(
+            &mut txn,
+            keys::SCHEMA_VERSION.as_bytes(),
+            &VERSION.to_be_bytes(),
+        )?;
+        txn.commit()?;
+        log::info!("store: upgraded schema {v} to {VERSION}");
+    }
     Ok(dbs)
 }
 
-/// Brings a store of schema `from` up to [`VERSION`], oldest step first.
-/// Each schema change adds `if from < N { step_to_n(txn, dbs)?; }` here.
+/// Brings a store of schema `from` up to [`SINGLE_TXN`], oldest step
+/// first, in the opening transaction. Each such schema change adds
+/// `if from < N { step_to_n(txn, dbs)?; }` here; step 4 follows in
+/// batches ([`recompute_summaries`]).
 fn upgrade(txn: &mut RwTxn, dbs: &Dbs, from: u32) -> Result<(), StoreError> {
     if from < 2 {
         queue_text_u32(txn, dbs)?;
@@ -145,33 +176,96 @@ fn upgrade(txn: &mut RwTxn, dbs: &Dbs, from: u32) -> Result<(), StoreError> {
     if from < 3 {
         super::subscriptions::upgrade(txn, dbs)?;
     }
-    if from < 4 {
-        recompute_summaries(txn, dbs)?;
-    }
     Ok(())
 }
 
+/// One batch of step 4: the messages to recompute, the last key looked
+/// at, and whether the walk is over.
+type StaleBatch = (Vec<Stale>, Option<Vec<u8>>, bool);
+
+/// What one message needs in step 4.
+struct Stale {
+    key: Vec<u8>,
+    summary: bool,
+    sort_keys: bool,
+}
+
 /// Schema 4: every summary this build cannot decode (format 1, written by
-/// the previous parser) is computed again from its message.
-fn recompute_summaries(txn: &mut RwTxn, dbs: &Dbs) -> Result<(), StoreError> {
-    let mut stale = Vec::new();
-    for item in dbs.summaries.iter(txn)? {
-        let (key, value) = item?;
-        if crate::mime::Summary::decode(value).is_none() {
-            stale.push(key.to_vec());
+/// the previous parser) is computed again from its message, and every
+/// message without a readable `sort_keys` record gets one. In batches of
+/// at most [`BATCH`] messages or [`BATCH_BYTES`] read, each committed on
+/// its own; returns the number of transactions.
+fn recompute_summaries(env: &Env<WithoutTls>, dbs: &Dbs) -> Result<usize, StoreError> {
+    let (mut after, mut done, mut batches) = (None::<Vec<u8>>, 0usize, 0usize);
+    loop {
+        let mut txn = env.write_txn()?;
+        let (stale, last, finished) = stale_batch(&txn, dbs, after.as_deref())?;
+        for s in &stale {
+            let Some(raw) = dbs.blobs.get(&txn, &s.key)? else {
+                continue;
+            };
+            let (summary, sort_keys) = (
+                s.summary.then(|| crate::mime::Summary::compute(raw)),
+                s.sort_keys.then(|| crate::mime::SortKeys::compute(raw)),
+            );
+            let mut encoded = Vec::new();
+            if let Some(summary) = summary {
+                summary.encode(&mut encoded);
+                dbs.summaries.put(&mut txn, &s.key, &encoded)?;
+            }
+            if let Some(keys) = sort_keys {
+                encoded.clear();
+                keys.encode(&mut encoded);
+                dbs.sort_keys.put(&mut txn, &s.key, &encoded)?;
+            }
+        }
+        txn.commit()?;
+        batches += 1;
+        done += stale.len();
+        after = last;
+        if finished {
+            break;
         }
     }
-    let count = stale.len();
-    for key in stale {
-        let Some(raw) = dbs.blobs.get(txn, &key)? else {
-            continue;
-        };
-        let mut encoded = Vec::new();
-        crate::mime::Summary::compute(raw).encode(&mut encoded);
-        dbs.summaries.put(txn, &key, &encoded)?;
+    log::info!(
+        "store: recomputed {done} message summaries and sort keys for summary format 2, in {batches} transactions"
+    );
+    Ok(batches)
+}
+
+/// The next messages after `after` (a `summaries` key) that step 4 must
+/// recompute, up to the batch bounds; the last key looked at, and whether
+/// the walk is over.
+fn stale_batch(txn: &RwTxn, dbs: &Dbs, after: Option<&[u8]>) -> Result<StaleBatch, StoreError> {
+    use std::ops::Bound;
+    let start = match after {
+        Some(k) => Bound::Excluded(k),
+        None => Bound::Unbounded,
+    };
+    let range: (Bound<&[u8]>, Bound<&[u8]>) = (start, Bound::Unbounded);
+    let (mut stale, mut last, mut bytes) = (Vec::new(), None, 0usize);
+    for (scanned, item) in dbs.summaries.range(txn, &range)?.enumerate() {
+        if scanned >= BATCH_SCAN || stale.len() >= BATCH || bytes >= BATCH_BYTES {
+            return Ok((stale, last, false));
+        }
+        let (key, value) = item?;
+        last = Some(key.to_vec());
+        let summary = crate::mime::Summary::decode(value).is_none();
+        let sort_keys = dbs
+            .sort_keys
+            .get(txn, key)?
+            .and_then(crate::mime::SortKeys::decode)
+            .is_none();
+        if summary || sort_keys {
+            bytes += dbs.blobs.get(txn, key)?.map_or(0, <[u8]>::len);
+            stale.push(Stale {
+                key: key.to_vec(),
+                summary,
+                sort_keys,
+            });
+        }
     }
-    log::info!("store: recomputed {count} message summaries for summary format 2");
-    Ok(())
+    Ok((stale, last, true))
 }
 
 /// Schema 2: rewrites every queue record of format 1 or 2 as the current
@@ -364,6 +458,78 @@ mod tests {
         assert_eq!(summary, crate::mime::Summary::compute(raw));
         assert_eq!(summary.envelope.subject.as_deref(), Some(&b"old"[..]));
         store.shutdown();
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// A schema-3 store of 1000 messages with format-1 summaries and no
+    /// `sort_keys` records: the upgrade runs in several bounded
+    /// transactions, recomputes every summary, and fills `sort_keys`, so
+    /// a SORT by subject reads the stored keys (no body) in the right
+    /// order.
+    #[test]
+    fn schema_three_upgrade_is_batched_and_fills_sort_keys() {
+        let dir = std::env::temp_dir().join(format!("smolmail-schema4-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let n = 1000u64;
+        // Subjects in the reverse of id order.
+        let raw = |i: u64| format!("Subject: Re: s{:04}\r\n\r\nbody {i}\r\n", n - i);
+        old_store(&dir, 3, |txn, dbs| {
+            for i in 0..n {
+                let key = keys::id(i + 1);
+                dbs.blobs.put(txn, &key, raw(i).as_bytes()).unwrap();
+                dbs.summaries.put(txn, &key, &[1, 0, 0]).unwrap();
+            }
+        });
+        let store = Store::open(&dir, &Options { map_size: 64 << 20 }).unwrap();
+        let reader = store.read().unwrap();
+        let mut stored: Vec<(Vec<u8>, u64)> = (1..=n)
+            .map(|id| {
+                let txn = &reader.txn;
+                let bytes = reader
+                    .dbs
+                    .sort_keys
+                    .get(txn, &keys::id(id))
+                    .unwrap()
+                    .unwrap();
+                let k = crate::mime::SortKeys::decode(bytes).unwrap();
+                (k.subject.as_bytes().to_vec(), id)
+            })
+            .collect();
+        stored.sort();
+        let order: Vec<u64> = stored.iter().map(|s| s.1).collect();
+        assert_eq!(order, (1..=n).rev().collect::<Vec<_>>());
+        assert_eq!(stored[0].0, b"S0001");
+        let summary = reader.summary(5).unwrap().unwrap();
+        assert_eq!(summary, crate::mime::Summary::compute(raw(4).as_bytes()));
+        let version = reader.dbs.meta.get(&reader.txn, b"schema_version").unwrap();
+        assert_eq!(version, Some(&VERSION.to_be_bytes()[..]));
+        assert_eq!(reader.dbs.sort_keys.len(&reader.txn).unwrap(), n);
+        drop(reader);
+        store.shutdown();
+        let _ = std::fs::remove_dir_all(&dir);
+
+        // The same records, step 4 run by hand: one transaction per
+        // BATCH messages, then none left to do.
+        let dir = dir.with_extension("by-hand");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        old_store(&dir, VERSION, |txn, dbs| {
+            for i in 0..n {
+                let key = keys::id(i + 1);
+                dbs.blobs.put(txn, &key, raw(i).as_bytes()).unwrap();
+                dbs.summaries.put(txn, &key, &[1, 0, 0]).unwrap();
+            }
+        });
+        let mut options = heed::EnvOpenOptions::new().read_txn_without_tls();
+        options.map_size(64 << 20).max_dbs(MAX_DBS);
+        // SAFETY: a fresh store, opened once here and closed below.
+        let env = unsafe { options.open(&dir) }.unwrap();
+        let dbs = open(&env).unwrap();
+        let batches = recompute_summaries(&env, &dbs).unwrap();
+        assert!(batches > n as usize / BATCH, "{batches} transactions");
+        assert_eq!(recompute_summaries(&env, &dbs).unwrap(), 1);
+        env.prepare_for_closing().wait();
         let _ = std::fs::remove_dir_all(dir);
     }
 

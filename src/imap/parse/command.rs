@@ -132,6 +132,9 @@ pub enum CommandKind<'a> {
     SetQuota(Cow<'a, [u8]>),
     /// RFC 4978 §3: the compression mechanism's name as sent.
     Compress(&'a [u8]),
+    /// RFC 5267 §4.2 `CANCELUPDATE 1*(SP tag-string)`: the tags of the
+    /// search contexts to stop updating.
+    CancelUpdate(Vec<Cow<'a, [u8]>>),
     /// RFC 5256 §3 SORT / UID SORT, with RFC 5267 ESORT's RETURN.
     Sort {
         uid: bool,
@@ -194,6 +197,7 @@ impl CommandKind<'_> {
             GetQuotaRoot(_) => "GETQUOTAROOT",
             SetQuota(_) => "SETQUOTA",
             Compress(_) => "COMPRESS",
+            CancelUpdate(_) => "CANCELUPDATE",
             Sort { uid: false, .. } => "SORT",
             Sort { uid: true, .. } => "UID SORT",
             Thread { uid: false, .. } => "THREAD",
@@ -377,6 +381,20 @@ pub(super) fn parse<'a>(lex: &mut Lexer<'a>) -> PResult<CommandKind<'a>> {
         }
         b"SORT" => sort_command(lex, false)?,
         b"THREAD" => thread_command(lex, false)?,
+        b"CANCELUPDATE" => {
+            // RFC 5267 §5: command-select =/ "CANCELUPDATE" 1*(SP tag-string)
+            let mut tags = Vec::new();
+            while lex.eat(b' ') {
+                if tags.len() >= MAX_SMALL_LIST {
+                    return Err("too many CANCELUPDATE tags");
+                }
+                tags.push(lex.string()?);
+            }
+            if tags.is_empty() {
+                return Err("CANCELUPDATE needs a tag");
+            }
+            C::CancelUpdate(tags)
+        }
         b"" => return Err("missing command"),
         _ => return Err("unknown command"),
     })

@@ -51,6 +51,11 @@ pub struct SearchReturn {
     pub partial: Option<Window>,
     /// RFC 5182 §2.1 SAVE: keep the result for `$`.
     pub save: bool,
+    /// RFC 5267 §4.2 UPDATE: keep the result up to date (ADDTO/REMOVEFROM).
+    pub update: bool,
+    /// RFC 5267 §4.2 CONTEXT: a hint that the result will be asked again;
+    /// accepted, nothing to do.
+    pub context: bool,
 }
 
 /// RFC 9394 §3.1 `partial-range`: results `first..=last` (1-based,
@@ -73,13 +78,15 @@ pub(super) fn search_return(lex: &mut Lexer<'_>) -> PResult<Option<SearchReturn>
     }
     lex.sp()?;
     let mut ret = SearchReturn::default();
-    let options = lex.paren_list(true, MAX_CRITERIA, |lex| {
+    lex.paren_list(true, MAX_CRITERIA, |lex| {
         match Upper::new(lex.keyword()).as_bytes() {
             b"MIN" => ret.min = true,
             b"MAX" => ret.max = true,
             b"COUNT" => ret.count = true,
             b"ALL" => ret.all = true,
             b"SAVE" => ret.save = true,
+            b"UPDATE" => ret.update = true,
+            b"CONTEXT" => ret.context = true,
             b"PARTIAL" => {
                 lex.sp()?;
                 ret.partial = Some(window(lex)?);
@@ -88,7 +95,10 @@ pub(super) fn search_return(lex: &mut Lexer<'_>) -> PResult<Option<SearchReturn>
         }
         Ok(())
     })?;
-    if options.is_empty() {
+    // RFC 4731 §3.1: no result option means ALL; so does a list of only
+    // RFC 5267's UPDATE and CONTEXT, whose client needs the result itself.
+    // SAVE alone asks for no answer at all (RFC 5182 §2.1).
+    if !(ret.min || ret.max || ret.count || ret.all || ret.partial.is_some() || ret.save) {
         ret.all = true;
     }
     // RFC 9394 §3.1: a window and the whole set make no sense together.

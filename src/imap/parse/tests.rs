@@ -1862,3 +1862,23 @@ fn sort_thread_and_search_return_rfc5256_rfc4731() {
         bad_tagged(input);
     }
 }
+
+#[test]
+fn rfc5267_4_2_update_context_and_cancelupdate() {
+    use CommandKind as C;
+    // UPDATE or CONTEXT alone leave the result itself to come: ALL.
+    match ok(b"a UID SEARCH RETURN (UPDATE) UNSEEN") {
+        C::Search { ret: Some(r), .. } => assert!(r.update && r.all && !r.context),
+        other => panic!("{other:?}"),
+    }
+    match ok(b"a SORT RETURN (CONTEXT COUNT UPDATE) (DATE) UTF-8 ALL") {
+        C::Sort { ret: Some(r), .. } => assert!(r.update && r.context && r.count && !r.all),
+        other => panic!("{other:?}"),
+    }
+    match ok(b"a CANCELUPDATE \"B01\" {3}\r\nB02") {
+        C::CancelUpdate(tags) => assert_eq!(tags, [&b"B01"[..], &b"B02"[..]]),
+        other => panic!("{other:?}"),
+    }
+    bad(b"a CANCELUPDATE");
+    bad(b"a CANCELUPDATE B01");
+}
