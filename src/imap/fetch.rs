@@ -598,6 +598,11 @@ impl Render<'_> {
                 put(out, "INTERNALDATE ");
                 write_date_time(out, m.view.internal_date);
             }
+            // RFC 8514 §4.1: every mailbox keeps save dates, so never NIL.
+            FetchItem::SaveDate => {
+                put(out, "SAVEDATE ");
+                write_date_time(out, m.view.save_date());
+            }
             FetchItem::Rfc822Size => put(out, &format!("RFC822.SIZE {}", m.view.size)),
             FetchItem::Envelope => {
                 put(out, "ENVELOPE ");

@@ -292,6 +292,7 @@ impl Session {
                     "THREAD=ORDEREDSUBJECT",
                     "THREAD=REFERENCES",
                     "THREAD=REFS",
+                    "SAVEDATE",
                     // Not "PARTIAL": RFC 9394 §3.3's FETCH modifier is not
                     // implemented, so the extension is not advertised;
                     // SEARCH RETURN (PARTIAL ...) is still understood.

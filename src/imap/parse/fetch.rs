@@ -34,6 +34,8 @@ pub enum FetchItem<'a> {
     ThreadId,
     /// RFC 8970 §3: `PREVIEW`, with `(LAZY)` or without.
     Preview,
+    /// RFC 8514 §4.1: when the message was saved in this mailbox.
+    SaveDate,
     /// `BODY[section]<partial>` or, with `peek`, `BODY.PEEK[...]`, which
     /// does not set \Seen.
     BodySection {
@@ -121,6 +123,7 @@ fn item<'a>(lex: &mut Lexer<'a>) -> PResult<FetchItem<'a>> {
         b"MODSEQ" => FetchItem::ModSeq,
         b"EMAILID" => FetchItem::EmailId,
         b"THREADID" => FetchItem::ThreadId,
+        b"SAVEDATE" => FetchItem::SaveDate,
         b"PREVIEW" => {
             // RFC 8970 §7: ["(" preview-mod *(SP preview-mod) ")"]; LAZY
             // is the only modifier.

@@ -1,0 +1,127 @@
+//! SAVEDATE (RFC 8514), CATENATE (RFC 4469) and PARTIAL's FETCH modifier
+//! (RFC 9394 §3.3), driven by Python's imaplib: `_simple_command` sends
+//! any command, `Raw` speaks the wire by hand where imaplib cannot (a
+//! CATENATE's literals).
+
+mod common;
+
+use std::process::Command;
+
+use common::{Server, TempDir, add_user};
+
+const ALICE: &str = "alice@home.arpa";
+const ALICE_PW: &str = "alice-pw";
+
+fn setup(name: &str, extra: &[&str]) -> (TempDir, Server) {
+    let data = TempDir::new(&format!("imapmore-{name}"));
+    add_user(&data.0, ALICE, ALICE_PW);
+    let server = Server::start(&data.0, extra);
+    (data, server)
+}
+
+/// What every script starts with: `M` logged in, `run(name, args)`
+/// returning (status, untagged-by-name, tagged text), and `Raw` for a
+/// connection spoken by hand.
+const PRELUDE: &str = r#"
+import imaplib, socket, sys, re, time
+port = int(sys.argv[1])
+M = imaplib.IMAP4("127.0.0.1", port)
+M.login("alice@home.arpa", "alice-pw")
+caps = M.capability()[1][0].decode().split()
+
+def run(name, *args):
+    typ, dat = M._simple_command(name, *args)
+    text = dat[-1].decode() if dat and isinstance(dat[-1], bytes) else str(dat)
+    untagged = {}
+    for key in list(M.untagged_responses):
+        untagged[key] = [x.decode() if isinstance(x, bytes) else x
+                         for x in M.untagged_responses.pop(key)]
+    return typ, untagged, text
+
+class Raw:
+    def __init__(self):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.f = self.s.makefile("rb")
+        self.line()
+        self.send(b"l LOGIN alice@home.arpa alice-pw\r\n")
+        self.until(b"l ")
+    def send(self, b):
+        self.s.sendall(b)
+    def line(self):
+        return self.f.readline().decode(errors="replace")
+    def until(self, prefix):
+        lines = []
+        while True:
+            l = self.line()
+            assert l, ("closed", lines)
+            lines.append(l)
+            if l.encode().startswith(prefix):
+                return lines
+    def cmd(self, b):
+        tag = b.split(b" ", 1)[0] + b" "
+        self.send(b)
+        return self.until(tag)
+
+today = time.strftime("%d-%b-%Y", time.gmtime())
+"#;
+
+fn python(server: &Server, script: &str) -> String {
+    let python = common::require_tool("python3", "python3");
+    let out = Command::new(python)
+        .args(["-c", &format!("{PRELUDE}\n{script}\nprint('ok')")])
+        .arg(server.port("imap").to_string())
+        .output()
+        .unwrap();
+    let text = format!(
+        "status {}\n--- stdout\n{}\n--- stderr\n{}\n--- server log\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        server.log()
+    );
+    assert!(out.status.success(), "script failed:\n{text}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).ends_with("ok\n"),
+        "{text}"
+    );
+    text
+}
+
+/// RFC 8514 §3, §4.1, §4.2: a message appended with an old internal date
+/// is saved today; FETCH SAVEDATE says so, a COPY is saved anew (its
+/// internal date kept), and SAVEDBEFORE / SAVEDON / SAVEDSINCE compare
+/// the save date while BEFORE still compares the internal date;
+/// SAVEDATESUPPORTED matches every message.
+#[test]
+fn rfc8514_savedate_fetch_and_search() {
+    let (_data, server) = setup("savedate", &[]);
+    python(
+        &server,
+        r#"
+assert "SAVEDATE" in caps, caps
+typ, dat = M.append("INBOX", None, '"01-Jan-2001 10:00:00 +0000"', b"Subject: old\r\n\r\nx\r\n")
+assert typ == "OK", dat
+M.create("Other")
+M.select("INBOX")
+typ, dat = M.fetch("1", "(INTERNALDATE SAVEDATE)")
+line = dat[0].decode()
+assert 'INTERNALDATE "01-Jan-2001 10:00:00 +0000"' in line, line
+saved = re.search(r'SAVEDATE "([^"]+)"', line).group(1)
+assert saved.startswith(today), (saved, today)
+for crit, want in [("SAVEDON " + today, b"1"), ("SAVEDSINCE " + today, b"1"),
+                   ("SAVEDBEFORE " + today, b""), ("SAVEDBEFORE 1-Jan-2002", b""),
+                   ("BEFORE 1-Jan-2002", b"1"), ("SAVEDATESUPPORTED", b"1"),
+                   ("NOT SAVEDSINCE 1-Jan-2002", b"")]:
+    typ, dat = M.search(None, crit)
+    assert typ == "OK" and dat[0] == want, (crit, dat)
+typ, dat = M.copy("1", "Other")
+assert typ == "OK", dat
+M.select("Other")
+typ, dat = M.fetch("1", "(INTERNALDATE SAVEDATE)")
+line = dat[0].decode()
+assert 'INTERNALDATE "01-Jan-2001 10:00:00 +0000"' in line and 'SAVEDATE "01-Jan-2001' not in line, line
+typ, dat = M.search(None, "SAVEDON " + today)
+assert dat[0] == b"1", dat
+"#,
+    );
+}
