@@ -125,3 +125,44 @@ assert dat[0] == b"1", dat
 "#,
     );
 }
+
+/// RFC 9394 §3.3, §3.4: `UID FETCH ... (PARTIAL first:last)` returns the
+/// messages at those positions of what the set names, `-1:-2` the last
+/// two; with CHANGEDSINCE (in either order) the unchanged ones are left
+/// out first and the window taken from the rest; a repeated PARTIAL or a
+/// 0 in the range is BAD.
+#[test]
+fn rfc9394_3_3_partial_fetch_modifier() {
+    let (_data, server) = setup("partial", &[]);
+    python(
+        &server,
+        r#"
+assert "PARTIAL" in caps, caps
+for i in range(5):
+    M.append("INBOX", None, None, b"Subject: m%d\r\n\r\nx\r\n" % i)
+M.select("INBOX")
+def uids(*args):
+    typ, u, text = run("UID", "FETCH", *args)
+    assert typ == "OK", (args, text)
+    return [int(re.search(r"UID (\d+)", l).group(1)) for l in u.get("FETCH", [])]
+assert uids("1:*", "(UID)", "(PARTIAL 2:3)") == [2, 3]
+assert uids("1:*", "(UID)", "(PARTIAL 3:2)") == [2, 3]
+assert uids("1:*", "(UID)", "(PARTIAL -1:-2)") == [4, 5]
+assert uids("2:*", "(UID)", "(PARTIAL 1:1)") == [2]
+assert uids("1:*", "(UID)", "(PARTIAL 6:9)") == []
+typ, u, _ = run("STATUS", "INBOX", "(HIGHESTMODSEQ)")
+hm = int(re.search(r"HIGHESTMODSEQ (\d+)", u["STATUS"][0]).group(1))
+M.uid("STORE", "2,4", "+FLAGS", "(\\Flagged)")
+assert uids("1:*", "(FLAGS)", "(CHANGEDSINCE %d PARTIAL -1:-1)" % hm) == [4]
+assert uids("1:*", "(FLAGS)", "(PARTIAL 1:1 CHANGEDSINCE %d)" % hm) == [2]
+r = Raw()
+r.cmd(b"s SELECT INBOX\r\n")
+for bad in [b"b1 UID FETCH 1:* (UID) (PARTIAL 1:2 PARTIAL 3:4)\r\n",
+            b"b2 UID FETCH 1:* (UID) (PARTIAL 0:1)\r\n",
+            b"b3 UID FETCH 1:* (UID) (PARTIAL -1:2)\r\n",
+            b"b4 UID FETCH 1:* (UID) (PARTIAL)\r\n"]:
+    lines = r.cmd(bad)
+    assert lines[-1].split()[1] == "BAD", lines
+"#,
+    );
+}

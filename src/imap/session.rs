@@ -293,9 +293,9 @@ impl Session {
                     "THREAD=REFERENCES",
                     "THREAD=REFS",
                     "SAVEDATE",
-                    // Not "PARTIAL": RFC 9394 §3.3's FETCH modifier is not
-                    // implemented, so the extension is not advertised;
-                    // SEARCH RETURN (PARTIAL ...) is still understood.
+                    // RFC 9394: SEARCH/SORT RETURN (PARTIAL ...) and the
+                    // FETCH modifier (§3.3).
+                    "PARTIAL",
                 ]
                 .map(String::from),
             );

@@ -215,6 +215,9 @@ pub struct FetchArgs<'a> {
     /// RFC 7162 §3.2.6 VANISHED; only with UID FETCH and CHANGEDSINCE,
     /// which the parser enforces.
     pub vanished: bool,
+    /// RFC 9394 §3.3 PARTIAL: only this window, by position, of the
+    /// messages the set (and CHANGEDSINCE) selects.
+    pub partial: Option<super::Window>,
 }
 
 /// STORE / UID STORE (RFC 3501 §6.4.6, RFC 7162 §3.1.3).
@@ -630,6 +633,7 @@ fn fetch<'a>(lex: &mut Lexer<'a>, uid: bool) -> PResult<CommandKind<'a>> {
         items,
         changed_since: modifiers.changed_since,
         vanished: modifiers.vanished,
+        partial: modifiers.partial,
     }))
 }
 

@@ -246,15 +246,17 @@ fn partial(lex: &mut Lexer<'_>) -> PResult<Partial> {
     Ok(Partial { origin, count })
 }
 
-/// What RFC 7162 fetch modifiers asked for.
+/// What the fetch modifiers (RFC 7162, RFC 9394) asked for.
 #[derive(Debug, Default)]
 pub(super) struct Modifiers {
     pub changed_since: Option<u64>,
     pub vanished: bool,
+    pub partial: Option<super::Window>,
 }
 
-/// RFC 4466 §2.4 fetch-modifiers `"(" fetch-modifier *(SP ...) ")"`, with
-/// RFC 7162's CHANGEDSINCE and VANISHED the only ones known.
+/// RFC 4466 §2.4 fetch-modifiers `"(" fetch-modifier *(SP ...) ")"`:
+/// RFC 7162's CHANGEDSINCE and VANISHED and RFC 9394 §3.3's PARTIAL,
+/// each at most once, in any order.
 pub(super) fn parse_modifiers(lex: &mut Lexer<'_>) -> PResult<Modifiers> {
     let mut m = Modifiers::default();
     lex.paren_list(false, 8, |lex| match Upper::new(lex.keyword()).as_bytes() {
@@ -267,6 +269,12 @@ pub(super) fn parse_modifiers(lex: &mut Lexer<'_>) -> PResult<Modifiers> {
         }
         b"VANISHED" if !m.vanished => {
             m.vanished = true;
+            Ok(())
+        }
+        // RFC 9394 §3.3: the same partial-range as SEARCH RETURN PARTIAL.
+        b"PARTIAL" if m.partial.is_none() => {
+            lex.sp()?;
+            m.partial = Some(super::sort::window(lex)?);
             Ok(())
         }
         _ => Err("unknown or repeated fetch modifier"),

@@ -953,6 +953,7 @@ fn fetch_parts(input: &[u8]) -> (bool, SequenceSet, Vec<FetchItem<'_>>, Option<u
             items,
             changed_since,
             vanished,
+            ..
         }) => (uid, set, items, changed_since, vanished),
         other => panic!("{other:?}"),
     }
