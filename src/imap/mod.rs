@@ -27,6 +27,7 @@
 //!   5267) over keys stored at delivery.
 
 mod binary;
+mod catenate;
 mod compress;
 mod dispatch;
 mod esearch;

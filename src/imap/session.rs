@@ -296,6 +296,8 @@ impl Session {
                     // RFC 9394: SEARCH/SORT RETURN (PARTIAL ...) and the
                     // FETCH modifier (§3.3).
                     "PARTIAL",
+                    // RFC 4469 (imap/catenate.rs).
+                    "CATENATE",
                 ]
                 .map(String::from),
             );

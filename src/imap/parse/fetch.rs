@@ -186,6 +186,14 @@ fn section_binary(lex: &mut Lexer<'_>) -> PResult<Vec<u32>> {
     Ok(section.part)
 }
 
+/// A whole `"[" [section-spec] "]"` on its own, as an IMAP URL's
+/// `;SECTION=` names one (RFC 5092 §6, used by CATENATE).
+pub fn parse_section(bracketed: &[u8]) -> Option<Section<'_>> {
+    let mut lex = Lexer::new(bracketed);
+    let section = section(&mut lex).ok()?;
+    lex.at_end().then_some(section)
+}
+
 /// RFC 3501 §9 section: `"[" [section-spec] "]"`.
 fn section<'a>(lex: &mut Lexer<'a>) -> PResult<Section<'a>> {
     lex.expect(b'[', "expected '['")?;
