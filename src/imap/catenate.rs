@@ -108,7 +108,9 @@ impl Session {
             pieces.push(piece);
         }
         let size = total as usize;
-        if !held.grow_to(held.held().saturating_add(size)) {
+        // Twice, as for an APPEND literal (`session::read`): the store
+        // path copies the message once more into the delivery.
+        if !held.grow_to(held.held().saturating_add(size.saturating_mul(2))) {
             return Err(Refusal::Unavailable);
         }
         let mut message = Vec::with_capacity(size);
