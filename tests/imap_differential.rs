@@ -46,8 +46,17 @@ const ALLOWED: &[(&str, &str, &str)] = &[
     // `charset*=us-ascii'en'utf-8` is one extended parameter with no
     // continuation number (RFC 2231 §4): it stays `charset*`, where
     // Dovecot invents a piece number (`charset*1*`).
+    // The same file's `filename*=iso-8859-1'de'...` is given in UTF-8
+    // (RFC2231_UTF8 below).
     ("12-rfc2231.eml", "BODY", RFC2231_SINGLE),
     ("12-rfc2231.eml", "BODYSTRUCTURE", RFC2231_SINGLE),
+    // ISO-8859-1 values (single and continued) are converted to UTF-8 and
+    // sent as `utf-8'lang'%C3%BC...`, where Dovecot passes the original
+    // charset through; and `filename*0*=utf-8''%F0...; filename*1=" x"`
+    // escapes the plain piece's space (RFC 2231 §4.1: it is literal),
+    // where Dovecot joins it unescaped into an extended value.
+    ("33-rfc2231-charsets.eml", "BODY", RFC2231_UTF8),
+    ("33-rfc2231-charsets.eml", "BODYSTRUCTURE", RFC2231_UTF8),
     // multipart/* without a boundary parameter, which RFC 2046 §5.1.1
     // requires, is an unusable Content-Type: RFC 2045 §5.2 says to treat
     // it as text/plain, so its text stays readable; Dovecot shows a
@@ -90,6 +99,8 @@ const CRLF_BELONGS_TO_DELIMITER: &str =
     "RFC 2046 §5.1.1: the CRLF before a delimiter is part of it";
 const RFC2231_SINGLE: &str =
     "RFC 2231 §4: an extended parameter without continuations keeps its name";
+const RFC2231_UTF8: &str = "RFC 9051 §7.5.2: parameter values decoded per RFC 2231, \
+     converted to UTF-8 and returned as name* (kept an RFC 2231 extended value)";
 const NO_BOUNDARY: &str = "RFC 2046 §5.1.1 / RFC 2045 §5.2: no boundary, so text/plain";
 
 // ------------------------------------------------------------ the client --

@@ -157,15 +157,22 @@ impl Session {
                 message,
                 more,
                 utf8,
-            } if !more.is_empty() => {
+                catenate,
+            } if !more.is_empty() || !catenate.is_empty() => {
+                let cat = !catenate.is_empty() || more.iter().any(|m| !m.catenate.is_empty());
                 let mut all = vec![crate::imap::parse::AppendMessage {
                     flags,
                     date,
                     message,
                     utf8,
+                    catenate,
                 }];
                 all.extend(more);
-                self.multiappend(tag, &mailbox, all).await
+                match cat {
+                    // RFC 4469: some message is built from parts first.
+                    true => self.catenate(tag, &mailbox, all).await,
+                    false => self.multiappend(tag, &mailbox, all).await,
+                }
             }
             K::Append {
                 mailbox,

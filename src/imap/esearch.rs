@@ -61,7 +61,9 @@ pub fn response(
 }
 
 /// The results at the window's positions, in result order.
-fn window(numbers: &[u32], w: Window) -> &[u32] {
+/// The results at the window's positions (RFC 9394 §3.1); also the
+/// messages a PARTIAL FETCH modifier keeps (§3.3).
+pub(super) fn window<T>(numbers: &[T], w: Window) -> &[T] {
     let len = numbers.len();
     let (first, last) = (w.first as usize, w.last as usize);
     let (start, end) = match w.from_end {

@@ -29,6 +29,7 @@
 //!   and CONTEXT=SORT (RFC 5267 §4), results kept live.
 
 mod binary;
+mod catenate;
 mod compress;
 mod context_update;
 mod dispatch;

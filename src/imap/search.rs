@@ -391,6 +391,13 @@ fn record_key<'a>(key: &SearchKey, c: &Candidate<'a>, parsed: &mut Parsed<'a>) -
         SearchKey::Before(d) => internal_day < day(d),
         SearchKey::On(d) => internal_day == day(d),
         SearchKey::Since(d) => internal_day >= day(d),
+        // RFC 8514 §4.2: days in UTC, like the internal date's above.
+        SearchKey::SavedBefore(d) => c.view.save_date().div_euclid(86_400) < day(d),
+        SearchKey::SavedOn(d) => c.view.save_date().div_euclid(86_400) == day(d),
+        SearchKey::SavedSince(d) => c.view.save_date().div_euclid(86_400) >= day(d),
+        // Every mailbox keeps save dates (messages from before schema 5
+        // answer their internal date).
+        SearchKey::SaveDateSupported => true,
         SearchKey::SentBefore(d) => sent_day(parsed, c.raw).is_some_and(|s| s < day(d)),
         SearchKey::SentOn(d) => sent_day(parsed, c.raw).is_some_and(|s| s == day(d)),
         SearchKey::SentSince(d) => sent_day(parsed, c.raw).is_some_and(|s| s >= day(d)),

@@ -333,9 +333,12 @@ impl Session {
                     // RFC 5267 §4: RETURN (UPDATE) keeps results live.
                     "CONTEXT=SEARCH",
                     "CONTEXT=SORT",
-                    // Not "PARTIAL": RFC 9394 §3.3's FETCH modifier is not
-                    // implemented, so the extension is not advertised;
-                    // SEARCH RETURN (PARTIAL ...) is still understood.
+                    "SAVEDATE",
+                    // RFC 9394: SEARCH/SORT RETURN (PARTIAL ...) and the
+                    // FETCH modifier (§3.3).
+                    "PARTIAL",
+                    // RFC 4469 (imap/catenate.rs).
+                    "CATENATE",
                 ]
                 .map(String::from),
             );

@@ -179,6 +179,7 @@ pub fn claim_recent(txn: &mut RwTxn, dbs: &Dbs, mailbox_id: u64) -> Result<Outco
                 m.internal_date,
                 m.modseq,
                 m.flags.without(Flags::RECENT),
+                m.saved,
                 m.raw_keywords(),
             );
             claimed.push((uid, record));

@@ -52,6 +52,9 @@ pub(super) fn append_message(
         m.internal_date,
         mailbox.highest_modseq,
         flags,
+        // RFC 8514 §3: saved in this mailbox now, whatever its internal
+        // date (a COPY or MOVE keeps that, not this).
+        Some(crate::time::now()),
         m.keywords,
     );
     dbs.messages
@@ -198,6 +201,7 @@ pub(super) fn set_flags(
             m.internal_date,
             mailbox.highest_modseq,
             new,
+            m.saved,
             &new_keywords,
         );
         dbs.messages.put(txn, &mkey, &record)?;

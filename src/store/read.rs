@@ -36,21 +36,39 @@ pub struct MessageView<'a> {
     pub internal_date: i64,
     pub modseq: u64,
     pub flags: Flags,
+    /// RFC 8514 save date, when the record has one (written at schema 5
+    /// or later); see [`MessageView::save_date`].
+    pub saved: Option<i64>,
     keywords: &'a [u8],
 }
 
 impl<'a> MessageView<'a> {
     pub fn decode(uid: u32, value: &'a [u8]) -> Result<MessageView<'a>, StoreError> {
         let mut r = Fields(value);
+        let (blob_id, size, internal_date, modseq) = (r.u64()?, r.u32()?, r.i64()?, r.u64()?);
+        let stored = r.u8()?;
+        let saved = match stored & records::SAVE_DATE_MARK {
+            0 => None,
+            _ => Some(r.i64()?),
+        };
         Ok(MessageView {
             uid,
-            blob_id: r.u64()?,
-            size: r.u32()?,
-            internal_date: r.i64()?,
-            modseq: r.u64()?,
-            flags: Flags(r.u8()?),
+            blob_id,
+            size,
+            internal_date,
+            modseq,
+            flags: Flags(stored & !records::SAVE_DATE_MARK),
+            saved,
             keywords: r.rest(),
         })
+    }
+
+    /// When the message was saved in this mailbox (RFC 8514 §3). A message
+    /// stored before save dates were kept answers its internal date, which
+    /// for mail that arrived by SMTP or APPEND is when it was saved, and
+    /// keeps SAVEDATE and SAVEDBEFORE/ON/SINCE meaningful for it.
+    pub fn save_date(&self) -> i64 {
+        self.saved.unwrap_or(self.internal_date)
     }
 
     pub fn keywords(&self) -> impl Iterator<Item = &'a str> {

@@ -183,27 +183,36 @@ pub fn mailbox_bytes(value: &[u8]) -> Result<u64, StoreError> {
 }
 
 /// `messages` value: blob id ‖ size ‖ internal date ‖ modseq ‖ flags ‖
-/// keywords (each a length byte and the keyword).
+/// [save date] ‖ keywords (each a length byte and the keyword).
+///
+/// The save date (RFC 8514, schema 5) is there when the flag byte has
+/// [`SAVE_DATE_MARK`]; records written before schema 5 have none, and
+/// adding it needs no rewrite of every message at the upgrade.
 pub fn encode_message(
     blob_id: u64,
     size: u32,
     internal_date: i64,
     modseq: u64,
     flags: Flags,
+    save_date: Option<i64>,
     keywords: &[u8],
 ) -> Vec<u8> {
-    let mut w = Writer::with_capacity(MESSAGE_FIXED + keywords.len());
-    w.u64(blob_id)
-        .u32(size)
-        .i64(internal_date)
-        .u64(modseq)
-        .u8(flags.0)
-        .bytes(keywords);
+    let mut w = Writer::with_capacity(MESSAGE_FIXED + 8 + keywords.len());
+    w.u64(blob_id).u32(size).i64(internal_date).u64(modseq);
+    match save_date {
+        Some(saved) => w.u8(flags.0 | SAVE_DATE_MARK).i64(saved),
+        None => w.u8(flags.0),
+    };
+    w.bytes(keywords);
     w.0
 }
 
 /// Size of the fixed part of a `messages` value.
 pub const MESSAGE_FIXED: usize = 8 + 4 + 8 + 8 + 1;
+
+/// Bit of the stored flag byte saying a save date follows it; never a
+/// flag (the six flags use the low bits).
+pub const SAVE_DATE_MARK: u8 = 0x80;
 
 /// Keywords as stored: a length byte, then the keyword, repeated. IMAP
 /// keywords are short atoms; one longer than 255 bytes is refused.
@@ -300,6 +309,16 @@ mod tests {
         let mut bad = Writer::with_capacity(0);
         bad.field(b"\xff\xfe").unwrap();
         assert!(matches!(Reader(&bad.0).text(), Err(StoreError::Corrupt(_))));
+    }
+
+    #[test]
+    fn save_date_rides_between_flags_and_keywords() {
+        let kw = encode_keywords(["a"]).unwrap();
+        let with = encode_message(1, 2, 3, 4, Flags(1), Some(99), &kw);
+        let without = encode_message(1, 2, 3, 4, Flags(1), None, &kw);
+        assert_eq!(with.len(), without.len() + 8);
+        assert_eq!(with[MESSAGE_FIXED - 1], 1 | SAVE_DATE_MARK);
+        assert_eq!(without[MESSAGE_FIXED - 1], 1);
     }
 
     #[test]

@@ -18,6 +18,11 @@
 //!    delimiters, addresses); format-1 records are recomputed from the
 //!    message, once, at the upgrade, and the `sort_keys` record of every
 //!    message that lacks one is filled, so SORT and THREAD read no body.
+//! 5. a message record may carry its save date (RFC 8514), marked by the
+//!    top bit of its flag byte (`records::encode_message`). Nothing is
+//!    rewritten: a record without one reads as saved at its internal
+//!    date. The version still moves, because an older build would take
+//!    the marked byte and the date for flags and keywords.
 
 use heed::types::Bytes;
 use heed::{Database, Env, RwTxn, WithoutTls};
@@ -28,7 +33,7 @@ use super::{StoreError, keys};
 use crate::dsn;
 
 /// The schema this build writes.
-pub const VERSION: u32 = 4;
+pub const VERSION: u32 = 5;
 /// The last version whose upgrade runs in the one opening transaction.
 const SINGLE_TXN: u32 = 3;
 /// Messages recomputed per transaction in step 4.
@@ -176,6 +181,7 @@ fn upgrade(txn: &mut RwTxn, dbs: &Dbs, from: u32) -> Result<(), StoreError> {
     if from < 3 {
         super::subscriptions::upgrade(txn, dbs)?;
     }
+    // 5: nothing to rewrite (see the module comment).
     Ok(())
 }
 
@@ -530,6 +536,37 @@ mod tests {
         assert!(batches > n as usize / BATCH, "{batches} transactions");
         assert_eq!(recompute_summaries(&env, &dbs).unwrap(), 1);
         env.prepare_for_closing().wait();
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// RFC 8514 §3 on a schema-4 store: its message records, which have
+    /// no save date, open untouched and read as saved at their internal
+    /// date; the flag byte is the flags alone.
+    #[test]
+    fn schema_four_messages_read_as_saved_at_their_internal_date() {
+        let dir = std::env::temp_dir().join(format!("smolmail-savedate-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        // blob 7, 3 bytes, internal date, MODSEQ 2, \Seen, keyword "k".
+        let mut old = Vec::new();
+        old.extend_from_slice(&7u64.to_be_bytes());
+        old.extend_from_slice(&3u32.to_be_bytes());
+        old.extend_from_slice(&1_600_000_000i64.to_be_bytes());
+        old.extend_from_slice(&2u64.to_be_bytes());
+        old.extend_from_slice(&[1, 1, b'k']);
+        old_store(&dir, 4, |txn, dbs| {
+            dbs.messages.put(txn, &keys::message(5, 9), &old).unwrap();
+        });
+        let store = Store::open(&dir, &Options { map_size: 64 << 20 }).unwrap();
+        let reader = store.read().unwrap();
+        let m = reader.message(5, 9).unwrap().unwrap();
+        assert_eq!((m.blob_id, m.size, m.modseq), (7, 3, 2));
+        assert_eq!(m.flags, crate::store::Flags::SEEN);
+        assert_eq!(m.saved, None);
+        assert_eq!(m.save_date(), 1_600_000_000);
+        assert_eq!(m.keywords().collect::<Vec<_>>(), ["k"]);
+        drop(reader);
+        store.shutdown();
         let _ = std::fs::remove_dir_all(dir);
     }
 

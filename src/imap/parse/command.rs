@@ -85,6 +85,9 @@ pub enum CommandKind<'a> {
         more: Vec<AppendMessage<'a>>,
         /// RFC 6855 §4: the first message came as `UTF8 (~{n}...)`.
         utf8: bool,
+        /// RFC 4469 §5: the first message is these parts joined (then
+        /// `message` is empty).
+        catenate: Vec<CatPart<'a>>,
     },
     Check,
     Close,
@@ -219,6 +222,9 @@ pub struct FetchArgs<'a> {
     /// RFC 7162 §3.2.6 VANISHED; only with UID FETCH and CHANGEDSINCE,
     /// which the parser enforces.
     pub vanished: bool,
+    /// RFC 9394 §3.3 PARTIAL: only this window, by position, of the
+    /// messages the set (and CHANGEDSINCE) selects.
+    pub partial: Option<super::Window>,
 }
 
 /// STORE / UID STORE (RFC 3501 §6.4.6, RFC 7162 §3.1.3).
@@ -504,6 +510,7 @@ fn append<'a>(lex: &mut Lexer<'a>) -> PResult<CommandKind<'a>> {
         date,
         message,
         utf8,
+        catenate,
     } = append_message(lex)?;
     // RFC 3502 §6.3.11: `append = "APPEND" SP mailbox 1*append-message`.
     let mut more = Vec::new();
@@ -520,6 +527,7 @@ fn append<'a>(lex: &mut Lexer<'a>) -> PResult<CommandKind<'a>> {
         message,
         more,
         utf8,
+        catenate,
     })
 }
 
@@ -532,6 +540,43 @@ pub struct AppendMessage<'a> {
     pub message: &'a [u8],
     /// RFC 6855 §4 `"UTF8" SP "(" literal8 ")"`.
     pub utf8: bool,
+    /// RFC 4469 §5 `"CATENATE" SP "(" cat-part *(SP cat-part) ")"`: the
+    /// parts the message is made of; empty for a plain literal.
+    pub catenate: Vec<CatPart<'a>>,
+}
+
+/// RFC 4469 §5 cat-part: `"TEXT" SP literal` or `"URL" SP astring` (an
+/// RFC 5092 IMAP URL, resolved by `imap::catenate`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatPart<'a> {
+    Text(&'a [u8]),
+    Url(Cow<'a, [u8]>),
+}
+
+/// Most parts in one CATENATE: a message built of more pieces than this
+/// is not a draft being edited.
+const MAX_CAT_PARTS: usize = 256;
+
+/// RFC 4469 §5: the parenthesised cat-part list after `CATENATE SP`.
+fn cat_parts<'a>(lex: &mut Lexer<'a>) -> PResult<Vec<CatPart<'a>>> {
+    lex.paren_list(false, MAX_CAT_PARTS, |lex| {
+        match Upper::new(lex.keyword()).as_bytes() {
+            b"TEXT" => {
+                lex.sp()?;
+                // RFC 3516 §4.4 lets the text be a literal8.
+                let eight = lex.eat(b'~');
+                if lex.peek() != Some(b'{') {
+                    return Err("CATENATE TEXT needs a literal");
+                }
+                Ok(CatPart::Text(lex.literal(eight)?))
+            }
+            b"URL" => {
+                lex.sp()?;
+                Ok(CatPart::Url(lex.astring()?))
+            }
+            _ => Err("a CATENATE part is TEXT or URL"),
+        }
+    })
 }
 
 fn append_message<'a>(lex: &mut Lexer<'a>) -> PResult<AppendMessage<'a>> {
@@ -558,6 +603,19 @@ fn append_message<'a>(lex: &mut Lexer<'a>) -> PResult<AppendMessage<'a>> {
             date,
             message,
             utf8: true,
+            catenate: Vec::new(),
+        });
+    }
+    lex.reset(mark);
+    if lex.keyword().eq_ignore_ascii_case(b"CATENATE") {
+        lex.sp()?;
+        let catenate = cat_parts(lex)?;
+        return Ok(AppendMessage {
+            flags,
+            date,
+            message: &[],
+            utf8: false,
+            catenate,
         });
     }
     lex.reset(mark);
@@ -572,6 +630,7 @@ fn append_message<'a>(lex: &mut Lexer<'a>) -> PResult<AppendMessage<'a>> {
         date,
         message,
         utf8: false,
+        catenate: Vec::new(),
     })
 }
 
@@ -648,6 +707,7 @@ fn fetch<'a>(lex: &mut Lexer<'a>, uid: bool) -> PResult<CommandKind<'a>> {
         items,
         changed_since: modifiers.changed_since,
         vanished: modifiers.vanished,
+        partial: modifiers.partial,
     }))
 }
 

@@ -34,6 +34,8 @@ pub enum FetchItem<'a> {
     ThreadId,
     /// RFC 8970 §3: `PREVIEW`, with `(LAZY)` or without.
     Preview,
+    /// RFC 8514 §4.1: when the message was saved in this mailbox.
+    SaveDate,
     /// `BODY[section]<partial>` or, with `peek`, `BODY.PEEK[...]`, which
     /// does not set \Seen.
     BodySection {
@@ -121,6 +123,7 @@ fn item<'a>(lex: &mut Lexer<'a>) -> PResult<FetchItem<'a>> {
         b"MODSEQ" => FetchItem::ModSeq,
         b"EMAILID" => FetchItem::EmailId,
         b"THREADID" => FetchItem::ThreadId,
+        b"SAVEDATE" => FetchItem::SaveDate,
         b"PREVIEW" => {
             // RFC 8970 §7: ["(" preview-mod *(SP preview-mod) ")"]; LAZY
             // is the only modifier.
@@ -183,6 +186,14 @@ fn section_binary(lex: &mut Lexer<'_>) -> PResult<Vec<u32>> {
     Ok(section.part)
 }
 
+/// A whole `"[" [section-spec] "]"` on its own, as an IMAP URL's
+/// `;SECTION=` names one (RFC 5092 §6, used by CATENATE).
+pub fn parse_section(bracketed: &[u8]) -> Option<Section<'_>> {
+    let mut lex = Lexer::new(bracketed);
+    let section = section(&mut lex).ok()?;
+    lex.at_end().then_some(section)
+}
+
 /// RFC 3501 §9 section: `"[" [section-spec] "]"`.
 fn section<'a>(lex: &mut Lexer<'a>) -> PResult<Section<'a>> {
     lex.expect(b'[', "expected '['")?;
@@ -243,15 +254,17 @@ fn partial(lex: &mut Lexer<'_>) -> PResult<Partial> {
     Ok(Partial { origin, count })
 }
 
-/// What RFC 7162 fetch modifiers asked for.
+/// What the fetch modifiers (RFC 7162, RFC 9394) asked for.
 #[derive(Debug, Default)]
 pub(super) struct Modifiers {
     pub changed_since: Option<u64>,
     pub vanished: bool,
+    pub partial: Option<super::Window>,
 }
 
-/// RFC 4466 §2.4 fetch-modifiers `"(" fetch-modifier *(SP ...) ")"`, with
-/// RFC 7162's CHANGEDSINCE and VANISHED the only ones known.
+/// RFC 4466 §2.4 fetch-modifiers `"(" fetch-modifier *(SP ...) ")"`:
+/// RFC 7162's CHANGEDSINCE and VANISHED and RFC 9394 §3.3's PARTIAL,
+/// each at most once, in any order.
 pub(super) fn parse_modifiers(lex: &mut Lexer<'_>) -> PResult<Modifiers> {
     let mut m = Modifiers::default();
     lex.paren_list(false, 8, |lex| match Upper::new(lex.keyword()).as_bytes() {
@@ -264,6 +277,12 @@ pub(super) fn parse_modifiers(lex: &mut Lexer<'_>) -> PResult<Modifiers> {
         }
         b"VANISHED" if !m.vanished => {
             m.vanished = true;
+            Ok(())
+        }
+        // RFC 9394 §3.3: the same partial-range as SEARCH RETURN PARTIAL.
+        b"PARTIAL" if m.partial.is_none() => {
+            lex.sp()?;
+            m.partial = Some(super::sort::window(lex)?);
             Ok(())
         }
         _ => Err("unknown or repeated fetch modifier"),

@@ -52,10 +52,10 @@ mod sort;
 mod tests;
 
 pub use command::{
-    AppendMessage, Command, CommandKind, FetchArgs, Flag, IdPair, StoreArgs, StoreMode,
+    AppendMessage, CatPart, Command, CommandKind, FetchArgs, Flag, IdPair, StoreArgs, StoreMode,
 };
 pub use datetime::{Date, DateTime};
-pub use fetch::{FetchItem, Partial, Section, SectionText};
+pub use fetch::{FetchItem, Partial, Section, SectionText, parse_section};
 pub use mailbox::{
     ListArgs, ListReturn, ListSelection, Mailbox, QresyncParams, SelectArgs, SpecialUse, StatusItem,
 };

@@ -60,6 +60,12 @@ pub enum SearchKey<'a> {
     /// optional per-flag entry name and type are parsed and dropped: the
     /// store keeps one mod-sequence per message, which the RFC allows.
     ModSeq(u64),
+    /// RFC 8514 §4.2: save date before, on, or since this day; and
+    /// SAVEDATESUPPORTED, true in a mailbox that keeps save dates.
+    SavedBefore(Date),
+    SavedOn(Date),
+    SavedSince(Date),
+    SaveDateSupported,
     /// RFC 8474 §6: `EMAILID objectid`, `THREADID objectid`.
     EmailId(&'a [u8]),
     ThreadId(&'a [u8]),
@@ -131,6 +137,7 @@ fn key<'a>(lex: &mut Lexer<'a>, depth: usize, budget: &mut usize) -> PResult<Sea
         b"UNDRAFT" => K::Undraft,
         b"UNFLAGGED" => K::Unflagged,
         b"UNSEEN" => K::Unseen,
+        b"SAVEDATESUPPORTED" => K::SaveDateSupported,
         _ => return key_with_argument(lex, word, depth, budget),
     };
     Ok(k)
@@ -164,6 +171,9 @@ fn key_with_argument<'a>(
         b"SENTBEFORE" => Some(K::SentBefore),
         b"SENTON" => Some(K::SentOn),
         b"SENTSINCE" => Some(K::SentSince),
+        b"SAVEDBEFORE" => Some(K::SavedBefore),
+        b"SAVEDON" => Some(K::SavedOn),
+        b"SAVEDSINCE" => Some(K::SavedSince),
         _ => None,
     };
     let known = string.is_some()

@@ -111,7 +111,7 @@ pub(super) fn search_return(lex: &mut Lexer<'_>) -> PResult<Option<SearchReturn>
 
 /// `partial-range-first = nz-number ":" nz-number` or
 /// `partial-range-last = "-" nz-number ":" "-" nz-number` (RFC 9394 §3.1).
-fn window(lex: &mut Lexer<'_>) -> PResult<Window> {
+pub(super) fn window(lex: &mut Lexer<'_>) -> PResult<Window> {
     let from_end = lex.eat(b'-');
     let a = lex.nz_number()?;
     lex.expect(b':', "a PARTIAL range is first:last")?;

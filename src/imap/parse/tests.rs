@@ -657,6 +657,7 @@ fn append() {
             message: SAMPLE,
             more: vec![],
             utf8: false,
+            catenate: vec![],
         }
     );
     let input = append_input(
@@ -699,6 +700,7 @@ fn append() {
             message: b"a\x00b",
             more: vec![],
             utf8: false,
+            catenate: vec![],
         }
     );
 
@@ -953,6 +955,7 @@ fn fetch_parts(input: &[u8]) -> (bool, SequenceSet, Vec<FetchItem<'_>>, Option<u
             items,
             changed_since,
             vanished,
+            ..
         }) => (uid, set, items, changed_since, vanished),
         other => panic!("{other:?}"),
     }
@@ -1745,6 +1748,42 @@ fn preview_item() {
         b"a FETCH 1 (PREVIEW ())",
     ] {
         assert!(parse_command(input).is_err(), "{input:?}");
+    }
+}
+
+/// RFC 4469 §5: `CATENATE (TEXT {n} URL "..." ...)` as the message, also
+/// in a MULTIAPPEND; an empty list, an unknown part or a TEXT that is not
+/// a literal is BAD.
+#[test]
+fn rfc4469_5_catenate_parts() {
+    match ok(b"a APPEND Drafts (\\Draft) CATENATE (URL \"/INBOX;UIDVALIDITY=1/;UID=2\" TEXT {3}\r\nabc text ~{1}\r\nz) {2}\r\nhi") {
+        C::Append {
+            message,
+            catenate,
+            more,
+            ..
+        } => {
+            assert!(message.is_empty());
+            assert_eq!(
+                catenate,
+                vec![
+                    CatPart::Url(Cow::Borrowed(&b"/INBOX;UIDVALIDITY=1/;UID=2"[..])),
+                    CatPart::Text(b"abc"),
+                    CatPart::Text(b"z"),
+                ]
+            );
+            assert_eq!(more[0].message, b"hi");
+            assert!(more[0].catenate.is_empty());
+        }
+        other => panic!("{other:?}"),
+    }
+    for input in [
+        &b"a APPEND x CATENATE ()"[..],
+        b"a APPEND x CATENATE (TEXT \"abc\")",
+        b"a APPEND x CATENATE (FOO {1}\r\nx)",
+        b"a APPEND x CATENATE URL \"/x\"",
+    ] {
+        bad(input);
     }
 }
 
