@@ -14,12 +14,14 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod acme;
 mod args;
 mod delivery;
 mod listen;
 #[cfg(test)]
 mod tests;
 
+pub use acme::{AcmeChallenge, AcmeConfig};
 pub use args::ServeArgs;
 use delivery::resolve_delivery;
 pub use delivery::{
@@ -54,6 +56,8 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     /// How long a verified login is cached (`auth::cache`); zero: off.
     pub auth_cache_ttl: Duration,
+    /// Certificates by ACME (`crate::acme`); `None`: files or self-signed.
+    pub acme: Option<AcmeConfig>,
 }
 
 /// An IP network in CIDR notation, e.g. `192.168.1.0/24`.
@@ -256,6 +260,7 @@ impl Config {
                 .ok_or_else(|| raw.error("must be a time from 0 (off) to 1d, like 1h or 600"))?,
             None => Duration::from_secs(3600),
         };
+        let acme = acme::resolve_acme(args, env, &hostname, tls_files.is_some())?;
         Ok(Config {
             data_dir,
             hostname,
@@ -273,6 +278,7 @@ impl Config {
             received_auth,
             delivery,
             auth_cache_ttl,
+            acme,
         })
     }
 

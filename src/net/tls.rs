@@ -71,6 +71,56 @@ pub fn server_config(
     Ok(Arc::new(config))
 }
 
+/// ALPN protocol of an ACME TLS-ALPN-01 validation (RFC 8737 §6.2).
+pub const ACME_TLS_ALPN: &[u8] = b"acme-tls/1";
+
+/// The server side of every handshake. Normally one configuration; with
+/// ACME on, a ClientHello offering `acme-tls/1` gets the challenge
+/// configuration instead (RFC 8737 §3: that ALPN negotiated and the
+/// validation certificate for the SNI name). A separate configuration
+/// because one that lists `acme-tls/1` would refuse mail clients offering
+/// some other ALPN (rustls answers `no_application_protocol`).
+#[derive(Clone)]
+pub struct Acceptor {
+    normal: Arc<ServerConfig>,
+    challenge: Option<Arc<ServerConfig>>,
+}
+
+impl Acceptor {
+    pub fn new(normal: Arc<ServerConfig>, challenge: Option<Arc<ServerConfig>>) -> Acceptor {
+        Acceptor { normal, challenge }
+    }
+
+    /// The handshake. A TLS-ALPN-01 validation ends after its handshake
+    /// (RFC 8737 §3: no application data follows), reported as an error
+    /// that says so, for the log.
+    pub async fn accept<IO>(&self, io: IO) -> std::io::Result<futures_rustls::server::TlsStream<IO>>
+    where
+        IO: smol::io::AsyncRead + smol::io::AsyncWrite + Unpin,
+    {
+        let Some(challenge) = &self.challenge else {
+            return futures_rustls::TlsAcceptor::from(self.normal.clone())
+                .accept(io)
+                .await;
+        };
+        let start =
+            futures_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), io)
+                .await?;
+        let validation = start
+            .client_hello()
+            .alpn()
+            .is_some_and(|mut offered| offered.any(|p| p == ACME_TLS_ALPN));
+        if !validation {
+            return start.into_stream(self.normal.clone()).await;
+        }
+        let mut stream = start.into_stream(challenge.clone()).await?;
+        let _ = smol::io::AsyncWriteExt::close(&mut stream).await;
+        Err(std::io::Error::other(
+            "answered an ACME TLS-ALPN-01 validation (RFC 8737)",
+        ))
+    }
+}
+
 /// `host` as the name a client sends (SNI) and checks the certificate for.
 pub fn server_name(host: &str) -> Result<ServerName<'static>, String> {
     ServerName::try_from(host.to_string())
@@ -80,9 +130,15 @@ pub fn server_name(host: &str) -> Result<ServerName<'static>, String> {
 /// For relay hosts: the certificate must verify against Mozilla's roots
 /// plus `extra_ca` (`--relay-ca`), or be one of `extra_ca`'s certificates.
 pub fn verified(extra_ca: Option<&Path>) -> Result<Arc<ClientConfig>, String> {
+    verified_for(extra_ca, "--relay-ca")
+}
+
+/// As [`verified`], naming `flag` in errors (`--acme-ca` for the ACME
+/// directory of a LAN CA).
+pub fn verified_for(extra_ca: Option<&Path>, flag: &str) -> Result<Arc<ClientConfig>, String> {
     let extra = match extra_ca {
         Some(path) => {
-            let origin = format!("--relay-ca {}", path.display());
+            let origin = format!("{flag} {}", path.display());
             let certs = CertificateDer::pem_file_iter(path)
                 .map_err(|e| format!("{origin}: {e}"))?
                 .collect::<Result<Vec<_>, _>>();

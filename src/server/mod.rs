@@ -48,7 +48,7 @@ pub fn run(config: Config) -> Result<(), String> {
         },
     )
     .map_err(|e| format!("store in {}: {e}", config.data_dir.display()))?;
-    let tls = Tls::load(
+    let mut tls = Tls::load(
         config
             .tls_files
             .as_ref()
@@ -56,6 +56,11 @@ pub fn run(config: Config) -> Result<(), String> {
         &config.data_dir,
         &config.hostname,
     )?;
+    // ACME (RFC 8555) before the context: it turns TLS-ALPN-01 on in `tls`.
+    let acme = match &config.acme {
+        Some(settings) => Some(crate::acme::Acme::new(settings, store.clone(), &mut tls)?),
+        None => None,
+    };
     let listeners = bind(&config)?;
     let accounts = store
         .read()
@@ -91,6 +96,9 @@ pub fn run(config: Config) -> Result<(), String> {
     let ex = Rc::new(LocalExecutor::new());
     crate::delivery::start(&ex, delivery_env(&ctx))?;
     crate::fetch::start(&ex, fetch_env(&ctx));
+    if let Some((acme, _http01)) = acme {
+        ex.spawn(acme.run()).detach();
+    }
     let result = smol::block_on(ex.run(serve(ex.clone(), ctx.clone(), listeners, limits)));
     store.shutdown();
     log::info!("smolmail stopped");
