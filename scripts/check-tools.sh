@@ -79,6 +79,10 @@ need "Dovecot's POP3 server" dovecot-pop3d test -x /usr/lib/dovecot/pop3
 need "Dovecot's LMTP server" dovecot-lmtpd test -x /usr/lib/dovecot/lmtp
 need "GNU time with -v (scripts/bench-import.sh)" time /usr/bin/time -v true
 
+# ACME (tests/acme.rs): Pebble and its DNS server, as the test runs them.
+need "Pebble (ACME test CA)" pebble has "-dnsserver" pebble -h
+need "pebble-challtestsrv (test DNS)" pebble has "-dns01" pebble-challtestsrv -h
+
 # The image and its QEMU test.
 need "genimage" genimage genimage --help
 need "mtools" mtools mcopy --version
