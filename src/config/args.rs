@@ -124,4 +124,10 @@ pub struct ServeArgs {
     /// which IP versions outbound SMTP uses: both (IPv6 first, falling back to IPv4), 4 (for an IPv6 without reverse DNS, which providers reject) or 6 [env SMOLMAIL_OUTBOUND_IP; default both]
     #[argh(option)]
     pub outbound_ip: Option<String>,
+    /// HTTP listen address (autoconfig for mail clients, ACME HTTP-01 challenges) or "off" [env SMOLMAIL_HTTP; default [::]:80, IPv6 and IPv4]
+    #[argh(option)]
+    pub http: Option<String>,
+    /// HTTPS listen address (autoconfig, MTA-STS policy), with the IMAPS certificate, or "off" [env SMOLMAIL_HTTPS; default [::]:443, IPv6 and IPv4]
+    #[argh(option)]
+    pub https: Option<String>,
 }
