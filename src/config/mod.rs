@@ -19,6 +19,7 @@ mod delivery;
 mod listen;
 #[cfg(test)]
 mod tests;
+mod web;
 
 pub use args::ServeArgs;
 use delivery::resolve_delivery;
@@ -27,6 +28,7 @@ pub use delivery::{
     parse_host_port,
 };
 pub use listen::{Listen, Service, parse_listen};
+pub use web::{MtaSts, MtaStsMode};
 
 /// One validated server configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,6 +56,8 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     /// How long a verified login is cached (`auth::cache`); zero: off.
     pub auth_cache_ttl: Duration,
+    /// The MTA-STS policy the HTTPS listener serves; `None`: none served.
+    pub mta_sts: Option<MtaSts>,
 }
 
 /// An IP network in CIDR notation, e.g. `192.168.1.0/24`.
@@ -256,6 +260,7 @@ impl Config {
                 .ok_or_else(|| raw.error("must be a time from 0 (off) to 1d, like 1h or 600"))?,
             None => Duration::from_secs(3600),
         };
+        let mta_sts = web::resolve_mta_sts(args, env, &hostname)?;
         Ok(Config {
             data_dir,
             hostname,
@@ -273,6 +278,7 @@ impl Config {
             received_auth,
             delivery,
             auth_cache_ttl,
+            mta_sts,
         })
     }
 

@@ -14,8 +14,12 @@
 //! the bounds below, calls the router and writes its answers (keep-alive,
 //! `Connection: close`, HEAD without the body).
 
+pub mod autoconfig;
+pub mod autodiscover;
 pub mod challenge;
 mod date;
+pub mod mobileconfig;
+pub mod mta_sts;
 pub mod parse;
 mod session;
 pub mod site;
