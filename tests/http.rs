@@ -10,39 +10,7 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{PATIENCE, Server, TempDir, add_user};
-
-/// Runs curl with `args`; gives (status code, head, body) of the last answer.
-pub fn curl(args: &[&str]) -> (u16, String, Vec<u8>) {
-    let curl = common::require_tool("curl", "curl");
-    let out = Command::new(curl)
-        .args(["-sS", "-i", "--max-time", "60"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "curl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let raw = out.stdout;
-    // The last answer's head: skip interim 100 Continue heads.
-    let mut start = 0;
-    loop {
-        let end = raw[start..]
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .map(|i| start + i + 4)
-            .expect("an HTTP head");
-        let head = String::from_utf8_lossy(&raw[start..end]).into_owned();
-        if head.starts_with("HTTP/1.1 100") {
-            start = end;
-            continue;
-        }
-        let status = head[9..12].parse().unwrap();
-        return (status, head, raw[end..].to_vec());
-    }
-}
+use common::{PATIENCE, Server, TempDir, add_user, curl};
 
 fn url(server: &Server, path: &str) -> String {
     format!("http://127.0.0.1:{}{path}", server.port("http"))
