@@ -20,6 +20,7 @@ mod delivery;
 mod listen;
 #[cfg(test)]
 mod tests;
+mod web;
 
 pub use acme::{AcmeChallenge, AcmeConfig};
 pub use args::ServeArgs;
@@ -29,6 +30,7 @@ pub use delivery::{
     parse_host_port,
 };
 pub use listen::{Listen, Service, parse_listen};
+pub use web::{MtaSts, MtaStsMode};
 
 /// One validated server configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +60,8 @@ pub struct Config {
     pub auth_cache_ttl: Duration,
     /// Certificates by ACME (`crate::acme`); `None`: files or self-signed.
     pub acme: Option<AcmeConfig>,
+    /// The MTA-STS policy the HTTPS listener serves; `None`: none served.
+    pub mta_sts: Option<MtaSts>,
 }
 
 /// An IP network in CIDR notation, e.g. `192.168.1.0/24`.
@@ -261,6 +265,7 @@ impl Config {
             None => Duration::from_secs(3600),
         };
         let acme = acme::resolve_acme(args, env, &hostname, tls_files.is_some())?;
+        let mta_sts = web::resolve_mta_sts(args, env, &hostname)?;
         Ok(Config {
             data_dir,
             hostname,
@@ -279,6 +284,7 @@ impl Config {
             delivery,
             auth_cache_ttl,
             acme,
+            mta_sts,
         })
     }
 
