@@ -2,7 +2,8 @@
 //! `pebble`): a certificate issued over TLS-ALPN-01 (RFC 8737), served on
 //! IMAPS and submissions (checked with `openssl s_client` against Pebble's
 //! root), kept in the store across a restart, and renewed at two thirds of
-//! a short lifetime with the listeners serving the new serial.
+//! a short lifetime with the listeners serving the new serial; and the
+//! same over HTTP-01 (RFC 8555 §8.3) on the HTTP listener.
 //!
 //! Pebble resolves the names through `pebble-challtestsrv`'s DNS (every
 //! name is 127.0.0.1) and validates on the ports its config names.
@@ -239,6 +240,37 @@ fn rfc8737_tls_alpn_01_certificate_served_on_imaps_and_submissions() {
     assert!(!server.log().contains("new certificate issued"));
 }
 
+/// RFC 8555 §8.3: with `--acme-challenge http-01` the CA fetches the key
+/// authorization from the HTTP listener's /.well-known/acme-challenge/.
+#[test]
+fn rfc8555_8_3_http_01_certificate_served_on_imaps() {
+    require_tool("openssl", "openssl");
+    let dir = TempDir::new("acme-http");
+    let data = dir.0.join("data");
+    let pebble_dir = dir.0.join("pebble");
+    std::fs::create_dir_all(&pebble_dir).unwrap();
+    std::fs::create_dir_all(&data).unwrap();
+    let pebble_port = free_port();
+    let args = acme_args(&pebble_dir, pebble_port, &["--acme-challenge", "http-01"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Server::start(&data, &args);
+    // No TLS port to validate on (9 is closed): only HTTP-01 can pass.
+    let pebble = Pebble::start(&pebble_dir, pebble_port, 9, server.port("http"), 0);
+    let root = pebble.root();
+    let mut serial = None;
+    server.wait_until(PATIENCE, "an ACME certificate on imaps", || {
+        serial = verified_serial(server.port("imaps"), "mail.home.arpa", &root);
+        serial.is_some()
+    });
+    assert_eq!(
+        verified_serial(server.port("submissions"), "autoconfig.home.arpa", &root),
+        serial
+    );
+    let log = server.log();
+    assert!(log.contains("by http-01"), "{log}");
+    assert!(!log.contains("TLS-ALPN-01 validation"), "{log}");
+}
+
 /// Renewal at two thirds of the lifetime (with Pebble issuing 30-second
 /// certificates: due after 20 s), the new certificate served by IMAPS
 /// and submissions without a restart.
@@ -254,7 +286,8 @@ fn renewal_at_two_thirds_of_lifetime_swaps_listeners_certificate() {
     let args = acme_args(&pebble_dir, pebble_port, &[]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let server = Server::start(&data, &args);
-    let pebble = Pebble::start(&pebble_dir, pebble_port, server.port("imaps"), 9, 30);
+    // Validated on the HTTPS listener this time, as a CA does on 443.
+    let pebble = Pebble::start(&pebble_dir, pebble_port, server.port("https"), 9, 30);
     let root = pebble.root();
     let mut first = None;
     server.wait_until(PATIENCE, "a first ACME certificate", || {

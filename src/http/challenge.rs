@@ -154,7 +154,10 @@ mod tests {
             (token == "looked-up").then(|| "looked-up.thumb".to_string())
         }));
         let served = answer("/.well-known/acme-challenge/looked-up").unwrap();
-        assert_eq!((served.status, served.body), (200, b"looked-up.thumb".to_vec()));
+        assert_eq!(
+            (served.status, served.body),
+            (200, b"looked-up.thumb".to_vec())
+        );
         assert_eq!(get("other"), None);
     }
 }
