@@ -256,6 +256,71 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// A single-certificate server configuration for `name`, offering
+    /// `alpn`; the certificate's DER for comparison.
+    fn single(name: &str, alpn: &[u8]) -> (Arc<ServerConfig>, Vec<u8>) {
+        let made = rcgen::generate_simple_self_signed(vec![name.to_string()]).unwrap();
+        let key =
+            rustls::pki_types::PrivateKeyDer::try_from(made.signing_key.serialize_der()).unwrap();
+        let mut config = ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![made.cert.der().clone()], key)
+            .unwrap();
+        if !alpn.is_empty() {
+            config.alpn_protocols = vec![alpn.to_vec()];
+        }
+        (Arc::new(config), made.cert.der().to_vec())
+    }
+
+    /// RFC 8737 §3: a ClientHello offering `acme-tls/1` gets the challenge
+    /// certificate with that ALPN negotiated, and the connection ends
+    /// there; a mail client offering another ALPN still gets the normal
+    /// certificate (not `no_application_protocol`).
+    #[test]
+    fn rfc8737_acme_tls_alpn_gets_challenge_config_others_the_normal_one() {
+        use smol::Async;
+        use std::net::TcpListener;
+        let (normal, normal_der) = single("mail.lan", b"");
+        let (challenge, challenge_der) = single("mail.lan", ACME_TLS_ALPN);
+        let acceptor = Acceptor::new(normal, Some(challenge));
+        for (alpn, expect_der, is_validation) in [
+            (&b"imap"[..], &normal_der, false),
+            (ACME_TLS_ALPN, &challenge_der, true),
+        ] {
+            let listener = Async::new(TcpListener::bind("127.0.0.1:0").unwrap()).unwrap();
+            let addr = listener.get_ref().local_addr().unwrap();
+            let server = async {
+                let (tcp, _) = listener.accept().await.unwrap();
+                acceptor.accept(tcp).await.map(drop)
+            };
+            let client = async {
+                let mut config = (*opportunistic().unwrap()).clone();
+                config.alpn_protocols = vec![alpn.to_vec()];
+                let tcp = Async::<std::net::TcpStream>::connect(addr).await.unwrap();
+                let tls = futures_rustls::TlsConnector::from(Arc::new(config))
+                    .connect(server_name("mail.lan").unwrap(), tcp)
+                    .await
+                    .unwrap();
+                let (_, conn) = tls.get_ref();
+                let served = conn.peer_certificates().unwrap()[0].to_vec();
+                (served, conn.alpn_protocol().map(<[u8]>::to_vec))
+            };
+            let (accepted, (served, negotiated)) =
+                smol::block_on(smol::future::zip(server, client));
+            assert_eq!(&served, expect_der, "ALPN {alpn:?}");
+            if is_validation {
+                let err = accepted.unwrap_err().to_string();
+                assert!(err.contains("TLS-ALPN-01"), "{err}");
+                assert_eq!(negotiated.as_deref(), Some(ACME_TLS_ALPN));
+            } else {
+                assert!(accepted.is_ok());
+                assert_eq!(negotiated, None);
+            }
+        }
+    }
+
     #[test]
     fn server_names() {
         assert!(server_name("mail.example.org").is_ok());
