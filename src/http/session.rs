@@ -142,12 +142,7 @@ pub async fn session(conn: Conn, shutdown: &Shutdown, route: impl Fn(&Request<'_
 /// Waits up to `idle` for the first byte of the next request (one may be
 /// buffered already, pipelined).
 async fn first_byte(input: &mut Input, stream: &mut Stream, idle: Duration) -> Result<(), Stop> {
-    loop {
-        let blank = skip_blank_lines(input.buffered());
-        input.consume(blank);
-        if !input.buffered().is_empty() && input.buffered() != b"\r" {
-            return Ok(());
-        }
+    while input.buffered().is_empty() {
         match input.fill(stream, MAX_HEAD + 1, idle).await {
             Ok(_) => {}
             Err(ReadError::Eof | ReadError::Timeout) => return Err(Stop::Quiet),
@@ -155,10 +150,21 @@ async fn first_byte(input: &mut Input, stream: &mut Stream, idle: Duration) -> R
             Err(ReadError::Io(e)) => return Err(Stop::Io(e)),
         }
     }
+    Ok(())
 }
 
 /// Reads one whole request; gives (its length, its head's length).
 async fn read_request(input: &mut Input, stream: &mut Stream) -> Result<(usize, usize), Stop> {
+    // Blank lines before a request are skipped (RFC 9112 §2.2), within
+    // the request's deadline: a stream of them keeps nothing open longer.
+    loop {
+        let blank = skip_blank_lines(input.buffered());
+        input.consume(blank);
+        if !input.buffered().is_empty() && input.buffered() != b"\r" {
+            break;
+        }
+        more(input, stream, MAX_HEAD + 1).await?;
+    }
     let mut scanned = 0;
     let head_len = loop {
         let buf = input.buffered();
@@ -183,12 +189,7 @@ async fn read_request(input: &mut Input, stream: &mut Stream) -> Result<(usize, 
             .map_err(Stop::Io)?;
     }
     while input.buffered().len() < need {
-        more(
-            input,
-            stream,
-            need.max(MAX_HEAD + 1).min(MAX_HEAD + MAX_BODY),
-        )
-        .await?;
+        more(input, stream, need.clamp(MAX_HEAD + 1, MAX_HEAD + MAX_BODY)).await?;
     }
     Ok((need, head_len))
 }
