@@ -130,6 +130,11 @@ impl Tls {
         })
     }
 
+    /// Whether ACME has installed the certificate in service.
+    pub fn from_acme(&self) -> bool {
+        self.resolver.acme.load(Ordering::Relaxed)
+    }
+
     /// Where ACME puts the certificates it obtains.
     pub fn cert_slot(&self) -> CertSlot {
         CertSlot(self.resolver.clone())

@@ -238,6 +238,13 @@ fn rfc8737_tls_alpn_01_certificate_served_on_imaps_and_submissions() {
         serial
     );
     assert!(!server.log().contains("new certificate issued"));
+    // SIGHUP reloads file certificates; it leaves the ACME one in place.
+    run_ok(Command::new("kill").args(["-HUP", &server.child.id().to_string()]));
+    server.wait_for_log("ACME and renews itself; nothing to reload");
+    assert_eq!(
+        verified_serial(server.port("imaps"), "mail.home.arpa", &root),
+        serial
+    );
 }
 
 /// RFC 8555 §8.3: with `--acme-challenge http-01` the CA fetches the key

@@ -141,6 +141,11 @@ async fn serve(
     }));
     while let Some(signal) = signals.next().await {
         match signal {
+            Ok(Signal::Hup) if ctx.tls.from_acme() => {
+                log::info!(
+                    "tls: SIGHUP: the certificate comes from ACME and renews itself; nothing to reload"
+                )
+            }
             Ok(Signal::Hup) => match ctx.tls.reload() {
                 Ok(()) => log::info!("tls: certificate reloaded (SIGHUP)"),
                 Err(e) => log::error!("tls: reload failed, keeping the old certificate: {e}"),
