@@ -39,13 +39,18 @@ pub(super) fn resolve_acme(
     env: &dyn Fn(&str) -> Option<String>,
     hostname: &str,
     tls_files: bool,
+    listen: &super::Listen,
 ) -> Result<Option<AcmeConfig>, ConfigError> {
     let domain = pick(&args.acme_domain, "acme-domain", env);
     let directory = pick(&args.acme_directory, "acme-directory", env);
     let ca = pick(&args.acme_ca, "acme-ca", env);
     let email = pick(&args.acme_email, "acme-email", env);
     let challenge = pick(&args.acme_challenge, "acme-challenge", env);
-    let Some(on) = domain.as_ref().or(directory.as_ref()) else {
+    let on = domain.as_ref().or(directory.as_ref()).map(|raw| Raw {
+        value: raw.value.clone(),
+        origin: raw.origin.clone(),
+    });
+    let Some(on) = on else {
         if let Some(raw) = [ca, email, challenge].into_iter().flatten().next() {
             return Err(raw.error("needs --acme-domain or --acme-directory"));
         }
@@ -85,6 +90,19 @@ pub(super) fn resolve_acme(
             _ => return Err(raw.error("must be tls-alpn-01 or http-01")),
         },
     };
+    // A challenge nothing can answer would only fail, retried for ever.
+    let tls_listener = [listen.https, listen.imaps, listen.submissions, listen.pop3s]
+        .iter()
+        .any(Option::is_some);
+    match challenge {
+        AcmeChallenge::Http01 if listen.http.is_none() => {
+            return Err(on.error("http-01 needs the --http listener (it is off)"));
+        }
+        AcmeChallenge::TlsAlpn01 if !tls_listener => {
+            return Err(on.error("tls-alpn-01 needs a TLS listener such as --https (all are off)"));
+        }
+        _ => {}
+    }
     Ok(Some(AcmeConfig {
         domains,
         directory,
@@ -122,7 +140,9 @@ mod tests {
     use super::*;
 
     fn resolve(args: ServeArgs, files: bool) -> Result<Option<AcmeConfig>, ConfigError> {
-        resolve_acme(&args, &|_| None, "mail.home.arpa", files)
+        let listen =
+            super::super::listen::resolve_listen(&ServeArgs::default(), &|_| None).unwrap();
+        resolve_acme(&args, &|_| None, "mail.home.arpa", files, &listen)
     }
 
     #[test]
@@ -189,5 +209,17 @@ mod tests {
         .unwrap();
         assert_eq!(email.email.as_deref(), Some("mailto:me@home.arpa"));
         assert_eq!(email.domains, ["mail.home.arpa"]);
+        let http_off = ServeArgs {
+            http: Some("off".into()),
+            ..Default::default()
+        };
+        let listen = super::super::listen::resolve_listen(&http_off, &|_| None).unwrap();
+        let args = ServeArgs {
+            acme_domain: Some("x.home.arpa".into()),
+            acme_challenge: Some("http-01".into()),
+            ..Default::default()
+        };
+        let err = resolve_acme(&args, &|_| None, "mail.home.arpa", false, &listen).unwrap_err();
+        assert!(err.0.contains("needs the --http listener"), "{err}");
     }
 }

@@ -264,7 +264,7 @@ impl Config {
                 .ok_or_else(|| raw.error("must be a time from 0 (off) to 1d, like 1h or 600"))?,
             None => Duration::from_secs(3600),
         };
-        let acme = acme::resolve_acme(args, env, &hostname, tls_files.is_some())?;
+        let acme = acme::resolve_acme(args, env, &hostname, tls_files.is_some(), &listen)?;
         let mta_sts = web::resolve_mta_sts(args, env, &hostname)?;
         Ok(Config {
             data_dir,
