@@ -67,6 +67,10 @@ need "Postfix's smtp-sink and smtp-source" postfix sh -c 'test -x /usr/sbin/smtp
 # IMAP and POP3 clients and peers.
 need "curl with imap(s) and pop3(s)" curl \
   sh -c 'curl -V | grep "^Protocols:" | grep -qw imaps && curl -V | grep "^Protocols:" | grep -qw pop3s'
+# HTTP (tests/http.rs, tests/autoconfig.rs): curl with TLS, python's XML and plist readers.
+need "curl with http and https" curl \
+  sh -c 'curl -V | grep "^Protocols:" | grep -qw https'
+need "python3 with xml.etree and plistlib" python3 python3 -c 'import xml.etree.ElementTree, plistlib'
 need "fetchmail with SSL" fetchmail has "+SSL" fetchmail --version
 need "getmail6" getmail6 getmail --version
 need "mbsync" isync mbsync --version
@@ -78,6 +82,10 @@ need "Dovecot's IMAP server" dovecot-imapd test -x /usr/lib/dovecot/imap
 need "Dovecot's POP3 server" dovecot-pop3d test -x /usr/lib/dovecot/pop3
 need "Dovecot's LMTP server" dovecot-lmtpd test -x /usr/lib/dovecot/lmtp
 need "GNU time with -v (scripts/bench-import.sh)" time /usr/bin/time -v true
+
+# ACME (tests/acme.rs): Pebble and its DNS server, as the test runs them.
+need "Pebble (ACME test CA)" pebble has "-dnsserver" pebble -h
+need "pebble-challtestsrv (test DNS)" pebble has "-dns01" pebble-challtestsrv -h
 
 # The image and its QEMU test.
 need "genimage" genimage genimage --help

@@ -4,6 +4,7 @@
 //! lives here so that the integration tests in `tests/` reach the same code.
 //! DESIGN.md (shared with the team) is the map of how the pieces fit.
 
+pub mod acme;
 pub mod address;
 pub mod admin;
 pub mod auth;
@@ -12,6 +13,7 @@ pub mod context;
 pub mod delivery;
 pub mod dsn;
 pub mod fetch;
+pub mod http;
 pub mod imap;
 pub mod logsink;
 pub mod migrate;

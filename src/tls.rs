@@ -9,10 +9,16 @@
 //! a self-signed certificate for the host name is generated once into the
 //! data directory and its SHA-256 fingerprint logged, so a user can pin it
 //! in a mail client.
+//!
+//! With ACME on (`crate::acme`), the ACME client installs each certificate
+//! it obtains through a [`CertSlot`] into the same resolver, so every TLS
+//! listener serves it from its next handshake, as after SIGHUP; SIGHUP
+//! then leaves the ACME certificate alone.
 
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use rustls::pki_types::pem::PemObject;
@@ -36,12 +42,41 @@ pub struct Tls {
     source: Source,
     resolver: Arc<Resolver>,
     config: Arc<ServerConfig>,
+    /// The TLS-ALPN-01 validation configuration, with ACME on.
+    challenge: Option<Arc<ServerConfig>>,
 }
 
 /// Serves whatever certificate is current.
 #[derive(Debug)]
 struct Resolver {
     current: RwLock<Arc<CertifiedKey>>,
+    /// ACME has installed a certificate: SIGHUP must not replace it.
+    acme: AtomicBool,
+}
+
+/// Where the ACME client puts a new certificate: the listeners' resolver.
+#[derive(Debug, Clone)]
+pub struct CertSlot(Arc<Resolver>);
+
+impl CertSlot {
+    /// Installs a certificate in rustls-acme's layout, the PKCS#8 key
+    /// then the chain in PEM; returns its SHA-256 fingerprint.
+    pub fn install_pem(&self, pem: &[u8]) -> Result<String, String> {
+        let chain = CertificateDer::pem_slice_iter(pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("ACME certificate: {e}"))?;
+        if chain.is_empty() {
+            return Err("ACME certificate: no CERTIFICATE block".into());
+        }
+        let private =
+            PrivateKeyDer::from_pem_slice(pem).map_err(|e| format!("ACME certificate key: {e}"))?;
+        let certified = CertifiedKey::from_der(chain, private, &provider())
+            .map_err(|e| format!("ACME certificate does not fit its key: {e}"))?;
+        let print = fingerprint(&certified);
+        self.0.acme.store(true, Ordering::Relaxed);
+        *self.0.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(certified);
+        Ok(print)
+    }
 }
 
 impl ResolvesServerCert for Resolver {
@@ -84,18 +119,41 @@ impl Tls {
         log_certificate(&source, &certified);
         let resolver = Arc::new(Resolver {
             current: RwLock::new(Arc::new(certified)),
+            acme: AtomicBool::new(false),
         });
         let config = server_config(resolver.clone())?;
         Ok(Tls {
             source,
             resolver,
             config,
+            challenge: None,
         })
+    }
+
+    /// Whether ACME has installed the certificate in service.
+    pub fn from_acme(&self) -> bool {
+        self.resolver.acme.load(Ordering::Relaxed)
+    }
+
+    /// Where ACME puts the certificates it obtains.
+    pub fn cert_slot(&self) -> CertSlot {
+        CertSlot(self.resolver.clone())
+    }
+
+    /// Turns TLS-ALPN-01 on: a ClientHello offering `acme-tls/1` gets
+    /// `challenge` (see `net::tls::Acceptor`).
+    pub fn enable_acme(&mut self, challenge: Arc<ServerConfig>) {
+        self.challenge = Some(challenge);
     }
 
     /// Re-reads the certificate files (SIGHUP). On error the old
     /// certificate stays in service and the error is returned for the log.
     pub fn reload(&self) -> Result<(), String> {
+        if self.resolver.acme.load(Ordering::Relaxed) {
+            return Err(
+                "the certificate comes from ACME and renews itself; nothing to reload".into(),
+            );
+        }
         let certified = load_pair(&self.source)?;
         log_certificate(&self.source, &certified);
         *self
@@ -106,8 +164,8 @@ impl Tls {
         Ok(())
     }
 
-    pub fn acceptor(&self) -> futures_rustls::TlsAcceptor {
-        futures_rustls::TlsAcceptor::from(self.config.clone())
+    pub fn acceptor(&self) -> crate::net::tls::Acceptor {
+        crate::net::tls::Acceptor::new(self.config.clone(), self.challenge.clone())
     }
 
     /// SHA-256 of the end-entity certificate, as `AB:CD:…`.

@@ -124,4 +124,34 @@ pub struct ServeArgs {
     /// which IP versions outbound SMTP uses: both (IPv6 first, falling back to IPv4), 4 (for an IPv6 without reverse DNS, which providers reject) or 6 [env SMOLMAIL_OUTBOUND_IP; default both]
     #[argh(option)]
     pub outbound_ip: Option<String>,
+    /// get the certificate by ACME for the hostname plus these names, comma-separated [env SMOLMAIL_ACME_DOMAIN; default: off]
+    #[argh(option)]
+    pub acme_domain: Option<String>,
+    /// ACME directory URL, e.g. a LAN step-ca's [env SMOLMAIL_ACME_DIRECTORY; default Let's Encrypt's when --acme-domain is given]
+    #[argh(option)]
+    pub acme_directory: Option<String>,
+    /// PEM root certificate also trusted for the ACME directory (a LAN CA) [env SMOLMAIL_ACME_CA]
+    #[argh(option)]
+    pub acme_ca: Option<String>,
+    /// contact address of the ACME account [env SMOLMAIL_ACME_EMAIL; default: none]
+    #[argh(option)]
+    pub acme_email: Option<String>,
+    /// ACME challenge: tls-alpn-01 (port 443) or http-01 (port 80) [env SMOLMAIL_ACME_CHALLENGE; default tls-alpn-01]
+    #[argh(option)]
+    pub acme_challenge: Option<String>,
+    /// HTTP listen address (autoconfig for mail clients, ACME HTTP-01 challenges) or "off" [env SMOLMAIL_HTTP; default [::]:80, IPv6 and IPv4]
+    #[argh(option)]
+    pub http: Option<String>,
+    /// HTTPS listen address (autoconfig, MTA-STS policy), with the IMAPS certificate, or "off" [env SMOLMAIL_HTTPS; default [::]:443, IPv6 and IPv4]
+    #[argh(option)]
+    pub https: Option<String>,
+    /// serve an MTA-STS policy (RFC 8461) at https://mta-sts.DOMAIN/.well-known/mta-sts.txt for every local domain: enforce, testing, none (withdraws a policy) or off [env SMOLMAIL_MTA_STS_MODE; default off]
+    #[argh(option)]
+    pub mta_sts_mode: Option<String>,
+    /// MX host name or *.pattern the MTA-STS policy allows, repeatable [env SMOLMAIL_MTA_STS_MX, comma-separated; default: --hostname]
+    #[argh(option)]
+    pub mta_sts_mx: Vec<String>,
+    /// seconds senders may cache the MTA-STS policy [env SMOLMAIL_MTA_STS_MAX_AGE; default 604800, one week]
+    #[argh(option)]
+    pub mta_sts_max_age: Option<String>,
 }

@@ -14,12 +14,15 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod acme;
 mod args;
 mod delivery;
 mod listen;
 #[cfg(test)]
 mod tests;
+mod web;
 
+pub use acme::{AcmeChallenge, AcmeConfig};
 pub use args::ServeArgs;
 use delivery::resolve_delivery;
 pub use delivery::{
@@ -27,6 +30,7 @@ pub use delivery::{
     parse_host_port,
 };
 pub use listen::{Listen, Service, parse_listen};
+pub use web::{MtaSts, MtaStsMode};
 
 /// One validated server configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,6 +58,10 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     /// How long a verified login is cached (`auth::cache`); zero: off.
     pub auth_cache_ttl: Duration,
+    /// Certificates by ACME (`crate::acme`); `None`: files or self-signed.
+    pub acme: Option<AcmeConfig>,
+    /// The MTA-STS policy the HTTPS listener serves; `None`: none served.
+    pub mta_sts: Option<MtaSts>,
 }
 
 /// An IP network in CIDR notation, e.g. `192.168.1.0/24`.
@@ -256,6 +264,8 @@ impl Config {
                 .ok_or_else(|| raw.error("must be a time from 0 (off) to 1d, like 1h or 600"))?,
             None => Duration::from_secs(3600),
         };
+        let acme = acme::resolve_acme(args, env, &hostname, tls_files.is_some(), &listen)?;
+        let mta_sts = web::resolve_mta_sts(args, env, &hostname)?;
         Ok(Config {
             data_dir,
             hostname,
@@ -273,6 +283,8 @@ impl Config {
             received_auth,
             delivery,
             auth_cache_ttl,
+            acme,
+            mta_sts,
         })
     }
 

@@ -73,7 +73,7 @@ impl Stream {
 
     /// The server side of a TLS handshake (implicit TLS, or after
     /// STARTTLS/STLS: see [`starttls`]), within [`HANDSHAKE_TIMEOUT`].
-    pub async fn accept_tls(&mut self, acceptor: &futures_rustls::TlsAcceptor) -> io::Result<()> {
+    pub async fn accept_tls(&mut self, acceptor: &super::tls::Acceptor) -> io::Result<()> {
         let tcp = self.take_plain()?;
         let tls = timed(HANDSHAKE_TIMEOUT, timed_out, acceptor.accept(tcp)).await?;
         *self = Stream::Tls(Box::new(tls.into()));
@@ -138,7 +138,7 @@ impl Stream {
 pub async fn starttls(
     stream: &mut Stream,
     input: &mut Input,
-    acceptor: &futures_rustls::TlsAcceptor,
+    acceptor: &super::tls::Acceptor,
     who: &str,
     command: &str,
 ) -> io::Result<usize> {
@@ -211,7 +211,7 @@ mod tests {
 
     /// A self-signed `CA:TRUE` certificate and a server configuration
     /// serving it, as a homelab server made with `openssl req -x509` has.
-    fn server(name: &str) -> (String, futures_rustls::TlsAcceptor) {
+    fn server(name: &str) -> (String, super::super::tls::Acceptor) {
         let mut params = rcgen::CertificateParams::new(vec![name.to_string()]).unwrap();
         params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
         let key = rcgen::KeyPair::generate().unwrap();
@@ -223,7 +223,10 @@ mod tests {
             .with_no_client_auth()
             .with_single_cert(vec![cert.der().clone()], der)
             .unwrap();
-        (cert.pem(), Arc::new(config).into())
+        (
+            cert.pem(),
+            super::super::tls::Acceptor::new(Arc::new(config), None),
+        )
     }
 
     async fn read_line(stream: &mut Stream) -> String {

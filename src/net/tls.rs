@@ -71,6 +71,56 @@ pub fn server_config(
     Ok(Arc::new(config))
 }
 
+/// ALPN protocol of an ACME TLS-ALPN-01 validation (RFC 8737 §6.2).
+pub const ACME_TLS_ALPN: &[u8] = b"acme-tls/1";
+
+/// The server side of every handshake. Normally one configuration; with
+/// ACME on, a ClientHello offering `acme-tls/1` gets the challenge
+/// configuration instead (RFC 8737 §3: that ALPN negotiated and the
+/// validation certificate for the SNI name). A separate configuration
+/// because one that lists `acme-tls/1` would refuse mail clients offering
+/// some other ALPN (rustls answers `no_application_protocol`).
+#[derive(Clone)]
+pub struct Acceptor {
+    normal: Arc<ServerConfig>,
+    challenge: Option<Arc<ServerConfig>>,
+}
+
+impl Acceptor {
+    pub fn new(normal: Arc<ServerConfig>, challenge: Option<Arc<ServerConfig>>) -> Acceptor {
+        Acceptor { normal, challenge }
+    }
+
+    /// The handshake. A TLS-ALPN-01 validation ends after its handshake
+    /// (RFC 8737 §3: no application data follows), reported as an error
+    /// that says so, for the log.
+    pub async fn accept<IO>(&self, io: IO) -> std::io::Result<futures_rustls::server::TlsStream<IO>>
+    where
+        IO: smol::io::AsyncRead + smol::io::AsyncWrite + Unpin,
+    {
+        let Some(challenge) = &self.challenge else {
+            return futures_rustls::TlsAcceptor::from(self.normal.clone())
+                .accept(io)
+                .await;
+        };
+        let start =
+            futures_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), io)
+                .await?;
+        let validation = start
+            .client_hello()
+            .alpn()
+            .is_some_and(|mut offered| offered.any(|p| p == ACME_TLS_ALPN));
+        if !validation {
+            return start.into_stream(self.normal.clone()).await;
+        }
+        let mut stream = start.into_stream(challenge.clone()).await?;
+        let _ = smol::io::AsyncWriteExt::close(&mut stream).await;
+        Err(std::io::Error::other(
+            "answered an ACME TLS-ALPN-01 validation (RFC 8737)",
+        ))
+    }
+}
+
 /// `host` as the name a client sends (SNI) and checks the certificate for.
 pub fn server_name(host: &str) -> Result<ServerName<'static>, String> {
     ServerName::try_from(host.to_string())
@@ -80,9 +130,15 @@ pub fn server_name(host: &str) -> Result<ServerName<'static>, String> {
 /// For relay hosts: the certificate must verify against Mozilla's roots
 /// plus `extra_ca` (`--relay-ca`), or be one of `extra_ca`'s certificates.
 pub fn verified(extra_ca: Option<&Path>) -> Result<Arc<ClientConfig>, String> {
+    verified_for(extra_ca, "--relay-ca")
+}
+
+/// As [`verified`], naming `flag` in errors (`--acme-ca` for the ACME
+/// directory of a LAN CA).
+pub fn verified_for(extra_ca: Option<&Path>, flag: &str) -> Result<Arc<ClientConfig>, String> {
     let extra = match extra_ca {
         Some(path) => {
-            let origin = format!("--relay-ca {}", path.display());
+            let origin = format!("{flag} {}", path.display());
             let certs = CertificateDer::pem_file_iter(path)
                 .map_err(|e| format!("{origin}: {e}"))?
                 .collect::<Result<Vec<_>, _>>();
@@ -198,6 +254,71 @@ mod tests {
         let err = verified_pem(b"junk", "--ca x.pem").unwrap_err();
         assert!(err.starts_with("--ca x.pem: no CERTIFICATE"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A single-certificate server configuration for `name`, offering
+    /// `alpn`; the certificate's DER for comparison.
+    fn single(name: &str, alpn: &[u8]) -> (Arc<ServerConfig>, Vec<u8>) {
+        let made = rcgen::generate_simple_self_signed(vec![name.to_string()]).unwrap();
+        let key =
+            rustls::pki_types::PrivateKeyDer::try_from(made.signing_key.serialize_der()).unwrap();
+        let mut config = ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![made.cert.der().clone()], key)
+            .unwrap();
+        if !alpn.is_empty() {
+            config.alpn_protocols = vec![alpn.to_vec()];
+        }
+        (Arc::new(config), made.cert.der().to_vec())
+    }
+
+    /// RFC 8737 §3: a ClientHello offering `acme-tls/1` gets the challenge
+    /// certificate with that ALPN negotiated, and the connection ends
+    /// there; a mail client offering another ALPN still gets the normal
+    /// certificate (not `no_application_protocol`).
+    #[test]
+    fn rfc8737_acme_tls_alpn_gets_challenge_config_others_the_normal_one() {
+        use smol::Async;
+        use std::net::TcpListener;
+        let (normal, normal_der) = single("mail.lan", b"");
+        let (challenge, challenge_der) = single("mail.lan", ACME_TLS_ALPN);
+        let acceptor = Acceptor::new(normal, Some(challenge));
+        for (alpn, expect_der, is_validation) in [
+            (&b"imap"[..], &normal_der, false),
+            (ACME_TLS_ALPN, &challenge_der, true),
+        ] {
+            let listener = Async::new(TcpListener::bind("127.0.0.1:0").unwrap()).unwrap();
+            let addr = listener.get_ref().local_addr().unwrap();
+            let server = async {
+                let (tcp, _) = listener.accept().await.unwrap();
+                acceptor.accept(tcp).await.map(drop)
+            };
+            let client = async {
+                let mut config = (*opportunistic().unwrap()).clone();
+                config.alpn_protocols = vec![alpn.to_vec()];
+                let tcp = Async::<std::net::TcpStream>::connect(addr).await.unwrap();
+                let tls = futures_rustls::TlsConnector::from(Arc::new(config))
+                    .connect(server_name("mail.lan").unwrap(), tcp)
+                    .await
+                    .unwrap();
+                let (_, conn) = tls.get_ref();
+                let served = conn.peer_certificates().unwrap()[0].to_vec();
+                (served, conn.alpn_protocol().map(<[u8]>::to_vec))
+            };
+            let (accepted, (served, negotiated)) =
+                smol::block_on(smol::future::zip(server, client));
+            assert_eq!(&served, expect_der, "ALPN {alpn:?}");
+            if is_validation {
+                let err = accepted.unwrap_err().to_string();
+                assert!(err.contains("TLS-ALPN-01"), "{err}");
+                assert_eq!(negotiated.as_deref(), Some(ACME_TLS_ALPN));
+            } else {
+                assert!(accepted.is_ok());
+                assert_eq!(negotiated, None);
+            }
+        }
     }
 
     #[test]

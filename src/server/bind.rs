@@ -188,6 +188,8 @@ mod tests {
             imaps: Some("off".into()),
             pop3: Some("off".into()),
             pop3s: Some("off".into()),
+            http: Some("off".into()),
+            https: Some("off".into()),
             ..Default::default()
         };
         let config = Config::resolve(&args, &|_| None).unwrap();

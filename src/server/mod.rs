@@ -48,7 +48,7 @@ pub fn run(config: Config) -> Result<(), String> {
         },
     )
     .map_err(|e| format!("store in {}: {e}", config.data_dir.display()))?;
-    let tls = Tls::load(
+    let mut tls = Tls::load(
         config
             .tls_files
             .as_ref()
@@ -56,6 +56,11 @@ pub fn run(config: Config) -> Result<(), String> {
         &config.data_dir,
         &config.hostname,
     )?;
+    // ACME (RFC 8555) before the context: it turns TLS-ALPN-01 on in `tls`.
+    let acme = match &config.acme {
+        Some(settings) => Some(crate::acme::Acme::new(settings, store.clone(), &mut tls)?),
+        None => None,
+    };
     let listeners = bind(&config)?;
     let accounts = store
         .read()
@@ -91,6 +96,13 @@ pub fn run(config: Config) -> Result<(), String> {
     let ex = Rc::new(LocalExecutor::new());
     crate::delivery::start(&ex, delivery_env(&ctx))?;
     crate::fetch::start(&ex, fetch_env(&ctx));
+    if let Some((acme, http01)) = acme {
+        // HTTP-01 answers (RFC 8555 §8.3) come from the ACME client's state.
+        crate::http::challenge::set_lookup(std::sync::Arc::new(move |token: &str| {
+            http01.key_authorization(token)
+        }));
+        ex.spawn(acme.run()).detach();
+    }
     let result = smol::block_on(ex.run(serve(ex.clone(), ctx.clone(), listeners, limits)));
     store.shutdown();
     log::info!("smolmail stopped");
@@ -129,6 +141,11 @@ async fn serve(
     }));
     while let Some(signal) = signals.next().await {
         match signal {
+            Ok(Signal::Hup) if ctx.tls.from_acme() => {
+                log::info!(
+                    "tls: SIGHUP: the certificate comes from ACME and renews itself; nothing to reload"
+                )
+            }
             Ok(Signal::Hup) => match ctx.tls.reload() {
                 Ok(()) => log::info!("tls: certificate reloaded (SIGHUP)"),
                 Err(e) => log::error!("tls: reload failed, keeping the old certificate: {e}"),
@@ -241,6 +258,9 @@ async fn connection(
         }
         Service::Pop3 | Service::Pop3s => crate::pop3::session(conn, ctx.clone()).await,
         Service::Imap | Service::Imaps => crate::imap::session(conn, ctx.clone()).await,
+        Service::Http | Service::Https => {
+            crate::http::session(conn, &ctx.shutdown, |r| crate::http::site::route(&ctx, r)).await
+        }
     }
     log::info!("[{id}] {}: disconnect from {peer}", service.name());
 }
@@ -255,7 +275,11 @@ async fn refuse(service: Service, mut tcp: Async<TcpStream>, hostname: String) {
         }
         Service::Imap => "* BYE [UNAVAILABLE] too many connections, try again later\r\n".into(),
         Service::Pop3 => "-ERR [SYS/TEMP] too many connections, try again later\r\n".into(),
-        Service::Submissions | Service::Imaps | Service::Pop3s => return,
+        Service::Http => {
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                .into()
+        }
+        Service::Submissions | Service::Imaps | Service::Pop3s | Service::Https => return,
     };
     let write = tcp.write_all(line.as_bytes());
     let _ = crate::net::timed(Duration::from_secs(5), crate::net::timed_out, write).await;

@@ -116,6 +116,11 @@ pub const NEXT_QUEUE: &str = "next_queue_id";
 pub const NEXT_FETCH: &str = "next_fetch_id";
 pub const LAST_UIDVALIDITY: &str = "last_uidvalidity";
 
+/// `meta` key of an ACME entry (`store::acme_ops`): `acme:` ‖ name.
+pub fn acme(name: &str) -> String {
+    format!("acme:{name}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

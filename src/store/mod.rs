@@ -17,6 +17,7 @@
 //! mailbox writes), `quota.rs` (account usage against its quota),
 //! `queue_ops.rs` and `fetch_ops.rs` (their writes).
 
+mod acme_ops;
 mod fetch;
 mod fetch_ops;
 mod health;

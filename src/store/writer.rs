@@ -127,6 +127,11 @@ pub enum WriteOp {
     /// Several messages stored all or none, in one commit: IMAP
     /// MULTIAPPEND (RFC 3502 §6.3.11).
     DeliverAll(Vec<Summarized>),
+    /// The ACME account key or certificate (`acme_ops`).
+    SetAcme {
+        name: String,
+        value: Vec<u8>,
+    },
 }
 
 /// One message for one or more mailboxes: stored once, referenced by each.
