@@ -14,6 +14,7 @@ pub mod dsn;
 pub mod fetch;
 pub mod imap;
 pub mod logsink;
+pub mod metrics;
 pub mod migrate;
 pub mod mime;
 pub mod net;

@@ -62,6 +62,7 @@ impl Write for Sink {
         if state.pending.len() + buf.len() > CAPACITY {
             // env_logger writes one whole record per call: count lines.
             state.dropped += 1;
+            crate::metrics::LOG_DROPPED.inc();
             self.shared.ready.notify_one();
         } else {
             let was_empty = state.pending.is_empty();

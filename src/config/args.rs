@@ -124,4 +124,10 @@ pub struct ServeArgs {
     /// which IP versions outbound SMTP uses: both (IPv6 first, falling back to IPv4), 4 (for an IPv6 without reverse DNS, which providers reject) or 6 [env SMOLMAIL_OUTBOUND_IP; default both]
     #[argh(option)]
     pub outbound_ip: Option<String>,
+    /// where Prometheus scrapes GET /metrics, HOST:PORT or "off" [env SMOLMAIL_METRICS; default 127.0.0.1:9154, loopback only]
+    #[argh(option)]
+    pub metrics: Option<String>,
+    /// answer /metrics only to clients in --trusted-network, others get 403 [env SMOLMAIL_METRICS_TRUSTED_ONLY=yes|no; default no]
+    #[argh(switch)]
+    pub metrics_trusted_only: bool,
 }

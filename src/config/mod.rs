@@ -17,6 +17,7 @@ use std::time::Duration;
 mod args;
 mod delivery;
 mod listen;
+mod metrics;
 #[cfg(test)]
 mod tests;
 
@@ -27,6 +28,7 @@ pub use delivery::{
     parse_host_port,
 };
 pub use listen::{Listen, Service, parse_listen};
+pub use metrics::MetricsConfig;
 
 /// One validated server configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,6 +56,8 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     /// How long a verified login is cached (`auth::cache`); zero: off.
     pub auth_cache_ttl: Duration,
+    /// `--metrics`: where Prometheus scrapes `/metrics`.
+    pub metrics: MetricsConfig,
 }
 
 /// An IP network in CIDR notation, e.g. `192.168.1.0/24`.
@@ -256,6 +260,7 @@ impl Config {
                 .ok_or_else(|| raw.error("must be a time from 0 (off) to 1d, like 1h or 600"))?,
             None => Duration::from_secs(3600),
         };
+        let metrics = metrics::resolve_metrics(args, env, &listen)?;
         Ok(Config {
             data_dir,
             hostname,
@@ -273,6 +278,7 @@ impl Config {
             received_auth,
             delivery,
             auth_cache_ttl,
+            metrics,
         })
     }
 

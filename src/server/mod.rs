@@ -41,6 +41,7 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Runs the server until SIGTERM/SIGINT.
 pub fn run(config: Config) -> Result<(), String> {
     crate::auth::return_large_allocations();
+    crate::metrics::started();
     let store = Store::open(
         &config.data_dir,
         &store::Options {
@@ -182,6 +183,7 @@ async fn accept_loop(
             Ok(slot) => slot,
             Err(why) => {
                 refusals.refused(service, peer, why);
+                crate::metrics::CONNECTIONS_REFUSED.get(service).inc();
                 ex.spawn(refuse(service, tcp, ctx.config.hostname.clone()))
                     .detach();
                 continue;
@@ -191,6 +193,7 @@ async fn accept_loop(
         let ctx = ctx.clone();
         ex.spawn(async move {
             let _slot = slot;
+            let _open = crate::metrics::Open::new(service);
             connection(ctx, service, tcp, peer, id).await;
         })
         .detach();
