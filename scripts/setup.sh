@@ -49,6 +49,8 @@ PACKAGES=(
   # Postfix's smtp-sink (in the postfix package above) as a receiving peer
   # scripts/bench-import.sh: GNU time for the import's peak RSS
   time
+  # tests/metrics.rs: Prometheus's promtool checks the /metrics text
+  prometheus
 )
 
 missing=()

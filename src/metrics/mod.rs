@@ -387,7 +387,7 @@ mod tests {
         let snap = h.snapshot();
         // <=1: 0,1; <=10: 2,10; <=100: 11,100; over: 101,5000.
         assert_eq!(snap.counts, vec![2, 2, 2, 2]);
-        assert_eq!(snap.sum, (0 + 1 + 2 + 10 + 11 + 100 + 101 + 5000) as f64);
+        assert_eq!(snap.sum, 5225.0);
         assert_eq!(snap.bounds, vec![1.0, 10.0, 100.0]);
     }
 
