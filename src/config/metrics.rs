@@ -72,3 +72,70 @@ pub(super) fn resolve_metrics(
     };
     Ok(MetricsConfig { addr, trusted_only })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Config;
+    use super::*;
+
+    fn resolve(args: ServeArgs, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::resolve(&args, &|k| {
+            env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn loopback_9154_by_default_moved_by_the_port_offset() {
+        let c = resolve(ServeArgs::default(), &[("HOME", "/home/u")]).unwrap();
+        assert_eq!(c.metrics.addr, Some("127.0.0.1:9154".parse().unwrap()));
+        assert!(!c.metrics.trusted_only);
+        let c = resolve(
+            ServeArgs::default(),
+            &[("HOME", "/h"), ("SMOLMAIL_PORT_OFFSET", "10000")],
+        )
+        .unwrap();
+        assert_eq!(c.metrics.addr, Some("127.0.0.1:19154".parse().unwrap()));
+    }
+
+    #[test]
+    fn off_address_trusted_only_and_clashes() {
+        let args = ServeArgs {
+            metrics: Some("off".into()),
+            ..Default::default()
+        };
+        assert_eq!(resolve(args, &[("HOME", "/h")]).unwrap().metrics.addr, None);
+        let c = resolve(
+            ServeArgs::default(),
+            &[
+                ("HOME", "/h"),
+                ("SMOLMAIL_METRICS", "[::]:9100"),
+                ("SMOLMAIL_METRICS_TRUSTED_ONLY", "yes"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.metrics.addr, Some("[::]:9100".parse().unwrap()));
+        assert!(c.metrics.trusted_only);
+        let err = resolve(
+            ServeArgs::default(),
+            &[("HOME", "/h"), ("SMOLMAIL_METRICS_TRUSTED_ONLY", "maybe")],
+        )
+        .unwrap_err();
+        assert!(err.0.contains("SMOLMAIL_METRICS_TRUSTED_ONLY"), "{}", err.0);
+        let clash = ServeArgs {
+            metrics: Some("[::]:25".into()),
+            ..Default::default()
+        };
+        let err = resolve(clash, &[("HOME", "/h")]).unwrap_err();
+        assert!(err.0.contains("--metrics and --smtp"), "{}", err.0);
+        let bad = ServeArgs {
+            metrics: Some("nowhere".into()),
+            ..Default::default()
+        };
+        let err = resolve(bad, &[("HOME", "/h")]).unwrap_err();
+        assert!(err.0.starts_with("--metrics="), "{}", err.0);
+    }
+}
