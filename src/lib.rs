@@ -12,6 +12,7 @@ pub mod context;
 pub mod delivery;
 pub mod dsn;
 pub mod fetch;
+pub mod http;
 pub mod imap;
 pub mod logsink;
 pub mod metrics;

@@ -95,6 +95,8 @@ fn listen_args(ports: &[(&str, u16)]) -> Vec<String> {
         "imaps",
         "pop3",
         "pop3s",
+        "http",
+        "https",
     ] {
         args.push(format!("--{service}"));
         match ports.iter().find(|(s, _)| *s == service) {

@@ -1127,6 +1127,8 @@ fn measure_dovecot_first_sync() {
         "imaps",
         "pop3",
         "pop3s",
+        "http",
+        "https",
     ] {
         cmd.args([&format!("--{service}"), "off"]);
     }

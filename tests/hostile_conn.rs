@@ -143,7 +143,15 @@ fn unread_stderr_does_not_stop_the_server() {
         .args(["--imap", &format!("127.0.0.1:{imap}")])
         .args(["--log-level", "debug"])
         .args(["--max-connections-per-ip", "1000"]);
-    for service in ["submission", "submissions", "imaps", "pop3", "pop3s"] {
+    for service in [
+        "submission",
+        "submissions",
+        "imaps",
+        "pop3",
+        "pop3s",
+        "http",
+        "https",
+    ] {
         cmd.args([&format!("--{service}"), "off"]);
     }
     let mut child = cmd

@@ -130,4 +130,19 @@ pub struct ServeArgs {
     /// answer /metrics only to clients in --trusted-network, others get 403 [env SMOLMAIL_METRICS_TRUSTED_ONLY=yes|no; default no]
     #[argh(switch)]
     pub metrics_trusted_only: bool,
+    /// HTTP listen address (autoconfig for mail clients, ACME HTTP-01 challenges) or "off" [env SMOLMAIL_HTTP; default [::]:80, IPv6 and IPv4]
+    #[argh(option)]
+    pub http: Option<String>,
+    /// HTTPS listen address (autoconfig, MTA-STS policy), with the IMAPS certificate, or "off" [env SMOLMAIL_HTTPS; default [::]:443, IPv6 and IPv4]
+    #[argh(option)]
+    pub https: Option<String>,
+    /// serve an MTA-STS policy (RFC 8461) at https://mta-sts.DOMAIN/.well-known/mta-sts.txt for every local domain: enforce, testing, none (withdraws a policy) or off [env SMOLMAIL_MTA_STS_MODE; default off]
+    #[argh(option)]
+    pub mta_sts_mode: Option<String>,
+    /// MX host name or *.pattern the MTA-STS policy allows, repeatable [env SMOLMAIL_MTA_STS_MX, comma-separated; default: --hostname]
+    #[argh(option)]
+    pub mta_sts_mx: Vec<String>,
+    /// seconds senders may cache the MTA-STS policy [env SMOLMAIL_MTA_STS_MAX_AGE; default 604800, one week]
+    #[argh(option)]
+    pub mta_sts_max_age: Option<String>,
 }

@@ -1,4 +1,4 @@
-//! Where each service listens: the seven services, their default ports
+//! Where each service listens: the nine services, their default ports
 //! and `--port-offset`, the `HOST:PORT`/`off` syntax, and the check that no
 //! two services share an address. Apart from the rest of the settings
 //! because the server's binding code reads only this.
@@ -24,11 +24,13 @@ pub struct Listen {
     pub imaps: Option<SocketAddr>,
     pub pop3: Option<SocketAddr>,
     pub pop3s: Option<SocketAddr>,
+    pub http: Option<SocketAddr>,
+    pub https: Option<SocketAddr>,
 }
 
 impl Listen {
     /// Every service with its address, in a fixed order, for binding and logs.
-    pub fn services(&self) -> [(Service, Option<SocketAddr>); 7] {
+    pub fn services(&self) -> [(Service, Option<SocketAddr>); 9] {
         [
             (Service::Smtp, self.smtp),
             (Service::Submission, self.submission),
@@ -37,11 +39,13 @@ impl Listen {
             (Service::Imaps, self.imaps),
             (Service::Pop3, self.pop3),
             (Service::Pop3s, self.pop3s),
+            (Service::Http, self.http),
+            (Service::Https, self.https),
         ]
     }
 }
 
-/// The seven listening services.
+/// The nine listening services.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Service {
     Smtp,
@@ -51,6 +55,10 @@ pub enum Service {
     Imaps,
     Pop3,
     Pop3s,
+    /// HTTP/1.1 (`crate::http`): autoconfig, ACME HTTP-01 challenges.
+    Http,
+    /// HTTP/1.1 over implicit TLS: autoconfig, MTA-STS policy.
+    Https,
 }
 
 impl Service {
@@ -63,6 +71,8 @@ impl Service {
             Service::Imaps => "imaps",
             Service::Pop3 => "pop3",
             Service::Pop3s => "pop3s",
+            Service::Http => "http",
+            Service::Https => "https",
         }
     }
 
@@ -76,16 +86,21 @@ impl Service {
             Service::Imaps => 993,
             Service::Pop3 => 110,
             Service::Pop3s => 995,
+            Service::Http => 80,
+            Service::Https => 443,
         }
     }
 
     /// Implicit TLS (RFC 8314): the handshake comes before any protocol byte.
     pub fn implicit_tls(self) -> bool {
-        matches!(self, Service::Submissions | Service::Imaps | Service::Pop3s)
+        matches!(
+            self,
+            Service::Submissions | Service::Imaps | Service::Pop3s | Service::Https
+        )
     }
 }
 
-/// `--port-offset` and the seven listen addresses, checked to be distinct.
+/// `--port-offset` and the nine listen addresses, checked to be distinct.
 pub(super) fn resolve_listen(
     args: &ServeArgs,
     env: &dyn Fn(&str) -> Option<String>,
@@ -120,6 +135,8 @@ pub(super) fn resolve_listen(
         imaps: listen_for(Service::Imaps, &args.imaps)?,
         pop3: listen_for(Service::Pop3, &args.pop3)?,
         pop3s: listen_for(Service::Pop3s, &args.pop3s)?,
+        http: listen_for(Service::Http, &args.http)?,
+        https: listen_for(Service::Https, &args.https)?,
     };
     check_distinct(&listen)?;
     Ok(listen)

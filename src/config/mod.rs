@@ -20,6 +20,7 @@ mod listen;
 mod metrics;
 #[cfg(test)]
 mod tests;
+mod web;
 
 pub use args::ServeArgs;
 use delivery::resolve_delivery;
@@ -29,6 +30,7 @@ pub use delivery::{
 };
 pub use listen::{Listen, Service, parse_listen};
 pub use metrics::MetricsConfig;
+pub use web::{MtaSts, MtaStsMode};
 
 /// One validated server configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +60,8 @@ pub struct Config {
     pub auth_cache_ttl: Duration,
     /// `--metrics`: where Prometheus scrapes `/metrics`.
     pub metrics: MetricsConfig,
+    /// The MTA-STS policy the HTTPS listener serves; `None`: none served.
+    pub mta_sts: Option<MtaSts>,
 }
 
 /// An IP network in CIDR notation, e.g. `192.168.1.0/24`.
@@ -261,6 +265,7 @@ impl Config {
             None => Duration::from_secs(3600),
         };
         let metrics = metrics::resolve_metrics(args, env, &listen)?;
+        let mta_sts = web::resolve_mta_sts(args, env, &hostname)?;
         Ok(Config {
             data_dir,
             hostname,
@@ -279,6 +284,7 @@ impl Config {
             delivery,
             auth_cache_ttl,
             metrics,
+            mta_sts,
         })
     }
 

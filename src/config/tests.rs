@@ -594,3 +594,50 @@ fn received_auth() {
     .0;
     assert!(err.contains("SMOLMAIL_RECEIVED_AUTH"), "{err}");
 }
+
+#[test]
+fn mta_sts_policy_settings() {
+    let c = resolve(ServeArgs::default(), &[("HOME", "/h")]).unwrap();
+    assert_eq!(c.mta_sts, None, "off unless asked");
+    let args = ServeArgs {
+        hostname: Some("mx.example.org".into()),
+        mta_sts_mode: Some("enforce".into()),
+        ..Default::default()
+    };
+    let c = resolve(args, &[]).unwrap();
+    assert_eq!(
+        c.mta_sts,
+        Some(MtaSts {
+            mode: MtaStsMode::Enforce,
+            mx: vec!["mx.example.org".into()],
+            max_age: 604_800
+        })
+    );
+    let env = [
+        ("SMOLMAIL_MTA_STS_MODE", "testing"),
+        ("SMOLMAIL_MTA_STS_MX", "a.example, *.b.example"),
+        ("SMOLMAIL_MTA_STS_MAX_AGE", "86400"),
+    ];
+    let c = resolve(ServeArgs::default(), &env)
+        .unwrap()
+        .mta_sts
+        .unwrap();
+    assert_eq!(c.mode, MtaStsMode::Testing);
+    assert_eq!(c.mx, ["a.example", "*.b.example"]);
+    assert_eq!(c.max_age, 86400);
+    for (env, expected) in [
+        (("SMOLMAIL_MTA_STS_MODE", "strict"), "SMOLMAIL_MTA_STS_MODE"),
+        (
+            ("SMOLMAIL_MTA_STS_MAX_AGE", "31557601"),
+            "SMOLMAIL_MTA_STS_MAX_AGE",
+        ),
+        (("SMOLMAIL_MTA_STS_MX", "bad host"), "SMOLMAIL_MTA_STS_MX"),
+    ] {
+        let mut both = vec![env];
+        if env.0 != "SMOLMAIL_MTA_STS_MODE" {
+            both.push(("SMOLMAIL_MTA_STS_MODE", "enforce"));
+        }
+        let err = resolve(ServeArgs::default(), &both).unwrap_err();
+        assert!(err.0.contains(expected), "{err}");
+    }
+}

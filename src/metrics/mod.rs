@@ -17,6 +17,7 @@
 //! [`listener`] serves it.
 
 pub mod collect;
+pub mod listener;
 pub mod render;
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
@@ -178,6 +179,8 @@ impl From<Service> for Svc {
             Service::Imaps => Svc::Imaps,
             Service::Pop3 => Svc::Pop3,
             Service::Pop3s => Svc::Pop3s,
+            Service::Http => Svc::Http,
+            Service::Https => Svc::Https,
         }
     }
 }

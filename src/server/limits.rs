@@ -3,6 +3,9 @@
 //! services, so that one service's flood cannot take every place:
 //! - port 25, which any host on the Internet may reach, holds at most half
 //!   of the places ([`Share::Mx`]);
+//! - HTTP and HTTPS (autoconfig, ACME challenges: open to the Internet like
+//!   port 25, but nothing a mail client needs to read mail) at most a
+//!   quarter ([`Share::Web`]), so a flood of web requests leaves mail alone;
 //! - the services of the house's own users (submission, IMAP, POP3) hold at
 //!   most seven eighths ([`Share::Users`]), so mail from outside still gets
 //!   in while every phone of the house is connected.
@@ -29,12 +32,15 @@ pub enum Share {
     Mx,
     /// Submission, IMAP, POP3: the house's own users.
     Users,
+    /// HTTP and HTTPS.
+    Web,
 }
 
 impl Share {
     pub fn of(service: Service) -> Share {
         match service {
             Service::Smtp => Share::Mx,
+            Service::Http | Service::Https => Share::Web,
             _ => Share::Users,
         }
     }
@@ -48,8 +54,8 @@ pub struct Limits {
     max_total: u32,
     max_per_ip: u32,
     /// Most places each [`Share`] may hold.
-    share_max: [u32; 2],
-    share_open: [Cell<u32>; 2],
+    share_max: [u32; 3],
+    share_open: [Cell<u32>; 3],
     total: Cell<u32>,
     /// Open connections per [`ClientAddr::group`].
     per_ip: RefCell<HashMap<IpAddr, u32>>,
@@ -78,8 +84,8 @@ impl Limits {
         Rc::new(Limits {
             max_total,
             max_per_ip,
-            share_max: [mx, users],
-            share_open: [Cell::new(0), Cell::new(0)],
+            share_max: [mx, users, (max_total / 4).max(1)],
+            share_open: [Cell::new(0), Cell::new(0), Cell::new(0)],
             total: Cell::new(0),
             per_ip: RefCell::new(HashMap::new()),
         })
@@ -197,6 +203,21 @@ mod tests {
         assert_eq!(users(&limits, user).err(), Some(Refusal::Total));
         drop(held);
         assert!(limits.acquire(flood, Share::Mx).is_ok());
+    }
+
+    #[test]
+    fn web_takes_at_most_a_quarter() {
+        let limits = Limits::new(8, 100);
+        let flood = client("203.0.113.9");
+        let _w: Vec<Slot> = (0..2)
+            .map(|_| limits.acquire(flood, Share::Web).unwrap())
+            .collect();
+        assert_eq!(
+            limits.acquire(flood, Share::Web).err(),
+            Some(Refusal::Service)
+        );
+        assert!(limits.acquire(flood, Share::Mx).is_ok());
+        assert!(users(&limits, client("192.168.1.20")).is_ok());
     }
 
     #[test]

@@ -25,7 +25,7 @@ use smol::io::AsyncWriteExt;
 use smol::stream::StreamExt;
 use smol::{Async, LocalExecutor, Timer};
 
-pub use bind::bind;
+pub use bind::{bind, bind_metrics};
 pub use limits::{Limits, Refusal, Share, Slot};
 use refusals::Refusals;
 
@@ -58,6 +58,7 @@ pub fn run(config: Config) -> Result<(), String> {
         &config.hostname,
     )?;
     let listeners = bind(&config)?;
+    let metrics = bind_metrics(&config)?;
     let accounts = store
         .read()
         .and_then(|r| r.accounts())
@@ -69,6 +70,9 @@ pub fn run(config: Config) -> Result<(), String> {
         config.data_dir.display(),
         accounts.len()
     );
+    if let Some(at) = metrics.as_ref().and_then(|l| l.get_ref().local_addr().ok()) {
+        log::info!("metrics: listening on {at} (GET /metrics)");
+    }
     for (service, listener) in &listeners {
         let at = listener
             .get_ref()
@@ -92,6 +96,14 @@ pub fn run(config: Config) -> Result<(), String> {
     let ex = Rc::new(LocalExecutor::new());
     crate::delivery::start(&ex, delivery_env(&ctx))?;
     crate::fetch::start(&ex, fetch_env(&ctx));
+    if let Some(listener) = metrics {
+        ex.spawn(crate::metrics::listener::serve(
+            ex.clone(),
+            ctx.clone(),
+            listener,
+        ))
+        .detach();
+    }
     let result = smol::block_on(ex.run(serve(ex.clone(), ctx.clone(), listeners, limits)));
     store.shutdown();
     log::info!("smolmail stopped");
@@ -244,6 +256,9 @@ async fn connection(
         }
         Service::Pop3 | Service::Pop3s => crate::pop3::session(conn, ctx.clone()).await,
         Service::Imap | Service::Imaps => crate::imap::session(conn, ctx.clone()).await,
+        Service::Http | Service::Https => {
+            crate::http::session(conn, &ctx.shutdown, |r| crate::http::site::route(&ctx, r)).await
+        }
     }
     log::info!("[{id}] {}: disconnect from {peer}", service.name());
 }
@@ -258,7 +273,11 @@ async fn refuse(service: Service, mut tcp: Async<TcpStream>, hostname: String) {
         }
         Service::Imap => "* BYE [UNAVAILABLE] too many connections, try again later\r\n".into(),
         Service::Pop3 => "-ERR [SYS/TEMP] too many connections, try again later\r\n".into(),
-        Service::Submissions | Service::Imaps | Service::Pop3s => return,
+        Service::Http => {
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                .into()
+        }
+        Service::Submissions | Service::Imaps | Service::Pop3s | Service::Https => return,
     };
     let write = tcp.write_all(line.as_bytes());
     let _ = crate::net::timed(Duration::from_secs(5), crate::net::timed_out, write).await;

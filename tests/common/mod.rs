@@ -212,7 +212,7 @@ pub struct Server {
     pub ports: Vec<(&'static str, u16)>,
 }
 
-pub const SERVICES: [&str; 8] = [
+pub const SERVICES: [&str; 10] = [
     "smtp",
     "submission",
     "submissions",
@@ -221,6 +221,8 @@ pub const SERVICES: [&str; 8] = [
     "pop3",
     "pop3s",
     "metrics",
+    "http",
+    "https",
 ];
 
 impl Server {
@@ -560,4 +562,36 @@ pub fn run_ok(cmd: &mut Command) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs curl with `args`; gives (status code, head, body) of the last answer.
+pub fn curl(args: &[&str]) -> (u16, String, Vec<u8>) {
+    let curl = require_tool("curl", "curl");
+    let out = Command::new(curl)
+        .args(["-sS", "-i", "--max-time", "60"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "curl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let raw = out.stdout;
+    // The last answer's head: skip interim 100 Continue heads.
+    let mut start = 0;
+    loop {
+        let end = raw[start..]
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map(|i| start + i + 4)
+            .expect("an HTTP head");
+        let head = String::from_utf8_lossy(&raw[start..end]).into_owned();
+        if head.starts_with("HTTP/1.1 100") {
+            start = end;
+            continue;
+        }
+        let status = head[9..12].parse().unwrap();
+        return (status, head, raw[end..].to_vec());
+    }
 }
