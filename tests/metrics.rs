@@ -8,26 +8,20 @@ mod common;
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
 
-use common::{Server, TempDir, add_user, require_tool};
+use common::{Server, TempDir, add_user, b64, require_tool};
 
 /// The body and the response head of `GET url` with curl.
 fn curl(url: &str) -> (String, String) {
     require_tool("curl", "curl");
-    let head = std::env::temp_dir().join(format!(
-        "smolmail-metrics-head-{}-{}",
-        std::process::id(),
-        url.len()
-    ));
+    // -D - puts the head before the body on stdout.
     let out = Command::new("curl")
-        .args(["-sS", "--max-time", "20", "-D"])
-        .arg(&head)
-        .arg(url)
+        .args(["-sS", "--max-time", "20", "-D", "-", url])
         .output()
         .unwrap();
     assert!(out.status.success(), "curl {url}: {out:?}");
-    let head_text = std::fs::read_to_string(&head).unwrap();
-    let _ = std::fs::remove_file(&head);
-    (String::from_utf8(out.stdout).unwrap(), head_text)
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP head");
+    (body.to_string(), head.to_string())
 }
 
 fn scrape(server: &Server) -> (String, String) {
@@ -122,6 +116,19 @@ fn scrape_passes_promtool_and_counters_follow_mail_and_logins() {
     bad.line();
     bad.send(b"b1 LOGIN alice@home.arpa wrong\r\n");
     assert!(bad.line().starts_with("b1 NO"));
+    // The same good password over POP3 and SMTP AUTH: counted per
+    // service, answered from the login cache (no second hash).
+    let mut pop = server.connect("pop3");
+    assert!(pop.line().starts_with("+OK"));
+    pop.send(b"USER alice@home.arpa\r\n");
+    assert!(pop.line().starts_with("+OK"));
+    pop.send(b"PASS alice-pw\r\n");
+    assert!(pop.line().starts_with("+OK"));
+    let mut sub = server.connect("submission");
+    sub.expect("220");
+    sub.cmd("EHLO client.example", "250");
+    let plain = b64(b"\0alice@home.arpa\0alice-pw");
+    sub.cmd(&format!("AUTH PLAIN {plain}"), "235");
 
     let (after_text, _) = scrape(&server);
     promtool_check(&after_text);
@@ -153,7 +160,16 @@ fn scrape_passes_promtool_and_counters_follow_mail_and_logins() {
         delta("smolmail_logins_total{service=\"imap\",result=\"failed\"}"),
         1.0
     );
-    // Both logins hashed (the cache had nothing yet).
+    assert_eq!(
+        delta("smolmail_logins_total{service=\"pop3\",result=\"ok\"}"),
+        1.0
+    );
+    assert_eq!(
+        delta("smolmail_logins_total{service=\"submission\",result=\"ok\"}"),
+        1.0
+    );
+    // The two IMAP logins hashed (the cache had nothing yet); POP3 and
+    // SMTP AUTH were cache hits.
     assert_eq!(delta("smolmail_auth_verify_seconds_count"), 2.0);
     assert_eq!(
         value(&after, "smolmail_auth_verify_seconds_bucket{le=\"+Inf\"}"),

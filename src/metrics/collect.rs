@@ -24,9 +24,14 @@ pub fn collect(store: &Store) -> Vec<Family> {
 }
 
 /// A counter family with one series per service.
-fn per_service(name: &'static str, help: &'static str, counters: &PerService<Counter>) -> Family {
+fn per_service(
+    name: &'static str,
+    help: &'static str,
+    counters: &PerService<Counter>,
+    services: &[Svc],
+) -> Family {
     let mut family = Family::new(name, Kind::Counter, help);
-    for &s in Svc::ALL {
+    for &s in services {
         family = family.with(&[("service", s.label())], counters.get(s).get() as f64);
     }
     family
@@ -49,11 +54,13 @@ fn connections(out: &mut Vec<Family>) {
         "smolmail_connections_accepted_total",
         "Connections accepted (within the connection limits), per service.",
         &CONNECTIONS_ACCEPTED,
+        Svc::ALL,
     ));
     out.push(per_service(
         "smolmail_connections_refused_total",
         "Connections turned away by the connection limits, per service.",
         &CONNECTIONS_REFUSED,
+        Svc::ALL,
     ));
     let mut logins = Family::new(
         "smolmail_logins_total",
@@ -61,7 +68,7 @@ fn connections(out: &mut Vec<Family>) {
         "Login attempts per service and result (ok, failed, blocked by the failure limiter, busy verifier, store unavailable).",
     );
     for &r in LoginOutcome::ALL {
-        for &s in Svc::ALL {
+        for &s in Svc::LOGIN {
             let n = LOGINS[r as usize].get(s).get() as f64;
             logins = logins.with(&[("service", s.label()), ("result", r.label())], n);
         }
@@ -80,6 +87,7 @@ fn mail(out: &mut Vec<Family>) {
         "smolmail_messages_received_total",
         "Messages accepted by SMTP (answered 250 after the commit), per service.",
         &MESSAGES_RECEIVED,
+        Svc::SMTP,
     ));
     out.push(
         Family::new(
@@ -92,7 +100,7 @@ fn mail(out: &mut Vec<Family>) {
     let mut outbound = Family::new(
         "smolmail_outbound_recipients_total",
         Kind::Counter,
-        "Outbound recipient verdicts per delivery attempt: delivered, deferred (retried later) or bounced.",
+        "Outbound recipient verdicts per delivery attempt: delivered, deferred (retried later) or bounced (refused for good, or out of queue lifetime).",
     );
     for &o in Outcome::ALL {
         outbound = outbound.with(&[("result", o.label())], OUTBOUND[o as usize].get() as f64);

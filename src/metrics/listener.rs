@@ -39,7 +39,7 @@ pub async fn serve(ex: Rc<LocalExecutor<'static>>, ctx: Rc<Context>, listener: A
                 continue;
             }
         };
-        if Rc::strong_count(&open) - 1 >= MAX_CONNECTIONS {
+        if Rc::strong_count(&open) > MAX_CONNECTIONS {
             CONNECTIONS_REFUSED.get(Svc::Metrics).inc();
             continue; // dropping the socket closes it
         }

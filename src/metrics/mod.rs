@@ -169,6 +169,21 @@ label_enum! {
     }
 }
 
+impl Svc {
+    /// The services where users log in (not the web ones).
+    pub const LOGIN: &'static [Svc] = &[
+        Svc::Smtp,
+        Svc::Submission,
+        Svc::Submissions,
+        Svc::Imap,
+        Svc::Imaps,
+        Svc::Pop3,
+        Svc::Pop3s,
+    ];
+    /// The services that receive messages.
+    pub const SMTP: &'static [Svc] = &[Svc::Smtp, Svc::Submission, Svc::Submissions];
+}
+
 impl From<Service> for Svc {
     fn from(service: Service) -> Svc {
         match service {
