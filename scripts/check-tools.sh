@@ -69,6 +69,10 @@ need "Postfix's smtp-sink and smtp-source" postfix sh -c 'test -x /usr/sbin/smtp
 # IMAP and POP3 clients and peers.
 need "curl with imap(s) and pop3(s)" curl \
   sh -c 'curl -V | grep "^Protocols:" | grep -qw imaps && curl -V | grep "^Protocols:" | grep -qw pop3s'
+# HTTP (tests/http.rs, tests/autoconfig.rs): curl with TLS, python's XML and plist readers.
+need "curl with http and https" curl \
+  sh -c 'curl -V | grep "^Protocols:" | grep -qw https'
+need "python3 with xml.etree and plistlib" python3 python3 -c 'import xml.etree.ElementTree, plistlib'
 need "fetchmail with SSL" fetchmail has "+SSL" fetchmail --version
 need "getmail6" getmail6 getmail --version
 need "mbsync" isync mbsync --version

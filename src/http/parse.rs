@@ -243,9 +243,8 @@ fn split_target(head: &mut Head<'_>) -> Result<(), Error> {
             Some(i) => (Some(&rest[..i]), &rest[i..]),
             None => (Some(rest), "/"),
         }
-    } else if target.starts_with('/') {
-        (None, target)
-    } else if target == "*" && head.method == "OPTIONS" {
+    } else if target.starts_with('/') || (target == "*" && head.method == "OPTIONS") {
+        // origin-form, or asterisk-form (§3.2.4)
         (None, target)
     } else {
         return Err(Error::Bad("request target is neither a path nor a URL"));

@@ -183,12 +183,7 @@ async fn read_request(input: &mut Input, stream: &mut Stream) -> Result<(usize, 
             .map_err(Stop::Io)?;
     }
     while input.buffered().len() < need {
-        more(
-            input,
-            stream,
-            need.max(MAX_HEAD + 1).min(MAX_HEAD + MAX_BODY),
-        )
-        .await?;
+        more(input, stream, need.clamp(MAX_HEAD + 1, MAX_HEAD + MAX_BODY)).await?;
     }
     Ok((need, head_len))
 }
