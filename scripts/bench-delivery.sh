@@ -40,7 +40,7 @@ export SMOLMAIL_DATA=$work/data SMOLMAIL_HOSTNAME=bench.home.arpa
 echo bench-pw | "$bin" user add alice@home.arpa --password-stdin >/dev/null
 
 serve() { # log file
-  "$bin" serve --smtp off --submissions off --imap off --imaps off --pop3 off --pop3s off --http off --https off \
+  "$bin" serve --smtp off --submissions off --imap off --imaps off --pop3 off --pop3s off --http off --https off --metrics off \
     --submission "127.0.0.1:$sub_port" --route "bench.test=127.0.0.1:$sink_port" \
     --retry-base 4h --dns-server 127.0.0.1:9 2>"$1" &
   server=$!

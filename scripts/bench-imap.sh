@@ -86,7 +86,7 @@ serve() {
   smtp_port=$(free_port)
   SMOLMAIL_DATA=$data "$@" serve --hostname mail.home.arpa --log-level warn \
     --smtp "127.0.0.1:$smtp_port" --submission off --submissions off \
-    --imap "127.0.0.1:$imap_port" --imaps "127.0.0.1:$imaps_port" --pop3 off --pop3s off --http off --https off \
+    --imap "127.0.0.1:$imap_port" --imaps "127.0.0.1:$imaps_port" --pop3 off --pop3s off --http off --https off --metrics off \
     --max-connections $(((HOLD + 100) * 8 / 7 + 1)) --max-connections-per-ip $((HOLD + 100)) \
     "${serve_args[@]}" 2>>"$log" &
   server=$!

@@ -82,7 +82,7 @@ serve_smolmail() {
   shift 2
   port=$(free_port)
   SMOLMAIL_DATA=$data "$bin" serve --hostname mail.home.arpa --log-level warn \
-    --smtp off --submission off --submissions off --imaps off --pop3 off --pop3s off --http off --https off \
+    --smtp off --submission off --submissions off --imaps off --pop3 off --pop3s off --http off --https off --metrics off \
     --imap "127.0.0.1:$port" "$@" 2>>"$log" &
   server=$!
   pids+=("$server")

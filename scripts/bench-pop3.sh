@@ -256,7 +256,7 @@ serve() {
   # otherwise glibc keeps it in a thread arena and RSS says little.
   MALLOC_MMAP_THRESHOLD_=131072 "$bin" serve --hostname mail.home.arpa --log-level warn \
     --smtp "127.0.0.1:$smtp_port" --submission off --submissions off \
-    --imap off --imaps off --pop3 off --pop3s "127.0.0.1:$pop3s_port" --http off --https off \
+    --imap off --imaps off --pop3 off --pop3s "127.0.0.1:$pop3s_port" --http off --https off --metrics off \
     2>>"$tmp/smolmail.log" &
   server=$!
   pids+=("$server")

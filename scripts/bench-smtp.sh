@@ -275,7 +275,7 @@ start_smolmail() {
   echo pw | "$SMOLMAIL" user add "$USER_ADDR" --password-stdin --data "$SMOLMAIL_DATA" >/dev/null
   "$SMOLMAIL" serve --data "$SMOLMAIL_DATA" --hostname bench.test \
     --smtp "127.0.0.1:$SMOLMAIL_PORT" --submission off --submissions off \
-    --imap off --imaps off --pop3 off --pop3s off --http off --https off \
+    --imap off --imaps off --pop3 off --pop3s off --http off --https off --metrics off \
     >"$T/logs/smolmail.log" 2>&1 &
   SMOLMAIL_PID=$!
   wait_port "$SMOLMAIL_PORT" 30 smolmail "$SMOLMAIL_PID"

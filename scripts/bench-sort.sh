@@ -57,7 +57,7 @@ smolmail() {
   port=$(free_port)
   SMOLMAIL_DATA=$data "$@" serve --hostname mail.home.arpa --log-level warn \
     --smtp off --submission off --submissions off --imap "127.0.0.1:$port" --imaps off \
-    --pop3 off --pop3s off --http off --https off 2>>"$tmp/$label.log" &
+    --pop3 off --pop3s off --http off --https off --metrics off 2>>"$tmp/$label.log" &
   local server=$!
   pids+=("$server")
   wait_port "$port" smolmail "$tmp/$label.log"

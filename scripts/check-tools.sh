@@ -32,6 +32,8 @@ has() {
 
 # Build and cross build.
 need "a C compiler (LMDB, ring)" build-essential cc --version
+need "promtool check metrics (tests/metrics.rs)" prometheus \
+  sh -c 'printf "# HELP t_total t\n# TYPE t_total counter\nt_total 1\n" | promtool check metrics'
 need "the aarch64 cross compiler" gcc-aarch64-linux-gnu aarch64-linux-gnu-gcc --version
 need "musl headers for arm64" musl-dev:arm64 test -e /usr/lib/aarch64-linux-musl/crt1.o
 need "the aarch64 Rust target" "rustup target add aarch64-unknown-linux-musl" \

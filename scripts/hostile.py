@@ -137,7 +137,7 @@ class Server:
         cmd = [self.binary, "serve", "--hostname", "mail.home.arpa", "--log-level", "info",
                "--smtp", f"127.0.0.1:{self.smtp}", "--submission", "off", "--submissions", "off",
                "--imap", f"127.0.0.1:{self.imap}", "--imaps", "off",
-               "--pop3", f"127.0.0.1:{self.pop3}", "--pop3s", "off", "--http", "off", "--https", "off", *self.args]
+               "--pop3", f"127.0.0.1:{self.pop3}", "--pop3s", "off", "--http", "off", "--https", "off", "--metrics", "off", *self.args]
         self.proc = subprocess.Popen(cmd, env=self.env, stdout=subprocess.DEVNULL, stderr=err)
         deadline = time.time() + 30
         while time.time() < deadline:

@@ -51,6 +51,8 @@ PACKAGES=(
   time
   # ACME: Let's Encrypt's test CA and its DNS/challenge server (tests/acme.rs)
   pebble
+  # tests/metrics.rs: Prometheus's promtool checks the /metrics text
+  prometheus
 )
 
 missing=()

@@ -16,6 +16,7 @@ pub mod fetch;
 pub mod http;
 pub mod imap;
 pub mod logsink;
+pub mod metrics;
 pub mod migrate;
 pub mod mime;
 pub mod net;

@@ -62,6 +62,7 @@ impl Write for Sink {
         if state.pending.len() + buf.len() > CAPACITY {
             // env_logger writes one whole record per call: count lines.
             state.dropped += 1;
+            crate::metrics::LOG_DROPPED.inc();
             self.shared.ready.notify_one();
         } else {
             let was_empty = state.pending.is_empty();
@@ -324,6 +325,7 @@ mod tests {
             drained: Condvar::new(),
         });
         let mut sink = Sink::new(shared.clone());
+        let counted = crate::metrics::LOG_DROPPED.get();
         let line = [b'x'; 1000];
         // Nobody drains: the buffer fills and then drops, never blocks.
         for _ in 0..1000 {
@@ -332,6 +334,8 @@ mod tests {
         let state = lock(&shared.state);
         assert!(state.pending.len() <= CAPACITY);
         assert_eq!(state.dropped, 1000 - (CAPACITY / 1000) as u64);
+        // smolmail_log_lines_dropped_total (other tests may drop too).
+        assert!(crate::metrics::LOG_DROPPED.get() - counted >= state.dropped);
     }
 
     #[test]

@@ -97,6 +97,7 @@ fn listen_args(ports: &[(&str, u16)]) -> Vec<String> {
         "pop3s",
         "http",
         "https",
+        "metrics",
     ] {
         args.push(format!("--{service}"));
         match ports.iter().find(|(s, _)| *s == service) {

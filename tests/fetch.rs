@@ -1129,6 +1129,7 @@ fn measure_dovecot_first_sync() {
         "pop3s",
         "http",
         "https",
+        "metrics",
     ] {
         cmd.args([&format!("--{service}"), "off"]);
     }

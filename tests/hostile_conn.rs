@@ -151,6 +151,7 @@ fn unread_stderr_does_not_stop_the_server() {
         "pop3s",
         "http",
         "https",
+        "metrics",
     ] {
         cmd.args([&format!("--{service}"), "off"]);
     }

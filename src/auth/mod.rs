@@ -143,7 +143,8 @@ impl Verifier {
             if answer.is_closed() {
                 return; // The client left before its turn came.
             }
-            let verified = password::verify(&stored, &password.0);
+            let verified =
+                crate::metrics::AUTH_VERIFY_SECONDS.time(|| password::verify(&stored, &password.0));
             let _ = answer.try_send(verified);
             drop(answer);
             match upgrade {

@@ -139,6 +139,12 @@ pub struct ServeArgs {
     /// ACME challenge: tls-alpn-01 (port 443) or http-01 (port 80) [env SMOLMAIL_ACME_CHALLENGE; default tls-alpn-01]
     #[argh(option)]
     pub acme_challenge: Option<String>,
+    /// where Prometheus scrapes GET /metrics, HOST:PORT or "off" [env SMOLMAIL_METRICS; default 127.0.0.1:9154, loopback only]
+    #[argh(option)]
+    pub metrics: Option<String>,
+    /// answer /metrics only to clients in --trusted-network, others get 403 [env SMOLMAIL_METRICS_TRUSTED_ONLY=yes|no; default no]
+    #[argh(switch)]
+    pub metrics_trusted_only: bool,
     /// HTTP listen address (autoconfig for mail clients, ACME HTTP-01 challenges) or "off" [env SMOLMAIL_HTTP; default [::]:80, IPv6 and IPv4]
     #[argh(option)]
     pub http: Option<String>,

@@ -18,6 +18,7 @@ mod acme;
 mod args;
 mod delivery;
 mod listen;
+mod metrics;
 #[cfg(test)]
 mod tests;
 mod web;
@@ -30,6 +31,7 @@ pub use delivery::{
     parse_host_port,
 };
 pub use listen::{Listen, Service, parse_listen};
+pub use metrics::MetricsConfig;
 pub use web::{MtaSts, MtaStsMode};
 
 /// One validated server configuration.
@@ -60,6 +62,8 @@ pub struct Config {
     pub auth_cache_ttl: Duration,
     /// Certificates by ACME (`crate::acme`); `None`: files or self-signed.
     pub acme: Option<AcmeConfig>,
+    /// `--metrics`: where Prometheus scrapes `/metrics`.
+    pub metrics: MetricsConfig,
     /// The MTA-STS policy the HTTPS listener serves; `None`: none served.
     pub mta_sts: Option<MtaSts>,
 }
@@ -265,6 +269,7 @@ impl Config {
             None => Duration::from_secs(3600),
         };
         let acme = acme::resolve_acme(args, env, &hostname, tls_files.is_some(), &listen)?;
+        let metrics = metrics::resolve_metrics(args, env, &listen)?;
         let mta_sts = web::resolve_mta_sts(args, env, &hostname)?;
         Ok(Config {
             data_dir,
@@ -284,6 +289,7 @@ impl Config {
             delivery,
             auth_cache_ttl,
             acme,
+            metrics,
             mta_sts,
         })
     }

@@ -279,6 +279,7 @@ impl Runner {
                     now - out.arrival,
                     out.attempts
                 );
+                crate::metrics::outbound(crate::metrics::Outcome::Bounced);
                 failed.push(i);
             }
         }

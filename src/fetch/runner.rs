@@ -155,6 +155,7 @@ async fn account_loop(fetcher: Rc<Fetcher>, id: u64) {
 /// Stores the result of a run for `fetch list` (a failure to do so is
 /// only logged: the run itself is done).
 async fn record(fetcher: &Fetcher, id: u64, ok: bool, text: String) {
+    crate::metrics::fetch_run(ok);
     let status = FetchStatus {
         at: crate::time::now(),
         ok,
@@ -181,6 +182,7 @@ async fn pull(
         Ok(()) => {
             let took = started.elapsed();
             log::info!("{}", super::run_line(account, &totals, took));
+            crate::metrics::FETCH_MESSAGES.add(totals.messages);
             let summary = super::run_summary(account, &totals, took);
             record(fetcher, account.id, true, summary).await;
             Ok(totals)

@@ -61,6 +61,8 @@ pub(super) struct Session {
     ctx: Rc<Context>,
     id: u64,
     peer: SocketAddr,
+    /// imap or imaps, for the metrics' `service` label.
+    service: crate::config::Service,
     input: Input,
     /// What is queued for the client; [`Session::flush`] sends it.
     out: Vec<u8>,
@@ -93,13 +95,18 @@ pub(super) struct Session {
 
 pub async fn session(conn: Conn, ctx: Rc<Context>) {
     let Conn {
-        id, peer, stream, ..
+        id,
+        peer,
+        stream,
+        service,
+        ..
     } = conn;
     let tls = stream.is_tls();
     let mut session = Session {
         ctx,
         id,
         peer,
+        service,
         input: Input::new(),
         out: Vec::with_capacity(1024),
         tls,
@@ -598,7 +605,10 @@ impl Session {
     /// with SMTP and POP3, and the refusal of a proxy authorization
     /// identity, are in `ctx.login_sasl`).
     pub async fn check_password(&self, credentials: sasl::Credentials) -> LoginResult {
-        self.ctx.login_sasl(self.peer.ip(), credentials).await
+        crate::metrics::login(
+            self.service,
+            self.ctx.login_sasl(self.peer.ip(), credentials).await,
+        )
     }
 
     /// The client, for the log.

@@ -53,6 +53,27 @@ fn bind_with(
     Ok(listeners)
 }
 
+/// The `--metrics` listener, `None` when it is off; on a kernel without
+/// IPv6, `[::]` falls back as the services do.
+pub fn bind_metrics(config: &Config) -> Result<Option<Async<TcpListener>>, String> {
+    let Some(addr) = config.metrics.addr else {
+        return Ok(None);
+    };
+    let error = |at: SocketAddr, e: io::Error| {
+        format!(
+            "cannot listen on {at} (--metrics {addr}): {e}; give --metrics another address or \"off\""
+        )
+    };
+    let listener = match listen(addr) {
+        Ok(l) => l,
+        Err(e) => match fallback(addr, &e) {
+            Some(v4) => listen(v4).map_err(|e| error(v4, e))?,
+            None => return Err(error(addr, e)),
+        },
+    };
+    Async::new(listener).map(Some).map_err(|e| e.to_string())
+}
+
 /// Where to listen instead when `addr` could not be bound with `error`:
 /// `0.0.0.0` on the same port, when `addr` is every IPv6 interface and the
 /// error says the kernel has no IPv6 (no address family, no protocol, or no

@@ -25,7 +25,7 @@ use smol::io::AsyncWriteExt;
 use smol::stream::StreamExt;
 use smol::{Async, LocalExecutor, Timer};
 
-pub use bind::bind;
+pub use bind::{bind, bind_metrics};
 pub use limits::{Limits, Refusal, Share, Slot};
 use refusals::Refusals;
 
@@ -41,6 +41,7 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Runs the server until SIGTERM/SIGINT.
 pub fn run(config: Config) -> Result<(), String> {
     crate::auth::return_large_allocations();
+    crate::metrics::started();
     let store = Store::open(
         &config.data_dir,
         &store::Options {
@@ -62,6 +63,7 @@ pub fn run(config: Config) -> Result<(), String> {
         None => None,
     };
     let listeners = bind(&config)?;
+    let metrics = bind_metrics(&config)?;
     let accounts = store
         .read()
         .and_then(|r| r.accounts())
@@ -73,6 +75,9 @@ pub fn run(config: Config) -> Result<(), String> {
         config.data_dir.display(),
         accounts.len()
     );
+    if let Some(at) = metrics.as_ref().and_then(|l| l.get_ref().local_addr().ok()) {
+        log::info!("metrics: listening on {at} (GET /metrics)");
+    }
     for (service, listener) in &listeners {
         let at = listener
             .get_ref()
@@ -102,6 +107,14 @@ pub fn run(config: Config) -> Result<(), String> {
             http01.key_authorization(token)
         }));
         ex.spawn(acme.run()).detach();
+    }
+    if let Some(listener) = metrics {
+        ex.spawn(crate::metrics::listener::serve(
+            ex.clone(),
+            ctx.clone(),
+            listener,
+        ))
+        .detach();
     }
     let result = smol::block_on(ex.run(serve(ex.clone(), ctx.clone(), listeners, limits)));
     store.shutdown();
@@ -199,6 +212,7 @@ async fn accept_loop(
             Ok(slot) => slot,
             Err(why) => {
                 refusals.refused(service, peer, why);
+                crate::metrics::CONNECTIONS_REFUSED.get(service).inc();
                 ex.spawn(refuse(service, tcp, ctx.config.hostname.clone()))
                     .detach();
                 continue;
@@ -208,6 +222,7 @@ async fn accept_loop(
         let ctx = ctx.clone();
         ex.spawn(async move {
             let _slot = slot;
+            let _open = crate::metrics::Open::new(service);
             connection(ctx, service, tcp, peer, id).await;
         })
         .detach();

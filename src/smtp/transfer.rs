@@ -413,6 +413,7 @@ impl Session {
         let delivery = crate::store::Summarized::compute(delivery).await;
         match self.ctx.store.deliver(delivery).await {
             Ok(done) => {
+                crate::metrics::received(self.service, done.placed.len());
                 if done.queued.is_some() {
                     self.ctx.queue_kick.notify(1);
                 }

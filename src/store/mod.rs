@@ -20,6 +20,7 @@
 mod acme_ops;
 mod fetch;
 mod fetch_ops;
+mod gauges;
 mod health;
 mod import_ops;
 mod keys;
@@ -50,6 +51,7 @@ pub use fetch::{
     AccountState, FetchAccount, FetchBatch, FetchFolder, FetchStatus, Fetched, FolderState,
 };
 pub use fetch_ops::FetchOp;
+pub use gauges::Space;
 pub use import_ops::{Imported, identity_hash};
 pub use postmaster::{PostmasterRoute, is_postmaster};
 pub use queue::{Outbound, OutboundRecipient, QueueEntry, new_queue_id};

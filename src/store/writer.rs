@@ -458,11 +458,13 @@ fn run(
     while let Some(first) = next.take().or_else(|| queue.recv_blocking().ok()) {
         next = take_batch(first, &queue, &mut batch, MAX_BATCH_BYTES);
         touched.clear();
+        let started = Instant::now();
         let committed = apply_batch(&env, &dbs, &batch, &mut results, &mut touched);
         let committed = committed.map_err(|e| disk_full_or(e, env.path()));
         health.after(&committed, &results);
         match committed {
             Ok(()) => {
+                crate::metrics::committed(batch.len(), started.elapsed());
                 let commits = stats.commits.fetch_add(1, Ordering::Relaxed) + 1;
                 if let Some(map) = &map
                     && commits.is_multiple_of(super::trim::TRIM_EVERY)

@@ -212,7 +212,7 @@ pub struct Server {
     pub ports: Vec<(&'static str, u16)>,
 }
 
-pub const SERVICES: [&str; 9] = [
+pub const SERVICES: [&str; 10] = [
     "smtp",
     "submission",
     "submissions",
@@ -220,6 +220,7 @@ pub const SERVICES: [&str; 9] = [
     "imaps",
     "pop3",
     "pop3s",
+    "metrics",
     "http",
     "https",
 ];

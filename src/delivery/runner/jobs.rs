@@ -227,11 +227,13 @@ impl Runner {
     fn log(&self, attempt: &Attempt, i: usize, v: &Verdict, relay: &str) {
         let out = &attempt.entry.outbound;
         let delay = (crate::time::now() - out.arrival).max(0);
-        let status = match v.kind {
-            Kind::Sent => "sent",
-            Kind::Deferred => "deferred",
-            Kind::Failed => "bounced",
+        use crate::metrics::Outcome;
+        let (status, outcome) = match v.kind {
+            Kind::Sent => ("sent", Outcome::Delivered),
+            Kind::Deferred => ("deferred", Outcome::Deferred),
+            Kind::Failed => ("bounced", Outcome::Bounced),
         };
+        crate::metrics::outbound(outcome);
         log::info!(
             "delivery: {}: to=<{}>, relay={relay}, delay={delay}, took={:.2}, dsn={}, status={status} ({})",
             out.queue_id,

@@ -291,7 +291,7 @@ impl Resolver {
         for _ in 0..conf.attempts {
             for &server in &conf.servers {
                 match query(server, name, qtype, conf.timeout).await {
-                    Ok(answer) => return Ok(answer),
+                    Ok(answer) => return counted(qtype, Ok(answer)),
                     Err(e) => {
                         log::debug!("dns: {name} {} via {server}: {e}", qtype.name());
                         last = e;
@@ -299,7 +299,7 @@ impl Resolver {
                 }
             }
         }
-        Err(last)
+        counted(qtype, Err(last))
     }
 
     /// A then AAAA addresses of `host`, IPv4 first, for clients without
@@ -345,6 +345,25 @@ fn random_id() -> u16 {
         return nanos as u16;
     }
     u16::from_be_bytes(bytes)
+}
+
+/// Counts a lookup's result in the metrics (`smolmail_dns_lookups_total`)
+/// and hands it on.
+fn counted(qtype: Qtype, result: Result<Answer, DnsError>) -> Result<Answer, DnsError> {
+    use crate::metrics::{DnsResult, DnsType};
+    let t = match qtype {
+        Qtype::Mx => DnsType::Mx,
+        Qtype::A => DnsType::A,
+        Qtype::Aaaa => DnsType::Aaaa,
+    };
+    let r = match &result {
+        Ok(Answer::Records(_)) => DnsResult::Records,
+        Ok(Answer::NoData) => DnsResult::NoData,
+        Ok(Answer::NxDomain) => DnsResult::NxDomain,
+        Err(_) => DnsResult::Error,
+    };
+    crate::metrics::dns(t, r);
+    result
 }
 
 /// One question to one server: UDP, then TCP if truncated.

@@ -105,7 +105,10 @@ impl Session {
     /// `ctx.login`) and, when they are good, opens the maildrop.
     async fn login(&mut self, credentials: sasl::Credentials) -> Flow {
         let user = credentials.username.clone();
-        match self.ctx.login_sasl(self.peer.ip(), credentials).await {
+        let result = self.ctx.login_sasl(self.peer.ip(), credentials).await;
+        use crate::metrics::Svc;
+        let service = [Svc::Pop3s, Svc::Pop3][usize::from(self.plain_port)];
+        match crate::metrics::login(service, result) {
             LoginResult::Ok(account) => self.open(account),
             LoginResult::Failed => {
                 log::info!("[{}] {}: login failed for {user:?}", self.id, self.name);

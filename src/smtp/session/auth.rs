@@ -110,7 +110,8 @@ impl Session {
         if !self.flush(stream).await {
             return Flow::Close;
         }
-        match self.ctx.login_sasl(self.peer.ip(), credentials).await {
+        let result = self.ctx.login_sasl(self.peer.ip(), credentials).await;
+        match crate::metrics::login(self.service, result) {
             LoginResult::Ok(account) => {
                 log::info!(
                     "[{}] {}: authenticated {} ({mechanism})",

@@ -1,0 +1,83 @@
+//! The `--metrics` listener: `GET /metrics` (and `HEAD`) answered with
+//! the text exposition format, nothing else.
+//!
+//! HTTP itself is `crate::http`'s (request bounds, timeouts, keep-alive);
+//! this module is the accept loop and the router. It has its own small
+//! connection cap instead of a share of `--max-connections`: a scraper
+//! needs one connection, and the mail services' places should not be
+//! spent on it. `--metrics-trusted-only` answers clients outside
+//! `--trusted-network` with `403` (the figures tell an outsider what the
+//! server does; the default loopback address already keeps them private).
+
+use std::net::{SocketAddr, TcpListener};
+use std::rc::Rc;
+use std::time::Duration;
+
+use smol::{Async, LocalExecutor, Timer};
+
+use super::render::{CONTENT_TYPE, render};
+use super::{CONNECTIONS_REFUSED, Open, Svc, collect::collect};
+use crate::config::Service;
+use crate::context::{Conn, Context};
+use crate::http::{Request, Response};
+use crate::net::{ClientAddr, Stream};
+
+/// Connections open at once on the metrics listener.
+pub const MAX_CONNECTIONS: usize = 8;
+
+/// Accepts scrapers until the executor stops.
+pub async fn serve(ex: Rc<LocalExecutor<'static>>, ctx: Rc<Context>, listener: Async<TcpListener>) {
+    // Each connection's task holds a clone: the count of clones beyond
+    // this one is the connections open, however their tasks ended.
+    let open = Rc::new(());
+    loop {
+        let (tcp, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                log::warn!("metrics: accept failed: {e}");
+                Timer::after(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        if Rc::strong_count(&open) > MAX_CONNECTIONS {
+            CONNECTIONS_REFUSED.get(Svc::Metrics).inc();
+            continue; // dropping the socket closes it
+        }
+        let peer = SocketAddr::new(ClientAddr::from(peer).ip(), peer.port());
+        let local = tcp.get_ref().local_addr().unwrap_or(peer);
+        let _ = tcp.get_ref().set_nodelay(true);
+        let conn = Conn {
+            id: ctx.next_session_id(),
+            // The HTTP session names its log lines by the service.
+            service: Service::Http,
+            peer,
+            local,
+            stream: Stream::Plain(tcp),
+        };
+        let (ctx, place) = (ctx.clone(), open.clone());
+        ex.spawn(async move {
+            let _place = place;
+            let _counted = Open::new(Svc::Metrics);
+            crate::http::session(conn, &ctx.shutdown, |request| route(&ctx, request)).await;
+        })
+        .detach();
+    }
+}
+
+/// The one resource, for allowed clients.
+fn route(ctx: &Context, request: &Request<'_>) -> Response {
+    let ip = request.peer.ip();
+    if ctx.config.metrics.trusted_only && !ctx.config.is_trusted(ip) {
+        if let Some(more) = ctx.repeated_line(ip) {
+            log::warn!("metrics: {ip} is not in --trusted-network: 403{more}");
+        }
+        return Response::text(403, "forbidden: not in --trusted-network\n");
+    }
+    if request.path() != "/metrics" {
+        return Response::not_found();
+    }
+    match request.method() {
+        "GET" | "HEAD" => Response::new(200, CONTENT_TYPE, render(&collect(&ctx.store))),
+        _ => Response::method_not_allowed("GET, HEAD"),
+    }
+}
