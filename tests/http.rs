@@ -193,3 +193,23 @@ fn rfc8461_3_2_mta_sts_policy_over_https_only() {
     ]);
     assert_eq!(status, 404);
 }
+
+/// DESIGN.md "Budgets": the per-client connection limit holds for HTTP
+/// too; the client over it hears 503 and is closed.
+#[test]
+fn connections_per_client_are_limited_with_503() {
+    let data = TempDir::new("http-limit");
+    let server = Server::start(&data.0, &["--max-connections-per-ip", "2"]);
+    let held: Vec<TcpStream> = (0..2)
+        .map(|_| TcpStream::connect(("127.0.0.1", server.port("http"))).unwrap())
+        .collect();
+    server.wait_until(PATIENCE, "both connections accepted", || {
+        server.log().matches("http: connect from").count() == 2
+    });
+    let (status, head, _) = curl(&[&url(&server, "/")]);
+    assert_eq!(status, 503, "{head}");
+    drop(held);
+    server.wait_until(PATIENCE, "a place again", || {
+        curl(&[&url(&server, "/")]).0 == 404
+    });
+}

@@ -641,3 +641,21 @@ fn mta_sts_policy_settings() {
         assert!(err.0.contains(expected), "{err}");
     }
 }
+
+#[test]
+fn http_listeners_default_dual_stack_move_with_offset_and_turn_off() {
+    let c = resolve(ServeArgs::default(), &[("HOME", "/h")]).unwrap();
+    assert_eq!(c.listen.http, Some("[::]:80".parse().unwrap()));
+    assert_eq!(c.listen.https, Some("[::]:443".parse().unwrap()));
+    let env = [("SMOLMAIL_PORT_OFFSET", "10000"), ("SMOLMAIL_HTTPS", "off")];
+    let c = resolve(ServeArgs::default(), &env).unwrap();
+    assert_eq!(c.listen.http, Some("[::]:10080".parse().unwrap()));
+    assert_eq!(c.listen.https, None);
+    let clash = ServeArgs {
+        http: Some("127.0.0.1:2000".into()),
+        https: Some("127.0.0.1:2000".into()),
+        ..Default::default()
+    };
+    let err = resolve(clash, &[]).unwrap_err();
+    assert!(err.0.contains("--http and --https both listen"), "{err}");
+}

@@ -256,6 +256,10 @@ fn split_target(head: &mut Head<'_>) -> Result<(), Error> {
             None => None,
         },
     };
+    if host.is_some_and(|h| !h.bytes().all(is_authority_byte)) {
+        // RFC 9112 §3.2: an invalid Host field value gets 400.
+        return Err(Error::Bad("invalid Host"));
+    }
     head.host = host.map(strip_port).filter(|h| !h.is_empty());
     let (path, query) = match path.split_once('?') {
         Some((p, q)) => (p, Some(q)),
@@ -337,6 +341,12 @@ fn framing(head: &mut Head<'_>) -> Result<(), Error> {
 fn has_token(list: &[u8], token: &[u8]) -> bool {
     list.split(|&b| b == b',')
         .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
+}
+
+/// A byte of `host [":" port]` (RFC 3986 §3.2: unreserved, pct-encoded,
+/// sub-delims, and the brackets and colons of an IP literal and port).
+fn is_authority_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=[]:".contains(&b)
 }
 
 /// tchar of RFC 9110 §5.6.2.

@@ -168,3 +168,24 @@ fn head_end_resumes_and_blank_lines_are_skipped() {
     assert_eq!(skip_blank_lines(b"\r\n\r\nGET"), 4);
     assert_eq!(skip_blank_lines(b"GET"), 0);
 }
+
+/// Found by fuzzing: a Host field value with a space (or any byte a host
+/// cannot have) was taken as the host, and so reached the log and the
+/// domain lookups.
+#[test]
+fn rfc9112_3_2_invalid_host_is_400() {
+    for bad in ["a b", "a\"b", "a/b", "a@b"] {
+        let text = format!("GET / HTTP/1.1\r\nHost: {bad}\r\n\r\n");
+        assert_eq!(
+            head(&text).unwrap_err(),
+            Error::Bad("invalid Host"),
+            "{bad:?}"
+        );
+    }
+    assert_eq!(
+        head("GET http://a b/ HTTP/1.1\r\nHost: x\r\n\r\n").unwrap_err(),
+        Error::Bad("request line is not METHOD TARGET VERSION")
+    );
+    let h = head("GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n").unwrap();
+    assert_eq!(h.host, Some("[::1]"));
+}
