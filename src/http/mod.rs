@@ -134,6 +134,9 @@ pub struct Response {
     /// Further fields, e.g. `("Allow", "GET, HEAD")`.
     pub headers: Vec<(&'static str, String)>,
     pub body: Vec<u8>,
+    /// Logged at debug rather than info: a routine answer repeated all
+    /// day (a Prometheus scrape every 15 s is 5,760 lines a day).
+    pub routine: bool,
 }
 
 impl Response {
@@ -143,6 +146,7 @@ impl Response {
             content_type,
             headers: Vec::new(),
             body: body.into(),
+            routine: false,
         }
     }
 
@@ -158,6 +162,12 @@ impl Response {
     /// 405 with the methods the resource has (RFC 9110 §15.5.6: Allow is required).
     pub fn method_not_allowed(allow: &str) -> Response {
         Response::text(405, "method not allowed\n").with_header("Allow", allow)
+    }
+
+    /// The same answer, logged at debug (see [`Response::routine`]).
+    pub fn routine(mut self) -> Response {
+        self.routine = true;
+        self
     }
 
     pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Response {

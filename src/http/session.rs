@@ -117,7 +117,12 @@ pub async fn session(conn: Conn, shutdown: &Shutdown, route: impl Fn(&Request<'_
         };
         let keep = request.head.keep_alive && served < MAX_REQUESTS && !shutdown.is_begun();
         let answer = route(&request);
-        log::info!(
+        let level = match answer.routine {
+            true => log::Level::Debug,
+            false => log::Level::Info,
+        };
+        log::log!(
+            level,
             "[{id}] {name}: {peer} {} {} {:?} -> {} ({} bytes)",
             request.head.method,
             loggable(request.head.target),

@@ -77,7 +77,7 @@ fn route(ctx: &Context, request: &Request<'_>) -> Response {
         return Response::not_found();
     }
     match request.method() {
-        "GET" | "HEAD" => Response::new(200, CONTENT_TYPE, render(&collect(&ctx.store))),
+        "GET" | "HEAD" => Response::new(200, CONTENT_TYPE, render(&collect(&ctx.store))).routine(),
         _ => Response::method_not_allowed("GET, HEAD"),
     }
 }
