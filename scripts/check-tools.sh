@@ -61,6 +61,8 @@ need "python3 with smtplib, imaplib, poplib and ssl" python3 \
   python3 -c 'import smtplib, imaplib, poplib, ssl; ssl.create_default_context()'
 need "IMAPClient (PyPI, in target/pydeps)" "scripts/setup.sh (pip install imapclient)" \
   env PYTHONPATH=target/pydeps python3 -c 'import imapclient'
+need "dnslib (PyPI, in target/pydeps)" "scripts/setup.sh (pip install dnslib)" \
+  env PYTHONPATH=target/pydeps python3 -c 'import dnslib; dnslib.RR.fromZone("a. 1 IN MX 10 b.")'
 need "imapflow (npm, in target/nodedeps)" "scripts/setup.sh (npm install imapflow)" \
   node -e 'require("./target/nodedeps/node_modules/imapflow")'
 need "Postfix (benchmark peer)" postfix test -x /usr/sbin/postfix

@@ -133,6 +133,11 @@ if [ ! -d "$pydeps/imapclient-4.1.0.dist-info" ]; then
   echo "setup: installing IMAPClient from PyPI into $pydeps"
   python3 -m pip install --quiet --disable-pip-version-check --upgrade --target "$pydeps" imapclient==4.1.0
 fi
+# dnslib (PyPI) reads `smolmail dns-records` output as a zone file (tests/cli.rs).
+if [ ! -d "$pydeps/dnslib-0.9.26.dist-info" ]; then
+  echo "setup: installing dnslib from PyPI into $pydeps"
+  python3 -m pip install --quiet --disable-pip-version-check --upgrade --target "$pydeps" dnslib==0.9.26
+fi
 # npm: imapflow for tests/imapflow.rs, into target/nodedeps (COMPRESS,
 # QRESYNC, BINARY from a real client library).
 nodedeps="$(cd "$(dirname "$0")/.." && pwd)/target/nodedeps"

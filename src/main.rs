@@ -29,6 +29,16 @@ enum Command {
     Version(VersionCmd),
     Import(smolmail::migrate::ImportCmd),
     Export(smolmail::migrate::ExportCmd),
+    DnsRecords(DnsRecordsCmd),
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "dns-records")]
+/// print the DNS records to publish for a mail domain (zone-file form),
+/// from the same SMOLMAIL_* settings serve reads
+struct DnsRecordsCmd {
+    #[argh(positional)]
+    domain: String,
 }
 
 #[derive(FromArgs)]
@@ -426,6 +436,14 @@ fn main() -> ExitCode {
             Err(e) => Err(e.to_string()),
         },
         Command::Version(_) => Ok(format!("smolmail {}", env!("CARGO_PKG_VERSION"))),
+        // The settings as `serve` would take them from the environment (on
+        // the board: smolmail.env), so the ports printed are the ones served.
+        Command::DnsRecords(c) => match Config::resolve(&ServeArgs::default(), &env) {
+            Ok(config) => smolmail::address::normalize_domain(&c.domain)
+                .map(|domain| smolmail::dns_records::render(&domain, &config))
+                .map_err(|e| format!("{}: {e}", c.domain)),
+            Err(e) => Err(e.to_string()),
+        },
         other => {
             let level = env("SMOLMAIL_LOG_LEVEL").and_then(|l| config::parse_log_level(&l));
             init_logging(level.unwrap_or(log::LevelFilter::Warn));
@@ -518,6 +536,8 @@ fn admin_command(command: Command) -> Result<String, String> {
         },
         Command::Import(c) => smolmail::migrate::import(c, &data_dir),
         Command::Export(c) => smolmail::migrate::export(c, &data_dir),
-        Command::Serve(_) | Command::Version(_) => unreachable!("dispatched in main"),
+        Command::Serve(_) | Command::Version(_) | Command::DnsRecords(_) => {
+            unreachable!("dispatched in main")
+        }
     }
 }

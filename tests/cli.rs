@@ -593,3 +593,76 @@ fn per_ip_connection_limit() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// `smolmail dns-records` prints a zone that a DNS library reads as the
+/// records RFC 6186 (SRV, implicit TLS first), RFC 5321 (MX) and RFC 8461
+/// (MTA-STS) ask for, with the ports and services of the settings: POP3
+/// off here, so its SRV says "not offered" (RFC 6186 §4).
+#[test]
+fn dns_records_is_a_zone_with_rfc6186_services() {
+    let out = Command::new(BIN)
+        .args(["dns-records", "Example.org"])
+        .env("SMOLMAIL_HOSTNAME", "mail.example.org")
+        .env("SMOLMAIL_POP3", "off")
+        .env("SMOLMAIL_IMAPS", "[::]:10993")
+        .env("SMOLMAIL_MTA_STS_MODE", "enforce")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let zone = text(&out.stdout);
+    let pydeps = concat!(env!("CARGO_MANIFEST_DIR"), "/target/pydeps");
+    let mut child = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, dnslib\n\
+             for rr in dnslib.RR.fromZone(sys.stdin.read()):\n\
+             \x20   print(rr.rname, dnslib.QTYPE[rr.rtype], rr.rdata)",
+        ])
+        .env("PYTHONPATH", pydeps)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(zone.as_bytes())
+        .unwrap();
+    let parsed = child.wait_with_output().unwrap();
+    assert!(parsed.status.success(), "{}\n{zone}", text(&parsed.stderr));
+    let records: Vec<String> = text(&parsed.stdout).lines().map(String::from).collect();
+    let has = |r: &str| records.iter().any(|x| x == r);
+    for want in [
+        "example.org. MX 10 mail.example.org.",
+        "_submissions._tcp.example.org. SRV 0 1 465 mail.example.org.",
+        "_submission._tcp.example.org. SRV 10 1 587 mail.example.org.",
+        "_imaps._tcp.example.org. SRV 0 1 10993 mail.example.org.",
+        "_imap._tcp.example.org. SRV 10 1 143 mail.example.org.",
+        "_pop3s._tcp.example.org. SRV 20 1 995 mail.example.org.",
+        "_pop3._tcp.example.org. SRV 0 0 0 .",
+        "autoconfig.example.org. CNAME mail.example.org.",
+        "_autodiscover._tcp.example.org. SRV 0 1 443 mail.example.org.",
+        "mta-sts.example.org. CNAME mail.example.org.",
+    ] {
+        assert!(has(want), "missing {want:?} in {records:#?}");
+    }
+    assert!(
+        records
+            .iter()
+            .any(|r| r.starts_with("_mta-sts.example.org. TXT \"v=STSv1; id=")),
+        "{records:#?}"
+    );
+    // A name that is no domain is refused with one line.
+    let bad = Command::new(BIN)
+        .args(["dns-records", "bad domain"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad.stderr).starts_with("smolmail: bad domain"),
+        "{}",
+        text(&bad.stderr)
+    );
+}
