@@ -217,3 +217,39 @@ fn rfc5267_4_2_cancelupdate_and_noupdate() {
     assert!(updates(&b.ok("NOOP")).is_empty());
     b.run("CANCELUPDATE \"t6\"", "BAD");
 }
+
+/// §4.3 updates change a whole result the client holds: a result it was
+/// never sent whole (a COUNT, a PARTIAL window) or one built on `$` or
+/// \Recent (which move no MODSEQ) is answered and refused as a context;
+/// `RETURN (SAVE UPDATE)` sends the result its updates will change.
+#[test]
+fn rfc5267_4_3_only_whole_results_are_kept_live() {
+    let (_d, server) = setup("context-whole");
+    let mut a = Imap::login(&server, "alice@home.arpa");
+    a.ok("SELECT INBOX");
+    append(&mut a, "m1", "");
+    append(&mut a, "m2", "");
+    let mut b = Imap::login(&server, "alice@home.arpa");
+    b.ok("SELECT INBOX");
+    let noupdate = |lines: &[String], tag: &str| {
+        lines
+            .iter()
+            .any(|l| l.starts_with(&format!("* NO [NOUPDATE \"{tag}\"]")))
+    };
+    let lines = b.ok("UID SEARCH RETURN (COUNT UPDATE) ALL");
+    assert!(noupdate(&lines, "t3"), "{lines:#?}");
+    let lines = b.ok("UID SEARCH RETURN (UPDATE PARTIAL 1:1) ALL");
+    assert!(noupdate(&lines, "t4"), "{lines:#?}");
+    b.ok("SEARCH RETURN (SAVE) ALL");
+    let lines = b.ok("UID SEARCH RETURN (UPDATE) UID $");
+    assert!(noupdate(&lines, "t6"), "{lines:#?}");
+    let lines = b.ok("UID SEARCH RETURN (UPDATE) RECENT");
+    assert!(noupdate(&lines, "t7"), "{lines:#?}");
+    let lines = b.ok("UID SEARCH RETURN (SAVE UPDATE) ALL");
+    assert_eq!(updates(&lines), ["* ESEARCH (TAG \"t8\") UID ALL 1:2"]);
+    assert!(!noupdate(&lines, "t8"), "{lines:#?}");
+    // Only t8 is live: one update for the next message.
+    append(&mut a, "m3", "");
+    let lines = b.ok("NOOP");
+    assert_eq!(updates(&lines), ["* ESEARCH (TAG \"t8\") UID ADDTO (0 3)"]);
+}

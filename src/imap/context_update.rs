@@ -26,7 +26,7 @@
 
 use super::esearch::ordered_set;
 use super::messages::Matched;
-use super::parse::{self, Command, CommandKind, SearchKey, SortCriterion};
+use super::parse::{self, Command, CommandKind, SearchKey, SearchReturn, SortCriterion};
 use super::selected::Selected;
 use super::session::Session;
 use crate::store::StoreError;
@@ -186,7 +186,15 @@ impl Session {
     /// After a SEARCH/SORT with `RETURN (UPDATE)` answered: keeps its
     /// result (UIDs in result order) as a context, or refuses with
     /// `NO [NOUPDATE "tag"]` past the limits (RFC 5267 §4.2).
-    pub(super) fn open_context(&mut self, tag: &[u8], uid: bool, sorted: bool, result: Vec<u32>) {
+    pub(super) fn open_context(
+        &mut self,
+        tag: &[u8],
+        uid: bool,
+        sorted: bool,
+        result: Vec<u32>,
+        ret: &SearchReturn,
+        key: &SearchKey<'_>,
+    ) {
         let command = self.take_update_command();
         let id = self.id();
         let Some((sel, out)) = self.selected_and_out() else {
@@ -195,6 +203,15 @@ impl Session {
         // A tag used again replaces its context (§4.2 asks for unique tags).
         sel.contexts.retain(|c| c.tag != tag);
         let refusal = match command {
+            // ADDTO/REMOVEFROM change a whole result the client holds
+            // (§4.3): not a window, a count, a minimum or a maximum.
+            _ if !ret.all || ret.partial.is_some() => {
+                Some("Only RETURN (ALL) results are kept up to date")
+            }
+            // \Recent changes move no MODSEQ, which is what re-checks a
+            // context; `$` is replaced per command and not kept with it.
+            _ if super::rev2::uses_recent(key) => Some("\\Recent is not followed"),
+            Some(ref c) if c.contains(&b'$') => Some("A result built on $ is not kept"),
             None => Some("The command is too long to keep"),
             Some(ref c) if c.len() > MAX_COMMAND => Some("The command is too long to keep"),
             _ if sel.contexts.len() >= MAX_CONTEXTS => Some("Too many search contexts"),

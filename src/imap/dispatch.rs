@@ -25,11 +25,13 @@ impl Session {
         }
         if let Some(why) = rev2::refused(&kind, self.rev()) {
             log::info!("[{}] imap: refused in IMAP4rev2: {why}", self.id());
-            if let (CommandKind::Search { ret: Some(r), .. }, Some(sel)) =
-                (&kind, self.selected_mut())
+            if let (
+                CommandKind::Search { ret: Some(r), .. } | CommandKind::Sort { ret: Some(r), .. },
+                Some(sel),
+            ) = (&kind, self.selected_mut())
                 && r.save
             {
-                // RFC 5182 §2.1: a failed SEARCH with SAVE empties `$`.
+                // RFC 5182 §2.1: a failed SEARCH or SORT with SAVE empties `$`.
                 sel.forget_saved();
             }
             self.bad(tag, why);

@@ -90,27 +90,29 @@ impl<'a> Plan<'a> {
     }
 }
 
-/// RFC 9394 §3.3: of the messages the set names that still exist and
-/// pass CHANGEDSINCE (filtered first, §3.4), those at the window's
-/// positions, in the order they would be sent. Reading each record here
-/// costs what the FETCH would have read anyway.
+/// RFC 9394 §3.3: of the messages the set names that pass CHANGEDSINCE
+/// (filtered first, §3.4), those at the window's positions, in the order
+/// they would be sent. The MODSEQs are the session's view's (`modseqs`,
+/// by sequence number), so choosing the window reads no record: the
+/// FETCH then reads only the window's.
 fn partial_window(
-    reader: &Reader,
-    mailbox_id: u64,
+    modseqs: &[u64],
     targets: Vec<(u32, u32)>,
     changed_since: Option<u64>,
     w: Window,
 ) -> Vec<(u32, u32)> {
-    let kept: Vec<(u32, u32)> = targets
-        .into_iter()
-        .filter(|&(_, uid)| {
-            reader
-                .message(mailbox_id, uid)
-                .ok()
-                .flatten()
-                .is_some_and(|m| changed_since.is_none_or(|since| m.modseq > since))
-        })
-        .collect();
+    let kept: Vec<(u32, u32)> = match changed_since {
+        None => targets,
+        Some(since) => targets
+            .into_iter()
+            .filter(|&(seq, _)| {
+                (seq as usize)
+                    .checked_sub(1)
+                    .and_then(|i| modseqs.get(i))
+                    .is_some_and(|&modseq| modseq > since)
+            })
+            .collect(),
+    };
     super::esearch::window(&kept, w).to_vec()
 }
 
@@ -183,13 +185,7 @@ impl Session {
         let (mailbox_id, max_uid) = (sel.id, sel.max_uid());
         let targets = match partial {
             None => targets,
-            Some(w) => match self.store().read() {
-                Ok(reader) => partial_window(&reader, mailbox_id, targets, changed_since, w),
-                Err(e) => {
-                    self.store_failed(tag, &e);
-                    return true;
-                }
-            },
+            Some(w) => partial_window(&sel.modseqs, targets, changed_since, w),
         };
         let plan = Plan::new(uid, items, changed_since, sel.read_only);
         if plan.modseq {

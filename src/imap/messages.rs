@@ -259,7 +259,7 @@ impl Session {
                 }
                 if ret.update {
                     let uids = found.iter().map(|m| m.uid).collect();
-                    self.open_context(tag, uid, false, uids);
+                    self.open_context(tag, uid, false, uids, &ret, key);
                 }
             }
             None => {

@@ -75,7 +75,7 @@ pub fn refused(kind: &CommandKind<'_>, rev: Rev) -> Option<&'static str> {
 }
 
 /// Whether a search key names \Recent (NEW, OLD, RECENT).
-fn uses_recent(key: &SearchKey<'_>) -> bool {
+pub(super) fn uses_recent(key: &SearchKey<'_>) -> bool {
     match key {
         SearchKey::New | SearchKey::Old | SearchKey::Recent => true,
         SearchKey::Not(k) => uses_recent(k),

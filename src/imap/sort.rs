@@ -157,6 +157,12 @@ impl Session {
         let mut rows = match needs_keys {
             true => {
                 let Some(rows) = self.keys_of(tag, &matched, |m, k| row(m, Some(&k))).await else {
+                    if ret.is_some_and(|r| r.save)
+                        && let Some(sel) = self.selected_mut()
+                    {
+                        // RFC 5182 §2.1: a failed SORT with SAVE empties `$`.
+                        sel.forget_saved();
+                    }
                     return;
                 };
                 rows
@@ -206,7 +212,7 @@ impl Session {
             && ret.update
         {
             let uids = rows.iter().map(|r| r.uid).collect();
-            self.open_context(tag, uid, true, uids);
+            self.open_context(tag, uid, true, uids, &ret, key);
         }
         let done = match uid {
             true => "UID SORT completed",

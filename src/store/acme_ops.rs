@@ -18,8 +18,9 @@ use super::{Store, StoreError, keys};
 /// Largest value kept: a key plus a chain of a few certificates is a few
 /// KiB; 64 KiB leaves room for long chains.
 pub const MAX_VALUE: usize = 64 << 10;
-/// Longest entry name (it carries a directory URL).
-pub const MAX_NAME: usize = 1024;
+/// Longest entry name (a directory URL and up to 100 certificate names;
+/// the store key is its digest, `keys::acme`).
+pub const MAX_NAME: usize = 64 << 10;
 
 pub fn apply(txn: &mut RwTxn, dbs: &Dbs, name: &str, value: &[u8]) -> Result<Outcome, StoreError> {
     check(name, value)?;
@@ -86,6 +87,17 @@ mod tests {
             let big = vec![b'a'; MAX_VALUE + 1];
             assert!(store.set_acme("cert:x", big).await.is_err());
             assert!(store.set_acme("", Vec::new()).await.is_err());
+            // 100 names of 60 bytes and a long directory URL: far past
+            // LMDB's 511-byte key limit, kept all the same.
+            let long = format!(
+                "cert https://acme-v02.api.letsencrypt.org/directory {}",
+                vec!["autoconfig.a-rather-long-household-domain-name.example"; 100].join(",")
+            );
+            store.set_acme(&long, b"pem3".to_vec()).await.unwrap();
+            assert_eq!(
+                store.read().unwrap().acme(&long).unwrap(),
+                Some(b"pem3".to_vec())
+            );
         });
         store.shutdown();
         std::fs::remove_dir_all(&dir).unwrap();

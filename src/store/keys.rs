@@ -116,9 +116,18 @@ pub const NEXT_QUEUE: &str = "next_queue_id";
 pub const NEXT_FETCH: &str = "next_fetch_id";
 pub const LAST_UIDVALIDITY: &str = "last_uidvalidity";
 
-/// `meta` key of an ACME entry (`store::acme_ops`): `acme:` ‖ name.
+/// `meta` key of an ACME entry (`store::acme_ops`): `acme:` ‖ the hex
+/// SHA-256 of its name. The name carries a directory URL and every
+/// certificate name, which can pass LMDB's 511-byte key limit; a digest
+/// keeps the key at 69 bytes whatever the name.
 pub fn acme(name: &str) -> String {
-    format!("acme:{name}")
+    let digest = ring::digest::digest(&ring::digest::SHA256, name.as_bytes());
+    let mut key = String::with_capacity(5 + 64);
+    key.push_str("acme:");
+    for b in digest.as_ref() {
+        key.push_str(&format!("{b:02x}"));
+    }
+    key
 }
 
 #[cfg(test)]

@@ -155,7 +155,9 @@ pub fn open(env: &Env<WithoutTls>) -> Result<Dbs, StoreError> {
     if let Some(v) = found
         && v < VERSION
     {
-        if v < 4 {
+        // Stores a previous build brought to 4 lack the sort keys of what
+        // it recomputed: the walk fills only what is missing.
+        if v < 5 {
             recompute_summaries(env, &dbs)?;
         }
         let mut txn = env.write_txn()?;

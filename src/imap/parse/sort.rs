@@ -97,8 +97,11 @@ pub(super) fn search_return(lex: &mut Lexer<'_>) -> PResult<Option<SearchReturn>
     })?;
     // RFC 4731 §3.1: no result option means ALL; so does a list of only
     // RFC 5267's UPDATE and CONTEXT, whose client needs the result itself.
-    // SAVE alone asks for no answer at all (RFC 5182 §2.1).
-    if !(ret.min || ret.max || ret.count || ret.all || ret.partial.is_some() || ret.save) {
+    // SAVE alone asks for no answer at all (RFC 5182 §2.1); with UPDATE
+    // the client needs the result its updates will change.
+    if ret.update && !(ret.min || ret.max || ret.count || ret.all || ret.partial.is_some())
+        || !(ret.min || ret.max || ret.count || ret.all || ret.partial.is_some() || ret.save)
+    {
         ret.all = true;
     }
     // RFC 9394 §3.1: a window and the whole set make no sense together.
