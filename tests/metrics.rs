@@ -265,3 +265,34 @@ fn metrics_trusted_only_refuses_other_clients() {
     assert!(head.starts_with("HTTP/1.1 403"), "{head}");
     assert!(!body.contains("smolmail_"), "{body}");
 }
+
+/// One client holds at most two of the listener's eight places: its third
+/// connection is closed at once, and the scrape of another client's
+/// (here: the same client's, once a place is free) is still answered.
+#[test]
+fn one_client_holds_at_most_two_connections() {
+    use std::io::Read;
+    let data = TempDir::new("metrics-per-client");
+    let server = Server::start(&data.0, &[]);
+    let port = server.port("metrics");
+    let held: Vec<std::net::TcpStream> = (0..2)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    // The accept loop has counted both before it takes the third.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mut third = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    third
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = [0u8; 16];
+    match third.read(&mut buf) {
+        Ok(0) => {}
+        // A reset is a close too.
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        other => panic!("the third connection is still open: {other:?}"),
+    }
+    drop(held);
+    server.wait_until(common::PATIENCE, "a scrape once places are free", || {
+        scrape(&server).1.starts_with("HTTP/1.1 200")
+    });
+}

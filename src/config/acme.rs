@@ -91,15 +91,16 @@ pub(super) fn resolve_acme(
         },
     };
     // A challenge nothing can answer would only fail, retried for ever.
-    let tls_listener = [listen.https, listen.imaps, listen.submissions, listen.pop3s]
-        .iter()
-        .any(Option::is_some);
+    // RFC 8737 §3: the CA connects to port 443 only, so TLS-ALPN-01 needs
+    // the HTTPS listener (on any port: a router may forward 443 to it).
     match challenge {
         AcmeChallenge::Http01 if listen.http.is_none() => {
             return Err(on.error("http-01 needs the --http listener (it is off)"));
         }
-        AcmeChallenge::TlsAlpn01 if !tls_listener => {
-            return Err(on.error("tls-alpn-01 needs a TLS listener such as --https (all are off)"));
+        AcmeChallenge::TlsAlpn01 if listen.https.is_none() => {
+            return Err(on.error(
+                "tls-alpn-01 needs the --https listener (the CA connects to port 443; it is off)",
+            ));
         }
         _ => {}
     }
@@ -221,5 +222,19 @@ mod tests {
         };
         let err = resolve_acme(&args, &|_| None, "mail.home.arpa", false, &listen).unwrap_err();
         assert!(err.0.contains("needs the --http listener"), "{err}");
+        // RFC 8737 §3: validation comes to port 443 only; IMAPS being on
+        // does not help.
+        let https_off = ServeArgs {
+            https: Some("off".into()),
+            ..Default::default()
+        };
+        let listen = super::super::listen::resolve_listen(&https_off, &|_| None).unwrap();
+        assert!(listen.imaps.is_some());
+        let args = ServeArgs {
+            acme_domain: Some("x.home.arpa".into()),
+            ..Default::default()
+        };
+        let err = resolve_acme(&args, &|_| None, "mail.home.arpa", false, &listen).unwrap_err();
+        assert!(err.0.contains("needs the --https listener"), "{err}");
     }
 }

@@ -139,6 +139,11 @@ pub async fn session(conn: Conn, shutdown: &Shutdown, route: impl Fn(&Request<'_
             return;
         }
         if !keep {
+            // Requests pipelined behind this one stay unanswered: read
+            // and drop them for a moment so that closing does not reset
+            // the answer just sent (RFC 9112 §9.6).
+            input.discard();
+            linger(&mut input, &mut stream).await;
             return;
         }
     }

@@ -9,7 +9,9 @@
 //! `--trusted-network` with `403` (the figures tell an outsider what the
 //! server does; the default loopback address already keeps them private).
 
-use std::net::{SocketAddr, TcpListener};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -24,12 +26,34 @@ use crate::net::{ClientAddr, Stream};
 
 /// Connections open at once on the metrics listener.
 pub const MAX_CONNECTIONS: usize = 8;
+/// Of those, from one client address: one client (a refused outsider
+/// keeping its connections alive, say) cannot take every place.
+pub const MAX_PER_CLIENT: u32 = 2;
+
+/// Connections open per client address; an entry leaves with its last.
+type PerClient = Rc<RefCell<HashMap<IpAddr, u32>>>;
+
+/// One connection counted in [`PerClient`] while it lives.
+struct ClientPlace(PerClient, IpAddr);
+
+impl Drop for ClientPlace {
+    fn drop(&mut self) {
+        let mut map = self.0.borrow_mut();
+        if let Some(n) = map.get_mut(&self.1) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.1);
+            }
+        }
+    }
+}
 
 /// Accepts scrapers until the executor stops.
 pub async fn serve(ex: Rc<LocalExecutor<'static>>, ctx: Rc<Context>, listener: Async<TcpListener>) {
     // Each connection's task holds a clone: the count of clones beyond
     // this one is the connections open, however their tasks ended.
     let open = Rc::new(());
+    let per_client: PerClient = Rc::default();
     loop {
         let (tcp, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -44,6 +68,17 @@ pub async fn serve(ex: Rc<LocalExecutor<'static>>, ctx: Rc<Context>, listener: A
             continue; // dropping the socket closes it
         }
         let peer = SocketAddr::new(ClientAddr::from(peer).ip(), peer.port());
+        let client = {
+            let mut map = per_client.borrow_mut();
+            let n = map.entry(peer.ip()).or_insert(0);
+            if *n >= MAX_PER_CLIENT {
+                drop(map);
+                CONNECTIONS_REFUSED.get(Svc::Metrics).inc();
+                continue;
+            }
+            *n += 1;
+            ClientPlace(per_client.clone(), peer.ip())
+        };
         let local = tcp.get_ref().local_addr().unwrap_or(peer);
         let _ = tcp.get_ref().set_nodelay(true);
         let conn = Conn {
@@ -57,6 +92,7 @@ pub async fn serve(ex: Rc<LocalExecutor<'static>>, ctx: Rc<Context>, listener: A
         let (ctx, place) = (ctx.clone(), open.clone());
         ex.spawn(async move {
             let _place = place;
+            let _client = client;
             let _counted = Open::new(Svc::Metrics);
             crate::http::session(conn, &ctx.shutdown, |request| route(&ctx, request)).await;
         })
