@@ -35,10 +35,10 @@ impl Session {
                     n: if uid { m.uid } else { m.seq },
                     seq: m.seq,
                     sent: k.sent_or(m.internal_date),
-                    subject: k.subject,
+                    subject: k.subject.to_string(),
                     reply: k.reply,
-                    message_id: k.message_id,
-                    references: k.references,
+                    message_id: k.message_id.map(str::to_string),
+                    references: k.references.iter().map(str::to_string).collect(),
                 })
                 .await;
             let Some(part) = part else { return };

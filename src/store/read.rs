@@ -353,17 +353,27 @@ impl Reader {
     /// or computed from its header for a message stored before they were
     /// (or whose record does not decode).
     pub fn sort_keys(&self, blob_id: u64) -> Result<crate::mime::SortKeys, StoreError> {
+        self.with_sort_keys(blob_id, |k| k.to_owned())
+    }
+
+    /// [`Reader::sort_keys`] lent to `f` in place, read from the record
+    /// without copying its texts.
+    pub fn with_sort_keys<T>(
+        &self,
+        blob_id: u64,
+        f: impl FnOnce(crate::mime::SortKeysRef<'_>) -> T,
+    ) -> Result<T, StoreError> {
         let key = keys::id(blob_id);
         if let Some(keys) = self
             .dbs
             .sort_keys
             .get(&self.txn, &key)?
-            .and_then(crate::mime::SortKeys::decode)
+            .and_then(crate::mime::SortKeysRef::decode)
         {
-            return Ok(keys);
+            return Ok(f(keys));
         }
         let raw = self.dbs.blobs.get(&self.txn, &key)?.unwrap_or_default();
-        Ok(crate::mime::SortKeys::compute(raw))
+        Ok(f(crate::mime::SortKeys::compute(raw).as_ref()))
     }
 
     /// UIDs expunged from a mailbox after `modseq` (RFC 7162 §3.2.5.2).
