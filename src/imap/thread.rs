@@ -59,12 +59,15 @@ impl Session {
             }
             msgs.extend(part);
         }
-        smol::future::yield_now().await;
-        let threads = match algorithm {
+        // Linked away from the executor thread: 50 000 messages take a
+        // good part of a second under emulation, which other sessions
+        // should not wait for (DESIGN.md "Budgets").
+        let threads = smol::unblock(move || match algorithm {
             ThreadAlgorithm::OrderedSubject => thread_algo::ordered_subject(&msgs),
             ThreadAlgorithm::References => thread_algo::references(&msgs, false),
             ThreadAlgorithm::Refs => thread_algo::references(&msgs, true),
-        };
+        })
+        .await;
         let line = match threads.is_empty() {
             true => "* THREAD\r\n".to_string(),
             false => format!("* THREAD {threads}\r\n"),

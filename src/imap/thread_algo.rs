@@ -18,6 +18,7 @@
 //!   every root per subject.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 /// What threading needs of one message.
 #[derive(Debug, Clone, Default)]
@@ -399,7 +400,7 @@ impl Forest {
             };
             let node = &self.nodes[n];
             if let Some(i) = node.msg {
-                out.push_str(&msgs[i].n.to_string());
+                let _ = write!(out, "{}", msgs[i].n);
                 if !node.children.is_empty() {
                     out.push(' ');
                 }
