@@ -191,14 +191,17 @@ impl Session {
         for chunk in matched.chunks(CHUNK) {
             smol::future::yield_now().await;
             let reader = self.store().read()?;
-            for m in chunk {
+            let mut bodies: Vec<(u64, usize)> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (m.blob_id, i))
+                .collect();
+            let mut got: Vec<Option<T>> = chunk.iter().map(|_| None).collect();
+            reader.each_sort_keys(&mut bodies, |i, keys| {
                 // A damaged record sorts as a message without headers.
-                let row = match reader.with_sort_keys(m.blob_id, |k| project(m, k)) {
-                    Ok(row) => row,
-                    Err(_) => project(m, none.as_ref()),
-                };
-                out.push(row);
-            }
+                got[i] = Some(project(&chunk[i], keys.unwrap_or(none.as_ref())));
+            });
+            out.extend(got.into_iter().flatten());
         }
         Ok(out)
     }
