@@ -352,6 +352,7 @@ impl Session {
         let (mut found, mut highest) = (Vec::new(), 0);
         let mut work = 0;
         let mut rest = picks;
+        let every = matches!(key, SearchKey::All);
         while !rest.is_empty() {
             // Other sessions run between two batches, and (inside
             // `matches_yielding`) every YIELD_BYTES of text searched.
@@ -369,10 +370,12 @@ impl Session {
                     true => Some(reader.messages_after(mailbox_id, rest[0].1.saturating_sub(1))?),
                     false => None,
                 };
+                let mut taken = 0;
                 while let Some((&(seq, u), tail)) = rest.split_first()
-                    && batch.len() < MATCH_BATCH
+                    && taken < MATCH_BATCH
                 {
                     rest = tail;
+                    taken += 1;
                     let view = match &mut walk {
                         Some(walk) => loop {
                             match walk.next() {
@@ -389,6 +392,21 @@ impl Session {
                         walk = None;
                         continue;
                     };
+                    let m = Matched {
+                        seq,
+                        uid: u,
+                        blob_id: view.blob_id,
+                        size: view.size,
+                        internal_date: view.internal_date,
+                        modseq: view.modseq,
+                    };
+                    if every {
+                        // ALL (what SORT and THREAD mostly ask): nothing
+                        // to evaluate.
+                        highest = highest.max(m.modseq);
+                        found.push(m);
+                        continue;
+                    }
                     let raw = match query.reads_message() {
                         true => reader.blob(view.blob_id).ok().flatten().unwrap_or(&[]),
                         false => &[],
@@ -408,14 +426,6 @@ impl Session {
                         // Parsing and decoding the message cost about this.
                         work += raw.len();
                     }
-                    let m = Matched {
-                        seq,
-                        uid: u,
-                        blob_id: view.blob_id,
-                        size: view.size,
-                        internal_date: view.internal_date,
-                        modseq: view.modseq,
-                    };
                     batch.push((first, m));
                     if !decided {
                         break;

@@ -32,11 +32,12 @@ enum Value {
 }
 
 /// A matched message as sorted: the first criterion's order packed into
-/// `prefix` (so most comparisons are one integer compare), and where its
+/// `prefix` (so most comparisons are one integer compare; a lone number
+/// criterion is decided by it and the sequence number), and where its
 /// values start in the table.
 #[derive(Clone, Copy, Debug)]
 struct Row {
-    prefix: u64,
+    prefix: u128,
     seq: u32,
     uid: u32,
     at: u32,
@@ -46,7 +47,8 @@ struct Row {
 struct Table {
     criteria: Vec<SortCriterion>,
     values: Vec<Value>,
-    text: String,
+    /// The texts (folded UTF-8, compared bytewise as `str` would be).
+    text: Vec<u8>,
 }
 
 impl Table {
@@ -54,7 +56,7 @@ impl Table {
         Table {
             criteria: criteria.to_vec(),
             values: Vec::with_capacity(rows * criteria.len()),
-            text: String::new(),
+            text: Vec::new(),
         }
     }
 
@@ -70,12 +72,12 @@ impl Table {
                 SortKey::Date => {
                     Value::Number(keys.map_or(m.internal_date, |k| k.sent_or(m.internal_date)))
                 }
-                SortKey::Subject => self.text(keys.map_or("", |k| k.subject)),
-                SortKey::From => self.text(keys.map_or("", |k| k.from)),
-                SortKey::To => self.text(keys.map_or("", |k| k.to)),
-                SortKey::Cc => self.text(keys.map_or("", |k| k.cc)),
-                SortKey::DisplayFrom => self.text(keys.map_or("", |k| k.display_from)),
-                SortKey::DisplayTo => self.text(keys.map_or("", |k| k.display_to)),
+                SortKey::Subject => self.text(keys.map_or(b"", |k| k.subject)),
+                SortKey::From => self.text(keys.map_or(b"", |k| k.from)),
+                SortKey::To => self.text(keys.map_or(b"", |k| k.to)),
+                SortKey::Cc => self.text(keys.map_or(b"", |k| k.cc)),
+                SortKey::DisplayFrom => self.text(keys.map_or(b"", |k| k.display_from)),
+                SortKey::DisplayTo => self.text(keys.map_or(b"", |k| k.display_to)),
             };
             self.values.push(value);
         }
@@ -94,28 +96,28 @@ impl Table {
         }
     }
 
-    fn text(&mut self, t: &str) -> Value {
+    fn text(&mut self, t: &[u8]) -> Value {
         let start = self.text.len() as u32;
-        self.text.push_str(t);
+        self.text.extend_from_slice(t);
         Value::Text(start, self.text.len() as u32)
     }
 
     fn str(&self, start: u32, end: u32) -> &[u8] {
-        &self.text.as_bytes()[start as usize..end as usize]
+        &self.text[start as usize..end as usize]
     }
 
     /// An integer ordered as `v` is, only less finely: a number whole
-    /// (sign bit flipped), a text by its first 8 bytes (zero padded, so
+    /// (sign bit flipped), a text by its first 16 bytes (zero padded, so
     /// a text sorts no later than the texts it begins).
-    fn prefix(&self, v: Value) -> u64 {
+    fn prefix(&self, v: Value) -> u128 {
         match v {
-            Value::Number(n) => (n as u64) ^ (1 << 63),
+            Value::Number(n) => u128::from((n as u64) ^ (1 << 63)) << 64,
             Value::Text(start, end) => {
-                let mut b = [0u8; 8];
+                let mut b = [0u8; 16];
                 let t = self.str(start, end);
-                let n = t.len().min(8);
+                let n = t.len().min(16);
                 b[..n].copy_from_slice(&t[..n]);
-                u64::from_be_bytes(b)
+                u128::from_be_bytes(b)
             }
         }
     }
@@ -135,10 +137,22 @@ impl Table {
     /// sessions should not wait for (DESIGN.md "Budgets").
     async fn sort(self, mut rows: Vec<Row>) -> Vec<Row> {
         smol::unblock(move || {
-            rows.sort_unstable_by(|a, b| self.compare(a, b));
+            self.order(&mut rows);
             rows
         })
         .await
+    }
+
+    fn order(&self, rows: &mut [Row]) {
+        // One number decides wholly: ties go by sequence number.
+        let whole = matches!(
+            self.criteria.as_slice(),
+            [c] if matches!(c.key, SortKey::Arrival | SortKey::Size | SortKey::Date)
+        );
+        match whole {
+            true => rows.sort_unstable_by_key(|r| (r.prefix, r.seq)),
+            false => rows.sort_unstable_by(|a, b| self.compare(a, b)),
+        }
     }
 
     /// Orders rows by the criteria; REVERSE flips one key, and messages
@@ -331,7 +345,7 @@ mod tests {
             .iter()
             .map(|(m, k)| table.row(m, Some(&k.as_ref())))
             .collect();
-        out.sort_unstable_by(|a, b| table.compare(a, b));
+        table.order(&mut out);
         out.iter().map(|r| r.seq).collect()
     }
 
@@ -370,14 +384,14 @@ mod tests {
             subject: s.into(),
             ..SortKeys::default()
         };
-        // Equal first 8 bytes: the rest decides; a shorter text (and an
+        // Equal first 16 bytes: the rest decides; a shorter text (and an
         // absent one) sorts first; REVERSE flips it, ties stay in order.
         let rows = [
-            (matched(1, 1, 0), subject("ABCDEFGHZ")),
-            (matched(2, 1, 0), subject("ABCDEFGHA")),
-            (matched(3, 1, 0), subject("ABCDEFGH")),
+            (matched(1, 1, 0), subject("ABCDEFGHIJKLMNOPZ")),
+            (matched(2, 1, 0), subject("ABCDEFGHIJKLMNOPA")),
+            (matched(3, 1, 0), subject("ABCDEFGHIJKLMNOP")),
             (matched(4, 1, 0), subject("")),
-            (matched(5, 1, 0), subject("ABCDEFGHA")),
+            (matched(5, 1, 0), subject("ABCDEFGHIJKLMNOPA")),
         ];
         assert_eq!(
             sorted(&[by(SortKey::Subject, false)], &rows),

@@ -35,10 +35,10 @@ impl Session {
                     n: if uid { m.uid } else { m.seq },
                     seq: m.seq,
                     sent: k.sent_or(m.internal_date),
-                    subject: k.subject.to_string(),
+                    subject: text(k.subject),
                     reply: k.reply,
-                    message_id: k.message_id.map(str::to_string),
-                    references: k.references.iter().map(str::to_string).collect(),
+                    message_id: k.message_id.map(text),
+                    references: k.references.iter().map(text).collect(),
                 })
                 .await;
             let Some(part) = part else { return };
@@ -80,6 +80,11 @@ impl Session {
         self.tagged(tag, "OK", done);
         drop(held);
     }
+}
+
+/// A stored key text as a `String` (damaged bytes replaced).
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// Bytes one message costs while threading: its keys, a container per

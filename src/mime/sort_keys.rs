@@ -115,21 +115,28 @@ impl SortKeys {
     /// Reads [`SortKeys::encode`]'s form; `None` if corrupt or of another
     /// version (the caller then recomputes from the message).
     pub fn decode(bytes: &[u8]) -> Option<SortKeys> {
-        SortKeysRef::decode(bytes).map(|k| k.to_owned())
+        let k = SortKeysRef::decode(bytes)?;
+        let texts = [k.subject, k.from, k.to, k.cc, k.display_from, k.display_to];
+        let ids = k.message_id.into_iter().chain(k.references.iter());
+        texts
+            .into_iter()
+            .chain(ids)
+            .all(|t| std::str::from_utf8(t).is_ok())
+            .then(|| k.to_owned())
     }
 
     /// These keys lent as a [`SortKeysRef`].
     pub fn as_ref(&self) -> SortKeysRef<'_> {
         SortKeysRef {
             sent: self.sent,
-            subject: &self.subject,
+            subject: self.subject.as_bytes(),
             reply: self.reply,
-            from: &self.from,
-            to: &self.to,
-            cc: &self.cc,
-            display_from: &self.display_from,
-            display_to: &self.display_to,
-            message_id: self.message_id.as_deref(),
+            from: self.from.as_bytes(),
+            to: self.to.as_bytes(),
+            cc: self.cc.as_bytes(),
+            display_from: self.display_from.as_bytes(),
+            display_to: self.display_to.as_bytes(),
+            message_id: self.message_id.as_deref().map(str::as_bytes),
             references: Refs::Owned(&self.references),
         }
     }
@@ -137,18 +144,21 @@ impl SortKeys {
 
 /// [`SortKeys`] read in place from a stored record (or lent from owned
 /// keys): SORT and THREAD read every message's record and keep one or
-/// two of its texts, so nothing is allocated for the rest.
+/// two of its texts, so nothing is allocated or checked for the rest.
+/// The texts are the stored UTF-8 bytes, unchecked: SORT compares bytes,
+/// and a reader that needs `str` converts the few it keeps (lossily, so a
+/// damaged record costs a replacement character, never a panic).
 #[derive(Clone, Copy, Debug)]
 pub struct SortKeysRef<'a> {
     pub sent: Option<i64>,
-    pub subject: &'a str,
+    pub subject: &'a [u8],
     pub reply: bool,
-    pub from: &'a str,
-    pub to: &'a str,
-    pub cc: &'a str,
-    pub display_from: &'a str,
-    pub display_to: &'a str,
-    pub message_id: Option<&'a str>,
+    pub from: &'a [u8],
+    pub to: &'a [u8],
+    pub cc: &'a [u8],
+    pub display_from: &'a [u8],
+    pub display_to: &'a [u8],
+    pub message_id: Option<&'a [u8]>,
     pub references: Refs<'a>,
 }
 
@@ -173,7 +183,7 @@ impl<'a> Refs<'a> {
         self.len() == 0
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &'a str> + 'a {
+    pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
         let (mut count, mut rest, list) = match *self {
             Refs::Stored(count, rest) => (count as usize, rest, &[][..]),
             Refs::Owned(list) => (0, &[][..], list),
@@ -182,7 +192,7 @@ impl<'a> Refs<'a> {
             count = count.checked_sub(1)?;
             take_text(&mut rest)
         });
-        stored.chain(list.iter().map(String::as_str))
+        stored.chain(list.iter().map(String::as_bytes))
     }
 }
 
@@ -228,23 +238,28 @@ impl<'a> SortKeysRef<'a> {
     pub fn to_owned(&self) -> SortKeys {
         SortKeys {
             sent: self.sent,
-            subject: self.subject.to_string(),
+            subject: text(self.subject),
             reply: self.reply,
-            from: self.from.to_string(),
-            to: self.to.to_string(),
-            cc: self.cc.to_string(),
-            display_from: self.display_from.to_string(),
-            display_to: self.display_to.to_string(),
-            message_id: self.message_id.map(str::to_string),
-            references: self.references.iter().map(str::to_string).collect(),
+            from: text(self.from),
+            to: text(self.to),
+            cc: text(self.cc),
+            display_from: text(self.display_from),
+            display_to: text(self.display_to),
+            message_id: self.message_id.map(text),
+            references: self.references.iter().map(text).collect(),
         }
     }
 }
 
-/// One u16-length-prefixed UTF-8 text off the front of `rest`.
-fn take_text<'a>(rest: &mut &'a [u8]) -> Option<&'a str> {
+/// A stored text as a `String` (damaged bytes replaced).
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// One u16-length-prefixed text off the front of `rest`.
+fn take_text<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
     let len = u16::from_be_bytes(rest.get(..2)?.try_into().ok()?) as usize;
-    let t = std::str::from_utf8(rest.get(2..2 + len)?).ok()?;
+    let t = rest.get(2..2 + len)?;
     *rest = &rest[2 + len..];
     Some(t)
 }
@@ -372,6 +387,13 @@ Message-ID: <m1@x>\r\nIn-Reply-To: <p@x> <q@x>\r\n\r\nbody\r\n";
         for cut in 0..out.len() {
             assert!(SortKeys::decode(&out[..cut]).is_none(), "cut {cut}");
         }
+        // Bytes that are not UTF-8: the record is refused whole (it is
+        // then recomputed), and read in place they come out replaced.
+        let at = out.len() - 2;
+        out[at] = 0xff;
+        assert!(SortKeys::decode(&out).is_none());
+        let refs = SortKeysRef::decode(&out).unwrap().to_owned().references;
+        assert_eq!(refs, ["p\u{fffd}x"]);
     }
 
     #[test]
