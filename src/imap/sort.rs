@@ -11,7 +11,6 @@
 //! first criterion is packed into an integer that decides most compares.
 
 use std::cmp::Ordering;
-use std::fmt::Write as _;
 
 use super::esearch;
 use super::messages::Matched;
@@ -296,8 +295,9 @@ impl Session {
             None => {
                 let mut line = String::with_capacity(8 + numbers.len() * 7);
                 line.push_str("* SORT");
-                for n in &numbers {
-                    let _ = write!(line, " {n}");
+                for &n in &numbers {
+                    line.push(' ');
+                    super::render::push_number(&mut line, n);
                 }
                 // RFC 7162 §3.1.5: SORT with MODSEQ criteria reports it too.
                 if let Some(highest) = modseq

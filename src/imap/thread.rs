@@ -31,14 +31,16 @@ impl Session {
         let mut msgs = Vec::with_capacity(matched.len());
         for chunk in matched.chunks(super::sort::CHUNK) {
             let part = self
-                .keys_of(tag, chunk, |m, k| Msg {
-                    n: if uid { m.uid } else { m.seq },
-                    seq: m.seq,
-                    sent: k.sent_or(m.internal_date),
-                    subject: text(k.subject),
-                    reply: k.reply,
-                    message_id: k.message_id.map(text),
-                    references: k.references.iter().map(text).collect(),
+                .keys_of(tag, chunk, |m, k| {
+                    Msg::new(
+                        if uid { m.uid } else { m.seq },
+                        m.seq,
+                        k.sent_or(m.internal_date),
+                        k.reply,
+                        k.subject,
+                        k.message_id,
+                        k.references.iter(),
+                    )
                 })
                 .await;
             let Some(part) = part else { return };
@@ -82,20 +84,10 @@ impl Session {
     }
 }
 
-/// A stored key text as a `String` (damaged bytes replaced).
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 /// Bytes one message costs while threading: its keys, a container per
 /// message and per reference in the forest, and its number in the answer.
 fn cost(m: &Msg) -> usize {
     const NODE: usize = 64;
-    let strings = m.subject.len() + m.message_id.as_ref().map_or(0, String::len);
-    let refs: usize = m
-        .references
-        .iter()
-        .map(|r| r.len() + std::mem::size_of::<String>() + NODE)
-        .sum();
-    std::mem::size_of::<Msg>() + NODE + 12 + strings + refs
+    let refs = m.references().count() * NODE;
+    std::mem::size_of::<Msg>() + NODE + 12 + m.held() + refs
 }

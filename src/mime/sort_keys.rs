@@ -183,7 +183,7 @@ impl<'a> Refs<'a> {
         self.len() == 0
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+    pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + Clone + 'a {
         let (mut count, mut rest, list) = match *self {
             Refs::Stored(count, rest) => (count as usize, rest, &[][..]),
             Refs::Owned(list) => (0, &[][..], list),
