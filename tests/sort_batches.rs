@@ -18,7 +18,7 @@ fn numbers(lines: &[String], head: &str) -> Vec<u32> {
         .find(|l| l.starts_with(head))
         .unwrap_or_else(|| panic!("no {head:?} in {lines:?}"));
     line[head.len()..]
-        .split(|c: char| c == ' ' || c == '(' || c == ')')
+        .split([' ', '(', ')'])
         .filter(|t| !t.trim().is_empty())
         .map(|t| t.trim().parse().unwrap())
         .collect()
