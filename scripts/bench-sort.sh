@@ -10,13 +10,24 @@
 # The issue's targets (aarch64 under qemu-user): SORT < 0.5 s, THREAD
 # < 1 s, other sessions answered within 0.1 s.
 #
+# STORE=DIR times a copy of an already populated data directory (user
+# bench1@home.arpa, password bench-password) instead of populating one,
+# and skips Dovecot (which would need populating); the copy is made
+# afresh for each server, so DIR itself is never changed.
+#
 #   scripts/bench-sort.sh
 #   MESSAGES=10000 QEMU=1 scripts/bench-sort.sh
+#   STORE=/work/sortbench-50k QEMU=1 scripts/bench-sort.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 MESSAGES=${MESSAGES:-50000}
 QEMU=${QEMU:-0}
+STORE=${STORE:-}
+if [ -n "$STORE" ] && [ ! -d "$STORE" ]; then
+  echo "bench-sort: STORE=$STORE is not a directory" >&2
+  exit 1
+fi
 PASSWORD=bench-password
 USER_NAME=bench1@home.arpa
 
@@ -47,13 +58,17 @@ bench() { python3 scripts/bench-sort.py "$@"; }
 ssha=$(python3 -c 'import base64, hashlib, os, sys; salt = os.urandom(8)
 print("{SSHA256}" + base64.b64encode(hashlib.sha256(sys.argv[1].encode() + salt).digest() + salt).decode())' "$PASSWORD")
 
-# smolmail DATA LABEL RUNNER...: populate, then time.
+# smolmail DATA LABEL RUNNER...: populate (or copy STORE), then time.
 smolmail() {
   local data=$1 label=$2 port
   shift 2
-  mkdir -p "$data"
-  echo "$USER_NAME:$ssha:::" >"$tmp/users.smolmail"
-  SMOLMAIL_DATA=$data "$@" user import-passwd "$tmp/users.smolmail" >/dev/null
+  if [ -n "$STORE" ]; then
+    cp -a "$STORE" "$data"
+  else
+    mkdir -p "$data"
+    echo "$USER_NAME:$ssha:::" >"$tmp/users.smolmail"
+    SMOLMAIL_DATA=$data "$@" user import-passwd "$tmp/users.smolmail" >/dev/null
+  fi
   port=$(free_port)
   SMOLMAIL_DATA=$data "$@" serve --hostname mail.home.arpa --log-level warn \
     --smtp off --submission off --submissions off --imap "127.0.0.1:$port" --imaps off \
@@ -61,12 +76,18 @@ smolmail() {
   local server=$!
   pids+=("$server")
   wait_port "$port" smolmail "$tmp/$label.log"
-  bench populate "$port" "$USER_NAME" "$PASSWORD" "$MESSAGES" | sed "s/^/$label: /"
+  if [ -z "$STORE" ]; then
+    bench populate "$port" "$USER_NAME" "$PASSWORD" "$MESSAGES" | sed "s/^/$label: /"
+  fi
   bench time "$port" "$USER_NAME" "$PASSWORD" "$label" | tee "$tmp/$label.times"
   stop "$server"
 }
 
-echo "== $MESSAGES messages, $(nproc) cores"
+if [ -n "$STORE" ]; then
+  echo "== a copy of $STORE, $(nproc) cores"
+else
+  echo "== $MESSAGES messages, $(nproc) cores"
+fi
 smolmail "$tmp/native" smolmail "$bin"
 
 if [ "$QEMU" != 0 ]; then
@@ -74,7 +95,9 @@ if [ "$QEMU" != 0 ]; then
   smolmail "$tmp/qemu" qemu qemu-aarch64-static "$PWD/target/aarch64-unknown-linux-musl/release/smolmail"
 fi
 
-if command -v dovecot >/dev/null && [ -e /usr/lib/dovecot/imap ]; then
+if [ -n "$STORE" ]; then
+  echo "== Dovecot skipped with STORE (it would need populating)"
+elif command -v dovecot >/dev/null && [ -e /usr/lib/dovecot/imap ]; then
   if [ "$(id -u)" -eq 0 ]; then
     mail_user=nobody
     internal="default_internal_user = dovecot

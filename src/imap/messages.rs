@@ -24,6 +24,12 @@ pub struct Matched {
     pub modseq: u64,
 }
 
+/// Messages whose records one read transaction serves between two yields
+/// while searching: a yield and a transaction per message cost more than
+/// deciding ALL or a flag for it, and this many take well under a
+/// millisecond natively.
+const MATCH_BATCH: usize = 512;
+
 impl Session {
     /// The UIDs a set names in the selected view, in sequence order; BAD
     /// for sequence numbers past the end.
@@ -345,45 +351,92 @@ impl Session {
         let query = Query::new(key, max_seq, max_uid);
         let (mut found, mut highest) = (Vec::new(), 0);
         let mut work = 0;
-        for &(seq, u) in picks {
-            // Other sessions run between two messages, and (inside
+        let mut rest = picks;
+        let every = matches!(key, SearchKey::All);
+        while !rest.is_empty() {
+            // Other sessions run between two batches, and (inside
             // `matches_yielding`) every YIELD_BYTES of text searched.
             smol::future::yield_now().await;
-            // The record and the text come out under a read transaction
-            // that closes before the string keys are searched.
-            let (first, m) = {
+            // A batch of records (and their text) come out under one read
+            // transaction that closes before the string keys are searched.
+            // A message whose text had to be decoded ends the batch, so at
+            // most one decoded text is held at a time.
+            let mut batch = Vec::new();
+            {
                 let reader = self.store().read()?;
-                let Ok(Some(view)) = reader.message(mailbox_id, u) else {
-                    continue;
+                // Most searches pick most of the mailbox: one walk of its
+                // records in UID order beats a lookup per message.
+                let mut walk = match rest.len().saturating_mul(4) >= max_seq as usize {
+                    true => Some(reader.messages_after(mailbox_id, rest[0].1.saturating_sub(1))?),
+                    false => None,
                 };
-                let raw = reader.blob(view.blob_id).ok().flatten().unwrap_or(&[]);
-                let candidate = Candidate {
-                    seq,
-                    uid: u,
-                    view,
-                    recent: self.selected().is_some_and(|s| s.is_recent(u)),
-                    raw,
-                    max_seq,
-                    max_uid,
-                };
-                let first = query.begin(&candidate);
-                if !first.decided() {
-                    // Parsing and decoding the message cost about this.
-                    work += raw.len();
+                let mut taken = 0;
+                while let Some((&(seq, u), tail)) = rest.split_first()
+                    && taken < MATCH_BATCH
+                {
+                    rest = tail;
+                    taken += 1;
+                    let view = match &mut walk {
+                        Some(walk) => loop {
+                            match walk.next() {
+                                Some(Ok(v)) if v.uid < u => continue,
+                                Some(Ok(v)) if v.uid == u => break Some(v),
+                                _ => break None,
+                            }
+                        },
+                        None => reader.message(mailbox_id, u).ok().flatten(),
+                    };
+                    let Some(view) = view else {
+                        // Expunged meanwhile (or a damaged record): the
+                        // walk, past this UID now, goes on at the next.
+                        walk = None;
+                        continue;
+                    };
+                    let m = Matched {
+                        seq,
+                        uid: u,
+                        blob_id: view.blob_id,
+                        size: view.size,
+                        internal_date: view.internal_date,
+                        modseq: view.modseq,
+                    };
+                    if every {
+                        // ALL (what SORT and THREAD mostly ask): nothing
+                        // to evaluate.
+                        highest = highest.max(m.modseq);
+                        found.push(m);
+                        continue;
+                    }
+                    let raw = match query.reads_message() {
+                        true => reader.blob(view.blob_id).ok().flatten().unwrap_or(&[]),
+                        false => &[],
+                    };
+                    let candidate = Candidate {
+                        seq,
+                        uid: u,
+                        view,
+                        recent: self.selected().is_some_and(|s| s.is_recent(u)),
+                        raw,
+                        max_seq,
+                        max_uid,
+                    };
+                    let first = query.begin(&candidate);
+                    let decided = first.decided();
+                    if !decided {
+                        // Parsing and decoding the message cost about this.
+                        work += raw.len();
+                    }
+                    batch.push((first, m));
+                    if !decided {
+                        break;
+                    }
                 }
-                let m = Matched {
-                    seq,
-                    uid: u,
-                    blob_id: view.blob_id,
-                    size: view.size,
-                    internal_date: view.internal_date,
-                    modseq: view.modseq,
-                };
-                (first, m)
-            };
-            if query.matches_yielding(first, &mut work).await {
-                highest = highest.max(m.modseq);
-                found.push(m);
+            }
+            for (first, m) in batch {
+                if query.matches_yielding(first, &mut work).await {
+                    highest = highest.max(m.modseq);
+                    found.push(m);
+                }
             }
         }
         Ok(Some((found, highest)))

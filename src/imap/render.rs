@@ -220,6 +220,24 @@ fn extension_tail(out: &mut Vec<u8>, part: &Part) {
     nstring(out, part.location.as_deref());
 }
 
+/// Appends `n` in decimal: SORT and THREAD answers carry 50 000 numbers,
+/// and the formatting machinery costs several times this per number.
+pub fn push_number(out: &mut String, mut n: u32) {
+    let mut digits = [0u8; 10];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[at..] {
+        out.push(char::from(d));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,5 +298,15 @@ mod tests {
             body.ends_with(" \"MIXED\" (\"boundary\" \"b\") NIL NIL NIL)"),
             "{body}"
         );
+    }
+
+    #[test]
+    fn push_number_writes_decimal() {
+        let mut out = String::new();
+        for n in [0, 7, 10, 4_294_967_295] {
+            push_number(&mut out, n);
+            out.push(' ');
+        }
+        assert_eq!(out, "0 7 10 4294967295 ");
     }
 }

@@ -90,6 +90,9 @@ pub struct Query<'k> {
     strings: Vec<StringKey>,
     /// Answer slots: the string keys' first, then one per record key.
     slots: usize,
+    /// Whether deciding a message may need its bytes (a string key or a
+    /// sent date); without, the caller need not look the message up.
+    reads_message: bool,
 }
 
 /// The answers known for one message: `None` not yet decided.
@@ -112,6 +115,7 @@ impl<'k> Query<'k> {
         ordered.sort_unstable_by_key(|s| s.1);
         let strings: Vec<StringKey> = ordered.into_iter().map(|s| s.0).collect();
         let mut query = Query {
+            reads_message: !strings.is_empty() || reads_sent_date(&root),
             root,
             slots: strings.len() + records,
             strings,
@@ -120,6 +124,12 @@ impl<'k> Query<'k> {
         let first = query.strings.len();
         shift_records(&mut query.root, first);
         query
+    }
+
+    /// Whether deciding a message may read its bytes: when not, a
+    /// caller may hand [`Candidate::raw`] empty and skip the lookup.
+    pub fn reads_message(&self) -> bool {
+        self.reads_message
     }
 
     /// Whether `c` matches, deciding everything at once.
@@ -257,6 +267,20 @@ impl Builder<'_> {
     fn record(&mut self) -> usize {
         self.records += 1;
         self.records - 1
+    }
+}
+
+/// Whether a record key of the tree reads the Date: field of the message.
+fn reads_sent_date(node: &Node<'_>) -> bool {
+    match node {
+        Node::Record(key, _) => matches!(
+            key,
+            SearchKey::SentBefore(_) | SearchKey::SentOn(_) | SearchKey::SentSince(_)
+        ),
+        Node::Set(..) | Node::String(_) => false,
+        Node::Not(k) => reads_sent_date(k),
+        Node::Or(a, b) => reads_sent_date(a) || reads_sent_date(b),
+        Node::And(keys) => keys.iter().any(reads_sent_date),
     }
 }
 

@@ -4,8 +4,11 @@
 //! The messages the search criteria match are ordered by keys stored at
 //! delivery (`mime::SortKeys`), so no message is read. Keys are read in
 //! chunks of [`CHUNK`] messages, each under its own short read
-//! transaction with a yield between chunks, so a SORT of 50 000 messages
-//! does not hold the one executor thread away from other sessions.
+//! transaction with a yield between chunks, and the rows are sorted on a
+//! blocking thread, so a SORT of 50 000 messages does not hold the one
+//! executor thread away from other sessions. A row costs no allocation:
+//! texts are copied from the read transaction into one string, and the
+//! first criterion is packed into an integer that decides most compares.
 
 use std::cmp::Ordering;
 
@@ -13,56 +16,162 @@ use super::esearch;
 use super::messages::Matched;
 use super::parse::{SearchKey, SearchReturn, SortCriterion, SortKey};
 use super::session::Session;
-use crate::mime::SortKeys;
+use crate::mime::{SortKeys, SortKeysRef};
 use crate::store::StoreError;
 
 /// Messages whose keys are read between two yields.
 pub const CHUNK: usize = 2000;
 
-/// One compared value of a sort key.
-#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// One compared value of a sort key: a number, or a text kept in the
+/// table's one string (start, end), so a row costs no allocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Value {
     Number(i64),
-    Text(Box<str>),
+    Text(u32, u32),
 }
 
-/// A matched message with the values its sort keys compare by.
+/// A matched message as sorted: the first criterion's order packed into
+/// `prefix` (so most comparisons are one integer compare; a lone number
+/// criterion is decided by it and the sequence number), and where its
+/// values start in the table.
+#[derive(Clone, Copy, Debug)]
 struct Row {
+    prefix: u128,
     seq: u32,
     uid: u32,
+    at: u32,
+}
+
+/// Every row's values, criteria.len() per row, and the texts they name.
+struct Table {
+    criteria: Vec<SortCriterion>,
     values: Vec<Value>,
+    /// The texts (folded UTF-8, compared bytewise as `str` would be).
+    text: Vec<u8>,
 }
 
-/// The value of `key` for one message (RFC 5256 §3; empty text for an
-/// absent field, which sorts first; DATE falls back to INTERNALDATE).
-fn value(key: SortKey, m: &Matched, keys: Option<&SortKeys>) -> Value {
-    let text = |f: fn(&SortKeys) -> &str| Value::Text(keys.map_or("", f).into());
-    match key {
-        SortKey::Arrival => Value::Number(m.internal_date),
-        SortKey::Size => Value::Number(m.size.into()),
-        SortKey::Date => {
-            Value::Number(keys.map_or(m.internal_date, |k| k.sent_or(m.internal_date)))
+impl Table {
+    fn new(criteria: &[SortCriterion], rows: usize) -> Table {
+        Table {
+            criteria: criteria.to_vec(),
+            values: Vec::with_capacity(rows * criteria.len()),
+            text: Vec::new(),
         }
-        SortKey::Subject => text(|k| &k.subject),
-        SortKey::From => text(|k| &k.from),
-        SortKey::To => text(|k| &k.to),
-        SortKey::Cc => text(|k| &k.cc),
-        SortKey::DisplayFrom => text(|k| &k.display_from),
-        SortKey::DisplayTo => text(|k| &k.display_to),
     }
-}
 
-/// Orders rows by the criteria; REVERSE flips one key, and messages equal
-/// on every key stay in sequence order whatever REVERSE says (§3).
-fn compare(criteria: &[SortCriterion], a: &Row, b: &Row) -> Ordering {
-    for (i, c) in criteria.iter().enumerate() {
-        let o = a.values[i].cmp(&b.values[i]);
-        let o = if c.reverse { o.reverse() } else { o };
-        if o != Ordering::Equal {
-            return o;
+    /// Adds a message's values (RFC 5256 §3; empty text for an absent
+    /// field, which sorts first; DATE falls back to INTERNALDATE).
+    fn row(&mut self, m: &Matched, keys: Option<&SortKeysRef<'_>>) -> Row {
+        let at = self.values.len() as u32;
+        for i in 0..self.criteria.len() {
+            let c = self.criteria[i];
+            let value = match c.key {
+                SortKey::Arrival => Value::Number(m.internal_date),
+                SortKey::Size => Value::Number(m.size.into()),
+                SortKey::Date => {
+                    Value::Number(keys.map_or(m.internal_date, |k| k.sent_or(m.internal_date)))
+                }
+                SortKey::Subject => self.text(keys.map_or(b"", |k| k.subject)),
+                SortKey::From => self.text(keys.map_or(b"", |k| k.from)),
+                SortKey::To => self.text(keys.map_or(b"", |k| k.to)),
+                SortKey::Cc => self.text(keys.map_or(b"", |k| k.cc)),
+                SortKey::DisplayFrom => self.text(keys.map_or(b"", |k| k.display_from)),
+                SortKey::DisplayTo => self.text(keys.map_or(b"", |k| k.display_to)),
+            };
+            self.values.push(value);
+        }
+        let prefix = match self.criteria.first() {
+            Some(c) => {
+                let p = self.prefix(self.values[at as usize]);
+                if c.reverse { !p } else { p }
+            }
+            None => 0,
+        };
+        Row {
+            prefix,
+            seq: m.seq,
+            uid: m.uid,
+            at,
         }
     }
-    a.seq.cmp(&b.seq)
+
+    fn text(&mut self, t: &[u8]) -> Value {
+        let start = self.text.len() as u32;
+        self.text.extend_from_slice(t);
+        Value::Text(start, self.text.len() as u32)
+    }
+
+    fn str(&self, start: u32, end: u32) -> &[u8] {
+        &self.text[start as usize..end as usize]
+    }
+
+    /// An integer ordered as `v` is, only less finely: a number whole
+    /// (sign bit flipped), a text by its first 16 bytes (zero padded, so
+    /// a text sorts no later than the texts it begins).
+    fn prefix(&self, v: Value) -> u128 {
+        match v {
+            Value::Number(n) => u128::from((n as u64) ^ (1 << 63)) << 64,
+            Value::Text(start, end) => {
+                let mut b = [0u8; 16];
+                let t = self.str(start, end);
+                let n = t.len().min(16);
+                b[..n].copy_from_slice(&t[..n]);
+                u128::from_be_bytes(b)
+            }
+        }
+    }
+
+    fn value_cmp(&self, a: Value, b: Value) -> Ordering {
+        match (a, b) {
+            (Value::Number(a), Value::Number(b)) => a.cmp(&b),
+            (Value::Text(a0, a1), Value::Text(b0, b1)) => self.str(a0, a1).cmp(self.str(b0, b1)),
+            // One criterion gives every row the same kind.
+            (Value::Number(_), Value::Text(..)) => Ordering::Less,
+            (Value::Text(..), Value::Number(_)) => Ordering::Greater,
+        }
+    }
+
+    /// `rows` in order, sorted away from the executor thread: 50 000
+    /// rows take tens of milliseconds under emulation, which other
+    /// sessions should not wait for (DESIGN.md "Budgets").
+    async fn sort(self, mut rows: Vec<Row>) -> Vec<Row> {
+        smol::unblock(move || {
+            self.order(&mut rows);
+            rows
+        })
+        .await
+    }
+
+    fn order(&self, rows: &mut [Row]) {
+        // One number decides wholly: ties go by sequence number.
+        let whole = matches!(
+            self.criteria.as_slice(),
+            [c] if matches!(c.key, SortKey::Arrival | SortKey::Size | SortKey::Date)
+        );
+        match whole {
+            true => rows.sort_unstable_by_key(|r| (r.prefix, r.seq)),
+            false => rows.sort_unstable_by(|a, b| self.compare(a, b)),
+        }
+    }
+
+    /// Orders rows by the criteria; REVERSE flips one key, and messages
+    /// equal on every key stay in sequence order whatever REVERSE says
+    /// (§3).
+    fn compare(&self, a: &Row, b: &Row) -> Ordering {
+        a.prefix.cmp(&b.prefix).then_with(|| {
+            let n = self.criteria.len();
+            let (va, vb) = (a.at as usize, b.at as usize);
+            for (i, c) in self.criteria.iter().enumerate() {
+                let o = self.value_cmp(self.values[va + i], self.values[vb + i]);
+                let o = if c.reverse { o.reverse() } else { o };
+                if o != Ordering::Equal {
+                    return o;
+                }
+            }
+            debug_assert!(va + n <= self.values.len());
+            a.seq.cmp(&b.seq)
+        })
+    }
 }
 
 impl Session {
@@ -73,7 +182,7 @@ impl Session {
         &mut self,
         tag: &[u8],
         matched: &[Matched],
-        project: impl Fn(&Matched, SortKeys) -> T,
+        project: impl FnMut(&Matched, SortKeysRef<'_>) -> T,
     ) -> Option<Vec<T>> {
         match self.try_keys_of(matched, project).await {
             Ok(out) => Some(out),
@@ -88,17 +197,24 @@ impl Session {
     pub(super) async fn try_keys_of<T>(
         &mut self,
         matched: &[Matched],
-        project: impl Fn(&Matched, SortKeys) -> T,
+        mut project: impl FnMut(&Matched, SortKeysRef<'_>) -> T,
     ) -> Result<Vec<T>, StoreError> {
         let mut out = Vec::with_capacity(matched.len());
+        let none = SortKeys::default();
         for chunk in matched.chunks(CHUNK) {
             smol::future::yield_now().await;
             let reader = self.store().read()?;
-            for m in chunk {
+            let mut bodies: Vec<(u64, usize)> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (m.blob_id, i))
+                .collect();
+            let mut got: Vec<Option<T>> = chunk.iter().map(|_| None).collect();
+            reader.each_sort_keys(&mut bodies, |i, keys| {
                 // A damaged record sorts as a message without headers.
-                let keys = reader.sort_keys(m.blob_id).unwrap_or_default();
-                out.push(project(m, keys));
-            }
+                got[i] = Some(project(&chunk[i], keys.unwrap_or(none.as_ref())));
+            });
+            out.extend(got.into_iter().flatten());
         }
         Ok(out)
     }
@@ -110,15 +226,11 @@ impl Session {
         criteria: &[SortCriterion],
         matched: &[Matched],
     ) -> Result<Vec<u32>, StoreError> {
-        let mut rows = self
-            .try_keys_of(matched, |m, k| Row {
-                seq: m.seq,
-                uid: m.uid,
-                values: criteria.iter().map(|c| value(c.key, m, Some(&k))).collect(),
-            })
+        let mut table = Table::new(criteria, matched.len());
+        let rows = self
+            .try_keys_of(matched, |m, k| table.row(m, Some(&k)))
             .await?;
-        smol::future::yield_now().await;
-        rows.sort_unstable_by(|a, b| compare(criteria, a, b));
+        let rows = table.sort(rows).await;
         Ok(rows.iter().map(|r| r.uid).collect())
     }
 
@@ -149,14 +261,11 @@ impl Session {
         let needs_keys = criteria
             .iter()
             .any(|c| !matches!(c.key, SortKey::Arrival | SortKey::Size));
-        let row = |m: &Matched, keys: Option<&SortKeys>| Row {
-            seq: m.seq,
-            uid: m.uid,
-            values: criteria.iter().map(|c| value(c.key, m, keys)).collect(),
-        };
-        let mut rows = match needs_keys {
+        let mut table = Table::new(criteria, matched.len());
+        let rows = match needs_keys {
             true => {
-                let Some(rows) = self.keys_of(tag, &matched, |m, k| row(m, Some(&k))).await else {
+                let rows = self.keys_of(tag, &matched, |m, k| table.row(m, Some(&k)));
+                let Some(rows) = rows.await else {
                     if ret.is_some_and(|r| r.save)
                         && let Some(sel) = self.selected_mut()
                     {
@@ -167,10 +276,9 @@ impl Session {
                 };
                 rows
             }
-            false => matched.iter().map(|m| row(m, None)).collect(),
+            false => matched.iter().map(|m| table.row(m, None)).collect(),
         };
-        smol::future::yield_now().await;
-        rows.sort_unstable_by(|a, b| compare(criteria, a, b));
+        let rows = table.sort(rows).await;
         let numbers: Vec<u32> = rows
             .iter()
             .map(|r| if uid { r.uid } else { r.seq })
@@ -193,9 +301,9 @@ impl Session {
             None => {
                 let mut line = String::with_capacity(8 + numbers.len() * 7);
                 line.push_str("* SORT");
-                for n in &numbers {
+                for &n in &numbers {
                     line.push(' ');
-                    line.push_str(&n.to_string());
+                    super::render::push_number(&mut line, n);
                 }
                 // RFC 7162 §3.1.5: SORT with MODSEQ criteria reports it too.
                 if let Some(highest) = modseq
@@ -226,49 +334,101 @@ impl Session {
 mod tests {
     use super::*;
 
-    fn row(seq: u32, values: Vec<Value>) -> Row {
-        Row {
+    fn matched(seq: u32, size: u32, internal_date: i64) -> Matched {
+        Matched {
             seq,
             uid: seq,
-            values,
+            blob_id: 1,
+            size,
+            internal_date,
+            modseq: 1,
         }
+    }
+
+    fn sorted(criteria: &[SortCriterion], rows: &[(Matched, SortKeys)]) -> Vec<u32> {
+        let mut table = Table::new(criteria, rows.len());
+        let mut out: Vec<Row> = rows
+            .iter()
+            .map(|(m, k)| table.row(m, Some(&k.as_ref())))
+            .collect();
+        table.order(&mut out);
+        out.iter().map(|r| r.seq).collect()
+    }
+
+    fn by(key: SortKey, reverse: bool) -> SortCriterion {
+        SortCriterion { reverse, key }
     }
 
     #[test]
     fn rfc5256_3_ties_keep_sequence_order_even_reversed() {
-        let criteria = [SortCriterion {
-            reverse: true,
-            key: SortKey::Size,
-        }];
-        let mut rows = [
-            row(1, vec![Value::Number(5)]),
-            row(2, vec![Value::Number(9)]),
-            row(3, vec![Value::Number(5)]),
+        let none = SortKeys::default;
+        let rows = [
+            (matched(1, 5, 0), none()),
+            (matched(2, 9, 0), none()),
+            (matched(3, 5, 0), none()),
         ];
-        rows.sort_unstable_by(|a, b| compare(&criteria, a, b));
-        assert_eq!(rows.iter().map(|r| r.seq).collect::<Vec<_>>(), [2, 1, 3]);
+        assert_eq!(sorted(&[by(SortKey::Size, true)], &rows), [2, 1, 3]);
     }
 
     #[test]
     fn rfc5256_3_date_falls_back_to_internaldate() {
-        let m = Matched {
-            seq: 1,
-            uid: 1,
-            blob_id: 1,
-            size: 10,
-            internal_date: 77,
-            modseq: 1,
-        };
-        let none = SortKeys::default();
-        assert_eq!(value(SortKey::Date, &m, Some(&none)), Value::Number(77));
         let dated = SortKeys {
             sent: Some(5),
             ..SortKeys::default()
         };
-        assert_eq!(value(SortKey::Date, &m, Some(&dated)), Value::Number(5));
+        let rows = [
+            (matched(1, 0, 77), SortKeys::default()),
+            (matched(2, 0, 99), dated),
+            (matched(3, 0, -3), SortKeys::default()),
+        ];
+        assert_eq!(sorted(&[by(SortKey::Date, false)], &rows), [3, 2, 1]);
+    }
+
+    #[test]
+    fn rfc5256_3_texts_compare_whole_past_the_packed_prefix() {
+        let subject = |s: &str| SortKeys {
+            subject: s.into(),
+            ..SortKeys::default()
+        };
+        // Equal first 16 bytes: the rest decides; a shorter text (and an
+        // absent one) sorts first; REVERSE flips it, ties stay in order.
+        let rows = [
+            (matched(1, 1, 0), subject("ABCDEFGHIJKLMNOPZ")),
+            (matched(2, 1, 0), subject("ABCDEFGHIJKLMNOPA")),
+            (matched(3, 1, 0), subject("ABCDEFGHIJKLMNOP")),
+            (matched(4, 1, 0), subject("")),
+            (matched(5, 1, 0), subject("ABCDEFGHIJKLMNOPA")),
+        ];
         assert_eq!(
-            value(SortKey::From, &m, Some(&none)),
-            Value::Text("".into())
+            sorted(&[by(SortKey::Subject, false)], &rows),
+            [4, 3, 2, 5, 1]
         );
+        assert_eq!(
+            sorted(&[by(SortKey::Subject, true)], &rows),
+            [1, 2, 5, 3, 4]
+        );
+        // A second criterion breaks the first one's ties.
+        let mut rows = rows;
+        rows[4].0.size = 0;
+        assert_eq!(
+            sorted(
+                &[by(SortKey::Subject, false), by(SortKey::Size, false)],
+                &rows
+            ),
+            [4, 3, 5, 2, 1]
+        );
+    }
+
+    #[test]
+    fn rfc5256_3_negative_and_positive_numbers_keep_their_order() {
+        let none = SortKeys::default;
+        let rows = [
+            (matched(1, 0, 10), none()),
+            (matched(2, 0, -10), none()),
+            (matched(3, 0, i64::MIN), none()),
+            (matched(4, 0, i64::MAX), none()),
+        ];
+        assert_eq!(sorted(&[by(SortKey::Arrival, false)], &rows), [3, 2, 1, 4]);
+        assert_eq!(sorted(&[by(SortKey::Arrival, true)], &rows), [4, 1, 2, 3]);
     }
 }

@@ -31,14 +31,16 @@ impl Session {
         let mut msgs = Vec::with_capacity(matched.len());
         for chunk in matched.chunks(super::sort::CHUNK) {
             let part = self
-                .keys_of(tag, chunk, |m, k| Msg {
-                    n: if uid { m.uid } else { m.seq },
-                    seq: m.seq,
-                    sent: k.sent_or(m.internal_date),
-                    subject: k.subject,
-                    reply: k.reply,
-                    message_id: k.message_id,
-                    references: k.references,
+                .keys_of(tag, chunk, |m, k| {
+                    Msg::new(
+                        if uid { m.uid } else { m.seq },
+                        m.seq,
+                        k.sent_or(m.internal_date),
+                        k.reply,
+                        k.subject,
+                        k.message_id,
+                        k.references.iter(),
+                    )
                 })
                 .await;
             let Some(part) = part else { return };
@@ -59,12 +61,15 @@ impl Session {
             }
             msgs.extend(part);
         }
-        smol::future::yield_now().await;
-        let threads = match algorithm {
+        // Linked away from the executor thread: 50 000 messages take a
+        // good part of a second under emulation, which other sessions
+        // should not wait for (DESIGN.md "Budgets").
+        let threads = smol::unblock(move || match algorithm {
             ThreadAlgorithm::OrderedSubject => thread_algo::ordered_subject(&msgs),
             ThreadAlgorithm::References => thread_algo::references(&msgs, false),
             ThreadAlgorithm::Refs => thread_algo::references(&msgs, true),
-        };
+        })
+        .await;
         let line = match threads.is_empty() {
             true => "* THREAD\r\n".to_string(),
             false => format!("* THREAD {threads}\r\n"),
@@ -83,11 +88,6 @@ impl Session {
 /// message and per reference in the forest, and its number in the answer.
 fn cost(m: &Msg) -> usize {
     const NODE: usize = 64;
-    let strings = m.subject.len() + m.message_id.as_ref().map_or(0, String::len);
-    let refs: usize = m
-        .references
-        .iter()
-        .map(|r| r.len() + std::mem::size_of::<String>() + NODE)
-        .sum();
-    std::mem::size_of::<Msg>() + NODE + 12 + strings + refs
+    let refs = m.references().count() * NODE;
+    std::mem::size_of::<Msg>() + NODE + 12 + m.held() + refs
 }

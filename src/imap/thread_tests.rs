@@ -4,15 +4,18 @@ use super::thread_algo::{Msg, ordered_subject, references};
 
 fn msg(n: u32, sent: i64, subject: &str, id: &str, refs: &[&str]) -> Msg {
     let (base, reply) = crate::mime::base_subject(subject);
-    Msg {
+    let subject = base.to_uppercase();
+    let id = (!id.is_empty()).then_some(id);
+    let id = id.map(str::as_bytes);
+    Msg::new(
         n,
-        seq: n,
+        n,
         sent,
-        subject: base.to_uppercase(),
         reply,
-        message_id: (!id.is_empty()).then(|| id.to_string()),
-        references: refs.iter().map(|r| r.to_string()).collect(),
-    }
+        subject.as_bytes(),
+        id,
+        refs.iter().map(|r| r.as_bytes()),
+    )
 }
 
 #[test]
@@ -108,9 +111,7 @@ fn a_reply_chain_of_50000_does_not_recurse() {
     let mut m = vec![msg(1, 0, "x", "m1", &[])];
     for i in 2..=50_000u32 {
         let parent = format!("m{}", i - 1);
-        let mut k = msg(i, i as i64, "Re: x", &format!("m{i}"), &[]);
-        k.references = vec![parent];
-        m.push(k);
+        m.push(msg(i, i as i64, "Re: x", &format!("m{i}"), &[&parent]));
     }
     let out = references(&m, false);
     assert!(
@@ -134,9 +135,8 @@ fn crafted_mailbox_threads_in_linear_time() {
     let mut n = 0u32;
     let mut next = |m: &mut Vec<Msg>, subject: &str, id: &str, refs: Vec<String>| {
         n += 1;
-        let mut k = msg(n, i64::from(n), subject, id, &[]);
-        k.references = refs;
-        m.push(k);
+        let refs: Vec<&str> = refs.iter().map(String::as_str).collect();
+        m.push(msg(n, i64::from(n), subject, id, &refs));
     };
     let wide = 20_000;
     let refs: Vec<String> = (0..wide).map(|i| format!("w{i}")).collect();

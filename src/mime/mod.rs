@@ -72,7 +72,7 @@ pub fn address_text(value: &[u8]) -> Vec<u8> {
     }
     out
 }
-pub use sort_keys::SortKeys;
+pub use sort_keys::{SortKeys, SortKeysRef};
 pub use summary::{Address, Envelope, Param, Part, Summary};
 
 /// Deepest nesting of multiparts and encapsulated messages that is parsed;

@@ -115,6 +115,91 @@ impl SortKeys {
     /// Reads [`SortKeys::encode`]'s form; `None` if corrupt or of another
     /// version (the caller then recomputes from the message).
     pub fn decode(bytes: &[u8]) -> Option<SortKeys> {
+        let k = SortKeysRef::decode(bytes)?;
+        let texts = [k.subject, k.from, k.to, k.cc, k.display_from, k.display_to];
+        let ids = k.message_id.into_iter().chain(k.references.iter());
+        texts
+            .into_iter()
+            .chain(ids)
+            .all(|t| std::str::from_utf8(t).is_ok())
+            .then(|| k.to_owned())
+    }
+
+    /// These keys lent as a [`SortKeysRef`].
+    pub fn as_ref(&self) -> SortKeysRef<'_> {
+        SortKeysRef {
+            sent: self.sent,
+            subject: self.subject.as_bytes(),
+            reply: self.reply,
+            from: self.from.as_bytes(),
+            to: self.to.as_bytes(),
+            cc: self.cc.as_bytes(),
+            display_from: self.display_from.as_bytes(),
+            display_to: self.display_to.as_bytes(),
+            message_id: self.message_id.as_deref().map(str::as_bytes),
+            references: Refs::Owned(&self.references),
+        }
+    }
+}
+
+/// [`SortKeys`] read in place from a stored record (or lent from owned
+/// keys): SORT and THREAD read every message's record and keep one or
+/// two of its texts, so nothing is allocated or checked for the rest.
+/// The texts are the stored UTF-8 bytes, unchecked: SORT compares bytes,
+/// and a reader that needs `str` converts the few it keeps (lossily, so a
+/// damaged record costs a replacement character, never a panic).
+#[derive(Clone, Copy, Debug)]
+pub struct SortKeysRef<'a> {
+    pub sent: Option<i64>,
+    pub subject: &'a [u8],
+    pub reply: bool,
+    pub from: &'a [u8],
+    pub to: &'a [u8],
+    pub cc: &'a [u8],
+    pub display_from: &'a [u8],
+    pub display_to: &'a [u8],
+    pub message_id: Option<&'a [u8]>,
+    pub references: Refs<'a>,
+}
+
+/// The References ids of a [`SortKeysRef`].
+#[derive(Clone, Copy, Debug)]
+pub enum Refs<'a> {
+    /// The record's tail: a count, then each id as a u16 length and its
+    /// bytes, already checked by [`SortKeysRef::decode`].
+    Stored(u8, &'a [u8]),
+    Owned(&'a [String]),
+}
+
+impl<'a> Refs<'a> {
+    pub fn len(&self) -> usize {
+        match self {
+            Refs::Stored(count, _) => *count as usize,
+            Refs::Owned(list) => list.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + Clone + 'a {
+        let (mut count, mut rest, list) = match *self {
+            Refs::Stored(count, rest) => (count as usize, rest, &[][..]),
+            Refs::Owned(list) => (0, &[][..], list),
+        };
+        let stored = std::iter::from_fn(move || {
+            count = count.checked_sub(1)?;
+            take_text(&mut rest)
+        });
+        stored.chain(list.iter().map(String::as_bytes))
+    }
+}
+
+impl<'a> SortKeysRef<'a> {
+    /// Reads [`SortKeys::encode`]'s form in place; `None` if corrupt or
+    /// of another version.
+    pub fn decode(bytes: &'a [u8]) -> Option<SortKeysRef<'a>> {
         let (&version, rest) = bytes.split_first()?;
         if version != VERSION {
             return None;
@@ -122,38 +207,61 @@ impl SortKeys {
         let (&flags, mut rest) = rest.split_first()?;
         let sent = i64::from_be_bytes(rest.get(..8)?.try_into().ok()?);
         rest = &rest[8..];
-        let mut text = || -> Option<String> {
-            let len = u16::from_be_bytes(rest.get(..2)?.try_into().ok()?) as usize;
-            let t = std::str::from_utf8(rest.get(2..2 + len)?).ok()?.to_string();
-            rest = &rest[2 + len..];
-            Some(t)
-        };
-        let mut keys = SortKeys {
-            sent: (flags & 1 != 0).then_some(sent),
-            reply: flags & 2 != 0,
-            subject: text()?,
-            from: text()?,
-            to: text()?,
-            cc: text()?,
-            display_from: text()?,
-            display_to: text()?,
-            ..SortKeys::default()
-        };
-        let id = text()?;
-        keys.message_id = (flags & 4 != 0).then_some(id);
+        let mut text = || take_text(&mut rest);
+        let (subject, from, to, cc) = (text()?, text()?, text()?, text()?);
+        let (display_from, display_to, id) = (text()?, text()?, text()?);
         let (&count, tail) = rest.split_first()?;
-        rest = tail;
-        let mut text = || -> Option<String> {
-            let len = u16::from_be_bytes(rest.get(..2)?.try_into().ok()?) as usize;
-            let t = std::str::from_utf8(rest.get(2..2 + len)?).ok()?.to_string();
-            rest = &rest[2 + len..];
-            Some(t)
-        };
+        // Checked once here, so `Refs::iter` meets no surprise.
+        let mut check = tail;
         for _ in 0..count {
-            keys.references.push(text()?);
+            take_text(&mut check)?;
         }
-        Some(keys)
+        Some(SortKeysRef {
+            sent: (flags & 1 != 0).then_some(sent),
+            subject,
+            reply: flags & 2 != 0,
+            from,
+            to,
+            cc,
+            display_from,
+            display_to,
+            message_id: (flags & 4 != 0).then_some(id),
+            references: Refs::Stored(count, tail),
+        })
     }
+
+    /// The sent date, or `internal` when the message has none usable.
+    pub fn sent_or(&self, internal: i64) -> i64 {
+        self.sent.unwrap_or(internal)
+    }
+
+    pub fn to_owned(&self) -> SortKeys {
+        SortKeys {
+            sent: self.sent,
+            subject: text(self.subject),
+            reply: self.reply,
+            from: text(self.from),
+            to: text(self.to),
+            cc: text(self.cc),
+            display_from: text(self.display_from),
+            display_to: text(self.display_to),
+            message_id: self.message_id.map(text),
+            references: self.references.iter().map(text).collect(),
+        }
+    }
+}
+
+/// A stored text as a `String` (damaged bytes replaced).
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// One u16-length-prefixed text off the front of `rest`.
+fn take_text<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
+    let len = u16::from_be_bytes(rest.get(..2)?.try_into().ok()?) as usize;
+    let t = rest.get(2..2 + len)?;
+    *rest = &rest[2 + len..];
+    Some(t)
 }
 
 fn put(out: &mut Vec<u8>, text: &str) {
@@ -270,10 +378,22 @@ Message-ID: <m1@x>\r\nIn-Reply-To: <p@x> <q@x>\r\n\r\nbody\r\n";
         assert_eq!(k.references, ["p@x"]);
         let mut out = Vec::new();
         k.encode(&mut out);
+        assert_eq!(
+            SortKeysRef::decode(&out).map(|r| r.references.len()),
+            Some(1)
+        );
+        assert_eq!(k.as_ref().to_owned(), k);
         assert_eq!(SortKeys::decode(&out), Some(k));
         for cut in 0..out.len() {
             assert!(SortKeys::decode(&out[..cut]).is_none(), "cut {cut}");
         }
+        // Bytes that are not UTF-8: the record is refused whole (it is
+        // then recomputed), and read in place they come out replaced.
+        let at = out.len() - 2;
+        out[at] = 0xff;
+        assert!(SortKeys::decode(&out).is_none());
+        let refs = SortKeysRef::decode(&out).unwrap().to_owned().references;
+        assert_eq!(refs, ["p\u{fffd}x"]);
     }
 
     #[test]

@@ -353,17 +353,77 @@ impl Reader {
     /// or computed from its header for a message stored before they were
     /// (or whose record does not decode).
     pub fn sort_keys(&self, blob_id: u64) -> Result<crate::mime::SortKeys, StoreError> {
+        self.with_sort_keys(blob_id, |k| k.to_owned())
+    }
+
+    /// [`Reader::sort_keys`] lent to `f` in place, read from the record
+    /// without copying its texts.
+    pub fn with_sort_keys<T>(
+        &self,
+        blob_id: u64,
+        f: impl FnOnce(crate::mime::SortKeysRef<'_>) -> T,
+    ) -> Result<T, StoreError> {
         let key = keys::id(blob_id);
         if let Some(keys) = self
             .dbs
             .sort_keys
             .get(&self.txn, &key)?
-            .and_then(crate::mime::SortKeys::decode)
+            .and_then(crate::mime::SortKeysRef::decode)
         {
-            return Ok(keys);
+            return Ok(f(keys));
         }
         let raw = self.dbs.blobs.get(&self.txn, &key)?.unwrap_or_default();
-        Ok(crate::mime::SortKeys::compute(raw))
+        Ok(f(crate::mime::SortKeys::compute(raw).as_ref()))
+    }
+
+    /// [`Reader::with_sort_keys`] for many bodies: `f(i, keys)` once for
+    /// each `(blob_id, i)` of `bodies` (which this sorts by blob id), with
+    /// `None` for keys the store failed to give. Bodies delivered one
+    /// after another have neighbouring ids, and one cursor walk over their
+    /// records costs much less than a B-tree lookup each; scattered ids
+    /// are looked up one by one.
+    pub fn each_sort_keys(
+        &self,
+        bodies: &mut [(u64, usize)],
+        mut f: impl FnMut(usize, Option<crate::mime::SortKeysRef<'_>>),
+    ) {
+        use std::ops::Bound;
+        bodies.sort_unstable();
+        let one = |f: &mut dyn FnMut(usize, Option<crate::mime::SortKeysRef<'_>>), id, i| {
+            if let Err(e) = self.with_sort_keys(id, |k| f(i, Some(k))) {
+                log::debug!("store: sort keys of blob {id}: {e}");
+                f(i, None);
+            }
+        };
+        let (Some(&(first, _)), Some(&(last, _))) = (bodies.first(), bodies.last()) else {
+            return;
+        };
+        let (start, end) = (keys::id(first), keys::id(last));
+        let range = (Bound::Included(&start[..]), Bound::Included(&end[..]));
+        let walk = match last - first < 4 * bodies.len() as u64 {
+            true => self.dbs.sort_keys.range(&self.txn, &range).ok(),
+            false => None,
+        };
+        let Some(walk) = walk else {
+            return bodies.iter().for_each(|&(id, i)| one(&mut f, id, i));
+        };
+        let mut walk = walk.peekable();
+        let key_id = |k: &[u8]| k.try_into().map(u64::from_be_bytes).unwrap_or(u64::MAX);
+        for &(id, i) in bodies.iter() {
+            while walk
+                .next_if(|e| e.as_ref().is_ok_and(|(k, _)| key_id(k) < id))
+                .is_some()
+            {}
+            let here = match walk.peek() {
+                Some(Ok((k, v))) if key_id(k) == id => crate::mime::SortKeysRef::decode(v),
+                _ => None,
+            };
+            match here {
+                Some(keys) => f(i, Some(keys)),
+                // No record, a damaged one, or a failed walk: alone.
+                None => one(&mut f, id, i),
+            }
+        }
     }
 
     /// UIDs expunged from a mailbox after `modseq` (RFC 7162 §3.2.5.2).

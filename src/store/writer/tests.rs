@@ -243,6 +243,26 @@ Date: Mon, 1 Jan 2024 10:00:00 +0000\r\nReferences: <a@x> <b@x>\r\n\r\nhi\r\n"
         assert!(!has_record(older.blob_id));
         assert_eq!(reader.sort_keys(stored.blob_id).unwrap(), expected);
         assert_eq!(reader.sort_keys(older.blob_id).unwrap(), expected);
+        // Many at once: neighbouring ids (a walk, the record-less one
+        // computed alone, a repeated id served twice) and scattered ones
+        // (lookups) each answer every index once with the same keys.
+        let (a, b) = (stored.blob_id, older.blob_id);
+        for mut bodies in [
+            vec![(b, 0), (a, 1), (a, 2)],
+            vec![(b, 0), (a, 1), (a + 1_000_000, 2)],
+        ] {
+            let mut seen = vec![0; bodies.len()];
+            reader.each_sort_keys(&mut bodies, |i, k| {
+                seen[i] += 1;
+                if i < 2 {
+                    assert_eq!(k.map(|k| k.to_owned()), Some(expected.clone()));
+                } else if let Some(k) = k {
+                    // The id past the end has no record and no body.
+                    assert!(k.to_owned() == expected || k.to_owned() == Default::default());
+                }
+            });
+            assert_eq!(seen, [1, 1, 1]);
+        }
     });
     store.shutdown();
     let _ = std::fs::remove_dir_all(dir);
