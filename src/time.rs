@@ -40,24 +40,63 @@ pub const MONTHS: [&str; 12] = [
 ];
 const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
 
-/// RFC 5322 §3.3 date-time in UTC, e.g. `Mon, 23 Nov 2026 05:02:21 +0000`.
-pub fn rfc5322(unix: i64) -> String {
+/// The calendar fields of a Unix time in UTC: weekday and month names,
+/// year, day of month, hour, minute, second.
+struct Fields {
+    weekday: &'static str,
+    month: &'static str,
+    year: i64,
+    day: u32,
+    hms: (i64, i64, i64),
+}
+
+fn fields(unix: i64) -> Fields {
     let days = unix.div_euclid(86_400);
     let secs = unix.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{}, {d} {} {y} {:02}:{:02}:{:02} +0000",
-        WEEKDAYS[days.rem_euclid(7) as usize],
-        MONTHS[(m - 1) as usize],
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+    let (year, m, day) = civil_from_days(days);
+    Fields {
+        weekday: WEEKDAYS[days.rem_euclid(7) as usize],
+        month: MONTHS[(m - 1) as usize],
+        year,
+        day,
+        hms: (secs / 3600, secs / 60 % 60, secs % 60),
+    }
+}
+
+/// RFC 5322 §3.3 date-time in UTC, e.g. `Mon, 23 Nov 2026 05:02:21 +0000`.
+pub fn rfc5322(unix: i64) -> String {
+    let Fields {
+        weekday,
+        month,
+        year,
+        day,
+        hms: (h, mi, s),
+    } = fields(unix);
+    format!("{weekday}, {day} {month} {year} {h:02}:{mi:02}:{s:02} +0000")
+}
+
+/// RFC 9110 §5.6.7 IMF-fixdate, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`: the
+/// HTTP `Date` field, which an origin server with a clock sends in every
+/// answer (RFC 9110 §6.6.1).
+pub fn imf_fixdate(unix: i64) -> String {
+    let Fields {
+        weekday,
+        month,
+        year,
+        day,
+        hms: (h, mi, s),
+    } = fields(unix);
+    format!("{weekday}, {day:02} {month} {year:04} {h:02}:{mi:02}:{s:02} GMT")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc9110_5_6_7_imf_fixdate() {
+        assert_eq!(imf_fixdate(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+    }
 
     #[test]
     fn known_dates() {

@@ -7,8 +7,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::{Server, TempDir, add_user, admin};
 
 const ALICE: &str = "alice@home.arpa";
@@ -21,66 +19,8 @@ fn setup(name: &str, extra: &[&str]) -> (TempDir, Server) {
     (data, server)
 }
 
-/// Helpers every script starts with: `M` logged in over plain IMAP
-/// (loopback), `run(name, args)` returning (status, untagged-by-name,
-/// tagged text), and `raw(lines)` for a second connection by hand.
-const PRELUDE: &str = r#"
-import imaplib, socket, sys, re
-port = int(sys.argv[1])
-M = imaplib.IMAP4("127.0.0.1", port)
-M.login("alice@home.arpa", "alice-pw")
-caps = M.capability()[1][0].decode().split()
-
-def run(name, *args):
-    typ, dat = M._simple_command(name, *args)
-    text = dat[-1].decode() if dat and isinstance(dat[-1], bytes) else str(dat)
-    untagged = {}
-    for key in list(M.untagged_responses):
-        untagged[key] = [x.decode() if isinstance(x, bytes) else x
-                         for x in M.untagged_responses.pop(key)]
-    return typ, untagged, text
-
-class Raw:
-    def __init__(self):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=30)
-        self.f = self.s.makefile("rb")
-        self.line()
-        self.send(b"l LOGIN alice@home.arpa alice-pw\r\n")
-        self.until(b"l ")
-    def send(self, b):
-        self.s.sendall(b)
-    def line(self):
-        return self.f.readline().decode(errors="replace")
-    def until(self, prefix):
-        lines = []
-        while True:
-            l = self.line()
-            assert l, ("closed", lines)
-            lines.append(l)
-            if l.encode().startswith(prefix):
-                return lines
-"#;
-
 fn python(server: &Server, script: &str) -> String {
-    let python = common::require_tool("python3", "python3");
-    let out = Command::new(python)
-        .args(["-c", &format!("{PRELUDE}\n{script}\nprint('ok')")])
-        .arg(server.port("imap").to_string())
-        .output()
-        .unwrap();
-    let text = format!(
-        "status {}\n--- stdout\n{}\n--- stderr\n{}\n--- server log\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-        server.log()
-    );
-    assert!(out.status.success(), "script failed:\n{text}");
-    assert!(
-        String::from_utf8_lossy(&out.stdout).ends_with("ok\n"),
-        "{text}"
-    );
-    text
+    common::imap::imaplib_script(server, script)
 }
 
 /// RFC 7889 §3, §4: APPENDLIMIT=n after login is the message size limit;

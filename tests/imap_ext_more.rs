@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::{Server, TempDir, add_user};
 
 const ALICE: &str = "alice@home.arpa";
@@ -19,72 +17,13 @@ fn setup(name: &str, extra: &[&str]) -> (TempDir, Server) {
     (data, server)
 }
 
-/// What every script starts with: `M` logged in, `run(name, args)`
-/// returning (status, untagged-by-name, tagged text), and `Raw` for a
-/// connection spoken by hand.
-const PRELUDE: &str = r#"
-import imaplib, socket, sys, re, time
-port = int(sys.argv[1])
-M = imaplib.IMAP4("127.0.0.1", port)
-M.login("alice@home.arpa", "alice-pw")
-caps = M.capability()[1][0].decode().split()
-
-def run(name, *args):
-    typ, dat = M._simple_command(name, *args)
-    text = dat[-1].decode() if dat and isinstance(dat[-1], bytes) else str(dat)
-    untagged = {}
-    for key in list(M.untagged_responses):
-        untagged[key] = [x.decode() if isinstance(x, bytes) else x
-                         for x in M.untagged_responses.pop(key)]
-    return typ, untagged, text
-
-class Raw:
-    def __init__(self):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=30)
-        self.f = self.s.makefile("rb")
-        self.line()
-        self.send(b"l LOGIN alice@home.arpa alice-pw\r\n")
-        self.until(b"l ")
-    def send(self, b):
-        self.s.sendall(b)
-    def line(self):
-        return self.f.readline().decode(errors="replace")
-    def until(self, prefix):
-        lines = []
-        while True:
-            l = self.line()
-            assert l, ("closed", lines)
-            lines.append(l)
-            if l.encode().startswith(prefix):
-                return lines
-    def cmd(self, b):
-        tag = b.split(b" ", 1)[0] + b" "
-        self.send(b)
-        return self.until(tag)
-
-today = time.strftime("%d-%b-%Y", time.gmtime())
-"#;
-
+/// `today` (the server's date, as SAVEDATE searches take it) is set for
+/// every script.
 fn python(server: &Server, script: &str) -> String {
-    let python = common::require_tool("python3", "python3");
-    let out = Command::new(python)
-        .args(["-c", &format!("{PRELUDE}\n{script}\nprint('ok')")])
-        .arg(server.port("imap").to_string())
-        .output()
-        .unwrap();
-    let text = format!(
-        "status {}\n--- stdout\n{}\n--- stderr\n{}\n--- server log\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-        server.log()
-    );
-    assert!(out.status.success(), "script failed:\n{text}");
-    assert!(
-        String::from_utf8_lossy(&out.stdout).ends_with("ok\n"),
-        "{text}"
-    );
-    text
+    common::imap::imaplib_script(
+        server,
+        &format!("today = time.strftime(\"%d-%b-%Y\", time.gmtime())\n{script}"),
+    )
 }
 
 /// RFC 8514 §3, §4.1, §4.2: a message appended with an old internal date

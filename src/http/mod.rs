@@ -17,7 +17,6 @@
 pub mod autoconfig;
 pub mod autodiscover;
 pub mod challenge;
-mod date;
 pub mod mobileconfig;
 pub mod mta_sts;
 pub mod parse;

@@ -17,7 +17,7 @@ use smol::io::AsyncWriteExt;
 use super::parse::{Error, head_end, parse_head, skip_blank_lines};
 use super::{
     IDLE_TIMEOUT, MAX_BODY, MAX_HEAD, MAX_REQUESTS, REQUEST_TIMEOUT, Request, Response,
-    WRITE_TIMEOUT, date::imf_fixdate, reason,
+    WRITE_TIMEOUT, reason,
 };
 use crate::context::{Conn, Shutdown};
 use crate::net::{Input, ReadError, Stream, timed, timed_out};
@@ -229,7 +229,7 @@ async fn write(
         "HTTP/1.1 {} {}\r\nDate: {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n",
         answer.status,
         reason(answer.status),
-        imf_fixdate(crate::time::now()),
+        crate::time::imf_fixdate(crate::time::now()),
         answer.content_type,
         answer.body.len()
     );

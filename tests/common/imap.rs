@@ -161,3 +161,74 @@ impl Session {
         lines
     }
 }
+
+/// What every python imaplib script of the tests starts with: `M` logged
+/// in as alice@home.arpa (password alice-pw) over plain IMAP on loopback,
+/// `run(name, args)` returning (status, untagged-by-name, tagged text),
+/// and `Raw` for a second connection spoken by hand.
+pub const IMAPLIB_PRELUDE: &str = r#"
+import imaplib, socket, sys, re, time
+port = int(sys.argv[1])
+M = imaplib.IMAP4("127.0.0.1", port)
+M.login("alice@home.arpa", "alice-pw")
+caps = M.capability()[1][0].decode().split()
+
+def run(name, *args):
+    typ, dat = M._simple_command(name, *args)
+    text = dat[-1].decode() if dat and isinstance(dat[-1], bytes) else str(dat)
+    untagged = {}
+    for key in list(M.untagged_responses):
+        untagged[key] = [x.decode() if isinstance(x, bytes) else x
+                         for x in M.untagged_responses.pop(key)]
+    return typ, untagged, text
+
+class Raw:
+    def __init__(self):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.f = self.s.makefile("rb")
+        self.line()
+        self.send(b"l LOGIN alice@home.arpa alice-pw\r\n")
+        self.until(b"l ")
+    def send(self, b):
+        self.s.sendall(b)
+    def line(self):
+        return self.f.readline().decode(errors="replace")
+    def until(self, prefix):
+        lines = []
+        while True:
+            l = self.line()
+            assert l, ("closed", lines)
+            lines.append(l)
+            if l.encode().startswith(prefix):
+                return lines
+    def cmd(self, b):
+        tag = b.split(b" ", 1)[0] + b" "
+        self.send(b)
+        return self.until(tag)
+
+"#;
+
+/// Runs `script` after [`IMAPLIB_PRELUDE`] against `server`'s IMAP port
+/// and checks that it ran to its end; the transcript, with the server's
+/// log, for further checks.
+pub fn imaplib_script(server: &Server, script: &str) -> String {
+    let python = super::require_tool("python3", "python3");
+    let out = std::process::Command::new(python)
+        .args(["-c", &format!("{IMAPLIB_PRELUDE}\n{script}\nprint('ok')")])
+        .arg(server.port("imap").to_string())
+        .output()
+        .unwrap();
+    let text = format!(
+        "status {}\n--- stdout\n{}\n--- stderr\n{}\n--- server log\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        server.log()
+    );
+    assert!(out.status.success(), "script failed:\n{text}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).ends_with("ok\n"),
+        "{text}"
+    );
+    text
+}
