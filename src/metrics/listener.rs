@@ -5,7 +5,7 @@
 //! this module is the accept loop and the router. It has its own small
 //! connection cap instead of a share of `--max-connections`: a scraper
 //! needs one connection, and the mail services' places should not be
-//! spent on it. `--metrics-trusted-only` answers clients outside
+//! spent on it; one client address holds at most two of them. `--metrics-trusted-only` answers clients outside
 //! `--trusted-network` with `403` (the figures tell an outsider what the
 //! server does; the default loopback address already keeps them private).
 
