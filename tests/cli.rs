@@ -611,26 +611,17 @@ fn dns_records_is_a_zone_with_rfc6186_services() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let zone = text(&out.stdout);
     let pydeps = concat!(env!("CARGO_MANIFEST_DIR"), "/target/pydeps");
-    let mut child = Command::new("python3")
-        .args([
-            "-c",
-            "import sys, dnslib\n\
+    let parsed = common::run_with_stdin(
+        Command::new("python3")
+            .args([
+                "-c",
+                "import sys, dnslib\n\
              for rr in dnslib.RR.fromZone(sys.stdin.read()):\n\
              \x20   print(rr.rname, dnslib.QTYPE[rr.rtype], rr.rdata)",
-        ])
-        .env("PYTHONPATH", pydeps)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(zone.as_bytes())
-        .unwrap();
-    let parsed = child.wait_with_output().unwrap();
+            ])
+            .env("PYTHONPATH", pydeps),
+        &zone,
+    );
     assert!(parsed.status.success(), "{}\n{zone}", text(&parsed.stderr));
     let records: Vec<String> = text(&parsed.stdout).lines().map(String::from).collect();
     let has = |r: &str| records.iter().any(|x| x == r);

@@ -6,7 +6,7 @@
 mod common;
 
 use std::collections::HashMap;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::{Server, TempDir, add_user, b64, require_tool};
 
@@ -56,21 +56,7 @@ fn value(samples: &HashMap<String, f64>, key: &str) -> f64 {
 /// linter (names, `_total`, units, HELP).
 fn promtool_check(text: &str) {
     let promtool = require_tool("promtool", "prometheus");
-    let mut child = Command::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = common::run_with_stdin(Command::new(promtool).args(["check", "metrics"]), text);
     assert!(
         out.status.success(),
         "promtool check metrics failed:\n{}{}\n--- the scrape:\n{text}",
