@@ -15,7 +15,7 @@
 
 #![allow(dead_code)]
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -144,9 +144,7 @@ impl Dovecot {
         } else {
             "ssl = no\ndisable_plaintext_auth = no".to_string()
         };
-        // Both probes held until both are picked: two different ports.
-        let probes = [0; 2].map(|_| TcpListener::bind("127.0.0.1:0").unwrap());
-        let [port, tls_port] = probes.map(|l| l.local_addr().unwrap().port());
+        let [port, tls_port] = [(); 2].map(|_| super::free_port());
         let tls_port = if options.tls.is_some() { tls_port } else { 0 };
         let mut namespace = String::new();
         if let Some(sep) = options.separator {

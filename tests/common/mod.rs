@@ -123,12 +123,40 @@ impl Drop for TempDir {
     }
 }
 
+/// A loopback port no one listens on, for a program a test starts next.
+///
+/// Not one the kernel hands out (`bind(…:0)`): those come from the
+/// ephemeral range (32768–60999 on Linux), the same range every outgoing
+/// connection of the tests draws its source port from, so between the
+/// probe's close and the program's bind another test's client could take
+/// it (CI saw `--http` fail with "address in use" that way). These come
+/// from below that range, handed out once per test process by a counter
+/// whose start depends on the process id (so two test binaries run at once
+/// rarely meet), each checked to be free on `127.0.0.1` and `::1`.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    free_port_on("127.0.0.1")
+}
+
+/// [`free_port`], checked free on `ip` (and on loopback).
+pub fn free_port_on(ip: &str) -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const SPAN: u32 = 12_000; // up to 31999, below the ephemeral range
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        std::process::id().wrapping_mul(7919) % SPAN,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    for _ in 0..SPAN {
+        let port = (FIRST + NEXT.fetch_add(1, Ordering::SeqCst) % SPAN) as u16;
+        let free = |host: &str| TcpListener::bind((host, port)).is_ok();
+        if free(ip) && free("127.0.0.1") && (free("::1") || TcpListener::bind("[::1]:0").is_err()) {
+            return port;
+        }
+    }
+    panic!("no free port in {FIRST}..{} on {ip}", FIRST + SPAN);
 }
 
 /// Runs an administrative command against `data`; panics on failure.
@@ -252,18 +280,32 @@ impl Server {
     /// As [`Server::start`], on the given local address (`::` for a
     /// dual-stack listener).
     pub fn start_on(ip: &str, data: &Path, extra: &[&str]) -> Server {
-        // Hold every probe socket until all ports are picked, so the
-        // kernel cannot hand the same free port out twice.
-        let probes: Vec<TcpListener> = SERVICES
-            .iter()
-            .map(|_| TcpListener::bind((ip, 0)).unwrap())
-            .collect();
-        let ports: Vec<(&'static str, u16)> = SERVICES
-            .iter()
-            .zip(&probes)
-            .map(|(s, l)| (*s, l.local_addr().unwrap().port()))
-            .collect();
-        drop(probes);
+        // A port can still be taken between the check and the bind (by a
+        // program outside the tests): then the server exits saying so, and
+        // it is started again on other ports.
+        for _ in 0..4 {
+            let mut server = Server::spawn(ip, data, extra);
+            let (log_path, child) = (server.log.clone(), &mut server.child);
+            let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+            wait_until_with(
+                PATIENCE,
+                "\"pop3s: listening on\" in the log, or an exit",
+                || log().contains("pop3s: listening on") || matches!(child.try_wait(), Ok(Some(_))),
+                log,
+            );
+            if server.log().contains("pop3s: listening on") {
+                return server;
+            }
+            let log = server.log();
+            assert!(log.contains("in use"), "the server exited:\n{log}");
+            eprintln!("a port was taken under the server; starting it on others:\n{log}");
+        }
+        panic!("four starts each found a port taken");
+    }
+
+    fn spawn(ip: &str, data: &Path, extra: &[&str]) -> Server {
+        let ports: Vec<(&'static str, u16)> =
+            SERVICES.iter().map(|s| (*s, free_port_on(ip))).collect();
         let log = data.join("serve.log");
         let mut cmd = Command::new(BIN);
         cmd.arg("serve")
@@ -283,15 +325,13 @@ impl Server {
                 .arg(format!("{host}:{port}"));
         }
         cmd.args(extra).stderr(std::fs::File::create(&log).unwrap());
-        let server = Server {
+        Server {
             child: cmd.spawn().unwrap(),
             log,
             data: data.to_path_buf(),
             ip: ip.to_string(),
             ports,
-        };
-        server.wait_for_log("pop3s: listening on");
-        server
+        }
     }
 
     pub fn port(&self, service: &str) -> u16 {
