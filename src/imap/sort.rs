@@ -31,15 +31,51 @@ enum Value {
 }
 
 /// A matched message as sorted: the first criterion's order packed into
-/// `prefix` (so most comparisons are one integer compare; a lone number
-/// criterion is decided by it and the sequence number), and where its
-/// values start in the table.
+/// `key` (so nearly every comparison is an integer compare: a number whole,
+/// a text by its first 32 bytes and its length), and where its values
+/// start in the table.
 #[derive(Clone, Copy, Debug)]
 struct Row {
-    prefix: u128,
+    key: Packed,
+    /// Whether `key` holds the first criterion's value whole (a number,
+    /// or a text of at most 32 bytes), so rows equal in it are equal in
+    /// that criterion.
+    exact: bool,
     seq: u32,
     uid: u32,
     at: u32,
+}
+
+/// A value packed into integers ordered as the value is. A number is
+/// `high` alone (sign bit flipped). A text is its first 32 bytes, zero
+/// padded, in `high` and `low`, and its length capped at [`LONG`]: for
+/// two texts of at most 32 bytes the packed order is the bytewise order
+/// exactly (where one text begins the other, the zero padding ties and
+/// the shorter length decides), so only two texts both longer than 32
+/// bytes and equal in their first 32 are ever compared as bytes. Under
+/// emulation on the board that matters: musl's `memcmp` walks a byte at
+/// a time, and a mailbox's subjects share long beginnings ("Re: [list]
+/// …", a newsletter's name), which made most compares of SORT (SUBJECT)
+/// byte walks when only 16 bytes were packed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+struct Packed {
+    high: u128,
+    low: u128,
+    len: u8,
+}
+
+/// The packed length of a text longer than the 32 packed bytes.
+const LONG: u8 = 33;
+
+impl Packed {
+    /// The order reversed, for REVERSE: every part flipped.
+    fn reversed(self) -> Packed {
+        Packed {
+            high: !self.high,
+            low: !self.low,
+            len: LONG - self.len,
+        }
+    }
 }
 
 /// Every row's values, criteria.len() per row, and the texts they name.
@@ -80,15 +116,17 @@ impl Table {
             };
             self.values.push(value);
         }
-        let prefix = match self.criteria.first() {
+        let (key, exact) = match self.criteria.first() {
             Some(c) => {
-                let p = self.prefix(self.values[at as usize]);
-                if c.reverse { !p } else { p }
+                let p = self.pack(self.values[at as usize]);
+                let exact = p.len < LONG;
+                (if c.reverse { p.reversed() } else { p }, exact)
             }
-            None => 0,
+            None => (Packed::default(), true),
         };
         Row {
-            prefix,
+            key,
+            exact,
             seq: m.seq,
             uid: m.uid,
             at,
@@ -105,18 +143,24 @@ impl Table {
         &self.text[start as usize..end as usize]
     }
 
-    /// An integer ordered as `v` is, only less finely: a number whole
-    /// (sign bit flipped), a text by its first 16 bytes (zero padded, so
-    /// a text sorts no later than the texts it begins).
-    fn prefix(&self, v: Value) -> u128 {
+    /// `v` packed (see [`Packed`]).
+    fn pack(&self, v: Value) -> Packed {
         match v {
-            Value::Number(n) => u128::from((n as u64) ^ (1 << 63)) << 64,
+            Value::Number(n) => Packed {
+                high: u128::from((n as u64) ^ (1 << 63)),
+                ..Packed::default()
+            },
             Value::Text(start, end) => {
-                let mut b = [0u8; 16];
+                let mut b = [0u8; 32];
                 let t = self.str(start, end);
-                let n = t.len().min(16);
+                let n = t.len().min(32);
                 b[..n].copy_from_slice(&t[..n]);
-                u128::from_be_bytes(b)
+                let (high, low) = b.split_at(16);
+                Packed {
+                    high: u128::from_be_bytes(high.try_into().expect("16 bytes")),
+                    low: u128::from_be_bytes(low.try_into().expect("16 bytes")),
+                    len: t.len().min(usize::from(LONG)) as u8,
+                }
             }
         }
     }
@@ -149,7 +193,7 @@ impl Table {
             [c] if matches!(c.key, SortKey::Arrival | SortKey::Size | SortKey::Date)
         );
         match whole {
-            true => rows.sort_unstable_by_key(|r| (r.prefix, r.seq)),
+            true => rows.sort_unstable_by_key(|r| (r.key.high, r.seq)),
             false => rows.sort_unstable_by(|a, b| self.compare(a, b)),
         }
     }
@@ -158,10 +202,13 @@ impl Table {
     /// equal on every key stay in sequence order whatever REVERSE says
     /// (§3).
     fn compare(&self, a: &Row, b: &Row) -> Ordering {
-        a.prefix.cmp(&b.prefix).then_with(|| {
+        a.key.cmp(&b.key).then_with(|| {
             let n = self.criteria.len();
             let (va, vb) = (a.at as usize, b.at as usize);
-            for (i, c) in self.criteria.iter().enumerate() {
+            // Equal keys that hold the first criterion whole leave it
+            // decided; long texts equal in their first 32 bytes do not.
+            let first = usize::from(a.exact);
+            for (i, c) in self.criteria.iter().enumerate().skip(first) {
                 let o = self.value_cmp(self.values[va + i], self.values[vb + i]);
                 let o = if c.reverse { o.reverse() } else { o };
                 if o != Ordering::Equal {
@@ -417,6 +464,50 @@ mod tests {
             ),
             [4, 3, 5, 2, 1]
         );
+    }
+
+    /// The packed order against plain bytewise comparison, on texts made
+    /// to tie in the packing: a small alphabet with NUL (the padding's
+    /// byte), lengths around the 32 packed bytes, each criterion reversed
+    /// or not, with a number second.
+    #[test]
+    fn rfc5256_3_packed_text_order_is_bytewise_order() {
+        let mut state = 0x5256u32;
+        let mut next = |n: u32| {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            (state >> 8) % n
+        };
+        let rows: Vec<(Matched, SortKeys)> = (1..=400)
+            .map(|seq| {
+                // A shared beginning, so that texts tie in the packed 32
+                // bytes, and a short tail that decides.
+                let mut text = vec![b'a'; 28 + next(3) as usize];
+                text.extend((0..next(10)).map(|_| b"\0ab"[next(3) as usize]));
+                let keys = SortKeys {
+                    subject: String::from_utf8(text).unwrap(),
+                    ..SortKeys::default()
+                };
+                (matched(seq, next(3), 0), keys)
+            })
+            .collect();
+        for reverse in [false, true] {
+            for second in [None, Some(by(SortKey::Size, true))] {
+                let mut criteria = vec![by(SortKey::Subject, reverse)];
+                criteria.extend(second);
+                let mut want: Vec<&(Matched, SortKeys)> = rows.iter().collect();
+                want.sort_by(|(a, ka), (b, kb)| {
+                    let o = ka.subject.as_bytes().cmp(kb.subject.as_bytes());
+                    let o = if reverse { o.reverse() } else { o };
+                    let size = match second {
+                        Some(_) => b.size.cmp(&a.size),
+                        None => Ordering::Equal,
+                    };
+                    o.then(size).then(a.seq.cmp(&b.seq))
+                });
+                let want: Vec<u32> = want.iter().map(|(m, _)| m.seq).collect();
+                assert_eq!(sorted(&criteria, &rows), want, "{criteria:?}");
+            }
+        }
     }
 
     #[test]
