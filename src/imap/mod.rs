@@ -35,6 +35,7 @@ mod context_update;
 mod dispatch;
 mod esearch;
 mod fetch;
+mod id_hash;
 mod list;
 mod login;
 mod mailboxes;

@@ -10,7 +10,7 @@
 
 use super::parse::{SearchKey, ThreadAlgorithm};
 use super::session::Session;
-use super::thread_algo::{self, Msg};
+use super::thread_algo::{self, Msgs};
 
 impl Session {
     pub(super) async fn thread(
@@ -28,11 +28,13 @@ impl Session {
             return;
         };
         let mut held = self.budget().empty();
-        let mut msgs = Vec::with_capacity(matched.len());
+        let mut msgs = Msgs::with_capacity(matched.len());
+        let mut references = 0;
         for chunk in matched.chunks(super::sort::CHUNK) {
-            let part = self
+            let before = msgs.len();
+            let read = self
                 .keys_of(tag, chunk, |m, k| {
-                    Msg::new(
+                    msgs.push(
                         if uid { m.uid } else { m.seq },
                         m.seq,
                         k.sent_or(m.internal_date),
@@ -43,9 +45,13 @@ impl Session {
                     )
                 })
                 .await;
-            let Some(part) = part else { return };
-            let cost: usize = part.iter().map(cost).sum();
-            if !held.grow_to(held.held().saturating_add(cost)) {
+            if read.is_none() {
+                return;
+            }
+            references += (before..msgs.len())
+                .map(|i| msgs.reference_count(i))
+                .sum::<usize>();
+            if !held.grow_to(cost(&msgs, references)) {
                 log::warn!(
                     "[{}] imap: THREAD of {} messages refused: memory budget spent ({} of {} bytes in use)",
                     self.id(),
@@ -59,7 +65,6 @@ impl Session {
                     "[UNAVAILABLE] Server busy, not enough memory to thread now; try again later",
                 );
             }
-            msgs.extend(part);
         }
         // Linked away from the executor thread: 50 000 messages take a
         // good part of a second under emulation, which other sessions
@@ -84,10 +89,10 @@ impl Session {
     }
 }
 
-/// Bytes one message costs while threading: its keys, a container per
-/// message and per reference in the forest, and its number in the answer.
-fn cost(m: &Msg) -> usize {
+/// Bytes threading holds once `msgs` (with `references` ids in all) are
+/// read: the keys as held, a container per message and per reference in
+/// the forest, and each number in the answer.
+fn cost(msgs: &Msgs, references: usize) -> usize {
     const NODE: usize = 64;
-    let refs = m.references().count() * NODE;
-    std::mem::size_of::<Msg>() + NODE + 12 + m.held() + refs
+    msgs.held() + msgs.len() * (NODE + 12) + references * NODE
 }

@@ -19,10 +19,14 @@
 
 use std::collections::HashMap;
 
+use super::id_hash::IdHashState;
 use super::render::push_number;
 
-/// What threading needs of one message.
-#[derive(Debug, Clone, Default)]
+/// A map keyed by texts of the messages, hashed by the keyed fast hash.
+type TextMap<'m, V> = HashMap<&'m [u8], V, IdHashState>;
+
+/// What threading needs of one message; its texts are in [`Msgs`].
+#[derive(Debug, Clone, Copy)]
 pub struct Msg {
     /// The number reported: sequence number or UID.
     pub n: u32,
@@ -30,76 +34,119 @@ pub struct Msg {
     /// Sent date, INTERNALDATE when the message has none (§2.2).
     pub sent: i64,
     pub reply: bool,
-    /// The base subject (folded, §2.1), the Message-ID and each
-    /// References id, one after another: two allocations a message
-    /// rather than one per text (50 000 messages make 300 000 otherwise).
-    texts: String,
-    /// Where the subject, the Message-ID and each reference end in
-    /// `texts`.
-    ends: Vec<u32>,
     has_id: bool,
+    /// Where this message's text ends start in [`Msgs::ends`]: the base
+    /// subject's, the Message-ID's, then each reference's.
+    first: u32,
+    /// How many texts: two and the references.
+    texts: u32,
 }
 
-impl Msg {
-    /// A message's keys; the texts as stored (UTF-8, damaged bytes
-    /// replaced here).
-    pub fn new<R: AsRef<[u8]>>(
+/// The messages to thread, with every text of every message (base
+/// subject, folded as §2.1 says; Message-ID; each References id) one
+/// after another in one buffer: three allocations for a mailbox, where a
+/// `String` per text made 300 000 for 50 000 messages, and the board's
+/// allocator made them a good part of THREAD's time. Texts are compared
+/// and hashed as the bytes stored.
+#[derive(Debug, Default)]
+pub struct Msgs {
+    list: Vec<Msg>,
+    bytes: Vec<u8>,
+    ends: Vec<u32>,
+}
+
+impl Msgs {
+    pub fn with_capacity(messages: usize) -> Msgs {
+        Msgs {
+            list: Vec::with_capacity(messages),
+            bytes: Vec::new(),
+            ends: Vec::with_capacity(messages * 3),
+        }
+    }
+
+    /// Adds a message's keys.
+    #[allow(clippy::too_many_arguments)]
+    pub fn push<R: AsRef<[u8]>>(
+        &mut self,
         n: u32,
         seq: u32,
         sent: i64,
         reply: bool,
         subject: &[u8],
         message_id: Option<&[u8]>,
-        references: impl Iterator<Item = R> + Clone,
-    ) -> Msg {
-        let len = subject.len()
-            + message_id.map_or(0, <[u8]>::len)
-            + references.clone().map(|r| r.as_ref().len()).sum::<usize>();
-        let mut texts = String::with_capacity(len);
-        let mut ends = Vec::with_capacity(2 + references.clone().count());
-        let mut push = |t: &[u8]| {
-            texts.push_str(&String::from_utf8_lossy(t));
-            ends.push(texts.len() as u32);
+        references: impl Iterator<Item = R>,
+    ) {
+        let first = self.ends.len() as u32;
+        let mut text = |t: &[u8]| {
+            self.bytes.extend_from_slice(t);
+            self.ends.push(self.bytes.len() as u32);
         };
-        push(subject);
-        push(message_id.unwrap_or(b""));
+        text(subject);
+        text(message_id.unwrap_or(b""));
         for r in references {
-            push(r.as_ref());
+            text(r.as_ref());
         }
-        Msg {
+        self.list.push(Msg {
             n,
             seq,
             sent,
             reply,
-            texts,
-            ends,
             has_id: message_id.is_some(),
-        }
+            first,
+            texts: self.ends.len() as u32 - first,
+        });
     }
 
-    fn text(&self, i: usize) -> &str {
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// Bytes held for the messages and their texts.
+    pub fn held(&self) -> usize {
+        self.list.capacity() * std::mem::size_of::<Msg>()
+            + self.bytes.capacity()
+            + self.ends.capacity() * 4
+    }
+
+    /// Text `k` of the texts starting at end index `first`.
+    fn text(&self, first: u32, k: u32) -> &[u8] {
+        let i = (first + k) as usize;
         let start = match i {
             0 => 0,
             _ => self.ends[i - 1] as usize,
         };
-        &self.texts[start..self.ends[i] as usize]
+        &self.bytes[start..self.ends[i] as usize]
     }
 
-    pub fn subject(&self) -> &str {
-        self.text(0)
+    pub fn subject(&self, i: usize) -> &[u8] {
+        self.text(self.list[i].first, 0)
     }
 
-    pub fn message_id(&self) -> Option<&str> {
-        self.has_id.then(|| self.text(1))
+    pub fn message_id(&self, i: usize) -> Option<&[u8]> {
+        let m = &self.list[i];
+        m.has_id.then(|| self.text(m.first, 1))
     }
 
-    pub fn references(&self) -> impl Iterator<Item = &str> {
-        (2..self.ends.len()).map(|i| self.text(i))
+    pub fn references(&self, i: usize) -> impl Iterator<Item = &[u8]> {
+        let m = self.list[i];
+        (2..m.texts).map(move |k| self.text(m.first, k))
     }
 
-    /// Bytes held for this message's texts and their ends.
-    pub fn held(&self) -> usize {
-        self.texts.capacity() + self.ends.capacity() * 4
+    /// How many References ids message `i` has.
+    pub fn reference_count(&self, i: usize) -> usize {
+        self.list[i].texts as usize - 2
+    }
+}
+
+impl std::ops::Index<usize> for Msgs {
+    type Output = Msg;
+
+    fn index(&self, i: usize) -> &Msg {
+        &self.list[i]
     }
 }
 
@@ -133,11 +180,12 @@ struct Forest {
 /// ORDEREDSUBJECT (§4): messages grouped by base subject, each group a
 /// thread whose first message (by sent date) has the others as children;
 /// threads ordered by their first message's sent date.
-pub fn ordered_subject(msgs: &[Msg]) -> String {
+pub fn ordered_subject(msgs: &Msgs) -> String {
     let mut order: Vec<usize> = (0..msgs.len()).collect();
     order.sort_by(|&a, &b| {
+        let (sa, sb) = (msgs.subject(a), msgs.subject(b));
         let (a, b) = (&msgs[a], &msgs[b]);
-        (a.subject(), a.sent, a.seq).cmp(&(b.subject(), b.sent, b.seq))
+        (sa, a.sent, a.seq).cmp(&(sb, b.sent, b.seq))
     });
     let mut f = Forest {
         nodes: (0..msgs.len())
@@ -152,7 +200,7 @@ pub fn ordered_subject(msgs: &[Msg]) -> String {
     let mut current: Option<usize> = None;
     for i in order {
         match current {
-            Some(root) if msgs[root].subject() == msgs[i].subject() => {
+            Some(root) if msgs.subject(root) == msgs.subject(i) => {
                 f.nodes[i].parent = Some(root);
                 f.nodes[root].children.push(i);
             }
@@ -167,7 +215,7 @@ pub fn ordered_subject(msgs: &[Msg]) -> String {
 }
 
 /// REFERENCES (§4), or with `refs` Dovecot's REFS.
-pub fn references(msgs: &[Msg], refs: bool) -> String {
+pub fn references(msgs: &Msgs, refs: bool) -> String {
     let mut f = link(msgs);
     f.prune();
     f.sort(msgs);
@@ -184,17 +232,17 @@ pub fn references(msgs: &[Msg], refs: bool) -> String {
 
 /// §4 steps 1 and 2: containers for every message id, linked by the
 /// References of each message; the parentless ones are the roots.
-fn link(msgs: &[Msg]) -> Forest {
+fn link(msgs: &Msgs) -> Forest {
     let mut f = Forest {
         nodes: Vec::with_capacity(msgs.len()),
         roots: Vec::new(),
         walks: walk_budget(msgs.len()),
     };
-    let mut ids: HashMap<&str, usize> = HashMap::with_capacity(msgs.len());
-    for (i, m) in msgs.iter().enumerate() {
+    let mut ids: TextMap<usize> = HashMap::with_capacity_and_hasher(msgs.len(), IdHashState::new());
+    for i in 0..msgs.len() {
         // A message id seen before only as a reference gets its message;
         // a duplicate (or no id) gets a container of its own.
-        let own = match m.message_id().map(|id| (id, ids.get(id).copied())) {
+        let own = match msgs.message_id(i).map(|id| (id, ids.get(id).copied())) {
             Some((_, Some(c))) if f.nodes[c].msg.is_none() => c,
             Some((id, None)) => {
                 let c = f.add();
@@ -207,7 +255,7 @@ fn link(msgs: &[Msg]) -> Forest {
         // Step 1A: each reference the child of the one before it, unless
         // already linked or that would make a loop.
         let mut prev: Option<usize> = None;
-        for r in m.references() {
+        for r in msgs.references(i) {
             let c = *ids.entry(r).or_insert_with(|| f.add());
             if let Some(p) = prev
                 && f.nodes[c].parent.is_none()
@@ -335,7 +383,7 @@ impl Forest {
 
     /// §4 steps 4 and 6: siblings by sent date, then sequence number; a
     /// dummy sorts as its first child.
-    fn sort(&mut self, msgs: &[Msg]) {
+    fn sort(&mut self, msgs: &Msgs) {
         let mut key = vec![(i64::MIN, 0u32); self.nodes.len()];
         for n in self.bottom_up() {
             let mut children = std::mem::take(&mut self.nodes[n].children);
@@ -352,7 +400,7 @@ impl Forest {
     }
 
     /// The latest (sent date, sequence number) in each node's subtree.
-    fn latest(&self, msgs: &[Msg]) -> Vec<(i64, u32)> {
+    fn latest(&self, msgs: &Msgs) -> Vec<(i64, u32)> {
         let mut latest = vec![(i64::MIN, 0u32); self.nodes.len()];
         for n in self.bottom_up() {
             let own = self.nodes[n]
@@ -379,14 +427,14 @@ impl Forest {
     }
 
     /// The base subject a root is grouped by (§4 step 5A).
-    fn subject<'m>(&self, msgs: &'m [Msg], r: usize) -> &'m str {
-        self.speaker(r).map_or("", |i| msgs[i].subject())
+    fn subject<'m>(&self, msgs: &'m Msgs, r: usize) -> &'m [u8] {
+        self.speaker(r).map_or(b"", |i| msgs.subject(i))
     }
 
     /// §4 step 5: roots sharing a base subject are gathered.
-    fn group_by_subject(&mut self, msgs: &[Msg]) {
+    fn group_by_subject(&mut self, msgs: &Msgs) {
         // Step 5B: the root that represents each subject.
-        let mut table: HashMap<&str, usize> = HashMap::new();
+        let mut table: TextMap<usize> = HashMap::with_hasher(IdHashState::new());
         for &r in &self.roots {
             let s = self.subject(msgs, r);
             if s.is_empty() {
@@ -448,7 +496,7 @@ impl Forest {
     /// §5 `thread-list`: `(a b (c)(d e))`, one parenthesised list per
     /// thread; a single child continues its parent's list, several
     /// children each open their own.
-    fn render(&self, msgs: &[Msg]) -> String {
+    fn render(&self, msgs: &Msgs) -> String {
         enum Step {
             Node(usize),
             Text(&'static str),

@@ -1,21 +1,51 @@
 //! Tests of `thread_algo` against the rules of RFC 5256 §4 and §5.
 
-use super::thread_algo::{Msg, ordered_subject, references};
+use super::thread_algo::{self, Msgs};
 
-fn msg(n: u32, sent: i64, subject: &str, id: &str, refs: &[&str]) -> Msg {
+/// A message as a test writes it.
+struct Spec {
+    n: u32,
+    sent: i64,
+    reply: bool,
+    subject: String,
+    id: Option<String>,
+    refs: Vec<String>,
+}
+
+fn msg(n: u32, sent: i64, subject: &str, id: &str, refs: &[&str]) -> Spec {
     let (base, reply) = crate::mime::base_subject(subject);
-    let subject = base.to_uppercase();
-    let id = (!id.is_empty()).then_some(id);
-    let id = id.map(str::as_bytes);
-    Msg::new(
-        n,
+    Spec {
         n,
         sent,
         reply,
-        subject.as_bytes(),
-        id,
-        refs.iter().map(|r| r.as_bytes()),
-    )
+        subject: base.to_uppercase(),
+        id: (!id.is_empty()).then(|| id.to_string()),
+        refs: refs.iter().map(|r| r.to_string()).collect(),
+    }
+}
+
+fn all(specs: &[Spec]) -> Msgs {
+    let mut msgs = Msgs::with_capacity(specs.len());
+    for m in specs {
+        msgs.push(
+            m.n,
+            m.n,
+            m.sent,
+            m.reply,
+            m.subject.as_bytes(),
+            m.id.as_deref().map(str::as_bytes),
+            m.refs.iter(),
+        );
+    }
+    msgs
+}
+
+fn references(specs: &[Spec], refs: bool) -> String {
+    thread_algo::references(&all(specs), refs)
+}
+
+fn ordered_subject(specs: &[Spec]) -> String {
+    thread_algo::ordered_subject(&all(specs))
 }
 
 #[test]
@@ -133,7 +163,7 @@ fn crafted_mailbox_threads_in_linear_time() {
     let started = std::time::Instant::now();
     let mut m = Vec::new();
     let mut n = 0u32;
-    let mut next = |m: &mut Vec<Msg>, subject: &str, id: &str, refs: Vec<String>| {
+    let mut next = |m: &mut Vec<Spec>, subject: &str, id: &str, refs: Vec<String>| {
         n += 1;
         let refs: Vec<&str> = refs.iter().map(String::as_str).collect();
         m.push(msg(n, i64::from(n), subject, id, &refs));
