@@ -89,6 +89,7 @@ impl Session {
         let reader = self.store().read().map_err(Refusal::Store)?;
         let mut pieces: Vec<Cow<'_, [u8]>> = Vec::with_capacity(parts.len());
         let mut total: u64 = 0;
+        let before = held.held();
         for part in parts {
             let piece = match part {
                 CatPart::Text(text) => Cow::Borrowed(*text),
@@ -105,11 +106,25 @@ impl Session {
             if total > self.append_limit() {
                 return Err(Refusal::TooBig(total));
             }
+            // A section that had to be built (not a slice of a stored
+            // message) is held until the message is assembled: counted,
+            // so a command of many such parts cannot hold more than the
+            // budget allows, each at most one stored message in size.
+            if let Cow::Owned(built) = &piece
+                && !held.grow_to(held.held().saturating_add(built.len()))
+            {
+                return Err(Refusal::Unavailable);
+            }
             pieces.push(piece);
         }
         let size = total as usize;
         // Twice, as for an APPEND literal (`session::read`): the store
         // path copies the message once more into the delivery.
+        let built: usize = pieces
+            .iter()
+            .filter(|p| matches!(p, Cow::Owned(_)))
+            .map(|p| p.len())
+            .sum();
         if !held.grow_to(held.held().saturating_add(size.saturating_mul(2))) {
             return Err(Refusal::Unavailable);
         }
@@ -117,6 +132,10 @@ impl Session {
         for piece in &pieces {
             message.extend_from_slice(piece);
         }
+        drop(pieces);
+        // The built sections are gone: only the message stays counted.
+        held.shrink_to(held.held() - built);
+        debug_assert!(held.held() >= before + size * 2);
         Ok(message)
     }
 
