@@ -114,6 +114,9 @@ M.select("INBOX")
 M.store("1", "+FLAGS", "(\\Deleted)")
 typ, u, _ = run("STATUS", "INBOX", "(DELETED DELETED-STORAGE MESSAGES)")
 assert u["STATUS"] == ['"INBOX" (DELETED 1 DELETED-STORAGE %d MESSAGES 2)' % len(msg)], u
+# LIST-STATUS (RFC 5819) counts them for the mailboxes it lists.
+typ, u, _ = run("LIST", '""', "INB%", "RETURN", "(STATUS (DELETED MESSAGES))")
+assert typ == "OK" and u["STATUS"] == ['"INBOX" (DELETED 1 MESSAGES 2)'], u
 r = Raw()
 r.send(b"a1 APPEND INBOX {9000}\r\n")
 got = r.line()

@@ -280,11 +280,21 @@ impl Session {
             Err(e) => return self.store_failed(tag, &e),
         };
         // LIST-STATUS DELETED walks message records: counted first, with
-        // yields, for every mailbox a line may show.
+        // yields, for just the mailboxes whose STATUS line the answer will
+        // carry (a dry run of the listing names them), not every mailbox
+        // of the account.
         let deleted = match args.returns.status.as_deref().is_some_and(wants_deleted) {
             true => {
-                let ids: Vec<u64> = mailboxes.iter().map(|m| m.id).collect();
-                deleted_counts(self.store(), &ids).await
+                let shown = std::cell::RefCell::new(Vec::new());
+                list::list(
+                    &mut Vec::new(),
+                    &mailboxes,
+                    &subscriptions,
+                    args,
+                    lsub,
+                    &|_, m, _| shown.borrow_mut().push(m.id),
+                );
+                deleted_counts(self.store(), &shown.into_inner()).await
             }
             false => DeletedCounts::new(),
         };
