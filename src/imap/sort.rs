@@ -309,7 +309,7 @@ impl Session {
             .iter()
             .any(|c| !matches!(c.key, SortKey::Arrival | SortKey::Size));
         let mut table = Table::new(criteria, matched.len());
-        let rows = match needs_keys {
+        let mut rows = match needs_keys {
             true => {
                 let rows = self.keys_of(tag, &matched, |m, k| table.row(m, Some(&k)));
                 let Some(rows) = rows.await else {
@@ -325,48 +325,35 @@ impl Session {
             }
             false => matched.iter().map(|m| table.row(m, None)).collect(),
         };
-        let rows = table.sort(rows).await;
-        let numbers: Vec<u32> = rows
-            .iter()
-            .map(|r| if uid { r.uid } else { r.seq })
-            .collect();
         let modseq = super::search::uses_modseq(key).then(|| {
             self.use_condstore();
             highest
         });
+        // Sorted and written out away from the executor thread: the
+        // answer of 50 000 numbers takes as long to render under
+        // emulation as the sort itself.
+        let answer_tag = tag.to_vec();
+        let (uids, line) = smol::unblock(move || {
+            table.order(&mut rows);
+            let numbers: Vec<u32> = rows
+                .iter()
+                .map(|r| if uid { r.uid } else { r.seq })
+                .collect();
+            let uids: Vec<u32> = rows.iter().map(|r| r.uid).collect();
+            (uids, render(&answer_tag, uid, ret, &numbers, modseq))
+        })
+        .await;
         if let (Some(r), Some(sel)) = (&ret, self.selected_mut())
             && r.save
         {
             // RFC 5182 §2.1 with ESORT (RFC 5267 §3.2): MIN and MAX are the
             // first and last in sort order.
-            let uids: Vec<u32> = rows.iter().map(|r| r.uid).collect();
             sel.save(r, &uids);
         }
-        let line = match ret {
-            Some(ret) if !super::searchres::answers(&ret) => String::new(),
-            Some(ret) => esearch::response(tag, uid, ret, &numbers, modseq),
-            None => {
-                let mut line = String::with_capacity(8 + numbers.len() * 7);
-                line.push_str("* SORT");
-                for &n in &numbers {
-                    line.push(' ');
-                    super::render::push_number(&mut line, n);
-                }
-                // RFC 7162 §3.1.5: SORT with MODSEQ criteria reports it too.
-                if let Some(highest) = modseq
-                    && !numbers.is_empty()
-                {
-                    line.push_str(&format!(" (MODSEQ {highest})"));
-                }
-                line.push_str("\r\n");
-                line
-            }
-        };
         self.put(&line);
         if let Some(ret) = ret
             && ret.update
         {
-            let uids = rows.iter().map(|r| r.uid).collect();
             self.open_context(tag, uid, true, uids, &ret, key);
         }
         let done = match uid {
@@ -374,6 +361,38 @@ impl Session {
             false => "SORT completed",
         };
         self.tagged(tag, "OK", done);
+    }
+}
+
+/// The answer to SORT: `* SORT n...` (RFC 5256 §4), or with RETURN the
+/// ESEARCH response of ESORT (RFC 5267 §3.2); empty when a RETURN asks
+/// only to SAVE.
+fn render(
+    tag: &[u8],
+    uid: bool,
+    ret: Option<SearchReturn>,
+    numbers: &[u32],
+    modseq: Option<u64>,
+) -> String {
+    match ret {
+        Some(ret) if !super::searchres::answers(&ret) => String::new(),
+        Some(ret) => esearch::response(tag, uid, ret, numbers, modseq),
+        None => {
+            let mut line = String::with_capacity(8 + numbers.len() * 7);
+            line.push_str("* SORT");
+            for &n in numbers {
+                line.push(' ');
+                super::render::push_number(&mut line, n);
+            }
+            // RFC 7162 §3.1.5: SORT with MODSEQ criteria reports it too.
+            if let Some(highest) = modseq
+                && !numbers.is_empty()
+            {
+                line.push_str(&format!(" (MODSEQ {highest})"));
+            }
+            line.push_str("\r\n");
+            line
+        }
     }
 }
 
