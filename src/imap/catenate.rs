@@ -170,19 +170,11 @@ impl Session {
                 );
                 self.tagged(tag, "NO", &text);
             }
-            Refusal::Unavailable => {
-                log::warn!(
-                    "[{}] imap: CATENATE refused: memory budget for messages in flight is spent ({} of {} bytes in use)",
-                    self.id(),
-                    self.budget().in_use(),
-                    self.budget().limit()
-                );
-                self.tagged(
-                    tag,
-                    "NO",
-                    "[UNAVAILABLE] Server busy with other messages, try again later",
-                );
-            }
+            Refusal::Unavailable => self.budget_spent(
+                tag,
+                "CATENATE refused",
+                "Server busy with other messages, try again later",
+            ),
             Refusal::Store(e) => self.store_failed(tag, &e),
         }
     }

@@ -25,16 +25,10 @@ impl Session {
             return Flow::Continue;
         }
         let Some(held) = self.budget().reserve(DEFLATE_STATE_BYTES) else {
-            log::warn!(
-                "[{}] imap: COMPRESS refused, memory budget spent ({} of {} bytes)",
-                self.id(),
-                self.budget().in_use(),
-                self.budget().limit()
-            );
-            self.tagged(
+            self.budget_spent(
                 tag,
-                "NO",
-                "[UNAVAILABLE] Not enough memory for compression now",
+                "COMPRESS refused",
+                "Not enough memory for compression now",
             );
             return Flow::Continue;
         };

@@ -291,17 +291,11 @@ impl Session {
             }
         }
         if unavailable {
-            log::warn!(
-                "[{}] imap: FETCH sent NIL for a large item: memory budget for messages in flight is spent ({} of {} bytes in use)",
-                self.id(),
-                self.budget().in_use(),
-                self.budget().limit()
-            );
             // RFC 5530: a temporary failure; what was sent stands.
-            self.tagged(
+            self.budget_spent(
                 tag,
-                "NO",
-                "[UNAVAILABLE] Server busy with other messages, some items sent as NIL; try again later",
+                "FETCH sent NIL for a large item",
+                "Server busy with other messages, some items sent as NIL; try again later",
             );
             return true;
         }

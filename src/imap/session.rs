@@ -152,6 +152,20 @@ impl Session {
         &self.ctx.budget
     }
 
+    /// Answers a command the memory budget could not pay for (DESIGN.md
+    /// "Budgets"): a log line saying what was refused and how full the
+    /// budget is, and `NO [UNAVAILABLE] answer`, RFC 5530's temporary
+    /// failure, so the client tries again later.
+    pub fn budget_spent(&mut self, tag: &[u8], what: &str, answer: &str) {
+        log::warn!(
+            "[{}] imap: {what}: memory budget for messages in flight is spent ({} of {} bytes in use)",
+            self.id(),
+            self.budget().in_use(),
+            self.budget().limit()
+        );
+        self.tagged(tag, "NO", &format!("[UNAVAILABLE] {answer}"));
+    }
+
     /// Queues `text` for the client.
     pub fn put(&mut self, text: &str) {
         self.out.extend_from_slice(text.as_bytes());

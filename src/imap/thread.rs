@@ -52,17 +52,11 @@ impl Session {
                 .map(|i| msgs.reference_count(i))
                 .sum::<usize>();
             if !held.grow_to(cost(&msgs, references)) {
-                log::warn!(
-                    "[{}] imap: THREAD of {} messages refused: memory budget spent ({} of {} bytes in use)",
-                    self.id(),
-                    matched.len(),
-                    self.budget().in_use(),
-                    self.budget().limit()
-                );
-                return self.tagged(
+                let what = format!("THREAD of {} messages refused", matched.len());
+                return self.budget_spent(
                     tag,
-                    "NO",
-                    "[UNAVAILABLE] Server busy, not enough memory to thread now; try again later",
+                    &what,
+                    "Server busy, not enough memory to thread now; try again later",
                 );
             }
         }
