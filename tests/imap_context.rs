@@ -184,6 +184,50 @@ fn rfc5267_4_3_sort_context_positions() {
     assert_eq!(updates(&lines), ["* ESEARCH (TAG \"t7\") UID ALL 4,3,2,5"]);
 }
 
+/// RFC 5267 §4.3 on a result large enough that a few arrivals are placed
+/// by binary insertion rather than a sort of everything: each ADDTO
+/// names the position its message has in the result sorted afresh.
+#[test]
+fn rfc5267_4_3_sort_context_positions_in_a_large_result() {
+    let (_d, server) = setup("context-sort-large");
+    let mut a = Imap::login(&server, "alice@home.arpa");
+    a.ok("SELECT INBOX");
+    // Subjects s000, s002 ... s198, appended out of order (UIDs 1..=100).
+    for k in 0..100 {
+        append(&mut a, &format!("s{:03}", 2 * (k * 37 % 100)), "");
+    }
+    let mut b = Imap::login(&server, "alice@home.arpa");
+    b.ok("SELECT INBOX");
+    b.ok("UID SORT RETURN (UPDATE) (SUBJECT) UTF-8 ALL");
+    append(&mut a, "s051", ""); // UID 101
+    append(&mut a, "s133", ""); // UID 102
+    append(&mut a, "s007", ""); // UID 103
+    let lines = b.ok("NOOP");
+    // s007 follows s000..s006 (4), s051 follows 26 evens and s007, s133
+    // follows 67 evens, s007 and s051.
+    assert_eq!(
+        updates(&lines),
+        [
+            "* ESEARCH (TAG \"t3\") UID ADDTO (5 103)",
+            "* ESEARCH (TAG \"t3\") UID ADDTO (28 101)",
+            "* ESEARCH (TAG \"t3\") UID ADDTO (70 102)"
+        ]
+    );
+    // A REVERSE context gains a message at the far end.
+    b.ok("UID SORT RETURN (UPDATE) (REVERSE SUBJECT) UTF-8 ALL");
+    append(&mut a, "s999", ""); // UID 104
+    let lines = b.ok("NOOP");
+    let mut got = updates(&lines);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "* ESEARCH (TAG \"t3\") UID ADDTO (104 104)",
+            "* ESEARCH (TAG \"t5\") UID ADDTO (1 104)"
+        ]
+    );
+}
+
 #[test]
 fn rfc5267_4_2_cancelupdate_and_noupdate() {
     let (_d, server) = setup("context-cancel");

@@ -37,6 +37,10 @@ pub const MAX_CONTEXTS: usize = 4;
 /// Longest command kept for a context (the criteria with their literals).
 pub const MAX_COMMAND: usize = 64 * 1024;
 
+/// Results this long or longer gain a few messages by binary insertion
+/// rather than a sort of the whole result.
+const INSERT_FROM: usize = 64;
+
 /// One live search result (RFC 5267 §4.1).
 pub struct Context {
     /// The tag of the command that made it, echoed in `(TAG "...")`.
@@ -358,16 +362,48 @@ impl Session {
         c.result.sort_unstable();
     }
 
-    /// ADDTO (position run)... for a SORT context: the members sorted
-    /// again (keys are read from the stored summaries, no body).
+    /// ADDTO (position run)... for a SORT context (keys are read from
+    /// the stored summaries, no body).
     async fn add_sorted(
         &mut self,
         c: &mut Context,
         criteria: &[SortCriterion],
         added: &[u32],
     ) -> Result<(), StoreError> {
+        // A few messages joining a large result are placed by binary
+        // search (reading about log2(n) members' keys each); many, or a
+        // small result, are sorted with the rest.
+        let n = c.result.len();
+        let depth = (usize::BITS - n.leading_zeros()) as usize;
+        let inserted = match n >= INSERT_FROM && added.len() * depth * 4 < n {
+            true => self.insert_sorted(criteria, &c.result, added).await?,
+            false => None,
+        };
+        let order = match inserted {
+            Some(order) => order,
+            None => match self.sorted_again(c, criteria, added).await? {
+                Some(order) => order,
+                None => return Ok(()),
+            },
+        };
+        if let Some((sel, out)) = self.selected_and_out() {
+            for (at, run) in insertions(&order, added) {
+                line(out, c, "ADDTO", at, &numbers(sel, c.uid, &run));
+            }
+        }
+        c.result = order;
+        Ok(())
+    }
+
+    /// The members of `c` and `added`, all sorted again.
+    async fn sorted_again(
+        &mut self,
+        c: &Context,
+        criteria: &[SortCriterion],
+        added: &[u32],
+    ) -> Result<Option<Vec<u32>>, StoreError> {
         let Some(sel) = self.selected() else {
-            return Ok(());
+            return Ok(None);
         };
         let mut members: Vec<u32> = c.result.iter().chain(added).copied().collect();
         members.sort_unstable();
@@ -376,18 +412,11 @@ impl Session {
             .filter_map(|&u| sel.seq_of(u).map(|s| (s, u)))
             .collect();
         let Some((matched, _)) = self.matching_in(&SearchKey::All, &picks).await? else {
-            return Ok(());
+            return Ok(None);
         };
         let matched: Vec<Matched> = matched;
         let found = self.sorted_uids(criteria, &matched).await?;
-        let order = merge_missing(&c.result, found);
-        if let Some((sel, out)) = self.selected_and_out() {
-            for (at, run) in insertions(&order, added) {
-                line(out, c, "ADDTO", at, &numbers(sel, c.uid, &run));
-            }
-        }
-        c.result = order;
-        Ok(())
+        Ok(Some(merge_missing(&c.result, found)))
     }
 }
 

@@ -281,6 +281,70 @@ impl Session {
         Ok(rows.iter().map(|r| r.uid).collect())
     }
 
+    /// `order` (UIDs in the order `criteria` give) with `added` placed
+    /// among them by binary search: a sorted search context that gains a
+    /// few messages reads the keys of those and of about log2(n) members
+    /// each, not of all n (RFC 5267 §4.3 ADDTO). `None` when a member
+    /// probed has no record any more (expunged from the store, still in
+    /// the view): the caller sorts the whole result then.
+    pub(super) async fn insert_sorted(
+        &mut self,
+        criteria: &[SortCriterion],
+        order: &[u32],
+        added: &[u32],
+    ) -> Result<Option<Vec<u32>>, StoreError> {
+        let mut table = Table::new(criteria, added.len() * 20);
+        let Some(mut new) = self.rows_of(&mut table, added).await? else {
+            return Ok(None);
+        };
+        // In their own order, each lands at or after the one before.
+        table.order(&mut new);
+        let mut out = order.to_vec();
+        let mut from = 0;
+        for row in new {
+            let (mut lo, mut hi) = (from, out.len());
+            while lo < hi {
+                let mid = (lo + hi) / 2;
+                let Some(probe) = self.rows_of(&mut table, &out[mid..=mid]).await? else {
+                    return Ok(None);
+                };
+                match table.compare(&probe[0], &row) {
+                    Ordering::Greater => hi = mid,
+                    _ => lo = mid + 1,
+                }
+            }
+            out.insert(lo, row.uid);
+            from = lo + 1;
+        }
+        Ok(Some(out))
+    }
+
+    /// The rows of `uids` (in the selected view) added to `table`; `None`
+    /// when one of them has no record.
+    async fn rows_of(
+        &mut self,
+        table: &mut Table,
+        uids: &[u32],
+    ) -> Result<Option<Vec<Row>>, StoreError> {
+        let Some(sel) = self.selected() else {
+            return Ok(None);
+        };
+        let picks: Vec<(u32, u32)> = uids
+            .iter()
+            .filter_map(|&u| sel.seq_of(u).map(|s| (s, u)))
+            .collect();
+        let Some((matched, _)) = self.matching_in(&SearchKey::All, &picks).await? else {
+            return Ok(None);
+        };
+        if matched.len() != uids.len() {
+            return Ok(None);
+        }
+        let rows = self
+            .try_keys_of(&matched, |m, k| table.row(m, Some(&k)))
+            .await?;
+        Ok(Some(rows))
+    }
+
     /// SORT / UID SORT (RFC 5256 §3), `* SORT n...`, or with RETURN the
     /// ESEARCH response of ESORT (RFC 5267 §3.2).
     pub(super) async fn sort(
