@@ -1,0 +1,1 @@
+//! `smolmail dkim ...` (filled in with the store step).

@@ -1,0 +1,1 @@
+//! Signing outbound mail (filled in with the delivery step).
