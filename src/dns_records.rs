@@ -160,6 +160,19 @@ pub fn render(domain: &str, config: &Config) -> String {
     out
 }
 
+/// A TXT record line, its text cut into strings of at most 255 bytes
+/// (RFC 1035 §3.3.14; an RSA-2048 DKIM key needs two).
+pub fn txt_line(owner: &str, text: &str) -> String {
+    let mut out = String::new();
+    record(
+        &mut out,
+        owner,
+        "TXT",
+        &crate::dkim::record::zone_strings(text),
+    );
+    out
+}
+
 /// One record line: owner, TTL, class, type, data, in aligned columns.
 fn record(out: &mut String, owner: &str, rtype: &str, data: &str) {
     let owner = format!("{owner}.");

@@ -30,6 +30,7 @@ enum Command {
     Import(smolmail::migrate::ImportCmd),
     Export(smolmail::migrate::ExportCmd),
     DnsRecords(DnsRecordsCmd),
+    Dkim(smolmail::dkim::admin::DkimCmd),
 }
 
 #[derive(FromArgs)]
@@ -536,6 +537,7 @@ fn admin_command(command: Command) -> Result<String, String> {
         },
         Command::Import(c) => smolmail::migrate::import(c, &data_dir),
         Command::Export(c) => smolmail::migrate::export(c, &data_dir),
+        Command::Dkim(c) => smolmail::dkim::admin::run(c, &data_dir),
         Command::Serve(_) | Command::Version(_) | Command::DnsRecords(_) => {
             unreachable!("dispatched in main")
         }
