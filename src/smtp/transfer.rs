@@ -397,6 +397,18 @@ impl Session {
             arrival: now,
             attempts: 0,
         });
+        // DKIM (RFC 6376): mail that leaves, from a client that may send
+        // as our domains (AUTH or a trusted network; see dkim::outbound).
+        let may_sign = self.account.is_some() || self.ctx.config.is_trusted(self.peer.ip());
+        let message = match outbound.is_some() && may_sign {
+            true => {
+                let prefix = format!("[{}] {}: {}", self.id, self.name(), tx.queue_id);
+                let base = message.len() - size;
+                let reader = self.ctx.store.read().ok();
+                crate::dkim::outbound::sign_queued(reader, message, base, &prefix).await
+            }
+            false => message,
+        };
         let delivery = Delivery::new(message, now, mailboxes, outbound);
         let qid = &tx.queue_id;
         let (id, name) = (self.id, self.name());
