@@ -441,8 +441,11 @@ fn main() -> ExitCode {
         // the board: smolmail.env), so the ports printed are the ones served.
         Command::DnsRecords(c) => match Config::resolve(&ServeArgs::default(), &env) {
             Ok(config) => smolmail::address::normalize_domain(&c.domain)
-                .map(|domain| smolmail::dns_records::render(&domain, &config))
-                .map_err(|e| format!("{}: {e}", c.domain)),
+                .map_err(|e| format!("{}: {e}", c.domain))
+                .and_then(|domain| {
+                    let dkim = smolmail::dkim::admin::dns_records(&config.data_dir, &domain)?;
+                    Ok(smolmail::dns_records::render(&domain, &config, &dkim))
+                }),
             Err(e) => Err(e.to_string()),
         },
         other => {

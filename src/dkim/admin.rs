@@ -256,3 +256,28 @@ fn del(store: &Store, domain: &str, selector: Option<&str>) -> Result<String, St
     }
     Ok(out.join("\n"))
 }
+
+/// The records of `domain`'s keys for `smolmail dns-records`. A data
+/// directory without a store has no keys; none is made for asking.
+pub fn dns_records(
+    data: &std::path::Path,
+    domain: &str,
+) -> Result<Vec<crate::dns_records::DkimRecord>, String> {
+    if !data.join("data.mdb").exists() {
+        return Ok(Vec::new());
+    }
+    let store = crate::admin::open(data)?;
+    let keys = store
+        .read()
+        .and_then(|r| r.dkim_keys(Some(domain)))
+        .map_err(|e| e.to_string())?;
+    keys.iter()
+        .map(|k| {
+            Ok(crate::dns_records::DkimRecord {
+                selector: k.selector.clone(),
+                text: SigningKey::from_pkcs8(k.algorithm, &k.pkcs8)?.record(),
+                active: k.active,
+            })
+        })
+        .collect()
+}
