@@ -170,3 +170,208 @@ fn rfc6376_rfc8463_outbound_mail_signed_with_ed25519_and_rsa_verifies_elsewhere(
         "{text}"
     );
 }
+
+// ------------------------------------------------------------ inbound --
+
+/// A DNS server on loopback UDP that answers TXT questions from `zone`
+/// (name without the trailing dot, text), NXDOMAIN otherwise.
+fn txt_dns(zone: Vec<(String, String)>) -> u16 {
+    use simple_dns::rdata::{RData, TXT};
+    use simple_dns::{CLASS, Name, Packet, RCODE, ResourceRecord};
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = udp.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        loop {
+            let Ok((n, from)) = udp.recv_from(&mut buf) else {
+                return;
+            };
+            let Ok(q) = Packet::parse(&buf[..n]) else {
+                continue;
+            };
+            let Some(question) = q.questions.first().cloned() else {
+                continue;
+            };
+            let name = question.qname.to_string().to_ascii_lowercase();
+            let mut reply = Packet::new_reply(q.id());
+            reply.questions.push(question.clone());
+            match zone.iter().find(|(n, _)| *n == name.trim_end_matches('.')) {
+                None => *reply.rcode_mut() = RCODE::NameError,
+                Some((_, text)) => {
+                    let mut txt = TXT::new();
+                    for chunk in text.as_bytes().chunks(255) {
+                        txt.add_string(std::str::from_utf8(chunk).unwrap()).unwrap();
+                    }
+                    reply.answers.push(ResourceRecord::new(
+                        Name::new_unchecked(&name),
+                        CLASS::IN,
+                        60,
+                        RData::TXT(txt),
+                    ));
+                }
+            }
+            if let Ok(bytes) = reply.build_bytes_vec() {
+                let _ = udp.send_to(&bytes, from);
+            }
+        }
+    });
+    port
+}
+
+/// Signs `message` with dkimpy: Ed25519 (a fresh key, selector `ed`) and
+/// RSA (`rsa_pem`, selector `rsa`) for sender.test. Returns the signed
+/// message and the Ed25519 public key (base64).
+const SIGN: &str = r#"
+import sys, json, base64, dkim, nacl.signing
+msg = open(sys.argv[1], "rb").read()
+rsa = open(sys.argv[2], "rb").read()
+key = nacl.signing.SigningKey.generate()
+h = [b"from", b"to", b"subject"]
+ed = dkim.sign(msg, b"ed", b"sender.test", base64.b64encode(bytes(key)),
+               signature_algorithm=b"ed25519-sha256", include_headers=h)
+rs = dkim.sign(msg, b"rsa", b"sender.test", rsa, include_headers=h)
+print(json.dumps({"public": base64.b64encode(bytes(key.verify_key)).decode(),
+                  "signed": (ed + rs + msg).decode()}))
+"#;
+
+fn send25(server: &Server, message: &str) {
+    let mut c = server.connect("smtp");
+    c.expect("220");
+    c.cmd("EHLO sender.test", "250");
+    c.cmd("MAIL FROM:<carol@sender.test>", "250");
+    c.cmd("RCPT TO:<bob@home.arpa>", "250");
+    c.cmd("DATA", "354");
+    c.send(message.replace("\r\n.", "\r\n..").as_bytes());
+    c.send(b".\r\n");
+    c.expect("250");
+    c.cmd("QUIT", "221");
+}
+
+/// The Authentication-Results field of a stored message, unfolded.
+fn results(message: &[u8]) -> String {
+    let text = String::from_utf8_lossy(message).replace("\r\n\t", " ");
+    text.lines()
+        .filter(|l| l.starts_with("Authentication-Results:"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn rfc8601_port25_mail_signed_by_dkimpy_gets_dkim_pass_and_tampered_fail() {
+    let data = TempDir::new("dkim-inbound");
+    add_user(&data.0, "bob@home.arpa", "bob-pw");
+    let openssl = require_tool("openssl", "openssl");
+    let pem = data.0.join("rsa.pem");
+    let made = std::process::Command::new(&openssl)
+        .args(["genrsa", "-traditional", "-out"])
+        .arg(&pem)
+        .arg("2048")
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let der = std::process::Command::new(&openssl)
+        .args(["rsa", "-pubout", "-outform", "DER", "-in"])
+        .arg(&pem)
+        .output()
+        .unwrap();
+    assert!(der.status.success());
+    let rsa_public = common::b64(&der.stdout);
+
+    let unsigned = data.0.join("unsigned.eml");
+    std::fs::write(
+        &unsigned,
+        "From: Carol <carol@sender.test>\r\nTo: bob@home.arpa\r\nSubject: lunch?\r\n\r\nWe lost the game.\r\n",
+    )
+    .unwrap();
+    require_tool("dkimverify", "python3-dkim");
+    let out = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", SIGN])
+        .arg(&unsigned)
+        .arg(&pem)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "dkimpy: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json = String::from_utf8_lossy(&out.stdout).into_owned();
+    let field = |name: &str| {
+        let start = json.find(&format!("\"{name}\": \"")).unwrap() + name.len() + 5;
+        let end = start + json[start..].find('"').unwrap();
+        json[start..end]
+            .replace("\\r", "\r")
+            .replace("\\n", "\n")
+            .replace("\\t", "\t")
+    };
+    let (ed_public, signed) = (field("public"), field("signed"));
+
+    let dns = txt_dns(vec![
+        (
+            "ed._domainkey.sender.test".into(),
+            format!("v=DKIM1; k=ed25519; p={ed_public}"),
+        ),
+        (
+            "rsa._domainkey.sender.test".into(),
+            format!("v=DKIM1; k=rsa; p={rsa_public}"),
+        ),
+    ]);
+    let dns_flag = format!("127.0.0.1:{dns}");
+    let server = Server::start(
+        &data.0,
+        &["--trusted-network", "none", "--dns-server", &dns_flag],
+    );
+    send25(&server, &signed);
+    send25(&server, &signed.replace("lost the game", "won the game"));
+    // A field claiming this server's verdict, sent by the client: removed.
+    let hostname = {
+        server.wait_until(PATIENCE, "two messages", || {
+            inbox(&data.0, "bob@home.arpa").len() == 2
+        });
+        let first = String::from_utf8_lossy(&inbox(&data.0, "bob@home.arpa")[0]).into_owned();
+        let by = first.find("\tby ").unwrap() + 4;
+        first[by..by + first[by..].find(' ').unwrap()].to_string()
+    };
+    send25(
+        &server,
+        &format!(
+            "Authentication-Results: {hostname}; dkim=pass header.d=bank.example\r\n\
+             From: carol@sender.test\r\nSubject: unsigned\r\n\r\nhi\r\n"
+        ),
+    );
+    server.wait_until(PATIENCE, "three messages", || {
+        inbox(&data.0, "bob@home.arpa").len() == 3
+    });
+    let stored = inbox(&data.0, "bob@home.arpa");
+
+    let good = results(&stored[0]);
+    assert!(
+        good.starts_with(&format!("Authentication-Results: {hostname}; dkim=pass")),
+        "{good}"
+    );
+    assert!(
+        good.contains("header.d=sender.test header.s=ed header.a=ed25519-sha256"),
+        "{good}"
+    );
+    assert!(
+        good.contains("dkim=pass header.d=sender.test header.s=rsa header.a=rsa-sha256"),
+        "{good}"
+    );
+    let bad = results(&stored[1]);
+    assert_eq!(
+        bad.matches("dkim=fail reason=\"body hash did not verify\"")
+            .count(),
+        2,
+        "{bad}"
+    );
+    let forged = results(&stored[2]);
+    assert_eq!(
+        forged,
+        format!("Authentication-Results: {hostname}; dkim=none")
+    );
+    server.wait_for_log("removed 1 Authentication-Results field(s) claiming");
+}

@@ -1,13 +1,16 @@
 //! DKIM (RFC 6376) with the algorithms of RFC 8301 and RFC 8463:
-//! rsa-sha256 and ed25519-sha256. Everything here is a pure function over
-//! bytes (no DNS, no sockets, no store): the caller brings the message and,
-//! for verification, the key record's text; crypto is `ring`'s.
+//! rsa-sha256 and ed25519-sha256. The parsers, canonicalization, signing
+//! and verifying are pure functions over bytes (no DNS, no sockets, no
+//! store): the caller brings the message and, for verification, the key
+//! record's text; crypto is `ring`'s. `admin.rs`, `outbound.rs` and
+//! `inbound.rs` connect them to the store, the queue and DNS.
 //!
 //! Files: `tags.rs` (the §3.2 tag-list), `fields.rs` (a header section cut
 //! into fields), `canon.rs` (§3.4 canonicalization), `signature.rs` (the
 //! DKIM-Signature field, §3.5), `record.rs` (the key record, §3.6.1),
 //! `der.rs` (the few DER shapes RSA public keys come in), `keys.rs` (key
-//! generation and signing keys), `sign.rs` and `verify.rs`, `admin.rs`
+//! generation and signing keys), `sign.rs` and `verify.rs`, `inbound.rs`
+//! (port-25 mail judged, RFC 8601 Authentication-Results), `admin.rs`
 //! (`smolmail dkim ...`), `outbound.rs` (signing mail as it is queued).
 //!
 //! Limits, each bounding work an outside message can cause:
@@ -25,6 +28,7 @@ pub mod admin;
 pub mod canon;
 pub mod der;
 pub mod fields;
+pub mod inbound;
 pub mod keys;
 pub mod outbound;
 pub mod record;
