@@ -375,3 +375,61 @@ fn rfc8601_port25_mail_signed_by_dkimpy_gets_dkim_pass_and_tampered_fail() {
     );
     server.wait_for_log("removed 1 Authentication-Results field(s) claiming");
 }
+
+/// `dkim rotate` makes new keys that sign while the old ones stay listed
+/// (their records stay published until mail signed with them has
+/// arrived), a second `dkim add` is refused, `dkim del` of a base removes
+/// both of its keys, and a domain that is not local gets no keys.
+#[test]
+fn dkim_add_rotate_del_keep_one_signing_pair() {
+    let data = TempDir::new("dkim-admin");
+    admin(&data.0, &["domain", "add", "home.arpa"], "");
+    admin(
+        &data.0,
+        &["dkim", "add", "home.arpa", "--selector", "old"],
+        "",
+    );
+    let run = |args: &[&str]| {
+        std::process::Command::new(common::BIN)
+            .args(args)
+            .env("SMOLMAIL_DATA", &data.0)
+            .output()
+            .unwrap()
+    };
+    let again = run(&["dkim", "add", "home.arpa"]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("dkim rotate"));
+    let rotated = admin(
+        &data.0,
+        &["dkim", "rotate", "home.arpa", "--selector", "new"],
+        "",
+    );
+    assert_eq!(txt_records(&rotated).len(), 2, "{rotated}");
+    assert!(rotated.contains("no longer sign"), "{rotated}");
+    let listed = admin(&data.0, &["dkim", "list", "home.arpa"], "");
+    let lines: Vec<&str> = listed.lines().collect();
+    assert_eq!(lines.len(), 4, "{listed}");
+    for (selector, state) in [
+        ("new-ed25519", "signing"),
+        ("new-rsa", "signing"),
+        ("old-ed25519", "retired"),
+        ("old-rsa", "retired"),
+    ] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains(&format!(" {selector} ")) && l.contains(state)),
+            "{selector} {state}: {listed}"
+        );
+    }
+    let deleted = admin(
+        &data.0,
+        &["dkim", "del", "home.arpa", "--selector", "old"],
+        "",
+    );
+    assert_eq!(deleted.lines().count(), 2, "{deleted}");
+    assert_eq!(admin(&data.0, &["dkim", "list"], "").lines().count(), 2);
+    let foreign = run(&["dkim", "add", "elsewhere.example"]);
+    assert!(!foreign.status.success());
+    assert!(String::from_utf8_lossy(&foreign.stderr).contains("not a local domain"));
+}
