@@ -65,6 +65,18 @@ fn is_rsa_public_key(der: &[u8]) -> bool {
     after.is_empty() && matches!(integers, Some((_, rest)) if rest.is_empty())
 }
 
+/// The modulus size in bits of an RSAPublicKey (RFC 8301 §3.2 sets a
+/// floor for verifiers).
+pub fn rsa_modulus_bits(rsa_public_key: &[u8]) -> Option<usize> {
+    let (seq, _) = element(rsa_public_key, 0x30)?;
+    let (n, _) = element(seq, 0x02)?;
+    let n = match n.iter().position(|&b| b != 0) {
+        Some(i) => &n[i..],
+        None => return Some(0),
+    };
+    Some(n.len() * 8 - n[0].leading_zeros() as usize)
+}
+
 /// Wraps an RSAPublicKey in a SubjectPublicKeyInfo, for `p=`.
 pub fn rsa_spki(rsa_public_key: &[u8]) -> Vec<u8> {
     let mut bits = vec![0x03];
@@ -99,5 +111,7 @@ mod tests {
         long.extend_from_slice(&[1u8; 0x125]);
         long.extend_from_slice(&[0x02, 0x01, 0x03]);
         assert_eq!(rsa_public_key(&rsa_spki(&long)), Some(&long[..]));
+        assert_eq!(rsa_modulus_bits(&key), Some(8));
+        assert_eq!(rsa_modulus_bits(&long), Some(0x124 * 8 + 1));
     }
 }

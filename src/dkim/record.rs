@@ -7,6 +7,10 @@ use base64::engine::general_purpose::STANDARD;
 
 use super::{Algorithm, tags};
 
+/// RFC 8301 §3.2: verifiers MUST NOT consider signatures with RSA keys
+/// under 1024 bits valid.
+pub const MIN_RSA_BITS: usize = 1024;
+
 /// A usable public key from a key record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyRecord {
@@ -34,6 +38,8 @@ pub enum KeyError {
     Service,
     /// An empty `p=`: the key was revoked (§3.6.1).
     Revoked,
+    /// An RSA key under [`MIN_RSA_BITS`] (RFC 8301 §3.2).
+    TooSmall(usize),
     /// `p=` is not base64 or not a key of its type.
     BadKey,
 }
@@ -50,6 +56,7 @@ impl std::fmt::Display for KeyError {
             KeyError::Hash => f.write_str("key record: h= excludes sha256"),
             KeyError::Service => f.write_str("key record: s= excludes email"),
             KeyError::Revoked => f.write_str("key revoked (empty p=)"),
+            KeyError::TooSmall(bits) => write!(f, "RSA key of {bits} bits, under {MIN_RSA_BITS}"),
             KeyError::BadKey => f.write_str("key record: p= is not a usable key"),
         }
     }
@@ -98,9 +105,14 @@ pub fn parse(text: &[u8]) -> Result<KeyRecord, KeyError> {
     let public = match algorithm {
         Algorithm::Ed25519Sha256 if p.len() == 32 => p,
         Algorithm::Ed25519Sha256 => return Err(KeyError::BadKey),
-        Algorithm::RsaSha256 => super::der::rsa_public_key(&p)
-            .ok_or(KeyError::BadKey)?
-            .to_vec(),
+        Algorithm::RsaSha256 => {
+            let key = super::der::rsa_public_key(&p).ok_or(KeyError::BadKey)?;
+            let bits = super::der::rsa_modulus_bits(key).ok_or(KeyError::BadKey)?;
+            if bits < MIN_RSA_BITS {
+                return Err(KeyError::TooSmall(bits));
+            }
+            key.to_vec()
+        }
     };
     Ok(KeyRecord {
         algorithm,
@@ -157,6 +169,15 @@ mod tests {
         assert_eq!(parse(b"s=other; k=ed25519; p=AAAA"), Err(KeyError::Service));
         assert_eq!(parse(b"k=ed25519; p=AAAA"), Err(KeyError::BadKey));
         assert_eq!(parse(b"k=rsa; p=!!"), Err(KeyError::BadKey));
+        // RFC 8301 §3.2: a 512-bit RSA key is refused.
+        let mut small = vec![0x30, 0x46, 0x02, 0x41, 0x00];
+        small.extend_from_slice(&[0xc1; 64]);
+        small.extend_from_slice(&[0x02, 0x01, 0x03]);
+        let p = STANDARD.encode(crate::dkim::der::rsa_spki(&small));
+        assert_eq!(
+            parse(format!("k=rsa; p={p}").as_bytes()),
+            Err(KeyError::TooSmall(512))
+        );
         let k = parse(b"k=ed25519; t=y:s; s=email:*; h=sha1:sha256; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=").unwrap();
         assert!(k.testing && k.strict);
         assert_eq!(
