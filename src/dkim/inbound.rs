@@ -96,8 +96,13 @@ pub async fn check(
             );
         }
         Ok(split) => {
+            let signatures = verify::signatures(&split);
+            if signatures.is_empty() {
+                // Most mail: nothing to look up, nothing to hash.
+                return (message, Vec::new());
+            }
             let mut names = Vec::new();
-            for (_, sig) in verify::signatures(&split).into_iter().take(MAX_SIGNATURES) {
+            for (_, sig) in signatures.into_iter().take(MAX_SIGNATURES) {
                 if let Ok(sig) = sig {
                     let name = (sig.selector.clone(), sig.domain.clone());
                     if !names.contains(&name) {
