@@ -68,6 +68,9 @@ need "imapflow (npm, in target/nodedeps)" "scripts/setup.sh (npm install imapflo
 need "Postfix (benchmark peer)" postfix test -x /usr/sbin/postfix
 need "Postfix's smtp-sink and smtp-source" postfix sh -c 'test -x /usr/sbin/smtp-sink && test -x /usr/sbin/smtp-source'
 
+need "python3-dkim with Ed25519 (Debian's /usr/bin/python3)" python3-dkim \
+  /usr/bin/python3 -c 'import dkim, nacl.signing; dkim.verify'
+
 # IMAP and POP3 clients and peers.
 need "curl with imap(s) and pop3(s)" curl \
   sh -c 'curl -V | grep "^Protocols:" | grep -qw imaps && curl -V | grep "^Protocols:" | grep -qw pop3s'

@@ -53,6 +53,9 @@ PACKAGES=(
   pebble
   # tests/metrics.rs: Prometheus's promtool checks the /metrics text
   prometheus
+  # tests/dkim.rs: an independent DKIM verifier (Debian's python3, not the
+  # pyenv one) checks the signatures smolmail puts on outbound mail
+  python3-dkim
 )
 
 missing=()

@@ -16,7 +16,24 @@
 //!   and the `_mta-sts` TXT record, whose id follows the policy's text so
 //!   that it changes whenever the policy does.
 //!
-//! Rendering is a pure function of the domain and the configuration.
+//! - SPF (RFC 7208): `v=spf1 mx -all` when this server delivers to MX
+//!   hosts itself: it sends from the host its MX names (the usual home
+//!   setup, one address for both directions), and `-all` says no other
+//!   host sends for the domain, which is what lets receivers refuse
+//!   forgeries. With a relay host mail leaves from the provider's
+//!   addresses, which only the provider's documentation names: `~all`
+//!   (softfail) and a comment saying which `include:` to add.
+//! - DKIM (RFC 6376 §3.6.2.1): every key in the store, retired ones too
+//!   while a rotation settles (`smolmail dkim`).
+//! - DMARC (RFC 7489 §6.3): `p=none` with aggregate reports to the
+//!   domain's postmaster, the RFC's advice for a start (§10.3 of RFC 7489
+//!   and M3AAWG practice): the reports show whether all mail passes before
+//!   `quarantine` or `reject` is published.
+//! - TLSRPT (RFC 8460 §3): reports of failed TLS to this MX, to the same
+//!   postmaster.
+//!
+//! Rendering is a pure function of the domain, the configuration and the
+//! DKIM records the caller read from the store.
 
 use std::fmt::Write;
 
@@ -34,9 +51,18 @@ struct Service {
     what: &'static str,
 }
 
+/// A DKIM key's record, as the caller read it from the store.
+pub struct DkimRecord {
+    pub selector: String,
+    /// The key record's text (`v=DKIM1; k=...; p=...`).
+    pub text: String,
+    /// Signs now; a retired key is still printed during a rotation.
+    pub active: bool,
+}
+
 /// The zone-file text for `domain` (a domain name without the trailing
-/// dot) served by `config`.
-pub fn render(domain: &str, config: &Config) -> String {
+/// dot) served by `config`, with `dkim` its keys' records.
+pub fn render(domain: &str, config: &Config, dkim: &[DkimRecord]) -> String {
     let domain = domain.trim_end_matches('.').to_ascii_lowercase();
     let host = config.hostname.trim_end_matches('.');
     let listen = &config.listen;
@@ -48,6 +74,7 @@ pub fn render(domain: &str, config: &Config) -> String {
          ; Publish them in the zone of {domain}; {host} needs its own A/AAAA records."
     );
     record(&mut out, &domain, "MX", &format!("10 {host}."));
+    authentication(&mut out, &domain, config, dkim);
 
     out.push_str("\n; Mail client settings (RFC 6186), implicit TLS first (RFC 8314)\n");
     let services = [
@@ -160,6 +187,65 @@ pub fn render(domain: &str, config: &Config) -> String {
     out
 }
 
+/// SPF, DKIM, DMARC and TLSRPT (see the opening comment for the choices).
+fn authentication(out: &mut String, domain: &str, config: &Config, dkim: &[DkimRecord]) {
+    out.push_str("\n; Sender authentication: SPF (RFC 7208), DKIM (RFC 6376), DMARC (RFC 7489)\n");
+    let spf = match &config.delivery.relay {
+        None => "v=spf1 mx -all".to_string(),
+        Some(relay) => {
+            let _ = writeln!(
+                out,
+                "; mail leaves through the relay host {}: add its provider's SPF \
+                 include: (see its documentation) before ~all",
+                relay.host
+            );
+            "v=spf1 mx ~all".to_string()
+        }
+    };
+    out.push_str(&txt_line(domain, &spf));
+    if dkim.is_empty() {
+        let _ = writeln!(
+            out,
+            "; no DKIM keys for {domain} yet: smolmail dkim add {domain}"
+        );
+    }
+    for k in dkim {
+        if !k.active {
+            let _ = writeln!(
+                out,
+                "; {} no longer signs (rotated): remove it once mail signed with it has arrived",
+                k.selector
+            );
+        }
+        out.push_str(&txt_line(
+            &format!("{}._domainkey.{domain}", k.selector),
+            &k.text,
+        ));
+    }
+    out.push_str(&txt_line(
+        &format!("_dmarc.{domain}"),
+        &format!("v=DMARC1; p=none; rua=mailto:postmaster@{domain}"),
+    ));
+    out.push_str("; TLS reporting (RFC 8460): senders report TLS failures to this MX\n");
+    out.push_str(&txt_line(
+        &format!("_smtp._tls.{domain}"),
+        &format!("v=TLSRPTv1; rua=mailto:postmaster@{domain}"),
+    ));
+}
+
+/// A TXT record line, its text cut into strings of at most 255 bytes
+/// (RFC 1035 §3.3.14; an RSA-2048 DKIM key needs two).
+pub fn txt_line(owner: &str, text: &str) -> String {
+    let mut out = String::new();
+    record(
+        &mut out,
+        owner,
+        "TXT",
+        &crate::dkim::record::zone_strings(text),
+    );
+    out
+}
+
 /// One record line: owner, TTL, class, type, data, in aligned columns.
 fn record(out: &mut String, owner: &str, rtype: &str, data: &str) {
     let owner = format!("{owner}.");
@@ -188,7 +274,7 @@ mod tests {
     #[test]
     fn rfc6186_3_services_with_implicit_tls_first() {
         let c = config(&[("SMOLMAIL_HOSTNAME", "mail.example.org")]);
-        let text = render("Example.org.", &c);
+        let text = render("Example.org.", &c, &[]);
         let has = |line: &str| {
             text.lines()
                 .any(|l| l.split_whitespace().collect::<Vec<_>>().join(" ") == line)
@@ -225,6 +311,56 @@ mod tests {
     }
 
     #[test]
+    fn rfc7208_rfc7489_rfc8460_sender_authentication_records() {
+        let has = |text: &str, line: &str| {
+            text.lines()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>().join(" ") == line)
+        };
+        let direct = config(&[("SMOLMAIL_HOSTNAME", "mail.example.org")]);
+        let keys = [
+            DkimRecord {
+                selector: "s1-ed25519".into(),
+                text: "v=DKIM1; k=ed25519; p=AAAA".into(),
+                active: true,
+            },
+            DkimRecord {
+                selector: "s0-rsa".into(),
+                text: "v=DKIM1; k=rsa; p=BBBB".into(),
+                active: false,
+            },
+        ];
+        let text = render("example.org", &direct, &keys);
+        assert!(
+            has(&text, "example.org. 3600 IN TXT \"v=spf1 mx -all\""),
+            "{text}"
+        );
+        assert!(has(
+            &text,
+            "s1-ed25519._domainkey.example.org. 3600 IN TXT \"v=DKIM1; k=ed25519; p=AAAA\""
+        ));
+        assert!(text.contains("; s0-rsa no longer signs"), "{text}");
+        assert!(has(
+            &text,
+            "_dmarc.example.org. 3600 IN TXT \"v=DMARC1; p=none; rua=mailto:postmaster@example.org\""
+        ));
+        assert!(has(
+            &text,
+            "_smtp._tls.example.org. 3600 IN TXT \"v=TLSRPTv1; rua=mailto:postmaster@example.org\""
+        ));
+        let relayed = config(&[
+            ("SMOLMAIL_HOSTNAME", "mail.example.org"),
+            ("SMOLMAIL_RELAY_HOST", "smtp.provider.test:587"),
+        ]);
+        let text = render("example.org", &relayed, &[]);
+        assert!(
+            has(&text, "example.org. 3600 IN TXT \"v=spf1 mx ~all\""),
+            "{text}"
+        );
+        assert!(text.contains("relay host smtp.provider.test"), "{text}");
+        assert!(text.contains("smolmail dkim add example.org"), "{text}");
+    }
+
+    #[test]
     fn rfc6186_4_a_service_that_is_off_is_published_as_absent() {
         let c = config(&[
             ("SMOLMAIL_HOSTNAME", "mail.example.org"),
@@ -233,7 +369,7 @@ mod tests {
             ("SMOLMAIL_HTTP", "off"),
             ("SMOLMAIL_HTTPS", "off"),
         ]);
-        let text = render("example.org", &c);
+        let text = render("example.org", &c, &[]);
         let srv = |label: &str| {
             text.lines()
                 .find(|l| l.starts_with(label))
@@ -255,7 +391,7 @@ mod tests {
             ("SMOLMAIL_MTA_STS_MODE", "testing"),
         ]);
         let id = |c: &Config| {
-            let text = render("example.org", c);
+            let text = render("example.org", c, &[]);
             let line = text
                 .lines()
                 .find(|l| l.starts_with("_mta-sts.example.org."))

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod config;
 pub mod context;
 pub mod delivery;
+pub mod dkim;
 pub mod dns_records;
 pub mod dsn;
 pub mod fetch;

@@ -30,6 +30,7 @@ enum Command {
     Import(smolmail::migrate::ImportCmd),
     Export(smolmail::migrate::ExportCmd),
     DnsRecords(DnsRecordsCmd),
+    Dkim(smolmail::dkim::admin::DkimCmd),
 }
 
 #[derive(FromArgs)]
@@ -440,8 +441,11 @@ fn main() -> ExitCode {
         // the board: smolmail.env), so the ports printed are the ones served.
         Command::DnsRecords(c) => match Config::resolve(&ServeArgs::default(), &env) {
             Ok(config) => smolmail::address::normalize_domain(&c.domain)
-                .map(|domain| smolmail::dns_records::render(&domain, &config))
-                .map_err(|e| format!("{}: {e}", c.domain)),
+                .map_err(|e| format!("{}: {e}", c.domain))
+                .and_then(|domain| {
+                    let dkim = smolmail::dkim::admin::dns_records(&config.data_dir, &domain)?;
+                    Ok(smolmail::dns_records::render(&domain, &config, &dkim))
+                }),
             Err(e) => Err(e.to_string()),
         },
         other => {
@@ -536,6 +540,7 @@ fn admin_command(command: Command) -> Result<String, String> {
         },
         Command::Import(c) => smolmail::migrate::import(c, &data_dir),
         Command::Export(c) => smolmail::migrate::export(c, &data_dir),
+        Command::Dkim(c) => smolmail::dkim::admin::run(c, &data_dir),
         Command::Serve(_) | Command::Version(_) | Command::DnsRecords(_) => {
             unreachable!("dispatched in main")
         }

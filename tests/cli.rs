@@ -597,11 +597,22 @@ fn per_ip_connection_limit() {
 /// `smolmail dns-records` prints a zone that a DNS library reads as the
 /// records RFC 6186 (SRV, implicit TLS first), RFC 5321 (MX) and RFC 8461
 /// (MTA-STS) ask for, with the ports and services of the settings: POP3
-/// off here, so its SRV says "not offered" (RFC 6186 §4).
+/// off here, so its SRV says "not offered" (RFC 6186 §4). And the sender
+/// authentication records: SPF (RFC 7208), both DKIM keys from the store
+/// (RFC 6376; the RSA one in two strings), DMARC (RFC 7489), TLSRPT (RFC
+/// 8460).
 #[test]
 fn dns_records_is_a_zone_with_rfc6186_services() {
+    let data = TempDir::new("cli-dns-records");
+    common::admin(&data.0, &["domain", "add", "example.org"], "");
+    common::admin(
+        &data.0,
+        &["dkim", "add", "example.org", "--selector", "k1"],
+        "",
+    );
     let out = Command::new(BIN)
         .args(["dns-records", "Example.org"])
+        .env("SMOLMAIL_DATA", &data.0)
         .env("SMOLMAIL_HOSTNAME", "mail.example.org")
         .env("SMOLMAIL_POP3", "off")
         .env("SMOLMAIL_IMAPS", "[::]:10993")
@@ -636,9 +647,20 @@ fn dns_records_is_a_zone_with_rfc6186_services() {
         "autoconfig.example.org. CNAME mail.example.org.",
         "_autodiscover._tcp.example.org. SRV 0 1 443 mail.example.org.",
         "mta-sts.example.org. CNAME mail.example.org.",
+        "example.org. TXT \"v=spf1 mx -all\"",
+        "_dmarc.example.org. TXT \"v=DMARC1; p=none; rua=mailto:postmaster@example.org\"",
+        "_smtp._tls.example.org. TXT \"v=TLSRPTv1; rua=mailto:postmaster@example.org\"",
     ] {
         assert!(has(want), "missing {want:?} in {records:#?}");
     }
+    let starts = |p: &str| records.iter().find(|r| r.starts_with(p));
+    assert!(
+        starts("k1-ed25519._domainkey.example.org. TXT \"v=DKIM1; k=ed25519; p=").is_some(),
+        "{records:#?}"
+    );
+    let rsa = starts("k1-rsa._domainkey.example.org. TXT \"v=DKIM1; k=rsa; p=MIIB");
+    // dnslib shows a record's strings separated by a comma.
+    assert!(rsa.is_some_and(|r| r.contains("\",\"")), "{records:#?}");
     assert!(
         records
             .iter()

@@ -226,6 +226,7 @@ label_enum! {
         Mx = "MX",
         A = "A",
         Aaaa = "AAAA",
+        Txt = "TXT",
     }
 }
 

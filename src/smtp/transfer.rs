@@ -397,6 +397,32 @@ impl Session {
             arrival: now,
             attempts: 0,
         });
+        let may_sign = self.account.is_some() || self.ctx.config.is_trusted(self.peer.ip());
+        // Mail from outside for local mailboxes: its DKIM signatures judged
+        // and the verdict in Authentication-Results (RFC 8601).
+        let from_outside = self.service == crate::config::Service::Smtp && !may_sign;
+        let message = match from_outside && !mailboxes.is_empty() {
+            true => {
+                let prefix = format!("[{}] {}: {}", self.id, self.name(), tx.queue_id);
+                let base = message.len() - size;
+                let resolver =
+                    crate::net::dns::Resolver::new(&self.ctx.config.delivery.dns_servers);
+                let id = self.hostname().to_string();
+                crate::dkim::inbound::annotate(&resolver, &id, message, base, &prefix).await
+            }
+            false => message,
+        };
+        // DKIM (RFC 6376): mail that leaves, from a client that may send
+        // as our domains (AUTH or a trusted network; see dkim::outbound).
+        let message = match outbound.is_some() && may_sign {
+            true => {
+                let prefix = format!("[{}] {}: {}", self.id, self.name(), tx.queue_id);
+                let base = message.len() - size;
+                let reader = self.ctx.store.read().ok();
+                crate::dkim::outbound::sign_queued(reader, message, base, &prefix).await
+            }
+            false => message,
+        };
         let delivery = Delivery::new(message, now, mailboxes, outbound);
         let qid = &tx.queue_id;
         let (id, name) = (self.id, self.name());

@@ -130,6 +130,27 @@ pub fn acme(name: &str) -> String {
     key
 }
 
+/// `meta` key of a DKIM key (`store::dkim_ops`): `dkim:` ‖ domain ‖ `/`
+/// ‖ selector. Neither holds a `/`, so the domain's prefix matches no
+/// other domain.
+pub fn dkim(domain: &str, selector: &str) -> String {
+    format!("dkim:{domain}/{selector}")
+}
+
+/// The prefix of one domain's DKIM keys in `meta`, or of all of them.
+pub fn dkim_prefix(domain: Option<&str>) -> String {
+    match domain {
+        Some(d) => format!("dkim:{d}/"),
+        None => "dkim:".to_string(),
+    }
+}
+
+/// The domain and selector of a DKIM key's `meta` key.
+pub fn dkim_parts(key: &[u8]) -> Option<(&str, &str)> {
+    let rest = std::str::from_utf8(key).ok()?.strip_prefix("dkim:")?;
+    rest.split_once('/')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,9 +15,11 @@
 //! (accounts, domains, aliases, mailbox creation), `message_ops.rs`
 //! (delivery, flags, expunge, body refcounts), `mailbox_ops.rs` (IMAP
 //! mailbox writes), `quota.rs` (account usage against its quota),
-//! `queue_ops.rs` and `fetch_ops.rs` (their writes).
+//! `queue_ops.rs` and `fetch_ops.rs` (their writes), `acme_ops.rs` and
+//! `dkim_ops.rs` (keys kept in `meta`).
 
 mod acme_ops;
+mod dkim_ops;
 mod fetch;
 mod fetch_ops;
 mod gauges;
@@ -47,6 +49,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use heed::{Env, EnvOpenOptions, WithoutTls};
 
+pub use dkim_ops::{DkimKey, DkimOp, MAX_KEYS_PER_DOMAIN};
 pub use fetch::{
     AccountState, FetchAccount, FetchBatch, FetchFolder, FetchStatus, Fetched, FolderState,
 };

@@ -132,6 +132,8 @@ pub enum WriteOp {
         name: String,
         value: Vec<u8>,
     },
+    /// DKIM signing keys (`dkim_ops`).
+    Dkim(super::DkimOp),
 }
 
 /// One message for one or more mailboxes: stored once, referenced by each.

@@ -39,6 +39,8 @@ pub enum Qtype {
     Mx,
     A,
     Aaaa,
+    /// DKIM key records (RFC 6376 §3.6.2).
+    Txt,
 }
 
 impl Qtype {
@@ -47,6 +49,7 @@ impl Qtype {
             Qtype::Mx => TYPE::MX,
             Qtype::A => TYPE::A,
             Qtype::Aaaa => TYPE::AAAA,
+            Qtype::Txt => TYPE::TXT,
         }
     }
 
@@ -55,6 +58,7 @@ impl Qtype {
             Qtype::Mx => "MX",
             Qtype::A => "A",
             Qtype::Aaaa => "AAAA",
+            Qtype::Txt => "TXT",
         }
     }
 }
@@ -70,6 +74,9 @@ pub enum Record {
     },
     A(Ipv4Addr),
     Aaaa(Ipv6Addr),
+    /// One TXT record, its strings joined (RFC 6376 §3.6.2.2); a record
+    /// that is not UTF-8 is left out.
+    Txt(String),
 }
 
 /// What the DNS says about a name and type.
@@ -224,6 +231,11 @@ fn collect(packet: &Packet, name: &str, qtype: Qtype) -> Answer {
                 (RData::AAAA(a), Qtype::Aaaa) => {
                     found.push(Record::Aaaa(Ipv6Addr::from(a.address)))
                 }
+                (RData::TXT(t), Qtype::Txt) => {
+                    if let Ok(text) = String::try_from(t.clone()) {
+                        found.push(Record::Txt(text));
+                    }
+                }
                 (RData::CNAME(c), _) => alias = Some(c.0.to_string().to_ascii_lowercase()),
                 _ => {}
             }
@@ -315,7 +327,7 @@ impl Resolver {
                     out.extend(records.iter().filter_map(|r| match r {
                         Record::A(ip) => Some(IpAddr::V4(*ip)),
                         Record::Aaaa(ip) => Some(IpAddr::V6(*ip)),
-                        Record::Mx { .. } => None,
+                        Record::Mx { .. } | Record::Txt(_) => None,
                     }))
                 }
                 Ok(_) => {}
@@ -355,6 +367,7 @@ fn counted(qtype: Qtype, result: Result<Answer, DnsError>) -> Result<Answer, Dns
         Qtype::Mx => DnsType::Mx,
         Qtype::A => DnsType::A,
         Qtype::Aaaa => DnsType::Aaaa,
+        Qtype::Txt => DnsType::Txt,
     };
     let r = match &result {
         Ok(Answer::Records(_)) => DnsResult::Records,

@@ -222,3 +222,25 @@ fn truncation_is_reported() {
             .truncated
     );
 }
+
+#[test]
+fn rfc6376_3_6_2_2_txt_strings_are_joined() {
+    let name = "sel._domainkey.example.org";
+    let txt = simple_dns::rdata::TXT::new()
+        .with_string("v=DKIM1; k=rsa; p=AAAA")
+        .unwrap()
+        .with_string("BBBB")
+        .unwrap();
+    let bytes = reply(
+        9,
+        name,
+        Qtype::Txt,
+        RCODE::NoError,
+        vec![rr(name, RData::TXT(txt))],
+    );
+    let parsed = parse_response(9, name, Qtype::Txt, &bytes).unwrap();
+    assert_eq!(
+        parsed.answer,
+        Answer::Records(vec![Record::Txt("v=DKIM1; k=rsa; p=AAAABBBB".into())])
+    );
+}

@@ -1,0 +1,345 @@
+//! Judging the DKIM signatures of mail that arrives on port 25 from
+//! outside (RFC 6376 §6), and saying what was found in an
+//! `Authentication-Results:` field (RFC 8601) for the recipient's mail
+//! client and filters.
+//!
+//! The key records come from DNS through the server's async resolver;
+//! the hashing and crypto run on the blocking pool (a large body is hashed
+//! once per signature). What a sender can make this cost is bounded: at
+//! most [`MAX_SIGNATURES`] signatures are checked (a relay chain has one to
+//! three), their key lookups together take at most [`LOOKUP_TIME`], and
+//! the parsers' own limits apply (`super` module).
+//!
+//! RFC 8601 §5: fields already in the message that claim this server's
+//! authserv-id (its hostname) are forgeries or leftovers and are removed
+//! before ours is added; fields of other servers stay.
+
+use std::time::Duration;
+
+use super::record::{self, KeyRecord};
+use super::verify::{self, Failure};
+use super::{Algorithm, fields};
+use crate::net::dns::{Answer, Qtype, Record, Resolver};
+
+/// Signatures checked per message; more are reported as not checked.
+pub const MAX_SIGNATURES: usize = 5;
+/// All key lookups of one message together.
+pub const LOOKUP_TIME: Duration = Duration::from_secs(10);
+
+/// One signature's verdict (RFC 8601 §2.7.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// `pass`, `fail`, `neutral`, `temperror` or `permerror`.
+    pub result: &'static str,
+    pub reason: Option<String>,
+    pub domain: String,
+    pub selector: String,
+    pub algorithm: Option<Algorithm>,
+    /// The first characters of `b=` (RFC 6008), telling signatures of one
+    /// domain apart.
+    pub b: String,
+}
+
+/// The key of each `(selector, domain)`: `Ok(text)`, or the verdict a
+/// failed lookup gives.
+type Fetched = Vec<((String, String), Result<String, (&'static str, String)>)>;
+
+async fn fetch_keys(resolver: &Resolver, names: &[(String, String)]) -> Fetched {
+    let mut out: Fetched = Vec::new();
+    let lookups = async {
+        for (selector, domain) in names {
+            let name = format!("{selector}._domainkey.{domain}");
+            let got = match resolver.lookup(&name, Qtype::Txt).await {
+                Ok(Answer::Records(records)) => {
+                    let texts: Vec<String> = records
+                        .into_iter()
+                        .filter_map(|r| match r {
+                            Record::Txt(t) => Some(t),
+                            _ => None,
+                        })
+                        .collect();
+                    match &texts[..] {
+                        [one] => Ok(one.clone()),
+                        // §3.6.2.2: more than one record is undefined.
+                        _ => Err(("permerror", format!("{} key records", texts.len()))),
+                    }
+                }
+                Ok(_) => Err(("permerror", "no key record".to_string())),
+                Err(e) => Err(("temperror", format!("key lookup: {e}"))),
+            };
+            out.push(((selector.clone(), domain.clone()), got));
+        }
+    };
+    let timed_out = async {
+        async_io::Timer::after(LOOKUP_TIME).await;
+    };
+    smol::future::or(lookups, timed_out).await;
+    out
+}
+
+/// Checks the signatures of `message[base..]` (the message as the client
+/// sent it, below this server's trace fields) at Unix time `now`; a message
+/// without any gives no verdict (`dkim=none`). The message is handed back.
+pub async fn check(
+    resolver: &Resolver,
+    message: Vec<u8>,
+    base: usize,
+    now: u64,
+) -> (Vec<u8>, Vec<Verdict>) {
+    // The names to look up, before any await: the parsed signatures
+    // borrow the message.
+    let names: Vec<(String, String)> = match fields::split(&message[base..]) {
+        Err(_) => {
+            return (
+                message,
+                vec![unchecked("permerror", "too many header fields")],
+            );
+        }
+        Ok(split) => {
+            let signatures = verify::signatures(&split);
+            if signatures.is_empty() {
+                // Most mail: nothing to look up, nothing to hash.
+                return (message, Vec::new());
+            }
+            let mut names = Vec::new();
+            for (_, sig) in signatures.into_iter().take(MAX_SIGNATURES) {
+                if let Ok(sig) = sig {
+                    let name = (sig.selector.clone(), sig.domain.clone());
+                    if !names.contains(&name) {
+                        names.push(name);
+                    }
+                }
+            }
+            names
+        }
+    };
+    let keys = fetch_keys(resolver, &names).await;
+    smol::unblock(move || {
+        let verdicts = judge(&message[base..], &keys, now);
+        (message, verdicts)
+    })
+    .await
+}
+
+/// Judges `message[base..]`, removes the Authentication-Results fields
+/// that claim `authserv_id` and puts ours at `base` (below this server's
+/// Received field, above the message as sent). Logs one line.
+pub async fn annotate(
+    resolver: &Resolver,
+    authserv_id: &str,
+    message: Vec<u8>,
+    base: usize,
+    log_prefix: &str,
+) -> Vec<u8> {
+    let now = crate::time::now().max(0) as u64;
+    let (mut message, verdicts) = check(resolver, message, base, now).await;
+    let ranges = own_results(&message[base..], authserv_id);
+    for r in ranges.iter().rev() {
+        message.drain(base + r.start..base + r.end);
+    }
+    if !ranges.is_empty() {
+        log::info!(
+            "{log_prefix}: removed {} Authentication-Results field(s) claiming {authserv_id}",
+            ranges.len()
+        );
+    }
+    let summary: Vec<String> = verdicts
+        .iter()
+        .map(|v| format!("dkim={} d={} s={}", v.result, v.domain, v.selector))
+        .collect();
+    log::info!(
+        "{log_prefix}: {}",
+        if summary.is_empty() {
+            "dkim=none".to_string()
+        } else {
+            summary.join(", ")
+        }
+    );
+    let field = results_field(authserv_id, &verdicts);
+    message.splice(base..base, field.into_bytes());
+    message
+}
+
+fn unchecked(result: &'static str, reason: &str) -> Verdict {
+    Verdict {
+        result,
+        reason: Some(reason.to_string()),
+        domain: String::new(),
+        selector: String::new(),
+        algorithm: None,
+        b: String::new(),
+    }
+}
+
+/// The verdicts, with the keys fetched (pure; the blocking pool runs it).
+fn judge(content: &[u8], keys: &Fetched, now: u64) -> Vec<Verdict> {
+    let Ok(split) = fields::split(content) else {
+        return vec![unchecked("permerror", "too many header fields")];
+    };
+    let mut out = Vec::new();
+    for (n, (index, sig)) in verify::signatures(&split).into_iter().enumerate() {
+        if n == MAX_SIGNATURES {
+            out.push(unchecked("neutral", "more signatures than are checked"));
+            break;
+        }
+        let sig = match sig {
+            Ok(sig) => sig,
+            Err(e) => {
+                out.push(unchecked("permerror", &e));
+                continue;
+            }
+        };
+        let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &sig.b);
+        let mut verdict = Verdict {
+            result: "pass",
+            reason: None,
+            domain: sig.domain.clone(),
+            selector: sig.selector.clone(),
+            algorithm: Some(sig.algorithm),
+            b: b64.chars().take(8).collect(),
+        };
+        let key = keys
+            .iter()
+            .find(|((s, d), _)| *s == sig.selector && *d == sig.domain)
+            .map(|(_, k)| k.clone())
+            .unwrap_or_else(|| Err(("temperror", "key lookup timed out".into())));
+        let key: Result<KeyRecord, (&'static str, String)> = key.and_then(|text| {
+            record::parse(text.as_bytes()).map_err(|e| ("permerror", e.to_string()))
+        });
+        match key.and_then(|k| {
+            verify::verify(&split, index, &sig, &k, now).map_err(|f| match f {
+                Failure::Fail(r) => ("fail", r),
+                Failure::PermError(r) => ("permerror", r),
+            })
+        }) {
+            Ok(()) => {}
+            Err((result, reason)) => {
+                verdict.result = result;
+                verdict.reason = Some(reason);
+            }
+        }
+        out.push(verdict);
+    }
+    out
+}
+
+/// The `Authentication-Results:` field (RFC 8601 §2.2) for `verdicts`,
+/// with `authserv_id` this server's name; CRLF-terminated and folded.
+pub fn results_field(authserv_id: &str, verdicts: &[Verdict]) -> String {
+    let mut field = format!("Authentication-Results: {authserv_id}");
+    if verdicts.is_empty() {
+        field.push_str(";\r\n\tdkim=none");
+    }
+    for v in verdicts {
+        field.push_str(";\r\n\tdkim=");
+        field.push_str(v.result);
+        if let Some(reason) = &v.reason {
+            // A quoted-string without quotes, backslashes or controls.
+            let clean: String = reason
+                .chars()
+                .filter(|c| !c.is_control() && *c != '"' && *c != '\\')
+                .take(100)
+                .collect();
+            field.push_str(&format!(" reason=\"{clean}\""));
+        }
+        if !v.domain.is_empty() {
+            field.push_str(&format!(
+                "\r\n\theader.d={} header.s={}",
+                v.domain, v.selector
+            ));
+        }
+        if let Some(a) = v.algorithm {
+            field.push_str(&format!(" header.a={}", a.name()));
+        }
+        if !v.b.is_empty() {
+            field.push_str(&format!(" header.b={}", v.b));
+        }
+    }
+    field.push_str("\r\n");
+    field
+}
+
+/// The byte ranges of `Authentication-Results:` fields in `content` whose
+/// authserv-id is `authserv_id` (RFC 8601 §5), to remove.
+pub fn own_results(content: &[u8], authserv_id: &str) -> Vec<std::ops::Range<usize>> {
+    let header = &content[..crate::mime::header_len(content)];
+    let Ok(split) = fields::split(header) else {
+        return Vec::new();
+    };
+    split
+        .fields
+        .iter()
+        .filter(|f| {
+            f.name
+                .trim_ascii_end()
+                .eq_ignore_ascii_case(b"authentication-results")
+        })
+        .filter(|f| {
+            // The authserv-id: the first token, before ";" or white space
+            // (a comment before it is not looked into).
+            let v = f.value.trim_ascii_start();
+            let end = v
+                .iter()
+                .position(|&b| b == b';' || b.is_ascii_whitespace())
+                .unwrap_or(v.len());
+            v[..end].eq_ignore_ascii_case(authserv_id.as_bytes())
+        })
+        .map(|f| {
+            let at = f.raw.as_ptr() as usize - content.as_ptr() as usize;
+            at..at + f.raw.len()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc8601_field_and_own_id_removal() {
+        let none = results_field("mx.example.org", &[]);
+        assert_eq!(
+            none,
+            "Authentication-Results: mx.example.org;\r\n\tdkim=none\r\n"
+        );
+        let v = Verdict {
+            result: "fail",
+            reason: Some("body hash \"did\" not verify".into()),
+            domain: "a.example".into(),
+            selector: "s1".into(),
+            algorithm: Some(Algorithm::Ed25519Sha256),
+            b: "abcdefgh".into(),
+        };
+        let f = results_field("mx.example.org", &[v]);
+        assert!(f.contains("dkim=fail reason=\"body hash did not verify\"\r\n\theader.d=a.example header.s=s1 header.a=ed25519-sha256 header.b=abcdefgh\r\n"), "{f}");
+        let m = b"Authentication-Results: MX.example.org; dkim=pass\r\nAuthentication-Results: other.example; dkim=pass\r\nAuthentication-Results:\r\n mx.example.org;\r\n dkim=pass\r\nSubject: x\r\n\r\nAuthentication-Results: mx.example.org; in the body\r\n";
+        let ranges = own_results(m, "mx.example.org");
+        assert_eq!(ranges.len(), 2);
+        assert_eq!(
+            &m[ranges[0].clone()],
+            b"Authentication-Results: MX.example.org; dkim=pass\r\n"
+        );
+        assert!(m[ranges[1].clone()].ends_with(b" dkim=pass\r\n"));
+    }
+
+    #[test]
+    fn rfc6376_6_1_judged_with_the_rfc8463_example_keys() {
+        let signed = include_str!("../../fuzz/seeds/dkim/rfc8463-a3");
+        let keys: Fetched = vec![(
+            ("brisbane".into(), "football.example.com".into()),
+            Ok("v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=".into()),
+        )];
+        let v = judge(signed.as_bytes(), &keys, 1528637909);
+        assert_eq!(v.len(), 1);
+        assert_eq!((v[0].result, v[0].b.as_str()), ("pass", "/gCrinpc"));
+        let v = judge(signed.replace("Joe.", "Jim.").as_bytes(), &keys, 1528637909);
+        assert_eq!(v[0].result, "fail");
+        let v = judge(signed.as_bytes(), &Vec::new(), 0);
+        assert_eq!(v[0].result, "temperror");
+        let revoked: Fetched = vec![(
+            ("brisbane".into(), "football.example.com".into()),
+            Ok("v=DKIM1; k=ed25519; p=".into()),
+        )];
+        assert_eq!(judge(signed.as_bytes(), &revoked, 0)[0].result, "permerror");
+    }
+}
