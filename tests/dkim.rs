@@ -114,6 +114,13 @@ fn rfc6376_rfc8463_outbound_mail_signed_with_ed25519_and_rsa_verifies_elsewhere(
         listed.contains("home.arpa t1-rsa rsa-sha256 signing"),
         "{listed}"
     );
+    // A second domain of ours with keys, which alice may not send as.
+    add_user(&data.0, "ceo@other.arpa", "ceo-pw");
+    admin(
+        &data.0,
+        &["dkim", "add", "other.arpa", "--selector", "o1"],
+        "",
+    );
 
     let password = data.0.join("relay-password");
     std::fs::write(&password, "relay-pw\n").unwrap();
@@ -155,6 +162,30 @@ fn rfc6376_rfc8463_outbound_mail_signed_with_ed25519_and_rsa_verifies_elsewhere(
     let text = String::from_utf8_lossy(&arrived);
     assert_eq!(text.matches("DKIM-Signature:").count(), 2, "{text}");
     assert!(text.contains("h=from:from:"), "From oversigned: {text}");
+
+    // RFC 7489 §3.1: a signature of ours vouches for the From domain, so
+    // a From the client may not use (here another of our domains, from a
+    // trusted-network client whose envelope is home.arpa) goes unsigned.
+    let mut c = server.connect("submission");
+    c.expect("220");
+    c.cmd("EHLO client.test", "250");
+    c.cmd("MAIL FROM:<alice@home.arpa>", "250");
+    c.cmd("RCPT TO:<bob@provider.test>", "250");
+    c.cmd("DATA", "354");
+    c.send(
+        b"From: CEO <ceo@other.arpa>\r\nTo: bob@provider.test\r\nSubject: pay\r\n\r\nNow.\r\n.\r\n",
+    );
+    c.expect("250");
+    c.cmd("QUIT", "221");
+    server.wait_until(PATIENCE, "the second message through the relay", || {
+        inbox(&provider_data.0, "bob@provider.test").len() == 2
+    });
+    server.wait_for_log(
+        "not DKIM-signed: From <ceo@other.arpa> is not an address this client may send as",
+    );
+    let forged = inbox(&provider_data.0, "bob@provider.test").remove(1);
+    let forged = String::from_utf8_lossy(&forged);
+    assert!(!forged.contains("DKIM-Signature:"), "{forged}");
 
     let verdicts = dkimpy(&data.0, &arrived, &records);
     let mut lines: Vec<&str> = verdicts.lines().collect();
@@ -432,4 +463,28 @@ fn dkim_add_rotate_del_keep_one_signing_pair() {
     let foreign = run(&["dkim", "add", "elsewhere.example"]);
     assert!(!foreign.status.success());
     assert!(String::from_utf8_lossy(&foreign.stderr).contains("not a local domain"));
+}
+
+/// RFC 8601 §5: whatever way mail comes in unjudged (here port 25 from a
+/// trusted network), an Authentication-Results field claiming this
+/// server's name is removed before it is stored; another server's stays.
+#[test]
+fn rfc8601_5_forged_results_removed_from_trusted_mail_too() {
+    let data = TempDir::new("dkim-trusted-ar");
+    add_user(&data.0, "bob@home.arpa", "bob-pw");
+    let server = Server::start(&data.0, &[]);
+    send25(
+        &server,
+        "Authentication-Results: (trust me) \"mail.home.arpa\"; dkim=pass\r\n\
+         Authentication-Results: mx.other.example; spf=pass\r\n\
+         From: carol@sender.test\r\nSubject: hi\r\n\r\nhello\r\n",
+    );
+    server.wait_for_log("removed 1 Authentication-Results field(s) claiming mail.home.arpa");
+    let stored = inbox(&data.0, "bob@home.arpa").remove(0);
+    let stored = String::from_utf8_lossy(&stored);
+    assert!(!stored.contains("mail.home.arpa\"; dkim=pass"), "{stored}");
+    assert!(
+        stored.contains("Authentication-Results: mx.other.example; spf=pass"),
+        "{stored}"
+    );
 }

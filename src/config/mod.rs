@@ -449,6 +449,16 @@ pub fn is_root() -> bool {
         .unwrap_or(false)
 }
 
+/// The server's name as `serve` would take it from SMOLMAIL_HOSTNAME or
+/// the system, for commands that act for it (`fetch run`); a name that
+/// does not parse falls back to the system's.
+pub fn hostname_from_env() -> String {
+    std::env::var("SMOLMAIL_HOSTNAME")
+        .ok()
+        .and_then(|h| crate::address::normalize_domain(&h).ok())
+        .unwrap_or_else(system_hostname)
+}
+
 fn system_hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()

@@ -133,16 +133,7 @@ pub async fn annotate(
 ) -> Vec<u8> {
     let now = crate::time::now().max(0) as u64;
     let (mut message, verdicts) = check(resolver, message, base, now).await;
-    let ranges = own_results(&message[base..], authserv_id);
-    for r in ranges.iter().rev() {
-        message.drain(base + r.start..base + r.end);
-    }
-    if !ranges.is_empty() {
-        log::info!(
-            "{log_prefix}: removed {} Authentication-Results field(s) claiming {authserv_id}",
-            ranges.len()
-        );
-    }
+    strip_own_results(&mut message, base, authserv_id, log_prefix);
     let summary: Vec<String> = verdicts
         .iter()
         .map(|v| format!("dkim={} d={} s={}", v.result, v.domain, v.selector))
@@ -259,36 +250,116 @@ pub fn results_field(authserv_id: &str, verdicts: &[Verdict]) -> String {
     field
 }
 
+/// Removes from `message[base..]` the Authentication-Results fields that
+/// claim `authserv_id` (RFC 8601 §5: a receiver must not let a sender
+/// speak in its name); logs how many. Every message stored here passes
+/// through it, whatever its way in (port 25, submission, a trusted
+/// network, fetching), so no mailbox holds a forged verdict of ours.
+pub fn strip_own_results(message: &mut Vec<u8>, base: usize, authserv_id: &str, log_prefix: &str) {
+    let ranges = own_results(&message[base..], authserv_id);
+    for r in ranges.iter().rev() {
+        message.drain(base + r.start..base + r.end);
+    }
+    if !ranges.is_empty() {
+        log::info!(
+            "{log_prefix}: removed {} Authentication-Results field(s) claiming {authserv_id}",
+            ranges.len()
+        );
+    }
+}
+
 /// The byte ranges of `Authentication-Results:` fields in `content` whose
-/// authserv-id is `authserv_id` (RFC 8601 §5), to remove.
+/// authserv-id is `authserv_id` (RFC 8601 §5), to remove; also those whose
+/// authserv-id cannot be read, since a reader might take them for ours.
+/// The header is walked line by line (no field-count limit: a forged
+/// field must not survive because the header is long).
 pub fn own_results(content: &[u8], authserv_id: &str) -> Vec<std::ops::Range<usize>> {
     let header = &content[..crate::mime::header_len(content)];
-    let Ok(split) = fields::split(header) else {
-        return Vec::new();
+    let line_end = |at: usize| {
+        header[at..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(header.len(), |p| at + p + 1)
     };
-    split
-        .fields
-        .iter()
-        .filter(|f| {
-            f.name
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < header.len() {
+        // A field: its first line and the folded lines after it.
+        let mut end = line_end(at);
+        while end < header.len() && matches!(header[end], b' ' | b'\t') {
+            end = line_end(end);
+        }
+        let field = &header[at..end];
+        if let Some(colon) = field.iter().position(|&b| b == b':')
+            && field[..colon]
                 .trim_ascii_end()
                 .eq_ignore_ascii_case(b"authentication-results")
-        })
-        .filter(|f| {
-            // The authserv-id: the first token, before ";" or white space
-            // (a comment before it is not looked into).
-            let v = f.value.trim_ascii_start();
-            let end = v
-                .iter()
-                .position(|&b| b == b';' || b.is_ascii_whitespace())
-                .unwrap_or(v.len());
-            v[..end].eq_ignore_ascii_case(authserv_id.as_bytes())
-        })
-        .map(|f| {
-            let at = f.raw.as_ptr() as usize - content.as_ptr() as usize;
-            at..at + f.raw.len()
-        })
-        .collect()
+            && authserv_id_of(&field[colon + 1..])
+                .is_none_or(|id| id.eq_ignore_ascii_case(authserv_id.as_bytes()))
+        {
+            out.push(at..end);
+        }
+        at = end;
+    }
+    out
+}
+
+/// The authserv-id of an Authentication-Results value (RFC 8601 §2.2:
+/// `[CFWS] authserv-id`, the id a `value` of RFC 2045, a token or a
+/// quoted-string), unquoted; `None` if it cannot be read.
+fn authserv_id_of(value: &[u8]) -> Option<Vec<u8>> {
+    let mut i = skip_cfws(value)?;
+    let mut id = Vec::new();
+    if value.get(i) == Some(&b'"') {
+        i += 1;
+        loop {
+            match *value.get(i)? {
+                b'"' => return Some(id),
+                b'\\' => {
+                    id.push(*value.get(i + 1)?);
+                    i += 2;
+                }
+                b'\r' | b'\n' => i += 1,
+                b => {
+                    id.push(b);
+                    i += 1;
+                }
+            }
+        }
+    }
+    let token = value[i..]
+        .iter()
+        .take_while(|&&b| !matches!(b, b';' | b'(' | b'"') && !b.is_ascii_whitespace());
+    id.extend(token);
+    (!id.is_empty()).then_some(id)
+}
+
+/// Where the text after leading folding white space and comments (RFC
+/// 5322 §3.2.2; comments nest and may hold quoted pairs) begins; `None`
+/// for a comment left open.
+fn skip_cfws(v: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    loop {
+        match v.get(i) {
+            Some(b) if b.is_ascii_whitespace() => i += 1,
+            Some(b'(') => {
+                let mut depth = 0usize;
+                loop {
+                    match *v.get(i)? {
+                        b'(' => depth += 1,
+                        b')' => depth -= 1,
+                        b'\\' => i += 1,
+                        _ => {}
+                    }
+                    i += 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+            }
+            _ => return Some(i),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -320,6 +391,31 @@ mod tests {
             b"Authentication-Results: MX.example.org; dkim=pass\r\n"
         );
         assert!(m[ranges[1].clone()].ends_with(b" dkim=pass\r\n"));
+        // §2.2: CFWS before the id, a quoted id, a comment right after
+        // it, an unreadable one: all removed; another id's field stays.
+        let forged: &[&[u8]] = &[
+            b"Authentication-Results: (x (nested)) mx.example.org; dkim=pass\r\n",
+            b"Authentication-Results: \"mx.example.org\"; dkim=pass\r\n",
+            b"Authentication-Results: \"mx.exam\\ple.org\"; dkim=pass\r\n",
+            b"Authentication-Results: mx.example.org(c); dkim=pass\r\n",
+            b"Authentication-Results: (open mx.example.org; dkim=pass\r\n",
+            b"authentication-results :mx.example.org;dkim=pass\r\n",
+        ];
+        for f in forged {
+            let m = [*f, b"Subject: x\r\n\r\nbody\r\n"].concat();
+            assert_eq!(
+                own_results(&m, "mx.example.org"),
+                [0..f.len()],
+                "{}",
+                String::from_utf8_lossy(f)
+            );
+        }
+        let other = b"Authentication-Results: (mx.example.org) other.example; dkim=pass\r\n\r\n";
+        assert!(own_results(other, "mx.example.org").is_empty());
+        // More fields than the DKIM field split allows: still found.
+        let mut long = b"X-A: 1\r\n".repeat(2000);
+        long.extend_from_slice(b"Authentication-Results: mx.example.org; dkim=pass\r\n\r\n");
+        assert_eq!(own_results(&long, "mx.example.org").len(), 1);
     }
 
     #[test]

@@ -23,20 +23,34 @@ use super::keys::SigningKey;
 use super::sign::{Signer, sign};
 
 /// The From domain of `content` (a message without trace fields) and its
-/// active keys, if it is to be signed.
-pub fn keys_for(reader: &Reader, content: &[u8]) -> Option<(String, Vec<DkimKey>)> {
-    let domain = from_domain(content)?;
+/// active keys, if it is to be signed: only when `may_sign_as` allows the
+/// From address (local part, domain) to this client. A signature with
+/// `d=` a domain of ours is our word that the domain sent the mail, and
+/// DMARC (RFC 7489 §3.1) trusts From on it; a user who may send only as
+/// themselves must not get it for `From: ceo@` another of our domains.
+pub fn keys_for(
+    reader: &Reader,
+    content: &[u8],
+    may_sign_as: impl FnOnce(&Reader, &str, &str) -> bool,
+) -> Option<(String, Vec<DkimKey>)> {
+    let (local, domain) = from_address(content)?;
     let keys: Vec<DkimKey> = reader
         .dkim_keys(Some(&domain))
         .ok()?
         .into_iter()
         .filter(|k| k.active)
         .collect();
-    (!keys.is_empty()).then_some((domain, keys))
+    (!keys.is_empty() && may_sign_as(reader, &local, &domain)).then_some((domain, keys))
 }
 
 /// The domain of the only address in the only From field, lower-cased.
 pub fn from_domain(content: &[u8]) -> Option<String> {
+    from_address(content).map(|(_, domain)| domain)
+}
+
+/// The only address in the only From field: its local part as written
+/// and its domain, lower-cased.
+pub fn from_address(content: &[u8]) -> Option<(String, String)> {
     let header = &content[..crate::mime::header_len(content)];
     let split = super::fields::split(header).ok()?;
     let mut from = split
@@ -51,8 +65,9 @@ pub fn from_domain(content: &[u8]) -> Option<String> {
     let [mailparse::MailAddr::Single(single)] = &list[..] else {
         return None;
     };
-    let (_, domain) = single.addr.rsplit_once('@')?;
-    crate::address::normalize_domain(domain).ok()
+    let (local, domain) = single.addr.rsplit_once('@')?;
+    let domain = crate::address::normalize_domain(domain).ok()?;
+    Some((local.to_string(), domain))
 }
 
 /// The DKIM-Signature fields for `content` with `keys` (all of `domain`).
@@ -88,8 +103,10 @@ pub async fn sign_queued(
     mut message: Vec<u8>,
     base: usize,
     log_prefix: &str,
+    may_sign_as: impl FnOnce(&Reader, &str, &str) -> bool,
 ) -> Vec<u8> {
-    let Some((domain, keys)) = reader.and_then(|r| keys_for(&r, &message[base..])) else {
+    let found = reader.and_then(|r| keys_for(&r, &message[base..], may_sign_as));
+    let Some((domain, keys)) = found else {
         return message;
     };
     let (message_back, result) = smol::unblock(move || {

@@ -388,11 +388,13 @@ pub fn run(data: &Path, id: Option<&str>) -> Result<String, String> {
             .unwrap_or(usize::MAX),
     );
     let resolver = Resolver::new(&dns_servers());
+    let hostname = crate::config::hostname_from_env();
     let env = Env {
         store: &store,
         resolver: &resolver,
         max_message_size,
         budget: &budget,
+        hostname: &hostname,
     };
     let mut lines = Vec::new();
     let mut failed = 0;

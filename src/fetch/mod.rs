@@ -42,6 +42,9 @@ pub struct Env {
     pub max_message_size: u64,
     /// The server's memory budget for message bytes in flight.
     pub budget: crate::net::Budget,
+    /// The server's name: Authentication-Results fields claiming it are
+    /// removed from fetched mail (RFC 8601 §5).
+    pub hostname: String,
 }
 
 /// `#3 bob@example.com at imap.example.com:993 for you@home.arpa`: how

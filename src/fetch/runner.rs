@@ -51,6 +51,7 @@ impl Fetcher {
             resolver: &self.resolver,
             max_message_size: self.env.max_message_size,
             budget: &self.env.budget,
+            hostname: &self.env.hostname,
         }
     }
 }

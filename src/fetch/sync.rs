@@ -47,6 +47,8 @@ pub struct Env<'a> {
     /// The server's memory budget: each batch is reserved before it is
     /// fetched.
     pub budget: &'a Budget,
+    /// The server's name, as Authentication-Results fields give it.
+    pub hostname: &'a str,
 }
 
 /// Progress for a terminal (`smolmail fetch run`).
@@ -518,7 +520,11 @@ async fn bodies(
             let size = body.size.unwrap_or(body.bytes.len() as u32);
             let identity = identity::identity(&body.bytes);
             let date = body.internal_date.unwrap_or_else(crate::time::now);
-            let delivery = Delivery::new(body.bytes, date, vec![pull.mailbox_id], None);
+            // RFC 8601 §5: no verdict in our name from the provider's side.
+            let mut bytes = body.bytes;
+            let prefix = format!("fetch: #{} UID {uid}", pull.account_id);
+            crate::dkim::inbound::strip_own_results(&mut bytes, 0, env.hostname, &prefix);
+            let delivery = Delivery::new(bytes, date, vec![pull.mailbox_id], None);
             fetched.push((uid, identity, size, delivery));
         })
         .await?;

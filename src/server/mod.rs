@@ -320,5 +320,6 @@ fn fetch_env(ctx: &Context) -> crate::fetch::Env {
         dns_servers: ctx.config.delivery.dns_servers.clone(),
         max_message_size: ctx.config.max_message_size,
         budget: ctx.budget.clone(),
+        hostname: ctx.config.hostname.clone(),
     }
 }

@@ -401,25 +401,52 @@ impl Session {
         // Mail from outside for local mailboxes: its DKIM signatures judged
         // and the verdict in Authentication-Results (RFC 8601).
         let from_outside = self.service == crate::config::Service::Smtp && !may_sign;
-        let message = match from_outside && !mailboxes.is_empty() {
-            true => {
-                let prefix = format!("[{}] {}: {}", self.id, self.name(), tx.queue_id);
-                let base = message.len() - size;
-                let resolver =
-                    crate::net::dns::Resolver::new(&self.ctx.config.delivery.dns_servers);
-                let id = self.hostname().to_string();
-                crate::dkim::inbound::annotate(&resolver, &id, message, base, &prefix).await
-            }
-            false => message,
-        };
+        let prefix = format!("[{}] {}: {}", self.id, self.name(), tx.queue_id);
+        let base = message.len() - size;
+        let mut message = message;
+        if from_outside && !mailboxes.is_empty() {
+            let resolver = crate::net::dns::Resolver::new(&self.ctx.config.delivery.dns_servers);
+            let id = self.hostname().to_string();
+            message = crate::dkim::inbound::annotate(&resolver, &id, message, base, &prefix).await;
+        } else if !mailboxes.is_empty() {
+            // Not judged, but no forged verdict of ours is stored either.
+            let id = self.hostname();
+            crate::dkim::inbound::strip_own_results(&mut message, base, id, &prefix);
+        }
         // DKIM (RFC 6376): mail that leaves, from a client that may send
         // as our domains (AUTH or a trusted network; see dkim::outbound).
         let message = match outbound.is_some() && may_sign {
             true => {
-                let prefix = format!("[{}] {}: {}", self.id, self.name(), tx.queue_id);
-                let base = message.len() - size;
+                // The content starts where it did: removing fields inside
+                // it moved nothing above.
                 let reader = self.ctx.store.read().ok();
-                crate::dkim::outbound::sign_queued(reader, message, base, &prefix).await
+                let (account, envelope) = (self.account.as_ref(), &tx.sender);
+                // Signed only as an address the client may send as: its
+                // own (or an alias of it) after AUTH, as at MAIL FROM; from
+                // a trusted network, an address in the envelope sender's
+                // domain. Otherwise it goes unsigned, with a log line.
+                let may_sign_as = |reader: &crate::store::Reader, local: &str, domain: &str| {
+                    let from = super::command::Path {
+                        local: local.to_string(),
+                        domain: domain.to_string(),
+                    };
+                    let allowed = match (account, envelope) {
+                        (Some(a), _) => {
+                            super::policy::sender_owned(reader, a, &from).unwrap_or(false)
+                        }
+                        (None, super::command::ReversePath::Mailbox(p)) => p.domain == from.domain,
+                        (None, super::command::ReversePath::Null) => false,
+                    };
+                    if !allowed {
+                        log::info!(
+                            "{prefix}: not DKIM-signed: From <{}> is not an address this client may send as",
+                            from.address()
+                        );
+                    }
+                    allowed
+                };
+                crate::dkim::outbound::sign_queued(reader, message, base, &prefix, may_sign_as)
+                    .await
             }
             false => message,
         };
