@@ -405,7 +405,10 @@ mod tests {
             let m = [*f, b"Subject: x\r\n\r\nbody\r\n"].concat();
             assert_eq!(
                 own_results(&m, "mx.example.org"),
-                [0..f.len()],
+                vec![std::ops::Range {
+                    start: 0,
+                    end: f.len()
+                }],
                 "{}",
                 String::from_utf8_lossy(f)
             );
