@@ -58,10 +58,15 @@ async fn fetch_keys(resolver: &Resolver, names: &[(String, String)]) -> Fetched 
                             _ => None,
                         })
                         .collect();
-                    match &texts[..] {
-                        [one] => Ok(one.clone()),
-                        // §3.6.2.2: more than one record is undefined.
-                        _ => Err(("permerror", format!("{} key records", texts.len()))),
+                    // §6.1.2: of several records the verifier may choose
+                    // one: the first that is a key record (TXT records of
+                    // other purposes can share the name).
+                    let key = texts.iter().find(|t| record::parse(t.as_bytes()).is_ok());
+                    match (key, texts.first()) {
+                        (Some(k), _) => Ok(k.clone()),
+                        // None parses: the first one's error is the verdict.
+                        (None, Some(first)) => Ok(first.clone()),
+                        (None, None) => Err(("permerror", "no key record".to_string())),
                     }
                 }
                 Ok(_) => Err(("permerror", "no key record".to_string())),

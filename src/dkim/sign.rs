@@ -15,6 +15,20 @@ use super::verify::signed_fields;
 /// The fields signed when present (RFC 6376 §5.4.1's list, less the trace
 /// and resent fields that relays add or change). Every instance of each is
 /// signed.
+/// Fields signed once more than they occur (§8.15): what a reader takes
+/// as who sent the mail, to whom, about what and when, and how to read it.
+const OVERSIGNED: &[&str] = &[
+    "from",
+    "sender",
+    "reply-to",
+    "subject",
+    "date",
+    "to",
+    "cc",
+    "mime-version",
+    "content-type",
+];
+
 pub const SIGNED_HEADERS: &[&str] = &[
     "from",
     "sender",
@@ -79,11 +93,13 @@ pub fn sign(message: &[u8], signers: &[Signer<'_>], now: u64) -> Result<String, 
             })
             .count()
     };
-    // Each present name as often as it occurs; From once more, so that a
-    // From added later breaks the signature (§8.15, "oversigning").
+    // Each present name as often as it occurs, and the fields a reader
+    // trusts once more, so that one added later (a second From, a Reply-To
+    // or Subject the sender left out) breaks the signature (§8.15,
+    // "oversigning").
     let mut names: Vec<&str> = Vec::new();
     for &name in SIGNED_HEADERS {
-        let n = count(name) + usize::from(name == "from");
+        let n = count(name) + usize::from(OVERSIGNED.contains(&name));
         if name == "from" && n == 1 {
             return Err("no From field".into());
         }
@@ -172,7 +188,26 @@ mod tests {
         let sigs = verify::signatures(&split);
         let (i, sig) = &sigs[0];
         let sig = sig.as_ref().unwrap();
-        assert_eq!(sig.signed, vec![&b"from"[..], b"from", b"subject", b"to"]);
+        // Present fields as often as they occur, the oversigned ones once
+        // more: absent ones (Sender, Reply-To, Date, Cc ...) once, so that
+        // adding one later breaks the signature (§8.15).
+        let names: Vec<&[u8]> = [
+            "from",
+            "from",
+            "sender",
+            "reply-to",
+            "subject",
+            "subject",
+            "date",
+            "to",
+            "to",
+            "cc",
+            "mime-version",
+            "content-type",
+        ]
+        .map(str::as_bytes)
+        .to_vec();
+        assert_eq!(sig.signed, names);
         let key = record::parse(ed.record().as_bytes()).unwrap();
         assert_eq!(verify::verify(&split, *i, sig, &key, 1_700_000_000), Ok(()));
         // Relaxed: re-folding and trailing white space do not break it.

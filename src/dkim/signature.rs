@@ -140,10 +140,11 @@ pub fn parse(value: &[u8]) -> Result<Signature<'_>, String> {
     let length = list.get("l").map(|v| number(v, "l")).transpose()?;
     let timestamp = list.get("t").map(|v| number(v, "t")).transpose()?;
     let expires = list.get("x").map(|v| number(v, "x")).transpose()?;
+    // §3.5: x= MUST be greater than t=.
     if let (Some(t), Some(x)) = (timestamp, expires)
-        && x < t
+        && x <= t
     {
-        return Err("x= is before t=".into());
+        return Err("x= is not after t=".into());
     }
     Ok(Signature {
         algorithm,

@@ -10,6 +10,11 @@ use super::data::{self, DataDecoder, Progress, Verdict};
 use super::session::{BULK, Chunks, Flow, IDLE, Session, Transaction};
 use super::submission_headers;
 use crate::net::{Reservation, Stream};
+
+/// Bytes kept free in a message's buffer for the fields added as it is
+/// stored: an Authentication-Results field (at most five DKIM verdicts)
+/// and two DKIM-Signature fields, each well under a kilobyte.
+const ADDED_FIELDS_ROOM: usize = 4096;
 use crate::store::{Delivery, Outbound, StoreError};
 
 impl Session {
@@ -210,7 +215,8 @@ impl Session {
             }
             Verdict::Ok => {
                 let size = message.len() - base;
-                self.deliver(tx, message, size, started).await
+                self.deliver(tx, message, size, started, &mut reservation)
+                    .await
             }
         }
         // Held until the message is stored: the writer has it till then.
@@ -334,8 +340,10 @@ impl Session {
         } else {
             let size = chunks.message.len() - chunks.base;
             // Held until the message is stored.
-            let _reservation = chunks.reservation;
-            self.deliver(tx, chunks.message, size, Instant::now()).await;
+            let mut reservation = chunks.reservation;
+            let now = Instant::now();
+            self.deliver(tx, chunks.message, size, now, &mut reservation)
+                .await;
         }
         Flow::Continue
     }
@@ -356,7 +364,14 @@ impl Session {
 
     /// Stores the message for every local recipient and queues the
     /// remote ones, in one commit; replies only after it is durable.
-    async fn deliver(&mut self, tx: Transaction, message: Vec<u8>, size: usize, started: Instant) {
+    async fn deliver(
+        &mut self,
+        tx: Transaction,
+        mut message: Vec<u8>,
+        size: usize,
+        started: Instant,
+        reservation: &mut Reservation,
+    ) {
         // Quotas, now that the real size is known (see session/quota.rs).
         match self.quota_at_end(&tx.accounts, message.len() as u64) {
             Ok(None) => {}
@@ -403,7 +418,13 @@ impl Session {
         let from_outside = self.service == crate::config::Service::Smtp && !may_sign;
         let prefix = format!("[{}] {}: {}", self.id, self.name(), tx.queue_id);
         let base = message.len() - size;
-        let mut message = message;
+        // Room for the fields added below (an Authentication-Results
+        // field, two DKIM-Signatures), taken from the budget like the
+        // message, so inserting them never doubles a full buffer unpaid.
+        let want = message.len() + ADDED_FIELDS_ROOM;
+        if !reservation.make_room(&mut message, ADDED_FIELDS_ROOM, want) {
+            return self.over_budget(&tx.queue_id);
+        }
         if from_outside && !mailboxes.is_empty() {
             let resolver = crate::net::dns::Resolver::new(&self.ctx.config.delivery.dns_servers);
             let id = self.hostname().to_string();
