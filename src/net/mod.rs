@@ -12,6 +12,7 @@
 //! - [`timed`]: the one way a wait gets a deadline;
 //! - [`connect`] and [`resolve`]: a host name (IP literal, /etc/hosts, then
 //!   the DNS of [`dns`]) to a connected stream;
+//! - [`https_get`]: one bounded, verified HTTPS GET (MTA-STS policies);
 //! - [`tls`]: the rustls configurations, server and client, with one
 //!   crypto provider, and the client's certificate policies;
 //! - [`ClientAddr`]: who a client is for every limit and rule that asks;
@@ -24,6 +25,7 @@ mod budget;
 mod connect;
 mod deflate;
 pub mod dns;
+pub mod https_get;
 mod input;
 mod output;
 mod stream;
