@@ -226,6 +226,8 @@ label_enum! {
         Mx = "MX",
         A = "A",
         Aaaa = "AAAA",
+        Txt = "TXT",
+        Tlsa = "TLSA",
     }
 }
 
