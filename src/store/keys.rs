@@ -130,6 +130,13 @@ pub fn acme(name: &str) -> String {
     key
 }
 
+/// `meta` key of a cached MTA-STS policy (`store::mta_sts_ops`):
+/// `mta-sts:` ‖ the lower-case domain (at most 253 bytes: well inside
+/// LMDB's key limit).
+pub fn mta_sts(domain: &str) -> String {
+    format!("mta-sts:{domain}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -114,6 +114,7 @@ pub fn apply(
         } => mailbox_ops::copy(txn, dbs, *from, uids, *to, *remove, touched),
         WriteOp::ClaimRecent { mailbox_id } => mailbox_ops::claim_recent(txn, dbs, *mailbox_id),
         WriteOp::SetAcme { name, value } => super::acme_ops::apply(txn, dbs, name, value),
+        WriteOp::SetMtaSts { domain, value } => super::mta_sts_ops::apply(txn, dbs, domain, value),
     }
 }
 

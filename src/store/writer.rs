@@ -132,6 +132,11 @@ pub enum WriteOp {
         name: String,
         value: Vec<u8>,
     },
+    /// Another domain's cached MTA-STS policy (`mta_sts_ops`).
+    SetMtaSts {
+        domain: String,
+        value: Vec<u8>,
+    },
 }
 
 /// One message for one or more mailboxes: stored once, referenced by each.
