@@ -158,7 +158,9 @@ fn rfc8461_5_1_enforce_defers_when_the_mx_certificate_does_not_verify() {
 }
 
 /// RFC 8461 §4.1, §4.2: the MX matches the policy's pattern and its
-/// certificate verifies: delivered over TLS.
+/// certificate verifies: delivered over TLS; a better MX the policy does
+/// not name is never tried. §5.1: the second message uses the cached
+/// policy (same id), no second fetch.
 #[test]
 fn rfc8461_4_2_enforce_delivers_over_verified_tls_to_a_matching_mx() {
     let pki = TempDir::new("sts-good-ca");
@@ -172,7 +174,9 @@ fn rfc8461_4_2_enforce_delivers_over_verified_tls_to_a_matching_mx() {
     );
     let dns = Dns::start(
         vec![
+            ("good.test", Rr::Mx(5, "rogue.elsewhere.test")),
             ("good.test", Rr::Mx(10, "mx1.good.test")),
+            ("rogue.elsewhere.test", Rr::A(LOOPBACK)),
             ("mx1.good.test", Rr::A(LOOPBACK)),
             ("_mta-sts.good.test", Rr::Txt("v=STSv1; id=7")),
             ("mta-sts.good.test", Rr::A(LOOPBACK)),
@@ -183,12 +187,58 @@ fn rfc8461_4_2_enforce_delivers_over_verified_tls_to_a_matching_mx() {
     submit(&server, "bob@good.test");
     let got = delivered(&peer_data, &server, "bob@good.test");
     assert!(got.contains("with ESMTPS"), "not over TLS: {got}");
+    submit(&server, "bob@good.test");
+    server.wait_until(PATIENCE, "the second message", || {
+        inbox(&peer_data.0, "bob@good.test").len() == 2
+    });
     let log = server.log();
+    assert_eq!(
+        log.matches("MTA-STS policy of good.test (id 7): mode enforce")
+            .count(),
+        1,
+        "fetched once, then cached: {log}"
+    );
     assert!(
-        log.contains("MTA-STS policy of good.test (id 7): mode enforce"),
+        log.contains("MX host rogue.elsewhere.test of good.test is not in its MTA-STS policy (enforce): not used"),
         "{log}"
     );
+    assert!(!log.contains("rogue.elsewhere.test[127.0.0.1]"), "{log}");
     assert!(!log.contains("does not verify"), "{log}");
+}
+
+/// RFC 8461 §5.1: a `_mta-sts` record but no policy to be had (the host
+/// answers 404) and nothing cached: the mail goes as it would without
+/// MTA-STS, and the failure is logged.
+#[test]
+fn rfc8461_5_1_unfetchable_policy_is_no_policy() {
+    let pki = TempDir::new("sts-404-ca");
+    let ca = ca(&pki.0);
+    let (peer_data, peer, _) = mx_peer(
+        "sts-404-peer",
+        "nopolicy.test",
+        &ca,
+        &["mta-sts.nopolicy.test"],
+        None,
+    );
+    let dns = Dns::start(
+        vec![
+            ("nopolicy.test", Rr::Mx(10, "mx.nopolicy.test")),
+            ("mx.nopolicy.test", Rr::A(LOOPBACK)),
+            ("_mta-sts.nopolicy.test", Rr::Txt("v=STSv1; id=3")),
+            ("mta-sts.nopolicy.test", Rr::A(LOOPBACK)),
+        ],
+        &[],
+    );
+    let (_data, server) = sender("sts-404", &dns, &peer, &ca);
+    submit(&server, "bob@nopolicy.test");
+    delivered(&peer_data, &server, "bob@nopolicy.test");
+    let log = server.log();
+    assert!(
+        log.contains("MTA-STS policy of nopolicy.test could not be fetched")
+            && log.contains("HTTP status HTTP/1.1 404")
+            && log.contains("delivering without one"),
+        "{log}"
+    );
 }
 
 /// RFC 8461 §5.2: in `testing` mode an MX the policy does not name is
