@@ -369,3 +369,73 @@ fn rfc7672_2_2_dane_mismatch_defers_and_tlsa_without_ad_is_ignored() {
             .contains("not DNSSEC-validated (no AD bit); DANE not used")
     );
 }
+
+/// RFC 7672 §3.2.2: a validated DANE-TA 2 0 1 record names the private CA
+/// the MX's chain ends in: the chain and the MX name are checked against
+/// it, and the mail goes over TLS.
+#[test]
+fn rfc7672_3_2_2_dane_ta_delivers_to_a_chain_with_the_mx_name() {
+    let pki = TempDir::new("dane-ta-ca");
+    let ca = ca(&pki.0);
+    let (peer_data, peer, _) = mx_peer("dane-ta-peer", "ta.test", &ca, &["mx.ta.test"], None);
+    let mut rdata = vec![2, 0, 1];
+    rdata.extend_from_slice(
+        ring::digest::digest(&ring::digest::SHA256, ca.issuer.der().as_ref()).as_ref(),
+    );
+    let dns = Dns::start_signed(
+        vec![
+            ("ta.test", Rr::Mx(10, "mx.ta.test")),
+            ("mx.ta.test", Rr::A(LOOPBACK)),
+            ("_25._tcp.mx.ta.test", Rr::Tlsa(rdata)),
+        ],
+        &[],
+        &["_25._tcp.mx.ta.test"],
+    );
+    let data = TempDir::new("dane-ta");
+    add_user(&data.0, "alice@home.arpa", "alice-pw");
+    let smtp = peer.port("smtp").to_string();
+    let server = Server::start(
+        &data.0,
+        &["--dns-server", &dns.flag(), "--smtp-port-out", &smtp],
+    );
+    submit(&server, "bob@ta.test");
+    let got = delivered(&peer_data, &server, "bob@ta.test");
+    assert!(got.contains("with ESMTPS"), "not over TLS: {got}");
+}
+
+/// RFC 7672 §2.2, §3.1.3: a validated set of only unusable records (here
+/// PKIX-EE, usage 1, which SMTP does not use) still demands TLS, without
+/// authentication: the mail goes encrypted.
+#[test]
+fn rfc7672_3_1_3_only_unusable_tlsa_records_still_require_tls() {
+    let pki = TempDir::new("dane-unusable-ca");
+    let ca = ca(&pki.0);
+    let (peer_data, peer, spki) =
+        mx_peer("dane-unusable-peer", "pkix.test", &ca, &["x.test"], None);
+    let mut rdata = tlsa_3_1_1(&spki);
+    rdata[0] = 1;
+    let dns = Dns::start_signed(
+        vec![
+            ("pkix.test", Rr::Mx(10, "mx.pkix.test")),
+            ("mx.pkix.test", Rr::A(LOOPBACK)),
+            ("_25._tcp.mx.pkix.test", Rr::Tlsa(rdata)),
+        ],
+        &[],
+        &["_25._tcp.mx.pkix.test"],
+    );
+    let data = TempDir::new("dane-unusable");
+    add_user(&data.0, "alice@home.arpa", "alice-pw");
+    let smtp = peer.port("smtp").to_string();
+    let server = Server::start(
+        &data.0,
+        &["--dns-server", &dns.flag(), "--smtp-port-out", &smtp],
+    );
+    submit(&server, "bob@pkix.test");
+    let got = delivered(&peer_data, &server, "bob@pkix.test");
+    assert!(got.contains("with ESMTPS"), "not over TLS: {got}");
+    assert!(
+        server
+            .log()
+            .contains("TLSA records of mx.pkix.test are all unusable: TLS required")
+    );
+}
