@@ -106,6 +106,8 @@ pub fn parse_policy(body: &[u8]) -> Result<Policy, PolicyError> {
         let (key, value) = line
             .split_once(':')
             .ok_or_else(|| bad(format!("policy line without ':': {:?}", clip(line))))?;
+        // §3.2's ABNF allows blanks on both sides of the colon.
+        let key = key.trim_end_matches([' ', '\t']);
         let value = value.trim_matches([' ', '\t']);
         match key {
             "version" if version.is_none() => version = Some(value),
@@ -150,10 +152,12 @@ pub fn parse_policy(body: &[u8]) -> Result<Policy, PolicyError> {
 
 /// An `mx` value: a host name, or `*.` and a name (§3.2 `mx-pattern`).
 fn check_pattern(value: &str) -> Result<String, PolicyError> {
+    // One trailing dot (a fully qualified name) is the same name.
+    let value = value.strip_suffix('.').unwrap_or(value);
     let name = value.strip_prefix("*.").unwrap_or(value);
     let labels_ok = !name.is_empty()
         && name.len() <= 253
-        && name.trim_end_matches('.').split('.').all(|label| {
+        && name.split('.').all(|label| {
             !label.is_empty()
                 && label.len() <= 63
                 && label
@@ -163,7 +167,7 @@ fn check_pattern(value: &str) -> Result<String, PolicyError> {
     if !labels_ok {
         return Err(bad(format!("bad mx pattern {:?}", clip(value))));
     }
-    Ok(value.trim_end_matches('.').to_ascii_lowercase())
+    Ok(value.to_ascii_lowercase())
 }
 
 /// A bounded piece of outside text for an error message.
@@ -243,6 +247,9 @@ mod tests {
         assert_eq!(p.mode, Mode::Testing);
         assert_eq!(p.mx, ["mx.example.org"]);
         assert_eq!(p.max_age, MAX_AGE_LIMIT);
+        let spaced =
+            parse_policy(b"version : STSv1\nmode :\tenforce \nmx : a.example\nmax_age:1").unwrap();
+        assert_eq!((spaced.mode, spaced.max_age), (Mode::Enforce, 1));
         assert_eq!(
             parse_policy(b"version: STSv1\nmode: none\nmax_age: 1\n")
                 .unwrap()
@@ -262,6 +269,7 @@ mod tests {
             b"version: STSv1\nmode: enforce\nmx: a.example\nmax_age: -1\n",
             b"version: STSv1\nmode: enforce\nmx: a..example\nmax_age: 1\n",
             b"version: STSv1\nmode: enforce\nmx: a.*.example\nmax_age: 1\n",
+            b"version: STSv1\nmode: enforce\nmx: a.example..\nmax_age: 1\n",
             b"version: STSv1\nmode enforce\n",
             b"\xff\xfe",
         ] {
