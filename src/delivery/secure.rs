@@ -7,6 +7,12 @@
 //!    mandatory and the certificate must match a usable record (§3).
 //!    A secure set with no usable record still demands TLS, unauthenticated
 //!    (§2.2; Postfix's "encrypt" level). DANE beats MTA-STS (RFC 8461 §2).
+//!    The MX answer itself need not be secure (§2.2.1 allows DANE for MX
+//!    hosts found through an unsigned MX set). Simplification: the
+//!    security of the host's A/AAAA records (§2.2.2) is not asked, and a
+//!    failed TLSA lookup counts as no TLSA rather than deferring the host,
+//!    which a resolver that cannot answer TLSA would otherwise turn into
+//!    mail that never leaves.
 //! 2. Otherwise the domain's MTA-STS policy: `enforce` keeps only MX hosts
 //!    the policy names and requires TLS with a certificate valid for the
 //!    host name (§4.1, §4.2, §5.1); `testing` logs what would fail and
