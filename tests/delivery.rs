@@ -1,164 +1,20 @@
 //! Outbound delivery against real peers on loopback: a test DNS server
-//! built with simple-dns (UDP and TCP on one port), a second smolmail as MX
+//! (`common::dns`: UDP and TCP on one port), a second smolmail as MX
 //! and as a provider's relay, Postfix's smtp-sink, and a scripted raw SMTP
 //! peer that records the bytes on the wire. Every MX "host" resolves to
 //! 127.0.0.x and `--smtp-port-out` points port 25 at the peer's port.
 
 mod common;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Ipv4Addr, Ipv6Addr, TcpListener, TcpStream, UdpSocket};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::net::{Ipv4Addr, Ipv6Addr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::dns::{Dns, Rr};
 use common::{PATIENCE, Server, TempDir, add_user, inbox, openssl_self_signed, queue};
-use simple_dns::rdata::{A, AAAA, MX, RData};
-use simple_dns::{CLASS, Name, Packet, PacketFlag, QTYPE, RCODE, ResourceRecord, TYPE};
-
-// ---------------------------------------------------------------- DNS --
-
-/// A record the test DNS server serves.
-#[derive(Clone)]
-enum Rr {
-    Mx(u16, &'static str),
-    A(Ipv4Addr),
-    Aaaa(Ipv6Addr),
-}
-
-/// An authoritative-enough DNS server for the tests: names it does not
-/// know are NXDOMAIN, names in `truncated` answer UDP with TC set (so the
-/// client must ask again over TCP).
-struct Dns {
-    port: u16,
-    tcp_queries: Arc<AtomicUsize>,
-    stop: Arc<AtomicBool>,
-}
-
-impl Drop for Dns {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-}
-
-fn answer(query: &[u8], zone: &[(&str, Rr)], truncate: bool) -> Option<Vec<u8>> {
-    let q = Packet::parse(query).ok()?;
-    let question = q.questions.first()?.clone();
-    let name = question.qname.to_string().to_ascii_lowercase();
-    let mut reply = Packet::new_reply(q.id());
-    reply.set_flags(PacketFlag::RECURSION_AVAILABLE | PacketFlag::RECURSION_DESIRED);
-    reply.questions.push(question.clone());
-    let known = zone.iter().any(|(n, _)| *n == name);
-    if !known {
-        *reply.rcode_mut() = RCODE::NameError;
-        return reply.build_bytes_vec().ok();
-    }
-    if truncate {
-        reply.set_flags(PacketFlag::TRUNCATION);
-        return reply.build_bytes_vec().ok();
-    }
-    for (n, rr) in zone {
-        if *n != name {
-            continue;
-        }
-        let rdata = match (rr, &question.qtype) {
-            (Rr::Mx(preference, exchange), QTYPE::TYPE(TYPE::MX)) => RData::MX(MX {
-                preference: *preference,
-                exchange: Name::new_unchecked(exchange),
-            }),
-            (Rr::A(ip), QTYPE::TYPE(TYPE::A)) => RData::A(A {
-                address: u32::from(*ip),
-            }),
-            (Rr::Aaaa(ip), QTYPE::TYPE(TYPE::AAAA)) => RData::AAAA(AAAA {
-                address: u128::from(*ip),
-            }),
-            _ => continue,
-        };
-        reply.answers.push(ResourceRecord::new(
-            Name::new_unchecked(n),
-            CLASS::IN,
-            60,
-            rdata,
-        ));
-    }
-    reply.build_bytes_vec().ok()
-}
-
-impl Dns {
-    fn start(zone: Vec<(&'static str, Rr)>, truncated: &[&'static str]) -> Dns {
-        // One port free for both UDP and TCP.
-        let (udp, tcp) = loop {
-            let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-            let port = udp.local_addr().unwrap().port();
-            if let Ok(tcp) = TcpListener::bind(("127.0.0.1", port)) {
-                break (udp, tcp);
-            }
-        };
-        let port = udp.local_addr().unwrap().port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let tcp_queries = Arc::new(AtomicUsize::new(0));
-        let zone = Arc::new(zone);
-        let truncated: Arc<HashSet<String>> =
-            Arc::new(truncated.iter().map(|s| s.to_string()).collect());
-        {
-            let (zone, truncated, stop) = (zone.clone(), truncated.clone(), stop.clone());
-            udp.set_read_timeout(Some(Duration::from_millis(100)))
-                .unwrap();
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 1500];
-                while !stop.load(Ordering::Relaxed) {
-                    let Ok((n, from)) = udp.recv_from(&mut buf) else {
-                        continue;
-                    };
-                    let name = Packet::parse(&buf[..n])
-                        .ok()
-                        .and_then(|p| p.questions.first().map(|q| q.qname.to_string()))
-                        .unwrap_or_default();
-                    if let Some(reply) = answer(&buf[..n], &zone, truncated.contains(&name)) {
-                        let _ = udp.send_to(&reply, from);
-                    }
-                }
-            });
-        }
-        {
-            let (zone, stop, count) = (zone.clone(), stop.clone(), tcp_queries.clone());
-            tcp.set_nonblocking(true).unwrap();
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    let Ok((mut s, _)) = tcp.accept() else {
-                        std::thread::sleep(Duration::from_millis(10));
-                        continue;
-                    };
-                    s.set_nonblocking(false).unwrap();
-                    let mut len = [0u8; 2];
-                    if s.read_exact(&mut len).is_err() {
-                        continue;
-                    }
-                    let mut q = vec![0u8; u16::from_be_bytes(len) as usize];
-                    if s.read_exact(&mut q).is_err() {
-                        continue;
-                    }
-                    count.fetch_add(1, Ordering::Relaxed);
-                    if let Some(reply) = answer(&q, &zone, false) {
-                        let mut framed = (reply.len() as u16).to_be_bytes().to_vec();
-                        framed.extend_from_slice(&reply);
-                        let _ = s.write_all(&framed);
-                    }
-                }
-            });
-        }
-        Dns {
-            port,
-            tcp_queries,
-            stop,
-        }
-    }
-
-    fn flag(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-}
 
 // ---------------------------------------------------------- raw peer --
 

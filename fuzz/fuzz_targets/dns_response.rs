@@ -26,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
     let id = data
         .get(..2)
         .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
-    for qtype in [Qtype::Mx, Qtype::A, Qtype::Aaaa] {
+    for qtype in [Qtype::Mx, Qtype::A, Qtype::Aaaa, Qtype::Tlsa] {
         if let Ok(parsed) = dns::parse_response(id, NAME, qtype, data)
             && let Answer::Records(records) = &parsed.answer
         {
@@ -37,7 +37,9 @@ fuzz_target!(|data: &[u8]| {
                         assert!(!exchange.ends_with('.'), "{exchange:?}");
                         assert_eq!(*exchange, exchange.to_ascii_lowercase());
                     }
-                    (Record::A(_), Qtype::A) | (Record::Aaaa(_), Qtype::Aaaa) => {}
+                    (Record::A(_), Qtype::A)
+                    | (Record::Aaaa(_), Qtype::Aaaa)
+                    | (Record::Tlsa(_), Qtype::Tlsa) => {}
                     _ => panic!("{r:?} in an answer to {}", qtype.name()),
                 }
             }

@@ -100,6 +100,12 @@ pub struct ServeArgs {
     /// port of MX hosts, for tests [env SMOLMAIL_SMTP_PORT_OUT; default 25]
     #[argh(option, hidden_help)]
     pub smtp_port_out: Option<String>,
+    /// PEM CA trusted, for tests only, for MTA-STS policy hosts and the MX hosts of MTA-STS domains [env SMOLMAIL_MTA_STS_TEST_CA]
+    #[argh(option, hidden_help)]
+    pub mta_sts_test_ca: Option<String>,
+    /// port of MTA-STS policy hosts, for tests [env SMOLMAIL_MTA_STS_TEST_PORT; default 443]
+    #[argh(option, hidden_help)]
+    pub mta_sts_test_port: Option<String>,
     /// first retry delay after a temporary failure, doubling up to 4h; s/m/h/d suffix [env SMOLMAIL_RETRY_BASE; default 5m]
     #[argh(option)]
     pub retry_base: Option<String>,

@@ -32,6 +32,11 @@ pub struct DeliveryConfig {
     pub max_queue: u32,
     /// The IP versions outbound connections use (`--outbound-ip`).
     pub outbound_ip: OutboundIp,
+    /// MTA-STS (RFC 8461), tests only: a private CA also trusted for
+    /// policy hosts and for the MX hosts of enforcing domains, and the
+    /// policy hosts' port (443).
+    pub mta_sts_test_ca: Option<PathBuf>,
+    pub mta_sts_test_port: u16,
 }
 
 /// `--outbound-ip`: which address families delivery connects over.
@@ -84,6 +89,8 @@ impl Default for DeliveryConfig {
             max_outbound_per_destination: 5,
             max_queue: 10_000,
             outbound_ip: OutboundIp::Both,
+            mta_sts_test_ca: None,
+            mta_sts_test_port: 443,
         }
     }
 }
@@ -211,6 +218,18 @@ pub(super) fn resolve_delivery(
     }
     if let Some(raw) = pick(&args.smtp_port_out, "smtp-port-out", env) {
         d.smtp_port_out = raw
+            .value
+            .trim()
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| raw.error("must be a port from 1 to 65535"))?;
+    }
+    if let Some(raw) = pick(&args.mta_sts_test_ca, "mta-sts-test-ca", env) {
+        d.mta_sts_test_ca = Some(PathBuf::from(raw.value.trim()));
+    }
+    if let Some(raw) = pick(&args.mta_sts_test_port, "mta-sts-test-port", env) {
+        d.mta_sts_test_port = raw
             .value
             .trim()
             .parse::<u16>()

@@ -62,6 +62,9 @@ pub struct Transport {
     pub tls: Arc<ClientConfig>,
     pub policy: TlsPolicy,
     pub auth: Option<(String, Secret)>,
+    /// What made TLS mandatory for an MX host (DANE, MTA-STS), named in
+    /// the error when it cannot be had.
+    pub required_by: Option<String>,
 }
 
 /// One address to try: the host name (for SNI, certificate checks and
@@ -233,7 +236,7 @@ impl Session {
                 TlsPolicy::Required { .. } => {
                     if !session.ext.starttls {
                         return Err(HopError::new(format!(
-                            "{} does not offer STARTTLS, which this relay needs",
+                            "{} does not offer STARTTLS, which is required here",
                             session.relay
                         )));
                     }

@@ -8,6 +8,8 @@
 //!   destination, bounded connections, retries with backoff, bounces;
 //! - [`route`]: the next hop of a recipient and the addresses to try
 //!   (the DNS and the client TLS policies are `crate::net`'s);
+//! - `secure`, `mta_sts`: which MX hosts, and how verified, by DANE
+//!   (RFC 7672) and MTA-STS (RFC 8461);
 //! - [`client`]: the SMTP client session;
 //! - [`reply`], [`body`]: pure parsing and encoding of what goes over the
 //!   wire;
@@ -25,10 +27,12 @@ pub mod admin;
 pub mod body;
 pub mod bounce;
 pub mod client;
+mod mta_sts;
 pub mod notice;
 pub mod reply;
 pub mod route;
 mod runner;
+mod secure;
 
 pub use runner::start;
 

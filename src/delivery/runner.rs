@@ -31,8 +31,10 @@ use smol::{LocalExecutor, Timer};
 use super::body::{self, Shape};
 use super::bounce::{self, Action, Report, ReportRcpt};
 use super::client::{TlsPolicy, Transport};
+use super::mta_sts::Sts;
 use super::notice;
 use super::route::Dest;
+use super::secure::Security;
 use super::{Env, Kind, Verdict};
 use crate::config::MAX_RETRY;
 use crate::dsn::{self, notify};
@@ -57,6 +59,7 @@ pub fn start(ex: &Rc<LocalExecutor<'static>>, env: Env) -> Result<(), String> {
         tls: tls::opportunistic()?,
         policy: TlsPolicy::Opportunistic,
         auth: None,
+        required_by: None,
     };
     let relay = match &config.relay {
         Some(r) => Some(Transport {
@@ -66,11 +69,18 @@ pub fn start(ex: &Rc<LocalExecutor<'static>>, env: Env) -> Result<(), String> {
                 implicit: r.implicit_tls,
             },
             auth: r.auth.clone(),
+            required_by: None,
         }),
         None => None,
     };
     let resolver = Resolver::new(&config.dns_servers);
+    let verified = tls::verified_for(config.mta_sts_test_ca.as_deref(), "--mta-sts-test-ca")?;
+    let security = Security {
+        sts: Sts::new(verified.clone(), config.mta_sts_test_port),
+        verified,
+    };
     let runner = Rc::new(Runner {
+        security,
         ex: ex.clone(),
         resolver,
         mx,
@@ -114,6 +124,8 @@ struct Runner {
     /// To MX hosts and `--route` hosts.
     mx: Transport,
     relay: Option<Transport>,
+    /// DANE and MTA-STS for MX hosts.
+    security: Security,
     connections: smol::lock::Semaphore,
     /// Entry ids being attempted: the scan leaves them alone.
     in_flight: RefCell<HashSet<u64>>,

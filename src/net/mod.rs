@@ -12,6 +12,8 @@
 //! - [`timed`]: the one way a wait gets a deadline;
 //! - [`connect`] and [`resolve`]: a host name (IP literal, /etc/hosts, then
 //!   the DNS of [`dns`]) to a connected stream;
+//! - [`dane`]: the certificate verifier of DANE for SMTP (RFC 7672);
+//! - [`https_get`]: one bounded, verified HTTPS GET (MTA-STS policies);
 //! - [`tls`]: the rustls configurations, server and client, with one
 //!   crypto provider, and the client's certificate policies;
 //! - [`ClientAddr`]: who a client is for every limit and rule that asks;
@@ -22,8 +24,10 @@
 mod addr;
 mod budget;
 mod connect;
+pub mod dane;
 mod deflate;
 pub mod dns;
+pub mod https_get;
 mod input;
 mod output;
 mod stream;

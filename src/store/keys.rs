@@ -151,6 +151,13 @@ pub fn dkim_parts(key: &[u8]) -> Option<(&str, &str)> {
     rest.split_once('/')
 }
 
+/// `meta` key of a cached MTA-STS policy (`store::mta_sts_ops`):
+/// `mta-sts:` ‖ the lower-case domain (at most 253 bytes: well inside
+/// LMDB's key limit).
+pub fn mta_sts(domain: &str) -> String {
+    format!("mta-sts:{domain}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

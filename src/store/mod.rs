@@ -29,6 +29,7 @@ mod keys;
 pub mod keyword_limits;
 mod mailbox_ops;
 mod message_ops;
+mod mta_sts_ops;
 mod notify;
 mod ops;
 mod postmaster;

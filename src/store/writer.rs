@@ -134,6 +134,11 @@ pub enum WriteOp {
     },
     /// DKIM signing keys (`dkim_ops`).
     Dkim(super::DkimOp),
+    /// Another domain's cached MTA-STS policy (`mta_sts_ops`).
+    SetMtaSts {
+        domain: String,
+        value: Vec<u8>,
+    },
 }
 
 /// One message for one or more mailboxes: stored once, referenced by each.

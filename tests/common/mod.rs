@@ -610,6 +610,9 @@ pub mod dovecot;
 /// The IMAP client of the scripted conversations with smolmail.
 pub mod imap;
 
+/// The test DNS server (MX, A, AAAA, TXT, TLSA; the AD bit on request).
+pub mod dns;
+
 /// Runs `cmd`; panics with its output unless it succeeds; its stdout.
 pub fn run_ok(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();

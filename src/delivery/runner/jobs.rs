@@ -13,6 +13,7 @@ use crate::delivery::client::{
     self, Envelope, Hop, HopError, RcptSpec, Session, TlsPolicy, Transport,
 };
 use crate::delivery::route::{self, Dest, RouteError};
+use crate::delivery::secure;
 use crate::delivery::{Kind, Verdict};
 use crate::store::QueueEntry;
 
@@ -102,9 +103,27 @@ impl Runner {
             )
             .await
         };
-        match hops {
+        let planned = match (hops, &job.dest) {
+            (Ok(hops), Dest::Mx(domain)) => {
+                secure::plan(
+                    domain,
+                    hops,
+                    &self.mx,
+                    &self.security,
+                    &self.resolver,
+                    &self.env.store,
+                )
+                .await
+            }
+            (Ok(hops), dest) => {
+                let transports = vec![self.transport(dest).clone(); hops.len()];
+                Ok((hops, transports))
+            }
+            (Err(e), _) => Err(e),
+        };
+        match planned {
             Err(e) => self.drain(&job, &route_verdict(&e), "none"),
-            Ok(hops) => self.serve(&job, &hops).await,
+            Ok((hops, transports)) => self.serve(&job, &hops, &transports).await,
         }
         drop(permit);
         job.workers.set(job.workers.get() - 1);
@@ -120,15 +139,14 @@ impl Runner {
         }
     }
 
-    async fn serve(self: &Rc<Self>, job: &Rc<Job>, hops: &[Hop]) {
-        let transport = self.transport(&job.dest).clone();
+    async fn serve(self: &Rc<Self>, job: &Rc<Job>, hops: &[Hop], transports: &[Transport]) {
         let mut session: Option<Session> = None;
         loop {
             let Some(msg) = job.line.borrow_mut().pop_front() else {
                 break;
             };
             if session.is_none() {
-                match connect(hops, &transport).await {
+                match connect(hops, transports).await {
                     Ok(s) => {
                         job.connected.set(job.connected.get() + 1);
                         session = Some(s);
@@ -270,9 +288,11 @@ fn route_verdict(e: &RouteError) -> Verdict {
     Verdict::local(kind, e.status, e.text.clone())
 }
 
-/// Tries each hop in order; after a failed TLS handshake with an MX host
-/// the same host is tried again without TLS (opportunistic, RFC 7435).
-async fn connect(hops: &[Hop], transport: &Transport) -> Result<Session, HopError> {
+/// Tries each hop in order, each with its transport (`transports[i]` for
+/// `hops[i]`); after a failed TLS handshake with an MX host the same host
+/// is tried again without TLS (opportunistic, RFC 7435), unless DANE or
+/// MTA-STS made TLS mandatory for it.
+async fn connect(hops: &[Hop], transports: &[Transport]) -> Result<Session, HopError> {
     let mut last = HopError {
         text: "no address to try".into(),
         tls_failed: false,
@@ -295,6 +315,10 @@ async fn connect(hops: &[Hop], transport: &Transport) -> Result<Session, HopErro
     };
     let mut next = 0;
     while let Some(first) = hops.get(next) {
+        // Both addresses of a race belong to one host: one transport.
+        let Some(transport) = transports.get(next) else {
+            break;
+        };
         next += 1;
         // An IPv6 address followed by an IPv4 one of the same host: race
         // them (RFC 8305), so a dead IPv6 route costs a fraction of a second.
@@ -328,10 +352,18 @@ async fn connect(hops: &[Hop], transport: &Transport) -> Result<Session, HopErro
                     Err(e) => keep(&mut last, e),
                 }
             }
-            Err(e) => {
-                log::info!("delivery: {}", e.text);
-                keep(&mut last, e);
-            }
+            Err(mut e) => match &transport.required_by {
+                // A security failure, not a network one: worth a warning.
+                Some(why) => {
+                    e.text = format!("{}; TLS is required by {why}", e.text);
+                    log::warn!("delivery: {}", e.text);
+                    keep(&mut last, e);
+                }
+                None => {
+                    log::info!("delivery: {}", e.text);
+                    keep(&mut last, e);
+                }
+            },
         }
     }
     Err(last)

@@ -1,6 +1,6 @@
 //! A stub resolver for outbound delivery's MX lookups and for the host
-//! names of every client connection (`super::resolve`): MX, A and AAAA
-//! questions to the configured recursive servers (`--dns-server`, else
+//! names of every client connection (`super::resolve`): MX, A, AAAA, TXT
+//! and TLSA questions to the configured recursive servers (`--dns-server`, else
 //! /etc/resolv.conf), over UDP, again over TCP when the answer comes back truncated
 //! (RFC 1035 §4.2.1, RFC 7766 §5), with per-server timeouts and retries as
 //! resolv.conf(5) describes them. Everything is async: one lookup never
@@ -41,6 +41,8 @@ pub enum Qtype {
     Aaaa,
     /// DKIM key records (RFC 6376 §3.6.2).
     Txt,
+    /// DANE for SMTP (RFC 7672 §2.2): `_25._tcp.MXHOST`.
+    Tlsa,
 }
 
 impl Qtype {
@@ -50,6 +52,8 @@ impl Qtype {
             Qtype::A => TYPE::A,
             Qtype::Aaaa => TYPE::AAAA,
             Qtype::Txt => TYPE::TXT,
+            // simple-dns has no TLSA type: its number (RFC 6698 §7.1).
+            Qtype::Tlsa => TYPE::Unknown(52),
         }
     }
 
@@ -59,6 +63,7 @@ impl Qtype {
             Qtype::A => "A",
             Qtype::Aaaa => "AAAA",
             Qtype::Txt => "TXT",
+            Qtype::Tlsa => "TLSA",
         }
     }
 }
@@ -77,6 +82,8 @@ pub enum Record {
     /// One TXT record, its strings joined (RFC 6376 §3.6.2.2); a record
     /// that is not UTF-8 is left out.
     Txt(String),
+    /// One TLSA record's data, as `wire::tlsa::parse` reads it.
+    Tlsa(Vec<u8>),
 }
 
 /// What the DNS says about a name and type.
@@ -104,6 +111,9 @@ impl std::fmt::Display for DnsError {
 pub struct Parsed {
     pub truncated: bool,
     pub answer: Answer,
+    /// The AD bit: the (trusted, validating) resolver says the answer is
+    /// DNSSEC-secure (RFC 4035 §3.2.3); what DANE needs (RFC 7672 §2.2).
+    pub authentic: bool,
 }
 
 /// Servers and timing from resolv.conf(5).
@@ -157,11 +167,13 @@ pub fn parse_resolv_conf(text: &str) -> ResolvConf {
     conf
 }
 
-/// A recursive query (RD set) for `name`, ready to send.
+/// A recursive query (RD set) for `name`, ready to send. AD is set too:
+/// RFC 6840 §5.7 has a validating resolver then say in its answer whether
+/// the data is secure, without the cost of DO (signatures in the answer).
 pub fn build_query(id: u16, name: &str, qtype: Qtype) -> Result<Vec<u8>, DnsError> {
     let qname = Name::new(name).map_err(|e| DnsError(format!("bad name {name:?}: {e}")))?;
     let mut packet = Packet::new_query(id);
-    packet.set_flags(PacketFlag::RECURSION_DESIRED);
+    packet.set_flags(PacketFlag::RECURSION_DESIRED | PacketFlag::AUTHENTIC_DATA);
     packet.questions.push(Question::new(
         qname,
         QTYPE::TYPE(qtype.code()),
@@ -182,18 +194,31 @@ fn same_name(a: &str, b: &str) -> bool {
 /// for another question (a spoof or a stray) is an error, as is any RCODE
 /// but NOERROR and NXDOMAIN (SERVFAIL, REFUSED: another server may know).
 pub fn parse_response(id: u16, name: &str, qtype: Qtype, bytes: &[u8]) -> Result<Parsed, DnsError> {
+    let standin;
+    let bytes = match qtype {
+        Qtype::Tlsa => {
+            standin = tlsa_standin(bytes);
+            standin.as_deref().unwrap_or(bytes)
+        }
+        _ => bytes,
+    };
     let packet =
         Packet::parse(bytes).map_err(|e| DnsError(format!("unreadable DNS response: {e}")))?;
     if packet.id() != id || !packet.has_flags(PacketFlag::RESPONSE) {
         return Err(DnsError("DNS response does not match the query".into()));
     }
     let asked = packet.questions.first().is_some_and(|q| {
-        same_name(&q.qname.to_string(), name) && q.qtype == QTYPE::TYPE(qtype.code())
+        let code = match qtype {
+            Qtype::Tlsa => TYPE::NULL,
+            _ => qtype.code(),
+        };
+        same_name(&q.qname.to_string(), name) && q.qtype == QTYPE::TYPE(code)
     });
     if !asked {
         return Err(DnsError("DNS response is for another question".into()));
     }
     let truncated = packet.has_flags(PacketFlag::TRUNCATION);
+    let authentic = packet.has_flags(PacketFlag::AUTHENTIC_DATA);
     let answer = match packet.rcode() {
         RCODE::NoError => collect(&packet, name, qtype),
         RCODE::NameError => Answer::NxDomain,
@@ -204,7 +229,41 @@ pub fn parse_response(id: u16, name: &str, qtype: Qtype, bytes: &[u8]) -> Result
             )));
         }
     };
-    Ok(Parsed { truncated, answer })
+    Ok(Parsed {
+        truncated,
+        answer,
+        authentic,
+    })
+}
+
+/// simple-dns refuses a packet whose question has a type it does not
+/// know, and TLSA (52) is one: a copy of `bytes` with the first
+/// question's type read here and replaced by NULL (10), which it knows;
+/// the TLSA records themselves come out of it as `RData::NULL(52, _)`.
+/// `None` when the question is not a TLSA one (left to the parser).
+pub fn tlsa_standin(bytes: &[u8]) -> Option<Vec<u8>> {
+    if bytes.get(4..6)? == [0, 0] {
+        return None;
+    }
+    let mut i = 12;
+    loop {
+        let len = *bytes.get(i)? as usize;
+        if len == 0 {
+            i += 1;
+            break;
+        }
+        if len & 0xc0 == 0xc0 {
+            i += 2;
+            break;
+        }
+        i += 1 + len;
+    }
+    if bytes.get(i..i + 2)? != [0, 52] {
+        return None;
+    }
+    let mut copy = bytes.to_vec();
+    copy[i + 1] = 10;
+    Some(copy)
 }
 
 /// The records of `qtype` owned by `name` or by the end of its CNAME chain
@@ -235,6 +294,9 @@ fn collect(packet: &Packet, name: &str, qtype: Qtype) -> Answer {
                     if let Ok(text) = String::try_from(t.clone()) {
                         found.push(Record::Txt(text));
                     }
+                }
+                (RData::NULL(52, data), Qtype::Tlsa) => {
+                    found.push(Record::Tlsa(data.get_data().to_vec()))
                 }
                 (RData::CNAME(c), _) => alias = Some(c.0.to_string().to_ascii_lowercase()),
                 _ => {}
@@ -291,6 +353,20 @@ impl Resolver {
     /// Asks each server in turn, `attempts` rounds, until one answers
     /// NOERROR or NXDOMAIN.
     pub async fn lookup(&self, name: &str, qtype: Qtype) -> Result<Answer, DnsError> {
+        self.lookup_secure(name, qtype)
+            .await
+            .map(|(answer, _)| answer)
+    }
+
+    /// As [`Resolver::lookup`], with the answer's AD bit: `true` only if
+    /// the configured resolver, trusted to validate (as Postfix's
+    /// `smtp_dns_support_level = dnssec` trusts it), says the answer is
+    /// DNSSEC-secure.
+    pub async fn lookup_secure(
+        &self,
+        name: &str,
+        qtype: Qtype,
+    ) -> Result<(Answer, bool), DnsError> {
         if !name.is_ascii() {
             // Internationalized names must be sent as A-labels (RFC 5891),
             // which needs an IDNA mapping this build does not carry.
@@ -303,7 +379,10 @@ impl Resolver {
         for _ in 0..conf.attempts {
             for &server in &conf.servers {
                 match query(server, name, qtype, conf.timeout).await {
-                    Ok(answer) => return counted(qtype, Ok(answer)),
+                    Ok(parsed) => {
+                        let authentic = parsed.authentic;
+                        return counted(qtype, Ok(parsed.answer)).map(|a| (a, authentic));
+                    }
                     Err(e) => {
                         log::debug!("dns: {name} {} via {server}: {e}", qtype.name());
                         last = e;
@@ -311,7 +390,7 @@ impl Resolver {
                 }
             }
         }
-        counted(qtype, Err(last))
+        counted(qtype, Err(last)).map(|a| (a, false))
     }
 
     /// A then AAAA addresses of `host`, IPv4 first, for clients without
@@ -328,6 +407,7 @@ impl Resolver {
                         Record::A(ip) => Some(IpAddr::V4(*ip)),
                         Record::Aaaa(ip) => Some(IpAddr::V6(*ip)),
                         Record::Mx { .. } | Record::Txt(_) => None,
+                        Record::Tlsa(_) => None,
                     }))
                 }
                 Ok(_) => {}
@@ -368,6 +448,7 @@ fn counted(qtype: Qtype, result: Result<Answer, DnsError>) -> Result<Answer, Dns
         Qtype::A => DnsType::A,
         Qtype::Aaaa => DnsType::Aaaa,
         Qtype::Txt => DnsType::Txt,
+        Qtype::Tlsa => DnsType::Tlsa,
     };
     let r = match &result {
         Ok(Answer::Records(_)) => DnsResult::Records,
@@ -385,15 +466,14 @@ async fn query(
     name: &str,
     qtype: Qtype,
     timeout: Duration,
-) -> Result<Answer, DnsError> {
+) -> Result<Parsed, DnsError> {
     let id = random_id();
     let question = build_query(id, name, qtype)?;
     let parsed = timed(timeout, timed_out, udp(server, id, name, qtype, &question)).await?;
     if !parsed.truncated {
-        return Ok(parsed.answer);
+        return Ok(parsed);
     }
-    let parsed = timed(timeout, timed_out, tcp(server, id, name, qtype, &question)).await?;
-    Ok(parsed.answer)
+    timed(timeout, timed_out, tcp(server, id, name, qtype, &question)).await
 }
 
 async fn udp(

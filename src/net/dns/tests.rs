@@ -244,3 +244,42 @@ fn rfc6376_3_6_2_2_txt_strings_are_joined() {
         Answer::Records(vec![Record::Txt("v=DKIM1; k=rsa; p=AAAABBBB".into())])
     );
 }
+
+/// RFC 6840 §5.7: the query sets AD so a validating resolver reports
+/// whether the answer is secure; RFC 7672 §2.2 trusts that bit for TLSA.
+#[test]
+fn rfc6840_5_7_ad_bit_asked_and_read_with_tlsa_records() {
+    let q = build_query(3, "_25._tcp.mx.example", Qtype::Tlsa).unwrap();
+    assert_eq!(
+        Packet::parse(&q).err(),
+        Some(simple_dns::SimpleDnsError::InvalidQType(52))
+    );
+    let standin = tlsa_standin(&q).unwrap();
+    let p = Packet::parse(&standin).unwrap();
+    assert!(p.has_flags(PacketFlag::AUTHENTIC_DATA));
+    assert_eq!(p.questions[0].qtype, QTYPE::TYPE(TYPE::NULL));
+    assert_eq!(
+        tlsa_standin(&build_query(3, "x.example", Qtype::A).unwrap()),
+        None
+    );
+    let data = [3u8, 1, 1, 0xaa, 0xbb];
+    let mut bytes = reply(
+        3,
+        "_25._tcp.mx.example",
+        Qtype::Tlsa,
+        RCODE::NoError,
+        vec![rr(
+            "_25._tcp.mx.example",
+            RData::NULL(52, simple_dns::rdata::NULL::new(&data).unwrap()),
+        )],
+    );
+    let parsed = parse_response(3, "_25._tcp.mx.example", Qtype::Tlsa, &bytes).unwrap();
+    assert_eq!(
+        parsed.answer,
+        Answer::Records(vec![Record::Tlsa(data.to_vec())])
+    );
+    assert!(!parsed.authentic);
+    bytes[3] |= 0x20; // the AD bit of the header's second flag byte
+    let parsed = parse_response(3, "_25._tcp.mx.example", Qtype::Tlsa, &bytes).unwrap();
+    assert!(parsed.authentic);
+}

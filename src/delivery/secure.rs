@@ -1,0 +1,193 @@
+//! How each MX host of a domain must be spoken to, by DANE (RFC 7672)
+//! and MTA-STS (RFC 8461), decided before connecting:
+//!
+//! 1. DANE per MX host: a TLSA answer for `_25._tcp.HOST` with the AD bit
+//!    (RFC 7672 §2.2; the configured resolver is trusted to validate, as
+//!    Postfix's `smtp_dns_support_level = dnssec` trusts it) makes TLS
+//!    mandatory and the certificate must match a usable record (§3).
+//!    A secure set with no usable record still demands TLS, unauthenticated
+//!    (§2.2; Postfix's "encrypt" level). DANE beats MTA-STS (RFC 8461 §2).
+//!    The MX answer itself need not be secure (§2.2.1 allows DANE for MX
+//!    hosts found through an unsigned MX set). Simplification: the
+//!    security of the host's A/AAAA records (§2.2.2) is not asked, and a
+//!    failed TLSA lookup counts as no TLSA rather than deferring the host,
+//!    which a resolver that cannot answer TLSA would otherwise turn into
+//!    mail that never leaves.
+//! 2. Otherwise the domain's MTA-STS policy: `enforce` keeps only MX hosts
+//!    the policy names and requires TLS with a certificate valid for the
+//!    host name (§4.1, §4.2, §5.1); `testing` logs what would fail and
+//!    delivers as before (§5.2); `none` or no policy: as before.
+//! 3. Neither: opportunistic TLS, as for every MX.
+//!
+//! A host left with no way to be reached is dropped with a log line; a
+//! domain left with no host is deferred (4.7.5): RFC 8461 §5.1 says
+//! temporary, so a fixed certificate or policy gets the mail through.
+
+use std::sync::Arc;
+
+use rustls::ClientConfig;
+
+use super::client::{Hop, TlsPolicy, Transport};
+use super::mta_sts::Sts;
+use super::route::RouteError;
+use crate::net::dns::{Answer, Qtype, Record, Resolver};
+use crate::store::Store;
+use crate::wire::mta_sts::Mode;
+use crate::wire::tlsa::{self, Parsed, Tlsa};
+
+/// What the secure settings need from the runner.
+pub struct Security {
+    pub sts: Sts,
+    /// Verifying configuration for MX hosts of an `enforce` domain.
+    pub verified: Arc<ClientConfig>,
+}
+
+/// What the DNS says about one MX host's TLSA records.
+enum Dane {
+    /// No secure answer: DANE does not apply.
+    Off,
+    /// Secure, but nothing usable: TLS without authentication.
+    Unusable,
+    Records(Vec<Tlsa>),
+}
+
+/// At most this many records of one host are used (a bound on work in
+/// every handshake; real sets have one to four).
+const MAX_TLSA: usize = 16;
+
+async fn dane(host: &str, resolver: &Resolver) -> Dane {
+    let name = format!("_25._tcp.{host}");
+    match resolver.lookup_secure(&name, Qtype::Tlsa).await {
+        Ok((Answer::Records(records), true)) => {
+            let usable: Vec<Tlsa> = records
+                .iter()
+                .filter_map(|r| match r {
+                    Record::Tlsa(data) => match tlsa::parse(data) {
+                        Some(Parsed::Usable(t)) => Some(t),
+                        _ => None,
+                    },
+                    _ => None,
+                })
+                .take(MAX_TLSA)
+                .collect();
+            if usable.is_empty() {
+                Dane::Unusable
+            } else {
+                Dane::Records(usable)
+            }
+        }
+        Ok((Answer::Records(_), false)) => {
+            log::info!(
+                "delivery: TLSA records of {name} are not DNSSEC-validated (no AD bit); DANE not used"
+            );
+            Dane::Off
+        }
+        Ok(_) => Dane::Off,
+        Err(e) => {
+            log::info!("delivery: TLSA lookup of {name}: {e}; DANE not used");
+            Dane::Off
+        }
+    }
+}
+
+fn required(base: &Transport, tls: Arc<ClientConfig>, why: String) -> Transport {
+    Transport {
+        tls,
+        policy: TlsPolicy::Required { implicit: false },
+        required_by: Some(why),
+        ..base.clone()
+    }
+}
+
+/// The hops of `domain` that may be tried, each with its transport.
+pub async fn plan(
+    domain: &str,
+    hops: Vec<Hop>,
+    base: &Transport,
+    security: &Security,
+    resolver: &Resolver,
+    store: &Store,
+) -> Result<(Vec<Hop>, Vec<Transport>), RouteError> {
+    let policy = security.sts.policy(domain, resolver, store).await;
+    let mut kept = Vec::with_capacity(hops.len());
+    let mut transports: Vec<Transport> = Vec::with_capacity(hops.len());
+    let mut refused = Vec::new();
+    let mut by_host: Vec<(String, Option<Transport>)> = Vec::new();
+    for hop in hops {
+        if let Some((_, t)) = by_host.iter().find(|(h, _)| *h == hop.name) {
+            if let Some(t) = t.clone() {
+                kept.push(hop);
+                transports.push(t);
+            }
+            continue;
+        }
+        let transport = match dane(&hop.name, resolver).await {
+            Dane::Records(records) => match crate::net::dane::config(records) {
+                Ok(tls) => Some(required(
+                    base,
+                    tls,
+                    format!("DANE (TLSA of _25._tcp.{}, RFC 7672)", hop.name),
+                )),
+                Err(e) => {
+                    log::warn!("delivery: DANE for {}: {e}", hop.name);
+                    None
+                }
+            },
+            Dane::Unusable => {
+                log::info!(
+                    "delivery: TLSA records of {} are all unusable: TLS required, certificate not checked (RFC 7672 §2.2)",
+                    hop.name
+                );
+                Some(required(
+                    base,
+                    base.tls.clone(),
+                    format!("DANE (unusable TLSA of _25._tcp.{})", hop.name),
+                ))
+            }
+            Dane::Off => match &policy {
+                Some(p) if p.mode == Mode::Enforce && !p.allows(&hop.name) => {
+                    log::warn!(
+                        "delivery: MX host {} of {domain} is not in its MTA-STS policy (enforce): not used (RFC 8461 §4.1)",
+                        hop.name
+                    );
+                    refused.push(hop.name.clone());
+                    None
+                }
+                Some(p) if p.mode == Mode::Enforce => Some(required(
+                    base,
+                    security.verified.clone(),
+                    format!("the MTA-STS policy of {domain} (enforce, RFC 8461 §4.2)"),
+                )),
+                Some(p) if p.mode == Mode::Testing && !p.allows(&hop.name) => {
+                    log::warn!(
+                        "delivery: MX host {} of {domain} is not in its MTA-STS policy (testing): delivering anyway (RFC 8461 §5.2)",
+                        hop.name
+                    );
+                    Some(base.clone())
+                }
+                _ => Some(base.clone()),
+            },
+        };
+        by_host.push((hop.name.clone(), transport.clone()));
+        if let Some(t) = transport {
+            kept.push(hop);
+            transports.push(t);
+        }
+    }
+    if kept.is_empty() {
+        let text = if refused.is_empty() {
+            format!("no MX host of {domain} can be reached securely")
+        } else {
+            format!(
+                "no MX host of {domain} matches its MTA-STS policy (enforce): {}",
+                refused.join(", ")
+            )
+        };
+        return Err(RouteError {
+            permanent: false,
+            status: "4.7.5",
+            text,
+        });
+    }
+    Ok((kept, transports))
+}

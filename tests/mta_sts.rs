@@ -1,0 +1,441 @@
+//! MTA-STS (RFC 8461) and DANE (RFC 7672) on outbound MX delivery, end
+//! to end on loopback: the test DNS server (`common::dns`) serves the
+//! MX, `_mta-sts` TXT and TLSA records, with the AD bit for the DANE
+//! zones; a second smolmail is the MX and, on its HTTPS port, the policy
+//! host (it serves its own policy, `--mta-sts-mode`); certificates come
+//! from a private CA made here (rcgen), which the sender trusts through
+//! the test-only `--mta-sts-test-ca`.
+
+mod common;
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use common::dns::{Dns, Rr};
+use common::{PATIENCE, Server, TempDir, add_user, inbox};
+
+/// A private CA and the PEM file the sender trusts.
+struct Ca {
+    issuer: rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
+    file: PathBuf,
+}
+
+fn ca(dir: &Path) -> Ca {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let issuer =
+        rcgen::CertifiedIssuer::self_signed(params, rcgen::KeyPair::generate().unwrap()).unwrap();
+    let file = dir.join("test-ca.pem");
+    std::fs::write(&file, issuer.pem()).unwrap();
+    Ca { issuer, file }
+}
+
+/// A certificate for `names` issued by `ca` (chain file with the CA), its
+/// key file, and the key's SubjectPublicKeyInfo (for TLSA 3 1 1).
+fn issued(dir: &Path, ca: &Ca, names: &[&str]) -> (PathBuf, PathBuf, Vec<u8>) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let cert = rcgen::CertificateParams::new(names)
+        .unwrap()
+        .signed_by(&key, &*ca.issuer)
+        .unwrap();
+    let (cert_file, key_file) = (dir.join("mx-cert.pem"), dir.join("mx-key.pem"));
+    std::fs::write(&cert_file, format!("{}{}", cert.pem(), ca.issuer.pem())).unwrap();
+    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+    let spki = rcgen::PublicKeyData::subject_public_key_info(&key);
+    (cert_file, key_file, spki)
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// The MX of `domain` (user bob@domain): a smolmail with a certificate
+/// for `names` from `ca`, serving `policy` (mode, mx pattern) on HTTPS.
+fn mx_peer(
+    name: &str,
+    domain: &str,
+    ca: &Ca,
+    names: &[&str],
+    policy: Option<(&str, &str)>,
+) -> (TempDir, Server, Vec<u8>) {
+    let data = TempDir::new(name);
+    add_user(&data.0, &format!("bob@{domain}"), "bob-pw");
+    let (cert, key, spki) = issued(&data.0, ca, names);
+    let mut args = vec!["--tls-cert", path(&cert), "--tls-key", path(&key)];
+    if let Some((mode, mx)) = policy {
+        args.extend(["--mta-sts-mode", mode, "--mta-sts-mx", mx]);
+    }
+    let server = Server::start(&data.0, &args);
+    (data, server, spki)
+}
+
+/// The sending smolmail: MX port, DNS, policy port and test CA pointed
+/// at the peers of this test.
+fn sender(name: &str, dns: &Dns, peer: &Server, ca: &Ca) -> (TempDir, Server) {
+    let data = TempDir::new(name);
+    add_user(&data.0, "alice@home.arpa", "alice-pw");
+    let smtp = peer.port("smtp").to_string();
+    let https = peer.port("https").to_string();
+    let server = Server::start(
+        &data.0,
+        &[
+            "--dns-server",
+            &dns.flag(),
+            "--smtp-port-out",
+            &smtp,
+            "--mta-sts-test-port",
+            &https,
+            "--mta-sts-test-ca",
+            path(&ca.file),
+        ],
+    );
+    (data, server)
+}
+
+fn submit(server: &Server, to: &str) {
+    let mut c = server.connect("submission");
+    c.expect("220");
+    c.cmd("EHLO client.test", "250");
+    c.cmd("MAIL FROM:<alice@home.arpa>", "250");
+    c.cmd(&format!("RCPT TO:<{to}>"), "250");
+    c.cmd("DATA", "354");
+    c.send(b"Subject: secure or not at all\r\n\r\nhello\r\n.\r\n");
+    c.expect("250");
+    c.cmd("QUIT", "221");
+}
+
+fn delivered(peer_data: &TempDir, sender: &Server, to: &str) -> String {
+    sender.wait_until(PATIENCE, "delivery at the MX", || {
+        inbox(&peer_data.0, to).len() == 1
+    });
+    String::from_utf8_lossy(&inbox(&peer_data.0, to)[0]).into_owned()
+}
+
+fn deferred(sender: &Server, why: &str) -> String {
+    sender.wait_until(PATIENCE, why, || {
+        let log = sender.log();
+        log.contains(why) && log.contains("status=deferred")
+    });
+    sender.log()
+}
+
+const LOOPBACK: Ipv4Addr = Ipv4Addr::LOCALHOST;
+
+/// RFC 8461 §4.2, §5.1: with an `enforce` policy the MX certificate must
+/// be valid for the MX host name; this one names only the policy host,
+/// so the mail waits (a temporary failure, never plaintext) and the log
+/// says which policy demanded it.
+#[test]
+fn rfc8461_5_1_enforce_defers_when_the_mx_certificate_does_not_verify() {
+    let pki = TempDir::new("sts-bad-ca");
+    let ca = ca(&pki.0);
+    let (peer_data, peer, _) = mx_peer(
+        "sts-bad-peer",
+        "bad.test",
+        &ca,
+        &["mta-sts.bad.test"],
+        Some(("enforce", "mx.bad.test")),
+    );
+    let dns = Dns::start(
+        vec![
+            ("bad.test", Rr::Mx(10, "mx.bad.test")),
+            ("mx.bad.test", Rr::A(LOOPBACK)),
+            ("_mta-sts.bad.test", Rr::Txt("v=STSv1; id=1")),
+            ("mta-sts.bad.test", Rr::A(LOOPBACK)),
+        ],
+        &[],
+    );
+    let (_data, server) = sender("sts-bad", &dns, &peer, &ca);
+    submit(&server, "bob@bad.test");
+    let log = deferred(&server, "TLS is required by the MTA-STS policy of bad.test");
+    assert!(
+        log.contains("MTA-STS policy of bad.test (id 1): mode enforce"),
+        "{log}"
+    );
+    assert!(log.contains("dsn=4."), "{log}");
+    assert!(inbox(&peer_data.0, "bob@bad.test").is_empty(), "{log}");
+}
+
+/// RFC 8461 §4.1, §4.2: the MX matches the policy's pattern and its
+/// certificate verifies: delivered over TLS; a better MX the policy does
+/// not name is never tried. §5.1: the second message uses the cached
+/// policy (same id), no second fetch.
+#[test]
+fn rfc8461_4_2_enforce_delivers_over_verified_tls_to_a_matching_mx() {
+    let pki = TempDir::new("sts-good-ca");
+    let ca = ca(&pki.0);
+    let (peer_data, peer, _) = mx_peer(
+        "sts-good-peer",
+        "good.test",
+        &ca,
+        &["mta-sts.good.test", "mx1.good.test"],
+        Some(("enforce", "*.good.test")),
+    );
+    let dns = Dns::start(
+        vec![
+            ("good.test", Rr::Mx(5, "rogue.elsewhere.test")),
+            ("good.test", Rr::Mx(10, "mx1.good.test")),
+            ("rogue.elsewhere.test", Rr::A(LOOPBACK)),
+            ("mx1.good.test", Rr::A(LOOPBACK)),
+            ("_mta-sts.good.test", Rr::Txt("v=STSv1; id=7")),
+            ("mta-sts.good.test", Rr::A(LOOPBACK)),
+        ],
+        &[],
+    );
+    let (_data, server) = sender("sts-good", &dns, &peer, &ca);
+    submit(&server, "bob@good.test");
+    let got = delivered(&peer_data, &server, "bob@good.test");
+    assert!(got.contains("with ESMTPS"), "not over TLS: {got}");
+    submit(&server, "bob@good.test");
+    server.wait_until(PATIENCE, "the second message", || {
+        inbox(&peer_data.0, "bob@good.test").len() == 2
+    });
+    let log = server.log();
+    assert_eq!(
+        log.matches("MTA-STS policy of good.test (id 7): mode enforce")
+            .count(),
+        1,
+        "fetched once, then cached: {log}"
+    );
+    assert!(
+        log.contains("MX host rogue.elsewhere.test of good.test is not in its MTA-STS policy (enforce): not used"),
+        "{log}"
+    );
+    assert!(!log.contains("rogue.elsewhere.test[127.0.0.1]"), "{log}");
+    assert!(!log.contains("does not verify"), "{log}");
+}
+
+/// RFC 8461 §5.1: a `_mta-sts` record but no policy to be had (the host
+/// answers 404) and nothing cached: the mail goes as it would without
+/// MTA-STS, and the failure is logged.
+#[test]
+fn rfc8461_5_1_unfetchable_policy_is_no_policy() {
+    let pki = TempDir::new("sts-404-ca");
+    let ca = ca(&pki.0);
+    let (peer_data, peer, _) = mx_peer(
+        "sts-404-peer",
+        "nopolicy.test",
+        &ca,
+        &["mta-sts.nopolicy.test"],
+        None,
+    );
+    let dns = Dns::start(
+        vec![
+            ("nopolicy.test", Rr::Mx(10, "mx.nopolicy.test")),
+            ("mx.nopolicy.test", Rr::A(LOOPBACK)),
+            ("_mta-sts.nopolicy.test", Rr::Txt("v=STSv1; id=3")),
+            ("mta-sts.nopolicy.test", Rr::A(LOOPBACK)),
+        ],
+        &[],
+    );
+    let (_data, server) = sender("sts-404", &dns, &peer, &ca);
+    submit(&server, "bob@nopolicy.test");
+    delivered(&peer_data, &server, "bob@nopolicy.test");
+    let log = server.log();
+    assert!(
+        log.contains("MTA-STS policy of nopolicy.test could not be fetched")
+            && log.contains("HTTP status HTTP/1.1 404")
+            && log.contains("delivering without one"),
+        "{log}"
+    );
+}
+
+/// RFC 8461 §5.2: in `testing` mode an MX the policy does not name is
+/// logged and used all the same.
+#[test]
+fn rfc8461_5_2_testing_mode_logs_and_delivers() {
+    let pki = TempDir::new("sts-testing-ca");
+    let ca = ca(&pki.0);
+    let (peer_data, peer, _) = mx_peer(
+        "sts-testing-peer",
+        "trial.test",
+        &ca,
+        &["mta-sts.trial.test"],
+        Some(("testing", "mx.elsewhere.test")),
+    );
+    let dns = Dns::start(
+        vec![
+            ("trial.test", Rr::Mx(10, "mx.trial.test")),
+            ("mx.trial.test", Rr::A(LOOPBACK)),
+            ("_mta-sts.trial.test", Rr::Txt("v=STSv1; id=2")),
+            ("mta-sts.trial.test", Rr::A(LOOPBACK)),
+        ],
+        &[],
+    );
+    let (_data, server) = sender("sts-testing", &dns, &peer, &ca);
+    submit(&server, "bob@trial.test");
+    delivered(&peer_data, &server, "bob@trial.test");
+    let log = server.log();
+    assert!(
+        log.contains("MX host mx.trial.test of trial.test is not in its MTA-STS policy (testing): delivering anyway"),
+        "{log}"
+    );
+}
+
+fn tlsa_3_1_1(spki: &[u8]) -> Vec<u8> {
+    let mut rdata = vec![3, 1, 1];
+    rdata.extend_from_slice(ring::digest::digest(&ring::digest::SHA256, spki).as_ref());
+    rdata
+}
+
+/// RFC 7672 §3.1.1: a DNSSEC-validated (AD) TLSA 3 1 1 record of the
+/// MX's key: delivered over TLS, although no CA the sender knows issued
+/// the certificate (no `--mta-sts-test-ca` needed for DANE).
+#[test]
+fn rfc7672_3_1_1_dane_ee_match_delivers() {
+    let pki = TempDir::new("dane-ok-ca");
+    let ca = ca(&pki.0);
+    let (peer_data, peer, spki) = mx_peer("dane-ok-peer", "dane.test", &ca, &["other.name"], None);
+    let dns = Dns::start_signed(
+        vec![
+            ("dane.test", Rr::Mx(10, "mx.dane.test")),
+            ("mx.dane.test", Rr::A(LOOPBACK)),
+            ("_25._tcp.mx.dane.test", Rr::Tlsa(tlsa_3_1_1(&spki))),
+        ],
+        &[],
+        &["_25._tcp.mx.dane.test"],
+    );
+    let data = TempDir::new("dane-ok");
+    add_user(&data.0, "alice@home.arpa", "alice-pw");
+    let smtp = peer.port("smtp").to_string();
+    let server = Server::start(
+        &data.0,
+        &["--dns-server", &dns.flag(), "--smtp-port-out", &smtp],
+    );
+    submit(&server, "bob@dane.test");
+    let got = delivered(&peer_data, &server, "bob@dane.test");
+    assert!(got.contains("with ESMTPS"), "not over TLS: {got}");
+    let log = server.log();
+    assert!(
+        !log.contains("does not verify"),
+        "DANE, not opportunistic: {log}"
+    );
+}
+
+/// RFC 7672 §2.2, §3.1.1: the validated TLSA record names another key:
+/// the mail waits, saying DANE demanded it; the same record without the
+/// AD bit is not trusted and changes nothing.
+#[test]
+fn rfc7672_2_2_dane_mismatch_defers_and_tlsa_without_ad_is_ignored() {
+    let pki = TempDir::new("dane-bad-ca");
+    let ca = ca(&pki.0);
+    let (peer_data, peer, _) = mx_peer("dane-bad-peer", "dane.test", &ca, &["mx.dane.test"], None);
+    let wrong = tlsa_3_1_1(b"some other key");
+    let dns = Dns::start_signed(
+        vec![
+            ("dane.test", Rr::Mx(10, "mx.dane.test")),
+            ("mx.dane.test", Rr::A(LOOPBACK)),
+            ("_25._tcp.mx.dane.test", Rr::Tlsa(wrong.clone())),
+        ],
+        &[],
+        &["_25._tcp.mx.dane.test"],
+    );
+    let data = TempDir::new("dane-bad");
+    add_user(&data.0, "alice@home.arpa", "alice-pw");
+    let smtp = peer.port("smtp").to_string();
+    let server = Server::start(
+        &data.0,
+        &["--dns-server", &dns.flag(), "--smtp-port-out", &smtp],
+    );
+    submit(&server, "bob@dane.test");
+    let log = deferred(
+        &server,
+        "TLS is required by DANE (TLSA of _25._tcp.mx.dane.test",
+    );
+    assert!(log.contains("no TLSA record matches"), "{log}");
+    assert!(inbox(&peer_data.0, "bob@dane.test").is_empty());
+
+    // Unsigned: the resolver did not vouch for the record.
+    let unsigned = Dns::start(
+        vec![
+            ("dane.test", Rr::Mx(10, "mx.dane.test")),
+            ("mx.dane.test", Rr::A(LOOPBACK)),
+            ("_25._tcp.mx.dane.test", Rr::Tlsa(wrong)),
+        ],
+        &[],
+    );
+    let data2 = TempDir::new("dane-unsigned");
+    add_user(&data2.0, "alice@home.arpa", "alice-pw");
+    let server2 = Server::start(
+        &data2.0,
+        &["--dns-server", &unsigned.flag(), "--smtp-port-out", &smtp],
+    );
+    submit(&server2, "bob@dane.test");
+    delivered(&peer_data, &server2, "bob@dane.test");
+    assert!(
+        server2
+            .log()
+            .contains("not DNSSEC-validated (no AD bit); DANE not used")
+    );
+}
+
+/// RFC 7672 §3.2.2: a validated DANE-TA 2 0 1 record names the private CA
+/// the MX's chain ends in: the chain and the MX name are checked against
+/// it, and the mail goes over TLS.
+#[test]
+fn rfc7672_3_2_2_dane_ta_delivers_to_a_chain_with_the_mx_name() {
+    let pki = TempDir::new("dane-ta-ca");
+    let ca = ca(&pki.0);
+    let (peer_data, peer, _) = mx_peer("dane-ta-peer", "ta.test", &ca, &["mx.ta.test"], None);
+    let mut rdata = vec![2, 0, 1];
+    rdata.extend_from_slice(
+        ring::digest::digest(&ring::digest::SHA256, ca.issuer.der().as_ref()).as_ref(),
+    );
+    let dns = Dns::start_signed(
+        vec![
+            ("ta.test", Rr::Mx(10, "mx.ta.test")),
+            ("mx.ta.test", Rr::A(LOOPBACK)),
+            ("_25._tcp.mx.ta.test", Rr::Tlsa(rdata)),
+        ],
+        &[],
+        &["_25._tcp.mx.ta.test"],
+    );
+    let data = TempDir::new("dane-ta");
+    add_user(&data.0, "alice@home.arpa", "alice-pw");
+    let smtp = peer.port("smtp").to_string();
+    let server = Server::start(
+        &data.0,
+        &["--dns-server", &dns.flag(), "--smtp-port-out", &smtp],
+    );
+    submit(&server, "bob@ta.test");
+    let got = delivered(&peer_data, &server, "bob@ta.test");
+    assert!(got.contains("with ESMTPS"), "not over TLS: {got}");
+}
+
+/// RFC 7672 §2.2, §3.1.3: a validated set of only unusable records (here
+/// PKIX-EE, usage 1, which SMTP does not use) still demands TLS, without
+/// authentication: the mail goes encrypted.
+#[test]
+fn rfc7672_3_1_3_only_unusable_tlsa_records_still_require_tls() {
+    let pki = TempDir::new("dane-unusable-ca");
+    let ca = ca(&pki.0);
+    let (peer_data, peer, spki) =
+        mx_peer("dane-unusable-peer", "pkix.test", &ca, &["x.test"], None);
+    let mut rdata = tlsa_3_1_1(&spki);
+    rdata[0] = 1;
+    let dns = Dns::start_signed(
+        vec![
+            ("pkix.test", Rr::Mx(10, "mx.pkix.test")),
+            ("mx.pkix.test", Rr::A(LOOPBACK)),
+            ("_25._tcp.mx.pkix.test", Rr::Tlsa(rdata)),
+        ],
+        &[],
+        &["_25._tcp.mx.pkix.test"],
+    );
+    let data = TempDir::new("dane-unusable");
+    add_user(&data.0, "alice@home.arpa", "alice-pw");
+    let smtp = peer.port("smtp").to_string();
+    let server = Server::start(
+        &data.0,
+        &["--dns-server", &dns.flag(), "--smtp-port-out", &smtp],
+    );
+    submit(&server, "bob@pkix.test");
+    let got = delivered(&peer_data, &server, "bob@pkix.test");
+    assert!(got.contains("with ESMTPS"), "not over TLS: {got}");
+    assert!(
+        server
+            .log()
+            .contains("TLSA records of mx.pkix.test are all unusable: TLS required")
+    );
+}
