@@ -8,6 +8,17 @@
 #   RUNS=5 scripts/bench-smtp.sh           # more runs (medians are printed)
 #   BENCH_ONLY=peer scripts/bench-smtp.sh  # Postfix + Dovecot only
 #   BENCH_ONLY=smolmail scripts/bench-smtp.sh
+#   CHECKS=on BENCH_ONLY=smolmail scripts/bench-smtp.sh   # sender checks on
+#   CHECKS=off BENCH_ONLY=smolmail scripts/bench-smtp.sh  # the same mail, off
+#
+# CHECKS (on|off; unset: as before, smtp-source's own generated mail): every
+# message is the same DKIM-signed (RSA-2048, relaxed) mail from
+# sender@sender.example, whose zone (SPF "ip4:127.0.0.1 -all", the DKIM key,
+# DMARC p=reject) a dnslib zone server on loopback serves. With on, smolmail
+# treats the client as outside (--trusted-network none, --dns-server that
+# server), so each message costs an SPF check, a DKIM key lookup and RSA
+# verification, and a DMARC lookup; with off the client is trusted and none
+# of it runs. Postfix + Dovecot, if run, get the same mail and check nothing.
 #
 # Other settings (environment): MESSAGES (2000), SESSIONS (10), SIZE (4096
 # bytes of body), DELIVERY_TIMEOUT (600 s), BENCH_DISK (auto|loop|proc, see
@@ -76,6 +87,7 @@ SIZE=${SIZE:-4096}
 DELIVERY_TIMEOUT=${DELIVERY_TIMEOUT:-600}
 BENCH_ONLY=${BENCH_ONLY:-}
 BENCH_DISK=${BENCH_DISK:-auto}
+CHECKS=${CHECKS:-}
 KEEP=${KEEP:-}
 USER_ADDR=bench@bench.test
 SENDER=sender@bench.test
@@ -90,6 +102,7 @@ case "$BENCH_ONLY" in
   *) die "BENCH_ONLY must be smolmail, peer or empty, not '$BENCH_ONLY'" ;;
 esac
 case "$BENCH_DISK" in auto | loop | proc) ;; *) die "BENCH_DISK must be auto, loop or proc" ;; esac
+case "$CHECKS" in "" | on | off) ;; *) die "CHECKS must be on, off or unset, not '$CHECKS'" ;; esac
 for v in RUNS MESSAGES SESSIONS SIZE DELIVERY_TIMEOUT; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive whole number, not '${!v}'"
 done
@@ -125,6 +138,7 @@ mkdir -p "$T/logs" "$T/run"
 chmod 755 "$T/run"
 
 SMOLMAIL_PID=
+DNS_PID=
 PEER_CONF=
 DOVECOT_CONF=
 DOVECOT_BASE=
@@ -134,6 +148,7 @@ LOOPS=()
 cleanup() {
   local rc=$? pid i
   trap - EXIT INT TERM
+  if [ -n "$DNS_PID" ]; then kill "$DNS_PID" 2>/dev/null || true; fi
   if [ -n "$SMOLMAIL_PID" ] && kill -0 "$SMOLMAIL_PID" 2>/dev/null; then
     kill -TERM "$SMOLMAIL_PID" 2>/dev/null || true
     for i in $(seq 150); do kill -0 "$SMOLMAIL_PID" 2>/dev/null || break; sleep 0.1; done
@@ -263,7 +278,51 @@ median() { # values on stdin, "-" ignored
     if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
+# ---------------------------------------------------------------- CHECKS
+
+# The signed message, the zone that vouches for it, and (CHECKS=on) a DNS
+# server for that zone on loopback.
+SMOLMAIL_CHECK_ARGS=()
+prepare_checks() {
+  local pydeps=$ROOT/target/pydeps key=$T/dkim.pem zone=$T/sender.zone
+  [ -d "$pydeps/dnslib" ] || scripts/setup.sh
+  /usr/bin/python3 -c 'import dkim' 2>/dev/null || die "python3-dkim is missing (scripts/setup.sh installs it)"
+  openssl genrsa -out "$key" 2048 2>/dev/null || die "openssl genrsa failed"
+  SENDER=sender@sender.example
+  # smtp-source sends the file's lines with CRLF: sign that form, store LF.
+  /usr/bin/python3 - "$key" "$SIZE" >"$T/signed.eml" <<'PY' || die "signing the bench message failed"
+import sys, dkim
+key = open(sys.argv[1], "rb").read()
+body = (b"The quick brown fox jumps over the lazy dog. " * 400)[: int(sys.argv[2])]
+body = b"\r\n".join(body[i:i + 76] for i in range(0, len(body), 76)) + b"\r\n"
+msg = (b"From: Sender <sender@sender.example>\r\nTo: bench@bench.test\r\n"
+       b"Subject: bench\r\nDate: Mon, 30 Nov 2026 12:00:00 +0000\r\n"
+       b"Message-ID: <bench@sender.example>\r\n\r\n" + body)
+sig = dkim.sign(msg, b"s1", b"sender.example", key,
+                include_headers=[b"from", b"to", b"subject", b"date", b"message-id"])
+sys.stdout.buffer.write((sig + msg).replace(b"\r\n", b"\n"))
+PY
+  local p
+  p=$(openssl rsa -in "$key" -pubout -outform DER 2>/dev/null | base64 -w0)
+  {
+    echo '$ORIGIN sender.example.'
+    echo '@ 60 IN TXT "v=spf1 ip4:127.0.0.1 -all"'
+    echo "s1._domainkey 60 IN TXT \"v=DKIM1; k=rsa; p=${p:0:200}\" \"${p:200}\""
+    echo '_dmarc 60 IN TXT "v=DMARC1; p=reject; adkim=r; aspf=r"'
+  } >"$zone"
+  if [ "$CHECKS" = on ]; then
+    DNS_PORT=$(free_port)
+    PYTHONPATH=$pydeps python3 -m dnslib.zoneresolver --zone "$zone" --address 127.0.0.1 \
+      --port "$DNS_PORT" --log -request,-reply >"$T/logs/dns.log" 2>&1 &
+    DNS_PID=$!
+    SMOLMAIL_CHECK_ARGS=(--trusted-network none --dns-server "127.0.0.1:$DNS_PORT")
+    say "zone server (dnslib, pid $DNS_PID) on 127.0.0.1:$DNS_PORT for sender.example"
+  fi
+}
+if [ -n "$CHECKS" ]; then prepare_checks; fi
+
 SMTP_SOURCE=(smtp-source -s "$SESSIONS" -l "$SIZE" -M client.bench.test -f "$SENDER" -t "$USER_ADDR")
+if [ -n "$CHECKS" ]; then SMTP_SOURCE+=(-F "$T/signed.eml"); fi
 
 # ---------------------------------------------------------------- smolmail
 
@@ -276,7 +335,7 @@ start_smolmail() {
   "$SMOLMAIL" serve --data "$SMOLMAIL_DATA" --hostname bench.test \
     --smtp "127.0.0.1:$SMOLMAIL_PORT" --submission off --submissions off \
     --imap off --imaps off --pop3 off --pop3s off --http off --https off --metrics off \
-    >"$T/logs/smolmail.log" 2>&1 &
+    "${SMOLMAIL_CHECK_ARGS[@]}" >"$T/logs/smolmail.log" 2>&1 &
   SMOLMAIL_PID=$!
   wait_port "$SMOLMAIL_PORT" 30 smolmail "$SMOLMAIL_PID"
   say "smolmail (pid $SMOLMAIL_PID) on 127.0.0.1:$SMOLMAIL_PORT"
@@ -519,6 +578,10 @@ fi
 
 echo
 echo "SMTP delivery, $MESSAGES messages x $SIZE B body, $SESSIONS sessions, median of $RUNS runs"
+case "$CHECKS" in
+  on) echo "sender checks ON: every message DKIM-verified (RSA-2048), SPF and DMARC checked against a local zone server" ;;
+  off) echo "sender checks OFF: the same signed message from a trusted client (nothing checked)" ;;
+esac
 if [ "$BENCH_DISK" = proc ]; then DISK_COL="write_bytes/msg*"; else DISK_COL="disk B/msg"; fi
 row() { printf '%-18s %10s %12s %18s\n' "$@"; }
 row server "msg/s" "peak RSS" "$DISK_COL"
