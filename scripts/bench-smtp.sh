@@ -313,16 +313,27 @@ PY
   if [ "$CHECKS" = on ]; then
     DNS_PORT=$(free_port)
     PYTHONPATH=$pydeps python3 -m dnslib.zoneresolver --zone "$zone" --address 127.0.0.1 \
-      --port "$DNS_PORT" --log -request,-reply >"$T/logs/dns.log" 2>&1 &
+      --port "$DNS_PORT" --log=-request,-reply >"$T/logs/dns.log" 2>&1 &
     DNS_PID=$!
+    local i
+    for i in $(seq 100); do
+      if PYTHONPATH=$pydeps python3 -c 'import sys; from dnslib import DNSRecord
+DNSRecord.question("sender.example", "TXT").send("127.0.0.1", int(sys.argv[1]), timeout=0.3)' "$DNS_PORT" 2>/dev/null; then
+        break
+      fi
+      kill -0 "$DNS_PID" 2>/dev/null || { cat "$T/logs/dns.log" >&2; die "the zone server exited"; }
+      [ "$i" -lt 100 ] || die "the zone server does not answer"
+      sleep 0.1
+    done
     SMOLMAIL_CHECK_ARGS=(--trusted-network none --dns-server "127.0.0.1:$DNS_PORT")
     say "zone server (dnslib, pid $DNS_PID) on 127.0.0.1:$DNS_PORT for sender.example"
   fi
 }
 if [ -n "$CHECKS" ]; then prepare_checks; fi
 
-SMTP_SOURCE=(smtp-source -s "$SESSIONS" -l "$SIZE" -M client.bench.test -f "$SENDER" -t "$USER_ADDR")
-if [ -n "$CHECKS" ]; then SMTP_SOURCE+=(-F "$T/signed.eml"); fi
+SMTP_SOURCE=(smtp-source -s "$SESSIONS" -M client.bench.test -f "$SENDER" -t "$USER_ADDR")
+# -F's message has a SIZE-byte body of its own (smtp-source refuses -l too).
+if [ -n "$CHECKS" ]; then SMTP_SOURCE+=(-F "$T/signed.eml"); else SMTP_SOURCE+=(-l "$SIZE"); fi
 
 # ---------------------------------------------------------------- smolmail
 
