@@ -65,6 +65,18 @@ need "dnslib (PyPI, in target/pydeps)" "scripts/setup.sh (pip install dnslib)" \
   env PYTHONPATH=target/pydeps python3 -c 'import dnslib; dnslib.RR.fromZone("a. 1 IN MX 10 b.")'
 need "imapflow (npm, in target/nodedeps)" "scripts/setup.sh (npm install imapflow)" \
   node -e 'require("./target/nodedeps/node_modules/imapflow")'
+# mailauth as tests/dkim.rs runs it: `report --dns-cache` on Ed25519-signed
+# mail (signed here by mailauth itself with a throwaway key) says pass.
+need "mailauth (npm, in target/nodedeps) verifying Ed25519 DKIM from a DNS file" \
+  "scripts/setup.sh (npm install mailauth)" sh -c '
+    d=$(mktemp -d) && trap "rm -rf $d" EXIT && m=target/nodedeps/node_modules/mailauth/bin/mailauth.js &&
+    openssl genpkey -algorithm ed25519 -out "$d/k.pem" &&
+    p=$(openssl pkey -in "$d/k.pem" -pubout -outform DER | tail -c 32 | base64) &&
+    printf "{\"s._domainkey.x.test\":{\"TXT\":[[\"v=DKIM1; k=ed25519; p=%s\"]]}}" "$p" >"$d/dns.json" &&
+    printf "From: a@x.test\r\nSubject: t\r\n\r\nt\r\n" >"$d/m.eml" &&
+    node "$m" sign -a ed25519-sha256 -k "$d/k.pem" -d x.test -s s "$d/m.eml" >"$d/s.eml" &&
+    node "$m" report --dns-cache "$d/dns.json" --client-ip 127.0.0.1 "$d/s.eml" |
+      grep -q "dkim=pass header.i=@x.test header.s=s header.a=ed25519-sha256"'
 need "Postfix (benchmark peer)" postfix test -x /usr/sbin/postfix
 need "Postfix's smtp-sink and smtp-source" postfix sh -c 'test -x /usr/sbin/smtp-sink && test -x /usr/sbin/smtp-source'
 

@@ -148,4 +148,11 @@ if [ ! -d "$nodedeps/node_modules/imapflow" ]; then
   echo "setup: installing imapflow from npm into $nodedeps"
   npm install --silent --prefix "$nodedeps" imapflow@2.10.2
 fi
+# npm: mailauth for tests/dkim.rs, a second independent DKIM verifier of
+# our outbound signatures (its CLI takes DNS answers from a file). 4.13.3 is
+# the last release that runs on node 20 (later ones want node >= 22.19).
+if [ ! -d "$nodedeps/node_modules/mailauth" ]; then
+  echo "setup: installing mailauth from npm into $nodedeps"
+  npm install --silent --prefix "$nodedeps" mailauth@4.13.3
+fi
 echo "setup: ready"

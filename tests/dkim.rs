@@ -1,5 +1,6 @@
-//! DKIM signing of outbound mail (RFC 6376, RFC 8463), checked by an
-//! independent verifier: Debian's python3-dkim (dkimpy), with its DNS
+//! DKIM signing of outbound mail (RFC 6376, RFC 8463), checked by two
+//! independent verifiers: Debian's python3-dkim (dkimpy) and npm mailauth
+//! (installed by scripts/setup.sh into target/nodedeps), each with its DNS
 //! answers taken from the TXT records `smolmail dkim add` printed (no real
 //! DNS). The mail is submitted on port 587 and leaves through a relay
 //! host, a second smolmail, whose inbox is what gets verified: the message
@@ -7,9 +8,10 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
-use common::{PATIENCE, Server, TempDir, add_user, admin, inbox, require_tool};
+use common::{PATIENCE, Server, TempDir, add_user, admin, inbox, require_tool, run_with_stdin};
 
 /// The TXT records of `smolmail dkim add` output, as (owner, text): the
 /// quoted strings of a line joined (RFC 6376 §3.6.2.2).
@@ -77,6 +79,73 @@ fn dkimpy(dir: &Path, message: &[u8], records: &[(String, String)]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Reads mailauth's JSON report on stdin; prints one line per DKIM
+/// signature: "a= result comment".
+const MAILAUTH_SUMMARY: &str = r#"
+let s = "";
+process.stdin.on("data", d => (s += d)).on("end", () => {
+    for (const r of JSON.parse(s).dkim.results)
+        console.log(r.algo, r.status.result, r.status.comment || "");
+});
+"#;
+
+/// Runs `mailauth report` on `message` (written as `dir/name`) with its
+/// DNS answers from a file (`--dns-cache`: owner -> type -> answers, TXT
+/// answers as lists of strings) holding only `records`: its resolver then
+/// answers every other name "not found" and never asks real DNS, which
+/// the verbose log's "(using cache)" on every query confirms (a key can
+/// only pass by coming from the file). Returns the summary lines, sorted.
+fn mailauth(dir: &Path, name: &str, message: &[u8], records: &[(String, String)]) -> Vec<String> {
+    let node = require_tool("node", "nodejs");
+    let cli = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("target/nodedeps/node_modules/mailauth/bin/mailauth.js");
+    assert!(
+        cli.is_file(),
+        "mailauth is missing: run scripts/setup.sh (npm install --prefix target/nodedeps mailauth)"
+    );
+    let msg = dir.join(name);
+    std::fs::write(&msg, message).unwrap();
+    let json = dir.join("mailauth-dns.json");
+    let owners: Vec<String> = records
+        .iter()
+        .map(|(o, t)| format!("{:?}: {{\"TXT\": [[{:?}]]}}", o.trim_end_matches('.'), t))
+        .collect();
+    std::fs::write(&json, format!("{{{}}}", owners.join(", "))).unwrap();
+    let report = Command::new(&node)
+        .arg(&cli)
+        .args(["report", "--verbose", "--dns-cache"])
+        .arg(&json)
+        .args(["--client-ip", "127.0.0.1", "--sender", "alice@home.arpa"])
+        .args(["--helo", "home.arpa", "--mta", "provider.test"])
+        .arg(&msg)
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&report.stderr);
+    assert!(report.status.success(), "mailauth report: {log}");
+    // Every name it looked up (DMARC, SPF, the keys) came from the file.
+    assert!(
+        log.lines()
+            .filter(|l| l.starts_with("DNS query"))
+            .all(|l| l.ends_with("(using cache)")),
+        "mailauth asked DNS outside the file: {log}"
+    );
+    let summary = run_with_stdin(
+        Command::new(&node).arg("-e").arg(MAILAUTH_SUMMARY),
+        &String::from_utf8_lossy(&report.stdout),
+    );
+    assert!(
+        summary.status.success(),
+        "mailauth summary: {}",
+        String::from_utf8_lossy(&summary.stderr)
+    );
+    let mut lines: Vec<String> = String::from_utf8_lossy(&summary.stdout)
+        .lines()
+        .map(|l| l.trim_end().to_string())
+        .collect();
+    lines.sort();
+    lines
 }
 
 #[test]
@@ -199,6 +268,36 @@ fn rfc6376_rfc8463_outbound_mail_signed_with_ed25519_and_rsa_verifies_elsewhere(
             "tampered rsa-sha256 False",
         ],
         "{text}"
+    );
+
+    // The second verifier, another implementation in another language:
+    // both signatures pass as the mail arrived. A changed body fails the
+    // body hash (RFC 6376 §3.7), which mailauth reports as "neutral"; a
+    // changed signed header field fails the signature itself.
+    assert_eq!(
+        mailauth(&data.0, "arrived.eml", &arrived, &records),
+        ["ed25519-sha256 pass", "rsa-sha256 pass"],
+        "{text}"
+    );
+    let body = text.replace("lost the game", "won the game");
+    assert_ne!(body, text);
+    assert_eq!(
+        mailauth(&data.0, "body-changed.eml", body.as_bytes(), &records),
+        [
+            "ed25519-sha256 neutral body hash did not verify",
+            "rsa-sha256 neutral body hash did not verify",
+        ],
+        "{body}"
+    );
+    let header = text.replace("Subject: dinner", "Subject: lunch");
+    assert_ne!(header, text);
+    assert_eq!(
+        mailauth(&data.0, "header-changed.eml", header.as_bytes(), &records),
+        [
+            "ed25519-sha256 fail bad signature",
+            "rsa-sha256 fail bad signature",
+        ],
+        "{header}"
     );
 }
 
