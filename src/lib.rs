@@ -26,6 +26,7 @@ pub mod pop3;
 pub mod secret;
 pub mod server;
 pub mod smtp;
+pub mod spf;
 pub mod store;
 pub mod time;
 pub mod tls;

@@ -227,6 +227,7 @@ label_enum! {
         A = "A",
         Aaaa = "AAAA",
         Txt = "TXT",
+        Ptr = "PTR",
     }
 }
 

@@ -41,6 +41,8 @@ pub enum Qtype {
     Aaaa,
     /// DKIM key records (RFC 6376 §3.6.2).
     Txt,
+    /// SPF's `ptr` mechanism (RFC 7208 §5.5).
+    Ptr,
 }
 
 impl Qtype {
@@ -50,6 +52,7 @@ impl Qtype {
             Qtype::A => TYPE::A,
             Qtype::Aaaa => TYPE::AAAA,
             Qtype::Txt => TYPE::TXT,
+            Qtype::Ptr => TYPE::PTR,
         }
     }
 
@@ -59,6 +62,7 @@ impl Qtype {
             Qtype::A => "A",
             Qtype::Aaaa => "AAAA",
             Qtype::Txt => "TXT",
+            Qtype::Ptr => "PTR",
         }
     }
 }
@@ -77,6 +81,8 @@ pub enum Record {
     /// One TXT record, its strings joined (RFC 6376 §3.6.2.2); a record
     /// that is not UTF-8 is left out.
     Txt(String),
+    /// A PTR target, lower case without the trailing dot.
+    Ptr(String),
 }
 
 /// What the DNS says about a name and type.
@@ -236,6 +242,9 @@ fn collect(packet: &Packet, name: &str, qtype: Qtype) -> Answer {
                         found.push(Record::Txt(text));
                     }
                 }
+                (RData::PTR(p), Qtype::Ptr) => found.push(Record::Ptr(
+                    p.0.to_string().trim_end_matches('.').to_ascii_lowercase(),
+                )),
                 (RData::CNAME(c), _) => alias = Some(c.0.to_string().to_ascii_lowercase()),
                 _ => {}
             }
@@ -327,7 +336,7 @@ impl Resolver {
                     out.extend(records.iter().filter_map(|r| match r {
                         Record::A(ip) => Some(IpAddr::V4(*ip)),
                         Record::Aaaa(ip) => Some(IpAddr::V6(*ip)),
-                        Record::Mx { .. } | Record::Txt(_) => None,
+                        Record::Mx { .. } | Record::Txt(_) | Record::Ptr(_) => None,
                     }))
                 }
                 Ok(_) => {}
@@ -368,6 +377,7 @@ fn counted(qtype: Qtype, result: Result<Answer, DnsError>) -> Result<Answer, Dns
         Qtype::A => DnsType::A,
         Qtype::Aaaa => DnsType::Aaaa,
         Qtype::Txt => DnsType::Txt,
+        Qtype::Ptr => DnsType::Ptr,
     };
     let r = match &result {
         Ok(Answer::Records(_)) => DnsResult::Records,
