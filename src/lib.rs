@@ -12,6 +12,7 @@ pub mod config;
 pub mod context;
 pub mod delivery;
 pub mod dkim;
+pub mod dmarc;
 pub mod dns_records;
 pub mod dsn;
 pub mod fetch;

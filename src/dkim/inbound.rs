@@ -121,45 +121,6 @@ pub async fn check(
     .await
 }
 
-/// Judges `message[base..]`, removes the Authentication-Results fields
-/// that claim `authserv_id` and puts ours at `base` (below this server's
-/// Received field, above the message as sent). Logs one line.
-pub async fn annotate(
-    resolver: &Resolver,
-    authserv_id: &str,
-    message: Vec<u8>,
-    base: usize,
-    log_prefix: &str,
-) -> Vec<u8> {
-    let now = crate::time::now().max(0) as u64;
-    let (mut message, verdicts) = check(resolver, message, base, now).await;
-    let ranges = own_results(&message[base..], authserv_id);
-    for r in ranges.iter().rev() {
-        message.drain(base + r.start..base + r.end);
-    }
-    if !ranges.is_empty() {
-        log::info!(
-            "{log_prefix}: removed {} Authentication-Results field(s) claiming {authserv_id}",
-            ranges.len()
-        );
-    }
-    let summary: Vec<String> = verdicts
-        .iter()
-        .map(|v| format!("dkim={} d={} s={}", v.result, v.domain, v.selector))
-        .collect();
-    log::info!(
-        "{log_prefix}: {}",
-        if summary.is_empty() {
-            "dkim=none".to_string()
-        } else {
-            summary.join(", ")
-        }
-    );
-    let field = results_field(authserv_id, &verdicts);
-    message.splice(base..base, field.into_bytes());
-    message
-}
-
 fn unchecked(result: &'static str, reason: &str) -> Verdict {
     Verdict {
         result,
