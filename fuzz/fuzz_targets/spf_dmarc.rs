@@ -1,21 +1,27 @@
 //! Fuzzes the SPF record parser and macro expander (RFC 7208 §4.5, §7;
-//! `smolmail::spf`) with the text of a TXT record as a hostile domain
-//! would publish it.
+//! `smolmail::spf`) and the DMARC record parser (RFC 7489 §6.3;
+//! `smolmail::dmarc::record`) with the text of a TXT record as a hostile
+//! domain would publish it.
 //!
 //! Checks:
 //! - a record that parses has at most `MAX_TERMS` directives;
 //! - a macro-string that passes `check` expands without error, within
-//!   `MAX_EXPANSION`, and a domain-spec expansion is at most 253 bytes.
+//!   `MAX_EXPANSION`, and a domain-spec expansion is at most 253 bytes;
+//! - a DMARC record that parses has pct ≤ 100.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use smolmail::dmarc;
 use smolmail::spf::{macros, record};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
+    if let Ok(r) = dmarc::record::parse(text) {
+        assert!(r.pct <= 100);
+    }
     if let Ok(r) = record::parse(text) {
         assert!(r.directives.len() <= record::MAX_TERMS);
     }
