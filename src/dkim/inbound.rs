@@ -19,7 +19,8 @@ use std::time::Duration;
 use super::record::{self, KeyRecord};
 use super::verify::{self, Failure};
 use super::{Algorithm, fields};
-use crate::net::dns::{Answer, Qtype, Record, Resolver};
+use crate::net::dns::{Answer, Qtype, Record};
+use crate::spf::Dns;
 
 /// Signatures checked per message; more are reported as not checked.
 pub const MAX_SIGNATURES: usize = 5;
@@ -44,7 +45,7 @@ pub struct Verdict {
 /// failed lookup gives.
 type Fetched = Vec<((String, String), Result<String, (&'static str, String)>)>;
 
-async fn fetch_keys(resolver: &Resolver, names: &[(String, String)]) -> Fetched {
+async fn fetch_keys<D: Dns>(resolver: &D, names: &[(String, String)]) -> Fetched {
     let mut out: Fetched = Vec::new();
     let lookups = async {
         for (selector, domain) in names {
@@ -80,8 +81,8 @@ async fn fetch_keys(resolver: &Resolver, names: &[(String, String)]) -> Fetched 
 /// Checks the signatures of `message[base..]` (the message as the client
 /// sent it, below this server's trace fields) at Unix time `now`; a message
 /// without any gives no verdict (`dkim=none`). The message is handed back.
-pub async fn check(
-    resolver: &Resolver,
+pub async fn check<D: Dns>(
+    resolver: &D,
     message: Vec<u8>,
     base: usize,
     now: u64,

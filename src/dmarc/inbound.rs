@@ -39,6 +39,8 @@ pub async fn annotate(
     log_prefix: &str,
 ) -> (Vec<u8>, Verdict) {
     let now = crate::time::now().max(0) as u64;
+    // Every lookup of the checks goes through the answer cache.
+    let resolver = &crate::net::dns::cache::Cached(resolver);
     let spf_check = spf::check(resolver, env.ip, env.sender, env.helo);
     let dkim_check = dkim::check(resolver, message, base, now);
     let (spf, (mut message, dkim_verdicts)) = smol::future::zip(spf_check, dkim_check).await;

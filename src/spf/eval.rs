@@ -12,6 +12,7 @@ use std::pin::Pin;
 use super::SpfResult;
 use super::macros::{self, Context};
 use super::record::{self, Mechanism, Qualifier};
+use crate::net::dns::cache::Cached;
 use crate::net::dns::{Answer, DnsError, Qtype, Record, Resolver};
 
 /// §4.6.4: DNS-querying terms per check.
@@ -31,6 +32,12 @@ pub trait Dns {
 impl Dns for Resolver {
     async fn lookup(&self, name: &str, qtype: Qtype) -> Result<Answer, DnsError> {
         Resolver::lookup(self, name, qtype).await
+    }
+}
+
+impl Dns for Cached<'_> {
+    async fn lookup(&self, name: &str, qtype: Qtype) -> Result<Answer, DnsError> {
+        Cached::lookup(self, name, qtype).await
     }
 }
 

@@ -110,6 +110,10 @@ impl std::fmt::Display for DnsError {
 pub struct Parsed {
     pub truncated: bool,
     pub answer: Answer,
+    /// Seconds the answer may be kept: the smallest TTL of the answer
+    /// section, or for a negative answer the SOA's (RFC 2308 §5); 0 when
+    /// the response gives none.
+    pub ttl: u32,
 }
 
 /// Servers and timing from resolv.conf(5).
@@ -210,7 +214,18 @@ pub fn parse_response(id: u16, name: &str, qtype: Qtype, bytes: &[u8]) -> Result
             )));
         }
     };
-    Ok(Parsed { truncated, answer })
+    let ttl = packet
+        .answers
+        .iter()
+        .chain(packet.name_servers.iter())
+        .map(|rr| rr.ttl)
+        .min()
+        .unwrap_or(0);
+    Ok(Parsed {
+        truncated,
+        answer,
+        ttl,
+    })
 }
 
 /// The records of `qtype` owned by `name` or by the end of its CNAME chain
@@ -300,6 +315,11 @@ impl Resolver {
     /// Asks each server in turn, `attempts` rounds, until one answers
     /// NOERROR or NXDOMAIN.
     pub async fn lookup(&self, name: &str, qtype: Qtype) -> Result<Answer, DnsError> {
+        self.lookup_ttl(name, qtype).await.map(|(answer, _)| answer)
+    }
+
+    /// [`Resolver::lookup`] with the answer's TTL (for `cache`).
+    pub async fn lookup_ttl(&self, name: &str, qtype: Qtype) -> Result<(Answer, u32), DnsError> {
         if !name.is_ascii() {
             // Internationalized names must be sent as A-labels (RFC 5891),
             // which needs an IDNA mapping this build does not carry.
@@ -312,7 +332,10 @@ impl Resolver {
         for _ in 0..conf.attempts {
             for &server in &conf.servers {
                 match query(server, name, qtype, conf.timeout).await {
-                    Ok(answer) => return counted(qtype, Ok(answer)),
+                    Ok(parsed) => {
+                        let ttl = parsed.ttl;
+                        return counted(qtype, Ok(parsed.answer)).map(|a| (a, ttl));
+                    }
                     Err(e) => {
                         log::debug!("dns: {name} {} via {server}: {e}", qtype.name());
                         last = e;
@@ -320,7 +343,7 @@ impl Resolver {
                 }
             }
         }
-        counted(qtype, Err(last))
+        counted(qtype, Err(last)).map(|a| (a, 0))
     }
 
     /// A then AAAA addresses of `host`, IPv4 first, for clients without
@@ -395,15 +418,14 @@ async fn query(
     name: &str,
     qtype: Qtype,
     timeout: Duration,
-) -> Result<Answer, DnsError> {
+) -> Result<Parsed, DnsError> {
     let id = random_id();
     let question = build_query(id, name, qtype)?;
     let parsed = timed(timeout, timed_out, udp(server, id, name, qtype, &question)).await?;
     if !parsed.truncated {
-        return Ok(parsed.answer);
+        return Ok(parsed);
     }
-    let parsed = timed(timeout, timed_out, tcp(server, id, name, qtype, &question)).await?;
-    Ok(parsed.answer)
+    timed(timeout, timed_out, tcp(server, id, name, qtype, &question)).await
 }
 
 async fn udp(
@@ -457,6 +479,8 @@ async fn tcp(
     stream.read_exact(&mut buf).await.map_err(io)?;
     parse_response(id, name, qtype, &buf)
 }
+
+pub mod cache;
 
 #[cfg(test)]
 mod tests;
