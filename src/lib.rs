@@ -13,6 +13,7 @@ pub mod context;
 pub mod delivery;
 pub mod dkim;
 pub mod dmarc;
+pub mod dns_check;
 pub mod dns_records;
 pub mod dsn;
 pub mod fetch;

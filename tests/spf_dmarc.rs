@@ -202,3 +202,41 @@ fn rfc7489_6_7_dmarc_policy_junk_delivers_into_junk() {
     assert!(mailbox(&data.0, "INBOX").is_empty());
     server.wait_for_log("into Junk: fails the DMARC policy (reject) of reject.test");
 }
+
+/// `dns-records --check` asks the DNS server of the settings for each
+/// record it prints: the MX and TLSRPT records are published as printed,
+/// the SPF record differs (an include added), DMARC is missing (RFC 7489
+/// §6.1's `_dmarc` name has nothing), SRV lines are not checked.
+#[test]
+fn dns_records_check_says_what_is_published() {
+    let data = TempDir::new("dns-check");
+    common::admin(&data.0, &["domain", "add", "example.org"], "");
+    let zone = dns(r#"
+example.org.             60 IN MX  10 mail.example.org.
+example.org.             60 IN TXT "v=spf1 mx include:relay.example -all"
+example.org.             60 IN TXT "site-verification=abc"
+_smtp._tls.example.org.  60 IN TXT "v=TLSRPTv1; rua=mailto:postmaster@example.org"
+"#);
+    let out = Command::new(common::BIN)
+        .args(["dns-records", "example.org", "--check"])
+        .env("SMOLMAIL_DATA", &data.0)
+        .env("SMOLMAIL_HOSTNAME", "mail.example.org")
+        .env("SMOLMAIL_DNS_SERVER", format!("127.0.0.1:{}", zone.1))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for want in [
+        "; example.org MX: ok",
+        "; example.org TXT: differs: published \"v=spf1 mx include:relay.example -all\"",
+        "; _dmarc.example.org TXT: missing",
+        "; _smtp._tls.example.org TXT: ok",
+        "; _imaps._tcp.example.org SRV: not checked",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in\n{text}");
+    }
+}
