@@ -125,6 +125,9 @@ impl<'a, D: Dns> Eval<'a, D> {
                     other => Ok(other),
                 };
             }
+            // exp= (§6.2) is not fetched: it explains a fail to the
+            // sender in a rejection, and this server does not reject on
+            // SPF alone (DMARC decides; see `dmarc`).
             Ok((SpfResult::Neutral, format!("{domain}: nothing matched")))
         })
     }
