@@ -23,6 +23,11 @@ perm.test.          60 IN TXT "v=spf1 ip4:192.0.2.1 include"
 viamx.test.         60 IN TXT "v=spf1 mx -all"
 viamx.test.         60 IN MX  10 mx.viamx.test.
 mx.viamx.test.      60 IN A   127.0.0.1
+ptr.test.           60 IN TXT "v=spf1 ptr -all"
+1.0.0.127.in-addr.arpa. 60 IN PTR host.ptr.test.
+host.ptr.test.      60 IN A   127.0.0.1
+client.test.        60 IN TXT "v=spf1 a -all"
+client.test.        60 IN A   127.0.0.1
 reject.test.        60 IN TXT "v=spf1 ip4:192.0.2.1 -all"
 _dmarc.reject.test. 60 IN TXT "v=DMARC1; p=reject"
 "#;
@@ -125,9 +130,18 @@ fn rfc7208_2_6_spf_pass_fail_softfail_permerror_from_the_zone() {
         ("a@perm.test", "spf=permerror smtp.mailfrom=perm.test"),
         ("a@viamx.test", "spf=pass smtp.mailfrom=viamx.test"),
         ("a@nothing.test", "spf=none smtp.mailfrom=nothing.test"),
+        // §5.5: 127.0.0.1's name, confirmed forward, is under ptr.test.
+        ("a@ptr.test", "spf=pass smtp.mailfrom=ptr.test"),
+        // §2.4: a null sender is checked as postmaster@HELO.
+        ("", "spf=pass smtp.mailfrom=client.test"),
     ];
     for (sender, _) in cases {
-        assert!(send(&server, sender, sender).starts_with("250"));
+        let from = if sender.is_empty() {
+            "x@client.test"
+        } else {
+            sender
+        };
+        assert!(send(&server, sender, from).starts_with("250"));
     }
     server.wait_until(PATIENCE, "all delivered", || {
         mailbox(&data.0, "INBOX").len() == cases.len()
@@ -135,6 +149,11 @@ fn rfc7208_2_6_spf_pass_fail_softfail_permerror_from_the_zone() {
     let got = mailbox(&data.0, "INBOX");
     for (message, (sender, want)) in got.iter().zip(cases) {
         assert!(message.contains(want), "{sender}: {message}");
+        // §2.3: HELO is checked too (EHLO client.test, allowed by `a`).
+        assert!(
+            message.contains("spf=pass smtp.helo=client.test"),
+            "{message}"
+        );
     }
 }
 
