@@ -1,7 +1,8 @@
 //! Judging the DKIM signatures of mail that arrives on port 25 from
 //! outside (RFC 6376 §6), and saying what was found in an
 //! `Authentication-Results:` field (RFC 8601) for the recipient's mail
-//! client and filters.
+//! client and filters. `dmarc::inbound` runs [`check`] beside SPF and
+//! assembles the field with the SPF and DMARC verdicts.
 //!
 //! The key records come from DNS through the server's async resolver;
 //! the hashing and crypto run on the blocking pool (a large body is hashed
