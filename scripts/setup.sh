@@ -136,7 +136,8 @@ if [ ! -d "$pydeps/imapclient-4.1.0.dist-info" ]; then
   echo "setup: installing IMAPClient from PyPI into $pydeps"
   python3 -m pip install --quiet --disable-pip-version-check --upgrade --target "$pydeps" imapclient==4.1.0
 fi
-# dnslib (PyPI) reads `smolmail dns-records` output as a zone file (tests/cli.rs).
+# dnslib (PyPI) reads `smolmail dns-records` output as a zone file (tests/cli.rs)
+# and serves the SPF/DMARC test zone (tests/spf_dmarc.rs).
 if [ ! -d "$pydeps/dnslib-0.9.26.dist-info" ]; then
   echo "setup: installing dnslib from PyPI into $pydeps"
   python3 -m pip install --quiet --disable-pip-version-check --upgrade --target "$pydeps" dnslib==0.9.26

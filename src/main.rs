@@ -40,6 +40,9 @@ enum Command {
 struct DnsRecordsCmd {
     #[argh(positional)]
     domain: String,
+    /// also ask DNS (SMOLMAIL_DNS_SERVER, else /etc/resolv.conf) whether each record is published and right
+    #[argh(switch)]
+    check: bool,
 }
 
 #[derive(FromArgs)]
@@ -444,7 +447,14 @@ fn main() -> ExitCode {
                 .map_err(|e| format!("{}: {e}", c.domain))
                 .and_then(|domain| {
                     let dkim = smolmail::dkim::admin::dns_records(&config.data_dir, &domain)?;
-                    Ok(smolmail::dns_records::render(&domain, &config, &dkim))
+                    let mut zone = smolmail::dns_records::render(&domain, &config, &dkim);
+                    if c.check {
+                        let resolver =
+                            smolmail::net::dns::Resolver::new(&config.delivery.dns_servers);
+                        let report = smol::block_on(smolmail::dns_check::check(&resolver, &zone));
+                        zone.push_str(&report);
+                    }
+                    Ok(zone)
                 }),
             Err(e) => Err(e.to_string()),
         },

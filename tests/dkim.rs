@@ -501,7 +501,9 @@ fn rfc8601_port25_mail_signed_by_dkimpy_gets_dkim_pass_and_tampered_fail() {
     let forged = results(&stored[2]);
     assert_eq!(
         forged,
-        format!("Authentication-Results: {hostname}; dkim=none")
+        format!(
+            "Authentication-Results: {hostname}; dkim=none; spf=none smtp.mailfrom=sender.test; dmarc=none header.from=sender.test"
+        )
     );
     server.wait_for_log("removed 1 Authentication-Results field(s) claiming");
 }

@@ -166,4 +166,7 @@ pub struct ServeArgs {
     /// seconds senders may cache the MTA-STS policy [env SMOLMAIL_MTA_STS_MAX_AGE; default 604800, one week]
     #[argh(option)]
     pub mta_sts_max_age: Option<String>,
+    /// what a DMARC failure of port-25 mail does when the domain asks for reject (or quarantine): reject (550 5.7.1), junk (into the Junk mailbox) or none (delivered, only marked) [env SMOLMAIL_DMARC_POLICY; default reject]
+    #[argh(option)]
+    pub dmarc_policy: Option<String>,
 }

@@ -66,6 +66,20 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// The MTA-STS policy the HTTPS listener serves; `None`: none served.
     pub mta_sts: Option<MtaSts>,
+    /// `--dmarc-policy`: how far this server follows a domain's DMARC
+    /// policy for mail that fails (RFC 7489 §6.7 leaves it to receivers).
+    pub dmarc_policy: DmarcPolicy,
+}
+
+/// `--dmarc-policy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DmarcPolicy {
+    /// p=reject refused with 550 5.7.1; p=quarantine into Junk.
+    Reject,
+    /// p=reject and p=quarantine both into Junk.
+    Junk,
+    /// Delivered as usual; only Authentication-Results tells.
+    None,
 }
 
 /// An IP network in CIDR notation, e.g. `192.168.1.0/24`.
@@ -271,6 +285,15 @@ impl Config {
         let acme = acme::resolve_acme(args, env, &hostname, tls_files.is_some(), &listen)?;
         let metrics = metrics::resolve_metrics(args, env, &listen)?;
         let mta_sts = web::resolve_mta_sts(args, env, &hostname)?;
+        let dmarc_policy = match pick(&args.dmarc_policy, "dmarc-policy", env) {
+            Some(raw) => match raw.value.as_str() {
+                "reject" => DmarcPolicy::Reject,
+                "junk" => DmarcPolicy::Junk,
+                "none" => DmarcPolicy::None,
+                _ => return Err(raw.error("must be reject, junk or none")),
+            },
+            None => DmarcPolicy::Reject,
+        };
         Ok(Config {
             data_dir,
             hostname,
@@ -291,6 +314,7 @@ impl Config {
             acme,
             metrics,
             mta_sts,
+            dmarc_policy,
         })
     }
 

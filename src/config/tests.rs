@@ -659,3 +659,32 @@ fn http_listeners_default_dual_stack_move_with_offset_and_turn_off() {
     let err = resolve(clash, &[]).unwrap_err();
     assert!(err.0.contains("--http and --https both listen"), "{err}");
 }
+
+#[test]
+fn dmarc_policy_setting() {
+    use crate::config::DmarcPolicy;
+    let policy = |args: ServeArgs, env: &[(&str, &str)]| resolve(args, env).map(|c| c.dmarc_policy);
+    assert_eq!(
+        policy(ServeArgs::default(), &[]).unwrap(),
+        DmarcPolicy::Reject
+    );
+    let env = [("SMOLMAIL_DMARC_POLICY", "junk")];
+    assert_eq!(
+        policy(ServeArgs::default(), &env).unwrap(),
+        DmarcPolicy::Junk
+    );
+    let args = ServeArgs {
+        dmarc_policy: Some("none".into()),
+        ..Default::default()
+    };
+    assert_eq!(policy(args, &env).unwrap(), DmarcPolicy::None);
+    let err = policy(
+        ServeArgs::default(),
+        &[("SMOLMAIL_DMARC_POLICY", "quarantine")],
+    )
+    .unwrap_err();
+    assert!(
+        err.0.contains("SMOLMAIL_DMARC_POLICY") && err.0.contains("reject, junk or none"),
+        "{err}"
+    );
+}

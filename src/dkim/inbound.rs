@@ -1,7 +1,8 @@
 //! Judging the DKIM signatures of mail that arrives on port 25 from
 //! outside (RFC 6376 §6), and saying what was found in an
 //! `Authentication-Results:` field (RFC 8601) for the recipient's mail
-//! client and filters.
+//! client and filters. `dmarc::inbound` runs [`check`] beside SPF and
+//! assembles the field with the SPF and DMARC verdicts.
 //!
 //! The key records come from DNS through the server's async resolver;
 //! the hashing and crypto run on the blocking pool (a large body is hashed
@@ -19,7 +20,8 @@ use std::time::Duration;
 use super::record::{self, KeyRecord};
 use super::verify::{self, Failure};
 use super::{Algorithm, fields};
-use crate::net::dns::{Answer, Qtype, Record, Resolver};
+use crate::net::dns::{Answer, Qtype, Record};
+use crate::spf::Dns;
 
 /// Signatures checked per message; more are reported as not checked.
 pub const MAX_SIGNATURES: usize = 5;
@@ -44,7 +46,7 @@ pub struct Verdict {
 /// failed lookup gives.
 type Fetched = Vec<((String, String), Result<String, (&'static str, String)>)>;
 
-async fn fetch_keys(resolver: &Resolver, names: &[(String, String)]) -> Fetched {
+async fn fetch_keys<D: Dns>(resolver: &D, names: &[(String, String)]) -> Fetched {
     let mut out: Fetched = Vec::new();
     let lookups = async {
         for (selector, domain) in names {
@@ -85,8 +87,8 @@ async fn fetch_keys(resolver: &Resolver, names: &[(String, String)]) -> Fetched 
 /// Checks the signatures of `message[base..]` (the message as the client
 /// sent it, below this server's trace fields) at Unix time `now`; a message
 /// without any gives no verdict (`dkim=none`). The message is handed back.
-pub async fn check(
-    resolver: &Resolver,
+pub async fn check<D: Dns>(
+    resolver: &D,
     message: Vec<u8>,
     base: usize,
     now: u64,
@@ -124,36 +126,6 @@ pub async fn check(
         (message, verdicts)
     })
     .await
-}
-
-/// Judges `message[base..]`, removes the Authentication-Results fields
-/// that claim `authserv_id` and puts ours at `base` (below this server's
-/// Received field, above the message as sent). Logs one line.
-pub async fn annotate(
-    resolver: &Resolver,
-    authserv_id: &str,
-    message: Vec<u8>,
-    base: usize,
-    log_prefix: &str,
-) -> Vec<u8> {
-    let now = crate::time::now().max(0) as u64;
-    let (mut message, verdicts) = check(resolver, message, base, now).await;
-    strip_own_results(&mut message, base, authserv_id, log_prefix);
-    let summary: Vec<String> = verdicts
-        .iter()
-        .map(|v| format!("dkim={} d={} s={}", v.result, v.domain, v.selector))
-        .collect();
-    log::info!(
-        "{log_prefix}: {}",
-        if summary.is_empty() {
-            "dkim=none".to_string()
-        } else {
-            summary.join(", ")
-        }
-    );
-    let field = results_field(authserv_id, &verdicts);
-    message.splice(base..base, field.into_bytes());
-    message
 }
 
 fn unchecked(result: &'static str, reason: &str) -> Verdict {

@@ -228,6 +228,7 @@ label_enum! {
         Aaaa = "AAAA",
         Txt = "TXT",
         Tlsa = "TLSA",
+        Ptr = "PTR",
     }
 }
 

@@ -362,6 +362,24 @@ impl Session {
         self.reply("452 4.3.1 Insufficient system resources, try again later\r\n");
     }
 
+    /// The Junk mailbox of each account (INBOX for an account that has
+    /// deleted its Junk: the mail is still delivered, and marked).
+    fn junk_mailboxes(&self, accounts: &[u64]) -> Result<Vec<u64>, StoreError> {
+        let reader = self.ctx.store.read()?;
+        let mut ids = Vec::with_capacity(accounts.len());
+        for &account in accounts {
+            let junk = match reader.mailbox(account, "Junk")? {
+                Some(m) => Some(m),
+                None => reader.mailbox(account, "INBOX")?,
+            };
+            match junk {
+                Some(m) => ids.push(m.id),
+                None => return Err(StoreError::NotFound(format!("INBOX of account {account}"))),
+            }
+        }
+        Ok(ids)
+    }
+
     /// Stores the message for every local recipient and queues the
     /// remote ones, in one commit; replies only after it is durable.
     async fn deliver(
@@ -413,8 +431,9 @@ impl Session {
             attempts: 0,
         });
         let may_sign = self.account.is_some() || self.ctx.config.is_trusted(self.peer.ip());
-        // Mail from outside for local mailboxes: its DKIM signatures judged
-        // and the verdict in Authentication-Results (RFC 8601).
+        // Mail from outside for local mailboxes: SPF, DKIM and DMARC
+        // judged, the verdicts in Authentication-Results (RFC 8601), and
+        // the domain's DMARC policy applied as --dmarc-policy allows.
         let from_outside = self.service == crate::config::Service::Smtp && !may_sign;
         let prefix = format!("[{}] {}: {}", self.id, self.name(), tx.queue_id);
         let base = message.len() - size;
@@ -425,10 +444,44 @@ impl Session {
         if !reservation.make_room(&mut message, ADDED_FIELDS_ROOM, want) {
             return self.over_budget(&tx.queue_id);
         }
+        let mut mailboxes = mailboxes;
         if from_outside && !mailboxes.is_empty() {
             let resolver = crate::net::dns::Resolver::new(&self.ctx.config.delivery.dns_servers);
             let id = self.hostname().to_string();
-            message = crate::dkim::inbound::annotate(&resolver, &id, message, base, &prefix).await;
+            let sender = tx.sender.address();
+            let env = crate::dmarc::inbound::Envelope {
+                ip: self.peer.ip(),
+                helo: self.helo.as_deref().unwrap_or(""),
+                sender: &sender,
+            };
+            let (annotated, dmarc) =
+                crate::dmarc::inbound::annotate(&resolver, &id, message, base, &env, &prefix).await;
+            message = annotated;
+            match crate::dmarc::action(self.ctx.config.dmarc_policy, &dmarc) {
+                crate::dmarc::Action::Deliver => {}
+                crate::dmarc::Action::Refuse => {
+                    log::info!(
+                        "{prefix}: refused: DMARC policy of {} is reject and the message fails it ({})",
+                        dmarc.from,
+                        dmarc.reason
+                    );
+                    return self.reply(&format!(
+                        "550 5.7.1 Message refused: it fails the DMARC policy (p=reject) of {}\r\n",
+                        dmarc.from
+                    ));
+                }
+                crate::dmarc::Action::Junk => {
+                    log::info!(
+                        "{prefix}: into Junk: fails the DMARC policy ({}) of {}",
+                        dmarc.policy.name(),
+                        dmarc.from
+                    );
+                    match self.junk_mailboxes(&tx.local) {
+                        Ok(ids) => mailboxes = ids,
+                        Err(e) => return self.store_trouble(&e),
+                    }
+                }
+            }
         } else if !mailboxes.is_empty() {
             // Not judged, but no forged verdict of ours is stored either.
             let id = self.hostname();

@@ -43,6 +43,8 @@ pub enum Qtype {
     Txt,
     /// DANE for SMTP (RFC 7672 §2.2): `_25._tcp.MXHOST`.
     Tlsa,
+    /// SPF's `ptr` mechanism (RFC 7208 §5.5).
+    Ptr,
 }
 
 impl Qtype {
@@ -54,6 +56,7 @@ impl Qtype {
             Qtype::Txt => TYPE::TXT,
             // simple-dns has no TLSA type: its number (RFC 6698 §7.1).
             Qtype::Tlsa => TYPE::Unknown(52),
+            Qtype::Ptr => TYPE::PTR,
         }
     }
 
@@ -64,6 +67,7 @@ impl Qtype {
             Qtype::Aaaa => "AAAA",
             Qtype::Txt => "TXT",
             Qtype::Tlsa => "TLSA",
+            Qtype::Ptr => "PTR",
         }
     }
 }
@@ -84,6 +88,8 @@ pub enum Record {
     Txt(String),
     /// One TLSA record's data, as `wire::tlsa::parse` reads it.
     Tlsa(Vec<u8>),
+    /// A PTR target, lower case without the trailing dot.
+    Ptr(String),
 }
 
 /// What the DNS says about a name and type.
@@ -114,6 +120,10 @@ pub struct Parsed {
     /// The AD bit: the (trusted, validating) resolver says the answer is
     /// DNSSEC-secure (RFC 4035 §3.2.3); what DANE needs (RFC 7672 §2.2).
     pub authentic: bool,
+    /// Seconds the answer may be kept: the smallest TTL of the answer
+    /// section, or for a negative answer the SOA's (RFC 2308 §5); 0 when
+    /// the response gives none.
+    pub ttl: u32,
 }
 
 /// Servers and timing from resolv.conf(5).
@@ -229,10 +239,18 @@ pub fn parse_response(id: u16, name: &str, qtype: Qtype, bytes: &[u8]) -> Result
             )));
         }
     };
+    let ttl = packet
+        .answers
+        .iter()
+        .chain(packet.name_servers.iter())
+        .map(|rr| rr.ttl)
+        .min()
+        .unwrap_or(0);
     Ok(Parsed {
         truncated,
         answer,
         authentic,
+        ttl,
     })
 }
 
@@ -298,6 +316,9 @@ fn collect(packet: &Packet, name: &str, qtype: Qtype) -> Answer {
                 (RData::NULL(52, data), Qtype::Tlsa) => {
                     found.push(Record::Tlsa(data.get_data().to_vec()))
                 }
+                (RData::PTR(p), Qtype::Ptr) => found.push(Record::Ptr(
+                    p.0.to_string().trim_end_matches('.').to_ascii_lowercase(),
+                )),
                 (RData::CNAME(c), _) => alias = Some(c.0.to_string().to_ascii_lowercase()),
                 _ => {}
             }
@@ -353,9 +374,9 @@ impl Resolver {
     /// Asks each server in turn, `attempts` rounds, until one answers
     /// NOERROR or NXDOMAIN.
     pub async fn lookup(&self, name: &str, qtype: Qtype) -> Result<Answer, DnsError> {
-        self.lookup_secure(name, qtype)
+        self.lookup_full(name, qtype)
             .await
-            .map(|(answer, _)| answer)
+            .map(|(answer, ..)| answer)
     }
 
     /// As [`Resolver::lookup`], with the answer's AD bit: `true` only if
@@ -367,6 +388,20 @@ impl Resolver {
         name: &str,
         qtype: Qtype,
     ) -> Result<(Answer, bool), DnsError> {
+        self.lookup_full(name, qtype)
+            .await
+            .map(|(answer, authentic, _)| (answer, authentic))
+    }
+
+    /// [`Resolver::lookup`] with the answer's TTL (for `cache`).
+    pub async fn lookup_ttl(&self, name: &str, qtype: Qtype) -> Result<(Answer, u32), DnsError> {
+        self.lookup_full(name, qtype)
+            .await
+            .map(|(answer, _, ttl)| (answer, ttl))
+    }
+
+    /// The answer with its AD bit and TTL.
+    async fn lookup_full(&self, name: &str, qtype: Qtype) -> Result<(Answer, bool, u32), DnsError> {
         if !name.is_ascii() {
             // Internationalized names must be sent as A-labels (RFC 5891),
             // which needs an IDNA mapping this build does not carry.
@@ -380,8 +415,8 @@ impl Resolver {
             for &server in &conf.servers {
                 match query(server, name, qtype, conf.timeout).await {
                     Ok(parsed) => {
-                        let authentic = parsed.authentic;
-                        return counted(qtype, Ok(parsed.answer)).map(|a| (a, authentic));
+                        let (authentic, ttl) = (parsed.authentic, parsed.ttl);
+                        return counted(qtype, Ok(parsed.answer)).map(|a| (a, authentic, ttl));
                     }
                     Err(e) => {
                         log::debug!("dns: {name} {} via {server}: {e}", qtype.name());
@@ -390,7 +425,7 @@ impl Resolver {
                 }
             }
         }
-        counted(qtype, Err(last)).map(|a| (a, false))
+        counted(qtype, Err(last)).map(|a| (a, false, 0))
     }
 
     /// A then AAAA addresses of `host`, IPv4 first, for clients without
@@ -406,8 +441,9 @@ impl Resolver {
                     out.extend(records.iter().filter_map(|r| match r {
                         Record::A(ip) => Some(IpAddr::V4(*ip)),
                         Record::Aaaa(ip) => Some(IpAddr::V6(*ip)),
-                        Record::Mx { .. } | Record::Txt(_) => None,
-                        Record::Tlsa(_) => None,
+                        Record::Mx { .. } | Record::Txt(_) | Record::Ptr(_) | Record::Tlsa(_) => {
+                            None
+                        }
                     }))
                 }
                 Ok(_) => {}
@@ -449,6 +485,7 @@ fn counted(qtype: Qtype, result: Result<Answer, DnsError>) -> Result<Answer, Dns
         Qtype::Aaaa => DnsType::Aaaa,
         Qtype::Txt => DnsType::Txt,
         Qtype::Tlsa => DnsType::Tlsa,
+        Qtype::Ptr => DnsType::Ptr,
     };
     let r = match &result {
         Ok(Answer::Records(_)) => DnsResult::Records,
@@ -527,6 +564,8 @@ async fn tcp(
     stream.read_exact(&mut buf).await.map_err(io)?;
     parse_response(id, name, qtype, &buf)
 }
+
+pub mod cache;
 
 #[cfg(test)]
 mod tests;
