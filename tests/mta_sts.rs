@@ -206,6 +206,45 @@ fn rfc8461_4_2_enforce_delivers_over_verified_tls_to_a_matching_mx() {
     assert!(!log.contains("does not verify"), "{log}");
 }
 
+/// RFC 7672 §2.2.1, RFC 8461 §4.1: the unsigned MX answer adds a better
+/// host the enforce policy does not name, with genuinely signed TLSA
+/// records matching its key: DANE must not let the redirection through;
+/// the named MX gets the mail over the policy's verified TLS.
+#[test]
+fn rfc7672_2_2_1_enforce_drops_an_unnamed_mx_even_with_signed_tlsa() {
+    let pki = TempDir::new("sts-redirect-ca");
+    let ca = ca(&pki.0);
+    let (peer_data, peer, spki) = mx_peer(
+        "sts-redirect-peer",
+        "redir.test",
+        &ca,
+        &["mta-sts.redir.test", "mx1.redir.test"],
+        Some(("enforce", "mx1.redir.test")),
+    );
+    let dns = Dns::start_signed(
+        vec![
+            ("redir.test", Rr::Mx(5, "rogue.elsewhere.test")),
+            ("redir.test", Rr::Mx(10, "mx1.redir.test")),
+            ("rogue.elsewhere.test", Rr::A(LOOPBACK)),
+            ("_25._tcp.rogue.elsewhere.test", Rr::Tlsa(tlsa_3_1_1(&spki))),
+            ("mx1.redir.test", Rr::A(LOOPBACK)),
+            ("_mta-sts.redir.test", Rr::Txt("v=STSv1; id=1")),
+            ("mta-sts.redir.test", Rr::A(LOOPBACK)),
+        ],
+        &[],
+        &["_25._tcp.rogue.elsewhere.test"],
+    );
+    let (_data, server) = sender("sts-redirect", &dns, &peer, &ca);
+    submit(&server, "bob@redir.test");
+    delivered(&peer_data, &server, "bob@redir.test");
+    let log = server.log();
+    assert!(
+        log.contains("MX host rogue.elsewhere.test of redir.test is not in its MTA-STS policy (enforce): not used"),
+        "{log}"
+    );
+    assert!(!log.contains("rogue.elsewhere.test[127.0.0.1]"), "{log}");
+}
+
 /// RFC 8461 §5.1: a `_mta-sts` record but no policy to be had (the host
 /// answers 404) and nothing cached: the mail goes as it would without
 /// MTA-STS, and the failure is logged.

@@ -6,9 +6,11 @@
 //!    Postfix's `smtp_dns_support_level = dnssec` trusts it) makes TLS
 //!    mandatory and the certificate must match a usable record (§3).
 //!    A secure set with no usable record still demands TLS, unauthenticated
-//!    (§2.2; Postfix's "encrypt" level). DANE beats MTA-STS (RFC 8461 §2).
-//!    The MX answer itself need not be secure (§2.2.1 allows DANE for MX
-//!    hosts found through an unsigned MX set). Simplification: the
+//!    (§2.2; Postfix's "encrypt" level). DANE beats MTA-STS (RFC 8461 §2)
+//!    only for hosts an `enforce` policy names: an unsigned MX answer does
+//!    not protect against redirection (§2.2.1), so an enforce policy first
+//!    drops the hosts it does not name, signed TLSA or not, and a set of
+//!    only unusable records falls back to the policy's verified TLS. Simplification: the
 //!    security of the host's A/AAAA records (§2.2.2) is not asked, and a
 //!    failed TLSA lookup counts as no TLSA rather than deferring the host,
 //!    which a resolver that cannot answer TLSA would otherwise turn into
@@ -121,6 +123,20 @@ pub async fn plan(
             }
             continue;
         }
+        let enforce = policy.as_ref().filter(|p| p.mode == Mode::Enforce);
+        // RFC 7672 §2.2.1: an unsigned MX RRset does not protect against
+        // redirection, so a host the enforce policy does not name is not
+        // used even when its own TLSA records are signed; RFC 8461 §2 only
+        // forbids MTA-STS to override a *failing* DANE check.
+        if enforce.is_some_and(|p| !p.allows(&hop.name)) {
+            log::warn!(
+                "delivery: MX host {} of {domain} is not in its MTA-STS policy (enforce): not used (RFC 8461 §4.1)",
+                hop.name
+            );
+            refused.push(hop.name.clone());
+            by_host.push((hop.name.clone(), None));
+            continue;
+        }
         let transport = match dane(&hop.name, resolver).await {
             Dane::Records(records) => match crate::net::dane::config(records) {
                 Ok(tls) => Some(required(
@@ -133,6 +149,13 @@ pub async fn plan(
                     None
                 }
             },
+            // Unusable records authenticate nothing: an enforce policy
+            // still demands its verified TLS (RFC 8461 §4.2).
+            Dane::Unusable if enforce.is_some() => Some(required(
+                base,
+                security.verified.clone(),
+                format!("the MTA-STS policy of {domain} (enforce, RFC 8461 §4.2)"),
+            )),
             Dane::Unusable => {
                 log::info!(
                     "delivery: TLSA records of {} are all unusable: TLS required, certificate not checked (RFC 7672 §2.2)",
@@ -145,14 +168,6 @@ pub async fn plan(
                 ))
             }
             Dane::Off => match &policy {
-                Some(p) if p.mode == Mode::Enforce && !p.allows(&hop.name) => {
-                    log::warn!(
-                        "delivery: MX host {} of {domain} is not in its MTA-STS policy (enforce): not used (RFC 8461 §4.1)",
-                        hop.name
-                    );
-                    refused.push(hop.name.clone());
-                    None
-                }
                 Some(p) if p.mode == Mode::Enforce => Some(required(
                     base,
                     security.verified.clone(),
