@@ -2,8 +2,9 @@
 //! and MTA-STS (RFC 8461), decided before connecting:
 //!
 //! 1. DANE per MX host: a TLSA answer for `_25._tcp.HOST` with the AD bit
-//!    (RFC 7672 §2.2; the configured resolver is trusted to validate, as
-//!    Postfix's `smtp_dns_support_level = dnssec` trusts it) makes TLS
+//!    (RFC 7672 §2.2; believed only from resolvers on this host, the one
+//!    secure path a stub has, RFC 4035 §4.9.3: `net::dns::ad_trusted`;
+//!    with a remote resolver DANE is off, logged once) makes TLS
 //!    mandatory and the certificate must match a usable record (§3).
 //!    A secure set with no usable record still demands TLS, unauthenticated
 //!    (§2.2; Postfix's "encrypt" level). DANE beats MTA-STS (RFC 8461 §2)
