@@ -245,6 +245,44 @@ fn rfc7672_2_2_1_enforce_drops_an_unnamed_mx_even_with_signed_tlsa() {
     assert!(!log.contains("rogue.elsewhere.test[127.0.0.1]"), "{log}");
 }
 
+/// RFC 8461 §4.1: five better MX hosts the enforce policy does not name
+/// would use up the five addresses tried per attempt; they are dropped
+/// by name before any address is looked up, so the named MX gets the mail.
+#[test]
+fn rfc8461_4_1_unnamed_mx_hosts_do_not_use_up_the_address_budget() {
+    let pki = TempDir::new("sts-budget-ca");
+    let ca = ca(&pki.0);
+    let (peer_data, peer, _) = mx_peer(
+        "sts-budget-peer",
+        "budget.test",
+        &ca,
+        &["mta-sts.budget.test", "mx.budget.test"],
+        Some(("enforce", "mx.budget.test")),
+    );
+    let mut zone = vec![
+        ("budget.test", Rr::Mx(10, "mx.budget.test")),
+        ("mx.budget.test", Rr::A(LOOPBACK)),
+        ("_mta-sts.budget.test", Rr::Txt("v=STSv1; id=1")),
+        ("mta-sts.budget.test", Rr::A(LOOPBACK)),
+    ];
+    for rogue in ["r1.test", "r2.test", "r3.test", "r4.test", "r5.test"] {
+        zone.push(("budget.test", Rr::Mx(5, rogue)));
+        zone.push((rogue, Rr::A(LOOPBACK)));
+    }
+    let dns = Dns::start(zone, &[]);
+    let (_data, server) = sender("sts-budget", &dns, &peer, &ca);
+    submit(&server, "bob@budget.test");
+    let got = delivered(&peer_data, &server, "bob@budget.test");
+    assert!(got.contains("with ESMTPS"), "not over TLS: {got}");
+    let log = server.log();
+    assert!(
+        log.contains(
+            "MX host r3.test of budget.test is not in its MTA-STS policy (enforce): not used"
+        ),
+        "{log}"
+    );
+}
+
 /// RFC 8461 §5.1: a `_mta-sts` record but no policy to be had (the host
 /// answers 404) and nothing cached: the mail goes as it would without
 /// MTA-STS, and the failure is logged.

@@ -34,8 +34,7 @@ use super::client::{Hop, TlsPolicy, Transport};
 use super::mta_sts::Sts;
 use super::route::RouteError;
 use crate::net::dns::{Answer, Qtype, Record, Resolver};
-use crate::store::Store;
-use crate::wire::mta_sts::Mode;
+use crate::wire::mta_sts::{Mode, Policy};
 use crate::wire::tlsa::{self, Parsed, Tlsa};
 
 /// What the secure settings need from the runner.
@@ -102,16 +101,17 @@ fn required(base: &Transport, tls: Arc<ClientConfig>, why: String) -> Transport 
     }
 }
 
-/// The hops of `domain` that may be tried, each with its transport.
+/// The hops of `domain` that may be tried, each with its transport, under
+/// `policy` (looked up by the caller before it takes a connection permit,
+/// which also filtered the MX names with it: `route::hops`).
 pub async fn plan(
     domain: &str,
     hops: Vec<Hop>,
     base: &Transport,
     security: &Security,
+    policy: Option<&Policy>,
     resolver: &Resolver,
-    store: &Store,
 ) -> Result<(Vec<Hop>, Vec<Transport>), RouteError> {
-    let policy = security.sts.policy(domain, resolver, store).await;
     let mut kept = Vec::with_capacity(hops.len());
     let mut transports: Vec<Transport> = Vec::with_capacity(hops.len());
     let mut refused = Vec::new();
@@ -124,7 +124,7 @@ pub async fn plan(
             }
             continue;
         }
-        let enforce = policy.as_ref().filter(|p| p.mode == Mode::Enforce);
+        let enforce = policy.filter(|p| p.mode == Mode::Enforce);
         // RFC 7672 §2.2.1: an unsigned MX RRset does not protect against
         // redirection, so a host the enforce policy does not name is not
         // used even when its own TLSA records are signed; RFC 8461 §2 only
@@ -168,7 +168,7 @@ pub async fn plan(
                     format!("DANE (unusable TLSA of _25._tcp.{})", hop.name),
                 ))
             }
-            Dane::Off => match &policy {
+            Dane::Off => match policy {
                 Some(p) if p.mode == Mode::Enforce => Some(required(
                     base,
                     security.verified.clone(),
