@@ -226,13 +226,16 @@ fn rfc7672_2_2_1_enforce_drops_an_unnamed_mx_even_with_signed_tlsa() {
             ("redir.test", Rr::Mx(5, "rogue.elsewhere.test")),
             ("redir.test", Rr::Mx(10, "mx1.redir.test")),
             ("rogue.elsewhere.test", Rr::A(LOOPBACK)),
-            ("_25._tcp.rogue.elsewhere.test", Rr::Tlsa(tlsa_3_1_1(&spki))),
+            (
+                tlsa_at(&peer, "rogue.elsewhere.test"),
+                Rr::Tlsa(tlsa_3_1_1(&spki)),
+            ),
             ("mx1.redir.test", Rr::A(LOOPBACK)),
             ("_mta-sts.redir.test", Rr::Txt("v=STSv1; id=1")),
             ("mta-sts.redir.test", Rr::A(LOOPBACK)),
         ],
         &[],
-        &["_25._tcp.rogue.elsewhere.test"],
+        &[tlsa_at(&peer, "rogue.elsewhere.test")],
     );
     let (_data, server) = sender("sts-redirect", &dns, &peer, &ca);
     submit(&server, "bob@redir.test");
@@ -350,6 +353,12 @@ fn rfc8461_5_2_testing_mode_logs_and_delivers() {
     );
 }
 
+/// The TLSA name of `host` at the port the sender connects to (RFC 6698
+/// §3: the port actually used; the tests' MX listens on a free port).
+fn tlsa_at(peer: &Server, host: &str) -> &'static str {
+    Box::leak(format!("_{}._tcp.{host}", peer.port("smtp")).into_boxed_str())
+}
+
 fn tlsa_3_1_1(spki: &[u8]) -> Vec<u8> {
     let mut rdata = vec![3, 1, 1];
     rdata.extend_from_slice(ring::digest::digest(&ring::digest::SHA256, spki).as_ref());
@@ -368,10 +377,10 @@ fn rfc7672_3_1_1_dane_ee_match_delivers() {
         vec![
             ("dane.test", Rr::Mx(10, "mx.dane.test")),
             ("mx.dane.test", Rr::A(LOOPBACK)),
-            ("_25._tcp.mx.dane.test", Rr::Tlsa(tlsa_3_1_1(&spki))),
+            (tlsa_at(&peer, "mx.dane.test"), Rr::Tlsa(tlsa_3_1_1(&spki))),
         ],
         &[],
-        &["_25._tcp.mx.dane.test"],
+        &[tlsa_at(&peer, "mx.dane.test")],
     );
     let data = TempDir::new("dane-ok");
     add_user(&data.0, "alice@home.arpa", "alice-pw");
@@ -403,10 +412,10 @@ fn rfc7672_2_2_dane_mismatch_defers_and_tlsa_without_ad_is_ignored() {
         vec![
             ("dane.test", Rr::Mx(10, "mx.dane.test")),
             ("mx.dane.test", Rr::A(LOOPBACK)),
-            ("_25._tcp.mx.dane.test", Rr::Tlsa(wrong.clone())),
+            (tlsa_at(&peer, "mx.dane.test"), Rr::Tlsa(wrong.clone())),
         ],
         &[],
-        &["_25._tcp.mx.dane.test"],
+        &[tlsa_at(&peer, "mx.dane.test")],
     );
     let data = TempDir::new("dane-bad");
     add_user(&data.0, "alice@home.arpa", "alice-pw");
@@ -418,7 +427,10 @@ fn rfc7672_2_2_dane_mismatch_defers_and_tlsa_without_ad_is_ignored() {
     submit(&server, "bob@dane.test");
     let log = deferred(
         &server,
-        "TLS is required by DANE (TLSA of _25._tcp.mx.dane.test",
+        &format!(
+            "TLS is required by DANE (TLSA of {}",
+            tlsa_at(&peer, "mx.dane.test")
+        ),
     );
     assert!(log.contains("no TLSA record matches"), "{log}");
     assert!(inbox(&peer_data.0, "bob@dane.test").is_empty());
@@ -428,7 +440,7 @@ fn rfc7672_2_2_dane_mismatch_defers_and_tlsa_without_ad_is_ignored() {
         vec![
             ("dane.test", Rr::Mx(10, "mx.dane.test")),
             ("mx.dane.test", Rr::A(LOOPBACK)),
-            ("_25._tcp.mx.dane.test", Rr::Tlsa(wrong)),
+            (tlsa_at(&peer, "mx.dane.test"), Rr::Tlsa(wrong)),
         ],
         &[],
     );
@@ -463,10 +475,10 @@ fn rfc7672_3_2_2_dane_ta_delivers_to_a_chain_with_the_mx_name() {
         vec![
             ("ta.test", Rr::Mx(10, "mx.ta.test")),
             ("mx.ta.test", Rr::A(LOOPBACK)),
-            ("_25._tcp.mx.ta.test", Rr::Tlsa(rdata)),
+            (tlsa_at(&peer, "mx.ta.test"), Rr::Tlsa(rdata)),
         ],
         &[],
-        &["_25._tcp.mx.ta.test"],
+        &[tlsa_at(&peer, "mx.ta.test")],
     );
     let data = TempDir::new("dane-ta");
     add_user(&data.0, "alice@home.arpa", "alice-pw");
@@ -495,10 +507,10 @@ fn rfc7672_3_1_3_only_unusable_tlsa_records_still_require_tls() {
         vec![
             ("pkix.test", Rr::Mx(10, "mx.pkix.test")),
             ("mx.pkix.test", Rr::A(LOOPBACK)),
-            ("_25._tcp.mx.pkix.test", Rr::Tlsa(rdata)),
+            (tlsa_at(&peer, "mx.pkix.test"), Rr::Tlsa(rdata)),
         ],
         &[],
-        &["_25._tcp.mx.pkix.test"],
+        &[tlsa_at(&peer, "mx.pkix.test")],
     );
     let data = TempDir::new("dane-unusable");
     add_user(&data.0, "alice@home.arpa", "alice-pw");

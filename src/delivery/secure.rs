@@ -1,7 +1,8 @@
 //! How each MX host of a domain must be spoken to, by DANE (RFC 7672)
 //! and MTA-STS (RFC 8461), decided before connecting:
 //!
-//! 1. DANE per MX host: a TLSA answer for `_25._tcp.HOST` with the AD bit
+//! 1. DANE per MX host: a TLSA answer for `_PORT._tcp.HOST` (PORT: the
+//!    one connected to, 25 in real use; RFC 6698 §3) with the AD bit
 //!    (RFC 7672 §2.2; believed only from resolvers on this host, the one
 //!    secure path a stub has, RFC 4035 §4.9.3: `net::dns::ad_trusted`;
 //!    with a remote resolver DANE is off, logged once) makes TLS
@@ -15,7 +16,9 @@
 //!    security of the host's A/AAAA records (§2.2.2) is not asked, and a
 //!    failed TLSA lookup counts as no TLSA rather than deferring the host,
 //!    which a resolver that cannot answer TLSA would otherwise turn into
-//!    mail that never leaves.
+//!    mail that never leaves. An MX host name that is a CNAME is not
+//!    expanded for the TLSA lookup (§2.2.2 would try the expanded name
+//!    first): the TLSA records are asked at the MX name only.
 //! 2. Otherwise the domain's MTA-STS policy: `enforce` keeps only MX hosts
 //!    the policy names and requires TLS with a certificate valid for the
 //!    host name (§4.1, §4.2, §5.1); `testing` logs what would fail and
@@ -57,8 +60,14 @@ enum Dane {
 /// every handshake; real sets have one to four).
 const MAX_TLSA: usize = 16;
 
-async fn dane(host: &str, resolver: &Resolver) -> Dane {
-    let name = format!("_25._tcp.{host}");
+/// RFC 6698 §3: the TLSA name carries the port actually connected to
+/// (25 in real use, RFC 7672 §2.2; another with `--smtp-port-out`).
+fn tlsa_name(host: &str, port: u16) -> String {
+    format!("_{port}._tcp.{host}")
+}
+
+async fn dane(host: &str, port: u16, resolver: &Resolver) -> Dane {
+    let name = tlsa_name(host, port);
     match resolver.lookup_secure(&name, Qtype::Tlsa).await {
         Ok((Answer::Records(records), true)) => {
             let usable: Vec<Tlsa> = records
@@ -138,12 +147,13 @@ pub async fn plan(
             by_host.push((hop.name.clone(), None));
             continue;
         }
-        let transport = match dane(&hop.name, resolver).await {
+        let tlsa = tlsa_name(&hop.name, hop.addr.port());
+        let transport = match dane(&hop.name, hop.addr.port(), resolver).await {
             Dane::Records(records) => match crate::net::dane::config(records) {
                 Ok(tls) => Some(required(
                     base,
                     tls,
-                    format!("DANE (TLSA of _25._tcp.{}, RFC 7672)", hop.name),
+                    format!("DANE (TLSA of {tlsa}, RFC 7672)"),
                 )),
                 Err(e) => {
                     log::warn!("delivery: DANE for {}: {e}", hop.name);
@@ -165,7 +175,7 @@ pub async fn plan(
                 Some(required(
                     base,
                     base.tls.clone(),
-                    format!("DANE (unusable TLSA of _25._tcp.{})", hop.name),
+                    format!("DANE (unusable TLSA of {tlsa})"),
                 ))
             }
             Dane::Off => match policy {
@@ -206,4 +216,17 @@ pub async fn plan(
         });
     }
     Ok((kept, transports))
+}
+
+#[cfg(test)]
+mod tests {
+    /// RFC 6698 §3: the TLSA name is made from the port connected to.
+    #[test]
+    fn rfc6698_3_tlsa_name_carries_the_port_used() {
+        assert_eq!(super::tlsa_name("mx.example", 25), "_25._tcp.mx.example");
+        assert_eq!(
+            super::tlsa_name("mx.example", 2525),
+            "_2525._tcp.mx.example"
+        );
+    }
 }

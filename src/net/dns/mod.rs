@@ -41,7 +41,7 @@ pub enum Qtype {
     Aaaa,
     /// DKIM key records (RFC 6376 §3.6.2).
     Txt,
-    /// DANE for SMTP (RFC 7672 §2.2): `_25._tcp.MXHOST`.
+    /// DANE for SMTP (RFC 7672 §2.2): `_25._tcp.MXHOST` (the port used).
     Tlsa,
 }
 
