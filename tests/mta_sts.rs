@@ -397,6 +397,10 @@ fn rfc7672_3_1_1_dane_ee_match_delivers() {
         !log.contains("does not verify"),
         "DANE, not opportunistic: {log}"
     );
+    assert!(
+        log.contains("delivery: DANE for MX host mx.dane.test: DNSSEC-validated TLSA records"),
+        "{log}"
+    );
 }
 
 /// RFC 7672 §2.2, §3.1.1: the validated TLSA record names another key:
@@ -490,11 +494,66 @@ fn rfc7672_3_2_2_dane_ta_delivers_to_a_chain_with_the_mx_name() {
     submit(&server, "bob@ta.test");
     let got = delivered(&peer_data, &server, "bob@ta.test");
     assert!(got.contains("with ESMTPS"), "not over TLS: {got}");
+    // Opportunistic TLS would deliver too: the log must show DANE at work.
+    let log = server.log();
+    assert!(
+        log.contains("delivery: DANE for MX host mx.ta.test: DNSSEC-validated TLSA records"),
+        "{log}"
+    );
+    assert!(!log.contains("does not verify"), "{log}");
+}
+
+/// RFC 7672 §3.2.2: the DANE-TA record names a CA that did not issue the
+/// MX's chain: no anchor, so the mail waits (never plaintext, never
+/// opportunistic TLS).
+#[test]
+fn rfc7672_3_2_2_dane_ta_with_the_wrong_anchor_defers() {
+    let pki = TempDir::new("dane-ta-bad-ca");
+    let ca = ca(&pki.0);
+    let other = TempDir::new("dane-ta-other-ca");
+    let other = self::ca(&other.0);
+    let (peer_data, peer, _) = mx_peer(
+        "dane-ta-bad-peer",
+        "tabad.test",
+        &ca,
+        &["mx.tabad.test"],
+        None,
+    );
+    let mut rdata = vec![2, 0, 1];
+    rdata.extend_from_slice(
+        ring::digest::digest(&ring::digest::SHA256, other.issuer.der().as_ref()).as_ref(),
+    );
+    let dns = Dns::start_signed(
+        vec![
+            ("tabad.test", Rr::Mx(10, "mx.tabad.test")),
+            ("mx.tabad.test", Rr::A(LOOPBACK)),
+            (tlsa_at(&peer, "mx.tabad.test"), Rr::Tlsa(rdata)),
+        ],
+        &[],
+        &[tlsa_at(&peer, "mx.tabad.test")],
+    );
+    let data = TempDir::new("dane-ta-bad");
+    add_user(&data.0, "alice@home.arpa", "alice-pw");
+    let smtp = peer.port("smtp").to_string();
+    let server = Server::start(
+        &data.0,
+        &["--dns-server", &dns.flag(), "--smtp-port-out", &smtp],
+    );
+    submit(&server, "bob@tabad.test");
+    deferred(
+        &server,
+        &format!(
+            "TLS is required by DANE (TLSA of {}",
+            tlsa_at(&peer, "mx.tabad.test")
+        ),
+    );
+    assert!(inbox(&peer_data.0, "bob@tabad.test").is_empty());
 }
 
 /// RFC 7672 §2.2, §3.1.3: a validated set of only unusable records (here
 /// PKIX-EE, usage 1, which SMTP does not use) still demands TLS, without
-/// authentication: the mail goes encrypted.
+/// authentication: the mail goes encrypted to a peer offering TLS, and
+/// waits at one that does not (never plaintext).
 #[test]
 fn rfc7672_3_1_3_only_unusable_tlsa_records_still_require_tls() {
     let pki = TempDir::new("dane-unusable-ca");
@@ -507,7 +566,7 @@ fn rfc7672_3_1_3_only_unusable_tlsa_records_still_require_tls() {
         vec![
             ("pkix.test", Rr::Mx(10, "mx.pkix.test")),
             ("mx.pkix.test", Rr::A(LOOPBACK)),
-            (tlsa_at(&peer, "mx.pkix.test"), Rr::Tlsa(rdata)),
+            (tlsa_at(&peer, "mx.pkix.test"), Rr::Tlsa(rdata.clone())),
         ],
         &[],
         &[tlsa_at(&peer, "mx.pkix.test")],
@@ -527,4 +586,65 @@ fn rfc7672_3_1_3_only_unusable_tlsa_records_still_require_tls() {
             .log()
             .contains("TLSA records of mx.pkix.test are all unusable: TLS required")
     );
+
+    // A peer without STARTTLS: the same records make the mail wait.
+    let plain = plain_smtp_peer();
+    let name = tlsa_at_port(plain, "mx.pkix.test");
+    let dns2 = Dns::start_signed(
+        vec![
+            ("pkix.test", Rr::Mx(10, "mx.pkix.test")),
+            ("mx.pkix.test", Rr::A(LOOPBACK)),
+            (name, Rr::Tlsa(rdata)),
+        ],
+        &[],
+        &[name],
+    );
+    let data2 = TempDir::new("dane-unusable-plain");
+    add_user(&data2.0, "alice@home.arpa", "alice-pw");
+    let server2 = Server::start(
+        &data2.0,
+        &[
+            "--dns-server",
+            &dns2.flag(),
+            "--smtp-port-out",
+            &plain.to_string(),
+        ],
+    );
+    submit(&server2, "bob@pkix.test");
+    deferred(
+        &server2,
+        &format!("TLS is required by DANE (unusable TLSA of {name})"),
+    );
+}
+
+fn tlsa_at_port(port: u16, host: &str) -> &'static str {
+    Box::leak(format!("_{port}._tcp.{host}").into_boxed_str())
+}
+
+/// An SMTP server on loopback that offers no STARTTLS and takes nothing
+/// (it answers 250 to EHLO and 221 to everything else); its port.
+fn plain_smtp_peer() -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind((LOOPBACK, 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let _ = conn.write_all(b"220 plain.test ESMTP\r\n");
+            let mut lines = BufReader::new(conn.try_clone().unwrap());
+            let mut line = String::new();
+            while lines.read_line(&mut line).is_ok_and(|n| n > 0) {
+                let reply: &[u8] = if line.to_ascii_uppercase().starts_with("EHLO") {
+                    b"250-plain.test\r\n250 8BITMIME\r\n"
+                } else {
+                    b"221 bye\r\n"
+                };
+                if conn.write_all(reply).is_err() || reply.starts_with(b"221") {
+                    break;
+                }
+                line.clear();
+            }
+        }
+    });
+    port
 }

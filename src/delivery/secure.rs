@@ -150,11 +150,13 @@ pub async fn plan(
         let tlsa = tlsa_name(&hop.name, hop.addr.port());
         let transport = match dane(&hop.name, hop.addr.port(), resolver).await {
             Dane::Records(records) => match crate::net::dane::config(records) {
-                Ok(tls) => Some(required(
-                    base,
-                    tls,
-                    format!("DANE (TLSA of {tlsa}, RFC 7672)"),
-                )),
+                Ok(tls) => Some({
+                    log::info!(
+                        "delivery: DANE for MX host {}: DNSSEC-validated TLSA records of {tlsa}: TLS required, certificate checked against them (RFC 7672 §3)",
+                        hop.name
+                    );
+                    required(base, tls, format!("DANE (TLSA of {tlsa}, RFC 7672)"))
+                }),
                 Err(e) => {
                     log::warn!("delivery: DANE for {}: {e}", hop.name);
                     None
