@@ -286,6 +286,65 @@ fn rfc8461_4_1_unnamed_mx_hosts_do_not_use_up_the_address_budget() {
     );
 }
 
+/// RFC 8461 §3.3 lets a policy fetch take a while (here up to 30 s); the
+/// worker waiting for it must not hold a connection slot: with
+/// `--max-outbound 1` and one domain's policy host hanging, mail for
+/// another domain still goes at once.
+#[test]
+fn rfc8461_3_3_a_slow_policy_fetch_holds_no_connection_slot() {
+    let pki = TempDir::new("sts-slow-ca");
+    let ca = ca(&pki.0);
+    let (peer_data, peer, _) = mx_peer("sts-slow-peer", "fast.test", &ca, &["mx.fast.test"], None);
+    // The policy host: accepts and says nothing.
+    let hang = std::net::TcpListener::bind((LOOPBACK, 0)).unwrap();
+    let hang_port = hang.local_addr().unwrap().port();
+    let (reached, reached_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in hang.incoming().flatten() {
+            held.push(conn);
+            let _ = reached.send(());
+        }
+    });
+    let dns = Dns::start(
+        vec![
+            ("slow.test", Rr::Mx(10, "mx.slow.test")),
+            ("mx.slow.test", Rr::A(LOOPBACK)),
+            ("_mta-sts.slow.test", Rr::Txt("v=STSv1; id=1")),
+            ("mta-sts.slow.test", Rr::A(LOOPBACK)),
+            ("fast.test", Rr::Mx(10, "mx.fast.test")),
+            ("mx.fast.test", Rr::A(LOOPBACK)),
+        ],
+        &[],
+    );
+    let data = TempDir::new("sts-slow");
+    add_user(&data.0, "alice@home.arpa", "alice-pw");
+    let smtp = peer.port("smtp").to_string();
+    let server = Server::start(
+        &data.0,
+        &[
+            "--dns-server",
+            &dns.flag(),
+            "--smtp-port-out",
+            &smtp,
+            "--mta-sts-test-port",
+            &hang_port.to_string(),
+            "--max-outbound",
+            "1",
+        ],
+    );
+    submit(&server, "bob@slow.test");
+    reached_rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("the policy fetch for slow.test started");
+    submit(&server, "bob@fast.test");
+    server.wait_until(
+        std::time::Duration::from_secs(15),
+        "bob@fast.test delivered while slow.test's policy is fetched",
+        || inbox(&peer_data.0, "bob@fast.test").len() == 1,
+    );
+}
+
 /// RFC 8461 §5.1: a `_mta-sts` record but no policy to be had (the host
 /// answers 404) and nothing cached: the mail goes as it would without
 /// MTA-STS, and the failure is logged.
