@@ -345,6 +345,43 @@ fn rfc8461_3_3_a_slow_policy_fetch_holds_no_connection_slot() {
     );
 }
 
+/// RFC 7672 §3.1.3, RFC 8461 §4.2: a signed TLSA set of only unusable
+/// records authenticates nothing, so under an enforce policy the MX must
+/// still pass the policy's certificate check: this one names only the
+/// policy host, and the mail waits.
+#[test]
+fn rfc8461_4_2_unusable_tlsa_does_not_replace_the_enforce_certificate_check() {
+    let pki = TempDir::new("sts-unusable-ca");
+    let ca = ca(&pki.0);
+    let (peer_data, peer, spki) = mx_peer(
+        "sts-unusable-peer",
+        "unus.test",
+        &ca,
+        &["mta-sts.unus.test"],
+        Some(("enforce", "mx.unus.test")),
+    );
+    let mut rdata = tlsa_3_1_1(&spki);
+    rdata[0] = 1;
+    let dns = Dns::start_signed(
+        vec![
+            ("unus.test", Rr::Mx(10, "mx.unus.test")),
+            ("mx.unus.test", Rr::A(LOOPBACK)),
+            (tlsa_at(&peer, "mx.unus.test"), Rr::Tlsa(rdata)),
+            ("_mta-sts.unus.test", Rr::Txt("v=STSv1; id=1")),
+            ("mta-sts.unus.test", Rr::A(LOOPBACK)),
+        ],
+        &[],
+        &[tlsa_at(&peer, "mx.unus.test")],
+    );
+    let (_data, server) = sender("sts-unusable", &dns, &peer, &ca);
+    submit(&server, "bob@unus.test");
+    let log = deferred(
+        &server,
+        "TLS is required by the MTA-STS policy of unus.test",
+    );
+    assert!(inbox(&peer_data.0, "bob@unus.test").is_empty(), "{log}");
+}
+
 /// RFC 8461 §5.1: a `_mta-sts` record but no policy to be had (the host
 /// answers 404) and nothing cached: the mail goes as it would without
 /// MTA-STS, and the failure is logged.
