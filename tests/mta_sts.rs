@@ -206,6 +206,182 @@ fn rfc8461_4_2_enforce_delivers_over_verified_tls_to_a_matching_mx() {
     assert!(!log.contains("does not verify"), "{log}");
 }
 
+/// RFC 7672 §2.2.1, RFC 8461 §4.1: the unsigned MX answer adds a better
+/// host the enforce policy does not name, with genuinely signed TLSA
+/// records matching its key: DANE must not let the redirection through;
+/// the named MX gets the mail over the policy's verified TLS.
+#[test]
+fn rfc7672_2_2_1_enforce_drops_an_unnamed_mx_even_with_signed_tlsa() {
+    let pki = TempDir::new("sts-redirect-ca");
+    let ca = ca(&pki.0);
+    let (peer_data, peer, spki) = mx_peer(
+        "sts-redirect-peer",
+        "redir.test",
+        &ca,
+        &["mta-sts.redir.test", "mx1.redir.test"],
+        Some(("enforce", "mx1.redir.test")),
+    );
+    let dns = Dns::start_signed(
+        vec![
+            ("redir.test", Rr::Mx(5, "rogue.elsewhere.test")),
+            ("redir.test", Rr::Mx(10, "mx1.redir.test")),
+            ("rogue.elsewhere.test", Rr::A(LOOPBACK)),
+            (
+                tlsa_at(&peer, "rogue.elsewhere.test"),
+                Rr::Tlsa(tlsa_3_1_1(&spki)),
+            ),
+            ("mx1.redir.test", Rr::A(LOOPBACK)),
+            ("_mta-sts.redir.test", Rr::Txt("v=STSv1; id=1")),
+            ("mta-sts.redir.test", Rr::A(LOOPBACK)),
+        ],
+        &[],
+        &[tlsa_at(&peer, "rogue.elsewhere.test")],
+    );
+    let (_data, server) = sender("sts-redirect", &dns, &peer, &ca);
+    submit(&server, "bob@redir.test");
+    delivered(&peer_data, &server, "bob@redir.test");
+    let log = server.log();
+    assert!(
+        log.contains("MX host rogue.elsewhere.test of redir.test is not in its MTA-STS policy (enforce): not used"),
+        "{log}"
+    );
+    assert!(!log.contains("rogue.elsewhere.test[127.0.0.1]"), "{log}");
+}
+
+/// RFC 8461 §4.1: five better MX hosts the enforce policy does not name
+/// would use up the five addresses tried per attempt; they are dropped
+/// by name before any address is looked up, so the named MX gets the mail.
+#[test]
+fn rfc8461_4_1_unnamed_mx_hosts_do_not_use_up_the_address_budget() {
+    let pki = TempDir::new("sts-budget-ca");
+    let ca = ca(&pki.0);
+    let (peer_data, peer, _) = mx_peer(
+        "sts-budget-peer",
+        "budget.test",
+        &ca,
+        &["mta-sts.budget.test", "mx.budget.test"],
+        Some(("enforce", "mx.budget.test")),
+    );
+    let mut zone = vec![
+        ("budget.test", Rr::Mx(10, "mx.budget.test")),
+        ("mx.budget.test", Rr::A(LOOPBACK)),
+        ("_mta-sts.budget.test", Rr::Txt("v=STSv1; id=1")),
+        ("mta-sts.budget.test", Rr::A(LOOPBACK)),
+    ];
+    for rogue in ["r1.test", "r2.test", "r3.test", "r4.test", "r5.test"] {
+        zone.push(("budget.test", Rr::Mx(5, rogue)));
+        zone.push((rogue, Rr::A(LOOPBACK)));
+    }
+    let dns = Dns::start(zone, &[]);
+    let (_data, server) = sender("sts-budget", &dns, &peer, &ca);
+    submit(&server, "bob@budget.test");
+    let got = delivered(&peer_data, &server, "bob@budget.test");
+    assert!(got.contains("with ESMTPS"), "not over TLS: {got}");
+    let log = server.log();
+    assert!(
+        log.contains(
+            "MX host r3.test of budget.test is not in its MTA-STS policy (enforce): not used"
+        ),
+        "{log}"
+    );
+}
+
+/// RFC 8461 §3.3 lets a policy fetch take a while (here up to 30 s); the
+/// worker waiting for it must not hold a connection slot: with
+/// `--max-outbound 1` and one domain's policy host hanging, mail for
+/// another domain still goes at once.
+#[test]
+fn rfc8461_3_3_a_slow_policy_fetch_holds_no_connection_slot() {
+    let pki = TempDir::new("sts-slow-ca");
+    let ca = ca(&pki.0);
+    let (peer_data, peer, _) = mx_peer("sts-slow-peer", "fast.test", &ca, &["mx.fast.test"], None);
+    // The policy host: accepts and says nothing.
+    let hang = std::net::TcpListener::bind((LOOPBACK, 0)).unwrap();
+    let hang_port = hang.local_addr().unwrap().port();
+    let (reached, reached_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in hang.incoming().flatten() {
+            held.push(conn);
+            let _ = reached.send(());
+        }
+    });
+    let dns = Dns::start(
+        vec![
+            ("slow.test", Rr::Mx(10, "mx.slow.test")),
+            ("mx.slow.test", Rr::A(LOOPBACK)),
+            ("_mta-sts.slow.test", Rr::Txt("v=STSv1; id=1")),
+            ("mta-sts.slow.test", Rr::A(LOOPBACK)),
+            ("fast.test", Rr::Mx(10, "mx.fast.test")),
+            ("mx.fast.test", Rr::A(LOOPBACK)),
+        ],
+        &[],
+    );
+    let data = TempDir::new("sts-slow");
+    add_user(&data.0, "alice@home.arpa", "alice-pw");
+    let smtp = peer.port("smtp").to_string();
+    let server = Server::start(
+        &data.0,
+        &[
+            "--dns-server",
+            &dns.flag(),
+            "--smtp-port-out",
+            &smtp,
+            "--mta-sts-test-port",
+            &hang_port.to_string(),
+            "--max-outbound",
+            "1",
+        ],
+    );
+    submit(&server, "bob@slow.test");
+    reached_rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("the policy fetch for slow.test started");
+    submit(&server, "bob@fast.test");
+    server.wait_until(
+        std::time::Duration::from_secs(15),
+        "bob@fast.test delivered while slow.test's policy is fetched",
+        || inbox(&peer_data.0, "bob@fast.test").len() == 1,
+    );
+}
+
+/// RFC 7672 §3.1.3, RFC 8461 §4.2: a signed TLSA set of only unusable
+/// records authenticates nothing, so under an enforce policy the MX must
+/// still pass the policy's certificate check: this one names only the
+/// policy host, and the mail waits.
+#[test]
+fn rfc8461_4_2_unusable_tlsa_does_not_replace_the_enforce_certificate_check() {
+    let pki = TempDir::new("sts-unusable-ca");
+    let ca = ca(&pki.0);
+    let (peer_data, peer, spki) = mx_peer(
+        "sts-unusable-peer",
+        "unus.test",
+        &ca,
+        &["mta-sts.unus.test"],
+        Some(("enforce", "mx.unus.test")),
+    );
+    let mut rdata = tlsa_3_1_1(&spki);
+    rdata[0] = 1;
+    let dns = Dns::start_signed(
+        vec![
+            ("unus.test", Rr::Mx(10, "mx.unus.test")),
+            ("mx.unus.test", Rr::A(LOOPBACK)),
+            (tlsa_at(&peer, "mx.unus.test"), Rr::Tlsa(rdata)),
+            ("_mta-sts.unus.test", Rr::Txt("v=STSv1; id=1")),
+            ("mta-sts.unus.test", Rr::A(LOOPBACK)),
+        ],
+        &[],
+        &[tlsa_at(&peer, "mx.unus.test")],
+    );
+    let (_data, server) = sender("sts-unusable", &dns, &peer, &ca);
+    submit(&server, "bob@unus.test");
+    let log = deferred(
+        &server,
+        "TLS is required by the MTA-STS policy of unus.test",
+    );
+    assert!(inbox(&peer_data.0, "bob@unus.test").is_empty(), "{log}");
+}
+
 /// RFC 8461 §5.1: a `_mta-sts` record but no policy to be had (the host
 /// answers 404) and nothing cached: the mail goes as it would without
 /// MTA-STS, and the failure is logged.
@@ -273,6 +449,12 @@ fn rfc8461_5_2_testing_mode_logs_and_delivers() {
     );
 }
 
+/// The TLSA name of `host` at the port the sender connects to (RFC 6698
+/// §3: the port actually used; the tests' MX listens on a free port).
+fn tlsa_at(peer: &Server, host: &str) -> &'static str {
+    Box::leak(format!("_{}._tcp.{host}", peer.port("smtp")).into_boxed_str())
+}
+
 fn tlsa_3_1_1(spki: &[u8]) -> Vec<u8> {
     let mut rdata = vec![3, 1, 1];
     rdata.extend_from_slice(ring::digest::digest(&ring::digest::SHA256, spki).as_ref());
@@ -291,10 +473,10 @@ fn rfc7672_3_1_1_dane_ee_match_delivers() {
         vec![
             ("dane.test", Rr::Mx(10, "mx.dane.test")),
             ("mx.dane.test", Rr::A(LOOPBACK)),
-            ("_25._tcp.mx.dane.test", Rr::Tlsa(tlsa_3_1_1(&spki))),
+            (tlsa_at(&peer, "mx.dane.test"), Rr::Tlsa(tlsa_3_1_1(&spki))),
         ],
         &[],
-        &["_25._tcp.mx.dane.test"],
+        &[tlsa_at(&peer, "mx.dane.test")],
     );
     let data = TempDir::new("dane-ok");
     add_user(&data.0, "alice@home.arpa", "alice-pw");
@@ -311,6 +493,10 @@ fn rfc7672_3_1_1_dane_ee_match_delivers() {
         !log.contains("does not verify"),
         "DANE, not opportunistic: {log}"
     );
+    assert!(
+        log.contains("delivery: DANE for MX host mx.dane.test: DNSSEC-validated TLSA records"),
+        "{log}"
+    );
 }
 
 /// RFC 7672 §2.2, §3.1.1: the validated TLSA record names another key:
@@ -326,10 +512,10 @@ fn rfc7672_2_2_dane_mismatch_defers_and_tlsa_without_ad_is_ignored() {
         vec![
             ("dane.test", Rr::Mx(10, "mx.dane.test")),
             ("mx.dane.test", Rr::A(LOOPBACK)),
-            ("_25._tcp.mx.dane.test", Rr::Tlsa(wrong.clone())),
+            (tlsa_at(&peer, "mx.dane.test"), Rr::Tlsa(wrong.clone())),
         ],
         &[],
-        &["_25._tcp.mx.dane.test"],
+        &[tlsa_at(&peer, "mx.dane.test")],
     );
     let data = TempDir::new("dane-bad");
     add_user(&data.0, "alice@home.arpa", "alice-pw");
@@ -341,7 +527,10 @@ fn rfc7672_2_2_dane_mismatch_defers_and_tlsa_without_ad_is_ignored() {
     submit(&server, "bob@dane.test");
     let log = deferred(
         &server,
-        "TLS is required by DANE (TLSA of _25._tcp.mx.dane.test",
+        &format!(
+            "TLS is required by DANE (TLSA of {}",
+            tlsa_at(&peer, "mx.dane.test")
+        ),
     );
     assert!(log.contains("no TLSA record matches"), "{log}");
     assert!(inbox(&peer_data.0, "bob@dane.test").is_empty());
@@ -351,7 +540,7 @@ fn rfc7672_2_2_dane_mismatch_defers_and_tlsa_without_ad_is_ignored() {
         vec![
             ("dane.test", Rr::Mx(10, "mx.dane.test")),
             ("mx.dane.test", Rr::A(LOOPBACK)),
-            ("_25._tcp.mx.dane.test", Rr::Tlsa(wrong)),
+            (tlsa_at(&peer, "mx.dane.test"), Rr::Tlsa(wrong)),
         ],
         &[],
     );
@@ -386,10 +575,10 @@ fn rfc7672_3_2_2_dane_ta_delivers_to_a_chain_with_the_mx_name() {
         vec![
             ("ta.test", Rr::Mx(10, "mx.ta.test")),
             ("mx.ta.test", Rr::A(LOOPBACK)),
-            ("_25._tcp.mx.ta.test", Rr::Tlsa(rdata)),
+            (tlsa_at(&peer, "mx.ta.test"), Rr::Tlsa(rdata)),
         ],
         &[],
-        &["_25._tcp.mx.ta.test"],
+        &[tlsa_at(&peer, "mx.ta.test")],
     );
     let data = TempDir::new("dane-ta");
     add_user(&data.0, "alice@home.arpa", "alice-pw");
@@ -401,11 +590,66 @@ fn rfc7672_3_2_2_dane_ta_delivers_to_a_chain_with_the_mx_name() {
     submit(&server, "bob@ta.test");
     let got = delivered(&peer_data, &server, "bob@ta.test");
     assert!(got.contains("with ESMTPS"), "not over TLS: {got}");
+    // Opportunistic TLS would deliver too: the log must show DANE at work.
+    let log = server.log();
+    assert!(
+        log.contains("delivery: DANE for MX host mx.ta.test: DNSSEC-validated TLSA records"),
+        "{log}"
+    );
+    assert!(!log.contains("does not verify"), "{log}");
+}
+
+/// RFC 7672 §3.2.2: the DANE-TA record names a CA that did not issue the
+/// MX's chain: no anchor, so the mail waits (never plaintext, never
+/// opportunistic TLS).
+#[test]
+fn rfc7672_3_2_2_dane_ta_with_the_wrong_anchor_defers() {
+    let pki = TempDir::new("dane-ta-bad-ca");
+    let ca = ca(&pki.0);
+    let other = TempDir::new("dane-ta-other-ca");
+    let other = self::ca(&other.0);
+    let (peer_data, peer, _) = mx_peer(
+        "dane-ta-bad-peer",
+        "tabad.test",
+        &ca,
+        &["mx.tabad.test"],
+        None,
+    );
+    let mut rdata = vec![2, 0, 1];
+    rdata.extend_from_slice(
+        ring::digest::digest(&ring::digest::SHA256, other.issuer.der().as_ref()).as_ref(),
+    );
+    let dns = Dns::start_signed(
+        vec![
+            ("tabad.test", Rr::Mx(10, "mx.tabad.test")),
+            ("mx.tabad.test", Rr::A(LOOPBACK)),
+            (tlsa_at(&peer, "mx.tabad.test"), Rr::Tlsa(rdata)),
+        ],
+        &[],
+        &[tlsa_at(&peer, "mx.tabad.test")],
+    );
+    let data = TempDir::new("dane-ta-bad");
+    add_user(&data.0, "alice@home.arpa", "alice-pw");
+    let smtp = peer.port("smtp").to_string();
+    let server = Server::start(
+        &data.0,
+        &["--dns-server", &dns.flag(), "--smtp-port-out", &smtp],
+    );
+    submit(&server, "bob@tabad.test");
+    deferred(
+        &server,
+        &format!(
+            "TLS is required by DANE (TLSA of {}",
+            tlsa_at(&peer, "mx.tabad.test")
+        ),
+    );
+    assert!(inbox(&peer_data.0, "bob@tabad.test").is_empty());
 }
 
 /// RFC 7672 §2.2, §3.1.3: a validated set of only unusable records (here
 /// PKIX-EE, usage 1, which SMTP does not use) still demands TLS, without
-/// authentication: the mail goes encrypted.
+/// authentication: the mail goes encrypted to a peer offering TLS, and
+/// waits at one that does not (never plaintext).
 #[test]
 fn rfc7672_3_1_3_only_unusable_tlsa_records_still_require_tls() {
     let pki = TempDir::new("dane-unusable-ca");
@@ -418,10 +662,10 @@ fn rfc7672_3_1_3_only_unusable_tlsa_records_still_require_tls() {
         vec![
             ("pkix.test", Rr::Mx(10, "mx.pkix.test")),
             ("mx.pkix.test", Rr::A(LOOPBACK)),
-            ("_25._tcp.mx.pkix.test", Rr::Tlsa(rdata)),
+            (tlsa_at(&peer, "mx.pkix.test"), Rr::Tlsa(rdata.clone())),
         ],
         &[],
-        &["_25._tcp.mx.pkix.test"],
+        &[tlsa_at(&peer, "mx.pkix.test")],
     );
     let data = TempDir::new("dane-unusable");
     add_user(&data.0, "alice@home.arpa", "alice-pw");
@@ -438,4 +682,65 @@ fn rfc7672_3_1_3_only_unusable_tlsa_records_still_require_tls() {
             .log()
             .contains("TLSA records of mx.pkix.test are all unusable: TLS required")
     );
+
+    // A peer without STARTTLS: the same records make the mail wait.
+    let plain = plain_smtp_peer();
+    let name = tlsa_at_port(plain, "mx.pkix.test");
+    let dns2 = Dns::start_signed(
+        vec![
+            ("pkix.test", Rr::Mx(10, "mx.pkix.test")),
+            ("mx.pkix.test", Rr::A(LOOPBACK)),
+            (name, Rr::Tlsa(rdata)),
+        ],
+        &[],
+        &[name],
+    );
+    let data2 = TempDir::new("dane-unusable-plain");
+    add_user(&data2.0, "alice@home.arpa", "alice-pw");
+    let server2 = Server::start(
+        &data2.0,
+        &[
+            "--dns-server",
+            &dns2.flag(),
+            "--smtp-port-out",
+            &plain.to_string(),
+        ],
+    );
+    submit(&server2, "bob@pkix.test");
+    deferred(
+        &server2,
+        &format!("TLS is required by DANE (unusable TLSA of {name})"),
+    );
+}
+
+fn tlsa_at_port(port: u16, host: &str) -> &'static str {
+    Box::leak(format!("_{port}._tcp.{host}").into_boxed_str())
+}
+
+/// An SMTP server on loopback that offers no STARTTLS and takes nothing
+/// (it answers 250 to EHLO and 221 to everything else); its port.
+fn plain_smtp_peer() -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind((LOOPBACK, 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let _ = conn.write_all(b"220 plain.test ESMTP\r\n");
+            let mut lines = BufReader::new(conn.try_clone().unwrap());
+            let mut line = String::new();
+            while lines.read_line(&mut line).is_ok_and(|n| n > 0) {
+                let reply: &[u8] = if line.to_ascii_uppercase().starts_with("EHLO") {
+                    b"250-plain.test\r\n250 8BITMIME\r\n"
+                } else {
+                    b"221 bye\r\n"
+                };
+                if conn.write_all(reply).is_err() || reply.starts_with(b"221") {
+                    break;
+                }
+                line.clear();
+            }
+        }
+    });
+    port
 }

@@ -30,7 +30,7 @@ const MAX_FAILED: usize = 1024;
 const PATH: &str = "/.well-known/mta-sts.txt";
 
 /// A cached policy: the TXT id it came with, when it expires (Unix
-/// seconds) and the policy file as fetched.
+/// seconds) and the parsed policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Cached {
     id: String,
@@ -38,20 +38,28 @@ struct Cached {
     policy: Policy,
 }
 
-/// The store's value: `ID EXPIRES\n` then the policy body.
-fn encode(id: &str, expires: i64, body: &[u8]) -> Vec<u8> {
-    let mut v = format!("{id} {expires}\n").into_bytes();
-    v.extend_from_slice(body);
-    v
+/// The store's value: `ID\n`, then the parsed policy written back as a
+/// minimal policy file (mode, max_age, mx patterns; no comments, no
+/// unknown keys), which is all that is kept of the fetched body: at
+/// most 64 patterns, whatever the body's size.
+fn encode(id: &str, policy: &Policy) -> Vec<u8> {
+    let mut v = format!(
+        "{id}\nversion: STSv1\nmode: {}\nmax_age: {}\n",
+        policy.mode.as_str(),
+        policy.max_age
+    );
+    for mx in &policy.mx {
+        v.push_str(&format!("mx: {mx}\n"));
+    }
+    v.into_bytes()
 }
 
-fn decode(value: &[u8]) -> Option<Cached> {
+fn decode(expires: i64, value: &[u8]) -> Option<Cached> {
     let nl = value.iter().position(|&b| b == b'\n')?;
-    let head = std::str::from_utf8(&value[..nl]).ok()?;
-    let (id, expires) = head.split_once(' ')?;
+    let id = std::str::from_utf8(&value[..nl]).ok()?;
     Some(Cached {
         id: id.to_string(),
-        expires: expires.parse().ok()?,
+        expires,
         policy: mta_sts::parse_policy(&value[nl + 1..]).ok()?,
     })
 }
@@ -100,8 +108,7 @@ impl Sts {
         let now = crate::time::now();
         let cached = match store.read().and_then(|r| r.mta_sts(domain)) {
             Ok(value) => value
-                .as_deref()
-                .and_then(decode)
+                .and_then(|(expires, v)| decode(expires, &v))
                 .filter(|c| c.expires > now),
             Err(e) => {
                 log::warn!("delivery: MTA-STS cache of {domain}: {e}");
@@ -141,7 +148,7 @@ impl Sts {
             return cached.map(|c| c.policy);
         }
         match self.fetch(domain, resolver).await {
-            Ok((policy, body)) => {
+            Ok(policy) => {
                 self.failed.borrow_mut().remove(domain);
                 let expires = now + policy.max_age as i64;
                 log::info!(
@@ -152,7 +159,7 @@ impl Sts {
                     policy.max_age
                 );
                 if let Err(e) = store
-                    .set_mta_sts(domain, encode(&record.id, expires, &body))
+                    .set_mta_sts(domain, expires, encode(&record.id, &policy))
                     .await
                 {
                     log::warn!("delivery: MTA-STS cache of {domain} not kept: {e}");
@@ -182,7 +189,7 @@ impl Sts {
         }
     }
 
-    async fn fetch(&self, domain: &str, resolver: &Resolver) -> Result<(Policy, Vec<u8>), String> {
+    async fn fetch(&self, domain: &str, resolver: &Resolver) -> Result<Policy, String> {
         let host = format!("mta-sts.{domain}");
         let target = Get {
             host: &host,
@@ -192,8 +199,7 @@ impl Sts {
         let body = https_get::get(&target, &self.tls, resolver)
             .await
             .map_err(|e| e.0)?;
-        let policy = mta_sts::parse_policy(&body).map_err(|e| format!("bad policy: {}", e.0))?;
-        Ok((policy, body))
+        mta_sts::parse_policy(&body).map_err(|e| format!("bad policy: {}", e.0))
     }
 }
 
@@ -203,11 +209,12 @@ mod tests {
 
     #[test]
     fn cache_values_round_trip() {
-        let body = b"version: STSv1\r\nmode: enforce\r\nmx: *.example.org\r\nmax_age: 86400\r\n";
-        let c = decode(&encode("20260101", 1_800_000_000, body)).unwrap();
+        let body = b"version: STSv1\r\nmode: enforce\r\nmx: *.example.org\r\nmx: mx.example.net\r\nfuture: ext\r\nmax_age: 86400\r\n";
+        let policy = mta_sts::parse_policy(body).unwrap();
+        let c = decode(1_800_000_000, &encode("20260101", &policy)).unwrap();
         assert_eq!((c.id.as_str(), c.expires), ("20260101", 1_800_000_000));
+        assert_eq!(c.policy, policy);
         assert!(c.policy.allows("mx1.example.org"));
-        assert_eq!(decode(b"no newline"), None);
-        assert_eq!(decode(b"id notanumber\nversion: STSv1\n"), None);
+        assert_eq!(decode(0, b"no newline"), None);
     }
 }

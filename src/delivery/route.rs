@@ -227,12 +227,19 @@ fn hops_for(name: &str, addresses: &[IpAddr], port: u16) -> Vec<Hop> {
         .collect()
 }
 
-/// The addresses to try for `dest`, in order.
+/// Which MX host names may be used (an MTA-STS `enforce` policy's
+/// patterns, `delivery::secure`); `None`: all.
+pub type MxFilter<'a> = Option<&'a dyn Fn(&str) -> bool>;
+
+/// The addresses to try for `dest`, in order; MX hosts `allowed` refuses
+/// are dropped before any address is looked up, so they do not use up
+/// [`MAX_ADDRESSES`] (RFC 8461 §4.1).
 pub async fn hops(
     dest: &Dest,
     config: &DeliveryConfig,
     resolver: &Resolver,
     me: &str,
+    allowed: MxFilter<'_>,
 ) -> Result<Vec<Hop>, RouteError> {
     match dest {
         Dest::Relay => {
@@ -250,7 +257,7 @@ pub async fn hops(
             family_excluded(&format!("[{ip}]"), config.outbound_ip),
         )),
         Dest::Literal(ip) => Ok(hops_for(&ip.to_string(), &[*ip], config.smtp_port_out)),
-        Dest::Mx(domain) => mx_hops(domain, config, resolver, me).await,
+        Dest::Mx(domain) => mx_hops(domain, config, resolver, me, allowed).await,
     }
 }
 
@@ -259,6 +266,7 @@ async fn mx_hops(
     config: &DeliveryConfig,
     resolver: &Resolver,
     me: &str,
+    allowed: MxFilter<'_>,
 ) -> Result<Vec<Hop>, RouteError> {
     let port = config.smtp_port_out;
     if !domain.is_ascii() {
@@ -282,6 +290,30 @@ async fn mx_hops(
         Ok(Answer::Records(records)) => mx_order(&records, domain, me, &mut random)?,
     };
     let implicit = names.len() == 1 && names[0] == domain;
+    let names = match allowed {
+        None => names,
+        Some(allows) => {
+            let (kept, refused): (Vec<String>, Vec<String>) =
+                names.into_iter().partition(|n| allows(n));
+            for name in &refused {
+                log::warn!(
+                    "delivery: MX host {name} of {domain} is not in its MTA-STS policy (enforce): not used (RFC 8461 §4.1)"
+                );
+            }
+            if kept.is_empty() {
+                // §5.1: temporary, so a corrected policy or MX gets through.
+                return Err(RouteError {
+                    permanent: false,
+                    status: "4.7.5",
+                    text: format!(
+                        "no MX host of {domain} matches its MTA-STS policy (enforce): {}",
+                        refused.join(", ")
+                    ),
+                });
+            }
+            kept
+        }
+    };
     let mut hops = Vec::new();
     let mut trouble = None;
     for name in &names {

@@ -74,6 +74,11 @@ pub fn start(ex: &Rc<LocalExecutor<'static>>, env: Env) -> Result<(), String> {
         None => None,
     };
     let resolver = Resolver::new(&config.dns_servers);
+    if config.mta_sts_test_ca.is_some() || config.mta_sts_test_port != 443 {
+        log::warn!(
+            "delivery: MTA-STS test settings in force (--mta-sts-test-ca / --mta-sts-test-port or their SMOLMAIL_ variables): policy hosts are trusted or reached other than RFC 8461 §3.3 says; for tests only"
+        );
+    }
     let verified = tls::verified_for(config.mta_sts_test_ca.as_deref(), "--mta-sts-test-ca")?;
     let security = Security {
         sts: Sts::new(verified.clone(), config.mta_sts_test_port),

@@ -1,18 +1,24 @@
 //! How each MX host of a domain must be spoken to, by DANE (RFC 7672)
 //! and MTA-STS (RFC 8461), decided before connecting:
 //!
-//! 1. DANE per MX host: a TLSA answer for `_25._tcp.HOST` with the AD bit
-//!    (RFC 7672 §2.2; the configured resolver is trusted to validate, as
-//!    Postfix's `smtp_dns_support_level = dnssec` trusts it) makes TLS
+//! 1. DANE per MX host: a TLSA answer for `_PORT._tcp.HOST` (PORT: the
+//!    one connected to, 25 in real use; RFC 6698 §3) with the AD bit
+//!    (RFC 7672 §2.2; believed only from resolvers on this host, the one
+//!    secure path a stub has, RFC 4035 §4.9.3: `net::dns::ad_trusted`;
+//!    with a remote resolver DANE is off, logged once) makes TLS
 //!    mandatory and the certificate must match a usable record (§3).
 //!    A secure set with no usable record still demands TLS, unauthenticated
-//!    (§2.2; Postfix's "encrypt" level). DANE beats MTA-STS (RFC 8461 §2).
-//!    The MX answer itself need not be secure (§2.2.1 allows DANE for MX
-//!    hosts found through an unsigned MX set). Simplification: the
+//!    (§2.2; Postfix's "encrypt" level). DANE beats MTA-STS (RFC 8461 §2)
+//!    only for hosts an `enforce` policy names: an unsigned MX answer does
+//!    not protect against redirection (§2.2.1), so an enforce policy first
+//!    drops the hosts it does not name, signed TLSA or not, and a set of
+//!    only unusable records falls back to the policy's verified TLS. Simplification: the
 //!    security of the host's A/AAAA records (§2.2.2) is not asked, and a
 //!    failed TLSA lookup counts as no TLSA rather than deferring the host,
 //!    which a resolver that cannot answer TLSA would otherwise turn into
-//!    mail that never leaves.
+//!    mail that never leaves. An MX host name that is a CNAME is not
+//!    expanded for the TLSA lookup (§2.2.2 would try the expanded name
+//!    first): the TLSA records are asked at the MX name only.
 //! 2. Otherwise the domain's MTA-STS policy: `enforce` keeps only MX hosts
 //!    the policy names and requires TLS with a certificate valid for the
 //!    host name (§4.1, §4.2, §5.1); `testing` logs what would fail and
@@ -31,8 +37,7 @@ use super::client::{Hop, TlsPolicy, Transport};
 use super::mta_sts::Sts;
 use super::route::RouteError;
 use crate::net::dns::{Answer, Qtype, Record, Resolver};
-use crate::store::Store;
-use crate::wire::mta_sts::Mode;
+use crate::wire::mta_sts::{Mode, Policy};
 use crate::wire::tlsa::{self, Parsed, Tlsa};
 
 /// What the secure settings need from the runner.
@@ -55,8 +60,14 @@ enum Dane {
 /// every handshake; real sets have one to four).
 const MAX_TLSA: usize = 16;
 
-async fn dane(host: &str, resolver: &Resolver) -> Dane {
-    let name = format!("_25._tcp.{host}");
+/// RFC 6698 §3: the TLSA name carries the port actually connected to
+/// (25 in real use, RFC 7672 §2.2; another with `--smtp-port-out`).
+fn tlsa_name(host: &str, port: u16) -> String {
+    format!("_{port}._tcp.{host}")
+}
+
+async fn dane(host: &str, port: u16, resolver: &Resolver) -> Dane {
+    let name = tlsa_name(host, port);
     match resolver.lookup_secure(&name, Qtype::Tlsa).await {
         Ok((Answer::Records(records), true)) => {
             let usable: Vec<Tlsa> = records
@@ -99,16 +110,17 @@ fn required(base: &Transport, tls: Arc<ClientConfig>, why: String) -> Transport 
     }
 }
 
-/// The hops of `domain` that may be tried, each with its transport.
+/// The hops of `domain` that may be tried, each with its transport, under
+/// `policy` (looked up by the caller before it takes a connection permit,
+/// which also filtered the MX names with it: `route::hops`).
 pub async fn plan(
     domain: &str,
     hops: Vec<Hop>,
     base: &Transport,
     security: &Security,
+    policy: Option<&Policy>,
     resolver: &Resolver,
-    store: &Store,
 ) -> Result<(Vec<Hop>, Vec<Transport>), RouteError> {
-    let policy = security.sts.policy(domain, resolver, store).await;
     let mut kept = Vec::with_capacity(hops.len());
     let mut transports: Vec<Transport> = Vec::with_capacity(hops.len());
     let mut refused = Vec::new();
@@ -121,18 +133,42 @@ pub async fn plan(
             }
             continue;
         }
-        let transport = match dane(&hop.name, resolver).await {
+        let enforce = policy.filter(|p| p.mode == Mode::Enforce);
+        // RFC 7672 §2.2.1: an unsigned MX RRset does not protect against
+        // redirection, so a host the enforce policy does not name is not
+        // used even when its own TLSA records are signed; RFC 8461 §2 only
+        // forbids MTA-STS to override a *failing* DANE check.
+        if enforce.is_some_and(|p| !p.allows(&hop.name)) {
+            log::warn!(
+                "delivery: MX host {} of {domain} is not in its MTA-STS policy (enforce): not used (RFC 8461 §4.1)",
+                hop.name
+            );
+            refused.push(hop.name.clone());
+            by_host.push((hop.name.clone(), None));
+            continue;
+        }
+        let tlsa = tlsa_name(&hop.name, hop.addr.port());
+        let transport = match dane(&hop.name, hop.addr.port(), resolver).await {
             Dane::Records(records) => match crate::net::dane::config(records) {
-                Ok(tls) => Some(required(
-                    base,
-                    tls,
-                    format!("DANE (TLSA of _25._tcp.{}, RFC 7672)", hop.name),
-                )),
+                Ok(tls) => Some({
+                    log::info!(
+                        "delivery: DANE for MX host {}: DNSSEC-validated TLSA records of {tlsa}: TLS required, certificate checked against them (RFC 7672 §3)",
+                        hop.name
+                    );
+                    required(base, tls, format!("DANE (TLSA of {tlsa}, RFC 7672)"))
+                }),
                 Err(e) => {
                     log::warn!("delivery: DANE for {}: {e}", hop.name);
                     None
                 }
             },
+            // Unusable records authenticate nothing: an enforce policy
+            // still demands its verified TLS (RFC 8461 §4.2).
+            Dane::Unusable if enforce.is_some() => Some(required(
+                base,
+                security.verified.clone(),
+                format!("the MTA-STS policy of {domain} (enforce, RFC 8461 §4.2)"),
+            )),
             Dane::Unusable => {
                 log::info!(
                     "delivery: TLSA records of {} are all unusable: TLS required, certificate not checked (RFC 7672 §2.2)",
@@ -141,18 +177,10 @@ pub async fn plan(
                 Some(required(
                     base,
                     base.tls.clone(),
-                    format!("DANE (unusable TLSA of _25._tcp.{})", hop.name),
+                    format!("DANE (unusable TLSA of {tlsa})"),
                 ))
             }
-            Dane::Off => match &policy {
-                Some(p) if p.mode == Mode::Enforce && !p.allows(&hop.name) => {
-                    log::warn!(
-                        "delivery: MX host {} of {domain} is not in its MTA-STS policy (enforce): not used (RFC 8461 §4.1)",
-                        hop.name
-                    );
-                    refused.push(hop.name.clone());
-                    None
-                }
+            Dane::Off => match policy {
                 Some(p) if p.mode == Mode::Enforce => Some(required(
                     base,
                     security.verified.clone(),
@@ -190,4 +218,17 @@ pub async fn plan(
         });
     }
     Ok((kept, transports))
+}
+
+#[cfg(test)]
+mod tests {
+    /// RFC 6698 §3: the TLSA name is made from the port connected to.
+    #[test]
+    fn rfc6698_3_tlsa_name_carries_the_port_used() {
+        assert_eq!(super::tlsa_name("mx.example", 25), "_25._tcp.mx.example");
+        assert_eq!(
+            super::tlsa_name("mx.example", 2525),
+            "_2525._tcp.mx.example"
+        );
+    }
 }

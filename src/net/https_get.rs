@@ -83,11 +83,19 @@ pub async fn get(
             .map_err(|e| err(format!("{url}: write: {e}")))?;
         let mut buf = Vec::with_capacity(4096);
         let mut chunk = [0u8; 4096];
-        loop {
-            let n = io
-                .read(&mut chunk)
-                .await
-                .map_err(|e| err(format!("{url}: read: {e}")))?;
+        // Stop as soon as the framing says the answer is whole: a server
+        // may ignore `Connection: close` and keep the connection open.
+        while !complete(&buf) {
+            let n = match io.read(&mut chunk).await {
+                Ok(n) => n,
+                // rustls reports a close without close_notify as an
+                // unexpected EOF; for a body delimited by the close (and
+                // bounded by the cap below) that is its end (RFC 9112
+                // §6.3 item 8). Otherwise the framing check below says
+                // what is missing.
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && head_end(&buf).is_some() => 0,
+                Err(e) => return Err(err(format!("{url}: read: {e}"))),
+            };
             if n == 0 {
                 break;
             }
@@ -101,15 +109,61 @@ pub async fn get(
     .await
 }
 
+/// Where the head of `bytes` ends (the blank line), if it is there.
+fn head_end(bytes: &[u8]) -> Option<usize> {
+    bytes
+        .windows(4)
+        .take(MAX_HEAD)
+        .position(|w| w == b"\r\n\r\n")
+}
+
+/// Whether `bytes` hold a whole answer by its own framing (RFC 9112
+/// §6.3): the head and Content-Length bytes of body, or the last chunk;
+/// also any answer [`response_body`] will refuse anyway (not 200, a bad
+/// length, a body over the cap). A body delimited by the close is never
+/// complete here: only EOF ends it.
+pub fn complete(bytes: &[u8]) -> bool {
+    let Some(end) = head_end(bytes) else {
+        return bytes.len() > MAX_HEAD;
+    };
+    let Ok(head) = std::str::from_utf8(&bytes[..end]) else {
+        return true;
+    };
+    let body = &bytes[end + 4..];
+    let mut lines = head.split("\r\n");
+    if lines.next().and_then(|s| s.split(' ').nth(1)) != Some("200") {
+        return true;
+    }
+    for line in lines {
+        let Some((name, value)) = line.split_once(':') else {
+            return true;
+        };
+        let value = value.trim();
+        if name.eq_ignore_ascii_case("content-length") {
+            return match value.parse::<usize>() {
+                Ok(n) => n > MAX_BODY || body.len() >= n,
+                Err(_) => true,
+            };
+        }
+        if name.eq_ignore_ascii_case("transfer-encoding") {
+            if !value.eq_ignore_ascii_case("chunked") {
+                return true;
+            }
+            return match dechunk(body) {
+                Err(e) => e.0 != CUT_SHORT,
+                Ok(_) => true,
+            };
+        }
+    }
+    false
+}
+
 /// Reads a whole response: the status must be 200 (§3.3: no redirects,
 /// nothing else), the media type `text/plain`, the body within
 /// [`MAX_BODY`] and, given a Content-Length, exactly that long; chunked
 /// bodies are decoded. Pure, for the tests.
 pub fn response_body(bytes: &[u8]) -> Result<Vec<u8>, FetchError> {
-    let head_end = bytes
-        .windows(4)
-        .take(MAX_HEAD)
-        .position(|w| w == b"\r\n\r\n")
+    let head_end = head_end(bytes)
         .ok_or_else(|| err(format!("no complete response head in {MAX_HEAD} bytes")))?;
     let head =
         std::str::from_utf8(&bytes[..head_end]).map_err(|_| err("response head is not text"))?;
@@ -178,6 +232,8 @@ pub fn response_body(bytes: &[u8]) -> Result<Vec<u8>, FetchError> {
     Ok(body)
 }
 
+const CUT_SHORT: &str = "chunked body cut short";
+
 /// RFC 9112 §7.1 chunked coding, extensions and trailers ignored.
 fn dechunk(mut rest: &[u8]) -> Result<Vec<u8>, FetchError> {
     let mut out = Vec::new();
@@ -185,7 +241,7 @@ fn dechunk(mut rest: &[u8]) -> Result<Vec<u8>, FetchError> {
         let eol = rest
             .windows(2)
             .position(|w| w == b"\r\n")
-            .ok_or_else(|| err("chunked body cut short"))?;
+            .ok_or_else(|| err(CUT_SHORT))?;
         let size = std::str::from_utf8(&rest[..eol])
             .ok()
             .and_then(|l| l.split(';').next())
@@ -199,7 +255,7 @@ fn dechunk(mut rest: &[u8]) -> Result<Vec<u8>, FetchError> {
             return Err(err(format!("body over {MAX_BODY} bytes")));
         }
         if rest.len() < size + 2 || &rest[size..size + 2] != b"\r\n" {
-            return Err(err("chunked body cut short"));
+            return Err(err(CUT_SHORT));
         }
         out.extend_from_slice(&rest[..size]);
         rest = &rest[size + 2..];
@@ -246,5 +302,79 @@ mod tests {
         assert!(response_body(big_chunk).is_err());
         let long_head = [b'a'; MAX_HEAD + 10];
         assert!(response_body(&long_head).is_err());
+    }
+
+    #[test]
+    fn rfc9112_6_3_framing_says_when_the_answer_is_whole() {
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n";
+        assert!(!complete(b"HTTP/1.1 200 OK\r\n"));
+        assert!(!complete(
+            format!("{head}Content-Length: 5\r\n\r\nhel").as_bytes()
+        ));
+        assert!(complete(
+            format!("{head}Content-Length: 5\r\n\r\nhello").as_bytes()
+        ));
+        let chunked = format!("{head}Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n");
+        assert!(!complete(chunked.as_bytes()));
+        assert!(complete(format!("{chunked}0\r\n\r\n").as_bytes()));
+        assert!(!complete(format!("{head}\r\nclose-delimited").as_bytes()));
+        assert!(complete(b"HTTP/1.1 404 Not Found\r\n\r\n"));
+    }
+
+    /// RFC 9112 §6.3: a server that ignores `Connection: close` and keeps
+    /// the connection open after a Content-Length body: the fetch ends
+    /// with the body, not after the 30 s limit.
+    #[test]
+    fn rfc9112_6_3_content_length_body_ends_the_fetch_on_an_open_connection() {
+        use std::io::{Read, Write};
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let server_config = Arc::new(
+            rustls::ServerConfig::builder_with_provider(crate::net::tls::provider())
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(
+                    vec![cert.der().clone()],
+                    rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+                )
+                .unwrap(),
+        );
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (hold, held) = std::sync::mpsc::channel::<()>();
+        let server = std::thread::spawn(move || {
+            let (tcp, _) = listener.accept().unwrap();
+            let conn = rustls::ServerConnection::new(server_config).unwrap();
+            let mut tls = rustls::StreamOwned::new(conn, tcp);
+            let mut request = Vec::new();
+            let mut byte = [0u8; 1];
+            while !request.ends_with(b"\r\n\r\n") && tls.read(&mut byte).unwrap() == 1 {
+                request.push(byte[0]);
+            }
+            tls.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello",
+            )
+            .unwrap();
+            tls.flush().unwrap();
+            // Keep the connection open until the test is over.
+            let _ = held.recv();
+        });
+        let tls = crate::net::tls::verified_pem(cert.pem().as_bytes(), "test").unwrap();
+        let resolver = Resolver::new(&[]);
+        let target = Get {
+            host: "localhost",
+            port,
+            path: "/.well-known/mta-sts.txt",
+        };
+        let started = std::time::Instant::now();
+        let body = smol::block_on(get(&target, &tls, &resolver)).unwrap();
+        assert_eq!(body, b"hello");
+        assert!(started.elapsed() < Duration::from_secs(10));
+        drop(hold);
+        server.join().unwrap();
     }
 }

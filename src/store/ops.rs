@@ -115,7 +115,11 @@ pub fn apply(
         WriteOp::ClaimRecent { mailbox_id } => mailbox_ops::claim_recent(txn, dbs, *mailbox_id),
         WriteOp::SetAcme { name, value } => super::acme_ops::apply(txn, dbs, name, value),
         WriteOp::Dkim(op) => super::dkim_ops::apply(txn, dbs, op),
-        WriteOp::SetMtaSts { domain, value } => super::mta_sts_ops::apply(txn, dbs, domain, value),
+        WriteOp::SetMtaSts {
+            domain,
+            expires,
+            value,
+        } => super::mta_sts_ops::apply(txn, dbs, domain, *expires, value),
     }
 }
 

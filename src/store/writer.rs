@@ -137,6 +137,7 @@ pub enum WriteOp {
     /// Another domain's cached MTA-STS policy (`mta_sts_ops`).
     SetMtaSts {
         domain: String,
+        expires: i64,
         value: Vec<u8>,
     },
 }

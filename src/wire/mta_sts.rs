@@ -1,8 +1,9 @@
 //! MTA-STS (RFC 8461) as text: the `_mta-sts` TXT record (§3.1), the
 //! policy file (§3.2) and the MX host patterns it lists (§4.1). Pure
-//! functions over bytes, shared by the HTTP face that serves our own
-//! policy (`http::mta_sts`) and the outbound side that fetches other
-//! domains' policies (`delivery::mta_sts`); fuzzed (`fuzz/`).
+//! functions over bytes for the outbound side that fetches other
+//! domains' policies (`delivery::mta_sts`); fuzzed (`fuzz/`). The HTTP
+//! face writes our own policy itself (`http::mta_sts`); a test here
+//! checks that what it writes parses.
 
 /// §3.2: "max_age: ... up to 31557600" (about a year).
 pub const MAX_AGE_LIMIT: u64 = 31_557_600;
@@ -106,7 +107,9 @@ pub fn parse_policy(body: &[u8]) -> Result<Policy, PolicyError> {
         let (key, value) = line
             .split_once(':')
             .ok_or_else(|| bad(format!("policy line without ':': {:?}", clip(line))))?;
-        // §3.2's ABNF allows blanks on both sides of the colon.
+        // §3.2's ABNF is `key ":" *WSP value`: blanks after the colon
+        // only. Blanks before it are accepted too, a leniency (they
+        // cannot make a line mean anything else).
         let key = key.trim_end_matches([' ', '\t']);
         let value = value.trim_matches([' ', '\t']);
         match key {

@@ -16,6 +16,7 @@ use crate::delivery::route::{self, Dest, RouteError};
 use crate::delivery::secure;
 use crate::delivery::{Kind, Verdict};
 use crate::store::QueueEntry;
+use crate::wire::mta_sts::{Mode, Policy};
 
 impl Runner {
     /// Starts one attempt of one entry.
@@ -82,27 +83,21 @@ impl Runner {
         }
     }
 
-    fn transport(&self, dest: &Dest) -> &Transport {
-        match (dest, &self.relay) {
-            (Dest::Relay, Some(relay)) => relay,
-            _ => &self.mx,
-        }
-    }
-
-    /// One worker: one connection at a time, messages off the job's line.
-    async fn work(self: Rc<Self>, job: Rc<Job>) {
-        let permit = self.connections.acquire().await;
-        let hops = if job.line.borrow().is_empty() {
-            Ok(Vec::new())
-        } else {
-            route::hops(
-                &job.dest,
-                &self.env.settings,
-                &self.resolver,
-                &self.env.hostname,
-            )
-            .await
-        };
+    async fn plan_and_serve(self: &Rc<Self>, job: &Rc<Job>, policy: Option<&Policy>) {
+        // RFC 8461 §4.1: an enforce policy's MX filter goes in before the
+        // addresses are looked up, so unnamed hosts use none of the budget.
+        let allows = policy
+            .filter(|p| p.mode == Mode::Enforce)
+            .map(|p| move |host: &str| p.allows(host));
+        let filter: route::MxFilter = allows.as_ref().map(|f| f as &dyn Fn(&str) -> bool);
+        let hops = route::hops(
+            &job.dest,
+            &self.env.settings,
+            &self.resolver,
+            &self.env.hostname,
+            filter,
+        )
+        .await;
         let planned = match (hops, &job.dest) {
             (Ok(hops), Dest::Mx(domain)) => {
                 secure::plan(
@@ -110,8 +105,8 @@ impl Runner {
                     hops,
                     &self.mx,
                     &self.security,
+                    policy,
                     &self.resolver,
-                    &self.env.store,
                 )
                 .await
             }
@@ -122,10 +117,39 @@ impl Runner {
             (Err(e), _) => Err(e),
         };
         match planned {
-            Err(e) => self.drain(&job, &route_verdict(&e), "none"),
-            Ok((hops, transports)) => self.serve(&job, &hops, &transports).await,
+            Err(e) => self.drain(job, &route_verdict(&e), "none"),
+            Ok((hops, transports)) => self.serve(job, &hops, &transports).await,
         }
-        drop(permit);
+    }
+
+    fn transport(&self, dest: &Dest) -> &Transport {
+        match (dest, &self.relay) {
+            (Dest::Relay, Some(relay)) => relay,
+            _ => &self.mx,
+        }
+    }
+
+    /// One worker: one connection at a time, messages off the job's line.
+    async fn work(self: Rc<Self>, job: Rc<Job>) {
+        if !job.line.borrow().is_empty() {
+            // The MTA-STS policy before the connection permit: a fetch
+            // may take up to 30 s and must not hold a connection slot.
+            let policy = match &job.dest {
+                Dest::Mx(domain) => {
+                    self.security
+                        .sts
+                        .policy(domain, &self.resolver, &self.env.store)
+                        .await
+                }
+                _ => None,
+            };
+            let permit = self.connections.acquire().await;
+            // Another worker may have taken every message meanwhile.
+            if !job.line.borrow().is_empty() {
+                self.plan_and_serve(&job, policy.as_ref()).await;
+            }
+            drop(permit);
+        }
         job.workers.set(job.workers.get() - 1);
         if job.workers.get() == 0 {
             if job.line.borrow().is_empty() {

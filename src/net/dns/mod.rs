@@ -12,7 +12,7 @@
 //! `simple-dns`; what an answer *means* for mail (CNAME chains, NXDOMAIN
 //! versus no data, which errors are worth another server) is decided here.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
@@ -41,7 +41,7 @@ pub enum Qtype {
     Aaaa,
     /// DKIM key records (RFC 6376 §3.6.2).
     Txt,
-    /// DANE for SMTP (RFC 7672 §2.2): `_25._tcp.MXHOST`.
+    /// DANE for SMTP (RFC 7672 §2.2): `_25._tcp.MXHOST` (the port used).
     Tlsa,
     /// SPF's `ptr` mechanism (RFC 7208 §5.5).
     Ptr,
@@ -339,6 +339,16 @@ pub struct Resolver {
     /// `--dns-server`; empty means /etc/resolv.conf.
     fixed: Vec<SocketAddr>,
     loaded: RefCell<Option<(ResolvConf, Instant)>>,
+    /// Whether the "AD bit not trusted" line was logged (once is enough).
+    told_untrusted: Cell<bool>,
+}
+
+/// Whether the AD bit of answers from `servers` may be believed: only
+/// when every one is on this host, the one path a stub can consider
+/// secure without TSIG or SIG(0) (RFC 4035 §4.9.3, RFC 6698 §4.1). A
+/// remote resolver's AD bit can be set by anyone on the path.
+pub fn ad_trusted(servers: &[SocketAddr]) -> bool {
+    !servers.is_empty() && servers.iter().all(|s| s.ip().is_loopback())
 }
 
 impl Resolver {
@@ -346,6 +356,7 @@ impl Resolver {
         Resolver {
             fixed: servers.to_vec(),
             loaded: RefCell::new(None),
+            told_untrusted: Cell::new(false),
         }
     }
 
@@ -380,9 +391,9 @@ impl Resolver {
     }
 
     /// As [`Resolver::lookup`], with the answer's AD bit: `true` only if
-    /// the configured resolver, trusted to validate (as Postfix's
-    /// `smtp_dns_support_level = dnssec` trusts it), says the answer is
-    /// DNSSEC-secure.
+    /// the configured resolver says the answer is DNSSEC-secure *and* it
+    /// is reached over a secure path ([`ad_trusted`]: loopback only);
+    /// otherwise always `false`, logged once.
     pub async fn lookup_secure(
         &self,
         name: &str,
@@ -410,12 +421,19 @@ impl Resolver {
             )));
         }
         let conf = self.conf();
+        let trusted = ad_trusted(&conf.servers);
+        if !trusted && qtype == Qtype::Tlsa && !self.told_untrusted.replace(true) {
+            log::warn!(
+                "dns: DNS servers {:?} are not all on this host: their AD bit is not trusted, so DANE is off (RFC 4035 §4.9.3; run a validating resolver on 127.0.0.1 to use DANE)",
+                conf.servers
+            );
+        }
         let mut last = DnsError("no DNS server configured".into());
         for _ in 0..conf.attempts {
             for &server in &conf.servers {
                 match query(server, name, qtype, conf.timeout).await {
                     Ok(parsed) => {
-                        let (authentic, ttl) = (parsed.authentic, parsed.ttl);
+                        let (authentic, ttl) = (parsed.authentic && trusted, parsed.ttl);
                         return counted(qtype, Ok(parsed.answer)).map(|a| (a, authentic, ttl));
                     }
                     Err(e) => {

@@ -283,3 +283,17 @@ fn rfc6840_5_7_ad_bit_asked_and_read_with_tlsa_records() {
     let parsed = parse_response(3, "_25._tcp.mx.example", Qtype::Tlsa, &bytes).unwrap();
     assert!(parsed.authentic);
 }
+
+/// RFC 4035 §4.9.3, RFC 6698 §4.1: the AD bit counts only from resolvers
+/// on this host; one remote server among them, or none, and it does not.
+#[test]
+fn rfc4035_4_9_3_ad_bit_trusted_only_over_loopback() {
+    let local4: SocketAddr = "127.0.0.1:53".parse().unwrap();
+    let local6: SocketAddr = "[::1]:5353".parse().unwrap();
+    let remote: SocketAddr = "192.0.2.53:53".parse().unwrap();
+    assert!(ad_trusted(&[local4]));
+    assert!(ad_trusted(&[local4, local6]));
+    assert!(!ad_trusted(&[remote]));
+    assert!(!ad_trusted(&[local4, remote]));
+    assert!(!ad_trusted(&[]));
+}
