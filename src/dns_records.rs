@@ -171,6 +171,11 @@ pub fn render(domain: &str, config: &Config, dkim: &[DkimRecord]) -> String {
         if listen.https.is_none() {
             out.push_str("; warning: --https is off, so the policy cannot be fetched\n");
         }
+        // The policy's text (§3.2), as served: what a sender will read.
+        out.push_str("; its text:\n");
+        for line in text.lines() {
+            let _ = writeln!(out, ";   {line}");
+        }
         record(
             &mut out,
             &format!("mta-sts.{domain}"),
@@ -402,6 +407,13 @@ mod tests {
         };
         let (a, b) = (id(&enforce), id(&testing));
         assert!(a.contains("\"v=STSv1; id="), "{a}");
+        // §3.2: the policy text is shown as served.
+        let text = render("example.org", &enforce, &[]);
+        assert!(
+            text.contains(";   version: STSv1\n;   mode: enforce\n"),
+            "{text}"
+        );
+        assert!(text.contains(";   mx: mail.example.org\n"), "{text}");
         assert_ne!(a, b, "a different policy needs a different id");
         assert_eq!(a, id(&enforce), "the same policy keeps its id");
     }
