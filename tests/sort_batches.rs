@@ -71,3 +71,48 @@ fn rfc5256_sort_and_thread_across_batches_skip_messages_expunged_elsewhere() {
     let unseen = a.ok("SORT (ARRIVAL) UTF-8 UNSEEN");
     assert_eq!(numbers(&unseen, "* SORT"), kept);
 }
+
+/// RFC 5256 §4 step 1 gives a Message-ID to the first message (in the
+/// mailbox's order) that has it, and a reply joins that one. The keys are
+/// read from the store in the order of the message bodies, which a COPY
+/// shares with an older message: the answer must still follow sequence
+/// order, not the copy history.
+#[test]
+fn rfc5256_4_thread_follows_sequence_order_whatever_the_copy_history() {
+    let data = TempDir::new("thread-copy-order");
+    add_user(&data.0, "alice@home.arpa", "pw");
+    let server = Server::start(&data.0, &[]);
+    let mut a = Imap::login(&server, "alice@home.arpa");
+    let append = |a: &mut Imap, mailbox: &str, message: &str| {
+        a.ok(&format!(
+            "APPEND {mailbox} {{{}+}}\r\n{message}",
+            message.len()
+        ));
+    };
+    a.ok("CREATE Other");
+    // The older body, later copied into INBOX as its second message.
+    append(
+        &mut a,
+        "Other",
+        "Subject: two\r\nMessage-ID: <x@example.org>\r\nDate: Tue, 1 Dec 2026 10:00:02 +0000\r\n\r\nb\r\n",
+    );
+    append(
+        &mut a,
+        "INBOX",
+        "Subject: one\r\nMessage-ID: <x@example.org>\r\nDate: Tue, 1 Dec 2026 10:00:01 +0000\r\n\r\na\r\n",
+    );
+    a.ok("SELECT Other");
+    a.ok("COPY 1 INBOX");
+    a.ok("SELECT INBOX");
+    append(
+        &mut a,
+        "INBOX",
+        "Subject: three\r\nReferences: <x@example.org>\r\nDate: Tue, 1 Dec 2026 10:00:03 +0000\r\n\r\nc\r\n",
+    );
+    // Message 1 holds the id, so 3 is its reply; 2 is a duplicate.
+    let lines = a.ok("THREAD REFERENCES UTF-8 ALL");
+    assert!(
+        lines.iter().any(|l| l.trim_end() == "* THREAD (1 3)(2)"),
+        "{lines:?}"
+    );
+}

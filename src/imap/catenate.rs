@@ -134,7 +134,7 @@ impl Session {
         }
         drop(pieces);
         // The built sections are gone: only the message stays counted.
-        held.shrink_to(held.held() - built);
+        held.shrink_to(held.held().saturating_sub(built));
         debug_assert!(held.held() >= before + size * 2);
         Ok(message)
     }

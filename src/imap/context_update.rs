@@ -40,6 +40,10 @@ pub const MAX_COMMAND: usize = 64 * 1024;
 /// Results this long or longer gain a few messages by binary insertion
 /// rather than a sort of the whole result.
 const INSERT_FROM: usize = 64;
+/// At most this many arrivals are placed one by one: each probe is a read
+/// transaction and each insertion shifts the result, so past a handful a
+/// sort of the whole result is cheaper.
+const INSERT_MOST: usize = 16;
 
 /// One live search result (RFC 5267 §4.1).
 pub struct Context {
@@ -375,7 +379,8 @@ impl Session {
         // small result, are sorted with the rest.
         let n = c.result.len();
         let depth = (usize::BITS - n.leading_zeros()) as usize;
-        let inserted = match n >= INSERT_FROM && added.len() * depth * 4 < n {
+        let few = added.len() <= INSERT_MOST && added.len() * depth * 4 < n;
+        let inserted = match n >= INSERT_FROM && few {
             true => self.insert_sorted(criteria, &c.result, added).await?,
             false => None,
         };

@@ -60,6 +60,7 @@ impl Session {
                 );
             }
         }
+        msgs.sort_by_seq();
         // Linked away from the executor thread: 50 000 messages take a
         // good part of a second under emulation, which other sessions
         // should not wait for (DESIGN.md "Budgets").

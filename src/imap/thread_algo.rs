@@ -140,6 +140,15 @@ impl Msgs {
     pub fn reference_count(&self, i: usize) -> usize {
         self.list[i].texts as usize - 2
     }
+
+    /// The messages in sequence order. Keys are read in the store's
+    /// order (by body, which a COPY shares with an older message), and
+    /// §4 step 1 gives a Message-ID to the first message that has it and
+    /// lets later References override earlier links: the answer must not
+    /// depend on the mailbox's copy history.
+    pub fn sort_by_seq(&mut self) {
+        self.list.sort_by_key(|m| m.seq);
+    }
 }
 
 impl std::ops::Index<usize> for Msgs {
