@@ -161,21 +161,10 @@ pub fn free_port_on(ip: &str) -> u16 {
 
 /// Runs an administrative command against `data`; panics on failure.
 pub fn admin(data: &Path, args: &[&str], stdin: &str) -> String {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env("SMOLMAIL_DATA", data)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = run_with_stdin(
+        Command::new(BIN).args(args).env("SMOLMAIL_DATA", data),
+        stdin,
+    );
     assert!(
         out.status.success(),
         "smolmail {args:?}: {}",
