@@ -188,6 +188,11 @@ for ko in "${order[@]}"; do
 	esac
 	echo "${ko%.[xz][zs]*}"
 done > "$root/lib/modules/$kver/load.order"
+# modules.dep, so that one `modprobe -a` at boot loads them all (a process
+# per module costs more than the loading under a slow CPU); busybox's own
+# depmod writes it, sorted for the same bytes every build
+qemu-aarch64-static "$root/bin/busybox" depmod -b "$root" "$kver"
+for f in "$root/lib/modules/$kver"/modules.*; do LC_ALL=C sort -o "$f" "$f"; done
 echo "$SOURCE_DATE_EPOCH" > "$root/etc/build-time"
 printf '%s, %s image, kernel %s\n' "$(qemu-aarch64-static "$bin" version)" "$board" "$kver" > "$root/etc/smolmail-release"
 

@@ -80,13 +80,15 @@ if cmd == "banner":            # wait for the SMTP greeting; prints it
     deadline = time.time() + float(args[0])
     while time.time() < deadline:
         try:
-            with socket.create_connection(("127.0.0.1", base + 25), timeout=5) as s:
+            # a short wait per try: QEMU's port forward accepts at once and
+            # holds a try open while the guest is not yet listening
+            with socket.create_connection(("127.0.0.1", base + 25), timeout=1) as s:
                 line = s.makefile("rb").readline().decode()
                 if line.startswith("220"):
                     print(line.strip()); sys.exit(0)
         except OSError:
             pass
-        time.sleep(0.5)
+        time.sleep(0.05)
     sys.exit(1)
 elif cmd == "submit":          # one message over 587 (STARTTLS) or 465 (TLS)
     port, subject = int(args[0]), args[1]
@@ -282,6 +284,32 @@ status=$(console 'sleep 5; smolmail-status' || true)
 echo "    $status"
 echo "$status" > "$work/rss.txt"
 check "smolmail-status reports the server" grep -q "VmRSS" <<<"$status"
+check "smolmail-status reports the link, the queue, the store and free space, and the log" \
+	sh -c 'grep -q "^link eth0: wired, up" && grep -q "^outbound queue: Mail queue is empty" &&
+		grep -q "^store: [0-9]* MiB in /data/smolmail; card: [0-9]* MiB free" && grep -q "smolmail-init: "' <<<"$status"
+
+step "the console says where to point a mail client"
+if wait_log "admin page: *https://10.0.2.15/admin" 30 "$work/boot1.log"; then
+	sed -n '/---- mail clients/,/admin page/p' "$work/boot1.log" | tr -d '\r' | sed 's/^/    /'
+	ok "addresses, ports and the admin URL printed at boot"
+else
+	fail "no 'where to point a mail client' lines on the console"
+fi
+fp=$(grep -o "SHA-256 [0-9A-F:]*" "$work/boot1.log" | head -n 1 | cut -d' ' -f2)
+served=$(echo | openssl s_client -connect "127.0.0.1:$((base + 993))" 2>/dev/null | openssl x509 -noout -fingerprint -sha256 | cut -d= -f2)
+if [ -n "$fp" ] && [ "$fp" = "$served" ]; then
+	ok "the self-signed certificate's fingerprint on the console is the one IMAPS serves ($fp)"
+else
+	fail "fingerprint on the console (${fp:-none}) is not the served one (${served:-none})"
+fi
+
+step "the log: a RAM ring from the first line of boot, copied to the card"
+ring=$(console 'logread | grep -c "smolmail-init: booting"' | tail -n 1)
+check "logread has this boot's lines, from before the data partition was mounted" test "${ring:-0}" -ge 1
+card_log=$(console 'sleep 1; grep -c "smolmail-init: booting" /data/log/messages' | tail -n 1)
+check "/data/log/messages has them too" test "${card_log:-0}" -ge 1
+procs=$(console 'ps -o comm | grep -c -x logread' | tail -n 1)
+check "one long-lived logread copies the ring (no process per line)" test "${procs:-0}" = 1
 
 step "IPv6: SLAAC address, printed at boot, answering SMTP"
 # QEMU's user network advertises fec0::/64 (RFC 4862 SLAAC). Its host
@@ -304,7 +332,7 @@ else
 fi
 logged=$(console "sleep 1; grep -cF 'smtp: connect from [$v6]:' /data/log/messages" | tail -n 1)
 check "the IPv6 client is logged as itself in /data/log/messages" test "${logged:-0}" -ge 1 2> /dev/null
-status6=$(console 'smolmail-status | tail -n 1' || true)
+status6=$(console 'smolmail-status | grep "^addresses"' || true)
 echo "    $status6"
 check "smolmail-status lists the IPv6 address" grep -qF "${v6:-no address}/" <<<"$status6"
 
@@ -364,6 +392,25 @@ check "shutdown stopped smolmail and unmounted the data partition" grep -q "unmo
 echo "    e2fsck -fn on the data partition of the card:"
 check "data file system clean after power cut, reboot and poweroff" fsck_data "$card" -fn
 
+step "a boot after a clean shutdown: the time to the SMTP banner"
+# the everyday case: the card was shut down cleanly, nothing to grow or
+# check. The issue's target is 3 s in QEMU's virt machine on the test host;
+# the check itself allows 10 s, so a busy host does not fail it.
+qemu_start "$card" "$work/boot3.log"
+if mailpy banner 120 > /dev/null; then
+	t=$(elapsed "$qemu_t0" "$(now)")
+	echo "$t" > "$work/banner3-seconds"
+	if awk -v t="$t" 'BEGIN { exit !(t <= 3) }'; then target="the 3 s target met"; else target="over the 3 s target"; fi
+	check "SMTP banner after ${t} s from QEMU start on a boot after the first ($target)" awk -v t="$t" 'BEGIN { exit !(t <= 10) }'
+else
+	fail "no SMTP banner on the third boot"
+fi
+check "the clean data file system was not checked at boot" grep -q "data file system clean" "$work/boot3.log"
+printf '\n' >&3
+sleep 1
+console 'poweroff' > /dev/null || true
+qemu_wait_exit 90 || qemu_kill KILL
+
 # ================================================================ raspi3b
 step "build the rpi3 image"
 scripts/build-image.sh rpi3
@@ -405,7 +452,8 @@ else
 fi
 
 echo
-echo "image: $(stat -c %s "$img") bytes raw; SMTP banner $(cat "$work/banner-seconds" 2>/dev/null || echo -) s after QEMU start;" \
+echo "image: $(stat -c %s "$img") bytes raw; SMTP banner $(cat "$work/banner-seconds" 2>/dev/null || echo -) s after QEMU start on the first boot," \
+	"$(cat "$work/banner3-seconds" 2>/dev/null || echo -) s on a later one;" \
 	"raspi3b: smolmail up after $(cat "$work/raspi3b-seconds" 2>/dev/null || echo -) s"
 echo "qemu: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

@@ -1,10 +1,28 @@
 # Shell functions shared by the start-up and shutdown scripts.
 
-# log MESSAGE: to the console, and to the log file once syslogd runs
+# log MESSAGE: to the console, and to the log (syslogd's RAM ring, copied
+# to /data/log/messages once the data partition is mounted). With
+# `smolmail.timing` on the kernel command line, console lines carry the
+# seconds since the kernel started, to see where boot time goes.
 log() {
-	echo "smolmail-init: $*" > /dev/console
+	if [ -n "${SMOLMAIL_TIMING:-}" ]; then
+		echo "smolmail-init: [$(cut -d' ' -f1 /proc/uptime)] $*" > /dev/console
+	else
+		echo "smolmail-init: $*" > /dev/console
+	fi
 	[ -e /run/smolmail/syslog ] && logger -t smolmail-init -- "$*"
 	return 0
+}
+grep -q smolmail.timing /proc/cmdline 2>/dev/null && SMOLMAIL_TIMING=1
+
+# fs_clean DEVICE: true if the ext4 file system on DEVICE was unmounted
+# cleanly and records no errors: its superblock's s_state is "valid" with no
+# "errors" bit, and the journal needs no replay (incompat flag RECOVER,
+# 0x4). Such a file system needs no e2fsck at boot; anything else gets one.
+fs_clean() {
+	state=$(dd if="$1" bs=1 skip=1082 count=2 2>/dev/null | od -An -tu2 | tr -d ' ')
+	incompat=$(dd if="$1" bs=1 skip=1120 count=4 2>/dev/null | od -An -tu4 | tr -d ' ')
+	[ "$state" = 1 ] && [ -n "$incompat" ] && [ $((incompat & 4)) = 0 ]
 }
 
 # fail MESSAGE: start-up cannot go on; smolmail is not started, the console
