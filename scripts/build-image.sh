@@ -87,6 +87,19 @@ kpkg=${KERNEL_PACKAGE:-$(apt-cache depends linux-image-arm64:arm64 | awk '/Depen
 pkgs=("$kpkg:arm64" busybox-static:arm64 e2fsprogs:arm64 libext2fs2:arm64 libcom-err2:arm64
 	libblkid1:arm64 libuuid1:arm64 libc6:arm64 openntpd:arm64)
 case "$board" in rpi*) pkgs+=(raspi-firmware) ;; esac
+# Wi-Fi (wifi.cpio.gz on the boot partition, unpacked at boot only when
+# smolmail.env sets WIFI_SSID): wpa_supplicant and the libraries it asks
+# for, iw, the regulatory database, the Broadcom firmware of the Pi boards;
+# hostapd for the QEMU board's simulated access point (scripts/test-qemu.sh)
+wifi_pkgs=(wpasupplicant:arm64 iw:arm64 wireless-regdb libnl-3-200:arm64 libnl-genl-3-200:arm64
+	libnl-route-3-200:arm64 libpcsclite1:arm64 libdbus-1-3:arm64 libsystemd0:arm64 libcap2:arm64
+	libgcrypt20:arm64 libgpg-error0:arm64 liblzma5:arm64 libzstd1:arm64 liblz4-1:arm64
+	libssl3:arm64 libreadline8:arm64 libtinfo6:arm64)
+case "$board" in
+rpi*) wifi_pkgs+=(firmware-brcm80211) ;;
+qemu-virt) wifi_pkgs+=(hostapd:arm64) ;;
+esac
+pkgs+=("${wifi_pkgs[@]}")
 mapfile -t debs < <(fetch "${pkgs[@]}")
 [ ${#debs[@]} -eq ${#pkgs[@]} ] || die "expected ${#pkgs[@]} packages, got ${#debs[@]}"
 
@@ -142,6 +155,14 @@ for list in board/common/modules "board/$board/modules"; do
 		visit "$m"
 	done < "$list"
 done
+# the Wi-Fi modules go into wifi.cpio.gz, loaded by the network script
+boot_mods=${#order[@]}
+for list in board/common/wifi-modules "board/$board/wifi-modules"; do
+	while read -r m _; do
+		case "$m" in '' | '#'*) continue ;; esac
+		visit "$m"
+	done < "$list"
+done
 
 # ---------------------------------------------------------------- root file system
 step "assembling the root file system"
@@ -171,28 +192,82 @@ for l in "${libs[@]}"; do
 	cp -L "$src" "$root/lib/aarch64-linux-gnu/$l"
 done
 ln -s aarch64-linux-gnu/ld-linux-aarch64.so.1 "$root/lib/ld-linux-aarch64.so.1"
+# ---------------------------------------------------------------- Wi-Fi
+# A second root tree, packed on its own: wpa_supplicant and its libraries
+# double the root file system, which is unpacked into RAM at every boot;
+# only a board that joins a Wi-Fi network unpacks this one.
+wifi=$work/wifi
+mkdir -p "$wifi"/{sbin,usr/sbin,usr/bin,lib/aarch64-linux-gnu,lib/firmware/brcm}
+install -m 0755 "$work/x/wpasupplicant/sbin/wpa_supplicant" "$work/x/wpasupplicant/sbin/wpa_cli" "$wifi/sbin/"
+install -m 0755 "$work/x/wpasupplicant/usr/bin/wpa_passphrase" "$wifi/usr/bin/"
+install -m 0755 "$work/x/iw/sbin/iw" "$wifi/sbin/"
+[ -d "$work/x/hostapd" ] && install -m 0755 "$work/x/hostapd/usr/sbin/hostapd" "$wifi/usr/sbin/"
+# the regulatory database (signed; the kernel checks it) as Debian installs it
+cp "$work/x/wireless-regdb/lib/firmware/regulatory.db-debian" "$wifi/lib/firmware/regulatory.db"
+cp "$work/x/wireless-regdb/lib/firmware/regulatory.db.p7s-debian" "$wifi/lib/firmware/regulatory.db.p7s"
+if [ -d "$work/x/firmware-brcm80211" ]; then
+	# Pi 3B (BCM43430), Pi 3B+/3A+/4 (BCM43455): firmware, its CLM blob, and
+	# the board's nvram file, which the driver finds by the device tree's
+	# model name
+	fw=$work/x/firmware-brcm80211/lib/firmware/brcm
+	for f in brcmfmac43430-sdio.bin brcmfmac43430-sdio.clm_blob "brcmfmac43430-sdio.raspberrypi,3-model-b.txt" \
+		"brcmfmac43430-sdio.raspberrypi,model-zero-w.txt" brcmfmac43455-sdio.bin brcmfmac43455-sdio.clm_blob \
+		"brcmfmac43455-sdio.raspberrypi,3-model-b-plus.txt" "brcmfmac43455-sdio.raspberrypi,3-model-a-plus.txt" \
+		"brcmfmac43455-sdio.raspberrypi,4-model-b.txt"; do
+		cp -L "$fw/$f" "$wifi/lib/firmware/brcm/" || die "firmware $f is not in firmware-brcm80211"
+	done
+fi
+# the libraries the Wi-Fi programs ask for that the root does not have,
+# and the ones those ask for, until nothing is missing
+added=1
+while [ "$added" = 1 ]; do
+	added=0
+	while IFS= read -r elf; do
+		for need in $(aarch64-linux-gnu-readelf -d "$elf" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+			[ -e "$root/lib/aarch64-linux-gnu/$need" ] || [ -e "$wifi/lib/aarch64-linux-gnu/$need" ] && continue
+			src=$(find "$work/x" -name "$need" \( -type f -o -type l \) | head -n 1)
+			[ -n "$src" ] || die "${elf#"$wifi"} needs $need, which is in none of the Wi-Fi packages"
+			cp -L "$src" "$wifi/lib/aarch64-linux-gnu/$need"
+			added=1
+		done
+	done < <(find "$wifi" -type f \( -perm -u+x -o -name '*.so*' \) -exec sh -c 'head -c 4 "$1" | grep -q ELF' _ {} \; -print)
+done
+
 # every library a program asks for is there
 while IFS= read -r elf; do
 	for need in $(aarch64-linux-gnu-readelf -d "$elf" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
-		[ -e "$root/lib/aarch64-linux-gnu/$need" ] || die "${elf#"$root"} needs $need, which is not in the image"
+		[ -e "$root/lib/aarch64-linux-gnu/$need" ] || [ -e "$wifi/lib/aarch64-linux-gnu/$need" ] ||
+			die "${elf#"$work"} needs $need, which is not in the image"
 	done
-done < <(find "$root" -type f -perm -u+x -exec sh -c 'head -c 4 "$1" | grep -q ELF' _ {} \; -print)
+done < <(find "$root" "$wifi" -type f \( -perm -u+x -o -name '*.so*' \) -exec sh -c 'head -c 4 "$1" | grep -q ELF' _ {} \; -print)
 # the modules, in their Debian paths, and the order to load them in
 mkdir -p "$root/lib/modules/$kver"
+i=0
 for ko in "${order[@]}"; do
-	mkdir -p "$root/lib/modules/$kver/$(dirname "$ko")"
+	# the first $boot_mods load at every boot; the rest are Wi-Fi's
+	if [ "$i" -lt "$boot_mods" ]; then dest=$root; else dest=$wifi; fi
+	i=$((i + 1))
+	mkdir -p "$dest/lib/modules/$kver/$(dirname "$ko")"
 	case "$ko" in
-	*.xz) xz -dc "$kx/lib/modules/$kver/$ko" > "$root/lib/modules/$kver/${ko%.xz}" ;;
-	*.zst) zstd -qdc "$kx/lib/modules/$kver/$ko" > "$root/lib/modules/$kver/${ko%.zst}" ;;
-	*) cp "$kx/lib/modules/$kver/$ko" "$root/lib/modules/$kver/$ko" ;;
+	*.xz) xz -dc "$kx/lib/modules/$kver/$ko" > "$dest/lib/modules/$kver/${ko%.xz}" ;;
+	*.zst) zstd -qdc "$kx/lib/modules/$kver/$ko" > "$dest/lib/modules/$kver/${ko%.zst}" ;;
+	*) cp "$kx/lib/modules/$kver/$ko" "$dest/lib/modules/$kver/$ko" ;;
 	esac
-	echo "${ko%.[xz][zs]*}"
+	[ "$dest" = "$root" ] && echo "${ko%.[xz][zs]*}"
 done > "$root/lib/modules/$kver/load.order"
-# modules.dep, so that one `modprobe -a` at boot loads them all (a process
-# per module costs more than the loading under a slow CPU); busybox's own
-# depmod writes it, sorted for the same bytes every build
-qemu-aarch64-static "$root/bin/busybox" depmod -b "$root" "$kver"
-for f in "$root/lib/modules/$kver"/modules.*; do LC_ALL=C sort -o "$f" "$f"; done
+# modules.dep (of every module, Wi-Fi's too), so that one `modprobe -a` at
+# boot loads them all (a process per module costs more than the loading
+# under a slow CPU); busybox's own depmod writes it, sorted for the same
+# bytes every build
+mkdir -p "$work/all/lib/modules"
+cp -a "$root/lib/modules/$kver" "$work/all/lib/modules/"
+cp -a "$wifi/lib/modules/$kver/." "$work/all/lib/modules/$kver/" 2>/dev/null || true
+qemu-aarch64-static "$root/bin/busybox" depmod -b "$work/all" "$kver"
+for f in "$work/all/lib/modules/$kver"/modules.*; do
+	LC_ALL=C sort "$f" > "$root/lib/modules/$kver/${f##*/}"
+done
+# what the network script loads for Wi-Fi (their dependencies by modules.dep)
+cat board/common/wifi-modules "board/$board/wifi-modules" | grep -v '^[[:space:]]*\(#\|$\)' | awk '{ print $1 }' > "$root/lib/modules/$kver/wifi.load"
 echo "$SOURCE_DATE_EPOCH" > "$root/etc/build-time"
 printf '%s, %s image, kernel %s\n' "$(qemu-aarch64-static "$bin" version)" "$board" "$kver" > "$root/etc/smolmail-release"
 
@@ -213,6 +288,14 @@ fakeroot -- sh -ec '
 	find . -print0 | LC_ALL=C sort -z |
 		cpio --null --create --format=newc --reproducible --quiet
 ' _ "$root" | gzip -9n > "$out/boot/initramfs.gz"
+# shellcheck disable=SC2016 # as above
+fakeroot -- sh -ec '
+	cd "$1"
+	chown -R 0:0 .
+	find . -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+	find . -print0 | LC_ALL=C sort -z |
+		cpio --null --create --format=newc --reproducible --quiet
+' _ "$wifi" | gzip -9n > "$out/boot/wifi.cpio.gz"
 
 # ---------------------------------------------------------------- boot partition
 step "boot partition"
@@ -245,7 +328,7 @@ rm -f "$out/boot.vfat" "$out/data.ext4"
 rm -rf "$work"
 
 size=$(stat -c %s "$out/sdcard.img")
-echo "out/${out#"$top/out/"}/sdcard.img: $size bytes ($((size / 1048576)) MiB), initramfs $(stat -c %s "$boot/initramfs.gz") bytes, ${#order[@]} modules, kernel $kver"
+echo "out/${out#"$top/out/"}/sdcard.img: $size bytes ($((size / 1048576)) MiB), initramfs $(stat -c %s "$boot/initramfs.gz") bytes, Wi-Fi $(stat -c %s "$boot/wifi.cpio.gz") bytes, $boot_mods + $((${#order[@]} - boot_mods)) modules, kernel $kver"
 sha256sum "$out/sdcard.img" | sed "s|$top/||"
 if [ "$xz" = yes ]; then
 	xz -T0 -9 -c "$out/sdcard.img" > "$out/sdcard.img.xz"
