@@ -16,6 +16,9 @@
 #   SMOLMAIL_BIN=FILE       use this aarch64 binary instead of building one
 #   SOURCE_DATE_EPOCH=N     time stamp of every file (default: the last commit)
 #   OUT=DIR                 output directory (default: out/BOARD)
+#   SMOLMAIL_UPDATE_KEY=PEM the release key (Ed25519, private): its public
+#                           half goes into the image, and updates must be
+#                           signed by it (scripts/make-update.sh)
 # The same inputs (packages, binary, repository files) give the same bytes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -269,6 +272,17 @@ done
 # what the network script loads for Wi-Fi (their dependencies by modules.dep)
 cat board/common/wifi-modules "board/$board/wifi-modules" | grep -v '^[[:space:]]*\(#\|$\)' | awk '{ print $1 }' > "$root/lib/modules/$kver/wifi.load"
 echo "$SOURCE_DATE_EPOCH" > "$root/etc/build-time"
+# the release key's public half, which updates must be signed by
+# (scripts/make-update.sh): SMOLMAIL_UPDATE_KEY=private.pem, or
+# SMOLMAIL_UPDATE_PUBKEY=file with the base64 of the 32-byte key
+mkdir -p "$root/etc/smolmail"
+if [ -n "${SMOLMAIL_UPDATE_KEY:-}" ]; then
+	openssl pkey -in "$SMOLMAIL_UPDATE_KEY" -pubout -outform DER | tail -c 32 | base64 > "$root/etc/smolmail/update-key"
+elif [ -n "${SMOLMAIL_UPDATE_PUBKEY:-}" ]; then
+	cp "$SMOLMAIL_UPDATE_PUBKEY" "$root/etc/smolmail/update-key"
+else
+	echo "build-image: no SMOLMAIL_UPDATE_KEY: this image accepts updates checked by checksum only" >&2
+fi
 printf '%s, %s image, kernel %s\n' "$(qemu-aarch64-static "$bin" version)" "$board" "$kver" > "$root/etc/smolmail-release"
 
 # Owners, modes, device nodes and the archive itself under fakeroot, so no

@@ -25,8 +25,12 @@ start=$(od -An -tu4 -j 454 -N 4 "$img" | tr -d ' ')
 fat="$img@@$((start * 512))"
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
+# config.txt's os_prefix picks the system to boot, as the Raspberry Pi
+# firmware reads it (the second system of an update lives under b/)
+prefix=$(MTOOLS_SKIP_CHECK=1 mtype -i "$fat" ::config.txt 2>/dev/null | tr -d '\r' | sed -n 's/^os_prefix=//p' | tail -n 1)
+MTOOLS_SKIP_CHECK=1 mcopy -n -i "$fat" "::${prefix}vmlinuz" "$dir/vmlinuz" 2>/dev/null || prefix=""
 for f in vmlinuz initramfs.gz cmdline.txt; do
-	MTOOLS_SKIP_CHECK=1 mcopy -n -i "$fat" "::$f" "$dir/$f"
+	MTOOLS_SKIP_CHECK=1 mcopy -n -i "$fat" "::$prefix$f" "$dir/$f"
 done
 
 fwd=""

@@ -32,4 +32,5 @@ pub mod spf;
 pub mod store;
 pub mod time;
 pub mod tls;
+pub mod update;
 pub mod wire;

@@ -31,6 +31,7 @@ enum Command {
     Export(smolmail::migrate::ExportCmd),
     DnsRecords(DnsRecordsCmd),
     Dkim(smolmail::dkim::admin::DkimCmd),
+    UpdateVerify(smolmail::update::UpdateVerifyCmd),
 }
 
 #[derive(FromArgs)]
@@ -551,6 +552,7 @@ fn admin_command(command: Command) -> Result<String, String> {
         Command::Import(c) => smolmail::migrate::import(c, &data_dir),
         Command::Export(c) => smolmail::migrate::export(c, &data_dir),
         Command::Dkim(c) => smolmail::dkim::admin::run(c, &data_dir),
+        Command::UpdateVerify(c) => smolmail::update::run(&c),
         Command::Serve(_) | Command::Version(_) | Command::DnsRecords(_) => {
             unreachable!("dispatched in main")
         }
