@@ -48,9 +48,25 @@ pub async fn download(cx: &Cx<'_>) -> Response {
     }
 }
 
+/// Copies left behind by a download the server did not live to finish
+/// (a copy is deleted once sent; none takes an hour to send on a LAN).
+fn remove_stale(dir: &std::path::Path) {
+    let hour = std::time::Duration::from_secs(3600);
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > hour));
+        if old {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 async fn copy(cx: &Cx<'_>) -> Result<Response, String> {
     let dir = cx.ctx.config.data_dir.join("admin-backup.tmp");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    remove_stale(&dir);
     // Unique per download: an earlier one may still be streaming its file.
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

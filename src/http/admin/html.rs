@@ -189,11 +189,12 @@ mod tests {
             e("<a href='x'>&\"</a>"),
             "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;"
         );
-        let html = String::from_utf8(page("<t>", Nav::Admin, "c\"", Some("<b>"), |o| {
+        let html = String::from_utf8(page("<t>", Nav::Admin, "c\"", Some("<i>"), |o| {
             esc(o, "<script>")
         }))
         .unwrap();
-        assert!(!html.contains("<script>") && !html.contains("<b>") && !html.contains("<t>"));
+        assert!(!html.contains("<script>") && !html.contains("<i>") && !html.contains("<t>"));
+        assert!(html.contains("&lt;i&gt;") && html.contains("&lt;script&gt;"));
         assert!(html.contains("value=\"c&quot;\""));
     }
 }
