@@ -1,6 +1,6 @@
 //! `/admin`: the status page. Services and their connections (from the
-//! metrics counters), messages received and delivered since the server
-//! started, the queue, users, the store's size and the free space under
+//! metrics counters), messages received today and since the server
+//! started, deliveries, the queue, users, the store's size and the free space under
 //! it, and the last warnings and errors of the log (`logsink`'s ring).
 
 use std::fmt::Write as _;
@@ -41,6 +41,8 @@ pub fn page(cx: &Cx<'_>) -> Response {
         let mut row = |k: &str, v: String| {
             let _ = write!(out, "<tr><th>{k}</th><td>{}</td></tr>", html::e(&v));
         };
+        let today = metrics::RECEIVED_TODAY.on(crate::time::now());
+        row("Messages received today (UTC)", today.to_string());
         row("Messages received since start", received.to_string());
         row("Local deliveries since start", metrics::LOCAL_DELIVERIES.get().to_string());
         row("Outbound attempts since start", outbound.to_string());
