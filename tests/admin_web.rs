@@ -276,6 +276,27 @@ fn a_mail_user_gets_their_own_page_and_no_admin_page() {
             .contains("changed the password of ann@home.arpa")
     );
     Session::login(server.connect("imap"), "ann@home.arpa", "ann-new");
+    // The administrator sets another password: ann's page session ends.
+    let operator = Web {
+        jar: dir.0.join("operator-cookies").to_str().unwrap().to_string(),
+        ..Web::new(&server, &dir.0)
+    };
+    assert_eq!(operator.login("", ADMIN_PASSWORD).0, 303);
+    let csrf = operator.csrf("/admin/users");
+    let (status, _, _) = operator.post(
+        "/admin/users",
+        &[
+            ("csrf", &csrf),
+            ("op", "passwd"),
+            ("address", "ann@home.arpa"),
+            ("password", "ann-third"),
+        ],
+        &[],
+    );
+    assert_eq!(status, 303);
+    let (status, head, _) = web.get("/admin/me");
+    assert_eq!(status, 303, "ann's old session still open: {head}");
+    Session::login(server.connect("imap"), "ann@home.arpa", "ann-third");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The web face: a small HTTP/1.1 server (RFC 9110, RFC 9112) and what it
 //! serves: mail client autoconfiguration, ACME HTTP-01 challenges, the
-//! MTA-STS policy, and (`--metrics`) whatever another listener routes to it.
+//! MTA-STS policy, the admin pages ([`admin`]), and (`--metrics`) whatever
+//! another listener routes to it.
 //!
 //! Written here rather than taken from a crate: hyper, the maintained
 //! HTTP/1.1 server, depends on tokio (its `rt` traits and sync parts even
@@ -10,7 +11,10 @@
 //! less code to trust than the adapter would be.
 //!
 //! The reusable part is [`session`]: a listener hands it a connection and a
-//! router, `Fn(&Request) -> Response`; the session reads requests within
+//! router, `AsyncFn(&Request) -> Response` (async because the admin pages
+//! wait for store commits, hashing on the blocking pool and outside IMAP
+//! servers; the router still answers one request at a time per
+//! connection); the session reads requests within
 //! the bounds below, calls the router and writes its answers (keep-alive,
 //! `Connection: close`, HEAD without the body).
 

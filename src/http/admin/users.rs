@@ -76,6 +76,15 @@ fn password(form: &Form) -> Result<&str, String> {
     Ok(p)
 }
 
+/// A user deleted or given a new password is logged out of these pages
+/// too (their session was opened with the old password).
+fn end_sessions(cx: &Cx<'_>, address: &str) {
+    if let Ok(address) = crate::address::normalize(address) {
+        let role = super::sessions::Role::User(address);
+        cx.ctx.admin_sessions.remove_role(&role, "");
+    }
+}
+
 pub async fn act(cx: &Cx<'_>, form: &Form) -> Result<String, String> {
     let store = &cx.ctx.store;
     let address = form.text("address");
@@ -85,10 +94,16 @@ pub async fn act(cx: &Cx<'_>, form: &Form) -> Result<String, String> {
             let hash = hash(password(form)?).await;
             crate::admin::add_user(store, address, &hash, quota).await
         }
-        "del" => crate::admin::del_user(store, address).await,
+        "del" => {
+            let done = crate::admin::del_user(store, address).await?;
+            end_sessions(cx, address);
+            Ok(done)
+        }
         "passwd" => {
             let hash = hash(password(form)?).await;
-            crate::admin::set_password(store, address, &hash).await
+            let done = crate::admin::set_password(store, address, &hash).await?;
+            end_sessions(cx, address);
+            Ok(done)
         }
         "quota" => {
             let q = quota(form)?.unwrap_or(0);
