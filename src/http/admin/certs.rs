@@ -35,12 +35,23 @@ fn read(der: &[u8]) -> Option<Shown> {
         })
         .unwrap_or_default();
     Some(Shown {
-        subject: cert.subject().to_string(),
-        issuer: cert.issuer().to_string(),
+        subject: common_name(cert.subject()),
+        issuer: common_name(cert.issuer()),
         names,
         not_before: cert.validity().not_before.timestamp(),
         not_after: cert.validity().not_after.timestamp(),
     })
+}
+
+/// A name's common name (or organisation), without x509-parser's generic
+/// name formatting and its table of every OID's name (34 KiB of the
+/// release binary, measured).
+fn common_name(name: &x509_parser::x509::X509Name<'_>) -> String {
+    name.iter_common_name()
+        .chain(name.iter_organization())
+        .find_map(|a| a.as_str().ok())
+        .unwrap_or("?")
+        .to_string()
 }
 
 pub fn page(cx: &Cx<'_>) -> Response {
