@@ -53,7 +53,8 @@ async function submit(op, fields, checks = {}) {
 }
 
 // Log in as the administrator.
-await page.goto(base + '/admin/login');
+const login = await page.goto(base + '/admin/login');
+console.log(`weight /admin/login ${(await login.body()).length} bytes`);
 await page.screenshot({ path: env.SHOTS + '/login.png' });
 await page.fill('input[name=password]', env.ADMIN_PASSWORD);
 await Promise.all([page.waitForURL(base + '/admin'), page.click('button')]);
