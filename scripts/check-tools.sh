@@ -77,6 +77,20 @@ need "mailauth (npm, in target/nodedeps) verifying Ed25519 DKIM from a DNS file"
     node "$m" sign -a ed25519-sha256 -k "$d/k.pem" -d x.test -s s "$d/m.eml" >"$d/s.eml" &&
     node "$m" report --dns-cache "$d/dns.json" --client-ip 127.0.0.1 "$d/s.eml" |
       grep -q "dkim=pass header.i=@x.test header.s=s header.a=ed25519-sha256"'
+# Headless Chromium as tests/admin_web.rs drives it: playwright-core
+# launches /usr/bin/chromium and a page really renders.
+need "chromium driven by playwright-core (npm, in target/nodedeps), rendering a page" \
+  "chromium, and scripts/setup.sh (npm install playwright-core)" sh -c '
+    node --input-type=module -e "
+      import { createRequire } from \"module\";
+      const { chromium } = createRequire(process.cwd() + \"/target/nodedeps/\")(\"playwright-core\");
+      const b = await chromium.launch({ executablePath: \"/usr/bin/chromium\", args: [\"--no-sandbox\"] });
+      const p = await b.newPage();
+      await p.setContent(\"<p id=x>rendered</p>\");
+      const t = await p.textContent(\"#x\");
+      await b.close();
+      if (t !== \"rendered\") process.exit(1);
+    "'
 need "Postfix (benchmark peer)" postfix test -x /usr/sbin/postfix
 need "Postfix's smtp-sink and smtp-source" postfix sh -c 'test -x /usr/sbin/smtp-sink && test -x /usr/sbin/smtp-source'
 

@@ -56,6 +56,9 @@ PACKAGES=(
   # tests/dkim.rs: an independent DKIM verifier (Debian's python3, not the
   # pyenv one) checks the signatures smolmail puts on outbound mail
   python3-dkim
+  # tests/admin_web.rs: a real browser (headless, driven by playwright-core
+  # from npm below) at the admin pages
+  chromium
 )
 
 missing=()
@@ -155,5 +158,11 @@ fi
 if [ ! -d "$nodedeps/node_modules/mailauth" ]; then
   echo "setup: installing mailauth from npm into $nodedeps"
   npm install --silent --prefix "$nodedeps" mailauth@4.13.3
+fi
+# npm: playwright-core for tests/admin_web.rs, which drives Debian's
+# /usr/bin/chromium with it (no browser download: -core has none).
+if [ ! -d "$nodedeps/node_modules/playwright-core" ]; then
+  echo "setup: installing playwright-core from npm into $nodedeps"
+  npm install --silent --prefix "$nodedeps" playwright-core@1.65.1
 fi
 echo "setup: ready"

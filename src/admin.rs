@@ -72,18 +72,24 @@ pub fn user_add(
     password: &str,
     quota: Option<u64>,
 ) -> Result<String, String> {
-    let address = crate::address::normalize(address)?;
     let store = open(data)?;
-    smol::block_on(async {
-        store
-            .add_account(&address, &password::hash(password))
-            .await?;
-        match quota {
-            Some(q) if q > 0 => store.set_quota(&address, q).await,
-            _ => Ok(()),
-        }
-    })
-    .map_err(fail)?;
+    smol::block_on(add_user(&store, address, &password::hash(password), quota))
+}
+
+/// Adds a user with an already computed hash (hashing is the caller's:
+/// the web pages run it on the blocking pool) and an optional quota.
+/// The one operation behind `user add` and the users page.
+pub async fn add_user(
+    store: &Store,
+    address: &str,
+    hash: &str,
+    quota: Option<u64>,
+) -> Result<String, String> {
+    let address = crate::address::normalize(address)?;
+    store.add_account(&address, hash).await.map_err(fail)?;
+    if let Some(q) = quota.filter(|q| *q > 0) {
+        store.set_quota(&address, q).await.map_err(fail)?;
+    }
     Ok(match quota {
         Some(q) if q > 0 => format!("added user {address} with a quota of {}", show_size(q)),
         _ => format!("added user {address}"),
@@ -91,9 +97,13 @@ pub fn user_add(
 }
 
 pub fn user_quota(data: &Path, address: &str, quota: u64) -> Result<String, String> {
-    let address = crate::address::normalize(address)?;
     let store = open(data)?;
-    smol::block_on(store.set_quota(&address, quota)).map_err(fail)?;
+    smol::block_on(set_quota(&store, address, quota))
+}
+
+pub async fn set_quota(store: &Store, address: &str, quota: u64) -> Result<String, String> {
+    let address = crate::address::normalize(address)?;
+    store.set_quota(&address, quota).await.map_err(fail)?;
     Ok(match quota {
         0 => format!("{address} has no quota now"),
         q => format!("{address} may hold {} now", show_size(q)),
@@ -116,26 +126,88 @@ pub fn show_size(n: u64) -> String {
 }
 
 pub fn user_del(data: &Path, address: &str) -> Result<String, String> {
-    let store = open(data)?;
-    smol::block_on(store.del_account(address)).map_err(fail)?;
+    smol::block_on(del_user(&open(data)?, address))
+}
+
+pub async fn del_user(store: &Store, address: &str) -> Result<String, String> {
+    store.del_account(address).await.map_err(fail)?;
     Ok(format!("deleted user {address} and their mail"))
 }
 
 pub fn user_passwd(data: &Path, address: &str, password: &str) -> Result<String, String> {
-    let store = open(data)?;
-    smol::block_on(store.set_password(address, &password::hash(password))).map_err(fail)?;
+    smol::block_on(set_password(
+        &open(data)?,
+        address,
+        &password::hash(password),
+    ))
+}
+
+/// Sets a user's password from its hash (see [`add_user`]).
+pub async fn set_password(store: &Store, address: &str, hash: &str) -> Result<String, String> {
+    store.set_password(address, hash).await.map_err(fail)?;
     Ok(format!("changed the password of {address}"))
+}
+
+/// `smolmail admin passwd`: the web admin pages' operator password.
+pub fn admin_passwd(data: &Path, password: &str) -> Result<String, String> {
+    let store = open(data)?;
+    smol::block_on(store.set_admin_password(&password::hash(password), false)).map_err(fail)?;
+    Ok("changed the admin password (https://HOST/admin)".into())
+}
+
+/// `--admin-password` at start: kept (as its hash) only when no admin
+/// password is set yet, so a password changed later stays. Runs before the
+/// executor starts, so hashing here holds up nothing.
+pub fn admin_password_at_start(
+    store: &Store,
+    password: &crate::secret::Secret,
+) -> Result<(), String> {
+    if store
+        .read()
+        .and_then(|r| r.admin_password())
+        .map_err(fail)?
+        .is_some()
+    {
+        return Ok(());
+    }
+    smol::block_on(store.set_admin_password(&password::hash(&password.0), true)).map_err(fail)?;
+    log::info!(
+        "admin: the admin password from the settings is set; change it at https://HOST/admin/me"
+    );
+    Ok(())
+}
+
+/// One user as the users page and `user list` show it.
+pub struct UserRow {
+    pub address: String,
+    pub used: u64,
+    pub quota: u64,
+}
+
+/// Every user with the bytes their mail takes and their quota.
+pub fn users(store: &Store) -> Result<Vec<UserRow>, String> {
+    let reader = store.read().map_err(fail)?;
+    let accounts = reader.accounts().map_err(fail)?;
+    let mut rows = Vec::with_capacity(accounts.len());
+    for a in accounts {
+        let used = reader.usage(a.id).map_err(fail)?;
+        rows.push(UserRow {
+            address: a.address,
+            used,
+            quota: a.quota,
+        });
+    }
+    Ok(rows)
 }
 
 /// One line per user: the address, the bytes their mail takes and their
 /// quota (`a@home.arpa  used 9.8K of 10K (98%)`).
 pub fn user_list(data: &Path) -> Result<String, String> {
     let store = open(data)?;
-    let reader = store.read().map_err(fail)?;
-    let accounts = reader.accounts().map_err(fail)?;
-    let mut lines = Vec::with_capacity(accounts.len());
-    for a in &accounts {
-        let used = reader.usage(a.id).map_err(fail)?;
+    let rows = users(&store)?;
+    let mut lines = Vec::with_capacity(rows.len());
+    for a in &rows {
+        let used = a.used;
         lines.push(match a.quota {
             0 => format!("{}  used {}, no quota", a.address, show_size(used)),
             q => format!(
@@ -224,14 +296,20 @@ fn import_line(store: &Store, line: &str, default_domain: Option<&str>) -> Resul
 }
 
 pub fn domain_add(data: &Path, domain: &str) -> Result<String, String> {
-    let store = open(data)?;
-    smol::block_on(store.add_domain(domain)).map_err(fail)?;
+    smol::block_on(add_domain(&open(data)?, domain))
+}
+
+pub async fn add_domain(store: &Store, domain: &str) -> Result<String, String> {
+    store.add_domain(domain).await.map_err(fail)?;
     Ok(format!("added domain {}", domain.to_lowercase()))
 }
 
 pub fn domain_del(data: &Path, domain: &str) -> Result<String, String> {
-    let store = open(data)?;
-    smol::block_on(store.del_domain(domain)).map_err(fail)?;
+    smol::block_on(del_domain(&open(data)?, domain))
+}
+
+pub async fn del_domain(store: &Store, domain: &str) -> Result<String, String> {
+    store.del_domain(domain).await.map_err(fail)?;
     Ok(format!("deleted domain {}", domain.to_lowercase()))
 }
 
@@ -245,14 +323,21 @@ pub fn domain_list(data: &Path) -> Result<String, String> {
 }
 
 pub fn alias_add(data: &Path, source: &str, targets: &[String]) -> Result<String, String> {
-    let store = open(data)?;
-    smol::block_on(store.add_alias(source, targets)).map_err(fail)?;
+    smol::block_on(add_alias(&open(data)?, source, targets))
+}
+
+/// An alias, or a catch-all when `source` is `@domain`.
+pub async fn add_alias(store: &Store, source: &str, targets: &[String]) -> Result<String, String> {
+    store.add_alias(source, targets).await.map_err(fail)?;
     Ok(format!("{source} -> {}", targets.join(", ")))
 }
 
 pub fn alias_del(data: &Path, source: &str) -> Result<String, String> {
-    let store = open(data)?;
-    smol::block_on(store.del_alias(source)).map_err(fail)?;
+    smol::block_on(del_alias(&open(data)?, source))
+}
+
+pub async fn del_alias(store: &Store, source: &str) -> Result<String, String> {
+    store.del_alias(source).await.map_err(fail)?;
     Ok(format!("deleted alias {source}"))
 }
 
@@ -260,7 +345,11 @@ pub fn alias_del(data: &Path, source: &str) -> Result<String, String> {
 /// (RFC 5321 §4.5.1; `store::PostmasterRoute`), so the operator sees where
 /// that mail lands and that an alias would change it.
 pub fn alias_list(data: &Path) -> Result<String, String> {
-    let store = open(data)?;
+    Ok(alias_lines(&open(data)?)?.join("\n"))
+}
+
+/// The lines of `alias list`, also shown on the domains page.
+pub fn alias_lines(store: &Store) -> Result<Vec<String>, String> {
     let reader = store.read().map_err(fail)?;
     let mut lines: Vec<String> = reader
         .aliases()
@@ -281,7 +370,7 @@ pub fn alias_list(data: &Path) -> Result<String, String> {
         };
         lines.push(line);
     }
-    Ok(lines.join("\n"))
+    Ok(lines)
 }
 
 /// Copies the store (consistent, while the server runs) and the TLS files
@@ -295,7 +384,7 @@ pub fn backup(data: &Path, dest: &Path) -> Result<String, String> {
     }
     private_dir(dest)?;
     let store = open(data)?;
-    store.backup(&dest.join("data.mdb")).map_err(fail)?;
+    backup_store(&store, &dest.join("data.mdb"))?;
     let tls = data.join("tls");
     if tls.is_dir() {
         copy_dir(&tls, &dest.join("tls"))?;
@@ -305,6 +394,13 @@ pub fn backup(data: &Path, dest: &Path) -> Result<String, String> {
         data.display(),
         dest.display()
     ))
+}
+
+/// The consistent copy of the store behind `backup` and the web backup
+/// download: LMDB's compacting copy into the new file `dest` (blocking:
+/// the web pages run it on the blocking pool).
+pub fn backup_store(store: &Store, dest: &Path) -> Result<(), String> {
+    store.backup(dest).map_err(fail)
 }
 
 /// Creates `dir` (and missing parents) 0700: a backup holds every message,

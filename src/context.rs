@@ -68,6 +68,8 @@ pub struct Context {
     pub queue_kick: Rc<Event>,
     /// Message bytes in flight, all sessions (DESIGN.md "Budgets").
     pub budget: Budget,
+    /// Logged-in sessions of the web admin pages (`http::admin`).
+    pub admin_sessions: crate::http::admin::Sessions,
     next_session: Cell<u64>,
     /// Budget of lines a client can make the server repeat (refused
     /// logins while it is blocked): DESIGN.md "Budgets", the log.
@@ -86,6 +88,7 @@ impl Context {
             limiter: FailureLimiter::new(),
             shutdown: Rc::new(Shutdown::new()),
             queue_kick: Rc::new(Event::new()),
+            admin_sessions: crate::http::admin::Sessions::new(),
             next_session: Cell::new(1),
             repeated: RefCell::new(Limiter::new(3, std::time::Duration::from_secs(60))),
         }

@@ -140,8 +140,45 @@ fn builder(level: log::LevelFilter) -> env_logger::Builder {
     builder
         .filter_level(level)
         .format_timestamp_millis()
-        .format_target(false);
+        .format_target(false)
+        .format(|buf, record| {
+            let stamp = buf.timestamp_millis();
+            if record.level() <= log::Level::Warn {
+                remember(format!("{stamp} {} {}", record.level(), record.args()));
+            }
+            // env_logger's own layout, unstyled: `[TIME LEVEL] message`.
+            writeln!(buf, "[{stamp} {:<5}] {}", record.level(), record.args())
+        });
     builder
+}
+
+/// How many recent WARN and ERROR lines are kept for the admin status
+/// page, and how long each may be: a bounded ring, the oldest dropped.
+const RECENT: usize = 20;
+const RECENT_LINE: usize = 300;
+
+static WARNINGS: Mutex<std::collections::VecDeque<String>> =
+    Mutex::new(std::collections::VecDeque::new());
+
+fn remember(mut line: String) {
+    if line.len() > RECENT_LINE {
+        let mut end = RECENT_LINE;
+        while !line.is_char_boundary(end) {
+            end -= 1;
+        }
+        line.truncate(end);
+    }
+    let mut ring = WARNINGS.lock().unwrap_or_else(|e| e.into_inner());
+    if ring.len() == RECENT {
+        ring.pop_front();
+    }
+    ring.push_back(line);
+}
+
+/// The last WARN and ERROR lines logged (at most 20), oldest first.
+pub fn recent_warnings() -> Vec<String> {
+    let ring = WARNINGS.lock().unwrap_or_else(|e| e.into_inner());
+    ring.iter().cloned().collect()
 }
 
 /// The drain thread: takes everything pending in one swap and writes it

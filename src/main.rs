@@ -32,6 +32,33 @@ enum Command {
     DnsRecords(DnsRecordsCmd),
     Dkim(smolmail::dkim::admin::DkimCmd),
     UpdateVerify(smolmail::update::UpdateVerifyCmd),
+    Admin(AdminCmd),
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "admin")]
+/// the web admin pages (https://HOST/admin)
+struct AdminCmd {
+    #[argh(subcommand)]
+    action: AdminAction,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand)]
+enum AdminAction {
+    Passwd(AdminPasswd),
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand, name = "passwd")]
+/// set the administrator's password for the web admin pages
+struct AdminPasswd {
+    /// read the password from the first line of stdin instead of a prompt
+    #[argh(switch)]
+    password_stdin: bool,
+    /// data directory [env SMOLMAIL_DATA]
+    #[argh(option)]
+    data: Option<String>,
 }
 
 #[derive(FromArgs)]
@@ -553,6 +580,12 @@ fn admin_command(command: Command) -> Result<String, String> {
         Command::Export(c) => smolmail::migrate::export(c, &data_dir),
         Command::Dkim(c) => smolmail::dkim::admin::run(c, &data_dir),
         Command::UpdateVerify(c) => smolmail::update::run(&c),
+        Command::Admin(AdminCmd {
+            action: AdminAction::Passwd(a),
+        }) => {
+            let password = admin::read_password(a.password_stdin)?;
+            admin::admin_passwd(&data_dir(&a.data), &password)
+        }
         Command::Serve(_) | Command::Version(_) | Command::DnsRecords(_) => {
             unreachable!("dispatched in main")
         }

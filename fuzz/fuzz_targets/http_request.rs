@@ -1,6 +1,7 @@
 //! Fuzzes the HTTP/1.1 request head parser (`http::parse`, RFC 9112) and
-//! what the router reads from a request: query parameters and the
-//! autodiscover body's EMailAddress.
+//! what the router reads from a request: query parameters, the
+//! autodiscover body's EMailAddress and the admin pages' form bodies
+//! (`http::admin::form`: at most `MAX_FIELDS` fields, each decoded).
 //!
 //! Checks:
 //! - the end of the head is found the same whether the bytes arrive at
@@ -30,6 +31,9 @@ fuzz_target!(|data: &[u8]| {
     }
     let Ok(Some(len)) = whole else {
         let _ = http::autodiscover::email_address(data);
+        if let Some(form) = http::admin::form::Form::parse(data) {
+            let _ = form.get("csrf");
+        }
         return;
     };
     let Ok(head) = parse::parse_head(&data[..len]) else {

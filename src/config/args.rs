@@ -169,4 +169,10 @@ pub struct ServeArgs {
     /// what a DMARC failure of port-25 mail does when the domain asks for reject (or quarantine): reject (550 5.7.1), junk (into the Junk mailbox) or none (delivered, only marked) [env SMOLMAIL_DMARC_POLICY; default reject]
     #[argh(option)]
     pub dmarc_policy: Option<String>,
+    /// networks (CIDR, comma-separated) that may open the web admin pages at https://HOST/admin [env SMOLMAIL_ADMIN_FROM; default: --trusted-network plus loopback]
+    #[argh(option)]
+    pub admin_from: Option<String>,
+    /// admin password for https://HOST/admin, set at start when none is set yet (then change it there or with `smolmail admin passwd`); prefer the variable, a flag shows in ps [env SMOLMAIL_ADMIN_PASSWORD; default: none, the operator cannot log in]
+    #[argh(option)]
+    pub admin_password: Option<String>,
 }

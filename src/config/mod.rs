@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 mod acme;
+mod admin;
 mod args;
 mod delivery;
 mod listen;
@@ -69,6 +70,10 @@ pub struct Config {
     /// `--dmarc-policy`: how far this server follows a domain's DMARC
     /// policy for mail that fails (RFC 7489 §6.7 leaves it to receivers).
     pub dmarc_policy: DmarcPolicy,
+    /// `--admin-from`: who may reach the web admin pages.
+    pub admin_from: Vec<Cidr>,
+    /// `--admin-password`: the admin password set at start if none is.
+    pub admin_password: Option<Secret>,
 }
 
 /// `--dmarc-policy`.
@@ -294,6 +299,8 @@ impl Config {
             },
             None => DmarcPolicy::Reject,
         };
+        let admin_from = admin::resolve_admin_from(args, env, &trusted_networks)?;
+        let admin_password = admin::resolve_admin_password(args, env)?;
         Ok(Config {
             data_dir,
             hostname,
@@ -315,12 +322,19 @@ impl Config {
             metrics,
             mta_sts,
             dmarc_policy,
+            admin_from,
+            admin_password,
         })
     }
 
     /// Whether `ip` may relay without authenticating.
     pub fn is_trusted(&self, ip: IpAddr) -> bool {
         self.trusted_networks.iter().any(|net| net.contains(ip))
+    }
+
+    /// Whether `ip` may reach the web admin pages (`--admin-from`).
+    pub fn may_admin(&self, ip: IpAddr) -> bool {
+        self.admin_from.iter().any(|net| net.contains(ip))
     }
 }
 

@@ -12,12 +12,17 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use crate::store::Store;
 use crate::store::queue::RecipientState;
 
 /// The queue in mailq's layout: id, size, arrival, sender, then each
 /// recipient still waiting with its last problem.
 pub fn queue_list(data: &Path) -> Result<String, String> {
-    let store = crate::admin::open(data)?;
+    queue_text(&crate::admin::open(data)?)
+}
+
+/// `queue list`'s text, also shown on the queue page.
+pub fn queue_text(store: &Store) -> Result<String, String> {
     let reader = store.read().map_err(|e| e.to_string())?;
     let entries = reader.queue().map_err(|e| e.to_string())?;
     if entries.is_empty() {
@@ -84,8 +89,13 @@ pub fn queue_list(data: &Path) -> Result<String, String> {
 }
 
 pub fn queue_flush(data: &Path) -> Result<String, String> {
-    let store = crate::admin::open(data)?;
-    let n = smol::block_on(store.queue_flush()).map_err(|e| e.to_string())?;
+    smol::block_on(flush(&crate::admin::open(data)?))
+}
+
+/// Makes every queued entry due now (the web page then kicks the runner
+/// of its own process, which sends at once).
+pub async fn flush(store: &Store) -> Result<String, String> {
+    let n = store.queue_flush().await.map_err(|e| e.to_string())?;
     Ok(format!(
         "{n} queued message(s) made due now; a running server sends them within 5 seconds"
     ))
@@ -93,8 +103,11 @@ pub fn queue_flush(data: &Path) -> Result<String, String> {
 
 /// Deletes one entry by queue id, or every entry for `ALL`.
 pub fn queue_delete(data: &Path, id: &str) -> Result<String, String> {
-    let store = crate::admin::open(data)?;
+    smol::block_on(delete(&crate::admin::open(data)?, id))
+}
+
+pub async fn delete(store: &Store, id: &str) -> Result<String, String> {
     let which = (!id.eq_ignore_ascii_case("ALL")).then_some(id);
-    let n = smol::block_on(store.queue_delete(which)).map_err(|e| e.to_string())?;
+    let n = store.queue_delete(which).await.map_err(|e| e.to_string())?;
     Ok(format!("deleted {n} queued message(s)"))
 }

@@ -98,11 +98,11 @@ pub fn run(cmd: DkimCmd, data_dir: &dyn Fn(&Option<String>) -> PathBuf) -> Resul
     match cmd.action {
         DkimAction::Add(a) => {
             let store = crate::admin::open(&data_dir(&a.data))?;
-            make(&store, &a.domain, a.selector.as_deref(), false)
+            smol::block_on(make(&store, &a.domain, a.selector.as_deref(), false))
         }
         DkimAction::Rotate(a) => {
             let store = crate::admin::open(&data_dir(&a.data))?;
-            make(&store, &a.domain, a.selector.as_deref(), true)
+            smol::block_on(make(&store, &a.domain, a.selector.as_deref(), true))
         }
         DkimAction::List(a) => {
             let store = crate::admin::open(&data_dir(&a.data))?;
@@ -115,7 +115,7 @@ pub fn run(cmd: DkimCmd, data_dir: &dyn Fn(&Option<String>) -> PathBuf) -> Resul
         }
         DkimAction::Del(a) => {
             let store = crate::admin::open(&data_dir(&a.data))?;
-            del(&store, &a.domain, a.selector.as_deref())
+            smol::block_on(del(&store, &a.domain, a.selector.as_deref()))
         }
     }
 }
@@ -129,7 +129,15 @@ fn selectors(base: &str) -> [(Algorithm, String); 2] {
 }
 
 /// Makes both keys under `base` (or a dated one) and prints their records.
-fn make(store: &Store, domain: &str, base: Option<&str>, rotate: bool) -> Result<String, String> {
+/// `dkim add` (or, with `rotate`, `dkim rotate`) and the DNS page's
+/// "make keys": key generation runs on the blocking pool (RSA-2048 takes
+/// a while on a board).
+pub async fn make(
+    store: &Store,
+    domain: &str,
+    base: Option<&str>,
+    rotate: bool,
+) -> Result<String, String> {
     let domain = crate::address::normalize_domain(domain)?;
     let reader = store.read().map_err(|e| e.to_string())?;
     if !reader.is_local_domain(&domain).map_err(|e| e.to_string())? {
@@ -175,15 +183,17 @@ fn make(store: &Store, domain: &str, base: Option<&str>, rotate: bool) -> Result
             algorithm,
             active: true,
             created: now,
-            pkcs8: keys::generate(algorithm)?,
+            pkcs8: smol::unblock(move || keys::generate(algorithm)).await?,
         });
     }
     let mut text = records(&made)?;
-    smol::block_on(store.dkim(DkimOp::Add {
-        keys: made,
-        retire_others: rotate,
-    }))
-    .map_err(|e| e.to_string())?;
+    store
+        .dkim(DkimOp::Add {
+            keys: made,
+            retire_others: rotate,
+        })
+        .await
+        .map_err(|e| e.to_string())?;
     if rotate && !existing.is_empty() {
         text.push_str(&format!(
             "\n; the older keys of {domain} no longer sign; keep their records published for a few days, then: smolmail dkim del {domain} --selector OLD"
@@ -205,7 +215,8 @@ pub fn records(keys: &[DkimKey]) -> Result<String, String> {
     Ok(out.trim_end().to_string())
 }
 
-fn list(store: &Store, domain: Option<&str>) -> Result<String, String> {
+/// `dkim list`: one line per key.
+pub fn list(store: &Store, domain: Option<&str>) -> Result<String, String> {
     let keys = store
         .read()
         .and_then(|r| r.dkim_keys(domain))
@@ -226,7 +237,8 @@ fn list(store: &Store, domain: Option<&str>) -> Result<String, String> {
         .join("\n"))
 }
 
-fn del(store: &Store, domain: &str, selector: Option<&str>) -> Result<String, String> {
+/// `dkim del`: one selector's keys (both algorithms of a base), or all.
+pub async fn del(store: &Store, domain: &str, selector: Option<&str>) -> Result<String, String> {
     let domain = crate::address::normalize_domain(domain)?;
     let keys = store
         .read()
@@ -244,11 +256,13 @@ fn del(store: &Store, domain: &str, selector: Option<&str>) -> Result<String, St
     }
     let mut out = Vec::new();
     for k in doomed {
-        smol::block_on(store.dkim(DkimOp::Del {
-            domain: domain.clone(),
-            selector: Some(k.selector.clone()),
-        }))
-        .map_err(|e| e.to_string())?;
+        store
+            .dkim(DkimOp::Del {
+                domain: domain.clone(),
+                selector: Some(k.selector.clone()),
+            })
+            .await
+            .map_err(|e| e.to_string())?;
         out.push(format!(
             "deleted {}._domainkey.{} (remove its TXT record too)",
             k.selector, domain
@@ -266,7 +280,14 @@ pub fn dns_records(
     if !data.join("data.mdb").exists() {
         return Ok(Vec::new());
     }
-    let store = crate::admin::open(data)?;
+    dns_records_in(&crate::admin::open(data)?, domain)
+}
+
+/// [`dns_records`] from an open store (the DNS page's).
+pub fn dns_records_in(
+    store: &Store,
+    domain: &str,
+) -> Result<Vec<crate::dns_records::DkimRecord>, String> {
     let keys = store
         .read()
         .and_then(|r| r.dkim_keys(Some(domain)))

@@ -142,6 +142,50 @@ pub fn parse_host(typed: &str) -> Result<String, String> {
 }
 
 pub fn add(data: &Path, o: &AddOptions) -> Result<String, String> {
+    let password = read_password(&o.password_file)?;
+    let ca_pem = match &o.ca {
+        None => Vec::new(),
+        Some(path) => std::fs::read(path).map_err(|e| format!("--ca {}: {e}", path.display()))?,
+    };
+    let ca_origin =
+        o.ca.as_ref()
+            .map(|p| format!("--ca {}", p.display()))
+            .unwrap_or_default();
+    let fetch = account(o, password, ca_pem, &ca_origin)?;
+    let store = crate::admin::open(data)?;
+    let (fetch, created) = smol::block_on(add_account(&store, fetch))?;
+    let mut out = String::new();
+    for note in secure_data_dir(data) {
+        let _ = writeln!(out, "note: {note}");
+    }
+    out.push_str(&added_text(&fetch, &created));
+    Ok(out)
+}
+
+/// What `fetch add` and the fetch page say about an added account.
+pub fn added_text(fetch: &FetchAccount, created: &[String]) -> String {
+    let mut out = String::new();
+    for name in created {
+        let _ = writeln!(out, "created the mailbox {name} of {}", fetch.local_user);
+    }
+    let _ = write!(
+        out,
+        "added fetch account {}: {}; a running server starts it within 5 seconds, `smolmail fetch run {}` runs it now",
+        fetch.id,
+        summary(fetch),
+        fetch.id
+    );
+    out
+}
+
+/// The account `o` describes, checked (id 0 until stored), with the
+/// password and CA given as values: the web form has no files.
+pub fn account(
+    o: &AddOptions,
+    password: Secret,
+    ca_pem: Vec<u8>,
+    ca_origin: &str,
+) -> Result<FetchAccount, String> {
     let host = parse_host(&o.host)?;
     let port = o.port.unwrap_or(if o.starttls { 143 } else { 993 });
     if port == 0 {
@@ -150,7 +194,9 @@ pub fn add(data: &Path, o: &AddOptions) -> Result<String, String> {
     if o.user.trim().is_empty() {
         return Err("--user must not be empty".into());
     }
-    let password = read_password(&o.password_file)?;
+    if password.0.is_empty() {
+        return Err("the password is empty".into());
+    }
     let folders = parse_folders(&o.folders, o.into.as_deref())?;
     let every = match &o.every {
         None => DEFAULT_EVERY,
@@ -159,59 +205,17 @@ pub fn add(data: &Path, o: &AddOptions) -> Result<String, String> {
             .filter(|s| *s >= 1)
             .ok_or_else(|| format!("--every {text:?}: expected a time such as 90s, 5m or 1h"))?,
     };
-    let ca_pem = match &o.ca {
-        None => Vec::new(),
-        Some(path) => {
-            let pem = std::fs::read(path).map_err(|e| format!("--ca {}: {e}", path.display()))?;
-            crate::net::tls::verified_pem(&pem, &format!("--ca {}", path.display()))?;
-            pem
-        }
-    };
+    if !ca_pem.is_empty() {
+        crate::net::tls::verified_pem(&ca_pem, ca_origin)?;
+    }
     let max_per_run = match o.max_per_run {
         None => DEFAULT_MAX_PER_RUN,
         Some(0) => return Err("--max-per-run must be at least 1".into()),
         Some(n) => n,
     };
-    let store = crate::admin::open(data)?;
-    let local_user = crate::address::normalize(&o.local_user)?;
-    let account = store
-        .read()
-        .and_then(|r| r.account(&local_user))
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("no local user {local_user}; add it with `smolmail user add`"))?;
-    let existing = store
-        .read()
-        .and_then(|r| r.fetch_accounts())
-        .map_err(|e| e.to_string())?;
-    if let Some(same) = existing.iter().find(|a| {
-        a.local_user == local_user && a.host == host && a.port == port && a.user == o.user
-    }) {
-        return Err(format!(
-            "{} exists already; delete it first with `smolmail fetch del {}`",
-            super::describe(same),
-            same.id
-        ));
-    }
-    let mut created = Vec::new();
-    for f in &folders {
-        let exists = store
-            .read()
-            .and_then(|r| r.mailbox(account.id, &f.local))
-            .map_err(|e| e.to_string())?
-            .is_some();
-        if !exists && !created.contains(&f.local) {
-            smol::block_on(store.create_mailbox(account.id, &f.local, SpecialUse::None))
-                .map_err(|e| format!("cannot create the mailbox {}: {e}", f.local))?;
-            // Made by the server, not a client's CREATE: subscribed, so a
-            // client that shows subscribed folders only shows it.
-            smol::block_on(store.set_subscribed(account.id, &f.local, true))
-                .map_err(|e| format!("cannot subscribe to {}: {e}", f.local))?;
-            created.push(f.local.clone());
-        }
-    }
-    let fetch = FetchAccount {
+    Ok(FetchAccount {
         id: 0,
-        local_user,
+        local_user: crate::address::normalize(&o.local_user)?,
         host,
         port,
         starttls: o.starttls,
@@ -223,23 +227,82 @@ pub fn add(data: &Path, o: &AddOptions) -> Result<String, String> {
         ca_pem,
         max_per_run,
         created: crate::time::now(),
-    };
-    let id = smol::block_on(store.fetch_add(fetch.clone())).map_err(|e| e.to_string())?;
-    let fetch = FetchAccount { id, ..fetch };
-    let mut out = String::new();
-    for note in secure_data_dir(data) {
-        let _ = writeln!(out, "note: {note}");
+    })
+}
+
+/// Stores `fetch` (from [`account`]) for an existing local user, making
+/// its local mailboxes: gives it with its id, and the mailboxes made.
+pub async fn add_account(
+    store: &crate::store::Store,
+    fetch: FetchAccount,
+) -> Result<(FetchAccount, Vec<String>), String> {
+    let local_user = &fetch.local_user;
+    let account = store
+        .read()
+        .and_then(|r| r.account(local_user))
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no local user {local_user}; add it with `smolmail user add`"))?;
+    let existing = store
+        .read()
+        .and_then(|r| r.fetch_accounts())
+        .map_err(|e| e.to_string())?;
+    if let Some(same) = existing.iter().find(|a| {
+        a.local_user == fetch.local_user
+            && a.host == fetch.host
+            && a.port == fetch.port
+            && a.user == fetch.user
+    }) {
+        return Err(format!(
+            "{} exists already; delete it first with `smolmail fetch del {}`",
+            super::describe(same),
+            same.id
+        ));
     }
-    for name in &created {
-        let _ = writeln!(out, "created the mailbox {name} of {}", fetch.local_user);
+    let mut created = Vec::new();
+    for f in &fetch.folders {
+        let exists = store
+            .read()
+            .and_then(|r| r.mailbox(account.id, &f.local))
+            .map_err(|e| e.to_string())?
+            .is_some();
+        if !exists && !created.contains(&f.local) {
+            store
+                .create_mailbox(account.id, &f.local, SpecialUse::None)
+                .await
+                .map_err(|e| format!("cannot create the mailbox {}: {e}", f.local))?;
+            // Made by the server, not a client's CREATE: subscribed, so a
+            // client that shows subscribed folders only shows it.
+            store
+                .set_subscribed(account.id, &f.local, true)
+                .await
+                .map_err(|e| format!("cannot subscribe to {}: {e}", f.local))?;
+            created.push(f.local.clone());
+        }
     }
-    let _ = write!(
-        out,
-        "added fetch account {}: {}; a running server starts it within 5 seconds, `smolmail fetch run {id}` runs it now",
-        id,
-        summary(&fetch)
-    );
-    Ok(out)
+    let id = store
+        .fetch_add(fetch.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((FetchAccount { id, ..fetch }, created))
+}
+
+/// Connects and logs in to `account`'s server, then logs out: the fetch
+/// page's "test connection" before an account is kept.
+pub async fn test_connection(
+    account: &FetchAccount,
+    resolver: &Resolver,
+    max_message_size: u64,
+) -> Result<String, String> {
+    let target = sync::target(account, max_message_size).map_err(|e| e.0)?;
+    let session = sync::connect(account, &target, resolver)
+        .await
+        .map_err(|e| e.0)?;
+    session.logout().await;
+    Ok(format!(
+        "connected to {} and logged in as {}",
+        target.label(),
+        account.user
+    ))
 }
 
 /// Settings in one line, without the password.
@@ -261,7 +324,11 @@ fn summary(a: &FetchAccount) -> String {
 }
 
 pub fn list(data: &Path) -> Result<String, String> {
-    let store = crate::admin::open(data)?;
+    list_text(&crate::admin::open(data)?)
+}
+
+/// `fetch list`'s text: settings, per-folder state and the last run.
+pub fn list_text(store: &crate::store::Store) -> Result<String, String> {
     let accounts = store
         .read()
         .and_then(|r| r.fetch_accounts())
@@ -334,7 +401,11 @@ pub fn del(data: &Path, id: &str) -> Result<String, String> {
         .parse()
         .map_err(|_| format!("{id:?} is not a fetch account id (see `smolmail fetch list`)"))?;
     let store = crate::admin::open(data)?;
-    smol::block_on(store.fetch_del(id)).map_err(|e| e.to_string())?;
+    smol::block_on(delete(&store, id))
+}
+
+pub async fn delete(store: &crate::store::Store, id: u64) -> Result<String, String> {
+    store.fetch_del(id).await.map_err(|e| e.to_string())?;
     Ok(format!(
         "deleted fetch account {id} and its state; the mail already fetched stays"
     ))
@@ -358,6 +429,28 @@ pub fn dns_servers() -> Vec<SocketAddr> {
 /// Pulls one account (or all) once, now; prints each run's line.
 pub fn run(data: &Path, id: Option<&str>) -> Result<String, String> {
     let store = crate::admin::open(data)?;
+    let max_message_size = max_message_size();
+    // This process's own budget, as the server would size it by default.
+    let budget = crate::net::Budget::new(
+        usize::try_from((64u64 << 20).max(max_message_size.saturating_mul(2)))
+            .unwrap_or(usize::MAX),
+    );
+    let resolver = Resolver::new(&dns_servers());
+    let hostname = crate::config::hostname_from_env();
+    let env = Env {
+        store: &store,
+        resolver: &resolver,
+        max_message_size,
+        budget: &budget,
+        hostname: &hostname,
+    };
+    smol::block_on(run_now(&env, id, std::io::stderr().is_terminal()))
+}
+
+/// Pulls one account (or all) once, now: `fetch run` and the fetch page's
+/// "run now"; `progress` draws progress lines on stderr.
+pub async fn run_now(env: &Env<'_>, id: Option<&str>, progress: bool) -> Result<String, String> {
+    let store = env.store;
     let accounts = match id {
         Some(id) => {
             let n: u64 = id
@@ -381,25 +474,10 @@ pub fn run(data: &Path, id: Option<&str>) -> Result<String, String> {
     if accounts.is_empty() {
         return Ok("no fetch accounts".into());
     }
-    let max_message_size = max_message_size();
-    // This process's own budget, as the server would size it by default.
-    let budget = crate::net::Budget::new(
-        usize::try_from((64u64 << 20).max(max_message_size.saturating_mul(2)))
-            .unwrap_or(usize::MAX),
-    );
-    let resolver = Resolver::new(&dns_servers());
-    let hostname = crate::config::hostname_from_env();
-    let env = Env {
-        store: &store,
-        resolver: &resolver,
-        max_message_size,
-        budget: &budget,
-        hostname: &hostname,
-    };
     let mut lines = Vec::new();
     let mut failed = 0;
     for account in &accounts {
-        match smol::block_on(run_one(&env, account)) {
+        match run_one(env, account, progress).await {
             Ok(line) => lines.push(line),
             Err(e) => {
                 failed += 1;
@@ -409,7 +487,7 @@ pub fn run(data: &Path, id: Option<&str>) -> Result<String, String> {
                     ok: false,
                     text: e.clone(),
                 };
-                let _ = smol::block_on(store.fetch_status(account.id, status));
+                let _ = store.fetch_status(account.id, status).await;
                 lines.push(text);
             }
         }
@@ -430,13 +508,13 @@ pub fn max_message_size() -> u64 {
         .unwrap_or(25 << 20)
 }
 
-async fn run_one(env: &Env<'_>, account: &FetchAccount) -> Result<String, String> {
+async fn run_one(env: &Env<'_>, account: &FetchAccount, progress: bool) -> Result<String, String> {
     let started = Instant::now();
     let target = sync::target(account, env.max_message_size).map_err(|e| e.0)?;
     let mut session = sync::connect(account, &target, env.resolver)
         .await
         .map_err(|e| e.0)?;
-    let terminal = std::io::stderr().is_terminal();
+    let terminal = progress;
     let mut folder = String::new();
     let mut todo = 0usize;
     let mut show = |event: Event<'_>| {

@@ -1,6 +1,7 @@
 //! The web face: a small HTTP/1.1 server (RFC 9110, RFC 9112) and what it
 //! serves: mail client autoconfiguration, ACME HTTP-01 challenges, the
-//! MTA-STS policy, and (`--metrics`) whatever another listener routes to it.
+//! MTA-STS policy, the admin pages ([`admin`]), and (`--metrics`) whatever
+//! another listener routes to it.
 //!
 //! Written here rather than taken from a crate: hyper, the maintained
 //! HTTP/1.1 server, depends on tokio (its `rt` traits and sync parts even
@@ -10,10 +11,14 @@
 //! less code to trust than the adapter would be.
 //!
 //! The reusable part is [`session`]: a listener hands it a connection and a
-//! router, `Fn(&Request) -> Response`; the session reads requests within
+//! router, `AsyncFn(&Request) -> Response` (async because the admin pages
+//! wait for store commits, hashing on the blocking pool and outside IMAP
+//! servers; the router still answers one request at a time per
+//! connection); the session reads requests within
 //! the bounds below, calls the router and writes its answers (keep-alive,
 //! `Connection: close`, HEAD without the body).
 
+pub mod admin;
 pub mod autoconfig;
 pub mod autodiscover;
 pub mod challenge;
@@ -136,6 +141,11 @@ pub struct Response {
     /// Logged at debug rather than info: a routine answer repeated all
     /// day (a Prometheus scrape every 15 s is 5,760 lines a day).
     pub routine: bool,
+    /// A file sent after `body` as the rest of the answer, then deleted
+    /// (the admin pages' backup download: a temporary copy); its length
+    /// is taken when the answer is made.
+    pub file: Option<std::path::PathBuf>,
+    file_len: u64,
 }
 
 impl Response {
@@ -146,7 +156,23 @@ impl Response {
             headers: Vec::new(),
             body: body.into(),
             routine: false,
+            file: None,
+            file_len: 0,
         }
+    }
+
+    /// An answer whose body is the file at `path` (deleted once sent).
+    pub fn file(content_type: &'static str, path: std::path::PathBuf) -> std::io::Result<Response> {
+        let len = std::fs::metadata(&path)?.len();
+        let mut answer = Response::new(200, content_type, Vec::new());
+        answer.file = Some(path);
+        answer.file_len = len;
+        Ok(answer)
+    }
+
+    /// The body's length on the wire: `body` and the file after it.
+    pub fn body_len(&self) -> u64 {
+        self.body.len() as u64 + self.file_len
     }
 
     /// A `text/plain; charset=utf-8` answer.
@@ -182,6 +208,7 @@ pub fn reason(status: u16) -> &'static str {
         200 => "OK",
         204 => "No Content",
         301 => "Moved Permanently",
+        303 => "See Other",
         304 => "Not Modified",
         400 => "Bad Request",
         403 => "Forbidden",
@@ -192,6 +219,7 @@ pub fn reason(status: u16) -> &'static str {
         413 => "Content Too Large",
         414 => "URI Too Long",
         417 => "Expectation Failed",
+        429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
         501 => "Not Implemented",

@@ -42,7 +42,11 @@ enum Stop {
 ///
 /// `shutdown` (the server's, `Context::shutdown`) ends an idle wait at
 /// once and makes the answer in progress the last.
-pub async fn session(conn: Conn, shutdown: &Shutdown, route: impl Fn(&Request<'_>) -> Response) {
+pub async fn session(
+    conn: Conn,
+    shutdown: &Shutdown,
+    route: impl AsyncFn(&Request<'_>) -> Response,
+) {
     let Conn {
         id,
         service,
@@ -116,7 +120,7 @@ pub async fn session(conn: Conn, shutdown: &Shutdown, route: impl Fn(&Request<'_
             head,
         };
         let keep = request.head.keep_alive && served < MAX_REQUESTS && !shutdown.is_begun();
-        let answer = route(&request);
+        let answer = route(&request).await;
         let level = match answer.routine {
             true => log::Level::Debug,
             false => log::Level::Info,
@@ -128,10 +132,14 @@ pub async fn session(conn: Conn, shutdown: &Shutdown, route: impl Fn(&Request<'_
             loggable(request.head.target),
             request.host().unwrap_or_default(),
             answer.status,
-            answer.body.len()
+            answer.body_len()
         );
         let head_only = request.head.method == "HEAD";
         let written = write(&mut stream, &answer, keep, head_only).await;
+        if let Some(file) = &answer.file {
+            // A streamed file is a temporary copy made for this answer.
+            let _ = std::fs::remove_file(file);
+        }
         input.consume(len);
         input.shrink();
         if let Err(e) = written {
@@ -231,7 +239,7 @@ async fn write(
         reason(answer.status),
         crate::time::imf_fixdate(crate::time::now()),
         answer.content_type,
-        answer.body.len()
+        answer.body_len()
     );
     for (name, value) in &answer.headers {
         // Values are the server's own; a line break would still split
@@ -248,11 +256,38 @@ async fn write(
         bytes.extend_from_slice(&answer.body);
     }
     timed(WRITE_TIMEOUT, timed_out, stream.write_all(&bytes)).await?;
+    if let (Some(path), false) = (&answer.file, head_only) {
+        stream_file(stream, path, answer.body_len()).await?;
+    }
     timed(WRITE_TIMEOUT, timed_out, stream.flush()).await?;
     if !keep {
         // Half-close so the client reads the answer before the reset a
         // close with unread request bytes would send (RFC 9112 §9.6).
         let _ = timed(WRITE_TIMEOUT, timed_out, stream.close()).await;
+    }
+    Ok(())
+}
+
+/// Sends the file at `path`, exactly `len` bytes (the Content-Length
+/// already sent), in 64 KiB pieces read on the blocking pool (smol's
+/// `fs`), each written within [`WRITE_TIMEOUT`]: a large backup never
+/// holds the executor, and a client that stops reading is dropped.
+async fn stream_file(stream: &mut Stream, path: &std::path::Path, len: u64) -> io::Result<()> {
+    use smol::io::AsyncReadExt;
+    let mut file = smol::fs::File::open(path).await?;
+    let mut chunk = vec![0u8; 64 << 10];
+    let mut left = len;
+    while left > 0 {
+        let want = chunk.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = file.read(&mut chunk[..want]).await?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the file shrank while sent",
+            ));
+        }
+        timed(WRITE_TIMEOUT, timed_out, stream.write_all(&chunk[..n])).await?;
+        left -= n as u64;
     }
     Ok(())
 }

@@ -28,7 +28,7 @@ fn serve_one(
         stream: Stream::Plain(Async::new(tcp).unwrap()),
     };
     let shutdown = Shutdown::new();
-    smol::block_on(session(conn, &shutdown, route));
+    smol::block_on(session(conn, &shutdown, async |r| route(r)));
     talker.join().unwrap()
 }
 

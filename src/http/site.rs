@@ -8,7 +8,8 @@
 //! - Outlook's `POST /autodiscover/autodiscover.xml` (any case);
 //! - Apple's `/apple/ADDRESS.mobileconfig`;
 //! - `https://mta-sts.DOMAIN/.well-known/mta-sts.txt`, HTTPS only (RFC 8461
-//!   §3.3: a policy fetched otherwise must not be used).
+//!   §3.3: a policy fetched otherwise must not be used);
+//! - the admin pages under `/admin` (`super::admin`), HTTPS only.
 //!
 //! Mail settings are given only for the server's own domains (those with
 //! users or aliases): any other domain gets 404, so the server does not
@@ -21,8 +22,11 @@ use crate::context::Context;
 const XML: &str = "application/xml; charset=utf-8";
 
 /// Answers one request to the HTTP or HTTPS listener.
-pub fn route(ctx: &Context, request: &Request<'_>) -> Response {
+pub async fn route(ctx: &Context, request: &Request<'_>) -> Response {
     let path = request.path();
+    if super::admin::is_admin_path(path) {
+        return super::admin::route(ctx, request).await;
+    }
     let method = request.method();
     if !matches!(method, "GET" | "HEAD" | "POST") {
         // RFC 9110 §9.1: a method the server does not implement.

@@ -94,7 +94,7 @@ pub async fn serve(ex: Rc<LocalExecutor<'static>>, ctx: Rc<Context>, listener: A
             let _place = place;
             let _client = client;
             let _counted = Open::new(Svc::Metrics);
-            crate::http::session(conn, &ctx.shutdown, |request| route(&ctx, request)).await;
+            crate::http::session(conn, &ctx.shutdown, async |request| route(&ctx, request)).await;
         })
         .detach();
     }

@@ -357,7 +357,44 @@ pub fn login(service: impl Into<Svc>, result: LoginResult) -> LoginResult {
 pub fn received(service: impl Into<Svc>, local: usize) {
     MESSAGES_RECEIVED.get(service).inc();
     LOCAL_DELIVERIES.add(local as u64);
+    RECEIVED_TODAY.count(crate::time::now());
 }
+
+/// Messages received on the current UTC day (the admin status page's
+/// "messages today"): the day and its count in one word, so a message
+/// counted at midnight lands on one day or the other, never both.
+pub struct DayCounter(AtomicU64);
+
+impl DayCounter {
+    const fn new() -> DayCounter {
+        DayCounter(AtomicU64::new(0))
+    }
+
+    /// One more at `now` (Unix seconds); a new day starts again at 1.
+    pub fn count(&self, now: i64) {
+        let day = now.div_euclid(86400) as u64 & 0xff_ffff;
+        let _ = self.0.fetch_update(Relaxed, Relaxed, |v| {
+            Some(if v >> 40 == day {
+                v + 1
+            } else {
+                (day << 40) | 1
+            })
+        });
+    }
+
+    /// The count of the day of `now`.
+    pub fn on(&self, now: i64) -> u64 {
+        let day = now.div_euclid(86400) as u64 & 0xff_ffff;
+        let v = self.0.load(Relaxed);
+        if v >> 40 == day {
+            v & ((1 << 40) - 1)
+        } else {
+            0
+        }
+    }
+}
+
+pub static RECEIVED_TODAY: DayCounter = DayCounter::new();
 
 /// One group commit of `writes` requests that took `took` (store writer).
 pub fn committed(writes: usize, took: Duration) {
@@ -398,6 +435,20 @@ pub fn start_time() -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn day_counter_starts_again_each_utc_day() {
+        let c = DayCounter::new();
+        let noon = 20_000 * 86400 + 43_200;
+        assert_eq!(c.on(noon), 0);
+        c.count(noon);
+        c.count(noon + 1);
+        assert_eq!(c.on(noon + 2), 2);
+        assert_eq!(c.on(noon + 86_400), 0, "the next day has none yet");
+        c.count(noon + 86_400);
+        assert_eq!(c.on(noon + 86_400), 1);
+        assert_eq!(c.on(noon), 0, "yesterday's count is gone");
+    }
 
     #[test]
     fn histogram_buckets_are_upper_inclusive() {

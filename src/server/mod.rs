@@ -95,6 +95,9 @@ pub fn run(config: Config) -> Result<(), String> {
             config.data_dir.display()
         );
     }
+    if let Some(password) = &config.admin_password {
+        crate::admin::admin_password_at_start(&store, password)?;
+    }
     let max_connections = fds::effective_max_connections(config.max_connections);
     let limits = Limits::new(max_connections, config.max_connections_per_ip);
     let ctx = Rc::new(Context::new(config, store.clone(), tls));
@@ -274,7 +277,9 @@ async fn connection(
         Service::Pop3 | Service::Pop3s => crate::pop3::session(conn, ctx.clone()).await,
         Service::Imap | Service::Imaps => crate::imap::session(conn, ctx.clone()).await,
         Service::Http | Service::Https => {
-            crate::http::session(conn, &ctx.shutdown, |r| crate::http::site::route(&ctx, r)).await
+            let route =
+                async |r: &crate::http::Request<'_>| crate::http::site::route(&ctx, r).await;
+            crate::http::session(conn, &ctx.shutdown, route).await
         }
     }
     log::info!("[{id}] {}: disconnect from {peer}", service.name());

@@ -115,6 +115,8 @@ pub const NEXT_BLOB: &str = "next_blob_id";
 pub const NEXT_QUEUE: &str = "next_queue_id";
 pub const NEXT_FETCH: &str = "next_fetch_id";
 pub const LAST_UIDVALIDITY: &str = "last_uidvalidity";
+/// The web admin password's argon2id hash (`store::admin_ops`).
+pub const ADMIN_PASSWORD: &str = "admin_password";
 
 /// `meta` key of an ACME entry (`store::acme_ops`): `acme:` ‖ the hex
 /// SHA-256 of its name. The name carries a directory URL and every

@@ -19,6 +19,7 @@
 //! `dkim_ops.rs` (keys kept in `meta`).
 
 mod acme_ops;
+mod admin_ops;
 mod dkim_ops;
 mod fetch;
 mod fetch_ops;

@@ -115,6 +115,10 @@ pub fn apply(
         WriteOp::ClaimRecent { mailbox_id } => mailbox_ops::claim_recent(txn, dbs, *mailbox_id),
         WriteOp::SetAcme { name, value } => super::acme_ops::apply(txn, dbs, name, value),
         WriteOp::Dkim(op) => super::dkim_ops::apply(txn, dbs, op),
+        WriteOp::SetAdminPassword {
+            hash,
+            only_if_unset,
+        } => super::admin_ops::apply(txn, dbs, hash, *only_if_unset),
         WriteOp::SetMtaSts {
             domain,
             expires,

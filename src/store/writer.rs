@@ -134,6 +134,11 @@ pub enum WriteOp {
     },
     /// DKIM signing keys (`dkim_ops`).
     Dkim(super::DkimOp),
+    /// The web admin password (`admin_ops`).
+    SetAdminPassword {
+        hash: String,
+        only_if_unset: bool,
+    },
     /// Another domain's cached MTA-STS policy (`mta_sts_ops`).
     SetMtaSts {
         domain: String,

@@ -1,0 +1,123 @@
+//! Logging in and out. The operator logs in with the admin password (an
+//! argon2id hash in the store, `smolmail admin passwd`); a mail user with
+//! their own address and password. Both go through the failed-login
+//! limiter every protocol shares (`auth::limiter`), keyed by the client
+//! address and the name tried, and through the verifier's bounded line on
+//! the blocking pool: the executor never hashes.
+
+use std::net::IpAddr;
+
+use super::form::Form;
+use super::sessions::{self, Role};
+use super::{Cx, html, html_response, redirect};
+use crate::auth::LoginResult;
+use crate::context::Context;
+use crate::http::{Request, Response};
+
+/// The name the operator's failures count under in the limiter.
+const ADMIN_NAME: &str = "admin";
+
+/// The login form, with what went wrong last time.
+pub fn page(error: Option<&str>) -> Response {
+    let status = if error.is_some() { 403 } else { 200 };
+    let body = html::page("Log in", html::Nav::None, "", error, |out| {
+        out.push_str(
+            "<form method=post action=\"/admin/login\"><fieldset>\
+             <p><label>User <input type=text name=user autocomplete=username placeholder=\"empty for the administrator\"></label></p>\
+             <p><label>Password <input type=password name=password autocomplete=current-password></label></p>\
+             <p><button>Log in</button></p></fieldset></form>\
+             <p>The administrator leaves the user empty; a mail user gives their address to change their own password.</p>",
+        );
+    });
+    html_response(status, body)
+}
+
+/// A login attempt: a session and its cookie, or the form again.
+pub async fn post(ctx: &Context, req: &Request<'_>, form: &Form) -> Response {
+    let ip = req.peer.ip();
+    let user = form.text("user");
+    let password = form.get("password").to_string();
+    let result = if user.is_empty() || user.eq_ignore_ascii_case(ADMIN_NAME) {
+        admin_login(ctx, ip, password).await.map(|()| Role::Admin)
+    } else {
+        match ctx.login(ip, user, password).await {
+            LoginResult::Ok(account) => Ok(Role::User(account.address)),
+            other => Err(other),
+        }
+    };
+    let role = match result {
+        Ok(role) => role,
+        Err(LoginResult::Blocked(b)) => {
+            log::warn!("admin: {ip} login as {user:?} refused: too many failures");
+            let text = format!(
+                "error: too many failed logins; try again in {} seconds",
+                b.retry_after.as_secs().max(1)
+            );
+            let mut answer = page(Some(&text));
+            answer.status = 429;
+            return answer.with_header("Retry-After", b.retry_after.as_secs().max(1).to_string());
+        }
+        Err(LoginResult::Busy | LoginResult::Unavailable(_)) => {
+            return page(Some("error: the server is busy; try again in a moment"));
+        }
+        Err(_) => {
+            log::warn!("admin: {ip} login as {user:?} failed");
+            return page(Some("error: wrong user or password"));
+        }
+    };
+    let Some(token) = ctx.admin_sessions.create(role.clone()) else {
+        log::error!("admin: no random bytes for a session token");
+        return page(Some("error: the server could not start a session"));
+    };
+    log::info!("admin: {ip} logged in as {}", role.name());
+    let home = match role {
+        Role::Admin => "/admin",
+        Role::User(_) => "/admin/me",
+    };
+    redirect(home).with_header("Set-Cookie", sessions::set_cookie(&token))
+}
+
+/// Checks the admin password for a login from `ip`, limiter included.
+pub async fn admin_login(ctx: &Context, ip: IpAddr, password: String) -> Result<(), LoginResult> {
+    let attempt = ctx
+        .limiter
+        .begin(ip, ADMIN_NAME, ctx.config.is_trusted(ip))
+        .map_err(LoginResult::Blocked)?;
+    let stored = match ctx.store.read().and_then(|r| r.admin_password()) {
+        Ok(stored) => stored,
+        Err(e) => {
+            ctx.limiter.cancel(&attempt);
+            return Err(LoginResult::Unavailable(e));
+        }
+    };
+    let verified = match stored {
+        Some(stored) => ctx.verifier.verify(ip, stored, password).await,
+        None => {
+            log::warn!(
+                "admin: no admin password is set (smolmail admin passwd, or SMOLMAIL_ADMIN_PASSWORD)"
+            );
+            Ok(false)
+        }
+    };
+    match verified {
+        Ok(true) => {
+            ctx.limiter.success(&attempt);
+            Ok(())
+        }
+        Ok(false) => {
+            smol::Timer::after(attempt.delay).await;
+            Err(LoginResult::Failed)
+        }
+        Err(_) => {
+            ctx.limiter.cancel(&attempt);
+            Err(LoginResult::Busy)
+        }
+    }
+}
+
+/// Ends the session here and in the browser.
+pub fn logout(cx: &Cx<'_>) -> Response {
+    cx.ctx.admin_sessions.remove(&cx.session.token);
+    log::info!("admin: {} {} logged out", cx.ip(), cx.session.role.name());
+    redirect("/admin/login").with_header("Set-Cookie", sessions::clear_cookie())
+}

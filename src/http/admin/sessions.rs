@@ -1,0 +1,245 @@
+//! Who is logged in to the admin pages: a server-side table of sessions,
+//! each named by a random 128-bit token in a cookie (`Secure; HttpOnly;
+//! SameSite=Strict; Path=/admin`, RFC 6265 §4.1 and RFC 6265bis §4.1.2.7),
+//! with its own CSRF token for every form, an idle timeout and an absolute
+//! one. The table is bounded: past [`MAX_SESSIONS`] the least recently
+//! used session is dropped, so logging in over and over costs nothing.
+//!
+//! Lives on the executor thread (the `Context`), so a `RefCell` suffices.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use ring::rand::{SecureRandom, SystemRandom};
+
+/// Sessions kept at once.
+pub const MAX_SESSIONS: usize = 64;
+/// A session unused this long is gone.
+pub const IDLE: Duration = Duration::from_secs(15 * 60);
+/// A session this old is gone however busy.
+pub const ABSOLUTE: Duration = Duration::from_secs(8 * 3600);
+/// The cookie's name.
+pub const COOKIE: &str = "smolmail_admin";
+
+/// What a session may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Role {
+    /// The operator: every page.
+    Admin,
+    /// A mail user: their own password and quota, nothing else.
+    User(String),
+}
+
+impl Role {
+    /// For the log.
+    pub fn name(&self) -> &str {
+        match self {
+            Role::Admin => "admin",
+            Role::User(address) => address,
+        }
+    }
+}
+
+struct Session {
+    role: Role,
+    csrf: String,
+    created: Instant,
+    seen: Instant,
+    /// What the last change said, shown once on the next page.
+    flash: Option<String>,
+}
+
+/// One logged-in session as a request sees it.
+#[derive(Debug, Clone)]
+pub struct Current {
+    pub token: String,
+    pub role: Role,
+    pub csrf: String,
+    pub flash: Option<String>,
+}
+
+/// The table, plus the backup download's one-at-a-time flag.
+#[derive(Default)]
+pub struct Sessions {
+    table: RefCell<HashMap<String, Session>>,
+    /// A backup copy is being made or sent (at most one at a time: each
+    /// is a whole copy of the store on the data partition).
+    pub backup_busy: Cell<bool>,
+}
+
+/// 128 random bits as 32 hex digits.
+fn random_token() -> Option<String> {
+    let mut bytes = [0u8; 16];
+    SystemRandom::new().fill(&mut bytes).ok()?;
+    Some(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+impl Sessions {
+    pub fn new() -> Sessions {
+        Sessions::default()
+    }
+
+    /// A new session for `role`: its token, or `None` if the system's
+    /// random source failed.
+    pub fn create(&self, role: Role) -> Option<String> {
+        self.create_at(role, Instant::now())
+    }
+
+    fn create_at(&self, role: Role, now: Instant) -> Option<String> {
+        let token = random_token()?;
+        let csrf = random_token()?;
+        let mut table = self.table.borrow_mut();
+        table.retain(|_, s| live(s, now));
+        if table.len() >= MAX_SESSIONS
+            && let Some(oldest) = table
+                .iter()
+                .min_by_key(|(_, s)| s.seen)
+                .map(|(t, _)| t.clone())
+        {
+            table.remove(&oldest);
+        }
+        table.insert(
+            token.clone(),
+            Session {
+                role,
+                csrf,
+                created: now,
+                seen: now,
+                flash: None,
+            },
+        );
+        Some(token)
+    }
+
+    /// The live session named by `token` (marked used now), its flash
+    /// line taken.
+    pub fn get(&self, token: &str) -> Option<Current> {
+        self.get_at(token, Instant::now())
+    }
+
+    fn get_at(&self, token: &str, now: Instant) -> Option<Current> {
+        let mut table = self.table.borrow_mut();
+        let session = table.get_mut(token)?;
+        if !live(session, now) {
+            table.remove(token);
+            return None;
+        }
+        session.seen = now;
+        Some(Current {
+            token: token.to_string(),
+            role: session.role.clone(),
+            csrf: session.csrf.clone(),
+            flash: session.flash.take(),
+        })
+    }
+
+    /// Keeps `text` to show on the session's next page.
+    pub fn flash(&self, token: &str, text: String) {
+        if let Some(s) = self.table.borrow_mut().get_mut(token) {
+            s.flash = Some(text);
+        }
+    }
+
+    pub fn remove(&self, token: &str) {
+        self.table.borrow_mut().remove(token);
+    }
+
+    /// Ends every session of `role` (after its password changed).
+    pub fn remove_role(&self, role: &Role, except: &str) {
+        self.table
+            .borrow_mut()
+            .retain(|t, s| s.role != *role || t == except);
+    }
+}
+
+fn live(s: &Session, now: Instant) -> bool {
+    now.duration_since(s.seen) < IDLE && now.duration_since(s.created) < ABSOLUTE
+}
+
+/// The session token in a `Cookie` field (RFC 6265 §5.4: `a=b; c=d`).
+pub fn token_in(cookie: &[u8]) -> Option<&str> {
+    let text = std::str::from_utf8(cookie).ok()?;
+    text.split(';').find_map(|pair| {
+        let (name, value) = pair.trim().split_once('=')?;
+        (name == COOKIE && value.len() == 32 && value.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then_some(value)
+    })
+}
+
+/// The `Set-Cookie` value for a new session.
+pub fn set_cookie(token: &str) -> String {
+    format!(
+        "{COOKIE}={token}; Secure; HttpOnly; SameSite=Strict; Path=/admin; Max-Age={}",
+        ABSOLUTE.as_secs()
+    )
+}
+
+/// The `Set-Cookie` value that ends the session in the browser.
+pub fn clear_cookie() -> String {
+    format!("{COOKIE}=; Secure; HttpOnly; SameSite=Strict; Path=/admin; Max-Age=0")
+}
+
+/// Constant-time comparison of a submitted CSRF token with the session's.
+pub fn same_token(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_expire_and_are_bounded() {
+        let sessions = Sessions::new();
+        let t0 = Instant::now();
+        let token = sessions.create_at(Role::Admin, t0).unwrap();
+        assert_eq!(token.len(), 32);
+        let s = sessions
+            .get_at(&token, t0 + Duration::from_secs(60))
+            .unwrap();
+        assert_eq!(s.role, Role::Admin);
+        assert!(
+            sessions
+                .get_at(&token, t0 + Duration::from_secs(60) + IDLE)
+                .is_none()
+        );
+        let first = sessions.create_at(Role::Admin, t0).unwrap();
+        for _ in 0..MAX_SESSIONS {
+            sessions.create_at(Role::User("a@b".into()), t0 + Duration::from_secs(1));
+        }
+        assert!(
+            sessions
+                .get_at(&first, t0 + Duration::from_secs(2))
+                .is_none()
+        );
+        assert!(sessions.table.borrow().len() <= MAX_SESSIONS);
+    }
+
+    #[test]
+    fn absolute_timeout_holds_for_a_busy_session() {
+        let sessions = Sessions::new();
+        let t0 = Instant::now();
+        let token = sessions.create_at(Role::Admin, t0).unwrap();
+        let mut t = t0;
+        while t < t0 + ABSOLUTE - Duration::from_secs(600) {
+            t += Duration::from_secs(600);
+            assert!(sessions.get_at(&token, t).is_some());
+        }
+        assert!(sessions.get_at(&token, t0 + ABSOLUTE).is_none());
+    }
+
+    #[test]
+    fn cookie_token_and_csrf_comparison() {
+        let t = "0123456789abcdef0123456789abcdef";
+        let header = format!("x=1; {COOKIE}={t}; y=2");
+        assert_eq!(token_in(header.as_bytes()), Some(t));
+        assert_eq!(token_in(format!("{COOKIE}=short").as_bytes()), None);
+        assert!(same_token(t, t) && !same_token(t, "x") && !same_token(t, &t.replace('0', "1")));
+        assert!(set_cookie(t).contains("Secure; HttpOnly; SameSite=Strict; Path=/admin"));
+    }
+}
