@@ -7,7 +7,8 @@
 # image's own boot partition; the whole image is the guest's disk (virtio).
 # The mail ports are forwarded to 127.0.0.1 on the host (10025 -> 25,
 # 10587 -> 587, 10465 -> 465, 10143 -> 143, 10993 -> 993, 10110 -> 110,
-# 10995 -> 995; PORT_BASE=20000 gives 20025 and so on). The guest reaches
+# 10995 -> 995, 10443 -> 443 for the admin pages; PORT_BASE=20000 gives
+# 20025 and so on). The guest reaches
 # nothing else: QEMU's user network runs restricted, so the guest cannot
 # open connections of its own to the host or beyond.
 #
@@ -27,14 +28,14 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 # config.txt's os_prefix picks the system to boot, as the Raspberry Pi
 # firmware reads it (the second system of an update lives under b/)
-prefix=$(MTOOLS_SKIP_CHECK=1 mtype -i "$fat" ::config.txt 2>/dev/null | tr -d '\r' | sed -n 's/^os_prefix=//p' | tail -n 1)
+prefix=$({ MTOOLS_SKIP_CHECK=1 mtype -i "$fat" ::config.txt 2>/dev/null || true; } | tr -d '\r' | sed -n 's/^os_prefix=//p' | tail -n 1)
 MTOOLS_SKIP_CHECK=1 mcopy -n -i "$fat" "::${prefix}vmlinuz" "$dir/vmlinuz" 2>/dev/null || prefix=""
 for f in vmlinuz initramfs.gz cmdline.txt; do
 	MTOOLS_SKIP_CHECK=1 mcopy -n -i "$fat" "::$prefix$f" "$dir/$f"
 done
 
 fwd=""
-for p in 25 587 465 143 993 110 995; do
+for p in 25 587 465 143 993 110 995 443; do
 	fwd="$fwd,hostfwd=tcp:127.0.0.1:$((base + p))-:$p"
 done
 

@@ -34,14 +34,14 @@ check() { # NAME COMMAND...: ok if the command succeeds
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
-# the seven forwarded ports must be free: pick a base where they are
+# the eight forwarded ports must be free: pick a base where they are
 port_base() {
 	python3 - <<'EOF'
 import socket
 for base in range(40000, 60000, 1000):
     try:
         socks = []
-        for p in (25, 587, 465, 143, 993, 110, 995):
+        for p in (25, 587, 465, 143, 993, 110, 995, 443):
             s = socket.socket()
             s.bind(("127.0.0.1", base + p))
             socks.append(s)
@@ -145,6 +145,18 @@ elif cmd in ("pop3s", "pop3-subjects"):
     else:
         print("STAT %d" % count, file=sys.stderr)
         print("\n".join(subjects))
+elif cmd == "admin":           # log in to the admin pages over HTTPS; print the status page's title
+    import http.cookiejar, re, urllib.parse, urllib.request
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=tls),
+                                         urllib.request.HTTPCookieProcessor(jar))
+    url = "https://127.0.0.1:%d/admin" % (base + 443)
+    body = urllib.parse.urlencode({"user": "", "password": args[0]}).encode()
+    page = opener.open(url + "/login", body, timeout=60).read().decode()
+    title = re.search(r"<title>(.*?)</title>", page)
+    print(title.group(1) if title else page[:200])
+    if not len(jar):
+        print("no session cookie"); sys.exit(1)
 elif cmd == "stream":          # submissions one after another until killed;
     # prints the subject of each message answered 250, as soon as it is
     c = smtplib.SMTP("127.0.0.1", base + 587, timeout=30)
@@ -246,7 +258,7 @@ truncate -s 1G "$card"
 hash=$(openssl passwd -6 -salt smolmailtest hashed-pw)
 printf '%s\r\n' "# test settings" "SMOLMAIL_HOSTNAME=mail.home.arpa" \
 	"MAIL_USER=test@home.arpa:secret-pw" "MAIL_USER=hashed@home.arpa:{SHA512-CRYPT}$hash" \
-	"NTP_SERVERS=off" > "$work/smolmail.env"
+	"ADMIN_PASSWORD=admin-pw" "SMOLMAIL_ADMIN_FROM=10.0.2.2/32" "NTP_SERVERS=off" > "$work/smolmail.env"
 fat="$card@@$(part_offset "$card" 1)"
 MTOOLS_SKIP_CHECK=1 mcopy -o -i "$fat" "$work/smolmail.env" ::smolmail.env
 base=$(port_base)
@@ -267,8 +279,9 @@ check "user from smolmail.env created" grep -q "user test@home.arpa created" "$w
 check "user given as a hash created" grep -q "user hashed@home.arpa created" "$work/boot1.log"
 env_now=$(MTOOLS_SKIP_CHECK=1 mtype -i "$fat" ::smolmail.env | tr -d '\r')
 if grep -qx "MAIL_USER=test@home.arpa" <<<"$env_now" && ! grep -q "secret-pw" <<<"$env_now" &&
-	grep -qF "MAIL_USER=hashed@home.arpa:{SHA512-CRYPT}$hash" <<<"$env_now"; then
-	ok "plain password removed from smolmail.env, the hash kept"
+	grep -qF "MAIL_USER=hashed@home.arpa:{SHA512-CRYPT}$hash" <<<"$env_now" &&
+	grep -qx "ADMIN_PASSWORD=" <<<"$env_now"; then
+	ok "plain passwords (a user's, the admin's) removed from smolmail.env, the hash kept"
 else
 	fail "plain password still in smolmail.env: $env_now"
 fi
@@ -295,6 +308,11 @@ status_full() {
 		grep -q "^  .*smolmail-init: " <<<"$status"
 }
 check "smolmail-status reports the link, the queue, the store and free space, and the log" status_full
+
+check "admin password from smolmail.env set" grep -q "admin pages: password set from smolmail.env" "$work/boot1.log"
+admin_title=$(mailpy admin admin-pw 2>&1 || true)
+echo "    $admin_title"
+check "the admin pages answer over HTTPS and take the password from smolmail.env" grep -q "^Status" <<<"$admin_title"
 
 step "the console says where to point a mail client"
 if wait_log "admin page: *https://10.0.2.15/admin" 30 "$work/boot1.log"; then
