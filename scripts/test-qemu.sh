@@ -474,7 +474,13 @@ printf '\n' >&3
 sleep 1
 console 'poweroff' > /dev/null || true
 qemu_wait_exit 90 || qemu_kill KILL
-check "the refused archive is renamed on the card" sh -c "MTOOLS_SKIP_CHECK=1 mdir -b -i '$fat' :: | grep -q 'smolmail-update.tar.refused'"
+refused=$(MTOOLS_SKIP_CHECK=1 mtype -i "$fat" ::smolmail-update-refused.txt 2>/dev/null | tr -d '\r')
+echo "$refused" | sed 's/^/    /'
+if grep -q "REFUSED" <<<"$refused" && ! MTOOLS_SKIP_CHECK=1 mdir -b -i "$fat" :: | grep -q "smolmail-update.tar"; then
+	ok "the refused archive is removed from the card, the reason left in smolmail-update-refused.txt"
+else
+	fail "the refused archive is still on the card, or no reason beside it"
+fi
 
 # as from a PC: scripts/update-card.sh writes out/qemu-virt/smolmail-update.tar
 cp "$work/good.tar" out/qemu-virt/smolmail-update.tar
