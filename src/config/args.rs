@@ -169,4 +169,10 @@ pub struct ServeArgs {
     /// what a DMARC failure of port-25 mail does when the domain asks for reject (or quarantine): reject (550 5.7.1), junk (into the Junk mailbox) or none (delivered, only marked) [env SMOLMAIL_DMARC_POLICY; default reject]
     #[argh(option)]
     pub dmarc_policy: Option<String>,
+    /// answer HOSTNAME.local and announce the mail services (and the web page) by multicast DNS (RFC 6762/6763) on the local network: on or off [env SMOLMAIL_MDNS; default on]
+    #[argh(option)]
+    pub mdns: Option<String>,
+    /// the name answered as NAME.local by mDNS and shown for the announced services [env SMOLMAIL_MDNS_NAME; default the first label of --hostname]
+    #[argh(option)]
+    pub mdns_name: Option<String>,
 }

@@ -18,6 +18,7 @@ mod acme;
 mod args;
 mod delivery;
 mod listen;
+mod mdns;
 mod metrics;
 #[cfg(test)]
 mod tests;
@@ -69,6 +70,9 @@ pub struct Config {
     /// `--dmarc-policy`: how far this server follows a domain's DMARC
     /// policy for mail that fails (RFC 7489 §6.7 leaves it to receivers).
     pub dmarc_policy: DmarcPolicy,
+    /// `--mdns`/`--mdns-name`: the label answered as `LABEL.local` by
+    /// multicast DNS (`crate::mdns`); `None`: off.
+    pub mdns: Option<String>,
 }
 
 /// `--dmarc-policy`.
@@ -294,6 +298,7 @@ impl Config {
             },
             None => DmarcPolicy::Reject,
         };
+        let mdns = mdns::resolve_mdns(args, env, &hostname)?;
         Ok(Config {
             data_dir,
             hostname,
@@ -315,6 +320,7 @@ impl Config {
             metrics,
             mta_sts,
             dmarc_policy,
+            mdns,
         })
     }
 
