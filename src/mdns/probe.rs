@@ -9,13 +9,14 @@ use super::answer::build;
 use super::zone::{Addrs, Zone};
 
 /// What a packet heard while probing or after means for our names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// Nothing about our names, or only agreement with them.
     Fine,
     /// Another host holds one of our names (§8.1 during probing, §9
-    /// after): take another name and probe again.
-    Conflict,
+    /// after): take another name and probe again. The record that says
+    /// so, for the log.
+    Conflict(String),
     /// Another host probes for one of our names with data that sorts
     /// later than ours (§8.2): we lost the tie-break; wait one second and
     /// probe again for the same name.
@@ -84,7 +85,7 @@ pub fn judge(zone: &Zone, ours: &Addrs, packet: &[u8], probing: bool) -> Verdict
                 && mine.iter().any(|m| same_rrset(&m))
                 && !mine.iter().filter(same_rrset).any(|m| m.rdata == rr.rdata)
             {
-                return Verdict::Conflict;
+                return Verdict::Conflict(format!("{} {:?}", rr.name, rr.rdata));
             }
         }
         return Verdict::Fine;

@@ -148,7 +148,10 @@ impl Responder {
             let all = iface::all_addrs(&st.ifaces);
             match probe::judge(&st.zone, &all, bytes, probing) {
                 Verdict::Fine => {}
-                Verdict::Conflict => return self.conflict(&mut st),
+                Verdict::Conflict(theirs) => {
+                    log::info!("mdns: {from} answers {theirs}");
+                    return self.conflict(&mut st);
+                }
                 Verdict::LostTieBreak => {
                     log::info!(
                         "mdns: another host probes for {} at the same time and wins the tie-break (RFC 6762 §8.2); probing again in a second",

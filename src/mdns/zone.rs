@@ -123,7 +123,13 @@ impl Zone {
                 target: name(&self.host),
             };
             out.push(unique(&self.instances[i], HOST_TTL, RData::SRV(srv)));
+            // RFC 6763 §6.1: at least one string, the empty one if there
+            // is nothing to say (written out, so that it equals the TXT
+            // record read back from the wire).
             let mut txt = TXT::new();
+            if advert.txt.is_empty() {
+                let _ = txt.add_string("");
+            }
             for s in &advert.txt {
                 // Our own short ASCII strings: they always fit.
                 let _ = txt.add_string(s);
