@@ -46,3 +46,63 @@ pub fn check_label(text: &str) -> Result<String, String> {
         Err("must be one host-name label: letters, digits and inner hyphens, at most 59".into())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(args: ServeArgs, env: &[(&str, &str)]) -> Result<Option<String>, ConfigError> {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let lookup = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        resolve_mdns(&args, &lookup, "mail.example.org")
+    }
+
+    #[test]
+    fn on_by_default_with_the_hostnames_first_label() {
+        assert_eq!(resolve(ServeArgs::default(), &[]), Ok(Some("mail".into())));
+        let named = ServeArgs {
+            mdns_name: Some("Post-Box".into()),
+            ..Default::default()
+        };
+        assert_eq!(resolve(named, &[]), Ok(Some("post-box".into())));
+        let env = [("SMOLMAIL_MDNS_NAME", "home.local")];
+        assert_eq!(resolve(ServeArgs::default(), &env), Ok(Some("home".into())));
+    }
+
+    #[test]
+    fn off_by_flag_or_variable_and_bad_values_named() {
+        assert_eq!(
+            resolve(ServeArgs::default(), &[("SMOLMAIL_MDNS", "off")]),
+            Ok(None)
+        );
+        let on = ServeArgs {
+            mdns: Some("on".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            resolve(on, &[("SMOLMAIL_MDNS", "off")]),
+            Ok(Some("mail".into()))
+        );
+        let bad = ServeArgs {
+            mdns: Some("maybe".into()),
+            ..Default::default()
+        };
+        assert!(
+            resolve(bad, &[])
+                .unwrap_err()
+                .0
+                .contains("--mdns=\"maybe\"")
+        );
+        for name in ["two.labels", "-x", "a_b", ""] {
+            let args = ServeArgs {
+                mdns_name: Some(name.into()),
+                ..Default::default()
+            };
+            let err = resolve(args, &[]).unwrap_err().0;
+            assert!(err.contains("--mdns-name"), "{name}: {err}");
+        }
+    }
+}

@@ -88,3 +88,6 @@ pub fn adverts(config: &Config) -> Vec<Advert> {
 fn is_loopback(ip: IpAddr) -> bool {
     ip.to_canonical().is_loopback()
 }
+
+#[cfg(test)]
+mod tests;
