@@ -116,7 +116,7 @@ impl Responder {
                     } else {
                         &buf6[..n]
                     };
-                    self.on_packet(&bytes.to_vec(), from)
+                    self.on_packet(bytes, from)
                 }
                 Some(Err(e)) => {
                     log::warn!("mdns: receive: {e}");
