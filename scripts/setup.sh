@@ -56,6 +56,9 @@ PACKAGES=(
   # tests/dkim.rs: an independent DKIM verifier (Debian's python3, not the
   # pyenv one) checks the signatures smolmail puts on outbound mail
   python3-dkim
+  # tests/mdns.rs: avahi-daemon as the mDNS peer on a private D-Bus system
+  # bus, asked through avahi-resolve, avahi-browse and avahi-publish
+  avahi-daemon avahi-utils dbus
 )
 
 missing=()
