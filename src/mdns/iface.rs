@@ -16,26 +16,42 @@ pub struct Iface {
     /// IPv4 addresses with their prefix length (to tell which link a
     /// query's source is on).
     pub v4: Vec<(Ipv4Addr, u8)>,
-    pub v6: Vec<Ipv6Addr>,
+    /// IPv6 addresses with their prefix length.
+    pub v6: Vec<(Ipv6Addr, u8)>,
 }
 
 impl Iface {
     pub fn addrs(&self) -> Addrs {
         Addrs {
             v4: self.v4.iter().map(|(a, _)| *a).collect(),
-            v6: self.v6.clone(),
+            v6: self.v6.iter().map(|(a, _)| *a).collect(),
         }
     }
 
-    /// Whether `ip` is on this interface's link: in one of its IPv4
-    /// subnets, or one of its addresses.
+    /// Whether `ip` is on this interface's link: in one of its subnets
+    /// (RFC 6762 §11: answers go only to the local link). An IPv6
+    /// link-local source is matched by its scope ID instead, by the caller.
     pub fn on_link(&self, ip: IpAddr) -> bool {
+        // Addresses as top-aligned 128-bit numbers: an IPv4 one is
+        // shifted up, so one mask of `prefix` leading bits serves both.
+        fn same_net(a: u128, b: u128, prefix: u8) -> bool {
+            let mask = u128::MAX
+                .checked_shl(128 - u32::from(prefix.min(128)))
+                .unwrap_or(0);
+            a & mask == b & mask
+        }
         match ip {
             IpAddr::V4(ip) => self.v4.iter().any(|(a, prefix)| {
-                let mask = u32::MAX.checked_shl(32 - u32::from(*prefix)).unwrap_or(0);
-                u32::from(*a) & mask == u32::from(ip) & mask
+                same_net(
+                    u128::from(u32::from(*a)) << 96,
+                    u128::from(u32::from(ip)) << 96,
+                    *prefix,
+                )
             }),
-            IpAddr::V6(ip) => self.v6.contains(&ip),
+            IpAddr::V6(ip) => self
+                .v6
+                .iter()
+                .any(|(a, prefix)| same_net(u128::from(*a), u128::from(ip), *prefix)),
         }
     }
 }
@@ -95,7 +111,13 @@ pub fn read() -> std::io::Result<Vec<Iface>> {
             }
             libc::AF_INET6 => {
                 let sin6 = unsafe { &*(entry.ifa_addr as *const libc::sockaddr_in6) };
-                Some((IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr)), 128))
+                let prefix = if entry.ifa_netmask.is_null() {
+                    128
+                } else {
+                    let mask = unsafe { &*(entry.ifa_netmask as *const libc::sockaddr_in6) };
+                    u128::from_be_bytes(mask.sin6_addr.s6_addr).count_ones() as u8
+                };
+                Some((IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr)), prefix))
             }
             _ => None,
         };
@@ -123,7 +145,9 @@ pub fn read() -> std::io::Result<Vec<Iface>> {
             IpAddr::V4(v4) if iface.v4.len() < 16 && !iface.v4.iter().any(|(a, _)| *a == v4) => {
                 iface.v4.push((v4, prefix))
             }
-            IpAddr::V6(v6) if iface.v6.len() < 16 && !iface.v6.contains(&v6) => iface.v6.push(v6),
+            IpAddr::V6(v6) if iface.v6.len() < 16 && !iface.v6.iter().any(|(a, _)| *a == v6) => {
+                iface.v6.push((v6, prefix))
+            }
             _ => {}
         }
     }
@@ -131,4 +155,27 @@ pub fn read() -> std::io::Result<Vec<Iface>> {
     unsafe { libc::freeifaddrs(list) };
     ifaces.sort_by_key(|i| i.index);
     Ok(ifaces)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_source_is_on_the_link_of_the_subnet_it_is_in_section_11() {
+        let iface = Iface {
+            name: "eth0".into(),
+            index: 2,
+            v4: vec![("192.168.1.5".parse().unwrap(), 24)],
+            v6: vec![("2001:db8:1:2::5".parse().unwrap(), 64)],
+        };
+        for (ip, on) in [
+            ("192.168.1.200", true),
+            ("192.168.2.1", false),
+            ("2001:db8:1:2::99", true),
+            ("2001:db8:1:3::5", false),
+        ] {
+            assert_eq!(iface.on_link(ip.parse().unwrap()), on, "{ip}");
+        }
+    }
 }

@@ -139,6 +139,13 @@ impl Responder {
             }
             _ => st.ifaces.iter().position(|i| i.on_link(from.ip())),
         };
+        // A 169.254/16 source (a host without DHCP) is on a local link by
+        // definition (§11), though on no subnet of ours: the first
+        // interface is the likeliest, the board having one.
+        let on = on.or_else(|| {
+            let link_local = matches!(from.ip(), IpAddr::V4(v4) if v4.is_link_local());
+            (link_local && !st.ifaces.is_empty()).then_some(0)
+        });
         let Some(on) = on else {
             log::debug!("mdns: ignored a packet from {from}, not on a local link");
             return;
@@ -242,7 +249,7 @@ impl Responder {
                             .v4
                             .iter()
                             .map(|a| a.to_string())
-                            .chain(iface.v6.iter().map(|a| a.to_string()))
+                            .chain(iface.v6.iter().map(|(a, _)| a.to_string()))
                             .collect();
                         log::info!(
                             "mdns: answering {} on {} ({})",
