@@ -172,7 +172,7 @@ pub struct ServeArgs {
     /// answer HOSTNAME.local and announce the mail services (and the web page) by multicast DNS (RFC 6762/6763) on the local network: on or off [env SMOLMAIL_MDNS; default on]
     #[argh(option)]
     pub mdns: Option<String>,
-    /// the name answered as NAME.local by mDNS and shown for the announced services [env SMOLMAIL_MDNS_NAME; default the first label of --hostname]
+    /// the name answered as NAME.local by mDNS and shown for the announced services [env SMOLMAIL_MDNS_NAME; default the first label of --hostname, or smolmail for localhost]
     #[argh(option)]
     pub mdns_name: Option<String>,
 }

@@ -22,10 +22,13 @@ pub(super) fn resolve_mdns(
     }
     match pick(&args.mdns_name, "mdns-name", env) {
         Some(raw) => check_label(&raw.value).map(Some).map_err(|e| raw.error(e)),
-        // A hostname's first label is already a valid DNS label.
-        None => Ok(Some(
-            hostname.split('.').next().unwrap_or(hostname).to_string(),
-        )),
+        // A hostname's first label is already a valid DNS label; a box
+        // never given a name (`localhost`) is announced as `smolmail`,
+        // since `localhost.local` would be found by no one.
+        None => match hostname.split('.').next().unwrap_or(hostname) {
+            "localhost" | "" => Ok(Some("smolmail".to_string())),
+            label => Ok(Some(label.to_string())),
+        },
     }
 }
 
@@ -70,6 +73,8 @@ mod tests {
         assert_eq!(resolve(named, &[]), Ok(Some("post-box".into())));
         let env = [("SMOLMAIL_MDNS_NAME", "home.local")];
         assert_eq!(resolve(ServeArgs::default(), &env), Ok(Some("home".into())));
+        let unnamed = resolve_mdns(&ServeArgs::default(), &|_| None, "localhost");
+        assert_eq!(unnamed, Ok(Some("smolmail".into())));
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! - §6.7: a query from a port other than 5353 is a legacy one-shot
 //!   resolver's: a unicast reply with its ID and question echoed, TTLs
 //!   capped at 10 s and no cache-flush bit;
+//! - §6.1: a type one of our unique names lacks is denied by NSEC;
 //! - §7.1: an answer the asker already holds with at least half its TTL
 //!   left (the query's Answer section) is not sent again;
 //! - §6: a record is multicast at most once a second (a quarter second
@@ -21,12 +22,12 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use simple_dns::rdata::{NSEC, NsecTypeBitMap, RData};
 use simple_dns::{
-    CLASS, OPCODE, Packet, PacketFlag, QCLASS, QTYPE, Question, RCODE, ResourceRecord, TYPE,
-    rdata::RData,
+    CLASS, Name, OPCODE, Packet, PacketFlag, QCLASS, QTYPE, Question, RCODE, ResourceRecord, TYPE,
 };
 
-use super::zone::{Addrs, Zone};
+use super::zone::{Addrs, HOST_TTL, Zone};
 
 /// The mDNS port (RFC 6762 §3).
 pub const PORT: u16 = 5353;
@@ -115,19 +116,28 @@ pub fn respond(
     }
     let legacy = from.port() != PORT;
     let ours = zone.records(addrs);
+    let unique = zone.unique_names();
     let known = &packet.answers[..packet.answers.len().min(MAX_KNOWN)];
     let mut answers: Vec<ResourceRecord<'_>> = Vec::new();
     let mut all_qu = true;
     for question in packet.questions.iter().take(MAX_QUESTIONS) {
-        let matching: Vec<&ResourceRecord<'_>> =
-            ours.iter().filter(|rr| asks_for(question, rr)).collect();
+        let mut matching: Vec<ResourceRecord<'_>> = ours
+            .iter()
+            .filter(|rr| asks_for(question, rr))
+            .cloned()
+            .collect();
         if matching.is_empty() {
-            continue;
+            // §6.1: a type our unique name does not have is denied with
+            // an NSEC record, so the asker stops waiting for it.
+            match negative(question, &ours, &unique) {
+                Some(nsec) => matching.push(nsec),
+                None => continue,
+            }
         }
         all_qu &= question.unicast_response;
         for rr in matching {
-            if !already_known(rr, known) && !answers.contains(rr) {
-                answers.push(rr.clone());
+            if !already_known(&rr, known) && !answers.contains(&rr) {
+                answers.push(rr);
             }
         }
     }
@@ -171,6 +181,50 @@ fn asks_for(question: &Question<'_>, rr: &ResourceRecord<'_>) -> bool {
         _ => false,
     };
     class_ok && type_ok && question.qname == rr.name
+}
+
+/// §6.1: for a question about one of our unique names asking a type it
+/// has no record of, an NSEC record naming the types it does have: owner
+/// and next name the name itself, the bitmap in window 0 (all our types
+/// are below 256), the TTL of the host records, the cache-flush bit.
+fn negative<'a>(
+    question: &Question<'_>,
+    ours: &[ResourceRecord<'a>],
+    unique: &[Name<'a>],
+) -> Option<ResourceRecord<'a>> {
+    let QTYPE::TYPE(_) = question.qtype else {
+        return None;
+    };
+    if !matches!(question.qclass, QCLASS::ANY | QCLASS::CLASS(CLASS::IN)) {
+        return None;
+    }
+    let name = unique.iter().find(|n| **n == question.qname)?;
+    let mut bitmap = Vec::new();
+    for rr in ours.iter().filter(|rr| rr.name == *name) {
+        let t = u16::from(rr.rdata.type_code());
+        let (byte, bit) = (usize::from(t / 8), t % 8);
+        if t < 256 {
+            if bitmap.len() <= byte {
+                bitmap.resize(byte + 1, 0u8);
+            }
+            bitmap[byte] |= 0x80 >> bit;
+        }
+    }
+    if bitmap.is_empty() {
+        // A host name without addresses yet: nothing to deny against.
+        return None;
+    }
+    let nsec = NSEC {
+        next_name: name.clone(),
+        type_bit_maps: vec![NsecTypeBitMap {
+            window_block: 0,
+            bitmap: bitmap.into(),
+        }],
+    };
+    Some(
+        ResourceRecord::new(name.clone(), CLASS::IN, HOST_TTL, RData::NSEC(nsec))
+            .with_cache_flush(true),
+    )
 }
 
 /// §7.1: the asker listed `rr` among its known answers with at least half

@@ -92,7 +92,13 @@ fn our_host_name_is_answered_by_multicast_with_the_cache_flush_bit_section_6_and
 #[test]
 fn other_names_and_responses_get_no_reply_section_6() {
     assert!(ask(&query(&[("other.local", TYPE::A, false)], vec![]), peer()).is_none());
-    assert!(ask(&query(&[("mail.local", TYPE::MX, false)], vec![]), peer()).is_none());
+    assert!(
+        ask(
+            &query(&[("_pop3._tcp.local", TYPE::PTR, false)], vec![]),
+            peer()
+        )
+        .is_none()
+    );
     let q = query(&[("mail.local", TYPE::A, false)], vec![]);
     let mut response = Packet::parse(&q).unwrap();
     response.set_flags(PacketFlag::RESPONSE);
@@ -393,4 +399,42 @@ fn only_listeners_that_are_on_and_reachable_are_advertised_with_their_ports() {
             ("_imaps._tcp", 10993)
         ]
     );
+}
+
+#[test]
+fn a_type_our_name_lacks_is_denied_by_nsec_section_6_1() {
+    let v4_only = Addrs {
+        v4: vec!["192.0.2.10".parse().unwrap()],
+        v6: vec![],
+    };
+    let q = query(&[("mail.local", TYPE::AAAA, false)], vec![]);
+    let reply = respond(
+        &zone(),
+        &v4_only,
+        &q,
+        peer(),
+        Instant::now(),
+        &mut Recent::default(),
+    )
+    .expect("an NSEC answer");
+    let p = Packet::parse(&reply.bytes).unwrap();
+    assert_eq!(p.answers.len(), 1);
+    let nsec = &p.answers[0];
+    assert!(nsec.cache_flush);
+    assert_eq!(nsec.ttl, HOST_TTL);
+    let RData::NSEC(rdata) = &nsec.rdata else {
+        panic!("{nsec:?}")
+    };
+    assert_eq!(rdata.next_name.to_string(), "mail.local");
+    // Window 0, one byte: type 1 (A) only, bit 0x40.
+    assert_eq!(rdata.type_bit_maps.len(), 1);
+    assert_eq!(&*rdata.type_bit_maps[0].bitmap, &[0x40]);
+    // An instance name lacks A: SRV (33) and TXT (16) are listed.
+    let q = query(&[("mail._imaps._tcp.local", TYPE::A, false)], vec![]);
+    let (bytes, _) = ask(&q, peer()).unwrap();
+    let p = Packet::parse(&bytes).unwrap();
+    let RData::NSEC(rdata) = &p.answers[0].rdata else {
+        panic!()
+    };
+    assert_eq!(&*rdata.type_bit_maps[0].bitmap, &[0, 0, 0x80, 0, 0x40]);
 }
