@@ -47,7 +47,10 @@ struct State {
     ifaces: Vec<Iface>,
     phase: Phase,
     next: Instant,
-    recent: Recent,
+    /// What was multicast lately, per link: (interface index, IPv4?).
+    /// §6's once-a-second rule is per link, and a querier asking over
+    /// IPv4 and IPv6 at once (avahi does) must get both answers.
+    recent: HashMap<(u32, bool), Recent>,
     /// Conflicts in the current 10-second window (§8.1).
     conflicts: (Instant, u32),
     /// Unicast replies per source in the current second.
@@ -81,7 +84,7 @@ impl Responder {
                 ifaces: Vec::new(),
                 phase: Phase::Waiting,
                 next: now,
-                recent: Recent::default(),
+                recent: HashMap::new(),
                 conflicts: (now, 0),
                 unicast: (now, HashMap::new()),
             }),
@@ -177,8 +180,9 @@ impl Responder {
         let iface = st.ifaces[on].clone();
         let now = Instant::now();
         let st = &mut *st;
-        let Some(reply) =
-            answer::respond(&st.zone, &iface.addrs(), bytes, from, now, &mut st.recent)
+        // Bounded: one entry per interface and family.
+        let recent = st.recent.entry((iface.index, from.is_ipv4())).or_default();
+        let Some(reply) = answer::respond(&st.zone, &iface.addrs(), bytes, from, now, recent)
         else {
             return;
         };
@@ -213,7 +217,7 @@ impl Responder {
         let old = st.zone.host().to_string();
         let label = probe::next_label(st.zone.label());
         st.zone.rename(&label);
-        st.recent.clear();
+        st.recent.clear(); // our records changed
         log::warn!(
             "mdns: conflict: another host on the network holds {old} (RFC 6762 §9); renamed to {}",
             st.zone.host()
@@ -261,11 +265,18 @@ impl Responder {
                 }
                 let zone = &st.zone;
                 self.multicast_all(&st.ifaces, |i| probe::announcement(zone, &i.addrs()));
-                let all = iface::all_addrs(&st.ifaces);
-                let records = st.zone.records(&all);
-                // Borrow of the zone ends before the record of sending.
-                let records: Vec<_> = records.into_iter().map(|r| r.into_owned()).collect();
-                st.recent.note(&records, now);
+                for i in st.ifaces.clone() {
+                    // Owned copies: the zone's borrow ends before the note.
+                    let records: Vec<_> = (st.zone.records(&i.addrs()).into_iter())
+                        .map(|r| r.into_owned())
+                        .collect();
+                    for v4 in [true, false] {
+                        st.recent
+                            .entry((i.index, v4))
+                            .or_default()
+                            .note(&records, now);
+                    }
+                }
                 st.phase = if n + 1 >= 2 {
                     Phase::Running
                 } else {
@@ -316,7 +327,7 @@ impl Responder {
             st.next = now + jitter();
         }
         st.ifaces = ifaces;
-        st.recent.clear();
+        st.recent.clear(); // our records changed
     }
 
     /// Sends `packet(iface)` by multicast on every interface, both families.
