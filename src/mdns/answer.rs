@@ -6,7 +6,8 @@
 //! - §6: we answer only questions about our own names; §18.3, §18.11:
 //!   queries with another opcode or rcode are ignored;
 //! - §5.4: a query whose questions all have the unicast-response ("QU")
-//!   bit is answered by unicast to the asker's address;
+//!   bit is answered by unicast to the asker's address, unless we have
+//!   not multicast the answer within a quarter of its TTL;
 //! - §6.7: a query from a port other than 5353 is a legacy one-shot
 //!   resolver's: a unicast reply with its ID and question echoed, TTLs
 //!   capped at 10 s and no cache-flush bit;
@@ -141,7 +142,13 @@ pub fn respond(
             }
         }
     }
-    let dest = if legacy || all_qu {
+    // §5.4: a QU question is answered by unicast, unless an answer has
+    // not been multicast within a quarter of its TTL: then by multicast,
+    // which refreshes every cache on the link at the same cost.
+    let stale = |rr: &ResourceRecord<'_>| {
+        !recent.sent_within(rr, now, Duration::from_secs(u64::from(rr.ttl / 4)))
+    };
+    let dest = if legacy || (all_qu && !answers.iter().any(stale)) {
         Dest::Unicast(from)
     } else {
         Dest::Multicast

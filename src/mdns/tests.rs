@@ -119,9 +119,22 @@ fn compressed_question_names_are_read_rfc_1035_section_4_1_4() {
 }
 
 #[test]
-fn the_qu_bit_gets_a_unicast_reply_section_5_4() {
-    let (_, dest) = ask(&query(&[("mail.local", TYPE::A, true)], vec![]), peer()).unwrap();
-    assert_eq!(dest, Dest::Unicast(peer()));
+fn the_qu_bit_gets_a_unicast_reply_once_the_link_has_the_answer_section_5_4() {
+    let (z, a) = (zone(), addrs());
+    let mut recent = Recent::default();
+    let now = Instant::now();
+    let qu = query(&[("mail.local", TYPE::A, true)], vec![]);
+    // Not multicast lately: the answer goes to the whole link.
+    let first = respond(&z, &a, &qu, peer(), now, &mut recent).unwrap();
+    assert_eq!(first.dest, Dest::Multicast);
+    // Multicast a second ago (well within a quarter of 120 s): unicast.
+    let later = now + Duration::from_secs(1);
+    let second = respond(&z, &a, &qu, peer(), later, &mut recent).unwrap();
+    assert_eq!(second.dest, Dest::Unicast(peer()));
+    // A quarter of the TTL on, the link is refreshed again.
+    let much_later = now + Duration::from_secs(u64::from(HOST_TTL / 4) + 1);
+    let third = respond(&z, &a, &qu, peer(), much_later, &mut recent).unwrap();
+    assert_eq!(third.dest, Dest::Multicast);
 }
 
 #[test]
@@ -259,7 +272,8 @@ fn a_record_is_multicast_at_most_once_a_second_section_6() {
     assert!(respond(&z, &a, &q, peer(), later, &mut recent).is_some());
     // Unicast replies are not held back by it.
     let qu = query(&[("mail.local", TYPE::A, true)], vec![]);
-    assert!(respond(&z, &a, &qu, peer(), later, &mut recent).is_some());
+    let reply = respond(&z, &a, &qu, peer(), later, &mut recent).unwrap();
+    assert_eq!(reply.dest, Dest::Unicast(peer()));
 }
 
 #[test]
