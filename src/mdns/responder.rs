@@ -40,6 +40,9 @@ enum Phase {
     /// `n` announcements sent.
     Announcing(u8),
     Running,
+    /// Goodbye said (shutdown): silent from then on, so that no answer
+    /// puts the records back into caches during the shutdown grace.
+    Stopped,
 }
 
 struct State {
@@ -91,11 +94,6 @@ impl Responder {
         })
     }
 
-    /// The name answered now (after any rename).
-    pub fn host(&self) -> String {
-        self.state.borrow().zone.host().to_string()
-    }
-
     pub async fn run(self: std::rc::Rc<Self>) {
         let mut buf4 = vec![0u8; MAX_PACKET];
         let mut buf6 = vec![0u8; MAX_PACKET];
@@ -134,6 +132,9 @@ impl Responder {
     fn on_packet(&self, bytes: &[u8], from: SocketAddr) {
         let from = SocketAddr::new(from.ip().to_canonical(), from.port());
         let mut st = self.state.borrow_mut();
+        if st.phase == Phase::Stopped {
+            return;
+        }
         // §11: only packets from the local link; a link-local IPv6 source
         // names its interface by scope ID.
         let on = match from {
@@ -284,6 +285,7 @@ impl Responder {
                 };
                 st.next = now + Duration::from_secs(1);
             }
+            Phase::Stopped => st.next = now + Duration::from_secs(3600),
             Phase::Waiting | Phase::Running => {
                 st.next = now + REREAD;
                 self.reread(&mut st, now);
@@ -357,8 +359,10 @@ impl Responder {
     /// §10.1: our records with TTL 0, so that caches drop them now rather
     /// than in two minutes to 75 minutes. Called at shutdown.
     pub fn goodbye(&self) {
-        let st = self.state.borrow();
-        if !matches!(st.phase, Phase::Announcing(_) | Phase::Running) {
+        let mut st = self.state.borrow_mut();
+        let claimed = matches!(st.phase, Phase::Announcing(_) | Phase::Running);
+        st.phase = Phase::Stopped;
+        if !claimed {
             return;
         }
         let zone = &st.zone;
