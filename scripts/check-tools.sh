@@ -120,6 +120,12 @@ need "GNU time with -v (scripts/bench-import.sh)" time /usr/bin/time -v true
 need "Pebble (ACME test CA)" pebble has "-dnsserver" pebble -h
 need "pebble-challtestsrv (test DNS)" pebble has "-dns01" pebble-challtestsrv -h
 
+# mDNS (tests/mdns.rs): avahi-daemon on a private D-Bus system bus.
+need "avahi-daemon (tests/mdns.rs)" avahi-daemon avahi-daemon --version
+need "avahi-resolve, avahi-browse and avahi-publish" avahi-utils \
+  sh -c 'command -v avahi-resolve && command -v avahi-browse && command -v avahi-publish'
+need "dbus-daemon (avahi's private bus)" dbus dbus-daemon --version
+
 # The image and its QEMU test.
 need "genimage" genimage genimage --help
 need "mtools" mtools mcopy --version

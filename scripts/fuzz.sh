@@ -50,6 +50,7 @@ max_len() {
     case "$1" in
     mime_message | summary_record) echo 65536 ;;
     imap_command | fetch_response | smtp_data) echo 16384 ;;
+    mdns_query) echo 9000 ;;
     *) echo 4096 ;;
     esac
 }

@@ -59,6 +59,9 @@ PACKAGES=(
   # tests/admin_web.rs: a real browser (headless, driven by playwright-core
   # from npm below) at the admin pages
   chromium
+  # tests/mdns.rs: avahi-daemon as the mDNS peer on a private D-Bus system
+  # bus, asked through avahi-resolve, avahi-browse and avahi-publish
+  avahi-daemon avahi-utils dbus
 )
 
 missing=()

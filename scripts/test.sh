@@ -42,6 +42,14 @@ unshare --net sh -c 'ip link set lo up && ip addr add 2001:db8::1/128 dev lo &&
   2>&1 | tee /tmp/smolmail-netns-ipv6.log
 grep -q "^test ipv6_trusted_network_off_loopback \.\.\. ok$" /tmp/smolmail-netns-ipv6.log || { echo "FAIL: the IPv6 namespace test did not run" >&2; exit 1; }
 
+step "mDNS: avahi finds NAME.local and the services (in a network namespace)"
+# tests/mdns.rs makes a veth link inside the namespace (smolmail on one
+# end, avahi-daemon on a private D-Bus bus in a second namespace on the
+# other); --mount keeps its /run/netns and /run/avahi-daemon mounts private.
+unshare --net --mount sh -c 'SMOLMAIL_TEST_MDNS_NETNS=1 cargo test --locked --offline --test mdns -- --ignored' \
+  2>&1 | tee /tmp/smolmail-netns-mdns.log
+grep -q "^test avahi_finds_the_name_and_services_rfc_6762_6763 \.\.\. ok$" /tmp/smolmail-netns-mdns.log || { echo "FAIL: the mDNS namespace test did not run" >&2; exit 1; }
+
 step "POP3: real clients, and login rules off this host"
 # python poplib, curl (pop3 and pop3s), fetchmail and getmail6, in keep and
 # in delete mode (the #[ignore]d tests of tests/pop3.rs); then the

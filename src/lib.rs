@@ -20,6 +20,7 @@ pub mod fetch;
 pub mod http;
 pub mod imap;
 pub mod logsink;
+pub mod mdns;
 pub mod metrics;
 pub mod migrate;
 pub mod mime;

@@ -175,4 +175,10 @@ pub struct ServeArgs {
     /// admin password for https://HOST/admin, set at start when none is set yet (then change it there or with `smolmail admin passwd`); prefer the variable, a flag shows in ps [env SMOLMAIL_ADMIN_PASSWORD; default: none, the operator cannot log in]
     #[argh(option)]
     pub admin_password: Option<String>,
+    /// answer HOSTNAME.local and announce the mail services (and the web page) by multicast DNS (RFC 6762/6763) on the local network: on or off [env SMOLMAIL_MDNS; default on]
+    #[argh(option)]
+    pub mdns: Option<String>,
+    /// the name answered as NAME.local by mDNS and shown for the announced services [env SMOLMAIL_MDNS_NAME; default the first label of --hostname, or smolmail for localhost]
+    #[argh(option)]
+    pub mdns_name: Option<String>,
 }

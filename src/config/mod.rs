@@ -19,6 +19,7 @@ mod admin;
 mod args;
 mod delivery;
 mod listen;
+mod mdns;
 mod metrics;
 #[cfg(test)]
 mod tests;
@@ -74,6 +75,9 @@ pub struct Config {
     pub admin_from: Vec<Cidr>,
     /// `--admin-password`: the admin password set at start if none is.
     pub admin_password: Option<Secret>,
+    /// `--mdns`/`--mdns-name`: the label answered as `LABEL.local` by
+    /// multicast DNS (`crate::mdns`); `None`: off.
+    pub mdns: Option<String>,
 }
 
 /// `--dmarc-policy`.
@@ -301,6 +305,7 @@ impl Config {
         };
         let admin_from = admin::resolve_admin_from(args, env, &trusted_networks)?;
         let admin_password = admin::resolve_admin_password(args, env)?;
+        let mdns = mdns::resolve_mdns(args, env, &hostname)?;
         Ok(Config {
             data_dir,
             hostname,
@@ -324,6 +329,7 @@ impl Config {
             dmarc_policy,
             admin_from,
             admin_password,
+            mdns,
         })
     }
 

@@ -119,7 +119,10 @@ pub fn run(config: Config) -> Result<(), String> {
         ))
         .detach();
     }
-    let result = smol::block_on(ex.run(serve(ex.clone(), ctx.clone(), listeners, limits)));
+    // mDNS (RFC 6762/6763): one task answering NAME.local and announcing
+    // the services just bound; says goodbye at shutdown.
+    let mdns = crate::mdns::start(&ex, &ctx.config);
+    let result = smol::block_on(ex.run(serve(ex.clone(), ctx.clone(), listeners, limits, mdns)));
     store.shutdown();
     log::info!("smolmail stopped");
     result
@@ -130,6 +133,7 @@ async fn serve(
     ctx: Rc<Context>,
     listeners: Vec<(Service, Async<TcpListener>)>,
     limits: Rc<Limits>,
+    mdns: Option<Rc<crate::mdns::Responder>>,
 ) -> Result<(), String> {
     use async_signal::{Signal, Signals};
     let mut signals = Signals::new([Signal::Term, Signal::Int, Signal::Hup])
@@ -174,6 +178,9 @@ async fn serve(
         }
     }
     drop(accepting); // cancels the accept loops and closes the listeners
+    if let Some(mdns) = mdns {
+        mdns.goodbye(); // RFC 6762 §10.1: the services are gone
+    }
     ctx.shutdown.begin();
     let deadline = std::time::Instant::now() + SHUTDOWN_GRACE;
     while limits.open() > 0 && std::time::Instant::now() < deadline {

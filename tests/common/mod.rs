@@ -302,7 +302,10 @@ impl Server {
             .env("SMOLMAIL_HOSTNAME", "mail.home.arpa")
             // Outbound delivery asks only a closed loopback port, never the
             // machine's resolver: tests send nothing off this host.
-            .env("SMOLMAIL_DNS_SERVER", "127.0.0.1:9");
+            .env("SMOLMAIL_DNS_SERVER", "127.0.0.1:9")
+            // No multicast DNS on the machine's own network from a test
+            // server (tests/mdns.rs turns it on inside a namespace).
+            .env("SMOLMAIL_MDNS", "off");
         // An IPv6 address is written in brackets: `[::]:port`.
         let host = if ip.contains(':') {
             format!("[{ip}]")
