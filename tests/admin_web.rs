@@ -464,3 +464,36 @@ fn browser_adds_user_alias_fetch_account_flushes_queue_and_downloads_backup() {
         .count();
     assert_eq!(left, 0);
 }
+
+#[test]
+fn form_text_in_the_log_is_escaped_and_cut() {
+    let dir = TempDir::new("admin-loginject");
+    let server = start(&dir, &[]);
+    let web = Web::new(&server, &dir.0);
+    // A user name carrying a forged line, then a password pasted into the
+    // user field: only its first 64 characters may reach the log.
+    let forged = "x\r\nFORGED admin: 10.0.0.1 logged in as admin";
+    assert_eq!(web.login(forged, "wrong").0, 403);
+    let pasted = format!("{}SECRET-TAIL", "p".repeat(64));
+    assert_eq!(web.login(&pasted, "wrong").0, 403);
+    assert_eq!(web.login("", ADMIN_PASSWORD).0, 303);
+    let csrf = web.csrf("/admin/users");
+    let op = format!("add\r\nFORGED op line{}", "y".repeat(16000));
+    let (status, _, _) = web.post("/admin/users", &[("csrf", &csrf), ("op", &op)], &[]);
+    assert_eq!(status, 303);
+    let log = server.log();
+    assert!(
+        !log.lines().any(|l| l.starts_with("FORGED")),
+        "a forged line:\n{log}"
+    );
+    assert!(
+        log.contains(r#"login as "x\r\nFORGED admin: 10.0.0.1 logged in as admin" failed"#),
+        "{log}"
+    );
+    assert!(!log.contains("SECRET-TAIL"), "{log}");
+    assert!(
+        log.contains(r#"/admin/users "add\r\nFORGED op lineyyyyyyyyyyyyy" failed: unknown change"#),
+        "{log}"
+    );
+    assert!(!log.contains(&"y".repeat(100)), "{log}");
+}

@@ -16,6 +16,9 @@ use crate::http::{Request, Response};
 
 /// The name the operator's failures count under in the limiter.
 const ADMIN_NAME: &str = "admin";
+/// Characters of a typed user name that reach the log (an address is
+/// rarely longer; a whole password pasted there is not kept).
+const MAX_LOGGED_USER: usize = 64;
 
 /// The login form, with what went wrong last time.
 pub fn page(error: Option<&str>) -> Response {
@@ -37,6 +40,9 @@ pub async fn post(ctx: &Context, req: &Request<'_>, form: &Form) -> Response {
     let ip = req.peer.ip();
     let user = form.text("user");
     let password = form.get("password").to_string();
+    // What was typed as the user may be a password typed in the wrong
+    // field, or a forged log line: quoted, escaped and cut.
+    let shown = format!("{:?}", super::cut(user, MAX_LOGGED_USER));
     let result = if user.is_empty() || user.eq_ignore_ascii_case(ADMIN_NAME) {
         admin_login(ctx, ip, password).await.map(|()| Role::Admin)
     } else {
@@ -48,7 +54,7 @@ pub async fn post(ctx: &Context, req: &Request<'_>, form: &Form) -> Response {
     let role = match result {
         Ok(role) => role,
         Err(LoginResult::Blocked(b)) => {
-            log::warn!("admin: {ip} login as {user:?} refused: too many failures");
+            log::warn!("admin: {ip} login as {shown} refused: too many failures");
             let text = format!(
                 "error: too many failed logins; try again in {} seconds",
                 b.retry_after.as_secs().max(1)
@@ -61,7 +67,7 @@ pub async fn post(ctx: &Context, req: &Request<'_>, form: &Form) -> Response {
             return page(Some("error: the server is busy; try again in a moment"));
         }
         Err(_) => {
-            log::warn!("admin: {ip} login as {user:?} failed");
+            log::warn!("admin: {ip} login as {shown} failed");
             return page(Some("error: wrong user or password"));
         }
     };
