@@ -71,9 +71,23 @@ pub async fn post(ctx: &Context, req: &Request<'_>, form: &Form) -> Response {
             return page(Some("error: wrong user or password"));
         }
     };
-    let Some(token) = ctx.admin_sessions.create(role.clone()) else {
-        log::error!("admin: no random bytes for a session token");
-        return page(Some("error: the server could not start a session"));
+    let token = match ctx.admin_sessions.create(role.clone()) {
+        Ok(token) => token,
+        Err(sessions::NoSession::NoRandom) => {
+            log::error!("admin: no random bytes for a session token");
+            return page(Some("error: the server could not start a session"));
+        }
+        Err(sessions::NoSession::Full) => {
+            log::warn!(
+                "admin: {ip} login as {} refused: every session place is taken",
+                role.name()
+            );
+            let mut answer = page(Some(
+                "error: too many people are logged in to these pages right now; try again later",
+            ));
+            answer.status = 503;
+            return answer;
+        }
     };
     log::info!("admin: {ip} logged in as {}", role.name());
     let home = match role {

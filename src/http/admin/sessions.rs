@@ -2,8 +2,13 @@
 //! each named by a random 128-bit token in a cookie (`Secure; HttpOnly;
 //! SameSite=Strict; Path=/admin`, RFC 6265 §4.1 and RFC 6265bis §4.1.2.7),
 //! with its own CSRF token for every form, an idle timeout and an absolute
-//! one. The table is bounded: past [`MAX_SESSIONS`] the least recently
-//! used session is dropped, so logging in over and over costs nothing.
+//! one. The table is bounded: one principal (the operator, or one mail
+//! account) keeps at most [`MAX_PER_PRINCIPAL`] sessions, a new one
+//! dropping its own oldest, so logging in over and over costs nothing and
+//! pushes nobody else out; when the whole table ([`MAX_SESSIONS`]) is full
+//! the operator's login drops the least recently used mail user's session,
+//! and a mail user's login is refused: an operator is never logged out to
+//! make room for a user.
 //!
 //! Lives on the executor thread (the `Context`), so a `RefCell` suffices.
 
@@ -15,6 +20,8 @@ use ring::rand::{SecureRandom, SystemRandom};
 
 /// Sessions kept at once.
 pub const MAX_SESSIONS: usize = 64;
+/// Sessions kept at once for one principal.
+pub const MAX_PER_PRINCIPAL: usize = 4;
 /// A session unused this long is gone.
 pub const IDLE: Duration = Duration::from_secs(15 * 60);
 /// A session this old is gone however busy.
@@ -68,6 +75,16 @@ pub struct Sessions {
     pub backup_busy: Cell<bool>,
 }
 
+/// Why no session was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoSession {
+    /// The system's random source failed.
+    NoRandom,
+    /// The table is full of other principals' sessions (a mail user's
+    /// login never pushes the operator out).
+    Full,
+}
+
 /// 128 random bits as 32 hex digits.
 fn random_token() -> Option<String> {
     let mut bytes = [0u8; 16];
@@ -80,24 +97,38 @@ impl Sessions {
         Sessions::default()
     }
 
-    /// A new session for `role`: its token, or `None` if the system's
-    /// random source failed.
-    pub fn create(&self, role: Role) -> Option<String> {
+    /// A new session for `role`: its token, or why there is none.
+    pub fn create(&self, role: Role) -> Result<String, NoSession> {
         self.create_at(role, Instant::now())
     }
 
-    fn create_at(&self, role: Role, now: Instant) -> Option<String> {
-        let token = random_token()?;
-        let csrf = random_token()?;
+    fn create_at(&self, role: Role, now: Instant) -> Result<String, NoSession> {
+        let token = random_token().ok_or(NoSession::NoRandom)?;
+        let csrf = random_token().ok_or(NoSession::NoRandom)?;
         let mut table = self.table.borrow_mut();
         table.retain(|_, s| live(s, now));
-        if table.len() >= MAX_SESSIONS
-            && let Some(oldest) = table
+        let least_used = |table: &HashMap<String, Session>, pick: &dyn Fn(&Role) -> bool| {
+            table
                 .iter()
+                .filter(|(_, s)| pick(&s.role))
                 .min_by_key(|(_, s)| s.seen)
                 .map(|(t, _)| t.clone())
+        };
+        // The same principal's own oldest first.
+        if table.values().filter(|s| s.role == role).count() >= MAX_PER_PRINCIPAL
+            && let Some(oldest) = least_used(&table, &|r| *r == role)
         {
             table.remove(&oldest);
+        }
+        if table.len() >= MAX_SESSIONS {
+            if role != Role::Admin {
+                return Err(NoSession::Full);
+            }
+            // MAX_PER_PRINCIPAL < MAX_SESSIONS: there is a user's to drop.
+            match least_used(&table, &|r| *r != Role::Admin) {
+                Some(oldest) => drop(table.remove(&oldest)),
+                None => return Err(NoSession::Full),
+            }
         }
         table.insert(
             token.clone(),
@@ -109,7 +140,7 @@ impl Sessions {
                 flash: None,
             },
         );
-        Some(token)
+        Ok(token)
     }
 
     /// The live session named by `token` (marked used now), its flash
@@ -208,15 +239,47 @@ mod tests {
                 .get_at(&token, t0 + Duration::from_secs(60) + IDLE)
                 .is_none()
         );
-        let first = sessions.create_at(Role::Admin, t0).unwrap();
-        for _ in 0..MAX_SESSIONS {
-            sessions.create_at(Role::User("a@b".into()), t0 + Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_user_logging_in_again_and_again_never_evicts_the_operator() {
+        let sessions = Sessions::new();
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let admin = sessions.create_at(Role::Admin, t0).unwrap();
+        let ann = Role::User("ann@b".into());
+        let mut ann_tokens = Vec::new();
+        for i in 0..MAX_SESSIONS as u64 * 2 {
+            ann_tokens.push(sessions.create_at(ann.clone(), at(1 + i)).unwrap());
         }
+        // Ann keeps her newest few; the operator is still logged in.
+        let n = ann_tokens.len();
+        let now = at(1000);
         assert!(
-            sessions
-                .get_at(&first, t0 + Duration::from_secs(2))
-                .is_none()
+            ann_tokens[..n - MAX_PER_PRINCIPAL]
+                .iter()
+                .all(|t| sessions.get_at(t, now).is_none())
         );
+        assert!(
+            ann_tokens[n - MAX_PER_PRINCIPAL..]
+                .iter()
+                .all(|t| sessions.get_at(t, now).is_some())
+        );
+        assert!(sessions.get_at(&admin, now).is_some());
+        // Many distinct users fill the table: the next user is refused,
+        // the operator still gets in (a user's session makes room).
+        for i in 0..MAX_SESSIONS {
+            let _ = sessions.create_at(Role::User(format!("u{i}@b")), at(1001));
+        }
+        assert!(sessions.table.borrow().len() <= MAX_SESSIONS);
+        assert!(sessions.get_at(&admin, at(1002)).is_some());
+        assert_eq!(
+            sessions.create_at(Role::User("late@b".into()), at(1003)),
+            Err(NoSession::Full)
+        );
+        let admin2 = sessions.create_at(Role::Admin, at(1004)).unwrap();
+        assert!(sessions.get_at(&admin, at(1005)).is_some());
+        assert!(sessions.get_at(&admin2, at(1005)).is_some());
         assert!(sessions.table.borrow().len() <= MAX_SESSIONS);
     }
 
