@@ -459,10 +459,12 @@ fn browser_adds_user_alias_fetch_account_flushes_queue_and_downloads_backup() {
         assert!(shots.join(format!("{name}.png")).is_file(), "{name}.png");
     }
     // The temporary copy is gone once sent.
-    let left = std::fs::read_dir(dir.0.join("admin-backup.tmp"))
-        .unwrap()
-        .count();
-    assert_eq!(left, 0);
+    wait_until(Duration::from_secs(10), "the sent copy deleted", || {
+        std::fs::read_dir(dir.0.join("admin-backup.tmp"))
+            .unwrap()
+            .count()
+            == 0
+    });
 }
 
 #[test]
@@ -496,4 +498,65 @@ fn form_text_in_the_log_is_escaped_and_cut() {
         "{log}"
     );
     assert!(!log.contains(&"y".repeat(100)), "{log}");
+}
+
+#[test]
+fn one_backup_download_at_a_time_until_its_copy_is_deleted() {
+    let dir = TempDir::new("admin-backup-busy");
+    let server = start(&dir, &[]);
+    // A store of some megabytes, more than the socket buffers between a
+    // slow reader and the server hold.
+    let line = format!("{}\r\n", "x".repeat(998));
+    let big = line.repeat(12 << 10);
+    let mut c = server.connect("smtp");
+    c.expect("220");
+    c.cmd("EHLO test.home.arpa", "250");
+    c.cmd("MAIL FROM:<ann@home.arpa>", "250");
+    c.cmd("RCPT TO:<ann@home.arpa>", "250");
+    c.cmd("DATA", "354");
+    c.cmd(&format!("Subject: big\r\n\r\n{big}."), "250");
+    c.cmd("QUIT", "221");
+    let web = Web::new(&server, &dir.0);
+    assert_eq!(web.login("", ADMIN_PASSWORD).0, 303);
+    let csrf = web.csrf("/admin/backup");
+    // The first download, read slowly.
+    let url = format!("{}/admin/backup", web.base);
+    let out = dir.0.join("slow.mdb");
+    let csrf_field = format!("csrf={csrf}");
+    let mut slow = std::process::Command::new(require_tool("curl", "curl"))
+        .args(["-sSk", "--limit-rate", "20K", "-b", &web.jar, "-o"])
+        .arg(&out)
+        .args([
+            "--data-urlencode",
+            &csrf_field,
+            "--data-urlencode",
+            "op=download",
+            &url,
+        ])
+        .spawn()
+        .unwrap();
+    server.wait_for_log("backup of");
+    // The copy is made and being sent: a second is refused, no new copy.
+    let copies = || {
+        std::fs::read_dir(dir.0.join("admin-backup.tmp"))
+            .unwrap()
+            .count()
+    };
+    let (status, _, body) = web.post("/admin/backup", &[("csrf", &csrf), ("op", "download")], &[]);
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("already"), "{body}");
+    assert_eq!(copies(), 1);
+    // The slow reader goes away: its copy is deleted, and the next works.
+    slow.kill().unwrap();
+    slow.wait().unwrap();
+    wait_until(
+        Duration::from_secs(40),
+        "the abandoned copy deleted",
+        || copies() == 0,
+    );
+    let (status, head, _) = web.post("/admin/backup", &[("csrf", &csrf), ("op", "download")], &[]);
+    assert_eq!(status, 200, "{head}");
+    wait_until(Duration::from_secs(10), "the sent copy deleted", || {
+        copies() == 0
+    });
 }

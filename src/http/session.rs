@@ -136,10 +136,8 @@ pub async fn session(
         );
         let head_only = request.head.method == "HEAD";
         let written = write(&mut stream, &answer, keep, head_only).await;
-        if let Some(file) = &answer.file {
-            // A streamed file is a temporary copy made for this answer.
-            let _ = std::fs::remove_file(file);
-        }
+        // A streamed file goes with its answer (see `TempFile`).
+        drop(answer);
         input.consume(len);
         input.shrink();
         if let Err(e) = written {
@@ -256,8 +254,8 @@ async fn write(
         bytes.extend_from_slice(&answer.body);
     }
     timed(WRITE_TIMEOUT, timed_out, stream.write_all(&bytes)).await?;
-    if let (Some(path), false) = (&answer.file, head_only) {
-        stream_file(stream, path, answer.body_len()).await?;
+    if let (Some(file), false) = (&answer.file, head_only) {
+        stream_file(stream, file.path(), file.len()).await?;
     }
     timed(WRITE_TIMEOUT, timed_out, stream.flush()).await?;
     if !keep {

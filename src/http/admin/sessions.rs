@@ -12,7 +12,7 @@
 //!
 //! Lives on the executor thread (the `Context`), so a `RefCell` suffices.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -71,8 +71,9 @@ pub struct Current {
 pub struct Sessions {
     table: RefCell<HashMap<String, Session>>,
     /// A backup copy is being made or sent (at most one at a time: each
-    /// is a whole copy of the store on the data partition).
-    pub backup_busy: Cell<bool>,
+    /// is a whole copy of the store on the data partition); cleared on the
+    /// blocking pool once the copy is deleted.
+    pub backup_busy: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Why no session was made.
