@@ -560,3 +560,50 @@ fn one_backup_download_at_a_time_until_its_copy_is_deleted() {
         copies() == 0
     });
 }
+
+#[test]
+fn a_password_changed_from_the_command_line_ends_older_sessions() {
+    let dir = TempDir::new("admin-cli-passwd");
+    let server = start(&dir, &[]);
+    add_user(&dir.0, "bob@home.arpa", "bob-password");
+    let operator = Web::new(&server, &dir.0);
+    let jar = |name: &str| Web {
+        jar: dir.0.join(name).to_str().unwrap().to_string(),
+        ..Web::new(&server, &dir.0)
+    };
+    let (ann, bob) = (jar("ann-cookies"), jar("bob-cookies"));
+    assert_eq!(operator.login("", ADMIN_PASSWORD).0, 303);
+    assert_eq!(ann.login("ann@home.arpa", "ann-password").0, 303);
+    assert_eq!(bob.login("bob@home.arpa", "bob-password").0, 303);
+    assert_eq!(operator.get("/admin").0, 200);
+    assert_eq!(ann.get("/admin/me").0, 200);
+    assert_eq!(bob.get("/admin/me").0, 200);
+    admin(
+        &dir.0,
+        &["admin", "passwd", "--password-stdin"],
+        "a-new-admin-password\n",
+    );
+    let (status, head, _) = operator.get("/admin");
+    assert_eq!(status, 303, "{head}");
+    assert!(head.contains("Location: /admin/login"), "{head}");
+    assert_eq!(ann.get("/admin/me").0, 200, "ann's password did not change");
+    admin(
+        &dir.0,
+        &["user", "passwd", "ann@home.arpa", "--password-stdin"],
+        "ann-new\n",
+    );
+    assert_eq!(ann.get("/admin/me").0, 303);
+    admin(&dir.0, &["user", "del", "bob@home.arpa"], "");
+    assert_eq!(bob.get("/admin/me").0, 303);
+    assert!(
+        server
+            .log()
+            .contains("admin: 127.0.0.1 admin: session ended"),
+        "{}",
+        server.log()
+    );
+    // The new password opens a session that lasts.
+    assert_eq!(operator.login("", "a-new-admin-password").0, 303);
+    assert_eq!(operator.get("/admin").0, 200);
+    assert_eq!(operator.get("/admin/users").0, 200);
+}

@@ -150,6 +150,22 @@ pub async fn route(ctx: &Context, req: &Request<'_>) -> Response {
         .header("cookie")
         .and_then(sessions::token_in)
         .and_then(|token| ctx.admin_sessions.get(token));
+    let session = match session.map(|s| (login::still_valid(ctx, &s), s)) {
+        None => None,
+        Some((Ok(true), s)) => Some(s),
+        Some((Ok(false), s)) => {
+            log::info!(
+                "admin: {ip} {}: session ended: its password was changed or the account deleted",
+                s.role.name()
+            );
+            ctx.admin_sessions.remove(&s.token);
+            None
+        }
+        Some((Err(e), _)) => {
+            log::error!("admin: cannot read the store to check a session: {e}");
+            return refusal(503, "The server cannot read its store; try again later.");
+        }
+    };
     let Some(session) = session else {
         if post {
             log::warn!("admin: {ip} POST {shown} without a session refused");

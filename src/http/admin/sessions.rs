@@ -10,6 +10,12 @@
 //! and a mail user's login is refused: an operator is never logged out to
 //! make room for a user.
 //!
+//! Each session also keeps a [`Fingerprint`] of the password hash it was
+//! opened with; every request compares it with the store's current hash
+//! (`super::login::still_valid`), so a password changed or an account
+//! deleted anywhere (`smolmail admin passwd`, `user passwd`, `user del`,
+//! another session) ends the sessions opened before.
+//!
 //! Lives on the executor thread (the `Context`), so a `RefCell` suffices.
 
 use std::cell::RefCell;
@@ -48,8 +54,23 @@ impl Role {
     }
 }
 
+/// 128 bits of SHA-256 over a password hash: enough to notice that it
+/// changed, without keeping copies of hashes in the table.
+pub type Fingerprint = [u8; 16];
+
+pub fn fingerprint(password_hash: &str) -> Fingerprint {
+    let digest = ring::digest::digest(&ring::digest::SHA256, password_hash.as_bytes());
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&digest.as_ref()[..16]);
+    out
+}
+
 struct Session {
     role: Role,
+    /// Of the hash the session was opened with; `None` while an imported
+    /// hash is being upgraded to argon2id after the login (see
+    /// `super::login::still_valid`).
+    fingerprint: Option<Fingerprint>,
     csrf: String,
     created: Instant,
     seen: Instant,
@@ -62,6 +83,7 @@ struct Session {
 pub struct Current {
     pub token: String,
     pub role: Role,
+    pub fingerprint: Option<Fingerprint>,
     pub csrf: String,
     pub flash: Option<String>,
 }
@@ -99,11 +121,20 @@ impl Sessions {
     }
 
     /// A new session for `role`: its token, or why there is none.
-    pub fn create(&self, role: Role) -> Result<String, NoSession> {
-        self.create_at(role, Instant::now())
+    pub fn create(
+        &self,
+        role: Role,
+        fingerprint: Option<Fingerprint>,
+    ) -> Result<String, NoSession> {
+        self.create_at(role, fingerprint, Instant::now())
     }
 
-    fn create_at(&self, role: Role, now: Instant) -> Result<String, NoSession> {
+    fn create_at(
+        &self,
+        role: Role,
+        fingerprint: Option<Fingerprint>,
+        now: Instant,
+    ) -> Result<String, NoSession> {
         let token = random_token().ok_or(NoSession::NoRandom)?;
         let csrf = random_token().ok_or(NoSession::NoRandom)?;
         let mut table = self.table.borrow_mut();
@@ -135,6 +166,7 @@ impl Sessions {
             token.clone(),
             Session {
                 role,
+                fingerprint,
                 csrf,
                 created: now,
                 seen: now,
@@ -161,6 +193,7 @@ impl Sessions {
         Some(Current {
             token: token.to_string(),
             role: session.role.clone(),
+            fingerprint: session.fingerprint,
             csrf: session.csrf.clone(),
             flash: session.flash.take(),
         })
@@ -170,6 +203,14 @@ impl Sessions {
     pub fn flash(&self, token: &str, text: String) {
         if let Some(s) = self.table.borrow_mut().get_mut(token) {
             s.flash = Some(text);
+        }
+    }
+
+    /// The session now stands for the password hash fingerprinted `fp`
+    /// (its own password change, or an imported hash upgraded).
+    pub fn set_fingerprint(&self, token: &str, fp: Fingerprint) {
+        if let Some(s) = self.table.borrow_mut().get_mut(token) {
+            s.fingerprint = Some(fp);
         }
     }
 
@@ -229,7 +270,7 @@ mod tests {
     fn sessions_expire_and_are_bounded() {
         let sessions = Sessions::new();
         let t0 = Instant::now();
-        let token = sessions.create_at(Role::Admin, t0).unwrap();
+        let token = sessions.create_at(Role::Admin, None, t0).unwrap();
         assert_eq!(token.len(), 32);
         let s = sessions
             .get_at(&token, t0 + Duration::from_secs(60))
@@ -247,11 +288,11 @@ mod tests {
         let sessions = Sessions::new();
         let t0 = Instant::now();
         let at = |ms: u64| t0 + Duration::from_millis(ms);
-        let admin = sessions.create_at(Role::Admin, t0).unwrap();
+        let admin = sessions.create_at(Role::Admin, None, t0).unwrap();
         let ann = Role::User("ann@b".into());
         let mut ann_tokens = Vec::new();
         for i in 0..MAX_SESSIONS as u64 * 2 {
-            ann_tokens.push(sessions.create_at(ann.clone(), at(1 + i)).unwrap());
+            ann_tokens.push(sessions.create_at(ann.clone(), None, at(1 + i)).unwrap());
         }
         // Ann keeps her newest few; the operator is still logged in.
         let n = ann_tokens.len();
@@ -270,15 +311,15 @@ mod tests {
         // Many distinct users fill the table: the next user is refused,
         // the operator still gets in (a user's session makes room).
         for i in 0..MAX_SESSIONS {
-            let _ = sessions.create_at(Role::User(format!("u{i}@b")), at(1001));
+            let _ = sessions.create_at(Role::User(format!("u{i}@b")), None, at(1001));
         }
         assert!(sessions.table.borrow().len() <= MAX_SESSIONS);
         assert!(sessions.get_at(&admin, at(1002)).is_some());
         assert_eq!(
-            sessions.create_at(Role::User("late@b".into()), at(1003)),
+            sessions.create_at(Role::User("late@b".into()), None, at(1003)),
             Err(NoSession::Full)
         );
-        let admin2 = sessions.create_at(Role::Admin, at(1004)).unwrap();
+        let admin2 = sessions.create_at(Role::Admin, None, at(1004)).unwrap();
         assert!(sessions.get_at(&admin, at(1005)).is_some());
         assert!(sessions.get_at(&admin2, at(1005)).is_some());
         assert!(sessions.table.borrow().len() <= MAX_SESSIONS);
@@ -288,7 +329,7 @@ mod tests {
     fn absolute_timeout_holds_for_a_busy_session() {
         let sessions = Sessions::new();
         let t0 = Instant::now();
-        let token = sessions.create_at(Role::Admin, t0).unwrap();
+        let token = sessions.create_at(Role::Admin, None, t0).unwrap();
         let mut t = t0;
         while t < t0 + ABSOLUTE - Duration::from_secs(600) {
             t += Duration::from_secs(600);
