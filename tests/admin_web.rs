@@ -192,6 +192,17 @@ fn address_outside_admin_from_and_plain_http_are_refused() {
             .log()
             .contains("admin: 127.0.0.1 refused /admin/login: not in --admin-from")
     );
+    // Scanners from outside: logged at info, a few lines a minute.
+    for _ in 0..10 {
+        assert_eq!(web.get("/admin/users").0, 403);
+    }
+    let log = server.log();
+    let refused: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("not in --admin-from"))
+        .collect();
+    assert!(refused.len() <= 3, "{log}");
+    assert!(refused.iter().all(|l| !l.contains("WARN")), "{log}");
     // The rest of the HTTPS listener is not affected.
     let (status, _, _) = web.get("/nothing-here");
     assert_eq!(status, 404);

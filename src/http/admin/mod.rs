@@ -114,7 +114,11 @@ pub async fn route(ctx: &Context, req: &Request<'_>) -> Response {
     // For the log: visible ASCII (the parser's rule), but up to 8 KiB.
     let shown = cut(path, MAX_LOGGED_PATH);
     if !ctx.config.may_admin(ip) {
-        log::warn!("admin: {ip} refused {shown}: not in --admin-from");
+        // The HTTPS listener is public: scanners probe /admin all day, and
+        // warnings would push the real ones out of the status page.
+        if let Some(more) = ctx.repeated_line(ip) {
+            log::info!("admin: {ip} refused {shown}: not in --admin-from{more}");
+        }
         return refusal(
             403,
             "The admin pages are not served to this network address.",
