@@ -618,3 +618,80 @@ fn a_password_changed_from_the_command_line_ends_older_sessions() {
     assert_eq!(operator.get("/admin").0, 200);
     assert_eq!(operator.get("/admin/users").0, 200);
 }
+
+impl Web {
+    /// The session token in the cookie jar now.
+    fn token(&self) -> String {
+        let jar = std::fs::read_to_string(&self.jar).unwrap();
+        let line = jar
+            .lines()
+            .find(|l| l.contains("__Secure-smolmail_admin"))
+            .expect("a session cookie");
+        line.rsplit('\t').next().unwrap().to_string()
+    }
+
+    /// A GET with only `token` as the cookie (a replayed, stolen one).
+    fn get_with(&self, token: &str, path: &str) -> u16 {
+        let cookie = format!("Cookie: __Secure-smolmail_admin={token}");
+        let url = format!("{}{path}", self.base);
+        curl(&["-k", "-H", &cookie, &url]).0
+    }
+}
+
+#[test]
+fn cookies_of_ended_or_replaced_sessions_are_refused() {
+    let dir = TempDir::new("admin-replay");
+    let server = start(&dir, &[]);
+    let web = Web::new(&server, &dir.0);
+    assert_eq!(web.login("", ADMIN_PASSWORD).0, 303);
+    let first = web.token();
+    assert_eq!(web.get_with(&first, "/admin/users"), 200);
+    // Logging in again with that cookie replaces its session.
+    assert_eq!(web.login("", ADMIN_PASSWORD).0, 303);
+    let second = web.token();
+    assert_ne!(first, second);
+    assert_eq!(web.get_with(&first, "/admin/users"), 303);
+    assert_eq!(web.get_with(&second, "/admin/users"), 200);
+    // After logging out, the cookie replayed is worth nothing.
+    let csrf = web.csrf("/admin/users");
+    let (status, head, _) = web.post("/admin/logout", &[("csrf", &csrf)], &[]);
+    assert_eq!(status, 303, "{head}");
+    assert_eq!(web.get_with(&second, "/admin/users"), 303);
+    assert_eq!(web.get_with(&second, "/admin"), 303);
+}
+
+#[test]
+fn cross_site_login_long_password_and_too_many_fields_are_refused() {
+    let dir = TempDir::new("admin-login-refusals");
+    let server = start(&dir, &[]);
+    let web = Web::new(&server, &dir.0);
+    // Login CSRF: another site logging the browser in as someone else.
+    let (status, head, _) = web.post(
+        "/admin/login",
+        &[("user", ""), ("password", ADMIN_PASSWORD)],
+        &["Origin: https://evil.example"],
+    );
+    assert_eq!(status, 403, "{head}");
+    assert!(!head.contains("Set-Cookie"), "{head}");
+    // A password past auth::MAX_PASSWORD is a failure without a hash.
+    let long = "p".repeat(2000);
+    assert_eq!(web.login("", &long).0, 403);
+    assert!(
+        server
+            .log()
+            .contains("admin: 127.0.0.1: a password over the size limit (2000 bytes)")
+    );
+    // More than 32 fields: not a form of these pages.
+    assert_eq!(web.login("", ADMIN_PASSWORD).0, 303);
+    let csrf = web.csrf("/admin/users");
+    let names: Vec<String> = (0..33).map(|i| format!("f{i}")).collect();
+    let mut fields: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "1")).collect();
+    fields.push(("csrf", &csrf));
+    let (status, _, body) = web.post("/admin/users", &fields, &[]);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("could not be read"), "{body}");
+    // A body past http::MAX_BODY: an answer saying so, not a bare close.
+    let big = "c".repeat(20 << 10);
+    let (status, _, _) = web.post("/admin/fetch", &[("csrf", &csrf), ("ca", &big)], &[]);
+    assert_eq!(status, 413);
+}

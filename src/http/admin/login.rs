@@ -100,6 +100,10 @@ pub async fn post(ctx: &Context, req: &Request<'_>, form: &Form) -> Response {
             return answer;
         }
     };
+    // The session this browser had is replaced, not left behind.
+    if let Some(old) = req.header("cookie").and_then(sessions::token_in) {
+        ctx.admin_sessions.remove(old);
+    }
     log::info!("admin: {ip} logged in as {}", role.name());
     let home = match role {
         Role::Admin => "/admin",
@@ -119,6 +123,16 @@ pub async fn admin_login(
         .limiter
         .begin(ip, ADMIN_NAME, ctx.config.is_trusted(ip))
         .map_err(LoginResult::Blocked)?;
+    if password.len() > crate::auth::MAX_PASSWORD {
+        // As auth::login: no password is that long; a failure, counted
+        // and slowed like any other, that costs no hash.
+        log::info!(
+            "admin: {ip}: a password over the size limit ({} bytes)",
+            password.len()
+        );
+        smol::Timer::after(attempt.delay).await;
+        return Err(LoginResult::Failed);
+    }
     let stored = match ctx.store.read().and_then(|r| r.admin_password()) {
         Ok(stored) => stored,
         Err(e) => {

@@ -32,8 +32,10 @@ pub const MAX_PER_PRINCIPAL: usize = 4;
 pub const IDLE: Duration = Duration::from_secs(15 * 60);
 /// A session this old is gone however busy.
 pub const ABSOLUTE: Duration = Duration::from_secs(8 * 3600);
-/// The cookie's name.
-pub const COOKIE: &str = "smolmail_admin";
+/// The cookie's name; the `__Secure-` prefix makes browsers refuse it
+/// unless set `Secure` from an HTTPS page (RFC 6265bis §4.1.3.1), so a
+/// plain-HTTP answer on the network cannot plant one.
+pub const COOKIE: &str = "__Secure-smolmail_admin";
 
 /// What a session may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
