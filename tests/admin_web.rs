@@ -692,6 +692,10 @@ fn cross_site_login_long_password_and_too_many_fields_are_refused() {
     assert!(body.contains("could not be read"), "{body}");
     // A body past http::MAX_BODY: an answer saying so, not a bare close.
     let big = "c".repeat(20 << 10);
-    let (status, _, _) = web.post("/admin/fetch", &[("csrf", &csrf), ("ca", &big)], &[]);
+    let (status, _, body) = web.post("/admin/fetch", &[("csrf", &csrf), ("ca", &big)], &[]);
     assert_eq!(status, 413);
+    assert!(
+        body.contains("at most 16 KiB; nothing was changed"),
+        "{body}"
+    );
 }

@@ -98,7 +98,17 @@ pub async fn session(
                         _ => reason(e.status()),
                     }
                 );
-                let answer = Response::text(e.status(), format!("{}\n", reason(e.status())));
+                // Said in words a person at a browser understands too (the
+                // admin pages' forms are the only large bodies).
+                let text = match e {
+                    Error::TooLarge => format!(
+                        "{}: a request body has at most {} KiB; nothing was changed\n",
+                        reason(413),
+                        MAX_BODY >> 10
+                    ),
+                    _ => format!("{}\n", reason(e.status())),
+                };
+                let answer = Response::text(e.status(), text);
                 if write(&mut stream, &answer, false, false).await.is_ok() {
                     input.discard();
                     linger(&mut input, &mut stream).await;
