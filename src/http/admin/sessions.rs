@@ -269,7 +269,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sessions_expire_and_are_bounded() {
+    fn sessions_expire_when_idle() {
         let sessions = Sessions::new();
         let t0 = Instant::now();
         let token = sessions.create_at(Role::Admin, None, t0).unwrap();
