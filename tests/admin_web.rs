@@ -192,6 +192,17 @@ fn address_outside_admin_from_and_plain_http_are_refused() {
             .log()
             .contains("admin: 127.0.0.1 refused /admin/login: not in --admin-from")
     );
+    // Scanners from outside: logged at info, a few lines a minute.
+    for _ in 0..10 {
+        assert_eq!(web.get("/admin/users").0, 403);
+    }
+    let log = server.log();
+    let refused: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("not in --admin-from"))
+        .collect();
+    assert!(refused.len() <= 3, "{log}");
+    assert!(refused.iter().all(|l| !l.contains("WARN")), "{log}");
     // The rest of the HTTPS listener is not affected.
     let (status, _, _) = web.get("/nothing-here");
     assert_eq!(status, 404);
@@ -459,8 +470,232 @@ fn browser_adds_user_alias_fetch_account_flushes_queue_and_downloads_backup() {
         assert!(shots.join(format!("{name}.png")).is_file(), "{name}.png");
     }
     // The temporary copy is gone once sent.
-    let left = std::fs::read_dir(dir.0.join("admin-backup.tmp"))
-        .unwrap()
-        .count();
-    assert_eq!(left, 0);
+    wait_until(Duration::from_secs(10), "the sent copy deleted", || {
+        std::fs::read_dir(dir.0.join("admin-backup.tmp"))
+            .unwrap()
+            .count()
+            == 0
+    });
+}
+
+#[test]
+fn form_text_in_the_log_is_escaped_and_cut() {
+    let dir = TempDir::new("admin-loginject");
+    let server = start(&dir, &[]);
+    let web = Web::new(&server, &dir.0);
+    // A user name carrying a forged line, then a password pasted into the
+    // user field: only its first 64 characters may reach the log.
+    let forged = "x\r\nFORGED admin: 10.0.0.1 logged in as admin";
+    assert_eq!(web.login(forged, "wrong").0, 403);
+    let pasted = format!("{}SECRET-TAIL", "p".repeat(64));
+    assert_eq!(web.login(&pasted, "wrong").0, 403);
+    assert_eq!(web.login("", ADMIN_PASSWORD).0, 303);
+    let csrf = web.csrf("/admin/users");
+    let op = format!("add\r\nFORGED op line{}", "y".repeat(16000));
+    let (status, _, _) = web.post("/admin/users", &[("csrf", &csrf), ("op", &op)], &[]);
+    assert_eq!(status, 303);
+    let log = server.log();
+    assert!(
+        !log.lines().any(|l| l.starts_with("FORGED")),
+        "a forged line:\n{log}"
+    );
+    assert!(
+        log.contains(r#"login as "x\r\nFORGED admin: 10.0.0.1 logged in as admin" failed"#),
+        "{log}"
+    );
+    assert!(!log.contains("SECRET-TAIL"), "{log}");
+    assert!(
+        log.contains(r#"/admin/users "add\r\nFORGED op lineyyyyyyyyyyyyy" failed: unknown change"#),
+        "{log}"
+    );
+    assert!(!log.contains(&"y".repeat(100)), "{log}");
+}
+
+#[test]
+fn one_backup_download_at_a_time_until_its_copy_is_deleted() {
+    let dir = TempDir::new("admin-backup-busy");
+    let server = start(&dir, &[]);
+    // A store of some megabytes, more than the socket buffers between a
+    // slow reader and the server hold.
+    let line = format!("{}\r\n", "x".repeat(998));
+    let big = line.repeat(12 << 10);
+    let mut c = server.connect("smtp");
+    c.expect("220");
+    c.cmd("EHLO test.home.arpa", "250");
+    c.cmd("MAIL FROM:<ann@home.arpa>", "250");
+    c.cmd("RCPT TO:<ann@home.arpa>", "250");
+    c.cmd("DATA", "354");
+    c.cmd(&format!("Subject: big\r\n\r\n{big}."), "250");
+    c.cmd("QUIT", "221");
+    let web = Web::new(&server, &dir.0);
+    assert_eq!(web.login("", ADMIN_PASSWORD).0, 303);
+    let csrf = web.csrf("/admin/backup");
+    // The first download, read slowly.
+    let url = format!("{}/admin/backup", web.base);
+    let out = dir.0.join("slow.mdb");
+    let csrf_field = format!("csrf={csrf}");
+    let mut slow = std::process::Command::new(require_tool("curl", "curl"))
+        .args(["-sSk", "--limit-rate", "20K", "-b", &web.jar, "-o"])
+        .arg(&out)
+        .args([
+            "--data-urlencode",
+            &csrf_field,
+            "--data-urlencode",
+            "op=download",
+            &url,
+        ])
+        .spawn()
+        .unwrap();
+    server.wait_for_log("backup of");
+    // The copy is made and being sent: a second is refused, no new copy.
+    let copies = || {
+        std::fs::read_dir(dir.0.join("admin-backup.tmp"))
+            .unwrap()
+            .count()
+    };
+    let (status, _, body) = web.post("/admin/backup", &[("csrf", &csrf), ("op", "download")], &[]);
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("already"), "{body}");
+    assert_eq!(copies(), 1);
+    // The slow reader goes away: its copy is deleted, and the next works.
+    slow.kill().unwrap();
+    slow.wait().unwrap();
+    wait_until(
+        Duration::from_secs(40),
+        "the abandoned copy deleted",
+        || copies() == 0,
+    );
+    let (status, head, _) = web.post("/admin/backup", &[("csrf", &csrf), ("op", "download")], &[]);
+    assert_eq!(status, 200, "{head}");
+    wait_until(Duration::from_secs(10), "the sent copy deleted", || {
+        copies() == 0
+    });
+}
+
+#[test]
+fn a_password_changed_from_the_command_line_ends_older_sessions() {
+    let dir = TempDir::new("admin-cli-passwd");
+    let server = start(&dir, &[]);
+    add_user(&dir.0, "bob@home.arpa", "bob-password");
+    let operator = Web::new(&server, &dir.0);
+    let jar = |name: &str| Web {
+        jar: dir.0.join(name).to_str().unwrap().to_string(),
+        ..Web::new(&server, &dir.0)
+    };
+    let (ann, bob) = (jar("ann-cookies"), jar("bob-cookies"));
+    assert_eq!(operator.login("", ADMIN_PASSWORD).0, 303);
+    assert_eq!(ann.login("ann@home.arpa", "ann-password").0, 303);
+    assert_eq!(bob.login("bob@home.arpa", "bob-password").0, 303);
+    assert_eq!(operator.get("/admin").0, 200);
+    assert_eq!(ann.get("/admin/me").0, 200);
+    assert_eq!(bob.get("/admin/me").0, 200);
+    admin(
+        &dir.0,
+        &["admin", "passwd", "--password-stdin"],
+        "a-new-admin-password\n",
+    );
+    let (status, head, _) = operator.get("/admin");
+    assert_eq!(status, 303, "{head}");
+    assert!(head.contains("Location: /admin/login"), "{head}");
+    assert_eq!(ann.get("/admin/me").0, 200, "ann's password did not change");
+    admin(
+        &dir.0,
+        &["user", "passwd", "ann@home.arpa", "--password-stdin"],
+        "ann-new\n",
+    );
+    assert_eq!(ann.get("/admin/me").0, 303);
+    admin(&dir.0, &["user", "del", "bob@home.arpa"], "");
+    assert_eq!(bob.get("/admin/me").0, 303);
+    assert!(
+        server
+            .log()
+            .contains("admin: 127.0.0.1 admin: session ended"),
+        "{}",
+        server.log()
+    );
+    // The new password opens a session that lasts.
+    assert_eq!(operator.login("", "a-new-admin-password").0, 303);
+    assert_eq!(operator.get("/admin").0, 200);
+    assert_eq!(operator.get("/admin/users").0, 200);
+}
+
+impl Web {
+    /// The session token in the cookie jar now.
+    fn token(&self) -> String {
+        let jar = std::fs::read_to_string(&self.jar).unwrap();
+        let line = jar
+            .lines()
+            .find(|l| l.contains("__Secure-smolmail_admin"))
+            .expect("a session cookie");
+        line.rsplit('\t').next().unwrap().to_string()
+    }
+
+    /// A GET with only `token` as the cookie (a replayed, stolen one).
+    fn get_with(&self, token: &str, path: &str) -> u16 {
+        let cookie = format!("Cookie: __Secure-smolmail_admin={token}");
+        let url = format!("{}{path}", self.base);
+        curl(&["-k", "-H", &cookie, &url]).0
+    }
+}
+
+#[test]
+fn cookies_of_ended_or_replaced_sessions_are_refused() {
+    let dir = TempDir::new("admin-replay");
+    let server = start(&dir, &[]);
+    let web = Web::new(&server, &dir.0);
+    assert_eq!(web.login("", ADMIN_PASSWORD).0, 303);
+    let first = web.token();
+    assert_eq!(web.get_with(&first, "/admin/users"), 200);
+    // Logging in again with that cookie replaces its session.
+    assert_eq!(web.login("", ADMIN_PASSWORD).0, 303);
+    let second = web.token();
+    assert_ne!(first, second);
+    assert_eq!(web.get_with(&first, "/admin/users"), 303);
+    assert_eq!(web.get_with(&second, "/admin/users"), 200);
+    // After logging out, the cookie replayed is worth nothing.
+    let csrf = web.csrf("/admin/users");
+    let (status, head, _) = web.post("/admin/logout", &[("csrf", &csrf)], &[]);
+    assert_eq!(status, 303, "{head}");
+    assert_eq!(web.get_with(&second, "/admin/users"), 303);
+    assert_eq!(web.get_with(&second, "/admin"), 303);
+}
+
+#[test]
+fn cross_site_login_long_password_and_too_many_fields_are_refused() {
+    let dir = TempDir::new("admin-login-refusals");
+    let server = start(&dir, &[]);
+    let web = Web::new(&server, &dir.0);
+    // Login CSRF: another site logging the browser in as someone else.
+    let (status, head, _) = web.post(
+        "/admin/login",
+        &[("user", ""), ("password", ADMIN_PASSWORD)],
+        &["Origin: https://evil.example"],
+    );
+    assert_eq!(status, 403, "{head}");
+    assert!(!head.contains("Set-Cookie"), "{head}");
+    // A password past auth::MAX_PASSWORD is a failure without a hash.
+    let long = "p".repeat(2000);
+    assert_eq!(web.login("", &long).0, 403);
+    assert!(
+        server
+            .log()
+            .contains("admin: 127.0.0.1: a password over the size limit (2000 bytes)")
+    );
+    // More than 32 fields: not a form of these pages.
+    assert_eq!(web.login("", ADMIN_PASSWORD).0, 303);
+    let csrf = web.csrf("/admin/users");
+    let names: Vec<String> = (0..33).map(|i| format!("f{i}")).collect();
+    let mut fields: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "1")).collect();
+    fields.push(("csrf", &csrf));
+    let (status, _, body) = web.post("/admin/users", &fields, &[]);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("could not be read"), "{body}");
+    // A body past http::MAX_BODY: an answer saying so, not a bare close.
+    let big = "c".repeat(20 << 10);
+    let (status, _, body) = web.post("/admin/fetch", &[("csrf", &csrf), ("ca", &big)], &[]);
+    assert_eq!(status, 413);
+    assert!(
+        body.contains("at most 16 KiB; nothing was changed"),
+        "{body}"
+    );
 }

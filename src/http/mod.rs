@@ -27,12 +27,14 @@ pub mod mta_sts;
 pub mod parse;
 mod session;
 pub mod site;
+mod temp_file;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 pub use parse::{Error, Head, Version};
 pub use session::session;
+pub use temp_file::TempFile;
 
 /// Longest request line (RFC 9112 §3: at least 8000 octets SHOULD be
 /// supported); past it the answer is 414.
@@ -131,7 +133,7 @@ pub fn percent_decode(text: &str, plus: bool) -> Option<String> {
 }
 
 /// One answer. The session adds Date, Content-Length and Connection.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub struct Response {
     pub status: u16,
     pub content_type: &'static str,
@@ -141,11 +143,9 @@ pub struct Response {
     /// Logged at debug rather than info: a routine answer repeated all
     /// day (a Prometheus scrape every 15 s is 5,760 lines a day).
     pub routine: bool,
-    /// A file sent after `body` as the rest of the answer, then deleted
-    /// (the admin pages' backup download: a temporary copy); its length
-    /// is taken when the answer is made.
-    pub file: Option<std::path::PathBuf>,
-    file_len: u64,
+    /// A file sent after `body` as the rest of the answer, deleted when
+    /// the answer is dropped (the admin pages' backup download).
+    pub file: Option<TempFile>,
 }
 
 impl Response {
@@ -157,22 +157,19 @@ impl Response {
             body: body.into(),
             routine: false,
             file: None,
-            file_len: 0,
         }
     }
 
-    /// An answer whose body is the file at `path` (deleted once sent).
-    pub fn file(content_type: &'static str, path: std::path::PathBuf) -> std::io::Result<Response> {
-        let len = std::fs::metadata(&path)?.len();
+    /// An answer whose body is `file` (deleted with the answer).
+    pub fn file(content_type: &'static str, file: TempFile) -> Response {
         let mut answer = Response::new(200, content_type, Vec::new());
-        answer.file = Some(path);
-        answer.file_len = len;
-        Ok(answer)
+        answer.file = Some(file);
+        answer
     }
 
     /// The body's length on the wire: `body` and the file after it.
     pub fn body_len(&self) -> u64 {
-        self.body.len() as u64 + self.file_len
+        self.body.len() as u64 + self.file.as_ref().map_or(0, TempFile::len)
     }
 
     /// A `text/plain; charset=utf-8` answer.
@@ -225,6 +222,7 @@ pub fn reason(status: u16) -> &'static str {
         501 => "Not Implemented",
         503 => "Service Unavailable",
         505 => "HTTP Version Not Supported",
+        507 => "Insufficient Storage",
         _ => "",
     }
 }

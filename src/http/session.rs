@@ -98,7 +98,17 @@ pub async fn session(
                         _ => reason(e.status()),
                     }
                 );
-                let answer = Response::text(e.status(), format!("{}\n", reason(e.status())));
+                // Said in words a person at a browser understands too (the
+                // admin pages' forms are the only large bodies).
+                let text = match e {
+                    Error::TooLarge => format!(
+                        "{}: a request body has at most {} KiB; nothing was changed\n",
+                        reason(413),
+                        MAX_BODY >> 10
+                    ),
+                    _ => format!("{}\n", reason(e.status())),
+                };
+                let answer = Response::text(e.status(), text);
                 if write(&mut stream, &answer, false, false).await.is_ok() {
                     input.discard();
                     linger(&mut input, &mut stream).await;
@@ -136,10 +146,8 @@ pub async fn session(
         );
         let head_only = request.head.method == "HEAD";
         let written = write(&mut stream, &answer, keep, head_only).await;
-        if let Some(file) = &answer.file {
-            // A streamed file is a temporary copy made for this answer.
-            let _ = std::fs::remove_file(file);
-        }
+        // A streamed file goes with its answer (see `TempFile`).
+        drop(answer);
         input.consume(len);
         input.shrink();
         if let Err(e) = written {
@@ -256,8 +264,8 @@ async fn write(
         bytes.extend_from_slice(&answer.body);
     }
     timed(WRITE_TIMEOUT, timed_out, stream.write_all(&bytes)).await?;
-    if let (Some(path), false) = (&answer.file, head_only) {
-        stream_file(stream, path, answer.body_len()).await?;
+    if let (Some(file), false) = (&answer.file, head_only) {
+        stream_file(stream, file.path(), file.len()).await?;
     }
     timed(WRITE_TIMEOUT, timed_out, stream.flush()).await?;
     if !keep {

@@ -54,7 +54,7 @@ pub fn page(cx: &Cx<'_>) -> Response {
         html::input(out, "Folders", "folders", "text", "INBOX (or REMOTE=LOCAL, spaces between)");
         html::input(out, "Every", "every", "text", "5m");
         out.push_str("<label><input type=checkbox name=idle value=1> IDLE on INBOX</label><br>");
-        out.push_str("<label>Private CA certificate (PEM, optional)<textarea name=ca></textarea></label>");
+        out.push_str("<label>Private CA certificate (PEM, optional; the whole form at most 16 KiB)<textarea name=ca></textarea></label>");
         out.push_str("<label><input type=checkbox name=test value=1 checked> Test the connection first</label> ");
         out.push_str("<button>Add</button></fieldset></form>");
         out.push_str("<p>The same as <code>smolmail fetch add|list|run|del</code>.</p>");

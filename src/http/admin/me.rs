@@ -58,7 +58,7 @@ pub async fn act(cx: &Cx<'_>, form: &Form) -> Result<String, String> {
     let (ctx, ip) = (cx.ctx, cx.ip());
     let current = form.get("current").to_string();
     let checked = match &cx.session.role {
-        Role::Admin => login::admin_login(ctx, ip, current).await,
+        Role::Admin => login::admin_login(ctx, ip, current).await.map(drop),
         Role::User(address) => match ctx.login(ip, address, current).await {
             LoginResult::Ok(_) => Ok(()),
             other => Err(other),
@@ -81,8 +81,11 @@ pub async fn act(cx: &Cx<'_>, form: &Form) -> Result<String, String> {
         }
         Role::User(address) => crate::admin::set_password(&ctx.store, address, &hash).await?,
     };
-    // Other sessions of the same role were opened with the old password.
+    // Other sessions of the same role were opened with the old password;
+    // this one goes on with the new.
     ctx.admin_sessions
         .remove_role(&cx.session.role, &cx.session.token);
+    ctx.admin_sessions
+        .set_fingerprint(&cx.session.token, super::sessions::fingerprint(&hash));
     Ok(text)
 }

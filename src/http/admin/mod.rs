@@ -111,8 +111,14 @@ pub fn is_admin_path(path: &str) -> bool {
 pub async fn route(ctx: &Context, req: &Request<'_>) -> Response {
     let ip = req.peer.ip();
     let path = req.path();
+    // For the log: visible ASCII (the parser's rule), but up to 8 KiB.
+    let shown = cut(path, MAX_LOGGED_PATH);
     if !ctx.config.may_admin(ip) {
-        log::warn!("admin: {ip} refused {path}: not in --admin-from");
+        // The HTTPS listener is public: scanners probe /admin all day, and
+        // warnings would push the real ones out of the status page.
+        if let Some(more) = ctx.repeated_line(ip) {
+            log::info!("admin: {ip} refused {shown}: not in --admin-from{more}");
+        }
         return refusal(
             403,
             "The admin pages are not served to this network address.",
@@ -127,7 +133,7 @@ pub async fn route(ctx: &Context, req: &Request<'_>) -> Response {
     }
     let post = method == "POST";
     if post && let Some(why) = cross_site(req) {
-        log::warn!("admin: {ip} refused a cross-site POST to {path}: {why}");
+        log::warn!("admin: {ip} refused a cross-site POST to {shown}: {why}");
         return refusal(403, "A change must come from the admin pages themselves.");
     }
     let form = if post {
@@ -148,9 +154,25 @@ pub async fn route(ctx: &Context, req: &Request<'_>) -> Response {
         .header("cookie")
         .and_then(sessions::token_in)
         .and_then(|token| ctx.admin_sessions.get(token));
+    let session = match session.map(|s| (login::still_valid(ctx, &s), s)) {
+        None => None,
+        Some((Ok(true), s)) => Some(s),
+        Some((Ok(false), s)) => {
+            log::info!(
+                "admin: {ip} {}: session ended: its password was changed or the account deleted",
+                s.role.name()
+            );
+            ctx.admin_sessions.remove(&s.token);
+            None
+        }
+        Some((Err(e), _)) => {
+            log::error!("admin: cannot read the store to check a session: {e}");
+            return refusal(503, "The server cannot read its store; try again later.");
+        }
+    };
     let Some(session) = session else {
         if post {
-            log::warn!("admin: {ip} POST {path} without a session refused");
+            log::warn!("admin: {ip} POST {shown} without a session refused");
             return refusal(403, "Your session has ended; log in again.");
         }
         return redirect("/admin/login");
@@ -159,7 +181,7 @@ pub async fn route(ctx: &Context, req: &Request<'_>) -> Response {
         && !sessions::same_token(form.get("csrf"), &session.csrf)
     {
         log::warn!(
-            "admin: {ip} {}: POST {path} without the page's CSRF token refused",
+            "admin: {ip} {}: POST {shown} without the page's CSRF token refused",
             session.role.name()
         );
         return refusal(
@@ -178,7 +200,7 @@ pub async fn route(ctx: &Context, req: &Request<'_>) -> Response {
         && path != "/admin/me"
     {
         log::warn!(
-            "admin: {ip} {}: a mail user's session refused {path}",
+            "admin: {ip} {}: a mail user's session refused {shown}",
             cx.session.role.name()
         );
         return refusal(403, "This page is for the administrator.");
@@ -227,7 +249,7 @@ async fn show(cx: &Cx<'_>, path: &str) -> Response {
 /// A POST: the change, logged, its outcome kept for the next page, and a
 /// redirect there. The backup download answers with the file instead.
 async fn change(cx: &Cx<'_>, path: &str, form: &Form) -> Response {
-    let op = form.text("op");
+    let op = loggable_word(form.text("op"), MAX_LOGGED_OP);
     let outcome = match path {
         "/admin/users" => users::act(cx, form).await,
         "/admin/domains" => domains::act(cx, form).await,
@@ -241,13 +263,16 @@ async fn change(cx: &Cx<'_>, path: &str, form: &Form) -> Response {
     let (ip, who) = (cx.ip(), cx.session.role.name());
     let text = match outcome {
         Ok(text) => {
-            log::info!("admin: {ip} {who}: {path} {op}: {}", first_line(&text));
+            log::info!(
+                "admin: {ip} {who}: {path} {op}: {}",
+                loggable_line(first_line(&text))
+            );
             text
         }
         Err(why) => {
             log::info!(
                 "admin: {ip} {who}: {path} {op} failed: {}",
-                first_line(&why)
+                loggable_line(first_line(&why))
             );
             format!("error: {why}")
         }
@@ -258,4 +283,64 @@ async fn change(cx: &Cx<'_>, path: &str, form: &Form) -> Response {
 
 fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or_default()
+}
+
+/// Longest form `op` value logged as it is (the pages' own are short words).
+const MAX_LOGGED_OP: usize = 32;
+/// Longest request path logged.
+const MAX_LOGGED_PATH: usize = 100;
+/// Longest outcome text logged.
+const MAX_LOGGED_LINE: usize = 200;
+
+/// The first `max` characters of `text`.
+pub fn cut(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => &text[..i],
+        None => text,
+    }
+}
+
+/// Client-supplied `text` fit for one log line: a short plain word (the
+/// pages' `op` values) as it is, anything else quoted and escaped (a CR or
+/// LF cannot start a forged line) and cut to `max` characters.
+pub fn loggable_word(text: &str, max: usize) -> String {
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+    if !text.is_empty() && text.len() <= max && text.bytes().all(plain) {
+        return text.to_string();
+    }
+    format!("{:?}", cut(text, max))
+}
+
+/// An outcome line (which may quote what the form said) with control
+/// characters escaped and cut to [`MAX_LOGGED_LINE`] characters.
+fn loggable_line(text: &str) -> String {
+    let mut out = String::new();
+    for c in cut(text, MAX_LOGGED_LINE).chars() {
+        match c.is_control() {
+            true => out.extend(c.escape_debug()),
+            false => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_text_in_the_log_is_one_escaped_bounded_line() {
+        assert_eq!(loggable_word("alias-add", 32), "alias-add");
+        assert_eq!(
+            loggable_word("add\r\nadmin: 1.2.3.4 logged in as admin", 32),
+            "\"add\\r\\nadmin: 1.2.3.4 logged in as\""
+        );
+        assert_eq!(loggable_word("", 32), "\"\"");
+        assert_eq!(loggable_word(&"x".repeat(5000), 32).len(), 34);
+        assert_eq!(loggable_line("a\rb\u{1b}[2J"), "a\\rb\\u{1b}[2J");
+        assert_eq!(
+            loggable_line(&"é".repeat(500)).chars().count(),
+            MAX_LOGGED_LINE
+        );
+    }
 }

@@ -2,12 +2,23 @@
 //! each named by a random 128-bit token in a cookie (`Secure; HttpOnly;
 //! SameSite=Strict; Path=/admin`, RFC 6265 §4.1 and RFC 6265bis §4.1.2.7),
 //! with its own CSRF token for every form, an idle timeout and an absolute
-//! one. The table is bounded: past [`MAX_SESSIONS`] the least recently
-//! used session is dropped, so logging in over and over costs nothing.
+//! one. The table is bounded: one principal (the operator, or one mail
+//! account) keeps at most [`MAX_PER_PRINCIPAL`] sessions, a new one
+//! dropping its own oldest, so logging in over and over costs nothing and
+//! pushes nobody else out; when the whole table ([`MAX_SESSIONS`]) is full
+//! the operator's login drops the least recently used mail user's session,
+//! and a mail user's login is refused: an operator is never logged out to
+//! make room for a user.
+//!
+//! Each session also keeps a [`Fingerprint`] of the password hash it was
+//! opened with; every request compares it with the store's current hash
+//! (`super::login::still_valid`), so a password changed or an account
+//! deleted anywhere (`smolmail admin passwd`, `user passwd`, `user del`,
+//! another session) ends the sessions opened before.
 //!
 //! Lives on the executor thread (the `Context`), so a `RefCell` suffices.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -15,12 +26,16 @@ use ring::rand::{SecureRandom, SystemRandom};
 
 /// Sessions kept at once.
 pub const MAX_SESSIONS: usize = 64;
+/// Sessions kept at once for one principal.
+pub const MAX_PER_PRINCIPAL: usize = 4;
 /// A session unused this long is gone.
 pub const IDLE: Duration = Duration::from_secs(15 * 60);
 /// A session this old is gone however busy.
 pub const ABSOLUTE: Duration = Duration::from_secs(8 * 3600);
-/// The cookie's name.
-pub const COOKIE: &str = "smolmail_admin";
+/// The cookie's name; the `__Secure-` prefix makes browsers refuse it
+/// unless set `Secure` from an HTTPS page (RFC 6265bis §4.1.3.1), so a
+/// plain-HTTP answer on the network cannot plant one.
+pub const COOKIE: &str = "__Secure-smolmail_admin";
 
 /// What a session may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,8 +56,23 @@ impl Role {
     }
 }
 
+/// 128 bits of SHA-256 over a password hash: enough to notice that it
+/// changed, without keeping copies of hashes in the table.
+pub type Fingerprint = [u8; 16];
+
+pub fn fingerprint(password_hash: &str) -> Fingerprint {
+    let digest = ring::digest::digest(&ring::digest::SHA256, password_hash.as_bytes());
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&digest.as_ref()[..16]);
+    out
+}
+
 struct Session {
     role: Role,
+    /// Of the hash the session was opened with; `None` while an imported
+    /// hash is being upgraded to argon2id after the login (see
+    /// `super::login::still_valid`).
+    fingerprint: Option<Fingerprint>,
     csrf: String,
     created: Instant,
     seen: Instant,
@@ -55,6 +85,7 @@ struct Session {
 pub struct Current {
     pub token: String,
     pub role: Role,
+    pub fingerprint: Option<Fingerprint>,
     pub csrf: String,
     pub flash: Option<String>,
 }
@@ -64,8 +95,19 @@ pub struct Current {
 pub struct Sessions {
     table: RefCell<HashMap<String, Session>>,
     /// A backup copy is being made or sent (at most one at a time: each
-    /// is a whole copy of the store on the data partition).
-    pub backup_busy: Cell<bool>,
+    /// is a whole copy of the store on the data partition); cleared on the
+    /// blocking pool once the copy is deleted.
+    pub backup_busy: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Why no session was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoSession {
+    /// The system's random source failed.
+    NoRandom,
+    /// The table is full of other principals' sessions (a mail user's
+    /// login never pushes the operator out).
+    Full,
 }
 
 /// 128 random bits as 32 hex digits.
@@ -80,36 +122,60 @@ impl Sessions {
         Sessions::default()
     }
 
-    /// A new session for `role`: its token, or `None` if the system's
-    /// random source failed.
-    pub fn create(&self, role: Role) -> Option<String> {
-        self.create_at(role, Instant::now())
+    /// A new session for `role`: its token, or why there is none.
+    pub fn create(
+        &self,
+        role: Role,
+        fingerprint: Option<Fingerprint>,
+    ) -> Result<String, NoSession> {
+        self.create_at(role, fingerprint, Instant::now())
     }
 
-    fn create_at(&self, role: Role, now: Instant) -> Option<String> {
-        let token = random_token()?;
-        let csrf = random_token()?;
+    fn create_at(
+        &self,
+        role: Role,
+        fingerprint: Option<Fingerprint>,
+        now: Instant,
+    ) -> Result<String, NoSession> {
+        let token = random_token().ok_or(NoSession::NoRandom)?;
+        let csrf = random_token().ok_or(NoSession::NoRandom)?;
         let mut table = self.table.borrow_mut();
         table.retain(|_, s| live(s, now));
-        if table.len() >= MAX_SESSIONS
-            && let Some(oldest) = table
+        let least_used = |table: &HashMap<String, Session>, pick: &dyn Fn(&Role) -> bool| {
+            table
                 .iter()
+                .filter(|(_, s)| pick(&s.role))
                 .min_by_key(|(_, s)| s.seen)
                 .map(|(t, _)| t.clone())
+        };
+        // The same principal's own oldest first.
+        if table.values().filter(|s| s.role == role).count() >= MAX_PER_PRINCIPAL
+            && let Some(oldest) = least_used(&table, &|r| *r == role)
         {
             table.remove(&oldest);
+        }
+        if table.len() >= MAX_SESSIONS {
+            if role != Role::Admin {
+                return Err(NoSession::Full);
+            }
+            // MAX_PER_PRINCIPAL < MAX_SESSIONS: there is a user's to drop.
+            match least_used(&table, &|r| *r != Role::Admin) {
+                Some(oldest) => drop(table.remove(&oldest)),
+                None => return Err(NoSession::Full),
+            }
         }
         table.insert(
             token.clone(),
             Session {
                 role,
+                fingerprint,
                 csrf,
                 created: now,
                 seen: now,
                 flash: None,
             },
         );
-        Some(token)
+        Ok(token)
     }
 
     /// The live session named by `token` (marked used now), its flash
@@ -129,6 +195,7 @@ impl Sessions {
         Some(Current {
             token: token.to_string(),
             role: session.role.clone(),
+            fingerprint: session.fingerprint,
             csrf: session.csrf.clone(),
             flash: session.flash.take(),
         })
@@ -138,6 +205,14 @@ impl Sessions {
     pub fn flash(&self, token: &str, text: String) {
         if let Some(s) = self.table.borrow_mut().get_mut(token) {
             s.flash = Some(text);
+        }
+    }
+
+    /// The session now stands for the password hash fingerprinted `fp`
+    /// (its own password change, or an imported hash upgraded).
+    pub fn set_fingerprint(&self, token: &str, fp: Fingerprint) {
+        if let Some(s) = self.table.borrow_mut().get_mut(token) {
+            s.fingerprint = Some(fp);
         }
     }
 
@@ -194,10 +269,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sessions_expire_and_are_bounded() {
+    fn sessions_expire_when_idle() {
         let sessions = Sessions::new();
         let t0 = Instant::now();
-        let token = sessions.create_at(Role::Admin, t0).unwrap();
+        let token = sessions.create_at(Role::Admin, None, t0).unwrap();
         assert_eq!(token.len(), 32);
         let s = sessions
             .get_at(&token, t0 + Duration::from_secs(60))
@@ -208,15 +283,47 @@ mod tests {
                 .get_at(&token, t0 + Duration::from_secs(60) + IDLE)
                 .is_none()
         );
-        let first = sessions.create_at(Role::Admin, t0).unwrap();
-        for _ in 0..MAX_SESSIONS {
-            sessions.create_at(Role::User("a@b".into()), t0 + Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_user_logging_in_again_and_again_never_evicts_the_operator() {
+        let sessions = Sessions::new();
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let admin = sessions.create_at(Role::Admin, None, t0).unwrap();
+        let ann = Role::User("ann@b".into());
+        let mut ann_tokens = Vec::new();
+        for i in 0..MAX_SESSIONS as u64 * 2 {
+            ann_tokens.push(sessions.create_at(ann.clone(), None, at(1 + i)).unwrap());
         }
+        // Ann keeps her newest few; the operator is still logged in.
+        let n = ann_tokens.len();
+        let now = at(1000);
         assert!(
-            sessions
-                .get_at(&first, t0 + Duration::from_secs(2))
-                .is_none()
+            ann_tokens[..n - MAX_PER_PRINCIPAL]
+                .iter()
+                .all(|t| sessions.get_at(t, now).is_none())
         );
+        assert!(
+            ann_tokens[n - MAX_PER_PRINCIPAL..]
+                .iter()
+                .all(|t| sessions.get_at(t, now).is_some())
+        );
+        assert!(sessions.get_at(&admin, now).is_some());
+        // Many distinct users fill the table: the next user is refused,
+        // the operator still gets in (a user's session makes room).
+        for i in 0..MAX_SESSIONS {
+            let _ = sessions.create_at(Role::User(format!("u{i}@b")), None, at(1001));
+        }
+        assert!(sessions.table.borrow().len() <= MAX_SESSIONS);
+        assert!(sessions.get_at(&admin, at(1002)).is_some());
+        assert_eq!(
+            sessions.create_at(Role::User("late@b".into()), None, at(1003)),
+            Err(NoSession::Full)
+        );
+        let admin2 = sessions.create_at(Role::Admin, None, at(1004)).unwrap();
+        assert!(sessions.get_at(&admin, at(1005)).is_some());
+        assert!(sessions.get_at(&admin2, at(1005)).is_some());
         assert!(sessions.table.borrow().len() <= MAX_SESSIONS);
     }
 
@@ -224,7 +331,7 @@ mod tests {
     fn absolute_timeout_holds_for_a_busy_session() {
         let sessions = Sessions::new();
         let t0 = Instant::now();
-        let token = sessions.create_at(Role::Admin, t0).unwrap();
+        let token = sessions.create_at(Role::Admin, None, t0).unwrap();
         let mut t = t0;
         while t < t0 + ABSOLUTE - Duration::from_secs(600) {
             t += Duration::from_secs(600);
