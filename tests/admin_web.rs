@@ -209,8 +209,20 @@ fn address_outside_admin_from_and_plain_http_are_refused() {
 
     let dir2 = TempDir::new("admin-plain");
     let server2 = start(&dir2, &[]);
+    // Plain HTTP (where mDNS's _http._tcp leads): a GET is sent to HTTPS,
+    // a POST is refused, nothing is served in the clear.
     let url = format!("http://127.0.0.1:{}/admin/login", server2.port("http"));
-    let (status, _, body) = curl(&[&url]);
+    let (status, head, body) = curl(&[&url]);
+    assert_eq!(status, 308, "{head}");
+    assert!(
+        head.contains(&format!(
+            "Location: https://127.0.0.1:{}/admin/login",
+            server2.port("https")
+        )),
+        "{head}"
+    );
+    assert!(!String::from_utf8_lossy(&body).contains("<form"), "{head}");
+    let (status, _, body) = curl(&["--data", "user=&password=x", &url]);
     assert_eq!(status, 403);
     assert!(String::from_utf8_lossy(&body).contains("HTTPS only"));
 }

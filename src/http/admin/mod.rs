@@ -102,6 +102,27 @@ pub fn redirect(path: &str) -> Response {
     Response::new(303, "text/plain; charset=utf-8", "see other\n").with_header("Location", path)
 }
 
+/// `https://HOST[:PORT]/admin/...` for a plain-HTTP request, when the HTTPS
+/// listener is on and the request's Host is a plain name or address (it
+/// goes into a header: nothing else is let through).
+fn https_location(ctx: &Context, req: &Request<'_>) -> Option<String> {
+    let port = ctx.config.listen.https?.port();
+    let host = req.host()?;
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']');
+    if host.is_empty() || host.len() > 255 || !host.chars().all(plain) {
+        return None;
+    }
+    let path = req.path();
+    if !path.bytes().all(|b| b.is_ascii_graphic()) {
+        return None;
+    }
+    Some(if port == 443 {
+        format!("https://{host}{path}")
+    } else {
+        format!("https://{host}:{port}{path}")
+    })
+}
+
 /// Whether `path` is one of the admin pages'.
 pub fn is_admin_path(path: &str) -> bool {
     path == "/admin" || path.starts_with("/admin/")
@@ -124,10 +145,19 @@ pub async fn route(ctx: &Context, req: &Request<'_>) -> Response {
             "The admin pages are not served to this network address.",
         );
     }
-    if !req.tls {
-        return refusal(403, "The admin pages are served over HTTPS only.");
-    }
     let method = req.method();
+    if !req.tls {
+        // Plain HTTP, where mDNS's `_http._tcp` points browsers (RFC 6763
+        // has no HTTPS type): a GET is sent to the same page over HTTPS;
+        // nothing is served or taken in the clear.
+        return match https_location(ctx, req) {
+            Some(location) if matches!(method, "GET" | "HEAD") => {
+                Response::new(308, "text/plain; charset=utf-8", "over HTTPS\n")
+                    .with_header("Location", &location)
+            }
+            _ => refusal(403, "The admin pages are served over HTTPS only."),
+        };
+    }
     if !matches!(method, "GET" | "HEAD" | "POST") {
         return Response::method_not_allowed("GET, HEAD, POST");
     }
