@@ -3,7 +3,8 @@
 # guest (copied to its boot partition as ap.sh): the second simulated radio
 # (phy1) moved into a network namespace of its own, hostapd (WPA2) and a
 # DHCP server on it. `ap.sh probe ADDR` connects from that namespace to
-# ADDR:25, so the bytes can only travel over the simulated radio.
+# ADDR:25, and `ap.sh mdns ADDR NAME` asks ADDR's mDNS responder for NAME,
+# so the bytes can only travel over the simulated radio.
 set -e
 ns() { nsenter -t "$(cat /tmp/ap-ns.pid)" -n "$@"; }
 case "$1" in
@@ -27,5 +28,18 @@ start)
 	;;
 probe)
 	printf 'QUIT\r\n' | ns nc -w 10 "$2" 25 | head -n 1
+	;;
+mdns)
+	# `ap.sh mdns ADDR NAME`: a one-shot (legacy unicast, RFC 6762 §6.7)
+	# mDNS query for NAME's A record to ADDR:5353, over the radio; tried
+	# for up to 30 s (the board probes for its name after the address comes)
+	i=0
+	while [ "$i" -lt 15 ]; do
+		out=$(ns nslookup -type=a -port=5353 -timeout=2 -retry=1 "$3" "$2" 2>&1) || true
+		echo "$out" | grep -q "^Address: *$2\$" && { echo "$out" | grep "^Address: *$2"; exit 0; }
+		i=$((i + 1))
+	done
+	echo "no answer: $out"
+	exit 1
 	;;
 esac

@@ -315,9 +315,9 @@ echo "    $admin_title"
 check "the admin pages answer over HTTPS and take the password from smolmail.env" grep -q "^Status" <<<"$admin_title"
 
 step "the console says where to point a mail client"
-if wait_log "admin page: *https://10.0.2.15/admin" 30 "$work/boot1.log"; then
+if wait_log "admin page: *https://mail.local/admin" 30 "$work/boot1.log"; then
 	sed -n '/---- mail clients/,/admin page/p' "$work/boot1.log" | tr -d '\r' | sed 's/^/    /'
-	ok "addresses, ports and the admin URL printed at boot"
+	ok "addresses, ports, the mDNS name and the admin URL printed at boot"
 else
 	fail "no 'where to point a mail client' lines on the console"
 fi
@@ -568,6 +568,9 @@ fi
 greeting=$(console "sh /boot/ap.sh probe ${waddr:-192.168.77.0}" | tr -d '\r' | tail -n 1)
 echo "    from the access point's side: $greeting"
 check "SMTP banner over the Wi-Fi link, from the access point's network" grep -q "^220 mail.home.arpa" <<<"$greeting"
+mdns=$(console "sh /boot/ap.sh mdns ${waddr:-192.168.77.0} mail.local" | tr -d '\r' | tail -n 1)
+echo "    mDNS from the access point's side: $mdns"
+check "mDNS (RFC 6762) query for mail.local answered over the Wi-Fi link" grep -q "^Address: *${waddr:-none}" <<<"$mdns"
 reg=$(console 'iw reg get | grep -c "country DE"' | tail -n 1)
 check "regulatory domain set from WIFI_COUNTRY (iw reg get: DE)" test "${reg:-0}" -ge 1
 wst=$(console 'smolmail-status | grep wlan0' | tr -d '\r')
