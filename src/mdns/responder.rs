@@ -130,27 +130,11 @@ impl Responder {
 
     /// A packet from `from`: conflicts first (§9), then an answer.
     fn on_packet(&self, bytes: &[u8], from: SocketAddr) {
-        let from = SocketAddr::new(from.ip().to_canonical(), from.port());
         let mut st = self.state.borrow_mut();
         if st.phase == Phase::Stopped {
             return;
         }
-        // §11: only packets from the local link; a link-local IPv6 source
-        // names its interface by scope ID.
-        let on = match from {
-            SocketAddr::V6(v6) if v6.scope_id() != 0 => {
-                st.ifaces.iter().position(|i| i.index == v6.scope_id())
-            }
-            _ => st.ifaces.iter().position(|i| i.on_link(from.ip())),
-        };
-        // A 169.254/16 source (a host without DHCP) is on a local link by
-        // definition (§11), though on no subnet of ours: the first
-        // interface is the likeliest, the board having one.
-        let on = on.or_else(|| {
-            let link_local = matches!(from.ip(), IpAddr::V4(v4) if v4.is_link_local());
-            (link_local && !st.ifaces.is_empty()).then_some(0)
-        });
-        let Some(on) = on else {
+        let Some((on, from)) = link_of(&st.ifaces, from) else {
             log::debug!("mdns: ignored a packet from {from}, not on a local link");
             return;
         };
@@ -371,6 +355,36 @@ impl Responder {
     }
 }
 
+/// The link a packet from `from` came over (an index into `ifaces`) and
+/// the address to reply to (§11: only packets from the local link are
+/// answered). The received address is kept as it is, scope ID included:
+/// a reply to `fe80::1` without it is refused by the kernel (EINVAL), and
+/// the scope ID is what names the interface of a link-local source, every
+/// interface having its own fe80::/64. Only an IPv4-mapped source is
+/// rewritten, to the IPv4 address it stands for.
+fn link_of(ifaces: &[Iface], from: SocketAddr) -> Option<(usize, SocketAddr)> {
+    let from = match from {
+        SocketAddr::V6(v6) if v6.ip().to_ipv4_mapped().is_some() => {
+            SocketAddr::new(v6.ip().to_canonical(), v6.port())
+        }
+        other => other,
+    };
+    let on = match from {
+        SocketAddr::V6(v6) if v6.scope_id() != 0 => {
+            ifaces.iter().position(|i| i.index == v6.scope_id())
+        }
+        _ => ifaces.iter().position(|i| i.on_link(from.ip())),
+    };
+    // A 169.254/16 source (a host without DHCP) is on a local link by
+    // definition (§11), though on no subnet of ours: the first interface
+    // is the likeliest, the board having one.
+    let on = on.or_else(|| {
+        let link_local = matches!(from.ip(), IpAddr::V4(v4) if v4.is_link_local());
+        (link_local && !ifaces.is_empty()).then_some(0)
+    })?;
+    Some((on, from))
+}
+
 /// Counts a unicast reply to `ip`; false past the per-source limit.
 fn allow_unicast(window: &mut (Instant, HashMap<IpAddr, u32>), ip: IpAddr, now: Instant) -> bool {
     if now.saturating_duration_since(window.0) >= Duration::from_secs(1) {
@@ -405,6 +419,43 @@ mod tests {
             .count();
         assert_eq!(allowed, UNICAST_PER_SECOND as usize);
         assert!(allow_unicast(&mut window, ip, now + Duration::from_secs(1)));
+    }
+
+    fn iface(name: &str, index: u32, v4: &str, v6: &str) -> Iface {
+        Iface {
+            name: name.into(),
+            index,
+            v4: vec![(v4.parse().unwrap(), 24)],
+            v6: vec![(v6.parse().unwrap(), 64)],
+        }
+    }
+
+    #[test]
+    fn a_link_local_source_keeps_its_scope_and_names_its_link_section_11() {
+        let ifaces = [
+            iface("eth0", 2, "192.168.1.5", "fe80::5"),
+            iface("eth1", 3, "192.168.2.5", "fe80::6"),
+        ];
+        // From eth1: the reply goes back with scope 3, and eth1 (not the
+        // first fe80::/64 interface) is the link answered on.
+        let from: SocketAddr = "[fe80::99%3]:5353".parse().unwrap();
+        let (on, to) = link_of(&ifaces, from).unwrap();
+        assert_eq!(on, 1);
+        assert_eq!(to, from);
+        let SocketAddr::V6(to) = to else { panic!() };
+        assert_eq!(to.scope_id(), 3);
+        // An IPv4-mapped source is the IPv4 address it stands for.
+        let mapped: SocketAddr = "[::ffff:192.168.2.9]:5353".parse().unwrap();
+        assert_eq!(
+            link_of(&ifaces, mapped),
+            Some((1, "192.168.2.9:5353".parse().unwrap()))
+        );
+        // 169.254/16 is on a local link; another subnet is not.
+        assert_eq!(
+            link_of(&ifaces, "169.254.3.3:5353".parse().unwrap()).map(|l| l.0),
+            Some(0)
+        );
+        assert_eq!(link_of(&ifaces, "10.9.9.9:5353".parse().unwrap()), None);
     }
 
     #[test]
