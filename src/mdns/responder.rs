@@ -6,7 +6,7 @@
 //! come and go; a change means probing and announcing again, §8). Every
 //! send is non-blocking; nothing here waits but the sockets and the timer.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::io;
@@ -30,6 +30,10 @@ const CONFLICT_BURST: u32 = 15;
 const UNICAST_PER_SECOND: u32 = 20;
 /// Sources tracked for that limit at once; beyond it, unicast waits.
 const MAX_SOURCES: usize = 1024;
+/// Packets handled in a row before the task yields: a socket with packets
+/// queued is ready at once, so without a yield a LAN flood would keep the
+/// single-threaded executor (and all mail service on it) in this loop.
+const BATCH: u64 = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -65,6 +69,8 @@ pub struct Responder {
     v4: Async<UdpSocket>,
     v6: Option<Async<UdpSocket>>,
     state: RefCell<State>,
+    /// Packets received so far (the yield every `BATCH` counts them).
+    received: Cell<u64>,
 }
 
 impl Responder {
@@ -78,10 +84,15 @@ impl Responder {
                 None
             }
         };
+        Ok(Responder::with_sockets(zone, v4, v6))
+    }
+
+    fn with_sockets(zone: Zone, v4: Async<UdpSocket>, v6: Option<Async<UdpSocket>>) -> Responder {
         let now = Instant::now();
-        Ok(Responder {
+        Responder {
             v4,
             v6,
+            received: Cell::new(0),
             state: RefCell::new(State {
                 zone,
                 ifaces: Vec::new(),
@@ -91,14 +102,21 @@ impl Responder {
                 conflicts: (now, 0),
                 unicast: (now, HashMap::new()),
             }),
-        })
+        }
     }
 
     pub async fn run(self: std::rc::Rc<Self>) {
         let mut buf4 = vec![0u8; MAX_PACKET];
         let mut buf6 = vec![0u8; MAX_PACKET];
+        let mut v6_first = false;
         loop {
+            // The timer is checked before the sockets, so that a steady
+            // stream of packets cannot hold back probing or the re-read.
             let next = self.state.borrow().next;
+            if Instant::now() >= next {
+                self.on_tick();
+                continue;
+            }
             let v6 = async {
                 match &self.v6 {
                     Some(s) => Some(s.recv_from(&mut buf6).await),
@@ -110,14 +128,27 @@ impl Responder {
                 Timer::at(next).await;
                 None
             };
-            match future::or(v4, future::or(v6, tick)).await {
+            // `or` prefers its first future when both are ready: the two
+            // families take turns at being first, so neither starves.
+            v6_first = !v6_first;
+            let got = if v6_first {
+                future::or(v6, future::or(v4, tick)).await
+            } else {
+                future::or(v4, future::or(v6, tick)).await
+            };
+            match got {
                 Some(Ok((n, from))) => {
                     let bytes = if from.is_ipv4() {
                         &buf4[..n]
                     } else {
                         &buf6[..n]
                     };
-                    self.on_packet(bytes, from)
+                    self.on_packet(bytes, from);
+                    let received = self.received.get().wrapping_add(1);
+                    self.received.set(received);
+                    if received % BATCH == 0 {
+                        future::yield_now().await;
+                    }
                 }
                 Some(Err(e)) => {
                     log::warn!("mdns: receive: {e}");
@@ -407,6 +438,10 @@ fn jitter() -> Duration {
 
 #[cfg(test)]
 mod tests {
+    use std::rc::Rc;
+
+    use smol::LocalExecutor;
+
     use super::*;
 
     #[test]
@@ -456,6 +491,52 @@ mod tests {
             Some(0)
         );
         assert_eq!(link_of(&ifaces, "10.9.9.9:5353".parse().unwrap()), None);
+    }
+
+    #[test]
+    fn a_flood_of_packets_lets_the_other_tasks_run() {
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let at = rx.local_addr().unwrap();
+        let zone = Zone::new("mail", Vec::new());
+        let responder = Rc::new(Responder::with_sockets(zone, Async::new(rx).unwrap(), None));
+        // No timer step during the test: nothing is sent anywhere.
+        responder.state.borrow_mut().next = Instant::now() + Duration::from_secs(3600);
+        // As many queries as the socket's buffer holds, queued before the
+        // responder first runs (the rest are dropped by the kernel).
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for _ in 0..10_000 {
+            let _ = tx.send_to(&[0u8; 12], at);
+        }
+        let ex = LocalExecutor::new();
+        ex.spawn(responder.clone().run()).detach();
+        // Another task on the same executor notes how far the responder
+        // got each time it runs.
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let (r, s) = (responder.clone(), seen.clone());
+        ex.spawn(async move {
+            loop {
+                s.borrow_mut().push(r.received.get());
+                future::yield_now().await;
+            }
+        })
+        .detach();
+        future::block_on(ex.run(async {
+            // Until the queue is drained: no progress over many turns.
+            let (mut last, mut still) = (0, 0);
+            while still < 1000 {
+                future::yield_now().await;
+                let now = responder.received.get();
+                (last, still) = (now, if now == last { still + 1 } else { 0 });
+            }
+        }));
+        let total = responder.received.get();
+        assert!(total > 4 * BATCH, "only {total} packets queued");
+        let seen = seen.borrow();
+        assert!(
+            seen.iter().any(|&n| n > 0 && n < total),
+            "the other task never ran while {total} packets were handled: {:?}",
+            &seen[..seen.len().min(5)]
+        );
     }
 
     #[test]
