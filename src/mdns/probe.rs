@@ -3,6 +3,7 @@
 //! (§8.3), conflicts found later (§9), the next name to try after losing
 //! one, and goodbyes (§10.1). Pure: packets in, packets and verdicts out.
 
+use simple_dns::rdata::RData;
 use simple_dns::{CLASS, Packet, PacketFlag, QCLASS, QTYPE, Question, ResourceRecord};
 
 use super::answer::build;
@@ -75,14 +76,22 @@ pub fn judge(zone: &Zone, ours: &Addrs, packet: &[u8], probing: bool) -> Verdict
         // §9: a record with one of our unique names, a type we hold and
         // data we do not hold is somebody else's claim. A goodbye (TTL 0)
         // claims nothing.
+        // §8.1: while probing, a record of any type for one of our names
+        // means someone holds it, except NSEC: an NSEC alone claims no
+        // data, and ours, sent just before a §9 re-probe, may loop back.
         let theirs = packet.answers.iter().chain(&packet.additional_records);
         for rr in theirs {
             let same_rrset = |m: &&ResourceRecord<'_>| {
                 m.name == rr.name && m.rdata.type_code() == rr.rdata.type_code()
             };
+            let type_counts = if probing {
+                !matches!(rr.rdata, RData::NSEC(_))
+            } else {
+                mine.iter().any(|m| same_rrset(&m))
+            };
             if rr.ttl > 0
                 && names.contains(&rr.name)
-                && mine.iter().any(|m| same_rrset(&m))
+                && type_counts
                 && !mine.iter().filter(same_rrset).any(|m| m.rdata == rr.rdata)
             {
                 return Verdict::Conflict(format!("{} {:?}", rr.name, rr.rdata));

@@ -452,3 +452,24 @@ fn a_type_our_name_lacks_is_denied_by_nsec_section_6_1() {
     };
     assert_eq!(&*rdata.type_bit_maps[0].bitmap, &[0, 0, 0x80, 0, 0x40]);
 }
+
+#[test]
+fn while_probing_any_record_for_our_name_is_a_conflict_section_8_1() {
+    let (z, a) = (zone(), addrs());
+    let mut p = Packet::new_reply(0);
+    let mut txt = simple_dns::rdata::TXT::new();
+    txt.add_string("x").unwrap();
+    p.answers.push(ResourceRecord::new(
+        Name::new_unchecked("mail.local"),
+        CLASS::IN,
+        120,
+        RData::TXT(txt),
+    ));
+    let theirs = p.build_bytes_vec().unwrap();
+    assert!(matches!(
+        probe::judge(&z, &a, &theirs, true),
+        Verdict::Conflict(_)
+    ));
+    // Once the name is ours, a type we do not hold is no claim on it.
+    assert_eq!(probe::judge(&z, &a, &theirs, false), Verdict::Fine);
+}
