@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use smol::{Async, Timer, future};
 
-use super::answer::{self, Dest, MAX_PACKET, Recent};
+use super::answer::{self, Dest, MAX_PACKET, PORT, Recent};
 use super::iface::{self, Iface};
 use super::probe::{self, Verdict};
 use super::socket;
@@ -71,6 +71,8 @@ pub struct Responder {
     state: RefCell<State>,
     /// Packets received so far (the yield every `BATCH` counts them).
     received: Cell<u64>,
+    /// `iface::read`; another list in tests.
+    read_ifaces: fn() -> io::Result<Vec<Iface>>,
 }
 
 impl Responder {
@@ -93,6 +95,7 @@ impl Responder {
             v4,
             v6,
             received: Cell::new(0),
+            read_ifaces: iface::read,
             state: RefCell::new(State {
                 zone,
                 ifaces: Vec::new(),
@@ -146,7 +149,7 @@ impl Responder {
                     self.on_packet(bytes, from);
                     let received = self.received.get().wrapping_add(1);
                     self.received.set(received);
-                    if received % BATCH == 0 {
+                    if received.is_multiple_of(BATCH) {
                         future::yield_now().await;
                     }
                 }
@@ -169,10 +172,10 @@ impl Responder {
             log::debug!("mdns: ignored a packet from {from}, not on a local link");
             return;
         };
-        let probing = matches!(st.phase, Phase::Probing(_));
-        if !matches!(st.phase, Phase::Waiting) {
-            let all = iface::all_addrs(&st.ifaces);
-            match probe::judge(&st.zone, &all, bytes, probing) {
+        // §6: a response from a port other than 5353 MUST be silently
+        // ignored, so it claims nothing; a probe is sent from 5353 too.
+        if from.port() == PORT && !matches!(st.phase, Phase::Waiting) {
+            match self.judge(&mut st, bytes) {
                 Verdict::Fine => {}
                 Verdict::Conflict(theirs) => {
                     log::info!("mdns: {from} answers {theirs}");
@@ -222,10 +225,41 @@ impl Responder {
         }
     }
 
-    /// §9: someone else holds one of our names: take the next one and
-    /// probe it (§8.1: after many conflicts, slowly).
+    /// What `bytes` means for our names. Before a conflict is believed the
+    /// interfaces are read again: the "other host" may be an address of
+    /// ours that came up since the last read (DHCP, a second cable).
+    fn judge(&self, st: &mut State, bytes: &[u8]) -> Verdict {
+        let probing = matches!(st.phase, Phase::Probing(_));
+        let verdict = probe::judge(&st.zone, &iface::all_addrs(&st.ifaces), bytes, probing);
+        if !matches!(verdict, Verdict::Conflict(_)) {
+            return verdict;
+        }
+        match (self.read_ifaces)() {
+            Ok(ifaces) if ifaces != st.ifaces => {
+                self.apply_ifaces(st, ifaces, Instant::now());
+                let all = iface::all_addrs(&st.ifaces);
+                probe::judge(&st.zone, &all, bytes, probing)
+            }
+            _ => verdict,
+        }
+    }
+
+    /// Someone else holds one of our names. A name already claimed is
+    /// probed again first (§9: reset to probing, rename only if the probe
+    /// meets a conflict too); a conflict while probing takes the next
+    /// name (§8.1: after many conflicts, slowly).
     fn conflict(&self, st: &mut State) {
         let now = Instant::now();
+        if matches!(st.phase, Phase::Announcing(_) | Phase::Running) {
+            log::warn!(
+                "mdns: another host answers for {}; probing the name again (RFC 6762 §9)",
+                st.zone.host()
+            );
+            st.recent.clear();
+            st.phase = Phase::Probing(0);
+            st.next = now + jitter();
+            return;
+        }
         if now.saturating_duration_since(st.conflicts.0) > Duration::from_secs(10) {
             st.conflicts = (now, 0);
         }
@@ -311,16 +345,15 @@ impl Responder {
     /// Reads the interfaces; on any change joins the groups on new ones
     /// and claims the names again (§8: a link change means probing anew).
     fn reread(&self, st: &mut State, now: Instant) {
-        let ifaces = match iface::read() {
-            Ok(list) => list,
-            Err(e) => {
-                log::warn!("mdns: cannot list the interfaces: {e}");
-                return;
-            }
-        };
-        if ifaces == st.ifaces {
-            return;
+        match (self.read_ifaces)() {
+            Ok(ifaces) if ifaces != st.ifaces => self.apply_ifaces(st, ifaces, now),
+            Ok(_) => {}
+            Err(e) => log::warn!("mdns: cannot list the interfaces: {e}"),
         }
+    }
+
+    /// A changed interface list: join the groups, probe anew.
+    fn apply_ifaces(&self, st: &mut State, ifaces: Vec<Iface>, now: Instant) {
         for i in &ifaces {
             if !i.v4.is_empty()
                 && let Err(e) = socket::join_v4(self.v4.get_ref(), i.index)
@@ -537,6 +570,83 @@ mod tests {
             "the other task never ran while {total} packets were handled: {:?}",
             &seen[..seen.len().min(5)]
         );
+    }
+
+    /// A responder on a loopback socket whose one interface, index 1,
+    /// holds 127.0.0.1/8 and whatever `read` gives on a re-read.
+    fn loopback_responder(read: fn() -> io::Result<Vec<Iface>>, phase: Phase) -> Responder {
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut r =
+            Responder::with_sockets(Zone::new("mail", Vec::new()), Async::new(rx).unwrap(), None);
+        r.read_ifaces = read;
+        {
+            let mut st = r.state.borrow_mut();
+            st.ifaces = vec![lo(&[])];
+            st.phase = phase;
+        }
+        r
+    }
+
+    fn lo(more: &[&str]) -> Iface {
+        let mut v4 = vec![("127.0.0.1".parse().unwrap(), 8)];
+        v4.extend(more.iter().map(|a| (a.parse().unwrap(), 24)));
+        Iface {
+            name: "lo".into(),
+            index: 1,
+            v4,
+            v6: Vec::new(),
+        }
+    }
+
+    /// A response giving `mail.local` the address `ip`.
+    fn claim(ip: &str) -> Vec<u8> {
+        let mut p = simple_dns::Packet::new_reply(0);
+        p.answers.push(simple_dns::ResourceRecord::new(
+            simple_dns::Name::new_unchecked("mail.local"),
+            simple_dns::CLASS::IN,
+            120,
+            simple_dns::rdata::RData::A(simple_dns::rdata::A::from(
+                ip.parse::<std::net::Ipv4Addr>().unwrap(),
+            )),
+        ));
+        p.build_bytes_vec().unwrap()
+    }
+
+    fn same() -> io::Result<Vec<Iface>> {
+        Ok(vec![lo(&[])])
+    }
+
+    #[test]
+    fn a_conflict_on_a_claimed_name_probes_it_again_before_renaming_section_9() {
+        let r = loopback_responder(same, Phase::Running);
+        let peer: SocketAddr = "127.0.0.2:5353".parse().unwrap();
+        r.on_packet(&claim("192.0.2.99"), peer);
+        assert_eq!(r.state.borrow().zone.label(), "mail");
+        assert_eq!(r.state.borrow().phase, Phase::Probing(0));
+        // The probe meets the same claim: now the name is lost.
+        r.state.borrow_mut().phase = Phase::Probing(2);
+        r.on_packet(&claim("192.0.2.99"), peer);
+        assert_eq!(r.state.borrow().zone.label(), "mail-2");
+    }
+
+    #[test]
+    fn a_response_from_another_port_claims_nothing_section_6() {
+        let r = loopback_responder(same, Phase::Probing(1));
+        r.on_packet(&claim("192.0.2.99"), "127.0.0.2:40000".parse().unwrap());
+        assert_eq!(r.state.borrow().zone.label(), "mail");
+        assert_eq!(r.state.borrow().phase, Phase::Probing(1));
+    }
+
+    #[test]
+    fn an_address_of_ours_that_just_came_up_is_no_conflict_section_9() {
+        fn grown() -> io::Result<Vec<Iface>> {
+            Ok(vec![lo(&["192.0.2.99"])])
+        }
+        let r = loopback_responder(grown, Phase::Probing(1));
+        r.on_packet(&claim("192.0.2.99"), "127.0.0.2:5353".parse().unwrap());
+        let st = r.state.borrow();
+        assert_eq!(st.zone.label(), "mail");
+        assert_eq!(st.ifaces, vec![lo(&["192.0.2.99"])]);
     }
 
     #[test]
