@@ -94,7 +94,7 @@ pub fn judge(zone: &Zone, ours: &Addrs, packet: &[u8], probing: bool) -> Verdict
                 && type_counts
                 && !mine.iter().filter(same_rrset).any(|m| m.rdata == rr.rdata)
             {
-                return Verdict::Conflict(format!("{} {:?}", rr.name, rr.rdata));
+                return Verdict::Conflict(clip(format!("{} {:?}", rr.name, rr.rdata)));
             }
         }
         return Verdict::Fine;
@@ -166,15 +166,38 @@ fn rdata_bytes(rr: &ResourceRecord<'_>) -> Vec<u8> {
     bytes.get(at + 10..).map(<[u8]>::to_vec).unwrap_or_default()
 }
 
-/// The label to try after `label` was lost (§9: "a new name, e.g. by
-/// adding a number"): `mail` → `mail-2` → `mail-3` ...
-pub fn next_label(label: &str) -> String {
-    if let Some((base, n)) = label.rsplit_once('-')
-        && let Ok(n) = n.parse::<u32>()
-        && n >= 2
-        && !base.is_empty()
-    {
-        return format!("{base}-{}", n + 1);
+/// The other host's record, for the log: at most 100 bytes of it, the
+/// rest being the sender's to choose.
+fn clip(mut text: String) -> String {
+    if text.len() > 100 {
+        let mut end = 100;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push_str("...");
     }
-    format!("{label}-2")
+    text
+}
+
+/// The label to try after `label` was lost (§9: "a new name, e.g. by
+/// adding a number"): `mail` → `mail-2` → `mail-3` ... The base is cut so
+/// that the label stays within DNS's 63 bytes (RFC 1035 §2.3.4).
+pub fn next_label(label: &str) -> String {
+    let numbered = label.rsplit_once('-').and_then(|(base, n)| {
+        let n = n
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n >= 2 && !base.is_empty())?;
+        Some((base, n.checked_add(1)?))
+    });
+    let (base, n) = numbered.unwrap_or((label, 2));
+    let suffix = format!("-{n}");
+    let mut end = base.len().min(63 - suffix.len());
+    while !base.is_char_boundary(end) {
+        end -= 1;
+    }
+    let base = base[..end].trim_end_matches('-');
+    let base = if base.is_empty() { "smolmail" } else { base };
+    format!("{base}{suffix}")
 }

@@ -25,6 +25,12 @@ use super::zone::Zone;
 const REREAD: Duration = Duration::from_secs(10);
 /// §8.1: after 15 conflicts within 10 s, wait 5 s between probe rounds.
 const CONFLICT_BURST: u32 = 15;
+/// Names given up in one run before the responder stops: a host that
+/// claims every name we try (a broken or hostile one) gets no endless
+/// renaming storm, on the wire or in the log.
+const MAX_RENAMES: u32 = 50;
+/// Conflict log lines per 10-second window; the rest go to debug.
+const LOGGED_CONFLICTS: u32 = 3;
 /// Unicast replies (QU and legacy queries) per source address per second:
 /// a flood of unicast queries must not make us a traffic amplifier.
 const UNICAST_PER_SECOND: u32 = 20;
@@ -60,6 +66,11 @@ struct State {
     recent: HashMap<(u32, bool), Recent>,
     /// Conflicts in the current 10-second window (§8.1).
     conflicts: (Instant, u32),
+    /// §8.1's 5-second wait after a burst of conflicts: until then more
+    /// conflicts are ignored rather than counted or acted on.
+    backoff_until: Option<Instant>,
+    /// Names given up so far in this run.
+    renames: u32,
     /// Unicast replies per source in the current second.
     unicast: (Instant, HashMap<IpAddr, u32>),
 }
@@ -103,6 +114,8 @@ impl Responder {
                 next: now,
                 recent: HashMap::new(),
                 conflicts: (now, 0),
+                backoff_until: None,
+                renames: 0,
                 unicast: (now, HashMap::new()),
             }),
         }
@@ -177,10 +190,7 @@ impl Responder {
         if from.port() == PORT && !matches!(st.phase, Phase::Waiting) {
             match self.judge(&mut st, bytes) {
                 Verdict::Fine => {}
-                Verdict::Conflict(theirs) => {
-                    log::info!("mdns: {from} answers {theirs}");
-                    return self.conflict(&mut st);
-                }
+                Verdict::Conflict(theirs) => return self.conflict(&mut st, from, &theirs),
                 Verdict::LostTieBreak => {
                     log::info!(
                         "mdns: another host probes for {} at the same time and wins the tie-break (RFC 6762 §8.2); probing again in a second",
@@ -248,32 +258,58 @@ impl Responder {
     /// probed again first (§9: reset to probing, rename only if the probe
     /// meets a conflict too); a conflict while probing takes the next
     /// name (§8.1: after many conflicts, slowly).
-    fn conflict(&self, st: &mut State) {
+    fn conflict(&self, st: &mut State, from: SocketAddr, theirs: &str) {
         let now = Instant::now();
-        if matches!(st.phase, Phase::Announcing(_) | Phase::Running) {
-            log::warn!(
-                "mdns: another host answers for {}; probing the name again (RFC 6762 §9)",
-                st.zone.host()
-            );
-            st.recent.clear();
-            st.phase = Phase::Probing(0);
-            st.next = now + jitter();
+        if st.backoff_until.is_some_and(|until| now < until) {
             return;
         }
         if now.saturating_duration_since(st.conflicts.0) > Duration::from_secs(10) {
             st.conflicts = (now, 0);
         }
-        st.conflicts.1 += 1;
+        st.conflicts.1 = st.conflicts.1.saturating_add(1);
+        let logged = st.conflicts.1 <= LOGGED_CONFLICTS;
+        if logged {
+            log::info!("mdns: {from} answers {theirs}");
+        } else {
+            log::debug!("mdns: {from} answers {theirs}");
+        }
+        if matches!(st.phase, Phase::Announcing(_) | Phase::Running) {
+            if logged {
+                log::warn!(
+                    "mdns: another host answers for {}; probing the name again (RFC 6762 §9)",
+                    st.zone.host()
+                );
+            }
+            st.recent.clear();
+            st.phase = Phase::Probing(0);
+            st.next = now + jitter();
+            return;
+        }
+        if st.renames >= MAX_RENAMES {
+            log::warn!(
+                "mdns: off: {MAX_RENAMES} names lost to conflicts in this run, the last {} (RFC 6762 §9); no longer answering",
+                st.zone.host()
+            );
+            st.phase = Phase::Stopped;
+            return;
+        }
+        st.renames += 1;
         let old = st.zone.host().to_string();
         let label = probe::next_label(st.zone.label());
         st.zone.rename(&label);
         st.recent.clear(); // our records changed
-        log::warn!(
-            "mdns: conflict: another host on the network holds {old} (RFC 6762 §9); renamed to {}",
-            st.zone.host()
-        );
+        if logged {
+            log::warn!(
+                "mdns: conflict: another host on the network holds {old} (RFC 6762 §9); renamed to {}",
+                st.zone.host()
+            );
+        }
+        if st.conflicts.1 == LOGGED_CONFLICTS + 1 {
+            log::warn!("mdns: more conflicts in the last 10 s; logged at debug level");
+        }
         st.phase = Phase::Probing(0);
         st.next = if st.conflicts.1 >= CONFLICT_BURST {
+            st.backoff_until = Some(now + Duration::from_secs(5));
             now + Duration::from_secs(5)
         } else {
             now + jitter()
@@ -600,9 +636,13 @@ mod tests {
 
     /// A response giving `mail.local` the address `ip`.
     fn claim(ip: &str) -> Vec<u8> {
+        claim_for("mail.local", ip)
+    }
+
+    fn claim_for(host: &str, ip: &str) -> Vec<u8> {
         let mut p = simple_dns::Packet::new_reply(0);
         p.answers.push(simple_dns::ResourceRecord::new(
-            simple_dns::Name::new_unchecked("mail.local"),
+            simple_dns::Name::new_unchecked(host),
             simple_dns::CLASS::IN,
             120,
             simple_dns::rdata::RData::A(simple_dns::rdata::A::from(
@@ -647,6 +687,44 @@ mod tests {
         let st = r.state.borrow();
         assert_eq!(st.zone.label(), "mail");
         assert_eq!(st.ifaces, vec![lo(&["192.0.2.99"])]);
+    }
+
+    /// Another host claims whatever name we hold now.
+    fn hostile_claim(r: &Responder) {
+        let host = r.state.borrow().zone.host().to_string();
+        r.on_packet(
+            &claim_for(&host, "192.0.2.99"),
+            "127.0.0.2:5353".parse().unwrap(),
+        );
+    }
+
+    #[test]
+    fn conflicts_during_the_five_second_wait_are_ignored_section_8_1() {
+        let r = loopback_responder(same, Phase::Probing(1));
+        for _ in 0..40 {
+            hostile_claim(&r);
+        }
+        let st = r.state.borrow();
+        assert_eq!(st.renames, CONFLICT_BURST);
+        assert_eq!(st.zone.label(), format!("mail-{}", CONFLICT_BURST + 1));
+        assert!(st.next > Instant::now() + Duration::from_secs(4));
+    }
+
+    #[test]
+    fn renames_stop_after_a_bound_section_9() {
+        let r = loopback_responder(same, Phase::Probing(1));
+        for _ in 0..200 {
+            {
+                let mut st = r.state.borrow_mut();
+                st.backoff_until = None;
+                st.conflicts.1 = 0;
+            }
+            hostile_claim(&r);
+        }
+        let st = r.state.borrow();
+        assert_eq!(st.renames, MAX_RENAMES);
+        assert_eq!(st.phase, Phase::Stopped);
+        assert_eq!(st.zone.label(), format!("mail-{}", MAX_RENAMES + 1));
     }
 
     #[test]
