@@ -135,11 +135,11 @@ impl Responder {
             }
             let v6 = async {
                 match &self.v6 {
-                    Some(s) => Some(s.recv_from(&mut buf6).await),
+                    Some(s) => Some(s.read_with(|s| socket::recv(s, &mut buf6)).await),
                     None => future::pending().await,
                 }
             };
-            let v4 = async { Some(self.v4.recv_from(&mut buf4).await) };
+            let v4 = async { Some(self.v4.read_with(|s| socket::recv(s, &mut buf4)).await) };
             let tick = async {
                 Timer::at(next).await;
                 None
@@ -153,13 +153,13 @@ impl Responder {
                 future::or(v4, future::or(v6, tick)).await
             };
             match got {
-                Some(Ok((n, from))) => {
+                Some(Ok((n, from, arrival))) => {
                     let bytes = if from.is_ipv4() {
                         &buf4[..n]
                     } else {
                         &buf6[..n]
                     };
-                    self.on_packet(bytes, from);
+                    self.on_packet(bytes, from, arrival);
                     let received = self.received.get().wrapping_add(1);
                     self.received.set(received);
                     if received.is_multiple_of(BATCH) {
@@ -176,12 +176,12 @@ impl Responder {
     }
 
     /// A packet from `from`: conflicts first (§9), then an answer.
-    fn on_packet(&self, bytes: &[u8], from: SocketAddr) {
+    fn on_packet(&self, bytes: &[u8], from: SocketAddr, arrival: Option<u32>) {
         let mut st = self.state.borrow_mut();
         if st.phase == Phase::Stopped {
             return;
         }
-        let Some((on, from)) = link_of(&st.ifaces, from) else {
+        let Some((on, from)) = link_of(&st.ifaces, from, arrival) else {
             log::debug!("mdns: ignored a packet from {from}, not on a local link");
             return;
         };
@@ -457,18 +457,31 @@ impl Responder {
 
 /// The link a packet from `from` came over (an index into `ifaces`) and
 /// the address to reply to (§11: only packets from the local link are
-/// answered). The received address is kept as it is, scope ID included:
+/// answered). The interface it `arrival`ed on, when the kernel said,
+/// names the link (two interfaces may share a subnet), the source still
+/// having to be on that link. The received address is kept as it is, scope ID included:
 /// a reply to `fe80::1` without it is refused by the kernel (EINVAL), and
 /// the scope ID is what names the interface of a link-local source, every
 /// interface having its own fe80::/64. Only an IPv4-mapped source is
 /// rewritten, to the IPv4 address it stands for.
-fn link_of(ifaces: &[Iface], from: SocketAddr) -> Option<(usize, SocketAddr)> {
+fn link_of(
+    ifaces: &[Iface],
+    from: SocketAddr,
+    arrival: Option<u32>,
+) -> Option<(usize, SocketAddr)> {
     let from = match from {
         SocketAddr::V6(v6) if v6.ip().to_ipv4_mapped().is_some() => {
             SocketAddr::new(v6.ip().to_canonical(), v6.port())
         }
         other => other,
     };
+    let link_local = match from.ip() {
+        IpAddr::V4(v4) => v4.is_link_local(),
+        IpAddr::V6(v6) => v6.is_unicast_link_local(),
+    };
+    if let Some(at) = arrival.and_then(|a| ifaces.iter().position(|i| i.index == a)) {
+        return (link_local || ifaces[at].on_link(from.ip())).then_some((at, from));
+    }
     let on = match from {
         SocketAddr::V6(v6) if v6.scope_id() != 0 => {
             ifaces.iter().position(|i| i.index == v6.scope_id())
@@ -478,10 +491,7 @@ fn link_of(ifaces: &[Iface], from: SocketAddr) -> Option<(usize, SocketAddr)> {
     // A 169.254/16 source (a host without DHCP) is on a local link by
     // definition (§11), though on no subnet of ours: the first interface
     // is the likeliest, the board having one.
-    let on = on.or_else(|| {
-        let link_local = matches!(from.ip(), IpAddr::V4(v4) if v4.is_link_local());
-        (link_local && !ifaces.is_empty()).then_some(0)
-    })?;
+    let on = on.or_else(|| (link_local && from.is_ipv4() && !ifaces.is_empty()).then_some(0))?;
     Some((on, from))
 }
 
@@ -543,7 +553,7 @@ mod tests {
         // From eth1: the reply goes back with scope 3, and eth1 (not the
         // first fe80::/64 interface) is the link answered on.
         let from: SocketAddr = "[fe80::99%3]:5353".parse().unwrap();
-        let (on, to) = link_of(&ifaces, from).unwrap();
+        let (on, to) = link_of(&ifaces, from, None).unwrap();
         assert_eq!(on, 1);
         assert_eq!(to, from);
         let SocketAddr::V6(to) = to else { panic!() };
@@ -551,15 +561,18 @@ mod tests {
         // An IPv4-mapped source is the IPv4 address it stands for.
         let mapped: SocketAddr = "[::ffff:192.168.2.9]:5353".parse().unwrap();
         assert_eq!(
-            link_of(&ifaces, mapped),
+            link_of(&ifaces, mapped, None),
             Some((1, "192.168.2.9:5353".parse().unwrap()))
         );
         // 169.254/16 is on a local link; another subnet is not.
         assert_eq!(
-            link_of(&ifaces, "169.254.3.3:5353".parse().unwrap()).map(|l| l.0),
+            link_of(&ifaces, "169.254.3.3:5353".parse().unwrap(), None).map(|l| l.0),
             Some(0)
         );
-        assert_eq!(link_of(&ifaces, "10.9.9.9:5353".parse().unwrap()), None);
+        assert_eq!(
+            link_of(&ifaces, "10.9.9.9:5353".parse().unwrap(), None),
+            None
+        );
     }
 
     #[test]
@@ -606,6 +619,20 @@ mod tests {
             "the other task never ran while {total} packets were handled: {:?}",
             &seen[..seen.len().min(5)]
         );
+    }
+
+    #[test]
+    fn the_arrival_interface_names_the_link_of_a_shared_subnet_section_11() {
+        let ifaces = [
+            iface("eth0", 2, "192.168.1.5", "fe80::5"),
+            iface("wlan0", 3, "192.168.1.6", "fe80::6"),
+        ];
+        let from: SocketAddr = "192.168.1.77:5353".parse().unwrap();
+        assert_eq!(link_of(&ifaces, from, Some(3)), Some((1, from)));
+        assert_eq!(link_of(&ifaces, from, Some(2)), Some((0, from)));
+        // Arrived on wlan0 but from no subnet of it: not the local link.
+        let far: SocketAddr = "10.1.1.1:5353".parse().unwrap();
+        assert_eq!(link_of(&ifaces, far, Some(3)), None);
     }
 
     /// A responder on a loopback socket whose one interface, index 1,
@@ -660,19 +687,23 @@ mod tests {
     fn a_conflict_on_a_claimed_name_probes_it_again_before_renaming_section_9() {
         let r = loopback_responder(same, Phase::Running);
         let peer: SocketAddr = "127.0.0.2:5353".parse().unwrap();
-        r.on_packet(&claim("192.0.2.99"), peer);
+        r.on_packet(&claim("192.0.2.99"), peer, None);
         assert_eq!(r.state.borrow().zone.label(), "mail");
         assert_eq!(r.state.borrow().phase, Phase::Probing(0));
         // The probe meets the same claim: now the name is lost.
         r.state.borrow_mut().phase = Phase::Probing(2);
-        r.on_packet(&claim("192.0.2.99"), peer);
+        r.on_packet(&claim("192.0.2.99"), peer, None);
         assert_eq!(r.state.borrow().zone.label(), "mail-2");
     }
 
     #[test]
     fn a_response_from_another_port_claims_nothing_section_6() {
         let r = loopback_responder(same, Phase::Probing(1));
-        r.on_packet(&claim("192.0.2.99"), "127.0.0.2:40000".parse().unwrap());
+        r.on_packet(
+            &claim("192.0.2.99"),
+            "127.0.0.2:40000".parse().unwrap(),
+            None,
+        );
         assert_eq!(r.state.borrow().zone.label(), "mail");
         assert_eq!(r.state.borrow().phase, Phase::Probing(1));
     }
@@ -683,7 +714,11 @@ mod tests {
             Ok(vec![lo(&["192.0.2.99"])])
         }
         let r = loopback_responder(grown, Phase::Probing(1));
-        r.on_packet(&claim("192.0.2.99"), "127.0.0.2:5353".parse().unwrap());
+        r.on_packet(
+            &claim("192.0.2.99"),
+            "127.0.0.2:5353".parse().unwrap(),
+            None,
+        );
         let st = r.state.borrow();
         assert_eq!(st.zone.label(), "mail");
         assert_eq!(st.ifaces, vec![lo(&["192.0.2.99"])]);
@@ -695,6 +730,7 @@ mod tests {
         r.on_packet(
             &claim_for(&host, "192.0.2.99"),
             "127.0.0.2:5353".parse().unwrap(),
+            None,
         );
     }
 
