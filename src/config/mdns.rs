@@ -22,12 +22,13 @@ pub(super) fn resolve_mdns(
     }
     match pick(&args.mdns_name, "mdns-name", env) {
         Some(raw) => check_label(&raw.value).map(Some).map_err(|e| raw.error(e)),
-        // A hostname's first label is already a valid DNS label; a box
-        // never given a name (`localhost`) is announced as `smolmail`,
-        // since `localhost.local` would be found by no one.
-        None => match hostname.split('.').next().unwrap_or(hostname) {
-            "localhost" | "" => Ok(Some("smolmail".to_string())),
-            label => Ok(Some(label.to_string())),
+        // The hostname's first label passes the same check as a given
+        // name (a hostname may hold `_`, capitals or 64 bytes); one that
+        // fails, and a box never given a name (`localhost`, whose
+        // `.local` would be found by no one), is announced as `smolmail`.
+        None => match hostname.split('.').next().map(check_label) {
+            Some(Ok(label)) if label != "localhost" => Ok(Some(label)),
+            _ => Ok(Some("smolmail".to_string())),
         },
     }
 }
@@ -75,6 +76,15 @@ mod tests {
         assert_eq!(resolve(ServeArgs::default(), &env), Ok(Some("home".into())));
         let unnamed = resolve_mdns(&ServeArgs::default(), &|_| None, "localhost");
         assert_eq!(unnamed, Ok(Some("smolmail".into())));
+    }
+
+    #[test]
+    fn a_hostname_that_is_no_valid_label_gives_the_default_name() {
+        let from_host = |h: &str| resolve_mdns(&ServeArgs::default(), &|_| None, h);
+        assert_eq!(from_host("Post-Box.lan"), Ok(Some("post-box".into())));
+        for bad in ["my_box.lan", &"x".repeat(64), "-box", ".lan"] {
+            assert_eq!(from_host(bad), Ok(Some("smolmail".into())), "{bad}");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! (§8.3), conflicts found later (§9), the next name to try after losing
 //! one, and goodbyes (§10.1). Pure: packets in, packets and verdicts out.
 
+use simple_dns::rdata::RData;
 use simple_dns::{CLASS, Packet, PacketFlag, QCLASS, QTYPE, Question, ResourceRecord};
 
 use super::answer::build;
@@ -75,17 +76,25 @@ pub fn judge(zone: &Zone, ours: &Addrs, packet: &[u8], probing: bool) -> Verdict
         // §9: a record with one of our unique names, a type we hold and
         // data we do not hold is somebody else's claim. A goodbye (TTL 0)
         // claims nothing.
+        // §8.1: while probing, a record of any type for one of our names
+        // means someone holds it, except NSEC: an NSEC alone claims no
+        // data, and ours, sent just before a §9 re-probe, may loop back.
         let theirs = packet.answers.iter().chain(&packet.additional_records);
         for rr in theirs {
             let same_rrset = |m: &&ResourceRecord<'_>| {
                 m.name == rr.name && m.rdata.type_code() == rr.rdata.type_code()
             };
+            let type_counts = if probing {
+                !matches!(rr.rdata, RData::NSEC(_))
+            } else {
+                mine.iter().any(|m| same_rrset(&m))
+            };
             if rr.ttl > 0
                 && names.contains(&rr.name)
-                && mine.iter().any(|m| same_rrset(&m))
+                && type_counts
                 && !mine.iter().filter(same_rrset).any(|m| m.rdata == rr.rdata)
             {
-                return Verdict::Conflict(format!("{} {:?}", rr.name, rr.rdata));
+                return Verdict::Conflict(clip(format!("{} {:?}", rr.name, rr.rdata)));
             }
         }
         return Verdict::Fine;
@@ -157,15 +166,38 @@ fn rdata_bytes(rr: &ResourceRecord<'_>) -> Vec<u8> {
     bytes.get(at + 10..).map(<[u8]>::to_vec).unwrap_or_default()
 }
 
-/// The label to try after `label` was lost (§9: "a new name, e.g. by
-/// adding a number"): `mail` → `mail-2` → `mail-3` ...
-pub fn next_label(label: &str) -> String {
-    if let Some((base, n)) = label.rsplit_once('-')
-        && let Ok(n) = n.parse::<u32>()
-        && n >= 2
-        && !base.is_empty()
-    {
-        return format!("{base}-{}", n + 1);
+/// The other host's record, for the log: at most 100 bytes of it, the
+/// rest being the sender's to choose.
+fn clip(mut text: String) -> String {
+    if text.len() > 100 {
+        let mut end = 100;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push_str("...");
     }
-    format!("{label}-2")
+    text
+}
+
+/// The label to try after `label` was lost (§9: "a new name, e.g. by
+/// adding a number"): `mail` → `mail-2` → `mail-3` ... The base is cut so
+/// that the label stays within DNS's 63 bytes (RFC 1035 §2.3.4).
+pub fn next_label(label: &str) -> String {
+    let numbered = label.rsplit_once('-').and_then(|(base, n)| {
+        let n = n
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n >= 2 && !base.is_empty())?;
+        Some((base, n.checked_add(1)?))
+    });
+    let (base, n) = numbered.unwrap_or((label, 2));
+    let suffix = format!("-{n}");
+    let mut end = base.len().min(63 - suffix.len());
+    while !base.is_char_boundary(end) {
+        end -= 1;
+    }
+    let base = base[..end].trim_end_matches('-');
+    let base = if base.is_empty() { "smolmail" } else { base };
+    format!("{base}{suffix}")
 }

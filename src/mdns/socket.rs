@@ -74,6 +74,7 @@ pub fn open_v4() -> io::Result<UdpSocket> {
     let socket = UdpSocket::from(fd);
     socket.set_multicast_ttl_v4(255)?;
     socket.set_multicast_loop_v4(true)?;
+    want_arrival(&socket, false)?;
     Ok(socket)
 }
 
@@ -104,6 +105,7 @@ pub fn open_v6() -> io::Result<UdpSocket> {
     })?;
     let socket = UdpSocket::from(fd);
     socket.set_multicast_loop_v6(true)?;
+    want_arrival(&socket, true)?;
     Ok(socket)
 }
 
@@ -165,4 +167,114 @@ pub fn multicast_v6(socket: &UdpSocket, index: u32, bytes: &[u8]) -> io::Result<
 /// loses the datagram, as UDP may.
 pub fn unicast(socket: &UdpSocket, to: SocketAddr, bytes: &[u8]) -> io::Result<()> {
     socket.send_to(bytes, to).map(|_| ())
+}
+
+/// Asks the kernel to say which interface each datagram arrived on
+/// (IP_PKTINFO / IPV6_RECVPKTINFO), read back by `recv`: a source
+/// address alone cannot tell two interfaces on one subnet apart.
+pub fn want_arrival(socket: &UdpSocket, v6: bool) -> io::Result<()> {
+    if v6 {
+        set(
+            socket.as_raw_fd(),
+            libc::IPPROTO_IPV6,
+            libc::IPV6_RECVPKTINFO,
+            &1i32,
+        )
+    } else {
+        set(
+            socket.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_PKTINFO,
+            &1i32,
+        )
+    }
+}
+
+/// One datagram into `buf`: its length, its source (a link-local IPv6
+/// one with its scope ID) and, when `want_arrival` was set, the index
+/// of the interface it arrived on. Non-blocking, like the socket.
+pub fn recv(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<(usize, SocketAddr, Option<u32>)> {
+    // SAFETY: all-zero is a valid sockaddr_storage and msghdr.
+    let mut from: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    // u64 words: aligned for cmsghdr; room for one pktinfo of either family.
+    let mut control = [0u64; 16];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_name = (&mut from as *mut libc::sockaddr_storage).cast();
+    msg.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = size_of_val(&control) as _;
+    // SAFETY: every pointer in `msg` points at a live local (or `buf`) of
+    // the length given beside it.
+    let n = unsafe { libc::recvmsg(socket.as_raw_fd(), &mut msg, 0) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let source = match i32::from(from.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the kernel wrote a sockaddr_in (family AF_INET).
+            let sin =
+                unsafe { &*(&from as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            SocketAddr::V4(SocketAddrV4::new(
+                Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)),
+                u16::from_be(sin.sin_port),
+            ))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the kernel wrote a sockaddr_in6 (family AF_INET6).
+            let sin6 =
+                unsafe { &*(&from as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            SocketAddr::V6(SocketAddrV6::new(
+                Ipv6Addr::from(sin6.sin6_addr.s6_addr),
+                u16::from_be(sin6.sin6_port),
+                sin6.sin6_flowinfo,
+                sin6.sin6_scope_id,
+            ))
+        }
+        _ => return Err(io::Error::other("datagram from an unknown address family")),
+    };
+    let mut arrival = None;
+    // SAFETY: the CMSG_* walk stays within msg_controllen bytes of
+    // `control`, as set by the kernel; each pktinfo is read unaligned.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            let (level, kind) = ((*cmsg).cmsg_level, (*cmsg).cmsg_type);
+            if level == libc::IPPROTO_IP && kind == libc::IP_PKTINFO {
+                let info: libc::in_pktinfo = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast());
+                arrival = u32::try_from(info.ipi_ifindex).ok();
+            } else if level == libc::IPPROTO_IPV6 && kind == libc::IPV6_PKTINFO {
+                let info: libc::in6_pktinfo =
+                    std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast());
+                arrival = Some(info.ipi6_ifindex);
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+    }
+    Ok((n as usize, source, arrival))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_arrival_interface_is_read_from_pktinfo() {
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        want_arrival(&rx, false).unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        tx.send_to(b"hello", rx.local_addr().unwrap()).unwrap();
+        let mut buf = [0u8; 64];
+        let (n, from, arrival) = recv(&rx, &mut buf).unwrap();
+        assert_eq!(&buf[..n], b"hello");
+        assert_eq!(from, tx.local_addr().unwrap());
+        // SAFETY: a NUL-terminated name.
+        let lo = unsafe { libc::if_nametoindex(c"lo".as_ptr()) };
+        assert_eq!(arrival, Some(lo));
+    }
 }

@@ -452,3 +452,55 @@ fn a_type_our_name_lacks_is_denied_by_nsec_section_6_1() {
     };
     assert_eq!(&*rdata.type_bit_maps[0].bitmap, &[0, 0, 0x80, 0, 0x40]);
 }
+
+#[test]
+fn while_probing_any_record_for_our_name_is_a_conflict_section_8_1() {
+    let (z, a) = (zone(), addrs());
+    let mut p = Packet::new_reply(0);
+    let mut txt = simple_dns::rdata::TXT::new();
+    txt.add_string("x").unwrap();
+    p.answers.push(ResourceRecord::new(
+        Name::new_unchecked("mail.local"),
+        CLASS::IN,
+        120,
+        RData::TXT(txt),
+    ));
+    let theirs = p.build_bytes_vec().unwrap();
+    assert!(matches!(
+        probe::judge(&z, &a, &theirs, true),
+        Verdict::Conflict(_)
+    ));
+    // Once the name is ours, a type we do not hold is no claim on it.
+    assert_eq!(probe::judge(&z, &a, &theirs, false), Verdict::Fine);
+}
+
+#[test]
+fn a_renamed_label_stays_within_63_bytes_rfc_1035_section_2_3_4() {
+    let long = "x".repeat(63);
+    let next = probe::next_label(&long);
+    assert!(next.len() <= 63 && next.ends_with("-2"), "{next}");
+    let numbered = format!("{}-99", "y".repeat(60));
+    let next = probe::next_label(&numbered);
+    assert!(next.len() <= 63 && next.ends_with("-100"), "{next}");
+    // No overflow at the top of the counter: a new number is started.
+    assert_eq!(probe::next_label("mail-4294967295"), "mail-4294967295-2");
+}
+
+#[test]
+fn a_conflicting_record_is_logged_at_most_100_bytes_long() {
+    let (z, a) = (zone(), addrs());
+    let mut p = Packet::new_reply(0);
+    let mut txt = simple_dns::rdata::TXT::new();
+    let junk = "j".repeat(250);
+    txt.add_string(&junk).unwrap();
+    p.answers.push(ResourceRecord::new(
+        Name::new_unchecked("mail.local"),
+        CLASS::IN,
+        120,
+        RData::TXT(txt),
+    ));
+    let Verdict::Conflict(text) = probe::judge(&z, &a, &p.build_bytes_vec().unwrap(), true) else {
+        panic!("no conflict");
+    };
+    assert!(text.len() <= 103, "{} bytes", text.len());
+}
