@@ -30,12 +30,12 @@ probe)
 	printf 'QUIT\r\n' | ns nc -w 10 "$2" 25 | head -n 1
 	;;
 mdns)
-	# `ap.sh mdns ADDR NAME`: a one-shot (legacy unicast, RFC 6762 §6.7)
+	# `ap.sh mdns ADDR [NAME]` (mail.local): a one-shot (legacy unicast, RFC 6762 §6.7)
 	# mDNS query for NAME's A record to ADDR:5353, over the radio; tried
 	# for up to 30 s (the board probes for its name after the address comes)
 	i=0
-	while [ "$i" -lt 15 ]; do
-		out=$(ns nslookup -type=a -port=5353 -timeout=2 -retry=1 "$3" "$2" 2>&1) || true
+	while [ "$i" -lt 10 ]; do
+		out=$(ns nslookup -type=a -port=5353 -timeout=2 -retry=1 "${3:-mail.local}" "$2" 2>&1) || true
 		echo "$out" | grep -q "^Address: *$2\$" && { echo "$out" | grep "^Address: *$2"; exit 0; }
 		i=$((i + 1))
 	done

@@ -317,7 +317,13 @@ check "the admin pages answer over HTTPS and take the password from smolmail.env
 step "the console says where to point a mail client"
 if wait_log "admin page: *https://mail.local/admin" 30 "$work/boot1.log"; then
 	sed -n '/---- mail clients/,/admin page/p' "$work/boot1.log" | tr -d '\r' | sed 's/^/    /'
-	ok "addresses, ports, the mDNS name and the admin URL printed at boot"
+	if grep -q "reading mail: *IMAP 993 (TLS) or 143 (STARTTLS); POP3 995 (TLS) or 110 (STARTTLS)" "$work/boot1.log" &&
+		grep -q "sending mail: *SMTP 465 (TLS) or 587 (STARTTLS)" "$work/boot1.log" &&
+		grep -q "mail clients: server mail.home.arpa or mail.local (10.0.2.15" "$work/boot1.log"; then
+		ok "addresses, ports, the mDNS name and the admin URL printed at boot"
+	else
+		fail "the console's client lines are not right"
+	fi
 else
 	fail "no 'where to point a mail client' lines on the console"
 fi
@@ -396,6 +402,11 @@ if [ "$rc" -le 1 ]; then ok "data file system after the power cut: e2fsck exit $
 step "second boot"
 qemu_start "$card" "$work/boot2.log"
 if mailpy banner 180 > /dev/null; then ok "SMTP banner after the power cut"; else fail "no SMTP banner after the power cut"; fi
+if grep -q "e2fsck: smolmail-data" "$work/boot2.log" && ! grep -q "data file system clean" "$work/boot2.log"; then
+	ok "after the power cut the data file system was checked at boot (journal to replay), not taken as clean"
+else
+	fail "after the power cut the data file system was not checked at boot"
+fi
 rc=0
 mailpy pop3-subjects > "$work/stored.txt" 2> "$work/pop3.err" || rc=$?
 if [ "$rc" = 0 ]; then
@@ -568,9 +579,13 @@ fi
 greeting=$(console "sh /boot/ap.sh probe ${waddr:-192.168.77.0}" | tr -d '\r' | tail -n 1)
 echo "    from the access point's side: $greeting"
 check "SMTP banner over the Wi-Fi link, from the access point's network" grep -q "^220 mail.home.arpa" <<<"$greeting"
-mdns=$(console "sh /boot/ap.sh mdns ${waddr:-192.168.77.0} mail.local" | tr -d '\r' | tail -n 1)
+# (console lines stay under 80 columns, or the shell wraps them)
+mdns=$(console "sh /boot/ap.sh mdns ${waddr:-192.168.77.0}" | tr -d '\r' | tail -n 1)
 echo "    mDNS from the access point's side: $mdns"
 check "mDNS (RFC 6762) query for mail.local answered over the Wi-Fi link" grep -q "^Address: *${waddr:-none}" <<<"$mdns"
+console 'logread > /tmp/l; cat /data/log/m* >> /tmp/l' > /dev/null || true
+leak=$(console 'grep -c "ct horse" /tmp/l' | tr -d '\r' | tail -n 1)
+check "the Wi-Fi passphrase is in neither log" test "${leak:-x}" = 0
 reg=$(console 'iw reg get | grep -c "country DE"' | tail -n 1)
 check "regulatory domain set from WIFI_COUNTRY (iw reg get: DE)" test "${reg:-0}" -ge 1
 wst=$(console 'smolmail-status | grep wlan0' | tr -d '\r')
