@@ -1,7 +1,10 @@
 # Shell functions shared by the start-up and shutdown scripts.
 
-# log MESSAGE: to the console, and to the log (syslogd's RAM ring, copied
-# to /data/log/messages once the data partition is mounted). With
+# log MESSAGE: to the console, and to the log through the kernel's log
+# buffer (/dev/kmsg, at "notice", below what a `quiet` console shows; klogd
+# hands it to syslogd's RAM ring, copied to /data/log/messages once the data
+# partition is mounted). Both are shell redirections: no process per line,
+# which under a slow CPU is what start-up time is made of. With
 # `smolmail.timing` on the kernel command line, console lines carry the
 # seconds since the kernel started, to see where boot time goes.
 log() {
@@ -10,7 +13,7 @@ log() {
 	else
 		echo "smolmail-init: $*" > /dev/console
 	fi
-	[ -e /run/smolmail/syslog ] && logger -t smolmail-init -- "$*"
+	echo "<5>smolmail-init: $*" > /dev/kmsg 2> /dev/null
 	return 0
 }
 grep -q smolmail.timing /proc/cmdline 2>/dev/null && SMOLMAIL_TIMING=1
@@ -20,9 +23,11 @@ grep -q smolmail.timing /proc/cmdline 2>/dev/null && SMOLMAIL_TIMING=1
 # "errors" bit, and the journal needs no replay (incompat flag RECOVER,
 # 0x4). Such a file system needs no e2fsck at boot; anything else gets one.
 fs_clean() {
-	state=$(dd if="$1" bs=1 skip=1082 count=2 2>/dev/null | od -An -tu2 | tr -d ' ')
-	incompat=$(dd if="$1" bs=1 skip=1120 count=4 2>/dev/null | od -An -tu4 | tr -d ' ')
-	[ "$state" = 1 ] && [ -n "$incompat" ] && [ $((incompat & 4)) = 0 ]
+	# bytes 1082-1083 (s_state, little-endian) and 1120 (the low byte of
+	# s_feature_incompat), read by one od
+	# shellcheck disable=SC2046 # the bytes, split into the arguments
+	set -- $(od -An -tu1 -v -j 1082 -N 39 "$1" 2>/dev/null)
+	[ "$#" = 39 ] && [ "$1" = 1 ] && [ "$2" = 0 ] && [ $((${39} & 4)) = 0 ]
 }
 
 # fail MESSAGE: start-up cannot go on; smolmail is not started, the console
