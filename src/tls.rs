@@ -171,24 +171,21 @@ impl Tls {
     /// The end-entity certificate in service, DER (the certificates page
     /// reads its names and expiry from it).
     pub fn end_entity(&self) -> Option<Vec<u8>> {
-        let current = self
-            .resolver
-            .current
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        current.cert.first().map(|c| c.as_ref().to_vec())
+        self.in_service().cert.first().map(|c| c.as_ref().to_vec())
     }
 
     /// SHA-256 of the end-entity certificate, as `AB:CD:…`.
     pub fn fingerprint(&self) -> String {
-        let current = self
-            .resolver
+        fingerprint(&self.in_service())
+    }
+
+    /// The certificate and key in service now (ACME may swap them).
+    fn in_service(&self) -> Arc<CertifiedKey> {
+        self.resolver
             .current
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        fingerprint(&current)
+            .clone()
     }
 }
 
