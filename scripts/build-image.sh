@@ -290,6 +290,13 @@ printf '%s, %s image, kernel %s\n' "$(qemu-aarch64-static "$bin" version)" "$boa
 # SOURCE_DATE_EPOCH; the archive lists files in a fixed order.
 rm -rf "${out:?}/boot"
 mkdir -p "$out/boot"
+# The root file system is compressed with LZ4 (the legacy frame, the one the
+# kernel unpacks): its unpacking is on every boot's path, and under QEMU the
+# kernel unpacks it in about 0.2 s against 0.45 s for gzip -9, for a file
+# about 15% larger (a Pi's firmware reads the extra MiB from the card in
+# tens of milliseconds). The kernel knows
+# the format by its first bytes; the file keeps the name initramfs.gz, which
+# config.txt and the update step of systems already on cards look for.
 # shellcheck disable=SC2016 # the script is for the sh inside fakeroot
 fakeroot -- sh -ec '
 	cd "$1"
@@ -301,7 +308,7 @@ fakeroot -- sh -ec '
 	find . -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 	find . -print0 | LC_ALL=C sort -z |
 		cpio --null --create --format=newc --reproducible --quiet
-' _ "$root" | gzip -9n > "$out/boot/initramfs.gz"
+' _ "$root" | lz4 -l -9 -q > "$out/boot/initramfs.gz"
 # shellcheck disable=SC2016 # as above
 fakeroot -- sh -ec '
 	cd "$1"

@@ -27,7 +27,7 @@ PACKAGES=(
   # test submits without Date/Message-ID (tests/smtp_clients.rs)
   msmtp
   # the image (board/, image/): partitioning, file systems, busybox userland
-  genimage mtools dosfstools e2fsprogs fakeroot busybox-static:arm64 xz-utils cpio
+  genimage mtools dosfstools e2fsprogs fakeroot busybox-static:arm64 xz-utils cpio lz4
   # the image's tests (scripts/test-qemu.sh): the aarch64 virt and raspi3b machines
   qemu-system-arm
   # scripts/bench-smtp.sh: the Postfix + Dovecot pair it compares against, and

@@ -9,14 +9,23 @@
 # seconds since the kernel started, to see where boot time goes.
 log() {
 	if [ -n "${SMOLMAIL_TIMING:-}" ]; then
-		echo "smolmail-init: [$(cut -d' ' -f1 /proc/uptime)] $*" > /dev/console
+		read -r up _ < /proc/uptime
+		echo "smolmail-init: [$up] $*" > /dev/console
 	else
 		echo "smolmail-init: $*" > /dev/console
 	fi
 	echo "<5>smolmail-init: $*" > /dev/kmsg 2> /dev/null
 	return 0
 }
-grep -q smolmail.timing /proc/cmdline 2>/dev/null && SMOLMAIL_TIMING=1
+# timing_from_cmdline: sets SMOLMAIL_TIMING when the kernel command line
+# asks for it (in the shell: no process for it)
+timing_from_cmdline() {
+	cmdline=""
+	[ -r /proc/cmdline ] && read -r cmdline < /proc/cmdline
+	case " $cmdline " in *" smolmail.timing "*) SMOLMAIL_TIMING=1 ;; esac
+	return 0
+}
+timing_from_cmdline
 
 # fs_clean DEVICE: true if the ext4 file system on DEVICE was unmounted
 # cleanly and records no errors: its superblock's s_state is "valid" with no
