@@ -455,16 +455,19 @@ qemu_wait_exit 90 || qemu_kill KILL
 # ================================================================ updates
 step "a system update dropped on the boot partition: installed beside, tried, kept"
 # "Newer builds" made from this one: its initramfs with one more archive
-# appended (the kernel unpacks them in order, the later file wins): a
-# release line that says which build it is, and for the broken one a
-# smolmail that exits at once.
+# after it, in the same LZ4 stream (the kernel unpacks the archives in
+# order, the later file wins): a release line that says which build it is,
+# and for the broken one a smolmail that exits at once.
 newer() { # DIR NOTE [BROKEN]: boot files of a build whose release says NOTE
 	rm -rf "$1"
 	cp -a out/qemu-virt/boot "$1"
 	mkdir -p "$1.ov/etc" "$1.ov/usr/lib/smolmail"
-	printf '%s (%s)\n' "$(gzip -dc out/qemu-virt/boot/initramfs.gz | cpio -i --quiet --to-stdout etc/smolmail-release)" "$2" > "$1.ov/etc/smolmail-release"
+	printf '%s (%s)\n' "$(lz4 -dc out/qemu-virt/boot/initramfs.gz | cpio -i --quiet --to-stdout etc/smolmail-release)" "$2" > "$1.ov/etc/smolmail-release"
 	if [ -n "${3:-}" ]; then printf '#!/bin/sh\necho "this build is broken" >&2\nexit 1\n' > "$1.ov/usr/lib/smolmail/smolmail"; chmod 0755 "$1.ov/usr/lib/smolmail/smolmail"; fi
-	(cd "$1.ov" && find . -mindepth 1 | cpio -o -H newc --quiet -R 0:0 | gzip -9n) >> "$1/initramfs.gz"
+	{
+		lz4 -dc out/qemu-virt/boot/initramfs.gz
+		(cd "$1.ov" && find . -mindepth 1 | cpio -o -H newc --quiet -R 0:0)
+	} | lz4 -l -9 -q > "$1/initramfs.gz"
 	rm -rf "$1.ov"
 }
 mail_count() { mailpy pop3-subjects 2> /dev/null | wc -l; }
