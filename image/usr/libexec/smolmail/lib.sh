@@ -47,11 +47,14 @@ fail() {
 	exit 1
 }
 
-# clock_forward SECONDS: sets the clock to SECONDS since 1970 if it is behind
-# that (it never goes back)
+# clock_forward FILE: sets the clock to the seconds since 1970 that FILE
+# holds, if it is behind that (it never goes back; a missing or damaged
+# file changes nothing)
 clock_forward() {
-	case "$1" in '' | *[!0-9]*) return 0 ;; esac
-	[ "$(date +%s)" -lt "$1" ] && date -u -s "@$1" > /dev/null
+	t=""
+	[ -f "$1" ] && read -r t < "$1"
+	case "$t" in '' | *[!0-9]*) return 0 ;; esac
+	[ "$(date +%s)" -lt "$t" ] && date -u -s "@$t" > /dev/null
 	return 0
 }
 
