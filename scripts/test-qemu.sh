@@ -309,7 +309,7 @@ check "smolmail-status reports the server" grep -q "VmRSS" <<<"$status"
 status_full() {
 	grep -q "^link eth0: wired, up" <<<"$status" && grep -q "^outbound queue: Mail queue is empty" <<<"$status" &&
 		grep -q "^store: [0-9]* MiB in /data/smolmail; card: [0-9]* MiB free" <<<"$status" &&
-		grep -q "^  .*smolmail-init: " <<<"$status"
+		grep -qE "^  [A-Z][a-z]{2} +[0-9]+ [0-9:]{8} [^ ]+ [a-z]+\.[a-z]+ smolmail(-init)?: " <<<"$status"
 }
 check "smolmail-status reports the link, the queue, the store and free space, and the log" status_full
 
