@@ -85,9 +85,18 @@ fetch() {
 }
 
 step "fetching Debian packages"
-kpkg=${KERNEL_PACKAGE:-$(apt-cache depends linux-image-arm64:arm64 | awk '/Depends: linux-image-[0-9]/ { sub(/:arm64$/, "", $2); print $2; exit }')}
-[ -n "$kpkg" ] || die "cannot tell which kernel linux-image-arm64:arm64 depends on (apt-get update?)"
-pkgs=("$kpkg:arm64" busybox-static:arm64 e2fsprogs:arm64 libext2fs2:arm64 libcom-err2:arm64
+# the kernel: a board with a kernel.config gets its own, built from Debian's
+# kernel source (scripts/build-kernel.sh); the others boot Debian's
+if [ -f "board/$board/kernel.config" ]; then
+	kpkg=${KERNEL_SOURCE:-$(apt-cache depends linux-source | awk '/Depends: linux-source-[0-9]/ { print $2; exit }')}
+	[ -n "$kpkg" ] || die "cannot tell which kernel source linux-source depends on (apt-get update?)"
+	kdeb=$kpkg
+else
+	kpkg=${KERNEL_PACKAGE:-$(apt-cache depends linux-image-arm64:arm64 | awk '/Depends: linux-image-[0-9]/ { sub(/:arm64$/, "", $2); print $2; exit }')}
+	[ -n "$kpkg" ] || die "cannot tell which kernel linux-image-arm64:arm64 depends on (apt-get update?)"
+	kdeb=$kpkg:arm64
+fi
+pkgs=("$kdeb" busybox-static:arm64 e2fsprogs:arm64 libext2fs2:arm64 libcom-err2:arm64
 	libblkid1:arm64 libuuid1:arm64 libc6:arm64 openntpd:arm64)
 case "$board" in rpi*) pkgs+=(raspi-firmware) ;; esac
 # Wi-Fi (wifi.cpio.gz on the boot partition, unpacked at boot only when
@@ -113,6 +122,13 @@ mkdir -p "$work/x"
 for d in "${debs[@]}"; do
 	p=$(dpkg-deb -f "$d" Package)
 	printf '%s %s %s\n' "$p" "$(dpkg-deb -f "$d" Version)" "$(sha256sum "$d" | cut -d' ' -f1)" >> "$out/manifest.txt"
+	if [ "$p" = "$kpkg" ] && [ "$kdeb" = "$kpkg" ]; then
+		# the source is built, not unpacked here
+		printf 'kernel.config %s\n' "$(sha256sum "board/$board/kernel.config" | cut -d' ' -f1)" >> "$out/manifest.txt"
+		step "the kernel ($kpkg with board/$board/kernel.config)"
+		scripts/build-kernel.sh "$board" "$d" "$work/x/$kpkg"
+		continue
+	fi
 	mkdir -p "$work/x/$p"
 	dpkg-deb -x "$d" "$work/x/$p"
 done
@@ -126,12 +142,21 @@ printf 'smolmail %s\n' "$(git describe --always --dirty 2>/dev/null || echo unkn
 # `depends=` line. Modules are loaded in the order written to load.order,
 # every module after the ones it depends on.
 step "resolving kernel modules ($kver)"
-declare -A modpath=() seen=()
+declare -A modpath=() seen=() builtin=()
 while IFS= read -r ko; do
 	n=${ko##*/}
 	n=${n%.ko*}
 	modpath[${n//-/_}]=$ko
 done < <(cd "$kx/lib/modules/$kver" && find kernel -name '*.ko*' | sort)
+# drivers built into the kernel (all of a board's own kernel's boot
+# drivers): listed, never loaded
+if [ -f "$kx/lib/modules/$kver/modules.builtin" ]; then
+	while IFS= read -r ko; do
+		n=${ko##*/}
+		n=${n%.ko}
+		builtin[${n//-/_}]=1
+	done < "$kx/lib/modules/$kver/modules.builtin"
+fi
 modinfo_field() { # FILE FIELD: the values of FIELD in the module's .modinfo
 	local f=$1 tmp=$work/modinfo
 	case "$f" in
@@ -144,7 +169,7 @@ modinfo_field() { # FILE FIELD: the values of FIELD in the module's .modinfo
 order=()
 visit() { # NAME [WANTED-BY]
 	local n=${1//-/_}
-	[ -n "${seen[$n]:-}" ] && return 0
+	[ -n "${seen[$n]:-}" ] || [ -n "${builtin[$n]:-}" ] && return 0
 	[ -n "${modpath[$n]:-}" ] || die "kernel module $1${2:+ (needed by $2)} is not in $kpkg"
 	seen[$n]=1
 	local deps d
@@ -270,7 +295,13 @@ for f in "$work/all/lib/modules/$kver"/modules.*; do
 	LC_ALL=C sort "$f" > "$root/lib/modules/$kver/${f##*/}"
 done
 # what the network script loads for Wi-Fi (their dependencies by modules.dep)
-cat board/common/wifi-modules "board/$board/wifi-modules" | grep -v '^[[:space:]]*\(#\|$\)' | awk '{ print $1 }' > "$root/lib/modules/$kver/wifi.load"
+# (those built into the kernel left out: busybox's modprobe knows no
+# modules.builtin)
+cat board/common/wifi-modules "board/$board/wifi-modules" | grep -v '^[[:space:]]*\(#\|$\)' | awk '{ print $1 }' |
+	while read -r m; do
+		n=${m//-/_}
+		[ -n "${builtin[$n]:-}" ] || echo "$m"
+	done > "$root/lib/modules/$kver/wifi.load"
 echo "$SOURCE_DATE_EPOCH" > "$root/etc/build-time"
 # the release key's public half, which updates must be signed by
 # (scripts/make-update.sh): SMOLMAIL_UPDATE_KEY=private.pem, or

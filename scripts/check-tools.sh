@@ -129,6 +129,9 @@ need "dbus-daemon (avahi's private bus)" dbus dbus-daemon --version
 # The image and its QEMU test.
 need "genimage" genimage genimage --help
 need "mtools" mtools mcopy --version
+need "flex and bison (the kernel's Kconfig)" "flex bison" sh -c 'flex --version && bison --version'
+need "bc (the kernel build)" bc sh -c 'echo 1+1 | bc'
+need "OpenSSL headers (the kernel's certificate tool)" libssl-dev test -e /usr/include/openssl/x509.h
 need "mkfs.vfat" dosfstools sh -c 'command -v mkfs.vfat'
 need "mke2fs" e2fsprogs sh -c 'command -v mke2fs'
 need "fakeroot" fakeroot fakeroot -v

@@ -28,6 +28,11 @@ PACKAGES=(
   msmtp
   # the image (board/, image/): partitioning, file systems, busybox userland
   genimage mtools dosfstools e2fsprogs fakeroot busybox-static:arm64 xz-utils cpio lz4
+  # the qemu-virt board's own kernel (scripts/build-kernel.sh, from Debian's
+  # linux-source, fetched by build-image.sh): Kconfig's parser generators,
+  # bc for its constants, OpenSSL's headers for the certificate tool that
+  # builds the Wi-Fi regulatory keys into it
+  flex bison bc libssl-dev
   # the image's tests (scripts/test-qemu.sh): the aarch64 virt and raspi3b machines
   qemu-system-arm
   # scripts/bench-smtp.sh: the Postfix + Dovecot pair it compares against, and
