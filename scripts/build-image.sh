@@ -5,7 +5,9 @@
 #
 # Everything comes from Debian's archive (arm64 packages, fetched with
 # `apt-get download` into out/cache) and from this repository: the static
-# smolmail binary (cross-built here), Debian's kernel, busybox-static,
+# smolmail binary (cross-built here), Debian's kernel (or, for a board with
+# a kernel.config, one built by build-kernel.sh from Debian's linux-source
+# with that configuration), busybox-static,
 # e2fsck/resize2fs, OpenNTPD and, for the Raspberry Pi boards, the boot
 # firmware from raspi-firmware. board/BOARD/ says what the board needs,
 # image/ is the root file system overlay. The root is an initramfs (it lives
@@ -88,11 +90,13 @@ step "fetching Debian packages"
 # the kernel: a board with a kernel.config gets its own, built from Debian's
 # kernel source (scripts/build-kernel.sh); the others boot Debian's
 if [ -f "board/$board/kernel.config" ]; then
-	kpkg=${KERNEL_SOURCE:-$(apt-cache depends linux-source | awk '/Depends: linux-source-[0-9]/ { print $2; exit }')}
+	kpkg=${KERNEL_SOURCE:-}
+	[ -n "$kpkg" ] || kpkg=$(apt-cache depends linux-source | awk '/Depends: linux-source-[0-9]/ { print $2; exit }')
 	[ -n "$kpkg" ] || die "cannot tell which kernel source linux-source depends on (apt-get update?)"
 	kdeb=$kpkg
 else
-	kpkg=${KERNEL_PACKAGE:-$(apt-cache depends linux-image-arm64:arm64 | awk '/Depends: linux-image-[0-9]/ { sub(/:arm64$/, "", $2); print $2; exit }')}
+	kpkg=${KERNEL_PACKAGE:-}
+	[ -n "$kpkg" ] || kpkg=$(apt-cache depends linux-image-arm64:arm64 | awk '/Depends: linux-image-[0-9]/ { sub(/:arm64$/, "", $2); print $2; exit }')
 	[ -n "$kpkg" ] || die "cannot tell which kernel linux-image-arm64:arm64 depends on (apt-get update?)"
 	kdeb=$kpkg:arm64
 fi
