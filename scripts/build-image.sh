@@ -18,6 +18,8 @@
 #   SMOLMAIL_BIN=FILE       use this aarch64 binary instead of building one
 #   SOURCE_DATE_EPOCH=N     time stamp of every file (default: the last commit)
 #   OUT=DIR                 output directory (default: out/BOARD)
+#   SMOLMAIL_KERNEL=debian  Debian's arm64 kernel even where the board has a
+#                           kernel.config of its own
 #   SMOLMAIL_UPDATE_KEY=PEM the release key (Ed25519, private): its public
 #                           half goes into the image, and updates must be
 #                           signed by it (scripts/make-update.sh)
@@ -88,8 +90,9 @@ fetch() {
 
 step "fetching Debian packages"
 # the kernel: a board with a kernel.config gets its own, built from Debian's
-# kernel source (scripts/build-kernel.sh); the others boot Debian's
-if [ -f "board/$board/kernel.config" ]; then
+# kernel source (scripts/build-kernel.sh); the others boot Debian's, and so
+# does any board with SMOLMAIL_KERNEL=debian (scripts/bench-boot.sh compares)
+if [ -f "board/$board/kernel.config" ] && [ "${SMOLMAIL_KERNEL:-board}" != debian ]; then
 	kpkg=${KERNEL_SOURCE:-}
 	[ -n "$kpkg" ] || kpkg=$(apt-cache depends linux-source | awk '/Depends: linux-source-[0-9]/ { print $2; exit }')
 	[ -n "$kpkg" ] || die "cannot tell which kernel source linux-source depends on (apt-get update?)"
