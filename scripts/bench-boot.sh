@@ -31,14 +31,17 @@ SMOLMAIL_KERNEL=debian OUT=out/qemu-virt-debian SMOLMAIL_SKIP_SETUP=1 scripts/bu
 
 now() { date +%s.%N; }
 # banner PORT: waits (120 s at most) for a "220 " greeting on PORT. QEMU's
-# port forward accepts before the guest listens, so only the greeting counts.
+# port forward accepts before the guest listens, so only the greeting
+# counts; and it holds a try open while the guest has no address yet, so
+# each try is short (a ready guest greets in milliseconds), or the banner
+# would be seen up to a try's length late.
 banner() {
 	python3 - "$1" << 'EOF'
 import socket, sys, time
 end = time.monotonic() + 120
 while time.monotonic() < end:
     try:
-        with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2) as s:
+        with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=0.25) as s:
             if s.recv(64).startswith(b"220 "):
                 sys.exit(0)
     except OSError:
