@@ -13,8 +13,9 @@
 #
 # The result is kept in out/cache/kernel under a key made of the source
 # package, the board's configuration and this script: the same inputs are
-# built once. The kernel's own build stamp is SOURCE_DATE_EPOCH, so the same
-# inputs give the same bytes.
+# built once. The kernel's own build stamp is the source tarball's time in
+# the package (not the commit's: a cached kernel must be the one a fresh
+# build would give), so the same inputs give the same bytes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -24,7 +25,6 @@ board=$1 deb=$2 dest=$3
 fragment=$top/board/$board/kernel.config
 [ -f "$fragment" ] || die "board/$board has no kernel.config"
 [ -f "$deb" ] || die "$deb not found"
-export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-0}
 
 key=$( { basename "$deb"; cat "$fragment" "$0"; } | sha256sum | cut -c1-16)
 cache=$top/out/cache/kernel
@@ -36,12 +36,14 @@ if [ ! -f "$built/done" ]; then
 	src=$cache/src
 	echo "== build-kernel $board: unpacking $(basename "$deb")"
 	mkdir -p "$src"
-	dpkg-deb --fsys-tarfile "$deb" | tar -xO --wildcards './usr/src/linux-source-*.tar.xz' |
-		xz -dc | tar -x -C "$src" --strip-components=1
+	members=(--wildcards './usr/src/linux-source-*.tar.xz')
+	stamp=$(dpkg-deb --fsys-tarfile "$deb" | TZ=UTC tar -tv --full-time "${members[@]}" | awk '{ print $4 " " $5 " UTC"; exit }')
+	[ -n "$stamp" ] || die "no kernel source tarball in $deb"
+	dpkg-deb --fsys-tarfile "$deb" | tar -xO "${members[@]}" | xz -dc | tar -x -C "$src" --strip-components=1
 	# O= keeps the objects apart from the source; LOCALVERSION= stops the
 	# "+" the kernel appends to a release it cannot find in git
 	k=(make -s -C "$src" O="$cache/obj" ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- LOCALVERSION=
-		KBUILD_BUILD_TIMESTAMP="$(date -u -d "@$SOURCE_DATE_EPOCH")" KBUILD_BUILD_USER=smolmail
+		KBUILD_BUILD_TIMESTAMP="$(date -u -d "$stamp")" KBUILD_BUILD_USER=smolmail
 		KBUILD_BUILD_HOST=build-image)
 	"${k[@]}" KCONFIG_ALLCONFIG="$fragment" allnoconfig
 	# every line of the fragment must have held: Kconfig drops a symbol
