@@ -92,17 +92,19 @@ step "fetching Debian packages"
 # the kernel: a board with a kernel.config gets its own, built from Debian's
 # kernel source (scripts/build-kernel.sh); the others boot Debian's, and so
 # does any board with SMOLMAIL_KERNEL=debian (scripts/bench-boot.sh compares)
+own_kernel=no
 if [ -f "board/$board/kernel.config" ] && [ "${SMOLMAIL_KERNEL:-board}" != debian ]; then
+	own_kernel=yes
 	kpkg=${KERNEL_SOURCE:-}
 	[ -n "$kpkg" ] || kpkg=$(apt-cache depends linux-source | awk '/Depends: linux-source-[0-9]/ { print $2; exit }')
 	[ -n "$kpkg" ] || die "cannot tell which kernel source linux-source depends on (apt-get update?)"
-	kdeb=$kpkg
 else
 	kpkg=${KERNEL_PACKAGE:-}
 	[ -n "$kpkg" ] || kpkg=$(apt-cache depends linux-image-arm64:arm64 | awk '/Depends: linux-image-[0-9]/ { sub(/:arm64$/, "", $2); print $2; exit }')
 	[ -n "$kpkg" ] || die "cannot tell which kernel linux-image-arm64:arm64 depends on (apt-get update?)"
-	kdeb=$kpkg:arm64
 fi
+kdeb=$kpkg
+[ "$own_kernel" = yes ] || kdeb=$kpkg:arm64
 pkgs=("$kdeb" busybox-static:arm64 e2fsprogs:arm64 libext2fs2:arm64 libcom-err2:arm64
 	libblkid1:arm64 libuuid1:arm64 libc6:arm64 openntpd:arm64)
 case "$board" in rpi*) pkgs+=(raspi-firmware) ;; esac
@@ -129,7 +131,7 @@ mkdir -p "$work/x"
 for d in "${debs[@]}"; do
 	p=$(dpkg-deb -f "$d" Package)
 	printf '%s %s %s\n' "$p" "$(dpkg-deb -f "$d" Version)" "$(sha256sum "$d" | cut -d' ' -f1)" >> "$out/manifest.txt"
-	if [ "$p" = "$kpkg" ] && [ "$kdeb" = "$kpkg" ]; then
+	if [ "$p" = "$kpkg" ] && [ "$own_kernel" = yes ]; then
 		# the source is built, not unpacked here
 		printf 'kernel.config %s\n' "$(sha256sum "board/$board/kernel.config" | cut -d' ' -f1)" >> "$out/manifest.txt"
 		step "the kernel ($kpkg with board/$board/kernel.config)"
