@@ -391,7 +391,10 @@ for proto in imaps pop3s; do
 done
 
 step "power cut in the middle of a stream of submissions"
-mailpy stream > "$work/accepted.txt" 2> "$work/stream.err" &
+# (the file exists before the loop reads it: the background job's own
+# redirection may come later, and an unreadable count ended the wait at once)
+: > "$work/accepted.txt"
+mailpy stream >> "$work/accepted.txt" 2> "$work/stream.err" &
 stream=$!
 i=0
 while [ "$(wc -l < "$work/accepted.txt")" -lt 20 ] && [ "$i" -lt 120 ]; do sleep 0.5; i=$((i + 1)); done
